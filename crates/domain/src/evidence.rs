@@ -1,0 +1,102 @@
+//! Value objects shared by every kind of case.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Refusal;
+
+/// A photo or document attached to a case: the blob itself lives elsewhere, the case keeps
+/// what proves which blob it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// `sha256:` followed by 64 lower-case hex digits.
+    pub content_hash: String,
+    /// The media type, such as `image/jpeg`.
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Where the blob is kept (an object key or URL).
+    pub blob: String,
+}
+
+/// Where a case is, as the grid worker's phone reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+pub(crate) const MAX_TITLE: usize = 200;
+pub(crate) const MAX_TEXT: usize = 10_000;
+pub(crate) const MAX_SHORT_TEXT: usize = 500;
+pub(crate) const MAX_EVIDENCE: usize = 50;
+
+/// Checks a required text: not blank, at most `max` characters.
+pub(crate) fn required_text(field: &'static str, value: &str, max: usize) -> Result<(), Refusal> {
+    if value.trim().is_empty() {
+        return Err(Refusal::invalid(field, "must not be empty"));
+    }
+    optional_text(field, Some(value), max)
+}
+
+/// Checks an optional text: at most `max` characters.
+pub(crate) fn optional_text(
+    field: &'static str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<(), Refusal> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(Refusal::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn check_location(location: Option<&Location>) -> Result<(), Refusal> {
+    if let Some(l) = location {
+        if !(-90.0..=90.0).contains(&l.latitude) {
+            return Err(Refusal::invalid(
+                "location.latitude",
+                "must be between -90 and 90",
+            ));
+        }
+        if !(-180.0..=180.0).contains(&l.longitude) {
+            return Err(Refusal::invalid(
+                "location.longitude",
+                "must be between -180 and 180",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks evidence: `required` says whether at least one item must be given.
+pub(crate) fn check_evidence(evidence: &[Evidence], required: bool) -> Result<(), Refusal> {
+    if required && evidence.is_empty() {
+        return Err(Refusal::invalid(
+            "evidence",
+            "at least one photo or document is required",
+        ));
+    }
+    if evidence.len() > MAX_EVIDENCE {
+        return Err(Refusal::invalid(
+            "evidence",
+            format!("at most {MAX_EVIDENCE} items"),
+        ));
+    }
+    for item in evidence {
+        let hex = item.content_hash.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(Refusal::invalid(
+                "evidence.content_hash",
+                "must be sha256: followed by 64 lower-case hex digits",
+            ));
+        }
+        required_text("evidence.media_type", &item.media_type, 100)?;
+        required_text("evidence.blob", &item.blob, 1000)?;
+    }
+    Ok(())
+}

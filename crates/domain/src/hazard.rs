@@ -1,0 +1,727 @@
+//! The hazard ticket (安全隐患): found → rectified → struck off (销号).
+//!
+//! A hazard is closed only after a passed reinspection: that is the closed loop (闭环).
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::{
+    Evidence, Location, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_evidence, check_location,
+    optional_text, required_text,
+};
+use crate::{CaseId, CommunityId, Context, GridId, Refusal, ReplayError, Role};
+
+const KIND: &str = "hazard";
+
+/// Where a hazard ticket stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Reported,
+    Verified,
+    Rectifying,
+    Rectified,
+    /// 销号: struck off after a passed reinspection.
+    Closed,
+    Dismissed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Reported => "reported",
+            Status::Verified => "verified",
+            Status::Rectifying => "rectifying",
+            Status::Rectified => "rectified",
+            Status::Closed => "closed",
+            Status::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn is_end(self) -> bool {
+        match self {
+            Status::Closed | Status::Dismissed => true,
+            Status::Reported | Status::Verified | Status::Rectifying | Status::Rectified => false,
+        }
+    }
+}
+
+/// The actions of the hazard table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Report,
+    Verify,
+    Dismiss,
+    FixOnSpot,
+    OrderRectification,
+    ReportRectified,
+    PassReinspection,
+    FailReinspection,
+}
+
+impl Action {
+    pub const ALL: [Action; 8] = [
+        Action::Report,
+        Action::Verify,
+        Action::Dismiss,
+        Action::FixOnSpot,
+        Action::OrderRectification,
+        Action::ReportRectified,
+        Action::PassReinspection,
+        Action::FailReinspection,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Report => "report",
+            Action::Verify => "verify",
+            Action::Dismiss => "dismiss",
+            Action::FixOnSpot => "fix-on-spot",
+            Action::OrderRectification => "order-rectification",
+            Action::ReportRectified => "report-rectified",
+            Action::PassReinspection => "pass-reinspection",
+            Action::FailReinspection => "fail-reinspection",
+        }
+    }
+}
+
+/// One row of the hazard table. `from: None` is a ticket not yet filed.
+#[derive(Debug)]
+pub struct Transition {
+    pub from: &'static [Option<Status>],
+    pub action: Action,
+    pub who: &'static [Role],
+    pub to: Status,
+    /// A condition on the ticket beyond its state, with the reason given when it fails.
+    guard: Option<(fn(&HazardTicket) -> bool, &'static str)>,
+}
+
+use Role::{GridWorker, Handler, Supervisor};
+use Status::{Closed, Dismissed, Rectified, Rectifying, Reported, Verified};
+
+/// The hazard table of the domain brief, row for row.
+pub const TABLE: &[Transition] = &[
+    Transition {
+        from: &[None],
+        action: Action::Report,
+        who: &[GridWorker, Handler, Supervisor],
+        to: Reported,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Reported)],
+        action: Action::Verify,
+        who: &[Handler, Supervisor],
+        to: Verified,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Reported)],
+        action: Action::Dismiss,
+        who: &[Handler, Supervisor],
+        to: Dismissed,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Reported), Some(Verified)],
+        action: Action::FixOnSpot,
+        who: &[GridWorker, Handler],
+        to: Rectified,
+        guard: Some((
+            |t| t.severity == Severity::General,
+            "only a general hazard can be fixed on the spot; a major one needs a rectification order",
+        )),
+    },
+    Transition {
+        from: &[Some(Verified)],
+        action: Action::OrderRectification,
+        who: &[Handler, Supervisor],
+        to: Rectifying,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Rectifying)],
+        action: Action::ReportRectified,
+        who: &[GridWorker, Handler],
+        to: Rectified,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Rectified)],
+        action: Action::PassReinspection,
+        who: &[Handler, Supervisor],
+        to: Closed,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Rectified)],
+        action: Action::FailReinspection,
+        who: &[Handler, Supervisor],
+        to: Rectifying,
+        guard: None,
+    },
+];
+
+/// Categories of hazard found on patrol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    /// 消防
+    Fire,
+    /// 燃气
+    Gas,
+    /// 电气
+    Electrical,
+    /// 电动自行车 (charging)
+    EBikeCharging,
+    /// 出租房屋
+    RentalHousing,
+    /// 临街店铺
+    Shopfront,
+    /// 小微企业
+    SmallEnterprise,
+    /// 房屋结构
+    Structure,
+    Other,
+}
+
+/// 一般隐患 can be fixed at once; 重大隐患 needs stoppage or a plan and is supervised by law.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    General,
+    Major,
+}
+
+/// Who found the hazard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// 365日巡夜查
+    NightPatrol,
+    /// 清荷行动 and other campaigns
+    SpecialCampaign,
+    GridWorker,
+    /// A resident's report (Open311).
+    ResidentReport,
+    SelfInspection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DismissReason {
+    NotAHazard,
+    Duplicate,
+}
+
+// ---- commands -------------------------------------------------------------------------------
+
+/// A command to a hazard ticket, named as the table names its action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", content = "input", rename_all = "kebab-case")]
+pub enum HazardCommand {
+    Report(Report),
+    Verify(Verify),
+    Dismiss(Dismiss),
+    FixOnSpot(FixOnSpot),
+    OrderRectification(OrderRectification),
+    ReportRectified(ReportRectified),
+    PassReinspection(PassReinspection),
+    FailReinspection(FailReinspection),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub community: CommunityId,
+    #[serde(default)]
+    pub grid: Option<GridId>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub location: Option<Location>,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub category: Category,
+    pub severity: Severity,
+    pub source: Source,
+    #[serde(default)]
+    pub responsible_party: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verify {
+    /// The severity as confirmed on site.
+    pub severity: Severity,
+    pub responsible_party: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dismiss {
+    pub reason: DismissReason,
+    #[serde(default)]
+    pub duplicate_of: Option<CaseId>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixOnSpot {
+    pub evidence: Vec<Evidence>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRectification {
+    pub measures: String,
+    /// When rectification is due; by default 7 days for a general hazard and 30 for a major one.
+    #[serde(default)]
+    pub deadline: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRectified {
+    pub evidence: Vec<Evidence>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PassReinspection {
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailReinspection {
+    pub reason: String,
+    /// The new rectification deadline; by default as long again as a first order.
+    #[serde(default)]
+    pub deadline: Option<Timestamp>,
+}
+
+impl HazardCommand {
+    pub fn action(&self) -> Action {
+        match self {
+            HazardCommand::Report(_) => Action::Report,
+            HazardCommand::Verify(_) => Action::Verify,
+            HazardCommand::Dismiss(_) => Action::Dismiss,
+            HazardCommand::FixOnSpot(_) => Action::FixOnSpot,
+            HazardCommand::OrderRectification(_) => Action::OrderRectification,
+            HazardCommand::ReportRectified(_) => Action::ReportRectified,
+            HazardCommand::PassReinspection(_) => Action::PassReinspection,
+            HazardCommand::FailReinspection(_) => Action::FailReinspection,
+        }
+    }
+}
+
+// ---- events ---------------------------------------------------------------------------------
+
+/// What happened to a hazard ticket. Deadlines are decided when the event is, and recorded in it,
+/// so replaying history never depends on today's policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum HazardEvent {
+    Reported {
+        community: CommunityId,
+        grid: Option<GridId>,
+        address: Option<String>,
+        location: Option<Location>,
+        title: String,
+        description: String,
+        category: Category,
+        severity: Severity,
+        source: Source,
+        responsible_party: Option<String>,
+        verify_by: Timestamp,
+    },
+    Verified {
+        severity: Severity,
+        responsible_party: String,
+        note: Option<String>,
+    },
+    Dismissed {
+        reason: DismissReason,
+        duplicate_of: Option<CaseId>,
+        note: Option<String>,
+    },
+    FixedOnSpot {
+        evidence: Vec<Evidence>,
+        note: Option<String>,
+        reinspect_by: Timestamp,
+    },
+    RectificationOrdered {
+        measures: String,
+        deadline: Timestamp,
+    },
+    RectificationReported {
+        evidence: Vec<Evidence>,
+        note: Option<String>,
+        reinspect_by: Timestamp,
+    },
+    ReinspectionPassed {
+        evidence: Vec<Evidence>,
+        note: Option<String>,
+    },
+    ReinspectionFailed {
+        reason: String,
+        deadline: Timestamp,
+    },
+}
+
+// ---- state ----------------------------------------------------------------------------------
+
+/// A hazard ticket as its events have made it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HazardTicket {
+    pub status: Status,
+    pub community: CommunityId,
+    pub grid: Option<GridId>,
+    pub address: Option<String>,
+    pub location: Option<Location>,
+    pub title: String,
+    pub description: String,
+    pub category: Category,
+    pub severity: Severity,
+    pub source: Source,
+    pub responsible_party: Option<String>,
+    /// Rectification measures ordered, if any.
+    pub measures: Option<String>,
+    /// The deadline of the current step; none once the ticket has ended.
+    pub deadline: Option<Timestamp>,
+    pub evidence: Vec<Evidence>,
+    pub failed_reinspections: u32,
+    pub dismissal: Option<DismissReason>,
+    pub duplicate_of: Option<CaseId>,
+}
+
+// ---- deadlines ------------------------------------------------------------------------------
+
+/// Default step limits. Working days and the tenant's calendar come with the deadline policy;
+/// until then a day is 24 hours.
+fn days(n: i64) -> SignedDuration {
+    SignedDuration::from_hours(24 * n)
+}
+const VERIFY_WITHIN_DAYS: i64 = 1;
+const REINSPECT_WITHIN_DAYS: i64 = 3;
+
+fn rectification_days(severity: Severity) -> i64 {
+    match severity {
+        Severity::General => 7,
+        Severity::Major => 30,
+    }
+}
+
+fn after(now: Timestamp, n: i64) -> Timestamp {
+    now.saturating_add(days(n)).unwrap_or(Timestamp::MAX)
+}
+
+// ---- the rules ------------------------------------------------------------------------------
+
+fn status_of(ticket: Option<&HazardTicket>) -> Option<Status> {
+    ticket.map(|t| t.status)
+}
+
+fn state_name(ticket: Option<&HazardTicket>) -> &'static str {
+    status_of(ticket).map_or("not filed", Status::as_str)
+}
+
+fn open_rows(ticket: Option<&HazardTicket>) -> impl Iterator<Item = &'static Transition> + '_ {
+    let status = status_of(ticket);
+    TABLE.iter().filter(move |row| {
+        row.from.contains(&status)
+            && match (row.guard, ticket) {
+                (Some((holds, _)), Some(t)) => holds(t),
+                (Some(_), None) | (None, _) => true,
+            }
+    })
+}
+
+/// The actions `role` may take on this ticket now (`None`: a ticket not yet filed).
+pub fn allowed_actions(ticket: Option<&HazardTicket>, role: Role) -> Vec<&'static str> {
+    open_rows(ticket)
+        .filter(|row| row.who.contains(&role))
+        .map(|row| row.action.as_str())
+        .collect()
+}
+
+/// Finds the row that lets `role` take `action` here, or says why none does.
+pub fn authorize(
+    ticket: Option<&HazardTicket>,
+    action: Action,
+    role: Role,
+) -> Result<&'static Transition, Refusal> {
+    let Some(row) = open_rows(ticket).find(|row| row.action == action) else {
+        let status = status_of(ticket);
+        let reason = TABLE
+            .iter()
+            .find(|row| row.action == action && row.from.contains(&status))
+            .and_then(|row| row.guard.map(|(_, why)| why));
+        return Err(Refusal::NotAllowedInState {
+            kind: KIND,
+            state: state_name(ticket),
+            action: action.as_str().to_owned(),
+            allowed: open_rows(ticket).map(|r| r.action.as_str()).collect(),
+            reason,
+        });
+    };
+    if !row.who.contains(&role) {
+        return Err(Refusal::RoleNotPermitted {
+            kind: KIND,
+            state: state_name(ticket),
+            action: action.as_str().to_owned(),
+            role,
+            allowed: allowed_actions(ticket, role),
+        });
+    }
+    Ok(row)
+}
+
+fn check_deadline(deadline: Option<Timestamp>, now: Timestamp) -> Result<(), Refusal> {
+    match deadline {
+        Some(d) if d <= now => Err(Refusal::invalid("deadline", "must be in the future")),
+        _ => Ok(()),
+    }
+}
+
+/// Decides what a command does to a ticket: the events to record, or a refusal.
+pub fn decide(
+    ticket: Option<&HazardTicket>,
+    command: &HazardCommand,
+    ctx: &Context,
+) -> Result<Vec<HazardEvent>, Refusal> {
+    authorize(ticket, command.action(), ctx.role)?;
+    let now = ctx.now;
+    let event = match command {
+        HazardCommand::Report(r) => {
+            required_text("title", &r.title, MAX_TITLE)?;
+            optional_text("description", Some(&r.description), MAX_TEXT)?;
+            optional_text("address", r.address.as_deref(), MAX_SHORT_TEXT)?;
+            optional_text(
+                "responsible_party",
+                r.responsible_party.as_deref(),
+                MAX_SHORT_TEXT,
+            )?;
+            check_location(r.location.as_ref())?;
+            HazardEvent::Reported {
+                community: r.community.clone(),
+                grid: r.grid.clone(),
+                address: r.address.clone(),
+                location: r.location,
+                title: r.title.trim().to_owned(),
+                description: r.description.clone(),
+                category: r.category,
+                severity: r.severity,
+                source: r.source,
+                responsible_party: r.responsible_party.clone(),
+                verify_by: after(now, VERIFY_WITHIN_DAYS),
+            }
+        }
+        HazardCommand::Verify(v) => {
+            required_text("responsible_party", &v.responsible_party, MAX_SHORT_TEXT)?;
+            optional_text("note", v.note.as_deref(), MAX_TEXT)?;
+            HazardEvent::Verified {
+                severity: v.severity,
+                responsible_party: v.responsible_party.clone(),
+                note: v.note.clone(),
+            }
+        }
+        HazardCommand::Dismiss(d) => {
+            optional_text("note", d.note.as_deref(), MAX_TEXT)?;
+            match (d.reason, d.duplicate_of) {
+                (DismissReason::Duplicate, None) => {
+                    return Err(Refusal::invalid(
+                        "duplicate_of",
+                        "a duplicate names the case it duplicates",
+                    ));
+                }
+                (DismissReason::NotAHazard, Some(_)) => {
+                    return Err(Refusal::invalid(
+                        "duplicate_of",
+                        "only a duplicate names another case",
+                    ));
+                }
+                (DismissReason::Duplicate, Some(_)) | (DismissReason::NotAHazard, None) => {}
+            }
+            HazardEvent::Dismissed {
+                reason: d.reason,
+                duplicate_of: d.duplicate_of,
+                note: d.note.clone(),
+            }
+        }
+        HazardCommand::FixOnSpot(f) => {
+            check_evidence(&f.evidence, true)?;
+            optional_text("note", f.note.as_deref(), MAX_TEXT)?;
+            HazardEvent::FixedOnSpot {
+                evidence: f.evidence.clone(),
+                note: f.note.clone(),
+                reinspect_by: after(now, REINSPECT_WITHIN_DAYS),
+            }
+        }
+        HazardCommand::OrderRectification(o) => {
+            required_text("measures", &o.measures, MAX_TEXT)?;
+            check_deadline(o.deadline, now)?;
+            let severity = ticket.map_or(Severity::General, |t| t.severity);
+            HazardEvent::RectificationOrdered {
+                measures: o.measures.clone(),
+                deadline: o
+                    .deadline
+                    .unwrap_or_else(|| after(now, rectification_days(severity))),
+            }
+        }
+        HazardCommand::ReportRectified(r) => {
+            check_evidence(&r.evidence, true)?;
+            optional_text("note", r.note.as_deref(), MAX_TEXT)?;
+            HazardEvent::RectificationReported {
+                evidence: r.evidence.clone(),
+                note: r.note.clone(),
+                reinspect_by: after(now, REINSPECT_WITHIN_DAYS),
+            }
+        }
+        HazardCommand::PassReinspection(p) => {
+            check_evidence(&p.evidence, false)?;
+            optional_text("note", p.note.as_deref(), MAX_TEXT)?;
+            HazardEvent::ReinspectionPassed {
+                evidence: p.evidence.clone(),
+                note: p.note.clone(),
+            }
+        }
+        HazardCommand::FailReinspection(f) => {
+            required_text("reason", &f.reason, MAX_TEXT)?;
+            check_deadline(f.deadline, now)?;
+            let severity = ticket.map_or(Severity::General, |t| t.severity);
+            HazardEvent::ReinspectionFailed {
+                reason: f.reason.clone(),
+                deadline: f
+                    .deadline
+                    .unwrap_or_else(|| after(now, rectification_days(severity))),
+            }
+        }
+    };
+    Ok(vec![event])
+}
+
+/// Applies one recorded event. Events are facts: this does not judge them again, it only refuses
+/// what cannot be replayed at all (a follow-up event before the ticket was reported).
+pub fn evolve(
+    ticket: Option<HazardTicket>,
+    event: &HazardEvent,
+) -> Result<HazardTicket, ReplayError> {
+    let mut t = match (ticket, event) {
+        (None, HazardEvent::Reported { .. }) => {
+            return Ok(reported(event));
+        }
+        (Some(_), HazardEvent::Reported { .. }) => {
+            return Err(ReplayError::new(KIND, "reported twice"));
+        }
+        (None, _) => return Err(ReplayError::new(KIND, "event before the ticket was reported")),
+        (Some(t), _) => t,
+    };
+    match event {
+        HazardEvent::Reported { .. } => unreachable!("handled above"),
+        HazardEvent::Verified {
+            severity,
+            responsible_party,
+            ..
+        } => {
+            t.status = Verified;
+            t.severity = *severity;
+            t.responsible_party = Some(responsible_party.clone());
+            t.deadline = None;
+        }
+        HazardEvent::Dismissed {
+            reason,
+            duplicate_of,
+            ..
+        } => {
+            t.status = Dismissed;
+            t.dismissal = Some(*reason);
+            t.duplicate_of = *duplicate_of;
+            t.deadline = None;
+        }
+        HazardEvent::FixedOnSpot {
+            evidence,
+            reinspect_by,
+            ..
+        }
+        | HazardEvent::RectificationReported {
+            evidence,
+            reinspect_by,
+            ..
+        } => {
+            t.status = Rectified;
+            t.evidence.extend(evidence.iter().cloned());
+            t.deadline = Some(*reinspect_by);
+        }
+        HazardEvent::RectificationOrdered { measures, deadline } => {
+            t.status = Rectifying;
+            t.measures = Some(measures.clone());
+            t.deadline = Some(*deadline);
+        }
+        HazardEvent::ReinspectionPassed { evidence, .. } => {
+            t.status = Closed;
+            t.evidence.extend(evidence.iter().cloned());
+            t.deadline = None;
+        }
+        HazardEvent::ReinspectionFailed { deadline, .. } => {
+            t.status = Rectifying;
+            t.failed_reinspections += 1;
+            t.deadline = Some(*deadline);
+        }
+    }
+    Ok(t)
+}
+
+fn reported(event: &HazardEvent) -> HazardTicket {
+    let HazardEvent::Reported {
+        community,
+        grid,
+        address,
+        location,
+        title,
+        description,
+        category,
+        severity,
+        source,
+        responsible_party,
+        verify_by,
+    } = event.clone()
+    else {
+        unreachable!("called with a Reported event only")
+    };
+    HazardTicket {
+        status: Reported,
+        community,
+        grid,
+        address,
+        location,
+        title,
+        description,
+        category,
+        severity,
+        source,
+        responsible_party,
+        measures: None,
+        deadline: Some(verify_by),
+        evidence: Vec::new(),
+        failed_reinspections: 0,
+        dismissal: None,
+        duplicate_of: None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,261 @@
+//! Identifiers, parsed once at the boundary and trusted afterwards.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::CaseKind;
+
+/// Why an identifier could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {value:?} is invalid: {reason}")]
+pub struct InvalidId {
+    pub what: &'static str,
+    pub value: String,
+    pub reason: &'static str,
+}
+
+/// A case's identity: a UUIDv7, so cases sort by filing time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct CaseId(Uuid);
+
+impl CaseId {
+    /// A new time-ordered case id.
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    pub fn from_uuid(uuid: Uuid) -> Result<Self, InvalidId> {
+        if uuid.get_version_num() == 7 {
+            Ok(Self(uuid))
+        } else {
+            Err(InvalidId {
+                what: "case id",
+                value: uuid.to_string(),
+                reason: "a case id is a UUID version 7",
+            })
+        }
+    }
+
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl Default for CaseId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FromStr for CaseId {
+    type Err = InvalidId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let uuid = Uuid::try_parse(s).map_err(|_| InvalidId {
+            what: "case id",
+            value: s.to_owned(),
+            reason: "not a UUID",
+        })?;
+        Self::from_uuid(uuid)
+    }
+}
+
+impl<'de> Deserialize<'de> for CaseId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Checks a slug: lower-case ASCII letters, digits, `-` and `_`, 1 to 63 characters.
+/// Slugs end up in NATS subjects and URLs, so nothing else is let in.
+fn parse_slug(what: &'static str, s: &str) -> Result<String, InvalidId> {
+    let invalid = |reason| InvalidId {
+        what,
+        value: s.to_owned(),
+        reason,
+    };
+    if s.is_empty() || s.len() > 63 {
+        return Err(invalid("must be 1 to 63 characters"));
+    }
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    {
+        return Err(invalid("only a-z, 0-9, '-' and '_' are allowed"));
+    }
+    Ok(s.to_owned())
+}
+
+macro_rules! slug_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                parse_slug($what, s).map(Self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+slug_id!(
+    /// A tenant: one sub-district office (街道).
+    TenantId,
+    "tenant"
+);
+slug_id!(
+    /// A community (社区) within a tenant.
+    CommunityId,
+    "community"
+);
+slug_id!(
+    /// A grid (网格) within a community.
+    GridId,
+    "grid"
+);
+slug_id!(
+    /// A responsible unit (责任单位) or the mediation room.
+    UnitId,
+    "unit"
+);
+
+/// The human case number: kind prefix, filing year, and a per-tenant sequence (`HZ-2025-000123`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CaseNumber {
+    pub kind: CaseKind,
+    pub year: i16,
+    pub sequence: u32,
+}
+
+impl CaseNumber {
+    pub fn new(kind: CaseKind, year: i16, sequence: u32) -> Self {
+        Self {
+            kind,
+            year,
+            sequence,
+        }
+    }
+}
+
+impl fmt::Display for CaseNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}-{:04}-{:06}",
+            self.kind.number_prefix(),
+            self.year,
+            self.sequence
+        )
+    }
+}
+
+impl FromStr for CaseNumber {
+    type Err = InvalidId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = |reason| InvalidId {
+            what: "case number",
+            value: s.to_owned(),
+            reason,
+        };
+        let mut parts = s.split('-');
+        let (Some(prefix), Some(year), Some(seq), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid("expected PREFIX-YYYY-NNNNNN"));
+        };
+        let kind = CaseKind::ALL
+            .into_iter()
+            .find(|k| k.number_prefix() == prefix)
+            .ok_or_else(|| invalid("unknown kind prefix"))?;
+        if year.len() != 4 || seq.len() < 6 {
+            return Err(invalid("expected PREFIX-YYYY-NNNNNN"));
+        }
+        let year = year.parse().map_err(|_| invalid("year is not a number"))?;
+        let sequence: u32 = seq.parse().map_err(|_| invalid("sequence is not a number"))?;
+        if sequence == 0 {
+            return Err(invalid("sequences start at 1"));
+        }
+        Ok(Self::new(kind, year, sequence))
+    }
+}
+
+impl Serialize for CaseNumber {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for CaseNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_ids_must_be_version_7() {
+        assert!(CaseId::new().to_string().parse::<CaseId>().is_ok());
+        let v4 = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+        let err = v4.parse::<CaseId>().unwrap_err();
+        assert_eq!(err.reason, "a case id is a UUID version 7");
+        assert_eq!("nope".parse::<CaseId>().unwrap_err().reason, "not a UUID");
+    }
+
+    #[test]
+    fn slugs_reject_what_a_subject_cannot_carry() {
+        assert!("east-lake_3".parse::<TenantId>().is_ok());
+        for bad in ["", "East", "a.b", "a b", "*", ">", &"x".repeat(64)] {
+            assert!(bad.parse::<GridId>().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn case_numbers_round_trip() {
+        let n = CaseNumber::new(CaseKind::Hazard, 2025, 123);
+        assert_eq!(n.to_string(), "HZ-2025-000123");
+        assert_eq!("HZ-2025-000123".parse::<CaseNumber>().unwrap(), n);
+        assert!("XX-2025-000001".parse::<CaseNumber>().is_err());
+        assert!("HZ-2025-000000".parse::<CaseNumber>().is_err());
+        assert!("HZ-25-000001".parse::<CaseNumber>().is_err());
+    }
+}

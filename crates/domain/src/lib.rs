@@ -1,0 +1,21 @@
+//! Docket's domain: what a case is and how each kind of case moves to closure.
+//!
+//! Pure and synchronous. Every state machine is a table (state, action, who, next) from which both the
+//! decision and `allowed_actions` are read, so the code cannot drift from the rules it implements.
+
+mod case;
+pub mod evidence;
+pub mod hazard;
+mod ids;
+mod refusal;
+mod role;
+
+pub use case::{
+    CaseCommand, CaseEvent, CaseKind, CaseState, Context, InvalidInput, ReplayError, UnknownEvent,
+};
+pub use ids::{CaseId, CaseNumber, CommunityId, GridId, InvalidId, TenantId, UnitId};
+pub use refusal::Refusal;
+pub use role::Role;
+
+/// Points in time are UTC instants; tenant-local days are derived where a rule needs them.
+pub use jiff::Timestamp;

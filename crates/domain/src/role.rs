@@ -1,0 +1,66 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Who acts: the roles of DOMAIN's user table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 网格员: files cases from the street, adds evidence.
+    GridWorker,
+    /// 调解员: accepts and mediates disputes.
+    Mediator,
+    /// 信访干部: registers petitions, decides acceptance, reviews.
+    PetitionOfficer,
+    /// 承办人: acts on cases assigned to the unit.
+    Handler,
+    /// 督查 / 分管领导: sees the whole tenant, supervises, approves.
+    Supervisor,
+    /// 管理员: tenant set-up.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::GridWorker,
+        Role::Mediator,
+        Role::PetitionOfficer,
+        Role::Handler,
+        Role::Supervisor,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::GridWorker => "grid_worker",
+            Role::Mediator => "mediator",
+            Role::PetitionOfficer => "petition_officer",
+            Role::Handler => "handler",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The role named is not one of Docket's roles.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}; roles are grid_worker, mediator, petition_officer, handler, supervisor, admin")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_owned()))
+    }
+}
