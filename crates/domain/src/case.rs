@@ -224,7 +224,9 @@ impl CaseEvent {
             CaseEvent::Hazard(e) => (CaseKind::Hazard, serde_json::to_value(e)),
         };
         let tagged = tagged.expect("events serialize to JSON");
-        let name = tagged["type"].as_str().expect("events are tagged with type");
+        let name = tagged["type"]
+            .as_str()
+            .expect("events are tagged with type");
         (
             format!("{kind}.{name}"),
             SCHEMA_VERSION,

@@ -627,7 +627,12 @@ pub fn evolve(
         (Some(_), HazardEvent::Reported { .. }) => {
             return Err(ReplayError::new(KIND, "reported twice"));
         }
-        (None, _) => return Err(ReplayError::new(KIND, "event before the ticket was reported")),
+        (None, _) => {
+            return Err(ReplayError::new(
+                KIND,
+                "event before the ticket was reported",
+            ));
+        }
         (Some(t), _) => t,
     };
     match event {

@@ -207,7 +207,9 @@ impl FromStr for CaseNumber {
             return Err(invalid("expected PREFIX-YYYY-NNNNNN"));
         }
         let year = year.parse().map_err(|_| invalid("year is not a number"))?;
-        let sequence: u32 = seq.parse().map_err(|_| invalid("sequence is not a number"))?;
+        let sequence: u32 = seq
+            .parse()
+            .map_err(|_| invalid("sequence is not a number"))?;
         if sequence == 0 {
             return Err(invalid("sequences start at 1"));
         }

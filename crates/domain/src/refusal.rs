@@ -8,7 +8,10 @@ use crate::Role;
 #[serde(tag = "refusal", rename_all = "snake_case")]
 pub enum Refusal {
     /// The action is not one the case's current state allows.
-    #[error("{kind} is {state}: {action} is not allowed; allowed here: {}", list(allowed))]
+    #[error(
+        "{kind} is {state}: {action} is not allowed; allowed here: {}",
+        list(allowed)
+    )]
     NotAllowedInState {
         kind: &'static str,
         state: &'static str,
@@ -20,7 +23,10 @@ pub enum Refusal {
         reason: Option<&'static str>,
     },
     /// The state allows the action, but not for this role.
-    #[error("{kind} is {state}: a {role} may not {action}; allowed for a {role}: {}", list(allowed))]
+    #[error(
+        "{kind} is {state}: a {role} may not {action}; allowed for a {role}: {}",
+        list(allowed)
+    )]
     RoleNotPermitted {
         kind: &'static str,
         state: &'static str,

@@ -51,7 +51,9 @@ impl fmt::Display for Role {
 
 /// The role named is not one of Docket's roles.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role {0:?}; roles are grid_worker, mediator, petition_officer, handler, supervisor, admin")]
+#[error(
+    "unknown role {0:?}; roles are grid_worker, mediator, petition_officer, handler, supervisor, admin"
+)]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {

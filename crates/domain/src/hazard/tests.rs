@@ -94,7 +94,11 @@ impl Given {
             .iter()
             .try_fold(None, |t, e| evolve(t, e).map(Some))
             .expect("given events replay");
-        Then(decide(ticket.as_ref(), &command, &Context { role, now: now() }))
+        Then(decide(
+            ticket.as_ref(),
+            &command,
+            &Context { role, now: now() },
+        ))
     }
 }
 

@@ -1,0 +1,253 @@
+//! The commit envelope and its per-case hash chain.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// One event inside a commit: its type name, schema version and data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(rename = "v")]
+    pub schema_version: u32,
+    pub data: Value,
+}
+
+/// Who caused a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub id: String,
+    pub role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+/// The command that produced a commit, and a fingerprint of its request, so a retry with the same
+/// idempotency key can be told from a different request that reuses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandInfo {
+    pub name: String,
+    pub request_hash: String,
+}
+
+/// Everything a commit says, before it is sealed into its case's chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommitBody {
+    pub commit_id: Uuid,
+    pub tenant: String,
+    pub case_id: Uuid,
+    pub case_kind: String,
+    /// The case's version after this commit: 1, 2, 3, … with no gaps.
+    pub version: u64,
+    pub events: Vec<EventRecord>,
+    pub actor: Actor,
+    pub command: CommandInfo,
+    pub correlation_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<Uuid>,
+    pub recorded_at: Timestamp,
+}
+
+/// A SHA-256 link of a case's chain, as 64 lower-case hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ChainHash(String);
+
+impl ChainHash {
+    /// What the first commit of every case links to.
+    pub fn genesis() -> Self {
+        Self("0".repeat(64))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Self(hex.to_owned()))
+    }
+}
+
+impl fmt::Display for ChainHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A sealed commit: its body, the hash of the case's previous commit, and its own hash
+/// (SHA-256 over the previous hash and the canonical bytes of the body).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Commit {
+    #[serde(flatten)]
+    pub body: CommitBody,
+    pub prev_hash: ChainHash,
+    pub hash: ChainHash,
+}
+
+impl CommitBody {
+    /// Seals the body onto the chain after `prev`.
+    pub fn seal(self, prev: ChainHash) -> Commit {
+        let hash = chain_hash(&prev, &self);
+        Commit {
+            body: self,
+            prev_hash: prev,
+            hash,
+        }
+    }
+}
+
+fn chain_hash(prev: &ChainHash, body: &CommitBody) -> ChainHash {
+    let value = serde_json::to_value(body).expect("a commit body serializes to JSON");
+    let mut hasher = Sha256::new();
+    hasher.update(prev.as_str().as_bytes());
+    hasher.update(canonical_json(&value));
+    ChainHash(hex::encode(hasher.finalize()))
+}
+
+/// JSON with object keys sorted and no whitespace, so the same commit always hashes the same,
+/// whatever map order a serializer or a store produced.
+pub fn canonical_json(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push(b'{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, key).expect("writing to a Vec cannot fail");
+                out.push(b':');
+                write_canonical(&map[key], out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+            serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
+        }
+    }
+}
+
+impl Commit {
+    /// Whether the stored hash is the hash of what the commit says.
+    pub fn hash_holds(&self) -> bool {
+        chain_hash(&self.prev_hash, &self.body) == self.hash
+    }
+}
+
+/// Where a case's chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("case {case_id}, version {version}: {reason}")]
+pub struct ChainError {
+    pub case_id: Uuid,
+    pub version: u64,
+    pub reason: &'static str,
+}
+
+/// Checks one case's commits, in order: versions 1, 2, 3, … each linked to the one before and each
+/// hash matching its content. Proves that no commit was altered, dropped or reordered.
+pub fn verify_chain<'a>(commits: impl IntoIterator<Item = &'a Commit>) -> Result<(), ChainError> {
+    let mut prev = ChainHash::genesis();
+    let mut case = None;
+    for (expected, commit) in (1u64..).zip(commits) {
+        let b = &commit.body;
+        let err = |reason| ChainError {
+            case_id: b.case_id,
+            version: b.version,
+            reason,
+        };
+        if *case.get_or_insert(b.case_id) != b.case_id {
+            return Err(err("commit of another case in the chain"));
+        }
+        if b.version != expected {
+            return Err(err("version out of sequence"));
+        }
+        if commit.prev_hash != prev {
+            return Err(err("does not link to the previous commit"));
+        }
+        if !commit.hash_holds() {
+            return Err(err("hash does not match the content"));
+        }
+        prev = commit.hash.clone();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::commit;
+
+    fn chain(n: u64) -> Vec<Commit> {
+        let case = Uuid::now_v7();
+        let mut prev = ChainHash::genesis();
+        (1..=n)
+            .map(|v| {
+                let c = commit("t1", case, v, prev.clone());
+                prev = c.hash.clone();
+                c
+            })
+            .collect()
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_depth() {
+        let v: Value =
+            serde_json::from_str(r#"{"b":1,"a":{"d":[{"z":1,"y":2}],"c":"网格"}}"#).unwrap();
+        assert_eq!(
+            String::from_utf8(canonical_json(&v)).unwrap(),
+            r#"{"a":{"c":"网格","d":[{"y":2,"z":1}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn a_chain_verifies_and_any_alteration_breaks_it() {
+        let commits = chain(4);
+        verify_chain(&commits).unwrap();
+
+        let mut altered = commits.clone();
+        altered[1].body.events[0].data = serde_json::json!({"note": "rewritten"});
+        assert_eq!(
+            verify_chain(&altered).unwrap_err().reason,
+            "hash does not match the content"
+        );
+
+        let mut dropped = commits.clone();
+        dropped.remove(2);
+        assert_eq!(verify_chain(&dropped).unwrap_err().version, 4);
+
+        let mut swapped = commits;
+        swapped.swap(0, 1);
+        assert!(verify_chain(&swapped).is_err());
+    }
+
+    #[test]
+    fn a_commit_hashes_the_same_after_a_round_trip_through_json() {
+        let c = chain(1).remove(0);
+        let back: Commit = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert!(back.hash_holds());
+        assert_eq!(back, c);
+    }
+}

@@ -1,0 +1,227 @@
+//! The contract every `EventLog` backend keeps, written once. A backend's tests run all of it with
+//! [`contract_tests!`](crate::contract_tests), each check on a fresh, empty log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    Actor, Appended, ChainHash, CommandInfo, Commit, CommitBody, EventLog, EventRecord, LogError,
+    verify_chain,
+};
+
+/// A log under test.
+pub type Log = Arc<dyn EventLog>;
+
+/// A commit of `case` at `version`, linked after `prev`.
+pub fn commit(tenant: &str, case: Uuid, version: u64, prev: ChainHash) -> Commit {
+    CommitBody {
+        commit_id: Uuid::now_v7(),
+        tenant: tenant.to_owned(),
+        case_id: case,
+        case_kind: "hazard".to_owned(),
+        version,
+        events: vec![EventRecord {
+            event_type: "hazard.noted".to_owned(),
+            schema_version: 1,
+            data: json!({ "note": format!("version {version}"), "汉字": "网格" }),
+        }],
+        actor: Actor {
+            id: "grid-worker-7".to_owned(),
+            role: "grid_worker".to_owned(),
+            unit: None,
+        },
+        command: CommandInfo {
+            name: "note".to_owned(),
+            request_hash: "0".repeat(64),
+        },
+        correlation_id: Uuid::now_v7(),
+        causation_id: None,
+        recorded_at: Timestamp::now(),
+    }
+    .seal(prev)
+}
+
+/// Appends `n` commits to a new case, returning them in order.
+pub async fn case_with(log: &Log, tenant: &str, n: u64) -> (Uuid, Vec<Commit>) {
+    let case = Uuid::now_v7();
+    let mut prev = ChainHash::genesis();
+    let mut commits = Vec::new();
+    for version in 1..=n {
+        let c = commit(tenant, case, version, prev);
+        log.append(&c).await.expect("append");
+        prev = c.hash.clone();
+        commits.push(c);
+    }
+    (case, commits)
+}
+
+pub async fn a_case_reads_back_as_appended(log: Log) {
+    let (case, commits) = case_with(&log, "t1", 3).await;
+    let read = log.read_case("t1", case).await.unwrap();
+    let read: Vec<Commit> = read.into_iter().map(|r| r.commit).collect();
+    assert_eq!(read, commits);
+    verify_chain(&read).unwrap();
+    assert!(
+        log.read_case("t1", Uuid::now_v7())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn another_tenant_does_not_see_the_case(log: Log) {
+    let (case, _) = case_with(&log, "t1", 1).await;
+    assert!(log.read_case("t2", case).await.unwrap().is_empty());
+}
+
+pub async fn a_new_case_starts_at_version_1(log: Log) {
+    let case = Uuid::now_v7();
+    let err = log
+        .append(&commit("t1", case, 2, ChainHash::genesis()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LogError::Conflict { .. }), "{err:?}");
+    assert!(log.read_case("t1", case).await.unwrap().is_empty());
+}
+
+pub async fn a_stale_version_is_a_conflict(log: Log) {
+    let (case, commits) = case_with(&log, "t1", 2).await;
+    let stale = commit("t1", case, 2, commits[0].hash.clone());
+    let err = log.append(&stale).await.unwrap_err();
+    assert!(
+        matches!(err, LogError::Conflict { case_id, expected: 1 } if case_id == case),
+        "{err:?}"
+    );
+    assert_eq!(log.read_case("t1", case).await.unwrap().len(), 2);
+}
+
+pub async fn a_broken_link_is_rejected(log: Log) {
+    let (case, _) = case_with(&log, "t1", 1).await;
+    let unlinked = commit("t1", case, 2, ChainHash::genesis());
+    let err = log.append(&unlinked).await.unwrap_err();
+    assert!(matches!(err, LogError::Rejected { .. }), "{err:?}");
+    let mut tampered = commit("t1", Uuid::now_v7(), 1, ChainHash::genesis());
+    tampered.body.actor.id = "someone-else".to_owned();
+    let err = log.append(&tampered).await.unwrap_err();
+    assert!(matches!(err, LogError::Rejected { .. }), "{err:?}");
+    assert_eq!(log.head().await.unwrap(), 1);
+}
+
+pub async fn concurrent_appends_at_one_version_make_one_commit(log: Log) {
+    let (case, commits) = case_with(&log, "t1", 1).await;
+    let prev = commits[0].hash.clone();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let log = log.clone();
+        let c = commit("t1", case, 2, prev.clone());
+        tasks.spawn(async move { (log.append(&c).await, c) });
+    }
+    let mut won = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined.unwrap() {
+            (Ok(appended), c) => {
+                assert!(!appended.duplicate);
+                won.push(c);
+            }
+            (Err(LogError::Conflict { .. }), _) => {}
+            (Err(other), _) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one of 32 appends wins");
+    let read: Vec<Commit> = log
+        .read_case("t1", case)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.commit)
+        .collect();
+    assert_eq!(read, vec![commits[0].clone(), won.remove(0)]);
+    verify_chain(&read).unwrap();
+}
+
+pub async fn a_repeated_commit_id_answers_with_the_original(log: Log) {
+    let c = commit("t1", Uuid::now_v7(), 1, ChainHash::genesis());
+    let first = log.append(&c).await.unwrap();
+    assert!(!first.duplicate);
+    let again = log.append(&c).await.unwrap();
+    assert_eq!(
+        again,
+        Appended {
+            position: first.position,
+            duplicate: true
+        }
+    );
+    assert_eq!(log.read_case("t1", c.body.case_id).await.unwrap().len(), 1);
+    let found = log.find_commit(c.body.commit_id).await.unwrap().unwrap();
+    assert_eq!(found.position, first.position);
+    assert_eq!(found.commit, c);
+    assert!(log.find_commit(Uuid::now_v7()).await.unwrap().is_none());
+}
+
+pub async fn all_commits_read_in_global_order(log: Log) {
+    let (a, _) = case_with(&log, "t1", 2).await;
+    let (b, _) = case_with(&log, "t2", 3).await;
+    assert_eq!(log.head().await.unwrap(), 5);
+    let all = log.read_all(0, 100).await.unwrap();
+    let positions: Vec<u64> = all.iter().map(|r| r.position).collect();
+    assert_eq!(positions, vec![1, 2, 3, 4, 5]);
+    let cases: Vec<Uuid> = all.iter().map(|r| r.commit.body.case_id).collect();
+    assert_eq!(cases, vec![a, a, b, b, b]);
+    let page: Vec<u64> = log
+        .read_all(2, 2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.position)
+        .collect();
+    assert_eq!(page, vec![3, 4]);
+    assert!(log.read_all(5, 10).await.unwrap().is_empty());
+}
+
+pub async fn a_waiter_wakes_on_append(log: Log) {
+    let waiter = {
+        let log = log.clone();
+        tokio::spawn(async move { log.wait_for(0, Duration::from_secs(10)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    case_with(&log, "t1", 1).await;
+    let head = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("woken well before the timeout")
+        .unwrap()
+        .unwrap();
+    assert_eq!(head, 1);
+    let idle = log.wait_for(1, Duration::from_millis(50)).await.unwrap();
+    assert_eq!(idle, 1, "nothing new: returns at the timeout with the head");
+}
+
+/// Runs every contract check as its own test. `$make` is an async expression giving a fresh log.
+#[macro_export]
+macro_rules! contract_tests {
+    ($make:expr) => {
+        $crate::contract_tests!(@each $make;
+            a_case_reads_back_as_appended,
+            another_tenant_does_not_see_the_case,
+            a_new_case_starts_at_version_1,
+            a_stale_version_is_a_conflict,
+            a_broken_link_is_rejected,
+            concurrent_appends_at_one_version_make_one_commit,
+            a_repeated_commit_id_answers_with_the_original,
+            all_commits_read_in_global_order,
+            a_waiter_wakes_on_append,
+        );
+    };
+    (@each $make:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let log: $crate::contract::Log = $make;
+                $crate::contract::$check(log).await;
+            }
+        )*
+    };
+}

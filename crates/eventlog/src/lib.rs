@@ -1,0 +1,80 @@
+//! Docket's event log. One commit holds all the events one command produced for one case; commits of
+//! a case form a hash chain; all commits have one global order that projectors follow.
+//!
+//! The log knows commits, not case rules: events travel as typed JSON.
+
+mod commit;
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
+mod sqlite;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+pub use commit::{
+    Actor, ChainError, ChainHash, CommandInfo, Commit, CommitBody, EventRecord, canonical_json,
+    verify_chain,
+};
+pub use sqlite::SqliteLog;
+
+/// A commit as the log holds it, with its place in the global order (from 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub position: u64,
+    pub commit: Commit,
+}
+
+/// The log's answer to an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub position: u64,
+    /// The log already held a commit with this id; `position` is that commit's.
+    pub duplicate: bool,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What can go wrong talking to the log. A conflict is an answer, not a failure: the caller reloads
+/// and decides again.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The case is not at the version the commit follows.
+    #[error("case {case_id} is not at version {expected}: another commit came first")]
+    Conflict { case_id: Uuid, expected: u64 },
+    /// The commit is malformed: a broken chain link, a hash that does not hold.
+    #[error("commit {commit_id} rejected: {reason}")]
+    Rejected { commit_id: Uuid, reason: String },
+    /// A stored commit cannot be read back.
+    #[error("stored commit at position {position} is unreadable: {reason}")]
+    Corrupt { position: u64, reason: String },
+    /// The store is down or failing; the operation may be retried.
+    #[error("event log unavailable: {0}")]
+    Unavailable(#[source] BoxError),
+}
+
+/// The event log every backend implements, and the contract suite checks.
+#[async_trait]
+pub trait EventLog: Send + Sync + std::fmt::Debug {
+    /// Appends a commit at version `commit.body.version`, which must follow the case's current
+    /// version (1 for a new case). A commit whose id the log already holds is not appended again:
+    /// the answer points at the original.
+    async fn append(&self, commit: &Commit) -> Result<Appended, LogError>;
+
+    /// All commits of one case of one tenant, in version order; empty if there is none.
+    async fn read_case(&self, tenant: &str, case_id: Uuid) -> Result<Vec<Recorded>, LogError>;
+
+    /// Up to `limit` commits after global position `after`, in order.
+    async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<Recorded>, LogError>;
+
+    /// The commit with this id, if the log holds it.
+    async fn find_commit(&self, commit_id: Uuid) -> Result<Option<Recorded>, LogError>;
+
+    /// The position of the last commit (0 when the log is empty).
+    async fn head(&self) -> Result<u64, LogError>;
+
+    /// Waits until the log holds a commit after `after`, or `timeout` passes. Returns the head
+    /// position seen.
+    async fn wait_for(&self, after: u64, timeout: Duration) -> Result<u64, LogError>;
+}

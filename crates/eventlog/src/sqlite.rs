@@ -1,0 +1,292 @@
+//! The embedded log: one SQLite file in WAL mode, fsynced on every commit.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::{Appended, ChainHash, Commit, EventLog, LogError, Recorded};
+
+const READERS: usize = 4;
+
+/// The embedded SQLite backend. Appends go through one writer connection; reads use a few
+/// connections of their own, which WAL lets run beside the writer.
+#[derive(Debug, Clone)]
+pub struct SqliteLog {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    head: watch::Sender<u64>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS commits (
+    position  INTEGER PRIMARY KEY AUTOINCREMENT,
+    commit_id TEXT    NOT NULL UNIQUE,
+    tenant    TEXT    NOT NULL,
+    case_id   TEXT    NOT NULL,
+    case_kind TEXT    NOT NULL,
+    version   INTEGER NOT NULL CHECK (version >= 1),
+    hash      TEXT    NOT NULL,
+    body      TEXT    NOT NULL,
+    UNIQUE (case_id, version)
+);
+";
+
+fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> LogError {
+    LogError::Unavailable(Box::new(e))
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit is on disk before the append is acknowledged, power cut included.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+impl SqliteLog {
+    /// Opens (creating if needed) the log at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, LogError> {
+        let path = path.as_ref().to_path_buf();
+        let writer = open_connection(&path).map_err(unavailable)?;
+        writer.execute_batch(SCHEMA).map_err(unavailable)?;
+        let head: u64 = writer
+            .query_row("SELECT COALESCE(MAX(position), 0) FROM commits", [], |r| {
+                r.get(0)
+            })
+            .map_err(unavailable)?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(&path).map(Mutex::new))
+            .collect::<Result<_, _>>()
+            .map_err(unavailable)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+                head: watch::channel(head).0,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, LogError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, LogError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
+            let conn = inner.readers[i].lock().unwrap_or_else(|p| p.into_inner());
+            f(&conn)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+}
+
+fn decode(position: u64, body: &str) -> Result<Recorded, LogError> {
+    let commit = serde_json::from_str(body).map_err(|e| LogError::Corrupt {
+        position,
+        reason: e.to_string(),
+    })?;
+    Ok(Recorded { position, commit })
+}
+
+fn decode_rows(rows: Vec<(u64, String)>) -> Result<Vec<Recorded>, LogError> {
+    rows.iter().map(|(p, body)| decode(*p, body)).collect()
+}
+
+fn append_blocking(conn: &mut Connection, commit: &Commit) -> Result<Appended, LogError> {
+    let b = &commit.body;
+    let rejected = |reason: &str| LogError::Rejected {
+        commit_id: b.commit_id,
+        reason: reason.to_owned(),
+    };
+    if !commit.hash_holds() {
+        return Err(rejected("its hash does not match its content"));
+    }
+    let body = serde_json::to_string(commit).map_err(unavailable)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(unavailable)?;
+    let earlier: Option<u64> = tx
+        .query_row(
+            "SELECT position FROM commits WHERE commit_id = ?1",
+            [b.commit_id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    if let Some(position) = earlier {
+        return Ok(Appended {
+            position,
+            duplicate: true,
+        });
+    }
+    let last: Option<(u64, String, String)> = tx
+        .query_row(
+            "SELECT version, hash, tenant FROM commits WHERE case_id = ?1
+             ORDER BY version DESC LIMIT 1",
+            [b.case_id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    let (current, last_hash) = match &last {
+        Some((version, hash, tenant)) => {
+            if *tenant != b.tenant {
+                return Err(rejected("the case belongs to another tenant"));
+            }
+            (*version, ChainHash::from_hex(hash))
+        }
+        None => (0, Some(ChainHash::genesis())),
+    };
+    if b.version != current + 1 {
+        return Err(LogError::Conflict {
+            case_id: b.case_id,
+            expected: b.version.saturating_sub(1),
+        });
+    }
+    if last_hash.as_ref() != Some(&commit.prev_hash) {
+        return Err(rejected("it does not link to the case's last commit"));
+    }
+    let inserted = tx.execute(
+        "INSERT INTO commits (commit_id, tenant, case_id, case_kind, version, hash, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            b.commit_id.to_string(),
+            b.tenant,
+            b.case_id.to_string(),
+            b.case_kind,
+            b.version,
+            commit.hash.as_str(),
+            body
+        ],
+    );
+    match inserted {
+        Ok(_) => {}
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
+            return Err(LogError::Conflict {
+                case_id: b.case_id,
+                expected: b.version.saturating_sub(1),
+            });
+        }
+        Err(e) => return Err(unavailable(e)),
+    }
+    let position = u64::try_from(tx.last_insert_rowid()).map_err(unavailable)?;
+    tx.commit().map_err(unavailable)?;
+    Ok(Appended {
+        position,
+        duplicate: false,
+    })
+}
+
+#[async_trait]
+impl EventLog for SqliteLog {
+    #[tracing::instrument(skip_all, fields(case_id = %commit.body.case_id, version = commit.body.version), err(level = "debug"))]
+    async fn append(&self, commit: &Commit) -> Result<Appended, LogError> {
+        let inner = self.inner.clone();
+        let commit = commit.clone();
+        let appended = tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+            append_blocking(&mut conn, &commit)
+        })
+        .await
+        .map_err(unavailable)??;
+        if !appended.duplicate {
+            self.inner.head.send_if_modified(|head| {
+                let moved = appended.position > *head;
+                if moved {
+                    *head = appended.position;
+                }
+                moved
+            });
+        }
+        Ok(appended)
+    }
+
+    async fn read_case(&self, tenant: &str, case_id: Uuid) -> Result<Vec<Recorded>, LogError> {
+        let tenant = tenant.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT position, body FROM commits WHERE case_id = ?1 AND tenant = ?2
+                     ORDER BY version",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![case_id.to_string(), tenant], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(unavailable)?;
+            decode_rows(rows)
+        })
+        .await
+    }
+
+    async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<Recorded>, LogError> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT position, body FROM commits WHERE position > ?1
+                     ORDER BY position LIMIT ?2",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![after, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(unavailable)?;
+            decode_rows(rows)
+        })
+        .await
+    }
+
+    async fn find_commit(&self, commit_id: Uuid) -> Result<Option<Recorded>, LogError> {
+        self.read(move |conn| {
+            let row: Option<(u64, String)> = conn
+                .query_row(
+                    "SELECT position, body FROM commits WHERE commit_id = ?1",
+                    [commit_id.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            row.map(|(p, body)| decode(p, &body)).transpose()
+        })
+        .await
+    }
+
+    async fn head(&self) -> Result<u64, LogError> {
+        Ok(*self.inner.head.borrow())
+    }
+
+    async fn wait_for(&self, after: u64, timeout: Duration) -> Result<u64, LogError> {
+        let mut rx = self.inner.head.subscribe();
+        let waited = tokio::time::timeout(timeout, rx.wait_for(|head| *head > after)).await;
+        match waited {
+            Ok(Ok(head)) => Ok(*head),
+            // Timed out, or the log is being dropped: report where it stands.
+            Ok(Err(_)) | Err(_) => Ok(*self.inner.head.borrow()),
+        }
+    }
+}
