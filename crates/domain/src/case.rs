@@ -206,7 +206,7 @@ pub enum CaseEvent {
 }
 
 /// The schema version every event type is at now.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// A recorded event whose type or data this build does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,0 +1,313 @@
+//! The command service: load a case from the log, let the domain decide, append the decision as one
+//! commit at the loaded version, and on a conflict load and decide again, a bounded number of times.
+//!
+//! Authorization by role is the domain's table ("who"), applied inside `decide`; tenant isolation is
+//! the log's (a case is read within the caller's tenant only).
+
+mod load;
+
+use std::fmt;
+use std::sync::Arc;
+
+use docket_domain::{
+    CaseCommand, CaseId, CaseKind, CaseState, Context, Refusal, Role, TenantId, UnitId,
+};
+use docket_eventlog::{
+    Actor as LogActor, Appended, ChainHash, CommandInfo, CommitBody, EventLog, EventRecord,
+    LogError, Recorded, canonical_json,
+};
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub use load::{LoadedCase, load_case};
+
+/// How many times a command is decided again after losing a race for the same version.
+pub const MAX_ATTEMPTS: usize = 8;
+
+/// Where time comes from, so deadlines can be tested.
+pub trait Clock: Send + Sync + fmt::Debug {
+    fn now(&self) -> Timestamp;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// Who is acting, as their token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub id: String,
+    pub tenant: TenantId,
+    pub role: Role,
+    pub unit: Option<UnitId>,
+}
+
+/// One command, addressed to a case (or filing a new one), with the client's safeguards.
+#[derive(Debug, Clone)]
+pub struct CommandRequest {
+    /// `None` files a new case.
+    pub case_id: Option<CaseId>,
+    pub command: CaseCommand,
+    /// The client's idempotency key: a retry with the same key returns the first outcome.
+    pub idempotency_key: Option<String>,
+    /// The version the client saw (HTTP `If-Match`): honoured, never retried past.
+    pub expected_version: Option<u64>,
+}
+
+/// What a command did: the commit it recorded, and the case right after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub case_id: CaseId,
+    pub kind: CaseKind,
+    pub commit_id: Uuid,
+    pub version: u64,
+    /// The commit's global log position: read models that reached it show this outcome.
+    pub position: u64,
+    pub recorded_at: Timestamp,
+    pub events: Vec<EventRecord>,
+    pub state: CaseState,
+    /// True when this is the outcome of an earlier request with the same idempotency key.
+    pub replayed: bool,
+}
+
+/// Why a command did not produce a commit.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The case refuses the command.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// No such case in the caller's tenant.
+    #[error("case not found")]
+    NotFound,
+    /// The client's expected version is not the case's.
+    #[error("the case is at version {actual}, not {expected}")]
+    VersionMismatch { expected: u64, actual: u64 },
+    /// The idempotency key was first used for a different request.
+    #[error("this idempotency key was already used for a different request")]
+    KeyReused,
+    /// Lost the race for the case's next version too many times in a row.
+    #[error("the case is changing too fast; try again")]
+    Contention,
+    /// The log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The case's recorded history cannot be read or replayed.
+    #[error("the history of case {case_id} cannot be replayed: {reason}")]
+    Corrupt { case_id: Uuid, reason: String },
+}
+
+/// The command service.
+#[derive(Debug, Clone)]
+pub struct CommandService {
+    log: Arc<dyn EventLog>,
+    clock: Arc<dyn Clock>,
+}
+
+/// Idempotency keys are scoped to the tenant and the acting user.
+const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6d0c_4b7e_9a51_4f0e_8d3c_2a1b_0c9d_8e7f);
+
+impl CommandService {
+    pub fn new(log: Arc<dyn EventLog>, clock: Arc<dyn Clock>) -> Self {
+        Self { log, clock }
+    }
+
+    pub fn log(&self) -> &Arc<dyn EventLog> {
+        &self.log
+    }
+
+    /// The commit id a request with this idempotency key records under.
+    pub fn commit_id_for_key(actor: &Actor, key: &str) -> Uuid {
+        let name = format!("{}\n{}\n{}", actor.tenant, actor.id, key);
+        Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, name.as_bytes())
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant = %actor.tenant, action = request.command.action(), case_id), err(level = "debug"))]
+    pub async fn handle(
+        &self,
+        actor: &Actor,
+        request: CommandRequest,
+    ) -> Result<Outcome, CommandError> {
+        let request_hash = fingerprint(&request.command);
+        let commit_id = match &request.idempotency_key {
+            Some(key) => Self::commit_id_for_key(actor, key),
+            None => Uuid::now_v7(),
+        };
+        let case_id = match request.case_id {
+            Some(id) => id,
+            None => {
+                if request.idempotency_key.is_some() {
+                    if let Some(earlier) = self.log.find_commit(commit_id).await? {
+                        return self.replay(actor, None, earlier, &request_hash).await;
+                    }
+                }
+                CaseId::new()
+            }
+        };
+        tracing::Span::current().record("case_id", tracing::field::display(case_id));
+
+        for _ in 0..MAX_ATTEMPTS {
+            let case = load_case(self.log.as_ref(), &actor.tenant, case_id).await?;
+            if request.case_id.is_some() && case.state.is_none() {
+                return Err(CommandError::NotFound);
+            }
+            if let Some(earlier) = case
+                .commits
+                .iter()
+                .find(|r| r.commit.body.commit_id == commit_id)
+            {
+                return self
+                    .replay(actor, Some(case_id), earlier.clone(), &request_hash)
+                    .await;
+            }
+            if let Some(expected) = request.expected_version {
+                if expected != case.version() {
+                    return Err(CommandError::VersionMismatch {
+                        expected,
+                        actual: case.version(),
+                    });
+                }
+            }
+            let now = self.clock.now();
+            let ctx = Context {
+                role: actor.role,
+                now,
+            };
+            let events = request.command.decide(case.state.as_ref(), &ctx)?;
+            let state = events
+                .iter()
+                .try_fold(case.state.clone(), |s, e| CaseState::evolve(s, e).map(Some))
+                .map_err(|e| CommandError::Corrupt {
+                    case_id: case_id.as_uuid(),
+                    reason: e.to_string(),
+                })?
+                .expect("a decision records at least one event");
+            let commit = CommitBody {
+                commit_id,
+                tenant: actor.tenant.to_string(),
+                case_id: case_id.as_uuid(),
+                case_kind: request.command.kind().to_string(),
+                version: case.version() + 1,
+                events: events.iter().map(to_record).collect(),
+                actor: LogActor {
+                    id: actor.id.clone(),
+                    role: actor.role.to_string(),
+                    unit: actor.unit.as_ref().map(ToString::to_string),
+                },
+                command: CommandInfo {
+                    name: request.command.action().to_owned(),
+                    request_hash: request_hash.clone(),
+                },
+                correlation_id: commit_id,
+                causation_id: None,
+                recorded_at: now,
+            }
+            .seal(case.last_hash());
+            match self.log.append(&commit).await {
+                Ok(Appended {
+                    position,
+                    duplicate: false,
+                }) => {
+                    return Ok(Outcome {
+                        case_id,
+                        kind: request.command.kind(),
+                        commit_id,
+                        version: commit.body.version,
+                        position,
+                        recorded_at: now,
+                        events: commit.body.events,
+                        state,
+                        replayed: false,
+                    });
+                }
+                Ok(Appended {
+                    duplicate: true, ..
+                }) => {
+                    // The same key raced us to the log: answer as the first request was answered.
+                    let earlier = self
+                        .log
+                        .find_commit(commit_id)
+                        .await?
+                        .ok_or(CommandError::KeyReused)?;
+                    return self
+                        .replay(actor, request.case_id, earlier, &request_hash)
+                        .await;
+                }
+                Err(LogError::Conflict { .. }) => {
+                    if let Some(expected) = request.expected_version {
+                        let actual = load_case(self.log.as_ref(), &actor.tenant, case_id)
+                            .await?
+                            .version();
+                        return Err(CommandError::VersionMismatch { expected, actual });
+                    }
+                    tracing::debug!("lost the race for the next version; deciding again");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CommandError::Contention)
+    }
+
+    /// The outcome of an earlier request with the same idempotency key, if it was the same request.
+    async fn replay(
+        &self,
+        actor: &Actor,
+        case_id: Option<CaseId>,
+        earlier: Recorded,
+        request_hash: &str,
+    ) -> Result<Outcome, CommandError> {
+        let body = &earlier.commit.body;
+        let same_case = case_id.is_none_or(|id| id.as_uuid() == body.case_id);
+        if !same_case
+            || body.tenant != actor.tenant.as_str()
+            || body.command.request_hash != request_hash
+        {
+            return Err(CommandError::KeyReused);
+        }
+        let case_id = CaseId::from_uuid(body.case_id).map_err(|e| CommandError::Corrupt {
+            case_id: body.case_id,
+            reason: e.to_string(),
+        })?;
+        let case = load_case(self.log.as_ref(), &actor.tenant, case_id).await?;
+        let state = case.state_at(body.version)?;
+        Ok(Outcome {
+            case_id,
+            kind: state.kind(),
+            commit_id: body.commit_id,
+            version: body.version,
+            position: earlier.position,
+            recorded_at: body.recorded_at,
+            events: body.events.clone(),
+            state,
+            replayed: true,
+        })
+    }
+}
+
+fn to_record(event: &docket_domain::CaseEvent) -> EventRecord {
+    let (event_type, schema_version, data) = event.to_record();
+    EventRecord {
+        event_type,
+        schema_version,
+        data,
+    }
+}
+
+/// A fingerprint of the request: the command with its inputs, canonical JSON, SHA-256.
+fn fingerprint(command: &CaseCommand) -> String {
+    let value = serde_json::to_value(command).expect("commands serialize to JSON");
+    hex::encode(Sha256::digest(canonical_json(&value)))
+}
+
+pub(crate) fn genesis_or(last: Option<&Recorded>) -> ChainHash {
+    last.map_or_else(ChainHash::genesis, |r| r.commit.hash.clone())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,274 @@
+use std::sync::Arc;
+
+use docket_domain::{CaseCommand, CaseKind, Refusal, Role};
+use docket_eventlog::{EventLog, SqliteLog, verify_chain};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::*;
+
+#[derive(Debug)]
+struct FixedClock(Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+fn service() -> (CommandService, Arc<SqliteLog>) {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let log = Arc::new(SqliteLog::open(dir.join("log.sqlite")).unwrap());
+    let clock = Arc::new(FixedClock("2025-03-03T02:00:00Z".parse().unwrap()));
+    (CommandService::new(log.clone(), clock), log)
+}
+
+fn actor(role: Role) -> Actor {
+    Actor {
+        id: format!("{role}-1"),
+        tenant: "qinghe".parse().unwrap(),
+        role,
+        unit: None,
+    }
+}
+
+fn filing(title: &str) -> CaseCommand {
+    CaseCommand::parse_filing(json!({
+        "kind": "hazard", "community": "qinghe", "grid": "qinghe-03",
+        "title": title, "category": "fire", "severity": "general", "source": "night-patrol"
+    }))
+    .unwrap()
+}
+
+fn action(name: &str, body: Value) -> CaseCommand {
+    CaseCommand::parse_action(CaseKind::Hazard, name, body).unwrap()
+}
+
+fn verify() -> CaseCommand {
+    action(
+        "verify",
+        json!({"severity": "general", "responsible_party": "物业"}),
+    )
+}
+
+fn request(case_id: Option<CaseId>, command: CaseCommand, key: Option<&str>) -> CommandRequest {
+    CommandRequest {
+        case_id,
+        command,
+        idempotency_key: key.map(str::to_owned),
+        expected_version: None,
+    }
+}
+
+#[tokio::test]
+async fn a_filing_records_version_1_with_deadlines_from_the_injected_clock() {
+    let (svc, log) = service();
+    let out = svc
+        .handle(
+            &actor(Role::GridWorker),
+            request(None, filing("楼道堆物"), None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.version, 1);
+    assert_eq!(out.state.status(), "reported");
+    assert_eq!(
+        out.state.deadline(),
+        Some("2025-03-04T02:00:00Z".parse().unwrap())
+    );
+    let commits = log
+        .read_case("qinghe", out.case_id.as_uuid())
+        .await
+        .unwrap();
+    assert_eq!(commits.len(), 1);
+    assert_eq!(commits[0].commit.body.actor.role, "grid_worker");
+    assert_eq!(
+        commits[0].commit.body.events[0].event_type,
+        "hazard.reported"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_key_returns_the_first_outcome_and_records_nothing() {
+    let (svc, log) = service();
+    let gw = actor(Role::GridWorker);
+    let first = svc
+        .handle(&gw, request(None, filing("楼道堆物"), Some("k-1")))
+        .await
+        .unwrap();
+    let again = svc
+        .handle(&gw, request(None, filing("楼道堆物"), Some("k-1")))
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(
+        Outcome {
+            replayed: false,
+            ..again
+        },
+        first
+    );
+    assert_eq!(log.head().await.unwrap(), 1);
+
+    let h = actor(Role::Handler);
+    let verified = svc
+        .handle(&h, request(Some(first.case_id), verify(), Some("k-2")))
+        .await
+        .unwrap();
+    let verified_again = svc
+        .handle(&h, request(Some(first.case_id), verify(), Some("k-2")))
+        .await
+        .unwrap();
+    assert_eq!(verified_again.position, verified.position);
+    assert_eq!(verified_again.state.status(), "verified");
+    assert_eq!(log.head().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn the_same_key_for_a_different_request_is_refused() {
+    let (svc, log) = service();
+    let gw = actor(Role::GridWorker);
+    svc.handle(&gw, request(None, filing("楼道堆物"), Some("k-1")))
+        .await
+        .unwrap();
+    let err = svc
+        .handle(&gw, request(None, filing("另一件事"), Some("k-1")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CommandError::KeyReused), "{err:?}");
+    assert_eq!(log.head().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_retries_with_one_key_record_one_commit() {
+    let (svc, log) = service();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let svc = svc.clone();
+        tasks.spawn(async move {
+            svc.handle(
+                &actor(Role::GridWorker),
+                request(None, filing("楼道堆物"), Some("same")),
+            )
+            .await
+            .unwrap()
+        });
+    }
+    let outcomes: Vec<Outcome> = tasks.join_all().await;
+    assert_eq!(log.head().await.unwrap(), 1);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.case_id == outcomes[0].case_id && o.position == 1)
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_records_nothing() {
+    let (svc, log) = service();
+    let out = svc
+        .handle(&actor(Role::GridWorker), request(None, filing("t"), None))
+        .await
+        .unwrap();
+    let err = svc
+        .handle(
+            &actor(Role::GridWorker),
+            request(Some(out.case_id), verify(), None),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CommandError::Refused(Refusal::RoleNotPermitted { .. })),
+        "{err:?}"
+    );
+    assert_eq!(log.head().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn an_expected_version_is_honoured_not_retried() {
+    let (svc, _log) = service();
+    let out = svc
+        .handle(&actor(Role::GridWorker), request(None, filing("t"), None))
+        .await
+        .unwrap();
+    let mut stale = request(Some(out.case_id), verify(), None);
+    stale.expected_version = Some(2);
+    let err = svc.handle(&actor(Role::Handler), stale).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CommandError::VersionMismatch {
+                expected: 2,
+                actual: 1
+            }
+        ),
+        "{err:?}"
+    );
+    let mut fresh = request(Some(out.case_id), verify(), None);
+    fresh.expected_version = Some(1);
+    assert_eq!(
+        svc.handle(&actor(Role::Handler), fresh)
+            .await
+            .unwrap()
+            .version,
+        2
+    );
+}
+
+#[tokio::test]
+async fn another_tenants_case_is_not_found() {
+    let (svc, _log) = service();
+    let out = svc
+        .handle(&actor(Role::GridWorker), request(None, filing("t"), None))
+        .await
+        .unwrap();
+    let mut stranger = actor(Role::Handler);
+    stranger.tenant = "elsewhere".parse().unwrap();
+    let err = svc
+        .handle(&stranger, request(Some(out.case_id), verify(), None))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CommandError::NotFound), "{err:?}");
+}
+
+#[tokio::test]
+async fn thirty_two_concurrent_actions_make_exactly_one_commit_per_version() {
+    let (svc, log) = service();
+    let case_id = svc
+        .handle(&actor(Role::GridWorker), request(None, filing("t"), None))
+        .await
+        .unwrap()
+        .case_id;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let svc = svc.clone();
+        tasks.spawn(async move {
+            svc.handle(
+                &actor(Role::Handler),
+                request(Some(case_id), verify(), None),
+            )
+            .await
+        });
+    }
+    let results = tasks.join_all().await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    let refused = results
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                Err(CommandError::Refused(Refusal::NotAllowedInState { .. }))
+            )
+        })
+        .count();
+    assert_eq!((won, refused), (1, 31), "{results:?}");
+    let commits: Vec<_> = log
+        .read_case("qinghe", case_id.as_uuid())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.commit)
+        .collect();
+    assert_eq!(commits.len(), 2);
+    verify_chain(&commits).unwrap();
+}
