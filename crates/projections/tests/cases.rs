@@ -1,0 +1,233 @@
+//! The case projection over a real embedded log, driven through the command service.
+
+use std::sync::Arc;
+
+use docket_commands::{Actor, CommandRequest, CommandService, SystemClock};
+use docket_domain::{CaseCommand, CaseId, CaseKind, Role};
+use docket_eventlog::{EventLog, SqliteLog};
+use docket_projections::{CASES, CaseFilter, Projector, ReadModel};
+use serde_json::json;
+
+struct World {
+    dir: std::path::PathBuf,
+    log: Arc<SqliteLog>,
+    commands: CommandService,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let log = Arc::new(SqliteLog::open(dir.join("log.sqlite")).unwrap());
+    let commands = CommandService::new(log.clone(), Arc::new(SystemClock));
+    World { dir, log, commands }
+}
+
+fn actor(tenant: &str, role: Role) -> Actor {
+    Actor {
+        id: format!("{role}-1"),
+        tenant: tenant.parse().unwrap(),
+        role,
+        unit: None,
+    }
+}
+
+impl World {
+    async fn file(&self, tenant: &str, grid: &str, title: &str) -> CaseId {
+        let command = CaseCommand::parse_filing(json!({
+            "kind": "hazard", "community": "qinghe", "grid": grid, "title": title,
+            "category": "gas", "severity": "general", "source": "grid-worker"
+        }))
+        .unwrap();
+        self.commands
+            .handle(
+                &actor(tenant, Role::GridWorker),
+                CommandRequest {
+                    case_id: None,
+                    command,
+                    idempotency_key: None,
+                    expected_version: None,
+                },
+            )
+            .await
+            .unwrap()
+            .case_id
+    }
+
+    async fn act(
+        &self,
+        tenant: &str,
+        role: Role,
+        case: CaseId,
+        action: &str,
+        body: serde_json::Value,
+    ) {
+        let command = CaseCommand::parse_action(CaseKind::Hazard, action, body).unwrap();
+        self.commands
+            .handle(
+                &actor(tenant, role),
+                CommandRequest {
+                    case_id: Some(case),
+                    command,
+                    idempotency_key: None,
+                    expected_version: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn read_model(&self) -> ReadModel {
+        ReadModel::open(self.dir.join("read.sqlite")).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn cases_are_listed_newest_first_with_gap_free_numbers_and_filters() {
+    let w = world();
+    let mut filed = Vec::new();
+    for i in 0..5 {
+        let grid = if i % 2 == 0 { "g-1" } else { "g-2" };
+        filed.push(w.file("qinghe", grid, &format!("hazard {i}")).await);
+    }
+    w.file("other", "g-1", "not ours").await;
+    w.act(
+        "qinghe",
+        Role::Handler,
+        filed[0],
+        "dismiss",
+        json!({"reason": "not-a-hazard"}),
+    )
+    .await;
+
+    let read = w.read_model().await;
+    let projector = Projector::new(w.log.clone(), read.clone());
+    assert_eq!(projector.catch_up().await.unwrap(), 7);
+
+    let all = read
+        .list_cases("qinghe", &CaseFilter::default(), None, 50)
+        .await
+        .unwrap();
+    let ids: Vec<_> = all.items.iter().map(|c| c.id).collect();
+    let mut newest_first: Vec<_> = filed.iter().map(|c| c.as_uuid()).collect();
+    newest_first.reverse();
+    assert_eq!(ids, newest_first);
+    let mut numbers: Vec<_> = all.items.iter().map(|c| c.number.clone()).collect();
+    numbers.sort();
+    let year = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .year();
+    let expected: Vec<_> = (1..=5).map(|n| format!("HZ-{year}-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+
+    let dismissed = CaseFilter {
+        status: Some("dismissed".to_owned()),
+        ..CaseFilter::default()
+    };
+    let page = read
+        .list_cases("qinghe", &dismissed, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert!(page.items[0].closed && page.items[0].closed_at.is_some());
+
+    let grid_2 = CaseFilter {
+        grid: Some("g-2".to_owned()),
+        ..CaseFilter::default()
+    };
+    assert_eq!(
+        read.list_cases("qinghe", &grid_2, None, 50)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+
+    let first = read
+        .list_cases("qinghe", &CaseFilter::default(), None, 2)
+        .await
+        .unwrap();
+    let second = read
+        .list_cases("qinghe", &CaseFilter::default(), first.next_cursor, 2)
+        .await
+        .unwrap();
+    let third = read
+        .list_cases("qinghe", &CaseFilter::default(), second.next_cursor, 2)
+        .await
+        .unwrap();
+    let paged: Vec<_> = [first.items, second.items, third.items]
+        .concat()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(paged, newest_first);
+    assert_eq!(third.next_cursor, None);
+}
+
+#[tokio::test]
+async fn history_mirrors_the_log_and_nothing_is_applied_twice() {
+    let w = world();
+    let case = w.file("qinghe", "g-1", "gas smell").await;
+    w.act(
+        "qinghe",
+        Role::Handler,
+        case,
+        "verify",
+        json!({"severity": "general", "responsible_party": "餐馆"}),
+    )
+    .await;
+
+    let read = w.read_model().await;
+    let projector = Projector::new(w.log.clone(), read.clone());
+    projector.catch_up().await.unwrap();
+    // A second pass and a restart find nothing new to apply.
+    projector.catch_up().await.unwrap();
+    drop(read);
+    let read = w.read_model().await;
+    assert_eq!(read.checkpoint(CASES).await.unwrap(), 2);
+    assert_eq!(read.projected(), 2);
+    Projector::new(w.log.clone(), read.clone())
+        .catch_up()
+        .await
+        .unwrap();
+
+    let history = read.history("qinghe", case.as_uuid()).await.unwrap();
+    let log = w.log.read_case("qinghe", case.as_uuid()).await.unwrap();
+    assert_eq!(history.len(), 2);
+    for (h, l) in history.iter().zip(&log) {
+        assert_eq!(h.commit_id, l.commit.body.commit_id);
+        assert_eq!(h.position, l.position);
+        assert_eq!(h.hash, l.commit.hash.as_str());
+        assert_eq!(h.prev_hash, l.commit.prev_hash.as_str());
+        assert_eq!(h.events, l.commit.body.events);
+    }
+    assert!(
+        read.history("other", case.as_uuid())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let listed = read
+        .list_cases("qinghe", &CaseFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0].status, "verified");
+    assert_eq!(listed.items[0].version, 2);
+}
+
+#[tokio::test]
+async fn a_reader_can_wait_for_a_position() {
+    let w = world();
+    let read = w.read_model().await;
+    let projector = Projector::new(w.log.clone(), read.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(projector.run(stopped));
+    assert!(
+        !read
+            .wait_until(1, std::time::Duration::from_millis(50))
+            .await
+    );
+    w.file("qinghe", "g-1", "x").await;
+    assert!(read.wait_until(1, std::time::Duration::from_secs(5)).await);
+    stop.send(true).unwrap();
+    running.await.unwrap();
+}
