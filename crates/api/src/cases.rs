@@ -1,0 +1,249 @@
+//! `/v1/cases`: file, act, read, list, history.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use docket_commands::{CommandRequest, Outcome, load_case};
+use docket_domain::{CaseCommand, CaseId, CaseKind};
+use docket_projections::CaseFilter;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::extract::{Caller, IdempotencyKey, IfMatch, JsonBody, etag};
+use crate::{ApiError, AppState};
+
+/// How long a read waits for the read model to reach a position before answering 503.
+const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+
+fn parse_case_id(raw: &str) -> Result<CaseId, ApiError> {
+    raw.parse()
+        .map_err(|e: docket_domain::InvalidId| ApiError::BadRequest {
+            code: "invalid-case-id",
+            detail: e.to_string(),
+        })
+}
+
+fn outcome_body(o: &Outcome) -> Value {
+    json!({
+        "case_id": o.case_id,
+        "kind": o.kind,
+        "commit_id": o.commit_id,
+        "version": o.version,
+        "position": o.position,
+        "recorded_at": o.recorded_at,
+        "status": o.state.status(),
+        "events": o.events,
+    })
+}
+
+fn outcome_response(status: StatusCode, o: &Outcome) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag(o.version)).expect("ascii"),
+    );
+    if status == StatusCode::CREATED {
+        let location = format!("/v1/cases/{}", o.case_id);
+        headers.insert(
+            header::LOCATION,
+            HeaderValue::from_str(&location).expect("ascii"),
+        );
+    }
+    if o.replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    (status, headers, Json(outcome_body(o))).into_response()
+}
+
+/// `POST /v1/cases`: file a new case of the kind named in the body.
+pub(crate) async fn file(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    if body.is_null() {
+        return Err(ApiError::InvalidInput(docket_domain::InvalidInput {
+            field: None,
+            message: "a filing needs a JSON body naming its kind".to_owned(),
+        }));
+    }
+    let command = CaseCommand::parse_filing(body).map_err(ApiError::InvalidInput)?;
+    let request = CommandRequest {
+        case_id: None,
+        command,
+        idempotency_key: key,
+        expected_version: None,
+    };
+    let outcome = state.commands.handle(&actor, request).await?;
+    Ok(outcome_response(StatusCode::CREATED, &outcome))
+}
+
+/// `POST /v1/cases/{id}/actions/{action}`: one action of the case's table.
+pub(crate) async fn act(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((id, action)): Path<(String, String)>,
+    IdempotencyKey(key): IdempotencyKey,
+    IfMatch(expected_version): IfMatch,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let case_id = parse_case_id(&id)?;
+    if !CaseKind::is_known_action(&action) {
+        return Err(ApiError::UnknownAction { action });
+    }
+    let case = load_case(state.commands.log().as_ref(), &actor.tenant, case_id).await?;
+    let kind = case.state.as_ref().ok_or(ApiError::CaseNotFound)?.kind();
+    let command = CaseCommand::parse_action(kind, &action, body).map_err(ApiError::InvalidInput)?;
+    let request = CommandRequest {
+        case_id: Some(case_id),
+        command,
+        idempotency_key: key,
+        expected_version,
+    };
+    let outcome = state.commands.handle(&actor, request).await?;
+    Ok(outcome_response(StatusCode::OK, &outcome))
+}
+
+/// `GET /v1/cases/{id}`: the case as of its last commit, with the caller's allowed actions.
+pub(crate) async fn detail(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let case_id = parse_case_id(&id)?;
+    let case = load_case(state.commands.log().as_ref(), &actor.tenant, case_id).await?;
+    let (Some(current), Some(first), Some(last)) =
+        (&case.state, case.commits.first(), case.commits.last())
+    else {
+        return Err(ApiError::CaseNotFound);
+    };
+    // The number is the projection's; wait briefly for it to reach the filing.
+    state
+        .read
+        .wait_until(first.position, Duration::from_secs(1))
+        .await;
+    let number = state
+        .read
+        .case_number(actor.tenant.as_str(), case_id.as_uuid())
+        .await?;
+    let body = json!({
+        "id": case_id,
+        "number": number,
+        "kind": current.kind(),
+        "status": current.status(),
+        "closed": current.is_closed(),
+        "version": case.version(),
+        "position": last.position,
+        "deadline": current.deadline(),
+        "filed_at": first.commit.body.recorded_at,
+        "updated_at": last.commit.body.recorded_at,
+        "allowed_actions": current.allowed_actions(actor.role),
+        "case": current,
+    });
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag(case.version())).expect("ascii"),
+    );
+    Ok((headers, Json(body)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListParams {
+    kind: Option<String>,
+    status: Option<String>,
+    community: Option<String>,
+    grid: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+    min_position: Option<u64>,
+}
+
+async fn wait_for_position(state: &AppState, position: Option<u64>) -> Result<(), ApiError> {
+    match position {
+        Some(p) if !state.read.wait_until(p, READ_YOUR_WRITES_WAIT).await => {
+            Err(ApiError::NotYet {
+                code: "read-model-behind",
+                detail: format!(
+                    "the read model is at position {}, not yet at {p}; retry shortly",
+                    state.read.projected()
+                ),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `GET /v1/cases`: the caller's tenant's cases, newest first, filtered and paged.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::BadRequest {
+        code: "invalid-query",
+        detail: e.body_text(),
+    })?;
+    if let Some(kind) = &p.kind {
+        kind.parse::<CaseKind>().map_err(ApiError::InvalidInput)?;
+    }
+    let limit = p.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest {
+            code: "invalid-query",
+            detail: format!("limit must be between 1 and {MAX_PAGE}"),
+        });
+    }
+    let cursor = p
+        .cursor
+        .as_deref()
+        .map(Uuid::parse_str)
+        .transpose()
+        .map_err(|_| ApiError::BadRequest {
+            code: "invalid-query",
+            detail: "cursor must be the next_cursor of a previous page".to_owned(),
+        })?;
+    wait_for_position(&state, p.min_position).await?;
+    let filter = CaseFilter {
+        kind: p.kind,
+        status: p.status,
+        community: p.community,
+        grid: p.grid,
+    };
+    let page = state
+        .read
+        .list_cases(actor.tenant.as_str(), &filter, cursor, limit)
+        .await?;
+    Ok(Json(json!({
+        "items": page.items,
+        "next_cursor": page.next_cursor,
+        "position": state.read.projected(),
+    }))
+    .into_response())
+}
+
+/// `GET /v1/cases/{id}/history`: the case's commits with actor, time, events and hashes, as of
+/// the case's latest commit.
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let case_id = parse_case_id(&id)?;
+    let case = load_case(state.commands.log().as_ref(), &actor.tenant, case_id).await?;
+    let last = case.commits.last().ok_or(ApiError::CaseNotFound)?;
+    wait_for_position(&state, Some(last.position)).await?;
+    let entries = state
+        .read
+        .history(actor.tenant.as_str(), case_id.as_uuid())
+        .await?;
+    Ok(Json(json!({ "case_id": case_id, "commits": entries })).into_response())
+}

@@ -1,0 +1,140 @@
+//! Extractors whose failures come out as problem documents.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde_json::Value;
+
+use crate::AppState;
+use crate::auth::AuthError;
+use crate::problem::ApiError;
+use docket_commands::Actor;
+
+/// A JSON body, or `Null` when the body is empty. Unknown fields are judged by the command parser.
+#[derive(Debug)]
+pub(crate) struct JsonBody(pub(crate) Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            });
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(format!(
+                    "the body is over the limit of {} bytes",
+                    crate::MAX_BODY_BYTES
+                ))
+            } else {
+                ApiError::BadRequest {
+                    code: "unreadable-body",
+                    detail: rejection.body_text(),
+                }
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JsonBody(Value::Null));
+        }
+        if is_json != Some(true) {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as Content-Type: application/json".to_owned(),
+            ));
+        }
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::BadRequest {
+                code: "malformed-json",
+                detail: format!("the body is not valid JSON: {e}"),
+            })
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug)]
+pub(crate) struct Caller(pub(crate) Actor);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(ApiError::Unauthenticated(AuthError::Missing))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or(ApiError::Unauthenticated(AuthError::Missing))?;
+        state
+            .auth
+            .verify(token)
+            .map(Caller)
+            .map_err(ApiError::Unauthenticated)
+    }
+}
+
+/// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+#[derive(Debug)]
+pub(crate) struct IdempotencyKey(pub(crate) Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(IdempotencyKey(None));
+        };
+        let bad = || ApiError::BadRequest {
+            code: "invalid-idempotency-key",
+            detail: "Idempotency-Key must be 1 to 255 visible ASCII characters".to_owned(),
+        };
+        let key = value.to_str().map_err(|_| bad())?;
+        if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(bad());
+        }
+        Ok(IdempotencyKey(Some(key.to_owned())))
+    }
+}
+
+/// The `If-Match` header: the case version the client saw, as its ETag (`"3"`).
+#[derive(Debug)]
+pub(crate) struct IfMatch(pub(crate) Option<u64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
+        value
+            .to_str()
+            .ok()
+            .map(|v| v.trim().trim_matches('"'))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|v| IfMatch(Some(v)))
+            .ok_or(ApiError::BadRequest {
+                code: "invalid-if-match",
+                detail: "If-Match must be a case ETag such as \"3\"".to_owned(),
+            })
+    }
+}
+
+/// The ETag of a case version.
+pub(crate) fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}

@@ -1,0 +1,286 @@
+//! One error shape for clients: `application/problem+json` (RFC 9457) with a stable `code`.
+//! A 5xx tells the client little and logs everything.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use docket_commands::CommandError;
+use docket_domain::{InvalidInput, Refusal};
+use docket_eventlog::LogError;
+use docket_projections::ProjectionError;
+use serde_json::{Map, Value, json};
+
+use crate::auth::AuthError;
+
+/// Every way a request can fail, as the client sees it.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 401: no token, or one that does not verify.
+    Unauthenticated(AuthError),
+    /// 400: the request is malformed (bad JSON, a bad id in the path, a bad header).
+    BadRequest { code: &'static str, detail: String },
+    /// 413
+    PayloadTooLarge(String),
+    /// 415
+    UnsupportedMediaType(String),
+    /// 404: no such case in the caller's tenant.
+    CaseNotFound,
+    /// 404: no case kind knows this action.
+    UnknownAction { action: String },
+    /// 404: no such route.
+    NoRoute,
+    /// 405
+    MethodNotAllowed,
+    /// 422: the body does not make a valid command.
+    InvalidInput(InvalidInput),
+    /// 422: an idempotency key reused for a different request.
+    IdempotencyKeyReused,
+    /// 409 (state) or 403 (role) or 422 (a field's value): the case refuses the command.
+    Refused(Refusal),
+    /// 412: `If-Match` names a version the case is not at.
+    VersionMismatch { expected: u64, actual: u64 },
+    /// 503: a read model has not reached the position asked for yet, or the case is too busy.
+    NotYet { code: &'static str, detail: String },
+    /// 503: the event log or a read model is unreachable.
+    Unavailable(String),
+    /// 500: a fault of ours. Logged in full, described to the client in general terms.
+    Internal(String),
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::Refused(r) => ApiError::Refused(r),
+            CommandError::NotFound => ApiError::CaseNotFound,
+            CommandError::VersionMismatch { expected, actual } => {
+                ApiError::VersionMismatch { expected, actual }
+            }
+            CommandError::KeyReused => ApiError::IdempotencyKeyReused,
+            CommandError::Contention => ApiError::NotYet {
+                code: "contention",
+                detail: e.to_string(),
+            },
+            CommandError::Log(log) => log.into(),
+            CommandError::Corrupt { .. } => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<LogError> for ApiError {
+    fn from(e: LogError) -> Self {
+        match e {
+            LogError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
+            LogError::Conflict { .. } | LogError::Rejected { .. } | LogError::Corrupt { .. } => {
+                ApiError::Internal(e.to_string())
+            }
+        }
+    }
+}
+
+impl From<ProjectionError> for ApiError {
+    fn from(e: ProjectionError) -> Self {
+        match e {
+            ProjectionError::Database(_) | ProjectionError::Log(_) => {
+                ApiError::Unavailable(e.to_string())
+            }
+            ProjectionError::Migration(_) | ProjectionError::Unprojectable { .. } => {
+                ApiError::Internal(e.to_string())
+            }
+        }
+    }
+}
+
+impl ApiError {
+    fn parts(
+        &self,
+    ) -> (
+        StatusCode,
+        &'static str,
+        &'static str,
+        String,
+        Map<String, Value>,
+    ) {
+        let mut ext = Map::new();
+        let (status, code, title, detail) = match self {
+            ApiError::Unauthenticated(e) => (
+                StatusCode::UNAUTHORIZED,
+                match e {
+                    AuthError::Missing => "missing-token",
+                    AuthError::Invalid(_) => "invalid-token",
+                },
+                "Not authenticated",
+                e.to_string(),
+            ),
+            ApiError::BadRequest { code, detail } => (
+                StatusCode::BAD_REQUEST,
+                *code,
+                "Bad request",
+                detail.clone(),
+            ),
+            ApiError::PayloadTooLarge(d) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "Request body too large",
+                d.clone(),
+            ),
+            ApiError::UnsupportedMediaType(d) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                d.clone(),
+            ),
+            ApiError::CaseNotFound => (
+                StatusCode::NOT_FOUND,
+                "case-not-found",
+                "Case not found",
+                "no such case".to_owned(),
+            ),
+            ApiError::UnknownAction { action } => {
+                ext.insert("action".into(), json!(action));
+                (
+                    StatusCode::NOT_FOUND,
+                    "unknown-action",
+                    "Unknown action",
+                    format!("no kind of case has an action {action:?}"),
+                )
+            }
+            ApiError::NoRoute => (
+                StatusCode::NOT_FOUND,
+                "no-route",
+                "Not found",
+                "no such resource".to_owned(),
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this resource does not take that method".to_owned(),
+            ),
+            ApiError::InvalidInput(e) => {
+                if let Some(field) = &e.field {
+                    ext.insert("field".into(), json!(field));
+                }
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-input",
+                    "Invalid input",
+                    e.message.clone(),
+                )
+            }
+            ApiError::IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                "this Idempotency-Key was already used for a different request".to_owned(),
+            ),
+            ApiError::Refused(r) => {
+                let status = match r {
+                    Refusal::NotAllowedInState {
+                        state,
+                        allowed,
+                        reason,
+                        ..
+                    } => {
+                        ext.insert("state".into(), json!(state));
+                        ext.insert("allowed_actions".into(), json!(allowed));
+                        if let Some(reason) = reason {
+                            ext.insert("reason".into(), json!(reason));
+                        }
+                        (
+                            StatusCode::CONFLICT,
+                            "not-allowed-in-state",
+                            "Action not allowed in this state",
+                        )
+                    }
+                    Refusal::RoleNotPermitted {
+                        state,
+                        role,
+                        allowed,
+                        ..
+                    } => {
+                        ext.insert("state".into(), json!(state));
+                        ext.insert("role".into(), json!(role));
+                        ext.insert("allowed_actions".into(), json!(allowed));
+                        (
+                            StatusCode::FORBIDDEN,
+                            "role-not-permitted",
+                            "Action not permitted for this role",
+                        )
+                    }
+                    Refusal::InvalidField { field, .. } => {
+                        ext.insert("field".into(), json!(field));
+                        (
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "invalid-input",
+                            "Invalid input",
+                        )
+                    }
+                };
+                (status.0, status.1, status.2, r.to_string())
+            }
+            ApiError::VersionMismatch { expected, actual } => {
+                ext.insert("expected_version".into(), json!(expected));
+                ext.insert("current_version".into(), json!(actual));
+                (
+                    StatusCode::PRECONDITION_FAILED,
+                    "version-mismatch",
+                    "Case changed",
+                    format!("If-Match names version {expected}; the case is at version {actual}"),
+                )
+            }
+            ApiError::NotYet { code, detail } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                *code,
+                "Not yet",
+                detail.clone(),
+            ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+                "a store Docket depends on is unavailable; try again shortly".to_owned(),
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "something went wrong on our side; it has been logged".to_owned(),
+            ),
+        };
+        (status, code, title, detail, ext)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(e) => tracing::error!(error = %e, "internal error"),
+            ApiError::Unavailable(e) => tracing::warn!(error = %e, "dependency unavailable"),
+            _ => {}
+        }
+        let (status, code, title, detail, ext) = self.parts();
+        let mut body = json!({
+            "type": format!("urn:docket:problem:{code}"),
+            "title": title,
+            "status": status.as_u16(),
+            "code": code,
+            "detail": detail,
+        });
+        body.as_object_mut().expect("an object").extend(ext);
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match &self {
+            ApiError::Unauthenticated(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::NotYet { .. } | ApiError::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

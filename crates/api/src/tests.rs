@@ -1,0 +1,511 @@
+//! The HTTP interface driven without a socket (`router(state).oneshot(..)`), over a real embedded
+//! log and read model.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use docket_commands::{Actor, CommandService, SystemClock};
+use docket_domain::Role;
+use docket_eventlog::{EventLog, SqliteLog};
+use docket_projections::{Projector, ReadModel};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::*;
+
+struct App {
+    router: Router,
+    auth: Authenticator,
+    log: Arc<SqliteLog>,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+async fn app() -> App {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let log = Arc::new(SqliteLog::open(dir.join("log.sqlite")).unwrap());
+    let read = ReadModel::open(dir.join("read.sqlite")).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(Projector::new(log.clone(), read.clone()).run(stopped));
+    let auth = Authenticator::hs256(b"test-secret-test-secret-test-secret");
+    let commands = CommandService::new(log.clone(), Arc::new(SystemClock));
+    let router = router(AppState::new(commands, read, auth.clone()));
+    App {
+        router,
+        auth,
+        log,
+        _stop: stop,
+    }
+}
+
+const HAZARD: &str = r#"{"kind":"hazard","community":"qinghe","grid":"qinghe-03",
+    "title":"电动车楼道充电","category":"e-bike-charging","severity":"general","source":"night-patrol"}"#;
+
+impl App {
+    fn token(&self, role: Role) -> String {
+        self.token_in("qinghe", role)
+    }
+
+    fn token_in(&self, tenant: &str, role: Role) -> String {
+        let actor = Actor {
+            id: format!("{role}-1"),
+            tenant: tenant.parse().unwrap(),
+            role,
+            unit: None,
+        };
+        self.auth.mint(&actor, Duration::from_secs(600))
+    }
+
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        role: Option<Role>,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(role) = role {
+            req = req.header("authorization", format!("Bearer {}", self.token(role)));
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_owned()));
+        self.send(req.body(body).unwrap()).await
+    }
+
+    async fn file_hazard(&self) -> String {
+        let r = self
+            .call(
+                "POST",
+                "/v1/cases",
+                Some(Role::GridWorker),
+                &[],
+                Some(HAZARD),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["case_id"].as_str().unwrap().to_owned()
+    }
+
+    async fn act(&self, id: &str, action: &str, role: Role, body: &str) -> Reply {
+        self.call(
+            "POST",
+            &format!("/v1/cases/{id}/actions/{action}"),
+            Some(role),
+            &[],
+            Some(body),
+        )
+        .await
+    }
+
+    async fn history_len(&self, id: &str) -> usize {
+        let r = self
+            .call(
+                "GET",
+                &format!("/v1/cases/{id}/history"),
+                Some(Role::Supervisor),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body["commits"].as_array().unwrap().len()
+    }
+}
+
+#[track_caller]
+fn assert_problem(r: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(
+        r.headers["content-type"], "application/problem+json",
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["code"], code, "{}", r.body);
+    assert_eq!(r.body["status"], status.as_u16());
+    assert!(r.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+}
+
+#[tokio::test]
+async fn a_filed_case_reads_back_with_etag_and_allowed_actions() {
+    let app = app().await;
+    let id = app.file_hazard().await;
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/cases/{id}"),
+            Some(Role::Handler),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["etag"], "\"1\"");
+    assert_eq!(r.body["status"], "reported");
+    assert_eq!(
+        r.body["allowed_actions"],
+        json!(["verify", "dismiss", "fix-on-spot"])
+    );
+    assert!(r.body["number"].as_str().unwrap().starts_with("HZ-"));
+    let gw = app
+        .call(
+            "GET",
+            &format!("/v1/cases/{id}"),
+            Some(Role::GridWorker),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(gw.body["allowed_actions"], json!(["fix-on-spot"]));
+}
+
+#[tokio::test]
+async fn an_action_not_allowed_in_the_state_is_409_and_records_nothing() {
+    let app = app().await;
+    let id = app.file_hazard().await;
+    let r = app.act(&id, "pass-reinspection", Role::Handler, "{}").await;
+    assert_problem(&r, StatusCode::CONFLICT, "not-allowed-in-state");
+    assert_eq!(r.body["state"], "reported");
+    assert_eq!(
+        r.body["allowed_actions"],
+        json!(["verify", "dismiss", "fix-on-spot"])
+    );
+    assert_eq!(app.history_len(&id).await, 1);
+}
+
+#[tokio::test]
+async fn an_action_not_allowed_for_the_role_is_403_and_records_nothing() {
+    let app = app().await;
+    let id = app.file_hazard().await;
+    let r = app
+        .act(
+            &id,
+            "verify",
+            Role::GridWorker,
+            r#"{"severity":"general","responsible_party":"物业"}"#,
+        )
+        .await;
+    assert_problem(&r, StatusCode::FORBIDDEN, "role-not-permitted");
+    assert_eq!(r.body["state"], "reported");
+    assert_eq!(r.body["allowed_actions"], json!(["fix-on-spot"]));
+    assert_eq!(app.history_len(&id).await, 1);
+}
+
+#[tokio::test]
+async fn thirty_two_concurrent_actions_over_http_make_one_commit() {
+    let app = Arc::new(app().await);
+    let id = app.file_hazard().await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let app = app.clone();
+        let id = id.clone();
+        tasks.spawn(async move {
+            app.act(
+                &id,
+                "verify",
+                Role::Handler,
+                r#"{"severity":"major","responsible_party":"物业"}"#,
+            )
+            .await
+            .status
+        });
+    }
+    let statuses = tasks.join_all().await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let conflict = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((ok, conflict), (1, 31), "{statuses:?}");
+    assert_eq!(app.history_len(&id).await, 2);
+
+    // The same race, with every client naming the version it saw: one wins, 31 get 412.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let app = app.clone();
+        let id = id.clone();
+        tasks.spawn(async move {
+            app.call(
+                "POST",
+                &format!("/v1/cases/{id}/actions/order-rectification"),
+                Some(Role::Handler),
+                &[("if-match", "\"2\"")],
+                Some(r#"{"measures":"停用楼道插座"}"#),
+            )
+            .await
+            .status
+        });
+    }
+    let statuses = tasks.join_all().await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let stale = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::PRECONDITION_FAILED)
+        .count();
+    assert_eq!((ok, stale), (1, 31), "{statuses:?}");
+    let commits = app
+        .log
+        .read_case("qinghe", id.parse().unwrap())
+        .await
+        .unwrap();
+    let versions: Vec<u64> = commits.iter().map(|r| r.commit.body.version).collect();
+    assert_eq!(versions, vec![1, 2, 3]);
+}
+
+#[tokio::test]
+async fn a_repeated_post_with_one_idempotency_key_returns_the_same_response() {
+    let app = app().await;
+    let key = [("idempotency-key", "file-7f3a")];
+    let first = app
+        .call(
+            "POST",
+            "/v1/cases",
+            Some(Role::GridWorker),
+            &key,
+            Some(HAZARD),
+        )
+        .await;
+    let again = app
+        .call(
+            "POST",
+            "/v1/cases",
+            Some(Role::GridWorker),
+            &key,
+            Some(HAZARD),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.headers["location"], first.headers["location"]);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(app.log.head().await.unwrap(), 1);
+
+    let other = HAZARD.replace("电动车楼道充电", "另一件事");
+    let reused = app
+        .call(
+            "POST",
+            "/v1/cases",
+            Some(Role::GridWorker),
+            &key,
+            Some(&other),
+        )
+        .await;
+    assert_problem(
+        &reused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+    );
+    assert_eq!(app.log.head().await.unwrap(), 1);
+
+    let id = first.body["case_id"].as_str().unwrap();
+    let uri = format!("/v1/cases/{id}/actions/dismiss");
+    let key = [("idempotency-key", "dismiss-1")];
+    let body = r#"{"reason":"not-a-hazard"}"#;
+    let a = app
+        .call("POST", &uri, Some(Role::Handler), &key, Some(body))
+        .await;
+    let b = app
+        .call("POST", &uri, Some(Role::Handler), &key, Some(body))
+        .await;
+    assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(a.body, b.body);
+    assert_eq!(app.log.head().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_problem_and_changes_nothing() {
+    let app = app().await;
+    let id = app.file_hazard().await;
+    let gw = Some(Role::GridWorker);
+
+    let r = app
+        .call("POST", "/v1/cases", gw, &[], Some("{\"kind\": \"hazard\","))
+        .await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "malformed-json");
+
+    let unknown = HAZARD.replace("\"kind\"", "\"colour\":\"red\",\"kind\"");
+    let r = app.call("POST", "/v1/cases", gw, &[], Some(&unknown)).await;
+    assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+    assert_eq!(r.body["field"], "colour");
+
+    let r = app
+        .call(
+            "POST",
+            "/v1/cases",
+            gw,
+            &[],
+            Some(r#"{"kind":"hazard","community":"qinghe"}"#),
+        )
+        .await;
+    assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+    assert_eq!(r.body["field"], "title");
+
+    let huge = format!(
+        r#"{{"kind":"hazard","title":"{}"}}"#,
+        "x".repeat(MAX_BODY_BYTES)
+    );
+    let r = app.call("POST", "/v1/cases", gw, &[], Some(&huge)).await;
+    assert_problem(&r, StatusCode::PAYLOAD_TOO_LARGE, "body-too-large");
+
+    let r = app.call("GET", "/v1/cases/not-a-uuid", gw, &[], None).await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-case-id");
+
+    let r = app.act(&id, "explode", Role::Handler, "{}").await;
+    assert_problem(&r, StatusCode::NOT_FOUND, "unknown-action");
+
+    let r = app
+        .act(
+            &id,
+            "verify",
+            Role::Handler,
+            r#"{"severity":"catastrophic","responsible_party":"x"}"#,
+        )
+        .await;
+    assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+
+    let r = app.call("POST", "/v1/cases", None, &[], Some(HAZARD)).await;
+    assert_problem(&r, StatusCode::UNAUTHORIZED, "missing-token");
+    assert_eq!(r.headers["www-authenticate"], "Bearer");
+
+    let r = app
+        .call(
+            "POST",
+            "/v1/cases",
+            None,
+            &[("authorization", "Bearer abc.def.ghi")],
+            Some(HAZARD),
+        )
+        .await;
+    assert_problem(&r, StatusCode::UNAUTHORIZED, "invalid-token");
+
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/cases/{id}/actions/verify"),
+            Some(Role::Handler),
+            &[("if-match", "yesterday")],
+            Some("{}"),
+        )
+        .await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-if-match");
+
+    let r = app.call("GET", "/v1/cases?colour=red", gw, &[], None).await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-query");
+
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/cases")
+        .header(
+            "authorization",
+            format!("Bearer {}", app.token(Role::GridWorker)),
+        )
+        .header("content-type", "text/plain");
+    let r = app.send(req.body(Body::from(HAZARD)).unwrap()).await;
+    assert_problem(
+        &r,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+    );
+
+    assert_eq!(app.log.head().await.unwrap(), 1, "nothing was recorded");
+    assert_eq!(app.history_len(&id).await, 1);
+}
+
+#[tokio::test]
+async fn another_tenant_sees_no_case() {
+    let app = app().await;
+    let id = app.file_hazard().await;
+    let token = app.token_in("elsewhere", Role::Supervisor);
+    let auth = [("authorization", format!("Bearer {token}"))];
+    for uri in [format!("/v1/cases/{id}"), format!("/v1/cases/{id}/history")] {
+        let req = Request::builder()
+            .uri(&uri)
+            .header(auth[0].0, &auth[0].1)
+            .body(Body::empty())
+            .unwrap();
+        assert_problem(
+            &app.send(req).await,
+            StatusCode::NOT_FOUND,
+            "case-not-found",
+        );
+    }
+    let req = Request::builder()
+        .uri("/v1/cases?min_position=1")
+        .header(auth[0].0, &auth[0].1)
+        .body(Body::empty())
+        .unwrap();
+    let r = app.send(req).await;
+    assert_eq!(r.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_list_waits_for_the_position_a_client_asks_for() {
+    let app = app().await;
+    let filed = app
+        .call(
+            "POST",
+            "/v1/cases",
+            Some(Role::GridWorker),
+            &[],
+            Some(HAZARD),
+        )
+        .await;
+    let position = filed.body["position"].as_u64().unwrap();
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/cases?min_position={position}&status=reported"),
+            Some(Role::Supervisor),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["items"][0]["id"], filed.body["case_id"]);
+
+    let r = app
+        .call(
+            "GET",
+            "/v1/cases?min_position=999",
+            Some(Role::Supervisor),
+            &[],
+            None,
+        )
+        .await;
+    assert_problem(&r, StatusCode::SERVICE_UNAVAILABLE, "read-model-behind");
+    assert_eq!(r.headers["retry-after"], "1");
+}
