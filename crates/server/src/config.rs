@@ -1,0 +1,70 @@
+//! Command-line and environment configuration: every flag also reads a `DOCKET_` variable.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub(crate) struct DataArgs {
+    /// Where the embedded log, read model and token secret live.
+    #[arg(long, env = "DOCKET_DATA_DIR", default_value = "./data")]
+    pub(crate) data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, env = "DOCKET_LISTEN", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: String,
+    /// Tenant of the demo tokens printed at start.
+    #[arg(long, env = "DOCKET_DEMO_TENANT", default_value = "demo")]
+    pub(crate) tenant: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    /// grid_worker, mediator, petition_officer, handler, supervisor or admin.
+    #[arg(long)]
+    pub(crate) role: String,
+    /// The tenant (sub-district office) the token is for.
+    #[arg(long, default_value = "demo")]
+    pub(crate) tenant: String,
+    /// The user id; by default demo-<role>.
+    #[arg(long)]
+    pub(crate) sub: Option<String>,
+    /// Hours until the token expires.
+    #[arg(long, default_value_t = 720)]
+    pub(crate) ttl_hours: u64,
+}
+
+/// The data directory, created on first use.
+#[derive(Debug, Clone)]
+pub(crate) struct DataDir(PathBuf);
+
+impl DataDir {
+    pub(crate) fn create(path: &Path) -> Result<Self, String> {
+        std::fs::create_dir_all(path)
+            .map_err(|e| format!("cannot create data directory {}: {e}", path.display()))?;
+        Ok(Self(path.to_path_buf()))
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub(crate) fn log_path(&self) -> PathBuf {
+        self.0.join("log.sqlite")
+    }
+
+    pub(crate) fn read_model_path(&self) -> PathBuf {
+        self.0.join("read.sqlite")
+    }
+
+    pub(crate) fn secret_path(&self) -> PathBuf {
+        self.0.join("jwt-secret")
+    }
+}

@@ -1,0 +1,177 @@
+//! `docket`: serve the API on the embedded log and read model, or mint a development token.
+
+mod config;
+mod secret;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use docket_api::{AppState, Authenticator, router};
+use docket_commands::{Actor, CommandService, SystemClock};
+use docket_domain::Role;
+use docket_eventlog::SqliteLog;
+use docket_projections::{Projector, ReadModel};
+use tokio::sync::watch;
+
+use crate::config::{DataDir, ServeArgs, TokenArgs};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "docket",
+    version,
+    about = "Case and grievance handling for sub-district offices"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API (embedded: SQLite log and read model in the data directory).
+    Serve(ServeArgs),
+    /// Print a bearer token for the data directory's secret.
+    Token(TokenArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Token(args) => token(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("docket: {e}");
+            let mut source = e.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How long printed and minted development tokens stay valid by default.
+const DEMO_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+fn token(args: TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = DataDir::create(&args.data.data_dir)?;
+    let auth = Authenticator::hs256(&secret::load_or_create(&dir)?);
+    let actor = Actor {
+        id: args.sub.unwrap_or_else(|| format!("demo-{}", args.role)),
+        tenant: args.tenant.parse()?,
+        role: args.role.parse()?,
+        unit: None,
+    };
+    let ttl = Duration::from_secs(args.ttl_hours.saturating_mul(3600));
+    println!("{}", auth.mint(&actor, ttl));
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DOCKET_LOG_LEVEL")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime
+        .block_on(run(args))
+        .map_err(|e| e as Box<dyn std::error::Error>)
+}
+
+async fn run(args: ServeArgs) -> Result<(), BoxError> {
+    let dir = DataDir::create(&args.data.data_dir)?;
+    let auth = Authenticator::hs256(&secret::load_or_create(&dir)?);
+    let log = Arc::new(SqliteLog::open(dir.log_path())?);
+    let read = ReadModel::open(dir.read_model_path()).await?;
+    let commands = CommandService::new(log.clone(), Arc::new(SystemClock));
+
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let address = listener.local_addr()?;
+
+    let (stop, stopped) = watch::channel(false);
+    let projector = tokio::spawn(Projector::new(log, read.clone()).run(stopped.clone()));
+
+    print_demo_tokens(&auth, &args.tenant)?;
+    println!(
+        "docket: serving http://{address} (data in {})",
+        dir.path().display()
+    );
+    tracing::info!(%address, data_dir = %dir.path().display(), "serving");
+
+    let app = router(AppState::new(commands, read.clone(), auth));
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests and the batch in hand");
+        let _ = stop.send(true);
+    });
+    let mut on_stop = stopped;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = on_stop.wait_for(|stopping| *stopping).await;
+        })
+        .await?;
+    projector.await?;
+    read.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+fn print_demo_tokens(auth: &Authenticator, tenant: &str) -> Result<(), BoxError> {
+    println!(
+        "Demo tokens for tenant {tenant} (valid 30 days; `docket token --role ROLE` makes more):"
+    );
+    for role in Role::ALL {
+        let actor = Actor {
+            id: format!("demo-{role}"),
+            tenant: tenant.parse()?,
+            role,
+            unit: None,
+        };
+        println!(
+            "  {:<17} {}",
+            role.as_str(),
+            auth.mint(&actor, DEMO_TOKEN_TTL)
+        );
+    }
+    Ok(())
+}
