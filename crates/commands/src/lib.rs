@@ -142,10 +142,10 @@ impl CommandService {
         let case_id = match request.case_id {
             Some(id) => id,
             None => {
-                if request.idempotency_key.is_some() {
-                    if let Some(earlier) = self.log.find_commit(commit_id).await? {
-                        return self.replay(actor, None, earlier, &request_hash).await;
-                    }
+                if request.idempotency_key.is_some()
+                    && let Some(earlier) = self.log.find_commit(commit_id).await?
+                {
+                    return self.replay(actor, None, earlier, &request_hash).await;
                 }
                 CaseId::new()
             }
@@ -166,13 +166,13 @@ impl CommandService {
                     .replay(actor, Some(case_id), earlier.clone(), &request_hash)
                     .await;
             }
-            if let Some(expected) = request.expected_version {
-                if expected != case.version() {
-                    return Err(CommandError::VersionMismatch {
-                        expected,
-                        actual: case.version(),
-                    });
-                }
+            if let Some(expected) = request.expected_version
+                && expected != case.version()
+            {
+                return Err(CommandError::VersionMismatch {
+                    expected,
+                    actual: case.version(),
+                });
             }
             let now = self.clock.now();
             let ctx = Context {

@@ -93,7 +93,14 @@ pub struct Transition {
     pub who: &'static [Role],
     pub to: Status,
     /// A condition on the ticket beyond its state, with the reason given when it fails.
-    guard: Option<(fn(&HazardTicket) -> bool, &'static str)>,
+    guard: Option<Guard>,
+}
+
+/// A condition a row puts on the ticket, and what a refusal says when it does not hold.
+#[derive(Debug, Clone, Copy)]
+struct Guard {
+    holds: fn(&HazardTicket) -> bool,
+    reason: &'static str,
 }
 
 use Role::{GridWorker, Handler, Supervisor};
@@ -127,10 +134,10 @@ pub const TABLE: &[Transition] = &[
         action: Action::FixOnSpot,
         who: &[GridWorker, Handler],
         to: Rectified,
-        guard: Some((
-            |t| t.severity == Severity::General,
-            "only a general hazard can be fixed on the spot; a major one needs a rectification order",
-        )),
+        guard: Some(Guard {
+            holds: |t| t.severity == Severity::General,
+            reason: "only a general hazard can be fixed on the spot; a major one needs a rectification order",
+        }),
     },
     Transition {
         from: &[Some(Verified)],
@@ -444,7 +451,7 @@ fn open_rows(ticket: Option<&HazardTicket>) -> impl Iterator<Item = &'static Tra
     TABLE.iter().filter(move |row| {
         row.from.contains(&status)
             && match (row.guard, ticket) {
-                (Some((holds, _)), Some(t)) => holds(t),
+                (Some(guard), Some(t)) => (guard.holds)(t),
                 (Some(_), None) | (None, _) => true,
             }
     })
@@ -469,7 +476,7 @@ pub fn authorize(
         let reason = TABLE
             .iter()
             .find(|row| row.action == action && row.from.contains(&status))
-            .and_then(|row| row.guard.map(|(_, why)| why));
+            .and_then(|row| row.guard.map(|g| g.reason));
         return Err(Refusal::NotAllowedInState {
             kind: KIND,
             state: state_name(ticket),

@@ -1,0 +1,131 @@
+//! The README's walk-through, run verbatim against the real binary.
+
+use std::process::Command;
+
+use docket_eventlog::{EventLog, SqliteLog, verify_chain};
+use docket_tests::{Server, data_dir, docket_bin, workspace_root};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::call;
+
+/// The shell block that follows `<!-- walkthrough -->` in the README.
+fn walkthrough_script() -> String {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md");
+    let after = readme
+        .split_once("<!-- walkthrough -->")
+        .expect("the README marks its walk-through")
+        .1;
+    let block = after
+        .split_once("```sh\n")
+        .expect("a sh block follows the marker")
+        .1;
+    block
+        .split_once("```")
+        .expect("the block is closed")
+        .0
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_walkthrough_takes_a_hazard_to_closed() {
+    let dir = data_dir();
+    let server = Server::start(dir.path());
+    let bin_dir = docket_bin().parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &walkthrough_script()])
+        .current_dir(workspace_root())
+        .env("DOCKET", &server.url)
+        .env("DOCKET_DATA_DIR", dir.path())
+        .env("PATH", path)
+        .env_remove("DOCKET_JWT_SECRET")
+        .output()
+        .expect("run bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "walk-through failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let lines: Vec<&str> = stdout.lines().collect();
+    let case_id = lines[0]
+        .strip_prefix("reported ")
+        .expect("first line names the case");
+    assert_eq!(&lines[1..4], ["verified", "rectifying", "rectified"]);
+
+    let detail: Value = serde_json::from_str(lines[4]).unwrap();
+    assert_eq!(detail["status"], "closed");
+    assert_eq!(detail["version"], 5);
+    assert_eq!(detail["allowed_actions"], serde_json::json!([]));
+    let number = detail["number"].as_str().unwrap();
+    assert!(
+        number.starts_with("HZ-") && number.ends_with("-000001"),
+        "{number}"
+    );
+
+    let listed: Value = serde_json::from_str(lines[5]).unwrap();
+    assert_eq!(listed["number"], number);
+    assert_eq!(listed["status"], "closed");
+
+    let history: Vec<Value> = lines[6..]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let commands: Vec<&str> = history
+        .iter()
+        .map(|h| h["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "report",
+            "verify",
+            "order-rectification",
+            "report-rectified",
+            "pass-reinspection"
+        ]
+    );
+
+    // The same state over HTTP, and the chain in the log verifies.
+    let token = server.token("supervisor");
+    let (status, case) = call(
+        Method::GET,
+        &format!("{}/v1/cases/{case_id}", server.url),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(case["status"], "closed");
+    let (_, full) = call(
+        Method::GET,
+        &format!("{}/v1/cases/{case_id}/history", server.url),
+        &token,
+        None,
+    )
+    .await;
+    let log = SqliteLog::open(dir.path().join("log.sqlite")).unwrap();
+    let commits: Vec<_> = log
+        .read_case("demo", case_id.parse().unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.commit)
+        .collect();
+    verify_chain(&commits).unwrap();
+    let hashes: Vec<&str> = commits.iter().map(|c| c.hash.as_str()).collect();
+    let served: Vec<&str> = full["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["hash"].as_str().unwrap())
+        .collect();
+    assert_eq!(served, hashes);
+}
