@@ -139,17 +139,9 @@ impl CommandService {
             Some(key) => Self::commit_id_for_key(actor, key),
             None => Uuid::now_v7(),
         };
-        let case_id = match request.case_id {
-            Some(id) => id,
-            None => {
-                if request.idempotency_key.is_some()
-                    && let Some(earlier) = self.log.find_commit(commit_id).await?
-                {
-                    return self.replay(actor, None, earlier, &request_hash).await;
-                }
-                CaseId::new()
-            }
-        };
+        // A retried filing decides again on a new case id; the log recognises its commit id and
+        // answers with the first filing's position.
+        let case_id = request.case_id.unwrap_or_default();
         tracing::Span::current().record("case_id", tracing::field::display(case_id));
 
         for _ in 0..MAX_ATTEMPTS {
@@ -227,14 +219,18 @@ impl CommandService {
                     });
                 }
                 Ok(Appended {
-                    duplicate: true, ..
+                    position,
+                    duplicate: true,
                 }) => {
-                    // The same key raced us to the log: answer as the first request was answered.
-                    let earlier = self
-                        .log
-                        .find_commit(commit_id)
-                        .await?
-                        .ok_or(CommandError::KeyReused)?;
+                    // A request with the same key got there first: answer as it was answered.
+                    let earlier = self.log.read_position(position).await?.ok_or_else(|| {
+                        CommandError::Corrupt {
+                            case_id: case_id.as_uuid(),
+                            reason: format!(
+                                "the log answered duplicate at empty position {position}"
+                            ),
+                        }
+                    })?;
                     return self
                         .replay(actor, request.case_id, earlier, &request_hash)
                         .await;

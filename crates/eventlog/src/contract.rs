@@ -156,10 +156,27 @@ pub async fn a_repeated_commit_id_answers_with_the_original(log: Log) {
         }
     );
     assert_eq!(log.read_case("t1", c.body.case_id).await.unwrap().len(), 1);
-    let found = log.find_commit(c.body.commit_id).await.unwrap().unwrap();
+    let found = log.read_position(again.position).await.unwrap().unwrap();
     assert_eq!(found.position, first.position);
     assert_eq!(found.commit, c);
-    assert!(log.find_commit(Uuid::now_v7()).await.unwrap().is_none());
+    assert!(
+        log.read_position(first.position + 1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The same commit id on another case still answers with the original: ids are log-wide.
+    let mut elsewhere = c.body.clone();
+    elsewhere.case_id = Uuid::now_v7();
+    let elsewhere = elsewhere.seal(ChainHash::genesis());
+    assert_eq!(log.append(&elsewhere).await.unwrap(), again);
+    assert!(
+        log.read_case("t1", elsewhere.body.case_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn all_commits_read_in_global_order(log: Log) {

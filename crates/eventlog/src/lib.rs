@@ -68,8 +68,9 @@ pub trait EventLog: Send + Sync + std::fmt::Debug {
     /// Up to `limit` commits after global position `after`, in order.
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<Recorded>, LogError>;
 
-    /// The commit with this id, if the log holds it.
-    async fn find_commit(&self, commit_id: Uuid) -> Result<Option<Recorded>, LogError>;
+    /// The commit at a global position, if there is one. With `Appended::duplicate` this finds
+    /// the commit an earlier append with the same commit id recorded.
+    async fn read_position(&self, position: u64) -> Result<Option<Recorded>, LogError>;
 
     /// The position of the last commit (0 when the log is empty).
     async fn head(&self) -> Result<u64, LogError>;

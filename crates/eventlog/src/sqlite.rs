@@ -261,17 +261,17 @@ impl EventLog for SqliteLog {
         .await
     }
 
-    async fn find_commit(&self, commit_id: Uuid) -> Result<Option<Recorded>, LogError> {
+    async fn read_position(&self, position: u64) -> Result<Option<Recorded>, LogError> {
         self.read(move |conn| {
-            let row: Option<(u64, String)> = conn
+            let body: Option<String> = conn
                 .query_row(
-                    "SELECT position, body FROM commits WHERE commit_id = ?1",
-                    [commit_id.to_string()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    "SELECT body FROM commits WHERE position = ?1",
+                    [position],
+                    |r| r.get(0),
                 )
                 .optional()
                 .map_err(unavailable)?;
-            row.map(|(p, body)| decode(p, &body)).transpose()
+            body.map(|body| decode(position, &body)).transpose()
         })
         .await
     }
