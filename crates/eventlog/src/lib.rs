@@ -6,6 +6,7 @@
 mod commit;
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
+mod jetstream;
 mod sqlite;
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ pub use commit::{
     Actor, ChainError, ChainHash, CommandInfo, Commit, CommitBody, EventRecord, canonical_json,
     verify_chain,
 };
+pub use jetstream::{JetStreamConfig, JetStreamLog};
 pub use sqlite::SqliteLog;
 
 /// A commit as the log holds it, with its place in the global order (from 1).
@@ -49,6 +51,9 @@ pub enum LogError {
     /// A stored commit cannot be read back.
     #[error("stored commit at position {position} is unreadable: {reason}")]
     Corrupt { position: u64, reason: String },
+    /// The store is set up in a way Docket cannot run on (a stream with other settings).
+    #[error("event log setup: {0}")]
+    Setup(String),
     /// The store is down or failing; the operation may be retried.
     #[error("event log unavailable: {0}")]
     Unavailable(#[source] BoxError),

@@ -3,11 +3,13 @@
 use std::sync::Arc;
 
 use docket_eventlog::SqliteLog;
+use docket_eventlog::contract::Log;
 
-/// A fresh log in a temporary directory that lives as long as the test process.
-fn fresh() -> Arc<SqliteLog> {
-    let dir = tempfile::tempdir().unwrap().keep();
-    Arc::new(SqliteLog::open(dir.join("log.sqlite")).unwrap())
+/// A fresh log in a temporary directory, removed with the guard.
+fn fresh() -> (Log, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(SqliteLog::open(dir.path().join("log.sqlite")).unwrap());
+    (log, dir)
 }
 
 docket_eventlog::contract_tests!(fresh());

@@ -1,0 +1,528 @@
+//! The scaled-out log: NATS JetStream. One message per commit on the literal subject
+//! `docket.<tenant>.<kind>.<case id>`, appended with `Nats-Expected-Last-Subject-Sequence` (0 for a
+//! new case) and `Nats-Msg-Id` = commit id; the stream sequence is the global position.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::ErrorCode;
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
+use async_nats::jetstream::context::{GetStreamErrorKind, PublishError, PublishErrorKind};
+use async_nats::jetstream::stream::{
+    Config as StreamConfig, DirectGetErrorKind, StorageType, Stream,
+};
+use async_nats::jetstream::{self, Context};
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use uuid::Uuid;
+
+use crate::{Appended, ChainHash, Commit, EventLog, LogError, Recorded};
+
+/// Where commits go and how the stream is kept.
+#[derive(Debug, Clone)]
+pub struct JetStreamConfig {
+    /// The stream's name.
+    pub stream: String,
+    /// 1 on one machine, 3 in a cluster.
+    pub replicas: usize,
+    /// How long JetStream remembers commit ids: a retried filing is recognised within it. Actions
+    /// are recognised at any age, from the case's own commits.
+    pub duplicate_window: Duration,
+}
+
+impl Default for JetStreamConfig {
+    fn default() -> Self {
+        Self {
+            stream: "DOCKET".to_owned(),
+            replicas: 1,
+            duplicate_window: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+const SUBJECTS: &str = "docket.>";
+/// Cases whose commits are kept in memory; beyond this, a random one is forgotten.
+const CACHED_CASES: usize = 50_000;
+
+/// The JetStream backend.
+#[derive(Debug)]
+pub struct JetStreamLog {
+    js: Context,
+    stream: Stream,
+    cases: Mutex<HashMap<Uuid, Vec<Recorded>>>,
+    tail: tokio::sync::Mutex<Option<Tail>>,
+}
+
+struct Tail {
+    /// The position of the next commit this tail yields (the buffer's front, if any).
+    next: u64,
+    buffer: VecDeque<Recorded>,
+    /// Messages the consumer had yet to deliver after the last one it did.
+    pending: u64,
+    messages: Ordered,
+}
+
+impl std::fmt::Debug for Tail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tail")
+            .field("next", &self.next)
+            .field("buffered", &self.buffer.len())
+            .finish()
+    }
+}
+
+fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> LogError {
+    LogError::Unavailable(Box::new(e))
+}
+
+/// A subject token must be non-empty and free of what NATS gives meaning to.
+fn token(what: &str, value: &str, commit_id: Uuid) -> Result<(), LogError> {
+    let bad = value.is_empty()
+        || value
+            .chars()
+            .any(|c| c == '.' || c == '*' || c == '>' || c.is_whitespace());
+    if bad {
+        return Err(LogError::Rejected {
+            commit_id,
+            reason: format!("{what} {value:?} cannot be a subject token"),
+        });
+    }
+    Ok(())
+}
+
+fn case_subject(tenant: &str, kind: &str, case_id: Uuid) -> String {
+    format!("docket.{tenant}.{kind}.{case_id}")
+}
+
+fn decode(position: u64, payload: &[u8]) -> Result<Recorded, LogError> {
+    let commit = serde_json::from_slice(payload).map_err(|e| LogError::Corrupt {
+        position,
+        reason: e.to_string(),
+    })?;
+    Ok(Recorded { position, commit })
+}
+
+/// Whether the server refused the publish because the subject has moved on (10071, 10164).
+fn is_conflict(e: &PublishError) -> bool {
+    if e.kind() == PublishErrorKind::WrongLastSequence {
+        return true;
+    }
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<async_nats::jetstream::Error>())
+        .is_some_and(|js| {
+            matches!(
+                js.error_code(),
+                ErrorCode::STREAM_WRONG_LAST_SEQUENCE
+                    | ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
+            )
+        })
+}
+
+impl JetStreamLog {
+    /// Connects to `urls` (comma-separated) and opens the log.
+    pub async fn connect(urls: &str, config: JetStreamConfig) -> Result<Self, LogError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("docket")
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(urls)
+            .await
+            .map_err(unavailable)?;
+        Self::open(client, config).await
+    }
+
+    /// Opens the log on a connected client, creating the stream if there is none, and refusing
+    /// to run on a stream whose settings differ from the configuration.
+    pub async fn open(
+        client: async_nats::Client,
+        config: JetStreamConfig,
+    ) -> Result<Self, LogError> {
+        let js = jetstream::new(client);
+        let stream = match js.get_stream(&config.stream).await {
+            Ok(stream) => {
+                check_stream(stream.cached_info().config.clone(), &config)?;
+                stream
+            }
+            Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND) => {
+                js.create_stream(wanted_stream(&config))
+                    .await
+                    .map_err(|e| {
+                        LogError::Setup(format!("cannot create stream {}: {e}", config.stream))
+                    })?
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        Ok(Self {
+            js,
+            stream,
+            cases: Mutex::new(HashMap::new()),
+            tail: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    fn cached(&self, case_id: Uuid) -> Option<Vec<Recorded>> {
+        self.cases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&case_id)
+            .cloned()
+    }
+
+    fn remember(&self, case_id: Uuid, commits: Vec<Recorded>) {
+        let mut cases = self.cases.lock().unwrap_or_else(|p| p.into_inner());
+        if cases.len() >= CACHED_CASES
+            && !cases.contains_key(&case_id)
+            && let Some(evict) = cases.keys().next().copied()
+        {
+            cases.remove(&evict);
+        }
+        cases.insert(case_id, commits);
+    }
+
+    fn forget(&self, case_id: Uuid) {
+        self.cases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&case_id);
+    }
+
+    /// The answer for a commit id the case already holds.
+    fn earlier_append(&self, commits: &[Recorded], commit_id: Uuid) -> Option<Appended> {
+        commits
+            .iter()
+            .find(|r| r.commit.body.commit_id == commit_id)
+            .map(|r| Appended {
+                position: r.position,
+                duplicate: true,
+            })
+    }
+
+    /// Commits of `filter` from stream sequence `from` on, one direct get each.
+    async fn fetch_from(&self, filter: &str, from: u64) -> Result<Vec<Recorded>, LogError> {
+        let mut found = Vec::new();
+        let mut next = from;
+        loop {
+            match self
+                .stream
+                .direct_get_next_for_subject(filter, Some(next))
+                .await
+            {
+                Ok(message) => {
+                    next = message.sequence + 1;
+                    found.push(decode(message.sequence, &message.payload)?);
+                }
+                Err(e) if e.kind() == DirectGetErrorKind::NotFound => return Ok(found),
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+    }
+
+    async fn position_tail(&self, slot: &mut Option<Tail>, next: u64) -> Result<(), LogError> {
+        if slot.as_ref().is_some_and(|t| t.next == next) {
+            return Ok(());
+        }
+        let consumer = self
+            .stream
+            .create_consumer(OrderedConfig {
+                filter_subject: SUBJECTS.to_owned(),
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: next,
+                },
+                ..OrderedConfig::default()
+            })
+            .await
+            .map_err(unavailable)?;
+        let messages = consumer.messages().await.map_err(unavailable)?;
+        *slot = Some(Tail {
+            next,
+            buffer: VecDeque::new(),
+            pending: 0,
+            messages,
+        });
+        Ok(())
+    }
+}
+
+fn wanted_stream(config: &JetStreamConfig) -> StreamConfig {
+    StreamConfig {
+        name: config.stream.clone(),
+        subjects: vec![SUBJECTS.to_owned()],
+        storage: StorageType::File,
+        num_replicas: config.replicas,
+        duplicate_window: config.duplicate_window,
+        deny_delete: true,
+        deny_purge: true,
+        allow_direct: true,
+        ..StreamConfig::default()
+    }
+}
+
+fn check_stream(found: StreamConfig, config: &JetStreamConfig) -> Result<(), LogError> {
+    let wanted = wanted_stream(config);
+    let mut differences = Vec::new();
+    let mut differs = |what: &str, found: String, wanted: String| {
+        if found != wanted {
+            differences.push(format!("{what} is {found}, Docket needs {wanted}"));
+        }
+    };
+    differs(
+        "subjects",
+        format!("{:?}", found.subjects),
+        format!("{:?}", wanted.subjects),
+    );
+    differs(
+        "storage",
+        format!("{:?}", found.storage),
+        format!("{:?}", wanted.storage),
+    );
+    differs(
+        "replicas",
+        found.num_replicas.to_string(),
+        wanted.num_replicas.to_string(),
+    );
+    differs(
+        "duplicate window",
+        format!("{:?}", found.duplicate_window),
+        format!("{:?}", wanted.duplicate_window),
+    );
+    differs(
+        "deny_delete",
+        found.deny_delete.to_string(),
+        "true".to_owned(),
+    );
+    differs(
+        "deny_purge",
+        found.deny_purge.to_string(),
+        "true".to_owned(),
+    );
+    differs(
+        "allow_direct",
+        found.allow_direct.to_string(),
+        "true".to_owned(),
+    );
+    if differences.is_empty() {
+        Ok(())
+    } else {
+        Err(LogError::Setup(format!(
+            "stream {} exists with other settings; change it deliberately (nats stream edit) or \
+             the configuration: {}",
+            config.stream,
+            differences.join("; ")
+        )))
+    }
+}
+
+#[async_trait]
+impl EventLog for JetStreamLog {
+    #[tracing::instrument(skip_all, fields(case_id = %commit.body.case_id, version = commit.body.version), err(level = "debug"))]
+    async fn append(&self, commit: &Commit) -> Result<Appended, LogError> {
+        let b = &commit.body;
+        let rejected = |reason: &str| LogError::Rejected {
+            commit_id: b.commit_id,
+            reason: reason.to_owned(),
+        };
+        token("tenant", &b.tenant, b.commit_id)?;
+        token("case kind", &b.case_kind, b.commit_id)?;
+        if b.version == 0 {
+            return Err(rejected("versions start at 1"));
+        }
+        if !commit.hash_holds() {
+            return Err(rejected("its hash does not match its content"));
+        }
+        let subject = case_subject(&b.tenant, &b.case_kind, b.case_id);
+
+        // The case as this process last saw it; a stale view is caught by the server's check.
+        let mut known = match self.cached(b.case_id) {
+            Some(commits) => commits,
+            None if b.version == 1 => Vec::new(),
+            None => self.read_case(&b.tenant, b.case_id).await?,
+        };
+        if known.last().map_or(0, |r| r.commit.body.version) + 1 != b.version {
+            // Behind, or already past this version: look again before judging.
+            self.forget(b.case_id);
+            known = self.read_case(&b.tenant, b.case_id).await?;
+            if let Some(earlier) = self.earlier_append(&known, b.commit_id) {
+                return Ok(earlier);
+            }
+            if known.last().map_or(0, |r| r.commit.body.version) + 1 != b.version {
+                return Err(LogError::Conflict {
+                    case_id: b.case_id,
+                    expected: b.version - 1,
+                });
+            }
+        }
+        let last = known.last();
+        let link = last.map_or_else(ChainHash::genesis, |r| r.commit.hash.clone());
+        if link != commit.prev_hash {
+            return Err(rejected("it does not link to the case's last commit"));
+        }
+        let expected_sequence = last.map_or(0, |r| r.position);
+
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "Nats-Expected-Last-Subject-Sequence",
+            expected_sequence.to_string().as_str(),
+        );
+        headers.insert("Nats-Msg-Id", b.commit_id.to_string().as_str());
+        headers.insert("Docket-Case-Version", b.version.to_string().as_str());
+        let types: Vec<&str> = b.events.iter().map(|e| e.event_type.as_str()).collect();
+        headers.insert("Docket-Event-Types", types.join(",").as_str());
+        let payload = serde_json::to_vec(commit).map_err(unavailable)?;
+
+        let acked = match self
+            .js
+            .publish_with_headers(subject, headers, payload.into())
+            .await
+        {
+            Ok(ack) => ack.await,
+            Err(e) => Err(e),
+        };
+        match acked {
+            Ok(ack) if ack.duplicate => Ok(Appended {
+                position: ack.sequence,
+                duplicate: true,
+            }),
+            Ok(ack) => {
+                let mut commits = known;
+                commits.push(Recorded {
+                    position: ack.sequence,
+                    commit: commit.clone(),
+                });
+                self.remember(b.case_id, commits);
+                Ok(Appended {
+                    position: ack.sequence,
+                    duplicate: false,
+                })
+            }
+            Err(e) if is_conflict(&e) => {
+                // The server checks the subject's sequence before commit ids: a conflict may be
+                // this very commit, appended before by a request whose answer was lost.
+                self.forget(b.case_id);
+                let now = self.read_case(&b.tenant, b.case_id).await?;
+                match self.earlier_append(&now, b.commit_id) {
+                    Some(earlier) => Ok(earlier),
+                    None => Err(LogError::Conflict {
+                        case_id: b.case_id,
+                        expected: b.version - 1,
+                    }),
+                }
+            }
+            Err(e) => {
+                // Whether it landed is unknown: the next load reads the case afresh.
+                self.forget(b.case_id);
+                Err(unavailable(e))
+            }
+        }
+    }
+
+    async fn read_case(&self, tenant: &str, case_id: Uuid) -> Result<Vec<Recorded>, LogError> {
+        if token("tenant", tenant, case_id).is_err() {
+            return Ok(Vec::new());
+        }
+        let mut commits = match self.cached(case_id) {
+            Some(commits)
+                if commits
+                    .first()
+                    .is_some_and(|r| r.commit.body.tenant == tenant) =>
+            {
+                commits
+            }
+            Some(_) => return Ok(Vec::new()),
+            None => Vec::new(),
+        };
+        let filter = match commits.first() {
+            Some(first) => case_subject(tenant, &first.commit.body.case_kind, case_id),
+            None => format!("docket.{tenant}.*.{case_id}"),
+        };
+        let from = commits.last().map_or(1, |r| r.position + 1);
+        let newer = self.fetch_from(&filter, from).await?;
+        if !newer.is_empty() || !commits.is_empty() {
+            commits.extend(newer);
+            self.remember(case_id, commits.clone());
+        }
+        Ok(commits)
+    }
+
+    async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<Recorded>, LogError> {
+        let mut slot = self.tail.lock().await;
+        self.position_tail(&mut slot, after + 1).await?;
+        let tail = slot.as_mut().expect("positioned above");
+        let mut out: Vec<Recorded> = Vec::with_capacity(limit.min(1024));
+        while out.len() < limit {
+            let Some(r) = tail.buffer.pop_front() else {
+                break;
+            };
+            out.push(r);
+        }
+        if out.len() < limit && tail.pending == 0 && out.is_empty() {
+            // Nothing buffered: is there anything at all past `after`?
+            if self.head().await? <= after {
+                return Ok(out);
+            }
+        }
+        while out.len() < limit && (out.is_empty() || tail.pending > 0) {
+            let next = tokio::time::timeout(Duration::from_secs(5), tail.messages.next()).await;
+            let message = match next {
+                Ok(Some(Ok(m))) => m,
+                Ok(Some(Err(e))) => {
+                    *slot = None;
+                    return Err(unavailable(e));
+                }
+                Ok(None) | Err(_) => break,
+            };
+            let info = message.info().map_err(LogError::Unavailable)?;
+            tail.pending = info.pending;
+            out.push(decode(info.stream_sequence, &message.payload)?);
+        }
+        tail.next = out.last().map_or(after + 1, |r| r.position + 1);
+        if let Some(front) = tail.buffer.front() {
+            tail.next = front.position;
+        }
+        Ok(out)
+    }
+
+    async fn read_position(&self, position: u64) -> Result<Option<Recorded>, LogError> {
+        match self.stream.direct_get(position).await {
+            Ok(message) => decode(message.sequence, &message.payload).map(Some),
+            Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn head(&self) -> Result<u64, LogError> {
+        let mut stream = self.stream.clone();
+        let info = stream.info().await.map_err(unavailable)?;
+        Ok(info.state.last_sequence)
+    }
+
+    async fn wait_for(&self, after: u64, timeout: Duration) -> Result<u64, LogError> {
+        let head = self.head().await?;
+        if head > after {
+            return Ok(head);
+        }
+        let mut slot = self.tail.lock().await;
+        self.position_tail(&mut slot, after + 1).await?;
+        let tail = slot.as_mut().expect("positioned above");
+        if !tail.buffer.is_empty() {
+            return Ok(tail.buffer.back().map_or(after, |r| r.position));
+        }
+        match tokio::time::timeout(timeout, tail.messages.next()).await {
+            Ok(Some(Ok(message))) => {
+                let info = message.info().map_err(LogError::Unavailable)?;
+                tail.pending = info.pending;
+                let recorded = decode(info.stream_sequence, &message.payload)?;
+                let position = recorded.position;
+                tail.buffer.push_back(recorded);
+                Ok(position)
+            }
+            Ok(Some(Err(e))) => {
+                *slot = None;
+                Err(unavailable(e))
+            }
+            Ok(None) | Err(_) => Ok(after),
+        }
+    }
+}

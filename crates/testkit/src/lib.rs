@@ -1,0 +1,27 @@
+//! Test support. Starts the project's pinned `nats-server` (installed by `make nats-server` into
+//! `.tools/`, never the machine's own) on free loopback ports with temporary storage, and kills,
+//! restarts or clusters it for fault tests. Everything is removed on drop.
+
+mod nats;
+
+pub use nats::{NatsCluster, NatsServer, nats_server_bin};
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/testkit sits two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}

@@ -1,0 +1,233 @@
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{free_port, workspace_root};
+
+/// The pinned nats-server: `DOCKET_NATS_SERVER`, or the one `make nats-server` put in `.tools/`.
+pub fn nats_server_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("DOCKET_NATS_SERVER") {
+        return PathBuf::from(path);
+    }
+    let tools = workspace_root().join(".tools");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&tools)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("nats-server"))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop().unwrap_or_else(|| {
+        panic!(
+            "no pinned nats-server under {}: run `make nats-server` (make test does)",
+            tools.display()
+        )
+    })
+}
+
+/// One nats-server with JetStream, fsyncing every write (`sync_interval: always`).
+#[derive(Debug)]
+pub struct NatsServer {
+    name: String,
+    port: u16,
+    http_port: u16,
+    config: PathBuf,
+    store: PathBuf,
+    child: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+struct Layout<'a> {
+    name: &'a str,
+    port: u16,
+    http_port: u16,
+    store: &'a Path,
+    cluster: Option<(u16, &'a [u16])>,
+}
+
+fn config_text(l: &Layout<'_>) -> String {
+    let mut text = format!(
+        "server_name: {name}\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{http}\n\
+         jetstream {{\n  store_dir: \"{store}\"\n  sync_interval: always\n}}\n",
+        name = l.name,
+        port = l.port,
+        http = l.http_port,
+        store = l.store.display(),
+    );
+    if let Some((cluster_port, routes)) = l.cluster {
+        let routes: Vec<String> = routes
+            .iter()
+            .map(|p| format!("nats-route://127.0.0.1:{p}"))
+            .collect();
+        text.push_str(&format!(
+            "cluster {{\n  name: docket\n  listen: 127.0.0.1:{cluster_port}\n  routes: [{}]\n}}\n",
+            routes.join(", ")
+        ));
+    }
+    text
+}
+
+impl NatsServer {
+    /// Starts a single node on free ports with a temporary store, and waits until JetStream is up.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut server = Self::configure(dir.path(), "n1", None);
+        server._dir = Some(dir);
+        server.launch();
+        server.wait_ready();
+        server
+    }
+
+    fn configure(dir: &Path, name: &str, cluster: Option<(u16, &[u16])>) -> Self {
+        let store = dir.join(format!("{name}-store"));
+        let config = dir.join(format!("{name}.conf"));
+        let (port, http_port) = (free_port(), free_port());
+        let text = config_text(&Layout {
+            name,
+            port,
+            http_port,
+            store: &store,
+            cluster,
+        });
+        std::fs::write(&config, text).expect("write nats config");
+        Self {
+            name: name.to_owned(),
+            port,
+            http_port,
+            config,
+            store,
+            child: None,
+            _dir: None,
+        }
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new(nats_server_bin())
+            .arg("-c")
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nats-server");
+        self.child = Some(child);
+    }
+
+    /// `nats://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn store_dir(&self) -> &Path {
+        &self.store
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGKILL: no flush, no goodbye.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the killed server again on the same ports and store, and waits until it serves.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+        self.wait_ready();
+    }
+
+    /// Starts it again without waiting (for a cluster node, whose readiness needs its peers).
+    pub fn relaunch(&mut self) {
+        self.kill();
+        self.launch();
+    }
+
+    /// Waits until the monitoring endpoint says the server and JetStream are healthy.
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.healthy() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nats-server {} not healthy within 30 s", self.name);
+    }
+
+    fn healthy(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.http_port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let request = "GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n";
+        if stream.write_all(request.as_bytes()).is_err() {
+            return false;
+        }
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200")
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A cluster of nodes with routes between them, on loopback.
+#[derive(Debug)]
+pub struct NatsCluster {
+    pub nodes: Vec<NatsServer>,
+    _dir: tempfile::TempDir,
+}
+
+impl NatsCluster {
+    /// Starts `size` nodes and waits until each is healthy (JetStream meta leader elected).
+    pub fn start(size: usize) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let cluster_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let mut nodes: Vec<NatsServer> = (0..size)
+            .map(|i| {
+                let routes: Vec<u16> = cluster_ports
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, p)| *p)
+                    .collect();
+                NatsServer::configure(
+                    dir.path(),
+                    &format!("n{}", i + 1),
+                    Some((cluster_ports[i], &routes)),
+                )
+            })
+            .collect();
+        for node in &mut nodes {
+            node.launch();
+        }
+        for node in &nodes {
+            node.wait_ready();
+        }
+        Self { nodes, _dir: dir }
+    }
+
+    /// Every node's URL, comma-separated, as a client's server list.
+    pub fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(NatsServer::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
