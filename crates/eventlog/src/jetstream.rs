@@ -124,11 +124,16 @@ fn is_conflict(e: &PublishError) -> bool {
 impl JetStreamLog {
     /// Connects to `urls` (comma-separated) and opens the log.
     pub async fn connect(urls: &str, config: JetStreamConfig) -> Result<Self, LogError> {
+        let servers = urls
+            .split(',')
+            .map(|u| u.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| LogError::Setup(format!("NATS address {urls:?}: {e}")))?;
         let client = async_nats::ConnectOptions::new()
             .name("docket")
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(5))
-            .connect(urls)
+            .connect(servers)
             .await
             .map_err(unavailable)?;
         Self::open(client, config).await

@@ -1,0 +1,165 @@
+//! Faults on the JetStream log: the server killed mid-stream, a cluster node lost. Every
+//! acknowledged commit must be there once, in order, with its chain intact.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use docket_eventlog::contract::commit;
+use docket_eventlog::{
+    ChainHash, Commit, EventLog, JetStreamConfig, JetStreamLog, LogError, verify_chain,
+};
+use docket_testkit::{NatsCluster, NatsServer};
+use uuid::Uuid;
+
+/// Commits each writer appends: enough to be mid-stream when the fault strikes.
+const VERSIONS: u64 = 400;
+
+/// One writer: appends `versions` commits to its own case, retrying a failed append with the very
+/// same commit (same id) until the log answers. Returns the case and the commits acknowledged.
+async fn writer(
+    log: Arc<JetStreamLog>,
+    versions: u64,
+    errors_seen: Arc<AtomicBool>,
+) -> (Uuid, Vec<Commit>) {
+    let case = Uuid::now_v7();
+    let mut prev = ChainHash::genesis();
+    let mut acked = Vec::new();
+    for version in 1..=versions {
+        let c = commit("t1", case, version, prev.clone());
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            assert!(attempts < 600, "append of version {version} never answered");
+            match log.append(&c).await {
+                Ok(_) => break,
+                Err(LogError::Unavailable(_)) => {
+                    errors_seen.store(true, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(other) => panic!("version {version}: unexpected {other:?}"),
+            }
+        }
+        prev = c.hash.clone();
+        acked.push(c);
+    }
+    (case, acked)
+}
+
+/// Retries a read the way a reader does while the cluster settles after a fault.
+async fn settled<T, F, Fut>(mut read: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, LogError>>,
+{
+    for _ in 0..60 {
+        match read().await {
+            Ok(v) => return v,
+            Err(LogError::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(500)).await,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    panic!("the log did not answer within 30 s")
+}
+
+async fn check_everything_acknowledged_is_there_once(
+    log: &JetStreamLog,
+    written: &[(Uuid, Vec<Commit>)],
+) {
+    for (case, acked) in written {
+        let stored: Vec<Commit> = settled(|| log.read_case("t1", *case))
+            .await
+            .into_iter()
+            .map(|r| r.commit)
+            .collect();
+        assert_eq!(
+            &stored, acked,
+            "case {case}: exactly the acknowledged commits, in order"
+        );
+        verify_chain(&stored).unwrap();
+    }
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = settled(|| log.read_all(after, 1000)).await;
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        all.extend(page);
+    }
+    let total: usize = written.iter().map(|(_, c)| c.len()).sum();
+    assert_eq!(
+        all.len(),
+        total,
+        "no commit twice in the stream, none extra"
+    );
+    assert!(all.windows(2).all(|w| w[0].position < w[1].position));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_of_the_server_loses_no_acknowledged_commit() {
+    let mut server = NatsServer::start();
+    let log = Arc::new(
+        JetStreamLog::connect(&server.url(), JetStreamConfig::default())
+            .await
+            .unwrap(),
+    );
+    let errors_seen = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(writer(log.clone(), VERSIONS, errors_seen.clone())))
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _server = tokio::task::spawn_blocking(move || {
+        server.restart();
+        server
+    })
+    .await
+    .unwrap();
+    let mut written = Vec::new();
+    for w in writers {
+        written.push(w.await.unwrap());
+    }
+    assert!(
+        errors_seen.load(Ordering::Relaxed),
+        "the kill happened while writers were appending"
+    );
+    check_everything_acknowledged_is_there_once(&log, &written).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_keeps_appending_when_a_node_stops() {
+    let mut cluster = tokio::task::spawn_blocking(|| NatsCluster::start(3))
+        .await
+        .unwrap();
+    let config = JetStreamConfig {
+        replicas: 3,
+        ..JetStreamConfig::default()
+    };
+    let log = Arc::new(
+        JetStreamLog::connect(&cluster.urls(), config)
+            .await
+            .unwrap(),
+    );
+    let errors_seen = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(writer(log.clone(), VERSIONS, errors_seen.clone())))
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = settled(|| log.head()).await;
+    cluster.nodes[2].kill();
+    let mut written = Vec::new();
+    for w in writers {
+        written.push(w.await.unwrap());
+    }
+    let after = settled(|| log.head()).await;
+    let total = 4 * VERSIONS;
+    assert!(
+        before < total,
+        "the node stopped while writers were appending ({before} of {total} done)"
+    );
+    assert_eq!(after, total, "appends went on with two of three nodes");
+    check_everything_acknowledged_is_there_once(&log, &written).await;
+}
