@@ -1,6 +1,7 @@
 //! End-to-end tests of the real `docket` binary: one test binary, a module per story.
 
 mod crash;
+mod jetstream;
 mod walkthrough;
 
 use serde_json::Value;

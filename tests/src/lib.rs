@@ -43,9 +43,15 @@ pub struct Server {
 impl Server {
     /// Starts the server on a free port over `data_dir`, and waits until it serves.
     pub fn start(data_dir: &Path) -> Server {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Starts the server with extra `serve` arguments (such as `--log nats://…`).
+    pub fn start_with(data_dir: &Path, args: &[&str]) -> Server {
         let mut child = Command::new(docket_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .env("DOCKET_LOG_LEVEL", "warn")
             .env_remove("DOCKET_JWT_SECRET")
             .stdout(Stdio::piped())

@@ -83,9 +83,9 @@ impl From<ProjectionError> for ApiError {
             ProjectionError::Database(_) | ProjectionError::Log(_) => {
                 ApiError::Unavailable(e.to_string())
             }
-            ProjectionError::Migration(_) | ProjectionError::Unprojectable { .. } => {
-                ApiError::Internal(e.to_string())
-            }
+            ProjectionError::Migration(_)
+            | ProjectionError::OtherLog { .. }
+            | ProjectionError::Unprojectable { .. } => ApiError::Internal(e.to_string()),
         }
     }
 }

@@ -32,7 +32,9 @@ struct Reply {
 async fn app() -> App {
     let dir = tempfile::tempdir().unwrap().keep();
     let log = Arc::new(SqliteLog::open(dir.join("log.sqlite")).unwrap());
-    let read = ReadModel::open(dir.join("read.sqlite")).await.unwrap();
+    let read = ReadModel::open(dir.join("read.sqlite"), "sqlite")
+        .await
+        .unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(Projector::new(log.clone(), read.clone()).run(stopped));
     let auth = Authenticator::hs256(b"test-secret-test-secret-test-secret");

@@ -27,6 +27,15 @@ pub enum ProjectionError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Log(#[from] docket_eventlog::LogError),
+    /// The read model was built from another log than the one it is opened with.
+    #[error(
+        "the read model was built from the log {built_from:?}, not {opened_with:?}: positions differ \
+         between logs; use another data directory, or remove the read model to rebuild it"
+    )]
+    OtherLog {
+        built_from: String,
+        opened_with: String,
+    },
     /// A commit that cannot be applied: the projection stops there rather than skip it.
     #[error("commit at position {position} cannot be projected: {reason}")]
     Unprojectable { position: u64, reason: String },
@@ -40,8 +49,9 @@ pub struct ReadModel {
 }
 
 impl ReadModel {
-    /// Opens (creating and migrating as needed) the read model at `path`.
-    pub async fn open(path: impl AsRef<Path>) -> Result<Self, ProjectionError> {
+    /// Opens (creating and migrating as needed) the read model at `path`, built from the log
+    /// named `log` (such as `sqlite` or `nats:DOCKET`): a model built from another log is refused.
+    pub async fn open(path: impl AsRef<Path>, log: &str) -> Result<Self, ProjectionError> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -54,6 +64,19 @@ impl ReadModel {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        sqlx::query("INSERT INTO log_source (id, log) VALUES (1, ?) ON CONFLICT (id) DO NOTHING")
+            .bind(log)
+            .execute(&pool)
+            .await?;
+        let built_from: String = sqlx::query_scalar("SELECT log FROM log_source WHERE id = 1")
+            .fetch_one(&pool)
+            .await?;
+        if built_from != log {
+            return Err(ProjectionError::OtherLog {
+                built_from,
+                opened_with: log.to_owned(),
+            });
+        }
         let read = Self {
             pool,
             projected: watch::channel(0).0,

@@ -76,7 +76,9 @@ impl World {
     }
 
     async fn read_model(&self) -> ReadModel {
-        ReadModel::open(self.dir.join("read.sqlite")).await.unwrap()
+        ReadModel::open(self.dir.join("read.sqlite"), "sqlite")
+            .await
+            .unwrap()
     }
 }
 
@@ -230,4 +232,17 @@ async fn a_reader_can_wait_for_a_position() {
     assert!(read.wait_until(1, std::time::Duration::from_secs(5)).await);
     stop.send(true).unwrap();
     running.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_read_model_built_from_another_log_is_refused() {
+    let w = world();
+    drop(w.read_model().await);
+    let err = ReadModel::open(w.dir.join("read.sqlite"), "nats:DOCKET")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, docket_projections::ProjectionError::OtherLog { .. }),
+        "{err}"
+    );
 }

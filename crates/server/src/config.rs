@@ -18,7 +18,19 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, env = "DOCKET_LISTEN", default_value = "127.0.0.1:8080")]
     pub(crate) listen: String,
-    /// Tenant of the demo tokens printed at start.
+    /// The event log: `sqlite` (embedded, in the data directory) or `nats://HOST:PORT[,…]` (JetStream).
+    #[arg(long, env = "DOCKET_LOG", default_value = "sqlite")]
+    pub(crate) log: String,
+    /// JetStream stream name.
+    #[arg(long, env = "DOCKET_NATS_STREAM", default_value = "DOCKET")]
+    pub(crate) nats_stream: String,
+    /// JetStream stream replicas: 1 on one machine, 3 in a cluster.
+    #[arg(long, env = "DOCKET_NATS_REPLICAS", default_value_t = 1)]
+    pub(crate) nats_replicas: usize,
+    /// Seconds JetStream remembers commit ids (retried filings are recognised within it).
+    #[arg(long, env = "DOCKET_NATS_DUPLICATE_WINDOW", default_value_t = 600)]
+    pub(crate) nats_duplicate_window: u64,
+    /// Tenant of the demo tokens printed at start (embedded mode).
     #[arg(long, env = "DOCKET_DEMO_TENANT", default_value = "demo")]
     pub(crate) tenant: String,
 }

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use docket_api::{AppState, Authenticator, router};
 use docket_commands::{Actor, CommandService, SystemClock};
 use docket_domain::Role;
-use docket_eventlog::SqliteLog;
+use docket_eventlog::{EventLog, JetStreamConfig, JetStreamLog, SqliteLog};
 use docket_projections::{Projector, ReadModel};
 use tokio::sync::watch;
 
@@ -94,8 +94,27 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 async fn run(args: ServeArgs) -> Result<(), BoxError> {
     let dir = DataDir::create(&args.data.data_dir)?;
     let auth = Authenticator::hs256(&secret::load_or_create(&dir)?);
-    let log = Arc::new(SqliteLog::open(dir.log_path())?);
-    let read = ReadModel::open(dir.read_model_path()).await?;
+    let (log, log_name): (Arc<dyn EventLog>, String) = if args.log == "sqlite" {
+        (
+            Arc::new(SqliteLog::open(dir.log_path())?),
+            "sqlite".to_owned(),
+        )
+    } else if args.log.starts_with("nats://") {
+        let config = JetStreamConfig {
+            stream: args.nats_stream.clone(),
+            replicas: args.nats_replicas,
+            duplicate_window: Duration::from_secs(args.nats_duplicate_window),
+        };
+        let log = JetStreamLog::connect(&args.log, config).await?;
+        (Arc::new(log), format!("nats:{}", args.nats_stream))
+    } else {
+        return Err(format!(
+            "--log {:?}: use `sqlite` (embedded) or nats://HOST:PORT for JetStream",
+            args.log
+        )
+        .into());
+    };
+    let read = ReadModel::open(dir.read_model_path(), &log_name).await?;
     let commands = CommandService::new(log.clone(), Arc::new(SystemClock));
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
