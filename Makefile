@@ -8,7 +8,7 @@ NATS_DIR := .tools/nats-server-$(NATS_VERSION)
 NATS_SERVER := $(NATS_DIR)/nats-server
 export DOCKET_NATS_SERVER := $(abspath $(NATS_SERVER))
 
-.PHONY: run build test lint fmt clean-data nats-server
+.PHONY: run build test bench lint fmt clean-data nats-server
 
 run:
 	$(CARGO) run -p docket-server --bin docket -- serve
@@ -36,6 +36,11 @@ test: $(NATS_SERVER)
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
+
+# Docket's log and command path against raw JetStream and raw SQLite, in one run (see
+# docs/performance.md). DOCKET_BENCH_ROUNDS and DOCKET_BENCH_MS set the rounds and their length.
+bench: $(NATS_SERVER)
+	$(CARGO) bench -p docket-server --bench log
 
 lint:
 	$(CARGO) fmt --all --check

@@ -1,0 +1,473 @@
+//! `make bench`: what Docket's log and command path cost over the raw store, measured in one run
+//! on one machine. JetStream runs on the pinned nats-server with `sync_interval: always`; SQLite
+//! with WAL and `synchronous = FULL`, as Docket runs them. Each figure is the median of a few
+//! timed rounds; each ratio is to the raw baseline measured in the same run.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
+use docket_commands::{Actor, CommandRequest, CommandService, SystemClock};
+use docket_domain::{CaseCommand, CaseId, CaseKind, Role};
+use docket_eventlog::contract::commit;
+use docket_eventlog::{ChainHash, EventLog, JetStreamConfig, JetStreamLog, SqliteLog};
+use docket_testkit::NatsServer;
+use futures_util::StreamExt;
+use serde_json::json;
+use uuid::Uuid;
+
+const WRITERS: [usize; 3] = [1, 16, 64];
+
+fn round_time() -> Duration {
+    Duration::from_millis(
+        std::env::var("DOCKET_BENCH_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2000),
+    )
+}
+
+fn rounds() -> usize {
+    std::env::var("DOCKET_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Runs `op` in `writers` concurrent loops for one round; returns operations per second.
+async fn throughput<S, F, Fut>(writers: usize, state: impl Fn(usize) -> S, op: F) -> f64
+where
+    S: Send + 'static,
+    F: Fn(S) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = S> + Send,
+{
+    let until = Instant::now() + round_time();
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..writers {
+        let op = op.clone();
+        let mut s = state(w);
+        tasks.spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < until {
+                s = op(s).await;
+                n += 1;
+            }
+            n
+        });
+    }
+    let total: u64 = tasks.join_all().await.into_iter().sum();
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+struct Row {
+    backend: &'static str,
+    what: &'static str,
+    writers: Option<usize>,
+    per_second: f64,
+    baseline: f64,
+}
+
+fn print(rows: &[Row]) {
+    println!();
+    println!("| backend | measure | writers | per second (median) | ratio to raw |");
+    println!("| --- | --- | ---: | ---: | ---: |");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} |",
+            r.backend,
+            r.what,
+            r.writers.map_or("-".to_owned(), |w| w.to_string()),
+            r.per_second,
+            r.per_second / r.baseline
+        );
+    }
+}
+
+/// A commit as the log carries it, for raw payloads of the same size.
+fn sample_payload() -> Vec<u8> {
+    serde_json::to_vec(&commit("bench", Uuid::now_v7(), 1, ChainHash::genesis())).unwrap()
+}
+
+fn actor(role: Role) -> Actor {
+    Actor {
+        id: format!("bench-{role}"),
+        tenant: "bench".parse().unwrap(),
+        role,
+        unit: None,
+    }
+}
+
+fn command(action: &str, body: serde_json::Value) -> CaseCommand {
+    CaseCommand::parse_action(CaseKind::Hazard, action, body).unwrap()
+}
+
+async fn handle(
+    svc: &CommandService,
+    role: Role,
+    case_id: Option<CaseId>,
+    cmd: CaseCommand,
+) -> CaseId {
+    let req = CommandRequest {
+        case_id,
+        command: cmd,
+        idempotency_key: None,
+        expected_version: None,
+    };
+    svc.handle(&actor(role), req).await.unwrap().case_id
+}
+
+/// A hazard ready to go round rectified ↔ rectifying for as long as the bench runs.
+async fn rectifying_hazard(svc: &CommandService) -> CaseId {
+    let filing = CaseCommand::parse_filing(json!({
+        "kind": "hazard", "community": "bench", "title": "bench", "category": "fire",
+        "severity": "general", "source": "grid-worker"
+    }))
+    .unwrap();
+    let id = handle(svc, Role::GridWorker, None, filing).await;
+    handle(
+        svc,
+        Role::Handler,
+        Some(id),
+        command(
+            "verify",
+            json!({"severity": "general", "responsible_party": "x"}),
+        ),
+    )
+    .await;
+    handle(
+        svc,
+        Role::Handler,
+        Some(id),
+        command("order-rectification", json!({"measures": "x"})),
+    )
+    .await;
+    id
+}
+
+fn rectified() -> CaseCommand {
+    command(
+        "report-rectified",
+        json!({"evidence": [{"content_hash": format!("sha256:{}", "ab".repeat(32)),
+            "media_type": "image/jpeg", "size": 1000, "blob": "b"}]}),
+    )
+}
+
+fn failed() -> CaseCommand {
+    command("fail-reinspection", json!({"reason": "again"}))
+}
+
+/// The command path on `log`: W writers, each on its own case, alternating two actions.
+async fn command_path(log: Arc<dyn EventLog>, writers: usize) -> f64 {
+    let svc = CommandService::new(log, Arc::new(SystemClock));
+    let mut cases = Vec::new();
+    for _ in 0..writers {
+        cases.push(rectifying_hazard(&svc).await);
+    }
+    throughput(
+        writers,
+        |w| (svc.clone(), cases[w], true),
+        |(svc, id, to_rectified)| async move {
+            let cmd = if to_rectified { rectified() } else { failed() };
+            handle(&svc, Role::Handler, Some(id), cmd).await;
+            (svc, id, !to_rectified)
+        },
+    )
+    .await
+}
+
+/// `EventLog::append`: W writers, each appending the next commit of its own case.
+async fn appends(log: Arc<dyn EventLog>, writers: usize) -> f64 {
+    throughput(
+        writers,
+        |_| (log.clone(), Uuid::now_v7(), 1u64, ChainHash::genesis()),
+        |(log, case, version, prev)| async move {
+            let c = commit("bench", case, version, prev);
+            log.append(&c).await.unwrap();
+            (log, case, version + 1, c.hash)
+        },
+    )
+    .await
+}
+
+async fn read_all_rate(log: &dyn EventLog) -> f64 {
+    let start = Instant::now();
+    let (mut after, mut n) = (0, 0usize);
+    loop {
+        let page = log.read_all(after, 1000).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        n += page.len();
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn jetstream(rows: &mut Vec<Row>) {
+    let server = tokio::task::spawn_blocking(NatsServer::start)
+        .await
+        .unwrap();
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let raw_stream = js
+        .create_stream(StreamConfig {
+            name: "RAW".to_owned(),
+            subjects: vec!["raw.>".to_owned()],
+            storage: StorageType::File,
+            allow_direct: true,
+            ..StreamConfig::default()
+        })
+        .await
+        .unwrap();
+    let log: Arc<dyn EventLog> = Arc::new(
+        JetStreamLog::connect(&server.url(), JetStreamConfig::default())
+            .await
+            .unwrap(),
+    );
+    let payload = sample_payload();
+    for writers in WRITERS {
+        let mut raw = Vec::new();
+        let mut ours = Vec::new();
+        let mut path = Vec::new();
+        for _ in 0..rounds() {
+            let js = js.clone();
+            let payload = payload.clone();
+            raw.push(
+                throughput(
+                    writers,
+                    move |_| {
+                        (
+                            js.clone(),
+                            format!("raw.{}", Uuid::now_v7()),
+                            0u64,
+                            payload.clone(),
+                        )
+                    },
+                    |(js, subject, last, payload)| async move {
+                        let mut headers = HeaderMap::new();
+                        headers.insert(
+                            "Nats-Expected-Last-Subject-Sequence",
+                            last.to_string().as_str(),
+                        );
+                        let ack = js
+                            .publish_with_headers(subject.clone(), headers, payload.clone().into())
+                            .await
+                            .unwrap()
+                            .await
+                            .unwrap();
+                        (js, subject, ack.sequence, payload)
+                    },
+                )
+                .await,
+            );
+            ours.push(appends(log.clone(), writers).await);
+            path.push(command_path(log.clone(), writers).await);
+        }
+        let baseline = median(raw);
+        let w = Some(writers);
+        rows.push(Row {
+            backend: "jetstream",
+            what: "raw publish + ack, expected-subject-seq (baseline)",
+            writers: w,
+            per_second: baseline,
+            baseline,
+        });
+        rows.push(Row {
+            backend: "jetstream",
+            what: "EventLog::append",
+            writers: w,
+            per_second: median(ours),
+            baseline,
+        });
+        rows.push(Row {
+            backend: "jetstream",
+            what: "command path (load, decide, append)",
+            writers: w,
+            per_second: median(path),
+            baseline,
+        });
+    }
+
+    let total = log.head().await.unwrap();
+    let mut raw = Vec::new();
+    let mut ours = Vec::new();
+    for _ in 0..rounds() {
+        let consumer = js
+            .get_stream("DOCKET")
+            .await
+            .unwrap()
+            .create_consumer(OrderedConfig {
+                filter_subject: "docket.>".to_owned(),
+                ..OrderedConfig::default()
+            })
+            .await
+            .unwrap();
+        let start = Instant::now();
+        let mut messages = consumer.messages().await.unwrap();
+        for _ in 0..total {
+            messages.next().await.unwrap().unwrap();
+        }
+        raw.push(total as f64 / start.elapsed().as_secs_f64());
+        // A fresh log each round: no tail left positioned by the previous one.
+        let fresh = JetStreamLog::connect(&server.url(), JetStreamConfig::default())
+            .await
+            .unwrap();
+        ours.push(read_all_rate(&fresh).await);
+    }
+    let baseline = median(raw);
+    rows.push(Row {
+        backend: "jetstream",
+        what: "read all: raw ordered consumer (baseline)",
+        writers: None,
+        per_second: baseline,
+        baseline,
+    });
+    rows.push(Row {
+        backend: "jetstream",
+        what: "read all: EventLog::read_all",
+        writers: None,
+        per_second: median(ours),
+        baseline,
+    });
+    drop(raw_stream);
+    eprintln!("jetstream: {total} commits in the log at the end");
+}
+
+/// Raw SQLite: one connection, WAL, synchronous FULL, one insert per transaction.
+fn raw_sqlite(path: &std::path::Path) -> Arc<Mutex<rusqlite::Connection>> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch(
+        "CREATE TABLE raw (position INTEGER PRIMARY KEY AUTOINCREMENT, commit_id TEXT UNIQUE,
+         case_id TEXT, version INTEGER, body TEXT, UNIQUE (case_id, version))",
+    )
+    .unwrap();
+    Arc::new(Mutex::new(conn))
+}
+
+async fn sqlite(rows: &mut Vec<Row>) {
+    let dir = tempfile::tempdir().unwrap();
+    let raw_db = raw_sqlite(&dir.path().join("raw.sqlite"));
+    let log: Arc<dyn EventLog> = Arc::new(SqliteLog::open(dir.path().join("log.sqlite")).unwrap());
+    let body = String::from_utf8(sample_payload()).unwrap();
+    for writers in WRITERS {
+        let mut raw = Vec::new();
+        let mut ours = Vec::new();
+        let mut path = Vec::new();
+        for _ in 0..rounds() {
+            let db = raw_db.clone();
+            let body = body.clone();
+            raw.push(
+                throughput(
+                    writers,
+                    move |_| (db.clone(), Uuid::now_v7().to_string(), 1u64, body.clone()),
+                    |(db, case, version, body)| async move {
+                        let db2 = db.clone();
+                        let (case, body) = tokio::task::spawn_blocking(move || {
+                            let mut conn = db2.lock().unwrap();
+                            let tx = conn.transaction().unwrap();
+                            tx.execute(
+                                "INSERT INTO raw (commit_id, case_id, version, body) VALUES (?1, ?2, ?3, ?4)",
+                                rusqlite::params![Uuid::now_v7().to_string(), case, version, body],
+                            )
+                            .unwrap();
+                            tx.commit().unwrap();
+                            (case, body)
+                        })
+                        .await
+                        .unwrap();
+                        (db, case, version + 1, body)
+                    },
+                )
+                .await,
+            );
+            ours.push(appends(log.clone(), writers).await);
+            path.push(command_path(log.clone(), writers).await);
+        }
+        let baseline = median(raw);
+        let w = Some(writers);
+        rows.push(Row {
+            backend: "sqlite",
+            what: "raw insert, one per transaction (baseline)",
+            writers: w,
+            per_second: baseline,
+            baseline,
+        });
+        rows.push(Row {
+            backend: "sqlite",
+            what: "EventLog::append",
+            writers: w,
+            per_second: median(ours),
+            baseline,
+        });
+        rows.push(Row {
+            backend: "sqlite",
+            what: "command path (load, decide, append)",
+            writers: w,
+            per_second: median(path),
+            baseline,
+        });
+    }
+
+    let mut raw = Vec::new();
+    let mut ours = Vec::new();
+    for _ in 0..rounds() {
+        let conn = rusqlite::Connection::open(dir.path().join("log.sqlite")).unwrap();
+        let start = Instant::now();
+        let mut stmt = conn
+            .prepare("SELECT position, body FROM commits ORDER BY position")
+            .unwrap();
+        let n = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .unwrap()
+            .count();
+        raw.push(n as f64 / start.elapsed().as_secs_f64());
+        ours.push(read_all_rate(log.as_ref()).await);
+    }
+    let baseline = median(raw);
+    rows.push(Row {
+        backend: "sqlite",
+        what: "read all: raw select (baseline)",
+        writers: None,
+        per_second: baseline,
+        baseline,
+    });
+    rows.push(Row {
+        backend: "sqlite",
+        what: "read all: EventLog::read_all",
+        writers: None,
+        per_second: median(ours),
+        baseline,
+    });
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let only = std::env::var("DOCKET_BENCH_ONLY").unwrap_or_default();
+    eprintln!(
+        "docket bench: {} rounds of {:?} per figure, writers {:?} (DOCKET_BENCH_ROUNDS, DOCKET_BENCH_MS)",
+        rounds(),
+        round_time(),
+        WRITERS
+    );
+    let mut rows = Vec::new();
+    runtime.block_on(async {
+        if only.is_empty() || only == "jetstream" {
+            jetstream(&mut rows).await;
+        }
+        if only.is_empty() || only == "sqlite" {
+            sqlite(&mut rows).await;
+        }
+    });
+    print(&rows);
+}
