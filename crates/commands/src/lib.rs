@@ -20,6 +20,7 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use load::load_for_update;
 pub use load::{LoadedCase, load_case};
 
 /// How many times a command is decided again after losing a race for the same version.
@@ -145,7 +146,15 @@ impl CommandService {
         tracing::Span::current().record("case_id", tracing::field::display(case_id));
 
         for _ in 0..MAX_ATTEMPTS {
-            let case = load_case(self.log.as_ref(), &actor.tenant, case_id).await?;
+            // A filing's case id is new: there is nothing to load. A client's expected version is
+            // judged against the case as it stands, never against a cached view.
+            let case = match (request.case_id, request.expected_version) {
+                (None, _) => LoadedCase::new_case(),
+                (Some(_), Some(_)) => load_case(self.log.as_ref(), &actor.tenant, case_id).await?,
+                (Some(_), None) => {
+                    load_for_update(self.log.as_ref(), &actor.tenant, case_id).await?
+                }
+            };
             if request.case_id.is_some() && case.state.is_none() {
                 return Err(CommandError::NotFound);
             }

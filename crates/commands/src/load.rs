@@ -57,7 +57,7 @@ fn fold<'a>(
     Ok(state)
 }
 
-/// Reads a case of `tenant` from the log and folds its events.
+/// Reads a case of `tenant` from the log and folds its events: the case as it stands.
 pub async fn load_case(
     log: &dyn EventLog,
     tenant: &TenantId,
@@ -66,4 +66,28 @@ pub async fn load_case(
     let commits = log.read_case(tenant.as_str(), case_id.as_uuid()).await?;
     let state = fold(commits.iter())?;
     Ok(LoadedCase { commits, state })
+}
+
+/// Loads a case to decide a command on it: possibly from the log's cache, since a stale view is
+/// caught by the append's version check.
+pub(crate) async fn load_for_update(
+    log: &dyn EventLog,
+    tenant: &TenantId,
+    case_id: CaseId,
+) -> Result<LoadedCase, CommandError> {
+    let commits = log
+        .read_case_for_update(tenant.as_str(), case_id.as_uuid())
+        .await?;
+    let state = fold(commits.iter())?;
+    Ok(LoadedCase { commits, state })
+}
+
+impl LoadedCase {
+    /// A case not filed yet.
+    pub(crate) fn new_case() -> Self {
+        Self {
+            commits: Vec::new(),
+            state: None,
+        }
+    }
 }

@@ -12,7 +12,7 @@ use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
 use async_nats::jetstream::context::{GetStreamErrorKind, PublishError, PublishErrorKind};
 use async_nats::jetstream::stream::{
-    Config as StreamConfig, DirectGetErrorKind, StorageType, Stream,
+    Config as StreamConfig, DirectGetErrorKind, RawMessageErrorKind, StorageType, Stream,
 };
 use async_nats::jetstream::{self, Context};
 use async_trait::async_trait;
@@ -46,6 +46,31 @@ impl Default for JetStreamConfig {
 const SUBJECTS: &str = "docket.>";
 /// Cases whose commits are kept in memory; beyond this, a random one is forgotten.
 const CACHED_CASES: usize = 50_000;
+
+/// A case's last commit: what the next append follows.
+#[derive(Debug, Clone)]
+struct Tip {
+    version: u64,
+    position: u64,
+    hash: ChainHash,
+}
+
+impl Tip {
+    fn of(commits: &[Recorded]) -> Self {
+        commits.last().map_or_else(
+            || Tip {
+                version: 0,
+                position: 0,
+                hash: ChainHash::genesis(),
+            },
+            |r| Tip {
+                version: r.commit.body.version,
+                position: r.position,
+                hash: r.commit.hash.clone(),
+            },
+        )
+    }
+}
 
 /// The JetStream backend.
 #[derive(Debug)]
@@ -187,6 +212,30 @@ impl JetStreamLog {
         cases.insert(case_id, commits);
     }
 
+    fn tip(&self, case_id: Uuid) -> Option<Tip> {
+        self.cases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&case_id)
+            .map(|commits| Tip::of(commits))
+    }
+
+    /// Adds a just-appended commit to the cached case, if the cache is where it was appended.
+    fn extend(&self, case_id: Uuid, after_version: u64, appended: Recorded) {
+        let mut cases = self.cases.lock().unwrap_or_else(|p| p.into_inner());
+        match cases.get_mut(&case_id) {
+            Some(commits) if Tip::of(commits).version == after_version => commits.push(appended),
+            Some(_) => {
+                cases.remove(&case_id);
+            }
+            None if after_version == 0 => {
+                drop(cases);
+                self.remember(case_id, vec![appended]);
+            }
+            None => {}
+        }
+    }
+
     fn forget(&self, case_id: Uuid) {
         self.cases
             .lock()
@@ -205,21 +254,26 @@ impl JetStreamLog {
             })
     }
 
-    /// Commits of `filter` from stream sequence `from` on, one direct get each.
+    /// Commits of `filter` from stream sequence `from` on, one get each. Gets are answered by the
+    /// stream leader, not by any replica (as direct gets are): a replica may lag, and a case read
+    /// to judge a conflict or to show a client its own write must be the case as it stands.
     async fn fetch_from(&self, filter: &str, from: u64) -> Result<Vec<Recorded>, LogError> {
         let mut found = Vec::new();
         let mut next = from;
         loop {
-            match self
+            let got = self
                 .stream
-                .direct_get_next_for_subject(filter, Some(next))
-                .await
-            {
+                .raw_message_builder()
+                .next_by_subject(filter)
+                .sequence(next)
+                .send()
+                .await;
+            match got {
                 Ok(message) => {
                     next = message.sequence + 1;
                     found.push(decode(message.sequence, &message.payload)?);
                 }
-                Err(e) if e.kind() == DirectGetErrorKind::NotFound => return Ok(found),
+                Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => return Ok(found),
                 Err(e) => return Err(unavailable(e)),
             }
         }
@@ -339,32 +393,32 @@ impl EventLog for JetStreamLog {
         }
         let subject = case_subject(&b.tenant, &b.case_kind, b.case_id);
 
-        // The case as this process last saw it; a stale view is caught by the server's check.
-        let mut known = match self.cached(b.case_id) {
-            Some(commits) => commits,
-            None if b.version == 1 => Vec::new(),
-            None => self.read_case(&b.tenant, b.case_id).await?,
+        // The case's last commit as this process last saw it; a stale view is caught by the
+        // server's check.
+        let mut tip = match self.tip(b.case_id) {
+            Some(tip) => tip,
+            None if b.version == 1 => Tip::of(&[]),
+            None => Tip::of(&self.read_case(&b.tenant, b.case_id).await?),
         };
-        if known.last().map_or(0, |r| r.commit.body.version) + 1 != b.version {
+        if tip.version + 1 != b.version {
             // Behind, or already past this version: look again before judging.
             self.forget(b.case_id);
-            known = self.read_case(&b.tenant, b.case_id).await?;
+            let known = self.read_case(&b.tenant, b.case_id).await?;
             if let Some(earlier) = self.earlier_append(&known, b.commit_id) {
                 return Ok(earlier);
             }
-            if known.last().map_or(0, |r| r.commit.body.version) + 1 != b.version {
+            tip = Tip::of(&known);
+            if tip.version + 1 != b.version {
                 return Err(LogError::Conflict {
                     case_id: b.case_id,
                     expected: b.version - 1,
                 });
             }
         }
-        let last = known.last();
-        let link = last.map_or_else(ChainHash::genesis, |r| r.commit.hash.clone());
-        if link != commit.prev_hash {
+        if tip.hash != commit.prev_hash {
             return Err(rejected("it does not link to the case's last commit"));
         }
-        let expected_sequence = last.map_or(0, |r| r.position);
+        let expected_sequence = tip.position;
 
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -391,12 +445,14 @@ impl EventLog for JetStreamLog {
                 duplicate: true,
             }),
             Ok(ack) => {
-                let mut commits = known;
-                commits.push(Recorded {
-                    position: ack.sequence,
-                    commit: commit.clone(),
-                });
-                self.remember(b.case_id, commits);
+                self.extend(
+                    b.case_id,
+                    tip.version,
+                    Recorded {
+                        position: ack.sequence,
+                        commit: commit.clone(),
+                    },
+                );
                 Ok(Appended {
                     position: ack.sequence,
                     duplicate: false,
@@ -449,6 +505,23 @@ impl EventLog for JetStreamLog {
             self.remember(case_id, commits.clone());
         }
         Ok(commits)
+    }
+
+    async fn read_case_for_update(
+        &self,
+        tenant: &str,
+        case_id: Uuid,
+    ) -> Result<Vec<Recorded>, LogError> {
+        match self.cached(case_id) {
+            Some(commits)
+                if commits
+                    .first()
+                    .is_some_and(|r| r.commit.body.tenant == tenant) =>
+            {
+                Ok(commits)
+            }
+            Some(_) | None => self.read_case(tenant, case_id).await,
+        }
     }
 
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<Recorded>, LogError> {

@@ -70,6 +70,17 @@ pub trait EventLog: Send + Sync + std::fmt::Debug {
     /// All commits of one case of one tenant, in version order; empty if there is none.
     async fn read_case(&self, tenant: &str, case_id: Uuid) -> Result<Vec<Recorded>, LogError>;
 
+    /// The case's commits as a basis for deciding a command. A backend may answer from what it
+    /// last saw without asking the store: a stale answer only costs a conflict on append, after
+    /// which the caller reads again. By default the same as `read_case`.
+    async fn read_case_for_update(
+        &self,
+        tenant: &str,
+        case_id: Uuid,
+    ) -> Result<Vec<Recorded>, LogError> {
+        self.read_case(tenant, case_id).await
+    }
+
     /// Up to `limit` commits after global position `after`, in order.
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<Recorded>, LogError>;
 

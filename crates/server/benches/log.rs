@@ -124,32 +124,70 @@ async fn handle(
     svc.handle(&actor(role), req).await.unwrap().case_id
 }
 
-/// A hazard ready to go round rectified ↔ rectifying for as long as the bench runs.
-async fn rectifying_hazard(svc: &CommandService) -> CaseId {
-    let filing = CaseCommand::parse_filing(json!({
+/// Commits per case before a writer moves to a new one: cases are short (tens of commits), and
+/// the bench should load cases of the length the product sees.
+const CASE_LENGTH: u64 = 20;
+
+/// The next command a command-path writer sends to its hazard.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    File,
+    Verify,
+    Order,
+    Rectified,
+    Failed,
+}
+
+fn filing() -> CaseCommand {
+    CaseCommand::parse_filing(json!({
         "kind": "hazard", "community": "bench", "title": "bench", "category": "fire",
         "severity": "general", "source": "grid-worker"
     }))
-    .unwrap();
-    let id = handle(svc, Role::GridWorker, None, filing).await;
-    handle(
-        svc,
-        Role::Handler,
-        Some(id),
-        command(
-            "verify",
-            json!({"severity": "general", "responsible_party": "x"}),
+    .unwrap()
+}
+
+/// One command of a writer's round: file, verify, order, then rectified ↔ failed reinspection
+/// until the case is CASE_LENGTH commits long, then a new case.
+async fn next_command(
+    svc: &CommandService,
+    case: Option<CaseId>,
+    version: u64,
+    step: Step,
+) -> (Option<CaseId>, u64, Step) {
+    let (role, cmd, next) = match step {
+        Step::File => (Role::GridWorker, filing(), Step::Verify),
+        Step::Verify => (
+            Role::Handler,
+            command(
+                "verify",
+                json!({"severity": "general", "responsible_party": "x"}),
+            ),
+            Step::Order,
         ),
-    )
-    .await;
-    handle(
-        svc,
-        Role::Handler,
+        Step::Order => (
+            Role::Handler,
+            command("order-rectification", json!({"measures": "x"})),
+            Step::Rectified,
+        ),
+        Step::Rectified => (Role::Handler, rectified(), Step::Failed),
+        Step::Failed if version + 1 >= CASE_LENGTH => (Role::Handler, failed(), Step::File),
+        Step::Failed => (Role::Handler, failed(), Step::Rectified),
+    };
+    let target = if matches!(step, Step::File) {
+        None
+    } else {
+        case
+    };
+    let id = handle(svc, role, target, cmd).await;
+    (
         Some(id),
-        command("order-rectification", json!({"measures": "x"})),
+        if matches!(step, Step::File) {
+            1
+        } else {
+            version + 1
+        },
+        next,
     )
-    .await;
-    id
 }
 
 fn rectified() -> CaseCommand {
@@ -164,31 +202,32 @@ fn failed() -> CaseCommand {
     command("fail-reinspection", json!({"reason": "again"}))
 }
 
-/// The command path on `log`: W writers, each on its own case, alternating two actions.
+/// The command path on `log`: W writers, each working its own hazards, one command at a time.
 async fn command_path(log: Arc<dyn EventLog>, writers: usize) -> f64 {
     let svc = CommandService::new(log, Arc::new(SystemClock));
-    let mut cases = Vec::new();
-    for _ in 0..writers {
-        cases.push(rectifying_hazard(&svc).await);
-    }
     throughput(
         writers,
-        |w| (svc.clone(), cases[w], true),
-        |(svc, id, to_rectified)| async move {
-            let cmd = if to_rectified { rectified() } else { failed() };
-            handle(&svc, Role::Handler, Some(id), cmd).await;
-            (svc, id, !to_rectified)
+        |_| (svc.clone(), None, 0u64, Step::File),
+        |(svc, case, version, step)| async move {
+            let (case, version, step) = next_command(&svc, case, version, step).await;
+            (svc, case, version, step)
         },
     )
     .await
 }
 
-/// `EventLog::append`: W writers, each appending the next commit of its own case.
+/// `EventLog::append`: W writers, each appending the next commit of its own case (a new case every
+/// CASE_LENGTH commits).
 async fn appends(log: Arc<dyn EventLog>, writers: usize) -> f64 {
     throughput(
         writers,
         |_| (log.clone(), Uuid::now_v7(), 1u64, ChainHash::genesis()),
         |(log, case, version, prev)| async move {
+            let (case, version, prev) = if version > CASE_LENGTH {
+                (Uuid::now_v7(), 1, ChainHash::genesis())
+            } else {
+                (case, version, prev)
+            };
             let c = commit("bench", case, version, prev);
             log.append(&c).await.unwrap();
             (log, case, version + 1, c.hash)
