@@ -177,11 +177,7 @@ impl JetStreamLog {
                 stream
             }
             Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND) => {
-                js.create_stream(wanted_stream(&config))
-                    .await
-                    .map_err(|e| {
-                        LogError::Setup(format!("cannot create stream {}: {e}", config.stream))
-                    })?
+                create_stream(&js, &config).await?
             }
             Err(e) => return Err(unavailable(e)),
         };
@@ -243,6 +239,34 @@ impl JetStreamLog {
             .remove(&case_id);
     }
 
+    /// Judges a conflict the server reported. The server checks the subject's sequence before
+    /// commit ids, so the commit in the way may be this very one, appended by an earlier attempt
+    /// whose answer was lost. In a cluster that commit may become visible a moment after the
+    /// conflict is reported: while nothing at this version can be seen yet, look again briefly.
+    async fn settle_conflict(
+        &self,
+        tenant: &str,
+        case_id: Uuid,
+        version: u64,
+        commit_id: Uuid,
+    ) -> Result<Appended, LogError> {
+        for _ in 0..20 {
+            let now = self.read_case(tenant, case_id).await?;
+            if let Some(earlier) = self.earlier_append(&now, commit_id) {
+                return Ok(earlier);
+            }
+            if Tip::of(&now).version >= version {
+                break;
+            }
+            self.forget(case_id);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(LogError::Conflict {
+            case_id,
+            expected: version - 1,
+        })
+    }
+
     /// The answer for a commit id the case already holds.
     fn earlier_append(&self, commits: &[Recorded], commit_id: Uuid) -> Option<Appended> {
         commits
@@ -302,6 +326,28 @@ impl JetStreamLog {
             messages,
         });
         Ok(())
+    }
+}
+
+/// Creates the stream, waiting (up to half a minute) for a cluster that is still forming to have
+/// enough peers to place it.
+async fn create_stream(js: &Context, config: &JetStreamConfig) -> Result<Stream, LogError> {
+    let mut attempts = 0;
+    loop {
+        match js.create_stream(wanted_stream(config)).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) if attempts < 60 => {
+                attempts += 1;
+                tracing::warn!(error = %e, stream = %config.stream, "cannot create the stream yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => {
+                return Err(LogError::Setup(format!(
+                    "cannot create stream {}: {e}",
+                    config.stream
+                )));
+            }
+        }
     }
 }
 
@@ -459,17 +505,9 @@ impl EventLog for JetStreamLog {
                 })
             }
             Err(e) if is_conflict(&e) => {
-                // The server checks the subject's sequence before commit ids: a conflict may be
-                // this very commit, appended before by a request whose answer was lost.
                 self.forget(b.case_id);
-                let now = self.read_case(&b.tenant, b.case_id).await?;
-                match self.earlier_append(&now, b.commit_id) {
-                    Some(earlier) => Ok(earlier),
-                    None => Err(LogError::Conflict {
-                        case_id: b.case_id,
-                        expected: b.version - 1,
-                    }),
-                }
+                self.settle_conflict(&b.tenant, b.case_id, b.version, b.commit_id)
+                    .await
             }
             Err(e) => {
                 // Whether it landed is unknown: the next load reads the case afresh.

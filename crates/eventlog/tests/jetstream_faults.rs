@@ -37,6 +37,18 @@ async fn writer(
                     errors_seen.store(true, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
+                Err(LogError::Conflict { .. }) => {
+                    // As the command service does: read the case and see whose commit is there.
+                    let now = settled(|| log.read_case("t1", case)).await;
+                    if now
+                        .iter()
+                        .any(|r| r.commit.body.commit_id == c.body.commit_id)
+                    {
+                        break;
+                    }
+                    let at = now.last().map_or(0, |r| r.commit.body.version);
+                    assert_eq!(at, version - 1, "only this writer writes this case");
+                }
                 Err(other) => panic!("version {version}: unexpected {other:?}"),
             }
         }
