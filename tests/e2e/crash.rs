@@ -3,9 +3,8 @@
 use docket_eventlog::{EventLog, SqliteLog, verify_chain};
 use docket_tests::{Server, data_dir};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 
-use crate::call;
+use crate::{call, file_and_verify};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_acknowledged_command_survives_sigkill_and_the_read_model_catches_up() {
@@ -17,28 +16,8 @@ async fn an_acknowledged_command_survives_sigkill_and_the_read_model_catches_up(
     // Several cases, each acknowledged, the last one killed right after its answer.
     let mut acknowledged = Vec::new();
     for i in 0..5 {
-        let (status, filed) = call(
-            Method::POST,
-            &format!("{}/v1/cases", server.url),
-            &grid,
-            Some(json!({
-                "kind": "hazard", "community": "qinghe", "grid": "qinghe-01",
-                "title": format!("燃气瓶露天存放 {i}"), "category": "gas",
-                "severity": "general", "source": "grid-worker"
-            })),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{filed}");
-        let id = filed["case_id"].as_str().unwrap().to_owned();
-        let (status, verified) = call(
-            Method::POST,
-            &format!("{}/v1/cases/{id}/actions/verify", server.url),
-            &handler,
-            Some(json!({"severity": "major", "responsible_party": "餐馆"})),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{verified}");
-        acknowledged.push((id, verified["position"].as_u64().unwrap()));
+        let title = format!("燃气瓶露天存放 {i}");
+        acknowledged.push(file_and_verify(&server.url, &grid, &handler, &title).await);
     }
     server.kill();
 

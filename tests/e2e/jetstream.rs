@@ -3,9 +3,8 @@
 use docket_testkit::NatsServer;
 use docket_tests::{Server, data_dir};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 
-use crate::call;
+use crate::{call, file_and_verify};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_on_jetstream_files_acts_lists_and_survives_a_restart() {
@@ -16,28 +15,7 @@ async fn serve_on_jetstream_files_acts_lists_and_survives_a_restart() {
     let grid = server.token("grid_worker");
     let handler = server.token("handler");
 
-    let (status, filed) = call(
-        Method::POST,
-        &format!("{}/v1/cases", server.url),
-        &grid,
-        Some(json!({
-            "kind": "hazard", "community": "qinghe", "grid": "qinghe-02",
-            "title": "消防通道被占", "category": "fire", "severity": "major",
-            "source": "special-campaign"
-        })),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{filed}");
-    let id = filed["case_id"].as_str().unwrap().to_owned();
-    let (status, verified) = call(
-        Method::POST,
-        &format!("{}/v1/cases/{id}/actions/verify", server.url),
-        &handler,
-        Some(json!({"severity": "major", "responsible_party": "超市"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{verified}");
-    let position = verified["position"].as_u64().unwrap();
+    let (id, position) = file_and_verify(&server.url, &grid, &handler, "消防通道被占").await;
     server.kill();
 
     let server = Server::start_with(dir.path(), &["--log", &url]);

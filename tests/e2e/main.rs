@@ -23,3 +23,34 @@ pub(crate) async fn call(
     let body = res.json().await.unwrap_or(Value::Null);
     (status, body)
 }
+
+/// Files a hazard as a grid worker and verifies it as a handler, each acknowledged; returns the
+/// case id and the log position of the verify commit.
+pub(crate) async fn file_and_verify(
+    url: &str,
+    grid: &str,
+    handler: &str,
+    title: &str,
+) -> (String, u64) {
+    let (status, filed) = call(
+        reqwest::Method::POST,
+        &format!("{url}/v1/cases"),
+        grid,
+        Some(serde_json::json!({
+            "kind": "hazard", "community": "qinghe", "grid": "qinghe-01", "title": title,
+            "category": "gas", "severity": "general", "source": "grid-worker"
+        })),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{filed}");
+    let id = filed["case_id"].as_str().unwrap().to_owned();
+    let (status, verified) = call(
+        reqwest::Method::POST,
+        &format!("{url}/v1/cases/{id}/actions/verify"),
+        handler,
+        Some(serde_json::json!({"severity": "major", "responsible_party": "餐馆"})),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{verified}");
+    (id, verified["position"].as_u64().unwrap())
+}

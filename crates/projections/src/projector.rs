@@ -125,7 +125,6 @@ async fn apply(
     let state_json = serde_json::to_string(&state).expect("case state serializes");
     let at = body.recorded_at.to_string();
     let deadline = state.deadline().map(|d| d.to_string());
-    let closed_at = state.is_closed().then(|| at.clone());
 
     if body.version == 1 {
         let kind: CaseKind = body
@@ -144,55 +143,45 @@ async fn apply(
         .fetch_one(&mut **tx)
         .await?;
         let number = CaseNumber::new(kind, year, sequence as u32).to_string();
+        // The row the filing's update below fills in, as every later commit's does.
         sqlx::query(
             "INSERT INTO cases (case_id, tenant, kind, case_number, status, is_closed, community,
-                grid, title, version, position, deadline, filed_at, updated_at, closed_at, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15)",
+                title, version, position, filed_at, updated_at, state)
+             VALUES (?1, ?2, ?3, ?4, '', 0, '', '', 0, 0, ?5, ?5, '')",
         )
         .bind(&case_id)
         .bind(&body.tenant)
         .bind(kind.as_str())
         .bind(number)
-        .bind(state.status())
-        .bind(state.is_closed())
-        .bind(state.community().as_str())
-        .bind(state.grid().map(|g| g.as_str()))
-        .bind(state.title())
-        .bind(body.version as i64)
-        .bind(position as i64)
-        .bind(&deadline)
         .bind(&at)
-        .bind(&closed_at)
-        .bind(&state_json)
         .execute(&mut **tx)
         .await?;
-    } else {
-        let updated = sqlx::query(
-            "UPDATE cases SET status = ?2, is_closed = ?3, community = ?4, grid = ?5, title = ?6,
-                version = ?7, position = ?8, deadline = ?9, updated_at = ?10,
-                closed_at = CASE WHEN ?3 THEN COALESCE(closed_at, ?10) ELSE NULL END,
-                state = ?11
-             WHERE case_id = ?1 AND version = ?7 - 1",
-        )
-        .bind(&case_id)
-        .bind(state.status())
-        .bind(state.is_closed())
-        .bind(state.community().as_str())
-        .bind(state.grid().map(|g| g.as_str()))
-        .bind(state.title())
-        .bind(body.version as i64)
-        .bind(position as i64)
-        .bind(&deadline)
-        .bind(&at)
-        .bind(&state_json)
-        .execute(&mut **tx)
-        .await?;
-        if updated.rows_affected() != 1 {
-            return Err(unprojectable(format!(
-                "case {case_id} version {} does not follow the projected version",
-                body.version
-            )));
-        }
+    }
+    let updated = sqlx::query(
+        "UPDATE cases SET status = ?2, is_closed = ?3, community = ?4, grid = ?5, title = ?6,
+            version = ?7, position = ?8, deadline = ?9, updated_at = ?10,
+            closed_at = CASE WHEN ?3 THEN COALESCE(closed_at, ?10) ELSE NULL END,
+            state = ?11
+         WHERE case_id = ?1 AND version = ?7 - 1",
+    )
+    .bind(&case_id)
+    .bind(state.status())
+    .bind(state.is_closed())
+    .bind(state.community().as_str())
+    .bind(state.grid().map(|g| g.as_str()))
+    .bind(state.title())
+    .bind(body.version as i64)
+    .bind(position as i64)
+    .bind(&deadline)
+    .bind(&at)
+    .bind(&state_json)
+    .execute(&mut **tx)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Err(unprojectable(format!(
+            "case {case_id} version {} does not follow the projected version",
+            body.version
+        )));
     }
 
     let events = serde_json::to_string(&body.events).expect("events serialize");
