@@ -123,9 +123,12 @@ impl CommandService {
         &self.log
     }
 
-    /// The commit id a request with this idempotency key records under.
-    pub fn commit_id_for_key(actor: &Actor, key: &str) -> Uuid {
-        let name = format!("{}\n{}\n{}", actor.tenant, actor.id, key);
+    /// The commit id a request with this idempotency key records under. An action's includes its
+    /// case, so that a retry is recognised in the case's own commits at any age; a filing's cannot
+    /// (its case id is new each time) and is recognised by the log's duplicate detection.
+    pub fn commit_id_for_key(actor: &Actor, case_id: Option<CaseId>, key: &str) -> Uuid {
+        let case = case_id.map(|id| id.to_string()).unwrap_or_default();
+        let name = format!("{}\n{}\n{}\n{}", actor.tenant, actor.id, case, key);
         Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, name.as_bytes())
     }
 
@@ -137,7 +140,7 @@ impl CommandService {
     ) -> Result<Outcome, CommandError> {
         let request_hash = fingerprint(&request.command);
         let commit_id = match &request.idempotency_key {
-            Some(key) => Self::commit_id_for_key(actor, key),
+            Some(key) => Self::commit_id_for_key(actor, request.case_id, key),
             None => Uuid::now_v7(),
         };
         // A retried filing decides again on a new case id; the log recognises its commit id and
@@ -145,13 +148,15 @@ impl CommandService {
         let case_id = request.case_id.unwrap_or_default();
         tracing::Span::current().record("case_id", tracing::field::display(case_id));
 
+        // A client's expected version, and any refusal, is judged against the case as it stands;
+        // otherwise the log's cached view will do, since a stale one only costs a conflict.
+        let mut fresh = request.expected_version.is_some();
         for _ in 0..MAX_ATTEMPTS {
-            // A filing's case id is new: there is nothing to load. A client's expected version is
-            // judged against the case as it stands, never against a cached view.
-            let case = match (request.case_id, request.expected_version) {
+            // A filing's case id is new: there is nothing to load.
+            let case = match (request.case_id, fresh) {
                 (None, _) => LoadedCase::new_case(),
-                (Some(_), Some(_)) => load_case(self.log.as_ref(), &actor.tenant, case_id).await?,
-                (Some(_), None) => {
+                (Some(_), true) => load_case(self.log.as_ref(), &actor.tenant, case_id).await?,
+                (Some(_), false) => {
                     load_for_update(self.log.as_ref(), &actor.tenant, case_id).await?
                 }
             };
@@ -180,7 +185,14 @@ impl CommandService {
                 role: actor.role,
                 now,
             };
-            let events = request.command.decide(case.state.as_ref(), &ctx)?;
+            let events = match request.command.decide(case.state.as_ref(), &ctx) {
+                Ok(events) => events,
+                Err(_) if !fresh && request.case_id.is_some() => {
+                    fresh = true;
+                    continue;
+                }
+                Err(refusal) => return Err(refusal.into()),
+            };
             let state = events
                 .iter()
                 .try_fold(case.state.clone(), |s, e| CaseState::evolve(s, e).map(Some))

@@ -12,7 +12,7 @@ use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
 use async_nats::jetstream::context::{GetStreamErrorKind, PublishError, PublishErrorKind};
 use async_nats::jetstream::stream::{
-    Config as StreamConfig, DirectGetErrorKind, RawMessageErrorKind, StorageType, Stream,
+    Config as StreamConfig, RawMessageErrorKind, StorageType, Stream,
 };
 use async_nats::jetstream::{self, Context};
 use async_trait::async_trait;
@@ -205,7 +205,12 @@ impl JetStreamLog {
         {
             cases.remove(&evict);
         }
-        cases.insert(case_id, commits);
+        let newer_known = cases
+            .get(&case_id)
+            .is_some_and(|known| Tip::of(known).position > Tip::of(&commits).position);
+        if !newer_known {
+            cases.insert(case_id, commits);
+        }
     }
 
     fn tip(&self, case_id: Uuid) -> Option<Tip> {
@@ -303,9 +308,10 @@ impl JetStreamLog {
         }
     }
 
-    async fn position_tail(&self, slot: &mut Option<Tail>, next: u64) -> Result<(), LogError> {
-        if slot.as_ref().is_some_and(|t| t.next == next) {
-            return Ok(());
+    /// Takes the tail out of `slot` if it is at `next`, or opens a new one there.
+    async fn take_tail(&self, slot: &mut Option<Tail>, next: u64) -> Result<Tail, LogError> {
+        if let Some(tail) = slot.take().filter(|t| t.next == next) {
+            return Ok(tail);
         }
         let consumer = self
             .stream
@@ -319,13 +325,12 @@ impl JetStreamLog {
             .await
             .map_err(unavailable)?;
         let messages = consumer.messages().await.map_err(unavailable)?;
-        *slot = Some(Tail {
+        Ok(Tail {
             next,
             buffer: VecDeque::new(),
             pending: 0,
             messages,
-        });
-        Ok(())
+        })
     }
 }
 
@@ -564,8 +569,10 @@ impl EventLog for JetStreamLog {
 
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<Recorded>, LogError> {
         let mut slot = self.tail.lock().await;
-        self.position_tail(&mut slot, after + 1).await?;
-        let tail = slot.as_mut().expect("positioned above");
+        // The tail is taken out while in use and put back only when the call completes: after an
+        // error, or a caller dropping this future half-way, messages the consumer already handed
+        // over would otherwise be skipped by the next call.
+        let mut tail = self.take_tail(&mut slot, after + 1).await?;
         let mut out: Vec<Recorded> = Vec::with_capacity(limit.min(1024));
         while out.len() < limit {
             let Some(r) = tail.buffer.pop_front() else {
@@ -573,37 +580,36 @@ impl EventLog for JetStreamLog {
             };
             out.push(r);
         }
-        if out.len() < limit && tail.pending == 0 && out.is_empty() {
-            // Nothing buffered: is there anything at all past `after`?
-            if self.head().await? <= after {
-                return Ok(out);
-            }
+        if out.is_empty() && tail.pending == 0 && self.head().await? <= after {
+            *slot = Some(tail);
+            return Ok(out);
         }
         while out.len() < limit && (out.is_empty() || tail.pending > 0) {
             let next = tokio::time::timeout(Duration::from_secs(5), tail.messages.next()).await;
             let message = match next {
                 Ok(Some(Ok(m))) => m,
-                Ok(Some(Err(e))) => {
-                    *slot = None;
-                    return Err(unavailable(e));
-                }
+                Ok(Some(Err(e))) => return Err(unavailable(e)),
                 Ok(None) | Err(_) => break,
             };
             let info = message.info().map_err(LogError::Unavailable)?;
             tail.pending = info.pending;
             out.push(decode(info.stream_sequence, &message.payload)?);
         }
-        tail.next = out.last().map_or(after + 1, |r| r.position + 1);
-        if let Some(front) = tail.buffer.front() {
-            tail.next = front.position;
-        }
+        tail.next = match (tail.buffer.front(), out.last()) {
+            (Some(front), _) => front.position,
+            (None, Some(last)) => last.position + 1,
+            (None, None) => after + 1,
+        };
+        *slot = Some(tail);
         Ok(out)
     }
 
     async fn read_position(&self, position: u64) -> Result<Option<Recorded>, LogError> {
-        match self.stream.direct_get(position).await {
+        // From the leader: the position usually comes from a duplicate answer just now, which a
+        // lagging replica may not hold yet.
+        match self.stream.get_raw_message(position).await {
             Ok(message) => decode(message.sequence, &message.payload).map(Some),
-            Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
             Err(e) => Err(unavailable(e)),
         }
     }
@@ -620,25 +626,25 @@ impl EventLog for JetStreamLog {
             return Ok(head);
         }
         let mut slot = self.tail.lock().await;
-        self.position_tail(&mut slot, after + 1).await?;
-        let tail = slot.as_mut().expect("positioned above");
-        if !tail.buffer.is_empty() {
-            return Ok(tail.buffer.back().map_or(after, |r| r.position));
+        let mut tail = self.take_tail(&mut slot, after + 1).await?;
+        if let Some(last) = tail.buffer.back() {
+            let position = last.position;
+            *slot = Some(tail);
+            return Ok(position);
         }
-        match tokio::time::timeout(timeout, tail.messages.next()).await {
+        let seen = match tokio::time::timeout(timeout, tail.messages.next()).await {
             Ok(Some(Ok(message))) => {
                 let info = message.info().map_err(LogError::Unavailable)?;
                 tail.pending = info.pending;
                 let recorded = decode(info.stream_sequence, &message.payload)?;
                 let position = recorded.position;
                 tail.buffer.push_back(recorded);
-                Ok(position)
+                position
             }
-            Ok(Some(Err(e))) => {
-                *slot = None;
-                Err(unavailable(e))
-            }
-            Ok(None) | Err(_) => Ok(after),
-        }
+            Ok(Some(Err(e))) => return Err(unavailable(e)),
+            Ok(None) | Err(_) => after,
+        };
+        *slot = Some(tail);
+        Ok(seen)
     }
 }

@@ -64,7 +64,8 @@ pub enum LogError {
 pub trait EventLog: Send + Sync + std::fmt::Debug {
     /// Appends a commit at version `commit.body.version`, which must follow the case's current
     /// version (1 for a new case). A commit whose id the log already holds is not appended again:
-    /// the answer points at the original.
+    /// the answer points at the original. (SQLite knows every id; JetStream knows the ids in the
+    /// commit's own case at any age, and other cases' ids within its duplicate window.)
     async fn append(&self, commit: &Commit) -> Result<Appended, LogError>;
 
     /// All commits of one case of one tenant, in version order; empty if there is none.
