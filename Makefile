@@ -8,7 +8,7 @@ NATS_DIR := .tools/nats-server-$(NATS_VERSION)
 NATS_SERVER := $(NATS_DIR)/nats-server
 export DOCKET_NATS_SERVER := $(abspath $(NATS_SERVER))
 
-.PHONY: run build test bench scaling lint fmt clean-data nats-server
+.PHONY: run build test bench bench-batch scaling lint fmt clean-data nats-server
 
 run:
 	$(CARGO) run -p docket-server --bin docket -- serve
@@ -41,6 +41,10 @@ test: $(NATS_SERVER)
 # docs/performance.md). DOCKET_BENCH_ROUNDS and DOCKET_BENCH_MS set the rounds and their length.
 bench: $(NATS_SERVER)
 	$(CARGO) bench -p docket-server --bench log
+
+# Raw atomic batches against single publishes on JetStream (see docs/performance.md).
+bench-batch: $(NATS_SERVER)
+	$(CARGO) bench -p docket-server --bench batch
 
 # nats-server memory and disk at 10^5 and 10^6 case subjects (see docs/scaling.md).
 scaling: $(NATS_SERVER)
