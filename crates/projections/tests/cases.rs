@@ -246,3 +246,90 @@ async fn a_read_model_built_from_another_log_is_refused() {
         "{err}"
     );
 }
+
+/// A log that serves fixed commits in order, as JetStream may after its duplicate window: a filing
+/// retried late lands as a second case carrying the first one's commit id.
+#[derive(Debug)]
+struct FixedLog(Vec<docket_eventlog::Recorded>);
+
+#[async_trait::async_trait]
+impl EventLog for FixedLog {
+    async fn append(
+        &self,
+        _: &docket_eventlog::Commit,
+    ) -> Result<docket_eventlog::Appended, docket_eventlog::LogError> {
+        Err(docket_eventlog::LogError::Setup(
+            "read-only test log".to_owned(),
+        ))
+    }
+    async fn read_case(
+        &self,
+        _: &str,
+        case_id: uuid::Uuid,
+    ) -> Result<Vec<docket_eventlog::Recorded>, docket_eventlog::LogError> {
+        Ok(self
+            .0
+            .iter()
+            .filter(|r| r.commit.body.case_id == case_id)
+            .cloned()
+            .collect())
+    }
+    async fn read_all(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<docket_eventlog::Recorded>, docket_eventlog::LogError> {
+        Ok(self
+            .0
+            .iter()
+            .filter(|r| r.position > after)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+    async fn read_position(
+        &self,
+        position: u64,
+    ) -> Result<Option<docket_eventlog::Recorded>, docket_eventlog::LogError> {
+        Ok(self.0.iter().find(|r| r.position == position).cloned())
+    }
+    async fn head(&self) -> Result<u64, docket_eventlog::LogError> {
+        Ok(self.0.last().map_or(0, |r| r.position))
+    }
+    async fn wait_for(
+        &self,
+        _: u64,
+        _: std::time::Duration,
+    ) -> Result<u64, docket_eventlog::LogError> {
+        self.head().await
+    }
+}
+
+#[tokio::test]
+async fn a_late_retried_filing_is_projected_as_a_second_case_not_a_stall() {
+    let w = world();
+    let first = w.file("qinghe", "g-1", "retried late").await;
+    let original = w
+        .log
+        .read_case("qinghe", first.as_uuid())
+        .await
+        .unwrap()
+        .remove(0);
+    let mut again = original.commit.body.clone();
+    again.case_id = CaseId::new().as_uuid();
+    let again = docket_eventlog::Recorded {
+        position: 2,
+        commit: again.seal(docket_eventlog::ChainHash::genesis()),
+    };
+    let log = Arc::new(FixedLog(vec![original, again]));
+    let read = w.read_model().await;
+    assert_eq!(
+        Projector::new(log, read.clone()).catch_up().await.unwrap(),
+        2
+    );
+    let listed = read
+        .list_cases("qinghe", &CaseFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 2);
+}
