@@ -75,6 +75,25 @@ struct Row {
     baseline: f64,
 }
 
+/// Adds a row per measure, each compared with the first: the raw baseline of the same run.
+fn compare(
+    rows: &mut Vec<Row>,
+    backend: &'static str,
+    writers: Option<usize>,
+    measures: Vec<(&'static str, Vec<f64>)>,
+) {
+    let baseline = median(measures[0].1.clone());
+    for (what, rounds) in measures {
+        rows.push(Row {
+            backend,
+            what,
+            writers,
+            per_second: median(rounds),
+            baseline,
+        });
+    }
+}
+
 fn print(rows: &[Row]) {
     println!();
     println!("| backend | measure | writers | per second (median) | ratio to raw |");
@@ -308,29 +327,16 @@ async fn jetstream(rows: &mut Vec<Row>) {
             ours.push(appends(log.clone(), writers).await);
             path.push(command_path(log.clone(), writers).await);
         }
-        let baseline = median(raw);
-        let w = Some(writers);
-        rows.push(Row {
-            backend: "jetstream",
-            what: "raw publish + ack, expected-subject-seq (baseline)",
-            writers: w,
-            per_second: baseline,
-            baseline,
-        });
-        rows.push(Row {
-            backend: "jetstream",
-            what: "EventLog::append",
-            writers: w,
-            per_second: median(ours),
-            baseline,
-        });
-        rows.push(Row {
-            backend: "jetstream",
-            what: "command path (load, decide, append)",
-            writers: w,
-            per_second: median(path),
-            baseline,
-        });
+        compare(
+            &mut *rows,
+            "jetstream",
+            Some(writers),
+            vec![
+                ("raw publish + ack, expected-subject-seq (baseline)", raw),
+                ("EventLog::append", ours),
+                ("command path (load, decide, append)", path),
+            ],
+        );
     }
 
     let total = log.head().await.unwrap();
@@ -359,21 +365,15 @@ async fn jetstream(rows: &mut Vec<Row>) {
             .unwrap();
         ours.push(read_all_rate(&fresh).await);
     }
-    let baseline = median(raw);
-    rows.push(Row {
-        backend: "jetstream",
-        what: "read all: raw ordered consumer (baseline)",
-        writers: None,
-        per_second: baseline,
-        baseline,
-    });
-    rows.push(Row {
-        backend: "jetstream",
-        what: "read all: EventLog::read_all",
-        writers: None,
-        per_second: median(ours),
-        baseline,
-    });
+    compare(
+        &mut *rows,
+        "jetstream",
+        None,
+        vec![
+            ("read all: raw ordered consumer (baseline)", raw),
+            ("read all: EventLog::read_all", ours),
+        ],
+    );
     drop(raw_stream);
     eprintln!("jetstream: {total} commits in the log at the end");
 }
@@ -430,29 +430,16 @@ async fn sqlite(rows: &mut Vec<Row>) {
             ours.push(appends(log.clone(), writers).await);
             path.push(command_path(log.clone(), writers).await);
         }
-        let baseline = median(raw);
-        let w = Some(writers);
-        rows.push(Row {
-            backend: "sqlite",
-            what: "raw insert, one per transaction (baseline)",
-            writers: w,
-            per_second: baseline,
-            baseline,
-        });
-        rows.push(Row {
-            backend: "sqlite",
-            what: "EventLog::append",
-            writers: w,
-            per_second: median(ours),
-            baseline,
-        });
-        rows.push(Row {
-            backend: "sqlite",
-            what: "command path (load, decide, append)",
-            writers: w,
-            per_second: median(path),
-            baseline,
-        });
+        compare(
+            &mut *rows,
+            "sqlite",
+            Some(writers),
+            vec![
+                ("raw insert, one per transaction (baseline)", raw),
+                ("EventLog::append", ours),
+                ("command path (load, decide, append)", path),
+            ],
+        );
     }
 
     let mut raw = Vec::new();
@@ -470,21 +457,15 @@ async fn sqlite(rows: &mut Vec<Row>) {
         raw.push(n as f64 / start.elapsed().as_secs_f64());
         ours.push(read_all_rate(log.as_ref()).await);
     }
-    let baseline = median(raw);
-    rows.push(Row {
-        backend: "sqlite",
-        what: "read all: raw select (baseline)",
-        writers: None,
-        per_second: baseline,
-        baseline,
-    });
-    rows.push(Row {
-        backend: "sqlite",
-        what: "read all: EventLog::read_all",
-        writers: None,
-        per_second: median(ours),
-        baseline,
-    });
+    compare(
+        &mut *rows,
+        "sqlite",
+        None,
+        vec![
+            ("read all: raw select (baseline)", raw),
+            ("read all: EventLog::read_all", ours),
+        ],
+    );
 }
 
 fn main() {
