@@ -98,8 +98,7 @@ pub(crate) async fn act(
     if !CaseKind::is_known_action(&action) {
         return Err(ApiError::UnknownAction { action });
     }
-    let case = load_case(state.commands.log().as_ref(), &actor.tenant, case_id).await?;
-    let kind = case.state.as_ref().ok_or(ApiError::CaseNotFound)?.kind();
+    let kind = state.commands.case_kind(&actor.tenant, case_id).await?;
     let command = CaseCommand::parse_action(kind, &action, body).map_err(ApiError::InvalidInput)?;
     let request = CommandRequest {
         case_id: Some(case_id),

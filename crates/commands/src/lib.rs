@@ -132,6 +132,29 @@ impl CommandService {
         Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, name.as_bytes())
     }
 
+    /// The kind of a case, to parse an action on it: from the log's view used for deciding (on
+    /// JetStream its cache, which the command's own load then reuses), without folding events.
+    pub async fn case_kind(
+        &self,
+        tenant: &TenantId,
+        case_id: CaseId,
+    ) -> Result<CaseKind, CommandError> {
+        let commits = self
+            .log
+            .read_case_for_update(tenant.as_str(), case_id.as_uuid())
+            .await?;
+        let first = commits.first().ok_or(CommandError::NotFound)?;
+        first
+            .commit
+            .body
+            .case_kind
+            .parse()
+            .map_err(|e: docket_domain::InvalidInput| CommandError::Corrupt {
+                case_id: case_id.as_uuid(),
+                reason: e.message,
+            })
+    }
+
     #[tracing::instrument(skip_all, fields(tenant = %actor.tenant, action = request.command.action(), case_id), err(level = "debug"))]
     pub async fn handle(
         &self,
