@@ -9,6 +9,7 @@ mod load;
 use std::fmt;
 use std::sync::Arc;
 
+use docket_domain::deadlines::Policies;
 use docket_domain::{
     CaseCommand, CaseId, CaseKind, CaseState, Context, Refusal, Role, TenantId, UnitId,
 };
@@ -109,6 +110,7 @@ pub enum CommandError {
 pub struct CommandService {
     log: Arc<dyn EventLog>,
     clock: Arc<dyn Clock>,
+    policies: Arc<Policies>,
 }
 
 /// Idempotency keys are scoped to the tenant and the acting user.
@@ -116,7 +118,25 @@ const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6d0c_4b7e_9a51_4f0e_8d3c_2
 
 impl CommandService {
     pub fn new(log: Arc<dyn EventLog>, clock: Arc<dyn Clock>) -> Self {
-        Self { log, clock }
+        Self {
+            log,
+            clock,
+            policies: Arc::new(Policies::default()),
+        }
+    }
+
+    /// Sets the tenants' deadline policies (by default, the domain's defaults for everyone).
+    pub fn with_policies(mut self, policies: Policies) -> Self {
+        self.policies = Arc::new(policies);
+        self
+    }
+
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     pub fn log(&self) -> &Arc<dyn EventLog> {
@@ -207,6 +227,8 @@ impl CommandService {
             let ctx = Context {
                 role: actor.role,
                 now,
+                case_id,
+                policy: self.policies.for_tenant(&actor.tenant),
             };
             let events = match request.command.decide(case.state.as_ref(), &ctx) {
                 Ok(events) => events,

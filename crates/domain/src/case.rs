@@ -8,14 +8,19 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::deadlines::DeadlinePolicy;
 use crate::hazard::{self, HazardCommand, HazardEvent, HazardTicket};
-use crate::{CommunityId, GridId, Refusal, Role};
+use crate::{CaseId, CommunityId, GridId, Refusal, Role};
 
 /// What a decision may look at besides the case and the command: who acts, and when.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Context {
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
     pub role: Role,
     pub now: Timestamp,
+    /// The case the command is for (a filing's new id).
+    pub case_id: CaseId,
+    /// The tenant's deadline policy.
+    pub policy: &'a DeadlinePolicy,
 }
 
 /// The kinds of case Docket handles.
@@ -186,7 +191,7 @@ impl CaseCommand {
     pub fn decide(
         &self,
         state: Option<&CaseState>,
-        ctx: &Context,
+        ctx: &Context<'_>,
     ) -> Result<Vec<CaseEvent>, Refusal> {
         match (self, state) {
             (CaseCommand::Hazard(cmd), None) => hazard::decide(None, cmd, ctx),

@@ -100,3 +100,49 @@ pub(crate) fn check_evidence(evidence: &[Evidence], required: bool) -> Result<()
     }
     Ok(())
 }
+
+/// Checks a person's contact details as a party or petitioner gives them: a name, and where
+/// given, a resident ID number (18 characters, the last a digit or X), a phone number (digits,
+/// optionally a leading + and hyphens, 5 to 20 digits) and an address.
+#[allow(
+    dead_code,
+    reason = "used by the dispute and petition modules, which are being added"
+)]
+pub(crate) fn check_person(
+    field: &'static str,
+    name: &str,
+    id_number: Option<&str>,
+    phone: Option<&str>,
+    address: Option<&str>,
+) -> Result<(), Refusal> {
+    if name.trim().is_empty() {
+        return Err(Refusal::invalid(field, "every person needs a name"));
+    }
+    optional_text(field, Some(name), 100)?;
+    if let Some(id) = id_number {
+        let ok = id.len() == 18
+            && id[..17].bytes().all(|b| b.is_ascii_digit())
+            && matches!(id.as_bytes()[17], b'0'..=b'9' | b'X' | b'x');
+        if !ok {
+            return Err(Refusal::invalid(
+                field,
+                "id_number must be an 18-character resident ID number",
+            ));
+        }
+    }
+    if let Some(phone) = phone {
+        let digits = phone.bytes().filter(u8::is_ascii_digit).count();
+        let ok = phone
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_digit() || b == b'-' || (i == 0 && b == b'+'))
+            && (5..=20).contains(&digits);
+        if !ok {
+            return Err(Refusal::invalid(
+                field,
+                "phone must be a phone number (digits, optionally + and hyphens)",
+            ));
+        }
+    }
+    optional_text(field, address, MAX_SHORT_TEXT)
+}

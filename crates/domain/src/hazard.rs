@@ -2,9 +2,10 @@
 //!
 //! A hazard is closed only after a passed reinspection: that is the closed loop (闭环).
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::deadlines::{DeadlinePolicy, Limit};
 use crate::evidence::{
     Evidence, Location, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_evidence, check_location,
     optional_text, required_text,
@@ -417,23 +418,11 @@ pub struct HazardTicket {
 
 // ---- deadlines ------------------------------------------------------------------------------
 
-/// Default step limits. Working days and the tenant's calendar come with the deadline policy;
-/// until then a day is 24 hours.
-fn days(n: i64) -> SignedDuration {
-    SignedDuration::from_hours(24 * n)
-}
-const VERIFY_WITHIN_DAYS: i64 = 1;
-const REINSPECT_WITHIN_DAYS: i64 = 3;
-
-fn rectification_days(severity: Severity) -> i64 {
+fn rectification_limit(policy: &DeadlinePolicy, severity: Severity) -> Limit {
     match severity {
-        Severity::General => 7,
-        Severity::Major => 30,
+        Severity::General => policy.hazard.rectify_general,
+        Severity::Major => policy.hazard.rectify_major,
     }
-}
-
-fn after(now: Timestamp, n: i64) -> Timestamp {
-    now.saturating_add(days(n)).unwrap_or(Timestamp::MAX)
 }
 
 // ---- the rules ------------------------------------------------------------------------------
@@ -508,10 +497,11 @@ fn check_deadline(deadline: Option<Timestamp>, now: Timestamp) -> Result<(), Ref
 pub fn decide(
     ticket: Option<&HazardTicket>,
     command: &HazardCommand,
-    ctx: &Context,
+    ctx: &Context<'_>,
 ) -> Result<Vec<HazardEvent>, Refusal> {
     authorize(ticket, command.action(), ctx.role)?;
     let now = ctx.now;
+    let policy = ctx.policy;
     let event = match command {
         HazardCommand::Report(r) => {
             required_text("title", &r.title, MAX_TITLE)?;
@@ -534,7 +524,7 @@ pub fn decide(
                 severity: r.severity,
                 source: r.source,
                 responsible_party: r.responsible_party.clone(),
-                verify_by: after(now, VERIFY_WITHIN_DAYS),
+                verify_by: policy.due(now, policy.hazard.verify),
             }
         }
         HazardCommand::Verify(v) => {
@@ -575,7 +565,7 @@ pub fn decide(
             HazardEvent::FixedOnSpot {
                 evidence: f.evidence.clone(),
                 note: f.note.clone(),
-                reinspect_by: after(now, REINSPECT_WITHIN_DAYS),
+                reinspect_by: policy.due(now, policy.hazard.reinspect),
             }
         }
         HazardCommand::OrderRectification(o) => {
@@ -586,7 +576,7 @@ pub fn decide(
                 measures: o.measures.clone(),
                 deadline: o
                     .deadline
-                    .unwrap_or_else(|| after(now, rectification_days(severity))),
+                    .unwrap_or_else(|| policy.due(now, rectification_limit(policy, severity))),
             }
         }
         HazardCommand::ReportRectified(r) => {
@@ -595,7 +585,7 @@ pub fn decide(
             HazardEvent::RectificationReported {
                 evidence: r.evidence.clone(),
                 note: r.note.clone(),
-                reinspect_by: after(now, REINSPECT_WITHIN_DAYS),
+                reinspect_by: policy.due(now, policy.hazard.reinspect),
             }
         }
         HazardCommand::PassReinspection(p) => {
@@ -614,7 +604,7 @@ pub fn decide(
                 reason: f.reason.clone(),
                 deadline: f
                     .deadline
-                    .unwrap_or_else(|| after(now, rectification_days(severity))),
+                    .unwrap_or_else(|| policy.due(now, rectification_limit(policy, severity))),
             }
         }
     };

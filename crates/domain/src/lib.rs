@@ -4,6 +4,8 @@
 //! decision and `allowed_actions` are read, so the code cannot drift from the rules it implements.
 
 mod case;
+pub mod common;
+pub mod deadlines;
 pub mod evidence;
 pub mod hazard;
 mod ids;

@@ -14,6 +14,23 @@ fn day(n: i64) -> Timestamp {
     now() + SignedDuration::from_hours(24 * n)
 }
 
+static POLICY: std::sync::LazyLock<DeadlinePolicy> =
+    std::sync::LazyLock::new(DeadlinePolicy::default);
+
+/// The deadline of a limit started now, under the default policy.
+fn due(limit: Limit) -> Timestamp {
+    POLICY.due(now(), limit)
+}
+
+fn ctx(role: Role) -> Context<'static> {
+    Context {
+        role,
+        now: now(),
+        case_id: CaseId::default(),
+        policy: &POLICY,
+    }
+}
+
 fn photo() -> Evidence {
     Evidence {
         content_hash: format!("sha256:{}", "ab".repeat(32)),
@@ -51,7 +68,7 @@ fn reported(severity: Severity) -> HazardEvent {
         severity: r.severity,
         source: r.source,
         responsible_party: r.responsible_party,
-        verify_by: day(1),
+        verify_by: due(Limit::working_days(1)),
     }
 }
 
@@ -66,7 +83,7 @@ fn verified(severity: Severity) -> HazardEvent {
 fn ordered() -> HazardEvent {
     HazardEvent::RectificationOrdered {
         measures: "清理楼道".to_owned(),
-        deadline: day(7),
+        deadline: due(Limit::days(7)),
     }
 }
 
@@ -74,7 +91,7 @@ fn rectification_reported() -> HazardEvent {
     HazardEvent::RectificationReported {
         evidence: vec![photo()],
         note: None,
-        reinspect_by: day(3),
+        reinspect_by: due(Limit::days(3)),
     }
 }
 
@@ -94,11 +111,7 @@ impl Given {
             .iter()
             .try_fold(None, |t, e| evolve(t, e).map(Some))
             .expect("given events replay");
-        Then(decide(
-            ticket.as_ref(),
-            &command,
-            &Context { role, now: now() },
-        ))
+        Then(decide(ticket.as_ref(), &command, &ctx(role)))
     }
 }
 
@@ -296,7 +309,7 @@ fn a_general_hazard_is_fixed_on_the_spot_from_reported_or_verified() {
     let fixed = HazardEvent::FixedOnSpot {
         evidence: vec![photo()],
         note: None,
-        reinspect_by: day(3),
+        reinspect_by: due(Limit::days(3)),
     };
     given([reported(Severity::General)])
         .when(Role::GridWorker, fix())
@@ -384,7 +397,7 @@ fn rectification_is_due_in_7_days_for_a_general_hazard_and_30_for_a_major_one() 
             )
             .then([HazardEvent::RectificationOrdered {
                 measures: "清理楼道".to_owned(),
-                deadline: day(days),
+                deadline: due(Limit::days(days)),
             }]);
     }
 }
@@ -521,7 +534,7 @@ fn a_failed_reinspection_sends_the_hazard_back_with_a_new_deadline() {
     )
     .then([HazardEvent::ReinspectionFailed {
         reason: "仍有杂物".to_owned(),
-        deadline: day(7),
+        deadline: due(Limit::days(7)),
     }]);
 }
 
@@ -701,7 +714,7 @@ proptest! {
         let mut history = Vec::new();
         for (role, command) in steps {
             let before = ticket.as_ref().map(|t| t.status);
-            match decide(ticket.as_ref(), &command, &Context { role, now: now() }) {
+            match decide(ticket.as_ref(), &command, &ctx(role)) {
                 Ok(events) => {
                     for e in &events {
                         ticket = Some(evolve(ticket.take(), e).unwrap());
@@ -720,4 +733,20 @@ proptest! {
         let replayed = history.iter().try_fold(None, |t, e| evolve(t, e).map(Some)).unwrap();
         prop_assert_eq!(replayed, ticket);
     }
+}
+
+#[test]
+fn verification_is_due_at_the_close_of_the_next_working_day_in_shanghai() {
+    // Reported on Monday 3 March 2025 at 10:00 in Shanghai: verify by the end of Tuesday, local.
+    let Ok(events) = decide(
+        None,
+        &HazardCommand::Report(report(Severity::General)),
+        &ctx(Role::GridWorker),
+    ) else {
+        panic!("a report is accepted");
+    };
+    let HazardEvent::Reported { verify_by, .. } = &events[0] else {
+        panic!("reported");
+    };
+    assert_eq!(verify_by.to_string(), "2025-03-04T16:00:00Z");
 }

@@ -1,0 +1,538 @@
+//! Legal deadlines: a tenant's policy gives each step its limit in calendar or working days, and
+//! a working-day calendar says which days count.
+//!
+//! A limit of N days started on day D (tenant-local) ends at the close of its last day: for
+//! working days, the Nth working day after D; for calendar days, D + N, moved to the next working
+//! day when it falls on a rest day (the rule for periods ending on a holiday). A deadline is the
+//! instant that day closes, so a step is overdue from 00:00 of the following day, and closed on
+//! time if closed before then.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::civil::{Date, Weekday};
+use jiff::tz::TimeZone;
+use jiff::{Span, Timestamp};
+use serde::{Deserialize, Deserializer};
+
+/// The official schedules shipped with Docket.
+pub const OFFICIAL_CALENDAR: &str = include_str!("../data/cn-holidays.toml");
+
+/// A deadline policy or calendar file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what}: {message}")]
+pub struct PolicyError {
+    pub what: String,
+    pub message: String,
+}
+
+impl PolicyError {
+    fn new(what: impl Into<String>, message: impl Into<String>) -> Self {
+        PolicyError {
+            what: what.into(),
+            message: message.into(),
+        }
+    }
+}
+
+// ---- working-day calendar -------------------------------------------------------------------
+
+/// Public holidays and make-up working days (调休), by year.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkCalendar {
+    years: BTreeMap<i16, Year>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Year {
+    source: String,
+    holidays: BTreeSet<Date>,
+    make_up_workdays: BTreeSet<Date>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalendarFile {
+    #[serde(default)]
+    year: Vec<YearFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct YearFile {
+    year: i16,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    holidays: Vec<String>,
+    #[serde(default)]
+    make_up_workdays: Vec<String>,
+}
+
+fn parse_days(year: i16, list: &str, entries: &[String]) -> Result<BTreeSet<Date>, PolicyError> {
+    let what = || format!("calendar year {year}, {list}");
+    let date = |s: &str| {
+        s.trim()
+            .parse::<Date>()
+            .map_err(|e| PolicyError::new(what(), format!("{s:?} is not a date: {e}")))
+    };
+    let mut days = BTreeSet::new();
+    for entry in entries {
+        let (first, last) = match entry.split_once("..") {
+            Some((a, b)) => (date(a)?, date(b)?),
+            None => (date(entry)?, date(entry)?),
+        };
+        if first > last {
+            return Err(PolicyError::new(
+                what(),
+                format!("{entry:?} ends before it starts"),
+            ));
+        }
+        let mut day = first;
+        while day <= last {
+            if day.year() != year {
+                return Err(PolicyError::new(what(), format!("{day} is not in {year}")));
+            }
+            days.insert(day);
+            day = day
+                .tomorrow()
+                .map_err(|e| PolicyError::new(what(), e.to_string()))?;
+        }
+    }
+    Ok(days)
+}
+
+impl WorkCalendar {
+    /// The official schedules shipped with Docket.
+    pub fn official() -> WorkCalendar {
+        WorkCalendar::from_toml(OFFICIAL_CALENDAR).expect("the shipped calendar is valid")
+    }
+
+    /// A calendar with no holidays: Monday to Friday are working days.
+    pub fn weekdays_only() -> WorkCalendar {
+        WorkCalendar {
+            years: BTreeMap::new(),
+        }
+    }
+
+    pub fn from_toml(text: &str) -> Result<WorkCalendar, PolicyError> {
+        let file: CalendarFile =
+            toml::from_str(text).map_err(|e| PolicyError::new("calendar", e.to_string()))?;
+        let mut years = BTreeMap::new();
+        for y in file.year {
+            let holidays = parse_days(y.year, "holidays", &y.holidays)?;
+            let make_up_workdays = parse_days(y.year, "make_up_workdays", &y.make_up_workdays)?;
+            if let Some(day) = holidays.intersection(&make_up_workdays).next() {
+                return Err(PolicyError::new(
+                    format!("calendar year {}", y.year),
+                    format!("{day} is listed both as a holiday and as a make-up working day"),
+                ));
+            }
+            let year = Year {
+                source: y.source,
+                holidays,
+                make_up_workdays,
+            };
+            if years.insert(y.year, year).is_some() {
+                return Err(PolicyError::new(
+                    "calendar",
+                    format!("year {} is listed twice", y.year),
+                ));
+            }
+        }
+        Ok(WorkCalendar { years })
+    }
+
+    /// Whether people work on this day.
+    pub fn is_working_day(&self, day: Date) -> bool {
+        if let Some(year) = self.years.get(&day.year()) {
+            if year.holidays.contains(&day) {
+                return false;
+            }
+            if year.make_up_workdays.contains(&day) {
+                return true;
+            }
+        }
+        !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday)
+    }
+
+    /// Whether the calendar lists the official schedule of this year.
+    pub fn covers(&self, year: i16) -> bool {
+        self.years.contains_key(&year)
+    }
+
+    /// The years listed, with the source each one names.
+    pub fn years(&self) -> impl Iterator<Item = (i16, &str)> {
+        self.years
+            .iter()
+            .map(|(y, year)| (*y, year.source.as_str()))
+    }
+
+    fn next_working_day(&self, mut day: Date) -> Date {
+        loop {
+            day = day.tomorrow().expect("dates stay far from the end of time");
+            if self.is_working_day(day) {
+                return day;
+            }
+        }
+    }
+}
+
+// ---- limits ---------------------------------------------------------------------------------
+
+/// How long a step may take: a number of calendar or working days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub days: u32,
+    pub working: bool,
+}
+
+impl Limit {
+    pub const fn days(days: u32) -> Limit {
+        Limit {
+            days,
+            working: false,
+        }
+    }
+
+    pub const fn working_days(days: u32) -> Limit {
+        Limit {
+            days,
+            working: true,
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = if self.working { "working day" } else { "day" };
+        let plural = if self.days == 1 { "" } else { "s" };
+        write!(f, "{} {unit}{plural}", self.days)
+    }
+}
+
+impl FromStr for Limit {
+    type Err = String;
+
+    /// `"15 days"`, `"1 working day"`, `"3 working days"`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{s:?} is not a limit such as \"15 days\" or \"1 working day\"");
+        let mut words = s.split_whitespace();
+        let days: u32 = words.next().and_then(|n| n.parse().ok()).ok_or_else(bad)?;
+        let working = match (words.next(), words.next(), words.next()) {
+            (Some("day" | "days"), None, None) => false,
+            (Some("working"), Some("day" | "days"), None) => true,
+            _ => return Err(bad()),
+        };
+        if days == 0 || days > 3650 {
+            return Err(format!("{s:?}: a limit is between 1 and 3650 days"));
+        }
+        Ok(Limit { days, working })
+    }
+}
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Each step's limit. Defaults are the domain's: the law for petitions and disputes, common
+/// practice for hazards.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HazardLimits {
+    pub verify: Limit,
+    pub rectify_general: Limit,
+    pub rectify_major: Limit,
+    pub reinspect: Limit,
+}
+
+impl Default for HazardLimits {
+    fn default() -> Self {
+        HazardLimits {
+            verify: Limit::working_days(1),
+            rectify_general: Limit::days(7),
+            rectify_major: Limit::days(30),
+            reinspect: Limit::days(3),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisputeLimits {
+    /// Accept or decline a registered dispute.
+    pub accept: Limit,
+    /// Mediate from acceptance (2002 rules art. 33: 一般在一个月内调结).
+    pub mediate: Limit,
+    /// Apply for judicial confirmation after the agreement (People's Mediation Law art. 33).
+    pub judicial_confirmation: Limit,
+}
+
+impl Default for DisputeLimits {
+    fn default() -> Self {
+        DisputeLimits {
+            accept: Limit::days(3),
+            mediate: Limit::days(30),
+            judicial_confirmation: Limit::days(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PetitionLimits {
+    /// Decide acceptance from registration (arts. 22, 23).
+    pub accept: Limit,
+    /// Handle from acceptance (art. 34).
+    pub handle: Limit,
+    /// Request a review from the reply (art. 35).
+    pub request_review: Limit,
+    /// Decide a review from the request (art. 35).
+    pub decide_review: Limit,
+    /// Request a re-review from the review decision (art. 36).
+    pub request_re_review: Limit,
+    /// Decide a re-review from the request (art. 36).
+    pub decide_re_review: Limit,
+}
+
+impl Default for PetitionLimits {
+    fn default() -> Self {
+        PetitionLimits {
+            accept: Limit::days(15),
+            handle: Limit::days(60),
+            request_review: Limit::days(30),
+            decide_review: Limit::days(30),
+            request_re_review: Limit::days(30),
+            decide_re_review: Limit::days(30),
+        }
+    }
+}
+
+/// How far a step's deadline may be extended, in calendar days over all approved extensions,
+/// and how many extensions a step may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionRule {
+    pub ceiling_days: u32,
+    pub times: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExtensionRules {
+    pub hazard: ExtensionRule,
+    /// Mediation is extendable once by approval.
+    pub dispute: ExtensionRule,
+    /// At most 30 days with approval and the reason told (art. 34): a legal ceiling.
+    pub petition: ExtensionRule,
+}
+
+impl Default for ExtensionRules {
+    fn default() -> Self {
+        ExtensionRules {
+            hazard: ExtensionRule {
+                ceiling_days: 30,
+                times: 2,
+            },
+            dispute: ExtensionRule {
+                ceiling_days: 30,
+                times: 1,
+            },
+            petition: ExtensionRule {
+                ceiling_days: PETITION_EXTENSION_CEILING_DAYS,
+                times: 3,
+            },
+        }
+    }
+}
+
+/// The legal ceiling of a petition's extension; no policy may raise it.
+pub const PETITION_EXTENSION_CEILING_DAYS: u32 = 30;
+
+/// Days the assignee has to answer a supervision notice when the supervisor names no due date.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisionLimits {
+    pub answer: Limit,
+}
+
+impl Default for SupervisionLimits {
+    fn default() -> Self {
+        SupervisionLimits {
+            answer: Limit::working_days(5),
+        }
+    }
+}
+
+/// A tenant's deadline policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadlinePolicy {
+    pub time_zone: TimeZone,
+    pub time_zone_name: String,
+    pub calendar: WorkCalendar,
+    pub hazard: HazardLimits,
+    pub dispute: DisputeLimits,
+    pub petition: PetitionLimits,
+    pub supervision: SupervisionLimits,
+    pub extensions: ExtensionRules,
+}
+
+/// The policy file as written: see `deploy/policy.example.toml`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default = "default_time_zone")]
+    time_zone: String,
+    /// A calendar file replacing the shipped official schedules.
+    #[serde(default)]
+    calendar: Option<String>,
+    #[serde(default)]
+    hazard: HazardLimits,
+    #[serde(default)]
+    dispute: DisputeLimits,
+    #[serde(default)]
+    petition: PetitionLimits,
+    #[serde(default)]
+    supervision: SupervisionLimits,
+    #[serde(default)]
+    extensions: ExtensionRules,
+}
+
+fn default_time_zone() -> String {
+    "Asia/Shanghai".to_owned()
+}
+
+impl Default for DeadlinePolicy {
+    fn default() -> Self {
+        DeadlinePolicy {
+            time_zone: TimeZone::get("Asia/Shanghai").expect("the bundled tz database"),
+            time_zone_name: default_time_zone(),
+            calendar: WorkCalendar::official(),
+            hazard: HazardLimits::default(),
+            dispute: DisputeLimits::default(),
+            petition: PetitionLimits::default(),
+            supervision: SupervisionLimits::default(),
+            extensions: ExtensionRules::default(),
+        }
+    }
+}
+
+impl DeadlinePolicy {
+    /// Reads a policy file. `read_calendar` is asked for the text of the calendar file the
+    /// policy names, if it names one.
+    pub fn from_toml(
+        text: &str,
+        read_calendar: impl FnOnce(&str) -> Result<String, String>,
+    ) -> Result<DeadlinePolicy, PolicyError> {
+        let file: PolicyFile =
+            toml::from_str(text).map_err(|e| PolicyError::new("policy", e.to_string()))?;
+        let time_zone = TimeZone::get(&file.time_zone)
+            .map_err(|e| PolicyError::new("policy time_zone", e.to_string()))?;
+        let calendar = match &file.calendar {
+            Some(path) => {
+                let text = read_calendar(path)
+                    .map_err(|e| PolicyError::new(format!("calendar {path}"), e))?;
+                WorkCalendar::from_toml(&text)?
+            }
+            None => WorkCalendar::official(),
+        };
+        if file.extensions.petition.ceiling_days > PETITION_EXTENSION_CEILING_DAYS {
+            return Err(PolicyError::new(
+                "policy extensions.petition.ceiling_days",
+                format!(
+                    "the law allows a petition at most {PETITION_EXTENSION_CEILING_DAYS} days of extension"
+                ),
+            ));
+        }
+        Ok(DeadlinePolicy {
+            time_zone,
+            time_zone_name: file.time_zone,
+            calendar,
+            hazard: file.hazard,
+            dispute: file.dispute,
+            petition: file.petition,
+            supervision: file.supervision,
+            extensions: file.extensions,
+        })
+    }
+
+    /// The tenant-local day of an instant.
+    pub fn local_day(&self, at: Timestamp) -> Date {
+        at.to_zoned_datetime(self.time_zone.clone()).date()
+    }
+
+    /// The instant a tenant-local day closes (00:00 of the next day).
+    pub fn end_of_day(&self, day: Date) -> Timestamp {
+        day.tomorrow()
+            .and_then(|next| next.to_zoned_datetime(self.time_zone.clone()))
+            .map(|z| z.timestamp())
+            .unwrap_or(Timestamp::MAX)
+    }
+
+    /// The last day of a limit started at `from`.
+    pub fn last_day(&self, from: Timestamp, limit: Limit) -> Date {
+        let start = self.local_day(from);
+        if limit.working {
+            let mut day = start;
+            for _ in 0..limit.days {
+                day = self.calendar.next_working_day(day);
+            }
+            day
+        } else {
+            let last = start.saturating_add(Span::new().days(i64::from(limit.days)));
+            if self.calendar.is_working_day(last) {
+                last
+            } else {
+                self.calendar.next_working_day(last)
+            }
+        }
+    }
+
+    /// The deadline of a limit started at `from`: the close of its last day.
+    pub fn due(&self, from: Timestamp, limit: Limit) -> Timestamp {
+        self.end_of_day(self.last_day(from, limit))
+    }
+
+    /// A deadline moved by `days` calendar days, exactly.
+    pub fn extended(&self, deadline: Timestamp, days: u32) -> Timestamp {
+        deadline
+            .to_zoned_datetime(self.time_zone.clone())
+            .checked_add(Span::new().days(i64::from(days)))
+            .map(|z| z.timestamp())
+            .unwrap_or(Timestamp::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Each tenant's policy, and the one tenants without their own file follow.
+#[derive(Debug, Clone, Default)]
+pub struct Policies {
+    default: std::sync::Arc<DeadlinePolicy>,
+    tenants: std::collections::HashMap<crate::TenantId, std::sync::Arc<DeadlinePolicy>>,
+}
+
+impl Policies {
+    pub fn new(default: DeadlinePolicy) -> Self {
+        Policies {
+            default: std::sync::Arc::new(default),
+            tenants: Default::default(),
+        }
+    }
+
+    /// Gives one tenant its own policy.
+    pub fn with_tenant(mut self, tenant: crate::TenantId, policy: DeadlinePolicy) -> Self {
+        self.tenants.insert(tenant, std::sync::Arc::new(policy));
+        self
+    }
+
+    pub fn for_tenant(&self, tenant: &crate::TenantId) -> &DeadlinePolicy {
+        self.tenants.get(tenant).unwrap_or(&self.default)
+    }
+}
