@@ -2,6 +2,8 @@
 
 mod crash;
 mod jetstream;
+mod numbers;
+mod stories;
 mod walkthrough;
 
 use serde_json::Value;

@@ -18,6 +18,8 @@ use crate::{ApiError, AppState};
 
 /// How long a read waits for the read model to reach a position before answering 503.
 const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);
+/// How long a filing or a detail waits for the projection to hand out the case number.
+const NUMBER_WAIT: Duration = Duration::from_secs(2);
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
 
@@ -42,7 +44,7 @@ fn outcome_body(o: &Outcome) -> Value {
     })
 }
 
-fn outcome_response(status: StatusCode, o: &Outcome) -> Response {
+fn outcome_response(status: StatusCode, o: &Outcome, body: Value) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(
         header::ETAG,
@@ -58,7 +60,7 @@ fn outcome_response(status: StatusCode, o: &Outcome) -> Response {
     if o.replayed {
         headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    (status, headers, Json(outcome_body(o))).into_response()
+    (status, headers, Json(body)).into_response()
 }
 
 /// `POST /v1/cases`: file a new case of the kind named in the body.
@@ -82,7 +84,16 @@ pub(crate) async fn file(
         expected_version: None,
     };
     let outcome = state.commands.handle(&actor, request).await?;
-    Ok(outcome_response(StatusCode::CREATED, &outcome))
+    // The case number is handed out in log order by the projection: wait briefly for it, so the
+    // filer can write it down. A slow read model leaves it null; the case's GET shows it later.
+    state.read.wait_until(outcome.position, NUMBER_WAIT).await;
+    let number = state
+        .read
+        .case_number(actor.tenant.as_str(), outcome.case_id.as_uuid())
+        .await?;
+    let mut body = outcome_body(&outcome);
+    body["number"] = json!(number);
+    Ok(outcome_response(StatusCode::CREATED, &outcome, body))
 }
 
 /// `POST /v1/cases/{id}/actions/{action}`: one action of the case's table.
@@ -107,7 +118,11 @@ pub(crate) async fn act(
         expected_version,
     };
     let outcome = state.commands.handle(&actor, request).await?;
-    Ok(outcome_response(StatusCode::OK, &outcome))
+    Ok(outcome_response(
+        StatusCode::OK,
+        &outcome,
+        outcome_body(&outcome),
+    ))
 }
 
 /// `GET /v1/cases/{id}`: the case as of its last commit, with the caller's allowed actions.
@@ -123,27 +138,51 @@ pub(crate) async fn detail(
     else {
         return Err(ApiError::CaseNotFound);
     };
-    // The number is the projection's; wait briefly for it to reach the filing.
-    state
-        .read
-        .wait_until(first.position, Duration::from_secs(1))
-        .await;
+    // The number is the projection's; wait briefly for it to reach the filing. Links recorded
+    // by other cases come from the read model too.
+    state.read.wait_until(last.position, NUMBER_WAIT).await;
     let number = state
         .read
         .case_number(actor.tenant.as_str(), case_id.as_uuid())
         .await?;
+    let links = state
+        .read
+        .links(actor.tenant.as_str(), case_id.as_uuid())
+        .await?;
+    let now = state.commands.clock().now();
+    let handling = &current.handling;
+    let closed_at = current
+        .is_closed()
+        .then(|| last_closure_time(&case.commits))
+        .flatten();
     let body = json!({
         "id": case_id,
         "number": number,
         "kind": current.kind(),
         "status": current.status(),
         "closed": current.is_closed(),
+        "outcome": current.outcome(),
         "version": case.version(),
         "position": last.position,
-        "deadline": current.deadline(),
+        "deadline": {
+            "step": current.current_step(),
+            "due": current.deadline(),
+            "overdue": current.is_overdue(now),
+            "missed": handling.missed_deadlines,
+            "extensions": handling.extensions,
+            "pending_extension": handling.pending_extension,
+        },
+        "closed_on_time": current.closed_on_time(),
         "filed_at": first.commit.body.recorded_at,
         "updated_at": last.commit.body.recorded_at,
-        "allowed_actions": current.allowed_actions(actor.role),
+        "closed_at": closed_at,
+        "lead_unit": handling.lead_unit,
+        "assignee": handling.assignee,
+        "co_handlers": handling.co_handlers,
+        "supervision": handling.supervisions,
+        "links": links,
+        "return_visits": handling.return_visits,
+        "allowed_actions": current.allowed_actions(actor.role, now),
         "case": current,
     });
     let mut headers = HeaderMap::new();
@@ -152,6 +191,21 @@ pub(crate) async fn detail(
         HeaderValue::from_str(&etag(case.version())).expect("ascii"),
     );
     Ok((headers, Json(body)).into_response())
+}
+
+/// When the case last reached an end state: the commit that recorded its closure.
+fn last_closure_time(commits: &[docket_eventlog::Recorded]) -> Option<jiff::Timestamp> {
+    commits
+        .iter()
+        .rev()
+        .find(|r| {
+            r.commit
+                .body
+                .events
+                .iter()
+                .any(|e| e.event_type == "case.closed")
+        })
+        .map(|r| r.commit.body.recorded_at)
 }
 
 #[derive(Debug, Deserialize)]

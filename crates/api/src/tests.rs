@@ -179,9 +179,19 @@ async fn a_filed_case_reads_back_with_etag_and_allowed_actions() {
     assert_eq!(r.body["status"], "reported");
     assert_eq!(
         r.body["allowed_actions"],
-        json!(["verify", "dismiss", "fix-on-spot"])
+        json!([
+            "verify",
+            "dismiss",
+            "fix-on-spot",
+            "add-note",
+            "attach-evidence",
+            "link",
+            "mark-duplicate"
+        ])
     );
     assert!(r.body["number"].as_str().unwrap().starts_with("HZ-"));
+    assert_eq!(r.body["deadline"]["step"], "verify");
+    assert_eq!(r.body["deadline"]["overdue"], false);
     let gw = app
         .call(
             "GET",
@@ -191,7 +201,10 @@ async fn a_filed_case_reads_back_with_etag_and_allowed_actions() {
             None,
         )
         .await;
-    assert_eq!(gw.body["allowed_actions"], json!(["fix-on-spot"]));
+    assert_eq!(
+        gw.body["allowed_actions"],
+        json!(["fix-on-spot", "add-note", "attach-evidence", "link"])
+    );
 }
 
 #[tokio::test]
@@ -203,7 +216,18 @@ async fn an_action_not_allowed_in_the_state_is_409_and_records_nothing() {
     assert_eq!(r.body["state"], "reported");
     assert_eq!(
         r.body["allowed_actions"],
-        json!(["verify", "dismiss", "fix-on-spot"])
+        json!([
+            "verify",
+            "dismiss",
+            "fix-on-spot",
+            "add-note",
+            "attach-evidence",
+            "reassign",
+            "add-co-handler",
+            "supervise",
+            "link",
+            "mark-duplicate"
+        ])
     );
     assert_eq!(app.history_len(&id).await, 1);
 }
@@ -222,7 +246,10 @@ async fn an_action_not_allowed_for_the_role_is_403_and_records_nothing() {
         .await;
     assert_problem(&r, StatusCode::FORBIDDEN, "role-not-permitted");
     assert_eq!(r.body["state"], "reported");
-    assert_eq!(r.body["allowed_actions"], json!(["fix-on-spot"]));
+    assert_eq!(
+        r.body["allowed_actions"],
+        json!(["fix-on-spot", "add-note", "attach-evidence", "link"])
+    );
     assert_eq!(app.history_len(&id).await, 1);
 }
 

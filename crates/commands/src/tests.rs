@@ -74,7 +74,8 @@ async fn a_filing_records_version_1_with_deadlines_from_the_injected_clock() {
     assert_eq!(out.state.status(), "reported");
     assert_eq!(
         out.state.deadline(),
-        Some("2025-03-04T02:00:00Z".parse().unwrap())
+        // 1 working day: the close of Tuesday 4 March in Shanghai.
+        Some("2025-03-04T16:00:00Z".parse().unwrap())
     );
     let commits = log
         .read_case("qinghe", out.case_id.as_uuid())

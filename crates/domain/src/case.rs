@@ -8,8 +8,11 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::common::{self, CommonCommand, CommonEvent, Handling, Outcome};
 use crate::deadlines::DeadlinePolicy;
+use crate::dispute::{self, Dispute, DisputeCommand, DisputeEvent};
 use crate::hazard::{self, HazardCommand, HazardEvent, HazardTicket};
+use crate::petition::{self, Petition, PetitionCommand, PetitionEvent};
 use crate::{CaseId, CommunityId, GridId, Refusal, Role};
 
 /// What a decision may look at besides the case and the command: who acts, and when.
@@ -29,14 +32,20 @@ pub struct Context<'a> {
 pub enum CaseKind {
     /// 安全隐患
     Hazard,
+    /// 矛盾纠纷
+    Dispute,
+    /// 信访
+    Petition,
 }
 
 impl CaseKind {
-    pub const ALL: [CaseKind; 1] = [CaseKind::Hazard];
+    pub const ALL: [CaseKind; 3] = [CaseKind::Hazard, CaseKind::Dispute, CaseKind::Petition];
 
     pub fn as_str(self) -> &'static str {
         match self {
             CaseKind::Hazard => "hazard",
+            CaseKind::Dispute => "dispute",
+            CaseKind::Petition => "petition",
         }
     }
 
@@ -44,6 +53,8 @@ impl CaseKind {
     pub fn number_prefix(self) -> &'static str {
         match self {
             CaseKind::Hazard => "HZ",
+            CaseKind::Dispute => "DS",
+            CaseKind::Petition => "XF",
         }
     }
 
@@ -51,27 +62,38 @@ impl CaseKind {
     pub fn filing_action(self) -> &'static str {
         match self {
             CaseKind::Hazard => hazard::Action::Report.as_str(),
+            CaseKind::Dispute => dispute::Action::Register.as_str(),
+            CaseKind::Petition => petition::Action::Register.as_str(),
         }
     }
 
-    /// Every action name this kind's table knows.
+    /// Every action of this kind's own table.
     pub fn actions(self) -> Vec<&'static str> {
         match self {
             CaseKind::Hazard => hazard::Action::ALL.iter().map(|a| a.as_str()).collect(),
+            CaseKind::Dispute => dispute::Action::ALL.iter().map(|a| a.as_str()).collect(),
+            CaseKind::Petition => petition::Action::ALL.iter().map(|a| a.as_str()).collect(),
         }
     }
 
-    /// The actions `role` may take to file a case of this kind.
-    pub fn filing_allowed(self, role: Role) -> bool {
+    /// Whether `role` may file a case of this kind.
+    pub fn filing_allowed(self, role: Role, now: Timestamp) -> bool {
+        let filing = self.filing_action();
         match self {
-            CaseKind::Hazard => hazard::allowed_actions(None, role).contains(&self.filing_action()),
+            CaseKind::Hazard => hazard::allowed_actions(None, role).contains(&filing),
+            CaseKind::Dispute => dispute::allowed_actions(None, role, now).contains(&filing),
+            CaseKind::Petition => petition::allowed_actions(None, role, now).contains(&filing),
         }
     }
 
-    /// Whether any kind knows an action of this name.
+    /// Whether any kind, or the common table, knows an action of this name.
     pub fn is_known_action(name: &str) -> bool {
-        CaseKind::ALL.iter().any(|k| k.actions().contains(&name))
+        is_common_action(name) || CaseKind::ALL.iter().any(|k| k.actions().contains(&name))
     }
+}
+
+fn is_common_action(name: &str) -> bool {
+    common::Action::ALL.iter().any(|a| a.as_str() == name)
 }
 
 impl fmt::Display for CaseKind {
@@ -107,23 +129,52 @@ pub struct InvalidInput {
 }
 
 impl InvalidInput {
-    fn from_serde(err: serde_json::Error) -> Self {
-        let message = err.to_string();
-        // serde names the field in back-quotes: "missing field `title`", "unknown field `x`, ...".
-        let field = message
-            .split('`')
-            .nth(1)
-            .filter(|_| message.contains("field `"))
-            .map(str::to_owned);
-        InvalidInput { field, message }
+    /// Reads a tagged command (`{"action", "input"}`), naming the field at fault by its path
+    /// within the input: `parties`, `parties[0].phone`, `category`.
+    fn parse<T: serde::de::DeserializeOwned>(tagged: Value) -> Result<T, InvalidInput> {
+        serde_path_to_error::deserialize(tagged).map_err(|err| {
+            let path = err.path().to_string();
+            let message = err.into_inner().to_string();
+            let at = path
+                .strip_prefix("input")
+                .map(|p| p.trim_start_matches('.'))
+                .filter(|p| !p.is_empty());
+            // serde names a missing or unknown field in back-quotes: "missing field `title`".
+            let named = message
+                .split('`')
+                .nth(1)
+                .filter(|_| message.contains("field `"));
+            let field = match (at, named) {
+                (Some(at), Some(name)) if message.contains("missing field") => {
+                    Some(format!("{at}.{name}"))
+                }
+                (Some(at), _) => Some(at.to_owned()),
+                (None, Some(name)) => Some(name.to_owned()),
+                (None, None) => None,
+            };
+            let message = match &field {
+                Some(field) if !message.contains(field.as_str()) => format!("{field}: {message}"),
+                _ => message,
+            };
+            InvalidInput { field, message }
+        })
     }
 }
 
-/// A command to some case, of some kind.
+/// A command to some case, of some kind, or one every case takes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum CaseCommand {
     Hazard(HazardCommand),
+    Dispute(DisputeCommand),
+    Petition(PetitionCommand),
+    /// An action every case has; `kind` is the kind of the case it is for.
+    Common {
+        #[serde(skip)]
+        kind: CaseKind,
+        #[serde(flatten)]
+        command: CommonCommand,
+    },
 }
 
 impl CaseCommand {
@@ -164,22 +215,32 @@ impl CaseCommand {
             }
         };
         let tagged = json!({ "action": action, "input": input });
+        if is_common_action(action) {
+            return InvalidInput::parse(tagged)
+                .map(|command| CaseCommand::Common { kind, command });
+        }
         match kind {
-            CaseKind::Hazard => serde_json::from_value(tagged)
-                .map(CaseCommand::Hazard)
-                .map_err(InvalidInput::from_serde),
+            CaseKind::Hazard => InvalidInput::parse(tagged).map(CaseCommand::Hazard),
+            CaseKind::Dispute => InvalidInput::parse(tagged).map(CaseCommand::Dispute),
+            CaseKind::Petition => InvalidInput::parse(tagged).map(CaseCommand::Petition),
         }
     }
 
     pub fn kind(&self) -> CaseKind {
         match self {
             CaseCommand::Hazard(_) => CaseKind::Hazard,
+            CaseCommand::Dispute(_) => CaseKind::Dispute,
+            CaseCommand::Petition(_) => CaseKind::Petition,
+            CaseCommand::Common { kind, .. } => *kind,
         }
     }
 
     pub fn action(&self) -> &'static str {
         match self {
             CaseCommand::Hazard(c) => c.action().as_str(),
+            CaseCommand::Dispute(c) => c.action().as_str(),
+            CaseCommand::Petition(c) => c.action().as_str(),
+            CaseCommand::Common { command, .. } => command.action().as_str(),
         }
     }
 
@@ -187,31 +248,120 @@ impl CaseCommand {
         self.action() == self.kind().filing_action()
     }
 
-    /// Decides the command against the case (`None`: not filed yet).
+    /// Decides the command against the case (`None`: not filed yet). Besides the events of the
+    /// action itself, records that the current step's deadline was missed (once per deadline)
+    /// and, when the case reaches an end state, how it closed.
     pub fn decide(
         &self,
         state: Option<&CaseState>,
         ctx: &Context<'_>,
     ) -> Result<Vec<CaseEvent>, Refusal> {
-        match (self, state) {
-            (CaseCommand::Hazard(cmd), None) => hazard::decide(None, cmd, ctx),
-            (CaseCommand::Hazard(cmd), Some(CaseState::Hazard(t))) => {
-                hazard::decide(Some(t), cmd, ctx)
-            }
+        let mut events = self
+            .decide_action(state, ctx)
+            .map_err(|refusal| match state {
+                Some(s) => s.widen(refusal, ctx),
+                None => refusal,
+            })?;
+        let Some(before) = state else {
+            return Ok(events);
+        };
+        if !before.is_closed()
+            && let Some(deadline) = before.deadline()
+            && ctx.now >= deadline
+            && !before.handling.missed_deadlines.contains(&deadline)
+        {
+            events.insert(
+                0,
+                CaseEvent::Common(CommonEvent::DeadlineMissed { deadline }),
+            );
         }
-        .map(|events| events.into_iter().map(CaseEvent::Hazard).collect())
+        let mut after = before.clone();
+        for event in &events {
+            after = CaseState::evolve(Some(after), event).map_err(|e| Refusal::InvalidField {
+                field: "case",
+                reason: e.to_string(),
+            })?;
+        }
+        if !before.is_closed() && after.is_closed() {
+            let outcome = after.outcome().unwrap_or(Outcome::NotResolved);
+            events.push(CaseEvent::Common(CommonEvent::Closed {
+                outcome,
+                on_time: after.handling.missed_deadlines.is_empty(),
+            }));
+        }
+        Ok(events)
+    }
+
+    fn decide_action(
+        &self,
+        state: Option<&CaseState>,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<CaseEvent>, Refusal> {
+        let detail = state.map(|s| &s.detail);
+        match (self, detail) {
+            (CaseCommand::Hazard(cmd), None) => {
+                lift(hazard::decide(None, cmd, ctx), CaseEvent::Hazard)
+            }
+            (CaseCommand::Hazard(cmd), Some(Detail::Hazard(t))) => {
+                lift(hazard::decide(Some(t), cmd, ctx), CaseEvent::Hazard)
+            }
+            (CaseCommand::Dispute(cmd), None) => {
+                lift(dispute::decide(None, cmd, ctx), CaseEvent::Dispute)
+            }
+            (CaseCommand::Dispute(cmd), Some(Detail::Dispute(d))) => {
+                lift(dispute::decide(Some(d), cmd, ctx), CaseEvent::Dispute)
+            }
+            (CaseCommand::Petition(cmd), None) => {
+                lift(petition::decide(None, cmd, ctx), CaseEvent::Petition)
+            }
+            (CaseCommand::Petition(cmd), Some(Detail::Petition(p))) => {
+                lift(petition::decide(Some(p), cmd, ctx), CaseEvent::Petition)
+            }
+            (CaseCommand::Common { command, .. }, Some(_)) => {
+                let state = state.expect("a detail comes from a state");
+                lift(common::decide(state, command, ctx), CaseEvent::Common)
+            }
+            (CaseCommand::Common { command, .. }, None) => Err(Refusal::NotAllowedInState {
+                kind: self.kind().as_str(),
+                state: "not filed",
+                action: command.action().as_str().to_owned(),
+                allowed: vec![self.kind().filing_action()],
+                reason: None,
+            }),
+            (_, Some(detail)) => Err(Refusal::NotAllowedInState {
+                kind: detail.kind().as_str(),
+                state: detail.status(),
+                action: self.action().to_owned(),
+                allowed: Vec::new(),
+                reason: Some("the command is for another kind of case"),
+            }),
+        }
     }
 }
 
-/// An event of some case. On the log it is a type name (`hazard.reported`), a schema version and
-/// a JSON object.
+fn lift<E>(
+    decided: Result<Vec<E>, Refusal>,
+    wrap: fn(E) -> CaseEvent,
+) -> Result<Vec<CaseEvent>, Refusal> {
+    decided.map(|events| events.into_iter().map(wrap).collect())
+}
+
+/// An event of some case. On the log it is a type name (`hazard.reported`, `case.note_added`), a
+/// schema version and a JSON object.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CaseEvent {
     Hazard(HazardEvent),
+    Dispute(DisputeEvent),
+    Petition(PetitionEvent),
+    /// An event every kind of case has; recorded as `case.<name>`.
+    Common(CommonEvent),
 }
 
 /// The schema version every event type is at now.
 pub(crate) const SCHEMA_VERSION: u32 = 1;
+
+/// The type prefix of the events every case has.
+const COMMON_PREFIX: &str = "case";
 
 /// A recorded event whose type or data this build does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -225,15 +375,18 @@ pub struct UnknownEvent {
 impl CaseEvent {
     /// The type name, schema version and data as they go on the log.
     pub fn to_record(&self) -> (String, u32, Value) {
-        let (kind, tagged) = match self {
-            CaseEvent::Hazard(e) => (CaseKind::Hazard, serde_json::to_value(e)),
+        let (prefix, tagged) = match self {
+            CaseEvent::Hazard(e) => (CaseKind::Hazard.as_str(), serde_json::to_value(e)),
+            CaseEvent::Dispute(e) => (CaseKind::Dispute.as_str(), serde_json::to_value(e)),
+            CaseEvent::Petition(e) => (CaseKind::Petition.as_str(), serde_json::to_value(e)),
+            CaseEvent::Common(e) => (COMMON_PREFIX, serde_json::to_value(e)),
         };
         let tagged = tagged.expect("events serialize to JSON");
         let name = tagged["type"]
             .as_str()
             .expect("events are tagged with type");
         (
-            format!("{kind}.{name}"),
+            format!("{prefix}.{name}"),
             SCHEMA_VERSION,
             tagged.get("data").cloned().unwrap_or(Value::Null),
         )
@@ -252,16 +405,25 @@ impl CaseEvent {
         if schema_version != SCHEMA_VERSION {
             return Err(unknown("unsupported schema version".to_owned()));
         }
-        let (kind, name) = event_type
+        let (prefix, name) = event_type
             .split_once('.')
             .ok_or_else(|| unknown("no kind prefix".to_owned()))?;
-        let kind: CaseKind = kind.parse().map_err(|e: InvalidInput| unknown(e.message))?;
         let tagged = json!({ "type": name, "data": data });
-        match kind {
-            CaseKind::Hazard => serde_json::from_value(tagged)
-                .map(CaseEvent::Hazard)
-                .map_err(|e| unknown(e.to_string())),
+        let read = |e: serde_json::Error| unknown(e.to_string());
+        if prefix == COMMON_PREFIX {
+            return serde_json::from_value(tagged)
+                .map(CaseEvent::Common)
+                .map_err(read);
         }
+        let kind: CaseKind = prefix
+            .parse()
+            .map_err(|e: InvalidInput| unknown(e.message))?;
+        match kind {
+            CaseKind::Hazard => serde_json::from_value(tagged).map(CaseEvent::Hazard),
+            CaseKind::Dispute => serde_json::from_value(tagged).map(CaseEvent::Dispute),
+            CaseKind::Petition => serde_json::from_value(tagged).map(CaseEvent::Petition),
+        }
+        .map_err(read)
     }
 }
 
@@ -279,22 +441,107 @@ impl ReplayError {
     }
 }
 
-/// A case as its events have made it.
+/// What is particular to the kind of a case: its own table's state and fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum CaseState {
+pub enum Detail {
     Hazard(HazardTicket),
+    Dispute(Dispute),
+    Petition(Petition),
+}
+
+impl Detail {
+    pub fn kind(&self) -> CaseKind {
+        match self {
+            Detail::Hazard(_) => CaseKind::Hazard,
+            Detail::Dispute(_) => CaseKind::Dispute,
+            Detail::Petition(_) => CaseKind::Petition,
+        }
+    }
+
+    pub fn status(&self) -> &'static str {
+        match self {
+            Detail::Hazard(t) => t.status.as_str(),
+            Detail::Dispute(d) => d.status.as_str(),
+            Detail::Petition(p) => p.status.as_str(),
+        }
+    }
+}
+
+/// A case as its events have made it: its kind's part and the part every case has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseState {
+    #[serde(flatten)]
+    pub detail: Detail,
+    pub handling: Handling,
 }
 
 impl CaseState {
     /// Folds one event into the state (`None`: before the first event).
     pub fn evolve(state: Option<CaseState>, event: &CaseEvent) -> Result<CaseState, ReplayError> {
-        match (state, event) {
-            (None, CaseEvent::Hazard(e)) => hazard::evolve(None, e).map(CaseState::Hazard),
-            (Some(CaseState::Hazard(t)), CaseEvent::Hazard(e)) => {
-                hazard::evolve(Some(t), e).map(CaseState::Hazard)
+        let filed = |detail| CaseState {
+            detail,
+            handling: Handling::default(),
+        };
+        let mut state = match (state, event) {
+            (None, CaseEvent::Hazard(e)) => {
+                return Ok(filed(Detail::Hazard(hazard::evolve(None, e)?)));
             }
+            (None, CaseEvent::Dispute(e)) => {
+                let d = dispute::evolve(None, e)?;
+                let mut s = filed(Detail::Dispute(d));
+                s.handling.lead_unit = dispute::assigned_unit(e).cloned();
+                return Ok(s);
+            }
+            (None, CaseEvent::Petition(e)) => {
+                let p = petition::evolve(None, e)?;
+                let mut s = filed(Detail::Petition(p));
+                s.handling.lead_unit = petition::assigned_unit(e).cloned();
+                return Ok(s);
+            }
+            (None, CaseEvent::Common(_)) => {
+                return Err(ReplayError::new("case", "event before the case was filed"));
+            }
+            (Some(state), _) => state,
+        };
+        if let CaseEvent::Common(e) = event {
+            common::evolve(&mut state, e)?;
+            return Ok(state);
         }
+        let before = state.deadline();
+        let assigned = match event {
+            CaseEvent::Dispute(e) => dispute::assigned_unit(e).cloned(),
+            CaseEvent::Petition(e) => petition::assigned_unit(e).cloned(),
+            CaseEvent::Hazard(_) | CaseEvent::Common(_) => None,
+        };
+        state.detail = match (state.detail, event) {
+            (Detail::Hazard(t), CaseEvent::Hazard(e)) => {
+                Detail::Hazard(hazard::evolve(Some(t), e)?)
+            }
+            (Detail::Dispute(d), CaseEvent::Dispute(e)) => {
+                Detail::Dispute(dispute::evolve(Some(d), e)?)
+            }
+            (Detail::Petition(p), CaseEvent::Petition(e)) => {
+                Detail::Petition(petition::evolve(Some(p), e)?)
+            }
+            (detail, _) => {
+                return Err(ReplayError::new(
+                    detail.kind().as_str(),
+                    "an event of another kind of case",
+                ));
+            }
+        };
+        if let Some(unit) = assigned {
+            state.handling.co_handlers.retain(|u| u != &unit);
+            state.handling.lead_unit = Some(unit);
+        }
+        // A new step starts its own extensions.
+        if state.deadline() != before {
+            state.handling.step_extended_days = 0;
+            state.handling.step_extensions = 0;
+            state.handling.pending_extension = None;
+        }
+        Ok(state)
     }
 
     /// Folds a whole history.
@@ -307,52 +554,186 @@ impl CaseState {
     }
 
     pub fn kind(&self) -> CaseKind {
-        match self {
-            CaseState::Hazard(_) => CaseKind::Hazard,
-        }
+        self.detail.kind()
     }
 
     pub fn status(&self) -> &'static str {
-        match self {
-            CaseState::Hazard(t) => t.status.as_str(),
-        }
+        self.detail.status()
     }
 
     /// Whether the case has reached an end state.
     pub fn is_closed(&self) -> bool {
-        match self {
-            CaseState::Hazard(t) => t.status.is_end(),
+        match &self.detail {
+            Detail::Hazard(t) => t.status.is_end(),
+            Detail::Dispute(d) => d.status.is_end(),
+            Detail::Petition(p) => p.status.is_end(),
         }
     }
 
-    pub fn allowed_actions(&self, role: Role) -> Vec<&'static str> {
-        match self {
-            CaseState::Hazard(t) => hazard::allowed_actions(Some(t), role),
+    /// How the case ended, once it has.
+    pub fn outcome(&self) -> Option<Outcome> {
+        match &self.detail {
+            Detail::Hazard(t) => hazard::outcome(t),
+            Detail::Dispute(d) => dispute::outcome(d),
+            Detail::Petition(p) => petition::outcome(p),
+        }
+    }
+
+    /// The actions `role` may take now: its kind's table and the common one.
+    pub fn allowed_actions(&self, role: Role, now: Timestamp) -> Vec<&'static str> {
+        let mut actions = match &self.detail {
+            Detail::Hazard(t) => hazard::allowed_actions(Some(t), role),
+            Detail::Dispute(d) => dispute::allowed_actions(Some(d), role, now),
+            Detail::Petition(p) => petition::allowed_actions(Some(p), role, now),
+        };
+        actions.extend(common::allowed_actions(self, role, now));
+        actions
+    }
+
+    /// The actions anyone may take now, in table order: the kind's, then the common ones.
+    pub fn open_actions(&self, now: Timestamp) -> Vec<&'static str> {
+        let open: Vec<&'static str> = Role::ALL
+            .iter()
+            .flat_map(|role| self.allowed_actions(*role, now))
+            .collect();
+        self.kind()
+            .actions()
+            .into_iter()
+            .chain(common::Action::ALL.iter().map(|a| a.as_str()))
+            .filter(|action| open.contains(action))
+            .collect()
+    }
+
+    /// A refusal from a kind's table lists the common actions allowed too.
+    fn widen(&self, refusal: Refusal, ctx: &Context<'_>) -> Refusal {
+        match refusal {
+            Refusal::NotAllowedInState {
+                kind,
+                state,
+                action,
+                reason,
+                ..
+            } => Refusal::NotAllowedInState {
+                kind,
+                state,
+                action,
+                allowed: self.open_actions(ctx.now),
+                reason,
+            },
+            Refusal::RoleNotPermitted {
+                kind,
+                state,
+                action,
+                role,
+                ..
+            } => Refusal::RoleNotPermitted {
+                kind,
+                state,
+                action,
+                role,
+                allowed: self.allowed_actions(role, ctx.now),
+            },
+            invalid @ Refusal::InvalidField { .. } => invalid,
         }
     }
 
     pub fn community(&self) -> &CommunityId {
-        match self {
-            CaseState::Hazard(t) => &t.community,
+        match &self.detail {
+            Detail::Hazard(t) => &t.community,
+            Detail::Dispute(d) => &d.community,
+            Detail::Petition(p) => &p.community,
         }
     }
 
     pub fn grid(&self) -> Option<&GridId> {
-        match self {
-            CaseState::Hazard(t) => t.grid.as_ref(),
+        match &self.detail {
+            Detail::Hazard(t) => t.grid.as_ref(),
+            Detail::Dispute(d) => d.grid.as_ref(),
+            Detail::Petition(p) => p.grid.as_ref(),
         }
     }
 
     pub fn title(&self) -> &str {
-        match self {
-            CaseState::Hazard(t) => &t.title,
+        match &self.detail {
+            Detail::Hazard(t) => &t.title,
+            Detail::Dispute(d) => &d.title,
+            Detail::Petition(p) => &p.title,
         }
     }
 
     /// The deadline of the current step.
     pub fn deadline(&self) -> Option<Timestamp> {
-        match self {
-            CaseState::Hazard(t) => t.deadline,
+        match &self.detail {
+            Detail::Hazard(t) => t.deadline,
+            Detail::Dispute(d) => d.deadline,
+            Detail::Petition(p) => p.deadline,
+        }
+    }
+
+    /// The step the deadline is for.
+    pub fn current_step(&self) -> Option<&'static str> {
+        match &self.detail {
+            Detail::Hazard(t) => hazard::current_step(t),
+            Detail::Dispute(d) => dispute::current_step(d),
+            Detail::Petition(p) => petition::current_step(p),
+        }
+    }
+
+    /// Whether the case is open past its deadline at `now`.
+    pub fn is_overdue(&self, now: Timestamp) -> bool {
+        !self.is_closed() && self.deadline().is_some_and(|d| now >= d)
+    }
+
+    /// For a closed case, whether every step finished within its deadline.
+    pub fn closed_on_time(&self) -> Option<bool> {
+        self.handling.closure.map(|c| c.on_time)
+    }
+
+    pub(crate) fn set_deadline(&mut self, deadline: Option<Timestamp>) {
+        match &mut self.detail {
+            Detail::Hazard(t) => t.deadline = deadline,
+            Detail::Dispute(d) => d.deadline = deadline,
+            Detail::Petition(p) => p.deadline = deadline,
+        }
+    }
+
+    pub(crate) fn extendable(&self) -> Result<(), &'static str> {
+        match &self.detail {
+            Detail::Hazard(t) => hazard::extendable(t),
+            Detail::Dispute(d) => dispute::extendable(d),
+            Detail::Petition(p) => petition::extendable(p),
+        }
+    }
+
+    pub(crate) fn reopenable(&self) -> Result<(), &'static str> {
+        match &self.detail {
+            Detail::Hazard(t) => hazard::reopenable(t),
+            Detail::Dispute(d) => dispute::reopenable(d),
+            Detail::Petition(p) => petition::reopenable(p),
+        }
+    }
+
+    pub(crate) fn reopen_deadline(&self, policy: &DeadlinePolicy, now: Timestamp) -> Timestamp {
+        match &self.detail {
+            Detail::Hazard(_) => hazard::reopen_deadline(policy, now),
+            Detail::Dispute(_) => dispute::reopen_deadline(policy, now),
+            Detail::Petition(_) => petition::reopen_deadline(policy, now),
+        }
+    }
+
+    pub(crate) fn reopened(&mut self, deadline: Timestamp) {
+        match &mut self.detail {
+            Detail::Hazard(t) => hazard::reopened(t, deadline),
+            Detail::Dispute(d) => dispute::reopened(d, deadline),
+            Detail::Petition(p) => petition::reopened(p, deadline),
+        }
+    }
+
+    pub(crate) fn marked_duplicate(&mut self) {
+        match &mut self.detail {
+            Detail::Hazard(t) => hazard::marked_duplicate(t),
+            Detail::Dispute(d) => dispute::marked_duplicate(d),
+            Detail::Petition(p) => petition::marked_duplicate(p),
         }
     }
 }

@@ -1,7 +1,20 @@
-//! What every case has beside its own table: co-handling units, supervision notices, extensions,
-//! links, return visits, reopening, and how it closed.
+//! What every case has beside its own table: notes and evidence, the lead unit and co-handling
+//! units (主办, 协办), supervision notices (督办), deadline extensions, links and duplicates,
+//! return visits (回访) and reopening, and how it closed.
+//!
+//! Like the kinds' tables, this is a table (action, open or closed, who, guard) read by both
+//! `decide` and `allowed_actions`.
 
+use jiff::Timestamp;
+use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
+
+use crate::case::CaseState;
+use crate::deadlines::ExtensionRule;
+use crate::evidence::{
+    Evidence, MAX_SHORT_TEXT, MAX_TEXT, check_evidence, optional_text, required_text,
+};
+use crate::{CaseId, CaseKind, Context, Refusal, ReplayError, Role, UnitId};
 
 /// How a closed case ended, as supervisors count it (化解率 = resolved / closed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -12,3 +25,885 @@ pub enum Outcome {
     /// Closed as a duplicate of another case: counted with that case, not on its own.
     Duplicate,
 }
+
+/// 满意 / 基本满意 / 不满意.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Satisfaction {
+    Satisfied,
+    BasicallySatisfied,
+    Dissatisfied,
+}
+
+/// The actions every case has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    AddNote,
+    AttachEvidence,
+    Reassign,
+    AddCoHandler,
+    RemoveCoHandler,
+    Supervise,
+    AnswerSupervision,
+    RequestExtension,
+    ApproveExtension,
+    RefuseExtension,
+    Link,
+    MarkDuplicate,
+    ReturnVisit,
+    Reopen,
+}
+
+impl Action {
+    pub const ALL: [Action; 14] = [
+        Action::AddNote,
+        Action::AttachEvidence,
+        Action::Reassign,
+        Action::AddCoHandler,
+        Action::RemoveCoHandler,
+        Action::Supervise,
+        Action::AnswerSupervision,
+        Action::RequestExtension,
+        Action::ApproveExtension,
+        Action::RefuseExtension,
+        Action::Link,
+        Action::MarkDuplicate,
+        Action::ReturnVisit,
+        Action::Reopen,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::AddNote => "add-note",
+            Action::AttachEvidence => "attach-evidence",
+            Action::Reassign => "reassign",
+            Action::AddCoHandler => "add-co-handler",
+            Action::RemoveCoHandler => "remove-co-handler",
+            Action::Supervise => "supervise",
+            Action::AnswerSupervision => "answer-supervision",
+            Action::RequestExtension => "request-extension",
+            Action::ApproveExtension => "approve-extension",
+            Action::RefuseExtension => "refuse-extension",
+            Action::Link => "link",
+            Action::MarkDuplicate => "mark-duplicate",
+            Action::ReturnVisit => "return-visit",
+            Action::Reopen => "reopen",
+        }
+    }
+}
+
+/// Whether a row applies to open cases or to closed ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Open,
+    Closed,
+}
+
+/// A row's condition beyond open or closed: `Err` carries the reason a refusal gives.
+type Check = fn(&CaseState, Timestamp) -> Result<(), &'static str>;
+
+/// One row of the common table.
+#[derive(Debug)]
+pub struct Row {
+    pub action: Action,
+    pub phase: Phase,
+    pub who: &'static [Role],
+    check: Option<Check>,
+}
+
+use Role::{GridWorker, Handler, Mediator, PetitionOfficer, Supervisor};
+
+const WORKERS: &[Role] = &[GridWorker, Mediator, PetitionOfficer, Handler, Supervisor];
+const ROUTERS: &[Role] = &[PetitionOfficer, Supervisor];
+
+/// The actions of the domain brief's "Every case".
+pub const TABLE: &[Row] = &[
+    Row {
+        action: Action::AddNote,
+        phase: Phase::Open,
+        who: WORKERS,
+        check: None,
+    },
+    Row {
+        action: Action::AttachEvidence,
+        phase: Phase::Open,
+        who: WORKERS,
+        check: None,
+    },
+    Row {
+        action: Action::Reassign,
+        phase: Phase::Open,
+        who: ROUTERS,
+        check: None,
+    },
+    Row {
+        action: Action::AddCoHandler,
+        phase: Phase::Open,
+        who: ROUTERS,
+        check: None,
+    },
+    Row {
+        action: Action::RemoveCoHandler,
+        phase: Phase::Open,
+        who: ROUTERS,
+        check: Some(|s, _| {
+            if s.handling.co_handlers.is_empty() {
+                Err("the case has no co-handling units")
+            } else {
+                Ok(())
+            }
+        }),
+    },
+    Row {
+        action: Action::Supervise,
+        phase: Phase::Open,
+        who: &[Supervisor],
+        check: None,
+    },
+    Row {
+        action: Action::AnswerSupervision,
+        phase: Phase::Open,
+        who: &[Handler, Mediator, PetitionOfficer],
+        check: Some(|s, _| {
+            if s.handling.supervisions.iter().any(|n| n.answer.is_none()) {
+                Ok(())
+            } else {
+                Err("no supervision notice is waiting for an answer")
+            }
+        }),
+    },
+    Row {
+        action: Action::RequestExtension,
+        phase: Phase::Open,
+        who: &[Handler, Mediator],
+        check: Some(|s, _| {
+            s.extendable()?;
+            if s.handling.pending_extension.is_some() {
+                return Err("an extension request is already waiting for approval");
+            }
+            if s.deadline().is_none() {
+                return Err("the current step has no deadline");
+            }
+            Ok(())
+        }),
+    },
+    Row {
+        action: Action::ApproveExtension,
+        phase: Phase::Open,
+        who: &[Supervisor],
+        check: Some(pending_extension),
+    },
+    Row {
+        action: Action::RefuseExtension,
+        phase: Phase::Open,
+        who: &[Supervisor],
+        check: Some(pending_extension),
+    },
+    Row {
+        action: Action::Link,
+        phase: Phase::Open,
+        who: WORKERS,
+        check: None,
+    },
+    Row {
+        action: Action::MarkDuplicate,
+        phase: Phase::Open,
+        who: &[Mediator, PetitionOfficer, Handler, Supervisor],
+        check: None,
+    },
+    Row {
+        action: Action::ReturnVisit,
+        phase: Phase::Closed,
+        who: &[GridWorker, Mediator, PetitionOfficer, Supervisor],
+        check: Some(|s, _| {
+            if s.handling.duplicate_of.is_some() {
+                Err("a duplicate is visited through the case it duplicates")
+            } else {
+                Ok(())
+            }
+        }),
+    },
+    Row {
+        action: Action::Reopen,
+        phase: Phase::Closed,
+        who: &[PetitionOfficer, Supervisor],
+        check: Some(|s, _| {
+            match s.handling.return_visits.last() {
+                Some(v) if v.satisfaction == Satisfaction::Dissatisfied => {}
+                _ => return Err("a case is reopened after a dissatisfied return visit"),
+            }
+            s.reopenable()
+        }),
+    },
+];
+
+fn pending_extension(s: &CaseState, _: Timestamp) -> Result<(), &'static str> {
+    if s.handling.pending_extension.is_some() {
+        Ok(())
+    } else {
+        Err("no extension request is waiting for approval")
+    }
+}
+
+fn phase_of(state: &CaseState) -> Phase {
+    if state.is_closed() {
+        Phase::Closed
+    } else {
+        Phase::Open
+    }
+}
+
+fn open_rows(state: &CaseState, now: Timestamp) -> impl Iterator<Item = &'static Row> + '_ {
+    let phase = phase_of(state);
+    TABLE.iter().filter(move |row| {
+        row.phase == phase && row.check.is_none_or(|check| check(state, now).is_ok())
+    })
+}
+
+/// The common actions `role` may take on this case now.
+pub fn allowed_actions(state: &CaseState, role: Role, now: Timestamp) -> Vec<&'static str> {
+    open_rows(state, now)
+        .filter(|row| row.who.contains(&role))
+        .map(|row| row.action.as_str())
+        .collect()
+}
+
+/// The common actions anyone may take on this case now.
+pub fn open_actions(state: &CaseState, now: Timestamp) -> Vec<&'static str> {
+    open_rows(state, now)
+        .map(|row| row.action.as_str())
+        .collect()
+}
+
+fn authorize(state: &CaseState, action: Action, ctx: &Context<'_>) -> Result<(), Refusal> {
+    let row = TABLE
+        .iter()
+        .find(|row| row.action == action)
+        .expect("every common action has a row");
+    let in_phase = row.phase == phase_of(state);
+    let reason = match (in_phase, row.check) {
+        (false, _) => Some(match row.phase {
+            Phase::Open => "the case is closed",
+            Phase::Closed => "the case is still open",
+        }),
+        (true, Some(check)) => check(state, ctx.now).err(),
+        (true, None) => None,
+    };
+    if let Some(reason) = reason {
+        return Err(Refusal::NotAllowedInState {
+            kind: state.kind().as_str(),
+            state: state.status(),
+            action: action.as_str().to_owned(),
+            allowed: state.open_actions(ctx.now),
+            reason: Some(reason),
+        });
+    }
+    if !row.who.contains(&ctx.role) {
+        return Err(Refusal::RoleNotPermitted {
+            kind: state.kind().as_str(),
+            state: state.status(),
+            action: action.as_str().to_owned(),
+            role: ctx.role,
+            allowed: state.allowed_actions(ctx.role, ctx.now),
+        });
+    }
+    Ok(())
+}
+
+// ---- commands -------------------------------------------------------------------------------
+
+/// A command any case takes, named as the table names its action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", content = "input", rename_all = "kebab-case")]
+pub enum CommonCommand {
+    AddNote(AddNote),
+    AttachEvidence(AttachEvidence),
+    Reassign(Reassign),
+    AddCoHandler(CoHandler),
+    RemoveCoHandler(CoHandler),
+    Supervise(Supervise),
+    AnswerSupervision(AnswerSupervision),
+    RequestExtension(RequestExtension),
+    ApproveExtension(ApproveExtension),
+    RefuseExtension(RefuseExtension),
+    Link(Link),
+    MarkDuplicate(MarkDuplicate),
+    ReturnVisit(ReturnVisit),
+    Reopen(Reopen),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddNote {
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachEvidence {
+    pub evidence: Vec<Evidence>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reassign {
+    /// The new lead unit (主办).
+    pub unit: UnitId,
+    /// The person in the unit, when named.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoHandler {
+    /// An assisting unit (协办).
+    pub unit: UnitId,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Supervise {
+    /// What the supervisor demands (督办意见).
+    pub notice: String,
+    /// The tenant-local day the answer is due; by default the policy's answer limit.
+    #[serde(default)]
+    pub due_on: Option<Date>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerSupervision {
+    /// The number of the notice answered (1 for the first).
+    pub notice: u32,
+    pub answer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestExtension {
+    pub days: u32,
+    /// The reason, told to the petitioner or parties.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveExtension {
+    /// The days approved, at most those requested; by default all of them.
+    #[serde(default)]
+    pub days: Option<u32>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefuseExtension {
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    pub case: CaseId,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkDuplicate {
+    /// The case this one duplicates.
+    pub of: CaseId,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnVisit {
+    pub satisfaction: Satisfaction,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reopen {
+    pub reason: String,
+}
+
+impl CommonCommand {
+    pub fn action(&self) -> Action {
+        match self {
+            CommonCommand::AddNote(_) => Action::AddNote,
+            CommonCommand::AttachEvidence(_) => Action::AttachEvidence,
+            CommonCommand::Reassign(_) => Action::Reassign,
+            CommonCommand::AddCoHandler(_) => Action::AddCoHandler,
+            CommonCommand::RemoveCoHandler(_) => Action::RemoveCoHandler,
+            CommonCommand::Supervise(_) => Action::Supervise,
+            CommonCommand::AnswerSupervision(_) => Action::AnswerSupervision,
+            CommonCommand::RequestExtension(_) => Action::RequestExtension,
+            CommonCommand::ApproveExtension(_) => Action::ApproveExtension,
+            CommonCommand::RefuseExtension(_) => Action::RefuseExtension,
+            CommonCommand::Link(_) => Action::Link,
+            CommonCommand::MarkDuplicate(_) => Action::MarkDuplicate,
+            CommonCommand::ReturnVisit(_) => Action::ReturnVisit,
+            CommonCommand::Reopen(_) => Action::Reopen,
+        }
+    }
+}
+
+// ---- events ---------------------------------------------------------------------------------
+
+/// What happened to a case, whatever its kind. On the log these are `case.<name>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum CommonEvent {
+    NoteAdded {
+        text: String,
+    },
+    EvidenceAttached {
+        evidence: Vec<Evidence>,
+        note: Option<String>,
+    },
+    Reassigned {
+        unit: UnitId,
+        assignee: Option<String>,
+        reason: String,
+    },
+    CoHandlerAdded {
+        unit: UnitId,
+    },
+    CoHandlerRemoved {
+        unit: UnitId,
+    },
+    SupervisionNoticed {
+        number: u32,
+        notice: String,
+        due: Timestamp,
+    },
+    SupervisionAnswered {
+        number: u32,
+        answer: String,
+    },
+    ExtensionRequested {
+        days: u32,
+        reason: String,
+    },
+    ExtensionApproved {
+        days: u32,
+        /// The step's deadline after the extension.
+        deadline: Timestamp,
+        note: Option<String>,
+    },
+    ExtensionRefused {
+        reason: String,
+    },
+    Linked {
+        case: CaseId,
+        note: Option<String>,
+    },
+    MarkedDuplicate {
+        of: CaseId,
+        note: Option<String>,
+    },
+    ReturnVisited {
+        satisfaction: Satisfaction,
+        note: Option<String>,
+    },
+    Reopened {
+        reason: String,
+        /// The deadline of the step the case goes back to.
+        deadline: Timestamp,
+    },
+    /// The current step's deadline had passed when the case was next acted on.
+    DeadlineMissed {
+        deadline: Timestamp,
+    },
+    /// The case reached an end state: recorded with the event that ended it.
+    Closed {
+        outcome: Outcome,
+        /// No step of the case missed its deadline.
+        on_time: bool,
+    },
+}
+
+// ---- state ----------------------------------------------------------------------------------
+
+/// The parts of a case every kind shares.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Handling {
+    /// The lead unit (主办).
+    pub lead_unit: Option<UnitId>,
+    pub assignee: Option<String>,
+    /// Assisting units (协办).
+    pub co_handlers: Vec<UnitId>,
+    pub notes: Vec<String>,
+    pub evidence: Vec<Evidence>,
+    pub supervisions: Vec<SupervisionNotice>,
+    pub pending_extension: Option<ExtensionRequest>,
+    pub extensions: Vec<ApprovedExtension>,
+    /// Days and times the current step has been extended.
+    pub step_extended_days: u32,
+    pub step_extensions: u32,
+    pub links: Vec<CaseId>,
+    pub duplicate_of: Option<CaseId>,
+    pub return_visits: Vec<Visit>,
+    pub reopened: u32,
+    /// Deadlines that passed before their step was done.
+    pub missed_deadlines: Vec<Timestamp>,
+    pub closure: Option<Closure>,
+}
+
+/// A supervision notice (督办) and the assignee's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SupervisionNotice {
+    pub number: u32,
+    pub notice: String,
+    pub due: Timestamp,
+    pub answer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtensionRequest {
+    pub days: u32,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovedExtension {
+    pub days: u32,
+    pub reason: String,
+    pub deadline: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Visit {
+    pub satisfaction: Satisfaction,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closure {
+    pub outcome: Outcome,
+    pub on_time: bool,
+}
+
+// ---- the rules ------------------------------------------------------------------------------
+
+fn extension_rule(state: &CaseState, ctx: &Context<'_>) -> ExtensionRule {
+    let rules = &ctx.policy.extensions;
+    match state.kind() {
+        CaseKind::Hazard => rules.hazard,
+        CaseKind::Dispute => rules.dispute,
+        CaseKind::Petition => rules.petition,
+    }
+}
+
+/// Checks `days` more of extension against the kind's ceiling and count.
+fn check_extension(state: &CaseState, days: u32, ctx: &Context<'_>) -> Result<(), Refusal> {
+    let rule = extension_rule(state, ctx);
+    let h = &state.handling;
+    if days == 0 {
+        return Err(Refusal::invalid("days", "an extension is at least 1 day"));
+    }
+    if h.step_extensions >= rule.times {
+        return Err(Refusal::invalid(
+            "days",
+            format!(
+                "this step of a {} has been extended {} time(s), the most the policy allows",
+                state.kind(),
+                h.step_extensions
+            ),
+        ));
+    }
+    let left = rule.ceiling_days.saturating_sub(h.step_extended_days);
+    if days > left {
+        return Err(Refusal::invalid(
+            "days",
+            format!(
+                "a {} step may be extended by at most {} days in all; {} already approved, so at most {left} more",
+                state.kind(),
+                rule.ceiling_days,
+                h.step_extended_days
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Decides a common command on a filed case.
+pub fn decide(
+    state: &CaseState,
+    command: &CommonCommand,
+    ctx: &Context<'_>,
+) -> Result<Vec<CommonEvent>, Refusal> {
+    authorize(state, command.action(), ctx)?;
+    let h = &state.handling;
+    let event = match command {
+        CommonCommand::AddNote(n) => {
+            required_text("text", &n.text, MAX_TEXT)?;
+            CommonEvent::NoteAdded {
+                text: n.text.clone(),
+            }
+        }
+        CommonCommand::AttachEvidence(a) => {
+            check_evidence(&a.evidence, true)?;
+            optional_text("note", a.note.as_deref(), MAX_TEXT)?;
+            CommonEvent::EvidenceAttached {
+                evidence: a.evidence.clone(),
+                note: a.note.clone(),
+            }
+        }
+        CommonCommand::Reassign(r) => {
+            required_text("reason", &r.reason, MAX_TEXT)?;
+            optional_text("assignee", r.assignee.as_deref(), MAX_SHORT_TEXT)?;
+            if h.lead_unit.as_ref() == Some(&r.unit) && h.assignee == r.assignee {
+                return Err(Refusal::invalid("unit", "the case is already assigned so"));
+            }
+            CommonEvent::Reassigned {
+                unit: r.unit.clone(),
+                assignee: r.assignee.clone(),
+                reason: r.reason.clone(),
+            }
+        }
+        CommonCommand::AddCoHandler(c) => {
+            optional_text("note", c.note.as_deref(), MAX_TEXT)?;
+            if h.lead_unit.as_ref() == Some(&c.unit) {
+                return Err(Refusal::invalid("unit", "the lead unit cannot also assist"));
+            }
+            if h.co_handlers.contains(&c.unit) {
+                return Err(Refusal::invalid("unit", "the unit already assists"));
+            }
+            CommonEvent::CoHandlerAdded {
+                unit: c.unit.clone(),
+            }
+        }
+        CommonCommand::RemoveCoHandler(c) => {
+            if !h.co_handlers.contains(&c.unit) {
+                return Err(Refusal::invalid(
+                    "unit",
+                    "the unit does not assist on this case",
+                ));
+            }
+            CommonEvent::CoHandlerRemoved {
+                unit: c.unit.clone(),
+            }
+        }
+        CommonCommand::Supervise(s) => {
+            required_text("notice", &s.notice, MAX_TEXT)?;
+            let policy = ctx.policy;
+            let due = match s.due_on {
+                Some(day) if day < policy.local_day(ctx.now) => {
+                    return Err(Refusal::invalid("due_on", "must not be in the past"));
+                }
+                Some(day) => policy.end_of_day(day),
+                None => policy.due(ctx.now, policy.supervision.answer),
+            };
+            CommonEvent::SupervisionNoticed {
+                number: u32::try_from(h.supervisions.len())
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(1),
+                notice: s.notice.clone(),
+                due,
+            }
+        }
+        CommonCommand::AnswerSupervision(a) => {
+            required_text("answer", &a.answer, MAX_TEXT)?;
+            match h.supervisions.iter().find(|n| n.number == a.notice) {
+                Some(n) if n.answer.is_none() => {}
+                Some(_) => {
+                    return Err(Refusal::invalid(
+                        "notice",
+                        "that notice is already answered",
+                    ));
+                }
+                None => {
+                    return Err(Refusal::invalid(
+                        "notice",
+                        "no supervision notice has that number",
+                    ));
+                }
+            }
+            CommonEvent::SupervisionAnswered {
+                number: a.notice,
+                answer: a.answer.clone(),
+            }
+        }
+        CommonCommand::RequestExtension(r) => {
+            required_text("reason", &r.reason, MAX_TEXT)?;
+            check_extension(state, r.days, ctx)?;
+            CommonEvent::ExtensionRequested {
+                days: r.days,
+                reason: r.reason.clone(),
+            }
+        }
+        CommonCommand::ApproveExtension(a) => {
+            optional_text("note", a.note.as_deref(), MAX_TEXT)?;
+            let requested = h
+                .pending_extension
+                .as_ref()
+                .expect("the row's check found the request");
+            let days = a.days.unwrap_or(requested.days);
+            if days > requested.days {
+                return Err(Refusal::invalid(
+                    "days",
+                    format!("at most the {} days requested", requested.days),
+                ));
+            }
+            check_extension(state, days, ctx)?;
+            let deadline = state
+                .deadline()
+                .expect("the request was made on a step with a deadline");
+            CommonEvent::ExtensionApproved {
+                days,
+                deadline: ctx.policy.extended(deadline, days),
+                note: a.note.clone(),
+            }
+        }
+        CommonCommand::RefuseExtension(r) => {
+            required_text("reason", &r.reason, MAX_TEXT)?;
+            CommonEvent::ExtensionRefused {
+                reason: r.reason.clone(),
+            }
+        }
+        CommonCommand::Link(l) => {
+            optional_text("note", l.note.as_deref(), MAX_TEXT)?;
+            if l.case == ctx.case_id {
+                return Err(Refusal::invalid("case", "a case is not linked to itself"));
+            }
+            if h.links.contains(&l.case) {
+                return Err(Refusal::invalid("case", "the cases are already linked"));
+            }
+            CommonEvent::Linked {
+                case: l.case,
+                note: l.note.clone(),
+            }
+        }
+        CommonCommand::MarkDuplicate(m) => {
+            optional_text("note", m.note.as_deref(), MAX_TEXT)?;
+            if m.of == ctx.case_id {
+                return Err(Refusal::invalid("of", "a case does not duplicate itself"));
+            }
+            CommonEvent::MarkedDuplicate {
+                of: m.of,
+                note: m.note.clone(),
+            }
+        }
+        CommonCommand::ReturnVisit(v) => {
+            optional_text("note", v.note.as_deref(), MAX_TEXT)?;
+            CommonEvent::ReturnVisited {
+                satisfaction: v.satisfaction,
+                note: v.note.clone(),
+            }
+        }
+        CommonCommand::Reopen(r) => {
+            required_text("reason", &r.reason, MAX_TEXT)?;
+            CommonEvent::Reopened {
+                reason: r.reason.clone(),
+                deadline: state.reopen_deadline(ctx.policy, ctx.now),
+            }
+        }
+    };
+    Ok(vec![event])
+}
+
+/// Applies a common event to a filed case.
+pub(crate) fn evolve(state: &mut CaseState, event: &CommonEvent) -> Result<(), ReplayError> {
+    let h = &mut state.handling;
+    match event {
+        CommonEvent::NoteAdded { text } => h.notes.push(text.clone()),
+        CommonEvent::EvidenceAttached { evidence, .. } => {
+            h.evidence.extend(evidence.iter().cloned())
+        }
+        CommonEvent::Reassigned { unit, assignee, .. } => {
+            h.co_handlers.retain(|u| u != unit);
+            h.lead_unit = Some(unit.clone());
+            h.assignee = assignee.clone();
+        }
+        CommonEvent::CoHandlerAdded { unit } => h.co_handlers.push(unit.clone()),
+        CommonEvent::CoHandlerRemoved { unit } => h.co_handlers.retain(|u| u != unit),
+        CommonEvent::SupervisionNoticed {
+            number,
+            notice,
+            due,
+        } => {
+            h.supervisions.push(SupervisionNotice {
+                number: *number,
+                notice: notice.clone(),
+                due: *due,
+                answer: None,
+            });
+        }
+        CommonEvent::SupervisionAnswered { number, answer } => {
+            let notice = h
+                .supervisions
+                .iter_mut()
+                .find(|n| n.number == *number)
+                .ok_or_else(|| {
+                    ReplayError::new("case", "answer to an unknown supervision notice")
+                })?;
+            notice.answer = Some(answer.clone());
+        }
+        CommonEvent::ExtensionRequested { days, reason } => {
+            h.pending_extension = Some(ExtensionRequest {
+                days: *days,
+                reason: reason.clone(),
+            });
+        }
+        CommonEvent::ExtensionApproved { days, deadline, .. } => {
+            let request = h
+                .pending_extension
+                .take()
+                .ok_or_else(|| ReplayError::new("case", "extension approved without a request"))?;
+            h.extensions.push(ApprovedExtension {
+                days: *days,
+                reason: request.reason,
+                deadline: *deadline,
+            });
+            h.step_extended_days += days;
+            h.step_extensions += 1;
+            state.set_deadline(Some(*deadline));
+        }
+        CommonEvent::ExtensionRefused { .. } => h.pending_extension = None,
+        CommonEvent::Linked { case, .. } => h.links.push(*case),
+        CommonEvent::MarkedDuplicate { of, .. } => {
+            h.duplicate_of = Some(*of);
+            if !h.links.contains(of) {
+                h.links.push(*of);
+            }
+            h.pending_extension = None;
+            state.marked_duplicate();
+        }
+        CommonEvent::ReturnVisited { satisfaction, note } => h.return_visits.push(Visit {
+            satisfaction: *satisfaction,
+            note: note.clone(),
+        }),
+        CommonEvent::Reopened { deadline, .. } => {
+            h.reopened += 1;
+            h.closure = None;
+            h.step_extended_days = 0;
+            h.step_extensions = 0;
+            state.reopened(*deadline);
+        }
+        CommonEvent::DeadlineMissed { deadline } => h.missed_deadlines.push(*deadline),
+        CommonEvent::Closed { outcome, on_time } => {
+            h.pending_extension = None;
+            h.closure = Some(Closure {
+                outcome: *outcome,
+                on_time: *on_time,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -5,6 +5,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::common::Outcome;
 use crate::deadlines::{DeadlinePolicy, Limit};
 use crate::evidence::{
     Evidence, Location, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_evidence, check_location,
@@ -722,6 +723,63 @@ fn reported(event: &HazardEvent) -> HazardTicket {
         failed_reinspections: 0,
         dismissal: None,
         duplicate_of: None,
+    }
+}
+
+// ---- hooks for the actions every case has -----------------------------------------------------
+
+/// How an ended ticket ended: struck off after reinspection is resolved; a dismissed one is not
+/// (or is a duplicate). `None` while open.
+pub fn outcome(ticket: &HazardTicket) -> Option<Outcome> {
+    match ticket.status {
+        Closed => Some(Outcome::Resolved),
+        Dismissed if ticket.dismissal == Some(DismissReason::Duplicate) => Some(Outcome::Duplicate),
+        Dismissed => Some(Outcome::NotResolved),
+        Reported | Verified | Rectifying | Rectified => None,
+    }
+}
+
+/// Only a rectification deadline can be extended.
+pub fn extendable(ticket: &HazardTicket) -> Result<(), &'static str> {
+    match ticket.status {
+        Rectifying => Ok(()),
+        _ => Err("only a rectification deadline can be extended"),
+    }
+}
+
+/// A struck-off hazard can be reopened (the hazard is back); a dismissed one is reported anew.
+pub fn reopenable(ticket: &HazardTicket) -> Result<(), &'static str> {
+    match ticket.status {
+        Closed => Ok(()),
+        _ => Err("only a struck-off hazard is reopened; a dismissed one is reported again"),
+    }
+}
+
+/// A reopened hazard is verified again on site.
+pub fn reopen_deadline(policy: &DeadlinePolicy, now: Timestamp) -> Timestamp {
+    policy.due(now, policy.hazard.verify)
+}
+
+/// Applies a recorded reopening.
+pub fn reopened(ticket: &mut HazardTicket, deadline: Timestamp) {
+    ticket.status = Reported;
+    ticket.deadline = Some(deadline);
+}
+
+/// Applies a recorded "marked duplicate": the hazard table's dismissal as a duplicate.
+pub fn marked_duplicate(ticket: &mut HazardTicket) {
+    ticket.status = Dismissed;
+    ticket.dismissal = Some(DismissReason::Duplicate);
+    ticket.deadline = None;
+}
+
+/// The step whose deadline the ticket shows.
+pub fn current_step(ticket: &HazardTicket) -> Option<&'static str> {
+    match ticket.status {
+        Reported => Some("verify"),
+        Rectifying => Some("rectify"),
+        Rectified => Some("reinspect"),
+        Verified | Closed | Dismissed => None,
     }
 }
 

@@ -6,14 +6,17 @@
 mod case;
 pub mod common;
 pub mod deadlines;
+pub mod dispute;
 pub mod evidence;
 pub mod hazard;
 mod ids;
+pub mod petition;
 mod refusal;
 mod role;
 
 pub use case::{
-    CaseCommand, CaseEvent, CaseKind, CaseState, Context, InvalidInput, ReplayError, UnknownEvent,
+    CaseCommand, CaseEvent, CaseKind, CaseState, Context, Detail, InvalidInput, ReplayError,
+    UnknownEvent,
 };
 pub use ids::{CaseId, CaseNumber, CommunityId, GridId, InvalidId, TenantId, UnitId};
 pub use refusal::Refusal;

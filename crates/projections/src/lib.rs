@@ -16,7 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use tokio::sync::watch;
 
 pub use projector::{CASES, Projector};
-pub use queries::{CaseFilter, CaseSummary, HistoryEntry, Page};
+pub use queries::{CaseFilter, CaseLink, CaseSummary, HistoryEntry, Page};
 
 /// Failures of the read side.
 #[derive(Debug, thiserror::Error)]

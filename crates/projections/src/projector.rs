@@ -1,6 +1,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use docket_domain::common::CommonEvent;
+use docket_domain::hazard::HazardEvent;
 use docket_domain::{CaseEvent, CaseKind, CaseNumber, CaseState};
 use docket_eventlog::{EventLog, Recorded};
 use jiff::tz::{self, TimeZone};
@@ -116,10 +118,39 @@ async fn apply(
         .map(|json| serde_json::from_str(&json))
         .transpose()
         .map_err(|e| unprojectable(format!("stored state: {e}")))?;
+    let mut links = Vec::new();
     for record in &body.events {
         let event = CaseEvent::from_record(&record.event_type, record.schema_version, &record.data)
             .map_err(|e| unprojectable(e.to_string()))?;
+        match &event {
+            CaseEvent::Common(CommonEvent::Linked { case, .. }) => {
+                links.push((body.case_id, case.as_uuid(), "related"));
+                links.push((case.as_uuid(), body.case_id, "related"));
+            }
+            CaseEvent::Common(CommonEvent::MarkedDuplicate { of, .. })
+            | CaseEvent::Hazard(HazardEvent::Dismissed {
+                duplicate_of: Some(of),
+                ..
+            }) => {
+                links.push((body.case_id, of.as_uuid(), "duplicate-of"));
+                links.push((of.as_uuid(), body.case_id, "duplicated-by"));
+            }
+            _ => {}
+        }
         state = Some(CaseState::evolve(state, &event).map_err(|e| unprojectable(e.to_string()))?);
+    }
+    for (from, to, relation) in links {
+        sqlx::query(
+            "INSERT INTO case_links (tenant, case_id, other_id, relation, position)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        )
+        .bind(&body.tenant)
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .bind(relation)
+        .bind(position as i64)
+        .execute(&mut **tx)
+        .await?;
     }
     let state = state.ok_or_else(|| unprojectable("a commit without events".to_owned()))?;
     let state_json = serde_json::to_string(&state).expect("case state serializes");

@@ -42,6 +42,14 @@ pub struct Page<T> {
     pub next_cursor: Option<Uuid>,
 }
 
+/// A link from one case to another, as either case's history recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseLink {
+    pub case: Uuid,
+    /// `related`, `duplicate-of` or `duplicated-by`.
+    pub relation: String,
+}
+
 /// One commit of a case's audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistoryEntry {
@@ -147,6 +155,30 @@ impl ReadModel {
     }
 
     /// A case's audit trail in version order; empty if the case is unknown in this tenant.
+    /// The links of a case, both those its own history records and those of cases naming it.
+    pub async fn links(
+        &self,
+        tenant: &str,
+        case_id: Uuid,
+    ) -> Result<Vec<CaseLink>, ProjectionError> {
+        let rows = sqlx::query(
+            "SELECT other_id, relation FROM case_links WHERE tenant = ?1 AND case_id = ?2
+             ORDER BY position, other_id",
+        )
+        .bind(tenant)
+        .bind(case_id.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CaseLink {
+                    case: uuid(r.try_get("other_id")?)?,
+                    relation: r.try_get("relation")?,
+                })
+            })
+            .collect()
+    }
+
     pub async fn history(
         &self,
         tenant: &str,

@@ -30,6 +30,10 @@ pub(crate) struct ServeArgs {
     /// Seconds JetStream remembers commit ids (retried filings are recognised within it).
     #[arg(long, env = "DOCKET_NATS_DUPLICATE_WINDOW", default_value_t = 600)]
     pub(crate) nats_duplicate_window: u64,
+    /// Deadline policies: `default.toml` for every tenant and `<tenant>.toml` for one (see
+    /// deploy/policy/default.toml). Without it, the domain's defaults and the shipped calendar.
+    #[arg(long, env = "DOCKET_POLICY_DIR")]
+    pub(crate) policy_dir: Option<PathBuf>,
     /// Tenant of the demo tokens printed at start (embedded mode).
     #[arg(long, env = "DOCKET_DEMO_TENANT", default_value = "demo")]
     pub(crate) tenant: String,

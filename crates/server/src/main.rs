@@ -1,6 +1,7 @@
 //! `docket`: serve the API on the embedded log and read model, or mint a development token.
 
 mod config;
+mod policy;
 mod secret;
 
 use std::process::ExitCode;
@@ -115,7 +116,8 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
         .into());
     };
     let read = ReadModel::open(dir.read_model_path(), &log_name).await?;
-    let commands = CommandService::new(log.clone(), Arc::new(SystemClock));
+    let policies = policy::load(args.policy_dir.as_deref())?;
+    let commands = CommandService::new(log.clone(), Arc::new(SystemClock)).with_policies(policies);
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

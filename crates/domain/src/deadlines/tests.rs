@@ -207,3 +207,10 @@ fn bad_calendars_say_what_is_wrong() {
     );
     assert!(err("[[year]]\nyear = 2025\n[[year]]\nyear = 2025").contains("twice"));
 }
+
+#[test]
+fn the_example_policy_in_deploy_is_the_default_policy() {
+    let text = include_str!("../../../../deploy/policy/default.toml");
+    let policy = DeadlinePolicy::from_toml(text, |_| Err("names no calendar".into())).unwrap();
+    assert_eq!(policy, DeadlinePolicy::default());
+}

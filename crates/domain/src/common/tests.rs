@@ -1,0 +1,1119 @@
+//! The actions every case has, on all three kinds, through the case-level `decide` (so the
+//! recorded "deadline missed" and "closed" events are checked too). Commands are written as the
+//! HTTP bodies are, in JSON.
+
+use std::sync::LazyLock;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::deadlines::{DeadlinePolicy, Limit};
+use crate::{CaseCommand, CaseEvent, CaseKind, CaseState, Context, Refusal, Role};
+
+static POLICY: LazyLock<DeadlinePolicy> = LazyLock::new(DeadlinePolicy::default);
+
+/// A tenant-local wall time such as "2025-03-03 10:00".
+fn at(s: &str) -> Timestamp {
+    format!("{}:00+08:00[Asia/Shanghai]", s.replace(' ', "T"))
+        .parse::<jiff::ZonedDateTime>()
+        .expect("a wall time")
+        .timestamp()
+}
+
+fn photo() -> Value {
+    json!({"content_hash": format!("sha256:{}", "ab".repeat(32)), "media_type": "image/jpeg",
+           "size": 1000, "blob": "blobs/1.jpg"})
+}
+
+/// One case, driven command by command.
+struct Case {
+    id: CaseId,
+    kind: CaseKind,
+    state: Option<CaseState>,
+    now: Timestamp,
+}
+
+impl Case {
+    fn new(kind: CaseKind, now: &str) -> Case {
+        Case {
+            id: CaseId::default(),
+            kind,
+            state: None,
+            now: at(now),
+        }
+    }
+
+    fn ctx(&self, role: Role) -> Context<'static> {
+        Context {
+            role,
+            now: self.now,
+            case_id: self.id,
+            policy: &POLICY,
+        }
+    }
+
+    fn at(mut self, now: &str) -> Self {
+        self.now = at(now);
+        self
+    }
+
+    /// Decides; on success applies the events and returns them.
+    fn try_act(
+        &mut self,
+        role: Role,
+        action: &str,
+        body: Value,
+    ) -> Result<Vec<CaseEvent>, Refusal> {
+        let command =
+            CaseCommand::parse_action(self.kind, action, body).expect("a well-formed command");
+        let events = command.decide(self.state.as_ref(), &self.ctx(role))?;
+        for e in &events {
+            self.state = Some(CaseState::evolve(self.state.take(), e).expect("replays"));
+        }
+        Ok(events)
+    }
+
+    #[track_caller]
+    fn act(&mut self, role: Role, action: &str, body: Value) -> Vec<CaseEvent> {
+        match self.try_act(role, action, body) {
+            Ok(events) => events,
+            Err(refusal) => panic!("{action} refused: {refusal}"),
+        }
+    }
+
+    /// Asserts a refusal and that nothing changed.
+    #[track_caller]
+    fn refused(&mut self, role: Role, action: &str, body: Value) -> Refusal {
+        let before = self.state.clone();
+        let refusal = self
+            .try_act(role, action, body)
+            .expect_err("the action is refused");
+        assert_eq!(self.state, before, "a refusal changes nothing");
+        refusal
+    }
+
+    fn state(&self) -> &CaseState {
+        self.state.as_ref().expect("filed")
+    }
+
+    fn h(&self) -> &Handling {
+        &self.state().handling
+    }
+}
+
+fn common(events: &[CaseEvent]) -> Vec<&CommonEvent> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            CaseEvent::Common(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+#[track_caller]
+fn invalid_field(refusal: &Refusal) -> &'static str {
+    match refusal {
+        Refusal::InvalidField { field, .. } => field,
+        other => panic!("expected an invalid field, got {other:?}"),
+    }
+}
+
+#[track_caller]
+fn not_allowed_reason(refusal: &Refusal) -> &'static str {
+    match refusal {
+        Refusal::NotAllowedInState { reason, .. } => reason.unwrap_or(""),
+        other => panic!("expected not allowed in state, got {other:?}"),
+    }
+}
+
+#[track_caller]
+fn role_refused(refusal: &Refusal) {
+    assert!(
+        matches!(refusal, Refusal::RoleNotPermitted { .. }),
+        "{refusal:?}"
+    );
+}
+
+// ---- cases of each kind, at a known step -------------------------------------------------------
+
+fn hazard(now: &str) -> Case {
+    let mut case = Case::new(CaseKind::Hazard, now);
+    case.act(
+        Role::GridWorker,
+        "report",
+        json!({"community": "qinghe", "grid": "qinghe-03", "title": "楼道堆物", "category": "fire",
+               "severity": "general", "source": "night-patrol"}),
+    );
+    case
+}
+
+fn rectifying_hazard(now: &str) -> Case {
+    let mut case = hazard(now);
+    case.act(
+        Role::Handler,
+        "verify",
+        json!({"severity": "general", "responsible_party": "物业"}),
+    );
+    case.act(
+        Role::Handler,
+        "order-rectification",
+        json!({"measures": "清理"}),
+    );
+    case
+}
+
+fn closed_hazard(now: &str) -> Case {
+    let mut case = hazard(now);
+    case.act(
+        Role::GridWorker,
+        "fix-on-spot",
+        json!({"evidence": [photo()]}),
+    );
+    case.act(Role::Handler, "pass-reinspection", json!({}));
+    case
+}
+
+fn petition(now: &str) -> Case {
+    let mut case = Case::new(CaseKind::Petition, now);
+    case.act(
+        Role::PetitionOfficer,
+        "register",
+        json!({"community": "qinghe", "title": "小区加装电梯", "channel": "letter",
+               "petition_type": "appeal-request", "category": "housing",
+               "petitioners": [{"name": "张三", "phone": "13800138000"}]}),
+    );
+    case
+}
+
+fn handling_petition(now: &str) -> Case {
+    let mut case = petition(now);
+    case.act(
+        Role::PetitionOfficer,
+        "accept",
+        json!({"unit": "qinghe-housing"}),
+    );
+    case
+}
+
+fn dispute(now: &str) -> Case {
+    let mut case = Case::new(CaseKind::Dispute, now);
+    case.act(
+        Role::GridWorker,
+        "register",
+        json!({"community": "qinghe", "title": "楼上漏水", "dispute_type": "neighbour",
+               "source": "grid-worker",
+               "parties": [{"side": "applicant", "name": "李四"}, {"side": "respondent", "name": "王五"}]}),
+    );
+    case
+}
+
+fn mediating_dispute(now: &str) -> Case {
+    let mut case = dispute(now);
+    case.act(
+        Role::Mediator,
+        "accept",
+        json!({"mediator": "赵调解", "room": "qinghe-mediation"}),
+    );
+    case
+}
+
+fn every_kind(now: &str) -> [Case; 3] {
+    [hazard(now), dispute(now), petition(now)]
+}
+
+// ---- notes, evidence, assignment ---------------------------------------------------------------
+
+#[test]
+fn add_note_records_the_text_on_any_open_case_and_refuses_blank_or_closed() {
+    for mut case in every_kind("2025-03-03 10:00") {
+        let events = case.act(Role::GridWorker, "add-note", json!({"text": "现场已拍照"}));
+        assert_eq!(
+            common(&events),
+            [&CommonEvent::NoteAdded {
+                text: "现场已拍照".into()
+            }]
+        );
+        assert_eq!(case.h().notes, ["现场已拍照"]);
+        let refusal = case.refused(Role::GridWorker, "add-note", json!({"text": "  "}));
+        assert_eq!(invalid_field(&refusal), "text");
+        role_refused(&case.refused(Role::Admin, "add-note", json!({"text": "x"})));
+    }
+    let mut closed = closed_hazard("2025-03-03 10:00");
+    let refusal = closed.refused(Role::Handler, "add-note", json!({"text": "x"}));
+    assert_eq!(not_allowed_reason(&refusal), "the case is closed");
+}
+
+#[test]
+fn attach_evidence_needs_at_least_one_valid_item() {
+    let mut case = petition("2025-03-03 10:00");
+    case.act(
+        Role::PetitionOfficer,
+        "attach-evidence",
+        json!({"evidence": [photo()]}),
+    );
+    assert_eq!(case.h().evidence.len(), 1);
+    let refusal = case.refused(
+        Role::PetitionOfficer,
+        "attach-evidence",
+        json!({"evidence": []}),
+    );
+    assert_eq!(invalid_field(&refusal), "evidence");
+}
+
+#[test]
+fn reassign_sets_the_lead_unit_and_only_routers_may() {
+    let mut case = hazard("2025-03-03 10:00");
+    case.act(
+        Role::Supervisor,
+        "reassign",
+        json!({"unit": "qinghe-safety", "assignee": "钱工", "reason": "属安全办"}),
+    );
+    assert_eq!(
+        case.h().lead_unit.as_ref().map(|u| u.as_str()),
+        Some("qinghe-safety")
+    );
+    assert_eq!(case.h().assignee.as_deref(), Some("钱工"));
+    role_refused(&case.refused(
+        Role::Handler,
+        "reassign",
+        json!({"unit": "qinghe-other", "reason": "x"}),
+    ));
+    let refusal = case.refused(
+        Role::Supervisor,
+        "reassign",
+        json!({"unit": "qinghe-safety", "assignee": "钱工", "reason": "again"}),
+    );
+    assert_eq!(invalid_field(&refusal), "unit");
+}
+
+#[test]
+fn the_unit_accepting_a_petition_or_dispute_leads_it() {
+    let case = handling_petition("2025-03-03 10:00");
+    assert_eq!(
+        case.h().lead_unit.as_ref().map(|u| u.as_str()),
+        Some("qinghe-housing")
+    );
+    let case = mediating_dispute("2025-03-03 10:00");
+    assert_eq!(
+        case.h().lead_unit.as_ref().map(|u| u.as_str()),
+        Some("qinghe-mediation")
+    );
+}
+
+#[test]
+fn co_handling_units_are_added_and_removed() {
+    let mut case = handling_petition("2025-03-03 10:00");
+    // Nothing to remove yet: the row is closed, with its reason.
+    let refusal = case.refused(
+        Role::PetitionOfficer,
+        "remove-co-handler",
+        json!({"unit": "qinghe-labour"}),
+    );
+    assert_eq!(
+        not_allowed_reason(&refusal),
+        "the case has no co-handling units"
+    );
+    case.act(
+        Role::PetitionOfficer,
+        "add-co-handler",
+        json!({"unit": "qinghe-labour"}),
+    );
+    case.act(
+        Role::Supervisor,
+        "add-co-handler",
+        json!({"unit": "qinghe-police"}),
+    );
+    assert_eq!(case.h().co_handlers.len(), 2);
+    let again = case.refused(
+        Role::PetitionOfficer,
+        "add-co-handler",
+        json!({"unit": "qinghe-labour"}),
+    );
+    assert_eq!(invalid_field(&again), "unit");
+    let lead = case.refused(
+        Role::PetitionOfficer,
+        "add-co-handler",
+        json!({"unit": "qinghe-housing"}),
+    );
+    assert_eq!(invalid_field(&lead), "unit");
+    role_refused(&case.refused(Role::Handler, "add-co-handler", json!({"unit": "qinghe-x"})));
+    case.act(
+        Role::PetitionOfficer,
+        "remove-co-handler",
+        json!({"unit": "qinghe-labour"}),
+    );
+    assert_eq!(
+        case.h()
+            .co_handlers
+            .iter()
+            .map(|u| u.as_str())
+            .collect::<Vec<_>>(),
+        ["qinghe-police"]
+    );
+    let absent = case.refused(
+        Role::PetitionOfficer,
+        "remove-co-handler",
+        json!({"unit": "qinghe-labour"}),
+    );
+    assert_eq!(invalid_field(&absent), "unit");
+}
+
+// ---- supervision (督办) ---------------------------------------------------------------------------
+
+#[test]
+fn a_supervisor_raises_a_notice_and_the_assignee_answers_it() {
+    let mut case = handling_petition("2025-03-03 10:00");
+    let refusal = case.refused(
+        Role::Handler,
+        "answer-supervision",
+        json!({"notice": 1, "answer": "x"}),
+    );
+    assert_eq!(
+        not_allowed_reason(&refusal),
+        "no supervision notice is waiting for an answer"
+    );
+    role_refused(&case.refused(Role::Handler, "supervise", json!({"notice": "尽快办理"})));
+
+    let events = case.act(Role::Supervisor, "supervise", json!({"notice": "尽快办理"}));
+    // By default the answer is due in 5 working days: Monday 3 March -> close of Monday 10 March.
+    assert_eq!(
+        common(&events),
+        [&CommonEvent::SupervisionNoticed {
+            number: 1,
+            notice: "尽快办理".into(),
+            due: at("2025-03-11 00:00")
+        }]
+    );
+    let events = case.act(
+        Role::Supervisor,
+        "supervise",
+        json!({"notice": "再催", "due_on": "2025-03-05"}),
+    );
+    assert_eq!(
+        common(&events),
+        [&CommonEvent::SupervisionNoticed {
+            number: 2,
+            notice: "再催".into(),
+            due: at("2025-03-06 00:00")
+        }]
+    );
+    let past = case.refused(
+        Role::Supervisor,
+        "supervise",
+        json!({"notice": "x", "due_on": "2025-03-02"}),
+    );
+    assert_eq!(invalid_field(&past), "due_on");
+
+    case.act(
+        Role::Handler,
+        "answer-supervision",
+        json!({"notice": 1, "answer": "已约谈物业"}),
+    );
+    assert_eq!(
+        case.h().supervisions[0].answer.as_deref(),
+        Some("已约谈物业")
+    );
+    let twice = case.refused(
+        Role::Handler,
+        "answer-supervision",
+        json!({"notice": 1, "answer": "again"}),
+    );
+    assert_eq!(invalid_field(&twice), "notice");
+    let unknown = case.refused(
+        Role::Handler,
+        "answer-supervision",
+        json!({"notice": 9, "answer": "x"}),
+    );
+    assert_eq!(invalid_field(&unknown), "notice");
+    role_refused(&case.refused(
+        Role::GridWorker,
+        "answer-supervision",
+        json!({"notice": 2, "answer": "x"}),
+    ));
+}
+
+// ---- extensions ---------------------------------------------------------------------------------
+
+#[test]
+fn sixty_days_of_handling_extended_once_by_thirty() {
+    // Accepted on Monday 3 March 2025: 60 days end on 2 May, in the Labour Day holiday, so the
+    // handling deadline is the close of Tuesday 6 May.
+    let mut case = handling_petition("2025-03-03 10:00");
+    assert_eq!(case.state().deadline(), Some(at("2025-05-07 00:00")));
+    assert_eq!(case.state().current_step(), Some("handle"));
+    case.act(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 30, "reason": "需多部门会商"}),
+    );
+    let pending = case.refused(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 1, "reason": "x"}),
+    );
+    assert_eq!(
+        not_allowed_reason(&pending),
+        "an extension request is already waiting for approval"
+    );
+    role_refused(&case.refused(Role::Handler, "approve-extension", json!({})));
+    let events = case.act(Role::Supervisor, "approve-extension", json!({}));
+    assert_eq!(
+        common(&events),
+        [&CommonEvent::ExtensionApproved {
+            days: 30,
+            deadline: at("2025-06-06 00:00"),
+            note: None
+        }]
+    );
+    assert_eq!(case.state().deadline(), Some(at("2025-06-06 00:00")));
+    // The legal ceiling is reached: not one day more.
+    let beyond = case.refused(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 1, "reason": "再延"}),
+    );
+    assert_eq!(invalid_field(&beyond), "days");
+}
+
+#[test]
+fn an_extension_beyond_the_ceiling_is_refused_and_approval_moves_only_what_was_approved() {
+    let mut case = handling_petition("2025-03-03 10:00");
+    let refusal = case.refused(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 31, "reason": "复杂"}),
+    );
+    assert_eq!(invalid_field(&refusal), "days");
+    assert!(refusal.to_string().contains("at most 30"), "{refusal}");
+    let zero = case.refused(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 0, "reason": "x"}),
+    );
+    assert_eq!(invalid_field(&zero), "days");
+    let blank = case.refused(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 5, "reason": " "}),
+    );
+    assert_eq!(invalid_field(&blank), "reason");
+
+    case.act(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 20, "reason": "复杂"}),
+    );
+    let more = case.refused(Role::Supervisor, "approve-extension", json!({"days": 25}));
+    assert_eq!(invalid_field(&more), "days");
+    case.act(Role::Supervisor, "approve-extension", json!({"days": 10}));
+    assert_eq!(case.state().deadline(), Some(at("2025-05-17 00:00")));
+    // 20 of the 30 days remain.
+    let over = case.refused(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 21, "reason": "x"}),
+    );
+    assert_eq!(invalid_field(&over), "days");
+    case.act(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 20, "reason": "x"}),
+    );
+    case.act(
+        Role::Supervisor,
+        "refuse-extension",
+        json!({"reason": "不予延期"}),
+    );
+    assert_eq!(case.h().pending_extension, None);
+    assert_eq!(case.state().deadline(), Some(at("2025-05-17 00:00")));
+    let nothing = case.refused(Role::Supervisor, "approve-extension", json!({}));
+    assert_eq!(
+        not_allowed_reason(&nothing),
+        "no extension request is waiting for approval"
+    );
+}
+
+#[test]
+fn only_the_step_the_law_lets_run_longer_can_be_extended() {
+    let mut registered = petition("2025-03-03 10:00");
+    let refusal = registered.refused(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 5, "reason": "x"}),
+    );
+    assert_eq!(
+        not_allowed_reason(&refusal),
+        "only the handling of a petition can be extended"
+    );
+
+    let mut reported = hazard("2025-03-03 10:00");
+    let refusal = reported.refused(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 5, "reason": "x"}),
+    );
+    assert_eq!(
+        not_allowed_reason(&refusal),
+        "only a rectification deadline can be extended"
+    );
+    let mut rectifying = rectifying_hazard("2025-03-03 10:00");
+    rectifying.act(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 5, "reason": "等材料"}),
+    );
+
+    // Mediation is extendable once.
+    let mut mediating = mediating_dispute("2025-03-03 10:00");
+    mediating.act(
+        Role::Mediator,
+        "request-extension",
+        json!({"days": 10, "reason": "双方需时间"}),
+    );
+    mediating.act(Role::Supervisor, "approve-extension", json!({}));
+    let again = mediating.refused(
+        Role::Mediator,
+        "request-extension",
+        json!({"days": 5, "reason": "x"}),
+    );
+    assert_eq!(invalid_field(&again), "days");
+    assert!(again.to_string().contains("1 time"), "{again}");
+}
+
+// ---- links and duplicates -----------------------------------------------------------------------
+
+#[test]
+fn links_name_another_case_once() {
+    let mut case = dispute("2025-03-03 10:00");
+    let other = CaseId::default();
+    case.act(Role::Mediator, "link", json!({"case": other}));
+    assert_eq!(case.h().links, [other]);
+    let twice = case.refused(Role::Mediator, "link", json!({"case": other}));
+    assert_eq!(invalid_field(&twice), "case");
+    let own = case.id;
+    let itself = case.refused(Role::Mediator, "link", json!({"case": own}));
+    assert_eq!(invalid_field(&itself), "case");
+}
+
+#[test]
+fn marking_a_duplicate_closes_the_case_and_links_it() {
+    for mut case in every_kind("2025-03-03 10:00") {
+        let original = CaseId::default();
+        role_refused(&case.refused(Role::GridWorker, "mark-duplicate", json!({"of": original})));
+        let own = case.id;
+        let itself = case.refused(Role::Supervisor, "mark-duplicate", json!({"of": own}));
+        assert_eq!(invalid_field(&itself), "of");
+        let events = case.act(Role::Supervisor, "mark-duplicate", json!({"of": original}));
+        assert_eq!(
+            common(&events),
+            [
+                &CommonEvent::MarkedDuplicate {
+                    of: original,
+                    note: None
+                },
+                &CommonEvent::Closed {
+                    outcome: Outcome::Duplicate,
+                    on_time: true
+                },
+            ]
+        );
+        assert!(case.state().is_closed());
+        assert_eq!(case.h().links, [original]);
+        assert_eq!(case.state().outcome(), Some(Outcome::Duplicate));
+        // A duplicate is not visited or acted on.
+        let visit = case.refused(
+            Role::Supervisor,
+            "return-visit",
+            json!({"satisfaction": "satisfied"}),
+        );
+        assert_eq!(
+            not_allowed_reason(&visit),
+            "a duplicate is visited through the case it duplicates"
+        );
+        assert!(
+            case.state()
+                .allowed_actions(Role::Supervisor, case.now)
+                .is_empty()
+        );
+    }
+}
+
+// ---- return visits and reopening -----------------------------------------------------------------
+
+#[test]
+fn a_return_visit_comes_after_closure_and_a_dissatisfied_one_allows_reopening() {
+    let mut case = hazard("2025-03-03 10:00");
+    let open = case.refused(
+        Role::Supervisor,
+        "return-visit",
+        json!({"satisfaction": "satisfied"}),
+    );
+    assert_eq!(not_allowed_reason(&open), "the case is still open");
+
+    let mut case = closed_hazard("2025-03-03 10:00");
+    let not_yet = case.refused(Role::Supervisor, "reopen", json!({"reason": "x"}));
+    assert_eq!(
+        not_allowed_reason(&not_yet),
+        "a case is reopened after a dissatisfied return visit"
+    );
+    case.act(
+        Role::GridWorker,
+        "return-visit",
+        json!({"satisfaction": "satisfied"}),
+    );
+    let satisfied = case.refused(Role::Supervisor, "reopen", json!({"reason": "x"}));
+    assert_eq!(
+        not_allowed_reason(&satisfied),
+        "a case is reopened after a dissatisfied return visit"
+    );
+    case.act(
+        Role::GridWorker,
+        "return-visit",
+        json!({"satisfaction": "dissatisfied", "note": "又堆上了"}),
+    );
+    role_refused(&case.refused(Role::GridWorker, "reopen", json!({"reason": "居民不满意"})));
+    let events = case.act(Role::Supervisor, "reopen", json!({"reason": "居民不满意"}));
+    // Back to reported, to be verified again within 1 working day.
+    assert_eq!(
+        common(&events),
+        [&CommonEvent::Reopened {
+            reason: "居民不满意".into(),
+            deadline: at("2025-03-05 00:00")
+        }]
+    );
+    assert_eq!(case.state().status(), "reported");
+    assert_eq!(case.h().closure, None);
+    assert_eq!(case.h().reopened, 1);
+    // It closes again, and says so again.
+    case.act(
+        Role::GridWorker,
+        "fix-on-spot",
+        json!({"evidence": [photo()]}),
+    );
+    let events = case.act(Role::Handler, "pass-reinspection", json!({}));
+    assert_eq!(
+        common(&events),
+        [&CommonEvent::Closed {
+            outcome: Outcome::Resolved,
+            on_time: true
+        }]
+    );
+}
+
+#[test]
+fn a_satisfaction_score_outside_the_three_is_bad_input() {
+    let err = CaseCommand::parse_action(
+        CaseKind::Hazard,
+        "return-visit",
+        json!({"satisfaction": "thrilled"}),
+    )
+    .unwrap_err();
+    assert!(err.message.contains("thrilled"), "{err:?}");
+    let err =
+        CaseCommand::parse_action(CaseKind::Hazard, "return-visit", json!({"satisfaction": 5}))
+            .unwrap_err();
+    assert!(
+        err.message.contains("satisfaction") || err.message.contains("variant"),
+        "{err:?}"
+    );
+    let err =
+        CaseCommand::parse_action(CaseKind::Petition, "request-extension", json!({"days": 10}))
+            .unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("reason"));
+}
+
+#[test]
+fn a_concluded_petition_is_not_reopened() {
+    let mut case = handling_petition("2025-03-03 10:00");
+    case.act(
+        Role::Handler,
+        "reply",
+        json!({"outcome": "not-support", "opinion": "不符合政策"}),
+    );
+    case.act(
+        Role::PetitionOfficer,
+        "request-review",
+        json!({"reason": "不服"}),
+    );
+    case.act(
+        Role::Supervisor,
+        "decide-review",
+        json!({"decision": "upheld", "opinion": "维持"}),
+    );
+    case.act(
+        Role::PetitionOfficer,
+        "request-re-review",
+        json!({"reason": "仍不服"}),
+    );
+    let events = case.act(
+        Role::Supervisor,
+        "decide-re-review",
+        json!({"decision": "upheld", "opinion": "维持"}),
+    );
+    assert_eq!(
+        common(&events).last(),
+        Some(&&CommonEvent::Closed {
+            outcome: Outcome::NotResolved,
+            on_time: true
+        })
+    );
+    case.act(
+        Role::PetitionOfficer,
+        "return-visit",
+        json!({"satisfaction": "dissatisfied"}),
+    );
+    let refusal = case.refused(Role::Supervisor, "reopen", json!({"reason": "x"}));
+    assert_eq!(
+        not_allowed_reason(&refusal),
+        "a concluded petition (终结) is not accepted again"
+    );
+}
+
+// ---- deadlines: overdue, missed, closed on time ------------------------------------------------------
+
+#[test]
+fn overdue_and_on_time_turn_at_local_midnight_of_the_last_day() {
+    // A general hazard ordered on Monday 3 March 2025 is due in 7 days: the close of Monday
+    // 10 March, Shanghai time, which is 16:00 UTC.
+    let case = rectifying_hazard("2025-03-03 10:00");
+    let deadline = case.state().deadline().unwrap();
+    assert_eq!(deadline, at("2025-03-11 00:00"));
+    assert_eq!(deadline.to_string(), "2025-03-10T16:00:00Z");
+    assert!(!case.state().is_overdue(at("2025-03-10 23:59")));
+    assert!(case.state().is_overdue(at("2025-03-11 00:00")));
+
+    // Reported rectified at 23:59 on the last day: on time, and closed on time.
+    let mut in_time = rectifying_hazard("2025-03-03 10:00").at("2025-03-10 23:59");
+    let events = in_time.act(
+        Role::GridWorker,
+        "report-rectified",
+        json!({"evidence": [photo()]}),
+    );
+    assert!(common(&events).is_empty(), "{events:?}");
+    in_time.act(Role::Handler, "pass-reinspection", json!({}));
+    assert_eq!(in_time.state().closed_on_time(), Some(true));
+
+    // A minute later the step is late: recorded once, and the case closes late.
+    let mut late = rectifying_hazard("2025-03-03 10:00").at("2025-03-11 00:00");
+    let events = late.act(
+        Role::GridWorker,
+        "add-note",
+        json!({"text": "still working"}),
+    );
+    assert_eq!(
+        common(&events)[0],
+        &CommonEvent::DeadlineMissed { deadline }
+    );
+    let events = late.act(
+        Role::GridWorker,
+        "report-rectified",
+        json!({"evidence": [photo()]}),
+    );
+    assert!(
+        !common(&events)
+            .iter()
+            .any(|e| matches!(e, CommonEvent::DeadlineMissed { .. }))
+    );
+    let events = late.act(Role::Handler, "pass-reinspection", json!({}));
+    assert_eq!(
+        common(&events),
+        [&CommonEvent::Closed {
+            outcome: Outcome::Resolved,
+            on_time: false
+        }]
+    );
+    assert_eq!(late.state().closed_on_time(), Some(false));
+    assert!(
+        !late.state().is_overdue(at("2026-01-01 00:00")),
+        "a closed case is never overdue"
+    );
+}
+
+#[test]
+fn acceptance_within_fifteen_working_days_across_national_day() {
+    // A tenant whose policy counts acceptance in working days. Registered on Friday 26 September
+    // 2025: the 15th working day after, counting Sunday 28 September and Saturday 11 October
+    // (make-up days) and skipping 1-8 October, is Thursday 23 October.
+    static WORKING: LazyLock<DeadlinePolicy> = LazyLock::new(|| {
+        let mut p = DeadlinePolicy::default();
+        p.petition.accept = Limit::working_days(15);
+        p
+    });
+    let mut case = Case::new(CaseKind::Petition, "2025-09-26 16:00");
+    let command = CaseCommand::parse_filing(json!({
+        "kind": "petition", "community": "qinghe", "title": "t", "channel": "online",
+        "petition_type": "suggestion", "category": "environment",
+        "petitioners": [{"name": "张三"}]
+    }))
+    .unwrap();
+    let ctx = Context {
+        role: Role::PetitionOfficer,
+        now: case.now,
+        case_id: case.id,
+        policy: &WORKING,
+    };
+    let events = command.decide(None, &ctx).unwrap();
+    case.state = CaseState::replay(&events).unwrap();
+    let deadline = case.state().deadline().unwrap();
+    assert_eq!(deadline, at("2025-10-24 00:00"));
+    assert!(!case.state().is_overdue(at("2025-10-23 23:59")));
+    assert!(case.state().is_overdue(at("2025-10-24 00:00")));
+}
+
+#[test]
+fn every_common_action_is_listed_for_exactly_the_roles_and_phases_of_its_row() {
+    let expected: &[(&str, Phase, &[Role])] = &[
+        (
+            "add-note",
+            Phase::Open,
+            &[
+                Role::GridWorker,
+                Role::Mediator,
+                Role::PetitionOfficer,
+                Role::Handler,
+                Role::Supervisor,
+            ],
+        ),
+        (
+            "attach-evidence",
+            Phase::Open,
+            &[
+                Role::GridWorker,
+                Role::Mediator,
+                Role::PetitionOfficer,
+                Role::Handler,
+                Role::Supervisor,
+            ],
+        ),
+        (
+            "reassign",
+            Phase::Open,
+            &[Role::PetitionOfficer, Role::Supervisor],
+        ),
+        (
+            "add-co-handler",
+            Phase::Open,
+            &[Role::PetitionOfficer, Role::Supervisor],
+        ),
+        ("supervise", Phase::Open, &[Role::Supervisor]),
+        (
+            "link",
+            Phase::Open,
+            &[
+                Role::GridWorker,
+                Role::Mediator,
+                Role::PetitionOfficer,
+                Role::Handler,
+                Role::Supervisor,
+            ],
+        ),
+        (
+            "mark-duplicate",
+            Phase::Open,
+            &[
+                Role::Mediator,
+                Role::PetitionOfficer,
+                Role::Handler,
+                Role::Supervisor,
+            ],
+        ),
+        (
+            "return-visit",
+            Phase::Closed,
+            &[
+                Role::GridWorker,
+                Role::Mediator,
+                Role::PetitionOfficer,
+                Role::Supervisor,
+            ],
+        ),
+    ];
+    let open = hazard("2025-03-03 10:00");
+    let closed = closed_hazard("2025-03-03 10:00");
+    for role in Role::ALL {
+        for (case, phase) in [(&open, Phase::Open), (&closed, Phase::Closed)] {
+            let allowed = allowed_actions(case.state(), role, case.now);
+            for (action, row_phase, who) in expected {
+                let listed = allowed.contains(action);
+                assert_eq!(
+                    listed,
+                    *row_phase == phase && who.contains(&role),
+                    "{action} for {role} when {phase:?}"
+                );
+            }
+            // Rows whose guard does not hold here are not listed.
+            for action in [
+                "remove-co-handler",
+                "answer-supervision",
+                "approve-extension",
+                "refuse-extension",
+                "reopen",
+            ] {
+                assert!(!allowed.contains(&action), "{action} for {role}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_refusal_from_a_kinds_table_lists_the_common_actions_too() {
+    let mut case = hazard("2025-03-03 10:00");
+    let refusal = case.refused(Role::Handler, "pass-reinspection", json!({}));
+    let Refusal::NotAllowedInState { allowed, .. } = refusal else {
+        panic!("not allowed in state");
+    };
+    assert!(
+        allowed.contains(&"verify") && allowed.contains(&"add-note"),
+        "{allowed:?}"
+    );
+}
+
+// ---- a property over all three kinds ---------------------------------------------------------------
+
+mod property {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn filing(kind: CaseKind) -> Value {
+        match kind {
+            CaseKind::Hazard => json!({"kind": "hazard", "community": "qinghe", "title": "t",
+                "category": "gas", "severity": "general", "source": "grid-worker"}),
+            CaseKind::Dispute => json!({"kind": "dispute", "community": "qinghe", "title": "t",
+                "dispute_type": "tenancy", "source": "walk-in",
+                "parties": [{"side": "applicant", "name": "甲"}, {"side": "respondent", "name": "乙"}]}),
+            CaseKind::Petition => json!({"kind": "petition", "community": "qinghe", "title": "t",
+                "channel": "visit", "petition_type": "appeal-request", "category": "housing",
+                "petitioners": [{"name": "甲"}]}),
+        }
+    }
+
+    fn filer(kind: CaseKind) -> Role {
+        match kind {
+            CaseKind::Hazard | CaseKind::Dispute => Role::GridWorker,
+            CaseKind::Petition => Role::PetitionOfficer,
+        }
+    }
+
+    /// A body that is well formed for the action, and valid where the state allows it.
+    fn body(action: &str, step: usize, now: Timestamp, other: CaseId) -> Value {
+        let local = POLICY.local_day(now);
+        match action {
+            "verify" => json!({"severity": "general", "responsible_party": "物业"}),
+            "dismiss" => json!({"reason": "not-a-hazard"}),
+            "fix-on-spot" | "report-rectified" | "attach-evidence" => {
+                json!({"evidence": [photo()]})
+            }
+            "order-rectification" => json!({"measures": "整改"}),
+            "fail-reinspection" => json!({"reason": "未改"}),
+            "accept" => json!({"mediator": "调解员", "room": "room-1", "unit": "unit-a"}),
+            "decline" => json!({"reason": "outside-scope"}),
+            "schedule-session" => json!({"at": now + SignedDuration::from_hours(30)}),
+            "record-session" => json!({"summary": "谈了"}),
+            "record-agreement" => json!({"form": "oral", "terms": "赔偿",
+                "performance_date": local.tomorrow().unwrap()}),
+            "record-failure" => json!({"reason": "谈崩", "routes_told": ["litigation"]}),
+            "withdraw" => json!({"party": "甲"}),
+            "record-judicial-confirmation" => json!({"status": "applied"}),
+            "refer" => json!({"to": "litigation"}),
+            "not-accept" => json!({"reason": "诉讼中", "route": "litigation"}),
+            "transfer" => json!({"authority": "区住建局"}),
+            "reply" => json!({"outcome": "explain", "opinion": "已答复"}),
+            "request-review" | "request-re-review" => json!({"reason": "不服"}),
+            "decide-review" | "decide-re-review" => {
+                json!({"decision": "upheld", "opinion": "维持"})
+            }
+            "add-note" => json!({"text": "记录"}),
+            "reassign" => {
+                json!({"unit": if step % 2 == 0 { "unit-a" } else { "unit-b" }, "reason": "调整"})
+            }
+            "add-co-handler" | "remove-co-handler" => json!({"unit": "unit-c"}),
+            "supervise" => json!({"notice": "督办"}),
+            "answer-supervision" => json!({"notice": 1, "answer": "已办"}),
+            "request-extension" => json!({"days": 5, "reason": "需要时间"}),
+            "refuse-extension" => json!({"reason": "不批"}),
+            "link" => json!({"case": other}),
+            "mark-duplicate" => json!({"of": other}),
+            "return-visit" => {
+                json!({"satisfaction": if step % 3 == 0 { "satisfied" } else { "dissatisfied" }})
+            }
+            "reopen" => json!({"reason": "不满意"}),
+            _ => json!({}),
+        }
+    }
+
+    /// Drops the fields an action's input does not have (the canned `accept` serves two kinds).
+    fn parse(kind: CaseKind, action: &str, body: Value) -> Option<CaseCommand> {
+        if let Ok(command) = CaseCommand::parse_action(kind, action, body.clone()) {
+            return Some(command);
+        }
+        let Value::Object(fields) = body else {
+            return None;
+        };
+        fields.keys().find_map(|drop| {
+            let mut fewer = fields.clone();
+            fewer.remove(drop);
+            CaseCommand::parse_action(kind, action, Value::Object(fewer)).ok()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_sequence_stays_in_the_tables_and_replays_to_the_same_case(
+            kind in prop::sample::select(CaseKind::ALL.to_vec()),
+            steps in prop::collection::vec((any::<u8>(), any::<u8>(), any::<bool>(), 0u8..60), 1..60),
+        ) {
+            let other = CaseId::default();
+            let mut case = Case::new(kind, "2025-03-03 10:00");
+            let filing = CaseCommand::parse_filing(filing(kind)).unwrap();
+            let mut recorded = filing.decide(None, &case.ctx(filer(kind))).unwrap();
+            case.state = CaseState::replay(&recorded).unwrap();
+            let every: Vec<&'static str> = kind.actions().into_iter()
+                .chain(Action::ALL.iter().map(|a| a.as_str()))
+                .collect();
+            for (step, (pick, role_pick, free, hours)) in steps.into_iter().enumerate() {
+                case.now += SignedDuration::from_hours(i64::from(hours) * 12);
+                let state = case.state().clone();
+                let open = state.open_actions(case.now);
+                let (action, role) = if free || open.is_empty() {
+                    (every[pick as usize % every.len()], Role::ALL[role_pick as usize % Role::ALL.len()])
+                } else {
+                    let action = open[pick as usize % open.len()];
+                    let role = (0..Role::ALL.len())
+                        .map(|i| Role::ALL[(i + role_pick as usize) % Role::ALL.len()])
+                        .find(|r| state.allowed_actions(*r, case.now).contains(&action))
+                        .expect("an open action has a role");
+                    (action, role)
+                };
+                let Some(command) = parse(kind, action, body(action, step, case.now, other)) else {
+                    continue;
+                };
+                let listed = state.allowed_actions(role, case.now).contains(&action);
+                match command.decide(Some(&state), &case.ctx(role)) {
+                    Ok(events) => {
+                        prop_assert!(listed, "{action} by {role} was taken but not listed in {}", state.status());
+                        for e in &events {
+                            case.state = Some(CaseState::evolve(case.state.take(), e).unwrap());
+                        }
+                        recorded.extend(events);
+                    }
+                    Err(Refusal::InvalidField { .. }) => {}
+                    Err(refusal) => prop_assert!(!listed, "{action} by {role} was listed but refused: {refusal}"),
+                }
+                let now = case.state();
+                prop_assert_eq!(now.handling.closure.is_some(), now.is_closed(), "a closed case records how");
+                prop_assert_eq!(now.outcome().is_some(), now.is_closed());
+            }
+            let replayed = CaseState::replay(&recorded).unwrap();
+            prop_assert_eq!(replayed.as_ref(), case.state.as_ref());
+            let missed = &case.state().handling.missed_deadlines;
+            let mut unique = missed.clone();
+            unique.dedup();
+            prop_assert_eq!(&unique, missed, "each deadline is recorded missed once");
+        }
+    }
+}

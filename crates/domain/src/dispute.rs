@@ -1,0 +1,1081 @@
+//! The dispute (矛盾纠纷): registered → mediated → agreed and performed, or failed and referred.
+//!
+//! People's mediation is voluntary: a dispute may be declined at the door or withdrawn by a party,
+//! and when mediation fails the parties are told where else to go (诉讼, 仲裁, 行政, 共享法庭).
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::common::Outcome;
+use crate::deadlines::DeadlinePolicy;
+use crate::evidence::{
+    Evidence, Location, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_evidence, check_location,
+    check_person, optional_text, required_text,
+};
+use crate::{CommunityId, Context, GridId, Refusal, ReplayError, Role, UnitId};
+
+const KIND: &str = "dispute";
+
+/// The longest name of a person (a mediator, a party).
+const MAX_NAME: usize = 100;
+
+/// The most parties one dispute may name.
+const MAX_PARTIES: usize = 50;
+
+/// Where a dispute stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Registered,
+    Mediating,
+    Agreed,
+    Failed,
+    /// Performed, or referred elsewhere after a failed mediation.
+    Closed,
+    Declined,
+    Withdrawn,
+    /// Marked a duplicate of another case (never by the table).
+    Duplicate,
+}
+
+impl Status {
+    pub const ALL: [Status; 8] = [
+        Status::Registered,
+        Status::Mediating,
+        Status::Agreed,
+        Status::Failed,
+        Status::Closed,
+        Status::Declined,
+        Status::Withdrawn,
+        Status::Duplicate,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Registered => "registered",
+            Status::Mediating => "mediating",
+            Status::Agreed => "agreed",
+            Status::Failed => "failed",
+            Status::Closed => "closed",
+            Status::Declined => "declined",
+            Status::Withdrawn => "withdrawn",
+            Status::Duplicate => "duplicate",
+        }
+    }
+
+    pub fn is_end(self) -> bool {
+        match self {
+            Status::Closed | Status::Declined | Status::Withdrawn | Status::Duplicate => true,
+            Status::Registered | Status::Mediating | Status::Agreed | Status::Failed => false,
+        }
+    }
+}
+
+/// The actions of the dispute table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Register,
+    Accept,
+    Decline,
+    ScheduleSession,
+    RecordSession,
+    RecordAgreement,
+    RecordFailure,
+    Withdraw,
+    RecordJudicialConfirmation,
+    ConfirmPerformance,
+    Refer,
+}
+
+impl Action {
+    pub const ALL: [Action; 11] = [
+        Action::Register,
+        Action::Accept,
+        Action::Decline,
+        Action::ScheduleSession,
+        Action::RecordSession,
+        Action::RecordAgreement,
+        Action::RecordFailure,
+        Action::Withdraw,
+        Action::RecordJudicialConfirmation,
+        Action::ConfirmPerformance,
+        Action::Refer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Register => "register",
+            Action::Accept => "accept",
+            Action::Decline => "decline",
+            Action::ScheduleSession => "schedule-session",
+            Action::RecordSession => "record-session",
+            Action::RecordAgreement => "record-agreement",
+            Action::RecordFailure => "record-failure",
+            Action::Withdraw => "withdraw",
+            Action::RecordJudicialConfirmation => "record-judicial-confirmation",
+            Action::ConfirmPerformance => "confirm-performance",
+            Action::Refer => "refer",
+        }
+    }
+}
+
+/// One row of the dispute table. `from: None` is a dispute not yet registered.
+#[derive(Debug)]
+pub struct Transition {
+    pub from: &'static [Option<Status>],
+    pub action: Action,
+    pub who: &'static [Role],
+    pub to: Status,
+    /// A condition on the dispute beyond its state, with the reason given when it fails.
+    guard: Option<Guard>,
+}
+
+/// A condition a row puts on the dispute at a given time, and what a refusal says when it does
+/// not hold.
+#[derive(Debug, Clone, Copy)]
+struct Guard {
+    holds: fn(&Dispute, Timestamp) -> bool,
+    reason: &'static str,
+}
+
+/// Whether anything can still be recorded about judicial confirmation: an application within the
+/// window, or the court's decision on an application made.
+fn judicial_confirmation_open(d: &Dispute, now: Timestamp) -> bool {
+    match d.judicial_confirmation {
+        None => d.judicial_confirmation_by.is_some_and(|by| now < by),
+        Some(JudicialConfirmation::Applied) => true,
+        Some(JudicialConfirmation::Confirmed | JudicialConfirmation::Refused) => false,
+    }
+}
+
+use Role::{GridWorker, Mediator, Supervisor};
+use Status::{Agreed, Closed, Declined, Failed, Mediating, Registered, Withdrawn};
+
+/// The dispute table of the domain brief, row for row.
+pub const TABLE: &[Transition] = &[
+    Transition {
+        from: &[None],
+        action: Action::Register,
+        who: &[GridWorker, Mediator, Supervisor],
+        to: Registered,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Registered)],
+        action: Action::Accept,
+        who: &[Mediator, Supervisor],
+        to: Mediating,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Registered)],
+        action: Action::Decline,
+        who: &[Mediator, Supervisor],
+        to: Declined,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Mediating)],
+        action: Action::ScheduleSession,
+        who: &[Mediator],
+        to: Mediating,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Mediating)],
+        action: Action::RecordSession,
+        who: &[Mediator],
+        to: Mediating,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Mediating)],
+        action: Action::RecordAgreement,
+        who: &[Mediator],
+        to: Agreed,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Mediating)],
+        action: Action::RecordFailure,
+        who: &[Mediator],
+        to: Failed,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Mediating)],
+        action: Action::Withdraw,
+        who: &[Mediator],
+        to: Withdrawn,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Agreed)],
+        action: Action::RecordJudicialConfirmation,
+        who: &[Mediator],
+        to: Agreed,
+        guard: Some(Guard {
+            holds: judicial_confirmation_open,
+            reason: "judicial confirmation is decided already, or was not applied for within its window",
+        }),
+    },
+    Transition {
+        from: &[Some(Agreed)],
+        action: Action::ConfirmPerformance,
+        who: &[Mediator, GridWorker],
+        to: Closed,
+        guard: None,
+    },
+    Transition {
+        from: &[Some(Failed)],
+        action: Action::Refer,
+        who: &[Mediator, Supervisor],
+        to: Closed,
+        guard: None,
+    },
+];
+
+/// Kinds of dispute, as the mediation ledger (调解台账) counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DisputeType {
+    /// 邻里
+    Neighbour,
+    /// 物业
+    PropertyManagement,
+    /// 劳资
+    Labour,
+    /// 商户 / 消费
+    Consumer,
+    /// 婚姻家庭
+    Family,
+    /// 租赁
+    Tenancy,
+    /// 征迁
+    Relocation,
+    Other,
+}
+
+/// How the dispute came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    GridWorker,
+    WalkIn,
+    Hotline,
+    /// 警调对接
+    PoliceReferral,
+    /// 诉调对接
+    CourtReferral,
+}
+
+/// Which side of the dispute a party is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Side {
+    Applicant,
+    Respondent,
+}
+
+/// A party to the dispute (当事人).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Party {
+    pub side: Side,
+    pub name: String,
+    #[serde(default)]
+    pub id_number: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+/// Why a registered dispute is not taken up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeclineReason {
+    /// Not a dispute people's mediation may take.
+    OutsideScope,
+    /// Already before a court or arbitration.
+    InLitigation,
+    /// A party refuses mediation.
+    PartyRefuses,
+}
+
+/// A mediation agreement is written (调解协议书) or, for simple matters, oral.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgreementForm {
+    Written,
+    Oral,
+}
+
+/// Where the parties can go when mediation fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Route {
+    Litigation,
+    Arbitration,
+    /// An administrative body (行政调解, 行政裁决).
+    Administrative,
+    /// 共享法庭
+    SharedCourt,
+}
+
+/// Where judicial confirmation (司法确认) of the agreement stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JudicialConfirmation {
+    /// The parties applied to the court.
+    Applied,
+    /// The court confirmed the agreement: it is enforceable.
+    Confirmed,
+    /// The court refused to confirm it.
+    Refused,
+}
+
+/// The agreement the parties reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agreement {
+    pub form: AgreementForm,
+    pub terms: String,
+    /// The tenant-local day by which the agreement is to be performed.
+    pub performance_date: Date,
+}
+
+// ---- commands -------------------------------------------------------------------------------
+
+/// A command to a dispute, named as the table names its action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", content = "input", rename_all = "kebab-case")]
+pub enum DisputeCommand {
+    Register(Register),
+    Accept(Accept),
+    Decline(Decline),
+    ScheduleSession(ScheduleSession),
+    RecordSession(RecordSession),
+    RecordAgreement(RecordAgreement),
+    RecordFailure(RecordFailure),
+    Withdraw(Withdraw),
+    RecordJudicialConfirmation(RecordJudicialConfirmation),
+    ConfirmPerformance(ConfirmPerformance),
+    Refer(Refer),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    pub community: CommunityId,
+    #[serde(default)]
+    pub grid: Option<GridId>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub location: Option<Location>,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub dispute_type: DisputeType,
+    pub source: Source,
+    pub parties: Vec<Party>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accept {
+    /// The mediator who takes the dispute.
+    pub mediator: String,
+    /// The mediation room (调解室 or 共享法庭) it is mediated in.
+    pub room: UnitId,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decline {
+    pub reason: DeclineReason,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSession {
+    pub at: Timestamp,
+    #[serde(default)]
+    pub place: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSession {
+    pub summary: String,
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordAgreement {
+    pub form: AgreementForm,
+    pub terms: String,
+    /// Tenant-local; not before today.
+    pub performance_date: Date,
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordFailure {
+    pub reason: String,
+    /// The routes the parties were told of: at least one.
+    pub routes_told: Vec<Route>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Withdraw {
+    /// The party who withdrew.
+    pub party: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordJudicialConfirmation {
+    pub status: JudicialConfirmation,
+    #[serde(default)]
+    pub court: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmPerformance {
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refer {
+    pub to: Route,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl DisputeCommand {
+    pub fn action(&self) -> Action {
+        match self {
+            DisputeCommand::Register(_) => Action::Register,
+            DisputeCommand::Accept(_) => Action::Accept,
+            DisputeCommand::Decline(_) => Action::Decline,
+            DisputeCommand::ScheduleSession(_) => Action::ScheduleSession,
+            DisputeCommand::RecordSession(_) => Action::RecordSession,
+            DisputeCommand::RecordAgreement(_) => Action::RecordAgreement,
+            DisputeCommand::RecordFailure(_) => Action::RecordFailure,
+            DisputeCommand::Withdraw(_) => Action::Withdraw,
+            DisputeCommand::RecordJudicialConfirmation(_) => Action::RecordJudicialConfirmation,
+            DisputeCommand::ConfirmPerformance(_) => Action::ConfirmPerformance,
+            DisputeCommand::Refer(_) => Action::Refer,
+        }
+    }
+}
+
+// ---- events ---------------------------------------------------------------------------------
+
+/// What happened to a dispute. Deadlines are decided when the event is, and recorded in it, so
+/// replaying history never depends on today's policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum DisputeEvent {
+    Registered {
+        community: CommunityId,
+        grid: Option<GridId>,
+        address: Option<String>,
+        location: Option<Location>,
+        title: String,
+        description: String,
+        dispute_type: DisputeType,
+        source: Source,
+        parties: Vec<Party>,
+        accept_by: Timestamp,
+    },
+    Accepted {
+        mediator: String,
+        room: UnitId,
+        note: Option<String>,
+        mediate_by: Timestamp,
+    },
+    Declined {
+        reason: DeclineReason,
+        note: Option<String>,
+    },
+    SessionScheduled {
+        at: Timestamp,
+        place: Option<String>,
+    },
+    SessionRecorded {
+        summary: String,
+        evidence: Vec<Evidence>,
+    },
+    AgreementRecorded {
+        form: AgreementForm,
+        terms: String,
+        performance_date: Date,
+        evidence: Vec<Evidence>,
+        /// The close of the performance date.
+        perform_by: Timestamp,
+        /// The last moment the parties may apply for judicial confirmation.
+        judicial_confirmation_by: Timestamp,
+    },
+    FailureRecorded {
+        reason: String,
+        routes_told: Vec<Route>,
+    },
+    Withdrawn {
+        party: String,
+        reason: Option<String>,
+    },
+    JudicialConfirmationRecorded {
+        status: JudicialConfirmation,
+        court: Option<String>,
+        note: Option<String>,
+    },
+    PerformanceConfirmed {
+        note: Option<String>,
+        evidence: Vec<Evidence>,
+    },
+    Referred {
+        to: Route,
+        note: Option<String>,
+    },
+}
+
+// ---- state ----------------------------------------------------------------------------------
+
+/// A dispute as its events have made it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dispute {
+    pub status: Status,
+    pub community: CommunityId,
+    pub grid: Option<GridId>,
+    pub address: Option<String>,
+    pub location: Option<Location>,
+    pub title: String,
+    pub description: String,
+    pub dispute_type: DisputeType,
+    pub source: Source,
+    pub parties: Vec<Party>,
+    /// The deadline of the current step; none when failed or ended.
+    pub deadline: Option<Timestamp>,
+    pub mediator: Option<String>,
+    /// The mediation room, once accepted.
+    pub room: Option<UnitId>,
+    /// How many sessions have been recorded.
+    pub sessions: u32,
+    /// The session scheduled and not yet recorded, if any.
+    pub next_session: Option<Timestamp>,
+    pub agreement: Option<Agreement>,
+    pub judicial_confirmation: Option<JudicialConfirmation>,
+    pub judicial_confirmation_by: Option<Timestamp>,
+    pub failure_reason: Option<String>,
+    pub routes_told: Vec<Route>,
+    pub referred_to: Option<Route>,
+    pub decline_reason: Option<DeclineReason>,
+    pub withdrawn_by: Option<String>,
+    pub evidence: Vec<Evidence>,
+}
+
+// ---- the rules ------------------------------------------------------------------------------
+
+fn status_of(dispute: Option<&Dispute>) -> Option<Status> {
+    dispute.map(|d| d.status)
+}
+
+fn state_name(dispute: Option<&Dispute>) -> &'static str {
+    status_of(dispute).map_or("not filed", Status::as_str)
+}
+
+fn open_rows(
+    dispute: Option<&Dispute>,
+    now: Timestamp,
+) -> impl Iterator<Item = &'static Transition> + '_ {
+    let status = status_of(dispute);
+    TABLE.iter().filter(move |row| {
+        row.from.contains(&status)
+            && match (row.guard, dispute) {
+                (Some(guard), Some(d)) => (guard.holds)(d, now),
+                (Some(_), None) | (None, _) => true,
+            }
+    })
+}
+
+/// The actions `role` may take now (None: not filed yet). `now` is there for time guards.
+pub fn allowed_actions(dispute: Option<&Dispute>, role: Role, now: Timestamp) -> Vec<&'static str> {
+    open_rows(dispute, now)
+        .filter(|row| row.who.contains(&role))
+        .map(|row| row.action.as_str())
+        .collect()
+}
+
+/// Finds the row that lets `role` take `action` here and now, or says why none does.
+pub fn authorize(
+    dispute: Option<&Dispute>,
+    action: Action,
+    role: Role,
+    now: Timestamp,
+) -> Result<&'static Transition, Refusal> {
+    let Some(row) = open_rows(dispute, now).find(|row| row.action == action) else {
+        let status = status_of(dispute);
+        let reason = TABLE
+            .iter()
+            .find(|row| row.action == action && row.from.contains(&status))
+            .and_then(|row| row.guard.map(|g| g.reason));
+        return Err(Refusal::NotAllowedInState {
+            kind: KIND,
+            state: state_name(dispute),
+            action: action.as_str().to_owned(),
+            allowed: open_rows(dispute, now).map(|r| r.action.as_str()).collect(),
+            reason,
+        });
+    };
+    if !row.who.contains(&role) {
+        return Err(Refusal::RoleNotPermitted {
+            kind: KIND,
+            state: state_name(dispute),
+            action: action.as_str().to_owned(),
+            role,
+            allowed: allowed_actions(dispute, role, now),
+        });
+    }
+    Ok(row)
+}
+
+fn check_parties(parties: &[Party]) -> Result<(), Refusal> {
+    if parties.len() > MAX_PARTIES {
+        return Err(Refusal::invalid(
+            "parties",
+            format!("at most {MAX_PARTIES} parties"),
+        ));
+    }
+    let has = |side| parties.iter().any(|p| p.side == side);
+    if !has(Side::Applicant) || !has(Side::Respondent) {
+        return Err(Refusal::invalid(
+            "parties",
+            "a dispute needs at least one applicant and one respondent",
+        ));
+    }
+    for p in parties {
+        check_person(
+            "parties",
+            &p.name,
+            p.id_number.as_deref(),
+            p.phone.as_deref(),
+            p.address.as_deref(),
+        )?;
+    }
+    Ok(())
+}
+
+fn check_judicial_confirmation(
+    dispute: Option<&Dispute>,
+    status: JudicialConfirmation,
+    now: Timestamp,
+) -> Result<(), Refusal> {
+    let recorded = dispute.and_then(|d| d.judicial_confirmation);
+    match (status, recorded) {
+        (JudicialConfirmation::Applied, None) => {
+            let window = dispute.and_then(|d| d.judicial_confirmation_by);
+            if window.is_some_and(|by| now < by) {
+                Ok(())
+            } else {
+                Err(Refusal::invalid(
+                    "status",
+                    "the window to apply for judicial confirmation has passed",
+                ))
+            }
+        }
+        (JudicialConfirmation::Applied, Some(_)) => Err(Refusal::invalid(
+            "status",
+            "judicial confirmation has been applied for already",
+        )),
+        (
+            JudicialConfirmation::Confirmed | JudicialConfirmation::Refused,
+            Some(JudicialConfirmation::Applied),
+        ) => Ok(()),
+        (JudicialConfirmation::Confirmed | JudicialConfirmation::Refused, None) => {
+            Err(Refusal::invalid(
+                "status",
+                "the court confirms or refuses only after an application is recorded",
+            ))
+        }
+        (
+            JudicialConfirmation::Confirmed | JudicialConfirmation::Refused,
+            Some(JudicialConfirmation::Confirmed | JudicialConfirmation::Refused),
+        ) => Err(Refusal::invalid(
+            "status",
+            "the court has decided on judicial confirmation already",
+        )),
+    }
+}
+
+/// Decides what a command does to a dispute: the events to record, or a refusal.
+pub fn decide(
+    dispute: Option<&Dispute>,
+    command: &DisputeCommand,
+    ctx: &Context<'_>,
+) -> Result<Vec<DisputeEvent>, Refusal> {
+    let now = ctx.now;
+    authorize(dispute, command.action(), ctx.role, now)?;
+    let policy = ctx.policy;
+    let event = match command {
+        DisputeCommand::Register(r) => {
+            required_text("title", &r.title, MAX_TITLE)?;
+            optional_text("description", Some(&r.description), MAX_TEXT)?;
+            optional_text("address", r.address.as_deref(), MAX_SHORT_TEXT)?;
+            check_location(r.location.as_ref())?;
+            check_parties(&r.parties)?;
+            DisputeEvent::Registered {
+                community: r.community.clone(),
+                grid: r.grid.clone(),
+                address: r.address.clone(),
+                location: r.location,
+                title: r.title.trim().to_owned(),
+                description: r.description.clone(),
+                dispute_type: r.dispute_type,
+                source: r.source,
+                parties: r.parties.clone(),
+                accept_by: policy.due(now, policy.dispute.accept),
+            }
+        }
+        DisputeCommand::Accept(a) => {
+            required_text("mediator", &a.mediator, MAX_NAME)?;
+            optional_text("note", a.note.as_deref(), MAX_TEXT)?;
+            DisputeEvent::Accepted {
+                mediator: a.mediator.trim().to_owned(),
+                room: a.room.clone(),
+                note: a.note.clone(),
+                mediate_by: policy.due(now, policy.dispute.mediate),
+            }
+        }
+        DisputeCommand::Decline(d) => {
+            optional_text("note", d.note.as_deref(), MAX_TEXT)?;
+            DisputeEvent::Declined {
+                reason: d.reason,
+                note: d.note.clone(),
+            }
+        }
+        DisputeCommand::ScheduleSession(s) => {
+            if s.at <= now {
+                return Err(Refusal::invalid("at", "must be in the future"));
+            }
+            optional_text("place", s.place.as_deref(), MAX_SHORT_TEXT)?;
+            DisputeEvent::SessionScheduled {
+                at: s.at,
+                place: s.place.clone(),
+            }
+        }
+        DisputeCommand::RecordSession(s) => {
+            required_text("summary", &s.summary, MAX_TEXT)?;
+            check_evidence(&s.evidence, false)?;
+            DisputeEvent::SessionRecorded {
+                summary: s.summary.clone(),
+                evidence: s.evidence.clone(),
+            }
+        }
+        DisputeCommand::RecordAgreement(a) => {
+            required_text("terms", &a.terms, MAX_TEXT)?;
+            if a.performance_date < policy.local_day(now) {
+                return Err(Refusal::invalid(
+                    "performance_date",
+                    "must not be before today",
+                ));
+            }
+            check_evidence(&a.evidence, false)?;
+            DisputeEvent::AgreementRecorded {
+                form: a.form,
+                terms: a.terms.clone(),
+                performance_date: a.performance_date,
+                evidence: a.evidence.clone(),
+                perform_by: policy.end_of_day(a.performance_date),
+                judicial_confirmation_by: policy.due(now, policy.dispute.judicial_confirmation),
+            }
+        }
+        DisputeCommand::RecordFailure(f) => {
+            required_text("reason", &f.reason, MAX_TEXT)?;
+            if f.routes_told.is_empty() {
+                return Err(Refusal::invalid(
+                    "routes_told",
+                    "the parties are told at least one route: litigation, arbitration, administrative or shared-court",
+                ));
+            }
+            DisputeEvent::FailureRecorded {
+                reason: f.reason.clone(),
+                routes_told: f.routes_told.clone(),
+            }
+        }
+        DisputeCommand::Withdraw(w) => {
+            required_text("party", &w.party, MAX_NAME)?;
+            optional_text("reason", w.reason.as_deref(), MAX_TEXT)?;
+            DisputeEvent::Withdrawn {
+                party: w.party.trim().to_owned(),
+                reason: w.reason.clone(),
+            }
+        }
+        DisputeCommand::RecordJudicialConfirmation(j) => {
+            check_judicial_confirmation(dispute, j.status, now)?;
+            optional_text("court", j.court.as_deref(), MAX_SHORT_TEXT)?;
+            optional_text("note", j.note.as_deref(), MAX_TEXT)?;
+            DisputeEvent::JudicialConfirmationRecorded {
+                status: j.status,
+                court: j.court.clone(),
+                note: j.note.clone(),
+            }
+        }
+        DisputeCommand::ConfirmPerformance(c) => {
+            optional_text("note", c.note.as_deref(), MAX_TEXT)?;
+            check_evidence(&c.evidence, false)?;
+            DisputeEvent::PerformanceConfirmed {
+                note: c.note.clone(),
+                evidence: c.evidence.clone(),
+            }
+        }
+        DisputeCommand::Refer(r) => {
+            optional_text("note", r.note.as_deref(), MAX_TEXT)?;
+            DisputeEvent::Referred {
+                to: r.to,
+                note: r.note.clone(),
+            }
+        }
+    };
+    Ok(vec![event])
+}
+
+/// Applies one recorded event. Events are facts: this does not judge them again, it only refuses
+/// what cannot be replayed at all (a follow-up event before the dispute was registered).
+pub fn evolve(dispute: Option<Dispute>, event: &DisputeEvent) -> Result<Dispute, ReplayError> {
+    let mut d = match (dispute, event) {
+        (None, DisputeEvent::Registered { .. }) => return Ok(registered(event)),
+        (Some(_), DisputeEvent::Registered { .. }) => {
+            return Err(ReplayError::new(KIND, "registered twice"));
+        }
+        (None, _) => {
+            return Err(ReplayError::new(
+                KIND,
+                "event before the dispute was registered",
+            ));
+        }
+        (Some(d), _) => d,
+    };
+    match event {
+        DisputeEvent::Registered { .. } => unreachable!("handled above"),
+        DisputeEvent::Accepted {
+            mediator,
+            room,
+            mediate_by,
+            ..
+        } => {
+            d.status = Mediating;
+            d.mediator = Some(mediator.clone());
+            d.room = Some(room.clone());
+            d.deadline = Some(*mediate_by);
+        }
+        DisputeEvent::Declined { reason, .. } => {
+            d.status = Declined;
+            d.decline_reason = Some(*reason);
+            d.deadline = None;
+        }
+        DisputeEvent::SessionScheduled { at, .. } => {
+            d.next_session = Some(*at);
+        }
+        DisputeEvent::SessionRecorded { evidence, .. } => {
+            d.sessions += 1;
+            d.next_session = None;
+            d.evidence.extend(evidence.iter().cloned());
+        }
+        DisputeEvent::AgreementRecorded {
+            form,
+            terms,
+            performance_date,
+            evidence,
+            perform_by,
+            judicial_confirmation_by,
+        } => {
+            d.status = Agreed;
+            d.agreement = Some(Agreement {
+                form: *form,
+                terms: terms.clone(),
+                performance_date: *performance_date,
+            });
+            d.judicial_confirmation = None;
+            d.judicial_confirmation_by = Some(*judicial_confirmation_by);
+            d.next_session = None;
+            d.evidence.extend(evidence.iter().cloned());
+            d.deadline = Some(*perform_by);
+        }
+        DisputeEvent::FailureRecorded {
+            reason,
+            routes_told,
+        } => {
+            d.status = Failed;
+            d.failure_reason = Some(reason.clone());
+            d.routes_told = routes_told.clone();
+            d.next_session = None;
+            d.deadline = None;
+        }
+        DisputeEvent::Withdrawn { party, .. } => {
+            d.status = Withdrawn;
+            d.withdrawn_by = Some(party.clone());
+            d.next_session = None;
+            d.deadline = None;
+        }
+        DisputeEvent::JudicialConfirmationRecorded { status, .. } => {
+            d.judicial_confirmation = Some(*status);
+        }
+        DisputeEvent::PerformanceConfirmed { evidence, .. } => {
+            d.status = Closed;
+            d.evidence.extend(evidence.iter().cloned());
+            d.deadline = None;
+        }
+        DisputeEvent::Referred { to, .. } => {
+            d.status = Closed;
+            d.referred_to = Some(*to);
+            d.deadline = None;
+        }
+    }
+    Ok(d)
+}
+
+fn registered(event: &DisputeEvent) -> Dispute {
+    let DisputeEvent::Registered {
+        community,
+        grid,
+        address,
+        location,
+        title,
+        description,
+        dispute_type,
+        source,
+        parties,
+        accept_by,
+    } = event.clone()
+    else {
+        unreachable!("called with a Registered event only")
+    };
+    Dispute {
+        status: Registered,
+        community,
+        grid,
+        address,
+        location,
+        title,
+        description,
+        dispute_type,
+        source,
+        parties,
+        deadline: Some(accept_by),
+        mediator: None,
+        room: None,
+        sessions: 0,
+        next_session: None,
+        agreement: None,
+        judicial_confirmation: None,
+        judicial_confirmation_by: None,
+        failure_reason: None,
+        routes_told: Vec::new(),
+        referred_to: None,
+        decline_reason: None,
+        withdrawn_by: None,
+        evidence: Vec::new(),
+    }
+}
+
+// ---- hooks for what every case has beside its table -----------------------------------------
+
+/// For an end state, how it ended: closed after performance = Resolved; closed by referral,
+/// declined, withdrawn = NotResolved; duplicate = Duplicate. None while open.
+pub fn outcome(dispute: &Dispute) -> Option<Outcome> {
+    match dispute.status {
+        Status::Closed if dispute.referred_to.is_some() => Some(Outcome::NotResolved),
+        Status::Closed => Some(Outcome::Resolved),
+        Status::Declined | Status::Withdrawn => Some(Outcome::NotResolved),
+        Status::Duplicate => Some(Outcome::Duplicate),
+        Status::Registered | Status::Mediating | Status::Agreed | Status::Failed => None,
+    }
+}
+
+/// Whether the current step's deadline may be extended: only mediation may be.
+pub fn extendable(dispute: &Dispute) -> Result<(), &'static str> {
+    match dispute.status {
+        Status::Mediating => Ok(()),
+        _ => Err("only mediation can be extended"),
+    }
+}
+
+/// Whether a closed dispute may be reopened after a dissatisfied return visit.
+pub fn reopenable(dispute: &Dispute) -> Result<(), &'static str> {
+    match dispute.status {
+        Status::Closed => Ok(()),
+        _ => Err("only a closed dispute can be reopened"),
+    }
+}
+
+/// The deadline a reopened dispute gets: mediation again.
+pub fn reopen_deadline(policy: &DeadlinePolicy, now: Timestamp) -> Timestamp {
+    policy.due(now, policy.dispute.mediate)
+}
+
+/// Applies a recorded reopening: back to mediating with this deadline. The failure and referral
+/// are cleared (they no longer describe where the dispute stands); the agreement, if any, stays
+/// until a new one is recorded.
+pub fn reopened(dispute: &mut Dispute, deadline: Timestamp) {
+    dispute.status = Status::Mediating;
+    dispute.deadline = Some(deadline);
+    dispute.next_session = None;
+    dispute.failure_reason = None;
+    dispute.routes_told.clear();
+    dispute.referred_to = None;
+}
+
+/// Applies a recorded "marked duplicate": status duplicate, deadline None.
+pub fn marked_duplicate(dispute: &mut Dispute) {
+    dispute.status = Status::Duplicate;
+    dispute.deadline = None;
+    dispute.next_session = None;
+}
+
+/// The unit an event assigns the dispute to (the room on acceptance), if any.
+pub fn assigned_unit(event: &DisputeEvent) -> Option<&UnitId> {
+    match event {
+        DisputeEvent::Accepted { room, .. } => Some(room),
+        _ => None,
+    }
+}
+
+/// A short name of the current step whose deadline `deadline` is: "accept", "mediate",
+/// "perform"; None when no deadline.
+pub fn current_step(dispute: &Dispute) -> Option<&'static str> {
+    dispute.deadline?;
+    match dispute.status {
+        Status::Registered => Some("accept"),
+        Status::Mediating => Some("mediate"),
+        Status::Agreed => Some("perform"),
+        Status::Failed
+        | Status::Closed
+        | Status::Declined
+        | Status::Withdrawn
+        | Status::Duplicate => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;
