@@ -1027,7 +1027,7 @@ mod property {
             }
             "add-note" => json!({"text": "记录"}),
             "reassign" => {
-                json!({"unit": if step % 2 == 0 { "unit-a" } else { "unit-b" }, "reason": "调整"})
+                json!({"unit": if step.is_multiple_of(2) { "unit-a" } else { "unit-b" }, "reason": "调整"})
             }
             "add-co-handler" | "remove-co-handler" => json!({"unit": "unit-c"}),
             "supervise" => json!({"notice": "督办"}),
@@ -1037,7 +1037,7 @@ mod property {
             "link" => json!({"case": other}),
             "mark-duplicate" => json!({"of": other}),
             "return-visit" => {
-                json!({"satisfaction": if step % 3 == 0 { "satisfied" } else { "dissatisfied" }})
+                json!({"satisfaction": if step.is_multiple_of(3) { "satisfied" } else { "dissatisfied" }})
             }
             "reopen" => json!({"reason": "不满意"}),
             _ => json!({}),
