@@ -920,7 +920,10 @@ pub fn evolve(dispute: Option<Dispute>, event: &DisputeEvent) -> Result<Dispute,
             d.judicial_confirmation_by = Some(*judicial_confirmation_by);
             d.next_session = None;
             d.evidence.extend(evidence.iter().cloned());
-            d.deadline = Some(*perform_by);
+            // Performance is the parties' to do by that date; the office confirms it after, so
+            // the agreed step has no office deadline (`perform_by` stays in the event).
+            let _ = perform_by;
+            d.deadline = None;
         }
         DisputeEvent::FailureRecorded {
             reason,
@@ -1068,8 +1071,8 @@ pub fn current_step(dispute: &Dispute) -> Option<&'static str> {
     match dispute.status {
         Status::Registered => Some("accept"),
         Status::Mediating => Some("mediate"),
-        Status::Agreed => Some("perform"),
-        Status::Failed
+        Status::Agreed
+        | Status::Failed
         | Status::Closed
         | Status::Declined
         | Status::Withdrawn

@@ -951,7 +951,8 @@ pub fn evolve(petition: Option<Petition>, event: &PetitionEvent) -> Result<Petit
             });
             p.evidence.extend(evidence.iter().cloned());
             p.review_request_by = Some(*review_request_by);
-            p.deadline = Some(*review_request_by);
+            // The 30 days are the petitioner's to request a review, not the office's to act in.
+            p.deadline = None;
         }
         PetitionEvent::ConfirmedSatisfied { .. }
         | PetitionEvent::ClosedWithoutReview { .. }
@@ -971,7 +972,8 @@ pub fn evolve(petition: Option<Petition>, event: &PetitionEvent) -> Result<Petit
             p.status = ReviewDecided;
             p.review = Some(*decision);
             p.re_review_request_by = Some(*re_review_request_by);
-            p.deadline = Some(*re_review_request_by);
+            // The petitioner's window for a re-review, not the office's deadline.
+            p.deadline = None;
         }
         PetitionEvent::ReReviewRequested { decide_by, .. } => {
             p.status = UnderReReview;
@@ -1110,11 +1112,10 @@ pub fn current_step(petition: &Petition) -> Option<&'static str> {
     match petition.status {
         Registered => Some("accept"),
         Handling => Some("handle"),
-        Replied => Some("request-review"),
         UnderReview => Some("decide-review"),
-        ReviewDecided => Some("request-re-review"),
         UnderReReview => Some("decide-re-review"),
-        Closed | NotAccepted | Transferred | Concluded | Status::Duplicate => None,
+        Replied | ReviewDecided | Closed | NotAccepted | Transferred | Concluded
+        | Status::Duplicate => None,
     }
 }
 

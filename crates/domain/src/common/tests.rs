@@ -595,6 +595,7 @@ fn links_name_another_case_once() {
     let own = case.id;
     let itself = case.refused(Role::Mediator, "link", json!({"case": own}));
     assert_eq!(invalid_field(&itself), "case");
+    role_refused(&case.refused(Role::Admin, "link", json!({"case": CaseId::default()})));
 }
 
 #[test]

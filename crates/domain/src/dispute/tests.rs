@@ -615,16 +615,14 @@ fn no_sessions_after_an_agreement() {
 // ---- mediating → record-agreement → agreed ----
 
 #[test]
-fn an_agreement_is_due_for_performance_at_the_close_of_its_date() {
+fn an_agreement_leaves_performance_to_the_parties_by_its_date() {
     given([registered(), accepted()])
         .when(Role::Mediator, record_agreement(AgreementForm::Written))
         .then([agreed()]);
     let d = state(&[registered(), accepted(), agreed()]);
     assert_eq!(d.status, Status::Agreed);
-    assert_eq!(
-        d.deadline.map(|t| t.to_string()),
-        Some("2025-10-20T16:00:00Z".to_owned())
-    );
+    // The parties perform by the date; the office has no deadline of its own in this step.
+    assert_eq!(d.deadline, None);
     assert_eq!(
         d.agreement,
         Some(Agreement {
@@ -862,7 +860,7 @@ fn judicial_confirmation_is_applied_for_then_decided() {
         d.judicial_confirmation,
         Some(JudicialConfirmation::Confirmed)
     );
-    assert_eq!(d.deadline, Some(POLICY.end_of_day(performance_date())));
+    assert_eq!(d.deadline, None);
 }
 
 #[test]
@@ -1345,8 +1343,8 @@ fn the_current_step_follows_the_status() {
     let step = |s| current_step(&dispute_in(s));
     assert_eq!(step(Status::Registered), Some("accept"));
     assert_eq!(step(Status::Mediating), Some("mediate"));
-    assert_eq!(step(Status::Agreed), Some("perform"));
     for s in [
+        Status::Agreed,
         Status::Failed,
         Status::Closed,
         Status::Declined,
@@ -1366,9 +1364,8 @@ fn deadlines_per_step() {
     assert_eq!(d.deadline, Some(due(Limit::days(3))));
     let d = dispute_in(Status::Mediating);
     assert_eq!(d.deadline, Some(due(Limit::days(30))));
-    let d = dispute_in(Status::Agreed);
-    assert_eq!(d.deadline, Some(POLICY.end_of_day(performance_date())));
     for s in [
+        Status::Agreed,
         Status::Failed,
         Status::Closed,
         Status::Declined,
