@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use docket_domain::deadlines::Policies;
 use docket_domain::{
-    CaseCommand, CaseId, CaseKind, CaseState, Context, Refusal, Role, TenantId, UnitId,
+    CaseCommand, CaseId, CaseKind, CaseReference, CaseState, Context, Refusal, Role, TenantId,
+    UnitId,
 };
 use docket_eventlog::{
     Actor as LogActor, Appended, ChainHash, CommandInfo, CommitBody, EventLog, EventRecord,
@@ -175,6 +176,36 @@ impl CommandService {
             })
     }
 
+    /// A link or a duplicate names a case of the same tenant that exists; a duplicate's original
+    /// is not a duplicate itself (name the case it duplicates instead).
+    async fn check_named_case(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        command: &CaseCommand,
+    ) -> Result<(), CommandError> {
+        let Some((other, field, reference)) = command.names_case() else {
+            return Ok(());
+        };
+        if other == case_id {
+            return Ok(()); // the domain refuses a case naming itself
+        }
+        let named = load_case(self.log.as_ref(), &actor.tenant, other).await?;
+        let invalid =
+            |reason: String| CommandError::Refused(Refusal::InvalidField { field, reason });
+        let Some(state) = named.state else {
+            return Err(invalid(format!("there is no case {other} in this tenant")));
+        };
+        if reference == CaseReference::Original
+            && let Some(original) = state.handling.duplicate_of
+        {
+            return Err(invalid(format!(
+                "case {other} is itself a duplicate of {original}; name that case"
+            )));
+        }
+        Ok(())
+    }
+
     #[tracing::instrument(skip_all, fields(tenant = %actor.tenant, action = request.command.action(), case_id), err(level = "debug"))]
     pub async fn handle(
         &self,
@@ -190,6 +221,8 @@ impl CommandService {
         // answers with the first filing's position.
         let case_id = request.case_id.unwrap_or_default();
         tracing::Span::current().record("case_id", tracing::field::display(case_id));
+        self.check_named_case(actor, case_id, &request.command)
+            .await?;
 
         // A client's expected version, and any refusal, is judged against the case as it stands;
         // otherwise the log's cached view will do, since a stale one only costs a conflict.

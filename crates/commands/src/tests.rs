@@ -273,3 +273,57 @@ async fn thirty_two_concurrent_actions_make_exactly_one_commit_per_version() {
     assert_eq!(commits.len(), 2);
     verify_chain(&commits).unwrap();
 }
+
+#[tokio::test]
+async fn a_link_or_duplicate_names_an_existing_case_of_the_tenant_that_is_not_a_duplicate() {
+    let (svc, log) = service();
+    let supervisor = actor(Role::Supervisor);
+    let file = |title: &'static str, who: Actor| {
+        let svc = svc.clone();
+        async move {
+            svc.handle(&who, request(None, filing(title), None))
+                .await
+                .unwrap()
+                .case_id
+        }
+    };
+    let a = file("A", actor(Role::GridWorker)).await;
+    let b = file("B", actor(Role::GridWorker)).await;
+    let c = file("C", actor(Role::GridWorker)).await;
+    let mut elsewhere = actor(Role::GridWorker);
+    elsewhere.tenant = "other".parse().unwrap();
+    let foreign = file("D", elsewhere).await;
+
+    let refused_field = |result: Result<Outcome, CommandError>| match result {
+        Err(CommandError::Refused(Refusal::InvalidField { field, reason })) => (field, reason),
+        other => panic!("expected a refusal naming a field, got {other:?}"),
+    };
+    for missing in [CaseId::default(), foreign] {
+        let (field, reason) = refused_field(
+            svc.handle(
+                &supervisor,
+                request(Some(a), action("link", json!({"case": missing})), None),
+            )
+            .await,
+        );
+        assert_eq!(field, "case");
+        assert!(reason.contains("no case"), "{reason}");
+    }
+    svc.handle(
+        &supervisor,
+        request(Some(b), action("mark-duplicate", json!({"of": a})), None),
+    )
+    .await
+    .unwrap();
+    let (field, reason) = refused_field(
+        svc.handle(
+            &supervisor,
+            request(Some(c), action("mark-duplicate", json!({"of": b})), None),
+        )
+        .await,
+    );
+    assert_eq!(field, "of");
+    assert!(reason.contains("itself a duplicate"), "{reason}");
+    let commits = log.read_case("qinghe", c.as_uuid()).await.unwrap();
+    assert_eq!(commits.len(), 1, "a refusal records nothing");
+}

@@ -248,6 +248,26 @@ impl CaseCommand {
         self.action() == self.kind().filing_action()
     }
 
+    /// Another case this command names, with the field naming it: the command service checks
+    /// it exists in the tenant (and, for a duplicate, is not itself a duplicate).
+    pub fn names_case(&self) -> Option<(CaseId, &'static str, CaseReference)> {
+        match self {
+            CaseCommand::Common {
+                command: CommonCommand::Link(l),
+                ..
+            } => Some((l.case, "case", CaseReference::Related)),
+            CaseCommand::Common {
+                command: CommonCommand::MarkDuplicate(m),
+                ..
+            } => Some((m.of, "of", CaseReference::Original)),
+            CaseCommand::Hazard(HazardCommand::Dismiss(hazard::Dismiss {
+                duplicate_of: Some(of),
+                ..
+            })) => Some((*of, "duplicate_of", CaseReference::Original)),
+            _ => None,
+        }
+    }
+
     /// Decides the command against the case (`None`: not filed yet). Besides the events of the
     /// action itself, records that the current step's deadline was missed (once per deadline)
     /// and, when the case reaches an end state, how it closed.
@@ -337,6 +357,15 @@ impl CaseCommand {
             }),
         }
     }
+}
+
+/// How a command refers to another case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseReference {
+    /// A related case: it must exist.
+    Related,
+    /// The case this one duplicates: it must exist and not be a duplicate itself.
+    Original,
 }
 
 fn lift<E>(
@@ -534,6 +563,18 @@ impl CaseState {
         if let Some(unit) = assigned {
             state.handling.co_handlers.retain(|u| u != &unit);
             state.handling.lead_unit = Some(unit);
+            state.handling.assignee = None;
+        }
+        // The hazard table's own dismissal as a duplicate is a duplicate like mark-duplicate's.
+        if let CaseEvent::Hazard(HazardEvent::Dismissed {
+            duplicate_of: Some(of),
+            ..
+        }) = event
+        {
+            state.handling.duplicate_of = Some(*of);
+            if !state.handling.links.contains(of) {
+                state.handling.links.push(*of);
+            }
         }
         // A new step starts its own extensions.
         if state.deadline() != before {

@@ -92,60 +92,83 @@ impl Action {
     }
 }
 
-/// Whether a row applies to open cases or to closed ones.
+/// Whether a row applies to open cases, to closed ones, or to both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     Open,
     Closed,
+    Any,
+}
+
+impl Phase {
+    fn admits(self, closed: bool) -> bool {
+        match self {
+            Phase::Open => !closed,
+            Phase::Closed => closed,
+            Phase::Any => true,
+        }
+    }
 }
 
 /// A row's condition beyond open or closed: `Err` carries the reason a refusal gives.
 type Check = fn(&CaseState, Timestamp) -> Result<(), &'static str>;
+
+/// Who may take a row's action, by the kind of case.
+type Who = fn(CaseKind) -> &'static [Role];
 
 /// One row of the common table.
 #[derive(Debug)]
 pub struct Row {
     pub action: Action,
     pub phase: Phase,
-    pub who: &'static [Role],
+    pub who: Who,
     check: Option<Check>,
 }
 
 use Role::{GridWorker, Handler, Mediator, PetitionOfficer, Supervisor};
 
 const WORKERS: &[Role] = &[GridWorker, Mediator, PetitionOfficer, Handler, Supervisor];
-const ROUTERS: &[Role] = &[PetitionOfficer, Supervisor];
+
+/// Who routes a case to units: the supervisor; for petitions the petition officer, for disputes
+/// the mediator.
+fn routers(kind: CaseKind) -> &'static [Role] {
+    match kind {
+        CaseKind::Hazard => &[Supervisor],
+        CaseKind::Dispute => &[Mediator, Supervisor],
+        CaseKind::Petition => &[PetitionOfficer, Supervisor],
+    }
+}
 
 /// The actions of the domain brief's "Every case".
 pub const TABLE: &[Row] = &[
     Row {
         action: Action::AddNote,
         phase: Phase::Open,
-        who: WORKERS,
+        who: |_| WORKERS,
         check: None,
     },
     Row {
         action: Action::AttachEvidence,
         phase: Phase::Open,
-        who: WORKERS,
+        who: |_| WORKERS,
         check: None,
     },
     Row {
         action: Action::Reassign,
         phase: Phase::Open,
-        who: ROUTERS,
+        who: routers,
         check: None,
     },
     Row {
         action: Action::AddCoHandler,
         phase: Phase::Open,
-        who: ROUTERS,
+        who: routers,
         check: None,
     },
     Row {
         action: Action::RemoveCoHandler,
         phase: Phase::Open,
-        who: ROUTERS,
+        who: routers,
         check: Some(|s, _| {
             if s.handling.co_handlers.is_empty() {
                 Err("the case has no co-handling units")
@@ -157,13 +180,14 @@ pub const TABLE: &[Row] = &[
     Row {
         action: Action::Supervise,
         phase: Phase::Open,
-        who: &[Supervisor],
+        who: |_| &[Supervisor],
         check: None,
     },
     Row {
         action: Action::AnswerSupervision,
-        phase: Phase::Open,
-        who: &[Handler, Mediator, PetitionOfficer],
+        // A notice outlives the case's closure until it is answered.
+        phase: Phase::Any,
+        who: |_| &[Handler, Mediator, PetitionOfficer],
         check: Some(|s, _| {
             if s.handling.supervisions.iter().any(|n| n.answer.is_none()) {
                 Ok(())
@@ -175,46 +199,61 @@ pub const TABLE: &[Row] = &[
     Row {
         action: Action::RequestExtension,
         phase: Phase::Open,
-        who: &[Handler, Mediator],
-        check: Some(|s, _| {
+        // Whoever works the step: the handling unit, or for a dispute the mediator.
+        who: |kind| match kind {
+            CaseKind::Hazard | CaseKind::Petition => &[Handler],
+            CaseKind::Dispute => &[Mediator],
+        },
+        check: Some(|s, now| {
             s.extendable()?;
             if s.handling.pending_extension.is_some() {
                 return Err("an extension request is already waiting for approval");
             }
-            if s.deadline().is_none() {
-                return Err("the current step has no deadline");
+            match s.deadline() {
+                None => Err("the current step has no deadline"),
+                Some(deadline) if now >= deadline => {
+                    Err("the deadline has passed; an extension is asked for before it")
+                }
+                Some(_) => Ok(()),
             }
-            Ok(())
         }),
     },
     Row {
         action: Action::ApproveExtension,
         phase: Phase::Open,
-        who: &[Supervisor],
-        check: Some(pending_extension),
+        who: |_| &[Supervisor],
+        check: Some(|s, now| {
+            pending_extension(s, now)?;
+            match s.deadline() {
+                Some(deadline) if now >= deadline => {
+                    Err("the deadline has passed; an extension is approved before it")
+                }
+                _ => Ok(()),
+            }
+        }),
     },
     Row {
         action: Action::RefuseExtension,
         phase: Phase::Open,
-        who: &[Supervisor],
+        who: |_| &[Supervisor],
         check: Some(pending_extension),
     },
     Row {
         action: Action::Link,
         phase: Phase::Open,
-        who: WORKERS,
+        who: |_| WORKERS,
         check: None,
     },
     Row {
         action: Action::MarkDuplicate,
         phase: Phase::Open,
-        who: &[Mediator, PetitionOfficer, Handler, Supervisor],
+        who: |_| &[Mediator, PetitionOfficer, Handler, Supervisor],
         check: None,
     },
     Row {
         action: Action::ReturnVisit,
         phase: Phase::Closed,
-        who: &[GridWorker, Mediator, PetitionOfficer, Supervisor],
+        who: |_| &[GridWorker, Mediator, PetitionOfficer, Supervisor],
         check: Some(|s, _| {
             if s.handling.duplicate_of.is_some() {
                 Err("a duplicate is visited through the case it duplicates")
@@ -226,9 +265,12 @@ pub const TABLE: &[Row] = &[
     Row {
         action: Action::Reopen,
         phase: Phase::Closed,
-        who: &[PetitionOfficer, Supervisor],
+        who: routers,
         check: Some(|s, _| {
-            match s.handling.return_visits.last() {
+            let h = &s.handling;
+            // The visit must be one made since the case last closed.
+            let since_closure = h.return_visits.get(h.visits_at_closure..).unwrap_or(&[]);
+            match since_closure.last() {
                 Some(v) if v.satisfaction == Satisfaction::Dissatisfied => {}
                 _ => return Err("a case is reopened after a dissatisfied return visit"),
             }
@@ -245,25 +287,18 @@ fn pending_extension(s: &CaseState, _: Timestamp) -> Result<(), &'static str> {
     }
 }
 
-fn phase_of(state: &CaseState) -> Phase {
-    if state.is_closed() {
-        Phase::Closed
-    } else {
-        Phase::Open
-    }
-}
-
 fn open_rows(state: &CaseState, now: Timestamp) -> impl Iterator<Item = &'static Row> + '_ {
-    let phase = phase_of(state);
+    let closed = state.is_closed();
     TABLE.iter().filter(move |row| {
-        row.phase == phase && row.check.is_none_or(|check| check(state, now).is_ok())
+        row.phase.admits(closed) && row.check.is_none_or(|check| check(state, now).is_ok())
     })
 }
 
 /// The common actions `role` may take on this case now.
 pub fn allowed_actions(state: &CaseState, role: Role, now: Timestamp) -> Vec<&'static str> {
+    let kind = state.kind();
     open_rows(state, now)
-        .filter(|row| row.who.contains(&role))
+        .filter(|row| (row.who)(kind).contains(&role))
         .map(|row| row.action.as_str())
         .collect()
 }
@@ -280,11 +315,11 @@ fn authorize(state: &CaseState, action: Action, ctx: &Context<'_>) -> Result<(),
         .iter()
         .find(|row| row.action == action)
         .expect("every common action has a row");
-    let in_phase = row.phase == phase_of(state);
+    let in_phase = row.phase.admits(state.is_closed());
     let reason = match (in_phase, row.check) {
         (false, _) => Some(match row.phase {
             Phase::Open => "the case is closed",
-            Phase::Closed => "the case is still open",
+            Phase::Closed | Phase::Any => "the case is still open",
         }),
         (true, Some(check)) => check(state, ctx.now).err(),
         (true, None) => None,
@@ -298,7 +333,7 @@ fn authorize(state: &CaseState, action: Action, ctx: &Context<'_>) -> Result<(),
             reason: Some(reason),
         });
     }
-    if !row.who.contains(&ctx.role) {
+    if !(row.who)(state.kind()).contains(&ctx.role) {
         return Err(Refusal::RoleNotPermitted {
             kind: state.kind().as_str(),
             state: state.status(),
@@ -537,8 +572,10 @@ pub enum CommonEvent {
 
 // ---- state ----------------------------------------------------------------------------------
 
-/// The parts of a case every kind shares.
+/// The parts of a case every kind shares. Fields added later read as their defaults from
+/// states stored before them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Handling {
     /// The lead unit (主办).
     pub lead_unit: Option<UnitId>,
@@ -556,6 +593,8 @@ pub struct Handling {
     pub links: Vec<CaseId>,
     pub duplicate_of: Option<CaseId>,
     pub return_visits: Vec<Visit>,
+    /// How many return visits there were when the case last closed.
+    pub visits_at_closure: usize,
     pub reopened: u32,
     /// Deadlines that passed before their step was done.
     pub missed_deadlines: Vec<Timestamp>,
@@ -896,6 +935,7 @@ pub(crate) fn evolve(state: &mut CaseState, event: &CommonEvent) -> Result<(), R
         CommonEvent::DeadlineMissed { deadline } => h.missed_deadlines.push(*deadline),
         CommonEvent::Closed { outcome, on_time } => {
             h.pending_extension = None;
+            h.visits_at_closure = h.return_visits.len();
             h.closure = Some(Closure {
                 outcome: *outcome,
                 on_time: *on_time,

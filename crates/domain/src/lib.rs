@@ -15,8 +15,8 @@ mod refusal;
 mod role;
 
 pub use case::{
-    CaseCommand, CaseEvent, CaseKind, CaseState, Context, Detail, InvalidInput, ReplayError,
-    UnknownEvent,
+    CaseCommand, CaseEvent, CaseKind, CaseReference, CaseState, Context, Detail, InvalidInput,
+    ReplayError, UnknownEvent,
 };
 pub use ids::{CaseId, CaseNumber, CommunityId, GridId, InvalidId, TenantId, UnitId};
 pub use refusal::Refusal;

@@ -1114,7 +1114,12 @@ pub fn current_step(petition: &Petition) -> Option<&'static str> {
         Handling => Some("handle"),
         UnderReview => Some("decide-review"),
         UnderReReview => Some("decide-re-review"),
-        Replied | ReviewDecided | Closed | NotAccepted | Transferred | Concluded
+        Replied
+        | ReviewDecided
+        | Closed
+        | NotAccepted
+        | Transferred
+        | Concluded
         | Status::Duplicate => None,
     }
 }

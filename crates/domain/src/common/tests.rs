@@ -865,97 +865,235 @@ fn acceptance_within_fifteen_working_days_across_national_day() {
 
 #[test]
 fn every_common_action_is_listed_for_exactly_the_roles_and_phases_of_its_row() {
-    let expected: &[(&str, Phase, &[Role])] = &[
-        (
-            "add-note",
-            Phase::Open,
-            &[
-                Role::GridWorker,
-                Role::Mediator,
-                Role::PetitionOfficer,
-                Role::Handler,
-                Role::Supervisor,
-            ],
-        ),
-        (
-            "attach-evidence",
-            Phase::Open,
-            &[
-                Role::GridWorker,
-                Role::Mediator,
-                Role::PetitionOfficer,
-                Role::Handler,
-                Role::Supervisor,
-            ],
-        ),
-        (
-            "reassign",
-            Phase::Open,
-            &[Role::PetitionOfficer, Role::Supervisor],
-        ),
-        (
-            "add-co-handler",
-            Phase::Open,
-            &[Role::PetitionOfficer, Role::Supervisor],
-        ),
-        ("supervise", Phase::Open, &[Role::Supervisor]),
-        (
-            "link",
-            Phase::Open,
-            &[
-                Role::GridWorker,
-                Role::Mediator,
-                Role::PetitionOfficer,
-                Role::Handler,
-                Role::Supervisor,
-            ],
-        ),
-        (
-            "mark-duplicate",
-            Phase::Open,
-            &[
-                Role::Mediator,
-                Role::PetitionOfficer,
-                Role::Handler,
-                Role::Supervisor,
-            ],
-        ),
-        (
-            "return-visit",
-            Phase::Closed,
-            &[
-                Role::GridWorker,
-                Role::Mediator,
-                Role::PetitionOfficer,
-                Role::Supervisor,
-            ],
-        ),
-    ];
-    let open = hazard("2025-03-03 10:00");
-    let closed = closed_hazard("2025-03-03 10:00");
-    for role in Role::ALL {
-        for (case, phase) in [(&open, Phase::Open), (&closed, Phase::Closed)] {
-            let allowed = allowed_actions(case.state(), role, case.now);
-            for (action, row_phase, who) in expected {
-                let listed = allowed.contains(action);
-                assert_eq!(
-                    listed,
-                    *row_phase == phase && who.contains(&role),
-                    "{action} for {role} when {phase:?}"
+    use Role::{Admin, GridWorker, Handler, Mediator, PetitionOfficer, Supervisor};
+    let workers: &[Role] = &[GridWorker, Mediator, PetitionOfficer, Handler, Supervisor];
+    for kind in CaseKind::ALL {
+        let routers: &[Role] = match kind {
+            CaseKind::Hazard => &[Supervisor],
+            CaseKind::Dispute => &[Mediator, Supervisor],
+            CaseKind::Petition => &[PetitionOfficer, Supervisor],
+        };
+        let expected: &[(&str, Phase, &[Role])] = &[
+            ("add-note", Phase::Open, workers),
+            ("attach-evidence", Phase::Open, workers),
+            ("reassign", Phase::Open, routers),
+            ("add-co-handler", Phase::Open, routers),
+            ("supervise", Phase::Open, &[Supervisor]),
+            ("link", Phase::Open, workers),
+            (
+                "mark-duplicate",
+                Phase::Open,
+                &[Mediator, PetitionOfficer, Handler, Supervisor],
+            ),
+            (
+                "return-visit",
+                Phase::Closed,
+                &[GridWorker, Mediator, PetitionOfficer, Supervisor],
+            ),
+        ];
+        let (open, mut closed) = match kind {
+            CaseKind::Hazard => (
+                hazard("2025-03-03 10:00"),
+                closed_hazard("2025-03-03 10:00"),
+            ),
+            CaseKind::Dispute => (dispute("2025-03-03 10:00"), dispute("2025-03-03 10:00")),
+            CaseKind::Petition => (petition("2025-03-03 10:00"), petition("2025-03-03 10:00")),
+        };
+        match kind {
+            CaseKind::Hazard => {}
+            CaseKind::Dispute => {
+                closed.act(Mediator, "decline", json!({"reason": "in-litigation"}));
+            }
+            CaseKind::Petition => {
+                closed.act(
+                    PetitionOfficer,
+                    "not-accept",
+                    json!({"reason": "诉讼中", "route": "litigation"}),
                 );
             }
-            // Rows whose guard does not hold here are not listed.
-            for action in [
-                "remove-co-handler",
-                "answer-supervision",
-                "approve-extension",
-                "refuse-extension",
-                "reopen",
-            ] {
-                assert!(!allowed.contains(&action), "{action} for {role}");
+        }
+        for role in [
+            GridWorker,
+            Mediator,
+            PetitionOfficer,
+            Handler,
+            Supervisor,
+            Admin,
+        ] {
+            for (case, phase) in [(&open, Phase::Open), (&closed, Phase::Closed)] {
+                let allowed = allowed_actions(case.state(), role, case.now);
+                for (action, row_phase, who) in expected {
+                    assert_eq!(
+                        allowed.contains(action),
+                        *row_phase == phase && who.contains(&role),
+                        "{kind}: {action} for {role} when {phase:?}"
+                    );
+                }
+                // Rows whose check does not hold here are not listed.
+                for action in [
+                    "remove-co-handler",
+                    "answer-supervision",
+                    "approve-extension",
+                    "refuse-extension",
+                    "reopen",
+                ] {
+                    assert!(!allowed.contains(&action), "{kind}: {action} for {role}");
+                }
             }
         }
     }
+}
+
+#[test]
+fn an_extension_is_asked_for_by_whoever_works_the_step_and_before_its_deadline() {
+    let mut petition = handling_petition("2025-03-03 10:00");
+    role_refused(&petition.refused(
+        Role::Mediator,
+        "request-extension",
+        json!({"days": 5, "reason": "x"}),
+    ));
+    let mut dispute = mediating_dispute("2025-03-03 10:00");
+    role_refused(&dispute.refused(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 5, "reason": "x"}),
+    ));
+
+    // Handling is due at the close of 6 May 2025; at that midnight it is too late to ask.
+    let mut late = handling_petition("2025-03-03 10:00").at("2025-05-07 00:00");
+    let refusal = late.refused(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 5, "reason": "x"}),
+    );
+    assert_eq!(
+        not_allowed_reason(&refusal),
+        "the deadline has passed; an extension is asked for before it"
+    );
+    // Asked in time, but not approved before the deadline: too late to approve.
+    let mut asked = handling_petition("2025-03-03 10:00").at("2025-05-06 23:00");
+    asked.act(
+        Role::Handler,
+        "request-extension",
+        json!({"days": 5, "reason": "x"}),
+    );
+    let mut asked = asked.at("2025-05-07 00:00");
+    let refusal = asked.refused(Role::Supervisor, "approve-extension", json!({}));
+    assert_eq!(
+        not_allowed_reason(&refusal),
+        "the deadline has passed; an extension is approved before it"
+    );
+    asked.act(
+        Role::Supervisor,
+        "refuse-extension",
+        json!({"reason": "已逾期"}),
+    );
+}
+
+#[test]
+fn a_notice_left_open_at_closure_can_still_be_answered() {
+    let mut case = hazard("2025-03-03 10:00");
+    case.act(
+        Role::Supervisor,
+        "supervise",
+        json!({"notice": "今日内处置"}),
+    );
+    case.act(
+        Role::GridWorker,
+        "fix-on-spot",
+        json!({"evidence": [photo()]}),
+    );
+    case.act(Role::Handler, "pass-reinspection", json!({}));
+    assert!(case.state().is_closed());
+    assert!(
+        case.state()
+            .allowed_actions(Role::Handler, case.now)
+            .contains(&"answer-supervision")
+    );
+    case.act(
+        Role::Handler,
+        "answer-supervision",
+        json!({"notice": 1, "answer": "已处置"}),
+    );
+    assert!(
+        !case
+            .state()
+            .allowed_actions(Role::Handler, case.now)
+            .contains(&"answer-supervision")
+    );
+}
+
+#[test]
+fn a_second_reopening_needs_a_new_dissatisfied_visit() {
+    let mut case = closed_hazard("2025-03-03 10:00");
+    case.act(
+        Role::GridWorker,
+        "return-visit",
+        json!({"satisfaction": "dissatisfied"}),
+    );
+    case.act(Role::Supervisor, "reopen", json!({"reason": "不满意"}));
+    case.act(
+        Role::GridWorker,
+        "fix-on-spot",
+        json!({"evidence": [photo()]}),
+    );
+    case.act(Role::Handler, "pass-reinspection", json!({}));
+    // The old visit was before this closure: it does not reopen the case again.
+    let refusal = case.refused(Role::Supervisor, "reopen", json!({"reason": "again"}));
+    assert_eq!(
+        not_allowed_reason(&refusal),
+        "a case is reopened after a dissatisfied return visit"
+    );
+    case.act(
+        Role::GridWorker,
+        "return-visit",
+        json!({"satisfaction": "basically_satisfied"}),
+    );
+    case.refused(Role::Supervisor, "reopen", json!({"reason": "again"}));
+    case.act(
+        Role::GridWorker,
+        "return-visit",
+        json!({"satisfaction": "dissatisfied"}),
+    );
+    case.act(Role::Supervisor, "reopen", json!({"reason": "again"}));
+    assert_eq!(case.h().reopened, 2);
+}
+
+#[test]
+fn a_hazard_dismissed_as_a_duplicate_is_a_duplicate() {
+    let mut case = hazard("2025-03-03 10:00");
+    let original = CaseId::default();
+    let events = case.act(
+        Role::Handler,
+        "dismiss",
+        json!({"reason": "duplicate", "duplicate_of": original}),
+    );
+    assert_eq!(
+        common(&events),
+        [&CommonEvent::Closed {
+            outcome: Outcome::Duplicate,
+            on_time: true
+        }]
+    );
+    assert_eq!(case.h().duplicate_of, Some(original));
+    assert_eq!(case.h().links, [original]);
+    case.refused(
+        Role::Supervisor,
+        "return-visit",
+        json!({"satisfaction": "satisfied"}),
+    );
+}
+
+#[test]
+fn a_state_stored_before_a_field_was_added_still_reads() {
+    let case = handling_petition("2025-03-03 10:00");
+    let mut stored = serde_json::to_value(case.state()).unwrap();
+    stored["handling"]
+        .as_object_mut()
+        .unwrap()
+        .remove("visits_at_closure");
+    let read: CaseState = serde_json::from_value(stored).unwrap();
+    assert_eq!(&read, case.state());
 }
 
 #[test]
