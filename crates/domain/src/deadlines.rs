@@ -313,6 +313,53 @@ impl Default for PetitionLimits {
     }
 }
 
+impl PetitionLimits {
+    /// The limits of the Regulations on Letters and Visits: a policy may shorten them, never
+    /// lengthen them, and counts them in calendar days as the law does.
+    fn check_legal(&self) -> Result<(), PolicyError> {
+        let legal = PetitionLimits::default();
+        let steps = [
+            ("accept", self.accept, legal.accept, "arts. 22, 23"),
+            ("handle", self.handle, legal.handle, "art. 34"),
+            (
+                "request_review",
+                self.request_review,
+                legal.request_review,
+                "art. 35",
+            ),
+            (
+                "decide_review",
+                self.decide_review,
+                legal.decide_review,
+                "art. 35",
+            ),
+            (
+                "request_re_review",
+                self.request_re_review,
+                legal.request_re_review,
+                "art. 36",
+            ),
+            (
+                "decide_re_review",
+                self.decide_re_review,
+                legal.decide_re_review,
+                "art. 36",
+            ),
+        ];
+        for (step, limit, law, article) in steps {
+            if limit.working || limit.days > law.days {
+                return Err(PolicyError::new(
+                    format!("policy petition.{step}"),
+                    format!(
+                        "the law ({article}) allows at most {law}; a policy may set fewer days, not more or working days"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How far a step's deadline may be extended, in calendar days over all approved extensions,
 /// and how many extensions a step may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -441,6 +488,7 @@ impl DeadlinePolicy {
             }
             None => WorkCalendar::official(),
         };
+        file.petition.check_legal()?;
         if file.extensions.petition.ceiling_days > PETITION_EXTENSION_CEILING_DAYS {
             return Err(PolicyError::new(
                 "policy extensions.petition.ceiling_days",

@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::deadlines::{DeadlinePolicy, Limit};
+use crate::deadlines::DeadlinePolicy;
 use crate::{CaseCommand, CaseEvent, CaseKind, CaseState, Context, Refusal, Role};
 
 static POLICY: LazyLock<DeadlinePolicy> = LazyLock::new(DeadlinePolicy::default);
@@ -833,34 +833,37 @@ fn overdue_and_on_time_turn_at_local_midnight_of_the_last_day() {
 }
 
 #[test]
-fn acceptance_within_fifteen_working_days_across_national_day() {
-    // A tenant whose policy counts acceptance in working days. Registered on Friday 26 September
-    // 2025: the 15th working day after, counting Sunday 28 September and Saturday 11 October
-    // (make-up days) and skipping 1-8 October, is Thursday 23 October.
-    static WORKING: LazyLock<DeadlinePolicy> = LazyLock::new(|| {
-        let mut p = DeadlinePolicy::default();
-        p.petition.accept = Limit::working_days(15);
-        p
-    });
-    let mut case = Case::new(CaseKind::Petition, "2025-09-26 16:00");
-    let command = CaseCommand::parse_filing(json!({
-        "kind": "petition", "community": "qinghe", "title": "t", "channel": "online",
-        "petition_type": "suggestion", "category": "environment",
-        "petitioners": [{"name": "张三"}]
-    }))
-    .unwrap();
-    let ctx = Context {
-        role: Role::PetitionOfficer,
-        now: case.now,
-        case_id: case.id,
-        policy: &WORKING,
-    };
-    let events = command.decide(None, &ctx).unwrap();
-    case.state = CaseState::replay(&events).unwrap();
-    let deadline = case.state().deadline().unwrap();
-    assert_eq!(deadline, at("2025-10-24 00:00"));
-    assert!(!case.state().is_overdue(at("2025-10-23 23:59")));
-    assert!(case.state().is_overdue(at("2025-10-24 00:00")));
+fn acceptance_within_fifteen_days_across_national_day_and_a_make_up_day() {
+    // Registered on Saturday 20 September 2025: 15 days end on 5 October, inside the National
+    // Day holiday (1-8 October), so acceptance is due at the close of Thursday 9 October.
+    let case = petition("2025-09-20 09:00");
+    assert_eq!(case.state().deadline(), Some(at("2025-10-10 00:00")));
+    assert!(!case.state().is_overdue(at("2025-10-09 23:59")));
+    assert!(case.state().is_overdue(at("2025-10-10 00:00")));
+    // Registered on Friday 26 September: 15 days end on Saturday 11 October, a make-up
+    // working day (调休), so that day stands.
+    let case = petition("2025-09-26 16:00");
+    assert_eq!(case.state().deadline(), Some(at("2025-10-12 00:00")));
+    // Accepted at 23:59 on the last day: on time; at midnight: the deadline is recorded missed.
+    let mut in_time = petition("2025-09-26 16:00").at("2025-10-11 23:59");
+    let events = in_time.act(
+        Role::PetitionOfficer,
+        "accept",
+        json!({"unit": "qinghe-housing"}),
+    );
+    assert!(common(&events).is_empty(), "{events:?}");
+    let mut late = petition("2025-09-26 16:00").at("2025-10-12 00:00");
+    let events = late.act(
+        Role::PetitionOfficer,
+        "accept",
+        json!({"unit": "qinghe-housing"}),
+    );
+    assert_eq!(
+        common(&events),
+        [&CommonEvent::DeadlineMissed {
+            deadline: at("2025-10-12 00:00")
+        }]
+    );
 }
 
 #[test]

@@ -37,26 +37,17 @@ fn the_shipped_calendar_knows_national_day_2025_and_its_make_up_days() {
 
 #[test]
 fn fifteen_working_days_skip_a_national_holiday_and_count_make_up_days() {
-    let mut policy = policy();
-    policy.petition.accept = Limit::working_days(15);
-    // Registered on Friday 26 September 2025. Working days after it: Sun 28 (make-up), 29, 30,
+    let policy = policy();
+    let limit = Limit::working_days(15);
+    // Started on Friday 26 September 2025. Working days after it: Sun 28 (make-up), 29, 30,
     // then 1-8 October off, 9, 10, Sat 11 (make-up), 13-17, 20-23: the 15th is 23 October.
-    let registered = shanghai("2025-09-26 16:30");
-    assert_eq!(
-        policy.last_day(registered, policy.petition.accept),
-        date(2025, 10, 23)
-    );
-    assert_eq!(
-        policy.due(registered, policy.petition.accept),
-        shanghai("2025-10-24 00:00")
-    );
+    let started = shanghai("2025-09-26 16:30");
+    assert_eq!(policy.last_day(started, limit), date(2025, 10, 23));
+    assert_eq!(policy.due(started, limit), shanghai("2025-10-24 00:00"));
     // Without the calendar the same limit would end on 17 October.
     let mut plain = policy.clone();
     plain.calendar = WorkCalendar::weekdays_only();
-    assert_eq!(
-        plain.last_day(registered, plain.petition.accept),
-        date(2025, 10, 17)
-    );
+    assert_eq!(plain.last_day(started, limit), date(2025, 10, 17));
 }
 
 #[test]
@@ -146,12 +137,12 @@ fn a_policy_file_overrides_some_limits_and_keeps_the_rest() {
     let text = r#"
         time_zone = "Asia/Shanghai"
         [petition]
-        accept = "15 working days"
+        accept = "10 days"
         [hazard]
         verify = "2 working days"
     "#;
     let policy = DeadlinePolicy::from_toml(text, |_| Err("not asked".into())).unwrap();
-    assert_eq!(policy.petition.accept, Limit::working_days(15));
+    assert_eq!(policy.petition.accept, Limit::days(10));
     assert_eq!(policy.petition.handle, Limit::days(60));
     assert_eq!(policy.hazard.verify, Limit::working_days(2));
     assert_eq!(policy.calendar, WorkCalendar::official());
@@ -190,6 +181,9 @@ fn bad_policy_files_say_what_is_wrong() {
     assert!(err("time_zone = \"Mars/Olympus\"").contains("time_zone"));
     let too_long = "[extensions.petition]\nceiling_days = 45\ntimes = 1";
     assert!(err(too_long).contains("at most 30 days"));
+    // A tenant may shorten the petition limits of the law, never lengthen them.
+    assert!(err("[petition]\nhandle = \"90 days\"").contains("petition.handle"));
+    assert!(err("[petition]\naccept = \"15 working days\"").contains("petition.accept"));
 }
 
 #[test]
