@@ -2,7 +2,7 @@
 //! acknowledged commit must be there once, in order, with its chain intact.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use docket_eventlog::contract::commit;
@@ -21,6 +21,7 @@ async fn writer(
     log: Arc<JetStreamLog>,
     versions: u64,
     errors_seen: Arc<AtomicBool>,
+    progress: Arc<AtomicU64>,
 ) -> (Uuid, Vec<Commit>) {
     let case = Uuid::now_v7();
     let mut prev = ChainHash::genesis();
@@ -54,8 +55,17 @@ async fn writer(
         }
         prev = c.hash.clone();
         acked.push(c);
+        progress.fetch_add(1, Ordering::Relaxed);
     }
     (case, acked)
+}
+
+/// Waits until the writers together have had `n` commits acknowledged: the fault then strikes
+/// mid-stream however fast the machine is.
+async fn after_acknowledged(progress: &AtomicU64, n: u64) {
+    while progress.load(Ordering::Relaxed) < n {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 /// Retries a read the way a reader does while the cluster settles after a fault.
@@ -116,11 +126,15 @@ async fn sigkill_of_the_server_loses_no_acknowledged_commit() {
             .unwrap(),
     );
     let errors_seen = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(AtomicU64::new(0));
     let writers: Vec<_> = (0..8)
-        .map(|_| tokio::spawn(writer(log.clone(), VERSIONS, errors_seen.clone())))
+        .map(|_| {
+            let (log, errors, progress) = (log.clone(), errors_seen.clone(), progress.clone());
+            tokio::spawn(writer(log, VERSIONS, errors, progress))
+        })
         .collect();
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    after_acknowledged(&progress, 8 * VERSIONS / 4).await;
     server.kill();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _server = tokio::task::spawn_blocking(move || {
@@ -155,11 +169,15 @@ async fn a_cluster_keeps_appending_when_a_node_stops() {
             .unwrap(),
     );
     let errors_seen = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(AtomicU64::new(0));
     let writers: Vec<_> = (0..4)
-        .map(|_| tokio::spawn(writer(log.clone(), VERSIONS, errors_seen.clone())))
+        .map(|_| {
+            let (log, errors, progress) = (log.clone(), errors_seen.clone(), progress.clone());
+            tokio::spawn(writer(log, VERSIONS, errors, progress))
+        })
         .collect();
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    after_acknowledged(&progress, 4 * VERSIONS / 4).await;
     let before = settled(|| log.head()).await;
     cluster.nodes[2].kill();
     let mut written = Vec::new();
