@@ -193,6 +193,23 @@ pub(crate) async fn detail(
     Ok((headers, Json(body)).into_response())
 }
 
+/// A due-soon worklist shows open cases due within this long.
+const DUE_SOON: jiff::SignedDuration = jiff::SignedDuration::from_hours(72);
+
+/// An instant in a query: RFC 3339 (`2025-10-01T00:00:00+08:00`) or a tenant-local day
+/// (`2025-10-01`, its start in Asia/Shanghai).
+fn parse_instant(value: &str) -> Result<jiff::Timestamp, String> {
+    if let Ok(t) = value.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let day: jiff::civil::Date = value
+        .parse()
+        .map_err(|_| format!("{value:?} is neither an RFC 3339 time nor a date (YYYY-MM-DD)"))?;
+    day.to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .map(|z| z.timestamp())
+        .map_err(|e| e.to_string())
+}
+
 /// When the case last reached an end state: the commit that recorded its closure.
 fn last_closure_time(commits: &[docket_eventlog::Recorded]) -> Option<jiff::Timestamp> {
     commits
@@ -215,6 +232,18 @@ pub(crate) struct ListParams {
     status: Option<String>,
     community: Option<String>,
     grid: Option<String>,
+    category: Option<String>,
+    severity: Option<String>,
+    unit: Option<String>,
+    assignee: Option<String>,
+    closed: Option<bool>,
+    overdue: Option<bool>,
+    due_before: Option<String>,
+    filed_from: Option<String>,
+    filed_to: Option<String>,
+    q: Option<String>,
+    /// A worklist: `mine`, `my-unit`, `due-soon` or `overdue`.
+    worklist: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
     min_position: Option<u64>,
@@ -264,13 +293,72 @@ pub(crate) async fn list(
             code: "invalid-query",
             detail: "cursor must be the next_cursor of a previous page".to_owned(),
         })?;
-    wait_for_position(&state, p.min_position).await?;
-    let filter = CaseFilter {
+    let instant =
+        |name: &str, value: &Option<String>| -> Result<Option<jiff::Timestamp>, ApiError> {
+            value
+                .as_deref()
+                .map(parse_instant)
+                .transpose()
+                .map_err(|detail| ApiError::BadRequest {
+                    code: "invalid-query",
+                    detail: format!("{name}: {detail}"),
+                })
+        };
+    let now = state.commands.clock().now();
+    let mut filter = CaseFilter {
         kind: p.kind,
         status: p.status,
         community: p.community,
         grid: p.grid,
+        category: p.category,
+        severity: p.severity,
+        unit: p.unit,
+        assignee: p.assignee,
+        closed: p.closed,
+        overdue_at: p.overdue.filter(|o| *o).map(|_| now),
+        due_before: instant("due_before", &p.due_before)?,
+        filed_from: instant("filed_from", &p.filed_from)?,
+        filed_to: instant("filed_to", &p.filed_to)?,
+        text: p.q.filter(|q| !q.trim().is_empty()),
+        now: Some(now),
+        ..CaseFilter::default()
     };
+    if let Some(q) = &filter.text
+        && q.chars().count() > 100
+    {
+        return Err(ApiError::BadRequest {
+            code: "invalid-query",
+            detail: "q: at most 100 characters".to_owned(),
+        });
+    }
+    match p.worklist.as_deref() {
+        None => {}
+        Some("mine") => filter.mine = Some(actor.id.clone()),
+        Some("my-unit") => {
+            let Some(unit) = &actor.unit else {
+                return Err(ApiError::BadRequest {
+                    code: "invalid-query",
+                    detail: "worklist=my-unit: the token names no unit".to_owned(),
+                });
+            };
+            filter.unit = Some(unit.to_string());
+            filter.closed = Some(false);
+        }
+        Some("due-soon") => {
+            filter.due_before = Some(now + DUE_SOON);
+            filter.closed = Some(false);
+        }
+        Some("overdue") => filter.overdue_at = Some(now),
+        Some(other) => {
+            return Err(ApiError::BadRequest {
+                code: "invalid-query",
+                detail: format!(
+                    "worklist {other:?}: worklists are mine, my-unit, due-soon and overdue"
+                ),
+            });
+        }
+    }
+    wait_for_position(&state, p.min_position).await?;
     let page = state
         .read
         .list_cases(actor.tenant.as_str(), &filter, cursor, limit)

@@ -85,6 +85,8 @@ impl From<ProjectionError> for ApiError {
             }
             ProjectionError::Migration(_)
             | ProjectionError::OtherLog { .. }
+            | ProjectionError::Superseded { .. }
+            | ProjectionError::BadAddress(_)
             | ProjectionError::Unprojectable { .. } => ApiError::Internal(e.to_string()),
         }
     }

@@ -702,6 +702,39 @@ impl CaseState {
         }
     }
 
+    pub fn description(&self) -> &str {
+        match &self.detail {
+            Detail::Hazard(t) => &t.description,
+            Detail::Dispute(d) => &d.description,
+            Detail::Petition(p) => &p.description,
+        }
+    }
+
+    /// The category in the kind's taxonomy, as its JSON name: a hazard's category, a dispute's
+    /// type, a petition's matter.
+    pub fn category(&self) -> String {
+        let value = match &self.detail {
+            Detail::Hazard(t) => serde_json::to_value(t.category),
+            Detail::Dispute(d) => serde_json::to_value(d.dispute_type),
+            Detail::Petition(p) => serde_json::to_value(p.category),
+        };
+        value
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// A hazard's severity (general or major); other kinds have none.
+    pub fn severity(&self) -> Option<&'static str> {
+        match &self.detail {
+            Detail::Hazard(t) => Some(match t.severity {
+                hazard::Severity::General => "general",
+                hazard::Severity::Major => "major",
+            }),
+            Detail::Dispute(_) | Detail::Petition(_) => None,
+        }
+    }
+
     /// The deadline of the current step.
     pub fn deadline(&self) -> Option<Timestamp> {
         match &self.detail {

@@ -6,17 +6,22 @@
 
 mod projector;
 mod queries;
+mod rows;
+mod store;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
 use tokio::sync::watch;
 
 pub use projector::{CASES, Projector};
-pub use queries::{CaseFilter, CaseLink, CaseSummary, HistoryEntry, Page};
+pub use queries::{CaseFilter, CaseLink, CaseSummary, DailyCount, HistoryEntry, Page};
+
+use queries::on_db;
 
 /// Failures of the read side.
 #[derive(Debug, thiserror::Error)]
@@ -36,21 +41,36 @@ pub enum ProjectionError {
         built_from: String,
         opened_with: String,
     },
+    /// Another projector moved the checkpoint past `at` first: this batch was not applied.
+    #[error("another projector has applied the log past position {at}")]
+    Superseded { at: u64 },
+    /// The read-model address is neither a path nor a postgres:// URL.
+    #[error("read model {0:?}: use `sqlite` (in the data directory) or postgres://USER@HOST/DB")]
+    BadAddress(String),
     /// A commit that cannot be applied: the projection stops there rather than skip it.
     #[error("commit at position {position} cannot be projected: {reason}")]
     Unprojectable { position: u64, reason: String },
 }
 
-/// The read-model database (SQLite in the embedded mode) and where its projector has got to.
+/// The database of a read model.
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The read-model database (SQLite in the embedded mode, Postgres scaled out) and where its
+/// projector has got to.
 #[derive(Debug, Clone)]
 pub struct ReadModel {
-    pool: SqlitePool,
+    db: Db,
     projected: watch::Sender<u64>,
 }
 
 impl ReadModel {
-    /// Opens (creating and migrating as needed) the read model at `path`, built from the log
-    /// named `log` (such as `sqlite` or `nats:DOCKET`): a model built from another log is refused.
+    /// Opens (creating and migrating as needed) the SQLite read model at `path`, built from the
+    /// log named `log` (such as `sqlite` or `nats:DOCKET`): a model built from another log is
+    /// refused.
     pub async fn open(path: impl AsRef<Path>, log: &str) -> Result<Self, ProjectionError> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
@@ -64,45 +84,72 @@ impl ReadModel {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        sqlx::query("INSERT INTO log_source (id, log) VALUES (1, ?) ON CONFLICT (id) DO NOTHING")
-            .bind(log)
-            .execute(&pool)
+        Self::start(Db::Sqlite(pool), log).await
+    }
+
+    /// Connects to (and migrates) the Postgres read model at `url`, built from the log `log`.
+    pub async fn connect(url: &str, log: &str) -> Result<Self, ProjectionError> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ProjectionError::BadAddress(url.to_owned()));
+        }
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
             .await?;
-        let built_from: String = sqlx::query_scalar("SELECT log FROM log_source WHERE id = 1")
-            .fetch_one(&pool)
-            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Self::start(Db::Postgres(pool), log).await
+    }
+
+    async fn start(db: Db, log: &str) -> Result<Self, ProjectionError> {
+        let read = Self {
+            db,
+            projected: watch::channel(0).0,
+        };
+        let built_from = on_db!(read, log_source(log))?;
         if built_from != log {
             return Err(ProjectionError::OtherLog {
                 built_from,
                 opened_with: log.to_owned(),
             });
         }
-        let read = Self {
-            pool,
-            projected: watch::channel(0).0,
-        };
         let at = read.checkpoint(CASES).await?;
         read.projected.send_replace(at);
         Ok(read)
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// `sqlite` or `postgres`.
+    pub fn dialect(&self) -> &'static str {
+        match self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     /// The log position a projection has applied up to.
     pub async fn checkpoint(&self, projection: &str) -> Result<u64, ProjectionError> {
-        let at: Option<i64> =
-            sqlx::query_scalar("SELECT position FROM checkpoints WHERE projection = ?")
-                .bind(projection)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(at.map_or(0, |p| p as u64))
+        on_db!(self, checkpoint(projection))
     }
 
     /// The position the case projection has reached, as last published.
     pub fn projected(&self) -> u64 {
         *self.projected.borrow()
+    }
+
+    /// Publishes a position the model has reached (never moving backwards).
+    pub(crate) fn publish(&self, position: u64) {
+        self.projected.send_if_modified(|at| {
+            let moved = position > *at;
+            if moved {
+                *at = position;
+            }
+            moved
+        });
     }
 
     /// Waits until the read model has applied the log up to `position`, at most `timeout`.
@@ -116,6 +163,9 @@ impl ReadModel {
 
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.db {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
     }
 }

@@ -1,19 +1,37 @@
 //! Queries over the case read model. Every query is scoped to one tenant.
 
 use docket_eventlog::EventRecord;
+use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use crate::{ProjectionError, ReadModel};
 
-/// Filters of the case list; `None` means any.
+/// Filters of the case list; `None` means any. Every filter narrows the list.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
     pub kind: Option<String>,
     pub status: Option<String>,
     pub community: Option<String>,
     pub grid: Option<String>,
+    pub category: Option<String>,
+    pub severity: Option<String>,
+    /// Cases this unit leads or assists on.
+    pub unit: Option<String>,
+    pub assignee: Option<String>,
+    /// Cases this user filed or is assigned to.
+    pub mine: Option<String>,
+    pub closed: Option<bool>,
+    /// Open cases whose deadline is at or before this instant (overdue as of it).
+    pub overdue_at: Option<Timestamp>,
+    /// Open cases due before this instant.
+    pub due_before: Option<Timestamp>,
+    pub filed_from: Option<Timestamp>,
+    pub filed_to: Option<Timestamp>,
+    /// A substring of the title or description.
+    pub text: Option<String>,
+    /// The instant `overdue` is judged at in the results.
+    pub now: Option<Timestamp>,
 }
 
 /// One line of the case list.
@@ -24,15 +42,22 @@ pub struct CaseSummary {
     pub kind: String,
     pub status: String,
     pub closed: bool,
+    pub overdue: bool,
     pub community: String,
     pub grid: Option<String>,
     pub title: String,
+    pub category: String,
+    pub severity: Option<String>,
+    pub lead_unit: Option<String>,
+    pub assignee: Option<String>,
     pub version: u64,
     pub position: u64,
-    pub deadline: Option<String>,
-    pub filed_at: String,
-    pub updated_at: String,
-    pub closed_at: Option<String>,
+    pub deadline: Option<Timestamp>,
+    pub filed_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+    pub outcome: Option<String>,
+    pub closed_on_time: Option<bool>,
 }
 
 /// A page of results, newest first, with the cursor of the next page if there is one.
@@ -72,9 +97,23 @@ pub struct HistoryActor {
     pub unit: Option<String>,
 }
 
-fn uuid(s: &str) -> Result<Uuid, ProjectionError> {
-    Uuid::parse_str(s).map_err(|e| ProjectionError::Database(sqlx::Error::Decode(Box::new(e))))
+/// How many times something happened on one tenant-local day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DailyCount {
+    pub day: String,
+    pub metric: String,
+    pub n: i64,
 }
+
+macro_rules! on_db {
+    ($self:expr, $f:ident($($arg:expr),*)) => {
+        match &$self.db {
+            $crate::Db::Sqlite(pool) => $crate::store::sqlite::$f(pool, $($arg),*).await,
+            $crate::Db::Postgres(pool) => $crate::store::postgres::$f(pool, $($arg),*).await,
+        }
+    };
+}
+pub(crate) use on_db;
 
 impl ReadModel {
     /// Cases of `tenant` matching `filter`, newest first; `after` is the previous page's cursor.
@@ -85,58 +124,7 @@ impl ReadModel {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Page<CaseSummary>, ProjectionError> {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT case_id, case_number, kind, status, is_closed, community, grid, title, version,
-                    position, deadline, filed_at, updated_at, closed_at
-             FROM cases WHERE tenant = ",
-        );
-        q.push_bind(tenant.to_owned());
-        let equals = [
-            ("kind", &filter.kind),
-            ("status", &filter.status),
-            ("community", &filter.community),
-            ("grid", &filter.grid),
-        ];
-        for (column, value) in equals {
-            if let Some(v) = value {
-                q.push(format_args!(" AND {column} = "))
-                    .push_bind(v.clone());
-            }
-        }
-        if let Some(cursor) = after {
-            q.push(" AND case_id < ").push_bind(cursor.to_string());
-        }
-        q.push(" ORDER BY case_id DESC LIMIT ")
-            .push_bind(i64::from(limit) + 1);
-        let rows = q.build().fetch_all(self.pool()).await?;
-        let mut items = rows
-            .iter()
-            .map(|r| {
-                Ok(CaseSummary {
-                    id: uuid(r.try_get("case_id")?)?,
-                    number: r.try_get("case_number")?,
-                    kind: r.try_get("kind")?,
-                    status: r.try_get("status")?,
-                    closed: r.try_get("is_closed")?,
-                    community: r.try_get("community")?,
-                    grid: r.try_get("grid")?,
-                    title: r.try_get("title")?,
-                    version: r.try_get::<i64, _>("version")? as u64,
-                    position: r.try_get::<i64, _>("position")? as u64,
-                    deadline: r.try_get("deadline")?,
-                    filed_at: r.try_get("filed_at")?,
-                    updated_at: r.try_get("updated_at")?,
-                    closed_at: r.try_get("closed_at")?,
-                })
-            })
-            .collect::<Result<Vec<_>, ProjectionError>>()?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|c| c.id)
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        on_db!(self, list_cases(tenant, filter, after, limit))
     }
 
     /// The case number the projection gave a case, if it has reached the case's filing.
@@ -145,74 +133,38 @@ impl ReadModel {
         tenant: &str,
         case_id: Uuid,
     ) -> Result<Option<String>, ProjectionError> {
-        Ok(
-            sqlx::query_scalar("SELECT case_number FROM cases WHERE tenant = ?1 AND case_id = ?2")
-                .bind(tenant)
-                .bind(case_id.to_string())
-                .fetch_optional(self.pool())
-                .await?,
-        )
+        on_db!(self, case_number(tenant, case_id))
     }
 
-    /// A case's audit trail in version order; empty if the case is unknown in this tenant.
     /// The links of a case, both those its own history records and those of cases naming it.
     pub async fn links(
         &self,
         tenant: &str,
         case_id: Uuid,
     ) -> Result<Vec<CaseLink>, ProjectionError> {
-        let rows = sqlx::query(
-            "SELECT other_id, relation FROM case_links WHERE tenant = ?1 AND case_id = ?2
-             ORDER BY position, other_id",
-        )
-        .bind(tenant)
-        .bind(case_id.to_string())
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(CaseLink {
-                    case: uuid(r.try_get("other_id")?)?,
-                    relation: r.try_get("relation")?,
-                })
-            })
-            .collect()
+        on_db!(self, links(tenant, case_id))
     }
 
+    /// A case's audit trail in version order; empty if the case is unknown in this tenant.
     pub async fn history(
         &self,
         tenant: &str,
         case_id: Uuid,
     ) -> Result<Vec<HistoryEntry>, ProjectionError> {
-        let rows = sqlx::query(
-            "SELECT version, position, commit_id, recorded_at, actor_id, actor_role, actor_unit,
-                    command, events, prev_hash, hash
-             FROM case_history WHERE tenant = ?1 AND case_id = ?2 ORDER BY version",
-        )
-        .bind(tenant)
-        .bind(case_id.to_string())
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let events: String = r.try_get("events")?;
-                Ok(HistoryEntry {
-                    version: r.try_get::<i64, _>("version")? as u64,
-                    position: r.try_get::<i64, _>("position")? as u64,
-                    commit_id: uuid(r.try_get("commit_id")?)?,
-                    recorded_at: r.try_get("recorded_at")?,
-                    actor: HistoryActor {
-                        id: r.try_get("actor_id")?,
-                        role: r.try_get("actor_role")?,
-                        unit: r.try_get("actor_unit")?,
-                    },
-                    command: r.try_get("command")?,
-                    events: serde_json::from_str(&events)
-                        .map_err(|e| ProjectionError::Database(sqlx::Error::Decode(Box::new(e))))?,
-                    prev_hash: r.try_get("prev_hash")?,
-                    hash: r.try_get("hash")?,
-                })
-            })
-            .collect()
+        on_db!(self, history(tenant, case_id))
+    }
+
+    /// The tenant's per-day counts between two local days (`YYYY-MM-DD`, inclusive).
+    pub async fn daily_counts(
+        &self,
+        tenant: &str,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<Vec<DailyCount>, ProjectionError> {
+        let rows = on_db!(self, daily_counts(tenant, from_day, to_day))?;
+        Ok(rows
+            .into_iter()
+            .map(|(day, metric, n)| DailyCount { day, metric, n })
+            .collect())
     }
 }

@@ -8,17 +8,54 @@ use docket_eventlog::{EventLog, SqliteLog};
 use docket_projections::{CASES, CaseFilter, Projector, ReadModel};
 use serde_json::json;
 
+/// Where the read model of a test lives: every test runs on both.
+enum Backend {
+    Sqlite,
+    Postgres(docket_testkit::PgDatabase),
+}
+
 struct World {
     dir: std::path::PathBuf,
     log: Arc<SqliteLog>,
     commands: CommandService,
+    backend: Backend,
 }
 
-fn world() -> World {
+fn world_on(backend: Backend) -> World {
     let dir = tempfile::tempdir().unwrap().keep();
     let log = Arc::new(SqliteLog::open(dir.join("log.sqlite")).unwrap());
     let commands = CommandService::new(log.clone(), Arc::new(SystemClock));
-    World { dir, log, commands }
+    World {
+        dir,
+        log,
+        commands,
+        backend,
+    }
+}
+
+fn sqlite() -> World {
+    world_on(Backend::Sqlite)
+}
+
+fn postgres() -> World {
+    world_on(Backend::Postgres(docket_testkit::PgDatabase::fresh()))
+}
+
+/// Runs a test body against a SQLite and a Postgres read model.
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread")]
+            async fn sqlite() {
+                super::$name(super::sqlite()).await
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn postgres() {
+                super::$name(super::postgres()).await
+            }
+        }
+    };
 }
 
 fn actor(tenant: &str, role: Role) -> Actor {
@@ -76,15 +113,22 @@ impl World {
     }
 
     async fn read_model(&self) -> ReadModel {
-        ReadModel::open(self.dir.join("read.sqlite"), "sqlite")
-            .await
-            .unwrap()
+        self.read_model_of("sqlite").await.unwrap()
+    }
+
+    async fn read_model_of(
+        &self,
+        log: &str,
+    ) -> Result<ReadModel, docket_projections::ProjectionError> {
+        match &self.backend {
+            Backend::Sqlite => ReadModel::open(self.dir.join("read.sqlite"), log).await,
+            Backend::Postgres(db) => ReadModel::connect(db.url(), log).await,
+        }
     }
 }
 
-#[tokio::test]
-async fn cases_are_listed_newest_first_with_gap_free_numbers_and_filters() {
-    let w = world();
+on_both!(cases_are_listed_newest_first_with_gap_free_numbers_and_filters);
+async fn cases_are_listed_newest_first_with_gap_free_numbers_and_filters(w: World) {
     let mut filed = Vec::new();
     for i in 0..5 {
         let grid = if i % 2 == 0 { "g-1" } else { "g-2" };
@@ -165,9 +209,8 @@ async fn cases_are_listed_newest_first_with_gap_free_numbers_and_filters() {
     assert_eq!(third.next_cursor, None);
 }
 
-#[tokio::test]
-async fn history_mirrors_the_log_and_nothing_is_applied_twice() {
-    let w = world();
+on_both!(history_mirrors_the_log_and_nothing_is_applied_twice);
+async fn history_mirrors_the_log_and_nothing_is_applied_twice(w: World) {
     let case = w.file("qinghe", "g-1", "gas smell").await;
     w.act(
         "qinghe",
@@ -216,9 +259,8 @@ async fn history_mirrors_the_log_and_nothing_is_applied_twice() {
     assert_eq!(listed.items[0].version, 2);
 }
 
-#[tokio::test]
-async fn a_reader_can_wait_for_a_position() {
-    let w = world();
+on_both!(a_reader_can_wait_for_a_position);
+async fn a_reader_can_wait_for_a_position(w: World) {
     let read = w.read_model().await;
     let projector = Projector::new(w.log.clone(), read.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -234,13 +276,10 @@ async fn a_reader_can_wait_for_a_position() {
     running.await.unwrap();
 }
 
-#[tokio::test]
-async fn a_read_model_built_from_another_log_is_refused() {
-    let w = world();
+on_both!(a_read_model_built_from_another_log_is_refused);
+async fn a_read_model_built_from_another_log_is_refused(w: World) {
     drop(w.read_model().await);
-    let err = ReadModel::open(w.dir.join("read.sqlite"), "nats:DOCKET")
-        .await
-        .unwrap_err();
+    let err = w.read_model_of("nats:DOCKET").await.unwrap_err();
     assert!(
         matches!(err, docket_projections::ProjectionError::OtherLog { .. }),
         "{err}"
@@ -305,9 +344,8 @@ impl EventLog for FixedLog {
     }
 }
 
-#[tokio::test]
-async fn a_late_retried_filing_is_projected_as_a_second_case_not_a_stall() {
-    let w = world();
+on_both!(a_late_retried_filing_is_projected_as_a_second_case_not_a_stall);
+async fn a_late_retried_filing_is_projected_as_a_second_case_not_a_stall(w: World) {
     let first = w.file("qinghe", "g-1", "retried late").await;
     let original = w
         .log
@@ -332,4 +370,160 @@ async fn a_late_retried_filing_is_projected_as_a_second_case_not_a_stall() {
         .await
         .unwrap();
     assert_eq!(listed.items.len(), 2);
+}
+
+impl World {
+    async fn handle(
+        &self,
+        tenant: &str,
+        role: Role,
+        case: Option<CaseId>,
+        command: CaseCommand,
+    ) -> CaseId {
+        let mut who = actor(tenant, role);
+        if role == Role::GridWorker {
+            who.id = "gw-li".to_owned();
+        }
+        self.commands
+            .handle(
+                &who,
+                CommandRequest {
+                    case_id: case,
+                    command,
+                    idempotency_key: None,
+                    expected_version: None,
+                },
+            )
+            .await
+            .unwrap()
+            .case_id
+    }
+}
+
+on_both!(every_worklist_filter_narrows_the_list);
+async fn every_worklist_filter_narrows_the_list(w: World) {
+    let petition = w
+        .handle(
+            "qinghe",
+            Role::PetitionOfficer,
+            None,
+            CaseCommand::parse_filing(json!({
+                "kind": "petition", "community": "qinghe", "grid": "g-1", "title": "小区供暖不足",
+                "description": "三号楼暖气不热", "channel": "letter", "petition_type": "appeal-request",
+                "category": "housing", "petitioners": [{"name": "张三"}]
+            }))
+            .unwrap(),
+        )
+        .await;
+    let accept = CaseCommand::parse_action(
+        CaseKind::Petition,
+        "accept",
+        json!({"unit": "qinghe-housing"}),
+    )
+    .unwrap();
+    w.handle("qinghe", Role::PetitionOfficer, Some(petition), accept)
+        .await;
+    let co = CaseCommand::parse_action(
+        CaseKind::Petition,
+        "add-co-handler",
+        json!({"unit": "qinghe-heating"}),
+    )
+    .unwrap();
+    w.handle("qinghe", Role::PetitionOfficer, Some(petition), co)
+        .await;
+    let hazard = w
+        .handle(
+            "qinghe",
+            Role::GridWorker,
+            None,
+            CaseCommand::parse_filing(json!({
+                "kind": "hazard", "community": "qinghe", "grid": "g-2", "title": "燃气管道锈蚀",
+                "category": "gas", "severity": "major", "source": "night-patrol"
+            }))
+            .unwrap(),
+        )
+        .await;
+    let read = w.read_model().await;
+    Projector::new(w.log.clone(), read.clone())
+        .catch_up()
+        .await
+        .unwrap();
+    let ids = |filter: CaseFilter| {
+        let read = read.clone();
+        async move {
+            read.list_cases("qinghe", &filter, None, 50)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let both = vec![hazard.as_uuid(), petition.as_uuid()];
+    let (h, p) = (vec![hazard.as_uuid()], vec![petition.as_uuid()]);
+    assert_eq!(ids(CaseFilter::default()).await, both);
+    let f = |edit: fn(&mut CaseFilter)| {
+        let mut filter = CaseFilter::default();
+        edit(&mut filter);
+        filter
+    };
+    assert_eq!(ids(f(|f| f.kind = Some("petition".into()))).await, p);
+    assert_eq!(ids(f(|f| f.category = Some("gas".into()))).await, h);
+    assert_eq!(ids(f(|f| f.severity = Some("major".into()))).await, h);
+    assert_eq!(ids(f(|f| f.unit = Some("qinghe-housing".into()))).await, p);
+    assert_eq!(
+        ids(f(|f| f.unit = Some("qinghe-heating".into()))).await,
+        p,
+        "co-handling units see it"
+    );
+    assert!(
+        ids(f(|f| f.unit = Some("qinghe-other".into())))
+            .await
+            .is_empty()
+    );
+    assert_eq!(ids(f(|f| f.mine = Some("gw-li".into()))).await, h);
+    assert_eq!(
+        ids(f(|f| f.text = Some("供暖".into()))).await,
+        p,
+        "Chinese substring of the title"
+    );
+    assert_eq!(
+        ids(f(|f| f.text = Some("暖气不热".into()))).await,
+        p,
+        "and of the description"
+    );
+    assert!(
+        ids(f(|f| f.text = Some("%".into()))).await.is_empty(),
+        "wildcards are literal"
+    );
+    assert_eq!(ids(f(|f| f.closed = Some(false))).await, both);
+    // Deadlines: the hazard is due in 1 working day, the petition's handling in 60 days.
+    let now = jiff::Timestamp::now();
+    let in_days = |d: i64| now + jiff::SignedDuration::from_hours(24 * d);
+    let filter = |due_before, overdue_at, filed: Option<(i64, i64)>| CaseFilter {
+        due_before,
+        overdue_at,
+        filed_from: filed.map(|(from, _)| in_days(from)),
+        filed_to: filed.map(|(_, to)| in_days(to)),
+        ..CaseFilter::default()
+    };
+    assert_eq!(ids(filter(Some(in_days(10)), None, None)).await, h);
+    assert_eq!(ids(filter(None, Some(in_days(100)), None)).await, both);
+    assert!(ids(filter(None, Some(now), None)).await.is_empty());
+    assert_eq!(ids(filter(None, None, Some((-1, 1)))).await, both);
+    assert!(ids(filter(None, None, Some((1, 2)))).await.is_empty());
+
+    // Per-day counters: two cases opened today, one supervision-free extension-free day.
+    let today = now
+        .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .date()
+        .to_string();
+    let counts = read.daily_counts("qinghe", &today, &today).await.unwrap();
+    let opened: i64 = counts
+        .iter()
+        .filter(|c| c.metric == "opened")
+        .map(|c| c.n)
+        .sum();
+    assert_eq!(opened, 2);
 }

@@ -21,6 +21,10 @@ pub(crate) struct ServeArgs {
     /// The event log: `sqlite` (embedded, in the data directory) or `nats://HOST:PORT[,…]` (JetStream).
     #[arg(long, env = "DOCKET_LOG", default_value = "sqlite")]
     pub(crate) log: String,
+    /// The read model: `sqlite` (embedded, in the data directory) or `postgres://USER@HOST/DB`,
+    /// which several replicas may share (one projects at a time).
+    #[arg(long, env = "DOCKET_READ_MODEL", default_value = "sqlite")]
+    pub(crate) read_model: String,
     /// JetStream stream name.
     #[arg(long, env = "DOCKET_NATS_STREAM", default_value = "DOCKET")]
     pub(crate) nats_stream: String,

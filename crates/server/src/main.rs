@@ -115,7 +115,11 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
         )
         .into());
     };
-    let read = ReadModel::open(dir.read_model_path(), &log_name).await?;
+    let read = if args.read_model == "sqlite" {
+        ReadModel::open(dir.read_model_path(), &log_name).await?
+    } else {
+        ReadModel::connect(&args.read_model, &log_name).await?
+    };
     let policies = policy::load(args.policy_dir.as_deref())?;
     let commands = CommandService::new(log.clone(), Arc::new(SystemClock)).with_policies(policies);
 
@@ -129,7 +133,8 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
 
     print_demo_tokens(&auth, &args.tenant)?;
     println!(
-        "docket: serving http://{address} (data in {})",
+        "docket: serving http://{address} (log {log_name}, read model {}, data in {})",
+        read.dialect(),
         dir.path().display()
     );
     tracing::info!(%address, data_dir = %dir.path().display(), "serving");

@@ -1,10 +1,14 @@
 //! Test support. Starts the project's pinned `nats-server` (installed by `make nats-server` into
 //! `.tools/`, never the machine's own) on free loopback ports with temporary storage, and kills,
-//! restarts or clusters it for fault tests. Everything is removed on drop.
+//! restarts or clusters it for fault tests. Gives each test a fresh Postgres database (on
+//! `DOCKET_TEST_POSTGRES`, else the machine's server, else a temporary cluster), and Postgres
+//! clusters of a test's own to stop, kill and start again. Everything is removed on drop.
 
 mod nats;
+mod postgres;
 
 pub use nats::{NatsCluster, NatsServer, nats_server_bin};
+pub use postgres::{PgCluster, PgDatabase};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

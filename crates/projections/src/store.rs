@@ -1,0 +1,509 @@
+//! The read model's SQL, written once for both dialects: the statements use `$n` parameters and
+//! types both accept, and the macro instantiates them for SQLite and for Postgres.
+
+use docket_eventlog::Recorded;
+use uuid::Uuid;
+
+use crate::queries::{CaseFilter, CaseLink, CaseSummary, HistoryActor, HistoryEntry, Page};
+use crate::rows::{self, Projected, from_micros};
+use crate::{CASES, ProjectionError};
+
+fn decode_err(e: impl std::error::Error + Send + Sync + 'static) -> ProjectionError {
+    ProjectionError::Database(sqlx::Error::Decode(Box::new(e)))
+}
+
+fn uuid(s: &str) -> Result<Uuid, ProjectionError> {
+    Uuid::parse_str(s).map_err(decode_err)
+}
+
+macro_rules! dialect {
+    ($db:ty, $pool:ty) => {
+        use sqlx::{QueryBuilder, Row, Transaction};
+
+        use super::*;
+
+        type Db = $db;
+
+        /// The position a projection has applied up to.
+        pub(crate) async fn checkpoint(
+            pool: &$pool,
+            projection: &str,
+        ) -> Result<u64, ProjectionError> {
+            let at: Option<i64> =
+                sqlx::query_scalar("SELECT position FROM checkpoints WHERE projection = $1")
+                    .bind(projection)
+                    .fetch_optional(pool)
+                    .await?;
+            Ok(at.map_or(0, |p| p as u64))
+        }
+
+        /// Records which log the model is built from (first time) and returns the one recorded.
+        pub(crate) async fn log_source(pool: &$pool, log: &str) -> Result<String, ProjectionError> {
+            sqlx::query("INSERT INTO log_source (id, log) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+                .bind(log)
+                .execute(pool)
+                .await?;
+            sqlx::query("INSERT INTO checkpoints (projection, position) VALUES ($1, 0) ON CONFLICT (projection) DO NOTHING")
+                .bind(CASES)
+                .execute(pool)
+                .await?;
+            Ok(sqlx::query_scalar("SELECT log FROM log_source WHERE id = 1")
+                .fetch_one(pool)
+                .await?)
+        }
+
+        /// Applies a batch in one transaction that also moves the checkpoint from `from` to the
+        /// batch's last position. If the checkpoint is no longer `from` (another projector got
+        /// there first), nothing is applied: `Superseded`.
+        pub(crate) async fn apply_batch(
+            pool: &$pool,
+            from: u64,
+            batch: &[Recorded],
+        ) -> Result<u64, ProjectionError> {
+            let mut tx = pool.begin().await?;
+            let last = batch.last().map_or(from, |r| r.position);
+            let moved = sqlx::query(
+                "UPDATE checkpoints SET position = $2 WHERE projection = $1 AND position = $3",
+            )
+            .bind(CASES)
+            .bind(last as i64)
+            .bind(from as i64)
+            .execute(&mut *tx)
+            .await?;
+            if moved.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Err(ProjectionError::Superseded { at: from });
+            }
+            for recorded in batch {
+                apply(&mut tx, recorded).await?;
+            }
+            tx.commit().await?;
+            Ok(last)
+        }
+
+        async fn apply(
+            tx: &mut Transaction<'_, Db>,
+            recorded: &Recorded,
+        ) -> Result<(), ProjectionError> {
+            let body = &recorded.commit.body;
+            let case_id = body.case_id.to_string();
+            let before: Option<String> =
+                sqlx::query_scalar("SELECT state FROM cases WHERE case_id = $1")
+                    .bind(&case_id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            let before = before
+                .map(|json| serde_json::from_str(&json))
+                .transpose()
+                .map_err(|e| ProjectionError::Unprojectable {
+                    position: recorded.position,
+                    reason: format!("stored state: {e}"),
+                })?;
+            let (p, _state) = rows::project(recorded, before)?;
+            write_case(tx, &p, recorded.position).await?;
+            write_history(tx, recorded, &p).await?;
+            for (from, to, relation) in &p.links {
+                sqlx::query(
+                    "INSERT INTO case_links (tenant, case_id, other_id, relation, position)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(&p.row.tenant)
+                .bind(from)
+                .bind(to)
+                .bind(*relation)
+                .bind(recorded.position as i64)
+                .execute(&mut **tx)
+                .await?;
+            }
+            for count in &p.counts {
+                let [kind, community, grid, category, unit, severity] = &p.slice;
+                sqlx::query(
+                    "INSERT INTO daily_counts
+                        (tenant, day, kind, community, grid, category, unit, severity, metric, n)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1)
+                     ON CONFLICT (tenant, day, kind, community, grid, category, unit, severity, metric)
+                     DO UPDATE SET n = daily_counts.n + 1",
+                )
+                .bind(&p.row.tenant)
+                .bind(&count.day)
+                .bind(kind)
+                .bind(community)
+                .bind(grid)
+                .bind(category)
+                .bind(unit)
+                .bind(severity)
+                .bind(count.metric)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(())
+        }
+
+        async fn write_case(
+            tx: &mut Transaction<'_, Db>,
+            p: &Projected,
+            position: u64,
+        ) -> Result<(), ProjectionError> {
+            let r = &p.row;
+            if let Some(filing) = &p.filing {
+                let sequence: i64 = sqlx::query_scalar(
+                    "INSERT INTO case_numbers (tenant, kind, year, last) VALUES ($1, $2, $3, 1)
+                     ON CONFLICT (tenant, kind, year) DO UPDATE SET last = case_numbers.last + 1
+                     RETURNING last",
+                )
+                .bind(&r.tenant)
+                .bind(r.kind.as_str())
+                .bind(filing.year)
+                .fetch_one(&mut **tx)
+                .await?;
+                let number = docket_domain::CaseNumber::new(r.kind, filing.year as i16, sequence as u32)
+                    .to_string();
+                sqlx::query(
+                    "INSERT INTO cases (case_id, tenant, kind, case_number, status, is_closed,
+                        community, grid, title, description, category, severity, lead_unit, assignee,
+                        filed_by, version, position, deadline, filed_at, updated_at, closed_at,
+                        outcome, closed_on_time, state)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                        $17, $18, $19, $20, CASE WHEN $6 THEN $20 ELSE NULL END, $21, $22, $23)",
+                )
+                .bind(&r.case_id)
+                .bind(&r.tenant)
+                .bind(r.kind.as_str())
+                .bind(number)
+                .bind(r.status)
+                .bind(r.is_closed)
+                .bind(&r.community)
+                .bind(&r.grid)
+                .bind(&r.title)
+                .bind(&r.description)
+                .bind(&r.category)
+                .bind(r.severity)
+                .bind(&r.lead_unit)
+                .bind(&r.assignee)
+                .bind(&filing.filed_by)
+                .bind(r.version)
+                .bind(r.position)
+                .bind(r.deadline)
+                .bind(filing.filed_at)
+                .bind(r.updated_at)
+                .bind(r.outcome)
+                .bind(r.closed_on_time)
+                .bind(&r.state)
+                .execute(&mut **tx)
+                .await?;
+            } else {
+                let updated = sqlx::query(
+                    "UPDATE cases SET status = $2, is_closed = $3, community = $4, grid = $5,
+                        title = $6, description = $7, category = $8, severity = $9, lead_unit = $10,
+                        assignee = $11, version = $12, position = $13, deadline = $14,
+                        updated_at = $15,
+                        closed_at = CASE WHEN $3 THEN COALESCE(closed_at, $15) ELSE NULL END,
+                        outcome = $16, closed_on_time = $17, state = $18
+                     WHERE case_id = $1 AND version = $12 - 1",
+                )
+                .bind(&r.case_id)
+                .bind(r.status)
+                .bind(r.is_closed)
+                .bind(&r.community)
+                .bind(&r.grid)
+                .bind(&r.title)
+                .bind(&r.description)
+                .bind(&r.category)
+                .bind(r.severity)
+                .bind(&r.lead_unit)
+                .bind(&r.assignee)
+                .bind(r.version)
+                .bind(r.position)
+                .bind(r.deadline)
+                .bind(r.updated_at)
+                .bind(r.outcome)
+                .bind(r.closed_on_time)
+                .bind(&r.state)
+                .execute(&mut **tx)
+                .await?;
+                if updated.rows_affected() != 1 {
+                    return Err(ProjectionError::Unprojectable {
+                        position,
+                        reason: format!(
+                            "case {} version {} does not follow the projected version",
+                            r.case_id, r.version
+                        ),
+                    });
+                }
+                sqlx::query("DELETE FROM case_units WHERE case_id = $1")
+                    .bind(&r.case_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            for (unit, part) in &r.units {
+                sqlx::query(
+                    "INSERT INTO case_units (case_id, tenant, unit, part) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (case_id, unit) DO NOTHING",
+                )
+                .bind(&r.case_id)
+                .bind(&r.tenant)
+                .bind(unit)
+                .bind(*part)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(())
+        }
+
+        async fn write_history(
+            tx: &mut Transaction<'_, Db>,
+            recorded: &Recorded,
+            p: &Projected,
+        ) -> Result<(), ProjectionError> {
+            let body = &recorded.commit.body;
+            sqlx::query(
+                "INSERT INTO case_history (case_id, version, tenant, position, commit_id, actor_id,
+                    actor_role, actor_unit, command, recorded_at, events, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(&p.row.case_id)
+            .bind(body.version as i64)
+            .bind(&body.tenant)
+            .bind(recorded.position as i64)
+            .bind(body.commit_id.to_string())
+            .bind(&body.actor.id)
+            .bind(&body.actor.role)
+            .bind(&body.actor.unit)
+            .bind(&body.command.name)
+            .bind(body.recorded_at.to_string())
+            .bind(&p.events_json)
+            .bind(recorded.commit.prev_hash.as_str())
+            .bind(recorded.commit.hash.as_str())
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// Cases of `tenant` matching `filter`, newest first; `after` is the previous page's cursor.
+        pub(crate) async fn list_cases(
+            pool: &$pool,
+            tenant: &str,
+            filter: &CaseFilter,
+            after: Option<Uuid>,
+            limit: u32,
+        ) -> Result<Page<CaseSummary>, ProjectionError> {
+            let mut q = QueryBuilder::<Db>::new(
+                "SELECT case_id, case_number, kind, status, is_closed, community, grid, title,
+                        category, severity, lead_unit, assignee, version, position, deadline,
+                        filed_at, updated_at, closed_at, outcome, closed_on_time
+                 FROM cases WHERE tenant = ",
+            );
+            q.push_bind(tenant.to_owned());
+            let equals = [
+                ("kind", &filter.kind),
+                ("status", &filter.status),
+                ("community", &filter.community),
+                ("grid", &filter.grid),
+                ("category", &filter.category),
+                ("severity", &filter.severity),
+                ("assignee", &filter.assignee),
+            ];
+            for (column, value) in equals {
+                if let Some(v) = value {
+                    q.push(format_args!(" AND {column} = ")).push_bind(v.clone());
+                }
+            }
+            if let Some(unit) = &filter.unit {
+                q.push(" AND case_id IN (SELECT case_id FROM case_units WHERE tenant = ")
+                    .push_bind(tenant.to_owned())
+                    .push(" AND unit = ")
+                    .push_bind(unit.clone())
+                    .push(")");
+            }
+            if let Some(actor) = &filter.mine {
+                q.push(" AND (filed_by = ")
+                    .push_bind(actor.clone())
+                    .push(" OR assignee = ")
+                    .push_bind(actor.clone())
+                    .push(")");
+            }
+            if let Some(closed) = filter.closed {
+                q.push(" AND is_closed = ").push_bind(closed);
+            }
+            if let Some(now) = filter.overdue_at {
+                q.push(" AND is_closed = ")
+                    .push_bind(false)
+                    .push(" AND deadline <= ")
+                    .push_bind(rows::micros(now));
+            }
+            if let Some(before) = filter.due_before {
+                q.push(" AND is_closed = ")
+                    .push_bind(false)
+                    .push(" AND deadline < ")
+                    .push_bind(rows::micros(before));
+            }
+            if let Some(from) = filter.filed_from {
+                q.push(" AND filed_at >= ").push_bind(rows::micros(from));
+            }
+            if let Some(to) = filter.filed_to {
+                q.push(" AND filed_at < ").push_bind(rows::micros(to));
+            }
+            if let Some(text) = &filter.text {
+                // A substring match works for Chinese, which has no spaces between words.
+                let pattern = format!(
+                    "%{}%",
+                    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+                );
+                q.push(" AND (title LIKE ")
+                    .push_bind(pattern.clone())
+                    .push(" ESCAPE '\\' OR description LIKE ")
+                    .push_bind(pattern)
+                    .push(" ESCAPE '\\')");
+            }
+            if let Some(cursor) = after {
+                q.push(" AND case_id < ").push_bind(cursor.to_string());
+            }
+            q.push(" ORDER BY case_id DESC LIMIT ").push_bind(i64::from(limit) + 1);
+            let rows = q.build().fetch_all(pool).await?;
+            let mut items = rows
+                .iter()
+                .map(|r| {
+                    let time = |col: &str| -> Result<Option<jiff::Timestamp>, ProjectionError> {
+                        Ok(r.try_get::<Option<i64>, _>(col)?.map(from_micros))
+                    };
+                    let deadline = time("deadline")?;
+                    let closed: bool = r.try_get("is_closed")?;
+                    Ok(CaseSummary {
+                        id: uuid(r.try_get::<&str, _>("case_id")?)?,
+                        number: r.try_get("case_number")?,
+                        kind: r.try_get("kind")?,
+                        status: r.try_get("status")?,
+                        closed,
+                        overdue: !closed
+                            && deadline.is_some_and(|d| filter.now.is_some_and(|now| now >= d)),
+                        community: r.try_get("community")?,
+                        grid: r.try_get("grid")?,
+                        title: r.try_get("title")?,
+                        category: r.try_get("category")?,
+                        severity: r.try_get("severity")?,
+                        lead_unit: r.try_get("lead_unit")?,
+                        assignee: r.try_get("assignee")?,
+                        version: r.try_get::<i64, _>("version")? as u64,
+                        position: r.try_get::<i64, _>("position")? as u64,
+                        deadline,
+                        filed_at: from_micros(r.try_get("filed_at")?),
+                        updated_at: from_micros(r.try_get("updated_at")?),
+                        closed_at: time("closed_at")?,
+                        outcome: r.try_get("outcome")?,
+                        closed_on_time: r.try_get("closed_on_time")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, ProjectionError>>()?;
+            let next_cursor = if items.len() > limit as usize {
+                items.truncate(limit as usize);
+                items.last().map(|c| c.id)
+            } else {
+                None
+            };
+            Ok(Page { items, next_cursor })
+        }
+
+        pub(crate) async fn case_number(
+            pool: &$pool,
+            tenant: &str,
+            case_id: Uuid,
+        ) -> Result<Option<String>, ProjectionError> {
+            Ok(sqlx::query_scalar(
+                "SELECT case_number FROM cases WHERE tenant = $1 AND case_id = $2",
+            )
+            .bind(tenant)
+            .bind(case_id.to_string())
+            .fetch_optional(pool)
+            .await?)
+        }
+
+        pub(crate) async fn links(
+            pool: &$pool,
+            tenant: &str,
+            case_id: Uuid,
+        ) -> Result<Vec<CaseLink>, ProjectionError> {
+            let rows = sqlx::query(
+                "SELECT other_id, relation FROM case_links WHERE tenant = $1 AND case_id = $2
+                 ORDER BY position, other_id",
+            )
+            .bind(tenant)
+            .bind(case_id.to_string())
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(CaseLink {
+                        case: uuid(r.try_get::<&str, _>("other_id")?)?,
+                        relation: r.try_get("relation")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(crate) async fn history(
+            pool: &$pool,
+            tenant: &str,
+            case_id: Uuid,
+        ) -> Result<Vec<HistoryEntry>, ProjectionError> {
+            let rows = sqlx::query(
+                "SELECT version, position, commit_id, recorded_at, actor_id, actor_role, actor_unit,
+                        command, events, prev_hash, hash
+                 FROM case_history WHERE tenant = $1 AND case_id = $2 ORDER BY version",
+            )
+            .bind(tenant)
+            .bind(case_id.to_string())
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let events: String = r.try_get("events")?;
+                    Ok(HistoryEntry {
+                        version: r.try_get::<i64, _>("version")? as u64,
+                        position: r.try_get::<i64, _>("position")? as u64,
+                        commit_id: uuid(r.try_get::<&str, _>("commit_id")?)?,
+                        recorded_at: r.try_get("recorded_at")?,
+                        actor: HistoryActor {
+                            id: r.try_get("actor_id")?,
+                            role: r.try_get("actor_role")?,
+                            unit: r.try_get("actor_unit")?,
+                        },
+                        command: r.try_get("command")?,
+                        events: serde_json::from_str(&events).map_err(decode_err)?,
+                        prev_hash: r.try_get("prev_hash")?,
+                        hash: r.try_get("hash")?,
+                    })
+                })
+                .collect()
+        }
+
+        /// Per-day counts of one tenant between two local days (inclusive), by metric.
+        pub(crate) async fn daily_counts(
+            pool: &$pool,
+            tenant: &str,
+            from_day: &str,
+            to_day: &str,
+        ) -> Result<Vec<(String, String, i64)>, ProjectionError> {
+            let rows = sqlx::query(
+                "SELECT day, metric, CAST(SUM(n) AS BIGINT) AS n FROM daily_counts
+                 WHERE tenant = $1 AND day >= $2 AND day <= $3
+                 GROUP BY day, metric ORDER BY day, metric",
+            )
+            .bind(tenant)
+            .bind(from_day)
+            .bind(to_day)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("day")?, r.try_get("metric")?, r.try_get::<i64, _>("n")?)))
+                .collect()
+        }
+    };
+}
+
+pub(crate) mod sqlite {
+    dialect!(sqlx::Sqlite, sqlx::SqlitePool);
+}
+
+pub(crate) mod postgres {
+    dialect!(sqlx::Postgres, sqlx::PgPool);
+}
