@@ -3,6 +3,7 @@
 mod crash;
 mod jetstream;
 mod numbers;
+mod readmodel;
 mod stories;
 mod walkthrough;
 

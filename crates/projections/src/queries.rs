@@ -154,6 +154,11 @@ impl ReadModel {
         on_db!(self, history(tenant, case_id))
     }
 
+    /// A digest of every row of the read model: equal digests, equal models.
+    pub async fn digest(&self) -> Result<String, ProjectionError> {
+        on_db!(self, digest())
+    }
+
     /// The tenant's per-day counts between two local days (`YYYY-MM-DD`, inclusive).
     pub async fn daily_counts(
         &self,

@@ -16,6 +16,91 @@ fn uuid(s: &str) -> Result<Uuid, ProjectionError> {
     Uuid::parse_str(s).map_err(decode_err)
 }
 
+/// Every table of the read model with its columns and key order, for digests and copies.
+pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
+    (
+        "cases",
+        &[
+            "case_id",
+            "tenant",
+            "kind",
+            "case_number",
+            "status",
+            "is_closed",
+            "community",
+            "grid",
+            "title",
+            "description",
+            "category",
+            "severity",
+            "lead_unit",
+            "assignee",
+            "filed_by",
+            "version",
+            "position",
+            "deadline",
+            "filed_at",
+            "updated_at",
+            "closed_at",
+            "outcome",
+            "closed_on_time",
+            "state",
+        ],
+        "case_id",
+    ),
+    (
+        "case_units",
+        &["case_id", "tenant", "unit", "part"],
+        "case_id, unit",
+    ),
+    (
+        "case_history",
+        &[
+            "case_id",
+            "version",
+            "tenant",
+            "position",
+            "commit_id",
+            "actor_id",
+            "actor_role",
+            "actor_unit",
+            "command",
+            "recorded_at",
+            "events",
+            "prev_hash",
+            "hash",
+        ],
+        "case_id, version",
+    ),
+    (
+        "case_links",
+        &["tenant", "case_id", "other_id", "relation", "position"],
+        "case_id, other_id, relation",
+    ),
+    (
+        "case_numbers",
+        &["tenant", "kind", "year", "last"],
+        "tenant, kind, year",
+    ),
+    (
+        "daily_counts",
+        &[
+            "tenant",
+            "day",
+            "kind",
+            "community",
+            "grid",
+            "category",
+            "unit",
+            "severity",
+            "metric",
+            "n",
+        ],
+        "tenant, day, kind, community, grid, category, unit, severity, metric",
+    ),
+    ("checkpoints", &["projection", "position"], "projection"),
+];
+
 macro_rules! dialect {
     ($db:ty, $pool:ty) => {
         use sqlx::{QueryBuilder, Row, Transaction};
@@ -474,6 +559,37 @@ macro_rules! dialect {
                     })
                 })
                 .collect()
+        }
+
+        /// A SHA-256 over every row of every table, in key order: two models with the same
+        /// digest hold the same rows.
+        pub(crate) async fn digest(pool: &$pool) -> Result<String, ProjectionError> {
+            use sha2::Digest;
+            let mut hash = sha2::Sha256::new();
+            for (table, columns, order) in crate::store::TABLES {
+                let select = columns
+                    .iter()
+                    .map(|c| format!("CAST({c} AS TEXT)"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!("SELECT {select} FROM {table} ORDER BY {order}");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
+                hash.update(table.as_bytes());
+                for row in &rows {
+                    for i in 0..columns.len() {
+                        let value: Option<String> = row.try_get(i)?;
+                        match value {
+                            Some(v) => {
+                                hash.update([1]);
+                                hash.update((v.len() as u64).to_le_bytes());
+                                hash.update(v.as_bytes());
+                            }
+                            None => hash.update([0]),
+                        }
+                    }
+                }
+            }
+            Ok(hex::encode(hash.finalize()))
         }
 
         /// Per-day counts of one tenant between two local days (inclusive), by metric.
