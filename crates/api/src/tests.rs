@@ -29,7 +29,20 @@ struct Reply {
     body: Value,
 }
 
+#[derive(Debug)]
+struct FixedClock(jiff::Timestamp);
+
+impl docket_commands::Clock for FixedClock {
+    fn now(&self) -> jiff::Timestamp {
+        self.0
+    }
+}
+
 async fn app() -> App {
+    app_with_clock(Arc::new(SystemClock)).await
+}
+
+async fn app_with_clock(clock: Arc<dyn docket_commands::Clock>) -> App {
     let dir = tempfile::tempdir().unwrap().keep();
     let log = Arc::new(SqliteLog::open(dir.join("log.sqlite")).unwrap());
     let read = ReadModel::open(dir.join("read.sqlite"), "sqlite")
@@ -38,7 +51,7 @@ async fn app() -> App {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(Projector::new(log.clone(), read.clone()).run(stopped));
     let auth = Authenticator::hs256(b"test-secret-test-secret-test-secret");
-    let commands = CommandService::new(log.clone(), Arc::new(SystemClock));
+    let commands = CommandService::new(log.clone(), clock);
     let router = router(AppState::new(commands, read, auth.clone()));
     App {
         router,
@@ -537,4 +550,78 @@ async fn a_list_waits_for_the_position_a_client_asks_for() {
         .await;
     assert_problem(&r, StatusCode::SERVICE_UNAVAILABLE, "read-model-behind");
     assert_eq!(r.headers["retry-after"], "1");
+}
+
+#[tokio::test]
+async fn worklists_and_filters_are_query_parameters_with_clear_errors() {
+    // Monday 3 March 2025, 10:00 in Shanghai: verification is due at the close of Tuesday.
+    let app = app_with_clock(Arc::new(FixedClock(
+        "2025-03-03T02:00:00Z".parse().unwrap(),
+    )))
+    .await;
+    let id = app.file_hazard().await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/cases",
+            Some(Role::Supervisor),
+            &[],
+            Some(HAZARD),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let position = r.body["position"].as_u64().unwrap();
+    let list = |query: String, role: Role| {
+        let app = &app;
+        async move {
+            app.call(
+                "GET",
+                &format!("/v1/cases?min_position={position}&{query}"),
+                Some(role),
+                &[],
+                None,
+            )
+            .await
+        }
+    };
+    // Mine: the grid worker filed the first case only.
+    let r = list("worklist=mine".into(), Role::GridWorker).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], id.as_str());
+    // Verification is due within a working day: due soon, not overdue.
+    let r = list("worklist=due-soon".into(), Role::Supervisor).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 2, "{}", r.body);
+    assert_eq!(r.body["items"][0]["overdue"], false);
+    let r = list("worklist=overdue".into(), Role::Supervisor).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 0, "{}", r.body);
+    let r = list(
+        "severity=general&category=e-bike-charging&closed=false".into(),
+        Role::Supervisor,
+    )
+    .await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 2, "{}", r.body);
+    let r = list(
+        "filed_from=2000-01-01&filed_to=2000-01-02".into(),
+        Role::Supervisor,
+    )
+    .await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 0, "{}", r.body);
+
+    for (query, says) in [
+        ("worklist=someday", "worklists are"),
+        ("worklist=my-unit", "names no unit"),
+        ("due_before=next-week", "due_before"),
+        ("closed=perhaps", "closed"),
+        ("colour=red", "colour"),
+    ] {
+        let r = list(query.to_owned(), Role::Supervisor).await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-query");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains(says),
+            "{query}: {}",
+            r.body
+        );
+    }
 }
