@@ -87,6 +87,7 @@ impl From<ProjectionError> for ApiError {
             | ProjectionError::OtherLog { .. }
             | ProjectionError::Superseded { .. }
             | ProjectionError::BadAddress(_)
+            | ProjectionError::Io(_)
             | ProjectionError::Unprojectable { .. } => ApiError::Internal(e.to_string()),
         }
     }

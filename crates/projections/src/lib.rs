@@ -6,6 +6,7 @@
 
 mod projector;
 mod queries;
+mod rebuild;
 mod rows;
 mod store;
 
@@ -20,6 +21,7 @@ use tokio::sync::watch;
 
 pub use projector::{CASES, Projector};
 pub use queries::{CaseFilter, CaseLink, CaseSummary, DailyCount, HistoryEntry, Page};
+pub use rebuild::{NEXT_SCHEMA, RebuildReport, Target, rebuild};
 
 use queries::on_db;
 
@@ -44,6 +46,9 @@ pub enum ProjectionError {
     /// Another projector moved the checkpoint past `at` first: this batch was not applied.
     #[error("another projector has applied the log past position {at}")]
     Superseded { at: u64 },
+    /// A file of the read model could not be handled.
+    #[error("read model file: {0}")]
+    Io(String),
     /// The read-model address is neither a path nor a postgres:// URL.
     #[error("read model {0:?}: use `sqlite` (in the data directory) or postgres://USER@HOST/DB")]
     BadAddress(String),
@@ -102,7 +107,7 @@ impl ReadModel {
         Self::start(Db::Postgres(pool), log).await
     }
 
-    async fn start(db: Db, log: &str) -> Result<Self, ProjectionError> {
+    pub(crate) async fn start(db: Db, log: &str) -> Result<Self, ProjectionError> {
         let read = Self {
             db,
             projected: watch::channel(0).0,

@@ -47,6 +47,23 @@ impl Projector {
         }
     }
 
+    /// As `catch_up`, telling `progress` the position after each batch.
+    pub async fn catch_up_reporting(
+        &self,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<u64, ProjectionError> {
+        let mut at = self.read.checkpoint(CASES).await?;
+        progress(at);
+        loop {
+            let batch = self.log.read_all(at, BATCH).await?;
+            if batch.is_empty() {
+                return Ok(at);
+            }
+            at = self.apply_batch(at, &batch).await?;
+            progress(at);
+        }
+    }
+
     /// How far the read model is behind the log, in commits.
     pub async fn lag(&self) -> Result<u64, ProjectionError> {
         Ok(self.log.head().await?.saturating_sub(self.read.projected()))

@@ -527,3 +527,81 @@ async fn every_worklist_filter_narrows_the_list(w: World) {
         .sum();
     assert_eq!(opened, 2);
 }
+
+on_both!(an_interrupted_rebuild_resumes_and_swaps_in_a_model_equal_to_a_fresh_one);
+async fn an_interrupted_rebuild_resumes_and_swaps_in_a_model_equal_to_a_fresh_one(w: World) {
+    for i in 0..1200 {
+        w.file(
+            "qinghe",
+            if i % 2 == 0 { "g-1" } else { "g-2" },
+            &format!("隐患 {i}"),
+        )
+        .await;
+    }
+    let live = w.read_model().await;
+    Projector::new(w.log.clone(), live.clone())
+        .catch_up()
+        .await
+        .unwrap();
+    let before = live.digest().await.unwrap();
+    let target = match &w.backend {
+        Backend::Sqlite => docket_projections::Target::Sqlite(w.dir.join("read.sqlite")),
+        Backend::Postgres(db) => docket_projections::Target::Postgres(db.url().to_owned()),
+    };
+    let log: Arc<dyn EventLog> = w.log.clone();
+    // The live model goes wrong (as after a bug in a projection): the rebuild must put it right.
+    let tamper = "UPDATE cases SET title = 'tampered'";
+    match &w.backend {
+        Backend::Sqlite => {
+            let url = format!("sqlite://{}", w.dir.join("read.sqlite").display());
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            sqlx::query(tamper).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres(db) => {
+            let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+            sqlx::query(tamper).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+    let tampered = live.digest().await.unwrap();
+    assert_ne!(tampered, before);
+
+    // Interrupted after its first batch (as by Ctrl-C): the live model is untouched.
+    let interrupted = tokio::spawn({
+        let (log, target) = (log.clone(), target.clone());
+        async move {
+            docket_projections::rebuild(log, &target, "sqlite", &|at, _| {
+                assert!(at < 500, "interrupted");
+            })
+            .await
+        }
+    })
+    .await;
+    assert!(interrupted.is_err(), "the first run stopped part-way");
+    assert_eq!(
+        live.digest().await.unwrap(),
+        tampered,
+        "the live model still serves as it was"
+    );
+
+    let report = docket_projections::rebuild(log, &target, "sqlite", &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(report.resumed_from, 500, "the second run resumed");
+    assert_eq!(report.position, 1200);
+    assert_eq!(
+        live.digest().await.unwrap(),
+        before,
+        "the rows as the log makes them"
+    );
+    let page = live
+        .list_cases("qinghe", &CaseFilter::default(), None, 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items.len(),
+        5,
+        "the live handle reads the swapped-in tables"
+    );
+}

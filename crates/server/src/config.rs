@@ -11,13 +11,11 @@ pub(crate) struct DataArgs {
     pub(crate) data_dir: PathBuf,
 }
 
+/// Where the log and the read model are: shared by `serve` and `rebuild`.
 #[derive(Debug, Args)]
-pub(crate) struct ServeArgs {
+pub(crate) struct StoreArgs {
     #[command(flatten)]
     pub(crate) data: DataArgs,
-    /// Address to listen on (port 0 picks a free port; the address is printed).
-    #[arg(long, env = "DOCKET_LISTEN", default_value = "127.0.0.1:8080")]
-    pub(crate) listen: String,
     /// The event log: `sqlite` (embedded, in the data directory) or `nats://HOST:PORT[,…]` (JetStream).
     #[arg(long, env = "DOCKET_LOG", default_value = "sqlite")]
     pub(crate) log: String,
@@ -34,6 +32,15 @@ pub(crate) struct ServeArgs {
     /// Seconds JetStream remembers commit ids (retried filings are recognised within it).
     #[arg(long, env = "DOCKET_NATS_DUPLICATE_WINDOW", default_value_t = 600)]
     pub(crate) nats_duplicate_window: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, env = "DOCKET_LISTEN", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: String,
     /// Deadline policies: `default.toml` for every tenant and `<tenant>.toml` for one (see
     /// deploy/policy/default.toml). Without it, the domain's defaults and the shipped calendar.
     #[arg(long, env = "DOCKET_POLICY_DIR")]
@@ -41,6 +48,16 @@ pub(crate) struct ServeArgs {
     /// Tenant of the demo tokens printed at start (embedded mode).
     #[arg(long, env = "DOCKET_DEMO_TENANT", default_value = "demo")]
     pub(crate) tenant: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RebuildArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// The projection to rebuild; `cases` (the only one: list, detail, history, worklists,
+    /// counters) by default.
+    #[arg(default_value = "cases")]
+    pub(crate) projection: String,
 }
 
 #[derive(Debug, Args)]

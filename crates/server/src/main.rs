@@ -2,6 +2,7 @@
 
 mod config;
 mod policy;
+mod rebuild;
 mod secret;
 
 use std::process::ExitCode;
@@ -13,10 +14,10 @@ use docket_api::{AppState, Authenticator, router};
 use docket_commands::{Actor, CommandService, SystemClock};
 use docket_domain::Role;
 use docket_eventlog::{EventLog, JetStreamConfig, JetStreamLog, SqliteLog};
-use docket_projections::{Projector, ReadModel};
+use docket_projections::{Projector, ReadModel, Target};
 use tokio::sync::watch;
 
-use crate::config::{DataDir, ServeArgs, TokenArgs};
+use crate::config::{DataDir, RebuildArgs, ServeArgs, StoreArgs, TokenArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,6 +36,9 @@ enum Command {
     Serve(ServeArgs),
     /// Print a bearer token for the data directory's secret.
     Token(TokenArgs),
+    /// Rebuild a projection from the whole log into fresh tables while the current ones keep
+    /// serving, then swap them in at once. Safe to interrupt and run again: it resumes.
+    Rebuild(RebuildArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Token(args) => token(args),
+        Command::Rebuild(args) => rebuild::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,6 +81,50 @@ fn token(args: TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Opens the log the arguments name; returns it with its name for the read model.
+async fn open_log(
+    args: &StoreArgs,
+    dir: &DataDir,
+) -> Result<(Arc<dyn EventLog>, String), BoxError> {
+    if args.log == "sqlite" {
+        Ok((
+            Arc::new(SqliteLog::open(dir.log_path())?),
+            "sqlite".to_owned(),
+        ))
+    } else if args.log.starts_with("nats://") {
+        let config = JetStreamConfig {
+            stream: args.nats_stream.clone(),
+            replicas: args.nats_replicas,
+            duplicate_window: Duration::from_secs(args.nats_duplicate_window),
+        };
+        let log = JetStreamLog::connect(&args.log, config).await?;
+        Ok((Arc::new(log), format!("nats:{}", args.nats_stream)))
+    } else {
+        Err(format!(
+            "--log {:?}: use `sqlite` (embedded) or nats://HOST:PORT for JetStream",
+            args.log
+        )
+        .into())
+    }
+}
+
+/// Where the read model the arguments name lives.
+fn read_model_target(args: &StoreArgs, dir: &DataDir) -> Target {
+    if args.read_model == "sqlite" {
+        Target::Sqlite(dir.read_model_path())
+    } else {
+        Target::Postgres(args.read_model.clone())
+    }
+}
+
+async fn open_read_model(
+    args: &StoreArgs,
+    dir: &DataDir,
+    log_name: &str,
+) -> Result<ReadModel, BoxError> {
+    Ok(read_model_target(args, dir).open(log_name).await?)
+}
+
 fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -93,33 +142,10 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn run(args: ServeArgs) -> Result<(), BoxError> {
-    let dir = DataDir::create(&args.data.data_dir)?;
+    let dir = DataDir::create(&args.store.data.data_dir)?;
     let auth = Authenticator::hs256(&secret::load_or_create(&dir)?);
-    let (log, log_name): (Arc<dyn EventLog>, String) = if args.log == "sqlite" {
-        (
-            Arc::new(SqliteLog::open(dir.log_path())?),
-            "sqlite".to_owned(),
-        )
-    } else if args.log.starts_with("nats://") {
-        let config = JetStreamConfig {
-            stream: args.nats_stream.clone(),
-            replicas: args.nats_replicas,
-            duplicate_window: Duration::from_secs(args.nats_duplicate_window),
-        };
-        let log = JetStreamLog::connect(&args.log, config).await?;
-        (Arc::new(log), format!("nats:{}", args.nats_stream))
-    } else {
-        return Err(format!(
-            "--log {:?}: use `sqlite` (embedded) or nats://HOST:PORT for JetStream",
-            args.log
-        )
-        .into());
-    };
-    let read = if args.read_model == "sqlite" {
-        ReadModel::open(dir.read_model_path(), &log_name).await?
-    } else {
-        ReadModel::connect(&args.read_model, &log_name).await?
-    };
+    let (log, log_name) = open_log(&args.store, &dir).await?;
+    let read = open_read_model(&args.store, &dir, &log_name).await?;
     let policies = policy::load(args.policy_dir.as_deref())?;
     let commands = CommandService::new(log.clone(), Arc::new(SystemClock)).with_policies(policies);
 
