@@ -44,10 +44,26 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/{id}/actions/{action}", post(cases::act))
         .route("/v1/cases/{id}/history", get(cases::history))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/status", get(status))
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// `GET /v1/status`: the log's head, how far the read model has projected it, and the lag
+/// between them, for monitoring. Needs no token: it shows no case data.
+async fn status(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let head = state.commands.log().head().await?;
+    let projected = state.read.projected();
+    Ok(axum::Json(serde_json::json!({
+        "log_head": head,
+        "projected": projected,
+        "lag": head.saturating_sub(projected),
+        "read_model": state.read.dialect(),
+    })))
 }
 
 #[cfg(test)]

@@ -625,3 +625,21 @@ async fn worklists_and_filters_are_query_parameters_with_clear_errors() {
         );
     }
 }
+
+#[tokio::test]
+async fn status_reports_the_projection_lag() {
+    let app = app().await;
+    app.file_hazard().await;
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = app.call("GET", "/v1/status", None, &[], None).await.body;
+        if last["lag"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(last["log_head"], 1, "{last}");
+    assert_eq!(last["projected"], 1, "{last}");
+    assert_eq!(last["lag"], 0, "{last}");
+    assert_eq!(last["read_model"], "sqlite");
+}
