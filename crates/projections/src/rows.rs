@@ -53,14 +53,6 @@ pub(crate) struct CaseRow {
     pub(crate) units: Vec<(String, &'static str)>,
 }
 
-/// A filing: the first commit of a case, which takes a number.
-#[derive(Debug)]
-pub(crate) struct Filing {
-    pub(crate) year: i64,
-    pub(crate) filed_at: i64,
-    pub(crate) filed_by: String,
-}
-
 /// One increment of a per-day counter.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Count {
@@ -72,7 +64,6 @@ pub(crate) struct Count {
 #[derive(Debug)]
 pub(crate) struct Projected {
     pub(crate) row: CaseRow,
-    pub(crate) filing: Option<Filing>,
     /// (from, to, relation), both directions.
     pub(crate) links: Vec<(String, String, &'static str)>,
     pub(crate) counts: Vec<Count>,
@@ -200,11 +191,6 @@ pub(crate) fn project(
         state: serde_json::to_string(&state).expect("case state serializes"),
         units,
     };
-    let filing = (body.version == 1).then(|| Filing {
-        year: i64::from(body.recorded_at.to_zoned_datetime(local()).year()),
-        filed_at: micros(body.recorded_at),
-        filed_by: body.actor.id.clone(),
-    });
     let slice = [
         kind.as_str().to_owned(),
         row.community.clone(),
@@ -217,7 +203,6 @@ pub(crate) fn project(
     Ok((
         Projected {
             row,
-            filing,
             links,
             counts,
             slice,
@@ -225,4 +210,274 @@ pub(crate) fn project(
         },
         state,
     ))
+}
+
+// ---- a whole batch ----------------------------------------------------------------------------
+
+/// A case's stored row, as a batch that continues it needs it.
+#[derive(Debug)]
+pub(crate) struct StoredCase {
+    pub(crate) case_id: String,
+    pub(crate) version: i64,
+    pub(crate) number: String,
+    pub(crate) filed_at: i64,
+    pub(crate) filed_by: String,
+    pub(crate) closed_at: Option<i64>,
+    pub(crate) state: String,
+}
+
+/// The counter of case numbers per tenant, kind and filing year.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct NumberKey {
+    pub(crate) tenant: String,
+    pub(crate) kind: &'static str,
+    pub(crate) year: i64,
+}
+
+/// A case's row after the batch, with what it keeps from its filing.
+#[derive(Debug)]
+pub(crate) struct PlannedCase {
+    pub(crate) row: CaseRow,
+    pub(crate) number: String,
+    pub(crate) filed_at: i64,
+    pub(crate) filed_by: String,
+    pub(crate) closed_at: Option<i64>,
+}
+
+#[derive(Debug)]
+pub(crate) struct HistoryRow {
+    pub(crate) case_id: String,
+    pub(crate) version: i64,
+    pub(crate) tenant: String,
+    pub(crate) position: i64,
+    pub(crate) commit_id: String,
+    pub(crate) actor_id: String,
+    pub(crate) actor_role: String,
+    pub(crate) actor_unit: Option<String>,
+    pub(crate) command: String,
+    pub(crate) recorded_at: String,
+    pub(crate) events: String,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct LinkRow {
+    pub(crate) tenant: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) relation: &'static str,
+    pub(crate) position: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct CountKey {
+    pub(crate) tenant: String,
+    pub(crate) day: String,
+    pub(crate) slice: [String; 6],
+    pub(crate) metric: &'static str,
+}
+
+/// Everything a batch writes, one list per table.
+#[derive(Debug, Default)]
+pub(crate) struct BatchPlan {
+    pub(crate) cases: Vec<PlannedCase>,
+    pub(crate) history: Vec<HistoryRow>,
+    pub(crate) links: Vec<LinkRow>,
+    pub(crate) counts: Vec<(CountKey, i64)>,
+    /// The last number handed out per counter, after the batch.
+    pub(crate) numbers: Vec<(NumberKey, i64)>,
+}
+
+fn number_key(recorded: &Recorded) -> Result<NumberKey, ProjectionError> {
+    let body = &recorded.commit.body;
+    let kind: CaseKind = body
+        .case_kind
+        .parse()
+        .map_err(
+            |e: docket_domain::InvalidInput| ProjectionError::Unprojectable {
+                position: recorded.position,
+                reason: e.message,
+            },
+        )?;
+    Ok(NumberKey {
+        tenant: body.tenant.clone(),
+        kind: kind.as_str(),
+        year: i64::from(body.recorded_at.to_zoned_datetime(local()).year()),
+    })
+}
+
+/// The number counters the filings of a batch draw on.
+pub(crate) fn number_keys(batch: &[Recorded]) -> Result<Vec<NumberKey>, ProjectionError> {
+    let mut keys = Vec::new();
+    for recorded in batch.iter().filter(|r| r.commit.body.version == 1) {
+        let key = number_key(recorded)?;
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
+}
+
+/// Works out a batch in log order: each case's final row, every history entry, link and
+/// counter increment, and the numbers its filings take (counting on from `numbers`).
+pub(crate) fn plan_batch(
+    batch: &[Recorded],
+    stored: Vec<StoredCase>,
+    mut numbers: std::collections::HashMap<NumberKey, i64>,
+) -> Result<BatchPlan, ProjectionError> {
+    use std::collections::HashMap;
+
+    struct Working {
+        state: Option<CaseState>,
+        version: i64,
+        number: String,
+        filed_at: i64,
+        filed_by: String,
+        closed_at: Option<i64>,
+        row: Option<CaseRow>,
+    }
+    let mut cases: HashMap<String, Working> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for s in stored {
+        let position = batch.first().map_or(0, |r| r.position);
+        let state = serde_json::from_str(&s.state).map_err(|e| ProjectionError::Unprojectable {
+            position,
+            reason: format!("stored state of case {}: {e}", s.case_id),
+        })?;
+        cases.insert(
+            s.case_id,
+            Working {
+                state: Some(state),
+                version: s.version,
+                number: s.number,
+                filed_at: s.filed_at,
+                filed_by: s.filed_by,
+                closed_at: s.closed_at,
+                row: None,
+            },
+        );
+    }
+    let mut plan = BatchPlan::default();
+    let mut counts: HashMap<CountKey, i64> = HashMap::new();
+    let mut count_order: Vec<CountKey> = Vec::new();
+    for recorded in batch {
+        let body = &recorded.commit.body;
+        let case_id = body.case_id.to_string();
+        let version = body.version as i64;
+        let unprojectable = |reason: String| ProjectionError::Unprojectable {
+            position: recorded.position,
+            reason,
+        };
+        if version == 1 {
+            if cases.contains_key(&case_id) {
+                return Err(unprojectable(format!("case {case_id} is filed twice")));
+            }
+            let key = number_key(recorded)?;
+            let last = numbers.entry(key.clone()).or_insert(0);
+            *last += 1;
+            let kind: CaseKind = body
+                .case_kind
+                .parse()
+                .map_err(|e: docket_domain::InvalidInput| unprojectable(e.message))?;
+            let number =
+                docket_domain::CaseNumber::new(kind, key.year as i16, *last as u32).to_string();
+            cases.insert(
+                case_id.clone(),
+                Working {
+                    state: None,
+                    version: 0,
+                    number,
+                    filed_at: micros(body.recorded_at),
+                    filed_by: body.actor.id.clone(),
+                    closed_at: None,
+                    row: None,
+                },
+            );
+        }
+        let working = cases.get_mut(&case_id).ok_or_else(|| {
+            unprojectable(format!(
+                "case {case_id} version {version} before its filing"
+            ))
+        })?;
+        if working.version != version - 1 {
+            return Err(unprojectable(format!(
+                "case {case_id} version {version} does not follow the projected version {}",
+                working.version
+            )));
+        }
+        let (projected, state) = project(recorded, working.state.take())?;
+        working.state = Some(state);
+        working.version = version;
+        working.closed_at = match (projected.row.is_closed, working.closed_at) {
+            (true, Some(at)) => Some(at),
+            (true, None) => Some(projected.row.updated_at),
+            (false, _) => None,
+        };
+        if working.row.is_none() {
+            order.push(case_id.clone());
+        }
+        plan.history.push(HistoryRow {
+            case_id: case_id.clone(),
+            version,
+            tenant: body.tenant.clone(),
+            position: recorded.position as i64,
+            commit_id: body.commit_id.to_string(),
+            actor_id: body.actor.id.clone(),
+            actor_role: body.actor.role.clone(),
+            actor_unit: body.actor.unit.clone(),
+            command: body.command.name.clone(),
+            recorded_at: body.recorded_at.to_string(),
+            events: projected.events_json.clone(),
+            prev_hash: recorded.commit.prev_hash.as_str().to_owned(),
+            hash: recorded.commit.hash.as_str().to_owned(),
+        });
+        for (from, to, relation) in &projected.links {
+            plan.links.push(LinkRow {
+                tenant: body.tenant.clone(),
+                from: from.clone(),
+                to: to.clone(),
+                relation,
+                position: recorded.position as i64,
+            });
+        }
+        for count in &projected.counts {
+            let key = CountKey {
+                tenant: body.tenant.clone(),
+                day: count.day.clone(),
+                slice: projected.slice.clone(),
+                metric: count.metric,
+            };
+            let n = counts.entry(key.clone()).or_insert(0);
+            if *n == 0 {
+                count_order.push(key);
+            }
+            *n += 1;
+        }
+        working.row = Some(projected.row);
+    }
+    for case_id in order {
+        let w = cases
+            .remove(&case_id)
+            .expect("every case in the order is worked");
+        plan.cases.push(PlannedCase {
+            row: w.row.expect("a case in the order has a row"),
+            number: w.number,
+            filed_at: w.filed_at,
+            filed_by: w.filed_by,
+            closed_at: w.closed_at,
+        });
+    }
+    plan.counts = count_order
+        .into_iter()
+        .map(|key| {
+            let n = counts[&key];
+            (key, n)
+        })
+        .collect();
+    let mut touched: Vec<(NumberKey, i64)> = numbers.into_iter().collect();
+    touched
+        .sort_by(|a, b| (&a.0.tenant, a.0.kind, a.0.year).cmp(&(&b.0.tenant, b.0.kind, b.0.year)));
+    plan.numbers = touched;
+    Ok(plan)
 }

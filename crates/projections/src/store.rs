@@ -5,7 +5,7 @@ use docket_eventlog::Recorded;
 use uuid::Uuid;
 
 use crate::queries::{CaseFilter, CaseLink, CaseSummary, HistoryActor, HistoryEntry, Page};
-use crate::rows::{self, Projected, from_micros};
+use crate::rows::{self, from_micros};
 use crate::{CASES, ProjectionError};
 
 fn decode_err(e: impl std::error::Error + Send + Sync + 'static) -> ProjectionError {
@@ -139,7 +139,8 @@ macro_rules! dialect {
 
         /// Applies a batch in one transaction that also moves the checkpoint from `from` to the
         /// batch's last position. If the checkpoint is no longer `from` (another projector got
-        /// there first), nothing is applied: `Superseded`.
+        /// there first), nothing is applied: `Superseded`. The batch is worked out in memory and
+        /// written set-wise: one statement per table, not per commit.
         pub(crate) async fn apply_batch(
             pool: &$pool,
             from: u64,
@@ -159,208 +160,221 @@ macro_rules! dialect {
                 tx.rollback().await?;
                 return Err(ProjectionError::Superseded { at: from });
             }
-            for recorded in batch {
-                apply(&mut tx, recorded).await?;
+            let stored = load_cases(&mut tx, batch).await?;
+            let mut numbers = std::collections::HashMap::new();
+            for key in rows::number_keys(batch)? {
+                let last = last_number(&mut tx, &key).await?;
+                numbers.insert(key, last);
             }
+            let plan = rows::plan_batch(batch, stored, numbers)?;
+            write_plan(&mut tx, &plan).await?;
             tx.commit().await?;
             Ok(last)
         }
 
-        async fn apply(
+        /// The stored rows of the cases a batch continues (not those it files).
+        async fn load_cases(
             tx: &mut Transaction<'_, Db>,
-            recorded: &Recorded,
-        ) -> Result<(), ProjectionError> {
-            let body = &recorded.commit.body;
-            let case_id = body.case_id.to_string();
-            let before: Option<String> =
-                sqlx::query_scalar("SELECT state FROM cases WHERE case_id = $1")
-                    .bind(&case_id)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-            let before = before
-                .map(|json| serde_json::from_str(&json))
-                .transpose()
-                .map_err(|e| ProjectionError::Unprojectable {
-                    position: recorded.position,
-                    reason: format!("stored state: {e}"),
-                })?;
-            let (p, _state) = rows::project(recorded, before)?;
-            write_case(tx, &p, recorded.position).await?;
-            write_history(tx, recorded, &p).await?;
-            for (from, to, relation) in &p.links {
-                sqlx::query(
-                    "INSERT INTO case_links (tenant, case_id, other_id, relation, position)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                )
-                .bind(&p.row.tenant)
-                .bind(from)
-                .bind(to)
-                .bind(*relation)
-                .bind(recorded.position as i64)
-                .execute(&mut **tx)
-                .await?;
-            }
-            for count in &p.counts {
-                let [kind, community, grid, category, unit, severity] = &p.slice;
-                sqlx::query(
-                    "INSERT INTO daily_counts
-                        (tenant, day, kind, community, grid, category, unit, severity, metric, n)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1)
-                     ON CONFLICT (tenant, day, kind, community, grid, category, unit, severity, metric)
-                     DO UPDATE SET n = daily_counts.n + 1",
-                )
-                .bind(&p.row.tenant)
-                .bind(&count.day)
-                .bind(kind)
-                .bind(community)
-                .bind(grid)
-                .bind(category)
-                .bind(unit)
-                .bind(severity)
-                .bind(count.metric)
-                .execute(&mut **tx)
-                .await?;
-            }
-            Ok(())
-        }
-
-        async fn write_case(
-            tx: &mut Transaction<'_, Db>,
-            p: &Projected,
-            position: u64,
-        ) -> Result<(), ProjectionError> {
-            let r = &p.row;
-            if let Some(filing) = &p.filing {
-                let sequence: i64 = sqlx::query_scalar(
-                    "INSERT INTO case_numbers (tenant, kind, year, last) VALUES ($1, $2, $3, 1)
-                     ON CONFLICT (tenant, kind, year) DO UPDATE SET last = case_numbers.last + 1
-                     RETURNING last",
-                )
-                .bind(&r.tenant)
-                .bind(r.kind.as_str())
-                .bind(filing.year)
-                .fetch_one(&mut **tx)
-                .await?;
-                let number = docket_domain::CaseNumber::new(r.kind, filing.year as i16, sequence as u32)
-                    .to_string();
-                sqlx::query(
-                    "INSERT INTO cases (case_id, tenant, kind, case_number, status, is_closed,
-                        community, grid, title, description, category, severity, lead_unit, assignee,
-                        filed_by, version, position, deadline, filed_at, updated_at, closed_at,
-                        outcome, closed_on_time, state)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                        $17, $18, $19, $20, CASE WHEN $6 THEN $20 ELSE NULL END, $21, $22, $23)",
-                )
-                .bind(&r.case_id)
-                .bind(&r.tenant)
-                .bind(r.kind.as_str())
-                .bind(number)
-                .bind(r.status)
-                .bind(r.is_closed)
-                .bind(&r.community)
-                .bind(&r.grid)
-                .bind(&r.title)
-                .bind(&r.description)
-                .bind(&r.category)
-                .bind(r.severity)
-                .bind(&r.lead_unit)
-                .bind(&r.assignee)
-                .bind(&filing.filed_by)
-                .bind(r.version)
-                .bind(r.position)
-                .bind(r.deadline)
-                .bind(filing.filed_at)
-                .bind(r.updated_at)
-                .bind(r.outcome)
-                .bind(r.closed_on_time)
-                .bind(&r.state)
-                .execute(&mut **tx)
-                .await?;
-            } else {
-                let updated = sqlx::query(
-                    "UPDATE cases SET status = $2, is_closed = $3, community = $4, grid = $5,
-                        title = $6, description = $7, category = $8, severity = $9, lead_unit = $10,
-                        assignee = $11, version = $12, position = $13, deadline = $14,
-                        updated_at = $15,
-                        closed_at = CASE WHEN $3 THEN COALESCE(closed_at, $15) ELSE NULL END,
-                        outcome = $16, closed_on_time = $17, state = $18
-                     WHERE case_id = $1 AND version = $12 - 1",
-                )
-                .bind(&r.case_id)
-                .bind(r.status)
-                .bind(r.is_closed)
-                .bind(&r.community)
-                .bind(&r.grid)
-                .bind(&r.title)
-                .bind(&r.description)
-                .bind(&r.category)
-                .bind(r.severity)
-                .bind(&r.lead_unit)
-                .bind(&r.assignee)
-                .bind(r.version)
-                .bind(r.position)
-                .bind(r.deadline)
-                .bind(r.updated_at)
-                .bind(r.outcome)
-                .bind(r.closed_on_time)
-                .bind(&r.state)
-                .execute(&mut **tx)
-                .await?;
-                if updated.rows_affected() != 1 {
-                    return Err(ProjectionError::Unprojectable {
-                        position,
-                        reason: format!(
-                            "case {} version {} does not follow the projected version",
-                            r.case_id, r.version
-                        ),
+            batch: &[Recorded],
+        ) -> Result<Vec<rows::StoredCase>, ProjectionError> {
+            let mut ids: Vec<String> = batch
+                .iter()
+                .filter(|r| r.commit.body.version > 1)
+                .map(|r| r.commit.body.case_id.to_string())
+                .collect();
+            ids.sort();
+            ids.dedup();
+            let mut stored = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(500) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "SELECT case_id, version, case_number, filed_at, filed_by, closed_at, state FROM cases
+                     WHERE case_id IN (",
+                );
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.clone());
+                }
+                q.push(")");
+                for r in q.build().fetch_all(&mut **tx).await? {
+                    stored.push(rows::StoredCase {
+                        case_id: r.try_get("case_id")?,
+                        version: r.try_get("version")?,
+                        number: r.try_get("case_number")?,
+                        filed_at: r.try_get("filed_at")?,
+                        filed_by: r.try_get("filed_by")?,
+                        closed_at: r.try_get("closed_at")?,
+                        state: r.try_get("state")?,
                     });
                 }
-                sqlx::query("DELETE FROM case_units WHERE case_id = $1")
-                    .bind(&r.case_id)
-                    .execute(&mut **tx)
-                    .await?;
             }
-            for (unit, part) in &r.units {
+            Ok(stored)
+        }
+
+        async fn last_number(
+            tx: &mut Transaction<'_, Db>,
+            key: &rows::NumberKey,
+        ) -> Result<i64, ProjectionError> {
+            let last: Option<i64> = sqlx::query_scalar(
+                "SELECT last FROM case_numbers WHERE tenant = $1 AND kind = $2 AND year = $3",
+            )
+            .bind(key.tenant.clone())
+            .bind(key.kind)
+            .bind(key.year)
+            .fetch_optional(&mut **tx)
+            .await?;
+            Ok(last.unwrap_or(0))
+        }
+
+        async fn write_plan(
+            tx: &mut Transaction<'_, Db>,
+            plan: &rows::BatchPlan,
+        ) -> Result<(), ProjectionError> {
+            for chunk in plan.cases.chunks(500) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO cases (case_id, tenant, kind, case_number, status, is_closed,
+                        community, grid, title, description, category, severity, lead_unit,
+                        assignee, filed_by, version, position, deadline, filed_at, updated_at,
+                        closed_at, outcome, closed_on_time, state) ",
+                );
+                q.push_values(chunk, |mut b, c| {
+                    let r = &c.row;
+                    b.push_bind(r.case_id.clone())
+                        .push_bind(r.tenant.clone())
+                        .push_bind(r.kind.as_str())
+                        .push_bind(c.number.clone())
+                        .push_bind(r.status)
+                        .push_bind(r.is_closed)
+                        .push_bind(r.community.clone())
+                        .push_bind(r.grid.clone())
+                        .push_bind(r.title.clone())
+                        .push_bind(r.description.clone())
+                        .push_bind(r.category.clone())
+                        .push_bind(r.severity)
+                        .push_bind(r.lead_unit.clone())
+                        .push_bind(r.assignee.clone())
+                        .push_bind(c.filed_by.clone())
+                        .push_bind(r.version)
+                        .push_bind(r.position)
+                        .push_bind(r.deadline)
+                        .push_bind(c.filed_at)
+                        .push_bind(r.updated_at)
+                        .push_bind(c.closed_at)
+                        .push_bind(r.outcome)
+                        .push_bind(r.closed_on_time)
+                        .push_bind(r.state.clone());
+                });
+                q.push(
+                    " ON CONFLICT (case_id) DO UPDATE SET status = excluded.status,
+                        is_closed = excluded.is_closed, community = excluded.community,
+                        grid = excluded.grid, title = excluded.title,
+                        description = excluded.description, category = excluded.category,
+                        severity = excluded.severity, lead_unit = excluded.lead_unit,
+                        assignee = excluded.assignee, version = excluded.version,
+                        position = excluded.position, deadline = excluded.deadline,
+                        updated_at = excluded.updated_at, closed_at = excluded.closed_at,
+                        outcome = excluded.outcome, closed_on_time = excluded.closed_on_time,
+                        state = excluded.state",
+                );
+                q.build().execute(&mut **tx).await?;
+            }
+            let touched: Vec<&String> = plan.cases.iter().map(|c| &c.row.case_id).collect();
+            for chunk in touched.chunks(500) {
+                let mut q = QueryBuilder::<Db>::new("DELETE FROM case_units WHERE case_id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind((*id).clone());
+                }
+                q.push(")");
+                q.build().execute(&mut **tx).await?;
+            }
+            let units: Vec<(&rows::CaseRow, &(String, &'static str))> = plan
+                .cases
+                .iter()
+                .flat_map(|c| c.row.units.iter().map(move |u| (&c.row, u)))
+                .collect();
+            for chunk in units.chunks(1000) {
+                let mut q =
+                    QueryBuilder::<Db>::new("INSERT INTO case_units (case_id, tenant, unit, part) ");
+                q.push_values(chunk, |mut b, (row, (unit, part))| {
+                    b.push_bind(row.case_id.clone())
+                        .push_bind(row.tenant.clone())
+                        .push_bind(unit.clone())
+                        .push_bind(*part);
+                });
+                q.build().execute(&mut **tx).await?;
+            }
+            for chunk in plan.history.chunks(500) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO case_history (case_id, version, tenant, position, commit_id,
+                        actor_id, actor_role, actor_unit, command, recorded_at, events, prev_hash,
+                        hash) ",
+                );
+                q.push_values(chunk, |mut b, h| {
+                    b.push_bind(h.case_id.clone())
+                        .push_bind(h.version)
+                        .push_bind(h.tenant.clone())
+                        .push_bind(h.position)
+                        .push_bind(h.commit_id.clone())
+                        .push_bind(h.actor_id.clone())
+                        .push_bind(h.actor_role.clone())
+                        .push_bind(h.actor_unit.clone())
+                        .push_bind(h.command.clone())
+                        .push_bind(h.recorded_at.clone())
+                        .push_bind(h.events.clone())
+                        .push_bind(h.prev_hash.clone())
+                        .push_bind(h.hash.clone());
+                });
+                q.build().execute(&mut **tx).await?;
+            }
+            for chunk in plan.links.chunks(1000) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO case_links (tenant, case_id, other_id, relation, position) ",
+                );
+                q.push_values(chunk, |mut b, l| {
+                    b.push_bind(l.tenant.clone())
+                        .push_bind(l.from.clone())
+                        .push_bind(l.to.clone())
+                        .push_bind(l.relation)
+                        .push_bind(l.position);
+                });
+                q.push(" ON CONFLICT DO NOTHING");
+                q.build().execute(&mut **tx).await?;
+            }
+            for chunk in plan.counts.chunks(1000) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO daily_counts
+                        (tenant, day, kind, community, grid, category, unit, severity, metric, n) ",
+                );
+                q.push_values(chunk, |mut b, (key, n)| {
+                    b.push_bind(key.tenant.clone())
+                        .push_bind(key.day.clone())
+                        .push_bind(key.slice[0].clone())
+                        .push_bind(key.slice[1].clone())
+                        .push_bind(key.slice[2].clone())
+                        .push_bind(key.slice[3].clone())
+                        .push_bind(key.slice[4].clone())
+                        .push_bind(key.slice[5].clone())
+                        .push_bind(key.metric)
+                        .push_bind(*n);
+                });
+                q.push(
+                    " ON CONFLICT (tenant, day, kind, community, grid, category, unit, severity,
+                        metric) DO UPDATE SET n = daily_counts.n + excluded.n",
+                );
+                q.build().execute(&mut **tx).await?;
+            }
+            for (key, last) in &plan.numbers {
                 sqlx::query(
-                    "INSERT INTO case_units (case_id, tenant, unit, part) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (case_id, unit) DO NOTHING",
+                    "INSERT INTO case_numbers (tenant, kind, year, last) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (tenant, kind, year) DO UPDATE SET last = excluded.last",
                 )
-                .bind(&r.case_id)
-                .bind(&r.tenant)
-                .bind(unit)
-                .bind(*part)
+                .bind(key.tenant.clone())
+                .bind(key.kind)
+                .bind(key.year)
+                .bind(*last)
                 .execute(&mut **tx)
                 .await?;
             }
-            Ok(())
-        }
-
-        async fn write_history(
-            tx: &mut Transaction<'_, Db>,
-            recorded: &Recorded,
-            p: &Projected,
-        ) -> Result<(), ProjectionError> {
-            let body = &recorded.commit.body;
-            sqlx::query(
-                "INSERT INTO case_history (case_id, version, tenant, position, commit_id, actor_id,
-                    actor_role, actor_unit, command, recorded_at, events, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(&p.row.case_id)
-            .bind(body.version as i64)
-            .bind(&body.tenant)
-            .bind(recorded.position as i64)
-            .bind(body.commit_id.to_string())
-            .bind(&body.actor.id)
-            .bind(&body.actor.role)
-            .bind(&body.actor.unit)
-            .bind(&body.command.name)
-            .bind(body.recorded_at.to_string())
-            .bind(&p.events_json)
-            .bind(recorded.commit.prev_hash.as_str())
-            .bind(recorded.commit.hash.as_str())
-            .execute(&mut **tx)
-            .await?;
             Ok(())
         }
 
