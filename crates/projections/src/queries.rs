@@ -154,6 +154,11 @@ impl ReadModel {
         on_db!(self, history(tenant, case_id))
     }
 
+    /// Refreshes the query planner's statistics, as after a bulk load or rebuild.
+    pub async fn analyze(&self) -> Result<(), ProjectionError> {
+        on_db!(self, analyze())
+    }
+
     /// A digest of every row of the read model: equal digests, equal models.
     pub async fn digest(&self) -> Result<String, ProjectionError> {
         on_db!(self, digest())

@@ -108,7 +108,9 @@ async fn connect_in_schema(
     .execute(&admin)
     .await?;
     admin.close().await;
-    let options = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
+    // Its own schema first; `public` after it for extensions such as pg_trgm's operators.
+    let search_path = format!("{schema}, public");
+    let options = PgConnectOptions::from_str(url)?.options([("search_path", search_path.as_str())]);
     let pool = PgPoolOptions::new()
         .max_connections(8)
         .connect_with(options)
@@ -132,6 +134,8 @@ pub async fn rebuild(
     projector
         .catch_up_reporting(&|at| progress(at, head.max(at)))
         .await?;
+    // The planner's statistics of the fresh tables travel with them (Postgres moves the tables).
+    next.analyze().await?;
     let position = match (live.db(), next.db()) {
         (Db::Sqlite(live_pool), Db::Sqlite(_)) => {
             let Target::Sqlite(path) = target else {
@@ -171,6 +175,8 @@ pub async fn rebuild(
                 .await?;
             drop(conn);
             let position = swapped?;
+            // SQLite keeps statistics per file: gather them for the copied rows.
+            live.analyze().await?;
             next.close().await;
             target.drop_next().await?;
             position

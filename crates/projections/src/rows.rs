@@ -21,6 +21,17 @@ pub(crate) fn from_micros(us: i64) -> Timestamp {
     Timestamp::from_microsecond(us).unwrap_or(Timestamp::MAX)
 }
 
+/// The smallest UUIDv7 minted `hours` hours from `t`, as the read model stores ids.
+pub(crate) fn uuid_floor(t: Timestamp, hours: i64) -> String {
+    let at = t
+        .checked_add(jiff::SignedDuration::from_hours(hours))
+        .unwrap_or(t);
+    let millis = u64::try_from(at.as_millisecond()).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(millis, &[0; 10])
+        .into_uuid()
+        .to_string()
+}
+
 /// Tenant-local time for numbering years and counting days (China Standard Time).
 fn local() -> TimeZone {
     TimeZone::fixed(tz::offset(8))
