@@ -8,7 +8,7 @@ NATS_DIR := .tools/nats-server-$(NATS_VERSION)
 NATS_SERVER := $(NATS_DIR)/nats-server
 export DOCKET_NATS_SERVER := $(abspath $(NATS_SERVER))
 
-.PHONY: run build test bench bench-batch scaling lint fmt clean-data nats-server
+.PHONY: bench-log bench-readmodel run build test bench bench-batch scaling lint fmt clean-data nats-server
 
 run:
 	$(CARGO) run -p docket-server --bin docket -- serve
@@ -37,10 +37,18 @@ test: $(NATS_SERVER)
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
 
-# Docket's log and command path against raw JetStream and raw SQLite, in one run (see
+# Docket's log and command path against raw JetStream and raw SQLite, then the read model:
+# a rebuild into Postgres against a raw batched insert, and list query latency (see
 # docs/performance.md). DOCKET_BENCH_ROUNDS and DOCKET_BENCH_MS set the rounds and their length.
-bench: $(NATS_SERVER)
+bench: bench-log bench-readmodel
+
+bench-log: $(NATS_SERVER)
 	$(CARGO) bench -p docket-server --bench log
+
+# DOCKET_BENCH_CASES (default 1,000,000) cases; needs Postgres (the machine's, or a temporary
+# cluster started with initdb when none answers on 127.0.0.1:5432).
+bench-readmodel:
+	$(CARGO) bench -p docket-server --bench readmodel
 
 # Raw atomic batches against single publishes on JetStream (see docs/performance.md).
 bench-batch: $(NATS_SERVER)
