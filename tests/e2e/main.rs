@@ -5,6 +5,7 @@ mod jetstream;
 mod numbers;
 mod readmodel;
 mod stories;
+mod tokens;
 mod walkthrough;
 
 use serde_json::Value;

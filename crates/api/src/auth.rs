@@ -1,9 +1,14 @@
-//! Bearer tokens: HS256 JWTs carrying subject, tenant and role.
+//! Bearer tokens: JWTs carrying subject, tenant, role, unit and grids. Either HS256 with one
+//! shared secret (a single site; `docket token` mints them), or RS256/ES256 verified against the
+//! keys of an identity provider's JWKS. `exp` is required; `nbf` is honoured; `iss` and `aud` are
+//! required and checked when configured. The algorithm is the configuration's, never the
+//! token's: `none`, or HS256 presented where keys are asymmetric, is refused.
 
 use std::time::Duration;
 
 use docket_commands::Actor;
-use docket_domain::{Role, TenantId, UnitId};
+use docket_domain::{GridId, Role, TenantId, UnitId};
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +20,17 @@ pub struct Claims {
     pub role: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// The grids of a grid worker.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grids: Vec<String>,
     pub iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
 }
 
 /// Why a token was not accepted.
@@ -28,57 +42,233 @@ pub enum AuthError {
     Invalid(String),
 }
 
-/// Verifies and mints tokens with one shared secret (HS256).
+/// A token configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("token keys: {0}")]
+pub struct KeyError(pub String);
+
+#[derive(Clone)]
+enum Keys {
+    /// One shared secret; tokens are HS256 and Docket can mint them.
+    Shared {
+        encoding: EncodingKey,
+        decoding: DecodingKey,
+    },
+    /// An identity provider's public keys by key id, each with its algorithm.
+    Provider(Vec<(String, Algorithm, DecodingKey)>),
+}
+
+/// Verifies (and, with a shared secret, mints) tokens.
 #[derive(Clone)]
 pub struct Authenticator {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    keys: Keys,
+    issuer: Option<String>,
+    audience: Option<String>,
 }
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Authenticator { HS256, secret: <redacted> }")
+        let keys = match &self.keys {
+            Keys::Shared { .. } => "HS256, secret: <redacted>".to_owned(),
+            Keys::Provider(keys) => format!(
+                "JWKS: {}",
+                keys.iter()
+                    .map(|k| k.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        write!(
+            f,
+            "Authenticator {{ {keys}, issuer: {:?}, audience: {:?} }}",
+            self.issuer, self.audience
+        )
+    }
+}
+
+fn jwk_algorithm(jwk: &Jwk) -> Result<Algorithm, KeyError> {
+    let kid = jwk.common.key_id.clone().unwrap_or_default();
+    match (&jwk.algorithm, &jwk.common.key_algorithm) {
+        (jsonwebtoken::jwk::AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => {
+            Ok(Algorithm::RS256)
+        }
+        (
+            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_),
+            None | Some(KeyAlgorithm::ES256),
+        ) => Ok(Algorithm::ES256),
+        (_, alg) => Err(KeyError(format!(
+            "key {kid:?}: only RS256 (RSA) and ES256 (P-256) keys are accepted, not {alg:?}"
+        ))),
     }
 }
 
 impl Authenticator {
     pub fn hs256(secret: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = 30;
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
+            keys: Keys::Shared {
+                encoding: EncodingKey::from_secret(secret),
+                decoding: DecodingKey::from_secret(secret),
+            },
+            issuer: None,
+            audience: None,
         }
     }
 
-    /// A token for `actor`, valid for `ttl` from now.
+    /// Verifies against the keys of a JWKS document (RS256 and ES256 keys, each with a `kid`).
+    pub fn jwks(json: &str) -> Result<Self, KeyError> {
+        let set: JwkSet =
+            serde_json::from_str(json).map_err(|e| KeyError(format!("not a JWKS: {e}")))?;
+        let mut keys = Vec::new();
+        for jwk in &set.keys {
+            let kid = jwk
+                .common
+                .key_id
+                .clone()
+                .ok_or_else(|| KeyError("every key needs a kid".to_owned()))?;
+            let algorithm = jwk_algorithm(jwk)?;
+            let key =
+                DecodingKey::from_jwk(jwk).map_err(|e| KeyError(format!("key {kid:?}: {e}")))?;
+            keys.push((kid, algorithm, key));
+        }
+        if keys.is_empty() {
+            return Err(KeyError("the JWKS has no keys".to_owned()));
+        }
+        Ok(Self {
+            keys: Keys::Provider(keys),
+            issuer: None,
+            audience: None,
+        })
+    }
+
+    /// Requires tokens to name this issuer (`iss`).
+    pub fn with_issuer(mut self, issuer: Option<String>) -> Self {
+        self.issuer = issuer;
+        self
+    }
+
+    /// Requires tokens to name this audience (`aud`).
+    pub fn with_audience(mut self, audience: Option<String>) -> Self {
+        self.audience = audience;
+        self
+    }
+
+    /// Whether this configuration can mint tokens (a shared secret).
+    pub fn can_mint(&self) -> bool {
+        matches!(self.keys, Keys::Shared { .. })
+    }
+
+    /// A token for `actor`, valid for `ttl` from now, with the configured issuer and audience.
+    /// Only with a shared secret: an identity provider mints its own.
     pub fn mint(&self, actor: &Actor, ttl: Duration) -> String {
+        let Keys::Shared { encoding, .. } = &self.keys else {
+            panic!("tokens are minted with a shared secret only");
+        };
         let now = jiff::Timestamp::now().as_second();
         let claims = Claims {
             sub: actor.id.clone(),
             tenant: actor.tenant.to_string(),
             role: actor.role.to_string(),
             unit: actor.unit.as_ref().map(ToString::to_string),
+            grids: actor.grids.iter().map(ToString::to_string).collect(),
             iat: now,
+            nbf: None,
             exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, encoding)
             .expect("HS256 signing does not fail")
     }
 
     /// The actor a bearer token speaks for.
     pub fn verify(&self, token: &str) -> Result<Actor, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| AuthError::Invalid(e.to_string()))?;
-        let c = data.claims;
         let invalid = |e: &dyn std::fmt::Display| AuthError::Invalid(e.to_string());
+        let header = jsonwebtoken::decode_header(token).map_err(|e| {
+            AuthError::Invalid(format!(
+                "{e} (tokens are signed JWTs: HS256, RS256 or ES256 as configured; never alg none)"
+            ))
+        })?;
+        let (algorithm, key) = match &self.keys {
+            Keys::Shared { decoding, .. } => {
+                if header.alg != Algorithm::HS256 {
+                    return Err(AuthError::Invalid(format!(
+                        "algorithm {:?} is not accepted: this server verifies HS256 tokens",
+                        header.alg
+                    )));
+                }
+                (Algorithm::HS256, decoding)
+            }
+            Keys::Provider(keys) => {
+                let kid = header
+                    .kid
+                    .as_deref()
+                    .ok_or_else(|| AuthError::Invalid("the token names no key (kid)".to_owned()))?;
+                let (_, algorithm, key) = keys
+                    .iter()
+                    .find(|(id, _, _)| id == kid)
+                    .ok_or_else(|| AuthError::Invalid(format!("unknown key id {kid:?}")))?;
+                if header.alg != *algorithm {
+                    return Err(AuthError::Invalid(format!(
+                        "algorithm {:?} is not accepted for key {kid:?}, which is {algorithm:?}",
+                        header.alg
+                    )));
+                }
+                (*algorithm, key)
+            }
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = 30;
+        validation.validate_nbf = true;
+        let mut required = vec!["exp", "sub"];
+        match &self.issuer {
+            Some(iss) => {
+                validation.set_issuer(&[iss]);
+                required.push("iss");
+            }
+            None => validation.iss = None,
+        }
+        match &self.audience {
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
+            let reason = match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    "the token has expired".to_owned()
+                }
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
+                    "the token is not valid yet (nbf)".to_owned()
+                }
+                jsonwebtoken::errors::ErrorKind::InvalidIssuer => format!(
+                    "wrong issuer: tokens must be issued by {:?}",
+                    self.issuer.as_deref().unwrap_or_default()
+                ),
+                jsonwebtoken::errors::ErrorKind::InvalidAudience => format!(
+                    "wrong audience: tokens must be for {:?}",
+                    self.audience.as_deref().unwrap_or_default()
+                ),
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                    "the signature does not verify".to_owned()
+                }
+                jsonwebtoken::errors::ErrorKind::MissingRequiredClaim(claim) => {
+                    format!("the token has no {claim} claim")
+                }
+                _ => e.to_string(),
+            };
+            AuthError::Invalid(reason)
+        })?;
+        let c = data.claims;
         if c.sub.is_empty() || c.sub.len() > 200 {
             return Err(AuthError::Invalid(
                 "sub must be 1 to 200 characters".to_owned(),
             ));
+        }
+        if c.grids.len() > 1000 {
+            return Err(AuthError::Invalid("at most 1000 grids".to_owned()));
         }
         Ok(Actor {
             id: c.sub,
@@ -89,6 +279,12 @@ impl Authenticator {
                 .map(|u| u.parse::<UnitId>())
                 .transpose()
                 .map_err(|e| invalid(&e))?,
+            grids: c
+                .grids
+                .iter()
+                .map(|g| g.parse::<GridId>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| invalid(&e))?,
         })
     }
 }
@@ -97,55 +293,218 @@ impl Authenticator {
 mod tests {
     use super::*;
 
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const JWKS: &str = include_str!("../fixtures/jwt/jwks.json");
+    const RSA: &[u8] = include_bytes!("../fixtures/jwt/rsa.pem");
+    const EC: &[u8] = include_bytes!("../fixtures/jwt/ec.pem");
+    const RSA_OTHER: &[u8] = include_bytes!("../fixtures/jwt/rsa-other.pem");
+
     fn actor() -> Actor {
         Actor {
             id: "wang".to_owned(),
             tenant: "qinghe".parse().unwrap(),
-            role: Role::Handler,
+            role: Role::GridWorker,
             unit: Some("fire-brigade".parse().unwrap()),
+            grids: vec!["qinghe-01".parse().unwrap(), "qinghe-02".parse().unwrap()],
+        }
+    }
+
+    fn claims() -> Claims {
+        let now = jiff::Timestamp::now().as_second();
+        Claims {
+            sub: "wang".to_owned(),
+            tenant: "qinghe".to_owned(),
+            role: "grid_worker".to_owned(),
+            unit: Some("fire-brigade".to_owned()),
+            grids: vec!["qinghe-01".to_owned(), "qinghe-02".to_owned()],
+            iat: now,
+            nbf: None,
+            exp: now + 600,
+            iss: Some("https://idp.example".to_owned()),
+            aud: Some("docket".to_owned()),
+        }
+    }
+
+    fn sign(alg: Algorithm, kid: Option<&str>, key: &EncodingKey, claims: &Claims) -> String {
+        let mut header = Header::new(alg);
+        header.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&header, claims, key).unwrap()
+    }
+
+    fn provider() -> Authenticator {
+        Authenticator::jwks(JWKS)
+            .unwrap()
+            .with_issuer(Some("https://idp.example".to_owned()))
+            .with_audience(Some("docket".to_owned()))
+    }
+
+    #[track_caller]
+    fn refused(auth: &Authenticator, token: &str, says: &str) {
+        match auth.verify(token) {
+            Err(AuthError::Invalid(reason)) => {
+                assert!(reason.contains(says), "expected {says:?} in {reason:?}")
+            }
+            other => panic!("expected a refusal saying {says:?}, got {other:?}"),
         }
     }
 
     #[test]
-    fn a_minted_token_verifies_to_its_actor() {
-        let auth = Authenticator::hs256(b"0123456789abcdef0123456789abcdef");
+    fn a_minted_token_verifies_to_its_actor_with_unit_and_grids() {
+        let auth = Authenticator::hs256(SECRET);
         let token = auth.mint(&actor(), Duration::from_secs(60));
         assert_eq!(auth.verify(&token).unwrap(), actor());
     }
 
     #[test]
-    fn another_secret_or_a_tampered_token_is_refused() {
-        let auth = Authenticator::hs256(b"0123456789abcdef0123456789abcdef");
-        let other = Authenticator::hs256(b"ffffffffffffffffffffffffffffffff");
-        let token = other.mint(&actor(), Duration::from_secs(60));
-        assert!(matches!(auth.verify(&token), Err(AuthError::Invalid(_))));
-        let mut tampered = auth.mint(&actor(), Duration::from_secs(60));
-        tampered.insert(tampered.len() - 3, 'x');
-        assert!(matches!(auth.verify(&tampered), Err(AuthError::Invalid(_))));
-        assert!(matches!(
-            auth.verify("not-a-jwt"),
-            Err(AuthError::Invalid(_))
-        ));
+    fn identity_provider_tokens_verify_with_rs256_and_es256() {
+        let auth = provider();
+        let rsa = EncodingKey::from_rsa_pem(RSA).unwrap();
+        let ec = EncodingKey::from_ec_pem(EC).unwrap();
+        let token = sign(Algorithm::RS256, Some("rsa-1"), &rsa, &claims());
+        assert_eq!(auth.verify(&token).unwrap(), actor());
+        let token = sign(Algorithm::ES256, Some("ec-1"), &ec, &claims());
+        assert_eq!(auth.verify(&token).unwrap(), actor());
     }
 
     #[test]
-    fn an_expired_token_is_refused() {
-        let auth = Authenticator::hs256(b"0123456789abcdef0123456789abcdef");
-        let claims = Claims {
-            sub: "wang".to_owned(),
-            tenant: "qinghe".to_owned(),
-            role: "handler".to_owned(),
-            unit: None,
-            iat: 1_000,
-            exp: 2_000,
+    fn expired_and_not_yet_valid_tokens_are_refused() {
+        let auth = provider();
+        let rsa = EncodingKey::from_rsa_pem(RSA).unwrap();
+        let mut old = claims();
+        old.exp = 2_000;
+        old.iat = 1_000;
+        refused(
+            &auth,
+            &sign(Algorithm::RS256, Some("rsa-1"), &rsa, &old),
+            "expired",
+        );
+        let mut early = claims();
+        early.nbf = Some(jiff::Timestamp::now().as_second() + 3600);
+        refused(
+            &auth,
+            &sign(Algorithm::RS256, Some("rsa-1"), &rsa, &early),
+            "not valid yet",
+        );
+        let hs = Authenticator::hs256(SECRET);
+        let mut old = claims();
+        old.exp = 2_000;
+        let token = sign(
+            Algorithm::HS256,
+            None,
+            &EncodingKey::from_secret(SECRET),
+            &old,
+        );
+        refused(&hs, &token, "expired");
+    }
+
+    #[test]
+    fn wrong_issuer_or_audience_or_none_at_all_is_refused() {
+        let auth = provider();
+        let rsa = EncodingKey::from_rsa_pem(RSA).unwrap();
+        let mut other = claims();
+        other.iss = Some("https://elsewhere.example".to_owned());
+        refused(
+            &auth,
+            &sign(Algorithm::RS256, Some("rsa-1"), &rsa, &other),
+            "wrong issuer",
+        );
+        let mut other = claims();
+        other.aud = Some("payroll".to_owned());
+        refused(
+            &auth,
+            &sign(Algorithm::RS256, Some("rsa-1"), &rsa, &other),
+            "wrong audience",
+        );
+        let mut missing = claims();
+        missing.iss = None;
+        refused(
+            &auth,
+            &sign(Algorithm::RS256, Some("rsa-1"), &rsa, &missing),
+            "no iss claim",
+        );
+    }
+
+    #[test]
+    fn the_algorithm_is_the_configurations_not_the_tokens() {
+        use base64::Engine as _;
+        let b64 = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
         };
-        let token = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        let payload = b64(&serde_json::to_value(claims()).unwrap());
+        // alg none, unsigned: refused by both configurations.
+        let none = format!(
+            "{}.{payload}.",
+            b64(&serde_json::json!({"alg": "none", "typ": "JWT"}))
+        );
+        refused(&provider(), &none, "never alg none");
+        refused(&Authenticator::hs256(SECRET), &none, "never alg none");
+        // HS256 signed with the provider's public key as the secret, under its kid.
+        let public = serde_json::to_vec(
+            &serde_json::from_str::<serde_json::Value>(JWKS).unwrap()["keys"][0],
         )
         .unwrap();
-        let err = auth.verify(&token).unwrap_err();
-        assert!(err.to_string().contains("xpired"), "{err}");
+        let forged = sign(
+            Algorithm::HS256,
+            Some("rsa-1"),
+            &EncodingKey::from_secret(&public),
+            &claims(),
+        );
+        refused(&provider(), &forged, "not accepted for key \"rsa-1\"");
+        // An RS256 token where HS256 is configured.
+        let rsa = EncodingKey::from_rsa_pem(RSA).unwrap();
+        let token = sign(Algorithm::RS256, Some("rsa-1"), &rsa, &claims());
+        refused(
+            &Authenticator::hs256(SECRET),
+            &token,
+            "verifies HS256 tokens",
+        );
+    }
+
+    #[test]
+    fn tampered_signatures_and_unknown_keys_are_refused() {
+        let auth = provider();
+        let rsa = EncodingKey::from_rsa_pem(RSA).unwrap();
+        let other = EncodingKey::from_rsa_pem(RSA_OTHER).unwrap();
+        // Signed by a key the JWKS does not list, under an unknown kid and under a known one.
+        refused(
+            &auth,
+            &sign(Algorithm::RS256, Some("rsa-9"), &other, &claims()),
+            "unknown key id",
+        );
+        refused(
+            &auth,
+            &sign(Algorithm::RS256, Some("rsa-1"), &other, &claims()),
+            "does not verify",
+        );
+        refused(
+            &auth,
+            &sign(Algorithm::RS256, None, &rsa, &claims()),
+            "names no key",
+        );
+        // A valid token with its payload changed.
+        let token = sign(Algorithm::RS256, Some("rsa-1"), &rsa, &claims());
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut admin = claims();
+        admin.role = "supervisor".to_owned();
+        use base64::Engine as _;
+        parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&admin).unwrap());
+        refused(&auth, &parts.join("."), "does not verify");
+        let hs = Authenticator::hs256(SECRET);
+        let mut tampered = hs.mint(&actor(), Duration::from_secs(60));
+        tampered.insert(tampered.len() - 3, 'x');
+        assert!(matches!(hs.verify(&tampered), Err(AuthError::Invalid(_))));
+        assert!(matches!(hs.verify("not-a-jwt"), Err(AuthError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_jwks_with_other_kinds_of_key_is_refused_at_start() {
+        let err = Authenticator::jwks(r#"{"keys": []}"#).unwrap_err();
+        assert!(err.0.contains("no keys"), "{err}");
+        let err = Authenticator::jwks(r#"{"keys": [{"kty": "oct", "kid": "s", "k": "c2VjcmV0"}]}"#)
+            .unwrap_err();
+        assert!(err.0.contains("only RS256"), "{err}");
+        let err = Authenticator::jwks("not json").unwrap_err();
+        assert!(err.0.contains("not a JWKS"), "{err}");
     }
 }

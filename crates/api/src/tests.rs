@@ -75,6 +75,7 @@ impl App {
             tenant: tenant.parse().unwrap(),
             role,
             unit: None,
+            grids: Vec::new(),
         };
         self.auth.mint(&actor, Duration::from_secs(600))
     }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use docket_domain::deadlines::Policies;
 use docket_domain::{
-    CaseCommand, CaseId, CaseKind, CaseReference, CaseState, Context, Refusal, Role, TenantId,
-    UnitId,
+    CaseCommand, CaseId, CaseKind, CaseReference, CaseState, Context, GridId, Refusal, Role,
+    TenantId, UnitId,
 };
 use docket_eventlog::{
     Actor as LogActor, Appended, ChainHash, CommandInfo, CommitBody, EventLog, EventRecord,
@@ -50,6 +50,8 @@ pub struct Actor {
     pub tenant: TenantId,
     pub role: Role,
     pub unit: Option<UnitId>,
+    /// The grids a grid worker works in (from the token).
+    pub grids: Vec<GridId>,
 }
 
 /// One command, addressed to a case (or filing a new one), with the client's safeguards.

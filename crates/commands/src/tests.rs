@@ -29,6 +29,7 @@ fn actor(role: Role) -> Actor {
         tenant: "qinghe".parse().unwrap(),
         role,
         unit: None,
+        grids: Vec::new(),
     }
 }
 

@@ -55,6 +55,7 @@ fn actor(role: Role) -> Actor {
         tenant: "qinghe".parse().unwrap(),
         role,
         unit: None,
+        grids: Vec::new(),
     }
 }
 

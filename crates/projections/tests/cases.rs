@@ -64,6 +64,7 @@ fn actor(tenant: &str, role: Role) -> Actor {
         tenant: tenant.parse().unwrap(),
         role,
         unit: None,
+        grids: Vec::new(),
     }
 }
 

@@ -121,6 +121,7 @@ fn actor(role: Role) -> Actor {
         tenant: "bench".parse().unwrap(),
         role,
         unit: None,
+        grids: Vec::new(),
     }
 }
 

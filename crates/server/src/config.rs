@@ -48,6 +48,8 @@ pub(crate) struct ServeArgs {
     /// Tenant of the demo tokens printed at start (embedded mode).
     #[arg(long, env = "DOCKET_DEMO_TENANT", default_value = "demo")]
     pub(crate) tenant: String,
+    #[command(flatten)]
+    pub(crate) tokens: TokenCheckArgs,
 }
 
 #[derive(Debug, Args)]
@@ -73,9 +75,32 @@ pub(crate) struct TokenArgs {
     /// The user id; by default demo-<role>.
     #[arg(long)]
     pub(crate) sub: Option<String>,
+    /// The user's unit (handlers, mediators), such as `qinghe-housing`.
+    #[arg(long)]
+    pub(crate) unit: Option<String>,
+    /// The grids of a grid worker, comma-separated, such as `qinghe-01,qinghe-02`.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) grids: Vec<String>,
     /// Hours until the token expires.
     #[arg(long, default_value_t = 720)]
     pub(crate) ttl_hours: u64,
+    #[command(flatten)]
+    pub(crate) tokens: TokenCheckArgs,
+}
+
+/// How tokens are checked.
+#[derive(Debug, Args)]
+pub(crate) struct TokenCheckArgs {
+    /// Verify tokens of an identity provider against this JWKS file (RS256 and ES256 keys, each
+    /// with a kid) instead of the data directory's HS256 secret.
+    #[arg(long, env = "DOCKET_JWKS")]
+    pub(crate) jwks: Option<PathBuf>,
+    /// Require tokens to be issued by this `iss`.
+    #[arg(long, env = "DOCKET_JWT_ISSUER")]
+    pub(crate) jwt_issuer: Option<String>,
+    /// Require tokens to be for this `aud`.
+    #[arg(long, env = "DOCKET_JWT_AUDIENCE")]
+    pub(crate) jwt_audience: Option<String>,
 }
 
 /// The data directory, created on first use.

@@ -17,7 +17,7 @@ use docket_eventlog::{EventLog, JetStreamConfig, JetStreamLog, SqliteLog};
 use docket_projections::{Projector, ReadModel, Target};
 use tokio::sync::watch;
 
-use crate::config::{DataDir, RebuildArgs, ServeArgs, StoreArgs, TokenArgs};
+use crate::config::{DataDir, RebuildArgs, ServeArgs, StoreArgs, TokenArgs, TokenCheckArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -69,16 +69,47 @@ const DEMO_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 fn token(args: TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
     let dir = DataDir::create(&args.data.data_dir)?;
-    let auth = Authenticator::hs256(&secret::load_or_create(&dir)?);
+    let auth = authenticator(&args.tokens, &dir)?;
+    if !auth.can_mint() {
+        return Err(
+            "tokens come from the identity provider (--jwks): docket token mints HS256 \
+                    tokens for the data directory's secret only"
+                .into(),
+        );
+    }
     let actor = Actor {
         id: args.sub.unwrap_or_else(|| format!("demo-{}", args.role)),
         tenant: args.tenant.parse()?,
         role: args.role.parse()?,
-        unit: None,
+        unit: args.unit.as_deref().map(str::parse).transpose()?,
+        grids: args
+            .grids
+            .iter()
+            .map(|g| g.parse())
+            .collect::<Result<_, _>>()?,
     };
     let ttl = Duration::from_secs(args.ttl_hours.saturating_mul(3600));
     println!("{}", auth.mint(&actor, ttl));
     Ok(())
+}
+
+/// The token check the arguments configure: an identity provider's JWKS, or the data
+/// directory's HS256 secret; with the required issuer and audience, if any.
+fn authenticator(
+    args: &TokenCheckArgs,
+    dir: &DataDir,
+) -> Result<Authenticator, Box<dyn std::error::Error>> {
+    let auth = match &args.jwks {
+        Some(path) => {
+            let json = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the JWKS {}: {e}", path.display()))?;
+            Authenticator::jwks(&json).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => Authenticator::hs256(&secret::load_or_create(dir)?),
+    };
+    Ok(auth
+        .with_issuer(args.jwt_issuer.clone())
+        .with_audience(args.jwt_audience.clone()))
 }
 
 /// Opens the log the arguments name; returns it with its name for the read model.
@@ -143,7 +174,7 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run(args: ServeArgs) -> Result<(), BoxError> {
     let dir = DataDir::create(&args.store.data.data_dir)?;
-    let auth = Authenticator::hs256(&secret::load_or_create(&dir)?);
+    let auth = authenticator(&args.tokens, &dir).map_err(|e| e.to_string())?;
     let (log, log_name) = open_log(&args.store, &dir).await?;
     let read = open_read_model(&args.store, &dir, &log_name).await?;
     let policies = policy::load(args.policy_dir.as_deref())?;
@@ -157,7 +188,9 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     let (stop, stopped) = watch::channel(false);
     let projector = tokio::spawn(Projector::new(log, read.clone()).run(stopped.clone()));
 
-    print_demo_tokens(&auth, &args.tenant)?;
+    if auth.can_mint() {
+        print_demo_tokens(&auth, &args.tenant)?;
+    }
     println!(
         "docket: serving http://{address} (log {log_name}, read model {}, data in {})",
         read.dialect(),
@@ -218,6 +251,7 @@ fn print_demo_tokens(auth: &Authenticator, tenant: &str) -> Result<(), BoxError>
             tenant: tenant.parse()?,
             role,
             unit: None,
+            grids: Vec::new(),
         };
         println!(
             "  {:<17} {}",

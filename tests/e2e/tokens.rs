@@ -1,0 +1,119 @@
+//! `docket serve --jwks`: tokens of an identity provider, checked by the real binary.
+
+use docket_tests::{Server, data_dir, workspace_root};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::call;
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    workspace_root().join("crates/api/fixtures/jwt").join(name)
+}
+
+fn token(kid: &str, key: &str, alg: Algorithm, claims: serde_json::Value) -> String {
+    let pem = std::fs::read(fixture(key)).unwrap();
+    let key = match alg {
+        Algorithm::RS256 => EncodingKey::from_rsa_pem(&pem).unwrap(),
+        _ => EncodingKey::from_ec_pem(&pem).unwrap(),
+    };
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_identity_providers_tokens_are_checked_by_key_issuer_audience_and_time() {
+    let dir = data_dir();
+    let jwks = fixture("jwks.json");
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--jwt-issuer",
+            "https://idp.example",
+            "--jwt-audience",
+            "docket",
+        ],
+    );
+    let now = jiff::Timestamp::now().as_second();
+    let claims = |exp: i64, aud: &str| {
+        json!({"sub": "li", "tenant": "qinghe", "role": "grid_worker", "grids": ["qinghe-01"],
+               "iat": now, "exp": exp, "iss": "https://idp.example", "aud": aud})
+    };
+    let filing = json!({"kind": "hazard", "community": "qinghe", "grid": "qinghe-01", "title": "t",
+                        "category": "gas", "severity": "general", "source": "grid-worker"});
+    let url = format!("{}/v1/cases", server.url);
+    let good = token(
+        "ec-1",
+        "ec.pem",
+        Algorithm::ES256,
+        claims(now + 600, "docket"),
+    );
+    let (status, body) = call(Method::POST, &url, &good, Some(filing.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    for (bad, says) in [
+        (
+            token(
+                "ec-1",
+                "ec.pem",
+                Algorithm::ES256,
+                claims(now - 600, "docket"),
+            ),
+            "expired",
+        ),
+        (
+            token(
+                "ec-1",
+                "ec.pem",
+                Algorithm::ES256,
+                claims(now + 600, "payroll"),
+            ),
+            "wrong audience",
+        ),
+        (
+            token(
+                "rsa-9",
+                "rsa-other.pem",
+                Algorithm::RS256,
+                claims(now + 600, "docket"),
+            ),
+            "unknown key id",
+        ),
+        (
+            token(
+                "rsa-1",
+                "rsa-other.pem",
+                Algorithm::RS256,
+                claims(now + 600, "docket"),
+            ),
+            "does not verify",
+        ),
+    ] {
+        let (status, problem) = call(Method::POST, &url, &bad, Some(filing.clone())).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+        assert_eq!(problem["code"], "invalid-token", "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(says),
+            "{says}: {problem}"
+        );
+    }
+
+    // With an identity provider, Docket mints no tokens of its own.
+    let out = std::process::Command::new(docket_tests::docket_bin())
+        .args([
+            "token",
+            "--role",
+            "supervisor",
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("identity provider"));
+}
