@@ -79,11 +79,46 @@ impl FromRequestParts<AppState> for Caller {
             })
             .map(str::trim)
             .ok_or(ApiError::Unauthenticated(AuthError::Missing))?;
-        state
+        let actor = state
             .auth
             .verify(token)
-            .map(Caller)
-            .map_err(ApiError::Unauthenticated)
+            .map_err(ApiError::Unauthenticated)?;
+        state.limiter.check(&actor)?;
+        Ok(Caller(actor))
+    }
+}
+
+/// A request rate per token holder (tenant and subject): a sustained rate and a burst.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    limiter: governor::DefaultKeyedRateLimiter<String>,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(per_second: u32, burst: u32) -> Self {
+        let rate = std::num::NonZeroU32::new(per_second.max(1)).expect("at least 1");
+        let burst = std::num::NonZeroU32::new(burst.max(1)).expect("at least 1");
+        Self {
+            limiter: governor::RateLimiter::keyed(
+                governor::Quota::per_second(rate).allow_burst(burst),
+            ),
+        }
+    }
+
+    fn check(&self, actor: &Actor) -> Result<(), ApiError> {
+        let key = format!("{}/{}", actor.tenant, actor.id);
+        let verdict = self.limiter.check_key(&key);
+        // Forget idle holders now and then, so the table does not grow without end.
+        if self.limiter.len() > 100_000 {
+            self.limiter.retain_recent();
+        }
+        verdict.map_err(|not_until| {
+            use governor::clock::Clock as _;
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            ApiError::TooManyRequests {
+                retry_after_secs: wait.as_secs().max(1),
+            }
+        })
     }
 }
 

@@ -24,7 +24,11 @@ pub struct AppState {
     pub(crate) commands: CommandService,
     pub(crate) read: ReadModel,
     pub(crate) auth: Authenticator,
+    pub(crate) limiter: std::sync::Arc<extract::RateLimiter>,
 }
+
+/// Requests per second a token may make by default, and the burst it may spend at once.
+pub const DEFAULT_RATE: (u32, u32) = (50, 200);
 
 impl AppState {
     pub fn new(commands: CommandService, read: ReadModel, auth: Authenticator) -> Self {
@@ -32,7 +36,14 @@ impl AppState {
             commands,
             read,
             auth,
+            limiter: std::sync::Arc::new(extract::RateLimiter::new(DEFAULT_RATE.0, DEFAULT_RATE.1)),
         }
+    }
+
+    /// Sets the per-token request rate: `per_second` sustained, `burst` at once.
+    pub fn with_rate_limit(mut self, per_second: u32, burst: u32) -> Self {
+        self.limiter = std::sync::Arc::new(extract::RateLimiter::new(per_second, burst));
+        self
     }
 }
 

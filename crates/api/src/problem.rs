@@ -40,6 +40,8 @@ pub enum ApiError {
     VersionMismatch { expected: u64, actual: u64 },
     /// 503: a read model has not reached the position asked for yet, or the case is too busy.
     NotYet { code: &'static str, detail: String },
+    /// 429: this token has made too many requests; try again after the seconds given.
+    TooManyRequests { retry_after_secs: u64 },
     /// 503: the event log or a read model is unreachable.
     Unavailable(String),
     /// 500: a fault of ours. Logged in full, described to the client in general terms.
@@ -237,6 +239,14 @@ impl ApiError {
                 "Not yet",
                 detail.clone(),
             ),
+            ApiError::TooManyRequests { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                format!(
+                    "this token has made more requests than its rate allows; retry in {retry_after_secs} s"
+                ),
+            ),
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -282,6 +292,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::NotYet { .. } | ApiError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::TooManyRequests { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             _ => {}
         }

@@ -18,6 +18,7 @@ use super::*;
 
 struct App {
     router: Router,
+    state: AppState,
     auth: Authenticator,
     log: Arc<SqliteLog>,
     _stop: tokio::sync::watch::Sender<bool>,
@@ -52,9 +53,11 @@ async fn app_with_clock(clock: Arc<dyn docket_commands::Clock>) -> App {
     tokio::spawn(Projector::new(log.clone(), read.clone()).run(stopped));
     let auth = Authenticator::hs256(b"test-secret-test-secret-test-secret");
     let commands = CommandService::new(log.clone(), clock);
-    let router = router(AppState::new(commands, read, auth.clone()));
+    let state = AppState::new(commands, read, auth.clone());
+    let router = router(state.clone());
     App {
         router,
+        state,
         auth,
         log,
         _stop: stop,
@@ -643,4 +646,29 @@ async fn status_reports_the_projection_lag() {
     assert_eq!(last["projected"], 1, "{last}");
     assert_eq!(last["lag"], 0, "{last}");
     assert_eq!(last["read_model"], "sqlite");
+}
+
+#[tokio::test]
+async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_go_on() {
+    let mut app = app().await;
+    app.router = router(app.state.clone().with_rate_limit(1, 3));
+    for _ in 0..3 {
+        let r = app
+            .call("GET", "/v1/cases", Some(Role::Handler), &[], None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let r = app
+        .call("GET", "/v1/cases", Some(Role::Handler), &[], None)
+        .await;
+    assert_problem(&r, StatusCode::TOO_MANY_REQUESTS, "rate-limited");
+    assert_eq!(r.headers["retry-after"], "1");
+    let other = app
+        .call("GET", "/v1/cases", Some(Role::Supervisor), &[], None)
+        .await;
+    assert_eq!(
+        other.status,
+        StatusCode::OK,
+        "another token has its own rate"
+    );
 }

@@ -50,6 +50,12 @@ pub(crate) struct ServeArgs {
     pub(crate) tenant: String,
     #[command(flatten)]
     pub(crate) tokens: TokenCheckArgs,
+    /// Requests per second one token may make, sustained (then 429 with Retry-After).
+    #[arg(long, env = "DOCKET_RATE_LIMIT", default_value_t = docket_api::DEFAULT_RATE.0)]
+    pub(crate) rate_limit: u32,
+    /// Requests one token may make at once above its rate.
+    #[arg(long, env = "DOCKET_RATE_BURST", default_value_t = docket_api::DEFAULT_RATE.1)]
+    pub(crate) rate_burst: u32,
 }
 
 #[derive(Debug, Args)]

@@ -198,7 +198,10 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     );
     tracing::info!(%address, data_dir = %dir.path().display(), "serving");
 
-    let app = router(AppState::new(commands, read.clone(), auth));
+    let app = router(
+        AppState::new(commands, read.clone(), auth)
+            .with_rate_limit(args.rate_limit, args.rate_burst),
+    );
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing requests and the batch in hand");
