@@ -907,7 +907,9 @@ pub fn evolve(dispute: Option<Dispute>, event: &DisputeEvent) -> Result<Dispute,
             terms,
             performance_date,
             evidence,
-            perform_by,
+            // Performance is the parties' to do by that date; the office confirms it after, so
+            // the agreed step has no office deadline. The instant stays in the event.
+            perform_by: _,
             judicial_confirmation_by,
         } => {
             d.status = Agreed;
@@ -920,9 +922,6 @@ pub fn evolve(dispute: Option<Dispute>, event: &DisputeEvent) -> Result<Dispute,
             d.judicial_confirmation_by = Some(*judicial_confirmation_by);
             d.next_session = None;
             d.evidence.extend(evidence.iter().cloned());
-            // Performance is the parties' to do by that date; the office confirms it after, so
-            // the agreed step has no office deadline (`perform_by` stays in the event).
-            let _ = perform_by;
             d.deadline = None;
         }
         DisputeEvent::FailureRecorded {
