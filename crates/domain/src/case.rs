@@ -858,4 +858,120 @@ mod tests {
         assert!(CaseEvent::from_record("hazard.exploded", 1, &data).is_err());
         assert!(CaseEvent::from_record(&event_type, 99, &data).is_err());
     }
+
+    mod decoding {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::deadlines::DeadlinePolicy;
+
+        /// Any JSON value, nested a few levels.
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(|f| json!(f)),
+                "\\PC{0,12}".prop_map(Value::from),
+                prop::sample::select(vec![
+                    "hazard",
+                    "dispute",
+                    "petition",
+                    "qinghe",
+                    "general",
+                    "gas",
+                    "visit",
+                    "letter",
+                    "applicant",
+                    "2025-10-01",
+                    "sha256:00",
+                    "",
+                ])
+                .prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 24, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map(
+                        prop::sample::select(vec![
+                            "kind",
+                            "community",
+                            "grid",
+                            "title",
+                            "category",
+                            "severity",
+                            "source",
+                            "parties",
+                            "petitioners",
+                            "channel",
+                            "petition_type",
+                            "dispute_type",
+                            "headcount",
+                            "evidence",
+                            "days",
+                            "reason",
+                            "unit",
+                            "satisfaction",
+                            "notice",
+                            "due_on",
+                            "case",
+                            "of",
+                            "x",
+                        ]),
+                        inner,
+                        0..8,
+                    )
+                    .prop_map(|m| Value::Object(
+                        m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                    )),
+                ]
+            })
+        }
+
+        fn every_action() -> Vec<&'static str> {
+            let mut all: Vec<&'static str> =
+                CaseKind::ALL.iter().flat_map(|k| k.actions()).collect();
+            all.extend(crate::common::Action::ALL.iter().map(|a| a.as_str()));
+            all
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// Whatever a client sends, decoding answers (a command or an error that says
+            /// something) and deciding answers (events or a refusal that says something).
+            #[test]
+            fn any_body_decodes_or_is_refused_with_a_reason(
+                body in json_value(),
+                kind in prop::sample::select(CaseKind::ALL.to_vec()),
+                action in prop::sample::select(every_action()),
+                role in prop::sample::select(Role::ALL.to_vec()),
+            ) {
+                let policy = DeadlinePolicy::default();
+                let ctx = Context {
+                    role,
+                    now: "2025-03-03T02:00:00Z".parse().unwrap(),
+                    case_id: CaseId::default(),
+                    policy: &policy,
+                };
+                let mut filing = body.clone();
+                if let Value::Object(fields) = &mut filing {
+                    fields.insert("kind".to_owned(), json!(kind.as_str()));
+                }
+                for parsed in [
+                    CaseCommand::parse_filing(filing),
+                    CaseCommand::parse_action(kind, action, body),
+                ] {
+                    match parsed {
+                        Err(e) => prop_assert!(!e.message.is_empty()),
+                        Ok(command) => {
+                            if let Err(refusal) = command.decide(None, &ctx) {
+                                prop_assert!(!refusal.to_string().is_empty());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
