@@ -19,7 +19,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use tokio::sync::watch;
 
-pub use projector::{CASES, Projector};
+pub use projector::{CASES, DEFAULT_BATCH, Projector};
 pub use queries::{CaseFilter, CaseLink, CaseSummary, DailyCount, HistoryEntry, Page};
 pub use rebuild::{NEXT_SCHEMA, RebuildReport, Target, rebuild};
 

@@ -13,7 +13,8 @@ use crate::{Db, ProjectionError, ReadModel};
 /// table.
 pub const CASES: &str = "cases";
 
-const BATCH: usize = 500;
+/// Commits applied per transaction by default.
+pub const DEFAULT_BATCH: usize = 500;
 const IDLE_WAIT: Duration = Duration::from_secs(5);
 /// How often a replica that does not hold the projection lease looks at the shared checkpoint,
 /// and tries for the lease.
@@ -27,11 +28,23 @@ const LEASE_KEY: i64 = 0x646f_636b_6574_0001;
 pub struct Projector {
     log: Arc<dyn EventLog>,
     read: ReadModel,
+    batch: usize,
 }
 
 impl Projector {
     pub fn new(log: Arc<dyn EventLog>, read: ReadModel) -> Self {
-        Self { log, read }
+        Self {
+            log,
+            read,
+            batch: DEFAULT_BATCH,
+        }
+    }
+
+    /// Sets how many commits one transaction applies (at least 1): larger batches project
+    /// faster, smaller ones publish progress sooner.
+    pub fn with_batch(mut self, commits: usize) -> Self {
+        self.batch = commits.max(1);
+        self
     }
 
     /// Applies everything the log holds now; returns the position reached.
@@ -39,7 +52,7 @@ impl Projector {
         let mut at = self.read.checkpoint(CASES).await?;
         self.read.publish(at);
         loop {
-            let batch = self.log.read_all(at, BATCH).await?;
+            let batch = self.log.read_all(at, self.batch).await?;
             if batch.is_empty() {
                 return Ok(at);
             }
@@ -55,7 +68,7 @@ impl Projector {
         let mut at = self.read.checkpoint(CASES).await?;
         progress(at);
         loop {
-            let batch = self.log.read_all(at, BATCH).await?;
+            let batch = self.log.read_all(at, self.batch).await?;
             if batch.is_empty() {
                 return Ok(at);
             }

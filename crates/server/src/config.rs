@@ -50,6 +50,9 @@ pub(crate) struct ServeArgs {
     pub(crate) tenant: String,
     #[command(flatten)]
     pub(crate) tokens: TokenCheckArgs,
+    /// Commits the projector applies per transaction.
+    #[arg(long, env = "DOCKET_PROJECTION_BATCH", default_value_t = docket_projections::DEFAULT_BATCH)]
+    pub(crate) projection_batch: usize,
     /// Requests per second one token may make, sustained (then 429 with Retry-After).
     #[arg(long, env = "DOCKET_RATE_LIMIT", default_value_t = docket_api::DEFAULT_RATE.0)]
     pub(crate) rate_limit: u32,

@@ -186,7 +186,11 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     let address = listener.local_addr()?;
 
     let (stop, stopped) = watch::channel(false);
-    let projector = tokio::spawn(Projector::new(log, read.clone()).run(stopped.clone()));
+    let projector = tokio::spawn(
+        Projector::new(log, read.clone())
+            .with_batch(args.projection_batch)
+            .run(stopped.clone()),
+    );
 
     if auth.can_mint() {
         print_demo_tokens(&auth, &args.tenant)?;
