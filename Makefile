@@ -8,7 +8,7 @@ NATS_DIR := .tools/nats-server-$(NATS_VERSION)
 NATS_SERVER := $(NATS_DIR)/nats-server
 export DOCKET_NATS_SERVER := $(abspath $(NATS_SERVER))
 
-.PHONY: bench-log bench-readmodel run build test bench bench-batch scaling lint fmt clean-data nats-server
+.PHONY: fuzz bench-log bench-readmodel run build test bench bench-batch scaling lint fmt clean-data nats-server
 
 run:
 	$(CARGO) run -p docket-server --bin docket -- serve
@@ -57,6 +57,20 @@ bench-batch: $(NATS_SERVER)
 # nats-server memory and disk at 10^5 and 10^6 case subjects (see docs/scaling.md).
 scaling: $(NATS_SERVER)
 	$(CARGO) bench -p docket-server --bench subjects
+
+# Fuzzing request decoding and `decide` (crates/fuzz) with cargo-fuzz and libFuzzer, for
+# FUZZ_SECONDS (default 600); not in CI. The machine's stable compiler is asked for the nightly
+# flags libFuzzer needs (RUSTC_BOOTSTRAP=1). Findings land in crates/fuzz/artifacts/.
+FUZZ_SECONDS ?= 600
+CARGO_FUZZ := .tools/bin/cargo-fuzz
+
+$(CARGO_FUZZ):
+	$(CARGO) install --locked --root .tools cargo-fuzz
+
+fuzz: $(CARGO_FUZZ)
+	mkdir -p crates/fuzz/corpus/decide
+	RUSTC_BOOTSTRAP=1 $(CARGO_FUZZ) fuzz run --fuzz-dir crates/fuzz --sanitizer none decide \
+		crates/fuzz/corpus/decide crates/fuzz/seeds -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
 
 lint:
 	$(CARGO) fmt --all --check
