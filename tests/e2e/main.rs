@@ -41,7 +41,8 @@ pub(crate) async fn file_and_verify(
         &format!("{url}/v1/cases"),
         grid,
         Some(serde_json::json!({
-            "kind": "hazard", "community": "qinghe", "grid": "qinghe-01", "title": title,
+            "kind": "hazard", "community": "qinghe", "grid": "qinghe-01", "unit": "qinghe-safety",
+            "title": title,
             "category": "gas", "severity": "general", "source": "grid-worker"
         })),
     )

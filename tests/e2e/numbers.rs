@@ -72,7 +72,7 @@ fn assert_gap_free_in_log_order(by_position: &BTreeMap<u64, String>, count: usiz
 async fn a_thousand_filings_from_sixteen_clients_get_a_thousand_gap_free_numbers() {
     let dir = data_dir();
     let server = Server::start(dir.path());
-    let token = server.token("grid_worker");
+    let token = server.token("supervisor");
     let filed = file_concurrently(&[(server.url.clone(), token.clone())], 16, 1000).await;
     let mut by_position = BTreeMap::new();
     for (id, position, number) in filed {
@@ -94,7 +94,7 @@ async fn two_replicas_on_one_jetstream_log_hand_out_the_same_numbers() {
     let (dir_a, dir_b) = (data_dir(), data_dir());
     let a = Server::start_with(dir_a.path(), &["--log", &nats.url()]);
     let b = Server::start_with(dir_b.path(), &["--log", &nats.url()]);
-    let (token_a, token_b) = (a.token("grid_worker"), b.token("grid_worker"));
+    let (token_a, token_b) = (a.token("supervisor"), b.token("supervisor"));
     let urls = [
         (a.url.clone(), token_a.clone()),
         (b.url.clone(), token_b.clone()),

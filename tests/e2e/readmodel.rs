@@ -82,7 +82,7 @@ async fn sigkill_mid_projection(read_model: Option<(&str, &str)>) {
         args = vec!["--read-model", url];
     }
     let mut server = Server::start(dir.path());
-    let token = server.token("grid_worker");
+    let token = server.token("supervisor");
     let head = file_many(&server.url, &token, 16, 3000).await;
     assert!(server.terminate());
     for file in ["read.sqlite", "read.sqlite-wal", "read.sqlite-shm"] {
@@ -141,7 +141,7 @@ async fn postgres_stopped_mid_stream_and_restarted_ends_as_a_rebuild() {
     let rebuild_url = cluster.create_database("rebuild");
     let dir = data_dir();
     let server = Server::start_with(dir.path(), &["--read-model", &url]);
-    let token = server.token("grid_worker");
+    let token = server.token("supervisor");
     let model = ReadModel::connect(&url, "sqlite").await.unwrap();
 
     let filing = tokio::spawn({
@@ -200,7 +200,7 @@ async fn two_replicas_on_one_postgres_the_survivor_takes_over_the_projection() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let b = Server::start_with(dir_b.path(), &args);
-    let (token_a, token_b) = (a.token("grid_worker"), b.token("grid_worker"));
+    let (token_a, token_b) = (a.token("supervisor"), b.token("supervisor"));
     let (first_a, first_b) = tokio::join!(
         file_many(&a.url, &token_a, 4, 200),
         file_many(&b.url, &token_b, 4, 200)
@@ -264,7 +264,7 @@ async fn rebuild_while_a_client_reads(read_model: Option<&str>) {
     }
     let server = Server::start_with(dir.path(), &args);
     let token = server.token("supervisor");
-    let filer = server.token("grid_worker");
+    let filer = server.token("supervisor");
     let head = file_many(&server.url, &filer, 8, 1500).await;
     let (status, _) = call(
         Method::GET,

@@ -27,6 +27,21 @@ impl Office {
         ]
         .into_iter()
         .map(|role| (role, server.token(role)))
+        .chain([
+            // Handlers and mediators of other units, for cases routed there.
+            (
+                "urban handler",
+                server.token_with("handler", &["--unit", "qinghe-urban"]),
+            ),
+            (
+                "env handler",
+                server.token_with("handler", &["--unit", "qinghe-env"]),
+            ),
+            (
+                "court mediator",
+                server.token_with("mediator", &["--unit", "qinghe-court"]),
+            ),
+        ])
         .collect();
         Office {
             server,
@@ -128,7 +143,7 @@ async fn a_neighbour_dispute_is_mediated_to_a_performed_agreement_and_visited() 
             json!({
                 "kind": "dispute", "community": "qinghe", "grid": "qinghe-02",
                 "title": "楼上漏水殃及楼下", "description": "卫生间防水层破损，双方就维修费用争执",
-                "dispute_type": "neighbour", "source": "grid-worker",
+                "dispute_type": "neighbour", "source": "grid-worker", "room": "qinghe-mediation",
                 "parties": [
                     {"side": "applicant", "name": "李秀英", "phone": "13900001111"},
                     {"side": "respondent", "name": "王建国"}
@@ -254,7 +269,7 @@ async fn a_labour_dispute_that_fails_is_referred_to_arbitration() {
         .await;
     office
         .act(
-            "mediator",
+            "court mediator",
             &case_id,
             "record-failure",
             json!({"reason": "公司拒绝支付", "routes_told": ["arbitration", "litigation"]}),
@@ -303,14 +318,14 @@ async fn a_letter_petition_is_extended_once_and_reviewed_twice_to_its_conclusion
             json!({"unit": "qinghe-urban"}),
         )
         .await;
-    let before = office.get("handler", &case_id).await;
+    let before = office.get("urban handler", &case_id).await;
     assert_eq!(before["deadline"]["step"], "handle");
     let due: jiff::Timestamp = before["deadline"]["due"].as_str().unwrap().parse().unwrap();
 
     // Beyond the 30-day ceiling: refused, nothing recorded.
     let (status, refused) = office
         .try_act(
-            "handler",
+            "urban handler",
             &case_id,
             "request-extension",
             json!({"days": 45, "reason": "涉及多部门"}),
@@ -321,7 +336,7 @@ async fn a_letter_petition_is_extended_once_and_reviewed_twice_to_its_conclusion
 
     office
         .act(
-            "handler",
+            "urban handler",
             &case_id,
             "request-extension",
             json!({"days": 30, "reason": "涉及多部门"}),
@@ -330,7 +345,7 @@ async fn a_letter_petition_is_extended_once_and_reviewed_twice_to_its_conclusion
     office
         .act("supervisor", &case_id, "approve-extension", json!({}))
         .await;
-    let after = office.get("handler", &case_id).await;
+    let after = office.get("urban handler", &case_id).await;
     let extended: jiff::Timestamp = after["deadline"]["due"].as_str().unwrap().parse().unwrap();
     assert_eq!(
         extended.duration_since(due),
@@ -340,7 +355,7 @@ async fn a_letter_petition_is_extended_once_and_reviewed_twice_to_its_conclusion
 
     office
         .act(
-            "handler",
+            "urban handler",
             &case_id,
             "reply",
             json!({"outcome": "not-support", "opinion": "经核查不属违建"}),
@@ -437,8 +452,8 @@ async fn a_hazard_is_reopened_after_a_dissatisfied_return_visit() {
         .file(
             "grid_worker",
             json!({
-                "kind": "hazard", "community": "qinghe", "grid": "qinghe-01", "title": "电动车楼道充电",
-                "category": "e-bike-charging", "severity": "general", "source": "night-patrol"
+                "kind": "hazard", "community": "qinghe", "grid": "qinghe-01", "unit": "qinghe-safety",
+                "title": "电动车楼道充电", "category": "e-bike-charging", "severity": "general", "source": "night-patrol"
             }),
         )
         .await);
@@ -564,7 +579,7 @@ async fn bad_input_of_each_kind_names_the_field_and_records_nothing() {
         .await;
     let (status, problem) = office
         .try_act(
-            "handler",
+            "env handler",
             &petition,
             "request-extension",
             json!({"days": 10}),
@@ -574,7 +589,7 @@ async fn bad_input_of_each_kind_names_the_field_and_records_nothing() {
     assert_eq!(problem["field"], "reason", "{problem}");
     office
         .act(
-            "handler",
+            "env handler",
             &petition,
             "reply",
             json!({"outcome": "support", "opinion": "已处理"}),

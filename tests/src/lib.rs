@@ -105,10 +105,28 @@ impl Server {
         self.child.wait().expect("wait for docket").success()
     }
 
-    /// A token minted by `docket token` for this server's data directory.
+    /// A token minted by `docket token` for this server's data directory, with the reach the
+    /// tests' cases are filed in: grid workers in qinghe-01 to qinghe-05, handlers in the unit
+    /// qinghe-safety, mediators in the room qinghe-mediation.
     pub fn token(&self, role: &str) -> String {
+        let reach: &[&str] = match role {
+            "grid_worker" => &[
+                "--grids",
+                "qinghe-01,qinghe-02,qinghe-03,qinghe-04,qinghe-05",
+            ],
+            "handler" => &["--unit", "qinghe-safety"],
+            "mediator" => &["--unit", "qinghe-mediation"],
+            _ => &[],
+        };
+        self.token_with(role, reach)
+    }
+
+    /// A token minted by `docket token` with these further arguments (`--unit`, `--grids`, `--sub`).
+    pub fn token_with(&self, role: &str, args: &[&str]) -> String {
         let out = Command::new(docket_bin())
-            .args(["token", "--role", role, "--data-dir"])
+            .args(["token", "--role", role])
+            .args(args)
+            .arg("--data-dir")
             .arg(&self.data_dir)
             .env_remove("DOCKET_JWT_SECRET")
             .output()

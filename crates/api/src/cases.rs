@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use docket_commands::{CommandRequest, Outcome, load_case};
+use docket_commands::{CommandRequest, Outcome};
 use docket_domain::{CaseCommand, CaseId, CaseKind};
 use docket_projections::CaseFilter;
 use serde::Deserialize;
@@ -116,7 +116,14 @@ pub(crate) async fn act(
         return Err(ApiError::UnknownAction { action });
     }
     let kind = state.commands.case_kind(&actor.tenant, case_id).await?;
-    let command = CaseCommand::parse_action(kind, &action, body).map_err(ApiError::InvalidInput)?;
+    let command = match CaseCommand::parse_action(kind, &action, body) {
+        Ok(command) => command,
+        Err(invalid) => {
+            // A case outside reach is not found, whatever the body.
+            state.commands.load_in_reach(&actor, case_id).await?;
+            return Err(ApiError::InvalidInput(invalid));
+        }
+    };
     let request = CommandRequest {
         case_id: Some(case_id),
         command,
@@ -138,7 +145,7 @@ pub(crate) async fn detail(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let case_id = parse_case_id(&id)?;
-    let case = load_case(state.commands.log().as_ref(), &actor.tenant, case_id).await?;
+    let case = state.commands.load_in_reach(&actor, case_id).await?;
     let (Some(current), Some(first), Some(last)) =
         (&case.state, case.commits.first(), case.commits.last())
     else {
@@ -327,6 +334,7 @@ pub(crate) async fn list(
         filed_to: instant("filed_to", &p.filed_to)?,
         text: p.q.filter(|q| !q.trim().is_empty()),
         now: Some(now),
+        reach: Some(actor.reach()),
         ..CaseFilter::default()
     };
     if let Some(q) = &filter.text
@@ -385,7 +393,7 @@ pub(crate) async fn history(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let case_id = parse_case_id(&id)?;
-    let case = load_case(state.commands.log().as_ref(), &actor.tenant, case_id).await?;
+    let case = state.commands.load_in_reach(&actor, case_id).await?;
     let last = case.commits.last().ok_or(ApiError::CaseNotFound)?;
     wait_for_position(&state, Some(last.position)).await?;
     let entries = state

@@ -22,8 +22,10 @@ pub enum ApiError {
     PayloadTooLarge(String),
     /// 415
     UnsupportedMediaType(String),
-    /// 404: no such case in the caller's tenant.
+    /// 404: no such case within the caller's reach.
     CaseNotFound,
+    /// 403: a filing would put the case outside the filer's own reach.
+    OutsideReach(String),
     /// 404: no case kind knows this action.
     UnknownAction { action: String },
     /// 404: no such route.
@@ -53,6 +55,7 @@ impl From<CommandError> for ApiError {
         match e {
             CommandError::Refused(r) => ApiError::Refused(r),
             CommandError::NotFound => ApiError::CaseNotFound,
+            CommandError::OutsideReach(why) => ApiError::OutsideReach(why),
             CommandError::VersionMismatch { expected, actual } => {
                 ApiError::VersionMismatch { expected, actual }
             }
@@ -139,6 +142,12 @@ impl ApiError {
                 "case-not-found",
                 "Case not found",
                 "no such case".to_owned(),
+            ),
+            ApiError::OutsideReach(why) => (
+                StatusCode::FORBIDDEN,
+                "outside-reach",
+                "Outside your reach",
+                why.clone(),
             ),
             ApiError::UnknownAction { action } => {
                 ext.insert("action".into(), json!(action));

@@ -64,7 +64,7 @@ async fn app_with_clock(clock: Arc<dyn docket_commands::Clock>) -> App {
     }
 }
 
-const HAZARD: &str = r#"{"kind":"hazard","community":"qinghe","grid":"qinghe-03",
+const HAZARD: &str = r#"{"kind":"hazard","community":"qinghe","grid":"qinghe-03","unit":"qinghe-safety",
     "title":"电动车楼道充电","category":"e-bike-charging","severity":"general","source":"night-patrol"}"#;
 
 impl App {
@@ -77,8 +77,14 @@ impl App {
             id: format!("{role}-1"),
             tenant: tenant.parse().unwrap(),
             role,
-            unit: None,
-            grids: Vec::new(),
+            // Each role with the reach the tests' cases are filed in.
+            unit: matches!(role, Role::Handler | Role::Mediator)
+                .then(|| "qinghe-safety".parse().unwrap()),
+            grids: if role == Role::GridWorker {
+                vec!["qinghe-03".parse().unwrap()]
+            } else {
+                Vec::new()
+            },
         };
         self.auth.mint(&actor, Duration::from_secs(600))
     }
@@ -672,3 +678,5 @@ async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_go_on() {
         "another token has its own rate"
     );
 }
+
+mod reach;

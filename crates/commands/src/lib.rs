@@ -1,8 +1,10 @@
 //! The command service: load a case from the log, let the domain decide, append the decision as one
 //! commit at the loaded version, and on a conflict load and decide again, a bounded number of times.
 //!
-//! Authorization by role is the domain's table ("who"), applied inside `decide`; tenant isolation is
-//! the log's (a case is read within the caller's tenant only).
+//! Authorization by role is the domain's table ("who"), applied inside `decide`; reach (which of
+//! the tenant's cases the caller may see and act on) is checked here, before deciding, so every
+//! interface gets it; tenant isolation is the log's (a case is read within the caller's tenant
+//! only). A case outside reach is not found.
 
 mod load;
 
@@ -11,7 +13,7 @@ use std::sync::Arc;
 
 use docket_domain::deadlines::Policies;
 use docket_domain::{
-    CaseCommand, CaseId, CaseKind, CaseReference, CaseState, Context, GridId, Refusal, Role,
+    CaseCommand, CaseId, CaseKind, CaseReference, CaseState, Context, GridId, Reach, Refusal, Role,
     TenantId, UnitId,
 };
 use docket_eventlog::{
@@ -54,6 +56,13 @@ pub struct Actor {
     pub grids: Vec<GridId>,
 }
 
+impl Actor {
+    /// The cases of the tenant this actor may see and act on.
+    pub fn reach(&self) -> Reach {
+        Reach::of(self.role, self.unit.as_ref(), &self.grids)
+    }
+}
+
 /// One command, addressed to a case (or filing a new one), with the client's safeguards.
 #[derive(Debug, Clone)]
 pub struct CommandRequest {
@@ -88,9 +97,12 @@ pub enum CommandError {
     /// The case refuses the command.
     #[error(transparent)]
     Refused(#[from] Refusal),
-    /// No such case in the caller's tenant.
+    /// No such case within the caller's reach (in another tenant, or not theirs to see).
     #[error("case not found")]
     NotFound,
+    /// A filing would create a case outside the caller's own reach.
+    #[error("{0}")]
+    OutsideReach(String),
     /// The client's expected version is not the case's.
     #[error("the case is at version {actual}, not {expected}")]
     VersionMismatch { expected: u64, actual: u64 },
@@ -155,6 +167,20 @@ impl CommandService {
         Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, name.as_bytes())
     }
 
+    /// The case as it stands, if it is within the actor's reach: what every read of one case
+    /// goes through.
+    pub async fn load_in_reach(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+    ) -> Result<LoadedCase, CommandError> {
+        let case = load_case(self.log.as_ref(), &actor.tenant, case_id).await?;
+        match &case.state {
+            Some(s) if actor.reach().covers(s) => Ok(case),
+            _ => Err(CommandError::NotFound),
+        }
+    }
+
     /// The kind of a case, to parse an action on it: from the log's view used for deciding (on
     /// JetStream its cache, which the command's own load then reuses), without folding events.
     pub async fn case_kind(
@@ -195,8 +221,10 @@ impl CommandService {
         let named = load_case(self.log.as_ref(), &actor.tenant, other).await?;
         let invalid =
             |reason: String| CommandError::Refused(Refusal::InvalidField { field, reason });
-        let Some(state) = named.state else {
-            return Err(invalid(format!("there is no case {other} in this tenant")));
+        let Some(state) = named.state.filter(|s| actor.reach().covers(s)) else {
+            return Err(invalid(format!(
+                "there is no case {other} within your reach"
+            )));
         };
         if reference == CaseReference::Original
             && let Some(original) = state.handling.duplicate_of
@@ -214,6 +242,11 @@ impl CommandService {
         actor: &Actor,
         request: CommandRequest,
     ) -> Result<Outcome, CommandError> {
+        let mut request = request;
+        request
+            .command
+            .route_to_own_unit(actor.role, actor.unit.as_ref());
+        let reach = actor.reach();
         let request_hash = fingerprint(&request.command);
         let commit_id = match &request.idempotency_key {
             Some(key) => Self::commit_id_for_key(actor, request.case_id, key),
@@ -223,12 +256,11 @@ impl CommandService {
         // answers with the first filing's position.
         let case_id = request.case_id.unwrap_or_default();
         tracing::Span::current().record("case_id", tracing::field::display(case_id));
-        self.check_named_case(actor, case_id, &request.command)
-            .await?;
 
         // A client's expected version, and any refusal, is judged against the case as it stands;
         // otherwise the log's cached view will do, since a stale one only costs a conflict.
         let mut fresh = request.expected_version.is_some();
+        let mut named_case_checked = false;
         for _ in 0..MAX_ATTEMPTS {
             // A filing's case id is new: there is nothing to load.
             let case = match (request.case_id, fresh) {
@@ -238,8 +270,23 @@ impl CommandService {
                     load_for_update(self.log.as_ref(), &actor.tenant, case_id).await?
                 }
             };
-            if request.case_id.is_some() && case.state.is_none() {
-                return Err(CommandError::NotFound);
+            if request.case_id.is_some() {
+                match &case.state {
+                    None => return Err(CommandError::NotFound),
+                    // A cached view may predate the case coming into reach: look again.
+                    Some(s) if !reach.covers(s) && !fresh => {
+                        fresh = true;
+                        continue;
+                    }
+                    Some(s) if !reach.covers(s) => return Err(CommandError::NotFound),
+                    Some(_) => {}
+                }
+            }
+            // Another case the command names, once the case itself is known to be in reach.
+            if !named_case_checked {
+                self.check_named_case(actor, case_id, &request.command)
+                    .await?;
+                named_case_checked = true;
             }
             if let Some(earlier) = case
                 .commits
@@ -281,6 +328,9 @@ impl CommandService {
                     reason: e.to_string(),
                 })?
                 .expect("a decision records at least one event");
+            if request.case_id.is_none() && !reach.covers(&state) {
+                return Err(CommandError::OutsideReach(reach.why_not()));
+            }
             let commit = CommitBody {
                 commit_id,
                 tenant: actor.tenant.to_string(),

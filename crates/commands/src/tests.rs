@@ -28,14 +28,14 @@ fn actor(role: Role) -> Actor {
         id: format!("{role}-1"),
         tenant: "qinghe".parse().unwrap(),
         role,
-        unit: None,
-        grids: Vec::new(),
+        unit: Some("qinghe-safety".parse().unwrap()),
+        grids: vec!["qinghe-03".parse().unwrap()],
     }
 }
 
 fn filing(title: &str) -> CaseCommand {
     CaseCommand::parse_filing(json!({
-        "kind": "hazard", "community": "qinghe", "grid": "qinghe-03",
+        "kind": "hazard", "community": "qinghe", "grid": "qinghe-03", "unit": "qinghe-safety",
         "title": title, "category": "fire", "severity": "general", "source": "night-patrol"
     }))
     .unwrap()

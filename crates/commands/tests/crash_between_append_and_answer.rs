@@ -54,8 +54,8 @@ fn actor(role: Role) -> Actor {
         id: format!("{role}-1"),
         tenant: "qinghe".parse().unwrap(),
         role,
-        unit: None,
-        grids: Vec::new(),
+        unit: Some("qinghe-safety".parse().unwrap()),
+        grids: vec!["qinghe-03".parse().unwrap()],
     }
 }
 
@@ -72,7 +72,7 @@ fn request(case_id: Option<CaseId>, command: CaseCommand) -> CommandRequest {
 async fn a_retried_filing_and_a_retried_action_each_make_one_commit() {
     let server = NatsServer::start();
     let filing = CaseCommand::parse_filing(json!({
-        "kind": "hazard", "community": "qinghe", "title": "配电箱门破损",
+        "kind": "hazard", "community": "qinghe", "grid": "qinghe-03", "unit": "qinghe-safety", "title": "配电箱门破损",
         "category": "electrical", "severity": "general", "source": "grid-worker"
     }))
     .unwrap();

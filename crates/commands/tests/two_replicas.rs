@@ -21,8 +21,8 @@ fn actor(role: Role) -> Actor {
         id: format!("{role}-1"),
         tenant: "qinghe".parse().unwrap(),
         role,
-        unit: None,
-        grids: Vec::new(),
+        unit: Some("qinghe-safety".parse().unwrap()),
+        grids: vec!["qinghe-03".parse().unwrap()],
     }
 }
 
@@ -41,7 +41,7 @@ async fn a_replica_with_a_stale_view_decides_on_the_case_as_it_stands() {
     let server = NatsServer::start();
     let (a, b) = (replica(&server).await, replica(&server).await);
     let filing = CaseCommand::parse_filing(json!({
-        "kind": "hazard", "community": "qinghe", "title": "楼顶违规搭建",
+        "kind": "hazard", "community": "qinghe", "grid": "qinghe-03", "unit": "qinghe-safety", "title": "楼顶违规搭建",
         "category": "structure", "severity": "major", "source": "grid-worker"
     }))
     .unwrap();

@@ -514,7 +514,10 @@ impl CaseState {
         };
         let mut state = match (state, event) {
             (None, CaseEvent::Hazard(e)) => {
-                return Ok(filed(Detail::Hazard(hazard::evolve(None, e)?)));
+                let t = hazard::evolve(None, e)?;
+                let mut s = filed(Detail::Hazard(t));
+                s.handling.lead_unit = hazard::assigned_unit(e).cloned();
+                return Ok(s);
             }
             (None, CaseEvent::Dispute(e)) => {
                 let d = dispute::evolve(None, e)?;

@@ -380,6 +380,10 @@ pub struct Register {
     pub dispute_type: DisputeType,
     pub source: Source,
     pub parties: Vec<Party>,
+    /// The mediation room it is routed to, whose mediators take it up; a mediator's registration
+    /// defaults to his own room. Without one, a supervisor routes it (`reassign`).
+    #[serde(default)]
+    pub room: Option<UnitId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -507,6 +511,9 @@ pub enum DisputeEvent {
         dispute_type: DisputeType,
         source: Source,
         parties: Vec<Party>,
+        /// The room it was routed to at registration, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<UnitId>,
         accept_by: Timestamp,
     },
     Accepted {
@@ -754,6 +761,7 @@ pub fn decide(
                 dispute_type: r.dispute_type,
                 source: r.source,
                 parties: r.parties.clone(),
+                room: r.room.clone(),
                 accept_by: policy.due(now, policy.dispute.accept),
             }
         }
@@ -968,6 +976,7 @@ fn registered(event: &DisputeEvent) -> Dispute {
         dispute_type,
         source,
         parties,
+        room: _,
         accept_by,
     } = event.clone()
     else {
@@ -1055,9 +1064,10 @@ pub fn marked_duplicate(dispute: &mut Dispute) {
     dispute.next_session = None;
 }
 
-/// The unit an event assigns the dispute to (the room on acceptance), if any.
+/// The unit an event assigns the dispute to (the room it is routed to, or accepted in), if any.
 pub fn assigned_unit(event: &DisputeEvent) -> Option<&UnitId> {
     match event {
+        DisputeEvent::Registered { room, .. } => room.as_ref(),
         DisputeEvent::Accepted { room, .. } => Some(room),
         _ => None,
     }

@@ -11,7 +11,7 @@ use crate::evidence::{
     Evidence, Location, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_evidence, check_location,
     optional_text, required_text,
 };
-use crate::{CaseId, CommunityId, Context, GridId, Refusal, ReplayError, Role};
+use crate::{CaseId, CommunityId, Context, GridId, Refusal, ReplayError, Role, UnitId};
 
 const KIND: &str = "hazard";
 
@@ -257,6 +257,11 @@ pub struct Report {
     pub source: Source,
     #[serde(default)]
     pub responsible_party: Option<String>,
+    /// The responsible unit (责任单位) the ticket is routed to, whose handlers verify and follow
+    /// it; a handler's report defaults to his own unit. Without one, a supervisor routes it
+    /// (`reassign`).
+    #[serde(default)]
+    pub unit: Option<UnitId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -355,6 +360,9 @@ pub enum HazardEvent {
         severity: Severity,
         source: Source,
         responsible_party: Option<String>,
+        /// The responsible unit it was routed to at filing, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<UnitId>,
         verify_by: Timestamp,
     },
     Verified {
@@ -525,6 +533,7 @@ pub fn decide(
                 severity: r.severity,
                 source: r.source,
                 responsible_party: r.responsible_party.clone(),
+                unit: r.unit.clone(),
                 verify_by: policy.due(now, policy.hazard.verify),
             }
         }
@@ -700,6 +709,7 @@ fn reported(event: &HazardEvent) -> HazardTicket {
         severity,
         source,
         responsible_party,
+        unit: _,
         verify_by,
     } = event.clone()
     else {
@@ -727,6 +737,14 @@ fn reported(event: &HazardEvent) -> HazardTicket {
 }
 
 // ---- hooks for the actions every case has -----------------------------------------------------
+
+/// The unit an event routes the ticket to (the responsible unit named at filing), if any.
+pub fn assigned_unit(event: &HazardEvent) -> Option<&UnitId> {
+    match event {
+        HazardEvent::Reported { unit, .. } => unit.as_ref(),
+        _ => None,
+    }
+}
 
 /// How an ended ticket ended: struck off after reinspection is resolved; a dismissed one is not
 /// (or is a duplicate). `None` while open.

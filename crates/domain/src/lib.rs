@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod hazard;
 mod ids;
 pub mod petition;
+mod reach;
 mod refusal;
 mod role;
 
@@ -19,6 +20,7 @@ pub use case::{
     ReplayError, UnknownEvent,
 };
 pub use ids::{CaseId, CaseNumber, CommunityId, GridId, InvalidId, TenantId, UnitId};
+pub use reach::Reach;
 pub use refusal::Refusal;
 pub use role::Role;
 

@@ -1,5 +1,6 @@
 //! Queries over the case read model. Every query is scoped to one tenant.
 
+use docket_domain::Reach;
 use docket_eventlog::EventRecord;
 use jiff::Timestamp;
 use serde::Serialize;
@@ -32,6 +33,8 @@ pub struct CaseFilter {
     pub text: Option<String>,
     /// The instant `overdue` is judged at in the results.
     pub now: Option<Timestamp>,
+    /// Only cases within this reach; `None` for the whole tenant (the API always sets it).
+    pub reach: Option<Reach>,
 }
 
 /// One line of the case list.

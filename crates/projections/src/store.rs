@@ -1,6 +1,7 @@
 //! The read model's SQL, written once for both dialects: the statements use `$n` parameters and
 //! types both accept, and the macro instantiates them for SQLite and for Postgres.
 
+use docket_domain::Reach;
 use docket_eventlog::Recorded;
 use uuid::Uuid;
 
@@ -413,6 +414,27 @@ macro_rules! dialect {
                     .push(" AND unit = ")
                     .push_bind(unit.clone())
                     .push(")");
+            }
+            match &filter.reach {
+                None | Some(Reach::Tenant) => {}
+                Some(Reach::Grids(grids)) => {
+                    q.push(" AND grid IN (");
+                    let mut list = q.separated(", ");
+                    for grid in grids {
+                        list.push_bind(grid.as_str().to_owned());
+                    }
+                    q.push(")");
+                }
+                Some(Reach::Unit(unit)) => {
+                    q.push(" AND case_id IN (SELECT case_id FROM case_units WHERE tenant = ")
+                        .push_bind(tenant.to_owned())
+                        .push(" AND unit = ")
+                        .push_bind(unit.as_str().to_owned())
+                        .push(")");
+                }
+                Some(Reach::Nothing) => {
+                    q.push(" AND 1 = 0");
+                }
             }
             if let Some(actor) = &filter.mine {
                 q.push(" AND (filed_by = ")

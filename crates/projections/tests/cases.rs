@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use docket_commands::{Actor, CommandRequest, CommandService, SystemClock};
-use docket_domain::{CaseCommand, CaseId, CaseKind, Role};
+use docket_domain::{CaseCommand, CaseId, CaseKind, Reach, Role};
 use docket_eventlog::{EventLog, SqliteLog};
 use docket_projections::{CASES, CaseFilter, Projector, ReadModel};
 use serde_json::json;
@@ -63,7 +63,7 @@ fn actor(tenant: &str, role: Role) -> Actor {
         id: format!("{role}-1"),
         tenant: tenant.parse().unwrap(),
         role,
-        unit: None,
+        unit: Some("qinghe-safety".parse().unwrap()),
         grids: Vec::new(),
     }
 }
@@ -72,12 +72,15 @@ impl World {
     async fn file(&self, tenant: &str, grid: &str, title: &str) -> CaseId {
         let command = CaseCommand::parse_filing(json!({
             "kind": "hazard", "community": "qinghe", "grid": grid, "title": title,
-            "category": "gas", "severity": "general", "source": "grid-worker"
+            "category": "gas", "severity": "general", "source": "grid-worker",
+            "unit": "qinghe-safety"
         }))
         .unwrap();
+        let mut grid_worker = actor(tenant, Role::GridWorker);
+        grid_worker.grids = vec![grid.parse().unwrap()];
         self.commands
             .handle(
-                &actor(tenant, Role::GridWorker),
+                &grid_worker,
                 CommandRequest {
                     case_id: None,
                     command,
@@ -384,6 +387,7 @@ impl World {
         let mut who = actor(tenant, role);
         if role == Role::GridWorker {
             who.id = "gw-li".to_owned();
+            who.grids = vec!["g-2".parse().unwrap()];
         }
         self.commands
             .handle(
@@ -484,6 +488,29 @@ async fn every_worklist_filter_narrows_the_list(w: World) {
             .is_empty()
     );
     assert_eq!(ids(f(|f| f.mine = Some("gw-li".into()))).await, h);
+    // Reach: a grid worker's grids, a unit's led and co-handled cases, nothing, the tenant.
+    let reach = |reach: Reach| CaseFilter {
+        reach: Some(reach),
+        ..CaseFilter::default()
+    };
+    let grids = |g: &[&str]| g.iter().map(|g| g.parse().unwrap()).collect();
+    assert_eq!(ids(reach(Reach::Grids(grids(&["g-2", "g-9"])))).await, h);
+    assert_eq!(ids(reach(Reach::Grids(grids(&["g-1", "g-2"])))).await, both);
+    assert_eq!(
+        ids(reach(Reach::Unit("qinghe-housing".parse().unwrap()))).await,
+        p
+    );
+    assert_eq!(
+        ids(reach(Reach::Unit("qinghe-heating".parse().unwrap()))).await,
+        p
+    );
+    assert!(
+        ids(reach(Reach::Unit("qinghe-other".parse().unwrap())))
+            .await
+            .is_empty()
+    );
+    assert!(ids(reach(Reach::Nothing)).await.is_empty());
+    assert_eq!(ids(reach(Reach::Tenant)).await, both);
     assert_eq!(
         ids(f(|f| f.text = Some("供暖".into()))).await,
         p,

@@ -253,12 +253,20 @@ fn print_demo_tokens(auth: &Authenticator, tenant: &str) -> Result<(), BoxError>
         "Demo tokens for tenant {tenant} (valid 30 days; `docket token --role ROLE` makes more):"
     );
     for role in Role::ALL {
+        // Each role with a reach to match: grid workers in two grids, handlers and mediators in
+        // a unit each.
+        let (unit, grids) = match role {
+            Role::GridWorker => (None, vec![format!("{tenant}-01"), format!("{tenant}-02")]),
+            Role::Handler => (Some(format!("{tenant}-safety")), vec![]),
+            Role::Mediator => (Some(format!("{tenant}-mediation")), vec![]),
+            _ => (None, vec![]),
+        };
         let actor = Actor {
             id: format!("demo-{role}"),
             tenant: tenant.parse()?,
             role,
-            unit: None,
-            grids: Vec::new(),
+            unit: unit.as_deref().map(str::parse).transpose()?,
+            grids: grids.iter().map(|g| g.parse()).collect::<Result<_, _>>()?,
         };
         println!(
             "  {:<17} {}",

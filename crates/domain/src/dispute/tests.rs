@@ -74,6 +74,7 @@ fn register() -> Register {
             },
             party(Side::Respondent, "李某"),
         ],
+        room: None,
     }
 }
 
@@ -89,6 +90,7 @@ fn registered() -> DisputeEvent {
         dispute_type: r.dispute_type,
         source: r.source,
         parties: r.parties,
+        room: r.room,
         accept_by: due(Limit::days(3)),
     }
 }

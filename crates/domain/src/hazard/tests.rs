@@ -52,6 +52,7 @@ fn report(severity: Severity) -> Report {
         severity,
         source: Source::NightPatrol,
         responsible_party: None,
+        unit: None,
     }
 }
 
@@ -68,6 +69,7 @@ fn reported(severity: Severity) -> HazardEvent {
         severity: r.severity,
         source: r.source,
         responsible_party: r.responsible_party,
+        unit: r.unit,
         verify_by: due(Limit::working_days(1)),
     }
 }

@@ -1,0 +1,312 @@
+//! The permission matrix: every role, every action of every kind, on a case within and a case
+//! outside the caller's reach. Outside reach is 404 whatever the action or body; within reach the
+//! answer is the domain's own verdict on that case (the tables of DOMAIN.md, tested row by row in
+//! the domain crate). Reads (detail, history, list) follow the same reach.
+
+use std::collections::BTreeMap;
+
+use docket_domain::deadlines::DeadlinePolicy;
+use docket_domain::{CaseCommand, CaseKind, Context, Refusal};
+
+use super::*;
+
+const GRID: &str = "qinghe-03";
+const UNIT: &str = "qinghe-safety";
+const NOW: &str = "2025-03-03T02:00:00Z";
+
+/// An actor of `role` for whom the matrix's cases are within reach (`inside`) or not: another
+/// grid or unit, or, for roles that reach the whole tenant, another tenant.
+fn actor(role: Role, inside: bool) -> Actor {
+    let tenant_wide = matches!(role, Role::Supervisor | Role::PetitionOfficer);
+    Actor {
+        id: format!("{role}-{}", if inside { "in" } else { "out" }),
+        tenant: if inside || !tenant_wide {
+            "qinghe"
+        } else {
+            "elsewhere"
+        }
+        .parse()
+        .unwrap(),
+        role,
+        unit: matches!(role, Role::Handler | Role::Mediator)
+            .then(|| if inside { UNIT } else { "qinghe-far" }.parse().unwrap()),
+        grids: if role == Role::GridWorker {
+            vec![if inside { GRID } else { "qinghe-09" }.parse().unwrap()]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// A body for each action that makes a valid input where the action has one; any other body is
+/// judged the same way by the domain, so the matrix does not depend on these being complete.
+fn body(action: &str, other_case: &str) -> Value {
+    let evidence = json!([{"content_hash": format!("sha256:{}", "ab".repeat(32)),
+                           "media_type": "image/jpeg", "size": 1024, "blob": "blobs/1.jpg"}]);
+    match action {
+        "verify" => json!({"severity": "general", "responsible_party": "物业"}),
+        "dismiss" => json!({"reason": "not-a-hazard"}),
+        "fix-on-spot" | "report-rectified" | "attach-evidence" => json!({"evidence": evidence}),
+        "order-rectification" => json!({"measures": "清理楼道"}),
+        "fail-reinspection" => json!({"reason": "仍有堆放"}),
+        "accept" => json!({"mediator": "赵调解", "room": UNIT, "unit": UNIT}),
+        "decline" => json!({"reason": "outside-scope"}),
+        "not-accept" => json!({"reason": "已诉讼", "route": "litigation"}),
+        "transfer" => json!({"authority": "区住建委"}),
+        "reply" => json!({"outcome": "support", "opinion": "已处理"}),
+        "record-failure" => json!({"reason": "r", "routes_told": ["litigation"]}),
+        "refer" => json!({"to": "arbitration"}),
+        "add-note" => json!({"text": "电话联系"}),
+        "reassign" => json!({"unit": UNIT, "reason": "职责"}),
+        "add-co-handler" | "remove-co-handler" => json!({"unit": "qinghe-fire"}),
+        "supervise" => json!({"notice": "限期办理"}),
+        "answer-supervision" => json!({"notice": 1, "answer": "已办"}),
+        "request-extension" => json!({"days": 10, "reason": "需现场核实"}),
+        "approve-extension" => json!({}),
+        "refuse-extension" | "reopen" => json!({"reason": "r"}),
+        "link" => json!({"case": other_case}),
+        "mark-duplicate" => json!({"of": other_case}),
+        "return-visit" => json!({"satisfaction": "satisfied"}),
+        _ => json!({}),
+    }
+}
+
+fn filing(kind: CaseKind) -> Value {
+    match kind {
+        CaseKind::Hazard => json!({
+            "kind": "hazard", "community": "qinghe", "grid": GRID, "unit": UNIT,
+            "title": "楼道堆物", "category": "fire", "severity": "general", "source": "night-patrol"
+        }),
+        CaseKind::Dispute => json!({
+            "kind": "dispute", "community": "qinghe", "grid": GRID, "room": UNIT,
+            "title": "邻里噪音", "dispute_type": "neighbour", "source": "walk-in",
+            "parties": [{"side": "applicant", "name": "甲"}, {"side": "respondent", "name": "乙"}]
+        }),
+        CaseKind::Petition => json!({
+            "kind": "petition", "community": "qinghe", "grid": GRID, "title": "供暖不足",
+            "channel": "letter", "petition_type": "appeal-request", "category": "housing",
+            "petitioners": [{"name": "丙"}]
+        }),
+    }
+}
+
+impl App {
+    async fn send_as(&self, actor: &Actor, method: &str, uri: &str, body: Option<Value>) -> Reply {
+        let mut req = Request::builder().method(method).uri(uri).header(
+            "authorization",
+            format!("Bearer {}", self.auth.mint(actor, Duration::from_secs(600))),
+        );
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        self.send(req.body(body).unwrap()).await
+    }
+
+    /// A case of `kind` within the inside actors' reach: a petition is accepted to the unit.
+    async fn matrix_case(&self, kind: CaseKind) -> String {
+        let officer = actor(Role::PetitionOfficer, true);
+        let filer = match kind {
+            CaseKind::Petition => officer.clone(),
+            _ => actor(Role::Supervisor, true),
+        };
+        let r = self
+            .send_as(&filer, "POST", "/v1/cases", Some(filing(kind)))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.body["case_id"].as_str().unwrap().to_owned();
+        if kind == CaseKind::Petition {
+            let r = self
+                .send_as(
+                    &officer,
+                    "POST",
+                    &format!("/v1/cases/{id}/actions/accept"),
+                    Some(json!({"unit": UNIT})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        }
+        id
+    }
+
+    /// What the domain says `actor` doing `action` with `body` to case `id` gives, as a status.
+    async fn domain_verdict(
+        &self,
+        actor: &Actor,
+        id: &str,
+        action: &str,
+        body: Value,
+    ) -> StatusCode {
+        let case_id: docket_domain::CaseId = id.parse().unwrap();
+        let case = docket_commands::load_case(self.log.as_ref(), &actor.tenant, case_id)
+            .await
+            .unwrap();
+        let state = case.state.expect("the case exists");
+        let Ok(command) = CaseCommand::parse_action(state.kind(), action, body) else {
+            return StatusCode::UNPROCESSABLE_ENTITY;
+        };
+        let policy = DeadlinePolicy::default();
+        let ctx = Context {
+            role: actor.role,
+            now: NOW.parse().unwrap(),
+            case_id,
+            policy: &policy,
+        };
+        match command.decide(Some(&state), &ctx) {
+            Ok(_) => StatusCode::OK,
+            Err(Refusal::NotAllowedInState { .. }) => StatusCode::CONFLICT,
+            Err(Refusal::RoleNotPermitted { .. }) => StatusCode::FORBIDDEN,
+            Err(Refusal::InvalidField { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_role_and_action_within_and_outside_reach_gets_what_the_rules_say() {
+    let app = app_with_clock(Arc::new(FixedClock(NOW.parse().unwrap()))).await;
+    // How often each (role, within reach, status) occurred: the matrix must have exercised
+    // acceptance, refusal by role and by state within reach, and 404 outside it.
+    let mut seen: BTreeMap<(Role, bool, u16), usize> = BTreeMap::new();
+    for kind in CaseKind::ALL {
+        let other = app.matrix_case(kind).await;
+        let mut case = app.matrix_case(kind).await;
+        let mut actions = kind.actions();
+        actions.retain(|a| *a != kind.filing_action());
+        actions.extend(docket_domain::common::Action::ALL.map(|a| a.as_str()));
+        for role in Role::ALL {
+            for inside in [true, false] {
+                let who = actor(role, inside);
+                let in_reach = inside && role != Role::Admin;
+                for action in &actions {
+                    let body = body(action, &other);
+                    let expected = if in_reach {
+                        app.domain_verdict(&who, &case, action, body.clone()).await
+                    } else {
+                        StatusCode::NOT_FOUND
+                    };
+                    let uri = format!("/v1/cases/{case}/actions/{action}");
+                    let r = app.send_as(&who, "POST", &uri, Some(body)).await;
+                    assert_eq!(
+                        r.status,
+                        expected,
+                        "{kind} {role} {action} ({}): {}",
+                        if inside {
+                            "within reach"
+                        } else {
+                            "outside reach"
+                        },
+                        r.body
+                    );
+                    if expected == StatusCode::NOT_FOUND {
+                        assert_eq!(r.body["code"], "case-not-found", "{}", r.body);
+                    }
+                    *seen.entry((role, in_reach, r.status.as_u16())).or_default() += 1;
+                    if r.status == StatusCode::OK {
+                        case = app.matrix_case(kind).await; // start the next from a fresh case
+                    }
+                }
+                // Reads follow the same reach: the case, its history, and the list.
+                let detail = app
+                    .send_as(&who, "GET", &format!("/v1/cases/{case}"), None)
+                    .await;
+                let history = app
+                    .send_as(&who, "GET", &format!("/v1/cases/{case}/history"), None)
+                    .await;
+                let listed = app
+                    .send_as(
+                        &who,
+                        "GET",
+                        &format!("/v1/cases?kind={kind}&limit=200"),
+                        None,
+                    )
+                    .await;
+                let want = if in_reach {
+                    StatusCode::OK
+                } else {
+                    StatusCode::NOT_FOUND
+                };
+                assert_eq!(detail.status, want, "{kind} {role} detail: {}", detail.body);
+                assert_eq!(
+                    history.status, want,
+                    "{kind} {role} history: {}",
+                    history.body
+                );
+                assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+                let ids: Vec<&str> = listed.body["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["id"].as_str().unwrap())
+                    .collect();
+                assert_eq!(
+                    ids.contains(&case.as_str()),
+                    in_reach,
+                    "{kind} {role} list (within reach: {in_reach}): {ids:?}"
+                );
+            }
+        }
+    }
+    for role in [
+        Role::GridWorker,
+        Role::Mediator,
+        Role::PetitionOfficer,
+        Role::Handler,
+        Role::Supervisor,
+    ] {
+        let count = |status: u16| seen.get(&(role, true, status)).copied().unwrap_or(0);
+        assert!(
+            count(200) > 0,
+            "{role} never succeeded within reach: {seen:?}"
+        );
+        assert!(count(403) > 0, "{role} was never refused by role: {seen:?}");
+        assert!(count(404) == 0, "{role} lost a case within reach: {seen:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_filing_outside_the_filers_own_reach_is_refused_and_records_nothing() {
+    let app = app_with_clock(Arc::new(FixedClock(NOW.parse().unwrap()))).await;
+    let before = app.log.head().await.unwrap();
+    let grid_worker = actor(Role::GridWorker, false); // her grid is qinghe-09
+    let r = app
+        .send_as(
+            &grid_worker,
+            "POST",
+            "/v1/cases",
+            Some(filing(CaseKind::Hazard)),
+        )
+        .await;
+    assert_problem(&r, StatusCode::FORBIDDEN, "outside-reach");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("qinghe-09"),
+        "{}",
+        r.body
+    );
+    assert_eq!(app.log.head().await.unwrap(), before);
+
+    // A handler's report without a unit goes to his own unit, a mediator's dispute to his room.
+    let handler = actor(Role::Handler, true);
+    let mut hazard = filing(CaseKind::Hazard);
+    hazard.as_object_mut().unwrap().remove("unit");
+    let r = app
+        .send_as(&handler, "POST", "/v1/cases", Some(hazard))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["case_id"].as_str().unwrap();
+    let r = app
+        .send_as(&handler, "GET", &format!("/v1/cases/{id}"), None)
+        .await;
+    assert_eq!(r.body["lead_unit"], UNIT, "{}", r.body);
+    let mediator = actor(Role::Mediator, true);
+    let mut dispute = filing(CaseKind::Dispute);
+    dispute.as_object_mut().unwrap().remove("room");
+    let r = app
+        .send_as(&mediator, "POST", "/v1/cases", Some(dispute))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["case_id"].as_str().unwrap();
+    let r = app
+        .send_as(&mediator, "GET", &format!("/v1/cases/{id}"), None)
+        .await;
+    assert_eq!(r.body["lead_unit"], UNIT, "{}", r.body);
+}
