@@ -31,6 +31,44 @@ fn parse_case_id(raw: &str) -> Result<CaseId, ApiError> {
         })
 }
 
+/// Shows the people sealed in `value` as the actor may see them in this case, and records each
+/// person shown in clear (who, whose, when, through which read).
+pub(crate) async fn show_people(
+    state: &AppState,
+    actor: &docket_commands::Actor,
+    case: &docket_domain::CaseState,
+    case_id: CaseId,
+    via: &str,
+    value: &mut Value,
+) -> Result<(), ApiError> {
+    let Some(vault) = state.commands.vault() else {
+        return Ok(());
+    };
+    let disclosure = docket_domain::person::disclosure(actor.role, actor.unit.as_ref(), case);
+    let tenant = actor.tenant.as_str();
+    let shown = vault
+        .render(tenant, value, disclosure)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let now = state.commands.clock().now();
+    let views: Vec<docket_privacy::View> = shown
+        .into_iter()
+        .map(|person| docket_privacy::View {
+            tenant: tenant.to_owned(),
+            person,
+            case_id: Some(case_id.as_uuid()),
+            viewer: actor.id.clone(),
+            role: actor.role.to_string(),
+            via: via.to_owned(),
+            viewed_at: now,
+        })
+        .collect();
+    vault
+        .record_views(&views)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
 fn outcome_body(o: &Outcome) -> Value {
     json!({
         "case_id": o.case_id,
@@ -99,6 +137,15 @@ pub(crate) async fn file(
         });
     let mut body = outcome_body(&outcome);
     body["number"] = json!(number);
+    show_people(
+        &state,
+        &actor,
+        &outcome.state,
+        outcome.case_id,
+        "filing",
+        &mut body,
+    )
+    .await?;
     Ok(outcome_response(StatusCode::CREATED, &outcome, body))
 }
 
@@ -131,11 +178,17 @@ pub(crate) async fn act(
         expected_version,
     };
     let outcome = state.commands.handle(&actor, request).await?;
-    Ok(outcome_response(
-        StatusCode::OK,
-        &outcome,
-        outcome_body(&outcome),
-    ))
+    let mut body = outcome_body(&outcome);
+    show_people(
+        &state,
+        &actor,
+        &outcome.state,
+        outcome.case_id,
+        "action",
+        &mut body,
+    )
+    .await?;
+    Ok(outcome_response(StatusCode::OK, &outcome, body))
 }
 
 /// `GET /v1/cases/{id}`: the case as of its last commit, with the caller's allowed actions.
@@ -168,7 +221,7 @@ pub(crate) async fn detail(
         .is_closed()
         .then(|| last_closure_time(&case.commits))
         .flatten();
-    let body = json!({
+    let mut body = json!({
         "id": case_id,
         "number": number,
         "kind": current.kind(),
@@ -198,6 +251,7 @@ pub(crate) async fn detail(
         "allowed_actions": current.allowed_actions(actor.role, now),
         "case": current,
     });
+    show_people(&state, &actor, current, case_id, "case", &mut body).await?;
     let mut headers = HeaderMap::new();
     headers.insert(
         header::ETAG,
@@ -400,5 +454,9 @@ pub(crate) async fn history(
         .read
         .history(actor.tenant.as_str(), case_id.as_uuid())
         .await?;
-    Ok(Json(json!({ "case_id": case_id, "commits": entries })).into_response())
+    let mut body = json!({ "case_id": case_id, "commits": entries });
+    if let Some(current) = &case.state {
+        show_people(&state, &actor, current, case_id, "history", &mut body).await?;
+    }
+    Ok(Json(body).into_response())
 }

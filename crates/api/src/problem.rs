@@ -65,7 +65,9 @@ impl From<CommandError> for ApiError {
                 detail: e.to_string(),
             },
             CommandError::Log(log) => log.into(),
-            CommandError::Corrupt { .. } => ApiError::Internal(e.to_string()),
+            CommandError::Corrupt { .. } | CommandError::Privacy(_) => {
+                ApiError::Internal(e.to_string())
+            }
         }
     }
 }

@@ -52,7 +52,8 @@ async fn app_with_clock(clock: Arc<dyn docket_commands::Clock>) -> App {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(Projector::new(log.clone(), read.clone()).run(stopped));
     let auth = Authenticator::hs256(b"test-secret-test-secret-test-secret");
-    let commands = CommandService::new(log.clone(), clock);
+    let commands = CommandService::new(log.clone(), clock)
+        .with_vault(docket_commands::Vault::in_memory().await.unwrap());
     let state = AppState::new(commands, read, auth.clone());
     let router = router(state.clone());
     App {

@@ -12,6 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use docket_domain::deadlines::Policies;
+use docket_domain::person::Personal;
 use docket_domain::{
     CaseCommand, CaseId, CaseKind, CaseReference, CaseState, Context, GridId, Reach, Refusal, Role,
     TenantId, UnitId,
@@ -20,6 +21,7 @@ use docket_eventlog::{
     Actor as LogActor, Appended, ChainHash, CommandInfo, CommitBody, EventLog, EventRecord,
     LogError, Recorded, canonical_json,
 };
+pub use docket_privacy::Vault;
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -115,6 +117,9 @@ pub enum CommandError {
     /// The log failed.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// Personal data could not be sealed (the key store failed).
+    #[error("personal data cannot be protected: {0}")]
+    Privacy(String),
     /// The case's recorded history cannot be read or replayed.
     #[error("the history of case {case_id} cannot be replayed: {reason}")]
     Corrupt { case_id: Uuid, reason: String },
@@ -126,6 +131,8 @@ pub struct CommandService {
     log: Arc<dyn EventLog>,
     clock: Arc<dyn Clock>,
     policies: Arc<Policies>,
+    /// Seals the people events name; without one, a command naming people is refused.
+    vault: Option<Vault>,
 }
 
 /// Idempotency keys are scoped to the tenant and the acting user.
@@ -137,7 +144,43 @@ impl CommandService {
             log,
             clock,
             policies: Arc::new(Policies::default()),
+            vault: None,
         }
+    }
+
+    /// Sets the key store that seals the people events name (parties, petitioners).
+    pub fn with_vault(mut self, vault: Vault) -> Self {
+        self.vault = Some(vault);
+        self
+    }
+
+    pub fn vault(&self) -> Option<&Vault> {
+        self.vault.as_ref()
+    }
+
+    /// Seals every person the events name under their own key, so the log never holds
+    /// personal data in clear.
+    async fn seal_persons(
+        &self,
+        tenant: &TenantId,
+        events: &mut [docket_domain::CaseEvent],
+    ) -> Result<(), CommandError> {
+        for event in events.iter_mut() {
+            for person in event.persons_mut() {
+                let Personal::Clear(details) = person else {
+                    continue;
+                };
+                let vault = self.vault.as_ref().ok_or_else(|| {
+                    CommandError::Privacy("no key store is configured to seal personal data".into())
+                })?;
+                let sealed = vault
+                    .seal(tenant.as_str(), details)
+                    .await
+                    .map_err(|e| CommandError::Privacy(e.to_string()))?;
+                *person = Personal::Sealed(sealed);
+            }
+        }
+        Ok(())
     }
 
     /// Sets the tenants' deadline policies (by default, the domain's defaults for everyone).
@@ -312,7 +355,7 @@ impl CommandService {
                 case_id,
                 policy: self.policies.for_tenant(&actor.tenant),
             };
-            let events = match request.command.decide(case.state.as_ref(), &ctx) {
+            let mut events = match request.command.decide(case.state.as_ref(), &ctx) {
                 Ok(events) => events,
                 Err(_) if !fresh && request.case_id.is_some() => {
                     fresh = true;
@@ -331,6 +374,19 @@ impl CommandService {
             if request.case_id.is_none() && !reach.covers(&state) {
                 return Err(CommandError::OutsideReach(reach.why_not()));
             }
+            let state = if events.iter().any(|e| !e.persons().is_empty()) {
+                self.seal_persons(&actor.tenant, &mut events).await?;
+                events
+                    .iter()
+                    .try_fold(case.state.clone(), |s, e| CaseState::evolve(s, e).map(Some))
+                    .map_err(|e| CommandError::Corrupt {
+                        case_id: case_id.as_uuid(),
+                        reason: e.to_string(),
+                    })?
+                    .expect("a decision records at least one event")
+            } else {
+                state
+            };
             let commit = CommitBody {
                 commit_id,
                 tenant: actor.tenant.to_string(),

@@ -402,6 +402,32 @@ pub struct UnknownEvent {
 }
 
 impl CaseEvent {
+    /// The people the event names (parties, petitioners), to seal before the commit is written.
+    pub fn persons_mut(&mut self) -> Vec<&mut crate::person::Personal> {
+        match self {
+            CaseEvent::Dispute(DisputeEvent::Registered { parties, .. }) => {
+                parties.iter_mut().map(|p| &mut p.who).collect()
+            }
+            CaseEvent::Petition(PetitionEvent::Registered { petitioners, .. }) => {
+                petitioners.iter_mut().collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The people the event names.
+    pub fn persons(&self) -> Vec<&crate::person::Personal> {
+        match self {
+            CaseEvent::Dispute(DisputeEvent::Registered { parties, .. }) => {
+                parties.iter().map(|p| &p.who).collect()
+            }
+            CaseEvent::Petition(PetitionEvent::Registered { petitioners, .. }) => {
+                petitioners.iter().collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// The type name, schema version and data as they go on the log.
     pub fn to_record(&self) -> (String, u32, Value) {
         let (prefix, tagged) = match self {

@@ -13,6 +13,7 @@ use crate::evidence::{
     Evidence, Location, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_evidence, check_location,
     check_person, optional_text, required_text,
 };
+use crate::person::{Personal, PersonalDetails};
 use crate::{CommunityId, Context, GridId, Refusal, ReplayError, Role, UnitId};
 
 const KIND: &str = "dispute";
@@ -292,6 +293,28 @@ pub struct Party {
     pub address: Option<String>,
 }
 
+impl Party {
+    /// The party as the registration records them: their side, their details to be sealed.
+    pub fn recorded(&self) -> RecordedParty {
+        RecordedParty {
+            side: self.side,
+            who: Personal::Clear(PersonalDetails {
+                name: self.name.trim().to_owned(),
+                id_number: self.id_number.clone(),
+                phone: self.phone.clone(),
+                address: self.address.clone(),
+            }),
+        }
+    }
+}
+
+/// A party as recorded: the side in clear, the person sealed in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedParty {
+    pub side: Side,
+    pub who: Personal,
+}
+
 /// Why a registered dispute is not taken up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -510,7 +533,7 @@ pub enum DisputeEvent {
         description: String,
         dispute_type: DisputeType,
         source: Source,
-        parties: Vec<Party>,
+        parties: Vec<RecordedParty>,
         /// The room it was routed to at registration, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room: Option<UnitId>,
@@ -581,7 +604,7 @@ pub struct Dispute {
     pub description: String,
     pub dispute_type: DisputeType,
     pub source: Source,
-    pub parties: Vec<Party>,
+    pub parties: Vec<RecordedParty>,
     /// The deadline of the current step; none when failed or ended.
     pub deadline: Option<Timestamp>,
     pub mediator: Option<String>,
@@ -760,7 +783,7 @@ pub fn decide(
                 description: r.description.clone(),
                 dispute_type: r.dispute_type,
                 source: r.source,
-                parties: r.parties.clone(),
+                parties: r.parties.iter().map(Party::recorded).collect(),
                 room: r.room.clone(),
                 accept_by: policy.due(now, policy.dispute.accept),
             }

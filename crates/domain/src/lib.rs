@@ -10,6 +10,7 @@ pub mod dispute;
 pub mod evidence;
 pub mod hazard;
 mod ids;
+pub mod person;
 pub mod petition;
 mod reach;
 mod refusal;

@@ -12,6 +12,7 @@ use crate::evidence::{
     Evidence, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_evidence, check_person, optional_text,
     required_text,
 };
+use crate::person::{Personal, PersonalDetails};
 use crate::{CommunityId, Context, GridId, Refusal, ReplayError, Role, UnitId};
 
 const KIND: &str = "petition";
@@ -361,6 +362,18 @@ pub struct Petitioner {
     pub address: Option<String>,
 }
 
+impl Petitioner {
+    /// The petitioner as the registration records them: details to be sealed.
+    pub fn recorded(&self) -> Personal {
+        Personal::Clear(PersonalDetails {
+            name: self.name.trim().to_owned(),
+            id_number: self.id_number.clone(),
+            phone: self.phone.clone(),
+            address: self.address.clone(),
+        })
+    }
+}
+
 // ---- commands -------------------------------------------------------------------------------
 
 /// A command to a petition, named as the table names its action.
@@ -538,7 +551,7 @@ pub enum PetitionEvent {
         channel: Channel,
         petition_type: PetitionType,
         category: Category,
-        petitioners: Vec<Petitioner>,
+        petitioners: Vec<Personal>,
         headcount: u32,
         key_person: bool,
         leader_owned: Option<String>,
@@ -623,7 +636,7 @@ pub struct Petition {
     pub channel: Channel,
     pub petition_type: PetitionType,
     pub category: Category,
-    pub petitioners: Vec<Petitioner>,
+    pub petitioners: Vec<Personal>,
     pub headcount: u32,
     /// A visit of five or more people (集体访).
     pub collective: bool,
@@ -798,7 +811,7 @@ pub fn decide(
                 channel: r.channel,
                 petition_type: r.petition_type,
                 category: r.category,
-                petitioners: r.petitioners.clone(),
+                petitioners: r.petitioners.iter().map(Petitioner::recorded).collect(),
                 headcount: r.headcount,
                 key_person: r.key_person,
                 leader_owned: r.leader_owned.clone(),

@@ -24,7 +24,13 @@ struct World {
 fn world_on(backend: Backend) -> World {
     let dir = tempfile::tempdir().unwrap().keep();
     let log = Arc::new(SqliteLog::open(dir.join("log.sqlite")).unwrap());
-    let commands = CommandService::new(log.clone(), Arc::new(SystemClock));
+    let commands = CommandService::new(log.clone(), Arc::new(SystemClock)).with_vault(
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current()
+                .block_on(docket_commands::Vault::in_memory())
+                .unwrap()
+        }),
+    );
     World {
         dir,
         log,

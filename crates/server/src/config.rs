@@ -72,6 +72,17 @@ pub(crate) struct RebuildArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct EraseArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// The person to erase: the `person` id the case shows.
+    pub(crate) person: String,
+    /// The tenant the person was recorded in.
+    #[arg(long, env = "DOCKET_TENANT", default_value = "qinghe")]
+    pub(crate) tenant: String,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct TokenArgs {
     #[command(flatten)]
     pub(crate) data: DataArgs,
@@ -133,6 +144,11 @@ impl DataDir {
 
     pub(crate) fn read_model_path(&self) -> PathBuf {
         self.0.join("read.sqlite")
+    }
+
+    /// The embedded key file: one key per person, apart from the log.
+    pub(crate) fn keys_path(&self) -> PathBuf {
+        self.0.join("keys.sqlite")
     }
 
     pub(crate) fn secret_path(&self) -> PathBuf {

@@ -11,13 +11,15 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use docket_api::{AppState, Authenticator, router};
-use docket_commands::{Actor, CommandService, SystemClock};
+use docket_commands::{Actor, CommandService, SystemClock, Vault};
 use docket_domain::Role;
 use docket_eventlog::{EventLog, JetStreamConfig, JetStreamLog, SqliteLog};
 use docket_projections::{Projector, ReadModel, Target};
 use tokio::sync::watch;
 
-use crate::config::{DataDir, RebuildArgs, ServeArgs, StoreArgs, TokenArgs, TokenCheckArgs};
+use crate::config::{
+    DataDir, EraseArgs, RebuildArgs, ServeArgs, StoreArgs, TokenArgs, TokenCheckArgs,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,6 +41,9 @@ enum Command {
     /// Rebuild a projection from the whole log into fresh tables while the current ones keep
     /// serving, then swap them in at once. Safe to interrupt and run again: it resumes.
     Rebuild(RebuildArgs),
+    /// Erase a person's personal data by destroying their key: the log keeps its commits and
+    /// hash chains, the person's name, ID number, phone and address become unreadable everywhere.
+    ErasePerson(EraseArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +52,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Token(args) => token(args),
         Command::Rebuild(args) => rebuild::run(args),
+        Command::ErasePerson(args) => erase_person(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -148,6 +154,36 @@ fn read_model_target(args: &StoreArgs, dir: &DataDir) -> Target {
     }
 }
 
+/// The key store: tables in the read-model database on Postgres, the key file otherwise.
+async fn open_vault(args: &StoreArgs, dir: &DataDir) -> Result<Vault, BoxError> {
+    Ok(match read_model_target(args, dir) {
+        Target::Postgres(url) => Vault::connect(&url).await?,
+        Target::Sqlite(_) => Vault::open(dir.keys_path()).await?,
+    })
+}
+
+fn erase_person(args: EraseArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let person: docket_domain::person::PersonId = args
+        .person
+        .parse()
+        .map_err(|e| format!("{:?} is not a person id: {e}", args.person))?;
+    let tenant: docket_domain::TenantId = args.tenant.parse()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let dir = DataDir::create(&args.store.data.data_dir)?;
+        let vault = open_vault(&args.store, &dir).await?;
+        if vault.erase(tenant.as_str(), person).await? {
+            println!("erased person {person} of tenant {tenant}: their key is destroyed");
+        } else {
+            println!("person {person} of tenant {tenant} has no key: nothing to erase (already erased?)");
+        }
+        Ok::<(), BoxError>(())
+    })
+    .map_err(|e| e as Box<dyn std::error::Error>)
+}
+
 async fn open_read_model(
     args: &StoreArgs,
     dir: &DataDir,
@@ -178,7 +214,10 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     let (log, log_name) = open_log(&args.store, &dir).await?;
     let read = open_read_model(&args.store, &dir, &log_name).await?;
     let policies = policy::load(args.policy_dir.as_deref())?;
-    let commands = CommandService::new(log.clone(), Arc::new(SystemClock)).with_policies(policies);
+    let vault = open_vault(&args.store, &dir).await?;
+    let commands = CommandService::new(log.clone(), Arc::new(SystemClock))
+        .with_policies(policies)
+        .with_vault(vault);
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

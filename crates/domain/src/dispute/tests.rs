@@ -89,7 +89,7 @@ fn registered() -> DisputeEvent {
         description: r.description,
         dispute_type: r.dispute_type,
         source: r.source,
-        parties: r.parties,
+        parties: r.parties.iter().map(Party::recorded).collect(),
         room: r.room,
         accept_by: due(Limit::days(3)),
     }

@@ -86,7 +86,7 @@ fn registered_from(r: Register, accept_by: Timestamp) -> PetitionEvent {
         channel: r.channel,
         petition_type: r.petition_type,
         category: r.category,
-        petitioners: r.petitioners,
+        petitioners: r.petitioners.iter().map(Petitioner::recorded).collect(),
         headcount: r.headcount,
         key_person: r.key_person,
         leader_owned: r.leader_owned,

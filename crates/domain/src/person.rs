@@ -1,0 +1,206 @@
+//! People named in cases (parties, petitioners) and their personal information (PIPL).
+//!
+//! A person's identifying details (name, resident ID number, phone, address) are decided in clear
+//! and sealed with the person's own key before the commit is written: the log holds a `Sealed`
+//! person only, so destroying the key erases the details everywhere without rewriting the log.
+//! Who sees them in clear, masked or not at all is `disclosure`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::petition::PetitionType;
+use crate::{CaseState, Detail, Role, UnitId};
+
+/// One person across cases: the same resident ID number is the same person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PersonId(Uuid);
+
+impl PersonId {
+    pub fn new() -> PersonId {
+        PersonId(Uuid::now_v7())
+    }
+
+    pub fn as_uuid(self) -> Uuid {
+        self.0
+    }
+
+    pub fn from_uuid(id: Uuid) -> PersonId {
+        PersonId(id)
+    }
+}
+
+impl Default for PersonId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for PersonId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for PersonId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(PersonId)
+    }
+}
+
+/// A person's identifying details: personal information.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalDetails {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// A person's details sealed with the person's own key: what the log holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedPerson {
+    pub person: PersonId,
+    /// The details, encrypted and authenticated (`v1.` and base64 of nonce and ciphertext).
+    pub sealed: String,
+}
+
+/// A person as an event records them: in clear only between deciding and sealing the commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Personal {
+    Sealed(SealedPerson),
+    Clear(PersonalDetails),
+}
+
+impl Personal {
+    /// The person, once sealed.
+    pub fn person(&self) -> Option<PersonId> {
+        match self {
+            Personal::Sealed(s) => Some(s.person),
+            Personal::Clear(_) => None,
+        }
+    }
+}
+
+/// How much of the people in a case a viewer is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disclosure {
+    /// Everything: the roles that work with the people.
+    Clear,
+    /// Masked (张**, 138****5678): everyone else who reaches the case.
+    Masked,
+    /// Nothing, not even a masked name: the unit a report or accusation names.
+    Withheld,
+}
+
+/// Who sees the people of a case how. Mediators and supervisors see dispute parties; petition
+/// officers, supervisors and the handling unit's handlers see petitioners; everyone else within
+/// reach sees them masked. The identity of a person who reports or accuses (检举控告) is shown in
+/// clear to petition officers and supervisors only, masked to handlers of another unit than the
+/// one accused, and to nobody else at all: never to the unit it names.
+pub fn disclosure(role: Role, unit: Option<&UnitId>, case: &CaseState) -> Disclosure {
+    match &case.detail {
+        Detail::Dispute(_) => match role {
+            Role::Mediator | Role::Supervisor => Disclosure::Clear,
+            _ => Disclosure::Masked,
+        },
+        Detail::Petition(p) if p.petition_type == PetitionType::ReportAccusation => match role {
+            Role::PetitionOfficer | Role::Supervisor => Disclosure::Clear,
+            Role::Handler if unit.is_some() && unit != p.accused_unit.as_ref() => {
+                Disclosure::Masked
+            }
+            _ => Disclosure::Withheld,
+        },
+        Detail::Petition(_) => match role {
+            Role::PetitionOfficer | Role::Supervisor | Role::Handler => Disclosure::Clear,
+            _ => Disclosure::Masked,
+        },
+        Detail::Hazard(_) => Disclosure::Masked,
+    }
+}
+
+/// A name masked to its first character: 张三丰 → 张**.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
+        None => String::new(),
+    }
+}
+
+/// A number (phone, ID number) masked but for its first three and last four characters:
+/// 13812345678 → 138****5678; shorter ones are masked whole.
+pub fn mask_number(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    if chars.len() < 8 {
+        return "*".repeat(chars.len());
+    }
+    let n = chars.len();
+    chars[..3]
+        .iter()
+        .copied()
+        .chain(std::iter::repeat_n('*', n - 7))
+        .chain(chars[n - 4..].iter().copied())
+        .collect()
+}
+
+/// An address masked after its first six characters (the district and street, not the door).
+pub fn mask_address(address: &str) -> String {
+    let keep: String = address.chars().take(6).collect();
+    if keep.chars().count() == address.chars().count() {
+        return "*".repeat(keep.chars().count());
+    }
+    format!("{keep}***")
+}
+
+impl PersonalDetails {
+    /// The details as a viewer who may not see them in clear is shown them.
+    pub fn masked(&self) -> PersonalDetails {
+        PersonalDetails {
+            name: mask_name(&self.name),
+            id_number: self.id_number.as_deref().map(mask_number),
+            phone: self.phone.as_deref().map(mask_number),
+            address: self.address.as_deref().map(mask_address),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_keep_the_first_character_of_a_name_and_the_ends_of_a_number() {
+        assert_eq!(mask_name("张三丰"), "张**");
+        assert_eq!(mask_name("李四"), "李*");
+        assert_eq!(mask_number("13812345678"), "138****5678");
+        assert_eq!(mask_number("11010519491231002X"), "110***********002X");
+        assert_eq!(mask_number("12345"), "*****");
+        assert_eq!(mask_address("北京市海淀区清河路12号"), "北京市海淀区***");
+        assert_eq!(mask_address("清河路"), "***");
+    }
+
+    #[test]
+    fn a_sealed_person_and_clear_details_decode_as_what_they_are() {
+        let sealed: Personal = serde_json::from_value(serde_json::json!({
+            "person": "6f1c1b9e-0a4c-4a83-9bb2-2e8f5f6d8a11", "sealed": "v1.AAAA"
+        }))
+        .unwrap();
+        assert!(matches!(sealed, Personal::Sealed(_)));
+        let clear: Personal =
+            serde_json::from_value(serde_json::json!({"name": "张三", "phone": "13800000000"}))
+                .unwrap();
+        assert!(matches!(clear, Personal::Clear(_)));
+    }
+}

@@ -1,0 +1,443 @@
+//! Personal data protected by design (PIPL): a key per person, kept apart from the log.
+//!
+//! The command service seals every person an event names ([`Vault::seal`]) before the commit is
+//! written, so the log holds only `{"person", "sealed"}`: AES-256-GCM under the person's own key,
+//! bound to tenant and person. The keys live in a vault: a key file (`keys.sqlite`) in the
+//! embedded mode, tables in the read-model database on Postgres. Destroying a person's key
+//! ([`Vault::erase`]) makes the details unreadable everywhere without touching the log or its hash
+//! chains. The same person is recognised across cases by a keyed hash (HMAC-SHA-256 under a
+//! per-tenant secret) of the resident ID number, never the number itself. Reads show people as
+//! the viewer's [`Disclosure`] allows ([`Vault::render`]) and record every view in clear.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use docket_domain::person::{Disclosure, PersonId, PersonalDetails, SealedPerson};
+use hmac::{Hmac, Mac};
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::Sha256;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Row, SqlitePool};
+use uuid::Uuid;
+
+/// What went wrong with the vault.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    #[error("the key store failed: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("no randomness for a key: {0}")]
+    Random(String),
+    #[error("sealed personal data of person {person} does not open: {reason}")]
+    Corrupt { person: PersonId, reason: String },
+}
+
+/// The key store and the seal.
+#[derive(Debug, Clone)]
+pub struct Vault {
+    store: Store,
+}
+
+#[derive(Debug, Clone)]
+enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The same statement against either pool (both take `$n` parameters).
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite($pool) => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS person_keys (
+        tenant TEXT NOT NULL, person TEXT NOT NULL, key TEXT NOT NULL, created_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, person))",
+    "CREATE TABLE IF NOT EXISTS person_index (
+        tenant TEXT NOT NULL, id_hash TEXT NOT NULL, person TEXT NOT NULL,
+        PRIMARY KEY (tenant, id_hash))",
+    "CREATE TABLE IF NOT EXISTS person_erasures (
+        tenant TEXT NOT NULL, person TEXT NOT NULL, erased_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, person))",
+    "CREATE TABLE IF NOT EXISTS person_views (
+        tenant TEXT NOT NULL, person TEXT NOT NULL, case_id TEXT, viewer TEXT NOT NULL,
+        role TEXT NOT NULL, via TEXT NOT NULL, viewed_at BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS person_views_by_person ON person_views (tenant, person)",
+    "CREATE TABLE IF NOT EXISTS person_secrets (
+        tenant TEXT NOT NULL PRIMARY KEY, secret TEXT NOT NULL)",
+];
+
+/// One view of a person's details in clear: who saw whose, when, through what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct View {
+    pub tenant: String,
+    pub person: PersonId,
+    pub case_id: Option<Uuid>,
+    pub viewer: String,
+    pub role: String,
+    /// The read that showed them: `case`, `history`, `filing`, `person-file`.
+    pub via: String,
+    pub viewed_at: Timestamp,
+}
+
+fn random<const N: usize>() -> Result<[u8; N], PrivacyError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| PrivacyError::Random(e.to_string()))?;
+    Ok(bytes)
+}
+
+fn micros(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+impl Vault {
+    /// The key file of the embedded mode (created if missing; synchronous writes, so a key is on
+    /// disk before the commit that needs it is written).
+    pub async fn open(path: impl AsRef<Path>) -> Result<Vault, PrivacyError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Self::init(Store::Sqlite(pool)).await
+    }
+
+    /// A vault held in memory: for tests, gone with the process.
+    pub async fn in_memory() -> Result<Vault, PrivacyError> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect("sqlite::memory:")
+            .await?;
+        Self::init(Store::Sqlite(pool)).await
+    }
+
+    /// Tables in a Postgres database (the read model's), beside but apart from the read model:
+    /// a rebuild never touches them.
+    pub async fn connect(url: &str) -> Result<Vault, PrivacyError> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect(url)
+            .await?;
+        Self::init(Store::Postgres(pool)).await
+    }
+
+    async fn init(store: Store) -> Result<Vault, PrivacyError> {
+        for statement in SCHEMA {
+            on_pool!(&store, pool => sqlx::query(*statement).execute(pool).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(Vault { store })
+    }
+
+    /// The tenant's secret for hashing ID numbers, made on first use.
+    async fn tenant_secret(&self, tenant: &str) -> Result<Vec<u8>, PrivacyError> {
+        let fresh = hex::encode(random::<32>()?);
+        on_pool!(&self.store, pool => sqlx::query(
+            "INSERT INTO person_secrets (tenant, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(tenant).bind(&fresh).execute(pool).await.map(|r| r.rows_affected()))?;
+        let secret: String = on_pool!(&self.store, pool => sqlx::query(
+            "SELECT secret FROM person_secrets WHERE tenant = $1")
+            .bind(tenant).fetch_one(pool).await?.try_get(0))?;
+        Ok(hex::decode(secret).unwrap_or_default())
+    }
+
+    /// The keyed hash that recognises a person by resident ID number.
+    async fn id_hash(&self, tenant: &str, id_number: &str) -> Result<String, PrivacyError> {
+        let secret = self.tenant_secret(tenant).await?;
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&secret).expect("HMAC takes any key length");
+        mac.update(id_number.trim().to_uppercase().as_bytes());
+        Ok(hex::encode(mac.finalize().into_bytes()))
+    }
+
+    async fn key(&self, tenant: &str, person: PersonId) -> Result<Option<[u8; 32]>, PrivacyError> {
+        let key: Option<String> = on_pool!(&self.store, pool => sqlx::query(
+            "SELECT key FROM person_keys WHERE tenant = $1 AND person = $2")
+            .bind(tenant).bind(person.to_string()).fetch_optional(pool).await?
+            .map(|r| r.try_get(0)).transpose())?;
+        Ok(key.and_then(|k| hex::decode(k).ok()?.try_into().ok()))
+    }
+
+    async fn insert_key(
+        &self,
+        tenant: &str,
+        person: PersonId,
+        key: &[u8; 32],
+    ) -> Result<(), PrivacyError> {
+        on_pool!(&self.store, pool => sqlx::query(
+            "INSERT INTO person_keys (tenant, person, key, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(tenant).bind(person.to_string()).bind(hex::encode(key))
+            .bind(micros(Timestamp::now())).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The person these details are, with their key: the one already known by this ID number, or
+    /// a new person (always new without an ID number).
+    async fn enrol(
+        &self,
+        tenant: &str,
+        id_number: Option<&str>,
+    ) -> Result<(PersonId, [u8; 32]), PrivacyError> {
+        let Some(id_number) = id_number.filter(|n| !n.trim().is_empty()) else {
+            let (person, key) = (PersonId::new(), random::<32>()?);
+            self.insert_key(tenant, person, &key).await?;
+            return Ok((person, key));
+        };
+        let hash = self.id_hash(tenant, id_number).await?;
+        for _ in 0..3 {
+            let known: Option<String> = on_pool!(&self.store, pool => sqlx::query(
+                "SELECT person FROM person_index WHERE tenant = $1 AND id_hash = $2")
+                .bind(tenant).bind(&hash).fetch_optional(pool).await?
+                .map(|r| r.try_get(0)).transpose())?;
+            if let Some(known) = known.and_then(|p| PersonId::from_str(&p).ok()) {
+                if let Some(key) = self.key(tenant, known).await? {
+                    return Ok((known, key));
+                }
+                // Erased meanwhile: the index row goes with it; enrol afresh.
+                self.forget_index(tenant, known).await?;
+                continue;
+            }
+            // Key first, then the index entry: a key without an entry is harmless.
+            let (person, key) = (PersonId::new(), random::<32>()?);
+            self.insert_key(tenant, person, &key).await?;
+            let inserted = on_pool!(&self.store, pool => sqlx::query(
+                "INSERT INTO person_index (tenant, id_hash, person) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING")
+                .bind(tenant).bind(&hash).bind(person.to_string()).execute(pool).await?
+                .rows_affected());
+            if inserted == 1 {
+                return Ok((person, key));
+            }
+            // Another replica enrolled the same person first: use theirs.
+            self.drop_key(tenant, person).await?;
+        }
+        Err(PrivacyError::Corrupt {
+            person: PersonId::new(),
+            reason: "the person index kept changing while enrolling".to_owned(),
+        })
+    }
+
+    async fn drop_key(&self, tenant: &str, person: PersonId) -> Result<u64, PrivacyError> {
+        Ok(on_pool!(&self.store, pool => sqlx::query(
+            "DELETE FROM person_keys WHERE tenant = $1 AND person = $2")
+            .bind(tenant).bind(person.to_string()).execute(pool).await?.rows_affected()))
+    }
+
+    async fn forget_index(&self, tenant: &str, person: PersonId) -> Result<(), PrivacyError> {
+        on_pool!(&self.store, pool => sqlx::query(
+            "DELETE FROM person_index WHERE tenant = $1 AND person = $2")
+            .bind(tenant).bind(person.to_string()).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Seals a person's details under their own key (enrolling them if new).
+    pub async fn seal(
+        &self,
+        tenant: &str,
+        details: &PersonalDetails,
+    ) -> Result<SealedPerson, PrivacyError> {
+        let (person, key) = self.enrol(tenant, details.id_number.as_deref()).await?;
+        let nonce = random::<12>()?;
+        let plaintext = serde_json::to_vec(details).expect("details serialize");
+        let aad = format!("{tenant}/{person}");
+        let ciphertext = Aes256Gcm::new(&key.into())
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &plaintext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|e| PrivacyError::Corrupt {
+                person,
+                reason: e.to_string(),
+            })?;
+        let mut sealed = nonce.to_vec();
+        sealed.extend(ciphertext);
+        Ok(SealedPerson {
+            person,
+            sealed: format!("v1.{}", URL_SAFE_NO_PAD.encode(sealed)),
+        })
+    }
+
+    /// The details of a sealed person, or `None` once their key is destroyed.
+    pub async fn unseal(
+        &self,
+        tenant: &str,
+        sealed: &SealedPerson,
+    ) -> Result<Option<PersonalDetails>, PrivacyError> {
+        let person = sealed.person;
+        let Some(key) = self.key(tenant, person).await? else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| PrivacyError::Corrupt { person, reason };
+        let bytes = sealed
+            .sealed
+            .strip_prefix("v1.")
+            .and_then(|b| URL_SAFE_NO_PAD.decode(b).ok())
+            .filter(|b| b.len() > 12)
+            .ok_or_else(|| corrupt("not a v1 seal".to_owned()))?;
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let aad = format!("{tenant}/{person}");
+        let plaintext = Aes256Gcm::new(&key.into())
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|e| corrupt(e.to_string()))?;
+        serde_json::from_slice(&plaintext)
+            .map(Some)
+            .map_err(|e| corrupt(e.to_string()))
+    }
+
+    /// The person known by this resident ID number, if any.
+    pub async fn find(
+        &self,
+        tenant: &str,
+        id_number: &str,
+    ) -> Result<Option<PersonId>, PrivacyError> {
+        let hash = self.id_hash(tenant, id_number).await?;
+        let known: Option<String> = on_pool!(&self.store, pool => sqlx::query(
+            "SELECT person FROM person_index WHERE tenant = $1 AND id_hash = $2")
+            .bind(tenant).bind(&hash).fetch_optional(pool).await?
+            .map(|r| r.try_get(0)).transpose())?;
+        Ok(known.and_then(|p| PersonId::from_str(&p).ok()))
+    }
+
+    /// Destroys a person's key (and the hash that recognised them): their details become
+    /// unreadable everywhere. Returns false when there was no key to destroy.
+    pub async fn erase(&self, tenant: &str, person: PersonId) -> Result<bool, PrivacyError> {
+        let dropped = self.drop_key(tenant, person).await?;
+        self.forget_index(tenant, person).await?;
+        on_pool!(&self.store, pool => sqlx::query(
+            "INSERT INTO person_erasures (tenant, person, erased_at) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING")
+            .bind(tenant).bind(person.to_string()).bind(micros(Timestamp::now()))
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(dropped > 0)
+    }
+
+    /// Records views of personal data in clear.
+    pub async fn record_views(&self, views: &[View]) -> Result<(), PrivacyError> {
+        for v in views {
+            on_pool!(&self.store, pool => sqlx::query(
+                "INSERT INTO person_views (tenant, person, case_id, viewer, role, via, viewed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(&v.tenant).bind(v.person.to_string())
+                .bind(v.case_id.map(|c| c.to_string())).bind(&v.viewer).bind(&v.role)
+                .bind(&v.via).bind(micros(v.viewed_at)).execute(pool).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(())
+    }
+
+    /// Every recorded view of a person's details, oldest first.
+    pub async fn views(&self, tenant: &str, person: PersonId) -> Result<Vec<View>, PrivacyError> {
+        let rows: Vec<(Option<String>, String, String, String, i64)> = on_pool!(&self.store, pool => {
+            let rows = sqlx::query(
+                "SELECT case_id, viewer, role, via, viewed_at FROM person_views
+                 WHERE tenant = $1 AND person = $2 ORDER BY viewed_at")
+                .bind(tenant).bind(person.to_string()).fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(case_id, viewer, role, via, at)| View {
+                tenant: tenant.to_owned(),
+                person,
+                case_id: case_id.and_then(|c| c.parse().ok()),
+                viewer,
+                role,
+                via,
+                viewed_at: Timestamp::from_microsecond(at).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Replaces every sealed person in `value` (any object that is exactly `{"person",
+    /// "sealed"}`) with what `disclosure` shows: the details in clear, masked, or nothing
+    /// (`{"withheld": true}`); an erased person shows `{"person", "erased": true}`. Returns the
+    /// people shown in clear, for the view record.
+    pub async fn render(
+        &self,
+        tenant: &str,
+        value: &mut Value,
+        disclosure: Disclosure,
+    ) -> Result<Vec<PersonId>, PrivacyError> {
+        let mut found = Vec::new();
+        collect_sealed(value, &mut found);
+        let mut shown = Vec::new();
+        for slot in found {
+            let sealed: SealedPerson = match serde_json::from_value(slot.clone()) {
+                Ok(s) => s,
+                Err(_) => continue,
+            };
+            *slot = match disclosure {
+                Disclosure::Withheld => json!({"withheld": true}),
+                Disclosure::Clear | Disclosure::Masked => match self.unseal(tenant, &sealed).await?
+                {
+                    None => json!({"person": sealed.person, "erased": true}),
+                    Some(details) => {
+                        let (details, masked) = if disclosure == Disclosure::Clear {
+                            shown.push(sealed.person);
+                            (details, false)
+                        } else {
+                            (details.masked(), true)
+                        };
+                        let mut out = serde_json::to_value(details).expect("details serialize");
+                        out["person"] = json!(sealed.person);
+                        if masked {
+                            out["masked"] = json!(true);
+                        }
+                        out
+                    }
+                },
+            };
+        }
+        shown.sort();
+        shown.dedup();
+        Ok(shown)
+    }
+}
+
+/// The objects in `value` that are exactly a sealed person.
+fn collect_sealed<'a>(value: &'a mut Value, found: &mut Vec<&'a mut Value>) {
+    let is_sealed = |v: &Value| {
+        v.as_object().is_some_and(|o| {
+            o.len() == 2
+                && o.get("person").is_some_and(Value::is_string)
+                && o.get("sealed").is_some_and(Value::is_string)
+        })
+    };
+    if is_sealed(value) {
+        found.push(value);
+        return;
+    }
+    match value {
+        Value::Object(map) => map.values_mut().for_each(|v| collect_sealed(v, found)),
+        Value::Array(items) => items.iter_mut().for_each(|v| collect_sealed(v, found)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

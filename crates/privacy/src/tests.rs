@@ -1,0 +1,173 @@
+use super::*;
+
+fn details(name: &str, id_number: Option<&str>) -> PersonalDetails {
+    PersonalDetails {
+        name: name.to_owned(),
+        id_number: id_number.map(str::to_owned),
+        phone: Some("13812345678".to_owned()),
+        address: Some("北京市海淀区清河路12号".to_owned()),
+    }
+}
+
+#[tokio::test]
+async fn a_sealed_person_opens_with_their_key_only_until_it_is_destroyed() {
+    let vault = Vault::in_memory().await.unwrap();
+    let zhang = details("张三丰", Some("11010519491231002X"));
+    let sealed = vault.seal("qinghe", &zhang).await.unwrap();
+    assert!(!sealed.sealed.contains("张"), "{}", sealed.sealed);
+    assert_eq!(
+        vault.unseal("qinghe", &sealed).await.unwrap(),
+        Some(zhang.clone())
+    );
+    // Bound to its tenant: another tenant's vault entry cannot open it.
+    assert_eq!(vault.unseal("elsewhere", &sealed).await.unwrap(), None);
+    // A tampered seal does not open.
+    let mut tampered = sealed.clone();
+    tampered.sealed.replace_range(
+        10..11,
+        if &tampered.sealed[10..11] == "A" {
+            "B"
+        } else {
+            "A"
+        },
+    );
+    assert!(vault.unseal("qinghe", &tampered).await.is_err());
+
+    assert!(vault.erase("qinghe", sealed.person).await.unwrap());
+    assert_eq!(vault.unseal("qinghe", &sealed).await.unwrap(), None);
+    assert!(
+        !vault.erase("qinghe", sealed.person).await.unwrap(),
+        "nothing left to erase"
+    );
+    // After erasure the same ID number is a new person: nothing recognises the old one.
+    assert_eq!(
+        vault.find("qinghe", "11010519491231002X").await.unwrap(),
+        None
+    );
+    let again = vault.seal("qinghe", &zhang).await.unwrap();
+    assert_ne!(again.person, sealed.person);
+}
+
+#[tokio::test]
+async fn the_same_id_number_is_the_same_person_and_no_number_is_always_someone_new() {
+    let vault = Vault::in_memory().await.unwrap();
+    let a = vault
+        .seal("qinghe", &details("张三", Some("11010519491231002x")))
+        .await
+        .unwrap();
+    let b = vault
+        .seal("qinghe", &details("张三", Some(" 11010519491231002X")))
+        .await
+        .unwrap();
+    assert_eq!(a.person, b.person);
+    assert_ne!(a.sealed, b.sealed, "a fresh nonce each time");
+    assert_eq!(
+        vault.find("qinghe", "11010519491231002X").await.unwrap(),
+        Some(a.person)
+    );
+    let other_tenant = vault
+        .seal("elsewhere", &details("张三", Some("11010519491231002X")))
+        .await
+        .unwrap();
+    assert_ne!(other_tenant.person, a.person, "tenants do not share people");
+    let c = vault.seal("qinghe", &details("李四", None)).await.unwrap();
+    let d = vault.seal("qinghe", &details("李四", None)).await.unwrap();
+    assert_ne!(c.person, d.person);
+}
+
+#[tokio::test]
+async fn render_shows_clear_masked_or_nothing_and_names_who_was_seen() {
+    let vault = Vault::in_memory().await.unwrap();
+    let sealed = vault
+        .seal("qinghe", &details("张三丰", None))
+        .await
+        .unwrap();
+    let doc = json!({"case": {"parties": [{"side": "applicant", "who": sealed}]}, "other": "x"});
+
+    let mut clear = doc.clone();
+    let shown = vault
+        .render("qinghe", &mut clear, Disclosure::Clear)
+        .await
+        .unwrap();
+    assert_eq!(shown, vec![sealed.person]);
+    assert_eq!(clear["case"]["parties"][0]["who"]["name"], "张三丰");
+    assert_eq!(clear["case"]["parties"][0]["side"], "applicant");
+
+    let mut masked = doc.clone();
+    assert!(
+        vault
+            .render("qinghe", &mut masked, Disclosure::Masked)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let who = &masked["case"]["parties"][0]["who"];
+    assert_eq!(who["name"], "张**");
+    assert_eq!(who["phone"], "138****5678");
+    assert_eq!(who["masked"], true);
+
+    let mut withheld = doc.clone();
+    vault
+        .render("qinghe", &mut withheld, Disclosure::Withheld)
+        .await
+        .unwrap();
+    assert_eq!(
+        withheld["case"]["parties"][0]["who"],
+        json!({"withheld": true})
+    );
+    assert!(!withheld.to_string().contains(&sealed.person.to_string()));
+
+    vault.erase("qinghe", sealed.person).await.unwrap();
+    let mut erased = doc.clone();
+    assert!(
+        vault
+            .render("qinghe", &mut erased, Disclosure::Clear)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(erased["case"]["parties"][0]["who"]["erased"], true);
+    assert_eq!(erased["other"], "x");
+}
+
+#[tokio::test]
+async fn views_are_recorded_and_read_back() {
+    let vault = Vault::in_memory().await.unwrap();
+    let person = PersonId::new();
+    let view = View {
+        tenant: "qinghe".to_owned(),
+        person,
+        case_id: Some(Uuid::now_v7()),
+        viewer: "officer-1".to_owned(),
+        role: "petition_officer".to_owned(),
+        via: "case".to_owned(),
+        viewed_at: Timestamp::from_second(1_760_000_000).unwrap(),
+    };
+    vault
+        .record_views(std::slice::from_ref(&view))
+        .await
+        .unwrap();
+    assert_eq!(vault.views("qinghe", person).await.unwrap(), vec![view]);
+    assert!(vault.views("elsewhere", person).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_postgres_vault_keeps_and_erases_keys_the_same_way() {
+    let db = docket_testkit::PgDatabase::fresh();
+    let vault = Vault::connect(db.url()).await.unwrap();
+    let sealed = vault
+        .seal("qinghe", &details("王五", Some("11010519491231002X")))
+        .await
+        .unwrap();
+    let again = Vault::connect(db.url()).await.unwrap();
+    assert_eq!(
+        again.unseal("qinghe", &sealed).await.unwrap().unwrap().name,
+        "王五"
+    );
+    assert_eq!(
+        again.find("qinghe", "11010519491231002X").await.unwrap(),
+        Some(sealed.person)
+    );
+    assert!(vault.erase("qinghe", sealed.person).await.unwrap());
+    assert_eq!(again.unseal("qinghe", &sealed).await.unwrap(), None);
+}
