@@ -3,6 +3,7 @@
 mod crash;
 mod jetstream;
 mod numbers;
+mod privacy;
 mod readmodel;
 mod stories;
 mod tokens;

@@ -78,7 +78,7 @@ pub(crate) struct EraseArgs {
     /// The person to erase: the `person` id the case shows.
     pub(crate) person: String,
     /// The tenant the person was recorded in.
-    #[arg(long, env = "DOCKET_TENANT", default_value = "qinghe")]
+    #[arg(long, env = "DOCKET_TENANT", default_value = "demo")]
     pub(crate) tenant: String,
 }
 
