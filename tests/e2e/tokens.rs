@@ -42,6 +42,47 @@ async fn an_identity_providers_tokens_are_checked_by_key_issuer_audience_and_tim
         json!({"sub": "li", "tenant": "qinghe", "role": "grid_worker", "grids": ["qinghe-01"],
                "iat": now, "exp": exp, "iss": "https://idp.example", "aud": aud})
     };
+    let with = |mut claims: serde_json::Value, key: &str, value: serde_json::Value| {
+        claims[key] = value;
+        claims
+    };
+    let b64 = |v: serde_json::Value| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    // alg none: a header and claims, no signature at all.
+    let unsigned = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "typ": "JWT", "kid": "rsa-1"})),
+        b64(claims(now + 600, "docket"))
+    );
+    // HS256 under the RSA key's id, "signed" with the public key as an HMAC secret: the classic
+    // algorithm confusion.
+    let confused = {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("rsa-1".to_owned());
+        let public = std::fs::read(fixture("jwks.json")).unwrap();
+        jsonwebtoken::encode(
+            &header,
+            &claims(now + 600, "docket"),
+            &EncodingKey::from_secret(&public),
+        )
+        .unwrap()
+    };
+    // A good token with one character of its signature changed.
+    let tampered = {
+        let mut t = token(
+            "ec-1",
+            "ec.pem",
+            Algorithm::ES256,
+            claims(now + 600, "docket"),
+        );
+        // Inside the signature: its last character carries padding bits.
+        let at = t.rfind('.').unwrap() + 10;
+        let flipped = if &t[at..=at] == "A" { "B" } else { "A" };
+        t.replace_range(at..=at, flipped);
+        t
+    };
     let filing = json!({"kind": "hazard", "community": "qinghe", "grid": "qinghe-01", "title": "t",
                         "category": "gas", "severity": "general", "source": "grid-worker"});
     let url = format!("{}/v1/cases", server.url);
@@ -55,6 +96,31 @@ async fn an_identity_providers_tokens_are_checked_by_key_issuer_audience_and_tim
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
     for (bad, says) in [
+        (
+            token(
+                "ec-1",
+                "ec.pem",
+                Algorithm::ES256,
+                with(claims(now + 600, "docket"), "nbf", json!(now + 3600)),
+            ),
+            "not valid yet",
+        ),
+        (
+            token(
+                "ec-1",
+                "ec.pem",
+                Algorithm::ES256,
+                with(
+                    claims(now + 600, "docket"),
+                    "iss",
+                    json!("https://evil.example"),
+                ),
+            ),
+            "wrong issuer",
+        ),
+        (unsigned, "never alg none"),
+        (confused, "not accepted for key"),
+        (tampered, "does not verify"),
         (
             token(
                 "ec-1",
