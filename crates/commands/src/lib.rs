@@ -363,27 +363,14 @@ impl CommandService {
                 }
                 Err(refusal) => return Err(refusal.into()),
             };
-            let state = events
-                .iter()
-                .try_fold(case.state.clone(), |s, e| CaseState::evolve(s, e).map(Some))
-                .map_err(|e| CommandError::Corrupt {
-                    case_id: case_id.as_uuid(),
-                    reason: e.to_string(),
-                })?
-                .expect("a decision records at least one event");
+            let state = fold_onto(case.state.clone(), &events, case_id)?;
             if request.case_id.is_none() && !reach.covers(&state) {
                 return Err(CommandError::OutsideReach(reach.why_not()));
             }
             let state = if events.iter().any(|e| !e.persons().is_empty()) {
+                // Sealing changes the people only, not reach: folded again for the outcome.
                 self.seal_persons(&actor.tenant, &mut events).await?;
-                events
-                    .iter()
-                    .try_fold(case.state.clone(), |s, e| CaseState::evolve(s, e).map(Some))
-                    .map_err(|e| CommandError::Corrupt {
-                        case_id: case_id.as_uuid(),
-                        reason: e.to_string(),
-                    })?
-                    .expect("a decision records at least one event")
+                fold_onto(case.state.clone(), &events, case_id)?
             } else {
                 state
             };
@@ -491,6 +478,25 @@ impl CommandService {
             replayed: true,
         })
     }
+}
+
+/// The case after the decided events.
+fn fold_onto(
+    state: Option<CaseState>,
+    events: &[docket_domain::CaseEvent],
+    case_id: CaseId,
+) -> Result<CaseState, CommandError> {
+    events
+        .iter()
+        .try_fold(state, |s, e| CaseState::evolve(s, e).map(Some))
+        .map_err(|e| CommandError::Corrupt {
+            case_id: case_id.as_uuid(),
+            reason: e.to_string(),
+        })?
+        .ok_or_else(|| CommandError::Corrupt {
+            case_id: case_id.as_uuid(),
+            reason: "a decision recorded no event".to_owned(),
+        })
 }
 
 fn to_record(event: &docket_domain::CaseEvent) -> EventRecord {
