@@ -20,7 +20,9 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::watch;
 
 pub use projector::{CASES, DEFAULT_BATCH, Projector};
-pub use queries::{CaseFilter, CaseLink, CaseSummary, DailyCount, HistoryEntry, Page};
+pub use queries::{
+    CaseFilter, CaseLink, CaseSummary, DailyCount, HistoryEntry, Page, PersonCase, RepeatOf,
+};
 pub use rebuild::{NEXT_SCHEMA, RebuildReport, Target, rebuild};
 
 use queries::on_db;

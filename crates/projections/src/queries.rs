@@ -35,6 +35,8 @@ pub struct CaseFilter {
     pub now: Option<Timestamp>,
     /// Only cases within this reach; `None` for the whole tenant (the API always sets it).
     pub reach: Option<Reach>,
+    /// Only repeat petitions (重复信访), or only cases that are not.
+    pub repeat: Option<bool>,
 }
 
 /// One line of the case list.
@@ -61,6 +63,36 @@ pub struct CaseSummary {
     pub closed_at: Option<Timestamp>,
     pub outcome: Option<String>,
     pub closed_on_time: Option<bool>,
+    /// A petition repeating one filed within the year before it, by the same person or on the
+    /// same matter.
+    pub repeat: bool,
+}
+
+/// One case of a person file (一人一档).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PersonCase {
+    pub id: Uuid,
+    pub number: String,
+    pub kind: String,
+    pub status: String,
+    pub closed: bool,
+    pub title: String,
+    /// The person's part in the case: `applicant`, `respondent` or `petitioner`.
+    pub part: String,
+    pub filed_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+    pub outcome: Option<String>,
+    pub repeat: bool,
+}
+
+/// An earlier petition a petition repeats.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepeatOf {
+    pub case: Uuid,
+    pub number: String,
+    pub filed_at: Timestamp,
+    /// `person`: one of its petitioners petitioned then; `matter`: it is marked a duplicate.
+    pub by: String,
 }
 
 /// A page of results, newest first, with the cursor of the next page if there is one.
@@ -160,6 +192,26 @@ impl ReadModel {
     /// Refreshes the query planner's statistics, as after a bulk load or rebuild.
     pub async fn analyze(&self) -> Result<(), ProjectionError> {
         on_db!(self, analyze())
+    }
+
+    /// Every case that names `person` (a person file), newest first, at most `limit`.
+    pub async fn person_cases(
+        &self,
+        tenant: &str,
+        person: Uuid,
+        limit: u32,
+    ) -> Result<Vec<PersonCase>, ProjectionError> {
+        on_db!(self, person_cases(tenant, person, limit))
+    }
+
+    /// The earlier petitions within the year before it that the petition repeats; empty for a
+    /// first petition and for other kinds.
+    pub async fn repeat_of(
+        &self,
+        tenant: &str,
+        case_id: Uuid,
+    ) -> Result<Vec<RepeatOf>, ProjectionError> {
+        on_db!(self, repeat_of(tenant, case_id))
     }
 
     /// A digest of every row of the read model: equal digests, equal models.

@@ -2,7 +2,7 @@
 //! units, links, history entry and counters. The dialect modules only write these.
 
 use docket_domain::common::{CommonEvent, Outcome, Satisfaction};
-use docket_domain::dispute::{DisputeEvent, JudicialConfirmation};
+use docket_domain::dispute::{DisputeEvent, JudicialConfirmation, Side};
 use docket_domain::hazard::HazardEvent;
 use docket_domain::petition::PetitionEvent;
 use docket_domain::{CaseEvent, CaseKind, CaseState};
@@ -81,6 +81,8 @@ pub(crate) struct Projected {
     /// The slice the counts are for: kind, community, grid, category, unit, severity.
     pub(crate) slice: [String; 6],
     pub(crate) events_json: String,
+    /// (person, part): the people the commit names, by their pseudonymous ids.
+    pub(crate) persons: Vec<(String, &'static str)>,
 }
 
 fn outcome_name(o: Outcome) -> &'static str {
@@ -107,6 +109,7 @@ pub(crate) fn project(
         .to_string();
     let mut state = before;
     let mut links = Vec::new();
+    let mut persons = Vec::new();
     let mut counts = Vec::new();
     let mut count = |metric| {
         counts.push(Count {
@@ -132,6 +135,23 @@ pub(crate) fn project(
             }) => {
                 links.push((case_id.clone(), of.to_string(), "duplicate-of"));
                 links.push((of.to_string(), case_id.clone(), "duplicated-by"));
+            }
+            _ => {}
+        }
+        match &event {
+            CaseEvent::Dispute(DisputeEvent::Registered { parties, .. }) => {
+                for party in parties {
+                    let part = match party.side {
+                        Side::Applicant => "applicant",
+                        Side::Respondent => "respondent",
+                    };
+                    persons.extend(party.who.person().map(|p| (p.to_string(), part)));
+                }
+            }
+            CaseEvent::Petition(PetitionEvent::Registered { petitioners, .. }) => {
+                for petitioner in petitioners {
+                    persons.extend(petitioner.person().map(|p| (p.to_string(), "petitioner")));
+                }
             }
             _ => {}
         }
@@ -218,6 +238,7 @@ pub(crate) fn project(
             counts,
             slice,
             events_json,
+            persons,
         },
         state,
     ))
@@ -281,6 +302,18 @@ pub(crate) struct LinkRow {
     pub(crate) position: i64,
 }
 
+/// A person named by a case: the person file (一人一档) is every case that names them.
+#[derive(Debug)]
+pub(crate) struct PersonRow {
+    pub(crate) tenant: String,
+    pub(crate) person: String,
+    pub(crate) case_id: String,
+    pub(crate) kind: &'static str,
+    pub(crate) part: &'static str,
+    pub(crate) filed_at: i64,
+    pub(crate) position: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct CountKey {
     pub(crate) tenant: String,
@@ -295,6 +328,7 @@ pub(crate) struct BatchPlan {
     pub(crate) cases: Vec<PlannedCase>,
     pub(crate) history: Vec<HistoryRow>,
     pub(crate) links: Vec<LinkRow>,
+    pub(crate) persons: Vec<PersonRow>,
     pub(crate) counts: Vec<(CountKey, i64)>,
     /// The last number handed out per counter, after the batch.
     pub(crate) numbers: Vec<(NumberKey, i64)>,
@@ -449,6 +483,17 @@ pub(crate) fn plan_batch(
                 from: from.clone(),
                 to: to.clone(),
                 relation,
+                position: recorded.position as i64,
+            });
+        }
+        for (person, part) in &projected.persons {
+            plan.persons.push(PersonRow {
+                tenant: body.tenant.clone(),
+                person: person.clone(),
+                case_id: case_id.clone(),
+                kind: projected.row.kind.as_str(),
+                part,
+                filed_at: working.filed_at,
                 position: recorded.position as i64,
             });
         }

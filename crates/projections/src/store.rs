@@ -5,7 +5,9 @@ use docket_domain::Reach;
 use docket_eventlog::Recorded;
 use uuid::Uuid;
 
-use crate::queries::{CaseFilter, CaseLink, CaseSummary, HistoryActor, HistoryEntry, Page};
+use crate::queries::{
+    CaseFilter, CaseLink, CaseSummary, HistoryActor, HistoryEntry, Page, PersonCase, RepeatOf,
+};
 use crate::rows::{self, from_micros};
 use crate::{CASES, ProjectionError};
 
@@ -79,6 +81,13 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
         "case_id, other_id, relation",
     ),
     (
+        "case_persons",
+        &[
+            "tenant", "person", "case_id", "kind", "part", "filed_at", "position",
+        ],
+        "case_id, person",
+    ),
+    (
         "case_numbers",
         &["tenant", "kind", "year", "last"],
         "tenant, kind, year",
@@ -101,6 +110,37 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
     ),
     ("checkpoints", &["projection", "position"], "projection"),
 ];
+
+/// How far back a petition looks for the one it repeats: twelve months, as 365 days.
+pub(crate) const REPEAT_WINDOW_MICROS: i64 = 365 * 24 * 3600 * 1_000_000;
+
+/// SQL: case `earlier` was filed before case `this` (ties broken by id) and within the year
+/// before it.
+pub(crate) fn earlier_within_a_year(earlier: &str, this: &str) -> String {
+    format!(
+        "({earlier}.filed_at < {this}.filed_at
+          OR ({earlier}.filed_at = {this}.filed_at AND {earlier}.case_id < {this}.case_id))
+         AND {earlier}.filed_at >= {this}.filed_at - {REPEAT_WINDOW_MICROS}"
+    )
+}
+
+/// SQL: whether the case aliased `case` is a repeat petition (重复信访): a petition by a person
+/// who petitioned within the year before, or marked a duplicate of a petition of that year.
+pub(crate) fn repeat_sql(case: &str) -> String {
+    format!(
+        "({case}.kind = 'petition' AND (EXISTS (
+            SELECT 1 FROM case_persons rp_me
+            JOIN case_persons rp_e ON rp_e.tenant = rp_me.tenant AND rp_e.person = rp_me.person
+                AND rp_e.kind = 'petition' AND rp_e.case_id <> rp_me.case_id
+            WHERE rp_me.case_id = {case}.case_id AND {by_person})
+          OR EXISTS (
+            SELECT 1 FROM case_links rl JOIN cases rl_e ON rl_e.case_id = rl.other_id
+            WHERE rl.case_id = {case}.case_id AND rl.relation = 'duplicate-of'
+                AND rl_e.kind = 'petition' AND {by_matter})))",
+        by_person = earlier_within_a_year("rp_e", "rp_me"),
+        by_matter = earlier_within_a_year("rl_e", case),
+    )
+}
 
 macro_rules! dialect {
     ($db:ty, $pool:ty) => {
@@ -341,6 +381,23 @@ macro_rules! dialect {
                 q.push(" ON CONFLICT DO NOTHING");
                 q.build().execute(&mut **tx).await?;
             }
+            for chunk in plan.persons.chunks(1000) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO case_persons
+                        (tenant, person, case_id, kind, part, filed_at, position) ",
+                );
+                q.push_values(chunk, |mut b, p| {
+                    b.push_bind(p.tenant.clone())
+                        .push_bind(p.person.clone())
+                        .push_bind(p.case_id.clone())
+                        .push_bind(p.kind)
+                        .push_bind(p.part)
+                        .push_bind(p.filed_at)
+                        .push_bind(p.position);
+                });
+                q.push(" ON CONFLICT DO NOTHING");
+                q.build().execute(&mut **tx).await?;
+            }
             for chunk in plan.counts.chunks(1000) {
                 let mut q = QueryBuilder::<Db>::new(
                     "INSERT INTO daily_counts
@@ -390,9 +447,10 @@ macro_rules! dialect {
             let mut q = QueryBuilder::<Db>::new(
                 "SELECT case_id, case_number, kind, status, is_closed, community, grid, title,
                         category, severity, lead_unit, assignee, version, position, deadline,
-                        filed_at, updated_at, closed_at, outcome, closed_on_time
-                 FROM cases WHERE tenant = ",
+                        filed_at, updated_at, closed_at, outcome, closed_on_time, ",
             );
+            q.push(crate::store::repeat_sql("cases"));
+            q.push(" AS is_repeat FROM cases WHERE tenant = ");
             q.push_bind(tenant.to_owned());
             let equals = [
                 ("kind", &filter.kind),
@@ -445,6 +503,10 @@ macro_rules! dialect {
             }
             if let Some(closed) = filter.closed {
                 q.push(" AND is_closed = ").push_bind(closed);
+            }
+            if let Some(repeat) = filter.repeat {
+                q.push(if repeat { " AND " } else { " AND NOT " })
+                    .push(crate::store::repeat_sql("cases"));
             }
             if let Some(now) = filter.overdue_at {
                 q.push(" AND is_closed = ")
@@ -514,6 +576,7 @@ macro_rules! dialect {
                         closed_at: time("closed_at")?,
                         outcome: r.try_get("outcome")?,
                         closed_on_time: r.try_get("closed_on_time")?,
+                        repeat: r.try_get("is_repeat")?,
                     })
                 })
                 .collect::<Result<Vec<_>, ProjectionError>>()?;
@@ -594,6 +657,91 @@ macro_rules! dialect {
                         events: serde_json::from_str(&events).map_err(decode_err)?,
                         prev_hash: r.try_get("prev_hash")?,
                         hash: r.try_get("hash")?,
+                    })
+                })
+                .collect()
+        }
+
+        /// Every case that names `person`, newest first, at most `limit`.
+        pub(crate) async fn person_cases(
+            pool: &$pool,
+            tenant: &str,
+            person: Uuid,
+            limit: u32,
+        ) -> Result<Vec<PersonCase>, ProjectionError> {
+            let sql = format!(
+                "SELECT c.case_id, c.case_number, c.kind, c.status, c.is_closed, c.title,
+                        c.filed_at, c.closed_at, c.outcome, p.part, {} AS is_repeat
+                 FROM case_persons p JOIN cases c ON c.case_id = p.case_id
+                 WHERE p.tenant = $1 AND p.person = $2
+                 ORDER BY p.filed_at DESC, p.case_id DESC LIMIT $3",
+                crate::store::repeat_sql("c")
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant)
+                .bind(person.to_string())
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(PersonCase {
+                        id: uuid(r.try_get::<&str, _>("case_id")?)?,
+                        number: r.try_get("case_number")?,
+                        kind: r.try_get("kind")?,
+                        status: r.try_get("status")?,
+                        closed: r.try_get("is_closed")?,
+                        title: r.try_get("title")?,
+                        part: r.try_get("part")?,
+                        filed_at: from_micros(r.try_get("filed_at")?),
+                        closed_at: r.try_get::<Option<i64>, _>("closed_at")?.map(from_micros),
+                        outcome: r.try_get("outcome")?,
+                        repeat: r.try_get("is_repeat")?,
+                    })
+                })
+                .collect()
+        }
+
+        /// The earlier petitions a petition repeats: by one of its petitioners, or on the same
+        /// matter (the petition is marked a duplicate of it), filed within the year before it.
+        pub(crate) async fn repeat_of(
+            pool: &$pool,
+            tenant: &str,
+            case_id: Uuid,
+        ) -> Result<Vec<RepeatOf>, ProjectionError> {
+            let sql = format!(
+                "SELECT e.case_id AS case_id, e.case_number AS case_number,
+                        e.filed_at AS filed_at, 'person' AS why
+                 FROM cases c
+                 JOIN case_persons me ON me.case_id = c.case_id
+                 JOIN case_persons ep ON ep.tenant = me.tenant AND ep.person = me.person
+                     AND ep.kind = 'petition' AND ep.case_id <> me.case_id
+                 JOIN cases e ON e.case_id = ep.case_id
+                 WHERE c.tenant = $1 AND c.case_id = $2 AND c.kind = 'petition'
+                     AND {earlier}
+                 UNION
+                 SELECT e.case_id AS case_id, e.case_number AS case_number,
+                        e.filed_at AS filed_at, 'matter' AS why
+                 FROM cases c
+                 JOIN case_links l ON l.case_id = c.case_id AND l.relation = 'duplicate-of'
+                 JOIN cases e ON e.case_id = l.other_id AND e.kind = 'petition'
+                 WHERE c.tenant = $1 AND c.case_id = $2 AND c.kind = 'petition'
+                     AND {earlier}
+                 ORDER BY filed_at, case_id",
+                earlier = crate::store::earlier_within_a_year("e", "c"),
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant)
+                .bind(case_id.to_string())
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(RepeatOf {
+                        case: uuid(r.try_get::<&str, _>("case_id")?)?,
+                        number: r.try_get("case_number")?,
+                        filed_at: from_micros(r.try_get("filed_at")?),
+                        by: r.try_get("why")?,
                     })
                 })
                 .collect()

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use docket_commands::{Actor, CommandRequest, CommandService, SystemClock};
+use docket_commands::{Actor, Clock, CommandRequest, CommandService};
 use docket_domain::{CaseCommand, CaseId, CaseKind, Reach, Role};
 use docket_eventlog::{EventLog, SqliteLog};
 use docket_projections::{CASES, CaseFilter, Projector, ReadModel};
@@ -18,13 +18,31 @@ struct World {
     dir: std::path::PathBuf,
     log: Arc<SqliteLog>,
     commands: CommandService,
+    clock: Arc<TestClock>,
     backend: Backend,
+}
+
+/// The wall clock, until a test sets the time.
+#[derive(Debug, Default)]
+struct TestClock(std::sync::Mutex<Option<jiff::Timestamp>>);
+
+impl TestClock {
+    fn set(&self, t: jiff::Timestamp) {
+        *self.0.lock().unwrap() = Some(t);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> jiff::Timestamp {
+        self.0.lock().unwrap().unwrap_or_else(jiff::Timestamp::now)
+    }
 }
 
 fn world_on(backend: Backend) -> World {
     let dir = tempfile::tempdir().unwrap().keep();
     let log = Arc::new(SqliteLog::open(dir.join("log.sqlite")).unwrap());
-    let commands = CommandService::new(log.clone(), Arc::new(SystemClock)).with_vault(
+    let clock = Arc::new(TestClock::default());
+    let commands = CommandService::new(log.clone(), clock.clone()).with_vault(
         tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current()
                 .block_on(docket_commands::Vault::in_memory())
@@ -35,6 +53,7 @@ fn world_on(backend: Backend) -> World {
         dir,
         log,
         commands,
+        clock,
         backend,
     }
 }
@@ -120,6 +139,29 @@ impl World {
             )
             .await
             .unwrap();
+    }
+
+    /// Registers a petition by `petitioners` (their JSON) as a petition officer.
+    async fn petition(&self, title: &str, petitioners: serde_json::Value) -> CaseId {
+        let command = CaseCommand::parse_filing(json!({
+            "kind": "petition", "community": "qinghe", "grid": "g-1", "title": title,
+            "channel": "letter", "petition_type": "appeal-request", "category": "housing",
+            "petitioners": petitioners
+        }))
+        .unwrap();
+        self.commands
+            .handle(
+                &actor("qinghe", Role::PetitionOfficer),
+                CommandRequest {
+                    case_id: None,
+                    command,
+                    idempotency_key: None,
+                    expected_version: None,
+                },
+            )
+            .await
+            .unwrap()
+            .case_id
     }
 
     async fn read_model(&self) -> ReadModel {
@@ -638,4 +680,162 @@ async fn an_interrupted_rebuild_resumes_and_swaps_in_a_model_equal_to_a_fresh_on
         5,
         "the live handle reads the swapped-in tables"
     );
+}
+
+on_both!(person_files_gather_a_persons_cases_and_flag_repeat_petitions);
+async fn person_files_gather_a_persons_cases_and_flag_repeat_petitions(w: World) {
+    let day = jiff::SignedDuration::from_hours(24);
+    let start: jiff::Timestamp = "2025-01-10T02:00:00Z".parse().unwrap();
+    let zhang = json!({"name": "张三", "id_number": "11010519800101002X", "phone": "13800001111"});
+    let li = json!({"name": "李四", "id_number": "110105194912310021"});
+    w.clock.set(start);
+    let first = w.petition("第一次", json!([zhang.clone()])).await;
+    let other = w.petition("别人的", json!([li.clone()])).await;
+    w.clock.set(start + day * 100);
+    // The same person, by ID number, whatever the name is written as this time.
+    let mut zhang_again = zhang.clone();
+    zhang_again["name"] = json!("张 三");
+    let second = w.petition("第二次", json!([zhang_again])).await;
+    // Someone else on the same matter as li's: a repeat by matter once marked a duplicate.
+    let same_matter = w.petition("同一事项", json!([{"name": "王五"}])).await;
+    let command = CaseCommand::parse_action(
+        CaseKind::Petition,
+        "mark-duplicate",
+        json!({"of": other.to_string()}),
+    )
+    .unwrap();
+    w.commands
+        .handle(
+            &actor("qinghe", Role::PetitionOfficer),
+            CommandRequest {
+                case_id: Some(same_matter),
+                command,
+                idempotency_key: None,
+                expected_version: None,
+            },
+        )
+        .await
+        .unwrap();
+    // More than a year after the first, but within a year of the second.
+    w.clock.set(start + day * 400);
+    let third = w.petition("第三次", json!([zhang.clone()])).await;
+    // More than a year after the third: a first petition again.
+    w.clock.set(start + day * 800);
+    let fourth = w.petition("第四次", json!([zhang.clone()])).await;
+    // A year and more after li's petition: no longer a repeat of it.
+    let late_matter = w
+        .petition("同一事项，晚了", json!([{"name": "赵六"}]))
+        .await;
+    let command = CaseCommand::parse_action(
+        CaseKind::Petition,
+        "mark-duplicate",
+        json!({"of": other.to_string()}),
+    )
+    .unwrap();
+    w.commands
+        .handle(
+            &actor("qinghe", Role::PetitionOfficer),
+            CommandRequest {
+                case_id: Some(late_matter),
+                command,
+                idempotency_key: None,
+                expected_version: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    let read = w.read_model().await;
+    // Small batches, so the repeats span batches.
+    Projector::new(w.log.clone(), read.clone())
+        .with_batch(2)
+        .catch_up()
+        .await
+        .unwrap();
+    let vault = w.commands.vault().unwrap();
+    let person = vault
+        .find("qinghe", "11010519800101002x")
+        .await
+        .unwrap()
+        .expect("the ID number is known");
+
+    let file = read
+        .person_cases("qinghe", person.as_uuid(), 100)
+        .await
+        .unwrap();
+    let ids: Vec<_> = file.iter().map(|c| c.id).collect();
+    assert_eq!(
+        ids,
+        [fourth, third, second, first].map(|c| c.as_uuid()),
+        "newest first, and only this person's"
+    );
+    assert!(
+        file.iter()
+            .all(|c| c.part == "petitioner" && c.kind == "petition")
+    );
+    let repeats: Vec<_> = file.iter().map(|c| c.repeat).collect();
+    assert_eq!(repeats, [false, true, true, false]);
+    assert!(
+        read.person_cases("other", person.as_uuid(), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let repeat_of = |case: CaseId| {
+        let read = read.clone();
+        async move {
+            read.repeat_of("qinghe", case.as_uuid())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.case, r.by))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(repeat_of(first).await, []);
+    assert_eq!(
+        repeat_of(second).await,
+        [(first.as_uuid(), "person".to_owned())]
+    );
+    assert_eq!(
+        repeat_of(third).await,
+        [(second.as_uuid(), "person".to_owned())]
+    );
+    assert_eq!(repeat_of(fourth).await, []);
+    assert_eq!(
+        repeat_of(same_matter).await,
+        [(other.as_uuid(), "matter".to_owned())]
+    );
+    assert_eq!(repeat_of(late_matter).await, []);
+    assert_eq!(repeat_of(other).await, []);
+
+    // The list flags them, and filters on the flag.
+    let only_repeats = CaseFilter {
+        repeat: Some(true),
+        ..CaseFilter::default()
+    };
+    let page = read
+        .list_cases("qinghe", &only_repeats, None, 50)
+        .await
+        .unwrap();
+    let mut listed: Vec<_> = page.items.iter().map(|c| c.id).collect();
+    listed.sort();
+    let mut expected = vec![second.as_uuid(), third.as_uuid(), same_matter.as_uuid()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    let all = read
+        .list_cases("qinghe", &CaseFilter::default(), None, 50)
+        .await
+        .unwrap();
+    assert_eq!(all.items.iter().filter(|c| c.repeat).count(), 3);
+    let not_repeats = CaseFilter {
+        repeat: Some(false),
+        ..CaseFilter::default()
+    };
+    let page = read
+        .list_cases("qinghe", &not_repeats, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), all.items.len() - 3);
 }

@@ -1,0 +1,23 @@
+-- Person files (一人一档): every case that names a person (a dispute's party, a petitioner), by
+-- the person's pseudonymous id (the same id for the same resident ID number; the number itself is
+-- never stored). Older models lack these rows, so everything is projected again from the log.
+CREATE TABLE case_persons (
+    tenant   TEXT    NOT NULL,
+    person   TEXT    NOT NULL,
+    case_id  TEXT    NOT NULL,
+    kind     TEXT    NOT NULL,
+    -- applicant | respondent (a dispute's sides) | petitioner
+    part     TEXT    NOT NULL,
+    filed_at BIGINT  NOT NULL,
+    position BIGINT  NOT NULL,
+    PRIMARY KEY (case_id, person)
+);
+CREATE INDEX case_persons_by_person ON case_persons (tenant, person, kind, filed_at);
+
+DELETE FROM cases;
+DELETE FROM case_units;
+DELETE FROM case_history;
+DELETE FROM case_links;
+DELETE FROM case_numbers;
+DELETE FROM daily_counts;
+DELETE FROM checkpoints;
