@@ -50,13 +50,27 @@ pub(crate) async fn show_people(
         .render(tenant, value, disclosure)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    record_views(state, actor, shown, Some(case_id), via).await
+}
+
+/// Records that `actor` saw these people's details in clear, through `via`.
+pub(crate) async fn record_views(
+    state: &AppState,
+    actor: &docket_commands::Actor,
+    shown: Vec<docket_domain::person::PersonId>,
+    case_id: Option<CaseId>,
+    via: &str,
+) -> Result<(), ApiError> {
+    let Some(vault) = state.commands.vault() else {
+        return Ok(());
+    };
     let now = state.commands.clock().now();
     let views: Vec<docket_privacy::View> = shown
         .into_iter()
         .map(|person| docket_privacy::View {
-            tenant: tenant.to_owned(),
+            tenant: actor.tenant.to_string(),
             person,
-            case_id: Some(case_id.as_uuid()),
+            case_id: case_id.map(|c| c.as_uuid()),
             viewer: actor.id.clone(),
             role: actor.role.to_string(),
             via: via.to_owned(),
@@ -215,6 +229,10 @@ pub(crate) async fn detail(
         .read
         .links(actor.tenant.as_str(), case_id.as_uuid())
         .await?;
+    let repeat_of = state
+        .read
+        .repeat_of(actor.tenant.as_str(), case_id.as_uuid())
+        .await?;
     let now = state.commands.clock().now();
     let handling = &current.handling;
     let closed_at = current
@@ -247,6 +265,8 @@ pub(crate) async fn detail(
         "co_handlers": handling.co_handlers,
         "supervision": handling.supervisions,
         "links": links,
+        "repeat": !repeat_of.is_empty(),
+        "repeat_of": repeat_of,
         "return_visits": handling.return_visits,
         "allowed_actions": current.allowed_actions(actor.role, now),
         "case": current,
@@ -305,6 +325,8 @@ pub(crate) struct ListParams {
     assignee: Option<String>,
     closed: Option<bool>,
     overdue: Option<bool>,
+    /// Only repeat petitions (`true`), or no repeats (`false`).
+    repeat: Option<bool>,
     due_before: Option<String>,
     filed_from: Option<String>,
     filed_to: Option<String>,
@@ -382,6 +404,7 @@ pub(crate) async fn list(
         unit: p.unit,
         assignee: p.assignee,
         closed: p.closed,
+        repeat: p.repeat,
         overdue_at: p.overdue.filter(|o| *o).map(|_| now),
         due_before: instant("due_before", &p.due_before)?,
         filed_from: instant("filed_from", &p.filed_from)?,

@@ -4,6 +4,7 @@
 pub mod auth;
 mod cases;
 mod extract;
+mod persons;
 mod problem;
 
 use axum::Router;
@@ -54,6 +55,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/{id}", get(cases::detail))
         .route("/v1/cases/{id}/actions/{action}", post(cases::act))
         .route("/v1/cases/{id}/history", get(cases::history))
+        .route("/v1/persons/find", post(persons::find))
+        .route("/v1/persons/{id}", get(persons::file))
+        .route("/v1/persons/{id}/views", get(persons::views))
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/status", get(status))
         .fallback(|| async { ApiError::NoRoute })

@@ -26,6 +26,10 @@ pub enum ApiError {
     CaseNotFound,
     /// 403: a filing would put the case outside the filer's own reach.
     OutsideReach(String),
+    /// 403: the caller's role may not use this resource at all.
+    RoleNotPermitted(String),
+    /// 404: no person of this id or ID number in the caller's tenant.
+    PersonNotFound,
     /// 404: no case kind knows this action.
     UnknownAction { action: String },
     /// 404: no such route.
@@ -150,6 +154,18 @@ impl ApiError {
                 "outside-reach",
                 "Outside your reach",
                 why.clone(),
+            ),
+            ApiError::RoleNotPermitted(why) => (
+                StatusCode::FORBIDDEN,
+                "role-not-permitted",
+                "Not permitted for this role",
+                why.clone(),
+            ),
+            ApiError::PersonNotFound => (
+                StatusCode::NOT_FOUND,
+                "person-not-found",
+                "Person not found",
+                "no such person in this tenant".to_owned(),
             ),
             ApiError::UnknownAction { action } => {
                 ext.insert("action".into(), json!(action));

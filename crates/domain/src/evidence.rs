@@ -119,16 +119,13 @@ pub(crate) fn check_person(
         return Err(Refusal::invalid(field, "every person needs a name"));
     }
     optional_text(field, Some(name), 100)?;
-    if let Some(id) = id_number {
-        let ok = id.len() == 18
-            && id[..17].bytes().all(|b| b.is_ascii_digit())
-            && matches!(id.as_bytes()[17], b'0'..=b'9' | b'X' | b'x');
-        if !ok {
-            return Err(Refusal::invalid(
-                field,
-                "id_number must be an 18-character resident ID number",
-            ));
-        }
+    if let Some(id) = id_number
+        && !crate::person::is_resident_id_number(id)
+    {
+        return Err(Refusal::invalid(
+            field,
+            "id_number must be an 18-character resident ID number",
+        ));
     }
     if let Some(phone) = phone {
         let digits = phone.bytes().filter(u8::is_ascii_digit).count();

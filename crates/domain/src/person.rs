@@ -52,6 +52,14 @@ impl FromStr for PersonId {
     }
 }
 
+/// Whether `id` has the shape of a resident ID number: 18 characters, 17 digits and a last
+/// digit or X.
+pub fn is_resident_id_number(id: &str) -> bool {
+    id.len() == 18
+        && id.as_bytes()[..17].iter().all(u8::is_ascii_digit)
+        && matches!(id.as_bytes()[17], b'0'..=b'9' | b'X' | b'x')
+}
+
 /// A person's identifying details: personal information.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,6 +187,18 @@ impl PersonalDetails {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resident_id_number_is_seventeen_digits_and_a_check_character() {
+        assert!(is_resident_id_number("11010519491231002X"));
+        assert!(is_resident_id_number("11010519491231002x"));
+        assert!(is_resident_id_number("110105194912310021"));
+        assert!(!is_resident_id_number("1101051949123100Y1"));
+        assert!(!is_resident_id_number("11010519491231002"));
+        // Eighteen bytes but six characters: refused, not sliced inside a character.
+        assert!(!is_resident_id_number("中中中中中中"));
+        assert!(!is_resident_id_number("11010519491231002中"));
+    }
 
     #[test]
     fn masks_keep_the_first_character_of_a_name_and_the_ends_of_a_number() {

@@ -91,7 +91,13 @@ fn filing(kind: CaseKind) -> Value {
 }
 
 impl App {
-    async fn send_as(&self, actor: &Actor, method: &str, uri: &str, body: Option<Value>) -> Reply {
+    pub(super) async fn send_as(
+        &self,
+        actor: &Actor,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(uri).header(
             "authorization",
             format!("Bearer {}", self.auth.mint(actor, Duration::from_secs(600))),

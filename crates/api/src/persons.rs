@@ -1,0 +1,189 @@
+//! `/v1/persons`: person files (一人一档) and the record of who saw a person's details.
+//!
+//! A person is known by a pseudonymous id; the same resident ID number gives the same id within
+//! a tenant (through a keyed hash: the number itself is never stored). A person file lists every
+//! case naming the person, flags repeat petitions, and shows the details as last recorded. Files
+//! hold personal data in clear, so only petition officers and supervisors open them, and each
+//! opening is recorded; only supervisors read that record.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use docket_commands::Actor;
+use docket_domain::person::{Disclosure, PersonId, is_resident_id_number};
+use docket_domain::{CaseId, InvalidInput, Role};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::cases::record_views;
+use crate::extract::{Caller, JsonBody};
+use crate::{ApiError, AppState};
+
+/// A person file lists at most this many cases, newest first.
+const FILE_LIMIT: u32 = 500;
+
+/// Who opens person files: the roles that see petitioners in clear across the tenant.
+const FILE_READERS: &[Role] = &[Role::PetitionOfficer, Role::Supervisor];
+
+fn require(actor: &Actor, roles: &[Role], what: &str) -> Result<(), ApiError> {
+    if roles.contains(&actor.role) {
+        return Ok(());
+    }
+    let names: Vec<String> = roles.iter().map(ToString::to_string).collect();
+    Err(ApiError::RoleNotPermitted(format!(
+        "{what} are for {} only, not {}",
+        names.join(" and "),
+        actor.role
+    )))
+}
+
+fn parse_person(raw: &str) -> Result<PersonId, ApiError> {
+    raw.parse().map_err(|_| ApiError::BadRequest {
+        code: "invalid-person-id",
+        detail: format!("{raw:?} is not a person id (a UUID)"),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lookup {
+    id_number: String,
+}
+
+/// `POST /v1/persons/find` `{"id_number": "..."}`: the person file of whoever filed with this
+/// resident ID number. A POST, so the number never appears in a URL or an access log.
+pub(crate) async fn find(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    require(&actor, FILE_READERS, "person files")?;
+    let lookup: Lookup = serde_json::from_value(body).map_err(|e| {
+        ApiError::InvalidInput(InvalidInput {
+            field: None,
+            message: format!("a lookup is {{\"id_number\": \"...\"}}: {e}"),
+        })
+    })?;
+    let id_number = lookup.id_number.trim();
+    if !is_resident_id_number(id_number) {
+        return Err(ApiError::InvalidInput(InvalidInput {
+            field: Some("id_number".to_owned()),
+            message: "id_number must be an 18-character resident ID number".to_owned(),
+        }));
+    }
+    let vault = state.commands.vault().ok_or(ApiError::PersonNotFound)?;
+    let person = vault
+        .find(actor.tenant.as_str(), id_number)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .ok_or(ApiError::PersonNotFound)?;
+    person_file(&state, &actor, person).await
+}
+
+/// `GET /v1/persons/{person}`: the person file.
+pub(crate) async fn file(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    require(&actor, FILE_READERS, "person files")?;
+    let person = parse_person(&id)?;
+    person_file(&state, &actor, person).await
+}
+
+/// The sealed details of `person` in a case's state, as the case last recorded them.
+fn sealed_details(state: &docket_domain::CaseState, person: PersonId) -> Option<Value> {
+    fn walk(value: &Value, person: &str) -> Option<Value> {
+        match value {
+            Value::Object(map) => {
+                if map.get("person").and_then(Value::as_str) == Some(person)
+                    && map.contains_key("sealed")
+                {
+                    return Some(value.clone());
+                }
+                map.values().find_map(|v| walk(v, person))
+            }
+            Value::Array(items) => items.iter().find_map(|v| walk(v, person)),
+            _ => None,
+        }
+    }
+    walk(&serde_json::to_value(state).ok()?, &person.to_string())
+}
+
+async fn person_file(
+    state: &AppState,
+    actor: &Actor,
+    person: PersonId,
+) -> Result<Response, ApiError> {
+    let tenant = actor.tenant.as_str();
+    let mut cases = state
+        .read
+        .person_cases(tenant, person.as_uuid(), FILE_LIMIT + 1)
+        .await?;
+    if cases.is_empty() {
+        return Err(ApiError::PersonNotFound);
+    }
+    let more = cases.len() > FILE_LIMIT as usize;
+    cases.truncate(FILE_LIMIT as usize);
+    // The details as the newest case naming the person recorded them.
+    let newest = CaseId::from_uuid(cases[0].id).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let case = state.commands.load_in_reach(actor, newest).await?;
+    let mut details = case
+        .state
+        .as_ref()
+        .and_then(|s| sealed_details(s, person))
+        .unwrap_or(Value::Null);
+    if let Some(vault) = state.commands.vault() {
+        let shown = vault
+            .render(tenant, &mut details, Disclosure::Clear)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        record_views(state, actor, shown, None, "person-file").await?;
+    }
+    let petitions = cases.iter().filter(|c| c.kind == "petition").count();
+    let repeats = cases.iter().filter(|c| c.repeat).count();
+    Ok(Json(json!({
+        "person": person,
+        "details": details,
+        "petitions": petitions,
+        "repeat_petitions": repeats,
+        "cases": cases,
+        "more": more,
+    }))
+    .into_response())
+}
+
+/// `GET /v1/persons/{person}/views`: every time the person's details were shown in clear:
+/// who, in which role, through which read, about which case, when. Supervisors only.
+pub(crate) async fn views(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    require(
+        &actor,
+        &[Role::Supervisor],
+        "the records of who saw a person's details",
+    )?;
+    let person = parse_person(&id)?;
+    let views = match state.commands.vault() {
+        Some(vault) => vault
+            .views(actor.tenant.as_str(), person)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        None => Vec::new(),
+    };
+    let views: Vec<Value> = views
+        .into_iter()
+        .map(|v| {
+            json!({
+                "viewer": v.viewer,
+                "role": v.role,
+                "via": v.via,
+                "case": v.case_id,
+                "at": v.viewed_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "person": person, "views": views })).into_response())
+}
