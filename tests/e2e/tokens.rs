@@ -183,3 +183,62 @@ async fn an_identity_providers_tokens_are_checked_by_key_issuer_audience_and_tim
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("identity provider"));
 }
+
+/// Serves `jwks` at `/jwks` on a free loopback port, as an identity provider publishes it.
+async fn publish_jwks(jwks: String) -> String {
+    let app = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            let jwks = jwks.clone();
+            async move { ([("content-type", "application/json")], jwks) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_keys_can_come_from_the_url_the_identity_provider_publishes_them_at() {
+    let dir = data_dir();
+    let jwks_url = publish_jwks(std::fs::read_to_string(fixture("jwks.json")).unwrap()).await;
+    let server = Server::start_with(
+        dir.path(),
+        &["--jwks", &jwks_url, "--jwt-audience", "docket"],
+    );
+    let now = jiff::Timestamp::now().as_second();
+    let claims = json!({"sub": "li", "tenant": "qinghe", "role": "supervisor",
+                        "iat": now, "exp": now + 600, "aud": "docket"});
+    let url = format!("{}/v1/cases", server.url);
+    let good = token("rsa-1", "rsa.pem", Algorithm::RS256, claims.clone());
+    let (status, body) = call(Method::GET, &url, &good, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stranger = token("rsa-9", "rsa-other.pem", Algorithm::RS256, claims);
+    let (status, problem) = call(Method::GET, &url, &stranger, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown key id"),
+        "{problem}"
+    );
+
+    // A provider that cannot be reached stops the server at start, saying where it looked.
+    let other = data_dir();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(docket_tests::docket_bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--jwks"])
+            .arg("http://127.0.0.1:1/jwks")
+            .arg("--data-dir")
+            .arg(other.path())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("http://127.0.0.1:1/jwks"), "{stderr}");
+}

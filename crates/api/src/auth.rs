@@ -1,10 +1,13 @@
 //! Bearer tokens: JWTs carrying subject, tenant, role, unit and grids. Either HS256 with one
 //! shared secret (a single site; `docket token` mints them), or RS256/ES256 verified against the
-//! keys of an identity provider's JWKS. `exp` is required; `nbf` is honoured; `iss` and `aud` are
-//! required and checked when configured. The algorithm is the configuration's, never the
-//! token's: `none`, or HS256 presented where keys are asymmetric, is refused.
+//! keys of an identity provider's JWKS, from a file or fetched from a URL (fetched again when a
+//! token names a key id not yet known, at most every [`REFETCH_AFTER`], and on a schedule, so
+//! rotated keys arrive and revoked ones leave). `exp` is required; `nbf` is honoured; `iss` and
+//! `aud` are required and checked when configured. The algorithm is the configuration's, never
+//! the token's: `none`, or HS256 presented where keys are asymmetric, is refused.
 
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use docket_commands::Actor;
 use docket_domain::{GridId, Role, TenantId, UnitId};
@@ -47,6 +50,19 @@ pub enum AuthError {
 #[error("token keys: {0}")]
 pub struct KeyError(pub String);
 
+/// A token naming an unknown key id fetches the JWKS again, but not sooner than this after the
+/// last fetch: a stream of made-up key ids cannot make Docket hammer the identity provider.
+pub const REFETCH_AFTER: Duration = Duration::from_secs(30);
+
+/// How long a JWKS fetch may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A JWKS larger than this is refused.
+const MAX_JWKS_BYTES: usize = 1024 * 1024;
+
+/// An identity provider's public keys: key id, algorithm, key.
+type ProviderKeys = Vec<(String, Algorithm, DecodingKey)>;
+
 #[derive(Clone)]
 enum Keys {
     /// One shared secret; tokens are HS256 and Docket can mint them.
@@ -54,8 +70,22 @@ enum Keys {
         encoding: EncodingKey,
         decoding: DecodingKey,
     },
-    /// An identity provider's public keys by key id, each with its algorithm.
-    Provider(Vec<(String, Algorithm, DecodingKey)>),
+    /// An identity provider's public keys by key id, each with its algorithm; replaced whole
+    /// when fetched again from the source, if any.
+    Provider {
+        keys: Arc<RwLock<Arc<ProviderKeys>>>,
+        source: Option<Arc<JwksSource>>,
+    },
+}
+
+/// Where an identity provider publishes its JWKS.
+struct JwksSource {
+    url: reqwest::Url,
+    client: reqwest::Client,
+    /// When the keys were last fetched (successfully or not); held while fetching, so one
+    /// fetch runs at a time.
+    last_fetch: tokio::sync::Mutex<Instant>,
+    refetch_after: Duration,
 }
 
 /// Verifies (and, with a shared secret, mints) tokens.
@@ -70,9 +100,15 @@ impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let keys = match &self.keys {
             Keys::Shared { .. } => "HS256, secret: <redacted>".to_owned(),
-            Keys::Provider(keys) => format!(
-                "JWKS: {}",
-                keys.iter()
+            Keys::Provider { keys, source } => format!(
+                "JWKS{}: {}",
+                source
+                    .as_ref()
+                    .map(|s| format!(" from {}", s.url))
+                    .unwrap_or_default(),
+                keys.read()
+                    .expect("key lock")
+                    .iter()
                     .map(|k| k.0.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -102,6 +138,85 @@ fn jwk_algorithm(jwk: &Jwk) -> Result<Algorithm, KeyError> {
     }
 }
 
+/// How a JWKS is read: every key must be usable (the operator's own file), or unusable keys are
+/// skipped (an identity provider's published set, which may hold encryption keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strictness {
+    EveryKey,
+    UsableKeys,
+}
+
+fn parse_jwks(json: &str, strictness: Strictness) -> Result<ProviderKeys, KeyError> {
+    let set: JwkSet =
+        serde_json::from_str(json).map_err(|e| KeyError(format!("not a JWKS: {e}")))?;
+    let mut keys = Vec::new();
+    for jwk in &set.keys {
+        let usable = (|| {
+            let kid = jwk
+                .common
+                .key_id
+                .clone()
+                .ok_or_else(|| KeyError("every key needs a kid".to_owned()))?;
+            if jwk.common.public_key_use == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption) {
+                return Err(KeyError(format!(
+                    "key {kid:?} is for encryption, not signatures"
+                )));
+            }
+            let algorithm = jwk_algorithm(jwk)?;
+            let key =
+                DecodingKey::from_jwk(jwk).map_err(|e| KeyError(format!("key {kid:?}: {e}")))?;
+            Ok((kid, algorithm, key))
+        })();
+        match (usable, strictness) {
+            (Ok(key), _) => keys.push(key),
+            (Err(e), Strictness::EveryKey) => return Err(e),
+            (Err(e), Strictness::UsableKeys) => {
+                tracing::debug!(reason = %e, "JWKS key skipped");
+            }
+        }
+    }
+    if keys.is_empty() {
+        return Err(KeyError(match strictness {
+            Strictness::EveryKey => "the JWKS has no keys".to_owned(),
+            Strictness::UsableKeys => {
+                "the JWKS has no usable keys (RS256 or ES256 signing keys, each with a kid)"
+                    .to_owned()
+            }
+        }));
+    }
+    Ok(keys)
+}
+
+impl JwksSource {
+    async fn fetch(&self) -> Result<ProviderKeys, KeyError> {
+        let url = &self.url;
+        let fail = |e: &dyn std::fmt::Display| KeyError(format!("JWKS from {url}: {e}"));
+        let response = self
+            .client
+            .get(url.clone())
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| fail(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(fail(&format!("the server answered {status}")));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        {
+            return Err(fail(&format!("larger than {MAX_JWKS_BYTES} bytes")));
+        }
+        let body = response.bytes().await.map_err(|e| fail(&e))?;
+        if body.len() > MAX_JWKS_BYTES {
+            return Err(fail(&format!("larger than {MAX_JWKS_BYTES} bytes")));
+        }
+        let json = std::str::from_utf8(&body).map_err(|e| fail(&e))?;
+        parse_jwks(json, Strictness::UsableKeys).map_err(|e| fail(&e.0))
+    }
+}
+
 impl Authenticator {
     pub fn hs256(secret: &[u8]) -> Self {
         Self {
@@ -115,29 +230,120 @@ impl Authenticator {
     }
 
     /// Verifies against the keys of a JWKS document (RS256 and ES256 keys, each with a `kid`).
+    /// A key of any other kind is refused: the document is the operator's own.
     pub fn jwks(json: &str) -> Result<Self, KeyError> {
-        let set: JwkSet =
-            serde_json::from_str(json).map_err(|e| KeyError(format!("not a JWKS: {e}")))?;
-        let mut keys = Vec::new();
-        for jwk in &set.keys {
-            let kid = jwk
-                .common
-                .key_id
-                .clone()
-                .ok_or_else(|| KeyError("every key needs a kid".to_owned()))?;
-            let algorithm = jwk_algorithm(jwk)?;
-            let key =
-                DecodingKey::from_jwk(jwk).map_err(|e| KeyError(format!("key {kid:?}: {e}")))?;
-            keys.push((kid, algorithm, key));
+        let keys = parse_jwks(json, Strictness::EveryKey)?;
+        Ok(Self::provider(keys, None))
+    }
+
+    /// Verifies against the JWKS an identity provider publishes at `url` (https, or http on a
+    /// loopback address), fetched now and again as tokens and the schedule need. Keys of other
+    /// kinds (encryption keys, other algorithms) are skipped; at least one must be usable.
+    pub async fn jwks_url(url: &str) -> Result<Self, KeyError> {
+        Self::jwks_url_refetching_after(url, REFETCH_AFTER).await
+    }
+
+    /// As [`Authenticator::jwks_url`], fetching again for an unknown key id no sooner than
+    /// `refetch_after` after the last fetch.
+    pub async fn jwks_url_refetching_after(
+        url: &str,
+        refetch_after: Duration,
+    ) -> Result<Self, KeyError> {
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| KeyError(format!("JWKS URL {url:?}: {e}")))?;
+        let loopback = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        };
+        match parsed.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            _ => {
+                return Err(KeyError(format!(
+                    "JWKS URL {url:?}: keys are fetched over https (plain http only from a \
+                     loopback address)"
+                )));
+            }
         }
-        if keys.is_empty() {
-            return Err(KeyError("the JWKS has no keys".to_owned()));
-        }
-        Ok(Self {
-            keys: Keys::Provider(keys),
+        let client = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .build()
+            .map_err(|e| KeyError(format!("JWKS URL {url:?}: {e}")))?;
+        let source = JwksSource {
+            url: parsed,
+            client,
+            last_fetch: tokio::sync::Mutex::new(Instant::now()),
+            refetch_after,
+        };
+        let keys = source.fetch().await?;
+        Ok(Self::provider(keys, Some(Arc::new(source))))
+    }
+
+    fn provider(keys: ProviderKeys, source: Option<Arc<JwksSource>>) -> Self {
+        Self {
+            keys: Keys::Provider {
+                keys: Arc::new(RwLock::new(Arc::new(keys))),
+                source,
+            },
             issuer: None,
             audience: None,
-        })
+        }
+    }
+
+    /// Fetches the keys again from the JWKS URL, now. On failure the keys in use stay and the
+    /// error says why. Does nothing for a shared secret or a JWKS file.
+    pub async fn refresh(&self) -> Result<(), KeyError> {
+        let Keys::Provider {
+            keys,
+            source: Some(source),
+        } = &self.keys
+        else {
+            return Ok(());
+        };
+        let mut last = source.last_fetch.lock().await;
+        *last = Instant::now();
+        let fresh = source.fetch().await?;
+        *keys.write().expect("key lock") = Arc::new(fresh);
+        Ok(())
+    }
+
+    /// Whether keys come from a URL, to be refreshed on a schedule.
+    pub fn fetches_keys(&self) -> bool {
+        matches!(
+            self.keys,
+            Keys::Provider {
+                source: Some(_),
+                ..
+            }
+        )
+    }
+
+    /// Fetches the keys again because a token named `kid`, unless they were fetched within
+    /// the refetch interval or someone else fetched them while we waited.
+    async fn refetch_for(&self, kid: &str) {
+        let Keys::Provider {
+            keys,
+            source: Some(source),
+        } = &self.keys
+        else {
+            return;
+        };
+        let mut last = source.last_fetch.lock().await;
+        if self.knows_key(kid) || last.elapsed() < source.refetch_after {
+            return;
+        }
+        *last = Instant::now();
+        match source.fetch().await {
+            Ok(fresh) => {
+                tracing::info!(url = %source.url, kid, keys = fresh.len(), "JWKS fetched again for an unknown key id");
+                *keys.write().expect("key lock") = Arc::new(fresh);
+            }
+            Err(e) => {
+                tracing::warn!(url = %source.url, error = %e, "JWKS fetch failed; the keys in use stay")
+            }
+        }
     }
 
     /// Requires tokens to name this issuer (`iss`).
@@ -180,9 +386,8 @@ impl Authenticator {
             .expect("HS256 signing does not fail")
     }
 
-    /// The actor a bearer token speaks for.
+    /// The actor a bearer token speaks for, by the keys known now.
     pub fn verify(&self, token: &str) -> Result<Actor, AuthError> {
-        let invalid = |e: &dyn std::fmt::Display| AuthError::Invalid(e.to_string());
         let header = jsonwebtoken::decode_header(token).map_err(|e| {
             AuthError::Invalid(format!(
                 "{e} (tokens are signed JWTs: HS256, RS256 or ES256 as configured; never alg none)"
@@ -198,11 +403,12 @@ impl Authenticator {
                 }
                 (Algorithm::HS256, decoding)
             }
-            Keys::Provider(keys) => {
+            Keys::Provider { keys, .. } => {
                 let kid = header
                     .kid
                     .as_deref()
                     .ok_or_else(|| AuthError::Invalid("the token names no key (kid)".to_owned()))?;
+                let keys = keys.read().expect("key lock").clone();
                 let (_, algorithm, key) = keys
                     .iter()
                     .find(|(id, _, _)| id == kid)
@@ -213,9 +419,42 @@ impl Authenticator {
                         header.alg
                     )));
                 }
-                (*algorithm, key)
+                return self.check_claims(token, *algorithm, key);
             }
         };
+        self.check_claims(token, algorithm, key)
+    }
+
+    /// The actor a bearer token speaks for, fetching the identity provider's keys again first
+    /// if the token names a key id not known yet (a rotated key).
+    pub async fn authenticate(&self, token: &str) -> Result<Actor, AuthError> {
+        if self.fetches_keys()
+            && let Ok(Some(kid)) = jsonwebtoken::decode_header(token).map(|h| h.kid)
+            && !self.knows_key(&kid)
+        {
+            self.refetch_for(&kid).await;
+        }
+        self.verify(token)
+    }
+
+    fn knows_key(&self, kid: &str) -> bool {
+        match &self.keys {
+            Keys::Shared { .. } => false,
+            Keys::Provider { keys, .. } => keys
+                .read()
+                .expect("key lock")
+                .iter()
+                .any(|(id, _, _)| id == kid),
+        }
+    }
+
+    fn check_claims(
+        &self,
+        token: &str,
+        algorithm: Algorithm,
+        key: &DecodingKey,
+    ) -> Result<Actor, AuthError> {
+        let invalid = |e: &dyn std::fmt::Display| AuthError::Invalid(e.to_string());
         let mut validation = Validation::new(algorithm);
         validation.leeway = 30;
         validation.validate_nbf = true;
@@ -506,5 +745,186 @@ mod tests {
         assert!(err.0.contains("only RS256"), "{err}");
         let err = Authenticator::jwks("not json").unwrap_err();
         assert!(err.0.contains("not a JWKS"), "{err}");
+    }
+
+    /// An identity provider publishing a JWKS that a test can change, counting fetches.
+    mod from_a_url {
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use super::*;
+
+        struct Idp {
+            url: String,
+            answer: Arc<Mutex<(u16, String)>>,
+            fetches: Arc<AtomicUsize>,
+        }
+
+        impl Idp {
+            async fn start(jwks: String) -> Idp {
+                let answer = Arc::new(Mutex::new((200, jwks)));
+                let fetches = Arc::new(AtomicUsize::new(0));
+                let (a, f) = (answer.clone(), fetches.clone());
+                let app = axum::Router::new().route(
+                    "/jwks",
+                    axum::routing::get(move || {
+                        let (a, f) = (a.clone(), f.clone());
+                        async move {
+                            f.fetch_add(1, Ordering::SeqCst);
+                            let (status, body) = a.lock().unwrap().clone();
+                            (axum::http::StatusCode::from_u16(status).unwrap(), body)
+                        }
+                    }),
+                );
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+                tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+                Idp {
+                    url,
+                    answer,
+                    fetches,
+                }
+            }
+
+            fn publish(&self, status: u16, body: String) {
+                *self.answer.lock().unwrap() = (status, body);
+            }
+
+            fn fetches(&self) -> usize {
+                self.fetches.load(Ordering::SeqCst)
+            }
+        }
+
+        /// The fixture's JWKS with only the keys named, plus any extra keys.
+        fn jwks_of(kids: &[&str], extra: &[serde_json::Value]) -> String {
+            let all: serde_json::Value = serde_json::from_str(JWKS).unwrap();
+            let mut keys: Vec<serde_json::Value> = all["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|k| kids.contains(&k["kid"].as_str().unwrap()))
+                .cloned()
+                .collect();
+            keys.extend(extra.iter().cloned());
+            serde_json::json!({ "keys": keys }).to_string()
+        }
+
+        fn rsa_token() -> String {
+            let rsa = EncodingKey::from_rsa_pem(RSA).unwrap();
+            sign(Algorithm::RS256, Some("rsa-1"), &rsa, &claims())
+        }
+
+        fn ec_token() -> String {
+            let ec = EncodingKey::from_ec_pem(EC).unwrap();
+            sign(Algorithm::ES256, Some("ec-1"), &ec, &claims())
+        }
+
+        async fn refused_async(auth: &Authenticator, token: &str, says: &str) {
+            match auth.authenticate(token).await {
+                Err(AuthError::Invalid(reason)) => {
+                    assert!(reason.contains(says), "expected {says:?} in {reason:?}")
+                }
+                other => panic!("expected a refusal saying {says:?}, got {other:?}"),
+            }
+        }
+
+        #[tokio::test]
+        async fn keys_come_from_the_url_and_a_new_key_id_fetches_them_again() {
+            let idp = Idp::start(jwks_of(&["rsa-1"], &[])).await;
+            let auth = Authenticator::jwks_url_refetching_after(&idp.url, Duration::ZERO)
+                .await
+                .unwrap()
+                .with_issuer(Some("https://idp.example".to_owned()))
+                .with_audience(Some("docket".to_owned()));
+            assert_eq!(idp.fetches(), 1);
+            assert_eq!(auth.authenticate(&rsa_token()).await.unwrap(), actor());
+            assert_eq!(idp.fetches(), 1, "a known key id needs no fetch");
+
+            // A key id the provider does not publish yet: fetched again, still refused.
+            refused_async(&auth, &ec_token(), "unknown key id").await;
+            assert_eq!(idp.fetches(), 2);
+
+            // The provider rotates in a new key: the first token naming it fetches it.
+            idp.publish(200, jwks_of(&["rsa-1", "ec-1"], &[]));
+            assert_eq!(auth.authenticate(&ec_token()).await.unwrap(), actor());
+            assert_eq!(idp.fetches(), 3);
+
+            // And retires the old one: after the next scheduled refresh it is refused.
+            idp.publish(200, jwks_of(&["ec-1"], &[]));
+            auth.refresh().await.unwrap();
+            refused_async(&auth, &rsa_token(), "unknown key id").await;
+            assert_eq!(auth.authenticate(&ec_token()).await.unwrap(), actor());
+        }
+
+        #[tokio::test]
+        async fn made_up_key_ids_do_not_make_docket_hammer_the_provider() {
+            let idp = Idp::start(jwks_of(&["rsa-1"], &[])).await;
+            let auth = Authenticator::jwks_url(&idp.url).await.unwrap();
+            let rsa = EncodingKey::from_rsa_pem(RSA).unwrap();
+            let mut attempts = tokio::task::JoinSet::new();
+            for i in 0..20 {
+                let token = sign(
+                    Algorithm::RS256,
+                    Some(&format!("made-up-{i}")),
+                    &rsa,
+                    &claims(),
+                );
+                let auth = auth.clone();
+                attempts.spawn(async move { auth.authenticate(&token).await });
+            }
+            for result in attempts.join_all().await {
+                assert!(
+                    matches!(result, Err(AuthError::Invalid(r)) if r.contains("unknown key id"))
+                );
+            }
+            assert_eq!(
+                idp.fetches(),
+                1,
+                "no fetch again within {REFETCH_AFTER:?} of the last"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_failed_refresh_keeps_the_keys_in_use() {
+            let idp = Idp::start(jwks_of(&["rsa-1"], &[])).await;
+            let auth = Authenticator::jwks_url(&idp.url).await.unwrap();
+            idp.publish(503, "down for maintenance".to_owned());
+            let err = auth.refresh().await.unwrap_err();
+            assert!(err.0.contains("503") && err.0.contains(&idp.url), "{err}");
+            idp.publish(200, "<html>login</html>".to_owned());
+            let err = auth.refresh().await.unwrap_err();
+            assert!(err.0.contains("not a JWKS"), "{err}");
+            idp.publish(200, r#"{"keys": []}"#.to_owned());
+            let err = auth.refresh().await.unwrap_err();
+            assert!(err.0.contains("no usable keys"), "{err}");
+            assert_eq!(auth.authenticate(&rsa_token()).await.unwrap(), actor());
+        }
+
+        #[tokio::test]
+        async fn a_published_set_may_hold_keys_docket_does_not_use() {
+            let encryption = serde_json::json!({"kty": "RSA", "kid": "enc-1", "use": "enc",
+                "alg": "RSA-OAEP", "n": "qYnP0H0KROI", "e": "AQAB"});
+            let secret = serde_json::json!({"kty": "oct", "kid": "s", "k": "c2VjcmV0"});
+            let idp = Idp::start(jwks_of(&["rsa-1"], &[encryption.clone(), secret.clone()])).await;
+            let auth = Authenticator::jwks_url(&idp.url).await.unwrap();
+            assert_eq!(auth.authenticate(&rsa_token()).await.unwrap(), actor());
+            // But not only such keys.
+            idp.publish(200, jwks_of(&[], &[encryption, secret]));
+            let err = Authenticator::jwks_url(&idp.url).await.unwrap_err();
+            assert!(err.0.contains("no usable keys"), "{err}");
+        }
+
+        #[tokio::test]
+        async fn a_bad_or_unreachable_jwks_url_is_refused_at_start() {
+            for (url, says) in [
+                ("http://idp.example/jwks", "https"),
+                ("ftp://127.0.0.1/jwks", "https"),
+                ("not a url", "JWKS URL"),
+                ("http://127.0.0.1:1/jwks", "127.0.0.1:1"),
+            ] {
+                let err = Authenticator::jwks_url(url).await.unwrap_err();
+                assert!(err.0.contains(says), "{url}: expected {says:?} in {err}");
+            }
+        }
     }
 }

@@ -81,7 +81,8 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or(ApiError::Unauthenticated(AuthError::Missing))?;
         let actor = state
             .auth
-            .verify(token)
+            .authenticate(token)
+            .await
             .map_err(ApiError::Unauthenticated)?;
         state.limiter.check(&actor)?;
         Ok(Caller(actor))

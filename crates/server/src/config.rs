@@ -111,10 +111,16 @@ pub(crate) struct TokenArgs {
 /// How tokens are checked.
 #[derive(Debug, Args)]
 pub(crate) struct TokenCheckArgs {
-    /// Verify tokens of an identity provider against this JWKS file (RS256 and ES256 keys, each
-    /// with a kid) instead of the data directory's HS256 secret.
-    #[arg(long, env = "DOCKET_JWKS")]
-    pub(crate) jwks: Option<PathBuf>,
+    /// Verify tokens of an identity provider against its JWKS (RS256 and ES256 keys, each with
+    /// a kid) instead of the data directory's HS256 secret: a file, or an https URL the
+    /// provider publishes it at (fetched at start, on a schedule, and when a token names a new
+    /// key id).
+    #[arg(long, env = "DOCKET_JWKS", value_name = "FILE|URL")]
+    pub(crate) jwks: Option<String>,
+    /// Seconds between fetches of a JWKS URL, so rotated keys arrive and retired ones leave.
+    #[arg(long, env = "DOCKET_JWKS_REFRESH", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(10..))]
+    pub(crate) jwks_refresh: u64,
     /// Require tokens to be issued by this `iss`.
     #[arg(long, env = "DOCKET_JWT_ISSUER")]
     pub(crate) jwt_issuer: Option<String>,

@@ -75,14 +75,16 @@ const DEMO_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 fn token(args: TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
     let dir = DataDir::create(&args.data.data_dir)?;
-    let auth = authenticator(&args.tokens, &dir)?;
-    if !auth.can_mint() {
+    if args.tokens.jwks.is_some() {
         return Err(
             "tokens come from the identity provider (--jwks): docket token mints HS256 \
                     tokens for the data directory's secret only"
                 .into(),
         );
     }
+    let auth = Authenticator::hs256(&secret::load_or_create(&dir)?)
+        .with_issuer(args.tokens.jwt_issuer.clone())
+        .with_audience(args.tokens.jwt_audience.clone());
     let actor = Actor {
         id: args.sub.unwrap_or_else(|| format!("demo-{}", args.role)),
         tenant: args.tenant.parse()?,
@@ -99,23 +101,40 @@ fn token(args: TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The token check the arguments configure: an identity provider's JWKS, or the data
-/// directory's HS256 secret; with the required issuer and audience, if any.
-fn authenticator(
-    args: &TokenCheckArgs,
-    dir: &DataDir,
-) -> Result<Authenticator, Box<dyn std::error::Error>> {
-    let auth = match &args.jwks {
+/// The token check the arguments configure: an identity provider's JWKS (a file or a URL), or
+/// the data directory's HS256 secret; with the required issuer and audience, if any.
+async fn authenticator(args: &TokenCheckArgs, dir: &DataDir) -> Result<Authenticator, BoxError> {
+    let auth = match args.jwks.as_deref() {
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+            Authenticator::jwks_url(url).await?
+        }
         Some(path) => {
             let json = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read the JWKS {}: {e}", path.display()))?;
-            Authenticator::jwks(&json).map_err(|e| format!("{}: {e}", path.display()))?
+                .map_err(|e| format!("cannot read the JWKS {path}: {e}"))?;
+            Authenticator::jwks(&json).map_err(|e| format!("{path}: {e}"))?
         }
         None => Authenticator::hs256(&secret::load_or_create(dir)?),
     };
     Ok(auth
         .with_issuer(args.jwt_issuer.clone())
         .with_audience(args.jwt_audience.clone()))
+}
+
+/// Fetches a JWKS URL's keys again every `every` until stopped; a failed fetch keeps the keys
+/// in use and is logged.
+async fn refresh_keys(auth: Authenticator, every: Duration, mut stopped: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                if let Err(e) = auth.refresh().await {
+                    tracing::warn!(error = %e, "JWKS refresh failed; the keys in use stay");
+                }
+            }
+            _ = async { stopped.wait_for(|stop| *stop).await.map(|_| ()) } => return,
+        }
+    }
 }
 
 /// Opens the log the arguments name; returns it with its name for the read model.
@@ -210,7 +229,7 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run(args: ServeArgs) -> Result<(), BoxError> {
     let dir = DataDir::create(&args.store.data.data_dir)?;
-    let auth = authenticator(&args.tokens, &dir).map_err(|e| e.to_string())?;
+    let auth = authenticator(&args.tokens, &dir).await?;
     let (log, log_name) = open_log(&args.store, &dir).await?;
     let read = open_read_model(&args.store, &dir, &log_name).await?;
     let policies = policy::load(args.policy_dir.as_deref())?;
@@ -233,6 +252,13 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
 
     if auth.can_mint() {
         print_demo_tokens(&auth, &args.tenant)?;
+    }
+    if auth.fetches_keys() {
+        tokio::spawn(refresh_keys(
+            auth.clone(),
+            Duration::from_secs(args.tokens.jwks_refresh),
+            stopped.clone(),
+        ));
     }
     println!(
         "docket: serving http://{address} (log {log_name}, read model {}, data in {})",
