@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod cases;
+mod events;
 mod extract;
 mod persons;
 mod problem;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/{id}", get(cases::detail))
         .route("/v1/cases/{id}/actions/{action}", post(cases::act))
         .route("/v1/cases/{id}/history", get(cases::history))
+        .route("/v1/events", get(events::stream))
         .route("/v1/persons/find", post(persons::find))
         .route("/v1/persons/{id}", get(persons::file))
         .route("/v1/persons/{id}/views", get(persons::views))

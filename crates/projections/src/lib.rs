@@ -22,6 +22,7 @@ use tokio::sync::watch;
 pub use projector::{CASES, DEFAULT_BATCH, Projector};
 pub use queries::{
     CaseFilter, CaseLink, CaseSummary, DailyCount, HistoryEntry, Page, PersonCase, RepeatOf,
+    StreamedCommit,
 };
 pub use rebuild::{NEXT_SCHEMA, RebuildReport, Target, rebuild};
 

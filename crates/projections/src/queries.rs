@@ -39,6 +39,24 @@ pub struct CaseFilter {
     pub repeat: Option<bool>,
 }
 
+/// A commit as the event stream shows it, with the case's current state (for reach and for how
+/// its people are shown).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamedCommit {
+    pub position: u64,
+    pub case_id: Uuid,
+    pub number: String,
+    pub kind: String,
+    pub version: u64,
+    pub commit_id: Uuid,
+    pub recorded_at: String,
+    pub actor: HistoryActor,
+    pub command: String,
+    pub events: Vec<EventRecord>,
+    #[serde(skip)]
+    pub case: docket_domain::CaseState,
+}
+
 /// One line of the case list.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CaseSummary {
@@ -212,6 +230,19 @@ impl ReadModel {
         case_id: Uuid,
     ) -> Result<Vec<RepeatOf>, ProjectionError> {
         on_db!(self, repeat_of(tenant, case_id))
+    }
+
+    /// The tenant's commits after `after` up to `upto`, of cases now within `reach`, in log
+    /// order, at most `limit`: what the event stream sends.
+    pub async fn commits_after(
+        &self,
+        tenant: &str,
+        reach: &Reach,
+        after: u64,
+        upto: u64,
+        limit: u32,
+    ) -> Result<Vec<StreamedCommit>, ProjectionError> {
+        on_db!(self, commits_after(tenant, reach, after, upto, limit))
     }
 
     /// A digest of every row of the read model: equal digests, equal models.

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::queries::{
     CaseFilter, CaseLink, CaseSummary, HistoryActor, HistoryEntry, Page, PersonCase, RepeatOf,
+    StreamedCommit,
 };
 use crate::rows::{self, from_micros};
 use crate::{CASES, ProjectionError};
@@ -266,6 +267,33 @@ macro_rules! dialect {
             Ok(last.unwrap_or(0))
         }
 
+        /// Narrows a query over cases (aliased `case`) to those within `reach`.
+        fn push_reach(q: &mut QueryBuilder<Db>, tenant: &str, reach: &Reach, case: &str) {
+            match reach {
+                Reach::Tenant => {}
+                Reach::Grids(grids) => {
+                    q.push(format_args!(" AND {case}.grid IN ("));
+                    let mut list = q.separated(", ");
+                    for grid in grids {
+                        list.push_bind(grid.as_str().to_owned());
+                    }
+                    q.push(")");
+                }
+                Reach::Unit(unit) => {
+                    q.push(format_args!(
+                        " AND {case}.case_id IN (SELECT case_id FROM case_units WHERE tenant = "
+                    ))
+                    .push_bind(tenant.to_owned())
+                    .push(" AND unit = ")
+                    .push_bind(unit.as_str().to_owned())
+                    .push(")");
+                }
+                Reach::Nothing => {
+                    q.push(" AND 1 = 0");
+                }
+            }
+        }
+
         async fn write_plan(
             tx: &mut Transaction<'_, Db>,
             plan: &rows::BatchPlan,
@@ -473,26 +501,8 @@ macro_rules! dialect {
                     .push_bind(unit.clone())
                     .push(")");
             }
-            match &filter.reach {
-                None | Some(Reach::Tenant) => {}
-                Some(Reach::Grids(grids)) => {
-                    q.push(" AND grid IN (");
-                    let mut list = q.separated(", ");
-                    for grid in grids {
-                        list.push_bind(grid.as_str().to_owned());
-                    }
-                    q.push(")");
-                }
-                Some(Reach::Unit(unit)) => {
-                    q.push(" AND case_id IN (SELECT case_id FROM case_units WHERE tenant = ")
-                        .push_bind(tenant.to_owned())
-                        .push(" AND unit = ")
-                        .push_bind(unit.as_str().to_owned())
-                        .push(")");
-                }
-                Some(Reach::Nothing) => {
-                    q.push(" AND 1 = 0");
-                }
+            if let Some(reach) = &filter.reach {
+                push_reach(&mut q, tenant, reach, "cases");
             }
             if let Some(actor) = &filter.mine {
                 q.push(" AND (filed_by = ")
@@ -742,6 +752,56 @@ macro_rules! dialect {
                         number: r.try_get("case_number")?,
                         filed_at: from_micros(r.try_get("filed_at")?),
                         by: r.try_get("why")?,
+                    })
+                })
+                .collect()
+        }
+
+        /// The tenant's commits after position `after` up to `upto`, of cases within `reach` (as
+        /// the cases are now), in log order, at most `limit`.
+        pub(crate) async fn commits_after(
+            pool: &$pool,
+            tenant: &str,
+            reach: &Reach,
+            after: u64,
+            upto: u64,
+            limit: u32,
+        ) -> Result<Vec<StreamedCommit>, ProjectionError> {
+            let mut q = QueryBuilder::<Db>::new(
+                "SELECT h.position, h.case_id, h.version, h.commit_id, h.recorded_at, h.actor_id,
+                        h.actor_role, h.actor_unit, h.command, h.events, c.case_number, c.kind,
+                        c.state
+                 FROM case_history h JOIN cases c ON c.case_id = h.case_id
+                 WHERE h.tenant = ",
+            );
+            q.push_bind(tenant.to_owned())
+                .push(" AND h.position > ")
+                .push_bind(after as i64)
+                .push(" AND h.position <= ")
+                .push_bind(upto as i64);
+            push_reach(&mut q, tenant, reach, "c");
+            q.push(" ORDER BY h.position LIMIT ").push_bind(i64::from(limit));
+            let rows = q.build().fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| {
+                    let events: String = r.try_get("events")?;
+                    let state: String = r.try_get("state")?;
+                    Ok(StreamedCommit {
+                        position: r.try_get::<i64, _>("position")? as u64,
+                        case_id: uuid(r.try_get::<&str, _>("case_id")?)?,
+                        number: r.try_get("case_number")?,
+                        kind: r.try_get("kind")?,
+                        version: r.try_get::<i64, _>("version")? as u64,
+                        commit_id: uuid(r.try_get::<&str, _>("commit_id")?)?,
+                        recorded_at: r.try_get("recorded_at")?,
+                        actor: HistoryActor {
+                            id: r.try_get("actor_id")?,
+                            role: r.try_get("actor_role")?,
+                            unit: r.try_get("actor_unit")?,
+                        },
+                        command: r.try_get("command")?,
+                        events: serde_json::from_str(&events).map_err(decode_err)?,
+                        case: serde_json::from_str(&state).map_err(decode_err)?,
                     })
                 })
                 .collect()

@@ -1,0 +1,151 @@
+//! `GET /v1/events`: server-sent events of the commits within the caller's reach, in log order.
+//!
+//! Each event is one commit: `id` its log position, `event: commit`, the data its case, number,
+//! kind, version, actor, command and events. A client reconnecting with `Last-Event-ID` (or
+//! `?after=`) gets every later commit within its reach once: positions are the log's global order
+//! and the stream walks them in order. Reach is judged by the case as it is now (a case moved into
+//! a grid worker's grids streams from then on). People in events are never shown in clear here:
+//! masked, or withheld where the caller may not see them at all; the case itself shows them to
+//! those who may, and records that they did.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use docket_commands::Actor;
+use docket_domain::person::{Disclosure, disclosure};
+use docket_projections::StreamedCommit;
+use serde::Deserialize;
+
+use crate::extract::Caller;
+use crate::{ApiError, AppState};
+
+/// Commits read from the read model at a time.
+const PAGE: u32 = 200;
+/// How long the stream waits for the read model to move before looking again.
+const IDLE: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EventParams {
+    /// Start after this log position (as `Last-Event-ID`, which wins when both are given).
+    after: Option<u64>,
+}
+
+/// Where the stream starts: after the `Last-Event-ID` of a reconnecting client, after `?after=`,
+/// or at the head (only what happens from now on).
+fn start(state: &AppState, headers: &HeaderMap, params: &EventParams) -> Result<u64, ApiError> {
+    if let Some(last) = headers.get("last-event-id") {
+        return last
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .ok_or_else(|| ApiError::BadRequest {
+                code: "invalid-last-event-id",
+                detail: "Last-Event-ID must be the id of an event this stream sent (a log \
+                         position)"
+                    .to_owned(),
+            });
+    }
+    Ok(params.after.unwrap_or_else(|| state.read.projected()))
+}
+
+struct Cursor {
+    state: AppState,
+    actor: Actor,
+    after: u64,
+    ready: VecDeque<Event>,
+}
+
+impl Cursor {
+    /// The next event, waiting for the read model as long as it takes.
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Cursor)> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some((Ok(event), self));
+            }
+            let upto = self.state.read.projected();
+            if upto <= self.after {
+                self.state.read.wait_until(self.after + 1, IDLE).await;
+                continue;
+            }
+            let page = self
+                .state
+                .read
+                .commits_after(
+                    self.actor.tenant.as_str(),
+                    &self.actor.reach(),
+                    self.after,
+                    upto,
+                    PAGE,
+                )
+                .await;
+            let commits = match page {
+                Ok(commits) => commits,
+                Err(e) => {
+                    // The client reconnects with its last id: nothing is lost by ending here.
+                    tracing::warn!(error = %e, "event stream ends: the read model failed");
+                    return None;
+                }
+            };
+            // A full page may stop short of `upto`: continue from its last commit.
+            self.after = match commits.last() {
+                Some(last) if commits.len() == PAGE as usize => last.position,
+                _ => upto,
+            };
+            for commit in commits {
+                match self.event(commit).await {
+                    Ok(event) => self.ready.push_back(event),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event stream ends: a commit cannot be shown");
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn event(&self, commit: StreamedCommit) -> Result<Event, String> {
+        let mut data = serde_json::to_value(&commit).map_err(|e| e.to_string())?;
+        if let Some(vault) = self.state.commands.vault() {
+            let shown = match disclosure(self.actor.role, self.actor.unit.as_ref(), &commit.case) {
+                Disclosure::Withheld => Disclosure::Withheld,
+                Disclosure::Clear | Disclosure::Masked => Disclosure::Masked,
+            };
+            vault
+                .render(self.actor.tenant.as_str(), &mut data, shown)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(Event::default()
+            .id(commit.position.to_string())
+            .event("commit")
+            .data(data.to_string()))
+    }
+}
+
+/// `GET /v1/events`: the stream.
+pub(crate) async fn stream(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    params: Result<Query<EventParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::BadRequest {
+        code: "invalid-query",
+        detail: e.body_text(),
+    })?;
+    let after = start(&state, &headers, &params)?;
+    let cursor = Cursor {
+        state,
+        actor,
+        after,
+        ready: VecDeque::new(),
+    };
+    let events = futures_util::stream::unfold(cursor, Cursor::next);
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(IDLE).text("alive")))
+}
