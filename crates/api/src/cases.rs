@@ -327,6 +327,10 @@ pub(crate) struct ListParams {
     overdue: Option<bool>,
     /// Only repeat petitions (`true`), or no repeats (`false`).
     repeat: Option<bool>,
+    /// Only backlog petitions (积案), or none.
+    backlog: Option<bool>,
+    /// Only cases that missed a deadline, or none.
+    missed: Option<bool>,
     due_before: Option<String>,
     filed_from: Option<String>,
     filed_to: Option<String>,
@@ -405,6 +409,8 @@ pub(crate) async fn list(
         assignee: p.assignee,
         closed: p.closed,
         repeat: p.repeat,
+        backlog: p.backlog,
+        missed: p.missed,
         overdue_at: p.overdue.filter(|o| *o).map(|_| now),
         due_before: instant("due_before", &p.due_before)?,
         filed_from: instant("filed_from", &p.filed_from)?,
@@ -440,11 +446,16 @@ pub(crate) async fn list(
             filter.closed = Some(false);
         }
         Some("overdue") => filter.overdue_at = Some(now),
+        Some("missed-deadline") => {
+            filter.missed = Some(true);
+            filter.closed = Some(false);
+        }
         Some(other) => {
             return Err(ApiError::BadRequest {
                 code: "invalid-query",
                 detail: format!(
-                    "worklist {other:?}: worklists are mine, my-unit, due-soon and overdue"
+                    "worklist {other:?}: worklists are mine, my-unit, due-soon, overdue and \
+                     missed-deadline"
                 ),
             });
         }

@@ -136,6 +136,12 @@ pub struct CommandService {
 }
 
 /// Idempotency keys are scoped to the tenant and the acting user.
+/// The namespace of the deadline watch's commit ids (UUIDv5 of tenant, case and deadline).
+const WATCH_NAMESPACE: Uuid = Uuid::from_u128(0x3f1e_8a2d_47c6_4b09_9e15_d2c7_a4b8_61f3);
+
+/// Who the deadline watch's commits name as their actor.
+pub const WATCH_ACTOR: &str = "deadline-watch";
+
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6d0c_4b7e_9a51_4f0e_8d3c_2a1b_0c9d_8e7f);
 
 impl CommandService {
@@ -437,6 +443,80 @@ impl CommandService {
                         return Err(CommandError::VersionMismatch { expected, actual });
                     }
                     tracing::debug!("lost the race for the next version; deciding again");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CommandError::Contention)
+    }
+
+    /// Records what being overdue now means for the case (its current step's deadline missed, a
+    /// petition become backlog), as the deadline watch does: `None` when there is nothing to
+    /// record, or another watcher recorded it first. The commit id is derived from the case and
+    /// the deadline, so watchers on several replicas record each miss once: the log answers a
+    /// second append of the same id with the first, and a watcher that loses the race for the
+    /// version finds the miss recorded when it decides again.
+    pub async fn record_overdue(
+        &self,
+        tenant: &TenantId,
+        case_id: CaseId,
+    ) -> Result<Option<Outcome>, CommandError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let case = load_case(self.log.as_ref(), tenant, case_id).await?;
+            let Some(before) = &case.state else {
+                return Err(CommandError::NotFound);
+            };
+            let now = self.clock.now();
+            let events = before.overdue_events(now);
+            let Some(deadline) = before.deadline().filter(|_| !events.is_empty()) else {
+                return Ok(None);
+            };
+            let name = format!("{tenant}\n{case_id}\n{deadline}");
+            let commit_id = Uuid::new_v5(&WATCH_NAMESPACE, name.as_bytes());
+            let state = fold_onto(case.state.clone(), &events, case_id)?;
+            let commit = CommitBody {
+                commit_id,
+                tenant: tenant.to_string(),
+                case_id: case_id.as_uuid(),
+                case_kind: before.kind().to_string(),
+                version: case.version() + 1,
+                events: events.iter().map(to_record).collect(),
+                actor: LogActor {
+                    id: WATCH_ACTOR.to_owned(),
+                    role: "system".to_owned(),
+                    unit: None,
+                },
+                command: CommandInfo {
+                    name: "record-overdue".to_owned(),
+                    request_hash: hex::encode(Sha256::digest(name.as_bytes())),
+                },
+                correlation_id: commit_id,
+                causation_id: None,
+                recorded_at: now,
+            }
+            .seal(case.last_hash());
+            match self.log.append(&commit).await {
+                Ok(Appended {
+                    position,
+                    duplicate: false,
+                }) => {
+                    return Ok(Some(Outcome {
+                        case_id,
+                        kind: before.kind(),
+                        commit_id,
+                        version: commit.body.version,
+                        position,
+                        recorded_at: now,
+                        events: commit.body.events,
+                        state,
+                        replayed: false,
+                    }));
+                }
+                Ok(Appended {
+                    duplicate: true, ..
+                }) => return Ok(None),
+                Err(LogError::Conflict { .. }) => {
+                    tracing::debug!(%case_id, "the case moved on; deciding what is overdue again");
                 }
                 Err(e) => return Err(e.into()),
             }

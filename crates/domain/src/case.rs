@@ -285,16 +285,7 @@ impl CaseCommand {
         let Some(before) = state else {
             return Ok(events);
         };
-        if !before.is_closed()
-            && let Some(deadline) = before.deadline()
-            && ctx.now >= deadline
-            && !before.handling.missed_deadlines.contains(&deadline)
-        {
-            events.insert(
-                0,
-                CaseEvent::Common(CommonEvent::DeadlineMissed { deadline }),
-            );
-        }
+        events.splice(0..0, before.overdue_events(ctx.now));
         let mut after = before.clone();
         for event in &events {
             after = CaseState::evolve(Some(after), event).map_err(|e| Refusal::InvalidField {
@@ -762,6 +753,34 @@ impl CaseState {
             }),
             Detail::Dispute(_) | Detail::Petition(_) => None,
         }
+    }
+
+    /// What being overdue at `now` records, once each: the current step's deadline missed, and
+    /// a petition still open past it becoming backlog (积案). Empty for a closed case, one within
+    /// its deadline, or one whose miss is recorded already. The deadline watch records these on
+    /// its own; any command taken late records them first.
+    pub fn overdue_events(&self, now: Timestamp) -> Vec<CaseEvent> {
+        let mut events = Vec::new();
+        let Some(deadline) = self.deadline().filter(|d| !self.is_closed() && now >= *d) else {
+            return events;
+        };
+        if !self.handling.missed_deadlines.contains(&deadline) {
+            events.push(CaseEvent::Common(CommonEvent::DeadlineMissed { deadline }));
+        }
+        if let Detail::Petition(p) = &self.detail
+            && !p.backlog
+        {
+            events.push(CaseEvent::Petition(PetitionEvent::BecameBacklog {
+                deadline,
+            }));
+        }
+        events
+    }
+
+    /// Whether the case is a petition that is backlog (积案): flagged at registration, or open
+    /// past a deadline since.
+    pub fn is_backlog(&self) -> bool {
+        matches!(&self.detail, Detail::Petition(p) if p.backlog)
     }
 
     /// The deadline of the current step.

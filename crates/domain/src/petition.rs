@@ -606,6 +606,10 @@ pub enum PetitionEvent {
         decision: ReviewDecision,
         opinion: String,
     },
+    /// Still open past the deadline: the petition is backlog (积案) from now on.
+    BecameBacklog {
+        deadline: Timestamp,
+    },
 }
 
 // ---- state ----------------------------------------------------------------------------------
@@ -996,6 +1000,9 @@ pub fn evolve(petition: Option<Petition>, event: &PetitionEvent) -> Result<Petit
             p.status = Concluded;
             p.re_review = Some(*decision);
             p.deadline = None;
+        }
+        PetitionEvent::BecameBacklog { .. } => {
+            p.backlog = true;
         }
     }
     Ok(p)

@@ -37,6 +37,10 @@ pub struct CaseFilter {
     pub reach: Option<Reach>,
     /// Only repeat petitions (重复信访), or only cases that are not.
     pub repeat: Option<bool>,
+    /// Only backlog petitions (积案), or only cases that are not.
+    pub backlog: Option<bool>,
+    /// Only cases that missed a deadline, or only those that missed none.
+    pub missed: Option<bool>,
 }
 
 /// A commit as the event stream shows it, with the case's current state (for reach and for how
@@ -84,6 +88,10 @@ pub struct CaseSummary {
     /// A petition repeating one filed within the year before it, by the same person or on the
     /// same matter.
     pub repeat: bool,
+    /// How many deadlines the case has missed.
+    pub missed: u32,
+    /// A backlog petition (积案).
+    pub backlog: bool,
 }
 
 /// One case of a person file (一人一档).
@@ -243,6 +251,33 @@ impl ReadModel {
         limit: u32,
     ) -> Result<Vec<StreamedCommit>, ProjectionError> {
         on_db!(self, commits_after(tenant, reach, after, upto, limit))
+    }
+
+    /// The open cases of every tenant whose current deadline has passed at `now` and whose
+    /// overdue events are not all recorded yet (as far as the model has seen): what the deadline
+    /// watch looks at. Case ids after `after`, in order, at most `limit` looked at; returns the
+    /// cases with something to record and the last case id looked at, if any.
+    pub async fn overdue_unrecorded(
+        &self,
+        now: Timestamp,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<(Vec<(String, Uuid)>, Option<Uuid>), ProjectionError> {
+        let after = after.map(|u| u.to_string()).unwrap_or_default();
+        let rows = on_db!(self, overdue(crate::rows::micros(now), &after, limit))?;
+        let last = rows.last().map(|r| r.1);
+        let mut due = Vec::new();
+        for (tenant, case_id, state) in rows {
+            let state: docket_domain::CaseState =
+                serde_json::from_str(&state).map_err(|e| ProjectionError::Unprojectable {
+                    position: 0,
+                    reason: format!("stored state of case {case_id}: {e}"),
+                })?;
+            if !state.overdue_events(now).is_empty() {
+                due.push((tenant, case_id));
+            }
+        }
+        Ok((due, last))
     }
 
     /// A digest of every row of the read model: equal digests, equal models.

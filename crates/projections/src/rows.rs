@@ -59,6 +59,9 @@ pub(crate) struct CaseRow {
     pub(crate) updated_at: i64,
     pub(crate) outcome: Option<&'static str>,
     pub(crate) closed_on_time: Option<bool>,
+    /// How many deadlines the case has missed.
+    pub(crate) missed: i64,
+    pub(crate) backlog: bool,
     pub(crate) state: String,
     /// (unit, part): the lead and the assisting units.
     pub(crate) units: Vec<(String, &'static str)>,
@@ -168,6 +171,7 @@ pub(crate) fn project(
             CaseEvent::Common(CommonEvent::ExtensionApproved { .. }) => count("extensions"),
             CaseEvent::Common(CommonEvent::SupervisionNoticed { .. }) => count("supervisions"),
             CaseEvent::Common(CommonEvent::DeadlineMissed { .. }) => count("deadlines_missed"),
+            CaseEvent::Petition(PetitionEvent::BecameBacklog { .. }) => count("became_backlog"),
             CaseEvent::Common(CommonEvent::Reopened { .. }) => count("reopened"),
             CaseEvent::Common(CommonEvent::ReturnVisited { satisfaction, .. }) => {
                 count("return_visits");
@@ -219,6 +223,8 @@ pub(crate) fn project(
         updated_at: micros(body.recorded_at),
         outcome: h.closure.map(|c| outcome_name(c.outcome)),
         closed_on_time: h.closure.map(|c| c.on_time),
+        missed: h.missed_deadlines.len() as i64,
+        backlog: state.is_backlog(),
         state: serde_json::to_string(&state).expect("case state serializes"),
         units,
     };

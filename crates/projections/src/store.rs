@@ -48,6 +48,8 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
             "closed_at",
             "outcome",
             "closed_on_time",
+            "missed",
+            "backlog",
             "state",
         ],
         "case_id",
@@ -303,7 +305,7 @@ macro_rules! dialect {
                     "INSERT INTO cases (case_id, tenant, kind, case_number, status, is_closed,
                         community, grid, title, description, category, severity, lead_unit,
                         assignee, filed_by, version, position, deadline, filed_at, updated_at,
-                        closed_at, outcome, closed_on_time, state) ",
+                        closed_at, outcome, closed_on_time, missed, backlog, state) ",
                 );
                 q.push_values(chunk, |mut b, c| {
                     let r = &c.row;
@@ -330,6 +332,8 @@ macro_rules! dialect {
                         .push_bind(c.closed_at)
                         .push_bind(r.outcome)
                         .push_bind(r.closed_on_time)
+                        .push_bind(r.missed)
+                        .push_bind(r.backlog)
                         .push_bind(r.state.clone());
                 });
                 q.push(
@@ -342,6 +346,7 @@ macro_rules! dialect {
                         position = excluded.position, deadline = excluded.deadline,
                         updated_at = excluded.updated_at, closed_at = excluded.closed_at,
                         outcome = excluded.outcome, closed_on_time = excluded.closed_on_time,
+                        missed = excluded.missed, backlog = excluded.backlog,
                         state = excluded.state",
                 );
                 q.build().execute(&mut **tx).await?;
@@ -475,7 +480,7 @@ macro_rules! dialect {
             let mut q = QueryBuilder::<Db>::new(
                 "SELECT case_id, case_number, kind, status, is_closed, community, grid, title,
                         category, severity, lead_unit, assignee, version, position, deadline,
-                        filed_at, updated_at, closed_at, outcome, closed_on_time, ",
+                        filed_at, updated_at, closed_at, outcome, closed_on_time, missed, backlog, ",
             );
             q.push(crate::store::repeat_sql("cases"));
             q.push(" AS is_repeat FROM cases WHERE tenant = ");
@@ -513,6 +518,12 @@ macro_rules! dialect {
             }
             if let Some(closed) = filter.closed {
                 q.push(" AND is_closed = ").push_bind(closed);
+            }
+            if let Some(backlog) = filter.backlog {
+                q.push(" AND backlog = ").push_bind(backlog);
+            }
+            if let Some(missed) = filter.missed {
+                q.push(if missed { " AND missed > 0" } else { " AND missed = 0" });
             }
             if let Some(repeat) = filter.repeat {
                 q.push(if repeat { " AND " } else { " AND NOT " })
@@ -587,6 +598,8 @@ macro_rules! dialect {
                         outcome: r.try_get("outcome")?,
                         closed_on_time: r.try_get("closed_on_time")?,
                         repeat: r.try_get("is_repeat")?,
+                        missed: r.try_get::<i64, _>("missed")? as u32,
+                        backlog: r.try_get("backlog")?,
                     })
                 })
                 .collect::<Result<Vec<_>, ProjectionError>>()?;
@@ -803,6 +816,36 @@ macro_rules! dialect {
                         events: serde_json::from_str(&events).map_err(decode_err)?,
                         case: serde_json::from_str(&state).map_err(decode_err)?,
                     })
+                })
+                .collect()
+        }
+
+        /// Open cases of every tenant whose current deadline is at or before `now`, after
+        /// `after` in case id order, at most `limit`: (tenant, case id, state JSON).
+        pub(crate) async fn overdue(
+            pool: &$pool,
+            now: i64,
+            after: &str,
+            limit: u32,
+        ) -> Result<Vec<(String, Uuid, String)>, ProjectionError> {
+            let rows = sqlx::query(
+                "SELECT tenant, case_id, state FROM cases
+                 WHERE is_closed = $1 AND deadline <= $2 AND case_id > $3
+                 ORDER BY case_id LIMIT $4",
+            )
+            .bind(false)
+            .bind(now)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("tenant")?,
+                        uuid(r.try_get::<&str, _>("case_id")?)?,
+                        r.try_get("state")?,
+                    ))
                 })
                 .collect()
         }

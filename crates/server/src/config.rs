@@ -53,6 +53,10 @@ pub(crate) struct ServeArgs {
     /// Commits the projector applies per transaction.
     #[arg(long, env = "DOCKET_PROJECTION_BATCH", default_value_t = docket_projections::DEFAULT_BATCH)]
     pub(crate) projection_batch: usize,
+    /// Seconds between the deadline watch's sweeps for overdue cases (0: no watch on this
+    /// replica). Every replica may watch: each miss is recorded once.
+    #[arg(long, env = "DOCKET_WATCH_EVERY", default_value_t = 60)]
+    pub(crate) watch_every: u64,
     /// Requests per second one token may make, sustained (then 429 with Retry-After).
     #[arg(long, env = "DOCKET_RATE_LIMIT", default_value_t = docket_api::DEFAULT_RATE.0)]
     pub(crate) rate_limit: u32,

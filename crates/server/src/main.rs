@@ -267,6 +267,13 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     );
     tracing::info!(%address, data_dir = %dir.path().display(), "serving");
 
+    if args.watch_every > 0 {
+        tokio::spawn(
+            docket_watch::DeadlineWatch::new(commands.clone(), read.clone())
+                .every(Duration::from_secs(args.watch_every))
+                .run(stopped.clone()),
+        );
+    }
     let app = router(
         AppState::new(commands, read.clone(), auth)
             .with_rate_limit(args.rate_limit, args.rate_burst),

@@ -867,6 +867,69 @@ fn acceptance_within_fifteen_days_across_national_day_and_a_make_up_day() {
 }
 
 #[test]
+fn being_overdue_records_the_miss_once_and_makes_a_petition_backlog_once() {
+    use crate::petition::PetitionEvent;
+    let case = petition("2025-09-26 16:00");
+    let deadline = at("2025-10-12 00:00");
+    let state = case.state();
+    assert!(state.overdue_events(at("2025-10-11 23:59")).is_empty());
+    let overdue = state.overdue_events(deadline);
+    assert_eq!(
+        overdue,
+        [
+            CaseEvent::Common(CommonEvent::DeadlineMissed { deadline }),
+            CaseEvent::Petition(PetitionEvent::BecameBacklog { deadline }),
+        ]
+    );
+    let after = overdue
+        .iter()
+        .try_fold(state.clone(), |s, e| CaseState::evolve(Some(s), e))
+        .unwrap();
+    assert!(
+        after.overdue_events(at("2025-12-01 00:00")).is_empty(),
+        "once only"
+    );
+
+    // A command taken late records both first, in the same commit.
+    let mut late = petition("2025-09-26 16:00").at("2025-10-12 00:00");
+    let events = late.act(
+        Role::PetitionOfficer,
+        "accept",
+        json!({"unit": "qinghe-housing"}),
+    );
+    assert_eq!(events[..2], overdue[..]);
+    // Backlog stays; the next step's deadline, missed, is recorded on its own.
+    let next = late.state().deadline().unwrap();
+    assert_eq!(
+        late.state().overdue_events(next),
+        [CaseEvent::Common(CommonEvent::DeadlineMissed {
+            deadline: next
+        })]
+    );
+
+    // A hazard is never backlog; a closed case is never overdue.
+    let hazard = rectifying_hazard("2025-03-03 10:00");
+    let deadline = hazard.state().deadline().unwrap();
+    assert_eq!(
+        hazard.state().overdue_events(deadline),
+        [CaseEvent::Common(CommonEvent::DeadlineMissed { deadline })]
+    );
+    let mut closed = rectifying_hazard("2025-03-03 10:00");
+    closed.act(
+        Role::GridWorker,
+        "report-rectified",
+        json!({"evidence": [photo()]}),
+    );
+    closed.act(Role::Handler, "pass-reinspection", json!({}));
+    assert!(
+        closed
+            .state()
+            .overdue_events(at("2026-01-01 00:00"))
+            .is_empty()
+    );
+}
+
+#[test]
 fn every_common_action_is_listed_for_exactly_the_roles_and_phases_of_its_row() {
     use Role::{Admin, GridWorker, Handler, Mediator, PetitionOfficer, Supervisor};
     let workers: &[Role] = &[GridWorker, Mediator, PetitionOfficer, Handler, Supervisor];

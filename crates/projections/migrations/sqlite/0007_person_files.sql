@@ -1,3 +1,9 @@
+-- What the deadline watch finds: how many deadlines a case has missed, and whether a petition is
+-- backlog (积案); the supervisors' worklist filters on both.
+ALTER TABLE cases ADD COLUMN missed BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN backlog BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX cases_missed_open ON cases (tenant, is_closed, missed, case_id DESC);
+
 -- Person files (一人一档): every case that names a person (a dispute's party, a petitioner), by
 -- the person's pseudonymous id (the same id for the same resident ID number; the number itself is
 -- never stored). Older models lack these rows, so everything is projected again from the log.
