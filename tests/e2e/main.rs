@@ -1,5 +1,6 @@
 //! End-to-end tests of the real `docket` binary: one test binary, a module per story.
 
+mod audit;
 mod crash;
 mod jetstream;
 mod numbers;

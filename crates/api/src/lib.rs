@@ -1,6 +1,7 @@
 //! Docket's HTTP interface under `/v1`. The router is built by a function, so tests drive it
 //! without a socket and the server binds it to one.
 
+mod audit;
 pub mod auth;
 mod cases;
 mod events;
@@ -27,6 +28,7 @@ pub struct AppState {
     pub(crate) read: ReadModel,
     pub(crate) auth: Authenticator,
     pub(crate) limiter: std::sync::Arc<extract::RateLimiter>,
+    pub(crate) audit: Option<std::sync::Arc<audit::AuditSetup>>,
 }
 
 /// Requests per second a token may make by default, and the burst it may spend at once.
@@ -39,7 +41,19 @@ impl AppState {
             read,
             auth,
             limiter: std::sync::Arc::new(extract::RateLimiter::new(DEFAULT_RATE.0, DEFAULT_RATE.1)),
+            audit: None,
         }
+    }
+
+    /// Enables `GET /v1/audit/verify`: the read model lives at `target`, built from the log
+    /// named `log_name`; the audit projects the log again beside it.
+    pub fn with_audit(mut self, target: docket_projections::Target, log_name: &str) -> Self {
+        self.audit = Some(std::sync::Arc::new(audit::AuditSetup {
+            target,
+            log_name: log_name.to_owned(),
+            running: tokio::sync::Mutex::new(()),
+        }));
+        self
     }
 
     /// Sets the per-token request rate: `per_second` sustained, `burst` at once.
@@ -57,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/{id}/actions/{action}", post(cases::act))
         .route("/v1/cases/{id}/history", get(cases::history))
         .route("/v1/events", get(events::stream))
+        .route("/v1/audit/verify", get(audit::verify))
         .route("/v1/persons/find", post(persons::find))
         .route("/v1/persons/{id}", get(persons::file))
         .route("/v1/persons/{id}/views", get(persons::views))

@@ -4,6 +4,7 @@
 //! each inside one transaction that also advances the checkpoint: a crash loses nothing and applies
 //! nothing twice.
 
+mod audit;
 mod projector;
 mod queries;
 mod rebuild;
@@ -19,6 +20,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use tokio::sync::watch;
 
+pub use audit::{AuditReport, Finding, audit};
 pub use projector::{CASES, DEFAULT_BATCH, Projector};
 pub use queries::{
     CaseFilter, CaseLink, CaseSummary, DailyCount, HistoryEntry, Page, PersonCase, RepeatOf,

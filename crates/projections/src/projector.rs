@@ -60,6 +60,22 @@ impl Projector {
         }
     }
 
+    /// Applies the log up to position `until` (or its end, if sooner); returns the position
+    /// reached.
+    pub async fn catch_up_to(&self, until: u64) -> Result<u64, ProjectionError> {
+        let mut at = self.read.checkpoint(CASES).await?;
+        while at < until {
+            let room = usize::try_from(until - at).unwrap_or(usize::MAX);
+            let batch = self.log.read_all(at, self.batch.min(room)).await?;
+            let batch: Vec<_> = batch.into_iter().filter(|r| r.position <= until).collect();
+            if batch.is_empty() {
+                break;
+            }
+            at = self.apply_batch(at, &batch).await?;
+        }
+        Ok(at)
+    }
+
     /// As `catch_up`, telling `progress` the position after each batch.
     pub async fn catch_up_reporting(
         &self,

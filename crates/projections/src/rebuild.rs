@@ -45,21 +45,43 @@ impl Target {
     }
 
     fn next_path(path: &Path) -> PathBuf {
+        Self::scratch_path(path, "next")
+    }
+
+    fn scratch_path(path: &Path, name: &str) -> PathBuf {
         path.with_file_name(format!(
-            "{}.next.sqlite",
+            "{}.{name}.sqlite",
             path.file_stem().and_then(|s| s.to_str()).unwrap_or("read")
         ))
     }
 
+    fn scratch_schema(name: &str) -> String {
+        format!("docket_{name}")
+    }
+
     /// Opens the fresh model a rebuild fills; one from another log is dropped and begun again.
     async fn open_next(&self, log: &str) -> Result<ReadModel, ProjectionError> {
+        self.open_scratch("next", log).await
+    }
+
+    /// Opens a second model beside this one (`read.NAME.sqlite`, or schema `docket_NAME`);
+    /// one from another log is dropped and begun again.
+    pub(crate) async fn open_scratch(
+        &self,
+        name: &str,
+        log: &str,
+    ) -> Result<ReadModel, ProjectionError> {
         for attempt in 0..2 {
             let opened = match self {
-                Target::Sqlite(path) => ReadModel::open(Self::next_path(path), log).await,
-                Target::Postgres(url) => connect_in_schema(url, NEXT_SCHEMA, log).await,
+                Target::Sqlite(path) => ReadModel::open(Self::scratch_path(path, name), log).await,
+                Target::Postgres(url) => {
+                    connect_in_schema(url, &Self::scratch_schema(name), log).await
+                }
             };
             match opened {
-                Err(ProjectionError::OtherLog { .. }) if attempt == 0 => self.drop_next().await?,
+                Err(ProjectionError::OtherLog { .. }) if attempt == 0 => {
+                    self.drop_scratch(name).await?
+                }
                 other => return other,
             }
         }
@@ -68,9 +90,14 @@ impl Target {
 
     /// Removes the fresh model.
     async fn drop_next(&self) -> Result<(), ProjectionError> {
+        self.drop_scratch("next").await
+    }
+
+    /// Removes a second model beside this one.
+    pub(crate) async fn drop_scratch(&self, name: &str) -> Result<(), ProjectionError> {
         match self {
             Target::Sqlite(path) => {
-                let next = Self::next_path(path);
+                let next = Self::scratch_path(path, name);
                 for suffix in ["", "-wal", "-shm"] {
                     let file = PathBuf::from(format!("{}{suffix}", next.display()));
                     match std::fs::remove_file(&file) {
@@ -84,7 +111,8 @@ impl Target {
             Target::Postgres(url) => {
                 let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS {NEXT_SCHEMA} CASCADE"
+                    "DROP SCHEMA IF EXISTS {} CASCADE",
+                    Self::scratch_schema(name)
                 )))
                 .execute(&pool)
                 .await?;

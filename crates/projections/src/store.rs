@@ -881,6 +881,54 @@ macro_rules! dialect {
             Ok(hex::encode(hash.finalize()))
         }
 
+        /// Every row of every table but the checkpoints, as text, read in one transaction (one
+        /// snapshot), with the checkpoint they are as of.
+        pub(crate) async fn snapshot(
+            pool: &$pool,
+        ) -> Result<(u64, Vec<crate::audit::TableRows>), ProjectionError> {
+            let mut tx = pool.begin().await?;
+            // SQLite's read transaction is a snapshot from its first read; Postgres' must ask.
+            if let Some(snapshot) = SNAPSHOT_ISOLATION {
+                sqlx::query(snapshot).execute(&mut *tx).await?;
+            }
+            let at: Option<i64> =
+                sqlx::query_scalar("SELECT position FROM checkpoints WHERE projection = $1")
+                    .bind(CASES)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let mut tables = Vec::new();
+            for (table, columns, order) in crate::store::TABLES {
+                if *table == "checkpoints" {
+                    continue;
+                }
+                let select = columns
+                    .iter()
+                    .map(|c| format!("CAST({c} AS TEXT)"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!("SELECT {select} FROM {table} ORDER BY {order}");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let rows = rows
+                    .iter()
+                    .map(|row| {
+                        (0..columns.len())
+                            .map(|i| row.try_get::<Option<String>, _>(i))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                tables.push(crate::audit::TableRows {
+                    table,
+                    columns,
+                    key: order,
+                    rows,
+                });
+            }
+            tx.commit().await?;
+            Ok((at.unwrap_or(0) as u64, tables))
+        }
+
         /// Refreshes the planner's statistics of every table (after a bulk load).
         pub(crate) async fn analyze(pool: &$pool) -> Result<(), ProjectionError> {
             for (table, _, _) in crate::store::TABLES {
@@ -916,9 +964,12 @@ macro_rules! dialect {
 }
 
 pub(crate) mod sqlite {
+    const SNAPSHOT_ISOLATION: Option<&str> = None;
     dialect!(sqlx::Sqlite, sqlx::SqlitePool);
 }
 
 pub(crate) mod postgres {
+    const SNAPSHOT_ISOLATION: Option<&str> =
+        Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
     dialect!(sqlx::Postgres, sqlx::PgPool);
 }

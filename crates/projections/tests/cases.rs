@@ -839,3 +839,107 @@ async fn person_files_gather_a_persons_cases_and_flag_repeat_petitions(w: World)
         .unwrap();
     assert_eq!(page.items.len(), all.items.len() - 3);
 }
+
+on_both!(the_audit_holds_on_a_sound_log_and_names_what_was_altered);
+async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
+    let mut filed = Vec::new();
+    for i in 0..4 {
+        filed.push(w.file("qinghe", "g-1", &format!("hazard {i}")).await);
+    }
+    w.act(
+        "qinghe",
+        Role::Handler,
+        filed[1],
+        "dismiss",
+        json!({"reason": "not-a-hazard"}),
+    )
+    .await;
+    let read = w.read_model().await;
+    Projector::new(w.log.clone(), read.clone())
+        .catch_up()
+        .await
+        .unwrap();
+    let target = match &w.backend {
+        Backend::Sqlite => docket_projections::Target::Sqlite(w.dir.join("read.sqlite")),
+        Backend::Postgres(db) => docket_projections::Target::Postgres(db.url().to_owned()),
+    };
+    let report = docket_projections::audit(w.log.clone(), &target, "sqlite", &|_, _, _| {})
+        .await
+        .unwrap();
+    assert!(report.holds(), "{:?}", report.findings);
+    assert_eq!((report.commits, report.cases, report.head), (5, 4, 5));
+    assert_eq!(report.compared_at, Some(5));
+    // At least every case row and every history row.
+    assert!(report.rows_compared >= 4 + 5, "{}", report.rows_compared);
+
+    // One byte of one stored commit changed: the audit names that commit.
+    let log =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", w.dir.join("log.sqlite").display()))
+            .await
+            .unwrap();
+    let (position, commit_id): (i64, String) =
+        sqlx::query_as("SELECT position, commit_id FROM commits WHERE body LIKE '%hazard 2%'")
+            .fetch_one(&log)
+            .await
+            .unwrap();
+    sqlx::query(
+        "UPDATE commits SET body = replace(body, 'hazard 2', 'hazard 9') WHERE position = $1",
+    )
+    .bind(position)
+    .execute(&log)
+    .await
+    .unwrap();
+    // And one figure of the read model: a day's count of opened cases.
+    match &w.backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&format!(
+                "sqlite://{}",
+                w.dir.join("read.sqlite").display()
+            ))
+            .await
+            .unwrap();
+            sqlx::query("UPDATE daily_counts SET n = n + 1 WHERE metric = 'opened'")
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        Backend::Postgres(db) => {
+            let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+            sqlx::query("UPDATE daily_counts SET n = n + 1 WHERE metric = 'opened'")
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    }
+    let report = docket_projections::audit(w.log.clone(), &target, "sqlite", &|_, _, _| {})
+        .await
+        .unwrap();
+    assert!(!report.holds());
+    let chain: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.check == "chain")
+        .collect();
+    assert_eq!(chain.len(), 1, "{:?}", report.findings);
+    assert_eq!(chain[0].position, Some(position as u64));
+    assert_eq!(chain[0].commit_id.unwrap().to_string(), commit_id);
+    assert_eq!(chain[0].case_id, Some(filed[2].as_uuid()));
+    assert_eq!(chain[0].tenant.as_deref(), Some("qinghe"));
+    // The recount from the altered log gives another title, and the count was tampered with.
+    let rows: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.check == "read-model")
+        .map(|f| f.detail.as_str())
+        .collect();
+    assert!(
+        rows.iter()
+            .any(|d| d.starts_with("cases row") && d.contains("hazard 9")),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|d| d.starts_with("daily_counts row") && d.contains("metric=opened")),
+        "{rows:?}"
+    );
+}

@@ -165,3 +165,12 @@ impl DataDir {
         self.0.join("jwt-secret")
     }
 }
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Print the report as JSON (as `GET /v1/audit/verify` answers) instead of lines.
+    #[arg(long)]
+    pub(crate) json: bool,
+}

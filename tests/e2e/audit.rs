@@ -1,0 +1,86 @@
+//! `docket verify` and `GET /v1/audit/verify` on the real binary: a sound data directory holds;
+//! one byte changed in one stored commit is reported with that commit.
+
+use docket_tests::{Server, data_dir, docket_bin};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::call;
+
+fn verify(dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(docket_bin())
+        .arg("verify")
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_holds_on_a_sound_directory_and_names_an_altered_commit() {
+    let dir = data_dir();
+    let mut server = Server::start(dir.path());
+    let grid_worker = server.token("grid_worker");
+    for i in 0..3 {
+        let filing = json!({"kind": "hazard", "community": "qinghe", "grid": "qinghe-01",
+            "title": format!("消防通道堵塞 {i}"), "category": "fire", "severity": "general",
+            "source": "grid-worker"});
+        let (status, body) = call(
+            Method::POST,
+            &format!("{}/v1/cases", server.url),
+            &grid_worker,
+            Some(filing),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let audit = format!("{}/v1/audit/verify", server.url);
+    let (status, report) = call(Method::GET, &audit, &server.token("supervisor"), None).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["holds"], true, "{report}");
+    assert_eq!(report["commits"], 3);
+    let (status, problem) = call(Method::GET, &audit, &grid_worker, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert!(server.terminate());
+
+    let out = verify(dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("checked 3 commits of 3 cases"), "{stdout}");
+
+    // One byte of the second commit's title: 1 becomes 7.
+    let log = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("log.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    let commit_id: String = sqlx::query_scalar("SELECT commit_id FROM commits WHERE position = 2")
+        .fetch_one(&log)
+        .await
+        .unwrap();
+    let changed = sqlx::query(
+        "UPDATE commits SET body = replace(body, '消防通道堵塞 1', '消防通道堵塞 7') WHERE position = 2",
+    )
+    .execute(&log)
+    .await
+    .unwrap();
+    assert_eq!(changed.rows_affected(), 1);
+    log.close().await;
+
+    let out = verify(dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stderr.contains("mismatch"), "{stderr}");
+    let chain_line = stdout
+        .lines()
+        .find(|l| l.starts_with("chain:"))
+        .unwrap_or_else(|| panic!("no chain finding in {stdout}"));
+    assert!(chain_line.contains(&commit_id), "{chain_line}");
+    assert!(chain_line.contains("position 2"), "{chain_line}");
+}
