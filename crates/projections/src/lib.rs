@@ -9,6 +9,7 @@ mod projector;
 mod queries;
 mod rebuild;
 mod rows;
+mod stats;
 mod store;
 
 use std::path::Path;
@@ -27,6 +28,7 @@ pub use queries::{
     StreamedCommit,
 };
 pub use rebuild::{NEXT_SCHEMA, RebuildReport, Target, rebuild};
+pub use stats::{Dimension, GroupCounts, StatsQuery, percentile};
 
 use queries::on_db;
 

@@ -41,6 +41,16 @@ pub struct CaseFilter {
     pub backlog: Option<bool>,
     /// Only cases that missed a deadline, or only those that missed none.
     pub missed: Option<bool>,
+    /// Cases closed at or after this instant.
+    pub closed_from: Option<Timestamp>,
+    /// Cases closed before this instant.
+    pub closed_to: Option<Timestamp>,
+    pub closed_on_time: Option<bool>,
+    /// `resolved`, `not_resolved` or `duplicate`.
+    pub outcome: Option<String>,
+    /// Cases in which this counted event happened between two tenant-local days (inclusive):
+    /// (metric, first day, last day), as `daily_counts` counts them.
+    pub event: Option<(String, String, String)>,
 }
 
 /// A commit as the event stream shows it, with the case's current state (for reach and for how

@@ -328,6 +328,9 @@ pub(crate) struct CountKey {
     pub(crate) metric: &'static str,
 }
 
+/// (tenant, case, day, metric): the cases behind the counters.
+pub(crate) type CaseEventKey = (String, String, String, &'static str);
+
 /// Everything a batch writes, one list per table.
 #[derive(Debug, Default)]
 pub(crate) struct BatchPlan {
@@ -335,6 +338,8 @@ pub(crate) struct BatchPlan {
     pub(crate) history: Vec<HistoryRow>,
     pub(crate) links: Vec<LinkRow>,
     pub(crate) persons: Vec<PersonRow>,
+    /// How many times each counted event happened in each case on each day.
+    pub(crate) case_events: Vec<(CaseEventKey, i64)>,
     pub(crate) counts: Vec<(CountKey, i64)>,
     /// The last number handed out per counter, after the batch.
     pub(crate) numbers: Vec<(NumberKey, i64)>,
@@ -412,6 +417,8 @@ pub(crate) fn plan_batch(
     let mut plan = BatchPlan::default();
     let mut counts: HashMap<CountKey, i64> = HashMap::new();
     let mut count_order: Vec<CountKey> = Vec::new();
+    let mut case_events: HashMap<CaseEventKey, i64> = HashMap::new();
+    let mut case_event_order: Vec<CaseEventKey> = Vec::new();
     for recorded in batch {
         let body = &recorded.commit.body;
         let case_id = body.case_id.to_string();
@@ -504,6 +511,19 @@ pub(crate) fn plan_batch(
             });
         }
         for count in &projected.counts {
+            let key = (
+                body.tenant.clone(),
+                case_id.clone(),
+                count.day.clone(),
+                count.metric,
+            );
+            let n = case_events.entry(key.clone()).or_insert(0);
+            if *n == 0 {
+                case_event_order.push(key);
+            }
+            *n += 1;
+        }
+        for count in &projected.counts {
             let key = CountKey {
                 tenant: body.tenant.clone(),
                 day: count.day.clone(),
@@ -534,6 +554,13 @@ pub(crate) fn plan_batch(
         .into_iter()
         .map(|key| {
             let n = counts[&key];
+            (key, n)
+        })
+        .collect();
+    plan.case_events = case_event_order
+        .into_iter()
+        .map(|key| {
+            let n = case_events[&key];
             (key, n)
         })
         .collect();

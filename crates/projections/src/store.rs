@@ -91,6 +91,11 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
         "case_id, person",
     ),
     (
+        "case_events",
+        &["tenant", "case_id", "day", "metric", "n"],
+        "case_id, day, metric",
+    ),
+    (
         "case_numbers",
         &["tenant", "kind", "year", "last"],
         "tenant, kind, year",
@@ -431,6 +436,22 @@ macro_rules! dialect {
                 q.push(" ON CONFLICT DO NOTHING");
                 q.build().execute(&mut **tx).await?;
             }
+            for chunk in plan.case_events.chunks(1000) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO case_events (tenant, case_id, day, metric, n) ",
+                );
+                q.push_values(chunk, |mut b, ((tenant, case_id, day, metric), n)| {
+                    b.push_bind(tenant.clone())
+                        .push_bind(case_id.clone())
+                        .push_bind(day.clone())
+                        .push_bind(*metric)
+                        .push_bind(*n);
+                });
+                q.push(
+                    " ON CONFLICT (case_id, day, metric) DO UPDATE SET n = case_events.n + excluded.n",
+                );
+                q.build().execute(&mut **tx).await?;
+            }
             for chunk in plan.counts.chunks(1000) {
                 let mut q = QueryBuilder::<Db>::new(
                     "INSERT INTO daily_counts
@@ -518,6 +539,29 @@ macro_rules! dialect {
             }
             if let Some(closed) = filter.closed {
                 q.push(" AND is_closed = ").push_bind(closed);
+            }
+            if let Some(from) = filter.closed_from {
+                q.push(" AND closed_at >= ").push_bind(rows::micros(from));
+            }
+            if let Some(to) = filter.closed_to {
+                q.push(" AND closed_at < ").push_bind(rows::micros(to));
+            }
+            if let Some(on_time) = filter.closed_on_time {
+                q.push(" AND closed_on_time = ").push_bind(on_time);
+            }
+            if let Some(outcome) = &filter.outcome {
+                q.push(" AND outcome = ").push_bind(outcome.clone());
+            }
+            if let Some((metric, from, to)) = &filter.event {
+                q.push(" AND case_id IN (SELECT case_id FROM case_events WHERE tenant = ")
+                    .push_bind(tenant.to_owned())
+                    .push(" AND metric = ")
+                    .push_bind(metric.clone())
+                    .push(" AND day >= ")
+                    .push_bind(from.clone())
+                    .push(" AND day <= ")
+                    .push_bind(to.clone())
+                    .push(")");
             }
             if let Some(backlog) = filter.backlog {
                 q.push(" AND backlog = ").push_bind(backlog);
@@ -927,6 +971,147 @@ macro_rules! dialect {
             }
             tx.commit().await?;
             Ok((at.unwrap_or(0) as u64, tables))
+        }
+
+        /// Narrows a stats query over `cases` or `daily_counts` to the slice and reach.
+        fn push_stats_filters(
+            q: &mut QueryBuilder<Db>,
+            stats: &crate::stats::StatsQuery,
+            counters: bool,
+        ) {
+            for (dimension, value) in &stats.slice {
+                let column = if counters {
+                    dimension.count_column()
+                } else {
+                    dimension.case_column()
+                };
+                q.push(format_args!(" AND {column} = ")).push_bind(value.clone());
+            }
+            match &stats.reach {
+                Reach::Tenant => {}
+                Reach::Grids(grids) => {
+                    q.push(" AND grid IN (");
+                    let mut list = q.separated(", ");
+                    for grid in grids {
+                        list.push_bind(grid.as_str().to_owned());
+                    }
+                    q.push(")");
+                }
+                Reach::Unit(unit) => {
+                    q.push(if counters { " AND unit = " } else { " AND lead_unit = " })
+                        .push_bind(unit.as_str().to_owned());
+                }
+                Reach::Nothing => {
+                    q.push(" AND 1 = 0");
+                }
+            }
+        }
+
+        /// Per group: opened, of those closed, overdue, petitions, repeats, hazards.
+        pub(crate) async fn stats_cohort(
+            pool: &$pool,
+            stats: &crate::stats::StatsQuery,
+            from: jiff::Timestamp,
+            to: jiff::Timestamp,
+        ) -> Result<Vec<(String, [i64; 6])>, ProjectionError> {
+            let group = stats.by.map_or("''", |d| d.case_column());
+            let mut q = QueryBuilder::<Db>::new(format!(
+                "SELECT {group} AS g, COUNT(*) AS opened,
+                    SUM(CASE WHEN is_closed THEN 1 ELSE 0 END) AS closed,
+                    SUM(CASE WHEN NOT is_closed AND deadline <= "
+            ));
+            q.push_bind(rows::micros(stats.now));
+            q.push(format_args!(
+                " THEN 1 ELSE 0 END) AS overdue,
+                    SUM(CASE WHEN kind = 'petition' THEN 1 ELSE 0 END) AS petitions,
+                    SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS repeats,
+                    SUM(CASE WHEN kind = 'hazard' THEN 1 ELSE 0 END) AS hazards
+                 FROM cases WHERE tenant = ",
+                crate::store::repeat_sql("cases")
+            ));
+            q.push_bind(stats.tenant.clone())
+                .push(" AND filed_at >= ")
+                .push_bind(rows::micros(from))
+                .push(" AND filed_at < ")
+                .push_bind(rows::micros(to));
+            push_stats_filters(&mut q, stats, false);
+            q.push(" GROUP BY g");
+            let rows = q.build().fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| {
+                    let n = |c: &str| -> Result<i64, sqlx::Error> {
+                        Ok(r.try_get::<Option<i64>, _>(c)?.unwrap_or(0))
+                    };
+                    Ok((
+                        r.try_get("g")?,
+                        [
+                            n("opened")?,
+                            n("closed")?,
+                            n("overdue")?,
+                            n("petitions")?,
+                            n("repeats")?,
+                            n("hazards")?,
+                        ],
+                    ))
+                })
+                .collect()
+        }
+
+        /// Every case closed in the range, with its group.
+        pub(crate) async fn stats_closures(
+            pool: &$pool,
+            stats: &crate::stats::StatsQuery,
+            from: jiff::Timestamp,
+            to: jiff::Timestamp,
+        ) -> Result<Vec<crate::stats::Closure>, ProjectionError> {
+            let group = stats.by.map_or("''", |d| d.case_column());
+            let mut q = QueryBuilder::<Db>::new(format!(
+                "SELECT {group} AS g, kind, closed_on_time, outcome, filed_at, closed_at
+                 FROM cases WHERE tenant = "
+            ));
+            q.push_bind(stats.tenant.clone())
+                .push(" AND closed_at >= ")
+                .push_bind(rows::micros(from))
+                .push(" AND closed_at < ")
+                .push_bind(rows::micros(to));
+            push_stats_filters(&mut q, stats, false);
+            let rows = q.build().fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| {
+                    let filed: i64 = r.try_get("filed_at")?;
+                    let closed: i64 = r.try_get("closed_at")?;
+                    Ok(crate::stats::Closure {
+                        group: r.try_get("g")?,
+                        kind: r.try_get("kind")?,
+                        on_time: r.try_get::<Option<bool>, _>("closed_on_time")?.unwrap_or(false),
+                        outcome: r.try_get("outcome")?,
+                        days: (closed - filed) as f64 / 86_400_000_000.0,
+                    })
+                })
+                .collect()
+        }
+
+        /// The per-day counters summed over the range: (group, metric, n).
+        pub(crate) async fn stats_counters(
+            pool: &$pool,
+            stats: &crate::stats::StatsQuery,
+        ) -> Result<Vec<(String, String, i64)>, ProjectionError> {
+            let group = stats.by.map_or("''", |d| d.count_column());
+            let mut q = QueryBuilder::<Db>::new(format!(
+                "SELECT {group} AS g, metric, CAST(SUM(n) AS BIGINT) AS n FROM daily_counts
+                 WHERE tenant = "
+            ));
+            q.push_bind(stats.tenant.clone())
+                .push(" AND day >= ")
+                .push_bind(stats.from.to_string())
+                .push(" AND day <= ")
+                .push_bind(stats.to.to_string());
+            push_stats_filters(&mut q, stats, true);
+            q.push(" GROUP BY g, metric");
+            let rows = q.build().fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("g")?, r.try_get("metric")?, r.try_get("n")?)))
+                .collect()
         }
 
         /// Refreshes the planner's statistics of every table (after a bulk load).

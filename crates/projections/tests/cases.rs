@@ -943,3 +943,108 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
         "{rows:?}"
     );
 }
+
+on_both!(figures_count_the_range_by_filing_closing_and_event_days);
+async fn figures_count_the_range_by_filing_closing_and_event_days(w: World) {
+    use docket_projections::{Dimension, StatsQuery};
+    let at = |s: &str| -> jiff::Timestamp { s.parse().unwrap() };
+    let evidence = json!([{"content_hash": format!("sha256:{}", "ab".repeat(32)),
+                           "media_type": "image/jpeg", "size": 1000, "blob": "blobs/1.jpg"}]);
+    let zhang = json!([{"name": "张三", "id_number": "11010519800101002X"}]);
+    w.clock.set(at("2025-02-25T02:00:00Z"));
+    let h0 = w.file("qinghe", "g-1", "before the range").await;
+    w.clock.set(at("2025-03-03T02:00:00Z"));
+    let h1 = w.file("qinghe", "g-1", "dismissed in the range").await;
+    let h2 = w.file("qinghe", "g-2", "left open").await;
+    w.clock.set(at("2025-03-04T02:00:00Z"));
+    w.act(
+        "qinghe",
+        Role::Handler,
+        h1,
+        "dismiss",
+        json!({"reason": "not-a-hazard"}),
+    )
+    .await;
+    w.clock.set(at("2025-03-05T02:00:00Z"));
+    w.act(
+        "qinghe",
+        Role::Handler,
+        h0,
+        "fix-on-spot",
+        json!({"evidence": evidence}),
+    )
+    .await;
+    w.act("qinghe", Role::Handler, h0, "pass-reinspection", json!({}))
+        .await;
+    w.clock.set(at("2025-03-10T02:00:00Z"));
+    let p1 = w.petition("第一次", zhang.clone()).await;
+    w.clock.set(at("2025-03-12T02:00:00Z"));
+    let p2 = w.petition("第二次", zhang.clone()).await;
+    // Filed on the last day, late evening local time: still in the range.
+    w.clock.set(at("2025-03-31T15:59:00Z"));
+    let late = w.file("other", "g-1", "another tenant").await;
+    w.clock.set(at("2025-04-02T02:00:00Z"));
+    w.file("qinghe", "g-1", "after the range").await;
+    let _ = (late, p1, p2, h2);
+
+    let read = w.read_model().await;
+    Projector::new(w.log.clone(), read.clone())
+        .catch_up()
+        .await
+        .unwrap();
+    let query = |by: Option<Dimension>, slice: Vec<(Dimension, String)>| StatsQuery {
+        tenant: "qinghe".to_owned(),
+        from: "2025-03-01".parse().unwrap(),
+        to: "2025-03-31".parse().unwrap(),
+        now: at("2025-04-20T00:00:00Z"),
+        reach: Reach::Tenant,
+        slice,
+        by,
+    };
+    let all = read.stats(&query(None, Vec::new())).await.unwrap();
+    let g = &all[""];
+    assert_eq!(g.opened, 4, "{g:?}");
+    assert_eq!(g.opened_closed, 1, "h1 only: h0 was filed before the range");
+    assert_eq!(g.opened_hazards, 2);
+    assert_eq!((g.opened_petitions, g.opened_repeats), (2, 1));
+    assert_eq!(g.closed, 2, "h1 and h0 closed in the range");
+    assert_eq!(g.closed_resolved, 1, "h0 rectified; h1 dismissed");
+    assert_eq!(g.closed_hazards_resolved, 1);
+    assert_eq!(g.days_to_close.len(), 2);
+    assert!(
+        (g.days_to_close[0] - 1.0).abs() < 1e-9,
+        "{:?}",
+        g.days_to_close
+    );
+    assert!(
+        (g.days_to_close[1] - 8.0).abs() < 1e-9,
+        "{:?}",
+        g.days_to_close
+    );
+    assert_eq!(g.counters.get("opened"), Some(&4));
+    assert_eq!(g.counters.get("closed"), Some(&2));
+    assert_eq!(g.counters.get("rectified"), Some(&1));
+    // Open past their deadlines on 20 April: h2 (verification) and both petitions (acceptance).
+    assert_eq!(g.opened_overdue, 3);
+
+    let by_grid = read
+        .stats(&query(Some(Dimension::Grid), Vec::new()))
+        .await
+        .unwrap();
+    assert_eq!(by_grid.keys().collect::<Vec<_>>(), ["g-1", "g-2"]);
+    // The petitions are filed in g-1.
+    assert_eq!((by_grid["g-1"].opened, by_grid["g-2"].opened), (3, 1));
+    assert_eq!((by_grid["g-1"].closed, by_grid["g-2"].closed), (2, 0));
+    let petitions = read
+        .stats(&query(None, vec![(Dimension::Kind, "petition".to_owned())]))
+        .await
+        .unwrap();
+    assert_eq!(petitions[""].opened, 2);
+    assert_eq!(petitions[""].closed, 0);
+    // A grid worker's figures are her grids'.
+    let mut mine = query(None, Vec::new());
+    mine.reach = Reach::Grids(vec!["g-2".parse().unwrap()]);
+    let mine = read.stats(&mine).await.unwrap();
+    assert_eq!((mine[""].opened, mine[""].closed), (1, 0));
+    assert_eq!(mine[""].counters.get("opened"), Some(&1));
+}

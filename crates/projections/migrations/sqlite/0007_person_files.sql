@@ -4,6 +4,20 @@ ALTER TABLE cases ADD COLUMN missed BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE cases ADD COLUMN backlog BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE INDEX cases_missed_open ON cases (tenant, is_closed, missed, case_id DESC);
 
+-- The cases behind each per-day counter: a figure drills down to exactly the cases its events
+-- happened in. Indexes for the figures over filing and closing days.
+CREATE TABLE case_events (
+    tenant  TEXT   NOT NULL,
+    case_id TEXT   NOT NULL,
+    day     TEXT   NOT NULL,
+    metric  TEXT   NOT NULL,
+    n       BIGINT NOT NULL,
+    PRIMARY KEY (case_id, day, metric)
+);
+CREATE INDEX case_events_by_metric ON case_events (tenant, metric, day);
+CREATE INDEX cases_by_filed ON cases (tenant, filed_at);
+CREATE INDEX cases_by_closed ON cases (tenant, closed_at);
+
 -- Person files (一人一档): every case that names a person (a dispute's party, a petitioner), by
 -- the person's pseudonymous id (the same id for the same resident ID number; the number itself is
 -- never stored). Older models lack these rows, so everything is projected again from the log.
