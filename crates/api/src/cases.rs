@@ -322,6 +322,7 @@ pub(crate) struct ListParams {
     category: Option<String>,
     severity: Option<String>,
     unit: Option<String>,
+    lead_unit: Option<String>,
     assignee: Option<String>,
     closed: Option<bool>,
     overdue: Option<bool>,
@@ -331,6 +332,15 @@ pub(crate) struct ListParams {
     backlog: Option<bool>,
     /// Only cases that missed a deadline, or none.
     missed: Option<bool>,
+    closed_from: Option<String>,
+    closed_to: Option<String>,
+    closed_on_time: Option<bool>,
+    outcome: Option<String>,
+    /// Cases in which a counted event (a figure's metric) happened between `event_from` and
+    /// `event_to` (local days, inclusive).
+    event: Option<String>,
+    event_from: Option<String>,
+    event_to: Option<String>,
     due_before: Option<String>,
     filed_from: Option<String>,
     filed_to: Option<String>,
@@ -406,11 +416,35 @@ pub(crate) async fn list(
         category: p.category,
         severity: p.severity,
         unit: p.unit,
+        lead_unit: p.lead_unit,
         assignee: p.assignee,
         closed: p.closed,
         repeat: p.repeat,
         backlog: p.backlog,
         missed: p.missed,
+        closed_from: instant("closed_from", &p.closed_from)?,
+        closed_to: instant("closed_to", &p.closed_to)?,
+        closed_on_time: p.closed_on_time,
+        outcome: p.outcome,
+        event: match (p.event, p.event_from, p.event_to) {
+            (None, None, None) => None,
+            (Some(metric), Some(from), Some(to)) => {
+                for (name, day) in [("event_from", &from), ("event_to", &to)] {
+                    day.parse::<jiff::civil::Date>()
+                        .map_err(|_| ApiError::BadRequest {
+                            code: "invalid-query",
+                            detail: format!("{name}: {day:?} is not a date (YYYY-MM-DD)"),
+                        })?;
+                }
+                Some((metric, from, to))
+            }
+            _ => {
+                return Err(ApiError::BadRequest {
+                    code: "invalid-query",
+                    detail: "event, event_from and event_to go together".to_owned(),
+                });
+            }
+        },
         overdue_at: p.overdue.filter(|o| *o).map(|_| now),
         due_before: instant("due_before", &p.due_before)?,
         filed_from: instant("filed_from", &p.filed_from)?,

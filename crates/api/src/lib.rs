@@ -8,6 +8,7 @@ mod events;
 mod extract;
 mod persons;
 mod problem;
+mod stats;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/{id}", get(cases::detail))
         .route("/v1/cases/{id}/actions/{action}", post(cases::act))
         .route("/v1/cases/{id}/history", get(cases::history))
+        .route("/v1/stats", get(stats::stats))
         .route("/v1/events", get(events::stream))
         .route("/v1/audit/verify", get(audit::verify))
         .route("/v1/persons/find", post(persons::find))

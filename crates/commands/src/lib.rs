@@ -303,7 +303,9 @@ impl CommandService {
         };
         // A retried filing decides again on a new case id; the log recognises its commit id and
         // answers with the first filing's position.
-        let case_id = request.case_id.unwrap_or_default();
+        let case_id = request
+            .case_id
+            .unwrap_or_else(|| CaseId::filed_at(self.clock.now()));
         tracing::Span::current().record("case_id", tracing::field::display(case_id));
 
         // A client's expected version, and any refusal, is judged against the case as it stands;

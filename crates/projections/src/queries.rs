@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use crate::{ProjectionError, ReadModel};
 
-/// Filters of the case list; `None` means any. Every filter narrows the list.
+/// Filters of the case list; `None` means any. Every filter narrows the list. An empty grid,
+/// severity or lead unit means cases without one.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
     pub kind: Option<String>,
@@ -19,6 +20,8 @@ pub struct CaseFilter {
     pub severity: Option<String>,
     /// Cases this unit leads or assists on.
     pub unit: Option<String>,
+    /// Cases this unit leads; empty for cases no unit leads yet.
+    pub lead_unit: Option<String>,
     pub assignee: Option<String>,
     /// Cases this user filed or is assigned to.
     pub mine: Option<String>,

@@ -514,10 +514,17 @@ macro_rules! dialect {
                 ("category", &filter.category),
                 ("severity", &filter.severity),
                 ("assignee", &filter.assignee),
+                ("lead_unit", &filter.lead_unit),
             ];
             for (column, value) in equals {
-                if let Some(v) = value {
-                    q.push(format_args!(" AND {column} = ")).push_bind(v.clone());
+                match value.as_deref() {
+                    None => {}
+                    Some("") if matches!(column, "grid" | "severity" | "lead_unit") => {
+                        q.push(format_args!(" AND {column} IS NULL"));
+                    }
+                    Some(v) => {
+                        q.push(format_args!(" AND {column} = ")).push_bind(v.to_owned());
+                    }
                 }
             }
             if let Some(unit) = &filter.unit {

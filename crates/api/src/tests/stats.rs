@@ -1,0 +1,361 @@
+//! `GET /v1/stats`: every figure's list query returns exactly the cases it counts.
+
+use std::sync::Mutex;
+
+use super::*;
+
+#[derive(Debug)]
+struct MovableClock(Mutex<jiff::Timestamp>);
+
+impl docket_commands::Clock for MovableClock {
+    fn now(&self) -> jiff::Timestamp {
+        *self.0.lock().unwrap()
+    }
+}
+
+fn officer() -> Actor {
+    Actor {
+        id: "officer".to_owned(),
+        tenant: "qinghe".parse().unwrap(),
+        role: Role::PetitionOfficer,
+        unit: None,
+        grids: Vec::new(),
+    }
+}
+
+fn supervisor() -> Actor {
+    Actor {
+        role: Role::Supervisor,
+        id: "supervisor".to_owned(),
+        ..officer()
+    }
+}
+
+impl App {
+    /// Every case a list query returns, following its cursor.
+    async fn all_listed(&self, actor: &Actor, url: &str) -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = match &cursor {
+                Some(c) => format!("{url}&limit=200&cursor={c}"),
+                None => format!("{url}&limit=200"),
+            };
+            let r = self.send_as(actor, "GET", &page, None).await;
+            assert_eq!(r.status, StatusCode::OK, "{url}: {}", r.body);
+            ids.extend(
+                r.body["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["id"].as_str().unwrap().to_owned()),
+            );
+            match r.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return ids,
+            }
+        }
+    }
+
+    async fn filed(&self, actor: &Actor, body: Value) -> String {
+        let r = self.send_as(actor, "POST", "/v1/cases", Some(body)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["case_id"].as_str().unwrap().to_owned()
+    }
+
+    async fn acted(&self, actor: &Actor, id: &str, action: &str, body: Value) {
+        let r = self
+            .send_as(
+                actor,
+                "POST",
+                &format!("/v1/cases/{id}/actions/{action}"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{action}: {}", r.body);
+    }
+}
+
+fn hazard(grid: &str, severity: &str) -> Value {
+    json!({"kind": "hazard", "community": "qinghe", "grid": grid, "unit": "qinghe-safety",
+           "title": "楼道堆物", "category": "fire", "severity": severity, "source": "night-patrol"})
+}
+
+fn petition(grid: &str, id_number: &str) -> Value {
+    json!({"kind": "petition", "community": "qinghe", "grid": grid, "title": "供暖",
+           "channel": "letter", "petition_type": "appeal-request", "category": "housing",
+           "petitioners": [{"name": "丙", "id_number": id_number}]})
+}
+
+/// Checks every figure of every group against its list: the count of listed cases.
+async fn drill_down(app: &App, actor: &Actor, body: &Value) -> usize {
+    let mut checked = 0;
+    for group in body["groups"].as_array().unwrap() {
+        for f in group["figures"].as_array().unwrap() {
+            let name = f["name"].as_str().unwrap();
+            let expected = match (&f["numerator"], &f["value"]) {
+                (Value::Number(n), _) => n.as_i64().unwrap(),
+                (_, _) if name.contains("days_to_close") => continue,
+                (_, Value::Number(v)) => v.as_f64().unwrap() as i64,
+                _ => continue,
+            };
+            if let Some(url) = f["cases"].as_str() {
+                let listed = app.all_listed(actor, url).await;
+                assert_eq!(
+                    listed.len() as i64,
+                    expected,
+                    "{name} in {}: {url}",
+                    group["group"]
+                );
+                checked += 1;
+            }
+            if let Some(url) = f["denominator_cases"].as_str() {
+                let listed = app.all_listed(actor, url).await;
+                assert_eq!(
+                    listed.len() as i64,
+                    f["denominator"].as_i64().unwrap(),
+                    "{name} denominator in {}: {url}",
+                    group["group"]
+                );
+                checked += 1;
+            }
+        }
+    }
+    checked
+}
+
+#[tokio::test]
+async fn every_figure_drills_down_to_exactly_its_cases() {
+    let at = |s: &str| -> jiff::Timestamp { s.parse().unwrap() };
+    let clock = Arc::new(MovableClock(Mutex::new(at("2025-02-25T02:00:00Z"))));
+    let mut app = app_with_clock(clock.clone()).await;
+    // Drilling down into every figure of every group is many requests from one token.
+    app.router = router(app.state.clone().with_rate_limit(100_000, 100_000));
+    let set = |t: &str| *clock.0.lock().unwrap() = at(t);
+    let supervisor = supervisor();
+    let handler = Actor {
+        id: "handler".to_owned(),
+        role: Role::Handler,
+        unit: Some("qinghe-safety".parse().unwrap()),
+        ..officer()
+    };
+    let evidence = json!([{"content_hash": format!("sha256:{}", "ab".repeat(32)),
+                           "media_type": "image/jpeg", "size": 1000, "blob": "blobs/1.jpg"}]);
+    let before = app.filed(&supervisor, hazard("qinghe-03", "general")).await;
+    set("2025-03-03T02:00:00Z");
+    let dismissed = app.filed(&supervisor, hazard("qinghe-03", "general")).await;
+    let open = app.filed(&supervisor, hazard("qinghe-04", "major")).await;
+    let fixed = app.filed(&supervisor, hazard("qinghe-04", "general")).await;
+    set("2025-03-04T02:00:00Z");
+    app.acted(
+        &supervisor,
+        &dismissed,
+        "dismiss",
+        json!({"reason": "not-a-hazard"}),
+    )
+    .await;
+    app.acted(
+        &handler,
+        &fixed,
+        "fix-on-spot",
+        json!({"evidence": evidence}),
+    )
+    .await;
+    set("2025-03-05T02:00:00Z");
+    app.acted(
+        &handler,
+        &before,
+        "fix-on-spot",
+        json!({"evidence": evidence}),
+    )
+    .await;
+    app.acted(&supervisor, &before, "pass-reinspection", json!({}))
+        .await;
+    app.acted(&supervisor, &fixed, "pass-reinspection", json!({}))
+        .await;
+    app.acted(
+        &supervisor,
+        &fixed,
+        "return-visit",
+        json!({"satisfaction": "satisfied"}),
+    )
+    .await;
+    set("2025-03-10T02:00:00Z");
+    let first = app
+        .filed(&officer(), petition("qinghe-03", "11010519800101002X"))
+        .await;
+    set("2025-03-12T02:00:00Z");
+    app.filed(&officer(), petition("qinghe-03", "11010519800101002X"))
+        .await;
+    app.acted(
+        &officer(),
+        &first,
+        "accept",
+        json!({"unit": "qinghe-safety"}),
+    )
+    .await;
+    set("2025-04-02T02:00:00Z");
+    app.filed(&supervisor, hazard("qinghe-03", "general")).await;
+    set("2025-04-20T00:00:00Z");
+    let head = app.log.head().await.unwrap();
+    assert!(
+        app.state
+            .read
+            .wait_until(head, Duration::from_secs(5))
+            .await
+    );
+    let _ = open;
+
+    let r = app
+        .send_as(
+            &supervisor,
+            "GET",
+            "/v1/stats?from=2025-03-01&to=2025-03-31",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let figure = |body: &Value, name: &str| -> Value {
+        body["groups"][0]["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .clone()
+    };
+    assert_eq!(figure(&r.body, "opened")["value"], 5.0);
+    assert_eq!(figure(&r.body, "closed")["value"], 3.0);
+    assert_eq!(figure(&r.body, "hazards_found")["value"], 3.0);
+    assert_eq!(figure(&r.body, "hazards_struck_off")["value"], 2.0);
+    assert_eq!(figure(&r.body, "repeat_rate")["numerator"], 1);
+    assert_eq!(figure(&r.body, "repeat_rate")["denominator"], 2);
+    assert_eq!(figure(&r.body, "satisfaction_rate")["value"], 1.0);
+    assert_eq!(figure(&r.body, "closure_rate")["numerator"], 2);
+    let checked = drill_down(&app, &supervisor, &r.body).await;
+    assert!(checked >= 25, "{checked}");
+
+    // Grouped: each group's figures drill down within the group.
+    for by in ["grid", "severity", "kind", "unit"] {
+        let r = app
+            .send_as(
+                &supervisor,
+                "GET",
+                &format!("/v1/stats?from=2025-03-01&to=2025-03-31&by={by}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(
+            r.body["groups"].as_array().unwrap().len() >= 2,
+            "{}",
+            r.body
+        );
+        drill_down(&app, &supervisor, &r.body).await;
+    }
+    // A slice, and a grid worker's own grids.
+    let r = app
+        .send_as(
+            &supervisor,
+            "GET",
+            "/v1/stats?from=2025-03-01&to=2025-03-31&kind=hazard&grid=qinghe-04",
+            None,
+        )
+        .await;
+    assert_eq!(figure(&r.body, "opened")["value"], 2.0, "{}", r.body);
+    drill_down(&app, &supervisor, &r.body).await;
+    let grid_worker = Actor {
+        id: "gw".to_owned(),
+        role: Role::GridWorker,
+        grids: vec!["qinghe-04".parse().unwrap()],
+        ..officer()
+    };
+    let r = app
+        .send_as(
+            &grid_worker,
+            "GET",
+            "/v1/stats?from=2025-03-01&to=2025-03-31",
+            None,
+        )
+        .await;
+    assert_eq!(figure(&r.body, "opened")["value"], 2.0, "{}", r.body);
+    drill_down(&app, &grid_worker, &r.body).await;
+}
+
+#[tokio::test]
+async fn figures_come_as_csv_and_bad_ranges_are_refused() {
+    let app = app().await;
+    let supervisor = supervisor();
+    app.filed(&supervisor, hazard("qinghe-03", "general")).await;
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .date();
+    let url = format!("/v1/stats?from={today}&to={today}");
+    let req = Request::builder()
+        .uri(&url)
+        .header(
+            "authorization",
+            format!(
+                "Bearer {}",
+                app.auth.mint(&supervisor, Duration::from_secs(60))
+            ),
+        )
+        .header("accept", "text/csv")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "group,figure,value,numerator,denominator,cases,denominator_cases"
+    );
+    let opened = lines.find(|l| l.starts_with(",opened,")).unwrap();
+    assert!(opened.starts_with(",opened,1,"), "{opened}");
+
+    for (query, says) in [
+        ("to=2025-03-31", "from is required"),
+        ("from=2025-03-31&to=2025-03-01", "is after"),
+        ("from=2025-03-01&to=2025-13-01", "not a date"),
+        ("from=2025-03-01&to=2025-03-31&by=colour", "dimensions are"),
+        (
+            "from=2025-03-01&to=2025-03-31&by=grid&grid=qinghe-03",
+            "grouped by grid",
+        ),
+        ("from=2000-01-01&to=2025-03-31", "at most"),
+        ("from=2025-03-01&to=2025-03-31&format=xml", "format"),
+    ] {
+        let r = app
+            .send_as(&supervisor, "GET", &format!("/v1/stats?{query}"), None)
+            .await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-query");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains(says),
+            "{query}: {}",
+            r.body
+        );
+    }
+    let admin = Actor {
+        role: Role::Admin,
+        ..supervisor.clone()
+    };
+    let r = app
+        .send_as(
+            &admin,
+            "GET",
+            "/v1/stats?from=2025-03-01&to=2025-03-31",
+            None,
+        )
+        .await;
+    assert_problem(&r, StatusCode::FORBIDDEN, "role-not-permitted");
+}
