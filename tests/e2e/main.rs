@@ -2,6 +2,7 @@
 
 mod audit;
 mod crash;
+mod demo;
 mod jetstream;
 mod numbers;
 mod privacy;

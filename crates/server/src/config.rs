@@ -174,3 +174,25 @@ pub(crate) struct VerifyArgs {
     #[arg(long)]
     pub(crate) json: bool,
 }
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// How many years' worth of cases: 1 is about 850 disputes, 2,900 petitions (162 visits)
+    /// and 6,000 hazards; fractions for a smaller year.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) scale: f64,
+    /// The year to fill (a past one; the last by default).
+    #[arg(long)]
+    pub(crate) year: Option<i16>,
+    /// The tenant the year belongs to (the demo tokens' tenant by default).
+    #[arg(long, env = "DOCKET_DEMO_TENANT", default_value = "demo")]
+    pub(crate) tenant: String,
+    /// The seed of the draw: the same seed and scale give the same year.
+    #[arg(long, default_value_t = 2025)]
+    pub(crate) seed: u64,
+    /// Add the year to a log that already holds commits.
+    #[arg(long)]
+    pub(crate) append: bool,
+}

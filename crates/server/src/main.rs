@@ -1,6 +1,7 @@
 //! `docket`: serve the API on the embedded log and read model, or mint a development token.
 
 mod config;
+mod demo;
 mod policy;
 mod rebuild;
 mod secret;
@@ -19,7 +20,8 @@ use docket_projections::{Projector, ReadModel, Target};
 use tokio::sync::watch;
 
 use crate::config::{
-    DataDir, EraseArgs, RebuildArgs, ServeArgs, StoreArgs, TokenArgs, TokenCheckArgs, VerifyArgs,
+    DataDir, DemoArgs, EraseArgs, RebuildArgs, ServeArgs, StoreArgs, TokenArgs, TokenCheckArgs,
+    VerifyArgs,
 };
 
 #[derive(Debug, Parser)]
@@ -49,6 +51,9 @@ enum Command {
     /// global order, and every row of the read model (the figures supervisors see included)
     /// against a recount from the log. Exits non-zero and names each mismatch if any.
     Verify(VerifyArgs),
+    /// Fill an empty data directory with a tenant's year of cases, driven through the command
+    /// service, and write the figures it intends to `demo-counts.json`.
+    Demo(DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +64,7 @@ fn main() -> ExitCode {
         Command::Rebuild(args) => rebuild::run(args),
         Command::ErasePerson(args) => erase_person(args),
         Command::Verify(args) => verify::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

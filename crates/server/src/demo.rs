@@ -1,0 +1,721 @@
+//! `docket demo`: a tenant's year, shaped like a sub-district office's (about 850 disputes, 2,900
+//! petitions of which 162 are visits, 6,000 hazards per `--scale 1`), driven through the command
+//! service with the clock set to each command's moment. The plan is drawn first (seeded, so the
+//! same arguments give the same year); the figures it intends are tallied from the plan, written
+//! to `demo-counts.json` beside the data, and must equal what `GET /v1/stats` counts for the year.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use docket_commands::{Actor, Clock, CommandRequest, CommandService};
+use docket_domain::{CaseCommand, CaseId, CaseKind, Role};
+use docket_projections::{Projector, percentile};
+use indicatif::{ProgressBar, ProgressStyle};
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+use crate::config::{DataDir, DemoArgs};
+use crate::{BoxError, open_log, open_read_model, open_vault};
+
+const HOUR: SignedDuration = SignedDuration::from_hours(1);
+const DAY: SignedDuration = SignedDuration::from_hours(24);
+
+/// The clock the demo moves to each command's moment.
+#[derive(Debug)]
+struct DemoClock(Mutex<Timestamp>);
+
+impl Clock for DemoClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().expect("clock lock")
+    }
+}
+
+/// One command of the plan: at `at`, `who` does `action` with `body` to case `case` (its
+/// filing when `action` is empty).
+#[derive(Debug, Clone)]
+struct Step {
+    at: Timestamp,
+    case: usize,
+    who: Role,
+    action: &'static str,
+    body: Value,
+}
+
+/// What the plan intends, in the figures' own terms (docs/figures.md).
+#[derive(Debug, Default)]
+struct Intended {
+    counts: HashMap<&'static str, i64>,
+    days_to_close: Vec<f64>,
+}
+
+impl Intended {
+    fn add(&mut self, figure: &'static str, n: i64) {
+        *self.counts.entry(figure).or_default() += n;
+    }
+}
+
+struct Plan {
+    kinds: Vec<CaseKind>,
+    steps: Vec<Step>,
+    intended: Intended,
+}
+
+fn local(date: Date, seconds: i64) -> Timestamp {
+    date.to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .expect("a day of the year has a start")
+        .timestamp()
+        + SignedDuration::from_secs(seconds)
+}
+
+fn local_date(t: Timestamp) -> Date {
+    t.to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .date()
+}
+
+/// Draws the year.
+fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let first = Date::new(year, 1, 1).expect("a valid year");
+    let days = i64::from(first.days_in_year());
+    let in_year = |t: Timestamp| local_date(t).year() == year;
+    let n = |per_year: f64| (per_year * scale).round() as usize;
+    let grids: Vec<String> = (1..=6).map(|i| format!("{tenant}-{i:02}")).collect();
+    let communities = ["qinghe", "xisanqi", "shangdi"];
+    let mut plan = Plan {
+        kinds: Vec::new(),
+        steps: Vec::new(),
+        intended: Intended::default(),
+    };
+    let evidence = json!([{"content_hash": format!("sha256:{}", "ab".repeat(32)),
+                           "media_type": "image/jpeg", "size": 204_800, "blob": "blobs/demo.jpg"}]);
+    // Filing moments: a random day, between 08:00 and 12:00, no two cases at the same second.
+    let mut serial = 0i64;
+    let mut filed_at = |rng: &mut fastrand::Rng| {
+        serial += 1;
+        local(
+            first + SignedDuration::from_hours(24 * rng.i64(0..days)),
+            8 * 3600 + (serial * 7919) % 14_400,
+        )
+    };
+    // Closing a case: counted in the figures of the year if it closes within it.
+    fn closed(
+        i: &mut Intended,
+        in_year: bool,
+        filed: Timestamp,
+        at: Timestamp,
+        resolved: bool,
+        on_time: bool,
+        kind: CaseKind,
+    ) {
+        i.add("closure_rate", 1);
+        if !in_year {
+            return;
+        }
+        i.add("closed", 1);
+        i.days_to_close.push((at - filed).as_secs_f64() / 86_400.0);
+        if on_time {
+            i.add("closed_on_time", 1);
+        }
+        if resolved {
+            i.add("resolution_rate", 1);
+        }
+        match kind {
+            CaseKind::Hazard if resolved => i.add("hazards_struck_off", 1),
+            CaseKind::Dispute => {
+                i.add("mediation_success_rate/denominator", 1);
+                if resolved {
+                    i.add("mediation_success_rate", 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    let visit = |plan: &mut Plan, rng: &mut fastrand::Rng, case: usize, after: Timestamp| {
+        if rng.f64() < 0.2 {
+            let at = after + DAY * 3;
+            let satisfaction = match rng.u8(0..10) {
+                0 => "dissatisfied",
+                1 => "basically_satisfied",
+                _ => "satisfied",
+            };
+            if in_year(at) {
+                plan.intended.add("return_visits", 1);
+                if satisfaction != "dissatisfied" {
+                    plan.intended.add("satisfaction_rate", 1);
+                }
+            }
+            plan.steps.push(Step {
+                at,
+                case,
+                who: Role::Supervisor,
+                action: "return-visit",
+                body: json!({"satisfaction": satisfaction}),
+            });
+        }
+    };
+
+    // Hazards found on patrol.
+    for _ in 0..n(6000.0) {
+        let case = plan.kinds.len();
+        plan.kinds.push(CaseKind::Hazard);
+        let t0 = filed_at(&mut rng);
+        let major = rng.f64() < 0.15;
+        let categories = ["fire", "gas", "e-bike-charging", "structure", "electrical"];
+        plan.steps.push(Step {
+            at: t0,
+            case,
+            who: Role::GridWorker,
+            action: "",
+            body: json!({"kind": "hazard", "community": communities[rng.usize(0..3)],
+                "grid": grids[rng.usize(0..grids.len())], "unit": format!("{tenant}-safety"),
+                "title": "巡查发现隐患", "category": categories[rng.usize(0..categories.len())],
+                "severity": if major { "major" } else { "general" }, "source": "grid-worker"}),
+        });
+        plan.intended.add("opened", 1);
+        plan.intended.add("hazards_found", 1);
+        let mut step = |at: Timestamp, who, action, body| {
+            plan.steps.push(Step {
+                at,
+                case,
+                who,
+                action,
+                body,
+            })
+        };
+        let path = rng.u8(0..100);
+        let (end, resolved, on_time) = if path < 60 && !major {
+            // Fixed on the spot.
+            step(
+                t0 + HOUR,
+                Role::Handler,
+                "fix-on-spot",
+                json!({"evidence": evidence}),
+            );
+            step(t0 + DAY, Role::Handler, "pass-reinspection", json!({}));
+            if in_year(t0 + HOUR) {
+                plan.intended.add("hazards_rectified", 1);
+            }
+            (Some(t0 + DAY), true, true)
+        } else if path < 90 {
+            // Verified, ordered, rectified; some after an extension; some verified late.
+            let late = path >= 85;
+            let verified = if late { t0 + DAY * 30 } else { t0 + HOUR };
+            if late && in_year(verified) {
+                plan.intended.add("deadlines_missed", 1);
+            }
+            step(
+                verified,
+                Role::Handler,
+                "verify",
+                json!({"severity": if major { "major" } else { "general" },
+                       "responsible_party": "物业公司"}),
+            );
+            step(
+                verified + HOUR,
+                Role::Handler,
+                "order-rectification",
+                json!({"measures": "限期整改"}),
+            );
+            let mut at = verified + HOUR + DAY;
+            if path.is_multiple_of(5) {
+                step(
+                    at,
+                    Role::Handler,
+                    "request-extension",
+                    json!({"days": 10, "reason": "材料采购"}),
+                );
+                step(at + HOUR, Role::Supervisor, "approve-extension", json!({}));
+                if in_year(at + HOUR) {
+                    plan.intended.add("extensions", 1);
+                }
+                at += DAY;
+            }
+            at += DAY;
+            step(
+                at,
+                Role::GridWorker,
+                "report-rectified",
+                json!({"evidence": evidence}),
+            );
+            if in_year(at) {
+                plan.intended.add("hazards_rectified", 1);
+            }
+            step(at + DAY, Role::Handler, "pass-reinspection", json!({}));
+            (Some(at + DAY), true, !late)
+        } else if path < 95 {
+            step(
+                t0 + HOUR,
+                Role::Handler,
+                "dismiss",
+                json!({"reason": "not-a-hazard"}),
+            );
+            (Some(t0 + HOUR), false, true)
+        } else {
+            (None, false, false)
+        };
+        match end {
+            Some(at) => {
+                closed(
+                    &mut plan.intended,
+                    in_year(at),
+                    t0,
+                    at,
+                    resolved,
+                    on_time,
+                    CaseKind::Hazard,
+                );
+                if resolved {
+                    visit(&mut plan, &mut rng, case, at);
+                }
+            }
+            None => plan.intended.add("still_open", 1),
+        }
+    }
+
+    // Disputes brought to the mediation room.
+    for _ in 0..n(850.0) {
+        let case = plan.kinds.len();
+        plan.kinds.push(CaseKind::Dispute);
+        let t0 = filed_at(&mut rng);
+        let types = [
+            "neighbour",
+            "property-management",
+            "family",
+            "tenancy",
+            "labour",
+        ];
+        plan.steps.push(Step {
+            at: t0,
+            case,
+            who: Role::Mediator,
+            action: "",
+            body: json!({"kind": "dispute", "community": communities[rng.usize(0..3)],
+                "grid": grids[rng.usize(0..grids.len())], "room": format!("{tenant}-mediation"),
+                "title": "邻里纠纷", "dispute_type": types[rng.usize(0..types.len())],
+                "source": "walk-in",
+                "parties": [{"side": "applicant", "name": "申请人"},
+                            {"side": "respondent", "name": "被申请人"}]}),
+        });
+        plan.intended.add("opened", 1);
+        let mut step = |at: Timestamp, action, body| {
+            plan.steps.push(Step {
+                at,
+                case,
+                who: Role::Mediator,
+                action,
+                body,
+            })
+        };
+        let accept = json!({"mediator": "调解员", "room": format!("{tenant}-mediation")});
+        let path = rng.u8(0..100);
+        let end = if path < 75 {
+            step(t0 + HOUR, "accept", accept);
+            let agreed = t0 + DAY * 10;
+            step(
+                agreed,
+                "record-agreement",
+                json!({"form": "written", "terms": "双方达成一致",
+                       "performance_date": local_date(agreed + DAY * 5).to_string()}),
+            );
+            if path.is_multiple_of(4) {
+                step(
+                    agreed + DAY,
+                    "record-judicial-confirmation",
+                    json!({"status": "applied"}),
+                );
+                if in_year(agreed + DAY) {
+                    plan.intended.add("judicial_confirmations", 1);
+                }
+            }
+            step(agreed + DAY * 6, "confirm-performance", json!({}));
+            Some((agreed + DAY * 6, true))
+        } else if path < 85 {
+            step(t0 + HOUR, "decline", json!({"reason": "outside-scope"}));
+            Some((t0 + HOUR, false))
+        } else if path < 95 {
+            step(t0 + HOUR, "accept", accept);
+            step(
+                t0 + DAY * 12,
+                "record-failure",
+                json!({"reason": "分歧较大", "routes_told": ["litigation"]}),
+            );
+            step(t0 + DAY * 12 + HOUR, "refer", json!({"to": "litigation"}));
+            Some((t0 + DAY * 12 + HOUR, false))
+        } else {
+            None
+        };
+        match end {
+            Some((at, resolved)) => {
+                closed(
+                    &mut plan.intended,
+                    in_year(at),
+                    t0,
+                    at,
+                    resolved,
+                    true,
+                    CaseKind::Dispute,
+                );
+                if resolved {
+                    visit(&mut plan, &mut rng, case, at);
+                }
+            }
+            None => plan.intended.add("still_open", 1),
+        }
+    }
+
+    // Petitions: letters, online, phone, and visits; some by people who petition again.
+    let regulars: Vec<String> = (0..n(200.0).max(1))
+        .map(|i| format!("110105198001{:02}{:03}X", 1 + i % 28, i % 1000))
+        .collect();
+    let mut by_person: HashMap<usize, Vec<Timestamp>> = HashMap::new();
+    let petitions = n(2900.0);
+    let visits = n(162.0);
+    for p in 0..petitions {
+        let case = plan.kinds.len();
+        plan.kinds.push(CaseKind::Petition);
+        let t0 = filed_at(&mut rng);
+        let channel = if p < visits {
+            "visit"
+        } else {
+            ["letter", "online", "phone"][rng.usize(0..3)]
+        };
+        let regular = (rng.f64() < 0.3).then(|| rng.usize(0..regulars.len()));
+        let petitioner = match regular {
+            Some(r) => {
+                by_person.entry(r).or_default().push(t0);
+                json!({"name": "老申", "id_number": regulars[r]})
+            }
+            None => json!({"name": "来信人"}),
+        };
+        let categories = [
+            "housing",
+            "labour-and-wages",
+            "urban-management",
+            "environment",
+        ];
+        plan.steps.push(Step {
+            at: t0,
+            case,
+            who: Role::PetitionOfficer,
+            action: "",
+            body: json!({"kind": "petition", "community": communities[rng.usize(0..3)],
+                "grid": grids[rng.usize(0..grids.len())], "title": "群众诉求",
+                "channel": channel, "petition_type": "appeal-request",
+                "category": categories[rng.usize(0..categories.len())],
+                "petitioners": [petitioner]}),
+        });
+        plan.intended.add("opened", 1);
+        plan.intended.add("repeat_rate/denominator", 1);
+        let unit = ["housing", "safety", "urban"][rng.usize(0..3)];
+        let mut step = |at: Timestamp, who, action, body| {
+            plan.steps.push(Step {
+                at,
+                case,
+                who,
+                action,
+                body,
+            })
+        };
+        let path = rng.u8(0..100);
+        let late = (70..75).contains(&path);
+        let accepted = if late { t0 + DAY * 30 } else { t0 + DAY };
+        if late && in_year(accepted) {
+            plan.intended.add("deadlines_missed", 1);
+            plan.intended.add("became_backlog", 1);
+        }
+        let end = if path < 80 {
+            step(
+                accepted,
+                Role::PetitionOfficer,
+                "accept",
+                json!({"unit": format!("{tenant}-{unit}")}),
+            );
+            let replied = accepted + DAY * 20;
+            step(
+                replied,
+                Role::PetitionOfficer,
+                "reply",
+                json!({"outcome": "support", "opinion": "已依法处理"}),
+            );
+            if path < 65 || late {
+                step(
+                    replied + DAY * 3,
+                    Role::PetitionOfficer,
+                    "confirm-satisfied",
+                    json!({}),
+                );
+                Some((replied + DAY * 3, true, !late))
+            } else {
+                step(
+                    replied + DAY * 5,
+                    Role::PetitionOfficer,
+                    "request-review",
+                    json!({"reason": "对处理意见不服"}),
+                );
+                if in_year(replied + DAY * 5) {
+                    plan.intended.add("reviews", 1);
+                }
+                step(
+                    replied + DAY * 15,
+                    Role::Supervisor,
+                    "decide-review",
+                    json!({"decision": "upheld", "opinion": "维持原处理意见"}),
+                );
+                step(
+                    replied + DAY * 16,
+                    Role::PetitionOfficer,
+                    "close",
+                    json!({}),
+                );
+                Some((replied + DAY * 16, true, true))
+            }
+        } else if path < 90 {
+            step(
+                t0 + DAY,
+                Role::PetitionOfficer,
+                "not-accept",
+                json!({"reason": "已进入诉讼程序", "route": "litigation"}),
+            );
+            Some((t0 + DAY, false, true))
+        } else {
+            None
+        };
+        match end {
+            Some((at, resolved, on_time)) => {
+                closed(
+                    &mut plan.intended,
+                    in_year(at),
+                    t0,
+                    at,
+                    resolved,
+                    on_time,
+                    CaseKind::Petition,
+                );
+                if resolved {
+                    visit(&mut plan, &mut rng, case, at);
+                }
+            }
+            None => plan.intended.add("still_open", 1),
+        }
+    }
+    // A petition repeats one by the same person filed in the 365 days before it.
+    for times in by_person.values_mut() {
+        times.sort();
+        for (i, t) in times.iter().enumerate() {
+            if i > 0 && *t - times[i - 1] <= DAY * 365 {
+                plan.intended.add("repeat_rate", 1);
+            }
+        }
+    }
+    plan.steps.sort_by_key(|s| (s.at, s.case));
+    plan
+}
+
+/// Turns the tallies into figures as `GET /v1/stats` names them.
+fn intended_figures(plan: &mut Plan) -> Value {
+    let c = |name: &str| plan.intended.counts.get(name).copied().unwrap_or(0);
+    let opened = c("opened");
+    let still_open = c("still_open");
+    let mut figures = serde_json::Map::new();
+    let mut put = |name: &str, value: Value| {
+        figures.insert(name.to_owned(), value);
+    };
+    put("opened", json!(opened));
+    put("closed", json!(c("closed")));
+    put("still_open", json!(still_open));
+    // Every case left open is past its first deadline: the year is over.
+    put("overdue", json!(still_open));
+    put("closed_on_time", json!(c("closed_on_time")));
+    put(
+        "closure_rate",
+        json!({"numerator": c("closure_rate"), "denominator": opened}),
+    );
+    put(
+        "resolution_rate",
+        json!({"numerator": c("resolution_rate"), "denominator": c("closed")}),
+    );
+    put(
+        "on_time_rate",
+        json!({"numerator": c("closed_on_time"), "denominator": c("closed")}),
+    );
+    put(
+        "satisfaction_rate",
+        json!({"numerator": c("satisfaction_rate"), "denominator": c("return_visits")}),
+    );
+    put(
+        "repeat_rate",
+        json!({"numerator": c("repeat_rate"), "denominator": c("repeat_rate/denominator")}),
+    );
+    put(
+        "mediation_success_rate",
+        json!({"numerator": c("mediation_success_rate"),
+               "denominator": c("mediation_success_rate/denominator")}),
+    );
+    for name in [
+        "hazards_found",
+        "hazards_struck_off",
+        "extensions",
+        "supervisions",
+        "reviews",
+        "re_reviews",
+        "judicial_confirmations",
+        "hazards_rectified",
+        "return_visits",
+        "deadlines_missed",
+        "became_backlog",
+        "reopened",
+    ] {
+        put(name, json!(c(name)));
+    }
+    let days = &mut plan.intended.days_to_close;
+    days.sort_by(f64::total_cmp);
+    put("median_days_to_close", json!(percentile(days, 0.5)));
+    put("p90_days_to_close", json!(percentile(days, 0.9)));
+    Value::Object(figures)
+}
+
+pub(crate) fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime
+        .block_on(demo(args))
+        .map_err(|e| e as Box<dyn std::error::Error>)
+}
+
+async fn demo(args: DemoArgs) -> Result<(), BoxError> {
+    if !(args.scale > 0.0 && args.scale <= 1000.0) {
+        return Err(format!("--scale {}: between 0 (exclusive) and 1000", args.scale).into());
+    }
+    let this_year = local_date(Timestamp::now()).year();
+    let year = args.year.unwrap_or(this_year - 1);
+    if year >= this_year || year < 2000 {
+        return Err(format!(
+            "--year {year}: a past year (2000 to {}), so that every deadline of it has passed",
+            this_year - 1
+        )
+        .into());
+    }
+    let tenant: docket_domain::TenantId = args.tenant.parse()?;
+    let dir = DataDir::create(&args.store.data.data_dir)?;
+    let (log, log_name) = open_log(&args.store, &dir).await?;
+    if log.head().await? > 0 && !args.append {
+        return Err(format!(
+            "the log in {} already holds commits: a demo year goes into an empty one (or pass \
+             --append to add it anyway; the intended counts then cover only the demo's cases)",
+            dir.path().display()
+        )
+        .into());
+    }
+    let vault = open_vault(&args.store, &dir).await?;
+    let clock = Arc::new(DemoClock(Mutex::new(Timestamp::now())));
+    let commands = CommandService::new(log.clone(), clock.clone()).with_vault(vault);
+
+    let mut plan = plan(tenant.as_str(), year, args.scale, args.seed);
+    let figures = intended_figures(&mut plan);
+    eprintln!(
+        "docket: a demo year {year} for tenant {tenant}: {} cases, {} commands",
+        plan.kinds.len(),
+        plan.steps.len()
+    );
+    let bar = ProgressBar::new(plan.steps.len() as u64).with_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} commands, {per_sec}, {eta} left",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message("filing and working cases");
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let actor = |role: Role| Actor {
+        id: format!("demo-{role}"),
+        tenant: tenant.clone(),
+        role,
+        unit: match role {
+            Role::Handler => Some(format!("{tenant}-safety").parse().expect("a unit id")),
+            Role::Mediator => Some(format!("{tenant}-mediation").parse().expect("a unit id")),
+            _ => None,
+        },
+        grids: (1..=6)
+            .map(|i| format!("{tenant}-{i:02}").parse().expect("a grid id"))
+            .collect(),
+    };
+    let mut ids: HashMap<usize, CaseId> = HashMap::new();
+    for step in &plan.steps {
+        *clock.0.lock().expect("clock lock") = step.at;
+        let kind = plan.kinds[step.case];
+        let (case_id, command) = if step.action.is_empty() {
+            (None, CaseCommand::parse_filing(step.body.clone()))
+        } else {
+            (
+                Some(ids[&step.case]),
+                CaseCommand::parse_action(kind, step.action, step.body.clone()),
+            )
+        };
+        let command =
+            command.map_err(|e| format!("the demo's own {} is invalid: {e:?}", step.action))?;
+        let request = CommandRequest {
+            case_id,
+            command,
+            idempotency_key: None,
+            expected_version: None,
+        };
+        let outcome = commands
+            .handle(&actor(step.who), request)
+            .await
+            .map_err(|e| {
+                format!(
+                    "{} {} at {} refused: {e}",
+                    kind,
+                    if step.action.is_empty() {
+                        "filing"
+                    } else {
+                        step.action
+                    },
+                    step.at
+                )
+            })?;
+        ids.insert(step.case, outcome.case_id);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    let counts = json!({
+        "tenant": tenant.as_str(),
+        "year": year,
+        "scale": args.scale,
+        "seed": args.seed,
+        "from": Date::new(year, 1, 1)?.to_string(),
+        "to": Date::new(year, 12, 31)?.to_string(),
+        "cases": plan.kinds.len(),
+        "commands": plan.steps.len(),
+        "figures": figures,
+    });
+    let path = dir.path().join("demo-counts.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&counts)?)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+
+    // Project it now, so the server starts with the year in place.
+    let read = open_read_model(&args.store, &dir, &log_name).await?;
+    let head = log.head().await?;
+    let bar = ProgressBar::new(head).with_style(
+        ProgressStyle::with_template("projecting [{bar:30}] {pos}/{len} commits")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    Projector::new(log, read.clone())
+        .catch_up_reporting(&|at| bar.set_position(at))
+        .await?;
+    bar.finish_and_clear();
+    read.close().await;
+    println!(
+        "docket: the demo year {year} is in {}: {} cases, {} commands; intended figures in {}",
+        dir.path().display(),
+        plan.kinds.len(),
+        plan.steps.len(),
+        path.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! `docket demo`: a year driven through the command service; every figure the server counts for
+//! it equals what the generator intended, and `docket verify` finds nothing wrong with it.
+
+use docket_tests::{Server, data_dir, docket_bin};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::call;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_demo_years_figures_are_the_ones_it_intended_and_it_verifies() {
+    let dir = data_dir();
+    let out = std::process::Command::new(docket_bin())
+        .args(["demo", "--scale", "0.05", "--year", "2025", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let counts: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("demo-counts.json")).unwrap())
+            .unwrap();
+    assert!(counts["cases"].as_u64().unwrap() > 400, "{counts}");
+
+    // A second run into the same directory is refused: the counts would not add up.
+    let again = std::process::Command::new(docket_bin())
+        .args(["demo", "--scale", "0.05", "--year", "2025", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds commits"));
+
+    // Without the deadline watch: it would go on to record the misses of the cases left open,
+    // which the year's counts are not about.
+    let mut server = Server::start_with(dir.path(), &["--watch-every", "0"]);
+    let url = format!("{}/v1/stats?from=2025-01-01&to=2025-12-31", server.url);
+    let (status, stats) = call(Method::GET, &url, &server.token("supervisor"), None).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    let figures: Vec<Value> = stats["groups"][0]["figures"].as_array().unwrap().clone();
+    let intended = counts["figures"].as_object().unwrap();
+    assert!(intended.len() >= 25, "{intended:?}");
+    for (name, want) in intended {
+        let got = figures
+            .iter()
+            .find(|f| f["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("no figure {name}"));
+        match want {
+            Value::Object(rate) => {
+                assert_eq!(got["numerator"], rate["numerator"], "{name}: {got}");
+                assert_eq!(got["denominator"], rate["denominator"], "{name}: {got}");
+            }
+            Value::Number(n) => {
+                let (want, got_v) = (n.as_f64().unwrap(), got["value"].as_f64().unwrap());
+                assert!(
+                    (want - got_v).abs() < 1e-9,
+                    "{name}: intended {want}, counted {got}"
+                );
+            }
+            other => panic!("{name}: {other}"),
+        }
+    }
+    // Not all nothing: the year has closures, extensions, reviews, repeats and late steps.
+    for name in [
+        "closed",
+        "extensions",
+        "reviews",
+        "deadlines_missed",
+        "return_visits",
+    ] {
+        assert!(intended[name].as_f64().unwrap() > 0.0, "{name}: {counts}");
+    }
+    assert!(intended["repeat_rate"]["numerator"].as_i64().unwrap() > 0);
+    assert!(server.terminate());
+
+    let out = std::process::Command::new(docket_bin())
+        .arg("verify")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("checked {} commits", counts["commands"])),
+        "{stdout}"
+    );
+}
