@@ -382,48 +382,32 @@ impl CommandService {
             } else {
                 state
             };
-            let commit = CommitBody {
-                commit_id,
-                tenant: actor.tenant.to_string(),
-                case_id: case_id.as_uuid(),
-                case_kind: request.command.kind().to_string(),
-                version: case.version() + 1,
-                events: events.iter().map(to_record).collect(),
-                actor: LogActor {
-                    id: actor.id.clone(),
-                    role: actor.role.to_string(),
-                    unit: actor.unit.as_ref().map(ToString::to_string),
-                },
-                command: CommandInfo {
-                    name: request.command.action().to_owned(),
-                    request_hash: request_hash.clone(),
-                },
-                correlation_id: commit_id,
-                causation_id: None,
-                recorded_at: now,
-            }
-            .seal(case.last_hash());
-            match self.log.append(&commit).await {
-                Ok(Appended {
-                    position,
-                    duplicate: false,
-                }) => {
-                    return Ok(Outcome {
+            let appended = self
+                .append_decided(
+                    &case,
+                    Decided {
+                        commit_id,
+                        tenant: actor.tenant.to_string(),
                         case_id,
                         kind: request.command.kind(),
-                        commit_id,
-                        version: commit.body.version,
-                        position,
-                        recorded_at: now,
-                        events: commit.body.events,
+                        events,
                         state,
-                        replayed: false,
-                    });
-                }
-                Ok(Appended {
-                    position,
-                    duplicate: true,
-                }) => {
+                        actor: LogActor {
+                            id: actor.id.clone(),
+                            role: actor.role.to_string(),
+                            unit: actor.unit.as_ref().map(ToString::to_string),
+                        },
+                        command: CommandInfo {
+                            name: request.command.action().to_owned(),
+                            request_hash: request_hash.clone(),
+                        },
+                        now,
+                    },
+                )
+                .await?;
+            match appended {
+                Appending::Recorded(outcome) => return Ok(*outcome),
+                Appending::Duplicate(position) => {
                     // A request with the same key got there first: answer as it was answered.
                     let earlier = self.log.read_position(position).await?.ok_or_else(|| {
                         CommandError::Corrupt {
@@ -437,7 +421,7 @@ impl CommandService {
                         .replay(actor, request.case_id, earlier, &request_hash)
                         .await;
                 }
-                Err(LogError::Conflict { .. }) => {
+                Appending::Conflict => {
                     if let Some(expected) = request.expected_version {
                         let actual = load_case(self.log.as_ref(), &actor.tenant, case_id)
                             .await?
@@ -446,7 +430,6 @@ impl CommandService {
                     }
                     tracing::debug!("lost the race for the next version; deciding again");
                 }
-                Err(e) => return Err(e.into()),
             }
         }
         Err(CommandError::Contention)
@@ -476,54 +459,82 @@ impl CommandService {
             let name = format!("{tenant}\n{case_id}\n{deadline}");
             let commit_id = Uuid::new_v5(&WATCH_NAMESPACE, name.as_bytes());
             let state = fold_onto(case.state.clone(), &events, case_id)?;
-            let commit = CommitBody {
-                commit_id,
-                tenant: tenant.to_string(),
-                case_id: case_id.as_uuid(),
-                case_kind: before.kind().to_string(),
-                version: case.version() + 1,
-                events: events.iter().map(to_record).collect(),
-                actor: LogActor {
-                    id: WATCH_ACTOR.to_owned(),
-                    role: "system".to_owned(),
-                    unit: None,
-                },
-                command: CommandInfo {
-                    name: "record-overdue".to_owned(),
-                    request_hash: hex::encode(Sha256::digest(name.as_bytes())),
-                },
-                correlation_id: commit_id,
-                causation_id: None,
-                recorded_at: now,
-            }
-            .seal(case.last_hash());
-            match self.log.append(&commit).await {
-                Ok(Appended {
-                    position,
-                    duplicate: false,
-                }) => {
-                    return Ok(Some(Outcome {
+            let appended = self
+                .append_decided(
+                    &case,
+                    Decided {
+                        commit_id,
+                        tenant: tenant.to_string(),
                         case_id,
                         kind: before.kind(),
-                        commit_id,
-                        version: commit.body.version,
-                        position,
-                        recorded_at: now,
-                        events: commit.body.events,
+                        events,
                         state,
-                        replayed: false,
-                    }));
-                }
-                Ok(Appended {
-                    duplicate: true, ..
-                }) => return Ok(None),
-                Err(LogError::Conflict { .. }) => {
+                        actor: LogActor {
+                            id: WATCH_ACTOR.to_owned(),
+                            role: "system".to_owned(),
+                            unit: None,
+                        },
+                        command: CommandInfo {
+                            name: "record-overdue".to_owned(),
+                            request_hash: hex::encode(Sha256::digest(name.as_bytes())),
+                        },
+                        now,
+                    },
+                )
+                .await?;
+            match appended {
+                Appending::Recorded(outcome) => return Ok(Some(*outcome)),
+                Appending::Duplicate(_) => return Ok(None),
+                Appending::Conflict => {
                     tracing::debug!(%case_id, "the case moved on; deciding what is overdue again");
                 }
-                Err(e) => return Err(e.into()),
             }
         }
         Err(CommandError::Contention)
+    }
+
+    /// Seals decided events onto the case's chain as one commit and appends it.
+    async fn append_decided(
+        &self,
+        case: &LoadedCase,
+        d: Decided,
+    ) -> Result<Appending, CommandError> {
+        let commit = CommitBody {
+            commit_id: d.commit_id,
+            tenant: d.tenant,
+            case_id: d.case_id.as_uuid(),
+            case_kind: d.kind.to_string(),
+            version: case.version() + 1,
+            events: d.events.iter().map(to_record).collect(),
+            actor: d.actor,
+            command: d.command,
+            correlation_id: d.commit_id,
+            causation_id: None,
+            recorded_at: d.now,
+        }
+        .seal(case.last_hash());
+        match self.log.append(&commit).await {
+            Ok(Appended {
+                position,
+                duplicate: false,
+            }) => Ok(Appending::Recorded(Box::new(Outcome {
+                case_id: d.case_id,
+                kind: d.kind,
+                commit_id: d.commit_id,
+                version: commit.body.version,
+                position,
+                recorded_at: d.now,
+                events: commit.body.events,
+                state: d.state,
+                replayed: false,
+            }))),
+            Ok(Appended {
+                position,
+                duplicate: true,
+            }) => Ok(Appending::Duplicate(position)),
+            Err(LogError::Conflict { .. }) => Ok(Appending::Conflict),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The outcome of an earlier request with the same idempotency key, if it was the same request.
@@ -560,6 +571,28 @@ impl CommandService {
             replayed: true,
         })
     }
+}
+
+/// A decision ready to be committed: its events, the case after them, and who and what caused it.
+struct Decided {
+    commit_id: Uuid,
+    tenant: String,
+    case_id: CaseId,
+    kind: CaseKind,
+    events: Vec<docket_domain::CaseEvent>,
+    state: CaseState,
+    actor: LogActor,
+    command: CommandInfo,
+    now: Timestamp,
+}
+
+/// What the log made of a decided commit.
+enum Appending {
+    Recorded(Box<Outcome>),
+    /// The log holds a commit with this id already, at this position.
+    Duplicate(u64),
+    /// Another commit took the case's next version first.
+    Conflict,
 }
 
 /// The case after the decided events.

@@ -155,6 +155,31 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             });
         }
     };
+    // How a case ended (closing time, resolved, on time), or that it is open still.
+    let finish = |plan: &mut Plan,
+                  rng: &mut fastrand::Rng,
+                  case: usize,
+                  kind: CaseKind,
+                  filed: Timestamp,
+                  end: Option<(Timestamp, bool, bool)>| {
+        match end {
+            Some((at, resolved, on_time)) => {
+                closed(
+                    &mut plan.intended,
+                    in_year(at),
+                    filed,
+                    at,
+                    resolved,
+                    on_time,
+                    kind,
+                );
+                if resolved {
+                    visit(plan, rng, case, at);
+                }
+            }
+            None => plan.intended.add("still_open", 1),
+        }
+    };
 
     // Hazards found on patrol.
     for _ in 0..n(6000.0) {
@@ -185,7 +210,7 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             })
         };
         let path = rng.u8(0..100);
-        let (end, resolved, on_time) = if path < 60 && !major {
+        let end = if path < 60 && !major {
             // Fixed on the spot.
             step(
                 t0 + HOUR,
@@ -197,7 +222,7 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             if in_year(t0 + HOUR) {
                 plan.intended.add("hazards_rectified", 1);
             }
-            (Some(t0 + DAY), true, true)
+            Some((t0 + DAY, true, true))
         } else if path < 90 {
             // Verified, ordered, rectified; some after an extension; some verified late.
             let late = path >= 85;
@@ -243,7 +268,7 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 plan.intended.add("hazards_rectified", 1);
             }
             step(at + DAY, Role::Handler, "pass-reinspection", json!({}));
-            (Some(at + DAY), true, !late)
+            Some((at + DAY, true, !late))
         } else if path < 95 {
             step(
                 t0 + HOUR,
@@ -251,27 +276,11 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 "dismiss",
                 json!({"reason": "not-a-hazard"}),
             );
-            (Some(t0 + HOUR), false, true)
+            Some((t0 + HOUR, false, true))
         } else {
-            (None, false, false)
+            None
         };
-        match end {
-            Some(at) => {
-                closed(
-                    &mut plan.intended,
-                    in_year(at),
-                    t0,
-                    at,
-                    resolved,
-                    on_time,
-                    CaseKind::Hazard,
-                );
-                if resolved {
-                    visit(&mut plan, &mut rng, case, at);
-                }
-            }
-            None => plan.intended.add("still_open", 1),
-        }
+        finish(&mut plan, &mut rng, case, CaseKind::Hazard, t0, end);
     }
 
     // Disputes brought to the mediation room.
@@ -330,10 +339,10 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 }
             }
             step(agreed + DAY * 6, "confirm-performance", json!({}));
-            Some((agreed + DAY * 6, true))
+            Some((agreed + DAY * 6, true, true))
         } else if path < 85 {
             step(t0 + HOUR, "decline", json!({"reason": "outside-scope"}));
-            Some((t0 + HOUR, false))
+            Some((t0 + HOUR, false, true))
         } else if path < 95 {
             step(t0 + HOUR, "accept", accept);
             step(
@@ -342,27 +351,11 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 json!({"reason": "分歧较大", "routes_told": ["litigation"]}),
             );
             step(t0 + DAY * 12 + HOUR, "refer", json!({"to": "litigation"}));
-            Some((t0 + DAY * 12 + HOUR, false))
+            Some((t0 + DAY * 12 + HOUR, false, true))
         } else {
             None
         };
-        match end {
-            Some((at, resolved)) => {
-                closed(
-                    &mut plan.intended,
-                    in_year(at),
-                    t0,
-                    at,
-                    resolved,
-                    true,
-                    CaseKind::Dispute,
-                );
-                if resolved {
-                    visit(&mut plan, &mut rng, case, at);
-                }
-            }
-            None => plan.intended.add("still_open", 1),
-        }
+        finish(&mut plan, &mut rng, case, CaseKind::Dispute, t0, end);
     }
 
     // Petitions: letters, online, phone, and visits; some by people who petition again.
@@ -482,23 +475,7 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
         } else {
             None
         };
-        match end {
-            Some((at, resolved, on_time)) => {
-                closed(
-                    &mut plan.intended,
-                    in_year(at),
-                    t0,
-                    at,
-                    resolved,
-                    on_time,
-                    CaseKind::Petition,
-                );
-                if resolved {
-                    visit(&mut plan, &mut rng, case, at);
-                }
-            }
-            None => plan.intended.add("still_open", 1),
-        }
+        finish(&mut plan, &mut rng, case, CaseKind::Petition, t0, end);
     }
     // A petition repeats one by the same person filed in the 365 days before it.
     for times in by_person.values_mut() {
