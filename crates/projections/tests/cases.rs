@@ -94,6 +94,17 @@ fn actor(tenant: &str, role: Role) -> Actor {
 }
 
 impl World {
+    /// Has `actor` give `command` (a filing when `case` is none); the case it went to.
+    async fn give(&self, actor: &Actor, case: Option<CaseId>, command: CaseCommand) -> CaseId {
+        let request = CommandRequest {
+            case_id: case,
+            command,
+            idempotency_key: None,
+            expected_version: None,
+        };
+        self.commands.handle(actor, request).await.unwrap().case_id
+    }
+
     async fn file(&self, tenant: &str, grid: &str, title: &str) -> CaseId {
         let command = CaseCommand::parse_filing(json!({
             "kind": "hazard", "community": "qinghe", "grid": grid, "title": title,
@@ -103,19 +114,7 @@ impl World {
         .unwrap();
         let mut grid_worker = actor(tenant, Role::GridWorker);
         grid_worker.grids = vec![grid.parse().unwrap()];
-        self.commands
-            .handle(
-                &grid_worker,
-                CommandRequest {
-                    case_id: None,
-                    command,
-                    idempotency_key: None,
-                    expected_version: None,
-                },
-            )
-            .await
-            .unwrap()
-            .case_id
+        self.give(&grid_worker, None, command).await
     }
 
     async fn act(
@@ -127,18 +126,7 @@ impl World {
         body: serde_json::Value,
     ) {
         let command = CaseCommand::parse_action(CaseKind::Hazard, action, body).unwrap();
-        self.commands
-            .handle(
-                &actor(tenant, role),
-                CommandRequest {
-                    case_id: Some(case),
-                    command,
-                    idempotency_key: None,
-                    expected_version: None,
-                },
-            )
-            .await
-            .unwrap();
+        self.give(&actor(tenant, role), Some(case), command).await;
     }
 
     /// Registers a petition by `petitioners` (their JSON) as a petition officer.
@@ -149,19 +137,8 @@ impl World {
             "petitioners": petitioners
         }))
         .unwrap();
-        self.commands
-            .handle(
-                &actor("qinghe", Role::PetitionOfficer),
-                CommandRequest {
-                    case_id: None,
-                    command,
-                    idempotency_key: None,
-                    expected_version: None,
-                },
-            )
+        self.give(&actor("qinghe", Role::PetitionOfficer), None, command)
             .await
-            .unwrap()
-            .case_id
     }
 
     async fn read_model(&self) -> ReadModel {
@@ -704,18 +681,12 @@ async fn person_files_gather_a_persons_cases_and_flag_repeat_petitions(w: World)
         json!({"of": other.to_string()}),
     )
     .unwrap();
-    w.commands
-        .handle(
-            &actor("qinghe", Role::PetitionOfficer),
-            CommandRequest {
-                case_id: Some(same_matter),
-                command,
-                idempotency_key: None,
-                expected_version: None,
-            },
-        )
-        .await
-        .unwrap();
+    w.give(
+        &actor("qinghe", Role::PetitionOfficer),
+        Some(same_matter),
+        command,
+    )
+    .await;
     // More than a year after the first, but within a year of the second.
     w.clock.set(start + day * 400);
     let third = w.petition("第三次", json!([zhang.clone()])).await;
@@ -732,18 +703,12 @@ async fn person_files_gather_a_persons_cases_and_flag_repeat_petitions(w: World)
         json!({"of": other.to_string()}),
     )
     .unwrap();
-    w.commands
-        .handle(
-            &actor("qinghe", Role::PetitionOfficer),
-            CommandRequest {
-                case_id: Some(late_matter),
-                command,
-                idempotency_key: None,
-                expected_version: None,
-            },
-        )
-        .await
-        .unwrap();
+    w.give(
+        &actor("qinghe", Role::PetitionOfficer),
+        Some(late_matter),
+        command,
+    )
+    .await;
 
     let read = w.read_model().await;
     // Small batches, so the repeats span batches.

@@ -62,6 +62,19 @@ struct Plan {
     intended: Intended,
 }
 
+impl Plan {
+    /// Plans `who` doing `action` with `body` to case `case` at `at`.
+    fn step(&mut self, case: usize, at: Timestamp, who: Role, action: &'static str, body: Value) {
+        self.steps.push(Step {
+            at,
+            case,
+            who,
+            action,
+            body,
+        });
+    }
+}
+
 fn local(date: Date, seconds: i64) -> Timestamp {
     date.to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
         .expect("a day of the year has a start")
@@ -146,13 +159,13 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                     plan.intended.add("satisfaction_rate", 1);
                 }
             }
-            plan.steps.push(Step {
-                at,
+            plan.step(
                 case,
-                who: Role::Supervisor,
-                action: "return-visit",
-                body: json!({"satisfaction": satisfaction}),
-            });
+                at,
+                Role::Supervisor,
+                "return-visit",
+                json!({"satisfaction": satisfaction}),
+            );
         }
     };
     // How a case ended (closing time, resolved, on time), or that it is open still.
@@ -200,25 +213,23 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
         });
         plan.intended.add("opened", 1);
         plan.intended.add("hazards_found", 1);
-        let mut step = |at: Timestamp, who, action, body| {
-            plan.steps.push(Step {
-                at,
-                case,
-                who,
-                action,
-                body,
-            })
-        };
         let path = rng.u8(0..100);
         let end = if path < 60 && !major {
             // Fixed on the spot.
-            step(
+            plan.step(
+                case,
                 t0 + HOUR,
                 Role::Handler,
                 "fix-on-spot",
                 json!({"evidence": evidence}),
             );
-            step(t0 + DAY, Role::Handler, "pass-reinspection", json!({}));
+            plan.step(
+                case,
+                t0 + DAY,
+                Role::Handler,
+                "pass-reinspection",
+                json!({}),
+            );
             if in_year(t0 + HOUR) {
                 plan.intended.add("hazards_rectified", 1);
             }
@@ -230,14 +241,16 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             if late && in_year(verified) {
                 plan.intended.add("deadlines_missed", 1);
             }
-            step(
+            plan.step(
+                case,
                 verified,
                 Role::Handler,
                 "verify",
                 json!({"severity": if major { "major" } else { "general" },
                        "responsible_party": "物业公司"}),
             );
-            step(
+            plan.step(
+                case,
                 verified + HOUR,
                 Role::Handler,
                 "order-rectification",
@@ -245,20 +258,28 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             );
             let mut at = verified + HOUR + DAY;
             if path.is_multiple_of(5) {
-                step(
+                plan.step(
+                    case,
                     at,
                     Role::Handler,
                     "request-extension",
                     json!({"days": 10, "reason": "材料采购"}),
                 );
-                step(at + HOUR, Role::Supervisor, "approve-extension", json!({}));
+                plan.step(
+                    case,
+                    at + HOUR,
+                    Role::Supervisor,
+                    "approve-extension",
+                    json!({}),
+                );
                 if in_year(at + HOUR) {
                     plan.intended.add("extensions", 1);
                 }
                 at += DAY;
             }
             at += DAY;
-            step(
+            plan.step(
+                case,
                 at,
                 Role::GridWorker,
                 "report-rectified",
@@ -267,10 +288,17 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             if in_year(at) {
                 plan.intended.add("hazards_rectified", 1);
             }
-            step(at + DAY, Role::Handler, "pass-reinspection", json!({}));
+            plan.step(
+                case,
+                at + DAY,
+                Role::Handler,
+                "pass-reinspection",
+                json!({}),
+            );
             Some((at + DAY, true, !late))
         } else if path < 95 {
-            step(
+            plan.step(
+                case,
                 t0 + HOUR,
                 Role::Handler,
                 "dismiss",
@@ -308,29 +336,24 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                             {"side": "respondent", "name": "被申请人"}]}),
         });
         plan.intended.add("opened", 1);
-        let mut step = |at: Timestamp, action, body| {
-            plan.steps.push(Step {
-                at,
-                case,
-                who: Role::Mediator,
-                action,
-                body,
-            })
-        };
         let accept = json!({"mediator": "调解员", "room": format!("{tenant}-mediation")});
         let path = rng.u8(0..100);
         let end = if path < 75 {
-            step(t0 + HOUR, "accept", accept);
+            plan.step(case, t0 + HOUR, Role::Mediator, "accept", accept);
             let agreed = t0 + DAY * 10;
-            step(
+            plan.step(
+                case,
                 agreed,
+                Role::Mediator,
                 "record-agreement",
                 json!({"form": "written", "terms": "双方达成一致",
                        "performance_date": local_date(agreed + DAY * 5).to_string()}),
             );
             if path.is_multiple_of(4) {
-                step(
+                plan.step(
+                    case,
                     agreed + DAY,
+                    Role::Mediator,
                     "record-judicial-confirmation",
                     json!({"status": "applied"}),
                 );
@@ -338,19 +361,39 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                     plan.intended.add("judicial_confirmations", 1);
                 }
             }
-            step(agreed + DAY * 6, "confirm-performance", json!({}));
+            plan.step(
+                case,
+                agreed + DAY * 6,
+                Role::Mediator,
+                "confirm-performance",
+                json!({}),
+            );
             Some((agreed + DAY * 6, true, true))
         } else if path < 85 {
-            step(t0 + HOUR, "decline", json!({"reason": "outside-scope"}));
+            plan.step(
+                case,
+                t0 + HOUR,
+                Role::Mediator,
+                "decline",
+                json!({"reason": "outside-scope"}),
+            );
             Some((t0 + HOUR, false, true))
         } else if path < 95 {
-            step(t0 + HOUR, "accept", accept);
-            step(
+            plan.step(case, t0 + HOUR, Role::Mediator, "accept", accept);
+            plan.step(
+                case,
                 t0 + DAY * 12,
+                Role::Mediator,
                 "record-failure",
                 json!({"reason": "分歧较大", "routes_told": ["litigation"]}),
             );
-            step(t0 + DAY * 12 + HOUR, "refer", json!({"to": "litigation"}));
+            plan.step(
+                case,
+                t0 + DAY * 12 + HOUR,
+                Role::Mediator,
+                "refer",
+                json!({"to": "litigation"}),
+            );
             Some((t0 + DAY * 12 + HOUR, false, true))
         } else {
             None
@@ -402,15 +445,6 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
         plan.intended.add("opened", 1);
         plan.intended.add("repeat_rate/denominator", 1);
         let unit = ["housing", "safety", "urban"][rng.usize(0..3)];
-        let mut step = |at: Timestamp, who, action, body| {
-            plan.steps.push(Step {
-                at,
-                case,
-                who,
-                action,
-                body,
-            })
-        };
         let path = rng.u8(0..100);
         let late = (70..75).contains(&path);
         let accepted = if late { t0 + DAY * 30 } else { t0 + DAY };
@@ -419,21 +453,24 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             plan.intended.add("became_backlog", 1);
         }
         let end = if path < 80 {
-            step(
+            plan.step(
+                case,
                 accepted,
                 Role::PetitionOfficer,
                 "accept",
                 json!({"unit": format!("{tenant}-{unit}")}),
             );
             let replied = accepted + DAY * 20;
-            step(
+            plan.step(
+                case,
                 replied,
                 Role::PetitionOfficer,
                 "reply",
                 json!({"outcome": "support", "opinion": "已依法处理"}),
             );
             if path < 65 || late {
-                step(
+                plan.step(
+                    case,
                     replied + DAY * 3,
                     Role::PetitionOfficer,
                     "confirm-satisfied",
@@ -441,7 +478,8 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 );
                 Some((replied + DAY * 3, true, !late))
             } else {
-                step(
+                plan.step(
+                    case,
                     replied + DAY * 5,
                     Role::PetitionOfficer,
                     "request-review",
@@ -450,13 +488,15 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 if in_year(replied + DAY * 5) {
                     plan.intended.add("reviews", 1);
                 }
-                step(
+                plan.step(
+                    case,
                     replied + DAY * 15,
                     Role::Supervisor,
                     "decide-review",
                     json!({"decision": "upheld", "opinion": "维持原处理意见"}),
                 );
-                step(
+                plan.step(
+                    case,
                     replied + DAY * 16,
                     Role::PetitionOfficer,
                     "close",
@@ -465,7 +505,8 @@ fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 Some((replied + DAY * 16, true, true))
             }
         } else if path < 90 {
-            step(
+            plan.step(
+                case,
                 t0 + DAY,
                 Role::PetitionOfficer,
                 "not-accept",
