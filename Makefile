@@ -8,7 +8,7 @@ NATS_DIR := .tools/nats-server-$(NATS_VERSION)
 NATS_SERVER := $(NATS_DIR)/nats-server
 export DOCKET_NATS_SERVER := $(abspath $(NATS_SERVER))
 
-.PHONY: fuzz bench-log bench-readmodel run build test bench bench-batch scaling lint fmt clean-data nats-server
+.PHONY: fuzz bench-log bench-readmodel bench-stats run build test bench bench-batch scaling lint fmt clean-data nats-server
 
 run:
 	$(CARGO) run -p docket-server --bin docket -- serve
@@ -40,7 +40,7 @@ test: $(NATS_SERVER)
 # Docket's log and command path against raw JetStream and raw SQLite, then the read model:
 # a rebuild into Postgres against a raw batched insert, and list query latency (see
 # docs/performance.md). DOCKET_BENCH_ROUNDS and DOCKET_BENCH_MS set the rounds and their length.
-bench: bench-log bench-readmodel
+bench: bench-log bench-readmodel bench-stats
 
 bench-log: $(NATS_SERVER)
 	$(CARGO) bench -p docket-server --bench log
@@ -49,6 +49,12 @@ bench-log: $(NATS_SERVER)
 # cluster started with initdb when none answers on 127.0.0.1:5432).
 bench-readmodel:
 	$(CARGO) bench -p docket-server --bench readmodel
+
+# The supervisors' statistics over DOCKET_BENCH_YEARS (default 100) demo years of one tenant,
+# about 10^6 cases, in Postgres, against a raw count of the same cases (DOCKET_BENCH_DB keeps the
+# loaded database for reruns; see docs/performance.md).
+bench-stats:
+	$(CARGO) bench -p docket-server --bench stats
 
 # Raw atomic batches against single publishes on JetStream (see docs/performance.md).
 bench-batch: $(NATS_SERVER)

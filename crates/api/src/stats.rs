@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use docket_domain::Reach;
-use docket_projections::{Dimension, GroupCounts, StatsQuery, percentile};
+use docket_projections::{Dimension, GroupCounts, StatsQuery};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -136,9 +136,9 @@ fn figures(g: &GroupCounts, base: &ListQuery, from: Date, to: Date) -> Vec<Figur
             cases: num_q.map(|q| q.url()),
             denominator_cases: den_q.map(|q| q.url()),
         };
-    let days = |name, p: f64| Figure {
+    let days = |name, value: Option<f64>| Figure {
         name,
-        value: percentile(&g.days_to_close, p),
+        value,
         numerator: None,
         denominator: None,
         cases: Some(closed_q.url()),
@@ -185,8 +185,8 @@ fn figures(g: &GroupCounts, base: &ListQuery, from: Date, to: Date) -> Vec<Figur
             closed_q.with("closed_on_time", "true"),
             Some(closed_q.clone()),
         ),
-        days("median_days_to_close", 0.5),
-        days("p90_days_to_close", 0.9),
+        days("median_days_to_close", g.median_days_to_close),
+        days("p90_days_to_close", g.p90_days_to_close),
         rate(
             "satisfaction_rate",
             counter("satisfied"),

@@ -111,8 +111,10 @@ pub struct GroupCounts {
     pub closed_disputes: i64,
     pub closed_disputes_resolved: i64,
     pub closed_hazards_resolved: i64,
-    /// Days from filing to closing of each case closed in the range, ascending.
-    pub days_to_close: Vec<f64>,
+    /// Days from filing to closing of the cases closed in the range: the median and the 90th
+    /// percentile (nearest rank), none when nothing closed.
+    pub median_days_to_close: Option<f64>,
+    pub p90_days_to_close: Option<f64>,
     /// The per-day counters summed over the range, by metric.
     pub counters: BTreeMap<String, i64>,
 }
@@ -136,17 +138,18 @@ impl ReadModel {
                 .map_err(|e| ProjectionError::Io(e.to_string()))?,
         )?;
         let mut groups: BTreeMap<String, GroupCounts> = BTreeMap::new();
+        // Three sources, asked at once on separate connections.
         let (cohort, closures, counters) = match self.db() {
-            crate::Db::Sqlite(pool) => (
-                crate::store::sqlite::stats_cohort(pool, q, from, to).await?,
-                crate::store::sqlite::stats_closures(pool, q, from, to).await?,
-                crate::store::sqlite::stats_counters(pool, q).await?,
-            ),
-            crate::Db::Postgres(pool) => (
-                crate::store::postgres::stats_cohort(pool, q, from, to).await?,
-                crate::store::postgres::stats_closures(pool, q, from, to).await?,
-                crate::store::postgres::stats_counters(pool, q).await?,
-            ),
+            crate::Db::Sqlite(pool) => tokio::try_join!(
+                crate::store::sqlite::stats_cohort(pool, q, from, to),
+                crate::store::sqlite::stats_closures(pool, q, from, to),
+                crate::store::sqlite::stats_counters(pool, q),
+            )?,
+            crate::Db::Postgres(pool) => tokio::try_join!(
+                crate::store::postgres::stats_cohort(pool, q, from, to),
+                crate::store::postgres::stats_closures(pool, q, from, to),
+                crate::store::postgres::stats_counters(pool, q),
+            )?,
         };
         for (g, counts) in cohort {
             let group = groups.entry(g).or_default();
@@ -159,20 +162,25 @@ impl ReadModel {
                 group.opened_hazards,
             ] = counts;
         }
-        for c in closures {
+        for c in closures.counts {
             let group = groups.entry(c.group).or_default();
-            group.closed += 1;
-            group.closed_on_time += i64::from(c.on_time);
-            let resolved = c.outcome.as_deref() == Some("resolved");
-            group.closed_resolved += i64::from(resolved);
-            if c.kind == "dispute" {
-                group.closed_disputes += 1;
-                group.closed_disputes_resolved += i64::from(resolved);
+            [
+                group.closed,
+                group.closed_on_time,
+                group.closed_resolved,
+                group.closed_disputes,
+                group.closed_disputes_resolved,
+                group.closed_hazards_resolved,
+            ] = c.counts;
+        }
+        for (g, percent, micros) in closures.percentiles {
+            let days = Some(micros as f64 / MICROS_PER_DAY);
+            let group = groups.entry(g).or_default();
+            if percent == MEDIAN {
+                group.median_days_to_close = days;
+            } else if percent == P90 {
+                group.p90_days_to_close = days;
             }
-            if c.kind == "hazard" {
-                group.closed_hazards_resolved += i64::from(resolved);
-            }
-            group.days_to_close.push(c.days);
         }
         for (g, metric, n) in counters {
             *groups
@@ -182,28 +190,63 @@ impl ReadModel {
                 .entry(metric)
                 .or_default() += n;
         }
-        for group in groups.values_mut() {
-            group.days_to_close.sort_by(f64::total_cmp);
-        }
         Ok(groups)
     }
 }
 
-/// One case closed in the range.
+const MICROS_PER_DAY: f64 = 86_400_000_000.0;
+
+/// The percentiles of days to close the figures report.
+pub const MEDIAN: u64 = 50;
+pub const P90: u64 = 90;
+
+/// Of the cases closed in the range, per group: closed, on time, resolved, disputes, disputes
+/// resolved, hazards resolved.
 #[derive(Debug)]
-pub(crate) struct Closure {
+pub(crate) struct ClosureCounts {
     pub(crate) group: String,
-    pub(crate) kind: String,
-    pub(crate) on_time: bool,
-    pub(crate) outcome: Option<String>,
-    pub(crate) days: f64,
+    pub(crate) counts: [i64; 6],
 }
 
-/// The `p`-th percentile (0 to 1) of ascending values, by the nearest-rank method.
-pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+/// What the database answers of the cases closed in the range: counts per group, and per group
+/// and percentile (MEDIAN, P90) the microseconds from filing to closing at that rank.
+#[derive(Debug, Default)]
+pub(crate) struct Closures {
+    pub(crate) counts: Vec<ClosureCounts>,
+    pub(crate) percentiles: Vec<(String, u64, i64)>,
+}
+
+/// The 1-based rank of the `percent`-th percentile of `n` values by the nearest-rank method:
+/// ceil(percent * n / 100), at least 1. Integer arithmetic, so that it is the rank the database
+/// picks (`store::nearest_rank_sql`) for every n.
+pub fn nearest_rank(n: u64, percent: u64) -> u64 {
+    (percent * n).div_ceil(100).max(1)
+}
+
+/// The `percent`-th percentile of ascending values, by the nearest-rank method.
+pub fn percentile(sorted: &[f64], percent: u64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }
-    let rank = (p * sorted.len() as f64).ceil().max(1.0) as usize;
+    let rank = nearest_rank(sorted.len() as u64, percent) as usize;
     Some(sorted[rank.min(sorted.len()) - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nearest_rank_is_exact_where_floating_point_is_not() {
+        // 0.9 * 70 is 63.00000000000001 in floating point, whose ceiling would be 64.
+        assert_eq!(nearest_rank(70, P90), 63);
+        assert_eq!(nearest_rank(71, P90), 64);
+        assert_eq!(nearest_rank(1, MEDIAN), 1);
+        assert_eq!(nearest_rank(4, MEDIAN), 2);
+        assert_eq!(nearest_rank(5, MEDIAN), 3);
+        let days: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(percentile(&days, MEDIAN), Some(5.0));
+        assert_eq!(percentile(&days, P90), Some(9.0));
+        assert_eq!(percentile(&[], MEDIAN), None);
+    }
 }

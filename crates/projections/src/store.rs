@@ -150,6 +150,12 @@ pub(crate) fn repeat_sql(case: &str) -> String {
     )
 }
 
+/// SQL: the nearest rank of the `percent`-th percentile among `n` values, as
+/// `stats::nearest_rank` works it out (integer division; `n` is at least 1 here).
+fn nearest_rank_sql(n: &str, percent: u64) -> String {
+    format!("(({percent} * {n} + 99) / 100)")
+}
+
 macro_rules! dialect {
     ($db:ty, $pool:ty) => {
         use sqlx::{QueryBuilder, Row, Transaction};
@@ -1064,38 +1070,81 @@ macro_rules! dialect {
                 .collect()
         }
 
-        /// Every case closed in the range, with its group.
+        /// Of the cases closed in the range: the counts per group, and the durations at the
+        /// reported percentiles, ranked in the database so that no case crosses the wire.
         pub(crate) async fn stats_closures(
             pool: &$pool,
             stats: &crate::stats::StatsQuery,
             from: jiff::Timestamp,
             to: jiff::Timestamp,
-        ) -> Result<Vec<crate::stats::Closure>, ProjectionError> {
+        ) -> Result<crate::stats::Closures, ProjectionError> {
             let group = stats.by.map_or("''", |d| d.case_column());
+            let closed_in_range = |q: &mut QueryBuilder<Db>| {
+                q.push(" FROM cases WHERE tenant = ")
+                    .push_bind(stats.tenant.clone())
+                    .push(" AND closed_at >= ")
+                    .push_bind(rows::micros(from))
+                    .push(" AND closed_at < ")
+                    .push_bind(rows::micros(to));
+                push_stats_filters(q, stats, false);
+            };
             let mut q = QueryBuilder::<Db>::new(format!(
-                "SELECT {group} AS g, kind, closed_on_time, outcome, filed_at, closed_at
-                 FROM cases WHERE tenant = "
+                "SELECT {group} AS g, COUNT(*) AS closed,
+                    SUM(CASE WHEN closed_on_time THEN 1 ELSE 0 END) AS on_time,
+                    SUM(CASE WHEN outcome = 'resolved' THEN 1 ELSE 0 END) AS resolved,
+                    SUM(CASE WHEN kind = 'dispute' THEN 1 ELSE 0 END) AS disputes,
+                    SUM(CASE WHEN kind = 'dispute' AND outcome = 'resolved' THEN 1 ELSE 0 END)
+                        AS disputes_resolved,
+                    SUM(CASE WHEN kind = 'hazard' AND outcome = 'resolved' THEN 1 ELSE 0 END)
+                        AS hazards_resolved"
             ));
-            q.push_bind(stats.tenant.clone())
-                .push(" AND closed_at >= ")
-                .push_bind(rows::micros(from))
-                .push(" AND closed_at < ")
-                .push_bind(rows::micros(to));
-            push_stats_filters(&mut q, stats, false);
+            closed_in_range(&mut q);
+            q.push(" GROUP BY g");
             let rows = q.build().fetch_all(pool).await?;
-            rows.iter()
+            let counts = rows
+                .iter()
                 .map(|r| {
-                    let filed: i64 = r.try_get("filed_at")?;
-                    let closed: i64 = r.try_get("closed_at")?;
-                    Ok(crate::stats::Closure {
+                    let n = |c: &str| -> Result<i64, sqlx::Error> {
+                        Ok(r.try_get::<Option<i64>, _>(c)?.unwrap_or(0))
+                    };
+                    Ok(crate::stats::ClosureCounts {
                         group: r.try_get("g")?,
-                        kind: r.try_get("kind")?,
-                        on_time: r.try_get::<Option<bool>, _>("closed_on_time")?.unwrap_or(false),
-                        outcome: r.try_get("outcome")?,
-                        days: (closed - filed) as f64 / 86_400_000_000.0,
+                        counts: [
+                            n("closed")?,
+                            n("on_time")?,
+                            n("resolved")?,
+                            n("disputes")?,
+                            n("disputes_resolved")?,
+                            n("hazards_resolved")?,
+                        ],
                     })
                 })
-                .collect()
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            // The nearest rank of each percentile within the group's closures (ties in duration
+            // are the same value whichever of them is picked).
+            let mut q = QueryBuilder::<Db>::new(format!(
+                "SELECT g, n, r, d FROM (SELECT {group} AS g, closed_at - filed_at AS d,
+                    ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY closed_at - filed_at) AS r,
+                    COUNT(*) OVER (PARTITION BY {group}) AS n"
+            ));
+            closed_in_range(&mut q);
+            q.push(format_args!(
+                ") ranked WHERE r = {} OR r = {}",
+                nearest_rank_sql("n", crate::stats::MEDIAN),
+                nearest_rank_sql("n", crate::stats::P90)
+            ));
+            let rows = q.build().fetch_all(pool).await?;
+            let mut percentiles = Vec::new();
+            for r in &rows {
+                let (g, n, rank, micros): (String, i64, i64, i64) =
+                    (r.try_get("g")?, r.try_get("n")?, r.try_get("r")?, r.try_get("d")?);
+                for percent in [crate::stats::MEDIAN, crate::stats::P90] {
+                    if crate::stats::nearest_rank(n as u64, percent) == rank as u64 {
+                        percentiles.push((g.clone(), percent, micros));
+                    }
+                }
+            }
+            Ok(crate::stats::Closures { counts, percentiles })
         }
 
         /// The per-day counters summed over the range: (group, metric, n).

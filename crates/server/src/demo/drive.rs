@@ -1,0 +1,95 @@
+//! Driving a demo plan through the command service, each command with the clock set to its
+//! moment: what `docket demo` does, and the statistics benchmark (`benches/stats.rs`) too.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use docket_commands::{Actor, Clock, CommandRequest, CommandService};
+use docket_domain::{CaseCommand, CaseId, Role, TenantId};
+use jiff::Timestamp;
+
+use super::plan::Plan;
+
+/// The clock the demo moves to each command's moment.
+#[derive(Debug)]
+pub(crate) struct DemoClock(Mutex<Timestamp>);
+
+impl DemoClock {
+    pub(crate) fn new() -> Self {
+        DemoClock(Mutex::new(Timestamp::now()))
+    }
+
+    fn set(&self, at: Timestamp) {
+        *self.0.lock().expect("clock lock") = at;
+    }
+}
+
+impl Clock for DemoClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().expect("clock lock")
+    }
+}
+
+/// Who does what in the demo: one user per role, the handler in the tenant's safety unit, the
+/// mediator in its mediation room, grid workers covering its six grids.
+fn actor(tenant: &TenantId, role: Role) -> Actor {
+    Actor {
+        id: format!("demo-{role}"),
+        tenant: tenant.clone(),
+        role,
+        unit: match role {
+            Role::Handler => Some(format!("{tenant}-safety").parse().expect("a unit id")),
+            Role::Mediator => Some(format!("{tenant}-mediation").parse().expect("a unit id")),
+            _ => None,
+        },
+        grids: (1..=6)
+            .map(|i| format!("{tenant}-{i:02}").parse().expect("a grid id"))
+            .collect(),
+    }
+}
+
+/// Hands every step of the plan to `commands` in order, with `clock` at the step's moment;
+/// `done` is called after each. The first refusal stops it, naming the step.
+pub(crate) async fn drive(
+    commands: &CommandService,
+    clock: &DemoClock,
+    tenant: &TenantId,
+    plan: &Plan,
+    done: impl Fn(),
+) -> Result<(), String> {
+    let mut ids: HashMap<usize, CaseId> = HashMap::new();
+    for step in &plan.steps {
+        clock.set(step.at);
+        let kind = plan.kinds[step.case];
+        let (case_id, command) = if step.action.is_empty() {
+            (None, CaseCommand::parse_filing(step.body.clone()))
+        } else {
+            (
+                Some(ids[&step.case]),
+                CaseCommand::parse_action(kind, step.action, step.body.clone()),
+            )
+        };
+        let command =
+            command.map_err(|e| format!("the demo's own {} is invalid: {e:?}", step.action))?;
+        let request = CommandRequest {
+            case_id,
+            command,
+            idempotency_key: None,
+            expected_version: None,
+        };
+        let outcome = commands
+            .handle(&actor(tenant, step.who), request)
+            .await
+            .map_err(|e| {
+                let action = if step.action.is_empty() {
+                    "filing"
+                } else {
+                    step.action
+                };
+                format!("{kind} {action} at {} refused: {e}", step.at)
+            })?;
+        ids.insert(step.case, outcome.case_id);
+        done();
+    }
+    Ok(())
+}
