@@ -1028,25 +1028,59 @@ macro_rules! dialect {
             to: jiff::Timestamp,
         ) -> Result<Vec<(String, [i64; 6])>, ProjectionError> {
             let group = stats.by.map_or("''", |d| d.case_column());
-            let mut q = QueryBuilder::<Db>::new(format!(
-                "SELECT {group} AS g, COUNT(*) AS opened,
+            // The repeats among the petitions filed in the range, found set-wise (the filings of
+            // the range joined with those of the year before) rather than case by case: the same
+            // rule as `repeat_sql`, which the drill-down lists use.
+            let (from, to) = (rows::micros(from), rows::micros(to));
+            let mut q = QueryBuilder::<Db>::new(
+                "WITH repeats AS (SELECT me.case_id FROM case_persons me
+                    JOIN case_persons e ON e.tenant = me.tenant AND e.person = me.person
+                        AND e.kind = 'petition' AND e.case_id <> me.case_id
+                    WHERE me.kind = 'petition' AND me.tenant = ",
+            );
+            q.push_bind(stats.tenant.clone())
+                .push(" AND me.filed_at >= ")
+                .push_bind(from)
+                .push(" AND me.filed_at < ")
+                .push_bind(to)
+                .push(" AND e.filed_at >= ")
+                .push_bind(from - crate::store::REPEAT_WINDOW_MICROS)
+                .push(" AND e.filed_at < ")
+                .push_bind(to)
+                .push(format_args!(
+                    " AND {}
+                    UNION SELECT me.case_id FROM cases me
+                    JOIN case_links rl ON rl.case_id = me.case_id AND rl.relation = 'duplicate-of'
+                    JOIN cases rl_e ON rl_e.case_id = rl.other_id AND rl_e.kind = 'petition'
+                    WHERE me.kind = 'petition' AND me.tenant = ",
+                    crate::store::earlier_within_a_year("e", "me")
+                ))
+                .push_bind(stats.tenant.clone())
+                .push(" AND me.filed_at >= ")
+                .push_bind(from)
+                .push(" AND me.filed_at < ")
+                .push_bind(to)
+                .push(format_args!(
+                    " AND {})
+                    SELECT {group} AS g, COUNT(*) AS opened,
                     SUM(CASE WHEN is_closed THEN 1 ELSE 0 END) AS closed,
-                    SUM(CASE WHEN NOT is_closed AND deadline <= "
-            ));
+                    SUM(CASE WHEN NOT is_closed AND deadline <= ",
+                    crate::store::earlier_within_a_year("rl_e", "me")
+                ));
             q.push_bind(rows::micros(stats.now));
-            q.push(format_args!(
+            q.push(
                 " THEN 1 ELSE 0 END) AS overdue,
                     SUM(CASE WHEN kind = 'petition' THEN 1 ELSE 0 END) AS petitions,
-                    SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS repeats,
+                    SUM(CASE WHEN case_id IN (SELECT case_id FROM repeats) THEN 1 ELSE 0 END)
+                        AS repeats,
                     SUM(CASE WHEN kind = 'hazard' THEN 1 ELSE 0 END) AS hazards
                  FROM cases WHERE tenant = ",
-                crate::store::repeat_sql("cases")
-            ));
+            );
             q.push_bind(stats.tenant.clone())
                 .push(" AND filed_at >= ")
-                .push_bind(rows::micros(from))
+                .push_bind(from)
                 .push(" AND filed_at < ")
-                .push_bind(rows::micros(to));
+                .push_bind(to);
             push_stats_filters(&mut q, stats, false);
             q.push(" GROUP BY g");
             let rows = q.build().fetch_all(pool).await?;

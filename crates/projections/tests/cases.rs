@@ -803,6 +803,32 @@ async fn person_files_gather_a_persons_cases_and_flag_repeat_petitions(w: World)
         .await
         .unwrap();
     assert_eq!(page.items.len(), all.items.len() - 3);
+
+    // The figures count the same repeats, also when what they repeat was filed before the range.
+    let repeats_in = |from: &str, to: &str| {
+        let query = docket_projections::StatsQuery {
+            tenant: "qinghe".to_owned(),
+            from: from.parse().unwrap(),
+            to: to.parse().unwrap(),
+            now: start + day * 900,
+            reach: Reach::Tenant,
+            slice: Vec::new(),
+            by: None,
+        };
+        let read = read.clone();
+        async move {
+            let all = read.stats(&query).await.unwrap();
+            let g = all.get("").cloned().unwrap_or_else(|| panic!("{all:?}"));
+            (g.opened_petitions, g.opened_repeats)
+        }
+    };
+    assert_eq!(repeats_in("2025-01-01", "2027-12-31").await, (7, 3));
+    assert_eq!(
+        repeats_in("2025-04-20", "2026-02-14").await,
+        (3, 3),
+        "the second, the same matter and the third, whose earlier petitions precede the range"
+    );
+    assert_eq!(repeats_in("2027-03-21", "2027-03-21").await, (2, 0));
 }
 
 on_both!(the_audit_holds_on_a_sound_log_and_names_what_was_altered);
