@@ -29,11 +29,15 @@ impl CaseId {
     }
 
     /// A new case id for a case filed at `at`: the id sorts by that time, as the list's filing
-    /// ranges expect, whatever clock the filing was decided by.
+    /// ranges expect, whatever clock the filing was decided by. The bits after the millisecond
+    /// carry the time's fraction of a millisecond (to a quarter of a microsecond), so that cases
+    /// filed within one millisecond still list in the order they were filed. No state is shared
+    /// between calls: a shared counter would stamp a clock set back with the latest time seen.
     pub fn filed_at(at: jiff::Timestamp) -> Self {
         let secs = u64::try_from(at.as_second()).unwrap_or(0);
         let nanos = u32::try_from(at.subsec_nanosecond()).unwrap_or(0);
-        let ts = uuid::Timestamp::from_unix(uuid::NoContext, secs, nanos);
+        let sub_millisecond = uuid::ContextV7::new().with_additional_precision();
+        let ts = uuid::Timestamp::from_unix(sub_millisecond, secs, nanos);
         Self(Uuid::new_v7(ts))
     }
 
@@ -250,6 +254,22 @@ mod tests {
         let err = v4.parse::<CaseId>().unwrap_err();
         assert_eq!(err.reason, "a case id is a UUID version 7");
         assert_eq!("nope".parse::<CaseId>().unwrap_err().reason, "not a UUID");
+    }
+
+    #[test]
+    fn case_ids_sort_by_filing_time_within_a_millisecond_and_whatever_the_clock() {
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        // Filings a microsecond apart in one millisecond, minted in either order.
+        let later = CaseId::filed_at(at("2025-03-01T08:00:00.000002Z"));
+        let earlier = CaseId::filed_at(at("2025-03-01T08:00:00.000001Z"));
+        assert!(earlier < later);
+        // A clock set back a year mints an id a year back, not one after the latest seen.
+        let last_year = CaseId::filed_at(at("2024-03-01T08:00:00Z"));
+        assert!(last_year < earlier);
+        assert_eq!(
+            last_year.as_uuid().get_timestamp().unwrap().to_unix().0,
+            at("2024-03-01T08:00:00Z").as_second() as u64
+        );
     }
 
     #[test]
