@@ -1028,32 +1028,33 @@ macro_rules! dialect {
             to: jiff::Timestamp,
         ) -> Result<Vec<(String, [i64; 6])>, ProjectionError> {
             let group = stats.by.map_or("''", |d| d.case_column());
-            // The repeats among the petitions filed in the range, found set-wise (the filings of
-            // the range joined with those of the year before) rather than case by case: the same
-            // rule as `repeat_sql`, which the drill-down lists use.
+            // The repeats among the petitions filed in the range, found set-wise rather than case
+            // by case, by the rule of `repeat_sql` (which the drill-down lists use): a petition
+            // repeats when the same person's petition before it (by filing time, then case id)
+            // was filed within the year before it. Only the nearest earlier one need be looked
+            // at, so one ordered pass over the range and the year before answers it, however
+            // long the range.
             let (from, to) = (rows::micros(from), rows::micros(to));
             let mut q = QueryBuilder::<Db>::new(
-                "WITH repeats AS (SELECT me.case_id FROM case_persons me
-                    JOIN case_persons e ON e.tenant = me.tenant AND e.person = me.person
-                        AND e.kind = 'petition' AND e.case_id <> me.case_id
-                    WHERE me.kind = 'petition' AND me.tenant = ",
+                "WITH repeats AS (SELECT case_id FROM (SELECT case_id, filed_at,
+                        LAG(filed_at) OVER (PARTITION BY person ORDER BY filed_at, case_id)
+                            AS before
+                    FROM case_persons WHERE kind = 'petition' AND tenant = ",
             );
             q.push_bind(stats.tenant.clone())
-                .push(" AND me.filed_at >= ")
-                .push_bind(from)
-                .push(" AND me.filed_at < ")
-                .push_bind(to)
-                .push(" AND e.filed_at >= ")
+                .push(" AND filed_at >= ")
                 .push_bind(from - crate::store::REPEAT_WINDOW_MICROS)
-                .push(" AND e.filed_at < ")
+                .push(" AND filed_at < ")
                 .push_bind(to)
+                .push(" ) petitions WHERE filed_at >= ")
+                .push_bind(from)
                 .push(format_args!(
-                    " AND {}
+                    " AND before >= filed_at - {}
                     UNION SELECT me.case_id FROM cases me
                     JOIN case_links rl ON rl.case_id = me.case_id AND rl.relation = 'duplicate-of'
                     JOIN cases rl_e ON rl_e.case_id = rl.other_id AND rl_e.kind = 'petition'
                     WHERE me.kind = 'petition' AND me.tenant = ",
-                    crate::store::earlier_within_a_year("e", "me")
+                    crate::store::REPEAT_WINDOW_MICROS
                 ))
                 .push_bind(stats.tenant.clone())
                 .push(" AND me.filed_at >= ")
@@ -1113,65 +1114,59 @@ macro_rules! dialect {
             to: jiff::Timestamp,
         ) -> Result<crate::stats::Closures, ProjectionError> {
             let group = stats.by.map_or("''", |d| d.case_column());
-            let closed_in_range = |q: &mut QueryBuilder<Db>| {
-                q.push(" FROM cases WHERE tenant = ")
-                    .push_bind(stats.tenant.clone())
-                    .push(" AND closed_at >= ")
-                    .push_bind(rows::micros(from))
-                    .push(" AND closed_at < ")
-                    .push_bind(rows::micros(to));
-                push_stats_filters(q, stats, false);
-            };
-            let mut q = QueryBuilder::<Db>::new(format!(
-                "SELECT {group} AS g, COUNT(*) AS closed,
-                    SUM(CASE WHEN closed_on_time THEN 1 ELSE 0 END) AS on_time,
-                    SUM(CASE WHEN outcome = 'resolved' THEN 1 ELSE 0 END) AS resolved,
-                    SUM(CASE WHEN kind = 'dispute' THEN 1 ELSE 0 END) AS disputes,
-                    SUM(CASE WHEN kind = 'dispute' AND outcome = 'resolved' THEN 1 ELSE 0 END)
-                        AS disputes_resolved,
-                    SUM(CASE WHEN kind = 'hazard' AND outcome = 'resolved' THEN 1 ELSE 0 END)
-                        AS hazards_resolved"
-            ));
-            closed_in_range(&mut q);
-            q.push(" GROUP BY g");
-            let rows = q.build().fetch_all(pool).await?;
-            let counts = rows
-                .iter()
-                .map(|r| {
-                    let n = |c: &str| -> Result<i64, sqlx::Error> {
-                        Ok(r.try_get::<Option<i64>, _>(c)?.unwrap_or(0))
-                    };
-                    Ok(crate::stats::ClosureCounts {
-                        group: r.try_get("g")?,
-                        counts: [
-                            n("closed")?,
-                            n("on_time")?,
-                            n("resolved")?,
-                            n("disputes")?,
-                            n("disputes_resolved")?,
-                            n("hazards_resolved")?,
-                        ],
-                    })
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            // The nearest rank of each percentile within the group's closures (ties in duration
+            // One pass over the cases closed in the range: each group's counts as window sums
+            // over the group, and its closures ranked by days to close; only the rows at the
+            // nearest ranks of the median and the 90th percentile come back (ties in duration
             // are the same value whichever of them is picked).
             let mut q = QueryBuilder::<Db>::new(format!(
-                "SELECT g, n, r, d FROM (SELECT {group} AS g, closed_at - filed_at AS d,
+                "SELECT g, n, r, d, on_time, resolved, disputes, disputes_resolved,
+                    hazards_resolved
+                 FROM (SELECT {group} AS g, closed_at - filed_at AS d,
                     ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY closed_at - filed_at) AS r,
-                    COUNT(*) OVER (PARTITION BY {group}) AS n"
+                    COUNT(*) OVER w AS n,
+                    SUM(CASE WHEN closed_on_time THEN 1 ELSE 0 END) OVER w AS on_time,
+                    SUM(CASE WHEN outcome = 'resolved' THEN 1 ELSE 0 END) OVER w AS resolved,
+                    SUM(CASE WHEN kind = 'dispute' THEN 1 ELSE 0 END) OVER w AS disputes,
+                    SUM(CASE WHEN kind = 'dispute' AND outcome = 'resolved' THEN 1 ELSE 0 END)
+                        OVER w AS disputes_resolved,
+                    SUM(CASE WHEN kind = 'hazard' AND outcome = 'resolved' THEN 1 ELSE 0 END)
+                        OVER w AS hazards_resolved
+                 FROM cases WHERE tenant = "
             ));
-            closed_in_range(&mut q);
+            q.push_bind(stats.tenant.clone())
+                .push(" AND closed_at >= ")
+                .push_bind(rows::micros(from))
+                .push(" AND closed_at < ")
+                .push_bind(rows::micros(to));
+            push_stats_filters(&mut q, stats, false);
             q.push(format_args!(
-                ") ranked WHERE r = {} OR r = {}",
+                " WINDOW w AS (PARTITION BY {group})) ranked WHERE r = {} OR r = {} ORDER BY g, r",
                 nearest_rank_sql("n", crate::stats::MEDIAN),
                 nearest_rank_sql("n", crate::stats::P90)
             ));
             let rows = q.build().fetch_all(pool).await?;
-            let mut percentiles = Vec::new();
+            let (mut counts, mut percentiles) = (Vec::new(), Vec::new());
             for r in &rows {
                 let (g, n, rank, micros): (String, i64, i64, i64) =
                     (r.try_get("g")?, r.try_get("n")?, r.try_get("r")?, r.try_get("d")?);
+                // A group answers one or two rows (the two ranks coincide in small groups),
+                // each carrying the group's counts.
+                if counts.last().is_none_or(|c: &crate::stats::ClosureCounts| c.group != g) {
+                    let sum = |c: &str| -> Result<i64, sqlx::Error> {
+                        Ok(r.try_get::<Option<i64>, _>(c)?.unwrap_or(0))
+                    };
+                    counts.push(crate::stats::ClosureCounts {
+                        group: g.clone(),
+                        counts: [
+                            n,
+                            sum("on_time")?,
+                            sum("resolved")?,
+                            sum("disputes")?,
+                            sum("disputes_resolved")?,
+                            sum("hazards_resolved")?,
+                        ],
+                    });
+                }
                 for percent in [crate::stats::MEDIAN, crate::stats::P90] {
                     if crate::stats::nearest_rank(n as u64, percent) == rank as u64 {
                         percentiles.push((g.clone(), percent, micros));
