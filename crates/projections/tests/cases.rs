@@ -1019,6 +1019,15 @@ async fn figures_count_the_range_by_filing_closing_and_event_days(w: World) {
     // The petitions are filed in g-1.
     assert_eq!((by_grid["g-1"].opened, by_grid["g-2"].opened), (3, 1));
     assert_eq!((by_grid["g-1"].closed, by_grid["g-2"].closed), (2, 0));
+    // Each group ranks its own closures; a group without any has no percentile.
+    let ranked = |g: &str| {
+        (
+            by_grid[g].median_days_to_close,
+            by_grid[g].p90_days_to_close,
+        )
+    };
+    assert_eq!(ranked("g-1"), (Some(1.0), Some(8.0)));
+    assert_eq!(ranked("g-2"), (None, None));
     let petitions = read
         .stats(&query(None, vec![(Dimension::Kind, "petition".to_owned())]))
         .await
