@@ -29,15 +29,17 @@ impl CaseId {
     }
 
     /// A new case id for a case filed at `at`: the id sorts by that time, as the list's filing
-    /// ranges expect, whatever clock the filing was decided by. The bits after the millisecond
-    /// carry the time's fraction of a millisecond (to a quarter of a microsecond), so that cases
-    /// filed within one millisecond still list in the order they were filed. No state is shared
-    /// between calls: a shared counter would stamp a clock set back with the latest time seen.
+    /// ranges expect, whatever clock the filing was decided by. The 12 bits after the millisecond
+    /// carry the time's fraction of a millisecond (RFC 9562's method 3, steps of 244 ns) and the
+    /// remaining 62 are random, so that cases filed within one millisecond still list in the
+    /// order they were filed; nothing is shared between calls (a shared counter would stamp a
+    /// clock set back with the latest time seen). A UUIDv7 cannot carry times before 1970: those
+    /// all take 1970's first millisecond.
     pub fn filed_at(at: jiff::Timestamp) -> Self {
         let secs = u64::try_from(at.as_second()).unwrap_or(0);
         let nanos = u32::try_from(at.subsec_nanosecond()).unwrap_or(0);
-        let sub_millisecond = uuid::ContextV7::new().with_additional_precision();
-        let ts = uuid::Timestamp::from_unix(sub_millisecond, secs, nanos);
+        let fraction = u128::from(nanos % 1_000_000) * 4096 / 1_000_000;
+        let ts = uuid::Timestamp::from_unix_time(secs, nanos, fraction, 12);
         Self(Uuid::new_v7(ts))
     }
 
@@ -270,6 +272,11 @@ mod tests {
             last_year.as_uuid().get_timestamp().unwrap().to_unix().0,
             at("2024-03-01T08:00:00Z").as_second() as u64
         );
+        // Before 1970 a UUIDv7 has no time to carry; the ids are still distinct.
+        let (a, b) = (at("1926-03-01T08:00:00Z"), at("1926-03-01T08:00:00Z"));
+        let (a, b) = (CaseId::filed_at(a), CaseId::filed_at(b));
+        assert_ne!(a, b);
+        assert_eq!(a.as_uuid().get_timestamp().unwrap().to_unix(), (0, 0));
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub use queries::{
     StreamedCommit,
 };
 pub use rebuild::{NEXT_SCHEMA, RebuildReport, Target, rebuild};
-pub use stats::{Dimension, GroupCounts, MEDIAN, P90, StatsQuery, nearest_rank, percentile};
+pub use stats::{Dimension, GroupCounts, MEDIAN, P90, StatsQuery, percentile};
 
 use queries::on_db;
 

@@ -219,7 +219,7 @@ pub(crate) struct Closures {
 /// The 1-based rank of the `percent`-th percentile of `n` values by the nearest-rank method:
 /// ceil(percent * n / 100), at least 1. Integer arithmetic, so that it is the rank the database
 /// picks (`store::nearest_rank_sql`) for every n.
-pub fn nearest_rank(n: u64, percent: u64) -> u64 {
+pub(crate) fn nearest_rank(n: u64, percent: u64) -> u64 {
     (percent * n).div_ceil(100).max(1)
 }
 

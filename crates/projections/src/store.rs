@@ -1072,7 +1072,8 @@ macro_rules! dialect {
             q.push(
                 " THEN 1 ELSE 0 END) AS overdue,
                     SUM(CASE WHEN kind = 'petition' THEN 1 ELSE 0 END) AS petitions,
-                    SUM(CASE WHEN case_id IN (SELECT case_id FROM repeats) THEN 1 ELSE 0 END)
+                    SUM(CASE WHEN kind = 'petition' AND case_id IN (SELECT case_id FROM repeats)
+                        THEN 1 ELSE 0 END)
                         AS repeats,
                     SUM(CASE WHEN kind = 'hazard' THEN 1 ELSE 0 END) AS hazards
                  FROM cases WHERE tenant = ",
@@ -1118,9 +1119,11 @@ macro_rules! dialect {
             // over the group, and its closures ranked by days to close; only the rows at the
             // nearest ranks of the median and the 90th percentile come back (ties in duration
             // are the same value whichever of them is picked).
+            let median = nearest_rank_sql("n", crate::stats::MEDIAN);
+            let p90 = nearest_rank_sql("n", crate::stats::P90);
             let mut q = QueryBuilder::<Db>::new(format!(
-                "SELECT g, n, r, d, on_time, resolved, disputes, disputes_resolved,
-                    hazards_resolved
+                "SELECT g, n, d, on_time, resolved, disputes, disputes_resolved, hazards_resolved,
+                    r = {median} AS at_median, r = {p90} AS at_p90
                  FROM (SELECT {group} AS g, closed_at - filed_at AS d,
                     ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY closed_at - filed_at) AS r,
                     COUNT(*) OVER w AS n,
@@ -1140,15 +1143,14 @@ macro_rules! dialect {
                 .push_bind(rows::micros(to));
             push_stats_filters(&mut q, stats, false);
             q.push(format_args!(
-                " WINDOW w AS (PARTITION BY {group})) ranked WHERE r = {} OR r = {} ORDER BY g, r",
-                nearest_rank_sql("n", crate::stats::MEDIAN),
-                nearest_rank_sql("n", crate::stats::P90)
+                " WINDOW w AS (PARTITION BY {group})) ranked
+                 WHERE r = {median} OR r = {p90} ORDER BY g, r"
             ));
             let rows = q.build().fetch_all(pool).await?;
             let (mut counts, mut percentiles) = (Vec::new(), Vec::new());
             for r in &rows {
-                let (g, n, rank, micros): (String, i64, i64, i64) =
-                    (r.try_get("g")?, r.try_get("n")?, r.try_get("r")?, r.try_get("d")?);
+                let (g, n, micros): (String, i64, i64) =
+                    (r.try_get("g")?, r.try_get("n")?, r.try_get("d")?);
                 // A group answers one or two rows (the two ranks coincide in small groups),
                 // each carrying the group's counts.
                 if counts.last().is_none_or(|c: &crate::stats::ClosureCounts| c.group != g) {
@@ -1167,8 +1169,9 @@ macro_rules! dialect {
                         ],
                     });
                 }
-                for percent in [crate::stats::MEDIAN, crate::stats::P90] {
-                    if crate::stats::nearest_rank(n as u64, percent) == rank as u64 {
+                for (percent, at) in [(crate::stats::MEDIAN, "at_median"), (crate::stats::P90, "at_p90")]
+                {
+                    if r.try_get::<bool, _>(at)? {
                         percentiles.push((g.clone(), percent, micros));
                     }
                 }

@@ -217,7 +217,11 @@ async fn main() {
         }
     };
     let read = ReadModel::connect(&url, "bench").await.unwrap();
-    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    // The baseline's own connections, set as the read model sets its own (no JIT).
+    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let pool = sqlx::PgPool::connect_with(options.options([("jit", "off")]))
+        .await
+        .unwrap();
     let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cases")
         .fetch_one(&pool)
         .await
