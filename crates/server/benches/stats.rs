@@ -4,7 +4,9 @@
 //!
 //! The years are `docket demo`'s own plans (`src/demo/plan.rs`, seeded by year), driven through
 //! the command service (`src/demo/drive.rs`) with personal data sealed by the vault, into a log
-//! held in memory one year at a time, and projected into the read model year by year.
+//! held in memory one year at a time, and projected into the read model year by year. (Cases
+//! filed before 1970 get ids at 1970's first millisecond, the earliest a UUIDv7 holds; the
+//! statistics read filing times, not ids.)
 //!
 //! DOCKET_BENCH_YEARS (default 100) years of DOCKET_BENCH_SCALE (default 1) ending with 2025;
 //! DOCKET_BENCH_QUERIES (default 200) samples per query. DOCKET_BENCH_DB: a Postgres URL to load
@@ -281,54 +283,66 @@ async fn main() {
     let now = Timestamp::now();
     println!(
         "\n| statistics over {cases} cases ({years} demo years) | cases filed in range | p50 ms \
-         | p95 ms | max ms | raw count p50 ms | ratio (p50) |"
+         | p95 ms | max ms | raw count p50 ms | ratio (p50) | first pass p95 ms |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for s in &shapes {
-        let (mut times, mut raw_times, mut filed) = (Vec::new(), Vec::new(), Vec::new());
         let n = if s.months >= 60 {
             samples / 10
         } else {
             samples
         }
         .max(5);
-        for i in 0..n {
-            let (from, to) = range(i, s.months, years);
-            let query = StatsQuery {
-                tenant: TENANT.to_owned(),
-                from,
-                to,
-                now,
-                reach: s.reach.clone(),
-                slice: s.slice.clone(),
-                by: s.by,
-            };
-            let t = Instant::now();
-            let groups = read.stats(&query).await.unwrap();
-            times.push(t.elapsed().as_secs_f64() * 1000.0);
-            std::hint::black_box(&groups);
-            // The baseline: a bare count of the cases filed in the same range.
-            let t = Instant::now();
-            let count: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM cases WHERE tenant = $1 AND filed_at >= $2 AND filed_at < $3",
-            )
-            .bind(TENANT)
-            .bind(day_start(from))
-            .bind(day_start(to.tomorrow().unwrap()))
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-            raw_times.push(t.elapsed().as_secs_f64() * 1000.0);
-            filed.push(count as f64);
+        // Two passes over the same ranges: the first reads what the earlier shapes left out of
+        // memory (reported as its p95), the second is the one measured.
+        let mut first_pass = Vec::new();
+        let (mut times, mut raw_times, mut filed) = (Vec::new(), Vec::new(), Vec::new());
+        for pass in 0..2 {
+            for i in 0..n {
+                let (from, to) = range(i, s.months, years);
+                let query = StatsQuery {
+                    tenant: TENANT.to_owned(),
+                    from,
+                    to,
+                    now,
+                    reach: s.reach.clone(),
+                    slice: s.slice.clone(),
+                    by: s.by,
+                };
+                let t = Instant::now();
+                let groups = read.stats(&query).await.unwrap();
+                let ms = t.elapsed().as_secs_f64() * 1000.0;
+                std::hint::black_box(&groups);
+                if pass == 0 {
+                    first_pass.push(ms);
+                    continue;
+                }
+                times.push(ms);
+                // The baseline: a bare count of the cases filed in the same range.
+                let t = Instant::now();
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM cases \
+                     WHERE tenant = $1 AND filed_at >= $2 AND filed_at < $3",
+                )
+                .bind(TENANT)
+                .bind(day_start(from))
+                .bind(day_start(to.tomorrow().unwrap()))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                raw_times.push(t.elapsed().as_secs_f64() * 1000.0);
+                filed.push(count as f64);
+            }
         }
         let (p50, raw) = (percentile(times.clone(), 0.5), percentile(raw_times, 0.5));
         println!(
-            "| {} | {:.0} | {p50:.1} | {:.1} | {:.1} | {raw:.1} | {:.1} |",
+            "| {} | {:.0} | {p50:.1} | {:.1} | {:.1} | {raw:.1} | {:.1} | {:.1} |",
             s.name,
             percentile(filed, 0.5),
             percentile(times.clone(), 0.95),
             percentile(times, 1.0),
             p50 / raw.max(0.001),
+            percentile(first_pass, 0.95),
         );
     }
     pool.close().await;
