@@ -141,12 +141,21 @@ pub(crate) fn repeat_sql(case: &str) -> String {
             JOIN case_persons rp_e ON rp_e.tenant = rp_me.tenant AND rp_e.person = rp_me.person
                 AND rp_e.kind = 'petition' AND rp_e.case_id <> rp_me.case_id
             WHERE rp_me.case_id = {case}.case_id AND {by_person})
-          OR EXISTS (
+          OR {by_matter}))",
+        by_person = earlier_within_a_year("rp_e", "rp_me"),
+        by_matter = duplicate_of_a_petition_within_a_year_sql(case),
+    )
+}
+
+/// SQL: whether the case aliased `case` is marked a duplicate of a petition filed within the year
+/// before it (the second way a petition repeats).
+pub(crate) fn duplicate_of_a_petition_within_a_year_sql(case: &str) -> String {
+    format!(
+        "EXISTS (
             SELECT 1 FROM case_links rl JOIN cases rl_e ON rl_e.case_id = rl.other_id
             WHERE rl.case_id = {case}.case_id AND rl.relation = 'duplicate-of'
-                AND rl_e.kind = 'petition' AND {by_matter})))",
-        by_person = earlier_within_a_year("rp_e", "rp_me"),
-        by_matter = earlier_within_a_year("rl_e", case),
+                AND rl_e.kind = 'petition' AND {earlier})",
+        earlier = earlier_within_a_year("rl_e", case),
     )
 }
 
@@ -1033,10 +1042,11 @@ macro_rules! dialect {
             // repeats when the same person's petition before it (by filing time, then case id)
             // was filed within the year before it. Only the nearest earlier one need be looked
             // at, so one ordered pass over the range and the year before answers it, however
-            // long the range.
+            // long the range. A petition marked a duplicate is looked up case by case, as the
+            // lists do (one probe of `case_links` per petition).
             let (from, to) = (rows::micros(from), rows::micros(to));
             let mut q = QueryBuilder::<Db>::new(
-                "WITH repeats AS (SELECT case_id FROM (SELECT case_id, filed_at,
+                "WITH repeats_by_person AS (SELECT case_id FROM (SELECT case_id, filed_at,
                         LAG(filed_at) OVER (PARTITION BY person ORDER BY filed_at, case_id)
                             AS before
                     FROM case_persons WHERE kind = 'petition' AND tenant = ",
@@ -1049,35 +1059,23 @@ macro_rules! dialect {
                 .push(" ) petitions WHERE filed_at >= ")
                 .push_bind(from)
                 .push(format_args!(
-                    " AND before >= filed_at - {}
-                    UNION SELECT me.case_id FROM cases me
-                    JOIN case_links rl ON rl.case_id = me.case_id AND rl.relation = 'duplicate-of'
-                    JOIN cases rl_e ON rl_e.case_id = rl.other_id AND rl_e.kind = 'petition'
-                    WHERE me.kind = 'petition' AND me.tenant = ",
-                    crate::store::REPEAT_WINDOW_MICROS
-                ))
-                .push_bind(stats.tenant.clone())
-                .push(" AND me.filed_at >= ")
-                .push_bind(from)
-                .push(" AND me.filed_at < ")
-                .push_bind(to)
-                .push(format_args!(
-                    " AND {})
+                    " AND before >= filed_at - {})
                     SELECT {group} AS g, COUNT(*) AS opened,
                     SUM(CASE WHEN is_closed THEN 1 ELSE 0 END) AS closed,
                     SUM(CASE WHEN NOT is_closed AND deadline <= ",
-                    crate::store::earlier_within_a_year("rl_e", "me")
+                    crate::store::REPEAT_WINDOW_MICROS
                 ));
             q.push_bind(rows::micros(stats.now));
-            q.push(
+            q.push(format_args!(
                 " THEN 1 ELSE 0 END) AS overdue,
                     SUM(CASE WHEN kind = 'petition' THEN 1 ELSE 0 END) AS petitions,
-                    SUM(CASE WHEN kind = 'petition' AND case_id IN (SELECT case_id FROM repeats)
-                        THEN 1 ELSE 0 END)
-                        AS repeats,
+                    SUM(CASE WHEN kind = 'petition'
+                        AND (case_id IN (SELECT case_id FROM repeats_by_person) OR {})
+                        THEN 1 ELSE 0 END) AS repeats,
                     SUM(CASE WHEN kind = 'hazard' THEN 1 ELSE 0 END) AS hazards
                  FROM cases WHERE tenant = ",
-            );
+                crate::store::duplicate_of_a_petition_within_a_year_sql("cases")
+            ));
             q.push_bind(stats.tenant.clone())
                 .push(" AND filed_at >= ")
                 .push_bind(from)
