@@ -341,8 +341,37 @@ pub(crate) struct BatchPlan {
     /// How many times each counted event happened in each case on each day.
     pub(crate) case_events: Vec<(CaseEventKey, i64)>,
     pub(crate) counts: Vec<(CountKey, i64)>,
+    /// The same counts summed per month (`day` holds `YYYY-MM`) and per year (`YYYY`), which
+    /// long ranges read instead of their whole months and years of days.
+    pub(crate) monthly_counts: Vec<(CountKey, i64)>,
+    pub(crate) yearly_counts: Vec<(CountKey, i64)>,
     /// The last number handed out per counter, after the batch.
     pub(crate) numbers: Vec<(NumberKey, i64)>,
+}
+
+/// Per-day counts summed over the periods their days begin with (`YYYY-MM-DD` cut to `period`
+/// characters), in key order so that concurrent writers take row locks in one order.
+fn rolled_up(counts: &[(CountKey, i64)], period: usize) -> Vec<(CountKey, i64)> {
+    let mut sums: std::collections::BTreeMap<(&str, &str, &[String; 6], &'static str), i64> =
+        std::collections::BTreeMap::new();
+    for (key, n) in counts {
+        *sums
+            .entry((&key.tenant, &key.day[..period], &key.slice, key.metric))
+            .or_insert(0) += n;
+    }
+    sums.into_iter()
+        .map(|((tenant, period, slice, metric), n)| {
+            (
+                CountKey {
+                    tenant: tenant.to_owned(),
+                    day: period.to_owned(),
+                    slice: slice.clone(),
+                    metric,
+                },
+                n,
+            )
+        })
+        .collect()
 }
 
 fn number_key(recorded: &Recorded) -> Result<NumberKey, ProjectionError> {
@@ -557,6 +586,8 @@ pub(crate) fn plan_batch(
             (key, n)
         })
         .collect();
+    plan.monthly_counts = rolled_up(&plan.counts, "YYYY-MM".len());
+    plan.yearly_counts = rolled_up(&plan.counts, "YYYY".len());
     plan.case_events = case_event_order
         .into_iter()
         .map(|key| {

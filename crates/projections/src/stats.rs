@@ -194,6 +194,86 @@ impl ReadModel {
     }
 }
 
+/// A range of days cut into the counter tables that cover it with the fewest rows: whole years
+/// from `yearly_counts`, whole months from `monthly_counts`, the days left over at either end
+/// from `daily_counts`. Each bound is inclusive and written as that table keys it (`YYYY`,
+/// `YYYY-MM`, `YYYY-MM-DD`); the pieces do not overlap and together are exactly the range.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Spans {
+    pub(crate) years: Vec<(String, String)>,
+    pub(crate) months: Vec<(String, String)>,
+    pub(crate) days: Vec<(String, String)>,
+}
+
+impl Spans {
+    pub(crate) fn of(from: Date, to: Date) -> Spans {
+        let mut spans = Spans::default();
+        if from > to {
+            return spans;
+        }
+        let first_whole = if from.day_of_year() == 1 {
+            from.year()
+        } else {
+            from.year() + 1
+        };
+        let last_whole = if to == to.last_of_year() {
+            to.year()
+        } else {
+            to.year() - 1
+        };
+        if first_whole <= last_whole {
+            spans
+                .years
+                .push((format!("{first_whole:04}"), format!("{last_whole:04}")));
+            if from < jiff::civil::date(first_whole, 1, 1) {
+                spans.by_months(from, jiff::civil::date(first_whole - 1, 12, 31));
+            }
+            if to > jiff::civil::date(last_whole, 12, 31) {
+                spans.by_months(jiff::civil::date(last_whole + 1, 1, 1), to);
+            }
+        } else {
+            spans.by_months(from, to);
+        }
+        spans
+    }
+
+    /// Whole months of `from..=to` as one span, the days either side of them as others.
+    fn by_months(&mut self, from: Date, to: Date) {
+        let first_whole = if from.day() == 1 {
+            from
+        } else {
+            from.last_of_month()
+                .tomorrow()
+                .expect("a month after a real day")
+        };
+        let last_whole = if to == to.last_of_month() {
+            to
+        } else {
+            to.first_of_month()
+                .yesterday()
+                .expect("a month before a real day")
+        };
+        if first_whole > last_whole {
+            self.days.push((from.to_string(), to.to_string()));
+            return;
+        }
+        let month = |d: Date| format!("{:04}-{:02}", d.year(), d.month());
+        self.months.push((month(first_whole), month(last_whole)));
+        if from < first_whole {
+            self.days.push((
+                from.to_string(),
+                first_whole.yesterday().expect("after from").to_string(),
+            ));
+        }
+        if to > last_whole {
+            self.days.push((
+                last_whole.tomorrow().expect("before to").to_string(),
+                to.to_string(),
+            ));
+        }
+    }
+}
+
 const MICROS_PER_DAY: f64 = 86_400_000_000.0;
 
 /// The percentiles of days to close the figures report.
@@ -235,6 +315,91 @@ pub fn percentile(sorted: &[f64], percent: u64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::civil::date;
+
+    fn pairs(spans: &[(String, String)]) -> Vec<(&str, &str)> {
+        spans
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_range_is_read_as_whole_years_whole_months_and_days_left_over() {
+        let s = Spans::of(date(2019, 3, 15), date(2024, 2, 10));
+        assert_eq!(pairs(&s.years), [("2020", "2023")]);
+        assert_eq!(
+            pairs(&s.months),
+            [("2019-04", "2019-12"), ("2024-01", "2024-01")]
+        );
+        assert_eq!(
+            pairs(&s.days),
+            [("2019-03-15", "2019-03-31"), ("2024-02-01", "2024-02-10")]
+        );
+
+        // Whole years only; a year and its months; a month and its days across a new year.
+        let s = Spans::of(date(2016, 1, 1), date(2025, 12, 31));
+        assert_eq!(
+            (pairs(&s.years), s.months.len(), s.days.len()),
+            (vec![("2016", "2025")], 0, 0)
+        );
+        let s = Spans::of(date(2024, 1, 1), date(2025, 2, 28));
+        assert_eq!(pairs(&s.years), [("2024", "2024")]);
+        assert_eq!(pairs(&s.months), [("2025-01", "2025-02")]);
+        assert!(s.days.is_empty());
+        let s = Spans::of(date(2024, 12, 20), date(2025, 2, 3));
+        assert!(s.years.is_empty());
+        assert_eq!(pairs(&s.months), [("2025-01", "2025-01")]);
+        assert_eq!(
+            pairs(&s.days),
+            [("2024-12-20", "2024-12-31"), ("2025-02-01", "2025-02-03")]
+        );
+
+        // Within one month, and a single day, are days; February of a leap year is whole.
+        let s = Spans::of(date(2025, 3, 2), date(2025, 3, 30));
+        assert_eq!((s.years.len(), s.months.len()), (0, 0));
+        assert_eq!(pairs(&s.days), [("2025-03-02", "2025-03-30")]);
+        let s = Spans::of(date(2024, 2, 1), date(2024, 2, 29));
+        assert_eq!(pairs(&s.months), [("2024-02", "2024-02")]);
+        assert!(s.days.is_empty());
+        assert_eq!(
+            Spans::of(date(2025, 1, 2), date(2025, 1, 1)),
+            Spans::default()
+        );
+    }
+
+    #[test]
+    fn the_spans_of_any_range_cover_each_of_its_days_once() {
+        let day_in = |d: Date, s: &Spans| -> usize {
+            let (y, m, d) = (
+                format!("{:04}", d.year()),
+                format!("{:04}-{:02}", d.year(), d.month()),
+                d.to_string(),
+            );
+            let within = |spans: &[(String, String)], k: &String| {
+                spans.iter().filter(|(a, b)| a <= k && k <= b).count()
+            };
+            within(&s.years, &y) + within(&s.months, &m) + within(&s.days, &d)
+        };
+        let start = date(2023, 11, 25);
+        for a in 0..40 {
+            for len in [0, 1, 5, 27, 31, 45, 200, 400, 800] {
+                let from = start.checked_add(jiff::Span::new().days(a * 9)).unwrap();
+                let to = from.checked_add(jiff::Span::new().days(len)).unwrap();
+                let spans = Spans::of(from, to);
+                let mut d = from.checked_sub(jiff::Span::new().days(3)).unwrap();
+                while d <= to.checked_add(jiff::Span::new().days(3)).unwrap() {
+                    let expected = usize::from(from <= d && d <= to);
+                    assert_eq!(
+                        day_in(d, &spans),
+                        expected,
+                        "{d} in {from}..={to}: {spans:?}"
+                    );
+                    d = d.tomorrow().unwrap();
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_nearest_rank_is_exact_where_floating_point_is_not() {

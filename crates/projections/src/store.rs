@@ -116,6 +116,38 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
         ],
         "tenant, day, kind, community, grid, category, unit, severity, metric",
     ),
+    (
+        "monthly_counts",
+        &[
+            "tenant",
+            "month",
+            "kind",
+            "community",
+            "grid",
+            "category",
+            "unit",
+            "severity",
+            "metric",
+            "n",
+        ],
+        "tenant, month, kind, community, grid, category, unit, severity, metric",
+    ),
+    (
+        "yearly_counts",
+        &[
+            "tenant",
+            "year",
+            "kind",
+            "community",
+            "grid",
+            "category",
+            "unit",
+            "severity",
+            "metric",
+            "n",
+        ],
+        "tenant, year, kind, community, grid, category, unit, severity, metric",
+    ),
     ("checkpoints", &["projection", "position"], "projection"),
 ];
 
@@ -467,28 +499,34 @@ macro_rules! dialect {
                 );
                 q.build().execute(&mut **tx).await?;
             }
-            for chunk in plan.counts.chunks(1000) {
-                let mut q = QueryBuilder::<Db>::new(
-                    "INSERT INTO daily_counts
-                        (tenant, day, kind, community, grid, category, unit, severity, metric, n) ",
-                );
-                q.push_values(chunk, |mut b, (key, n)| {
-                    b.push_bind(key.tenant.clone())
-                        .push_bind(key.day.clone())
-                        .push_bind(key.slice[0].clone())
-                        .push_bind(key.slice[1].clone())
-                        .push_bind(key.slice[2].clone())
-                        .push_bind(key.slice[3].clone())
-                        .push_bind(key.slice[4].clone())
-                        .push_bind(key.slice[5].clone())
-                        .push_bind(key.metric)
-                        .push_bind(*n);
-                });
-                q.push(
-                    " ON CONFLICT (tenant, day, kind, community, grid, category, unit, severity,
-                        metric) DO UPDATE SET n = daily_counts.n + excluded.n",
-                );
-                q.build().execute(&mut **tx).await?;
+            for (table, period, counts) in [
+                ("daily_counts", "day", &plan.counts),
+                ("monthly_counts", "month", &plan.monthly_counts),
+                ("yearly_counts", "year", &plan.yearly_counts),
+            ] {
+                for chunk in counts.chunks(1000) {
+                    let mut q = QueryBuilder::<Db>::new(format!(
+                        "INSERT INTO {table} (tenant, {period}, kind, community, grid, category,
+                            unit, severity, metric, n) "
+                    ));
+                    q.push_values(chunk, |mut b, (key, n)| {
+                        b.push_bind(key.tenant.clone())
+                            .push_bind(key.day.clone())
+                            .push_bind(key.slice[0].clone())
+                            .push_bind(key.slice[1].clone())
+                            .push_bind(key.slice[2].clone())
+                            .push_bind(key.slice[3].clone())
+                            .push_bind(key.slice[4].clone())
+                            .push_bind(key.slice[5].clone())
+                            .push_bind(key.metric)
+                            .push_bind(*n);
+                    });
+                    q.push(format_args!(
+                        " ON CONFLICT (tenant, {period}, kind, community, grid, category, unit,
+                            severity, metric) DO UPDATE SET n = {table}.n + excluded.n"
+                    ));
+                    q.build().execute(&mut **tx).await?;
+                }
             }
             for (key, last) in &plan.numbers {
                 sqlx::query(
@@ -1177,23 +1215,44 @@ macro_rules! dialect {
             Ok(crate::stats::Closures { counts, percentiles })
         }
 
-        /// The per-day counters summed over the range: (group, metric, n).
+        /// The counters summed over the range: (group, metric, n). Whole years are read from
+        /// `yearly_counts` and whole months from `monthly_counts`, so a long range reads about
+        /// as many rows as a year's worth of slices instead of every day's.
         pub(crate) async fn stats_counters(
             pool: &$pool,
             stats: &crate::stats::StatsQuery,
         ) -> Result<Vec<(String, String, i64)>, ProjectionError> {
             let group = stats.by.map_or("''", |d| d.count_column());
-            let mut q = QueryBuilder::<Db>::new(format!(
-                "SELECT {group} AS g, metric, CAST(SUM(n) AS BIGINT) AS n FROM daily_counts
-                 WHERE tenant = "
-            ));
-            q.push_bind(stats.tenant.clone())
-                .push(" AND day >= ")
-                .push_bind(stats.from.to_string())
-                .push(" AND day <= ")
-                .push_bind(stats.to.to_string());
-            push_stats_filters(&mut q, stats, true);
-            q.push(" GROUP BY g, metric");
+            let spans = crate::stats::Spans::of(stats.from, stats.to);
+            let mut q = QueryBuilder::<Db>::new(
+                "SELECT g, metric, CAST(SUM(n) AS BIGINT) AS n FROM (",
+            );
+            let mut first = true;
+            for (table, period, ranges) in [
+                ("yearly_counts", "year", &spans.years),
+                ("monthly_counts", "month", &spans.months),
+                ("daily_counts", "day", &spans.days),
+            ] {
+                for (from, to) in ranges {
+                    if !first {
+                        q.push(" UNION ALL ");
+                    }
+                    first = false;
+                    q.push(format_args!(
+                        "SELECT {group} AS g, metric, n FROM {table} WHERE tenant = "
+                    ));
+                    q.push_bind(stats.tenant.clone())
+                        .push(format_args!(" AND {period} >= "))
+                        .push_bind(from.clone())
+                        .push(format_args!(" AND {period} <= "))
+                        .push_bind(to.clone());
+                    push_stats_filters(&mut q, stats, true);
+                }
+            }
+            if first {
+                return Ok(Vec::new());
+            }
+            q.push(") counted GROUP BY g, metric");
             let rows = q.build().fetch_all(pool).await?;
             rows.iter()
                 .map(|r| Ok((r.try_get("g")?, r.try_get("metric")?, r.try_get("n")?)))

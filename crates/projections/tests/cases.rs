@@ -893,10 +893,18 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
                 .execute(&pool)
                 .await
                 .unwrap();
+            sqlx::query("UPDATE monthly_counts SET n = n + 1 WHERE metric = 'closed'")
+                .execute(&pool)
+                .await
+                .unwrap();
         }
         Backend::Postgres(db) => {
             let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
             sqlx::query("UPDATE daily_counts SET n = n + 1 WHERE metric = 'opened'")
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE monthly_counts SET n = n + 1 WHERE metric = 'closed'")
                 .execute(&pool)
                 .await
                 .unwrap();
@@ -931,6 +939,12 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
     assert!(
         rows.iter()
             .any(|d| d.starts_with("daily_counts row") && d.contains("metric=opened")),
+        "{rows:?}"
+    );
+    // The monthly sums long ranges read are recounted as well.
+    assert!(
+        rows.iter()
+            .any(|d| d.starts_with("monthly_counts row") && d.contains("metric=closed")),
         "{rows:?}"
     );
 }
@@ -1040,4 +1054,95 @@ async fn figures_count_the_range_by_filing_closing_and_event_days(w: World) {
     let mine = read.stats(&mine).await.unwrap();
     assert_eq!((mine[""].opened, mine[""].closed), (1, 0));
     assert_eq!(mine[""].counters.get("opened"), Some(&1));
+}
+
+on_both!(counters_over_years_and_months_equal_the_sum_of_their_days);
+async fn counters_over_years_and_months_equal_the_sum_of_their_days(w: World) {
+    use docket_projections::{Dimension, StatsQuery};
+    // Hazards filed across three years, at local noon, in two grids; every third one dismissed
+    // the next day (closed).
+    let mut filed: Vec<(jiff::civil::Date, &str)> = Vec::new();
+    let mut day: jiff::civil::Date = "2023-11-28".parse().unwrap();
+    let mut i = 0;
+    while day < "2026-02-03".parse().unwrap() {
+        let grid = if i % 2 == 0 { "g-1" } else { "g-2" };
+        w.clock.set(
+            day.to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+                .unwrap()
+                .timestamp()
+                + jiff::SignedDuration::from_hours(12),
+        );
+        let case = w.file("qinghe", grid, "on patrol").await;
+        if i % 3 == 0 {
+            w.clock
+                .set(w.clock.now() + jiff::SignedDuration::from_hours(24));
+            w.act(
+                "qinghe",
+                Role::Handler,
+                case,
+                "dismiss",
+                json!({"reason": "not-a-hazard"}),
+            )
+            .await;
+        }
+        filed.push((day, grid));
+        day = day.checked_add(jiff::Span::new().days(13)).unwrap();
+        i += 1;
+    }
+    let read = w.read_model().await;
+    Projector::new(w.log.clone(), read.clone())
+        .catch_up()
+        .await
+        .unwrap();
+    let ranges = [
+        ("2024-01-01", "2025-12-31"),
+        ("2023-12-15", "2025-02-10"),
+        ("2024-03-01", "2024-05-31"),
+        ("2024-02-14", "2024-02-20"),
+        ("2023-11-01", "2026-03-01"),
+        ("2024-12-31", "2025-01-01"),
+    ];
+    for (from, to) in ranges {
+        let (from, to): (jiff::civil::Date, jiff::civil::Date) =
+            (from.parse().unwrap(), to.parse().unwrap());
+        let query = StatsQuery {
+            tenant: "qinghe".to_owned(),
+            from,
+            to,
+            now: "2026-06-01T00:00:00Z".parse().unwrap(),
+            reach: Reach::Tenant,
+            slice: Vec::new(),
+            by: Some(Dimension::Grid),
+        };
+        let by_grid = read.stats(&query).await.unwrap();
+        // Counted from the filings themselves, and from the per-day table.
+        for grid in ["g-1", "g-2"] {
+            let expected = filed
+                .iter()
+                .filter(|(d, g)| *g == grid && from <= *d && *d <= to)
+                .count() as i64;
+            let counted = by_grid.get(grid).and_then(|g| g.counters.get("opened"));
+            assert_eq!(
+                counted.copied().unwrap_or(0),
+                expected,
+                "{grid} {from}..={to}"
+            );
+        }
+        let by_day = read
+            .daily_counts("qinghe", &from.to_string(), &to.to_string())
+            .await
+            .unwrap();
+        for metric in ["opened", "closed"] {
+            let days: i64 = by_day
+                .iter()
+                .filter(|c| c.metric == metric)
+                .map(|c| c.n)
+                .sum();
+            let summed: i64 = by_grid
+                .values()
+                .filter_map(|g| g.counters.get(metric))
+                .sum();
+            assert_eq!(summed, days, "{metric} {from}..={to}");
+        }
+    }
 }
