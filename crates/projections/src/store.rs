@@ -86,7 +86,14 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
     (
         "case_persons",
         &[
-            "tenant", "person", "case_id", "kind", "part", "filed_at", "position",
+            "tenant",
+            "person",
+            "case_id",
+            "kind",
+            "part",
+            "filed_at",
+            "position",
+            "prior_filed_at",
         ],
         "case_id, person",
     ),
@@ -496,6 +503,38 @@ macro_rules! dialect {
                 });
                 q.push(" ON CONFLICT DO NOTHING");
                 q.build().execute(&mut **tx).await?;
+            }
+            // Each petition of a person newly named keeps when that person's petition before
+            // it was filed (the statistics' repeats read it from the index): worked out again
+            // over all the person's petitions, since a late-projected one can fall between two.
+            let mut petitioners: Vec<(&str, &str)> = plan
+                .persons
+                .iter()
+                .filter(|p| p.kind == "petition")
+                .map(|p| (p.tenant.as_str(), p.person.as_str()))
+                .collect();
+            petitioners.sort_unstable();
+            petitioners.dedup();
+            for tenant in petitioners.chunk_by(|a, b| a.0 == b.0) {
+                for chunk in tenant.chunks(500) {
+                    let mut q = QueryBuilder::<Db>::new(
+                        "UPDATE case_persons SET prior_filed_at = ranked.prior
+                         FROM (SELECT case_id, person, LAG(filed_at)
+                                OVER (PARTITION BY person ORDER BY filed_at, case_id) AS prior
+                            FROM case_persons WHERE kind = 'petition' AND tenant = ",
+                    );
+                    q.push_bind(chunk[0].0.to_owned()).push(" AND person IN (");
+                    let mut list = q.separated(", ");
+                    for (_, person) in chunk {
+                        list.push_bind((*person).to_owned());
+                    }
+                    q.push(
+                        ")) ranked
+                         WHERE case_persons.case_id = ranked.case_id
+                            AND case_persons.person = ranked.person",
+                    );
+                    q.build().execute(&mut **tx).await?;
+                }
             }
             for chunk in plan.case_events.chunks(1000) {
                 let mut q = QueryBuilder::<Db>::new(
@@ -1092,26 +1131,22 @@ macro_rules! dialect {
             // The repeats among the petitions filed in the range, found set-wise rather than case
             // by case, by the rule of `repeat_sql` (which the drill-down lists use): a petition
             // repeats when the same person's petition before it (by filing time, then case id)
-            // was filed within the year before it. Only the nearest earlier one need be looked
-            // at, so one ordered pass over the range and the year before answers it, however
-            // long the range. A petition marked a duplicate is looked up case by case, as the
-            // lists do (one probe of `case_links` per petition).
+            // was filed within the year before it. The projector keeps that earlier filing time
+            // beside each petitioner (`prior_filed_at`), so the range's petitions are read from
+            // one index, however long the range. A petition marked a duplicate is looked up case
+            // by case, as the lists do (one probe of `case_links` per petition).
             let (from, to) = (rows::micros(from), rows::micros(to));
-            let mut q = QueryBuilder::<Db>::new(format!(
-                "WITH repeats_by_person AS (SELECT case_id FROM (SELECT case_id, filed_at,
-                        LAG(filed_at) OVER (PARTITION BY {PERSON_IN_BYTE_ORDER}
-                            ORDER BY filed_at, case_id) AS before
-                    FROM case_persons WHERE kind = 'petition' AND tenant = "
-            ));
+            let mut q = QueryBuilder::<Db>::new(
+                "WITH repeats_by_person AS (SELECT case_id FROM case_persons
+                    WHERE kind = 'petition' AND tenant = ",
+            );
             q.push_bind(stats.tenant.clone())
                 .push(" AND filed_at >= ")
-                .push_bind(from - crate::store::REPEAT_WINDOW_MICROS)
+                .push_bind(from)
                 .push(" AND filed_at < ")
                 .push_bind(to)
-                .push(" ) petitions WHERE filed_at >= ")
-                .push_bind(from)
                 .push(format_args!(
-                    " AND before >= filed_at - {})
+                    " AND prior_filed_at >= filed_at - {})
                     SELECT {group} AS g, COUNT(*) AS opened,
                     SUM(CASE WHEN is_closed THEN 1 ELSE 0 END) AS closed,
                     SUM(CASE WHEN NOT is_closed AND deadline <= ",
@@ -1369,8 +1404,6 @@ macro_rules! dialect {
 
 pub(crate) mod sqlite {
     const SNAPSHOT_ISOLATION: Option<&str> = None;
-    /// Text compares byte by byte here already.
-    const PERSON_IN_BYTE_ORDER: &str = "person";
     const PERCENTILE_DISC: bool = false;
     const ANALYZE: &str = "ANALYZE";
     dialect!(sqlx::Sqlite, sqlx::SqlitePool);
@@ -1379,9 +1412,6 @@ pub(crate) mod sqlite {
 pub(crate) mod postgres {
     const SNAPSHOT_ISOLATION: Option<&str> =
         Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
-    /// Persons are only grouped, never shown in order: bytewise comparison (with abbreviated
-    /// sort keys) instead of the database's collation.
-    const PERSON_IN_BYTE_ORDER: &str = "person COLLATE \"C\"";
     /// Postgres ranks with an ordered-set aggregate: one sort per group inside a plain
     /// aggregate, where SQLite needs a window pass.
     const PERCENTILE_DISC: bool = true;

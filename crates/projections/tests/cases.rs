@@ -829,6 +829,32 @@ async fn person_files_gather_a_persons_cases_and_flag_repeat_petitions(w: World)
         "the second, the same matter and the third, whose earlier petitions precede the range"
     );
     assert_eq!(repeats_in("2027-03-21", "2027-03-21").await, (2, 0));
+
+    // A petition projected after a later one (another replica's clock ran behind), between the
+    // third and the fourth: it repeats the third, and now the fourth repeats it.
+    w.clock.set(start + day * 600);
+    let between = w.petition("晚到的一次", json!([zhang.clone()])).await;
+    Projector::new(w.log.clone(), read.clone())
+        .catch_up()
+        .await
+        .unwrap();
+    let file = read
+        .person_cases("qinghe", person.as_uuid(), 100)
+        .await
+        .unwrap();
+    let flagged: Vec<_> = file.iter().map(|c| (c.id, c.repeat)).collect();
+    assert_eq!(
+        flagged,
+        [
+            (fourth.as_uuid(), true),
+            (between.as_uuid(), true),
+            (third.as_uuid(), true),
+            (second.as_uuid(), true),
+            (first.as_uuid(), false)
+        ]
+    );
+    assert_eq!(repeats_in("2025-01-01", "2027-12-31").await, (8, 5));
+    assert_eq!(repeats_in("2027-03-21", "2027-03-21").await, (2, 1));
 }
 
 on_both!(the_audit_holds_on_a_sound_log_and_names_what_was_altered);
