@@ -531,7 +531,8 @@ macro_rules! dialect {
                     q.push(
                         ")) ranked
                          WHERE case_persons.case_id = ranked.case_id
-                            AND case_persons.person = ranked.person",
+                            AND case_persons.person = ranked.person
+                            AND case_persons.prior_filed_at IS DISTINCT FROM ranked.prior",
                     );
                     q.build().execute(&mut **tx).await?;
                 }
