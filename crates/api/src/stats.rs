@@ -63,9 +63,16 @@ fn day(name: &str, value: &Option<String>) -> Result<Date, ApiError> {
             "{name} is required: a tenant-local date, YYYY-MM-DD"
         ))
     })?;
-    value
+    let date: Date = value
         .parse()
-        .map_err(|_| bad(format!("{name}: {value:?} is not a date (YYYY-MM-DD)")))
+        .map_err(|_| bad(format!("{name}: {value:?} is not a date (YYYY-MM-DD)")))?;
+    // The range ends at the start of the day after `to`, which must exist.
+    if !(1..=9998).contains(&date.year()) {
+        return Err(bad(format!(
+            "{name}: {value:?} is outside the years 1 to 9998"
+        )));
+    }
+    Ok(date)
 }
 
 /// A list query: `/v1/cases?` and its parameters, each named once.

@@ -239,19 +239,20 @@ impl Spans {
 
     /// Whole months of `from..=to` as one span, the days either side of them as others.
     fn by_months(&mut self, from: Date, to: Date) {
+        // (No month begins after December 9999 nor ends before January -9999: then none is whole.)
         let first_whole = if from.day() == 1 {
-            from
+            Some(from)
         } else {
-            from.last_of_month()
-                .tomorrow()
-                .expect("a month after a real day")
+            from.last_of_month().tomorrow().ok()
         };
         let last_whole = if to == to.last_of_month() {
-            to
+            Some(to)
         } else {
-            to.first_of_month()
-                .yesterday()
-                .expect("a month before a real day")
+            to.first_of_month().yesterday().ok()
+        };
+        let (Some(first_whole), Some(last_whole)) = (first_whole, last_whole) else {
+            self.days.push((from.to_string(), to.to_string()));
+            return;
         };
         if first_whole > last_whole {
             self.days.push((from.to_string(), to.to_string()));
@@ -366,6 +367,13 @@ mod tests {
             Spans::of(date(2025, 1, 2), date(2025, 1, 1)),
             Spans::default()
         );
+        // At the calendar's end: days, not a panic.
+        let s = Spans::of(date(9999, 12, 15), date(9999, 12, 30));
+        assert_eq!(pairs(&s.days), [("9999-12-15", "9999-12-30")]);
+        let s = Spans::of(date(9999, 11, 15), date(9999, 12, 31));
+        assert_eq!(pairs(&s.years), []);
+        assert_eq!(pairs(&s.months), [("9999-12", "9999-12")]);
+        assert_eq!(pairs(&s.days), [("9999-11-15", "9999-11-30")]);
     }
 
     #[test]

@@ -333,6 +333,7 @@ async fn figures_come_as_csv_and_bad_ranges_are_refused() {
             "grouped by grid",
         ),
         ("from=2000-01-01&to=2025-03-31", "at most"),
+        ("from=9999-12-01&to=9999-12-31", "years 1 to 9998"),
         ("from=2025-03-01&to=2025-03-31&format=xml", "format"),
     ] {
         let r = app
