@@ -204,6 +204,35 @@ fn nearest_rank_sql(n: &str, percent: u64) -> String {
     format!("(({percent} * {n} + 99) / 100)")
 }
 
+/// What is counted of the cases closed in a range, per group, after the count itself and in the
+/// order of `stats::ClosureCounts`: (column, what is summed). Both ways of ranking use these.
+const CLOSURE_SUMS: [(&str, &str); 5] = [
+    ("on_time", "CASE WHEN closed_on_time THEN 1 ELSE 0 END"),
+    (
+        "resolved",
+        "CASE WHEN outcome = 'resolved' THEN 1 ELSE 0 END",
+    ),
+    ("disputes", "CASE WHEN kind = 'dispute' THEN 1 ELSE 0 END"),
+    (
+        "disputes_resolved",
+        "CASE WHEN kind = 'dispute' AND outcome = 'resolved' THEN 1 ELSE 0 END",
+    ),
+    (
+        "hazards_resolved",
+        "CASE WHEN kind = 'hazard' AND outcome = 'resolved' THEN 1 ELSE 0 END",
+    ),
+];
+
+/// SQL: the closure sums as items of a select list, `SUM(…) {over} AS column` each (`over`: a
+/// window clause, or nothing for a plain aggregate).
+fn closure_sums_sql(over: &str) -> String {
+    CLOSURE_SUMS
+        .iter()
+        .map(|(column, summed)| format!("SUM({summed}) {over} AS {column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// SQL: the duration from filing to closing at the nearest rank of the `percent`-th percentile,
 /// as an ordered-set aggregate (Postgres). `percentile_disc(f)` takes rank ceil(f * n), which in
 /// floating point is one too high where `percent * n / 100` is whole (0.9 * 70 is
@@ -1192,6 +1221,22 @@ macro_rules! dialect {
                 .collect()
         }
 
+        /// A group's closure counts from a row holding the `CLOSURE_SUMS` columns.
+        fn closure_counts(
+            r: &<Db as sqlx::Database>::Row,
+            group: &str,
+            closed: i64,
+        ) -> Result<crate::stats::ClosureCounts, sqlx::Error> {
+            let mut counts = [closed; 6];
+            for (n, (column, _)) in counts[1..].iter_mut().zip(CLOSURE_SUMS) {
+                *n = r.try_get::<Option<i64>, _>(column)?.unwrap_or(0);
+            }
+            Ok(crate::stats::ClosureCounts {
+                group: group.to_owned(),
+                counts,
+            })
+        }
+
         /// Of the cases closed in the range: the counts per group, and the durations at the
         /// reported percentiles, ranked in the database so that no case crosses the wire.
         pub(crate) async fn stats_closures(
@@ -1210,19 +1255,13 @@ macro_rules! dialect {
             // are the same value whichever of them is picked).
             let median = nearest_rank_sql("n", crate::stats::MEDIAN);
             let p90 = nearest_rank_sql("n", crate::stats::P90);
+            let columns = CLOSURE_SUMS.map(|(column, _)| column).join(", ");
+            let sums = closure_sums_sql("OVER w");
             let mut q = QueryBuilder::<Db>::new(format!(
-                "SELECT g, n, d, on_time, resolved, disputes, disputes_resolved, hazards_resolved,
-                    r = {median} AS at_median, r = {p90} AS at_p90
+                "SELECT g, n, d, {columns}, r = {median} AS at_median, r = {p90} AS at_p90
                  FROM (SELECT {group} AS g, closed_at - filed_at AS d,
                     ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY closed_at - filed_at) AS r,
-                    COUNT(*) OVER w AS n,
-                    SUM(CASE WHEN closed_on_time THEN 1 ELSE 0 END) OVER w AS on_time,
-                    SUM(CASE WHEN outcome = 'resolved' THEN 1 ELSE 0 END) OVER w AS resolved,
-                    SUM(CASE WHEN kind = 'dispute' THEN 1 ELSE 0 END) OVER w AS disputes,
-                    SUM(CASE WHEN kind = 'dispute' AND outcome = 'resolved' THEN 1 ELSE 0 END)
-                        OVER w AS disputes_resolved,
-                    SUM(CASE WHEN kind = 'hazard' AND outcome = 'resolved' THEN 1 ELSE 0 END)
-                        OVER w AS hazards_resolved
+                    COUNT(*) OVER w AS n, {sums}
                  FROM cases WHERE tenant = "
             ));
             q.push_bind(stats.tenant.clone())
@@ -1243,20 +1282,7 @@ macro_rules! dialect {
                 // A group answers one or two rows (the two ranks coincide in small groups),
                 // each carrying the group's counts.
                 if counts.last().is_none_or(|c: &crate::stats::ClosureCounts| c.group != g) {
-                    let sum = |c: &str| -> Result<i64, sqlx::Error> {
-                        Ok(r.try_get::<Option<i64>, _>(c)?.unwrap_or(0))
-                    };
-                    counts.push(crate::stats::ClosureCounts {
-                        group: g.clone(),
-                        counts: [
-                            n,
-                            sum("on_time")?,
-                            sum("resolved")?,
-                            sum("disputes")?,
-                            sum("disputes_resolved")?,
-                            sum("hazards_resolved")?,
-                        ],
-                    });
+                    counts.push(closure_counts(r, &g, n)?);
                 }
                 for (percent, at) in [(crate::stats::MEDIAN, "at_median"), (crate::stats::P90, "at_p90")]
                 {
@@ -1279,16 +1305,9 @@ macro_rules! dialect {
         ) -> Result<crate::stats::Closures, ProjectionError> {
             let group = stats.by.map_or("''", |d| d.case_column());
             let mut q = QueryBuilder::<Db>::new(format!(
-                "SELECT {group} AS g, COUNT(*) AS n,
-                    SUM(CASE WHEN closed_on_time THEN 1 ELSE 0 END) AS on_time,
-                    SUM(CASE WHEN outcome = 'resolved' THEN 1 ELSE 0 END) AS resolved,
-                    SUM(CASE WHEN kind = 'dispute' THEN 1 ELSE 0 END) AS disputes,
-                    SUM(CASE WHEN kind = 'dispute' AND outcome = 'resolved' THEN 1 ELSE 0 END)
-                        AS disputes_resolved,
-                    SUM(CASE WHEN kind = 'hazard' AND outcome = 'resolved' THEN 1 ELSE 0 END)
-                        AS hazards_resolved,
-                    {} AS at_median, {} AS at_p90
+                "SELECT {group} AS g, COUNT(*) AS n, {}, {} AS at_median, {} AS at_p90
                  FROM cases WHERE tenant = ",
+                closure_sums_sql(""),
                 percentile_disc_sql(crate::stats::MEDIAN),
                 percentile_disc_sql(crate::stats::P90),
             ));
@@ -1303,20 +1322,7 @@ macro_rules! dialect {
             let (mut counts, mut percentiles) = (Vec::new(), Vec::new());
             for r in &rows {
                 let g: String = r.try_get("g")?;
-                let sum = |c: &str| -> Result<i64, sqlx::Error> {
-                    Ok(r.try_get::<Option<i64>, _>(c)?.unwrap_or(0))
-                };
-                counts.push(crate::stats::ClosureCounts {
-                    group: g.clone(),
-                    counts: [
-                        r.try_get("n")?,
-                        sum("on_time")?,
-                        sum("resolved")?,
-                        sum("disputes")?,
-                        sum("disputes_resolved")?,
-                        sum("hazards_resolved")?,
-                    ],
-                });
+                counts.push(closure_counts(r, &g, r.try_get("n")?)?);
                 for (percent, at) in [(crate::stats::MEDIAN, "at_median"), (crate::stats::P90, "at_p90")]
                 {
                     percentiles.push((g.clone(), percent, r.try_get::<i64, _>(at)?));
