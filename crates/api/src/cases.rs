@@ -44,7 +44,7 @@ pub(crate) async fn show_people(
     let Some(vault) = state.commands.vault() else {
         return Ok(());
     };
-    let disclosure = docket_domain::person::disclosure(actor.role, actor.unit.as_ref(), case);
+    let disclosure = case.disclosure(actor.role, actor.unit.as_ref());
     let tenant = actor.tenant.as_str();
     let shown = vault
         .render(tenant, value, disclosure)
@@ -268,7 +268,7 @@ pub(crate) async fn detail(
         "repeat": !repeat_of.is_empty(),
         "repeat_of": repeat_of,
         "return_visits": handling.return_visits,
-        "allowed_actions": current.allowed_actions(actor.role, now),
+        "allowed_actions": current.allowed_actions(actor.role, actor.unit.as_ref(), now),
         "case": current,
     });
     show_people(&state, &actor, current, case_id, "case", &mut body).await?;

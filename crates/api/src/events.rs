@@ -17,7 +17,7 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use docket_commands::Actor;
-use docket_domain::person::{Disclosure, disclosure};
+use docket_domain::person::Disclosure;
 use docket_projections::StreamedCommit;
 use serde::Deserialize;
 
@@ -112,7 +112,10 @@ impl Cursor {
     async fn event(&self, commit: StreamedCommit) -> Result<Event, String> {
         let mut data = serde_json::to_value(&commit).map_err(|e| e.to_string())?;
         if let Some(vault) = self.state.commands.vault() {
-            let shown = match disclosure(self.actor.role, self.actor.unit.as_ref(), &commit.case) {
+            let shown = match commit
+                .case
+                .disclosure(self.actor.role, self.actor.unit.as_ref())
+            {
                 Disclosure::Withheld => Disclosure::Withheld,
                 Disclosure::Clear | Disclosure::Masked => Disclosure::Masked,
             };

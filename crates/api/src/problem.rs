@@ -239,6 +239,23 @@ impl ApiError {
                             "Action not permitted for this role",
                         )
                     }
+                    Refusal::UnitNotPermitted {
+                        state,
+                        role,
+                        acting_for,
+                        allowed,
+                        ..
+                    } => {
+                        ext.insert("state".into(), json!(state));
+                        ext.insert("role".into(), json!(role));
+                        ext.insert("acting_for".into(), json!(acting_for));
+                        ext.insert("allowed_actions".into(), json!(allowed));
+                        (
+                            StatusCode::FORBIDDEN,
+                            "unit-not-permitted",
+                            "Action is for the lead unit",
+                        )
+                    }
                     Refusal::InvalidField { field, .. } => {
                         ext.insert("field".into(), json!(field));
                         (

@@ -209,6 +209,7 @@ async fn a_filed_case_reads_back_with_etag_and_allowed_actions() {
             "fix-on-spot",
             "add-note",
             "attach-evidence",
+            "record-part",
             "link",
             "mark-duplicate"
         ])
@@ -246,6 +247,7 @@ async fn an_action_not_allowed_in_the_state_is_409_and_records_nothing() {
             "fix-on-spot",
             "add-note",
             "attach-evidence",
+            "record-part",
             "reassign",
             "add-co-handler",
             "supervise",

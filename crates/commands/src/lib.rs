@@ -359,6 +359,8 @@ impl CommandService {
             let now = self.clock.now();
             let ctx = Context {
                 role: actor.role,
+                unit: actor.unit.as_ref(),
+                grids: &actor.grids,
                 now,
                 case_id,
                 policy: self.policies.for_tenant(&actor.tenant),

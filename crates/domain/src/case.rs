@@ -1,5 +1,6 @@
-//! One surface over every kind of case. Each kind is a module with its own table, commands,
-//! events and state; this file routes to it, so a new kind is a new module plus one arm per match.
+//! One surface over every kind of case. Each kind is a module whose state implements [`Kind`];
+//! the one list below registers it, and everything here reaches it through that list or through
+//! its hooks, so a new kind is a new module plus one registration line.
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,83 +10,330 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::common::{self, CommonCommand, CommonEvent, Handling, Outcome};
-use crate::deadlines::DeadlinePolicy;
-use crate::dispute::{self, Dispute, DisputeCommand, DisputeEvent};
-use crate::hazard::{self, HazardCommand, HazardEvent, HazardTicket};
-use crate::petition::{self, Petition, PetitionCommand, PetitionEvent};
-use crate::{CaseId, CommunityId, GridId, Refusal, Role};
+use crate::context::ActingFor;
+use crate::dispute::Dispute;
+use crate::hazard::HazardTicket;
+use crate::kind::{Action as _, AnyKind, CaseReference, Kind};
+use crate::person::{Disclosure, Personal};
+use crate::petition::Petition;
+use crate::table;
+use crate::{CaseId, CommunityId, Context, GridId, Refusal, Role, UnitId};
 
-/// What a decision may look at besides the case and the command: who acts, and when.
-#[derive(Debug, Clone, Copy)]
-pub struct Context<'a> {
-    pub role: Role,
-    pub now: Timestamp,
-    /// The case the command is for (a filing's new id).
-    pub case_id: CaseId,
-    /// The tenant's deadline policy.
-    pub policy: &'a DeadlinePolicy,
+/// Registers the kinds of case: for each, its variant, its state type (which implements
+/// [`Kind`]), its name on the log and in URLs, and the prefix of its case numbers. From this one
+/// list come `CaseKind`, `Detail`, `CaseCommand`, `CaseEvent` and every dispatch over them.
+macro_rules! kinds {
+    ($($variant:ident($state:ty) = $name:literal, $prefix:literal;)+) => {
+        /// The kinds of case Docket handles.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum CaseKind {
+            $(#[serde(rename = $name)] $variant,)+
+        }
+
+        impl CaseKind {
+            pub const ALL: [CaseKind; [$(CaseKind::$variant),+].len()] = [$(CaseKind::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(CaseKind::$variant => $name,)+
+                }
+            }
+
+            /// The prefix of the human case number.
+            pub fn number_prefix(self) -> &'static str {
+                match self {
+                    $(CaseKind::$variant => $prefix,)+
+                }
+            }
+
+            /// The action that files a case of this kind: its table's row from no state.
+            pub fn filing_action(self) -> &'static str {
+                match self {
+                    $(CaseKind::$variant => filing_action::<$state>(),)+
+                }
+            }
+
+            /// Every action of this kind's own table.
+            pub fn actions(self) -> Vec<&'static str> {
+                match self {
+                    $(CaseKind::$variant => actions::<$state>(),)+
+                }
+            }
+
+            /// Whether `role` may file a case of this kind.
+            pub fn filing_allowed(self, role: Role, now: Timestamp) -> bool {
+                match self {
+                    $(CaseKind::$variant => {
+                        table::allowed_actions::<$state>(None, role, ActingFor::Tenant, now)
+                            .contains(&self.filing_action())
+                    })+
+                }
+            }
+
+            fn parse_command(self, tagged: Value) -> Result<CaseCommand, InvalidInput> {
+                match self {
+                    $(CaseKind::$variant => InvalidInput::parse(tagged).map(CaseCommand::$variant),)+
+                }
+            }
+
+            fn parse_event(self, tagged: Value) -> Result<CaseEvent, serde_json::Error> {
+                match self {
+                    $(CaseKind::$variant => serde_json::from_value(tagged).map(CaseEvent::$variant),)+
+                }
+            }
+        }
+
+        /// What is particular to the kind of a case: its own table's state and fields.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum Detail {
+            $(#[serde(rename = $name)] $variant($state),)+
+        }
+
+        impl Detail {
+            pub fn kind(&self) -> CaseKind {
+                match self {
+                    $(Detail::$variant(_) => CaseKind::$variant,)+
+                }
+            }
+
+            /// The kind's part through its hooks.
+            pub fn hooks(&self) -> &dyn AnyKind {
+                match self {
+                    $(Detail::$variant(d) => d,)+
+                }
+            }
+
+            fn hooks_mut(&mut self) -> &mut dyn AnyKind {
+                match self {
+                    $(Detail::$variant(d) => d,)+
+                }
+            }
+
+            /// A kind's command decided by its table.
+            fn decide(
+                &self,
+                command: &CaseCommand,
+                ctx: &Context<'_>,
+                acting_for: ActingFor,
+            ) -> Result<Vec<CaseEvent>, Refusal> {
+                match (self, command) {
+                    $((Detail::$variant(d), CaseCommand::$variant(c)) => {
+                        lift(table::decide::<$state>(Some(d), c, ctx, acting_for))
+                    })+
+                    (detail, _) => Err(Refusal::NotAllowedInState {
+                        kind: detail.kind().as_str(),
+                        state: detail.status(),
+                        action: command.action().to_owned(),
+                        allowed: Vec::new(),
+                        reason: Some("the command is for another kind of case"),
+                    }),
+                }
+            }
+
+            /// Applies one of the kind's own events.
+            fn evolve(self, event: &CaseEvent) -> Result<Detail, ReplayError> {
+                match (self, event) {
+                    $((Detail::$variant(d), CaseEvent::$variant(e)) => {
+                        <$state as Kind>::evolve(Some(d), e).map(Detail::$variant)
+                    })+
+                    (detail, _) => Err(ReplayError::new(
+                        detail.kind().as_str(),
+                        "an event of another kind of case",
+                    )),
+                }
+            }
+
+            /// What the kind records, besides the deadline missed, when the case is found open
+            /// past `deadline`.
+            fn overdue_events(&self, deadline: Timestamp) -> Vec<CaseEvent> {
+                match self {
+                    $(Detail::$variant(d) => d
+                        .overdue_events(deadline)
+                        .into_iter()
+                        .map(CaseEvent::$variant)
+                        .collect(),)+
+                }
+            }
+        }
+
+        /// A command to some case, of some kind, or one every case takes.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(untagged)]
+        pub enum CaseCommand {
+            $($variant(<$state as Kind>::Command),)+
+            /// An action every case has; `kind` is the kind of the case it is for.
+            Common {
+                #[serde(skip)]
+                kind: CaseKind,
+                #[serde(flatten)]
+                command: CommonCommand,
+            },
+        }
+
+        impl CaseCommand {
+            pub fn kind(&self) -> CaseKind {
+                match self {
+                    $(CaseCommand::$variant(_) => CaseKind::$variant,)+
+                    CaseCommand::Common { kind, .. } => *kind,
+                }
+            }
+
+            pub fn action(&self) -> &'static str {
+                match self {
+                    $(CaseCommand::$variant(c) => <$state as Kind>::action(c).as_str(),)+
+                    CaseCommand::Common { command, .. } => command.action().as_str(),
+                }
+            }
+
+            /// A filing decided by its kind's table.
+            fn decide_filing(
+                &self,
+                ctx: &Context<'_>,
+            ) -> Result<Vec<CaseEvent>, Refusal> {
+                match self {
+                    $(CaseCommand::$variant(c) => {
+                        lift(table::decide::<$state>(None, c, ctx, ActingFor::Tenant))
+                    })+
+                    CaseCommand::Common { command, kind } => Err(Refusal::NotAllowedInState {
+                        kind: kind.as_str(),
+                        state: "not filed",
+                        action: command.action().as_str().to_owned(),
+                        allowed: vec![kind.filing_action()],
+                        reason: None,
+                    }),
+                }
+            }
+
+            fn kind_names_case(&self) -> Option<(CaseId, &'static str, CaseReference)> {
+                match self {
+                    $(CaseCommand::$variant(c) => <$state as Kind>::names_case(c),)+
+                    CaseCommand::Common { .. } => None,
+                }
+            }
+
+            /// A filing by a handler or mediator that routes the case nowhere is routed to their
+            /// own unit: a handler's hazard report to his unit, a mediator's dispute to his room.
+            pub fn route_to_own_unit(&mut self, role: Role, unit: Option<&UnitId>) {
+                let Some(unit) = unit else { return };
+                match self {
+                    $(CaseCommand::$variant(c) => <$state as Kind>::route_to_own_unit(c, role, unit),)+
+                    CaseCommand::Common { .. } => {}
+                }
+            }
+        }
+
+        /// An event of some case. On the log it is a type name (`hazard.reported`,
+        /// `case.note_added`), a schema version and a JSON object.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum CaseEvent {
+            $($variant(<$state as Kind>::Event),)+
+            /// An event every kind of case has; recorded as `case.<name>`.
+            Common(CommonEvent),
+        }
+
+        impl CaseEvent {
+            /// The people the event names (parties, petitioners), to seal before the commit is
+            /// written.
+            pub fn persons_mut(&mut self) -> Vec<&mut Personal> {
+                match self {
+                    $(CaseEvent::$variant(e) => <$state as Kind>::persons_mut(e),)+
+                    CaseEvent::Common(_) => Vec::new(),
+                }
+            }
+
+            /// The people the event names.
+            pub fn persons(&self) -> Vec<&Personal> {
+                match self {
+                    $(CaseEvent::$variant(e) => <$state as Kind>::persons(e),)+
+                    CaseEvent::Common(_) => Vec::new(),
+                }
+            }
+
+            /// The type name, schema version and data as they go on the log.
+            pub fn to_record(&self) -> (String, u32, Value) {
+                let (prefix, tagged) = match self {
+                    $(CaseEvent::$variant(e) => ($name, serde_json::to_value(e)),)+
+                    CaseEvent::Common(e) => (COMMON_PREFIX, serde_json::to_value(e)),
+                };
+                let tagged = tagged.expect("events serialize to JSON");
+                let name = tagged["type"]
+                    .as_str()
+                    .expect("events are tagged with type");
+                (
+                    format!("{prefix}.{name}"),
+                    SCHEMA_VERSION,
+                    tagged.get("data").cloned().unwrap_or(Value::Null),
+                )
+            }
+
+            /// The unit a kind's event makes the lead unit, if any.
+            fn assigned_unit(&self) -> Option<&UnitId> {
+                match self {
+                    $(CaseEvent::$variant(e) => <$state as Kind>::assigned_unit(e),)+
+                    CaseEvent::Common(_) => None,
+                }
+            }
+
+            /// The case a kind's event closes this one as a duplicate of, if any.
+            fn duplicate_of(&self) -> Option<CaseId> {
+                match self {
+                    $(CaseEvent::$variant(e) => <$state as Kind>::duplicate_of(e),)+
+                    CaseEvent::Common(_) => None,
+                }
+            }
+
+            /// The case filed by a kind's first event.
+            fn filed(&self) -> Result<Detail, ReplayError> {
+                match self {
+                    $(CaseEvent::$variant(e) => <$state as Kind>::evolve(None, e).map(Detail::$variant),)+
+                    CaseEvent::Common(_) => {
+                        Err(ReplayError::new("case", "event before the case was filed"))
+                    }
+                }
+            }
+        }
+
+        /// Visits every registered kind, so that tests cover each one.
+        #[cfg(test)]
+        pub(crate) fn for_every_kind(visitor: &mut impl crate::testing::EveryKind) {
+            $(visitor.visit::<$state>();)+
+        }
+
+        $(impl From<<$state as Kind>::Event> for CaseEvent {
+            fn from(event: <$state as Kind>::Event) -> Self {
+                CaseEvent::$variant(event)
+            }
+        })+
+    };
 }
 
-/// The kinds of case Docket handles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseKind {
-    /// 安全隐患
-    Hazard,
-    /// 矛盾纠纷
-    Dispute,
-    /// 信访
-    Petition,
+kinds! {
+    Hazard(HazardTicket) = "hazard", "HZ";
+    Dispute(Dispute) = "dispute", "DS";
+    Petition(Petition) = "petition", "XF";
+}
+
+fn filing_action<K: Kind>() -> &'static str {
+    K::table()
+        .iter()
+        .find(|row| row.from.contains(&None))
+        .map(|row| row.action.as_str())
+        .expect("every kind's table has a row that files a case")
+}
+
+fn actions<K: Kind>() -> Vec<&'static str> {
+    K::Action::ALL.iter().map(|a| a.as_str()).collect()
+}
+
+fn lift<E>(decided: Result<Vec<E>, Refusal>) -> Result<Vec<CaseEvent>, Refusal>
+where
+    CaseEvent: From<E>,
+{
+    decided.map(|events| events.into_iter().map(CaseEvent::from).collect())
 }
 
 impl CaseKind {
-    pub const ALL: [CaseKind; 3] = [CaseKind::Hazard, CaseKind::Dispute, CaseKind::Petition];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseKind::Hazard => "hazard",
-            CaseKind::Dispute => "dispute",
-            CaseKind::Petition => "petition",
-        }
-    }
-
-    /// The prefix of the human case number.
-    pub fn number_prefix(self) -> &'static str {
-        match self {
-            CaseKind::Hazard => "HZ",
-            CaseKind::Dispute => "DS",
-            CaseKind::Petition => "XF",
-        }
-    }
-
-    /// The action that files a case of this kind.
-    pub fn filing_action(self) -> &'static str {
-        match self {
-            CaseKind::Hazard => hazard::Action::Report.as_str(),
-            CaseKind::Dispute => dispute::Action::Register.as_str(),
-            CaseKind::Petition => petition::Action::Register.as_str(),
-        }
-    }
-
-    /// Every action of this kind's own table.
-    pub fn actions(self) -> Vec<&'static str> {
-        match self {
-            CaseKind::Hazard => hazard::Action::ALL.iter().map(|a| a.as_str()).collect(),
-            CaseKind::Dispute => dispute::Action::ALL.iter().map(|a| a.as_str()).collect(),
-            CaseKind::Petition => petition::Action::ALL.iter().map(|a| a.as_str()).collect(),
-        }
-    }
-
-    /// Whether `role` may file a case of this kind.
-    pub fn filing_allowed(self, role: Role, now: Timestamp) -> bool {
-        let filing = self.filing_action();
-        match self {
-            CaseKind::Hazard => hazard::allowed_actions(None, role).contains(&filing),
-            CaseKind::Dispute => dispute::allowed_actions(None, role, now).contains(&filing),
-            CaseKind::Petition => petition::allowed_actions(None, role, now).contains(&filing),
-        }
-    }
-
     /// Whether any kind, or the common table, knows an action of this name.
     pub fn is_known_action(name: &str) -> bool {
         is_common_action(name) || CaseKind::ALL.iter().any(|k| k.actions().contains(&name))
@@ -107,18 +355,22 @@ impl FromStr for CaseKind {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         CaseKind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| InvalidInput {
                 field: Some("kind".to_owned()),
                 message: format!(
                     "unknown kind {s:?}; kinds are {}",
-                    CaseKind::ALL.map(|k| k.as_str()).join(", ")
+                    CaseKind::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             })
     }
 }
-
 /// A request body that does not make a command: a missing or unknown field, a wrong type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -159,22 +411,6 @@ impl InvalidInput {
             InvalidInput { field, message }
         })
     }
-}
-
-/// A command to some case, of some kind, or one every case takes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum CaseCommand {
-    Hazard(HazardCommand),
-    Dispute(DisputeCommand),
-    Petition(PetitionCommand),
-    /// An action every case has; `kind` is the kind of the case it is for.
-    Common {
-        #[serde(skip)]
-        kind: CaseKind,
-        #[serde(flatten)]
-        command: CommonCommand,
-    },
 }
 
 impl CaseCommand {
@@ -219,29 +455,7 @@ impl CaseCommand {
             return InvalidInput::parse(tagged)
                 .map(|command| CaseCommand::Common { kind, command });
         }
-        match kind {
-            CaseKind::Hazard => InvalidInput::parse(tagged).map(CaseCommand::Hazard),
-            CaseKind::Dispute => InvalidInput::parse(tagged).map(CaseCommand::Dispute),
-            CaseKind::Petition => InvalidInput::parse(tagged).map(CaseCommand::Petition),
-        }
-    }
-
-    pub fn kind(&self) -> CaseKind {
-        match self {
-            CaseCommand::Hazard(_) => CaseKind::Hazard,
-            CaseCommand::Dispute(_) => CaseKind::Dispute,
-            CaseCommand::Petition(_) => CaseKind::Petition,
-            CaseCommand::Common { kind, .. } => *kind,
-        }
-    }
-
-    pub fn action(&self) -> &'static str {
-        match self {
-            CaseCommand::Hazard(c) => c.action().as_str(),
-            CaseCommand::Dispute(c) => c.action().as_str(),
-            CaseCommand::Petition(c) => c.action().as_str(),
-            CaseCommand::Common { command, .. } => command.action().as_str(),
-        }
+        kind.parse_command(tagged)
     }
 
     pub fn is_filing(&self) -> bool {
@@ -260,11 +474,7 @@ impl CaseCommand {
                 command: CommonCommand::MarkDuplicate(m),
                 ..
             } => Some((m.of, "of", CaseReference::Original)),
-            CaseCommand::Hazard(HazardCommand::Dismiss(hazard::Dismiss {
-                duplicate_of: Some(of),
-                ..
-            })) => Some((*of, "duplicate_of", CaseReference::Original)),
-            _ => None,
+            _ => self.kind_names_case(),
         }
     }
 
@@ -276,15 +486,18 @@ impl CaseCommand {
         state: Option<&CaseState>,
         ctx: &Context<'_>,
     ) -> Result<Vec<CaseEvent>, Refusal> {
-        let mut events = self
-            .decide_action(state, ctx)
-            .map_err(|refusal| match state {
-                Some(s) => s.widen(refusal, ctx),
-                None => refusal,
-            })?;
         let Some(before) = state else {
-            return Ok(events);
+            return self.decide_filing(ctx);
         };
+        let acting_for = before.acting_for(ctx);
+        let mut events = match self {
+            CaseCommand::Common { command, .. } => {
+                common::decide(&before.common_view(), command, ctx, acting_for)
+                    .map(|events| events.into_iter().map(CaseEvent::Common).collect())
+            }
+            _ => before.detail.decide(self, ctx, acting_for),
+        }
+        .map_err(|refusal| before.widen(refusal, ctx))?;
         events.splice(0..0, before.overdue_events(ctx.now));
         let mut after = before.clone();
         for event in &events {
@@ -302,79 +515,6 @@ impl CaseCommand {
         }
         Ok(events)
     }
-
-    fn decide_action(
-        &self,
-        state: Option<&CaseState>,
-        ctx: &Context<'_>,
-    ) -> Result<Vec<CaseEvent>, Refusal> {
-        let detail = state.map(|s| &s.detail);
-        match (self, detail) {
-            (CaseCommand::Hazard(cmd), None) => {
-                lift(hazard::decide(None, cmd, ctx), CaseEvent::Hazard)
-            }
-            (CaseCommand::Hazard(cmd), Some(Detail::Hazard(t))) => {
-                lift(hazard::decide(Some(t), cmd, ctx), CaseEvent::Hazard)
-            }
-            (CaseCommand::Dispute(cmd), None) => {
-                lift(dispute::decide(None, cmd, ctx), CaseEvent::Dispute)
-            }
-            (CaseCommand::Dispute(cmd), Some(Detail::Dispute(d))) => {
-                lift(dispute::decide(Some(d), cmd, ctx), CaseEvent::Dispute)
-            }
-            (CaseCommand::Petition(cmd), None) => {
-                lift(petition::decide(None, cmd, ctx), CaseEvent::Petition)
-            }
-            (CaseCommand::Petition(cmd), Some(Detail::Petition(p))) => {
-                lift(petition::decide(Some(p), cmd, ctx), CaseEvent::Petition)
-            }
-            (CaseCommand::Common { command, .. }, Some(_)) => {
-                let state = state.expect("a detail comes from a state");
-                lift(common::decide(state, command, ctx), CaseEvent::Common)
-            }
-            (CaseCommand::Common { command, .. }, None) => Err(Refusal::NotAllowedInState {
-                kind: self.kind().as_str(),
-                state: "not filed",
-                action: command.action().as_str().to_owned(),
-                allowed: vec![self.kind().filing_action()],
-                reason: None,
-            }),
-            (_, Some(detail)) => Err(Refusal::NotAllowedInState {
-                kind: detail.kind().as_str(),
-                state: detail.status(),
-                action: self.action().to_owned(),
-                allowed: Vec::new(),
-                reason: Some("the command is for another kind of case"),
-            }),
-        }
-    }
-}
-
-/// How a command refers to another case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CaseReference {
-    /// A related case: it must exist.
-    Related,
-    /// The case this one duplicates: it must exist and not be a duplicate itself.
-    Original,
-}
-
-fn lift<E>(
-    decided: Result<Vec<E>, Refusal>,
-    wrap: fn(E) -> CaseEvent,
-) -> Result<Vec<CaseEvent>, Refusal> {
-    decided.map(|events| events.into_iter().map(wrap).collect())
-}
-
-/// An event of some case. On the log it is a type name (`hazard.reported`, `case.note_added`), a
-/// schema version and a JSON object.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CaseEvent {
-    Hazard(HazardEvent),
-    Dispute(DisputeEvent),
-    Petition(PetitionEvent),
-    /// An event every kind of case has; recorded as `case.<name>`.
-    Common(CommonEvent),
 }
 
 /// The schema version every event type is at now.
@@ -393,51 +533,6 @@ pub struct UnknownEvent {
 }
 
 impl CaseEvent {
-    /// The people the event names (parties, petitioners), to seal before the commit is written.
-    pub fn persons_mut(&mut self) -> Vec<&mut crate::person::Personal> {
-        match self {
-            CaseEvent::Dispute(DisputeEvent::Registered { parties, .. }) => {
-                parties.iter_mut().map(|p| &mut p.who).collect()
-            }
-            CaseEvent::Petition(PetitionEvent::Registered { petitioners, .. }) => {
-                petitioners.iter_mut().collect()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// The people the event names.
-    pub fn persons(&self) -> Vec<&crate::person::Personal> {
-        match self {
-            CaseEvent::Dispute(DisputeEvent::Registered { parties, .. }) => {
-                parties.iter().map(|p| &p.who).collect()
-            }
-            CaseEvent::Petition(PetitionEvent::Registered { petitioners, .. }) => {
-                petitioners.iter().collect()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// The type name, schema version and data as they go on the log.
-    pub fn to_record(&self) -> (String, u32, Value) {
-        let (prefix, tagged) = match self {
-            CaseEvent::Hazard(e) => (CaseKind::Hazard.as_str(), serde_json::to_value(e)),
-            CaseEvent::Dispute(e) => (CaseKind::Dispute.as_str(), serde_json::to_value(e)),
-            CaseEvent::Petition(e) => (CaseKind::Petition.as_str(), serde_json::to_value(e)),
-            CaseEvent::Common(e) => (COMMON_PREFIX, serde_json::to_value(e)),
-        };
-        let tagged = tagged.expect("events serialize to JSON");
-        let name = tagged["type"]
-            .as_str()
-            .expect("events are tagged with type");
-        (
-            format!("{prefix}.{name}"),
-            SCHEMA_VERSION,
-            tagged.get("data").cloned().unwrap_or(Value::Null),
-        )
-    }
-
     pub fn from_record(
         event_type: &str,
         schema_version: u32,
@@ -464,12 +559,7 @@ impl CaseEvent {
         let kind: CaseKind = prefix
             .parse()
             .map_err(|e: InvalidInput| unknown(e.message))?;
-        match kind {
-            CaseKind::Hazard => serde_json::from_value(tagged).map(CaseEvent::Hazard),
-            CaseKind::Dispute => serde_json::from_value(tagged).map(CaseEvent::Dispute),
-            CaseKind::Petition => serde_json::from_value(tagged).map(CaseEvent::Petition),
-        }
-        .map_err(read)
+        kind.parse_event(tagged).map_err(read)
     }
 }
 
@@ -487,30 +577,9 @@ impl ReplayError {
     }
 }
 
-/// What is particular to the kind of a case: its own table's state and fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Detail {
-    Hazard(HazardTicket),
-    Dispute(Dispute),
-    Petition(Petition),
-}
-
 impl Detail {
-    pub fn kind(&self) -> CaseKind {
-        match self {
-            Detail::Hazard(_) => CaseKind::Hazard,
-            Detail::Dispute(_) => CaseKind::Dispute,
-            Detail::Petition(_) => CaseKind::Petition,
-        }
-    }
-
     pub fn status(&self) -> &'static str {
-        match self {
-            Detail::Hazard(t) => t.status.as_str(),
-            Detail::Dispute(d) => d.status.as_str(),
-            Detail::Petition(p) => p.status.as_str(),
-        }
+        self.hooks().status_name()
     }
 }
 
@@ -525,82 +594,40 @@ pub struct CaseState {
 impl CaseState {
     /// Folds one event into the state (`None`: before the first event).
     pub fn evolve(state: Option<CaseState>, event: &CaseEvent) -> Result<CaseState, ReplayError> {
-        let filed = |detail| CaseState {
-            detail,
-            handling: Handling::default(),
-        };
-        let mut state = match (state, event) {
-            (None, CaseEvent::Hazard(e)) => {
-                let t = hazard::evolve(None, e)?;
-                let mut s = filed(Detail::Hazard(t));
-                s.handling.lead_unit = hazard::assigned_unit(e).cloned();
-                return Ok(s);
-            }
-            (None, CaseEvent::Dispute(e)) => {
-                let d = dispute::evolve(None, e)?;
-                let mut s = filed(Detail::Dispute(d));
-                s.handling.lead_unit = dispute::assigned_unit(e).cloned();
-                return Ok(s);
-            }
-            (None, CaseEvent::Petition(e)) => {
-                let p = petition::evolve(None, e)?;
-                let mut s = filed(Detail::Petition(p));
-                s.handling.lead_unit = petition::assigned_unit(e).cloned();
-                return Ok(s);
-            }
-            (None, CaseEvent::Common(_)) => {
-                return Err(ReplayError::new("case", "event before the case was filed"));
-            }
-            (Some(state), _) => state,
+        let Some(mut state) = state else {
+            let mut filed = CaseState {
+                detail: event.filed()?,
+                handling: Handling::default(),
+            };
+            filed.handling.lead_unit = event.assigned_unit().cloned();
+            return Ok(filed);
         };
         if let CaseEvent::Common(e) = event {
-            common::evolve(&mut state, e)?;
+            common::evolve(state.detail.hooks_mut(), &mut state.handling, e)?;
             return Ok(state);
         }
         let before = state.deadline();
-        let assigned = match event {
-            CaseEvent::Dispute(e) => dispute::assigned_unit(e).cloned(),
-            CaseEvent::Petition(e) => petition::assigned_unit(e).cloned(),
-            CaseEvent::Hazard(_) | CaseEvent::Common(_) => None,
-        };
-        state.detail = match (state.detail, event) {
-            (Detail::Hazard(t), CaseEvent::Hazard(e)) => {
-                Detail::Hazard(hazard::evolve(Some(t), e)?)
-            }
-            (Detail::Dispute(d), CaseEvent::Dispute(e)) => {
-                Detail::Dispute(dispute::evolve(Some(d), e)?)
-            }
-            (Detail::Petition(p), CaseEvent::Petition(e)) => {
-                Detail::Petition(petition::evolve(Some(p), e)?)
-            }
-            (detail, _) => {
-                return Err(ReplayError::new(
-                    detail.kind().as_str(),
-                    "an event of another kind of case",
-                ));
-            }
-        };
-        if let Some(unit) = assigned {
-            state.handling.co_handlers.retain(|u| u != &unit);
-            state.handling.lead_unit = Some(unit);
-            state.handling.assignee = None;
+        state.detail = state.detail.evolve(event)?;
+        if let Some(unit) = event.assigned_unit() {
+            let h = &mut state.handling;
+            h.co_handlers.retain(|u| u != unit);
+            h.lead_unit = Some(unit.clone());
+            h.assignee = None;
         }
-        // The hazard table's own dismissal as a duplicate is a duplicate like mark-duplicate's.
-        if let CaseEvent::Hazard(HazardEvent::Dismissed {
-            duplicate_of: Some(of),
-            ..
-        }) = event
-        {
-            state.handling.duplicate_of = Some(*of);
-            if !state.handling.links.contains(of) {
-                state.handling.links.push(*of);
+        // A kind's own closing as a duplicate is a duplicate like mark-duplicate's.
+        if let Some(of) = event.duplicate_of() {
+            let h = &mut state.handling;
+            h.duplicate_of = Some(of);
+            if !h.links.contains(&of) {
+                h.links.push(of);
             }
         }
         // A new step starts its own extensions.
         if state.deadline() != before {
-            state.handling.step_extended_days = 0;
-            state.handling.step_extensions = 0;
-            state.handling.pending_extension = None;
+            let h = &mut state.handling;
+            h.step_extended_days = 0;
+            h.step_extensions = 0;
+            h.pending_extension = None;
         }
         Ok(state)
     }
@@ -622,40 +649,67 @@ impl CaseState {
         self.detail.status()
     }
 
+    fn hooks(&self) -> &dyn AnyKind {
+        self.detail.hooks()
+    }
+
+    fn common_view(&self) -> common::Case<'_> {
+        common::Case {
+            kind: self.hooks(),
+            handling: &self.handling,
+        }
+    }
+
+    /// For whom the actor acts on this case: the tenant, or their unit by its part in it.
+    pub fn acting_for(&self, ctx: &Context<'_>) -> ActingFor {
+        ctx.acting_for(self.handling.lead_unit.as_ref(), &self.handling.co_handlers)
+    }
+
     /// Whether the case has reached an end state.
     pub fn is_closed(&self) -> bool {
-        match &self.detail {
-            Detail::Hazard(t) => t.status.is_end(),
-            Detail::Dispute(d) => d.status.is_end(),
-            Detail::Petition(p) => p.status.is_end(),
-        }
+        self.hooks().is_end()
     }
 
     /// How the case ended, once it has.
     pub fn outcome(&self) -> Option<Outcome> {
-        match &self.detail {
-            Detail::Hazard(t) => hazard::outcome(t),
-            Detail::Dispute(d) => dispute::outcome(d),
-            Detail::Petition(p) => petition::outcome(p),
-        }
+        self.hooks().outcome()
     }
 
-    /// The actions `role` may take now: its kind's table and the common one.
-    pub fn allowed_actions(&self, role: Role, now: Timestamp) -> Vec<&'static str> {
-        let mut actions = match &self.detail {
-            Detail::Hazard(t) => hazard::allowed_actions(Some(t), role),
-            Detail::Dispute(d) => dispute::allowed_actions(Some(d), role, now),
-            Detail::Petition(p) => petition::allowed_actions(Some(p), role, now),
-        };
-        actions.extend(common::allowed_actions(self, role, now));
+    /// The actions a person of `role` (and of `unit`, for handlers and mediators) may take now:
+    /// its kind's table and the common one.
+    pub fn allowed_actions(
+        &self,
+        role: Role,
+        unit: Option<&UnitId>,
+        now: Timestamp,
+    ) -> Vec<&'static str> {
+        let h = &self.handling;
+        let acting_for = ActingFor::of(role, unit, h.lead_unit.as_ref(), &h.co_handlers);
+        let mut actions = self.hooks().allowed_actions(role, acting_for, now);
+        actions.extend(common::allowed_actions(
+            &self.common_view(),
+            role,
+            unit,
+            acting_for,
+            now,
+        ));
         actions
     }
 
-    /// The actions anyone may take now, in table order: the kind's, then the common ones.
+    /// The actions anyone may take now, in table order: the kind's, then the common ones. A
+    /// handler or mediator is anyone of the lead unit or a co-handling unit.
     pub fn open_actions(&self, now: Timestamp) -> Vec<&'static str> {
+        let h = &self.handling;
+        let units: Vec<Option<&UnitId>> = std::iter::once(None)
+            .chain(h.lead_unit.iter().chain(&h.co_handlers).map(Some))
+            .collect();
         let open: Vec<&'static str> = Role::ALL
             .iter()
-            .flat_map(|role| self.allowed_actions(*role, now))
+            .flat_map(|role| {
+                units
+                    .iter()
+                    .flat_map(|unit| self.allowed_actions(*role, *unit, now))
+            })
             .collect();
         self.kind()
             .actions()
@@ -665,7 +719,7 @@ impl CaseState {
             .collect()
     }
 
-    /// A refusal from a kind's table lists the common actions allowed too.
+    /// A refusal from a kind's table or the common one lists everything the case allows.
     fn widen(&self, refusal: Refusal, ctx: &Context<'_>) -> Refusal {
         match refusal {
             Refusal::NotAllowedInState {
@@ -692,73 +746,63 @@ impl CaseState {
                 state,
                 action,
                 role,
-                allowed: self.allowed_actions(role, ctx.now),
+                allowed: self.allowed_actions(role, ctx.unit, ctx.now),
+            },
+            Refusal::UnitNotPermitted {
+                kind,
+                state,
+                action,
+                role,
+                acting_for,
+                ..
+            } => Refusal::UnitNotPermitted {
+                kind,
+                state,
+                action,
+                role,
+                acting_for,
+                allowed: self.allowed_actions(role, ctx.unit, ctx.now),
             },
             invalid @ Refusal::InvalidField { .. } => invalid,
         }
     }
 
+    /// How much of the people in the case a viewer of `role` (and `unit`) is shown.
+    pub fn disclosure(&self, role: Role, unit: Option<&UnitId>) -> Disclosure {
+        self.hooks().disclosure(role, unit)
+    }
+
     pub fn community(&self) -> &CommunityId {
-        match &self.detail {
-            Detail::Hazard(t) => &t.community,
-            Detail::Dispute(d) => &d.community,
-            Detail::Petition(p) => &p.community,
-        }
+        self.hooks().community()
     }
 
     pub fn grid(&self) -> Option<&GridId> {
-        match &self.detail {
-            Detail::Hazard(t) => t.grid.as_ref(),
-            Detail::Dispute(d) => d.grid.as_ref(),
-            Detail::Petition(p) => p.grid.as_ref(),
-        }
+        self.hooks().grid()
     }
 
     pub fn title(&self) -> &str {
-        match &self.detail {
-            Detail::Hazard(t) => &t.title,
-            Detail::Dispute(d) => &d.title,
-            Detail::Petition(p) => &p.title,
-        }
+        self.hooks().title()
     }
 
     pub fn description(&self) -> &str {
-        match &self.detail {
-            Detail::Hazard(t) => &t.description,
-            Detail::Dispute(d) => &d.description,
-            Detail::Petition(p) => &p.description,
-        }
+        self.hooks().description()
     }
 
     /// The category in the kind's taxonomy, as its JSON name: a hazard's category, a dispute's
     /// type, a petition's matter.
     pub fn category(&self) -> String {
-        let value = match &self.detail {
-            Detail::Hazard(t) => serde_json::to_value(t.category),
-            Detail::Dispute(d) => serde_json::to_value(d.dispute_type),
-            Detail::Petition(p) => serde_json::to_value(p.category),
-        };
-        value
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
+        self.hooks().category()
     }
 
     /// A hazard's severity (general or major); other kinds have none.
     pub fn severity(&self) -> Option<&'static str> {
-        match &self.detail {
-            Detail::Hazard(t) => Some(match t.severity {
-                hazard::Severity::General => "general",
-                hazard::Severity::Major => "major",
-            }),
-            Detail::Dispute(_) | Detail::Petition(_) => None,
-        }
+        self.hooks().severity()
     }
 
     /// What being overdue at `now` records, once each: the current step's deadline missed, and
-    /// a petition still open past it becoming backlog (积案). Empty for a closed case, one within
-    /// its deadline, or one whose miss is recorded already. The deadline watch records these on
-    /// its own; any command taken late records them first.
+    /// what the kind adds (a petition still open past it becomes backlog, 积案). Empty for a
+    /// closed case, one within its deadline, or one whose miss is recorded already. The
+    /// deadline watch records these on its own; any command taken late records them first.
     pub fn overdue_events(&self, now: Timestamp) -> Vec<CaseEvent> {
         let mut events = Vec::new();
         let Some(deadline) = self.deadline().filter(|d| !self.is_closed() && now >= *d) else {
@@ -767,38 +811,24 @@ impl CaseState {
         if !self.handling.missed_deadlines.contains(&deadline) {
             events.push(CaseEvent::Common(CommonEvent::DeadlineMissed { deadline }));
         }
-        if let Detail::Petition(p) = &self.detail
-            && !p.backlog
-        {
-            events.push(CaseEvent::Petition(PetitionEvent::BecameBacklog {
-                deadline,
-            }));
-        }
+        events.extend(self.detail.overdue_events(deadline));
         events
     }
 
     /// Whether the case is a petition that is backlog (积案): flagged at registration, or open
     /// past a deadline since.
     pub fn is_backlog(&self) -> bool {
-        matches!(&self.detail, Detail::Petition(p) if p.backlog)
+        self.hooks().is_backlog()
     }
 
     /// The deadline of the current step.
     pub fn deadline(&self) -> Option<Timestamp> {
-        match &self.detail {
-            Detail::Hazard(t) => t.deadline,
-            Detail::Dispute(d) => d.deadline,
-            Detail::Petition(p) => p.deadline,
-        }
+        self.hooks().deadline()
     }
 
     /// The step the deadline is for.
     pub fn current_step(&self) -> Option<&'static str> {
-        match &self.detail {
-            Detail::Hazard(t) => hazard::current_step(t),
-            Detail::Dispute(d) => dispute::current_step(d),
-            Detail::Petition(p) => petition::current_step(p),
-        }
+        self.hooks().current_step()
     }
 
     /// Whether the case is open past its deadline at `now`.
@@ -810,59 +840,12 @@ impl CaseState {
     pub fn closed_on_time(&self) -> Option<bool> {
         self.handling.closure.map(|c| c.on_time)
     }
-
-    pub(crate) fn set_deadline(&mut self, deadline: Option<Timestamp>) {
-        match &mut self.detail {
-            Detail::Hazard(t) => t.deadline = deadline,
-            Detail::Dispute(d) => d.deadline = deadline,
-            Detail::Petition(p) => p.deadline = deadline,
-        }
-    }
-
-    pub(crate) fn extendable(&self) -> Result<(), &'static str> {
-        match &self.detail {
-            Detail::Hazard(t) => hazard::extendable(t),
-            Detail::Dispute(d) => dispute::extendable(d),
-            Detail::Petition(p) => petition::extendable(p),
-        }
-    }
-
-    pub(crate) fn reopenable(&self) -> Result<(), &'static str> {
-        match &self.detail {
-            Detail::Hazard(t) => hazard::reopenable(t),
-            Detail::Dispute(d) => dispute::reopenable(d),
-            Detail::Petition(p) => petition::reopenable(p),
-        }
-    }
-
-    pub(crate) fn reopen_deadline(&self, policy: &DeadlinePolicy, now: Timestamp) -> Timestamp {
-        match &self.detail {
-            Detail::Hazard(_) => hazard::reopen_deadline(policy, now),
-            Detail::Dispute(_) => dispute::reopen_deadline(policy, now),
-            Detail::Petition(_) => petition::reopen_deadline(policy, now),
-        }
-    }
-
-    pub(crate) fn reopened(&mut self, deadline: Timestamp) {
-        match &mut self.detail {
-            Detail::Hazard(t) => hazard::reopened(t, deadline),
-            Detail::Dispute(d) => dispute::reopened(d, deadline),
-            Detail::Petition(p) => petition::reopened(p, deadline),
-        }
-    }
-
-    pub(crate) fn marked_duplicate(&mut self) {
-        match &mut self.detail {
-            Detail::Hazard(t) => hazard::marked_duplicate(t),
-            Detail::Dispute(d) => dispute::marked_duplicate(d),
-            Detail::Petition(p) => petition::marked_duplicate(p),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hazard::{self, HazardEvent};
 
     #[test]
     fn a_filing_body_names_its_kind_and_rejects_unknown_fields() {
@@ -996,12 +979,12 @@ mod tests {
                 role in prop::sample::select(Role::ALL.to_vec()),
             ) {
                 let policy = DeadlinePolicy::default();
-                let ctx = Context {
+                let ctx = Context::new(
                     role,
-                    now: "2025-03-03T02:00:00Z".parse().unwrap(),
-                    case_id: CaseId::default(),
-                    policy: &policy,
-                };
+                    "2025-03-03T02:00:00Z".parse().unwrap(),
+                    CaseId::default(),
+                    &policy,
+                );
                 let mut filing = body.clone();
                 if let Value::Object(fields) = &mut filing {
                     fields.insert("kind".to_owned(), json!(kind.as_str()));

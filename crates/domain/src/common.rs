@@ -1,30 +1,23 @@
 //! What every case has beside its own table: notes and evidence, the lead unit and co-handling
-//! units (主办, 协办), supervision notices (督办), deadline extensions, links and duplicates,
-//! return visits (回访) and reopening, and how it closed.
+//! units (主办, 协办) and the parts they record, supervision notices (督办), deadline extensions,
+//! links and duplicates, return visits (回访) and reopening, and how it closed.
 //!
-//! Like the kinds' tables, this is a table (action, open or closed, who, guard) read by both
-//! `decide` and `allowed_actions`.
+//! Like the kinds' tables, this is a table (action, open or closed, who, which units, guard) read
+//! by both `decide` and `allowed_actions`. It sees the case's kind through [`AnyKind`] only, so it
+//! knows no kind by name.
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::case::CaseState;
-use crate::deadlines::ExtensionRule;
+use crate::context::ActingFor;
 use crate::evidence::{
     Evidence, MAX_SHORT_TEXT, MAX_TEXT, check_evidence, optional_text, required_text,
 };
-use crate::{CaseId, CaseKind, Context, Refusal, ReplayError, Role, UnitId};
-
-/// How a closed case ended, as supervisors count it (化解率 = resolved / closed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Resolved,
-    NotResolved,
-    /// Closed as a duplicate of another case: counted with that case, not on its own.
-    Duplicate,
-}
+use crate::kind::AnyKind;
+pub use crate::kind::Outcome;
+use crate::table::{not_allowed_in_state, unit_not_permitted};
+use crate::{CaseId, Context, Refusal, ReplayError, Role, UnitId};
 
 /// 满意 / 基本满意 / 不满意.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -40,6 +33,7 @@ pub enum Satisfaction {
 pub enum Action {
     AddNote,
     AttachEvidence,
+    RecordPart,
     Reassign,
     AddCoHandler,
     RemoveCoHandler,
@@ -55,9 +49,10 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::AddNote,
         Action::AttachEvidence,
+        Action::RecordPart,
         Action::Reassign,
         Action::AddCoHandler,
         Action::RemoveCoHandler,
@@ -76,6 +71,7 @@ impl Action {
         match self {
             Action::AddNote => "add-note",
             Action::AttachEvidence => "attach-evidence",
+            Action::RecordPart => "record-part",
             Action::Reassign => "reassign",
             Action::AddCoHandler => "add-co-handler",
             Action::RemoveCoHandler => "remove-co-handler",
@@ -89,6 +85,20 @@ impl Action {
             Action::ReturnVisit => "return-visit",
             Action::Reopen => "reopen",
         }
+    }
+}
+
+/// A case as the common actions see it: its kind's part through the kind's hooks, and the part
+/// every case has.
+#[derive(Debug, Clone, Copy)]
+pub struct Case<'a> {
+    pub kind: &'a dyn AnyKind,
+    pub handling: &'a Handling,
+}
+
+impl Case<'_> {
+    fn is_closed(&self) -> bool {
+        self.kind.is_end()
     }
 }
 
@@ -110,11 +120,31 @@ impl Phase {
     }
 }
 
-/// A row's condition beyond open or closed: `Err` carries the reason a refusal gives.
-type Check = fn(&CaseState, Timestamp) -> Result<(), &'static str>;
+/// Which units' people (handlers, mediators) may take a row's action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Units {
+    /// The lead unit's (主办).
+    Lead,
+    /// The lead unit's and the co-handling units' (协办).
+    LeadAndCoHandling,
+}
+
+impl Units {
+    fn admit(self, acting_for: ActingFor) -> bool {
+        match (self, acting_for) {
+            (_, ActingFor::Tenant | ActingFor::LeadUnit) => true,
+            (Units::LeadAndCoHandling, ActingFor::CoHandlingUnit) => true,
+            (Units::Lead, ActingFor::CoHandlingUnit) | (_, ActingFor::OtherUnit) => false,
+        }
+    }
+}
+
+/// A row's condition beyond open or closed, given the unit the actor acts for (none: acting
+/// for the tenant, or asking whether anyone may): `Err` carries the reason a refusal gives.
+type Check = fn(&Case<'_>, Option<&UnitId>, Timestamp) -> Result<(), &'static str>;
 
 /// Who may take a row's action, by the kind of case.
-type Who = fn(CaseKind) -> &'static [Role];
+type Who = fn(&dyn AnyKind) -> &'static [Role];
 
 /// One row of the common table.
 #[derive(Debug)]
@@ -122,6 +152,7 @@ pub struct Row {
     pub action: Action,
     pub phase: Phase,
     pub who: Who,
+    pub units: Units,
     check: Option<Check>,
 }
 
@@ -129,48 +160,51 @@ use Role::{GridWorker, Handler, Mediator, PetitionOfficer, Supervisor};
 
 const WORKERS: &[Role] = &[GridWorker, Mediator, PetitionOfficer, Handler, Supervisor];
 
-/// Who routes a case to units: the supervisor; for petitions the petition officer, for disputes
-/// the mediator.
-fn routers(kind: CaseKind) -> &'static [Role] {
-    match kind {
-        CaseKind::Hazard => &[Supervisor],
-        CaseKind::Dispute => &[Mediator, Supervisor],
-        CaseKind::Petition => &[PetitionOfficer, Supervisor],
-    }
-}
-
 /// The actions of the domain brief's "Every case".
 pub const TABLE: &[Row] = &[
     Row {
         action: Action::AddNote,
         phase: Phase::Open,
         who: |_| WORKERS,
+        units: Units::LeadAndCoHandling,
         check: None,
     },
     Row {
         action: Action::AttachEvidence,
         phase: Phase::Open,
         who: |_| WORKERS,
+        units: Units::LeadAndCoHandling,
+        check: None,
+    },
+    Row {
+        action: Action::RecordPart,
+        phase: Phase::Open,
+        // A unit records what it did: its own people.
+        who: |_| &[Handler, Mediator],
+        units: Units::LeadAndCoHandling,
         check: None,
     },
     Row {
         action: Action::Reassign,
         phase: Phase::Open,
-        who: routers,
+        who: |k| k.routers(),
+        units: Units::Lead,
         check: None,
     },
     Row {
         action: Action::AddCoHandler,
         phase: Phase::Open,
-        who: routers,
+        who: |k| k.routers(),
+        units: Units::Lead,
         check: None,
     },
     Row {
         action: Action::RemoveCoHandler,
         phase: Phase::Open,
-        who: routers,
-        check: Some(|s, _| {
-            if s.handling.co_handlers.is_empty() {
+        who: |k| k.routers(),
+        units: Units::Lead,
+        check: Some(|c, _, _| {
+            if c.handling.co_handlers.is_empty() {
                 Err("the case has no co-handling units")
             } else {
                 Ok(())
@@ -181,6 +215,7 @@ pub const TABLE: &[Row] = &[
         action: Action::Supervise,
         phase: Phase::Open,
         who: |_| &[Supervisor],
+        units: Units::Lead,
         check: None,
     },
     Row {
@@ -188,9 +223,13 @@ pub const TABLE: &[Row] = &[
         // A notice outlives the case's closure until it is answered.
         phase: Phase::Any,
         who: |_| &[Handler, Mediator, PetitionOfficer],
-        check: Some(|s, _| {
-            if s.handling.supervisions.iter().any(|n| n.answer.is_none()) {
+        units: Units::LeadAndCoHandling,
+        check: Some(|c, unit, _| {
+            let h = c.handling;
+            if h.unanswered_notices(unit).next().is_some() {
                 Ok(())
+            } else if unit.is_some() && h.unanswered_notices(None).next().is_some() {
+                Err("no supervision notice addressed to your unit is waiting for an answer")
             } else {
                 Err("no supervision notice is waiting for an answer")
             }
@@ -200,16 +239,14 @@ pub const TABLE: &[Row] = &[
         action: Action::RequestExtension,
         phase: Phase::Open,
         // Whoever works the step: the handling unit, or for a dispute the mediator.
-        who: |kind| match kind {
-            CaseKind::Hazard | CaseKind::Petition => &[Handler],
-            CaseKind::Dispute => &[Mediator],
-        },
-        check: Some(|s, now| {
-            s.extendable()?;
-            if s.handling.pending_extension.is_some() {
+        who: |k| k.step_workers(),
+        units: Units::Lead,
+        check: Some(|c, _, now| {
+            c.kind.extendable()?;
+            if c.handling.pending_extension.is_some() {
                 return Err("an extension request is already waiting for approval");
             }
-            match s.deadline() {
+            match c.kind.deadline() {
                 None => Err("the current step has no deadline"),
                 Some(deadline) if now >= deadline => {
                     Err("the deadline has passed; an extension is asked for before it")
@@ -222,9 +259,10 @@ pub const TABLE: &[Row] = &[
         action: Action::ApproveExtension,
         phase: Phase::Open,
         who: |_| &[Supervisor],
-        check: Some(|s, now| {
-            pending_extension(s, now)?;
-            match s.deadline() {
+        units: Units::Lead,
+        check: Some(|c, unit, now| {
+            pending_extension(c, unit, now)?;
+            match c.kind.deadline() {
                 Some(deadline) if now >= deadline => {
                     Err("the deadline has passed; an extension is approved before it")
                 }
@@ -236,26 +274,30 @@ pub const TABLE: &[Row] = &[
         action: Action::RefuseExtension,
         phase: Phase::Open,
         who: |_| &[Supervisor],
+        units: Units::Lead,
         check: Some(pending_extension),
     },
     Row {
         action: Action::Link,
         phase: Phase::Open,
         who: |_| WORKERS,
+        units: Units::Lead,
         check: None,
     },
     Row {
         action: Action::MarkDuplicate,
         phase: Phase::Open,
         who: |_| &[Mediator, PetitionOfficer, Handler, Supervisor],
+        units: Units::Lead,
         check: None,
     },
     Row {
         action: Action::ReturnVisit,
         phase: Phase::Closed,
         who: |_| &[GridWorker, Mediator, PetitionOfficer, Supervisor],
-        check: Some(|s, _| {
-            if s.handling.duplicate_of.is_some() {
+        units: Units::Lead,
+        check: Some(|c, _, _| {
+            if c.handling.duplicate_of.is_some() {
                 Err("a duplicate is visited through the case it duplicates")
             } else {
                 Ok(())
@@ -265,81 +307,129 @@ pub const TABLE: &[Row] = &[
     Row {
         action: Action::Reopen,
         phase: Phase::Closed,
-        who: routers,
-        check: Some(|s, _| {
-            let h = &s.handling;
+        who: |k| k.routers(),
+        units: Units::Lead,
+        check: Some(|c, _, _| {
+            let h = c.handling;
             // The visit must be one made since the case last closed.
             let since_closure = h.return_visits.get(h.visits_at_closure..).unwrap_or(&[]);
             match since_closure.last() {
                 Some(v) if v.satisfaction == Satisfaction::Dissatisfied => {}
                 _ => return Err("a case is reopened after a dissatisfied return visit"),
             }
-            s.reopenable()
+            c.kind.reopenable()
         }),
     },
 ];
 
-fn pending_extension(s: &CaseState, _: Timestamp) -> Result<(), &'static str> {
-    if s.handling.pending_extension.is_some() {
+fn pending_extension(c: &Case<'_>, _: Option<&UnitId>, _: Timestamp) -> Result<(), &'static str> {
+    if c.handling.pending_extension.is_some() {
         Ok(())
     } else {
         Err("no extension request is waiting for approval")
     }
 }
 
-fn open_rows(state: &CaseState, now: Timestamp) -> impl Iterator<Item = &'static Row> + '_ {
-    let closed = state.is_closed();
+/// The unit the actor acts for, when it is a unit that has a part in the case.
+fn acting_unit<'a>(ctx: &Context<'a>, acting_for: ActingFor) -> Option<&'a UnitId> {
+    match acting_for {
+        ActingFor::LeadUnit | ActingFor::CoHandlingUnit => ctx.unit,
+        ActingFor::Tenant | ActingFor::OtherUnit => None,
+    }
+}
+
+fn open_rows<'a>(
+    case: &'a Case<'a>,
+    unit: Option<&'a UnitId>,
+    now: Timestamp,
+) -> impl Iterator<Item = &'static Row> + 'a {
+    let closed = case.is_closed();
     TABLE.iter().filter(move |row| {
-        row.phase.admits(closed) && row.check.is_none_or(|check| check(state, now).is_ok())
+        row.phase.admits(closed) && row.check.is_none_or(|check| check(case, unit, now).is_ok())
     })
 }
 
-/// The common actions `role` may take on this case now.
-pub fn allowed_actions(state: &CaseState, role: Role, now: Timestamp) -> Vec<&'static str> {
-    let kind = state.kind();
-    open_rows(state, now)
-        .filter(|row| (row.who)(kind).contains(&role))
+/// The common actions `role` may take on this case now, acting for `acting_for`.
+pub fn allowed_actions(
+    case: &Case<'_>,
+    role: Role,
+    unit: Option<&UnitId>,
+    acting_for: ActingFor,
+    now: Timestamp,
+) -> Vec<&'static str> {
+    let unit = match acting_for {
+        ActingFor::LeadUnit | ActingFor::CoHandlingUnit => unit,
+        ActingFor::Tenant | ActingFor::OtherUnit => None,
+    };
+    open_rows(case, unit, now)
+        .filter(|row| (row.who)(case.kind).contains(&role) && row.units.admit(acting_for))
         .map(|row| row.action.as_str())
         .collect()
 }
 
 /// The common actions anyone may take on this case now.
-pub fn open_actions(state: &CaseState, now: Timestamp) -> Vec<&'static str> {
-    open_rows(state, now)
+pub fn open_actions(case: &Case<'_>, now: Timestamp) -> Vec<&'static str> {
+    open_rows(case, None, now)
         .map(|row| row.action.as_str())
         .collect()
 }
 
-fn authorize(state: &CaseState, action: Action, ctx: &Context<'_>) -> Result<(), Refusal> {
+/// Lets the actor take `action`, or says why not. The refusals' lists of allowed actions are the
+/// common table's; the case widens them with its kind's.
+fn authorize(
+    case: &Case<'_>,
+    action: Action,
+    ctx: &Context<'_>,
+    acting_for: ActingFor,
+) -> Result<(), Refusal> {
     let row = TABLE
         .iter()
         .find(|row| row.action == action)
         .expect("every common action has a row");
-    let in_phase = row.phase.admits(state.is_closed());
+    let unit = acting_unit(ctx, acting_for);
+    let kind = case.kind.kind().as_str();
+    let state = case.kind.status_name();
+    let role_may = (row.who)(case.kind).contains(&ctx.role);
+    // A unit without the part the row asks for is refused whatever the state.
+    if role_may && !row.units.admit(acting_for) {
+        return Err(unit_not_permitted(
+            kind,
+            state,
+            action.as_str(),
+            ctx,
+            acting_for,
+            allowed_actions(case, ctx.role, ctx.unit, acting_for, ctx.now),
+        ));
+    }
+    let in_phase = row.phase.admits(case.is_closed());
     let reason = match (in_phase, row.check) {
         (false, _) => Some(match row.phase {
             Phase::Open => "the case is closed",
             Phase::Closed | Phase::Any => "the case is still open",
         }),
-        (true, Some(check)) => check(state, ctx.now).err(),
+        // Whether the state allows it at all: for anyone; then for the actor's unit (a notice
+        // addressed to another unit).
+        (true, Some(check)) => check(case, None, ctx.now)
+            .and_then(|()| unit.map_or(Ok(()), |u| check(case, Some(u), ctx.now)))
+            .err(),
         (true, None) => None,
     };
     if let Some(reason) = reason {
-        return Err(Refusal::NotAllowedInState {
-            kind: state.kind().as_str(),
-            state: state.status(),
-            action: action.as_str().to_owned(),
-            allowed: state.open_actions(ctx.now),
-            reason: Some(reason),
-        });
+        return Err(not_allowed_in_state(
+            kind,
+            state,
+            action.as_str(),
+            open_actions(case, ctx.now),
+            Some(reason),
+        ));
     }
-    if !(row.who)(state.kind()).contains(&ctx.role) {
+    if !role_may {
         return Err(Refusal::RoleNotPermitted {
-            kind: state.kind().as_str(),
-            state: state.status(),
+            kind,
+            state,
             action: action.as_str().to_owned(),
             role: ctx.role,
-            allowed: state.allowed_actions(ctx.role, ctx.now),
+            allowed: allowed_actions(case, ctx.role, ctx.unit, acting_for, ctx.now),
         });
     }
     Ok(())
@@ -353,6 +443,7 @@ fn authorize(state: &CaseState, action: Action, ctx: &Context<'_>) -> Result<(),
 pub enum CommonCommand {
     AddNote(AddNote),
     AttachEvidence(AttachEvidence),
+    RecordPart(RecordPart),
     Reassign(Reassign),
     AddCoHandler(CoHandler),
     RemoveCoHandler(CoHandler),
@@ -379,6 +470,15 @@ pub struct AttachEvidence {
     pub evidence: Vec<Evidence>,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// What the actor's unit did on the case, as its own part (a co-handling unit's answer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordPart {
+    pub text: String,
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -409,6 +509,9 @@ pub struct Supervise {
     /// The tenant-local day the answer is due; by default the policy's answer limit.
     #[serde(default)]
     pub due_on: Option<Date>,
+    /// The unit the notice is addressed to: the lead unit (the default) or a co-handling one.
+    #[serde(default)]
+    pub unit: Option<UnitId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -479,6 +582,7 @@ impl CommonCommand {
         match self {
             CommonCommand::AddNote(_) => Action::AddNote,
             CommonCommand::AttachEvidence(_) => Action::AttachEvidence,
+            CommonCommand::RecordPart(_) => Action::RecordPart,
             CommonCommand::Reassign(_) => Action::Reassign,
             CommonCommand::AddCoHandler(_) => Action::AddCoHandler,
             CommonCommand::RemoveCoHandler(_) => Action::RemoveCoHandler,
@@ -508,6 +612,12 @@ pub enum CommonEvent {
         evidence: Vec<Evidence>,
         note: Option<String>,
     },
+    /// A unit's own part: what it did.
+    PartRecorded {
+        unit: UnitId,
+        text: String,
+        evidence: Vec<Evidence>,
+    },
     Reassigned {
         unit: UnitId,
         assignee: Option<String>,
@@ -523,6 +633,9 @@ pub enum CommonEvent {
         number: u32,
         notice: String,
         due: Timestamp,
+        /// A co-handling unit the notice is addressed to; none: the lead unit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<UnitId>,
     },
     SupervisionAnswered {
         number: u32,
@@ -582,6 +695,8 @@ pub struct Handling {
     pub assignee: Option<String>,
     /// Assisting units (协办).
     pub co_handlers: Vec<UnitId>,
+    /// The parts units recorded, in order.
+    pub parts: Vec<Part>,
     pub notes: Vec<String>,
     pub evidence: Vec<Evidence>,
     pub supervisions: Vec<SupervisionNotice>,
@@ -601,12 +716,41 @@ pub struct Handling {
     pub closure: Option<Closure>,
 }
 
+impl Handling {
+    /// The notices waiting for an answer from `unit` (none: from anyone). A notice addressed
+    /// to no unit is the lead unit's.
+    pub fn unanswered_notices<'a>(
+        &'a self,
+        unit: Option<&'a UnitId>,
+    ) -> impl Iterator<Item = &'a SupervisionNotice> + 'a {
+        self.supervisions.iter().filter(move |n| {
+            n.answer.is_none() && unit.is_none_or(|u| self.addressee(n) == Some(u))
+        })
+    }
+
+    /// The unit that answers a notice.
+    pub fn addressee<'a>(&'a self, notice: &'a SupervisionNotice) -> Option<&'a UnitId> {
+        notice.unit.as_ref().or(self.lead_unit.as_ref())
+    }
+}
+
+/// What a unit did on a case, as it recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    pub unit: UnitId,
+    pub text: String,
+    pub evidence: Vec<Evidence>,
+}
+
 /// A supervision notice (督办) and the assignee's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SupervisionNotice {
     pub number: u32,
     pub notice: String,
     pub due: Timestamp,
+    /// The co-handling unit addressed; none: the lead unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<UnitId>,
     pub answer: Option<String>,
 }
 
@@ -637,19 +781,11 @@ pub struct Closure {
 
 // ---- the rules ------------------------------------------------------------------------------
 
-fn extension_rule(state: &CaseState, ctx: &Context<'_>) -> ExtensionRule {
-    let rules = &ctx.policy.extensions;
-    match state.kind() {
-        CaseKind::Hazard => rules.hazard,
-        CaseKind::Dispute => rules.dispute,
-        CaseKind::Petition => rules.petition,
-    }
-}
-
 /// Checks `days` more of extension against the kind's ceiling and count.
-fn check_extension(state: &CaseState, days: u32, ctx: &Context<'_>) -> Result<(), Refusal> {
-    let rule = extension_rule(state, ctx);
-    let h = &state.handling;
+fn check_extension(case: &Case<'_>, days: u32, ctx: &Context<'_>) -> Result<(), Refusal> {
+    let rule = case.kind.extension_rule(ctx.policy);
+    let h = case.handling;
+    let kind = case.kind.kind();
     if days == 0 {
         return Err(Refusal::invalid("days", "an extension is at least 1 day"));
     }
@@ -657,8 +793,7 @@ fn check_extension(state: &CaseState, days: u32, ctx: &Context<'_>) -> Result<()
         return Err(Refusal::invalid(
             "days",
             format!(
-                "this step of a {} has been extended {} time(s), the most the policy allows",
-                state.kind(),
+                "this step of a {kind} has been extended {} time(s), the most the policy allows",
                 h.step_extensions
             ),
         ));
@@ -668,24 +803,31 @@ fn check_extension(state: &CaseState, days: u32, ctx: &Context<'_>) -> Result<()
         return Err(Refusal::invalid(
             "days",
             format!(
-                "a {} step may be extended by at most {} days in all; {} already approved, so at most {left} more",
-                state.kind(),
-                rule.ceiling_days,
-                h.step_extended_days
+                "a {kind} step may be extended by at most {} days in all; {} already approved, so at most {left} more",
+                rule.ceiling_days, h.step_extended_days
             ),
         ));
     }
     Ok(())
 }
 
-/// Decides a common command on a filed case.
+/// A unit the case may be routed to: not the one it may never be handled by.
+fn check_not_barred(case: &Case<'_>, unit: &UnitId) -> Result<(), Refusal> {
+    match case.kind.barred_unit() {
+        Some((barred, reason)) if barred == unit => Err(Refusal::invalid("unit", reason)),
+        Some(_) | None => Ok(()),
+    }
+}
+
+/// Decides a common command on a filed case, for an actor acting for `acting_for`.
 pub fn decide(
-    state: &CaseState,
+    case: &Case<'_>,
     command: &CommonCommand,
     ctx: &Context<'_>,
+    acting_for: ActingFor,
 ) -> Result<Vec<CommonEvent>, Refusal> {
-    authorize(state, command.action(), ctx)?;
-    let h = &state.handling;
+    authorize(case, command.action(), ctx, acting_for)?;
+    let h = case.handling;
     let event = match command {
         CommonCommand::AddNote(n) => {
             required_text("text", &n.text, MAX_TEXT)?;
@@ -701,8 +843,19 @@ pub fn decide(
                 note: a.note.clone(),
             }
         }
+        CommonCommand::RecordPart(p) => {
+            required_text("text", &p.text, MAX_TEXT)?;
+            check_evidence(&p.evidence, false)?;
+            let unit = acting_unit(ctx, acting_for).expect("the row admits units' people only");
+            CommonEvent::PartRecorded {
+                unit: unit.clone(),
+                text: p.text.clone(),
+                evidence: p.evidence.clone(),
+            }
+        }
         CommonCommand::Reassign(r) => {
             required_text("reason", &r.reason, MAX_TEXT)?;
+            check_not_barred(case, &r.unit)?;
             optional_text("assignee", r.assignee.as_deref(), MAX_SHORT_TEXT)?;
             if h.lead_unit.as_ref() == Some(&r.unit) && h.assignee == r.assignee {
                 return Err(Refusal::invalid("unit", "the case is already assigned so"));
@@ -715,6 +868,7 @@ pub fn decide(
         }
         CommonCommand::AddCoHandler(c) => {
             optional_text("note", c.note.as_deref(), MAX_TEXT)?;
+            check_not_barred(case, &c.unit)?;
             if h.lead_unit.as_ref() == Some(&c.unit) {
                 return Err(Refusal::invalid("unit", "the lead unit cannot also assist"));
             }
@@ -746,17 +900,38 @@ pub fn decide(
                 Some(day) => policy.end_of_day(day),
                 None => policy.due(ctx.now, policy.supervision.answer),
             };
+            let unit = match &s.unit {
+                Some(unit) if h.lead_unit.as_ref() == Some(unit) => None,
+                Some(unit) if h.co_handlers.contains(unit) => Some(unit.clone()),
+                Some(_) => {
+                    return Err(Refusal::invalid(
+                        "unit",
+                        "a notice is addressed to the lead unit or a co-handling unit of the case",
+                    ));
+                }
+                None => None,
+            };
             CommonEvent::SupervisionNoticed {
                 number: u32::try_from(h.supervisions.len())
                     .unwrap_or(u32::MAX)
                     .saturating_add(1),
                 notice: s.notice.clone(),
                 due,
+                unit,
             }
         }
         CommonCommand::AnswerSupervision(a) => {
             required_text("answer", &a.answer, MAX_TEXT)?;
+            let unit = acting_unit(ctx, acting_for);
             match h.supervisions.iter().find(|n| n.number == a.notice) {
+                Some(n)
+                    if n.answer.is_none() && unit.is_some_and(|u| h.addressee(n) != Some(u)) =>
+                {
+                    return Err(Refusal::invalid(
+                        "notice",
+                        "that notice is addressed to another unit",
+                    ));
+                }
                 Some(n) if n.answer.is_none() => {}
                 Some(_) => {
                     return Err(Refusal::invalid(
@@ -778,7 +953,7 @@ pub fn decide(
         }
         CommonCommand::RequestExtension(r) => {
             required_text("reason", &r.reason, MAX_TEXT)?;
-            check_extension(state, r.days, ctx)?;
+            check_extension(case, r.days, ctx)?;
             CommonEvent::ExtensionRequested {
                 days: r.days,
                 reason: r.reason.clone(),
@@ -797,8 +972,9 @@ pub fn decide(
                     format!("at most the {} days requested", requested.days),
                 ));
             }
-            check_extension(state, days, ctx)?;
-            let deadline = state
+            check_extension(case, days, ctx)?;
+            let deadline = case
+                .kind
                 .deadline()
                 .expect("the request was made on a step with a deadline");
             CommonEvent::ExtensionApproved {
@@ -847,21 +1023,33 @@ pub fn decide(
             required_text("reason", &r.reason, MAX_TEXT)?;
             CommonEvent::Reopened {
                 reason: r.reason.clone(),
-                deadline: state.reopen_deadline(ctx.policy, ctx.now),
+                deadline: case.kind.reopen_deadline(ctx.policy, ctx.now),
             }
         }
     };
     Ok(vec![event])
 }
 
-/// Applies a common event to a filed case.
-pub(crate) fn evolve(state: &mut CaseState, event: &CommonEvent) -> Result<(), ReplayError> {
-    let h = &mut state.handling;
+/// Applies a common event to a filed case: its kind's part and the part every case has.
+pub(crate) fn evolve(
+    kind: &mut dyn AnyKind,
+    h: &mut Handling,
+    event: &CommonEvent,
+) -> Result<(), ReplayError> {
     match event {
         CommonEvent::NoteAdded { text } => h.notes.push(text.clone()),
         CommonEvent::EvidenceAttached { evidence, .. } => {
             h.evidence.extend(evidence.iter().cloned())
         }
+        CommonEvent::PartRecorded {
+            unit,
+            text,
+            evidence,
+        } => h.parts.push(Part {
+            unit: unit.clone(),
+            text: text.clone(),
+            evidence: evidence.clone(),
+        }),
         CommonEvent::Reassigned { unit, assignee, .. } => {
             h.co_handlers.retain(|u| u != unit);
             h.lead_unit = Some(unit.clone());
@@ -873,11 +1061,13 @@ pub(crate) fn evolve(state: &mut CaseState, event: &CommonEvent) -> Result<(), R
             number,
             notice,
             due,
+            unit,
         } => {
             h.supervisions.push(SupervisionNotice {
                 number: *number,
                 notice: notice.clone(),
                 due: *due,
+                unit: unit.clone(),
                 answer: None,
             });
         }
@@ -909,7 +1099,7 @@ pub(crate) fn evolve(state: &mut CaseState, event: &CommonEvent) -> Result<(), R
             });
             h.step_extended_days += days;
             h.step_extensions += 1;
-            state.set_deadline(Some(*deadline));
+            kind.set_deadline(Some(*deadline));
         }
         CommonEvent::ExtensionRefused { .. } => h.pending_extension = None,
         CommonEvent::Linked { case, .. } => h.links.push(*case),
@@ -919,7 +1109,7 @@ pub(crate) fn evolve(state: &mut CaseState, event: &CommonEvent) -> Result<(), R
                 h.links.push(*of);
             }
             h.pending_extension = None;
-            state.marked_duplicate();
+            kind.marked_duplicate();
         }
         CommonEvent::ReturnVisited { satisfaction, note } => h.return_visits.push(Visit {
             satisfaction: *satisfaction,
@@ -930,7 +1120,7 @@ pub(crate) fn evolve(state: &mut CaseState, event: &CommonEvent) -> Result<(), R
             h.closure = None;
             h.step_extended_days = 0;
             h.step_extensions = 0;
-            state.reopened(*deadline);
+            kind.reopened(*deadline);
         }
         CommonEvent::DeadlineMissed { deadline } => h.missed_deadlines.push(*deadline),
         CommonEvent::Closed { outcome, on_time } => {

@@ -7,14 +7,15 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::common::Outcome;
-use crate::deadlines::DeadlinePolicy;
+use crate::deadlines::{DeadlinePolicy, ExtensionRule};
 use crate::evidence::{
     Evidence, Location, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_evidence, check_location,
     check_person, optional_text, required_text,
 };
-use crate::person::{Personal, PersonalDetails};
-use crate::{CommunityId, Context, GridId, Refusal, ReplayError, Role, UnitId};
+use crate::kind::{self, Kind, Outcome, json_name};
+use crate::person::{Disclosure, Personal, PersonalDetails};
+use crate::table::{Guard, Next, Row};
+use crate::{CaseKind, CommunityId, Context, GridId, Refusal, ReplayError, Role, UnitId};
 
 const KIND: &str = "dispute";
 
@@ -121,23 +122,22 @@ impl Action {
     }
 }
 
-/// One row of the dispute table. `from: None` is a dispute not yet registered.
-#[derive(Debug)]
-pub struct Transition {
-    pub from: &'static [Option<Status>],
-    pub action: Action,
-    pub who: &'static [Role],
-    pub to: Status,
-    /// A condition on the dispute beyond its state, with the reason given when it fails.
-    guard: Option<Guard>,
+impl kind::Status for Status {
+    fn as_str(self) -> &'static str {
+        Status::as_str(self)
+    }
+
+    fn is_end(self) -> bool {
+        Status::is_end(self)
+    }
 }
 
-/// A condition a row puts on the dispute at a given time, and what a refusal says when it does
-/// not hold.
-#[derive(Debug, Clone, Copy)]
-struct Guard {
-    holds: fn(&Dispute, Timestamp) -> bool,
-    reason: &'static str,
+impl kind::Action for Action {
+    const ALL: &'static [Action] = &Action::ALL;
+
+    fn as_str(self) -> &'static str {
+        Action::as_str(self)
+    }
 }
 
 /// Whether anything can still be recorded about judicial confirmation: an application within the
@@ -150,89 +150,90 @@ fn judicial_confirmation_open(d: &Dispute, now: Timestamp) -> bool {
     }
 }
 
+use Next::To;
 use Role::{GridWorker, Mediator, Supervisor};
 use Status::{Agreed, Closed, Declined, Failed, Mediating, Registered, Withdrawn};
 
 /// The dispute table of the domain brief, row for row.
-pub const TABLE: &[Transition] = &[
-    Transition {
+pub const TABLE: &[Row<Dispute>] = &[
+    Row {
         from: &[None],
         action: Action::Register,
         who: &[GridWorker, Mediator, Supervisor],
-        to: Registered,
+        to: To(Registered),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Registered)],
         action: Action::Accept,
         who: &[Mediator, Supervisor],
-        to: Mediating,
+        to: To(Mediating),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Registered)],
         action: Action::Decline,
         who: &[Mediator, Supervisor],
-        to: Declined,
+        to: To(Declined),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Mediating)],
         action: Action::ScheduleSession,
         who: &[Mediator],
-        to: Mediating,
+        to: To(Mediating),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Mediating)],
         action: Action::RecordSession,
         who: &[Mediator],
-        to: Mediating,
+        to: To(Mediating),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Mediating)],
         action: Action::RecordAgreement,
         who: &[Mediator],
-        to: Agreed,
+        to: To(Agreed),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Mediating)],
         action: Action::RecordFailure,
         who: &[Mediator],
-        to: Failed,
+        to: To(Failed),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Mediating)],
         action: Action::Withdraw,
         who: &[Mediator],
-        to: Withdrawn,
+        to: To(Withdrawn),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Agreed)],
         action: Action::RecordJudicialConfirmation,
         who: &[Mediator],
-        to: Agreed,
+        to: To(Agreed),
         guard: Some(Guard {
             holds: judicial_confirmation_open,
             reason: "judicial confirmation is decided already, or was not applied for within its window",
         }),
     },
-    Transition {
+    Row {
         from: &[Some(Agreed)],
         action: Action::ConfirmPerformance,
         who: &[Mediator, GridWorker],
-        to: Closed,
+        to: To(Closed),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Failed)],
         action: Action::Refer,
         who: &[Mediator, Supervisor],
-        to: Closed,
+        to: To(Closed),
         guard: None,
     },
 ];
@@ -627,69 +628,6 @@ pub struct Dispute {
 
 // ---- the rules ------------------------------------------------------------------------------
 
-fn status_of(dispute: Option<&Dispute>) -> Option<Status> {
-    dispute.map(|d| d.status)
-}
-
-fn state_name(dispute: Option<&Dispute>) -> &'static str {
-    status_of(dispute).map_or("not filed", Status::as_str)
-}
-
-fn open_rows(
-    dispute: Option<&Dispute>,
-    now: Timestamp,
-) -> impl Iterator<Item = &'static Transition> + '_ {
-    let status = status_of(dispute);
-    TABLE.iter().filter(move |row| {
-        row.from.contains(&status)
-            && match (row.guard, dispute) {
-                (Some(guard), Some(d)) => (guard.holds)(d, now),
-                (Some(_), None) | (None, _) => true,
-            }
-    })
-}
-
-/// The actions `role` may take now (None: not filed yet). `now` is there for time guards.
-pub fn allowed_actions(dispute: Option<&Dispute>, role: Role, now: Timestamp) -> Vec<&'static str> {
-    open_rows(dispute, now)
-        .filter(|row| row.who.contains(&role))
-        .map(|row| row.action.as_str())
-        .collect()
-}
-
-/// Finds the row that lets `role` take `action` here and now, or says why none does.
-pub fn authorize(
-    dispute: Option<&Dispute>,
-    action: Action,
-    role: Role,
-    now: Timestamp,
-) -> Result<&'static Transition, Refusal> {
-    let Some(row) = open_rows(dispute, now).find(|row| row.action == action) else {
-        let status = status_of(dispute);
-        let reason = TABLE
-            .iter()
-            .find(|row| row.action == action && row.from.contains(&status))
-            .and_then(|row| row.guard.map(|g| g.reason));
-        return Err(Refusal::NotAllowedInState {
-            kind: KIND,
-            state: state_name(dispute),
-            action: action.as_str().to_owned(),
-            allowed: open_rows(dispute, now).map(|r| r.action.as_str()).collect(),
-            reason,
-        });
-    };
-    if !row.who.contains(&role) {
-        return Err(Refusal::RoleNotPermitted {
-            kind: KIND,
-            state: state_name(dispute),
-            action: action.as_str().to_owned(),
-            role,
-            allowed: allowed_actions(dispute, role, now),
-        });
-    }
-    Ok(row)
-}
-
 fn check_parties(parties: &[Party]) -> Result<(), Refusal> {
     if parties.len() > MAX_PARTIES {
         return Err(Refusal::invalid(
@@ -758,14 +696,13 @@ fn check_judicial_confirmation(
     }
 }
 
-/// Decides what a command does to a dispute: the events to record, or a refusal.
-pub fn decide(
+/// What a command the table allowed records on a dispute, once its inputs are checked.
+fn record(
     dispute: Option<&Dispute>,
     command: &DisputeCommand,
     ctx: &Context<'_>,
 ) -> Result<Vec<DisputeEvent>, Refusal> {
     let now = ctx.now;
-    authorize(dispute, command.action(), ctx.role, now)?;
     let policy = ctx.policy;
     let event = match command {
         DisputeCommand::Register(r) => {
@@ -1033,82 +970,187 @@ fn registered(event: &DisputeEvent) -> Dispute {
     }
 }
 
-// ---- hooks for what every case has beside its table -----------------------------------------
+// ---- the kind -------------------------------------------------------------------------------
 
-/// For an end state, how it ended: closed after performance = Resolved; closed by referral,
-/// declined, withdrawn = NotResolved; duplicate = Duplicate. None while open.
-pub fn outcome(dispute: &Dispute) -> Option<Outcome> {
-    match dispute.status {
-        Status::Closed if dispute.referred_to.is_some() => Some(Outcome::NotResolved),
-        Status::Closed => Some(Outcome::Resolved),
-        Status::Declined | Status::Withdrawn => Some(Outcome::NotResolved),
-        Status::Duplicate => Some(Outcome::Duplicate),
-        Status::Registered | Status::Mediating | Status::Agreed | Status::Failed => None,
+impl Kind for Dispute {
+    const KIND: CaseKind = CaseKind::Dispute;
+
+    type Status = Status;
+    type Action = Action;
+    type Command = DisputeCommand;
+    type Event = DisputeEvent;
+
+    fn table() -> &'static [Row<Self>] {
+        TABLE
     }
-}
 
-/// Whether the current step's deadline may be extended: only mediation may be.
-pub fn extendable(dispute: &Dispute) -> Result<(), &'static str> {
-    match dispute.status {
-        Status::Mediating => Ok(()),
-        _ => Err("only mediation can be extended"),
+    fn status(&self) -> Status {
+        self.status
     }
-}
 
-/// Whether a closed dispute may be reopened after a dissatisfied return visit.
-pub fn reopenable(dispute: &Dispute) -> Result<(), &'static str> {
-    match dispute.status {
-        Status::Closed => Ok(()),
-        _ => Err("only a closed dispute can be reopened"),
+    fn action(command: &DisputeCommand) -> Action {
+        command.action()
     }
-}
 
-/// The deadline a reopened dispute gets: mediation again.
-pub fn reopen_deadline(policy: &DeadlinePolicy, now: Timestamp) -> Timestamp {
-    policy.due(now, policy.dispute.mediate)
-}
-
-/// Applies a recorded reopening: back to mediating with this deadline. The failure and referral
-/// are cleared (they no longer describe where the dispute stands); the agreement, if any, stays
-/// until a new one is recorded.
-pub fn reopened(dispute: &mut Dispute, deadline: Timestamp) {
-    dispute.status = Status::Mediating;
-    dispute.deadline = Some(deadline);
-    dispute.next_session = None;
-    dispute.failure_reason = None;
-    dispute.routes_told.clear();
-    dispute.referred_to = None;
-}
-
-/// Applies a recorded "marked duplicate": status duplicate, deadline None.
-pub fn marked_duplicate(dispute: &mut Dispute) {
-    dispute.status = Status::Duplicate;
-    dispute.deadline = None;
-    dispute.next_session = None;
-}
-
-/// The unit an event assigns the dispute to (the room it is routed to, or accepted in), if any.
-pub fn assigned_unit(event: &DisputeEvent) -> Option<&UnitId> {
-    match event {
-        DisputeEvent::Registered { room, .. } => room.as_ref(),
-        DisputeEvent::Accepted { room, .. } => Some(room),
-        _ => None,
+    fn decide(
+        case: Option<&Self>,
+        command: &DisputeCommand,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<DisputeEvent>, Refusal> {
+        record(case, command, ctx)
     }
-}
 
-/// A short name of the current step whose deadline `deadline` is: "accept", "mediate",
-/// "perform"; None when no deadline.
-pub fn current_step(dispute: &Dispute) -> Option<&'static str> {
-    dispute.deadline?;
-    match dispute.status {
-        Status::Registered => Some("accept"),
-        Status::Mediating => Some("mediate"),
-        Status::Agreed
-        | Status::Failed
-        | Status::Closed
-        | Status::Declined
-        | Status::Withdrawn
-        | Status::Duplicate => None,
+    fn evolve(case: Option<Self>, event: &DisputeEvent) -> Result<Self, ReplayError> {
+        evolve(case, event)
+    }
+
+    fn community(&self) -> &CommunityId {
+        &self.community
+    }
+
+    fn grid(&self) -> Option<&GridId> {
+        self.grid.as_ref()
+    }
+
+    fn title(&self) -> &str {
+        &self.title
+    }
+
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The dispute's type.
+    fn category(&self) -> String {
+        json_name(&self.dispute_type)
+    }
+
+    fn deadline(&self) -> Option<Timestamp> {
+        self.deadline
+    }
+
+    fn set_deadline(&mut self, deadline: Option<Timestamp>) {
+        self.deadline = deadline;
+    }
+
+    /// "accept", "mediate"; none without a deadline.
+    fn current_step(&self) -> Option<&'static str> {
+        self.deadline?;
+        match self.status {
+            Status::Registered => Some("accept"),
+            Status::Mediating => Some("mediate"),
+            Status::Agreed
+            | Status::Failed
+            | Status::Closed
+            | Status::Declined
+            | Status::Withdrawn
+            | Status::Duplicate => None,
+        }
+    }
+
+    /// Closed after performance is resolved; closed by referral, declined and withdrawn are not.
+    fn outcome(&self) -> Option<Outcome> {
+        match self.status {
+            Status::Closed if self.referred_to.is_some() => Some(Outcome::NotResolved),
+            Status::Closed => Some(Outcome::Resolved),
+            Status::Declined | Status::Withdrawn => Some(Outcome::NotResolved),
+            Status::Duplicate => Some(Outcome::Duplicate),
+            Status::Registered | Status::Mediating | Status::Agreed | Status::Failed => None,
+        }
+    }
+
+    /// The mediation room routes its disputes, and the supervisor.
+    fn routers() -> &'static [Role] {
+        &[Mediator, Supervisor]
+    }
+
+    /// The mediator works the steps.
+    fn step_workers() -> &'static [Role] {
+        &[Mediator]
+    }
+
+    fn extension_rule(policy: &DeadlinePolicy) -> ExtensionRule {
+        policy.extensions.dispute
+    }
+
+    /// Only mediation may be extended.
+    fn extendable(&self) -> Result<(), &'static str> {
+        match self.status {
+            Status::Mediating => Ok(()),
+            _ => Err("only mediation can be extended"),
+        }
+    }
+
+    fn reopenable(&self) -> Result<(), &'static str> {
+        match self.status {
+            Status::Closed => Ok(()),
+            _ => Err("only a closed dispute can be reopened"),
+        }
+    }
+
+    /// Mediation again.
+    fn reopen_deadline(policy: &DeadlinePolicy, now: Timestamp) -> Timestamp {
+        policy.due(now, policy.dispute.mediate)
+    }
+
+    /// Back to mediating. The failure and referral are cleared (they no longer describe where
+    /// the dispute stands); the agreement, if any, stays until a new one is recorded.
+    fn reopened(&mut self, deadline: Timestamp) {
+        self.status = Status::Mediating;
+        self.deadline = Some(deadline);
+        self.next_session = None;
+        self.failure_reason = None;
+        self.routes_told.clear();
+        self.referred_to = None;
+    }
+
+    fn marked_duplicate(&mut self) {
+        self.status = Status::Duplicate;
+        self.deadline = None;
+        self.next_session = None;
+    }
+
+    /// Mediators and supervisors see the parties; everyone else within reach sees them masked.
+    fn disclosure(&self, role: Role, _unit: Option<&UnitId>) -> Disclosure {
+        match role {
+            Role::Mediator | Role::Supervisor => Disclosure::Clear,
+            _ => Disclosure::Masked,
+        }
+    }
+
+    /// The room it is routed to at registration, or accepted in.
+    fn assigned_unit(event: &DisputeEvent) -> Option<&UnitId> {
+        match event {
+            DisputeEvent::Registered { room, .. } => room.as_ref(),
+            DisputeEvent::Accepted { room, .. } => Some(room),
+            _ => None,
+        }
+    }
+
+    fn persons_mut(event: &mut DisputeEvent) -> Vec<&mut Personal> {
+        match event {
+            DisputeEvent::Registered { parties, .. } => {
+                parties.iter_mut().map(|p| &mut p.who).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn persons(event: &DisputeEvent) -> Vec<&Personal> {
+        match event {
+            DisputeEvent::Registered { parties, .. } => parties.iter().map(|p| &p.who).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A mediator's registration goes to his own room.
+    fn route_to_own_unit(command: &mut DisputeCommand, role: Role, unit: &UnitId) {
+        if let DisputeCommand::Register(r) = command
+            && role == Mediator
+            && r.room.is_none()
+        {
+            r.room = Some(unit.clone());
+        }
     }
 }
 

@@ -5,13 +5,15 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::common::Outcome;
-use crate::deadlines::{DeadlinePolicy, Limit};
+use crate::deadlines::{DeadlinePolicy, ExtensionRule, Limit};
 use crate::evidence::{
     Evidence, Location, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_evidence, check_location,
     optional_text, required_text,
 };
-use crate::{CaseId, CommunityId, Context, GridId, Refusal, ReplayError, Role, UnitId};
+use crate::kind::{self, CaseReference, Kind, Outcome, json_name};
+use crate::person::Disclosure;
+use crate::table::{Guard, Next, Row};
+use crate::{CaseId, CaseKind, CommunityId, Context, GridId, Refusal, ReplayError, Role, UnitId};
 
 const KIND: &str = "hazard";
 
@@ -87,86 +89,87 @@ impl Action {
     }
 }
 
-/// One row of the hazard table. `from: None` is a ticket not yet filed.
-#[derive(Debug)]
-pub struct Transition {
-    pub from: &'static [Option<Status>],
-    pub action: Action,
-    pub who: &'static [Role],
-    pub to: Status,
-    /// A condition on the ticket beyond its state, with the reason given when it fails.
-    guard: Option<Guard>,
+impl kind::Status for Status {
+    fn as_str(self) -> &'static str {
+        Status::as_str(self)
+    }
+
+    fn is_end(self) -> bool {
+        Status::is_end(self)
+    }
 }
 
-/// A condition a row puts on the ticket, and what a refusal says when it does not hold.
-#[derive(Debug, Clone, Copy)]
-struct Guard {
-    holds: fn(&HazardTicket) -> bool,
-    reason: &'static str,
+impl kind::Action for Action {
+    const ALL: &'static [Action] = &Action::ALL;
+
+    fn as_str(self) -> &'static str {
+        Action::as_str(self)
+    }
 }
 
+use Next::To;
 use Role::{GridWorker, Handler, Supervisor};
 use Status::{Closed, Dismissed, Rectified, Rectifying, Reported, Verified};
 
 /// The hazard table of the domain brief, row for row.
-pub const TABLE: &[Transition] = &[
-    Transition {
+pub const TABLE: &[Row<HazardTicket>] = &[
+    Row {
         from: &[None],
         action: Action::Report,
         who: &[GridWorker, Handler, Supervisor],
-        to: Reported,
+        to: To(Reported),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Reported)],
         action: Action::Verify,
         who: &[Handler, Supervisor],
-        to: Verified,
+        to: To(Verified),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Reported)],
         action: Action::Dismiss,
         who: &[Handler, Supervisor],
-        to: Dismissed,
+        to: To(Dismissed),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Reported), Some(Verified)],
         action: Action::FixOnSpot,
         who: &[GridWorker, Handler],
-        to: Rectified,
+        to: To(Rectified),
         guard: Some(Guard {
-            holds: |t| t.severity == Severity::General,
+            holds: |t, _| t.severity == Severity::General,
             reason: "only a general hazard can be fixed on the spot; a major one needs a rectification order",
         }),
     },
-    Transition {
+    Row {
         from: &[Some(Verified)],
         action: Action::OrderRectification,
         who: &[Handler, Supervisor],
-        to: Rectifying,
+        to: To(Rectifying),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Rectifying)],
         action: Action::ReportRectified,
         who: &[GridWorker, Handler],
-        to: Rectified,
+        to: To(Rectified),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Rectified)],
         action: Action::PassReinspection,
         who: &[Handler, Supervisor],
-        to: Closed,
+        to: To(Closed),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Rectified)],
         action: Action::FailReinspection,
         who: &[Handler, Supervisor],
-        to: Rectifying,
+        to: To(Rectifying),
         guard: None,
     },
 ];
@@ -200,6 +203,15 @@ pub enum Category {
 pub enum Severity {
     General,
     Major,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::General => "general",
+            Severity::Major => "major",
+        }
+    }
 }
 
 /// Who found the hazard.
@@ -436,79 +448,37 @@ fn rectification_limit(policy: &DeadlinePolicy, severity: Severity) -> Limit {
 
 // ---- the rules ------------------------------------------------------------------------------
 
-fn status_of(ticket: Option<&HazardTicket>) -> Option<Status> {
-    ticket.map(|t| t.status)
-}
-
-fn state_name(ticket: Option<&HazardTicket>) -> &'static str {
-    status_of(ticket).map_or("not filed", Status::as_str)
-}
-
-fn open_rows(ticket: Option<&HazardTicket>) -> impl Iterator<Item = &'static Transition> + '_ {
-    let status = status_of(ticket);
-    TABLE.iter().filter(move |row| {
-        row.from.contains(&status)
-            && match (row.guard, ticket) {
-                (Some(guard), Some(t)) => (guard.holds)(t),
-                (Some(_), None) | (None, _) => true,
-            }
-    })
-}
-
-/// The actions `role` may take on this ticket now (`None`: a ticket not yet filed).
-pub fn allowed_actions(ticket: Option<&HazardTicket>, role: Role) -> Vec<&'static str> {
-    open_rows(ticket)
-        .filter(|row| row.who.contains(&role))
-        .map(|row| row.action.as_str())
-        .collect()
-}
-
-/// Finds the row that lets `role` take `action` here, or says why none does.
-pub fn authorize(
-    ticket: Option<&HazardTicket>,
-    action: Action,
-    role: Role,
-) -> Result<&'static Transition, Refusal> {
-    let Some(row) = open_rows(ticket).find(|row| row.action == action) else {
-        let status = status_of(ticket);
-        let reason = TABLE
-            .iter()
-            .find(|row| row.action == action && row.from.contains(&status))
-            .and_then(|row| row.guard.map(|g| g.reason));
-        return Err(Refusal::NotAllowedInState {
-            kind: KIND,
-            state: state_name(ticket),
-            action: action.as_str().to_owned(),
-            allowed: open_rows(ticket).map(|r| r.action.as_str()).collect(),
-            reason,
-        });
-    };
-    if !row.who.contains(&role) {
-        return Err(Refusal::RoleNotPermitted {
-            kind: KIND,
-            state: state_name(ticket),
-            action: action.as_str().to_owned(),
-            role,
-            allowed: allowed_actions(ticket, role),
-        });
-    }
-    Ok(row)
-}
-
-fn check_deadline(deadline: Option<Timestamp>, now: Timestamp) -> Result<(), Refusal> {
-    match deadline {
-        Some(d) if d <= now => Err(Refusal::invalid("deadline", "must be in the future")),
-        _ => Ok(()),
+/// The rectification deadline an order or a failed reinspection sets: the one the user names,
+/// which must lie ahead and within the policy's limit for the hazard's severity, or that limit.
+fn rectification_deadline(
+    named: Option<Timestamp>,
+    severity: Severity,
+    ctx: &Context<'_>,
+) -> Result<Timestamp, Refusal> {
+    let policy = ctx.policy;
+    let limit = rectification_limit(policy, severity);
+    let ceiling = policy.due(ctx.now, limit);
+    match named {
+        Some(d) if d <= ctx.now => Err(Refusal::invalid("deadline", "must be in the future")),
+        Some(d) if d > ceiling => Err(Refusal::invalid(
+            "deadline",
+            format!(
+                "must be at most the policy's {limit} for rectifying a {} hazard, that is by {}; a longer time is an extension for a supervisor to approve",
+                severity.as_str(),
+                policy.local_day(ceiling)
+            ),
+        )),
+        Some(d) => Ok(d),
+        None => Ok(ceiling),
     }
 }
 
-/// Decides what a command does to a ticket: the events to record, or a refusal.
-pub fn decide(
+/// What a command the table allowed records on a ticket, once its inputs are checked.
+fn record(
     ticket: Option<&HazardTicket>,
     command: &HazardCommand,
     ctx: &Context<'_>,
 ) -> Result<Vec<HazardEvent>, Refusal> {
-    authorize(ticket, command.action(), ctx.role)?;
     let now = ctx.now;
     let policy = ctx.policy;
     let event = match command {
@@ -580,13 +550,10 @@ pub fn decide(
         }
         HazardCommand::OrderRectification(o) => {
             required_text("measures", &o.measures, MAX_TEXT)?;
-            check_deadline(o.deadline, now)?;
             let severity = ticket.map_or(Severity::General, |t| t.severity);
             HazardEvent::RectificationOrdered {
                 measures: o.measures.clone(),
-                deadline: o
-                    .deadline
-                    .unwrap_or_else(|| policy.due(now, rectification_limit(policy, severity))),
+                deadline: rectification_deadline(o.deadline, severity, ctx)?,
             }
         }
         HazardCommand::ReportRectified(r) => {
@@ -608,13 +575,10 @@ pub fn decide(
         }
         HazardCommand::FailReinspection(f) => {
             required_text("reason", &f.reason, MAX_TEXT)?;
-            check_deadline(f.deadline, now)?;
             let severity = ticket.map_or(Severity::General, |t| t.severity);
             HazardEvent::ReinspectionFailed {
                 reason: f.reason.clone(),
-                deadline: f
-                    .deadline
-                    .unwrap_or_else(|| policy.due(now, rectification_limit(policy, severity))),
+                deadline: rectification_deadline(f.deadline, severity, ctx)?,
             }
         }
     };
@@ -736,68 +700,179 @@ fn reported(event: &HazardEvent) -> HazardTicket {
     }
 }
 
-// ---- hooks for the actions every case has -----------------------------------------------------
+// ---- the kind -------------------------------------------------------------------------------
 
-/// The unit an event routes the ticket to (the responsible unit named at filing), if any.
-pub fn assigned_unit(event: &HazardEvent) -> Option<&UnitId> {
-    match event {
-        HazardEvent::Reported { unit, .. } => unit.as_ref(),
-        _ => None,
+impl Kind for HazardTicket {
+    const KIND: CaseKind = CaseKind::Hazard;
+
+    type Status = Status;
+    type Action = Action;
+    type Command = HazardCommand;
+    type Event = HazardEvent;
+
+    fn table() -> &'static [Row<Self>] {
+        TABLE
     }
-}
 
-/// How an ended ticket ended: struck off after reinspection is resolved; a dismissed one is not
-/// (or is a duplicate). `None` while open.
-pub fn outcome(ticket: &HazardTicket) -> Option<Outcome> {
-    match ticket.status {
-        Closed => Some(Outcome::Resolved),
-        Dismissed if ticket.dismissal == Some(DismissReason::Duplicate) => Some(Outcome::Duplicate),
-        Dismissed => Some(Outcome::NotResolved),
-        Reported | Verified | Rectifying | Rectified => None,
+    fn status(&self) -> Status {
+        self.status
     }
-}
 
-/// Only a rectification deadline can be extended.
-pub fn extendable(ticket: &HazardTicket) -> Result<(), &'static str> {
-    match ticket.status {
-        Rectifying => Ok(()),
-        _ => Err("only a rectification deadline can be extended"),
+    fn action(command: &HazardCommand) -> Action {
+        command.action()
     }
-}
 
-/// A struck-off hazard can be reopened (the hazard is back); a dismissed one is reported anew.
-pub fn reopenable(ticket: &HazardTicket) -> Result<(), &'static str> {
-    match ticket.status {
-        Closed => Ok(()),
-        _ => Err("only a struck-off hazard is reopened; a dismissed one is reported again"),
+    fn decide(
+        case: Option<&Self>,
+        command: &HazardCommand,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<HazardEvent>, Refusal> {
+        record(case, command, ctx)
     }
-}
 
-/// A reopened hazard is verified again on site.
-pub fn reopen_deadline(policy: &DeadlinePolicy, now: Timestamp) -> Timestamp {
-    policy.due(now, policy.hazard.verify)
-}
+    fn evolve(case: Option<Self>, event: &HazardEvent) -> Result<Self, ReplayError> {
+        evolve(case, event)
+    }
 
-/// Applies a recorded reopening.
-pub fn reopened(ticket: &mut HazardTicket, deadline: Timestamp) {
-    ticket.status = Reported;
-    ticket.deadline = Some(deadline);
-}
+    fn community(&self) -> &CommunityId {
+        &self.community
+    }
 
-/// Applies a recorded "marked duplicate": the hazard table's dismissal as a duplicate.
-pub fn marked_duplicate(ticket: &mut HazardTicket) {
-    ticket.status = Dismissed;
-    ticket.dismissal = Some(DismissReason::Duplicate);
-    ticket.deadline = None;
-}
+    fn grid(&self) -> Option<&GridId> {
+        self.grid.as_ref()
+    }
 
-/// The step whose deadline the ticket shows.
-pub fn current_step(ticket: &HazardTicket) -> Option<&'static str> {
-    match ticket.status {
-        Reported => Some("verify"),
-        Rectifying => Some("rectify"),
-        Rectified => Some("reinspect"),
-        Verified | Closed | Dismissed => None,
+    fn title(&self) -> &str {
+        &self.title
+    }
+
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn category(&self) -> String {
+        json_name(&self.category)
+    }
+
+    fn severity(&self) -> Option<&'static str> {
+        Some(self.severity.as_str())
+    }
+
+    fn deadline(&self) -> Option<Timestamp> {
+        self.deadline
+    }
+
+    fn set_deadline(&mut self, deadline: Option<Timestamp>) {
+        self.deadline = deadline;
+    }
+
+    /// The step whose deadline the ticket shows.
+    fn current_step(&self) -> Option<&'static str> {
+        match self.status {
+            Reported => Some("verify"),
+            Rectifying => Some("rectify"),
+            Rectified => Some("reinspect"),
+            Verified | Closed | Dismissed => None,
+        }
+    }
+
+    /// Struck off after reinspection is resolved; a dismissed ticket is not (or is a duplicate).
+    fn outcome(&self) -> Option<Outcome> {
+        match self.status {
+            Closed => Some(Outcome::Resolved),
+            Dismissed if self.dismissal == Some(DismissReason::Duplicate) => {
+                Some(Outcome::Duplicate)
+            }
+            Dismissed => Some(Outcome::NotResolved),
+            Reported | Verified | Rectifying | Rectified => None,
+        }
+    }
+
+    /// The supervisor routes hazards to units.
+    fn routers() -> &'static [Role] {
+        &[Supervisor]
+    }
+
+    /// The responsible unit works every step.
+    fn step_workers() -> &'static [Role] {
+        &[Handler]
+    }
+
+    fn extension_rule(policy: &DeadlinePolicy) -> ExtensionRule {
+        policy.extensions.hazard
+    }
+
+    /// Only a rectification deadline can be extended.
+    fn extendable(&self) -> Result<(), &'static str> {
+        match self.status {
+            Rectifying => Ok(()),
+            _ => Err("only a rectification deadline can be extended"),
+        }
+    }
+
+    /// A struck-off hazard can be reopened (the hazard is back); a dismissed one is reported anew.
+    fn reopenable(&self) -> Result<(), &'static str> {
+        match self.status {
+            Closed => Ok(()),
+            _ => Err("only a struck-off hazard is reopened; a dismissed one is reported again"),
+        }
+    }
+
+    /// A reopened hazard is verified again on site.
+    fn reopen_deadline(policy: &DeadlinePolicy, now: Timestamp) -> Timestamp {
+        policy.due(now, policy.hazard.verify)
+    }
+
+    fn reopened(&mut self, deadline: Timestamp) {
+        self.status = Reported;
+        self.deadline = Some(deadline);
+    }
+
+    /// The hazard table's own dismissal as a duplicate.
+    fn marked_duplicate(&mut self) {
+        self.status = Dismissed;
+        self.dismissal = Some(DismissReason::Duplicate);
+        self.deadline = None;
+    }
+
+    /// A hazard names no one but its responsible party, which is not personal data.
+    fn disclosure(&self, _role: Role, _unit: Option<&UnitId>) -> Disclosure {
+        Disclosure::Masked
+    }
+
+    /// The responsible unit named at filing.
+    fn assigned_unit(event: &HazardEvent) -> Option<&UnitId> {
+        match event {
+            HazardEvent::Reported { unit, .. } => unit.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn duplicate_of(event: &HazardEvent) -> Option<CaseId> {
+        match event {
+            HazardEvent::Dismissed { duplicate_of, .. } => *duplicate_of,
+            _ => None,
+        }
+    }
+
+    fn names_case(command: &HazardCommand) -> Option<(CaseId, &'static str, CaseReference)> {
+        match command {
+            HazardCommand::Dismiss(Dismiss {
+                duplicate_of: Some(of),
+                ..
+            }) => Some((*of, "duplicate_of", CaseReference::Original)),
+            _ => None,
+        }
+    }
+
+    /// A handler's report goes to his own unit.
+    fn route_to_own_unit(command: &mut HazardCommand, role: Role, unit: &UnitId) {
+        if let HazardCommand::Report(r) = command
+            && role == Handler
+            && r.unit.is_none()
+        {
+            r.unit = Some(unit.clone());
+        }
     }
 }
 

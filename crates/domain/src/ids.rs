@@ -215,7 +215,8 @@ impl FromStr for CaseNumber {
             return Err(invalid("expected PREFIX-YYYY-NNNNNN"));
         };
         let kind = CaseKind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|k| k.number_prefix() == prefix)
             .ok_or_else(|| invalid("unknown kind prefix"))?;
         if year.len() != 4 || seq.len() < 6 {

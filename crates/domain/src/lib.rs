@@ -5,22 +5,28 @@
 
 mod case;
 pub mod common;
+mod context;
 pub mod deadlines;
 pub mod dispute;
 pub mod evidence;
 pub mod hazard;
 mod ids;
+pub mod kind;
 pub mod person;
 pub mod petition;
 mod reach;
 mod refusal;
 mod role;
+pub mod table;
+#[cfg(test)]
+mod testing;
 
 pub use case::{
-    CaseCommand, CaseEvent, CaseKind, CaseReference, CaseState, Context, Detail, InvalidInput,
-    ReplayError, UnknownEvent,
+    CaseCommand, CaseEvent, CaseKind, CaseState, Detail, InvalidInput, ReplayError, UnknownEvent,
 };
+pub use context::{ActingFor, Context};
 pub use ids::{CaseId, CaseNumber, CommunityId, GridId, InvalidId, TenantId, UnitId};
+pub use kind::{CaseReference, Kind};
 pub use reach::Reach;
 pub use refusal::Refusal;
 pub use role::Role;

@@ -3,16 +3,14 @@
 //! A person's identifying details (name, resident ID number, phone, address) are decided in clear
 //! and sealed with the person's own key before the commit is written: the log holds a `Sealed`
 //! person only, so destroying the key erases the details everywhere without rewriting the log.
-//! Who sees them in clear, masked or not at all is `disclosure`.
+//! Who sees them in clear, masked or not at all is each kind's `Kind::disclosure`, asked through
+//! `CaseState::disclosure`.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-use crate::petition::PetitionType;
-use crate::{CaseState, Detail, Role, UnitId};
 
 /// One person across cases: the same resident ID number is the same person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -110,32 +108,6 @@ pub enum Disclosure {
     Masked,
     /// Nothing, not even a masked name: the unit a report or accusation names.
     Withheld,
-}
-
-/// Who sees the people of a case how. Mediators and supervisors see dispute parties; petition
-/// officers, supervisors and the handling unit's handlers see petitioners; everyone else within
-/// reach sees them masked. The identity of a person who reports or accuses (检举控告) is shown in
-/// clear to petition officers and supervisors only, masked to handlers of another unit than the
-/// one accused, and to nobody else at all: never to the unit it names.
-pub fn disclosure(role: Role, unit: Option<&UnitId>, case: &CaseState) -> Disclosure {
-    match &case.detail {
-        Detail::Dispute(_) => match role {
-            Role::Mediator | Role::Supervisor => Disclosure::Clear,
-            _ => Disclosure::Masked,
-        },
-        Detail::Petition(p) if p.petition_type == PetitionType::ReportAccusation => match role {
-            Role::PetitionOfficer | Role::Supervisor => Disclosure::Clear,
-            Role::Handler if unit.is_some() && unit != p.accused_unit.as_ref() => {
-                Disclosure::Masked
-            }
-            _ => Disclosure::Withheld,
-        },
-        Detail::Petition(_) => match role {
-            Role::PetitionOfficer | Role::Supervisor | Role::Handler => Disclosure::Clear,
-            _ => Disclosure::Masked,
-        },
-        Detail::Hazard(_) => Disclosure::Masked,
-    }
 }
 
 /// A name masked to its first character: 张三丰 → 张**.

@@ -6,14 +6,15 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::common::Outcome;
-use crate::deadlines::DeadlinePolicy;
+use crate::deadlines::{DeadlinePolicy, ExtensionRule};
 use crate::evidence::{
     Evidence, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_evidence, check_person, optional_text,
     required_text,
 };
-use crate::person::{Personal, PersonalDetails};
-use crate::{CommunityId, Context, GridId, Refusal, ReplayError, Role, UnitId};
+use crate::kind::{self, Kind, Outcome, json_name};
+use crate::person::{Disclosure, Personal, PersonalDetails};
+use crate::table::{Guard, Next, Row};
+use crate::{CaseKind, CommunityId, Context, GridId, Refusal, ReplayError, Role, UnitId};
 
 const KIND: &str = "petition";
 
@@ -130,26 +131,25 @@ impl Action {
     }
 }
 
-/// One row of the petition table. `from: None` is a petition not yet registered.
-#[derive(Debug)]
-pub struct Transition {
-    pub from: &'static [Option<Status>],
-    pub action: Action,
-    pub who: &'static [Role],
-    pub to: Status,
-    /// A condition on the petition and the time beyond its state, with the reason given when it
-    /// fails.
-    guard: Option<Guard>,
+impl kind::Status for Status {
+    fn as_str(self) -> &'static str {
+        Status::as_str(self)
+    }
+
+    fn is_end(self) -> bool {
+        Status::is_end(self)
+    }
 }
 
-/// A condition a row puts on the petition at the time of the command, and what a refusal says
-/// when it does not hold.
-#[derive(Debug, Clone, Copy)]
-struct Guard {
-    holds: fn(&Petition, Timestamp) -> bool,
-    reason: &'static str,
+impl kind::Action for Action {
+    const ALL: &'static [Action] = &Action::ALL;
+
+    fn as_str(self) -> &'static str {
+        Action::as_str(self)
+    }
 }
 
+use Next::To;
 use Role::{GridWorker, Handler, PetitionOfficer, Supervisor};
 use Status::{
     Closed, Concluded, Handling, NotAccepted, Registered, Replied, ReviewDecided, Transferred,
@@ -158,98 +158,98 @@ use Status::{
 
 /// The petition table of the domain brief, row for row. A grid worker registers visits only:
 /// that looks at the command, not the petition, so `decide` checks it.
-pub const TABLE: &[Transition] = &[
-    Transition {
+pub const TABLE: &[Row<Petition>] = &[
+    Row {
         from: &[None],
         action: Action::Register,
         who: &[PetitionOfficer, GridWorker],
-        to: Registered,
+        to: To(Registered),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Registered)],
         action: Action::Accept,
         who: &[PetitionOfficer],
-        to: Handling,
+        to: To(Handling),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Registered)],
         action: Action::NotAccept,
         who: &[PetitionOfficer],
-        to: NotAccepted,
+        to: To(NotAccepted),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Registered)],
         action: Action::Transfer,
         who: &[PetitionOfficer],
-        to: Transferred,
+        to: To(Transferred),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Handling)],
         action: Action::Reply,
         who: &[Handler, PetitionOfficer],
-        to: Replied,
+        to: To(Replied),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Replied)],
         action: Action::ConfirmSatisfied,
         who: &[PetitionOfficer],
-        to: Closed,
+        to: To(Closed),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(Replied)],
         action: Action::RequestReview,
         who: &[PetitionOfficer],
-        to: UnderReview,
+        to: To(UnderReview),
         guard: Some(Guard {
             holds: |p, now| p.review_request_by.is_some_and(|by| now < by),
             reason: "a review must be requested within 30 days of the reply",
         }),
     },
-    Transition {
+    Row {
         from: &[Some(Replied)],
         action: Action::CloseWithoutReview,
         who: &[PetitionOfficer, Supervisor],
-        to: Closed,
+        to: To(Closed),
         guard: Some(Guard {
             holds: |p, now| p.review_request_by.is_none_or(|by| now >= by),
             reason: "the 30 days for requesting a review have not passed",
         }),
     },
-    Transition {
+    Row {
         from: &[Some(UnderReview)],
         action: Action::DecideReview,
         who: &[Supervisor],
-        to: ReviewDecided,
+        to: To(ReviewDecided),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(ReviewDecided)],
         action: Action::RequestReReview,
         who: &[PetitionOfficer],
-        to: UnderReReview,
+        to: To(UnderReReview),
         guard: Some(Guard {
             holds: |p, now| p.re_review_request_by.is_some_and(|by| now < by),
             reason: "a re-review must be requested within 30 days of the review decision",
         }),
     },
-    Transition {
+    Row {
         from: &[Some(ReviewDecided)],
         action: Action::Close,
         who: &[PetitionOfficer, Supervisor],
-        to: Closed,
+        to: To(Closed),
         guard: None,
     },
-    Transition {
+    Row {
         from: &[Some(UnderReReview)],
         action: Action::DecideReReview,
         who: &[Supervisor],
-        to: Concluded,
+        to: To(Concluded),
         guard: None,
     },
 ];
@@ -667,76 +667,6 @@ pub struct Petition {
 
 // ---- the rules ------------------------------------------------------------------------------
 
-fn status_of(petition: Option<&Petition>) -> Option<Status> {
-    petition.map(|p| p.status)
-}
-
-fn state_name(petition: Option<&Petition>) -> &'static str {
-    status_of(petition).map_or("not registered", Status::as_str)
-}
-
-fn open_rows(
-    petition: Option<&Petition>,
-    now: Timestamp,
-) -> impl Iterator<Item = &'static Transition> + '_ {
-    let status = status_of(petition);
-    TABLE.iter().filter(move |row| {
-        row.from.contains(&status)
-            && match (row.guard, petition) {
-                (Some(guard), Some(p)) => (guard.holds)(p, now),
-                (Some(_), None) | (None, _) => true,
-            }
-    })
-}
-
-/// The actions `role` may take on this petition at `now` (`None`: a petition not yet
-/// registered).
-pub fn allowed_actions(
-    petition: Option<&Petition>,
-    role: Role,
-    now: Timestamp,
-) -> Vec<&'static str> {
-    open_rows(petition, now)
-        .filter(|row| row.who.contains(&role))
-        .map(|row| row.action.as_str())
-        .collect()
-}
-
-/// Finds the row that lets `role` take `action` here at `now`, or says why none does.
-pub fn authorize(
-    petition: Option<&Petition>,
-    action: Action,
-    role: Role,
-    now: Timestamp,
-) -> Result<&'static Transition, Refusal> {
-    let Some(row) = open_rows(petition, now).find(|row| row.action == action) else {
-        let status = status_of(petition);
-        let reason = TABLE
-            .iter()
-            .find(|row| row.action == action && row.from.contains(&status))
-            .and_then(|row| row.guard.map(|g| g.reason));
-        return Err(Refusal::NotAllowedInState {
-            kind: KIND,
-            state: state_name(petition),
-            action: action.as_str().to_owned(),
-            allowed: open_rows(petition, now)
-                .map(|r| r.action.as_str())
-                .collect(),
-            reason,
-        });
-    };
-    if !row.who.contains(&role) {
-        return Err(Refusal::RoleNotPermitted {
-            kind: KIND,
-            state: state_name(petition),
-            action: action.as_str().to_owned(),
-            role,
-            allowed: allowed_actions(petition, role, now),
-        });
-    }
-    Ok(row)
-}
-
 fn check_register(r: &Register, role: Role) -> Result<(), Refusal> {
     if role == GridWorker && r.channel != Channel::Visit {
         return Err(Refusal::invalid(
@@ -793,14 +723,13 @@ fn check_register(r: &Register, role: Role) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Decides what a command does to a petition: the events to record, or a refusal.
-pub fn decide(
+/// What a command the table allowed records on a petition, once its inputs are checked.
+fn record(
     petition: Option<&Petition>,
     command: &PetitionCommand,
     ctx: &Context<'_>,
 ) -> Result<Vec<PetitionEvent>, Refusal> {
     let now = ctx.now;
-    authorize(petition, command.action(), ctx.role, now)?;
     let policy = ctx.policy;
     let limits = &policy.petition;
     let event = match command {
@@ -827,6 +756,11 @@ pub fn decide(
         }
         PetitionCommand::Accept(a) => {
             optional_text("note", a.note.as_deref(), MAX_TEXT)?;
+            if let Some((barred, reason)) = petition.and_then(Kind::barred_unit)
+                && barred == &a.unit
+            {
+                return Err(Refusal::invalid("unit", reason));
+            }
             PetitionEvent::Accepted {
                 unit: a.unit.clone(),
                 note: a.note.clone(),
@@ -1061,86 +995,217 @@ fn registered(event: &PetitionEvent) -> Petition {
     }
 }
 
-// ---- hooks for what every case has beside its table -----------------------------------------
+// ---- the kind -------------------------------------------------------------------------------
 
-/// How an ended petition ended: closed (satisfied, no review requested in time, or closed after a
-/// review) is resolved; not accepted, transferred and concluded (终结) are not; a duplicate is
-/// counted with the case it duplicates. `None` while the petition is open.
-pub fn outcome(petition: &Petition) -> Option<Outcome> {
-    match petition.status {
-        Closed => Some(Outcome::Resolved),
-        NotAccepted | Transferred | Concluded => Some(Outcome::NotResolved),
-        Status::Duplicate => Some(Outcome::Duplicate),
-        Registered | Handling | Replied | UnderReview | ReviewDecided | UnderReReview => None,
+impl Kind for Petition {
+    const KIND: CaseKind = CaseKind::Petition;
+    const NOT_FILED: &'static str = "not registered";
+
+    type Status = Status;
+    type Action = Action;
+    type Command = PetitionCommand;
+    type Event = PetitionEvent;
+
+    fn table() -> &'static [Row<Self>] {
+        TABLE
     }
-}
 
-/// Only the handling of a petition may be extended (art. 34).
-pub fn extendable(petition: &Petition) -> Result<(), &'static str> {
-    match petition.status {
-        Handling => Ok(()),
-        _ => Err("only the handling of a petition can be extended"),
+    fn status(&self) -> Status {
+        self.status
     }
-}
 
-/// Whether the petition may be reopened after a dissatisfied return visit: a closed one only.
-pub fn reopenable(petition: &Petition) -> Result<(), &'static str> {
-    match petition.status {
-        Closed => Ok(()),
-        Concluded => Err("a concluded petition (终结) is not accepted again"),
-        NotAccepted => Err("a petition that was not accepted cannot be reopened"),
-        Transferred => Err("a petition transferred to another authority cannot be reopened"),
-        Status::Duplicate => Err("a duplicate is reopened through the case it duplicates"),
-        Registered | Handling | Replied | UnderReview | ReviewDecided | UnderReReview => {
-            Err("only a closed petition can be reopened; this one is still open")
+    fn action(command: &PetitionCommand) -> Action {
+        command.action()
+    }
+
+    fn decide(
+        case: Option<&Self>,
+        command: &PetitionCommand,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<PetitionEvent>, Refusal> {
+        record(case, command, ctx)
+    }
+
+    fn evolve(case: Option<Self>, event: &PetitionEvent) -> Result<Self, ReplayError> {
+        evolve(case, event)
+    }
+
+    fn community(&self) -> &CommunityId {
+        &self.community
+    }
+
+    fn grid(&self) -> Option<&GridId> {
+        self.grid.as_ref()
+    }
+
+    fn title(&self) -> &str {
+        &self.title
+    }
+
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// What the petition is about.
+    fn category(&self) -> String {
+        json_name(&self.category)
+    }
+
+    fn deadline(&self) -> Option<Timestamp> {
+        self.deadline
+    }
+
+    fn set_deadline(&mut self, deadline: Option<Timestamp>) {
+        self.deadline = deadline;
+    }
+
+    /// The step the current deadline is for; none without a deadline.
+    fn current_step(&self) -> Option<&'static str> {
+        self.deadline?;
+        match self.status {
+            Registered => Some("accept"),
+            Handling => Some("handle"),
+            UnderReview => Some("decide-review"),
+            UnderReReview => Some("decide-re-review"),
+            Replied
+            | ReviewDecided
+            | Closed
+            | NotAccepted
+            | Transferred
+            | Concluded
+            | Status::Duplicate => None,
         }
     }
-}
 
-/// The handling deadline of a reopened petition: handled again from `now`.
-pub fn reopen_deadline(policy: &DeadlinePolicy, now: Timestamp) -> Timestamp {
-    policy.due(now, policy.petition.handle)
-}
-
-/// Applies a recorded reopening: the petition is handled again, by this deadline. The previous
-/// reply and review decisions stay on record until new ones replace them; the request windows
-/// that followed them are spent.
-pub fn reopened(petition: &mut Petition, deadline: Timestamp) {
-    petition.status = Handling;
-    petition.deadline = Some(deadline);
-    petition.review_request_by = None;
-    petition.re_review_request_by = None;
-}
-
-/// Applies a recorded "marked duplicate": the petition ends as a duplicate.
-pub fn marked_duplicate(petition: &mut Petition) {
-    petition.status = Status::Duplicate;
-    petition.deadline = None;
-}
-
-/// The unit an event assigns the petition to (the handling unit on acceptance), if any.
-pub fn assigned_unit(event: &PetitionEvent) -> Option<&UnitId> {
-    match event {
-        PetitionEvent::Accepted { unit, .. } => Some(unit),
-        _ => None,
+    /// Closed (satisfied, no review requested in time, or closed after a review) is resolved;
+    /// not accepted, transferred and concluded (终结) are not; a duplicate is counted with the
+    /// case it duplicates.
+    fn outcome(&self) -> Option<Outcome> {
+        match self.status {
+            Closed => Some(Outcome::Resolved),
+            NotAccepted | Transferred | Concluded => Some(Outcome::NotResolved),
+            Status::Duplicate => Some(Outcome::Duplicate),
+            Registered | Handling | Replied | UnderReview | ReviewDecided | UnderReReview => None,
+        }
     }
-}
 
-/// A short name of the step the current deadline is for; `None` without a deadline.
-pub fn current_step(petition: &Petition) -> Option<&'static str> {
-    petition.deadline?;
-    match petition.status {
-        Registered => Some("accept"),
-        Handling => Some("handle"),
-        UnderReview => Some("decide-review"),
-        UnderReReview => Some("decide-re-review"),
-        Replied
-        | ReviewDecided
-        | Closed
-        | NotAccepted
-        | Transferred
-        | Concluded
-        | Status::Duplicate => None,
+    /// The petition officer routes petitions to units, and the supervisor.
+    fn routers() -> &'static [Role] {
+        &[PetitionOfficer, Supervisor]
+    }
+
+    /// The handling unit works the petition.
+    fn step_workers() -> &'static [Role] {
+        &[Handler]
+    }
+
+    fn extension_rule(policy: &DeadlinePolicy) -> ExtensionRule {
+        policy.extensions.petition
+    }
+
+    /// Only the handling of a petition may be extended (art. 34).
+    fn extendable(&self) -> Result<(), &'static str> {
+        match self.status {
+            Handling => Ok(()),
+            _ => Err("only the handling of a petition can be extended"),
+        }
+    }
+
+    fn reopenable(&self) -> Result<(), &'static str> {
+        match self.status {
+            Closed => Ok(()),
+            Concluded => Err("a concluded petition (终结) is not accepted again"),
+            NotAccepted => Err("a petition that was not accepted cannot be reopened"),
+            Transferred => Err("a petition transferred to another authority cannot be reopened"),
+            Status::Duplicate => Err("a duplicate is reopened through the case it duplicates"),
+            Registered | Handling | Replied | UnderReview | ReviewDecided | UnderReReview => {
+                Err("only a closed petition can be reopened; this one is still open")
+            }
+        }
+    }
+
+    /// Handled again from `now`.
+    fn reopen_deadline(policy: &DeadlinePolicy, now: Timestamp) -> Timestamp {
+        policy.due(now, policy.petition.handle)
+    }
+
+    /// Handled again. The previous reply and review decisions stay on record until new ones
+    /// replace them; the request windows that followed them are spent.
+    fn reopened(&mut self, deadline: Timestamp) {
+        self.status = Handling;
+        self.deadline = Some(deadline);
+        self.review_request_by = None;
+        self.re_review_request_by = None;
+    }
+
+    fn marked_duplicate(&mut self) {
+        self.status = Status::Duplicate;
+        self.deadline = None;
+    }
+
+    /// Petition officers, supervisors and handlers see petitioners; everyone else within reach
+    /// sees them masked. The identity of a person who reports or accuses (检举控告) is shown in
+    /// clear to petition officers and supervisors only, masked to handlers of another unit than
+    /// the one accused, and to nobody else at all: never to the unit it names.
+    fn disclosure(&self, role: Role, unit: Option<&UnitId>) -> Disclosure {
+        if self.petition_type == PetitionType::ReportAccusation {
+            return match role {
+                Role::PetitionOfficer | Role::Supervisor => Disclosure::Clear,
+                Role::Handler if unit.is_some() && unit != self.accused_unit.as_ref() => {
+                    Disclosure::Masked
+                }
+                _ => Disclosure::Withheld,
+            };
+        }
+        match role {
+            Role::PetitionOfficer | Role::Supervisor | Role::Handler => Disclosure::Clear,
+            _ => Disclosure::Masked,
+        }
+    }
+
+    /// The unit a report or accusation names never handles it.
+    fn barred_unit(&self) -> Option<(&UnitId, &'static str)> {
+        self.accused_unit.as_ref().map(|unit| {
+            (
+                unit,
+                "a report or accusation is never handled by the unit it accuses",
+            )
+        })
+    }
+
+    fn is_backlog(&self) -> bool {
+        self.backlog
+    }
+
+    /// Still open past its deadline, a petition becomes backlog (积案), once.
+    fn overdue_events(&self, deadline: Timestamp) -> Vec<PetitionEvent> {
+        if self.backlog {
+            Vec::new()
+        } else {
+            vec![PetitionEvent::BecameBacklog { deadline }]
+        }
+    }
+
+    /// The handling unit on acceptance.
+    fn assigned_unit(event: &PetitionEvent) -> Option<&UnitId> {
+        match event {
+            PetitionEvent::Accepted { unit, .. } => Some(unit),
+            _ => None,
+        }
+    }
+
+    fn persons_mut(event: &mut PetitionEvent) -> Vec<&mut Personal> {
+        match event {
+            PetitionEvent::Registered { petitioners, .. } => petitioners.iter_mut().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn persons(event: &PetitionEvent) -> Vec<&Personal> {
+        match event {
+            PetitionEvent::Registered { petitioners, .. } => petitioners.iter().collect(),
+            _ => Vec::new(),
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! reach the whole tenant. Tenant isolation itself is the log's: a case is only ever read within
 //! the caller's tenant. A case outside reach is treated as if it did not exist.
 
-use crate::{CaseCommand, CaseState, GridId, Role, UnitId, dispute, hazard};
+use crate::{CaseState, GridId, Role, UnitId};
 
 /// The cases of a tenant a person reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,27 +66,6 @@ impl Reach {
                 "this token reaches no case: it names no grid or unit, or its role files none"
                     .to_owned()
             }
-        }
-    }
-}
-
-impl CaseCommand {
-    /// A filing by a handler or mediator that routes the case nowhere is routed to their own
-    /// unit: a handler's hazard report to his unit, a mediator's dispute to his room.
-    pub fn route_to_own_unit(&mut self, role: Role, unit: Option<&UnitId>) {
-        let Some(unit) = unit else { return };
-        match self {
-            CaseCommand::Hazard(hazard::HazardCommand::Report(r))
-                if role == Role::Handler && r.unit.is_none() =>
-            {
-                r.unit = Some(unit.clone());
-            }
-            CaseCommand::Dispute(dispute::DisputeCommand::Register(r))
-                if role == Role::Mediator && r.room.is_none() =>
-            {
-                r.room = Some(unit.clone());
-            }
-            _ => {}
         }
     }
 }

@@ -35,6 +35,22 @@ pub enum Refusal {
         /// The actions this role may take here.
         allowed: Vec<&'static str>,
     },
+    /// The state allows the action to the role, but only for the lead unit (主办): the actor's
+    /// unit co-handles the case (协办) or has no part in it.
+    #[error(
+        "{kind} is {state}: {action} is for the lead unit's people, and this {role} acts for {acting_for}; allowed for them: {}",
+        list(allowed)
+    )]
+    UnitNotPermitted {
+        kind: &'static str,
+        state: &'static str,
+        action: String,
+        role: Role,
+        /// The part the actor's unit has in the case, in words.
+        acting_for: &'static str,
+        /// The actions the actor may take here.
+        allowed: Vec<&'static str>,
+    },
     /// The command carries a value the rules do not accept.
     #[error("{field}: {reason}")]
     InvalidField { field: &'static str, reason: String },

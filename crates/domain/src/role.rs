@@ -31,6 +31,15 @@ impl Role {
         Role::Admin,
     ];
 
+    /// Whether people of this role act for a unit (a handler's 责任单位, a mediator's room),
+    /// and so only by the part their unit has in a case.
+    pub fn acts_for_a_unit(self) -> bool {
+        match self {
+            Role::Handler | Role::Mediator => true,
+            Role::GridWorker | Role::PetitionOfficer | Role::Supervisor | Role::Admin => false,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::GridWorker => "grid_worker",

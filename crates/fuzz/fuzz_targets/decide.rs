@@ -28,12 +28,9 @@ fuzz_target!(|data: &[u8]| {
                     role: Role,
                     now: Timestamp,
                     state: &mut Option<CaseState>| {
-        let ctx = Context {
-            role,
-            now,
-            case_id,
-            policy: &policy,
-        };
+        // A handler or mediator acts for the case's lead unit.
+        let lead = state.as_ref().and_then(|s| s.handling.lead_unit.clone());
+        let ctx = Context::new(role, now, case_id, &policy).of_unit(lead.as_ref());
         if let Ok(events) = command.decide(state.as_ref(), &ctx) {
             assert!(!events.is_empty(), "an accepted command records something");
             for event in &events {

@@ -156,12 +156,7 @@ fn generate(cases: usize) -> Vec<Recorded> {
         };
         let case_id = CaseId::new();
         let command = CaseCommand::parse_filing(body).unwrap();
-        let ctx = Context {
-            role,
-            now: at,
-            case_id,
-            policy: &policy,
-        };
+        let ctx = Context::new(role, at, case_id, &policy);
         let events = command.decide(None, &ctx).unwrap();
         let state = CaseState::replay(&events).unwrap().unwrap();
         let hash = commit(
@@ -182,27 +177,23 @@ fn generate(cases: usize) -> Vec<Recorded> {
         if pending.len() > 2000 || i + 1 == cases {
             for (case_id, kind, state, prev, filed) in pending.drain(..) {
                 let unit = format!("unit-{:02}", case_id.as_uuid().as_u128() as usize % UNITS);
+                // The supervisor acts: these cases were filed routed to no unit.
                 let (role, action, body) = match kind {
                     CaseKind::Hazard => (
-                        Role::Handler,
+                        Role::Supervisor,
                         "verify",
                         json!({"severity": "general", "responsible_party": "物业"}),
                     ),
                     CaseKind::Petition => (Role::PetitionOfficer, "accept", json!({"unit": unit})),
                     CaseKind::Dispute => (
-                        Role::Mediator,
+                        Role::Supervisor,
                         "accept",
                         json!({"mediator": "调解员", "room": unit}),
                     ),
                 };
                 let command = CaseCommand::parse_action(kind, action, body).unwrap();
                 let now = filed + SignedDuration::from_hours(5);
-                let ctx = Context {
-                    role,
-                    now,
-                    case_id,
-                    policy: &policy,
-                };
+                let ctx = Context::new(role, now, case_id, &policy);
                 let events = command.decide(Some(&state), &ctx).unwrap();
                 commit(
                     &mut log,

@@ -1,7 +1,10 @@
 //! The permission matrix: every role, every action of every kind, on a case within and a case
-//! outside the caller's reach. Outside reach is 404 whatever the action or body; within reach the
-//! answer is the domain's own verdict on that case (the tables of DOMAIN.md, tested row by row in
-//! the domain crate). Reads (detail, history, list) follow the same reach.
+//! outside the caller's reach, and for handlers and mediators, as the lead unit (主办), a
+//! co-handling unit (协办) and an unrelated unit. Outside reach (an unrelated unit included) is
+//! 404 whatever the action or body; within reach the answer is the domain's own verdict on that
+//! case (the tables of DOMAIN.md, tested row by row in the domain crate), and a co-handling unit
+//! is refused every action of the kind's table (403 `unit-not-permitted`) but takes its own.
+//! Reads (detail, history, list) follow the same reach.
 
 use std::collections::BTreeMap;
 
@@ -12,14 +15,54 @@ use super::*;
 
 const GRID: &str = "qinghe-03";
 const UNIT: &str = "qinghe-safety";
+/// The unit that co-handles every matrix case.
+const CO_UNIT: &str = "qinghe-housing";
+
+/// Where an actor stands to the matrix's cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Within reach: the case's grid, the lead unit, the tenant.
+    Inside,
+    /// A handler or mediator of the co-handling unit.
+    CoHandling,
+    /// Outside reach: another grid, an unrelated unit, another tenant.
+    Outside,
+}
+
+impl Standing {
+    fn of(role: Role) -> &'static [Standing] {
+        if role.acts_for_a_unit() {
+            &[Standing::Inside, Standing::CoHandling, Standing::Outside]
+        } else {
+            &[Standing::Inside, Standing::Outside]
+        }
+    }
+}
 const NOW: &str = "2025-03-03T02:00:00Z";
 
 /// An actor of `role` for whom the matrix's cases are within reach (`inside`) or not: another
 /// grid or unit, or, for roles that reach the whole tenant, another tenant.
 fn actor(role: Role, inside: bool) -> Actor {
+    actor_standing(
+        role,
+        if inside {
+            Standing::Inside
+        } else {
+            Standing::Outside
+        },
+    )
+}
+
+fn actor_standing(role: Role, standing: Standing) -> Actor {
+    let inside = standing != Standing::Outside;
     let tenant_wide = matches!(role, Role::Supervisor | Role::PetitionOfficer);
+    let unit = match standing {
+        Standing::Inside => UNIT,
+        Standing::CoHandling => CO_UNIT,
+        Standing::Outside => "qinghe-far",
+    };
     Actor {
-        id: format!("{role}-{}", if inside { "in" } else { "out" }),
+        id: format!("{role}-{standing:?}"),
         tenant: if inside || !tenant_wide {
             "qinghe"
         } else {
@@ -28,8 +71,7 @@ fn actor(role: Role, inside: bool) -> Actor {
         .parse()
         .unwrap(),
         role,
-        unit: matches!(role, Role::Handler | Role::Mediator)
-            .then(|| if inside { UNIT } else { "qinghe-far" }.parse().unwrap()),
+        unit: role.acts_for_a_unit().then(|| unit.parse().unwrap()),
         grids: if role == Role::GridWorker {
             vec![if inside { GRID } else { "qinghe-09" }.parse().unwrap()]
         } else {
@@ -57,6 +99,7 @@ fn body(action: &str, other_case: &str) -> Value {
         "record-failure" => json!({"reason": "r", "routes_told": ["litigation"]}),
         "refer" => json!({"to": "arbitration"}),
         "add-note" => json!({"text": "电话联系"}),
+        "record-part" => json!({"text": "本单位已上门核实"}),
         "reassign" => json!({"unit": UNIT, "reason": "职责"}),
         "add-co-handler" | "remove-co-handler" => json!({"unit": "qinghe-fire"}),
         "supervise" => json!({"notice": "限期办理"}),
@@ -132,6 +175,21 @@ impl App {
                 .await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         }
+        // A co-handling unit, and a notice addressed to it (by a supervisor of its own, so that
+        // the matrix's supervisor keeps within its rate).
+        let mut supervisor = actor(Role::Supervisor, true);
+        supervisor.id = "supervisor-setup".to_owned();
+        for (action, body) in [
+            ("add-co-handler", json!({"unit": CO_UNIT})),
+            (
+                "supervise",
+                json!({"notice": "协办部分限期答复", "unit": CO_UNIT}),
+            ),
+        ] {
+            let uri = format!("/v1/cases/{id}/actions/{action}");
+            let r = self.send_as(&supervisor, "POST", &uri, Some(body)).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        }
         id
     }
 
@@ -152,16 +210,15 @@ impl App {
             return StatusCode::UNPROCESSABLE_ENTITY;
         };
         let policy = DeadlinePolicy::default();
-        let ctx = Context {
-            role: actor.role,
-            now: NOW.parse().unwrap(),
-            case_id,
-            policy: &policy,
-        };
+        let ctx = Context::new(actor.role, NOW.parse().unwrap(), case_id, &policy)
+            .of_unit(actor.unit.as_ref())
+            .in_grids(&actor.grids);
         match command.decide(Some(&state), &ctx) {
             Ok(_) => StatusCode::OK,
             Err(Refusal::NotAllowedInState { .. }) => StatusCode::CONFLICT,
-            Err(Refusal::RoleNotPermitted { .. }) => StatusCode::FORBIDDEN,
+            Err(Refusal::RoleNotPermitted { .. } | Refusal::UnitNotPermitted { .. }) => {
+                StatusCode::FORBIDDEN
+            }
             Err(Refusal::InvalidField { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
@@ -173,6 +230,8 @@ async fn every_role_and_action_within_and_outside_reach_gets_what_the_rules_say(
     // How often each (role, within reach, status) occurred: the matrix must have exercised
     // acceptance, refusal by role and by state within reach, and 404 outside it.
     let mut seen: BTreeMap<(Role, bool, u16), usize> = BTreeMap::new();
+    // What co-handling units' people were answered, by action.
+    let mut co_handling: BTreeMap<(CaseKind, Role, &str), u16> = BTreeMap::new();
     for kind in CaseKind::ALL {
         let other = app.matrix_case(kind).await;
         let mut case = app.matrix_case(kind).await;
@@ -180,8 +239,9 @@ async fn every_role_and_action_within_and_outside_reach_gets_what_the_rules_say(
         actions.retain(|a| *a != kind.filing_action());
         actions.extend(docket_domain::common::Action::ALL.map(|a| a.as_str()));
         for role in Role::ALL {
-            for inside in [true, false] {
-                let who = actor(role, inside);
+            for &standing in Standing::of(role) {
+                let inside = standing != Standing::Outside;
+                let who = actor_standing(role, standing);
                 let in_reach = inside && role != Role::Admin;
                 for action in &actions {
                     let body = body(action, &other);
@@ -193,18 +253,23 @@ async fn every_role_and_action_within_and_outside_reach_gets_what_the_rules_say(
                     let uri = format!("/v1/cases/{case}/actions/{action}");
                     let r = app.send_as(&who, "POST", &uri, Some(body)).await;
                     assert_eq!(
-                        r.status,
-                        expected,
-                        "{kind} {role} {action} ({}): {}",
-                        if inside {
-                            "within reach"
-                        } else {
-                            "outside reach"
-                        },
+                        r.status, expected,
+                        "{kind} {role} {action} ({standing:?}): {}",
                         r.body
                     );
                     if expected == StatusCode::NOT_FOUND {
                         assert_eq!(r.body["code"], "case-not-found", "{}", r.body);
+                    }
+                    if standing == Standing::CoHandling {
+                        co_handling.insert((kind, role, action), r.status.as_u16());
+                        if kind.actions().contains(action) && r.status == StatusCode::FORBIDDEN {
+                            assert!(
+                                ["unit-not-permitted", "role-not-permitted"]
+                                    .contains(&r.body["code"].as_str().unwrap()),
+                                "{}",
+                                r.body
+                            );
+                        }
                     }
                     *seen.entry((role, in_reach, r.status.as_u16())).or_default() += 1;
                     if r.status == StatusCode::OK {
@@ -267,6 +332,100 @@ async fn every_role_and_action_within_and_outside_reach_gets_what_the_rules_say(
         assert!(count(403) > 0, "{role} was never refused by role: {seen:?}");
         assert!(count(404) == 0, "{role} lost a case within reach: {seen:?}");
     }
+    // A co-handling unit's handler takes none of the kind's own actions, but adds notes and
+    // evidence, records its part and answers the notice addressed to it.
+    for kind in CaseKind::ALL {
+        for action in kind.actions() {
+            let status = co_handling.get(&(kind, Role::Handler, action)).copied();
+            assert!(
+                status.is_none_or(|s| s != 200),
+                "{kind}: a co-handler's handler took {action}"
+            );
+        }
+        for action in [
+            "add-note",
+            "attach-evidence",
+            "record-part",
+            "answer-supervision",
+        ] {
+            assert_eq!(
+                co_handling.get(&(kind, Role::Handler, action)),
+                Some(&200),
+                "{kind}: a co-handler's handler could not {action}"
+            );
+        }
+        for action in ["reassign", "request-extension", "link", "mark-duplicate"] {
+            assert_ne!(
+                co_handling.get(&(kind, Role::Handler, action)),
+                Some(&200),
+                "{kind}: a co-handler's handler took the lead's {action}"
+            );
+        }
+    }
+    // Refused by the rule, not only by the state: verifying a hazard it co-handles.
+    let hazard = app.matrix_case(CaseKind::Hazard).await;
+    let r = app
+        .send_as(
+            &actor_standing(Role::Handler, Standing::CoHandling),
+            "POST",
+            &format!("/v1/cases/{hazard}/actions/verify"),
+            Some(body("verify", &hazard)),
+        )
+        .await;
+    assert_problem(&r, StatusCode::FORBIDDEN, "unit-not-permitted");
+    assert_eq!(r.body["acting_for"], "a co-handling unit", "{}", r.body);
+    assert!(
+        r.body["allowed_actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("record-part"))
+    );
+}
+
+#[tokio::test]
+async fn the_unit_a_report_accuses_never_handles_it() {
+    let app = app_with_clock(Arc::new(FixedClock(NOW.parse().unwrap()))).await;
+    let officer = actor(Role::PetitionOfficer, true);
+    let mut accusation = filing(CaseKind::Petition);
+    accusation["petition_type"] = json!("report-accusation");
+    accusation["accused_unit"] = json!(UNIT);
+    let r = app
+        .send_as(&officer, "POST", "/v1/cases", Some(accusation))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["case_id"].as_str().unwrap().to_owned();
+    let act = |action: &'static str, body: Value| {
+        let (app, officer, id) = (&app, &officer, &id);
+        async move {
+            app.send_as(
+                officer,
+                "POST",
+                &format!("/v1/cases/{id}/actions/{action}"),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let before = app.log.head().await.unwrap();
+    for (action, body) in [
+        ("accept", json!({"unit": UNIT})),
+        ("add-co-handler", json!({"unit": UNIT})),
+    ] {
+        let r = act(action, body).await;
+        assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+        assert_eq!(r.body["field"], "unit", "{}", r.body);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("accuses"),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(app.log.head().await.unwrap(), before, "nothing recorded");
+    let r = act("accept", json!({"unit": CO_UNIT})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = act("reassign", json!({"unit": UNIT, "reason": "职责"})).await;
+    assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+    assert_eq!(r.body["field"], "unit", "{}", r.body);
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::deadlines::DeadlinePolicy;
-use crate::{CaseCommand, CaseEvent, CaseKind, CaseState, Context, Refusal, Role};
+use crate::{CaseCommand, CaseEvent, CaseKind, CaseState, Context, Refusal, Role, UnitId};
 
 static POLICY: LazyLock<DeadlinePolicy> = LazyLock::new(DeadlinePolicy::default);
 
@@ -32,6 +32,8 @@ struct Case {
     kind: CaseKind,
     state: Option<CaseState>,
     now: Timestamp,
+    /// The unit the people of units act for, when not the lead unit.
+    as_unit: Option<UnitId>,
 }
 
 impl Case {
@@ -41,16 +43,24 @@ impl Case {
             kind,
             state: None,
             now: at(now),
+            as_unit: None,
         }
     }
 
-    fn ctx(&self, role: Role) -> Context<'static> {
-        Context {
-            role,
-            now: self.now,
-            case_id: self.id,
-            policy: &POLICY,
-        }
+    /// The context of a person of `role`; a handler or mediator is of the case's lead unit,
+    /// unless the test names another.
+    fn ctx(&self, role: Role) -> Context<'_> {
+        let lead = self
+            .state
+            .as_ref()
+            .and_then(|s| s.handling.lead_unit.as_ref());
+        let unit = self.as_unit.as_ref().or(lead);
+        Context::new(role, self.now, self.id, &POLICY).of_unit(unit)
+    }
+
+    /// The lead unit, as a person of `role` acting on the case names it.
+    fn unit(&self, role: Role) -> Option<&UnitId> {
+        self.ctx(role).unit
     }
 
     fn at(mut self, now: &str) -> Self {
@@ -144,7 +154,7 @@ fn hazard(now: &str) -> Case {
         Role::GridWorker,
         "report",
         json!({"community": "qinghe", "grid": "qinghe-03", "title": "楼道堆物", "category": "fire",
-               "severity": "general", "source": "night-patrol"}),
+               "severity": "general", "source": "night-patrol", "unit": "qinghe-safety"}),
     );
     case
 }
@@ -203,7 +213,7 @@ fn dispute(now: &str) -> Case {
         Role::GridWorker,
         "register",
         json!({"community": "qinghe", "title": "楼上漏水", "dispute_type": "neighbour",
-               "source": "grid-worker",
+               "source": "grid-worker", "room": "qinghe-mediation",
                "parties": [{"side": "applicant", "name": "李四"}, {"side": "respondent", "name": "王五"}]}),
     );
     case
@@ -383,7 +393,8 @@ fn a_supervisor_raises_a_notice_and_the_assignee_answers_it() {
         [&CommonEvent::SupervisionNoticed {
             number: 1,
             notice: "尽快办理".into(),
-            due: at("2025-03-11 00:00")
+            due: at("2025-03-11 00:00"),
+            unit: None
         }]
     );
     let events = case.act(
@@ -396,7 +407,8 @@ fn a_supervisor_raises_a_notice_and_the_assignee_answers_it() {
         [&CommonEvent::SupervisionNoticed {
             number: 2,
             notice: "再催".into(),
-            due: at("2025-03-06 00:00")
+            due: at("2025-03-06 00:00"),
+            unit: None
         }]
     );
     let past = case.refused(
@@ -538,6 +550,12 @@ fn an_extension_beyond_the_ceiling_is_refused_and_approval_moves_only_what_was_a
 #[test]
 fn only_the_step_the_law_lets_run_longer_can_be_extended() {
     let mut registered = petition("2025-03-03 10:00");
+    // Routed to a unit before acceptance, so that its handler asks.
+    registered.act(
+        Role::PetitionOfficer,
+        "reassign",
+        json!({"unit": "qinghe-housing", "reason": "先行交办"}),
+    );
     let refusal = registered.refused(
         Role::Handler,
         "request-extension",
@@ -635,7 +653,7 @@ fn marking_a_duplicate_closes_the_case_and_links_it() {
         );
         assert!(
             case.state()
-                .allowed_actions(Role::Supervisor, case.now)
+                .allowed_actions(Role::Supervisor, None, case.now)
                 .is_empty()
         );
     }
@@ -987,11 +1005,16 @@ fn every_common_action_is_listed_for_exactly_the_roles_and_phases_of_its_row() {
             Admin,
         ] {
             for (case, phase) in [(&open, Phase::Open), (&closed, Phase::Closed)] {
-                let allowed = allowed_actions(case.state(), role, case.now);
+                let allowed = case
+                    .state()
+                    .allowed_actions(role, case.unit(role), case.now);
                 for (action, row_phase, who) in expected {
                     assert_eq!(
                         allowed.contains(action),
-                        *row_phase == phase && who.contains(&role),
+                        *row_phase == phase
+                            && who.contains(&role)
+                            // A handler or mediator acts on a case their unit leads.
+                            && (!role.acts_for_a_unit() || case.unit(role).is_some()),
                         "{kind}: {action} for {role} when {phase:?}"
                     );
                 }
@@ -1073,7 +1096,7 @@ fn a_notice_left_open_at_closure_can_still_be_answered() {
     assert!(case.state().is_closed());
     assert!(
         case.state()
-            .allowed_actions(Role::Handler, case.now)
+            .allowed_actions(Role::Handler, case.unit(Role::Handler), case.now)
             .contains(&"answer-supervision")
     );
     case.act(
@@ -1084,7 +1107,7 @@ fn a_notice_left_open_at_closure_can_still_be_answered() {
     assert!(
         !case
             .state()
-            .allowed_actions(Role::Handler, case.now)
+            .allowed_actions(Role::Handler, case.unit(Role::Handler), case.now)
             .contains(&"answer-supervision")
     );
 }
@@ -1284,20 +1307,27 @@ mod property {
                 case.now += SignedDuration::from_hours(i64::from(hours) * 12);
                 let state = case.state().clone();
                 let open = state.open_actions(case.now);
-                let (action, role) = if free || open.is_empty() {
-                    (every[pick as usize % every.len()], Role::ALL[role_pick as usize % Role::ALL.len()])
+                let h = &state.handling;
+                let units: Vec<Option<UnitId>> = std::iter::once(None)
+                    .chain(h.lead_unit.iter().chain(&h.co_handlers).cloned().map(Some))
+                    .collect();
+                let (action, role, unit) = if free || open.is_empty() {
+                    let unit = units[role_pick as usize % units.len()].clone();
+                    (every[pick as usize % every.len()], Role::ALL[role_pick as usize % Role::ALL.len()], unit)
                 } else {
                     let action = open[pick as usize % open.len()];
-                    let role = (0..Role::ALL.len())
+                    let (role, unit) = (0..Role::ALL.len())
                         .map(|i| Role::ALL[(i + role_pick as usize) % Role::ALL.len()])
-                        .find(|r| state.allowed_actions(*r, case.now).contains(&action))
+                        .flat_map(|r| units.iter().map(move |u| (r, u.clone())))
+                        .find(|(r, u)| state.allowed_actions(*r, u.as_ref(), case.now).contains(&action))
                         .expect("an open action has a role");
-                    (action, role)
+                    (action, role, unit)
                 };
+                case.as_unit = unit;
                 let Some(command) = parse(kind, action, body(action, step, case.now, other)) else {
                     continue;
                 };
-                let listed = state.allowed_actions(role, case.now).contains(&action);
+                let listed = state.allowed_actions(role, case.unit(role), case.now).contains(&action);
                 match command.decide(Some(&state), &case.ctx(role)) {
                     Ok(events) => {
                         prop_assert!(listed, "{action} by {role} was taken but not listed in {}", state.status());

@@ -6,8 +6,9 @@ use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
 use super::*;
-use crate::CaseId;
 use crate::deadlines::Limit;
+use crate::kind::Kind;
+use crate::testing::{self, POLICY, allowed_actions, authorize, ctx_at, decide};
 
 /// Monday 29 September 2025, 10:00 in Shanghai: the eve of the National Day holiday.
 fn now() -> Timestamp {
@@ -18,21 +19,9 @@ fn day(n: i64) -> Timestamp {
     now() + SignedDuration::from_hours(24 * n)
 }
 
-static POLICY: std::sync::LazyLock<DeadlinePolicy> =
-    std::sync::LazyLock::new(DeadlinePolicy::default);
-
 /// The deadline of a limit started now, under the default policy.
 fn due(limit: Limit) -> Timestamp {
     POLICY.due(now(), limit)
-}
-
-fn ctx_at(role: Role, at: Timestamp) -> Context<'static> {
-    Context {
-        role,
-        now: at,
-        case_id: CaseId::default(),
-        policy: &POLICY,
-    }
 }
 
 fn photo() -> Evidence {
@@ -185,64 +174,21 @@ fn referred() -> DisputeEvent {
 }
 
 fn replay(events: &[DisputeEvent]) -> Option<Dispute> {
-    events
-        .iter()
-        .try_fold(None, |d, e| evolve(d, e).map(Some))
-        .expect("given events replay")
+    testing::replay(events)
 }
 
 fn state(events: &[DisputeEvent]) -> Dispute {
     replay(events).expect("some events")
 }
 
-/// The given/when/then harness.
-struct Given(Vec<DisputeEvent>);
+type Given = testing::Given<Dispute>;
 
 fn given(events: impl IntoIterator<Item = DisputeEvent>) -> Given {
-    Given(events.into_iter().collect())
-}
-
-struct Then(Result<Vec<DisputeEvent>, Refusal>);
-
-impl Given {
-    fn when(self, role: Role, command: DisputeCommand) -> Then {
-        self.when_at(now(), role, command)
-    }
-
-    fn when_at(self, at: Timestamp, role: Role, command: DisputeCommand) -> Then {
-        let dispute = replay(&self.0);
-        Then(decide(dispute.as_ref(), &command, &ctx_at(role, at)))
-    }
-}
-
-impl Then {
-    #[track_caller]
-    fn then(self, expected: impl IntoIterator<Item = DisputeEvent>) {
-        assert_eq!(self.0, Ok(expected.into_iter().collect()));
-    }
-
-    #[track_caller]
-    fn then_refused(self, expected: Refusal) {
-        assert_eq!(self.0, Err(expected));
-    }
-
-    #[track_caller]
-    fn then_invalid(self, field: &'static str) {
-        match self.0 {
-            Err(Refusal::InvalidField { field: f, .. }) => assert_eq!(f, field),
-            other => panic!("expected {field} to be refused, got {other:?}"),
-        }
-    }
+    testing::given(now(), events)
 }
 
 fn not_in_state(state: &'static str, action: Action, allowed: &[&'static str]) -> Refusal {
-    Refusal::NotAllowedInState {
-        kind: "dispute",
-        state,
-        action: action.as_str().to_owned(),
-        allowed: allowed.to_vec(),
-        reason: None,
-    }
+    testing::not_in_state::<Dispute>(state, action, allowed)
 }
 
 fn not_for_role(
@@ -993,7 +939,7 @@ fn a_mediator_or_grid_worker_confirms_performance_and_the_dispute_is_resolved() 
     let d = state(&[registered(), accepted(), agreed(), performed()]);
     assert_eq!(d.status, Status::Closed);
     assert_eq!(d.deadline, None);
-    assert_eq!(outcome(&d), Some(Outcome::Resolved));
+    assert_eq!(Kind::outcome(&d), Some(Outcome::Resolved));
     for role in Role::ALL {
         assert!(allowed_actions(Some(&d), role, now()).is_empty());
     }
@@ -1053,7 +999,7 @@ fn a_failed_dispute_is_referred_and_closed_unresolved() {
     assert_eq!(d.status, Status::Closed);
     assert_eq!(d.referred_to, Some(Route::SharedCourt));
     assert_eq!(d.deadline, None);
-    assert_eq!(outcome(&d), Some(Outcome::NotResolved));
+    assert_eq!(Kind::outcome(&d), Some(Outcome::NotResolved));
 }
 
 #[test]
@@ -1135,7 +1081,7 @@ fn dispute_in(status: Status) -> Dispute {
     };
     let mut d = state(&history);
     if status == Status::Duplicate {
-        marked_duplicate(&mut d);
+        Kind::marked_duplicate(&mut d);
     }
     assert_eq!(d.status, status);
     d
@@ -1197,7 +1143,7 @@ fn end_states_are_the_brief_s() {
         assert_eq!(status.is_end(), end, "{status:?}");
         if end {
             let d = dispute_in(status);
-            assert!(outcome(&d).is_some());
+            assert!(Kind::outcome(&d).is_some());
         }
     }
 }
@@ -1227,26 +1173,26 @@ fn outcomes_of_each_end_and_none_while_open() {
         Status::Agreed,
         Status::Failed,
     ] {
-        assert_eq!(outcome(&dispute_in(status)), None, "{status:?}");
+        assert_eq!(Kind::outcome(&dispute_in(status)), None, "{status:?}");
     }
     assert_eq!(
-        outcome(&dispute_in(Status::Closed)),
+        Kind::outcome(&dispute_in(Status::Closed)),
         Some(Outcome::Resolved)
     );
     assert_eq!(
-        outcome(&state(&[registered(), accepted(), failed(), referred()])),
+        Kind::outcome(&state(&[registered(), accepted(), failed(), referred()])),
         Some(Outcome::NotResolved)
     );
     assert_eq!(
-        outcome(&dispute_in(Status::Declined)),
+        Kind::outcome(&dispute_in(Status::Declined)),
         Some(Outcome::NotResolved)
     );
     assert_eq!(
-        outcome(&dispute_in(Status::Withdrawn)),
+        Kind::outcome(&dispute_in(Status::Withdrawn)),
         Some(Outcome::NotResolved)
     );
     assert_eq!(
-        outcome(&dispute_in(Status::Duplicate)),
+        Kind::outcome(&dispute_in(Status::Duplicate)),
         Some(Outcome::Duplicate)
     );
 }
@@ -1254,7 +1200,7 @@ fn outcomes_of_each_end_and_none_while_open() {
 #[test]
 fn only_mediation_is_extendable() {
     for status in Status::ALL {
-        let verdict = extendable(&dispute_in(status));
+        let verdict = Kind::extendable(&dispute_in(status));
         if status == Status::Mediating {
             assert_eq!(verdict, Ok(()));
         } else {
@@ -1277,34 +1223,34 @@ fn an_extension_moves_the_mediation_deadline_the_table_then_keeps() {
     )
     .unwrap();
     assert_eq!(d.deadline, Some(extended));
-    assert_eq!(current_step(&d), Some("mediate"));
+    assert_eq!(Kind::current_step(&d), Some("mediate"));
 }
 
 #[test]
 fn a_closed_dispute_reopens_into_mediation_with_a_fresh_deadline() {
     for status in Status::ALL {
-        let verdict = reopenable(&dispute_in(status));
+        let verdict = Kind::reopenable(&dispute_in(status));
         assert_eq!(verdict.is_ok(), status == Status::Closed, "{status:?}");
     }
     assert_eq!(
-        reopenable(&dispute_in(Status::Withdrawn)),
+        Kind::reopenable(&dispute_in(Status::Withdrawn)),
         Err("only a closed dispute can be reopened")
     );
 
     let visit = day(60);
-    let deadline = reopen_deadline(&POLICY, visit);
+    let deadline = Dispute::reopen_deadline(&POLICY, visit);
     assert_eq!(deadline, POLICY.due(visit, Limit::days(30)));
 
     let mut d = state(&[registered(), accepted(), failed(), referred()]);
-    reopened(&mut d, deadline);
+    Kind::reopened(&mut d, deadline);
     assert_eq!(d.status, Status::Mediating);
     assert_eq!(d.deadline, Some(deadline));
     assert_eq!(d.referred_to, None);
     assert_eq!(d.failure_reason, None);
     assert!(d.routes_told.is_empty());
     assert_eq!(d.mediator.as_deref(), Some("王调解"));
-    assert_eq!(outcome(&d), None);
-    assert_eq!(current_step(&d), Some("mediate"));
+    assert_eq!(Kind::outcome(&d), None);
+    assert_eq!(Kind::current_step(&d), Some("mediate"));
     assert_eq!(
         allowed_actions(Some(&d), Role::Mediator, visit),
         MEDIATING_ACTIONS
@@ -1315,17 +1261,17 @@ fn a_closed_dispute_reopens_into_mediation_with_a_fresh_deadline() {
         .iter()
         .try_fold(d, |d, e| evolve(Some(d), e))
         .unwrap();
-    assert_eq!(outcome(&d), Some(Outcome::Resolved));
+    assert_eq!(Kind::outcome(&d), Some(Outcome::Resolved));
 }
 
 #[test]
 fn a_duplicate_ends_without_a_deadline() {
     let mut d = dispute_in(Status::Mediating);
     assert!(d.deadline.is_some());
-    marked_duplicate(&mut d);
+    Kind::marked_duplicate(&mut d);
     assert_eq!(d.status, Status::Duplicate);
     assert_eq!(d.deadline, None);
-    assert_eq!(current_step(&d), None);
+    assert_eq!(Kind::current_step(&d), None);
     for role in Role::ALL {
         assert!(allowed_actions(Some(&d), role, now()).is_empty());
     }
@@ -1333,16 +1279,16 @@ fn a_duplicate_ends_without_a_deadline() {
 
 #[test]
 fn acceptance_assigns_the_room() {
-    assert_eq!(assigned_unit(&accepted()), Some(&room()));
+    assert_eq!(Dispute::assigned_unit(&accepted()), Some(&room()));
     for event in [registered(), agreed(), failed(), referred(), performed()] {
-        assert_eq!(assigned_unit(&event), None);
+        assert_eq!(Dispute::assigned_unit(&event), None);
     }
     assert_eq!(dispute_in(Status::Mediating).room, Some(room()));
 }
 
 #[test]
 fn the_current_step_follows_the_status() {
-    let step = |s| current_step(&dispute_in(s));
+    let step = |s| Kind::current_step(&dispute_in(s));
     assert_eq!(step(Status::Registered), Some("accept"));
     assert_eq!(step(Status::Mediating), Some("mediate"));
     for s in [
@@ -1357,7 +1303,7 @@ fn the_current_step_follows_the_status() {
     }
     let mut d = dispute_in(Status::Mediating);
     d.deadline = None;
-    assert_eq!(current_step(&d), None);
+    assert_eq!(Kind::current_step(&d), None);
 }
 
 #[test]
@@ -1389,7 +1335,7 @@ fn acceptance_is_due_after_national_day_when_the_third_day_is_a_holiday() {
         .timestamp();
     assert_eq!(registration, now());
     let Ok(events) = decide(
-        None,
+        None::<&Dispute>,
         &DisputeCommand::Register(register()),
         &ctx_at(Role::GridWorker, registration),
     ) else {
@@ -1439,7 +1385,7 @@ fn commands_parse_from_their_json() {
     assert_eq!(r.source, Source::PoliceReferral);
     assert_eq!(r.description, "");
     assert_eq!(r.parties[1].side, Side::Respondent);
-    assert!(decide(None, &cmd, &ctx_at(Role::GridWorker, now())).is_ok());
+    assert!(decide(None::<&Dispute>, &cmd, &ctx_at(Role::GridWorker, now())).is_ok());
 
     let cmd: DisputeCommand = serde_json::from_value(serde_json::json!({
         "action": "record-failure",
@@ -1684,14 +1630,18 @@ proptest! {
                     let d = dispute.as_ref().unwrap();
                     prop_assert!(table_allows(before, command.action(), d.status),
                         "{before:?} --{}--> {:?}", command.action().as_str(), d.status);
-                    prop_assert_eq!(d.deadline.is_some(), current_step(d).is_some());
-                    prop_assert_eq!(d.status.is_end(), outcome(d).is_some());
+                    prop_assert_eq!(d.deadline.is_some(), Kind::current_step(d).is_some());
+                    prop_assert_eq!(d.status.is_end(), Kind::outcome(d).is_some());
                     history.extend(events);
                 }
                 Err(Refusal::InvalidField { .. }) => {
                     prop_assert!(allowed.contains(&command.action().as_str()));
                 }
-                Err(Refusal::NotAllowedInState { .. } | Refusal::RoleNotPermitted { .. }) => {
+                Err(
+                    Refusal::NotAllowedInState { .. }
+                    | Refusal::RoleNotPermitted { .. }
+                    | Refusal::UnitNotPermitted { .. },
+                ) => {
                     prop_assert!(!allowed.contains(&command.action().as_str()));
                 }
             }

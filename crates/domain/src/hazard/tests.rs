@@ -5,6 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
 use super::*;
+use crate::testing::{self, POLICY, allowed_actions, authorize, ctx_at, decide};
 
 fn now() -> Timestamp {
     "2025-03-03T02:00:00Z".parse().unwrap()
@@ -14,21 +15,13 @@ fn day(n: i64) -> Timestamp {
     now() + SignedDuration::from_hours(24 * n)
 }
 
-static POLICY: std::sync::LazyLock<DeadlinePolicy> =
-    std::sync::LazyLock::new(DeadlinePolicy::default);
-
 /// The deadline of a limit started now, under the default policy.
 fn due(limit: Limit) -> Timestamp {
     POLICY.due(now(), limit)
 }
 
 fn ctx(role: Role) -> Context<'static> {
-    Context {
-        role,
-        now: now(),
-        case_id: CaseId::default(),
-        policy: &POLICY,
-    }
+    ctx_at(role, now())
 }
 
 fn photo() -> Evidence {
@@ -97,54 +90,14 @@ fn rectification_reported() -> HazardEvent {
     }
 }
 
-/// The given/when/then harness.
-struct Given(Vec<HazardEvent>);
+type Given = testing::Given<HazardTicket>;
 
 fn given(events: impl IntoIterator<Item = HazardEvent>) -> Given {
-    Given(events.into_iter().collect())
-}
-
-struct Then(Result<Vec<HazardEvent>, Refusal>);
-
-impl Given {
-    fn when(self, role: Role, command: HazardCommand) -> Then {
-        let ticket = self
-            .0
-            .iter()
-            .try_fold(None, |t, e| evolve(t, e).map(Some))
-            .expect("given events replay");
-        Then(decide(ticket.as_ref(), &command, &ctx(role)))
-    }
-}
-
-impl Then {
-    #[track_caller]
-    fn then(self, expected: impl IntoIterator<Item = HazardEvent>) {
-        assert_eq!(self.0, Ok(expected.into_iter().collect()));
-    }
-
-    #[track_caller]
-    fn then_refused(self, expected: Refusal) {
-        assert_eq!(self.0, Err(expected));
-    }
-
-    #[track_caller]
-    fn then_invalid(self, field: &'static str) {
-        match self.0 {
-            Err(Refusal::InvalidField { field: f, .. }) => assert_eq!(f, field),
-            other => panic!("expected {field} to be refused, got {other:?}"),
-        }
-    }
+    testing::given(now(), events)
 }
 
 fn not_in_state(state: &'static str, action: Action, allowed: &[&'static str]) -> Refusal {
-    Refusal::NotAllowedInState {
-        kind: "hazard",
-        state,
-        action: action.as_str().to_owned(),
-        allowed: allowed.to_vec(),
-        reason: None,
-    }
+    testing::not_in_state::<HazardTicket>(state, action, allowed)
 }
 
 fn not_for_role(
@@ -515,7 +468,7 @@ fn a_passed_reinspection_strikes_the_hazard_off() {
     assert_eq!(closed.status, Status::Closed);
     assert_eq!(closed.deadline, None);
     for role in Role::ALL {
-        assert!(allowed_actions(Some(&closed), role).is_empty());
+        assert!(allowed_actions(Some(&closed), role, now()).is_empty());
     }
 }
 
@@ -613,12 +566,12 @@ fn allowed_actions_match_the_table_for_every_state_and_role() {
         let ticket = status.map(ticket_in);
         for role in Role::ALL {
             assert_eq!(
-                allowed_actions(ticket.as_ref(), role),
+                allowed_actions(ticket.as_ref(), role, now()),
                 expected_allowed(status, role),
                 "{status:?} / {role}"
             );
             for action in Action::ALL {
-                let verdict = authorize(ticket.as_ref(), action, role);
+                let verdict = authorize(ticket.as_ref(), action, role, now());
                 let allowed_to_anyone = Role::ALL
                     .iter()
                     .any(|r| expected_allowed(status, *r).contains(&action.as_str()));
@@ -639,7 +592,7 @@ fn allowed_actions_match_the_table_for_every_state_and_role() {
 #[test]
 fn refusals_name_the_state_and_the_allowed_actions() {
     let t = ticket_in(Status::Rectifying);
-    let refusal = authorize(Some(&t), Action::Verify, Role::Handler).unwrap_err();
+    let refusal = authorize(Some(&t), Action::Verify, Role::Handler, now()).unwrap_err();
     assert_eq!(
         refusal.to_string(),
         "hazard is rectifying: verify is not allowed; allowed here: report-rectified"
@@ -741,7 +694,7 @@ proptest! {
 fn verification_is_due_at_the_close_of_the_next_working_day_in_shanghai() {
     // Reported on Monday 3 March 2025 at 10:00 in Shanghai: verify by the end of Tuesday, local.
     let Ok(events) = decide(
-        None,
+        None::<&HazardTicket>,
         &HazardCommand::Report(report(Severity::General)),
         &ctx(Role::GridWorker),
     ) else {

@@ -6,8 +6,9 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::CaseId;
 use crate::deadlines::Limit;
+use crate::kind::Kind;
+use crate::testing::{self, POLICY, allowed_actions, authorize, ctx_at, decide};
 
 fn now() -> Timestamp {
     "2025-03-03T02:00:00Z".parse().unwrap()
@@ -17,21 +18,9 @@ fn day(n: i64) -> Timestamp {
     now() + SignedDuration::from_hours(24 * n)
 }
 
-static POLICY: std::sync::LazyLock<DeadlinePolicy> =
-    std::sync::LazyLock::new(DeadlinePolicy::default);
-
 /// The deadline of a limit started now, under the default policy.
 fn due(limit: Limit) -> Timestamp {
     POLICY.due(now(), limit)
-}
-
-fn ctx_at(role: Role, at: Timestamp) -> Context<'static> {
-    Context {
-        role,
-        now: at,
-        case_id: CaseId::default(),
-        policy: &POLICY,
-    }
 }
 
 fn ctx(role: Role) -> Context<'static> {
@@ -184,61 +173,18 @@ fn decide_re_review_cmd() -> PetitionCommand {
     })
 }
 
-/// The given/when/then harness.
-struct Given(Vec<PetitionEvent>);
+fn replay(events: &[PetitionEvent]) -> Option<Petition> {
+    testing::replay(events)
+}
+
+type Given = testing::Given<Petition>;
 
 fn given(events: impl IntoIterator<Item = PetitionEvent>) -> Given {
-    Given(events.into_iter().collect())
-}
-
-struct Then(Result<Vec<PetitionEvent>, Refusal>);
-
-fn replay(events: &[PetitionEvent]) -> Option<Petition> {
-    events
-        .iter()
-        .try_fold(None, |p, e| evolve(p, e).map(Some))
-        .expect("given events replay")
-}
-
-impl Given {
-    fn when(self, role: Role, command: PetitionCommand) -> Then {
-        self.when_at(now(), role, command)
-    }
-
-    fn when_at(self, at: Timestamp, role: Role, command: PetitionCommand) -> Then {
-        let petition = replay(&self.0);
-        Then(decide(petition.as_ref(), &command, &ctx_at(role, at)))
-    }
-}
-
-impl Then {
-    #[track_caller]
-    fn then(self, expected: impl IntoIterator<Item = PetitionEvent>) {
-        assert_eq!(self.0, Ok(expected.into_iter().collect()));
-    }
-
-    #[track_caller]
-    fn then_refused(self, expected: Refusal) {
-        assert_eq!(self.0, Err(expected));
-    }
-
-    #[track_caller]
-    fn then_invalid(self, field: &'static str) {
-        match self.0 {
-            Err(Refusal::InvalidField { field: f, .. }) => assert_eq!(f, field),
-            other => panic!("expected {field} to be refused, got {other:?}"),
-        }
-    }
+    testing::given(now(), events)
 }
 
 fn not_in_state(state: &'static str, action: Action, allowed: &[&'static str]) -> Refusal {
-    Refusal::NotAllowedInState {
-        kind: "petition",
-        state,
-        action: action.as_str().to_owned(),
-        allowed: allowed.to_vec(),
-        reason: None,
-    }
+    testing::not_in_state::<Petition>(state, action, allowed)
 }
 
 fn not_for_role(
@@ -302,7 +248,7 @@ fn a_grid_worker_registers_visits_only() {
     ] {
         assert!(
             decide(
-                None,
+                None::<&Petition>,
                 &PetitionCommand::Register(register(channel)),
                 &ctx(Role::PetitionOfficer)
             )
@@ -358,7 +304,7 @@ fn registration_keeps_the_flags_and_the_accused_unit() {
     r.escalation_risk = Some(EscalationRisk::ToBeijing);
     r.accused_unit = Some("qinghe-urban".parse().unwrap());
     let events = decide(
-        None,
+        None::<&Petition>,
         &PetitionCommand::Register(r.clone()),
         &ctx(Role::PetitionOfficer),
     )
@@ -370,7 +316,7 @@ fn registration_keeps_the_flags_and_the_accused_unit() {
     assert_eq!(p.escalation_risk, Some(EscalationRisk::ToBeijing));
     assert_eq!(p.accused_unit, r.accused_unit);
     assert_eq!(p.deadline, Some(due(Limit::days(15))));
-    assert_eq!(current_step(&p), Some("accept"));
+    assert_eq!(Kind::current_step(&p), Some("accept"));
 }
 
 // ---- validation of a registration ----
@@ -416,7 +362,7 @@ fn petitioners_are_checked_like_every_person() {
         p.phone = None;
         p.address = None;
     });
-    assert!(decide(None, &bare, &ctx(Role::PetitionOfficer)).is_ok());
+    assert!(decide(None::<&Petition>, &bare, &ctx(Role::PetitionOfficer)).is_ok());
 }
 
 #[test]
@@ -434,7 +380,7 @@ fn the_headcount_covers_the_petitioners_named_and_stays_below_10000() {
     r.headcount = 10_000;
     assert!(
         decide(
-            None,
+            None::<&Petition>,
             &PetitionCommand::Register(r),
             &ctx(Role::PetitionOfficer)
         )
@@ -820,7 +766,7 @@ fn a_satisfied_petitioner_closes_the_petition_as_resolved() {
     .unwrap();
     assert_eq!(closed.status, Status::Closed);
     assert_eq!(closed.deadline, None);
-    assert_eq!(outcome(&closed), Some(Outcome::Resolved));
+    assert_eq!(Kind::outcome(&closed), Some(Outcome::Resolved));
     for role in Role::ALL {
         assert!(allowed_actions(Some(&closed), role, now()).is_empty());
     }
@@ -921,7 +867,7 @@ fn closing_without_review_is_for_the_officer_or_supervisor_after_a_reply() {
     ])
     .unwrap();
     assert_eq!(closed.status, Status::Closed);
-    assert_eq!(outcome(&closed), Some(Outcome::Resolved));
+    assert_eq!(Kind::outcome(&closed), Some(Outcome::Resolved));
 }
 
 // ---- under-review → decide-review → review-decided ----
@@ -958,7 +904,7 @@ fn a_supervisor_decides_the_review() {
         .then_invalid("opinion");
     let p = replay(&history).unwrap();
     assert_eq!(p.deadline, Some(due(Limit::days(30))));
-    assert_eq!(current_step(&p), Some("decide-review"));
+    assert_eq!(Kind::current_step(&p), Some("decide-review"));
 }
 
 // ---- review-decided → request-re-review → under-re-review (within 30 days) ----
@@ -1106,9 +1052,9 @@ fn the_re_review_decision_concludes_the_matter() {
     assert_eq!(p.status, Status::Concluded);
     assert_eq!(p.re_review, Some(ReviewDecision::Changed));
     assert_eq!(p.deadline, None);
-    assert_eq!(outcome(&p), Some(Outcome::NotResolved));
+    assert_eq!(Kind::outcome(&p), Some(Outcome::NotResolved));
     assert_eq!(
-        reopenable(&p),
+        Kind::reopenable(&p),
         Err("a concluded petition (终结) is not accepted again")
     );
 }
@@ -1253,7 +1199,7 @@ fn outcomes_of_every_end_state() {
             Status::Duplicate => Some(Outcome::Duplicate),
             _ => None,
         };
-        assert_eq!(outcome(&petition_in(status)), expected, "{status:?}");
+        assert_eq!(Kind::outcome(&petition_in(status)), expected, "{status:?}");
         assert_eq!(status.is_end(), expected.is_some(), "{status:?}");
     }
 }
@@ -1261,7 +1207,7 @@ fn outcomes_of_every_end_state() {
 #[test]
 fn only_handling_is_extendable() {
     for status in STATUSES {
-        let verdict = extendable(&petition_in(status));
+        let verdict = Kind::extendable(&petition_in(status));
         if status == Status::Handling {
             assert_eq!(verdict, Ok(()));
         } else {
@@ -1277,7 +1223,7 @@ fn only_handling_is_extendable() {
 #[test]
 fn only_a_closed_petition_is_reopened_and_handled_again() {
     for status in STATUSES {
-        let verdict = reopenable(&petition_in(status));
+        let verdict = Kind::reopenable(&petition_in(status));
         match status {
             Status::Closed => assert_eq!(verdict, Ok(())),
             Status::Concluded => assert_eq!(
@@ -1294,14 +1240,14 @@ fn only_a_closed_petition_is_reopened_and_handled_again() {
         PetitionEvent::ConfirmedSatisfied { note: None },
     ])
     .unwrap();
-    let deadline = reopen_deadline(&POLICY, day(40));
+    let deadline = Petition::reopen_deadline(&POLICY, day(40));
     assert_eq!(deadline, POLICY.due(day(40), Limit::days(60)));
-    reopened(&mut p, deadline);
+    Kind::reopened(&mut p, deadline);
     assert_eq!(p.status, Status::Handling);
     assert_eq!(p.deadline, Some(deadline));
     assert_eq!(p.handling_unit, Some(unit()));
-    assert_eq!(outcome(&p), None);
-    assert_eq!(current_step(&p), Some("handle"));
+    assert_eq!(Kind::outcome(&p), None);
+    assert_eq!(Kind::current_step(&p), Some("handle"));
     assert_eq!(allowed_actions(Some(&p), Role::Handler, day(40)), ["reply"]);
     // Handled again, it is replied to again, with a new window for a review.
     let events = decide(Some(&p), &reply_cmd(), &ctx_at(Role::Handler, day(41))).unwrap();
@@ -1315,11 +1261,11 @@ fn only_a_closed_petition_is_reopened_and_handled_again() {
 #[test]
 fn a_petition_marked_duplicate_ends_as_a_duplicate() {
     let mut p = replay(&[registered(), accepted()]).unwrap();
-    marked_duplicate(&mut p);
+    Kind::marked_duplicate(&mut p);
     assert_eq!(p.status, Status::Duplicate);
     assert_eq!(p.deadline, None);
-    assert_eq!(outcome(&p), Some(Outcome::Duplicate));
-    assert_eq!(current_step(&p), None);
+    assert_eq!(Kind::outcome(&p), Some(Outcome::Duplicate));
+    assert_eq!(Kind::current_step(&p), None);
     for role in Role::ALL {
         assert!(allowed_actions(Some(&p), role, now()).is_empty());
     }
@@ -1327,9 +1273,9 @@ fn a_petition_marked_duplicate_ends_as_a_duplicate() {
 
 #[test]
 fn acceptance_assigns_the_handling_unit() {
-    assert_eq!(assigned_unit(&accepted()), Some(&unit()));
+    assert_eq!(Petition::assigned_unit(&accepted()), Some(&unit()));
     for event in [registered(), replied(), review_requested()] {
-        assert_eq!(assigned_unit(&event), None);
+        assert_eq!(Petition::assigned_unit(&event), None);
     }
 }
 
@@ -1354,11 +1300,11 @@ fn each_open_step_is_named_by_its_deadline() {
     ];
     for (n, step) in steps.into_iter().enumerate() {
         let p = replay(&history[..=n]).unwrap();
-        assert_eq!(current_step(&p), step, "after {n} events");
+        assert_eq!(Kind::current_step(&p), step, "after {n} events");
     }
     let mut p = replay(&history).unwrap();
     p.deadline = None;
-    assert_eq!(current_step(&p), None);
+    assert_eq!(Kind::current_step(&p), None);
 }
 
 #[test]
@@ -1379,7 +1325,7 @@ fn acceptance_ending_in_national_day_moves_to_the_next_working_day() {
         .unwrap()
         .timestamp();
     let events = decide(
-        None,
+        None::<&Petition>,
         &PetitionCommand::Register(register(Channel::Letter)),
         &ctx_at(Role::PetitionOfficer, registered_at),
     )
@@ -1499,7 +1445,7 @@ proptest! {
                     // The office has a deadline in every open step but the petitioner's windows.
                     let waiting = matches!(after.status, Replied | ReviewDecided);
                     prop_assert_eq!(after.status.is_end() || waiting, after.deadline.is_none());
-                    prop_assert_eq!(current_step(after).is_some(), !after.status.is_end() && !waiting);
+                    prop_assert_eq!(Kind::current_step(after).is_some(), !after.status.is_end() && !waiting);
                     let b = before.as_ref();
                     match &command {
                         PetitionCommand::Register(r) if role == Role::GridWorker => {
