@@ -29,6 +29,9 @@ use uuid::Uuid;
 use load::load_for_update;
 pub use load::{LoadedCase, load_case};
 
+/// How far a chain of duplicates is followed to see that it does not lead back.
+const MAX_DUPLICATE_CHAIN: usize = 16;
+
 /// How many times a command is decided again after losing a race for the same version.
 pub const MAX_ATTEMPTS: usize = 8;
 
@@ -278,6 +281,21 @@ impl CommandService {
         if reference == CaseReference::Original
             && let Some(original) = state.handling.duplicate_of
         {
+            // A case never duplicates a case that is, directly or through others, its own
+            // duplicate: the chain would close on itself.
+            let mut next = Some(original);
+            for _ in 0..MAX_DUPLICATE_CHAIN {
+                let Some(at) = next else { break };
+                if at == case_id {
+                    return Err(invalid(format!(
+                        "case {other} is a duplicate of this case; a case cannot duplicate its own duplicate"
+                    )));
+                }
+                next = load_case(self.log.as_ref(), &actor.tenant, at)
+                    .await?
+                    .state
+                    .and_then(|s| s.handling.duplicate_of);
+            }
             return Err(invalid(format!(
                 "case {other} is itself a duplicate of {original}; name that case"
             )));

@@ -327,4 +327,21 @@ async fn a_link_or_duplicate_names_an_existing_case_of_the_tenant_that_is_not_a_
     assert!(reason.contains("itself a duplicate"), "{reason}");
     let commits = log.read_case("qinghe", c.as_uuid()).await.unwrap();
     assert_eq!(commits.len(), 1, "a refusal records nothing");
+    // Nor of its own duplicate, nor of itself.
+    for (of, says) in [
+        (b, "duplicate of this case"),
+        (a, "does not duplicate itself"),
+    ] {
+        let (field, reason) = refused_field(
+            svc.handle(
+                &supervisor,
+                request(Some(a), action("mark-duplicate", json!({"of": of})), None),
+            )
+            .await,
+        );
+        assert_eq!(field, "of");
+        assert!(reason.contains(says), "{reason}");
+    }
+    let commits = log.read_case("qinghe", a.as_uuid()).await.unwrap();
+    assert_eq!(commits.len(), 1, "a refusal records nothing");
 }

@@ -1352,3 +1352,172 @@ mod property {
         }
     }
 }
+
+// ---- the acting unit ----------------------------------------------------------------------------
+
+/// A petition led by qinghe-housing, co-handled by qinghe-labour, with a notice to each.
+fn co_handled_petition() -> Case {
+    let mut case = handling_petition("2025-03-03 10:00");
+    case.act(
+        Role::PetitionOfficer,
+        "add-co-handler",
+        json!({"unit": "qinghe-labour"}),
+    );
+    case.act(
+        Role::Supervisor,
+        "supervise",
+        json!({"notice": "主办限期办理"}),
+    );
+    case.act(
+        Role::Supervisor,
+        "supervise",
+        json!({"notice": "协办部分限期答复", "unit": "qinghe-labour"}),
+    );
+    case
+}
+
+#[track_caller]
+fn unit_refused(refusal: &Refusal) {
+    assert!(
+        matches!(refusal, Refusal::UnitNotPermitted { acting_for, .. } if *acting_for == "a co-handling unit"),
+        "{refusal:?}"
+    );
+}
+
+#[test]
+fn a_co_handling_unit_records_its_part_but_takes_none_of_the_leads_actions() {
+    let mut case = co_handled_petition();
+    case.as_unit = Some("qinghe-labour".parse().unwrap());
+    let allowed = case
+        .state()
+        .allowed_actions(Role::Handler, case.unit(Role::Handler), case.now);
+    assert_eq!(
+        allowed,
+        [
+            "add-note",
+            "attach-evidence",
+            "record-part",
+            "answer-supervision"
+        ]
+    );
+    for (action, body) in [
+        ("reply", json!({"outcome": "support", "opinion": "已处理"})),
+        ("request-extension", json!({"days": 5, "reason": "x"})),
+        ("link", json!({"case": CaseId::default()})),
+        ("mark-duplicate", json!({"of": CaseId::default()})),
+    ] {
+        unit_refused(&case.refused(Role::Handler, action, body));
+    }
+    let events = case.act(
+        Role::Handler,
+        "record-part",
+        json!({"text": "已核实欠薪金额", "evidence": [photo()]}),
+    );
+    assert!(matches!(
+        common(&events)[..],
+        [CommonEvent::PartRecorded { unit, .. }] if unit.as_str() == "qinghe-labour"
+    ));
+    assert_eq!(case.h().parts.len(), 1);
+    // It answers the notice addressed to it, not the lead's.
+    let other = case.refused(
+        Role::Handler,
+        "answer-supervision",
+        json!({"notice": 1, "answer": "x"}),
+    );
+    assert_eq!(invalid_field(&other), "notice");
+    case.act(
+        Role::Handler,
+        "answer-supervision",
+        json!({"notice": 2, "answer": "已答复"}),
+    );
+    let none_left = case.refused(
+        Role::Handler,
+        "answer-supervision",
+        json!({"notice": 1, "answer": "x"}),
+    );
+    assert_eq!(
+        not_allowed_reason(&none_left),
+        "no supervision notice addressed to your unit is waiting for an answer"
+    );
+    // The lead unit answers its own, and replies.
+    case.as_unit = None;
+    case.act(
+        Role::Handler,
+        "answer-supervision",
+        json!({"notice": 1, "answer": "已办理"}),
+    );
+    case.act(
+        Role::Handler,
+        "reply",
+        json!({"outcome": "support", "opinion": "已处理"}),
+    );
+}
+
+#[test]
+fn a_unit_with_no_part_in_a_case_acts_on_it_not_at_all() {
+    let mut case = co_handled_petition();
+    case.as_unit = Some("qinghe-far".parse().unwrap());
+    assert!(
+        case.state()
+            .allowed_actions(Role::Handler, case.unit(Role::Handler), case.now)
+            .is_empty()
+    );
+    for (action, body) in [
+        ("add-note", json!({"text": "x"})),
+        ("record-part", json!({"text": "x"})),
+        ("reply", json!({"outcome": "support", "opinion": "x"})),
+    ] {
+        let refusal = case.refused(Role::Handler, action, body);
+        assert!(
+            matches!(refusal, Refusal::UnitNotPermitted { acting_for, .. } if acting_for == "a unit with no part in the case"),
+            "{action}: {refusal:?}"
+        );
+    }
+}
+
+#[test]
+fn a_notice_is_addressed_to_the_lead_or_a_co_handling_unit() {
+    let mut case = handling_petition("2025-03-03 10:00");
+    let refusal = case.refused(
+        Role::Supervisor,
+        "supervise",
+        json!({"notice": "x", "unit": "qinghe-far"}),
+    );
+    assert_eq!(invalid_field(&refusal), "unit");
+    // Naming the lead unit is the default.
+    let events = case.act(
+        Role::Supervisor,
+        "supervise",
+        json!({"notice": "x", "unit": "qinghe-housing"}),
+    );
+    assert!(matches!(
+        common(&events)[..],
+        [CommonEvent::SupervisionNoticed { unit: None, .. }]
+    ));
+}
+
+#[test]
+fn a_report_or_accusation_is_never_routed_to_the_unit_it_accuses() {
+    let mut case = Case::new(CaseKind::Petition, "2025-03-03 10:00");
+    case.act(
+        Role::PetitionOfficer,
+        "register",
+        json!({"community": "qinghe", "title": "举报乱收费", "channel": "letter",
+               "petition_type": "report-accusation", "category": "officials-conduct",
+               "accused_unit": "qinghe-urban", "petitioners": [{"name": "赵六"}]}),
+    );
+    for (action, body) in [
+        ("accept", json!({"unit": "qinghe-urban"})),
+        ("reassign", json!({"unit": "qinghe-urban", "reason": "x"})),
+        ("add-co-handler", json!({"unit": "qinghe-urban"})),
+    ] {
+        let refusal = case.refused(Role::PetitionOfficer, action, body);
+        assert_eq!(invalid_field(&refusal), "unit", "{action}");
+        assert!(refusal.to_string().contains("accuses"), "{refusal}");
+    }
+    case.act(
+        Role::PetitionOfficer,
+        "accept",
+        json!({"unit": "qinghe-housing"}),
+    );
+}

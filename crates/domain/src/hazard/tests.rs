@@ -5,7 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
 use super::*;
-use crate::testing::{self, POLICY, allowed_actions, authorize, ctx_at, decide};
+use crate::testing::{self, POLICY, Then, allowed_actions, authorize, ctx_at, decide};
 
 fn now() -> Timestamp {
     "2025-03-03T02:00:00Z".parse().unwrap()
@@ -374,6 +374,57 @@ fn an_order_may_set_its_own_deadline_but_not_in_the_past() {
     given([reported(Severity::Major), verified(Severity::Major)])
         .when(Role::Supervisor, order(day(-1)))
         .then_invalid("deadline");
+}
+
+#[test]
+fn a_deadline_set_by_hand_lies_within_the_policys_limit_for_the_severity() {
+    let order = |deadline| {
+        HazardCommand::OrderRectification(OrderRectification {
+            measures: "清理".to_owned(),
+            deadline: Some(deadline),
+        })
+    };
+    // A general hazard has 7 days: the close of the 7th day is the latest, the 8th is past it.
+    let limit = due(Limit::days(7));
+    given([reported(Severity::General), verified(Severity::General)])
+        .when(Role::Handler, order(limit))
+        .then([HazardEvent::RectificationOrdered {
+            measures: "清理".to_owned(),
+            deadline: limit,
+        }]);
+    let Then(refused) = given([reported(Severity::General), verified(Severity::General)])
+        .when(Role::Handler, order(day(8)));
+    match refused {
+        Err(Refusal::InvalidField { field, reason }) => {
+            assert_eq!(field, "deadline");
+            assert!(
+                reason.contains("7 days") && reason.contains("extension"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected the deadline refused, got {other:?}"),
+    }
+    // A major one has 30, and so does its failed reinspection.
+    given([reported(Severity::Major), verified(Severity::Major)])
+        .when(Role::Handler, order(day(20)))
+        .then([HazardEvent::RectificationOrdered {
+            measures: "清理".to_owned(),
+            deadline: day(20),
+        }]);
+    given([
+        reported(Severity::Major),
+        verified(Severity::Major),
+        ordered(),
+        rectification_reported(),
+    ])
+    .when(
+        Role::Handler,
+        HazardCommand::FailReinspection(FailReinspection {
+            reason: "未整改到位".to_owned(),
+            deadline: Some(day(31)),
+        }),
+    )
+    .then_invalid("deadline");
 }
 
 #[test]
