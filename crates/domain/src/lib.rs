@@ -6,6 +6,7 @@
 mod case;
 pub mod common;
 pub mod deadlines;
+pub mod directory;
 pub mod dispute;
 pub mod evidence;
 pub mod hazard;
@@ -20,7 +21,7 @@ pub use case::{
     CaseCommand, CaseEvent, CaseKind, CaseReference, CaseState, Context, Detail, InvalidInput,
     ReplayError, UnknownEvent,
 };
-pub use ids::{CaseId, CaseNumber, CommunityId, GridId, InvalidId, TenantId, UnitId};
+pub use ids::{CaseId, CaseNumber, CategoryId, CommunityId, GridId, InvalidId, TenantId, UnitId};
 pub use reach::Reach;
 pub use refusal::Refusal;
 pub use role::Role;
