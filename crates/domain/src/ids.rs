@@ -168,6 +168,11 @@ slug_id!(
     UnitId,
     "unit"
 );
+slug_id!(
+    /// A category in a kind's taxonomy.
+    CategoryId,
+    "category"
+);
 
 /// The human case number: kind prefix, filing year, and a per-tenant sequence (`HZ-2025-000123`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

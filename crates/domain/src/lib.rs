@@ -7,6 +7,7 @@ mod case;
 pub mod common;
 mod context;
 pub mod deadlines;
+pub mod directory;
 pub mod dispute;
 pub mod evidence;
 pub mod hazard;
@@ -25,7 +26,7 @@ pub use case::{
     CaseCommand, CaseEvent, CaseKind, CaseState, Detail, InvalidInput, ReplayError, UnknownEvent,
 };
 pub use context::{ActingFor, Context};
-pub use ids::{CaseId, CaseNumber, CommunityId, GridId, InvalidId, TenantId, UnitId};
+pub use ids::{CaseId, CaseNumber, CategoryId, CommunityId, GridId, InvalidId, TenantId, UnitId};
 pub use kind::{CaseReference, Kind};
 pub use reach::Reach;
 pub use refusal::Refusal;
