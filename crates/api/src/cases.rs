@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::directory::Names;
 use crate::extract::{Caller, IdempotencyKey, IfMatch, JsonBody, etag};
 use crate::{ApiError, AppState};
 
@@ -235,6 +236,8 @@ pub(crate) async fn detail(
         .await?;
     let now = state.commands.clock().now();
     let handling = &current.handling;
+    let names = Names::of(&state, actor.tenant.as_str()).await?;
+    let co_handlers: Vec<&str> = handling.co_handlers.iter().map(|u| u.as_str()).collect();
     let closed_at = current
         .is_closed()
         .then(|| last_closure_time(&case.commits))
@@ -269,6 +272,14 @@ pub(crate) async fn detail(
         "repeat_of": repeat_of,
         "return_visits": handling.return_visits,
         "allowed_actions": current.allowed_actions(actor.role, actor.unit.as_ref(), now),
+        "names": names.of_case(
+            current.kind().as_str(),
+            current.community().as_str(),
+            current.grid().map(|g| g.as_str()),
+            handling.lead_unit.as_ref().map(|u| u.as_str()),
+            &co_handlers,
+            &current.category(),
+        ),
         "case": current,
     });
     show_people(&state, &actor, current, case_id, "case", &mut body).await?;
@@ -352,7 +363,10 @@ pub(crate) struct ListParams {
     min_position: Option<u64>,
 }
 
-async fn wait_for_position(state: &AppState, position: Option<u64>) -> Result<(), ApiError> {
+pub(crate) async fn wait_for_position(
+    state: &AppState,
+    position: Option<u64>,
+) -> Result<(), ApiError> {
     match position {
         Some(p) if !state.read.wait_until(p, READ_YOUR_WRITES_WAIT).await => {
             Err(ApiError::NotYet {
@@ -499,8 +513,25 @@ pub(crate) async fn list(
         .read
         .list_cases(actor.tenant.as_str(), &filter, cursor, limit)
         .await?;
+    let names = Names::of(&state, actor.tenant.as_str()).await?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|c| {
+            let mut item = json!(c);
+            item["names"] = names.of_case(
+                &c.kind,
+                &c.community,
+                c.grid.as_deref(),
+                c.lead_unit.as_deref(),
+                &[],
+                &c.category,
+            );
+            item
+        })
+        .collect();
     Ok(Json(json!({
-        "items": page.items,
+        "items": items,
         "next_cursor": page.next_cursor,
         "position": state.read.projected(),
     }))

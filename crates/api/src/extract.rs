@@ -85,6 +85,7 @@ impl FromRequestParts<AppState> for Caller {
             .await
             .map_err(ApiError::Unauthenticated)?;
         state.limiter.check(&actor)?;
+        crate::directory::check_token(state, &actor).await?;
         Ok(Caller(actor))
     }
 }

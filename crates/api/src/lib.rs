@@ -4,6 +4,7 @@
 mod audit;
 pub mod auth;
 mod cases;
+mod directory;
 mod events;
 mod extract;
 mod persons;
@@ -71,6 +72,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/{id}", get(cases::detail))
         .route("/v1/cases/{id}/actions/{action}", post(cases::act))
         .route("/v1/cases/{id}/history", get(cases::history))
+        .route("/v1/directory", get(directory::list))
+        .route("/v1/directory/actions/{action}", post(directory::keep))
         .route("/v1/stats", get(stats::stats))
         .route("/v1/events", get(events::stream))
         .route("/v1/audit/verify", get(audit::verify))

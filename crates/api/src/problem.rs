@@ -28,6 +28,8 @@ pub enum ApiError {
     OutsideReach(String),
     /// 403: the caller's role may not use this resource at all.
     RoleNotPermitted(String),
+    /// 403: the token names a unit or grid the tenant's directory does not hold in service.
+    NotInDirectory(String),
     /// 404: no person of this id or ID number in the caller's tenant.
     PersonNotFound,
     /// 404: no case kind knows this action.
@@ -159,6 +161,12 @@ impl ApiError {
                 StatusCode::FORBIDDEN,
                 "role-not-permitted",
                 "Not permitted for this role",
+                why.clone(),
+            ),
+            ApiError::NotInDirectory(why) => (
+                StatusCode::FORBIDDEN,
+                "token-not-in-directory",
+                "Token names what the directory does not hold",
                 why.clone(),
             ),
             ApiError::PersonNotFound => (

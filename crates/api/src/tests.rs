@@ -54,6 +54,7 @@ async fn app_with_clock(clock: Arc<dyn docket_commands::Clock>) -> App {
     let auth = Authenticator::hs256(b"test-secret-test-secret-test-secret");
     let commands = CommandService::new(log.clone(), clock)
         .with_vault(docket_commands::Vault::in_memory().await.unwrap());
+    seed_directory(&commands).await;
     let state = AppState::new(commands, read, auth.clone());
     let router = router(state.clone());
     App {
@@ -63,6 +64,36 @@ async fn app_with_clock(clock: Arc<dyn docket_commands::Clock>) -> App {
         log,
         _stop: stop,
     }
+}
+
+/// The log position of the directory's seeding: the tests' commits come after it.
+const SEEDED: u64 = 1;
+
+/// The directory of the tests' tenant: its community, grids and the units the tests name.
+async fn seed_directory(commands: &CommandService) {
+    let grids = (1..=9).map(|n| {
+        (
+            format!("qinghe-{n:02}").parse().unwrap(),
+            "qinghe".parse().unwrap(),
+        )
+    });
+    let units = [
+        "qinghe-safety",
+        "qinghe-housing",
+        "qinghe-fire",
+        "qinghe-far",
+        "qinghe-urban",
+        "qinghe-labour",
+        "qinghe-mediation",
+    ]
+    .map(|u| u.parse().unwrap());
+    let seeded =
+        docket_domain::directory::seed_from_use(["qinghe".parse().unwrap()], grids, units, []);
+    commands
+        .seed_directory(&"qinghe".parse().unwrap(), seeded, "the tests' tenant")
+        .await
+        .unwrap()
+        .expect("a new directory");
 }
 
 const HAZARD: &str = r#"{"kind":"hazard","community":"qinghe","grid":"qinghe-03","unit":"qinghe-safety",
@@ -367,7 +398,7 @@ async fn a_repeated_post_with_one_idempotency_key_returns_the_same_response() {
     assert_eq!(again.body, first.body);
     assert_eq!(again.headers["location"], first.headers["location"]);
     assert_eq!(again.headers["idempotent-replayed"], "true");
-    assert_eq!(app.log.head().await.unwrap(), 1);
+    assert_eq!(app.log.head().await.unwrap(), SEEDED + 1);
 
     let other = HAZARD.replace("电动车楼道充电", "另一件事");
     let reused = app
@@ -384,7 +415,7 @@ async fn a_repeated_post_with_one_idempotency_key_returns_the_same_response() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "idempotency-key-reused",
     );
-    assert_eq!(app.log.head().await.unwrap(), 1);
+    assert_eq!(app.log.head().await.unwrap(), SEEDED + 1);
 
     let id = first.body["case_id"].as_str().unwrap();
     let uri = format!("/v1/cases/{id}/actions/dismiss");
@@ -398,7 +429,7 @@ async fn a_repeated_post_with_one_idempotency_key_returns_the_same_response() {
         .await;
     assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
     assert_eq!(a.body, b.body);
-    assert_eq!(app.log.head().await.unwrap(), 2);
+    assert_eq!(app.log.head().await.unwrap(), SEEDED + 2);
 }
 
 #[tokio::test]
@@ -496,7 +527,11 @@ async fn bad_input_gets_a_clear_problem_and_changes_nothing() {
         "unsupported-media-type",
     );
 
-    assert_eq!(app.log.head().await.unwrap(), 1, "nothing was recorded");
+    assert_eq!(
+        app.log.head().await.unwrap(),
+        SEEDED + 1,
+        "nothing was recorded"
+    );
     assert_eq!(app.history_len(&id).await, 1);
 }
 
@@ -651,8 +686,8 @@ async fn status_reports_the_projection_lag() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(last["log_head"], 1, "{last}");
-    assert_eq!(last["projected"], 1, "{last}");
+    assert_eq!(last["log_head"], SEEDED + 1, "{last}");
+    assert_eq!(last["projected"], SEEDED + 1, "{last}");
     assert_eq!(last["lag"], 0, "{last}");
     assert_eq!(last["read_model"], "sqlite");
 }
@@ -682,6 +717,7 @@ async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_go_on() {
     );
 }
 
+mod directory;
 mod events;
 mod persons;
 mod reach;

@@ -6,6 +6,7 @@
 //! interface gets it; tenant isolation is the log's (a case is read within the caller's tenant
 //! only). A case outside reach is not found.
 
+mod directory;
 mod load;
 
 use std::fmt;
@@ -26,6 +27,9 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+pub use directory::{
+    DIRECTORY_KIND, DirectoryOutcome, KeptDirectory, SEED_ACTOR, directory_stream,
+};
 use load::load_for_update;
 pub use load::{LoadedCase, load_case};
 
@@ -136,6 +140,8 @@ pub struct CommandService {
     policies: Arc<Policies>,
     /// Seals the people events name; without one, a command naming people is refused.
     vault: Option<Vault>,
+    /// The tenants' directories as last read.
+    directories: Arc<directory::DirectoryCache>,
 }
 
 /// Idempotency keys are scoped to the tenant and the acting user.
@@ -154,6 +160,7 @@ impl CommandService {
             clock,
             policies: Arc::new(Policies::default()),
             vault: None,
+            directories: Arc::default(),
         }
     }
 
@@ -330,6 +337,8 @@ impl CommandService {
         // otherwise the log's cached view will do, since a stale one only costs a conflict.
         let mut fresh = request.expected_version.is_some();
         let mut named_case_checked = false;
+        // Every name the command gives is checked against the tenant's directory as it stands.
+        let directory = self.directory(&actor.tenant).await?.directory;
         for _ in 0..MAX_ATTEMPTS {
             // A filing's case id is new: there is nothing to load.
             let case = match (request.case_id, fresh) {
@@ -382,6 +391,7 @@ impl CommandService {
                 now,
                 case_id,
                 policy: self.policies.for_tenant(&actor.tenant),
+                directory: Some(directory.as_ref()),
             };
             let mut events = match request.command.decide(case.state.as_ref(), &ctx) {
                 Ok(events) => events,

@@ -16,11 +16,32 @@ impl Clock for FixedClock {
     }
 }
 
-fn service() -> (CommandService, Arc<SqliteLog>) {
+async fn service() -> (CommandService, Arc<SqliteLog>) {
     let dir = tempfile::tempdir().unwrap().keep();
     let log = Arc::new(SqliteLog::open(dir.join("log.sqlite")).unwrap());
     let clock = Arc::new(FixedClock("2025-03-03T02:00:00Z".parse().unwrap()));
-    (CommandService::new(log.clone(), clock), log)
+    let svc = CommandService::new(log.clone(), clock);
+    for tenant in ["qinghe", "other"] {
+        seed(&svc, tenant).await;
+    }
+    (svc, log)
+}
+
+/// The log positions the two tenants' directories take: the tests' commits come after them.
+const SEEDED: u64 = 2;
+
+/// A tenant's directory with the community, grid and unit the tests name.
+async fn seed(svc: &CommandService, tenant: &str) {
+    let seeded = docket_domain::directory::seed_from_use(
+        ["qinghe".parse().unwrap()],
+        [("qinghe-03".parse().unwrap(), "qinghe".parse().unwrap())],
+        ["qinghe-safety".parse().unwrap()],
+        [],
+    );
+    svc.seed_directory(&tenant.parse().unwrap(), seeded, "the tests' tenant")
+        .await
+        .unwrap()
+        .expect("a new directory");
 }
 
 fn actor(role: Role) -> Actor {
@@ -63,7 +84,7 @@ fn request(case_id: Option<CaseId>, command: CaseCommand, key: Option<&str>) -> 
 
 #[tokio::test]
 async fn a_filing_records_version_1_with_deadlines_from_the_injected_clock() {
-    let (svc, log) = service();
+    let (svc, log) = service().await;
     let out = svc
         .handle(
             &actor(Role::GridWorker),
@@ -92,7 +113,7 @@ async fn a_filing_records_version_1_with_deadlines_from_the_injected_clock() {
 
 #[tokio::test]
 async fn a_retry_with_the_same_key_returns_the_first_outcome_and_records_nothing() {
-    let (svc, log) = service();
+    let (svc, log) = service().await;
     let gw = actor(Role::GridWorker);
     let first = svc
         .handle(&gw, request(None, filing("楼道堆物"), Some("k-1")))
@@ -110,7 +131,7 @@ async fn a_retry_with_the_same_key_returns_the_first_outcome_and_records_nothing
         },
         first
     );
-    assert_eq!(log.head().await.unwrap(), 1);
+    assert_eq!(log.head().await.unwrap(), SEEDED + 1);
 
     let h = actor(Role::Handler);
     let verified = svc
@@ -123,12 +144,12 @@ async fn a_retry_with_the_same_key_returns_the_first_outcome_and_records_nothing
         .unwrap();
     assert_eq!(verified_again.position, verified.position);
     assert_eq!(verified_again.state.status(), "verified");
-    assert_eq!(log.head().await.unwrap(), 2);
+    assert_eq!(log.head().await.unwrap(), SEEDED + 2);
 }
 
 #[tokio::test]
 async fn the_same_key_for_a_different_request_is_refused() {
-    let (svc, log) = service();
+    let (svc, log) = service().await;
     let gw = actor(Role::GridWorker);
     svc.handle(&gw, request(None, filing("楼道堆物"), Some("k-1")))
         .await
@@ -138,12 +159,12 @@ async fn the_same_key_for_a_different_request_is_refused() {
         .await
         .unwrap_err();
     assert!(matches!(err, CommandError::KeyReused), "{err:?}");
-    assert_eq!(log.head().await.unwrap(), 1);
+    assert_eq!(log.head().await.unwrap(), SEEDED + 1);
 }
 
 #[tokio::test]
 async fn concurrent_retries_with_one_key_record_one_commit() {
-    let (svc, log) = service();
+    let (svc, log) = service().await;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..16 {
         let svc = svc.clone();
@@ -157,17 +178,17 @@ async fn concurrent_retries_with_one_key_record_one_commit() {
         });
     }
     let outcomes: Vec<Outcome> = tasks.join_all().await;
-    assert_eq!(log.head().await.unwrap(), 1);
+    assert_eq!(log.head().await.unwrap(), SEEDED + 1);
     assert!(
         outcomes
             .iter()
-            .all(|o| o.case_id == outcomes[0].case_id && o.position == 1)
+            .all(|o| o.case_id == outcomes[0].case_id && o.position == SEEDED + 1)
     );
 }
 
 #[tokio::test]
 async fn a_refusal_records_nothing() {
-    let (svc, log) = service();
+    let (svc, log) = service().await;
     let out = svc
         .handle(&actor(Role::GridWorker), request(None, filing("t"), None))
         .await
@@ -183,12 +204,12 @@ async fn a_refusal_records_nothing() {
         matches!(err, CommandError::Refused(Refusal::RoleNotPermitted { .. })),
         "{err:?}"
     );
-    assert_eq!(log.head().await.unwrap(), 1);
+    assert_eq!(log.head().await.unwrap(), SEEDED + 1);
 }
 
 #[tokio::test]
 async fn an_expected_version_is_honoured_not_retried() {
-    let (svc, _log) = service();
+    let (svc, _log) = service().await;
     let out = svc
         .handle(&actor(Role::GridWorker), request(None, filing("t"), None))
         .await
@@ -219,7 +240,7 @@ async fn an_expected_version_is_honoured_not_retried() {
 
 #[tokio::test]
 async fn another_tenants_case_is_not_found() {
-    let (svc, _log) = service();
+    let (svc, _log) = service().await;
     let out = svc
         .handle(&actor(Role::GridWorker), request(None, filing("t"), None))
         .await
@@ -235,7 +256,7 @@ async fn another_tenants_case_is_not_found() {
 
 #[tokio::test]
 async fn thirty_two_concurrent_actions_make_exactly_one_commit_per_version() {
-    let (svc, log) = service();
+    let (svc, log) = service().await;
     let case_id = svc
         .handle(&actor(Role::GridWorker), request(None, filing("t"), None))
         .await
@@ -277,7 +298,7 @@ async fn thirty_two_concurrent_actions_make_exactly_one_commit_per_version() {
 
 #[tokio::test]
 async fn a_link_or_duplicate_names_an_existing_case_of_the_tenant_that_is_not_a_duplicate() {
-    let (svc, log) = service();
+    let (svc, log) = service().await;
     let supervisor = actor(Role::Supervisor);
     let file = |title: &'static str, who: Actor| {
         let svc = svc.clone();
@@ -344,4 +365,91 @@ async fn a_link_or_duplicate_names_an_existing_case_of_the_tenant_that_is_not_a_
     }
     let commits = log.read_case("qinghe", a.as_uuid()).await.unwrap();
     assert_eq!(commits.len(), 1, "a refusal records nothing");
+}
+
+#[tokio::test]
+async fn the_admin_keeps_the_directory_on_its_own_chained_stream() {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let log = Arc::new(SqliteLog::open(dir.join("log.sqlite")).unwrap());
+    let svc = CommandService::new(
+        log.clone(),
+        Arc::new(FixedClock("2025-03-03T02:00:00Z".parse().unwrap())),
+    );
+    let tenant: docket_domain::TenantId = "xisanqi".parse().unwrap();
+    let admin = Actor {
+        tenant: tenant.clone(),
+        ..actor(Role::Admin)
+    };
+    let add = |id: &str| {
+        docket_domain::directory::DirectoryCommand::parse(
+            "add-community",
+            json!({"id": id, "name": "西三旗社区"}),
+        )
+        .unwrap()
+    };
+    // Nobody else keeps it.
+    for role in [Role::Supervisor, Role::Handler, Role::GridWorker] {
+        let who = Actor {
+            tenant: tenant.clone(),
+            ..actor(role)
+        };
+        let err = svc
+            .keep_directory(&who, &add("xisanqi"), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, CommandError::Refused(Refusal::RoleNotPermitted { .. })),
+            "{err:?}"
+        );
+    }
+    assert_eq!(log.head().await.unwrap(), 0, "a refusal records nothing");
+    // The first change carries the shipped taxonomies with it.
+    let first = svc
+        .keep_directory(&admin, &add("xisanqi"), Some("k1"))
+        .await
+        .unwrap();
+    assert_eq!(first.version, 1);
+    let types: Vec<&str> = first.events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["directory.seeded", "directory.community_added"]);
+    assert!(
+        first
+            .directory
+            .category(CaseKind::Hazard, &"fire".parse().unwrap())
+            .is_some()
+    );
+    // A retry answers as the first time; the key on another change is refused.
+    let again = svc
+        .keep_directory(&admin, &add("xisanqi"), Some("k1"))
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!((again.version, again.position), (1, first.position));
+    let err = svc
+        .keep_directory(&admin, &add("xisanqi-east"), Some("k1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CommandError::KeyReused), "{err:?}");
+    svc.keep_directory(&admin, &add("xisanqi-east"), None)
+        .await
+        .unwrap();
+    // Its own stream, chained like a case's; another service reads it from the log.
+    let stream = crate::directory_stream(&tenant);
+    let commits = log.read_case("xisanqi", stream).await.unwrap();
+    assert_eq!(commits.len(), 2);
+    let chain: Vec<_> = commits.iter().map(|r| r.commit.clone()).collect();
+    docket_eventlog::verify_chain(&chain).unwrap();
+    let fresh = CommandService::new(log.clone(), Arc::new(SystemClock));
+    let kept = fresh.directory(&tenant).await.unwrap();
+    assert_eq!(kept.version, 2);
+    assert_eq!(kept.directory.communities().count(), 2);
+    // A seeding comes too late once the admin has kept it.
+    let late = fresh
+        .seed_directory(
+            &tenant,
+            docket_domain::directory::seed_from_use([], [], [], []),
+            "late",
+        )
+        .await
+        .unwrap();
+    assert!(late.is_none());
 }

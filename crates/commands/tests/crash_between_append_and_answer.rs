@@ -76,6 +76,16 @@ async fn a_retried_filing_and_a_retried_action_each_make_one_commit() {
         "category": "electrical", "severity": "general", "source": "grid-worker"
     }))
     .unwrap();
+    let seeded = docket_domain::directory::seed_from_use(
+        ["qinghe".parse().unwrap()],
+        [("qinghe-03".parse().unwrap(), "qinghe".parse().unwrap())],
+        ["qinghe-safety".parse().unwrap()],
+        [],
+    );
+    CommandService::new(Arc::new(process(&server).await), Arc::new(SystemClock))
+        .seed_directory(&"qinghe".parse().unwrap(), seeded, "the test's tenant")
+        .await
+        .unwrap();
 
     let dying = CommandService::new(
         Arc::new(DiesAfterAppend(process(&server).await)),
@@ -97,7 +107,8 @@ async fn a_retried_filing_and_a_retried_action_each_make_one_commit() {
         .unwrap();
     assert!(filed.replayed, "the retry answers with the first filing");
     let log = process(&server).await;
-    assert_eq!(log.head().await.unwrap(), 1, "one commit for two attempts");
+    // The directory's seeding is position 1.
+    assert_eq!(log.head().await.unwrap(), 2, "one commit for two attempts");
 
     let verify = CaseCommand::parse_action(
         CaseKind::Hazard,
@@ -122,7 +133,7 @@ async fn a_retried_filing_and_a_retried_action_each_make_one_commit() {
         .unwrap();
     assert!(verified.replayed);
     assert_eq!(verified.version, 2);
-    assert_eq!(log.head().await.unwrap(), 2, "one commit for two attempts");
+    assert_eq!(log.head().await.unwrap(), 3, "one commit for two attempts");
     let commits = log
         .read_case("qinghe", filed.case_id.as_uuid())
         .await

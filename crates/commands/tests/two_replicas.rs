@@ -40,6 +40,15 @@ async fn act(svc: &CommandService, role: Role, case: Option<CaseId>, command: Ca
 async fn a_replica_with_a_stale_view_decides_on_the_case_as_it_stands() {
     let server = NatsServer::start();
     let (a, b) = (replica(&server).await, replica(&server).await);
+    let seeded = docket_domain::directory::seed_from_use(
+        ["qinghe".parse().unwrap()],
+        [("qinghe-03".parse().unwrap(), "qinghe".parse().unwrap())],
+        ["qinghe-safety".parse().unwrap()],
+        [],
+    );
+    a.seed_directory(&"qinghe".parse().unwrap(), seeded, "the test's tenant")
+        .await
+        .unwrap();
     let filing = CaseCommand::parse_filing(json!({
         "kind": "hazard", "community": "qinghe", "grid": "qinghe-03", "unit": "qinghe-safety", "title": "楼顶违规搭建",
         "category": "structure", "severity": "major", "source": "grid-worker"

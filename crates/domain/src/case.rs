@@ -7,27 +7,31 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::common::{self, CommonCommand, CommonEvent, Handling, Outcome};
 use crate::context::ActingFor;
 use crate::dispute::Dispute;
 use crate::hazard::HazardTicket;
-use crate::kind::{Action as _, AnyKind, CaseReference, Kind};
+use crate::kind::{Action as _, CaseReference, Kind};
 use crate::person::{Disclosure, Personal};
 use crate::petition::Petition;
-use crate::table;
-use crate::{CaseId, CommunityId, Context, GridId, Refusal, Role, UnitId};
+use crate::table::{self, AnyKind};
+use crate::{
+    CaseId, CommunityId, Context, GridId, InvalidInput, Named, Refusal, ReplayError, Role, UnitId,
+    UnknownEvent,
+};
 
-/// Registers the kinds of case: for each, its variant, its state type (which implements
-/// [`Kind`]), its name on the log and in URLs, and the prefix of its case numbers. From this one
-/// list come `CaseKind`, `Detail`, `CaseCommand`, `CaseEvent` and every dispatch over them.
+/// Registers the kinds of case: for each, its variant (its name in CamelCase) and its state
+/// type, which implements [`Kind`]. From this one list come `CaseKind`, `Detail`, `CaseCommand`,
+/// `CaseEvent` and every dispatch over them.
 macro_rules! kinds {
-    ($($variant:ident($state:ty) = $name:literal, $prefix:literal;)+) => {
+    ($($variant:ident($state:ty),)+) => {
         /// The kinds of case Docket handles.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
         pub enum CaseKind {
-            $(#[serde(rename = $name)] $variant,)+
+            $($variant,)+
         }
 
         impl CaseKind {
@@ -35,14 +39,14 @@ macro_rules! kinds {
 
             pub fn as_str(self) -> &'static str {
                 match self {
-                    $(CaseKind::$variant => $name,)+
+                    $(CaseKind::$variant => <$state as Kind>::NAME,)+
                 }
             }
 
             /// The prefix of the human case number.
             pub fn number_prefix(self) -> &'static str {
                 match self {
-                    $(CaseKind::$variant => $prefix,)+
+                    $(CaseKind::$variant => <$state as Kind>::NUMBER_PREFIX,)+
                 }
             }
 
@@ -70,9 +74,11 @@ macro_rules! kinds {
                 }
             }
 
-            fn parse_command(self, tagged: Value) -> Result<CaseCommand, InvalidInput> {
+            fn parse_command(self, action: &str, body: Value) -> Result<CaseCommand, InvalidInput> {
                 match self {
-                    $(CaseKind::$variant => InvalidInput::parse(tagged).map(CaseCommand::$variant),)+
+                    $(CaseKind::$variant => {
+                        InvalidInput::parse_action(action, body).map(CaseCommand::$variant)
+                    })+
                 }
             }
 
@@ -85,9 +91,9 @@ macro_rules! kinds {
 
         /// What is particular to the kind of a case: its own table's state and fields.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-        #[serde(tag = "kind")]
+        #[serde(tag = "kind", rename_all = "snake_case")]
         pub enum Detail {
-            $(#[serde(rename = $name)] $variant($state),)+
+            $($variant($state),)+
         }
 
         impl Detail {
@@ -205,6 +211,14 @@ macro_rules! kinds {
                 }
             }
 
+            /// What the command names from the tenant's directory, field by field.
+            pub fn named(&self) -> Vec<(&'static str, Named<'_>)> {
+                match self {
+                    $(CaseCommand::$variant(c) => <$state as Kind>::named(c),)+
+                    CaseCommand::Common { command, .. } => command.named(),
+                }
+            }
+
             fn kind_names_case(&self) -> Option<(CaseId, &'static str, CaseReference)> {
                 match self {
                     $(CaseCommand::$variant(c) => <$state as Kind>::names_case(c),)+
@@ -253,7 +267,7 @@ macro_rules! kinds {
             /// The type name, schema version and data as they go on the log.
             pub fn to_record(&self) -> (String, u32, Value) {
                 let (prefix, tagged) = match self {
-                    $(CaseEvent::$variant(e) => ($name, serde_json::to_value(e)),)+
+                    $(CaseEvent::$variant(e) => (<$state as Kind>::NAME, serde_json::to_value(e)),)+
                     CaseEvent::Common(e) => (COMMON_PREFIX, serde_json::to_value(e)),
                 };
                 let tagged = tagged.expect("events serialize to JSON");
@@ -309,9 +323,9 @@ macro_rules! kinds {
 }
 
 kinds! {
-    Hazard(HazardTicket) = "hazard", "HZ";
-    Dispute(Dispute) = "dispute", "DS";
-    Petition(Petition) = "petition", "XF";
+    Hazard(HazardTicket),
+    Dispute(Dispute),
+    Petition(Petition),
 }
 
 fn filing_action<K: Kind>() -> &'static str {
@@ -371,47 +385,6 @@ impl FromStr for CaseKind {
             })
     }
 }
-/// A request body that does not make a command: a missing or unknown field, a wrong type.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct InvalidInput {
-    /// The field at fault, when known.
-    pub field: Option<String>,
-    pub message: String,
-}
-
-impl InvalidInput {
-    /// Reads a tagged command (`{"action", "input"}`), naming the field at fault by its path
-    /// within the input: `parties`, `parties[0].phone`, `category`.
-    fn parse<T: serde::de::DeserializeOwned>(tagged: Value) -> Result<T, InvalidInput> {
-        serde_path_to_error::deserialize(tagged).map_err(|err| {
-            let path = err.path().to_string();
-            let message = err.into_inner().to_string();
-            let at = path
-                .strip_prefix("input")
-                .map(|p| p.trim_start_matches('.'))
-                .filter(|p| !p.is_empty());
-            // serde names a missing or unknown field in back-quotes: "missing field `title`".
-            let named = message
-                .split('`')
-                .nth(1)
-                .filter(|_| message.contains("field `"));
-            let field = match (at, named) {
-                (Some(at), Some(name)) if message.contains("missing field") => {
-                    Some(format!("{at}.{name}"))
-                }
-                (Some(at), _) => Some(at.to_owned()),
-                (None, Some(name)) => Some(name.to_owned()),
-                (None, None) => None,
-            };
-            let message = match &field {
-                Some(field) if !message.contains(field.as_str()) => format!("{field}: {message}"),
-                _ => message,
-            };
-            InvalidInput { field, message }
-        })
-    }
-}
 
 impl CaseCommand {
     /// Parses the body of a filing: an object with `kind` and that kind's filing fields.
@@ -440,22 +413,11 @@ impl CaseCommand {
         action: &str,
         body: Value,
     ) -> Result<CaseCommand, InvalidInput> {
-        let input = match body {
-            Value::Null => Value::Object(Map::new()),
-            obj @ Value::Object(_) => obj,
-            _ => {
-                return Err(InvalidInput {
-                    field: None,
-                    message: "the body must be a JSON object".to_owned(),
-                });
-            }
-        };
-        let tagged = json!({ "action": action, "input": input });
         if is_common_action(action) {
-            return InvalidInput::parse(tagged)
+            return InvalidInput::parse_action(action, body)
                 .map(|command| CaseCommand::Common { kind, command });
         }
-        kind.parse_command(tagged)
+        kind.parse_command(action, body)
     }
 
     pub fn is_filing(&self) -> bool {
@@ -487,7 +449,9 @@ impl CaseCommand {
         ctx: &Context<'_>,
     ) -> Result<Vec<CaseEvent>, Refusal> {
         let Some(before) = state else {
-            return self.decide_filing(ctx);
+            let events = self.decide_filing(ctx)?;
+            ctx.check_names(&self.named())?;
+            return Ok(events);
         };
         let acting_for = before.acting_for(ctx);
         let mut events = match self {
@@ -498,6 +462,7 @@ impl CaseCommand {
             _ => before.detail.decide(self, ctx, acting_for),
         }
         .map_err(|refusal| before.widen(refusal, ctx))?;
+        ctx.check_names(&self.named())?;
         events.splice(0..0, before.overdue_events(ctx.now));
         let mut after = before.clone();
         for event in &events {
@@ -522,15 +487,6 @@ pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// The type prefix of the events every case has.
 const COMMON_PREFIX: &str = "case";
-
-/// A recorded event whose type or data this build does not know.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot read event {event_type} v{schema_version}: {reason}")]
-pub struct UnknownEvent {
-    pub event_type: String,
-    pub schema_version: u32,
-    pub reason: String,
-}
 
 impl CaseEvent {
     pub fn from_record(
@@ -560,20 +516,6 @@ impl CaseEvent {
             .parse()
             .map_err(|e: InvalidInput| unknown(e.message))?;
         kind.parse_event(tagged).map_err(read)
-    }
-}
-
-/// Recorded events that cannot be replayed onto the state they follow.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot replay {kind} history: {reason}")]
-pub struct ReplayError {
-    pub kind: &'static str,
-    pub reason: &'static str,
-}
-
-impl ReplayError {
-    pub(crate) fn new(kind: &'static str, reason: &'static str) -> Self {
-        Self { kind, reason }
     }
 }
 
@@ -871,6 +813,136 @@ mod tests {
         unknown_kind["kind"] = json!("parking");
         let err = CaseCommand::parse_filing(unknown_kind).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("kind"));
+    }
+
+    #[test]
+    fn a_kind_is_named_alike_on_the_log_in_urls_and_in_a_stored_state() {
+        for kind in CaseKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));
+            assert_eq!(kind.as_str().parse::<CaseKind>(), Ok(kind));
+        }
+    }
+
+    mod names {
+        use super::*;
+        use crate::deadlines::DeadlinePolicy;
+        use crate::directory::{self, Directory};
+
+        /// Qinghe with grid qinghe-03, its safety office as intake unit and its mediation room;
+        /// a retired unit; and a second community.
+        fn directory() -> Directory {
+            let admin = Role::Admin;
+            let mut d = directory::evolve(
+                Directory::default(),
+                &directory::seed_from_use(
+                    ["qinghe".parse().unwrap(), "xisanqi".parse().unwrap()],
+                    [
+                        ("qinghe-03".parse().unwrap(), "qinghe".parse().unwrap()),
+                        ("xisanqi-01".parse().unwrap(), "xisanqi".parse().unwrap()),
+                    ],
+                    [
+                        "qinghe-safety".parse().unwrap(),
+                        "qinghe-old".parse().unwrap(),
+                    ],
+                    [],
+                ),
+            )
+            .unwrap();
+            for (action, body) in [
+                (
+                    "add-unit",
+                    json!({"id": "qinghe-mediation", "name": "清河调解室", "unit_kind": "mediation-room"}),
+                ),
+                (
+                    "set-community-units",
+                    json!({"id": "qinghe", "mediation_room": "qinghe-mediation", "intake_unit": "qinghe-safety"}),
+                ),
+                ("retire-unit", json!({"id": "qinghe-old"})),
+            ] {
+                let command = directory::DirectoryCommand::parse(action, body).unwrap();
+                for event in directory::decide(&d, &command, admin).unwrap() {
+                    d = directory::evolve(d, &event).unwrap();
+                }
+            }
+            d
+        }
+
+        fn file(body: Value, role: Role) -> Result<CaseState, Refusal> {
+            let policy = DeadlinePolicy::default();
+            let directory = directory();
+            let ctx = Context::new(
+                role,
+                "2025-03-03T02:00:00Z".parse().unwrap(),
+                CaseId::default(),
+                &policy,
+            )
+            .with_directory(&directory);
+            let events = CaseCommand::parse_filing(body)
+                .unwrap()
+                .decide(None, &ctx)?;
+            Ok(CaseState::replay(&events).unwrap().unwrap())
+        }
+
+        fn hazard() -> Value {
+            json!({"kind": "hazard", "community": "qinghe", "grid": "qinghe-03", "title": "t",
+                   "category": "gas", "severity": "general", "source": "grid-worker"})
+        }
+
+        #[track_caller]
+        fn refused(body: Value, field: &str, says: &str) {
+            match file(body, Role::GridWorker) {
+                Err(Refusal::InvalidField { field: f, reason }) => {
+                    assert_eq!(f, field, "{reason}");
+                    assert!(reason.contains(says), "{reason}");
+                }
+                other => panic!("expected {field} refused, got {other:?}"),
+            }
+        }
+
+        #[test]
+        fn a_filing_names_only_what_the_directory_holds_in_service() {
+            let with = |key: &str, value: &str| {
+                let mut body = hazard();
+                body[key] = json!(value);
+                body
+            };
+            refused(
+                with("community", "qinghee"),
+                "community",
+                "unknown community \"qinghee\"",
+            );
+            refused(with("grid", "qinghe-99"), "grid", "unknown grid");
+            refused(
+                with("grid", "xisanqi-01"),
+                "grid",
+                "is in community \"xisanqi\"",
+            );
+            refused(
+                with("unit", "qinghe-safty"),
+                "unit",
+                "unknown unit \"qinghe-safty\"",
+            );
+            refused(with("unit", "qinghe-old"), "unit", "retired");
+            refused(with("category", "parking"), "category", "gas");
+            assert!(file(hazard(), Role::GridWorker).is_ok());
+        }
+
+        #[test]
+        fn an_unrouted_filing_goes_to_its_communitys_default_units() {
+            let hazard = file(hazard(), Role::GridWorker).unwrap();
+            assert_eq!(hazard.handling.lead_unit.unwrap().as_str(), "qinghe-safety");
+            let dispute = file(
+                json!({"kind": "dispute", "community": "qinghe", "grid": "qinghe-03", "title": "t",
+                       "dispute_type": "neighbour", "source": "grid-worker",
+                       "parties": [{"side": "applicant", "name": "甲"}, {"side": "respondent", "name": "乙"}]}),
+                Role::GridWorker,
+            )
+            .unwrap();
+            assert_eq!(
+                dispute.handling.lead_unit.unwrap().as_str(),
+                "qinghe-mediation"
+            );
+        }
     }
 
     #[test]

@@ -14,10 +14,9 @@ use crate::context::ActingFor;
 use crate::evidence::{
     Evidence, MAX_SHORT_TEXT, MAX_TEXT, check_evidence, optional_text, required_text,
 };
-use crate::kind::AnyKind;
 pub use crate::kind::Outcome;
-use crate::table::{not_allowed_in_state, unit_not_permitted};
-use crate::{CaseId, Context, Refusal, ReplayError, Role, UnitId};
+use crate::table::{AnyKind, not_allowed_in_state, unit_not_permitted};
+use crate::{CaseId, Context, Named, Refusal, ReplayError, Role, UnitId};
 
 /// 满意 / 基本满意 / 不满意.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -387,7 +386,7 @@ fn authorize(
         .find(|row| row.action == action)
         .expect("every common action has a row");
     let unit = acting_unit(ctx, acting_for);
-    let kind = case.kind.kind().as_str();
+    let kind = case.kind.name();
     let state = case.kind.status_name();
     let role_may = (row.who)(case.kind).contains(&ctx.role);
     // A unit without the part the row asks for is refused whatever the state.
@@ -578,6 +577,31 @@ pub struct Reopen {
 }
 
 impl CommonCommand {
+    /// What the command names from the tenant's directory: the units it routes the case to.
+    pub fn named(&self) -> Vec<(&'static str, Named<'_>)> {
+        match self {
+            CommonCommand::Reassign(Reassign { unit, .. })
+            | CommonCommand::AddCoHandler(CoHandler { unit, .. })
+            | CommonCommand::Supervise(Supervise {
+                unit: Some(unit), ..
+            }) => vec![("unit", Named::Unit(unit))],
+            // A unit is removed from a case whether or not it is still in service.
+            CommonCommand::RemoveCoHandler(_)
+            | CommonCommand::Supervise(Supervise { unit: None, .. })
+            | CommonCommand::AddNote(_)
+            | CommonCommand::AttachEvidence(_)
+            | CommonCommand::RecordPart(_)
+            | CommonCommand::AnswerSupervision(_)
+            | CommonCommand::RequestExtension(_)
+            | CommonCommand::ApproveExtension(_)
+            | CommonCommand::RefuseExtension(_)
+            | CommonCommand::Link(_)
+            | CommonCommand::MarkDuplicate(_)
+            | CommonCommand::ReturnVisit(_)
+            | CommonCommand::Reopen(_) => Vec::new(),
+        }
+    }
+
     pub fn action(&self) -> Action {
         match self {
             CommonCommand::AddNote(_) => Action::AddNote,
@@ -785,7 +809,7 @@ pub struct Closure {
 fn check_extension(case: &Case<'_>, days: u32, ctx: &Context<'_>) -> Result<(), Refusal> {
     let rule = case.kind.extension_rule(ctx.policy);
     let h = case.handling;
-    let kind = case.kind.kind();
+    let kind = case.kind.name();
     if days == 0 {
         return Err(Refusal::invalid("days", "an extension is at least 1 day"));
     }

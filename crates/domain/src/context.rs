@@ -1,10 +1,12 @@
 //! What a decision may look at besides the case and the command: who acts, for which unit, and
 //! when.
 
+use std::fmt;
+
 use jiff::Timestamp;
 
 use crate::deadlines::DeadlinePolicy;
-use crate::{CaseId, GridId, Role, UnitId};
+use crate::{CaseId, CategoryId, CommunityId, GridId, Refusal, Role, UnitId};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
@@ -18,6 +20,31 @@ pub struct Context<'a> {
     pub case_id: CaseId,
     /// The tenant's deadline policy.
     pub policy: &'a DeadlinePolicy,
+    /// The tenant's directory, which every name a command gives must be in; none: names are
+    /// not checked (a decision replayed or tested on its own).
+    pub directory: Option<&'a dyn DirectoryLookup>,
+}
+
+/// An entry of the tenant's directory that a command names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named<'a> {
+    Community(&'a CommunityId),
+    /// A grid, which must lie in the community the command names.
+    Grid(&'a GridId, &'a CommunityId),
+    Unit(&'a UnitId),
+    /// A category of the taxonomy of the kind of this name.
+    Category(&'static str, &'a CategoryId),
+}
+
+/// The tenant's directory as a decision sees it.
+pub trait DirectoryLookup: fmt::Debug + Sync {
+    /// Whether the entry named is in the directory and in service; a refusal names `field`.
+    fn check(&self, field: &'static str, named: Named<'_>) -> Result<(), Refusal>;
+    /// The community's default mediation room: where a dispute registered there without one
+    /// goes.
+    fn mediation_room(&self, community: &CommunityId) -> Option<&UnitId>;
+    /// The community's default intake unit: where a hazard reported there without a unit goes.
+    fn intake_unit(&self, community: &CommunityId) -> Option<&UnitId>;
 }
 
 impl<'a> Context<'a> {
@@ -30,7 +57,26 @@ impl<'a> Context<'a> {
             now,
             case_id,
             policy,
+            directory: None,
         }
+    }
+
+    /// The same context, checking names against `directory`.
+    pub fn with_directory(self, directory: &'a dyn DirectoryLookup) -> Self {
+        Context {
+            directory: Some(directory),
+            ..self
+        }
+    }
+
+    /// Checks what a command names against the directory, if there is one.
+    pub(crate) fn check_names(&self, named: &[(&'static str, Named<'_>)]) -> Result<(), Refusal> {
+        let Some(directory) = self.directory else {
+            return Ok(());
+        };
+        named
+            .iter()
+            .try_for_each(|(field, named)| directory.check(field, *named))
     }
 
     /// The same context, for a person of `unit`.

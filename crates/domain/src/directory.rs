@@ -9,15 +9,18 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::evidence::required_text;
 use crate::{
-    CaseKind, CategoryId, CommunityId, GridId, InvalidInput, Refusal, ReplayError, Role, UnitId,
-    UnknownEvent,
+    CaseKind, CategoryId, CommunityId, DirectoryLookup, GridId, InvalidInput, Named, Refusal,
+    ReplayError, Role, UnitId, UnknownEvent,
 };
 
-const KIND: &str = "directory";
+/// The kind every directory commit names on the log, beside the kinds of case: each tenant's
+/// directory is one stream of commits of this kind.
+pub const STREAM_KIND: &str = "directory";
+const KIND: &str = STREAM_KIND;
 
 /// The longest name anything in the directory may have, in characters.
 pub const MAX_NAME: usize = 100;
@@ -388,6 +391,18 @@ impl Directory {
         ))
     }
 
+    /// A community's default mediation room or intake unit, while it is in service.
+    fn community_default(
+        &self,
+        community: &CommunityId,
+        pick: fn(&Community) -> Option<&UnitId>,
+    ) -> Option<&UnitId> {
+        self.communities
+            .get(community)
+            .and_then(pick)
+            .filter(|unit| self.units.get(*unit).is_some_and(|u| !u.retired))
+    }
+
     /// A default mediation room: a unit in service that is a mediation room.
     fn check_room(&self, room: Option<&UnitId>) -> Result<(), Refusal> {
         let Some(id) = room else { return Ok(()) };
@@ -626,43 +641,7 @@ impl DirectoryCommand {
                 ),
             });
         }
-        let input = match body {
-            Value::Null => Value::Object(Map::new()),
-            obj @ Value::Object(_) => obj,
-            _ => {
-                return Err(InvalidInput {
-                    field: None,
-                    message: "the body must be a JSON object".to_owned(),
-                });
-            }
-        };
-        let tagged = json!({ "action": action, "input": input });
-        serde_path_to_error::deserialize(tagged).map_err(|err| {
-            let path = err.path().to_string();
-            let message = err.into_inner().to_string();
-            let at = path
-                .strip_prefix("input")
-                .map(|p| p.trim_start_matches('.'))
-                .filter(|p| !p.is_empty());
-            // serde names a missing or unknown field in back-quotes: "missing field `name`".
-            let named = message
-                .split('`')
-                .nth(1)
-                .filter(|_| message.contains("field `"));
-            let field = match (at, named) {
-                (Some(at), Some(name)) if message.contains("missing field") => {
-                    Some(format!("{at}.{name}"))
-                }
-                (Some(at), _) => Some(at.to_owned()),
-                (None, Some(name)) => Some(name.to_owned()),
-                (None, None) => None,
-            };
-            let message = match &field {
-                Some(field) if !message.contains(field.as_str()) => format!("{field}: {message}"),
-                _ => message,
-            };
-            InvalidInput { field, message }
-        })
+        InvalidInput::parse_action(action, body)
     }
 }
 
@@ -1269,3 +1248,35 @@ pub fn seed(directory: Directory) -> DirectoryEvent {
 
 #[cfg(test)]
 mod tests;
+
+impl DirectoryLookup for Directory {
+    fn check(&self, field: &'static str, named: Named<'_>) -> Result<(), Refusal> {
+        let checked = match named {
+            Named::Community(id) => self.check_community(field, id),
+            Named::Grid(id, community) => self.check_grid(field, id, community),
+            Named::Unit(id) => self.check_unit(field, id),
+            Named::Category(kind, id) => match kind.parse::<CaseKind>() {
+                Ok(kind) => self.check_category(field, kind, id),
+                Err(e) => Err(Refusal::invalid(field, e.message)),
+            },
+        };
+        // A tenant whose directory was never kept: say what to do about it.
+        checked.map_err(|refusal| match refusal {
+            Refusal::InvalidField { field, reason } if self.is_empty() => Refusal::InvalidField {
+                field,
+                reason: format!(
+                    "{reason}: the tenant's directory is empty; an admin sets up its communities, grids and units first (/v1/directory)"
+                ),
+            },
+            other => other,
+        })
+    }
+
+    fn mediation_room(&self, community: &CommunityId) -> Option<&UnitId> {
+        self.community_default(community, |c| c.mediation_room.as_ref())
+    }
+
+    fn intake_unit(&self, community: &CommunityId) -> Option<&UnitId> {
+        self.community_default(community, |c| c.intake_unit.as_ref())
+    }
+}

@@ -12,10 +12,9 @@ use crate::evidence::{
     Evidence, Location, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_evidence, check_location,
     check_person, optional_text, required_text,
 };
-use crate::kind::{self, Kind, Outcome, json_name};
+use crate::kind::{self, Guard, Kind, Next, Outcome, Row, filed_names};
 use crate::person::{Disclosure, Personal, PersonalDetails};
-use crate::table::{Guard, Next, Row};
-use crate::{CaseKind, CommunityId, Context, GridId, Refusal, ReplayError, Role, UnitId};
+use crate::{CategoryId, CommunityId, Context, GridId, Named, Refusal, ReplayError, Role, UnitId};
 
 const KIND: &str = "dispute";
 
@@ -238,27 +237,6 @@ pub const TABLE: &[Row<Dispute>] = &[
     },
 ];
 
-/// Kinds of dispute, as the mediation ledger (调解台账) counts them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DisputeType {
-    /// 邻里
-    Neighbour,
-    /// 物业
-    PropertyManagement,
-    /// 劳资
-    Labour,
-    /// 商户 / 消费
-    Consumer,
-    /// 婚姻家庭
-    Family,
-    /// 租赁
-    Tenancy,
-    /// 征迁
-    Relocation,
-    Other,
-}
-
 /// How the dispute came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -401,7 +379,7 @@ pub struct Register {
     pub title: String,
     #[serde(default)]
     pub description: String,
-    pub dispute_type: DisputeType,
+    pub dispute_type: CategoryId,
     pub source: Source,
     pub parties: Vec<Party>,
     /// The mediation room it is routed to, whose mediators take it up; a mediator's registration
@@ -532,7 +510,7 @@ pub enum DisputeEvent {
         location: Option<Location>,
         title: String,
         description: String,
-        dispute_type: DisputeType,
+        dispute_type: CategoryId,
         source: Source,
         parties: Vec<RecordedParty>,
         /// The room it was routed to at registration, if any.
@@ -603,7 +581,7 @@ pub struct Dispute {
     pub location: Option<Location>,
     pub title: String,
     pub description: String,
-    pub dispute_type: DisputeType,
+    pub dispute_type: CategoryId,
     pub source: Source,
     pub parties: Vec<RecordedParty>,
     /// The deadline of the current step; none when failed or ended.
@@ -718,10 +696,15 @@ fn record(
                 location: r.location,
                 title: r.title.trim().to_owned(),
                 description: r.description.clone(),
-                dispute_type: r.dispute_type,
+                dispute_type: r.dispute_type.clone(),
                 source: r.source,
                 parties: r.parties.iter().map(Party::recorded).collect(),
-                room: r.room.clone(),
+                // Not routed: to the community's mediation room, whose mediators take it up.
+                room: r.room.clone().or_else(|| {
+                    ctx.directory
+                        .and_then(|d| d.mediation_room(&r.community))
+                        .cloned()
+                }),
                 accept_by: policy.due(now, policy.dispute.accept),
             }
         }
@@ -973,7 +956,8 @@ fn registered(event: &DisputeEvent) -> Dispute {
 // ---- the kind -------------------------------------------------------------------------------
 
 impl Kind for Dispute {
-    const KIND: CaseKind = CaseKind::Dispute;
+    const NAME: &'static str = KIND;
+    const NUMBER_PREFIX: &'static str = "DS";
 
     type Status = Status;
     type Action = Action;
@@ -1022,7 +1006,7 @@ impl Kind for Dispute {
 
     /// The dispute's type.
     fn category(&self) -> String {
-        json_name(&self.dispute_type)
+        self.dispute_type.to_string()
     }
 
     fn deadline(&self) -> Option<Timestamp> {
@@ -1139,6 +1123,20 @@ impl Kind for Dispute {
     fn persons(event: &DisputeEvent) -> Vec<&Personal> {
         match event {
             DisputeEvent::Registered { parties, .. } => parties.iter().map(|p| &p.who).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn named(command: &DisputeCommand) -> Vec<(&'static str, Named<'_>)> {
+        match command {
+            DisputeCommand::Register(r) => filed_names(
+                &r.community,
+                r.grid.as_ref(),
+                KIND,
+                ("dispute_type", &r.dispute_type),
+                [("room", r.room.as_ref())],
+            ),
+            DisputeCommand::Accept(a) => vec![("room", Named::Unit(&a.room))],
             _ => Vec::new(),
         }
     }

@@ -10,10 +10,11 @@ use crate::evidence::{
     Evidence, Location, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_evidence, check_location,
     optional_text, required_text,
 };
-use crate::kind::{self, CaseReference, Kind, Outcome, json_name};
+use crate::kind::{self, CaseReference, Guard, Kind, Next, Outcome, Row, filed_names};
 use crate::person::Disclosure;
-use crate::table::{Guard, Next, Row};
-use crate::{CaseId, CaseKind, CommunityId, Context, GridId, Refusal, ReplayError, Role, UnitId};
+use crate::{
+    CaseId, CategoryId, CommunityId, Context, GridId, Named, Refusal, ReplayError, Role, UnitId,
+};
 
 const KIND: &str = "hazard";
 
@@ -174,29 +175,6 @@ pub const TABLE: &[Row<HazardTicket>] = &[
     },
 ];
 
-/// Categories of hazard found on patrol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Category {
-    /// 消防
-    Fire,
-    /// 燃气
-    Gas,
-    /// 电气
-    Electrical,
-    /// 电动自行车 (charging)
-    EBikeCharging,
-    /// 出租房屋
-    RentalHousing,
-    /// 临街店铺
-    Shopfront,
-    /// 小微企业
-    SmallEnterprise,
-    /// 房屋结构
-    Structure,
-    Other,
-}
-
 /// 一般隐患 can be fixed at once; 重大隐患 needs stoppage or a plan and is supervised by law.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -264,7 +242,7 @@ pub struct Report {
     pub title: String,
     #[serde(default)]
     pub description: String,
-    pub category: Category,
+    pub category: CategoryId,
     pub severity: Severity,
     pub source: Source,
     #[serde(default)]
@@ -368,7 +346,7 @@ pub enum HazardEvent {
         location: Option<Location>,
         title: String,
         description: String,
-        category: Category,
+        category: CategoryId,
         severity: Severity,
         source: Source,
         responsible_party: Option<String>,
@@ -423,7 +401,7 @@ pub struct HazardTicket {
     pub location: Option<Location>,
     pub title: String,
     pub description: String,
-    pub category: Category,
+    pub category: CategoryId,
     pub severity: Severity,
     pub source: Source,
     pub responsible_party: Option<String>,
@@ -499,11 +477,16 @@ fn record(
                 location: r.location,
                 title: r.title.trim().to_owned(),
                 description: r.description.clone(),
-                category: r.category,
+                category: r.category.clone(),
                 severity: r.severity,
                 source: r.source,
                 responsible_party: r.responsible_party.clone(),
-                unit: r.unit.clone(),
+                // Not routed: to the community's intake unit.
+                unit: r.unit.clone().or_else(|| {
+                    ctx.directory
+                        .and_then(|d| d.intake_unit(&r.community))
+                        .cloned()
+                }),
                 verify_by: policy.due(now, policy.hazard.verify),
             }
         }
@@ -703,7 +686,8 @@ fn reported(event: &HazardEvent) -> HazardTicket {
 // ---- the kind -------------------------------------------------------------------------------
 
 impl Kind for HazardTicket {
-    const KIND: CaseKind = CaseKind::Hazard;
+    const NAME: &'static str = KIND;
+    const NUMBER_PREFIX: &'static str = "HZ";
 
     type Status = Status;
     type Action = Action;
@@ -751,7 +735,7 @@ impl Kind for HazardTicket {
     }
 
     fn category(&self) -> String {
-        json_name(&self.category)
+        self.category.to_string()
     }
 
     fn severity(&self) -> Option<&'static str> {
@@ -862,6 +846,19 @@ impl Kind for HazardTicket {
                 ..
             }) => Some((*of, "duplicate_of", CaseReference::Original)),
             _ => None,
+        }
+    }
+
+    fn named(command: &HazardCommand) -> Vec<(&'static str, Named<'_>)> {
+        match command {
+            HazardCommand::Report(r) => filed_names(
+                &r.community,
+                r.grid.as_ref(),
+                KIND,
+                ("category", &r.category),
+                [("unit", r.unit.as_ref())],
+            ),
+            _ => Vec::new(),
         }
     }
 

@@ -3,7 +3,8 @@
 //! where it is, which unit an event routes it to …).
 //!
 //! A kind is a module whose state type implements [`Kind`], plus one line in `case.rs`'s
-//! registration. Nothing else in the domain names a kind.
+//! registration. Nothing else in the domain names a kind. A table is data: rows of (from
+//! states, action, who, next state, guard); `table.rs` reads them.
 
 use std::fmt;
 
@@ -11,11 +12,11 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::context::ActingFor;
 use crate::deadlines::{DeadlinePolicy, ExtensionRule};
 use crate::person::{Disclosure, Personal};
-use crate::table::{self, Row};
-use crate::{CaseId, CaseKind, CommunityId, Context, GridId, Refusal, ReplayError, Role, UnitId};
+use crate::{
+    CaseId, CategoryId, CommunityId, Context, GridId, Named, Refusal, ReplayError, Role, UnitId,
+};
 
 /// A state of a kind's table.
 pub trait Status: Copy + Eq + fmt::Debug + Send + Sync + 'static {
@@ -54,7 +55,11 @@ pub enum CaseReference {
 pub trait Kind:
     Clone + fmt::Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
 {
-    const KIND: CaseKind;
+    /// The kind's name, as the log, URLs and refusals say it: `hazard`. The registration's
+    /// variant is this name in CamelCase.
+    const NAME: &'static str;
+    /// The prefix of its case numbers: `HZ`.
+    const NUMBER_PREFIX: &'static str;
     /// The name of the state before the case is filed, as a refusal says it.
     const NOT_FILED: &'static str = "not filed";
 
@@ -156,157 +161,96 @@ pub trait Kind:
     fn names_case(_command: &Self::Command) -> Option<(CaseId, &'static str, CaseReference)> {
         None
     }
+    /// What a command names from the tenant's directory, field by field.
+    fn named(_command: &Self::Command) -> Vec<(&'static str, Named<'_>)> {
+        Vec::new()
+    }
     /// A filing by a handler or mediator that routes the case nowhere goes to their own unit.
     fn route_to_own_unit(_command: &mut Self::Command, _role: Role, _unit: &UnitId) {}
 }
 
-/// The JSON name of a value that serializes as a string (a category, a type): `e-bike-charging`.
-pub(crate) fn json_name<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+// ---- the shape of a table ---------------------------------------------------------------------
+
+/// One row of a kind's table. `from: None` is a case not yet filed.
+pub struct Row<K: Kind> {
+    pub from: &'static [Option<K::Status>],
+    pub action: K::Action,
+    pub who: &'static [Role],
+    pub to: Next<K::Status>,
+    /// A condition beyond the state, with the reason a refusal gives when it does not hold.
+    pub guard: Option<Guard<K>>,
 }
 
-/// A case's kind part as the actions every case has see it, whatever the kind: the hooks of
-/// [`Kind`] that do not name the kind's own types.
-pub trait AnyKind: fmt::Debug + Send + Sync {
-    fn kind(&self) -> CaseKind;
-    fn status_name(&self) -> &'static str;
-    fn is_end(&self) -> bool;
-    fn deadline(&self) -> Option<Timestamp>;
-    fn set_deadline(&mut self, deadline: Option<Timestamp>);
-    fn routers(&self) -> &'static [Role];
-    fn step_workers(&self) -> &'static [Role];
-    fn extension_rule(&self, policy: &DeadlinePolicy) -> ExtensionRule;
-    fn extendable(&self) -> Result<(), &'static str>;
-    fn reopenable(&self) -> Result<(), &'static str>;
-    fn reopen_deadline(&self, policy: &DeadlinePolicy, now: Timestamp) -> Timestamp;
-    fn reopened(&mut self, deadline: Timestamp);
-    fn marked_duplicate(&mut self);
-    fn barred_unit(&self) -> Option<(&UnitId, &'static str)>;
-    fn community(&self) -> &CommunityId;
-    fn grid(&self) -> Option<&GridId>;
-    fn title(&self) -> &str;
-    fn description(&self) -> &str;
-    fn category(&self) -> String;
-    fn severity(&self) -> Option<&'static str>;
-    fn current_step(&self) -> Option<&'static str>;
-    fn outcome(&self) -> Option<Outcome>;
-    fn disclosure(&self, role: Role, unit: Option<&UnitId>) -> Disclosure;
-    fn is_backlog(&self) -> bool;
-    /// The actions of the kind's table `role` may take now, acting for `acting_for`.
-    fn allowed_actions(
-        &self,
-        role: Role,
-        acting_for: ActingFor,
-        now: Timestamp,
-    ) -> Vec<&'static str>;
+impl<K: Kind> fmt::Debug for Row<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Row")
+            .field("from", &self.from)
+            .field("action", &self.action)
+            .field("who", &self.who)
+            .field("to", &self.to)
+            .field("guarded", &self.guard.as_ref().map(|g| g.reason))
+            .finish()
+    }
 }
 
-impl<K: Kind> AnyKind for K {
-    fn kind(&self) -> CaseKind {
-        K::KIND
+/// Where a row leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next<S> {
+    To(S),
+    /// The state stays as it is (a session recorded, a review of a risk).
+    Unchanged,
+}
+
+/// A condition a row puts on the case at the time of the command.
+pub struct Guard<K> {
+    pub holds: fn(&K, Timestamp) -> bool,
+    pub reason: &'static str,
+}
+
+impl<K> fmt::Debug for Guard<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("reason", &self.reason)
+            .finish()
+    }
+}
+
+impl<K: Kind> Row<K> {
+    pub(crate) fn admits(&self, case: Option<&K>, now: Timestamp) -> bool {
+        self.from.contains(&case.map(K::status))
+            && match (&self.guard, case) {
+                (Some(guard), Some(c)) => (guard.holds)(c, now),
+                (Some(_), None) | (None, _) => true,
+            }
     }
 
-    fn status_name(&self) -> &'static str {
-        self.status().as_str()
+    /// Whether `after` is where this row leads from `before`.
+    pub fn leads_to(&self, before: Option<&K>, after: &K) -> bool {
+        match self.to {
+            Next::To(status) => after.status() == status,
+            Next::Unchanged => before.map(K::status) == Some(after.status()),
+        }
     }
+}
 
-    fn is_end(&self) -> bool {
-        self.status().is_end()
+/// What a filing names: its community, grid (in that community), category, and the units it
+/// gives.
+pub(crate) fn filed_names<'a, const N: usize>(
+    community: &'a CommunityId,
+    grid: Option<&'a GridId>,
+    kind: &'static str,
+    (category_field, category): (&'static str, &'a CategoryId),
+    units: [(&'static str, Option<&'a UnitId>); N],
+) -> Vec<(&'static str, Named<'a>)> {
+    let mut named = vec![("community", Named::Community(community))];
+    if let Some(grid) = grid {
+        named.push(("grid", Named::Grid(grid, community)));
     }
-
-    fn deadline(&self) -> Option<Timestamp> {
-        Kind::deadline(self)
-    }
-
-    fn set_deadline(&mut self, deadline: Option<Timestamp>) {
-        Kind::set_deadline(self, deadline);
-    }
-
-    fn routers(&self) -> &'static [Role] {
-        K::routers()
-    }
-
-    fn step_workers(&self) -> &'static [Role] {
-        K::step_workers()
-    }
-
-    fn extension_rule(&self, policy: &DeadlinePolicy) -> ExtensionRule {
-        K::extension_rule(policy)
-    }
-
-    fn extendable(&self) -> Result<(), &'static str> {
-        Kind::extendable(self)
-    }
-
-    fn reopenable(&self) -> Result<(), &'static str> {
-        Kind::reopenable(self)
-    }
-
-    fn reopen_deadline(&self, policy: &DeadlinePolicy, now: Timestamp) -> Timestamp {
-        K::reopen_deadline(policy, now)
-    }
-
-    fn reopened(&mut self, deadline: Timestamp) {
-        Kind::reopened(self, deadline);
-    }
-
-    fn marked_duplicate(&mut self) {
-        Kind::marked_duplicate(self);
-    }
-
-    fn barred_unit(&self) -> Option<(&UnitId, &'static str)> {
-        Kind::barred_unit(self)
-    }
-
-    fn community(&self) -> &CommunityId {
-        Kind::community(self)
-    }
-
-    fn grid(&self) -> Option<&GridId> {
-        Kind::grid(self)
-    }
-
-    fn title(&self) -> &str {
-        Kind::title(self)
-    }
-
-    fn description(&self) -> &str {
-        Kind::description(self)
-    }
-
-    fn category(&self) -> String {
-        Kind::category(self)
-    }
-
-    fn severity(&self) -> Option<&'static str> {
-        Kind::severity(self)
-    }
-
-    fn current_step(&self) -> Option<&'static str> {
-        Kind::current_step(self)
-    }
-
-    fn outcome(&self) -> Option<Outcome> {
-        Kind::outcome(self)
-    }
-
-    fn disclosure(&self, role: Role, unit: Option<&UnitId>) -> Disclosure {
-        Kind::disclosure(self, role, unit)
-    }
-
-    fn is_backlog(&self) -> bool {
-        Kind::is_backlog(self)
-    }
-
-    fn allowed_actions(
-        &self,
-        role: Role,
-        acting_for: ActingFor,
-        now: Timestamp,
-    ) -> Vec<&'static str> {
-        table::allowed_actions(Some(self), role, acting_for, now)
-    }
+    named.push((category_field, Named::Category(kind, category)));
+    named.extend(
+        units
+            .into_iter()
+            .filter_map(|(field, unit)| unit.map(|u| (field, Named::Unit(u)))),
+    );
+    named
 }

@@ -13,6 +13,7 @@ pub mod evidence;
 pub mod hazard;
 mod ids;
 pub mod kind;
+mod number;
 pub mod person;
 pub mod petition;
 mod reach;
@@ -22,14 +23,13 @@ pub mod table;
 #[cfg(test)]
 mod testing;
 
-pub use case::{
-    CaseCommand, CaseEvent, CaseKind, CaseState, Detail, InvalidInput, ReplayError, UnknownEvent,
-};
-pub use context::{ActingFor, Context};
-pub use ids::{CaseId, CaseNumber, CategoryId, CommunityId, GridId, InvalidId, TenantId, UnitId};
+pub use case::{CaseCommand, CaseEvent, CaseKind, CaseState, Detail};
+pub use context::{ActingFor, Context, DirectoryLookup, Named};
+pub use ids::{CaseId, CategoryId, CommunityId, GridId, InvalidId, TenantId, UnitId};
 pub use kind::{CaseReference, Kind};
+pub use number::CaseNumber;
 pub use reach::Reach;
-pub use refusal::Refusal;
+pub use refusal::{InvalidInput, Refusal, ReplayError, UnknownEvent};
 pub use role::Role;
 
 /// Points in time are UTC instants; tenant-local days are derived where a rule needs them.

@@ -11,10 +11,9 @@ use crate::evidence::{
     Evidence, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_evidence, check_person, optional_text,
     required_text,
 };
-use crate::kind::{self, Kind, Outcome, json_name};
+use crate::kind::{self, Guard, Kind, Next, Outcome, Row, filed_names};
 use crate::person::{Disclosure, Personal, PersonalDetails};
-use crate::table::{Guard, Next, Row};
-use crate::{CaseKind, CommunityId, Context, GridId, Refusal, ReplayError, Role, UnitId};
+use crate::{CategoryId, CommunityId, Context, GridId, Named, Refusal, ReplayError, Role, UnitId};
 
 const KIND: &str = "petition";
 
@@ -280,29 +279,6 @@ pub enum PetitionType {
     AppealRequest,
 }
 
-/// What the petition is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Category {
-    /// 征地拆迁
-    LandAndRelocation,
-    /// 住房
-    Housing,
-    /// 劳动和工资 (欠薪)
-    LabourAndWages,
-    /// 社会保障
-    SocialSecurity,
-    /// 城市管理
-    UrbanManagement,
-    /// 环境
-    Environment,
-    /// 公共安全
-    PublicSafety,
-    /// 干部作风
-    OfficialsConduct,
-    Other,
-}
-
 /// Where a petitioner has gone or threatens to go over the heads of the local office.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -411,7 +387,7 @@ pub struct Register {
     pub description: String,
     pub channel: Channel,
     pub petition_type: PetitionType,
-    pub category: Category,
+    pub category: CategoryId,
     pub petitioners: Vec<Petitioner>,
     /// How many people came (for a visit, the whole batch); at least the petitioners named.
     #[serde(default = "one")]
@@ -550,7 +526,7 @@ pub enum PetitionEvent {
         description: String,
         channel: Channel,
         petition_type: PetitionType,
-        category: Category,
+        category: CategoryId,
         petitioners: Vec<Personal>,
         headcount: u32,
         key_person: bool,
@@ -639,7 +615,7 @@ pub struct Petition {
     pub description: String,
     pub channel: Channel,
     pub petition_type: PetitionType,
-    pub category: Category,
+    pub category: CategoryId,
     pub petitioners: Vec<Personal>,
     pub headcount: u32,
     /// A visit of five or more people (集体访).
@@ -743,7 +719,7 @@ fn record(
                 description: r.description.clone(),
                 channel: r.channel,
                 petition_type: r.petition_type,
-                category: r.category,
+                category: r.category.clone(),
                 petitioners: r.petitioners.iter().map(Petitioner::recorded).collect(),
                 headcount: r.headcount,
                 key_person: r.key_person,
@@ -998,7 +974,8 @@ fn registered(event: &PetitionEvent) -> Petition {
 // ---- the kind -------------------------------------------------------------------------------
 
 impl Kind for Petition {
-    const KIND: CaseKind = CaseKind::Petition;
+    const NAME: &'static str = KIND;
+    const NUMBER_PREFIX: &'static str = "XF";
     const NOT_FILED: &'static str = "not registered";
 
     type Status = Status;
@@ -1048,7 +1025,7 @@ impl Kind for Petition {
 
     /// What the petition is about.
     fn category(&self) -> String {
-        json_name(&self.category)
+        self.category.to_string()
     }
 
     fn deadline(&self) -> Option<Timestamp> {
@@ -1183,6 +1160,20 @@ impl Kind for Petition {
             Vec::new()
         } else {
             vec![PetitionEvent::BecameBacklog { deadline }]
+        }
+    }
+
+    fn named(command: &PetitionCommand) -> Vec<(&'static str, Named<'_>)> {
+        match command {
+            PetitionCommand::Register(r) => filed_names(
+                &r.community,
+                r.grid.as_ref(),
+                KIND,
+                ("category", &r.category),
+                [("accused_unit", r.accused_unit.as_ref())],
+            ),
+            PetitionCommand::Accept(a) => vec![("unit", Named::Unit(&a.unit))],
+            _ => Vec::new(),
         }
     }
 

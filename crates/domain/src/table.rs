@@ -10,70 +10,10 @@ use std::fmt;
 use jiff::Timestamp;
 
 use crate::context::ActingFor;
-use crate::kind::{Action as _, Kind, Status as _};
-use crate::{Context, Refusal, Role};
-
-/// One row of a kind's table. `from: None` is a case not yet filed.
-pub struct Row<K: Kind> {
-    pub from: &'static [Option<K::Status>],
-    pub action: K::Action,
-    pub who: &'static [Role],
-    pub to: Next<K::Status>,
-    /// A condition beyond the state, with the reason a refusal gives when it does not hold.
-    pub guard: Option<Guard<K>>,
-}
-
-impl<K: Kind> fmt::Debug for Row<K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Row")
-            .field("from", &self.from)
-            .field("action", &self.action)
-            .field("who", &self.who)
-            .field("to", &self.to)
-            .field("guarded", &self.guard.as_ref().map(|g| g.reason))
-            .finish()
-    }
-}
-
-/// Where a row leads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next<S> {
-    To(S),
-    /// The state stays as it is (a session recorded, a review of a risk).
-    Unchanged,
-}
-
-/// A condition a row puts on the case at the time of the command.
-pub struct Guard<K> {
-    pub holds: fn(&K, Timestamp) -> bool,
-    pub reason: &'static str,
-}
-
-impl<K> fmt::Debug for Guard<K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Guard")
-            .field("reason", &self.reason)
-            .finish()
-    }
-}
-
-impl<K: Kind> Row<K> {
-    fn admits(&self, case: Option<&K>, now: Timestamp) -> bool {
-        self.from.contains(&case.map(K::status))
-            && match (&self.guard, case) {
-                (Some(guard), Some(c)) => (guard.holds)(c, now),
-                (Some(_), None) | (None, _) => true,
-            }
-    }
-
-    /// Whether `after` is where this row leads from `before`.
-    pub fn leads_to(&self, before: Option<&K>, after: &K) -> bool {
-        match self.to {
-            Next::To(status) => after.status() == status,
-            Next::Unchanged => before.map(K::status) == Some(after.status()),
-        }
-    }
-}
+use crate::deadlines::{DeadlinePolicy, ExtensionRule};
+use crate::kind::{Action as _, Kind, Outcome, Row, Status as _};
+use crate::person::Disclosure;
+use crate::{CommunityId, Context, GridId, Refusal, Role, UnitId};
 
 fn state_name<K: Kind>(case: Option<&K>) -> &'static str {
     case.map_or(K::NOT_FILED, |c| c.status().as_str())
@@ -117,7 +57,7 @@ pub fn authorize<K: Kind>(
         .any(|row| row.action == action && row.who.contains(&ctx.role));
     if !acting_for.leads() && role_has_a_row {
         return Err(unit_not_permitted(
-            K::KIND.as_str(),
+            K::NAME,
             state_name(case),
             action.as_str(),
             ctx,
@@ -133,7 +73,7 @@ pub fn authorize<K: Kind>(
             .and_then(|row| row.guard.as_ref().map(|g| g.reason));
         let allowed = open_rows(case, now).map(|r| r.action.as_str()).collect();
         return Err(not_allowed_in_state(
-            K::KIND.as_str(),
+            K::NAME,
             state_name(case),
             action.as_str(),
             allowed,
@@ -142,7 +82,7 @@ pub fn authorize<K: Kind>(
     };
     if !row.who.contains(&ctx.role) {
         return Err(Refusal::RoleNotPermitted {
-            kind: K::KIND.as_str(),
+            kind: K::NAME,
             state: state_name(case),
             action: action.as_str().to_owned(),
             role: ctx.role,
@@ -166,7 +106,7 @@ pub fn decide<K: Kind>(
     debug_assert!(
         leads_where_the_row_says(row, case, &events),
         "{} {:?} --{}--> not {:?}",
-        K::KIND.as_str(),
+        K::NAME,
         case.map(K::status),
         row.action.as_str(),
         row.to
@@ -220,5 +160,149 @@ pub(crate) fn unit_not_permitted(
         role: ctx.role,
         acting_for: acting_for.as_str(),
         allowed,
+    }
+}
+
+/// A case's kind part as the actions every case has see it, whatever the kind: the hooks of
+/// [`Kind`] that do not name the kind's own types.
+pub trait AnyKind: fmt::Debug + Send + Sync {
+    /// The kind's name.
+    fn name(&self) -> &'static str;
+    fn status_name(&self) -> &'static str;
+    fn is_end(&self) -> bool;
+    fn deadline(&self) -> Option<Timestamp>;
+    fn set_deadline(&mut self, deadline: Option<Timestamp>);
+    fn routers(&self) -> &'static [Role];
+    fn step_workers(&self) -> &'static [Role];
+    fn extension_rule(&self, policy: &DeadlinePolicy) -> ExtensionRule;
+    fn extendable(&self) -> Result<(), &'static str>;
+    fn reopenable(&self) -> Result<(), &'static str>;
+    fn reopen_deadline(&self, policy: &DeadlinePolicy, now: Timestamp) -> Timestamp;
+    fn reopened(&mut self, deadline: Timestamp);
+    fn marked_duplicate(&mut self);
+    fn barred_unit(&self) -> Option<(&UnitId, &'static str)>;
+    fn community(&self) -> &CommunityId;
+    fn grid(&self) -> Option<&GridId>;
+    fn title(&self) -> &str;
+    fn description(&self) -> &str;
+    fn category(&self) -> String;
+    fn severity(&self) -> Option<&'static str>;
+    fn current_step(&self) -> Option<&'static str>;
+    fn outcome(&self) -> Option<Outcome>;
+    fn disclosure(&self, role: Role, unit: Option<&UnitId>) -> Disclosure;
+    fn is_backlog(&self) -> bool;
+    /// The actions of the kind's table `role` may take now, acting for `acting_for`.
+    fn allowed_actions(
+        &self,
+        role: Role,
+        acting_for: ActingFor,
+        now: Timestamp,
+    ) -> Vec<&'static str>;
+}
+
+impl<K: Kind> AnyKind for K {
+    fn name(&self) -> &'static str {
+        K::NAME
+    }
+
+    fn status_name(&self) -> &'static str {
+        self.status().as_str()
+    }
+
+    fn is_end(&self) -> bool {
+        self.status().is_end()
+    }
+
+    fn deadline(&self) -> Option<Timestamp> {
+        Kind::deadline(self)
+    }
+
+    fn set_deadline(&mut self, deadline: Option<Timestamp>) {
+        Kind::set_deadline(self, deadline);
+    }
+
+    fn routers(&self) -> &'static [Role] {
+        K::routers()
+    }
+
+    fn step_workers(&self) -> &'static [Role] {
+        K::step_workers()
+    }
+
+    fn extension_rule(&self, policy: &DeadlinePolicy) -> ExtensionRule {
+        K::extension_rule(policy)
+    }
+
+    fn extendable(&self) -> Result<(), &'static str> {
+        Kind::extendable(self)
+    }
+
+    fn reopenable(&self) -> Result<(), &'static str> {
+        Kind::reopenable(self)
+    }
+
+    fn reopen_deadline(&self, policy: &DeadlinePolicy, now: Timestamp) -> Timestamp {
+        K::reopen_deadline(policy, now)
+    }
+
+    fn reopened(&mut self, deadline: Timestamp) {
+        Kind::reopened(self, deadline);
+    }
+
+    fn marked_duplicate(&mut self) {
+        Kind::marked_duplicate(self);
+    }
+
+    fn barred_unit(&self) -> Option<(&UnitId, &'static str)> {
+        Kind::barred_unit(self)
+    }
+
+    fn community(&self) -> &CommunityId {
+        Kind::community(self)
+    }
+
+    fn grid(&self) -> Option<&GridId> {
+        Kind::grid(self)
+    }
+
+    fn title(&self) -> &str {
+        Kind::title(self)
+    }
+
+    fn description(&self) -> &str {
+        Kind::description(self)
+    }
+
+    fn category(&self) -> String {
+        Kind::category(self)
+    }
+
+    fn severity(&self) -> Option<&'static str> {
+        Kind::severity(self)
+    }
+
+    fn current_step(&self) -> Option<&'static str> {
+        Kind::current_step(self)
+    }
+
+    fn outcome(&self) -> Option<Outcome> {
+        Kind::outcome(self)
+    }
+
+    fn disclosure(&self, role: Role, unit: Option<&UnitId>) -> Disclosure {
+        Kind::disclosure(self, role, unit)
+    }
+
+    fn is_backlog(&self) -> bool {
+        Kind::is_backlog(self)
+    }
+
+    fn allowed_actions(
+        &self,
+        role: Role,
+        acting_for: ActingFor,
+        now: Timestamp,
+    ) -> Vec<&'static str> {
+        allowed_actions(Some(self), role, acting_for, now)
     }
 }

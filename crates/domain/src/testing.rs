@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 
 use crate::context::ActingFor;
 use crate::deadlines::DeadlinePolicy;
-use crate::kind::{Action as _, Kind, Status as _};
-use crate::table::{self, Row};
-use crate::{CaseId, CaseKind, Context, Refusal, Role};
+use crate::kind::{Action as _, Kind, Row, Status as _};
+use crate::table;
+use crate::{CaseId, Context, Refusal, Role};
 
 pub(crate) static POLICY: LazyLock<DeadlinePolicy> = LazyLock::new(DeadlinePolicy::default);
 
@@ -67,7 +67,7 @@ pub(crate) fn not_in_state<K: Kind>(
     allowed: &[&'static str],
 ) -> Refusal {
     Refusal::NotAllowedInState {
-        kind: K::KIND.as_str(),
+        kind: K::NAME,
         state,
         action: action.as_str().to_owned(),
         allowed: allowed.to_vec(),
@@ -135,47 +135,47 @@ pub(crate) trait EveryKind {
 
 /// A valid body for each action of each kind's table, at `at`: the walk below takes every row
 /// with these.
-fn example(kind: CaseKind, action: &str, at: Timestamp) -> Value {
+fn example(kind: &str, action: &str, at: Timestamp) -> Value {
     let photo = json!([{"content_hash": format!("sha256:{}", "ab".repeat(32)),
                         "media_type": "image/jpeg", "size": 1024, "blob": "blobs/1.jpg"}]);
     let later = POLICY.local_day(at) + jiff::Span::new().days(10);
     match (kind, action) {
-        (CaseKind::Hazard, "report") => json!({
+        ("hazard", "report") => json!({
             "community": "qinghe", "grid": "qinghe-03", "unit": "qinghe-safety", "title": "楼道堆物",
             "category": "fire", "severity": "general", "source": "night-patrol"}),
-        (CaseKind::Hazard, "verify") => json!({"severity": "general", "responsible_party": "物业"}),
-        (CaseKind::Hazard, "dismiss") => json!({"reason": "not-a-hazard"}),
-        (CaseKind::Hazard, "fix-on-spot" | "report-rectified") => json!({"evidence": photo}),
-        (CaseKind::Hazard, "order-rectification") => json!({"measures": "清理楼道"}),
-        (CaseKind::Hazard, "fail-reinspection") => json!({"reason": "仍有堆放"}),
-        (CaseKind::Dispute, "register") => json!({
+        ("hazard", "verify") => json!({"severity": "general", "responsible_party": "物业"}),
+        ("hazard", "dismiss") => json!({"reason": "not-a-hazard"}),
+        ("hazard", "fix-on-spot" | "report-rectified") => json!({"evidence": photo}),
+        ("hazard", "order-rectification") => json!({"measures": "清理楼道"}),
+        ("hazard", "fail-reinspection") => json!({"reason": "仍有堆放"}),
+        ("dispute", "register") => json!({
             "community": "qinghe", "room": "qinghe-mediation", "title": "邻里噪音",
             "dispute_type": "neighbour", "source": "walk-in",
             "parties": [{"side": "applicant", "name": "甲"}, {"side": "respondent", "name": "乙"}]}),
-        (CaseKind::Dispute, "accept") => json!({"mediator": "赵调解", "room": "qinghe-mediation"}),
-        (CaseKind::Dispute, "decline") => json!({"reason": "outside-scope"}),
-        (CaseKind::Dispute, "schedule-session") => {
+        ("dispute", "accept") => json!({"mediator": "赵调解", "room": "qinghe-mediation"}),
+        ("dispute", "decline") => json!({"reason": "outside-scope"}),
+        ("dispute", "schedule-session") => {
             json!({"at": at + jiff::SignedDuration::from_hours(24)})
         }
-        (CaseKind::Dispute, "record-session") => json!({"summary": "双方陈述"}),
-        (CaseKind::Dispute, "record-agreement") => {
+        ("dispute", "record-session") => json!({"summary": "双方陈述"}),
+        ("dispute", "record-agreement") => {
             json!({"form": "written", "terms": "赔偿 500 元", "performance_date": later})
         }
-        (CaseKind::Dispute, "record-failure") => {
+        ("dispute", "record-failure") => {
             json!({"reason": "分歧大", "routes_told": ["litigation"]})
         }
-        (CaseKind::Dispute, "withdraw") => json!({"party": "甲"}),
-        (CaseKind::Dispute, "record-judicial-confirmation") => json!({"status": "applied"}),
-        (CaseKind::Dispute, "refer") => json!({"to": "arbitration"}),
-        (CaseKind::Petition, "register") => json!({
+        ("dispute", "withdraw") => json!({"party": "甲"}),
+        ("dispute", "record-judicial-confirmation") => json!({"status": "applied"}),
+        ("dispute", "refer") => json!({"to": "arbitration"}),
+        ("petition", "register") => json!({
             "community": "qinghe", "title": "供暖不足", "channel": "letter",
             "petition_type": "appeal-request", "category": "housing", "petitioners": [{"name": "丙"}]}),
-        (CaseKind::Petition, "accept") => json!({"unit": "qinghe-housing"}),
-        (CaseKind::Petition, "not-accept") => json!({"reason": "已诉讼", "route": "litigation"}),
-        (CaseKind::Petition, "transfer") => json!({"authority": "区住建委"}),
-        (CaseKind::Petition, "reply") => json!({"outcome": "support", "opinion": "已处理"}),
-        (CaseKind::Petition, "request-review" | "request-re-review") => json!({"reason": "不服"}),
-        (CaseKind::Petition, "decide-review" | "decide-re-review") => {
+        ("petition", "accept") => json!({"unit": "qinghe-housing"}),
+        ("petition", "not-accept") => json!({"reason": "已诉讼", "route": "litigation"}),
+        ("petition", "transfer") => json!({"authority": "区住建委"}),
+        ("petition", "reply") => json!({"outcome": "support", "opinion": "已处理"}),
+        ("petition", "request-review" | "request-re-review") => json!({"reason": "不服"}),
+        ("petition", "decide-review" | "decide-re-review") => {
             json!({"decision": "upheld", "opinion": "维持"})
         }
         (_, _) => json!({}),
@@ -183,9 +183,9 @@ fn example(kind: CaseKind, action: &str, at: Timestamp) -> Value {
 }
 
 fn command<K: Kind>(action: K::Action, at: Timestamp) -> K::Command {
-    let input = example(K::KIND, action.as_str(), at);
+    let input = example(K::NAME, action.as_str(), at);
     serde_json::from_value(json!({"action": action.as_str(), "input": input}))
-        .unwrap_or_else(|e| panic!("{} {}: {e}", K::KIND, action.as_str()))
+        .unwrap_or_else(|e| panic!("{} {}: {e}", K::NAME, action.as_str()))
 }
 
 /// The times a command is tried at: now, and after every petitioner's window has passed.
@@ -221,7 +221,7 @@ impl EveryKind for EveryRowLeadsWhereItSays {
                     assert!(
                         table::leads_where_the_row_says(row, case.as_ref(), &events),
                         "{}: {from:?} --{}--> not {:?}",
-                        K::KIND,
+                        K::NAME,
                         row.action.as_str(),
                         row.to
                     );
@@ -242,7 +242,7 @@ impl EveryKind for EveryRowLeadsWhereItSays {
                 assert!(
                     taken.contains(&(i, from)),
                     "{}: the row {from:?} --{}--> was never taken",
-                    K::KIND,
+                    K::NAME,
                     row.action.as_str()
                 );
             }
@@ -285,7 +285,7 @@ impl EveryKind for AnySequenceStaysInTheTable {
                         allowed_actions(case.as_ref(), role, at).contains(&action.as_str());
                     match decide(case.as_ref(), &command::<K>(action, at), &ctx_at(role, at)) {
                         Ok(events) => {
-                            prop_assert!(listed, "{} {} by {role}", K::KIND, action.as_str());
+                            prop_assert!(listed, "{} {} by {role}", K::NAME, action.as_str());
                             let row = authorize(case.as_ref(), action, role, at).unwrap();
                             prop_assert!(table::leads_where_the_row_says(
                                 row,
@@ -304,7 +304,7 @@ impl EveryKind for AnySequenceStaysInTheTable {
                 prop_assert_eq!(replay::<K>(&history), case);
                 Ok(())
             })
-            .unwrap_or_else(|e| panic!("{}: {e}", K::KIND));
+            .unwrap_or_else(|e| panic!("{}: {e}", K::NAME));
     }
 }
 

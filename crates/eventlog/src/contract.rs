@@ -78,6 +78,21 @@ pub async fn another_tenant_does_not_see_the_case(log: Log) {
     assert!(log.read_case("t2", case).await.unwrap().is_empty());
 }
 
+pub async fn a_case_reads_on_from_a_version(log: Log) {
+    let (case, commits) = case_with(&log, "t1", 4).await;
+    let after: Vec<_> = log
+        .read_case_after("t1", case, 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.commit)
+        .collect();
+    assert_eq!(after, commits[2..]);
+    assert!(log.read_case_after("t1", case, 4).await.unwrap().is_empty());
+    assert!(log.read_case_after("t2", case, 0).await.unwrap().is_empty());
+    assert_eq!(log.read_case_after("t1", case, 0).await.unwrap().len(), 4);
+}
+
 pub async fn a_new_case_starts_at_version_1(log: Log) {
     let case = Uuid::now_v7();
     let err = log
@@ -273,6 +288,7 @@ macro_rules! contract_tests {
     ($make:expr) => {
         $crate::contract_tests!(@each $make;
             a_case_reads_back_as_appended,
+            a_case_reads_on_from_a_version,
             another_tenant_does_not_see_the_case,
             a_new_case_starts_at_version_1,
             a_stale_version_is_a_conflict,

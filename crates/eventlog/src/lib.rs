@@ -82,6 +82,19 @@ pub trait EventLog: Send + Sync + std::fmt::Debug {
         self.read_case(tenant, case_id).await
     }
 
+    /// The commits of one case after `version`, in version order: what a reader who holds the
+    /// first `version` lacks. By default `read_case` without them.
+    async fn read_case_after(
+        &self,
+        tenant: &str,
+        case_id: Uuid,
+        version: u64,
+    ) -> Result<Vec<Recorded>, LogError> {
+        let mut commits = self.read_case(tenant, case_id).await?;
+        commits.retain(|r| r.commit.body.version > version);
+        Ok(commits)
+    }
+
     /// Up to `limit` commits after global position `after`, in order.
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<Recorded>, LogError>;
 

@@ -225,16 +225,25 @@ impl EventLog for SqliteLog {
     }
 
     async fn read_case(&self, tenant: &str, case_id: Uuid) -> Result<Vec<Recorded>, LogError> {
+        self.read_case_after(tenant, case_id, 0).await
+    }
+
+    async fn read_case_after(
+        &self,
+        tenant: &str,
+        case_id: Uuid,
+        version: u64,
+    ) -> Result<Vec<Recorded>, LogError> {
         let tenant = tenant.to_owned();
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT position, body FROM commits WHERE case_id = ?1 AND tenant = ?2
-                     ORDER BY version",
+                     AND version > ?3 ORDER BY version",
                 )
                 .map_err(unavailable)?;
             let rows = stmt
-                .query_map(params![case_id.to_string(), tenant], |r| {
+                .query_map(params![case_id.to_string(), tenant, version], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())

@@ -179,6 +179,30 @@ pub struct DailyCount {
     pub n: i64,
 }
 
+/// One entry of a tenant's directory as the read model lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DirectoryEntry {
+    /// `community`, `grid`, `unit` or `category`.
+    pub entry: String,
+    /// A category's kind of case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    pub id: String,
+    pub name: String,
+    /// A grid's community.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub community: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_network: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mediation_room: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intake_unit: Option<String>,
+    pub retired: bool,
+}
+
 macro_rules! on_db {
     ($self:expr, $f:ident($($arg:expr),*)) => {
         match &$self.db {
@@ -208,6 +232,12 @@ impl ReadModel {
         case_id: Uuid,
     ) -> Result<Option<String>, ProjectionError> {
         on_db!(self, case_number(tenant, case_id))
+    }
+
+    /// Every entry of the tenant's directory, retired ones too, by entry, kind and id; empty
+    /// while the tenant has none.
+    pub async fn directory(&self, tenant: &str) -> Result<Vec<DirectoryEntry>, ProjectionError> {
+        on_db!(self, directory(tenant))
     }
 
     /// The links of a case, both those its own history records and those of cases naming it.

@@ -6,8 +6,8 @@ use docket_eventlog::Recorded;
 use uuid::Uuid;
 
 use crate::queries::{
-    CaseFilter, CaseLink, CaseSummary, HistoryActor, HistoryEntry, Page, PersonCase, RepeatOf,
-    StreamedCommit,
+    CaseFilter, CaseLink, CaseSummary, DirectoryEntry, HistoryActor, HistoryEntry, Page,
+    PersonCase, RepeatOf, StreamedCommit,
 };
 use crate::rows::{self, from_micros};
 use crate::{CASES, ProjectionError};
@@ -154,6 +154,28 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
             "n",
         ],
         "tenant, year, kind, community, grid, category, unit, severity, metric",
+    ),
+    (
+        "directories",
+        &["tenant", "version", "position", "state"],
+        "tenant",
+    ),
+    (
+        "directory_entries",
+        &[
+            "tenant",
+            "entry",
+            "case_kind",
+            "id",
+            "name",
+            "community",
+            "unit_kind",
+            "in_network",
+            "mediation_room",
+            "intake_unit",
+            "retired",
+        ],
+        "tenant, entry, case_kind, id",
     ),
     ("checkpoints", &["projection", "position"], "projection"),
 ];
@@ -306,16 +328,105 @@ macro_rules! dialect {
                 tx.rollback().await?;
                 return Err(ProjectionError::Superseded { at: from });
             }
-            let stored = load_cases(&mut tx, batch).await?;
+            // Directories' commits go to their own tables; the rest are cases'.
+            let cases: std::borrow::Cow<'_, [Recorded]> =
+                if batch.iter().any(crate::directory::is_directory) {
+                    let directories = load_directories(&mut tx, batch).await?;
+                    let planned = crate::directory::plan(batch, directories)?;
+                    write_directories(&mut tx, &planned).await?;
+                    batch
+                        .iter()
+                        .filter(|r| !crate::directory::is_directory(r))
+                        .cloned()
+                        .collect()
+                } else {
+                    batch.into()
+                };
+            let stored = load_cases(&mut tx, &cases).await?;
             let mut numbers = std::collections::HashMap::new();
-            for key in rows::number_keys(batch)? {
+            for key in rows::number_keys(&cases)? {
                 let last = last_number(&mut tx, &key).await?;
                 numbers.insert(key, last);
             }
-            let plan = rows::plan_batch(batch, stored, numbers)?;
+            let plan = rows::plan_batch(&cases, stored, numbers)?;
             write_plan(&mut tx, &plan).await?;
             tx.commit().await?;
             Ok(last)
+        }
+
+        /// The stored directories of the tenants whose directories a batch continues.
+        async fn load_directories(
+            tx: &mut Transaction<'_, Db>,
+            batch: &[Recorded],
+        ) -> Result<Vec<crate::directory::StoredDirectory>, ProjectionError> {
+            let mut tenants: Vec<&str> = batch
+                .iter()
+                .filter(|r| crate::directory::is_directory(r))
+                .map(|r| r.commit.body.tenant.as_str())
+                .collect();
+            tenants.sort_unstable();
+            tenants.dedup();
+            let mut stored = Vec::new();
+            for tenant in tenants {
+                let row = sqlx::query("SELECT version, state FROM directories WHERE tenant = $1")
+                    .bind(tenant)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                if let Some(row) = row {
+                    stored.push(crate::directory::StoredDirectory {
+                        tenant: tenant.to_owned(),
+                        version: row.try_get("version")?,
+                        state: row.try_get("state")?,
+                    });
+                }
+            }
+            Ok(stored)
+        }
+
+        /// Stores each directory a batch changed, and lists its entries anew.
+        async fn write_directories(
+            tx: &mut Transaction<'_, Db>,
+            planned: &[crate::directory::PlannedDirectory],
+        ) -> Result<(), ProjectionError> {
+            for d in planned {
+                sqlx::query(
+                    "INSERT INTO directories (tenant, version, position, state)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (tenant) DO UPDATE SET version = excluded.version,
+                        position = excluded.position, state = excluded.state",
+                )
+                .bind(d.tenant.clone())
+                .bind(d.version)
+                .bind(d.position)
+                .bind(d.state.clone())
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query("DELETE FROM directory_entries WHERE tenant = $1")
+                    .bind(d.tenant.clone())
+                    .execute(&mut **tx)
+                    .await?;
+                for chunk in d.entries.chunks(500) {
+                    let mut q = QueryBuilder::<Db>::new(
+                        "INSERT INTO directory_entries (tenant, entry, case_kind, id, name,
+                            community, unit_kind, in_network, mediation_room, intake_unit, retired) ",
+                    );
+                    q.push_values(chunk, |mut b, e| {
+                        b.push_bind(d.tenant.clone())
+                            .push_bind(e.entry)
+                            .push_bind(e.case_kind)
+                            .push_bind(e.id.clone())
+                            .push_bind(e.name.clone())
+                            .push_bind(e.community.clone())
+                            .push_bind(e.unit_kind)
+                            .push_bind(e.in_network)
+                            .push_bind(e.mediation_room.clone())
+                            .push_bind(e.intake_unit.clone())
+                            .push_bind(e.retired);
+                    });
+                    q.build().execute(&mut **tx).await?;
+                }
+            }
+            Ok(())
         }
 
         /// The stored rows of the cases a batch continues (not those it files).
@@ -811,6 +922,37 @@ macro_rules! dialect {
             .bind(case_id.to_string())
             .fetch_optional(pool)
             .await?)
+        }
+
+        pub(crate) async fn directory(
+            pool: &$pool,
+            tenant: &str,
+        ) -> Result<Vec<DirectoryEntry>, ProjectionError> {
+            let rows = sqlx::query(
+                "SELECT entry, case_kind, id, name, community, unit_kind, in_network,
+                        mediation_room, intake_unit, retired
+                 FROM directory_entries WHERE tenant = $1 ORDER BY entry, case_kind, id",
+            )
+            .bind(tenant)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let kind: String = r.try_get("case_kind")?;
+                    Ok(DirectoryEntry {
+                        entry: r.try_get("entry")?,
+                        kind: (!kind.is_empty()).then_some(kind),
+                        id: r.try_get("id")?,
+                        name: r.try_get("name")?,
+                        community: r.try_get("community")?,
+                        unit_kind: r.try_get("unit_kind")?,
+                        in_network: r.try_get("in_network")?,
+                        mediation_room: r.try_get("mediation_room")?,
+                        intake_unit: r.try_get("intake_unit")?,
+                        retired: r.try_get("retired")?,
+                    })
+                })
+                .collect()
         }
 
         pub(crate) async fn links(

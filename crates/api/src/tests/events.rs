@@ -184,11 +184,12 @@ async fn a_resumed_stream_misses_nothing_repeats_nothing_and_keeps_to_reach() {
     let live = stream.take(1).await;
     assert_eq!(live[0].data["case_id"], d.as_str());
 
-    // The supervisor sees the whole tenant; another tenant sees none of it.
+    // The supervisor sees the whole tenant (every case's commits: the directory's seeding at
+    // position 1 is not a case's); another tenant sees none of it.
     let mut all = app.events(&supervisor, None, "?after=0").await;
     let every = all.take(7).await;
     let ids: Vec<u64> = every.iter().map(|s| s.id).collect();
-    assert_eq!(ids, (1..=7).collect::<Vec<u64>>());
+    assert_eq!(ids, (2..=8).collect::<Vec<u64>>());
     let elsewhere = actor_in("elsewhere", Role::Supervisor, None);
     let mut theirs = app.events(&elsewhere, None, "?after=0").await;
     assert!(theirs.next(Duration::from_millis(500)).await.is_none());

@@ -6,6 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
 use super::*;
+use crate::CategoryId;
 use crate::deadlines::Limit;
 use crate::kind::Kind;
 use crate::testing::{self, POLICY, allowed_actions, authorize, ctx_at, decide};
@@ -51,7 +52,7 @@ fn register() -> Register {
         location: None,
         title: "楼上漏水纠纷".to_owned(),
         description: "502 室漏水至 402 室，双方就维修费用发生争执".to_owned(),
-        dispute_type: DisputeType::Neighbour,
+        dispute_type: "neighbour".parse::<CategoryId>().unwrap(),
         source: Source::WalkIn,
         parties: vec![
             Party {
@@ -1381,7 +1382,10 @@ fn commands_parse_from_their_json() {
     let DisputeCommand::Register(r) = &cmd else {
         panic!("a registration");
     };
-    assert_eq!(r.dispute_type, DisputeType::PropertyManagement);
+    assert_eq!(
+        r.dispute_type,
+        "property-management".parse::<CategoryId>().unwrap()
+    );
     assert_eq!(r.source, Source::PoliceReferral);
     assert_eq!(r.description, "");
     assert_eq!(r.parties[1].side, Side::Respondent);

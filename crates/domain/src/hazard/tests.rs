@@ -5,6 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
 use super::*;
+use crate::CategoryId;
 use crate::testing::{self, POLICY, Then, allowed_actions, authorize, ctx_at, decide};
 
 fn now() -> Timestamp {
@@ -41,7 +42,7 @@ fn report(severity: Severity) -> Report {
         location: None,
         title: "楼道堆放杂物".to_owned(),
         description: "三楼楼道堆放纸箱，堵塞疏散通道".to_owned(),
-        category: Category::Fire,
+        category: "fire".parse::<CategoryId>().unwrap(),
         severity,
         source: Source::NightPatrol,
         responsible_party: None,

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
+use crate::CategoryId;
 use crate::deadlines::Limit;
 use crate::kind::Kind;
 use crate::testing::{self, POLICY, allowed_actions, authorize, ctx_at, decide};
@@ -54,7 +55,7 @@ fn register(channel: Channel) -> Register {
         description: "3 号楼室温长期低于 16 度".to_owned(),
         channel,
         petition_type: PetitionType::AppealRequest,
-        category: Category::Housing,
+        category: "housing".parse::<CategoryId>().unwrap(),
         petitioners: vec![petitioner("张三")],
         headcount: 1,
         key_person: false,
@@ -297,7 +298,7 @@ fn a_visit_of_five_or_more_is_collective() {
 fn registration_keeps_the_flags_and_the_accused_unit() {
     let mut r = register(Channel::Visit);
     r.petition_type = PetitionType::ReportAccusation;
-    r.category = Category::OfficialsConduct;
+    r.category = "officials-conduct".parse::<CategoryId>().unwrap();
     r.key_person = true;
     r.leader_owned = Some("王副主任".to_owned());
     r.backlog = true;
@@ -409,19 +410,29 @@ fn only_a_report_or_accusation_names_an_accused_unit() {
 
 #[test]
 fn an_unknown_category_is_refused_by_name() {
-    let body = json!({
-        "action": "register",
-        "input": {
-            "community": "qinghe", "title": "t", "channel": "letter",
-            "petition_type": "suggestion", "category": "parking",
-            "petitioners": [{ "name": "张三" }]
+    let directory = crate::directory::evolve(
+        crate::directory::Directory::default(),
+        &crate::directory::seed_from_use(["qinghe".parse().unwrap()], [], [], []),
+    )
+    .unwrap();
+    let command = crate::CaseCommand::parse_filing(json!({
+        "kind": "petition", "community": "qinghe", "title": "t", "channel": "letter",
+        "petition_type": "suggestion", "category": "parking",
+        "petitioners": [{ "name": "张三" }]
+    }))
+    .unwrap();
+    let ctx = ctx_at(Role::PetitionOfficer, now()).with_directory(&directory);
+    match command.decide(None, &ctx) {
+        Err(Refusal::InvalidField { field, reason }) => {
+            assert_eq!(field, "category");
+            assert!(
+                reason.contains("unknown petition category \"parking\""),
+                "{reason}"
+            );
+            assert!(reason.contains("land-and-relocation"), "{reason}");
         }
-    });
-    let err = serde_json::from_value::<PetitionCommand>(body)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("unknown variant `parking`"), "{err}");
-    assert!(err.contains("land-and-relocation"), "{err}");
+        other => panic!("expected the category refused, got {other:?}"),
+    }
 }
 
 // ---- serde shapes ----
@@ -455,7 +466,10 @@ fn commands_parse_from_their_json() {
     assert_eq!(r.description, "");
     assert!(!r.key_person && !r.backlog);
     assert_eq!(r.escalation_risk, Some(EscalationRisk::CrossLevel));
-    assert_eq!(r.category, Category::LabourAndWages);
+    assert_eq!(
+        r.category,
+        "labour-and-wages".parse::<CategoryId>().unwrap()
+    );
 
     for (action, input) in [
         (

@@ -1,0 +1,172 @@
+//! `/v1/directory`: the tenant's communities, grids, units and categories. Everyone of the
+//! tenant reads it (filing forms choose from it); only the admin keeps it. Tokens naming a unit
+//! or grid it does not hold in service are refused here, for every route.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use docket_commands::Actor;
+use docket_domain::directory::DirectoryCommand;
+use docket_projections::DirectoryEntry;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::cases::wait_for_position;
+use crate::extract::{Caller, IdempotencyKey, JsonBody};
+use crate::{ApiError, AppState};
+
+/// Refuses a token whose unit or grids the tenant's directory does not hold in service: a
+/// typo in a token would otherwise act for a unit no case is ever routed to.
+pub(crate) async fn check_token(state: &AppState, actor: &Actor) -> Result<(), ApiError> {
+    if actor.unit.is_none() && actor.grids.is_empty() {
+        return Ok(());
+    }
+    let kept = state.commands.directory(&actor.tenant).await?;
+    let directory = kept.directory.as_ref();
+    let tenant = &actor.tenant;
+    if let Some(unit) = &actor.unit {
+        match directory.unit(unit) {
+            Some(u) if !u.retired => {}
+            Some(_) => {
+                return Err(ApiError::NotInDirectory(format!(
+                    "the token's unit \"{unit}\" is retired from {tenant}'s directory; ask for a token of the unit that took over"
+                )));
+            }
+            None => {
+                return Err(ApiError::NotInDirectory(format!(
+                    "the token's unit \"{unit}\" is not in {tenant}'s directory; the admin adds it, or the token is issued again with the right unit"
+                )));
+            }
+        }
+    }
+    for grid in &actor.grids {
+        match directory.grid(grid) {
+            Some(g) if !g.retired => {}
+            Some(_) => {
+                return Err(ApiError::NotInDirectory(format!(
+                    "the token's grid \"{grid}\" is retired from {tenant}'s directory"
+                )));
+            }
+            None => {
+                return Err(ApiError::NotInDirectory(format!(
+                    "the token's grid \"{grid}\" is not in {tenant}'s directory; the admin adds it, or the token is issued again with the right grids"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListParams {
+    min_position: Option<u64>,
+}
+
+/// `GET /v1/directory`: every entry, retired ones too, grouped by what it is.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::BadRequest {
+        code: "invalid-query",
+        detail: e.body_text(),
+    })?;
+    wait_for_position(&state, p.min_position).await?;
+    let entries = state.read.directory(actor.tenant.as_str()).await?;
+    let group = |what: &str| -> Vec<&DirectoryEntry> {
+        entries.iter().filter(|e| e.entry == what).collect()
+    };
+    Ok(Json(json!({
+        "communities": group("community"),
+        "grids": group("grid"),
+        "units": group("unit"),
+        "categories": group("category"),
+        "position": state.read.projected(),
+    }))
+    .into_response())
+}
+
+/// `POST /v1/directory/actions/{action}`: the admin adds, renames, retires or updates an entry.
+pub(crate) async fn keep(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(action): Path<String>,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    if !DirectoryCommand::ACTIONS.contains(&action.as_str()) {
+        return Err(ApiError::UnknownAction { action });
+    }
+    let command = DirectoryCommand::parse(&action, body).map_err(ApiError::InvalidInput)?;
+    let outcome = state
+        .commands
+        .keep_directory(&actor, &command, key.as_deref())
+        .await?;
+    let mut headers = HeaderMap::new();
+    if outcome.replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    let body = json!({
+        "commit_id": outcome.commit_id,
+        "version": outcome.version,
+        "position": outcome.position,
+        "recorded_at": outcome.recorded_at,
+        "events": outcome.events,
+    });
+    Ok((headers, Json(body)).into_response())
+}
+
+/// The names of a tenant's directory entries, to show beside the ids cases carry.
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    by_id: HashMap<(String, String, String), String>,
+}
+
+impl Names {
+    pub(crate) async fn of(state: &AppState, tenant: &str) -> Result<Names, ApiError> {
+        let entries = state.read.directory(tenant).await?;
+        Ok(Names {
+            by_id: entries
+                .into_iter()
+                .map(|e| ((e.entry, e.kind.unwrap_or_default(), e.id), e.name))
+                .collect(),
+        })
+    }
+
+    fn name(&self, entry: &str, kind: &str, id: Option<&str>) -> Value {
+        id.and_then(|id| {
+            self.by_id
+                .get(&(entry.to_owned(), kind.to_owned(), id.to_owned()))
+        })
+        .map_or(Value::Null, |n| json!(n))
+    }
+
+    /// The names beside a case's ids: its community, grid, lead unit, co-handling units and
+    /// category, as the directory names them now.
+    pub(crate) fn of_case(
+        &self,
+        kind: &str,
+        community: &str,
+        grid: Option<&str>,
+        lead_unit: Option<&str>,
+        co_handlers: &[&str],
+        category: &str,
+    ) -> Value {
+        let co: serde_json::Map<String, Value> = co_handlers
+            .iter()
+            .map(|u| ((*u).to_owned(), self.name("unit", "", Some(u))))
+            .collect();
+        json!({
+            "community": self.name("community", "", Some(community)),
+            "grid": self.name("grid", "", grid),
+            "lead_unit": self.name("unit", "", lead_unit),
+            "co_handlers": co,
+            "category": self.name("category", kind, Some(category)),
+        })
+    }
+}
