@@ -71,12 +71,8 @@ const SEEDED: u64 = 1;
 
 /// The directory of the tests' tenant: its community, grids and the units the tests name.
 async fn seed_directory(commands: &CommandService) {
-    let grids = (1..=9).map(|n| {
-        (
-            format!("qinghe-{n:02}").parse().unwrap(),
-            "qinghe".parse().unwrap(),
-        )
-    });
+    let grids: Vec<String> = (1..=9).map(|n| format!("qinghe-{n:02}")).collect();
+    let grids: Vec<(&str, &str)> = grids.iter().map(|g| (g.as_str(), "qinghe")).collect();
     let units = [
         "qinghe-safety",
         "qinghe-housing",
@@ -85,10 +81,8 @@ async fn seed_directory(commands: &CommandService) {
         "qinghe-urban",
         "qinghe-labour",
         "qinghe-mediation",
-    ]
-    .map(|u| u.parse().unwrap());
-    let seeded =
-        docket_domain::directory::seed_from_use(["qinghe".parse().unwrap()], grids, units, []);
+    ];
+    let seeded = docket_domain::directory::seed_from_names(&["qinghe"], &grids, &units).unwrap();
     commands
         .seed_directory(&"qinghe".parse().unwrap(), seeded, "the tests' tenant")
         .await

@@ -32,12 +32,12 @@ const SEEDED: u64 = 2;
 
 /// A tenant's directory with the community, grid and unit the tests name.
 async fn seed(svc: &CommandService, tenant: &str) {
-    let seeded = docket_domain::directory::seed_from_use(
-        ["qinghe".parse().unwrap()],
-        [("qinghe-03".parse().unwrap(), "qinghe".parse().unwrap())],
-        ["qinghe-safety".parse().unwrap()],
-        [],
-    );
+    let seeded = docket_domain::directory::seed_from_names(
+        &["qinghe"],
+        &[("qinghe-03", "qinghe")],
+        &["qinghe-safety"],
+    )
+    .unwrap();
     svc.seed_directory(&tenant.parse().unwrap(), seeded, "the tests' tenant")
         .await
         .unwrap()

@@ -76,12 +76,12 @@ async fn a_retried_filing_and_a_retried_action_each_make_one_commit() {
         "category": "electrical", "severity": "general", "source": "grid-worker"
     }))
     .unwrap();
-    let seeded = docket_domain::directory::seed_from_use(
-        ["qinghe".parse().unwrap()],
-        [("qinghe-03".parse().unwrap(), "qinghe".parse().unwrap())],
-        ["qinghe-safety".parse().unwrap()],
-        [],
-    );
+    let seeded = docket_domain::directory::seed_from_names(
+        &["qinghe"],
+        &[("qinghe-03", "qinghe")],
+        &["qinghe-safety"],
+    )
+    .unwrap();
     CommandService::new(Arc::new(process(&server).await), Arc::new(SystemClock))
         .seed_directory(&"qinghe".parse().unwrap(), seeded, "the test's tenant")
         .await

@@ -40,12 +40,12 @@ async fn act(svc: &CommandService, role: Role, case: Option<CaseId>, command: Ca
 async fn a_replica_with_a_stale_view_decides_on_the_case_as_it_stands() {
     let server = NatsServer::start();
     let (a, b) = (replica(&server).await, replica(&server).await);
-    let seeded = docket_domain::directory::seed_from_use(
-        ["qinghe".parse().unwrap()],
-        [("qinghe-03".parse().unwrap(), "qinghe".parse().unwrap())],
-        ["qinghe-safety".parse().unwrap()],
-        [],
-    );
+    let seeded = docket_domain::directory::seed_from_names(
+        &["qinghe"],
+        &[("qinghe-03", "qinghe")],
+        &["qinghe-safety"],
+    )
+    .unwrap();
     a.seed_directory(&"qinghe".parse().unwrap(), seeded, "the test's tenant")
         .await
         .unwrap();

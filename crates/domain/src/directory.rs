@@ -1226,6 +1226,28 @@ pub fn seed_from_use(
     seed(d)
 }
 
+/// As [`seed_from_use`], from names as text (a test's fixture, a read model's columns): the
+/// first name that is no valid id is the error.
+pub fn seed_from_names(
+    communities: &[&str],
+    grids: &[(&str, &str)],
+    units: &[&str],
+) -> Result<DirectoryEvent, crate::InvalidId> {
+    let communities = communities
+        .iter()
+        .map(|c| c.parse())
+        .collect::<Result<Vec<CommunityId>, _>>()?;
+    let grids = grids
+        .iter()
+        .map(|(g, c)| Ok((g.parse()?, c.parse()?)))
+        .collect::<Result<Vec<(GridId, CommunityId)>, crate::InvalidId>>()?;
+    let units = units
+        .iter()
+        .map(|u| u.parse())
+        .collect::<Result<Vec<UnitId>, _>>()?;
+    Ok(seed_from_use(communities, grids, units, []))
+}
+
 /// Seeds a whole starting directory, as the demo does: records `directory` as one event. Build it
 /// by deciding commands, so that it holds what a kept directory holds.
 pub fn seed(directory: Directory) -> DirectoryEvent {

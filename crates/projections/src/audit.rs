@@ -54,7 +54,7 @@ pub struct AuditReport {
     pub head: u64,
     /// Commits read and checked.
     pub commits: u64,
-    /// Cases whose chains were checked.
+    /// Chains checked: the cases' and the tenants' directories'.
     pub cases: u64,
     /// The position the live read model was compared at (its checkpoint), if it was.
     pub compared_at: Option<u64>,

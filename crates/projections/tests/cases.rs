@@ -49,6 +49,25 @@ fn world_on(backend: Backend) -> World {
                 .unwrap()
         }),
     );
+    // The tenants' directories: the community, grids and units the tests name.
+    for tenant in ["qinghe", "other"] {
+        let seeded = docket_domain::directory::seed_from_names(
+            &["qinghe"],
+            &[("g-1", "qinghe"), ("g-2", "qinghe"), ("g-9", "qinghe")],
+            &[
+                "qinghe-safety",
+                "qinghe-housing",
+                "qinghe-heating",
+                "qinghe-other",
+            ],
+        )
+        .unwrap();
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current()
+                .block_on(commands.seed_directory(&tenant.parse().unwrap(), seeded, "tests"))
+                .unwrap()
+        });
+    }
     World {
         dir,
         log,
@@ -57,6 +76,9 @@ fn world_on(backend: Backend) -> World {
         backend,
     }
 }
+
+/// The log positions the two tenants' directories take: the tests' commits come after them.
+const SEEDED: u64 = 2;
 
 fn sqlite() -> World {
     world_on(Backend::Sqlite)
@@ -175,7 +197,7 @@ async fn cases_are_listed_newest_first_with_gap_free_numbers_and_filters(w: Worl
 
     let read = w.read_model().await;
     let projector = Projector::new(w.log.clone(), read.clone());
-    assert_eq!(projector.catch_up().await.unwrap(), 7);
+    assert_eq!(projector.catch_up().await.unwrap(), SEEDED + 7);
 
     let all = read
         .list_cases("qinghe", &CaseFilter::default(), None, 50)
@@ -257,8 +279,8 @@ async fn history_mirrors_the_log_and_nothing_is_applied_twice(w: World) {
     projector.catch_up().await.unwrap();
     drop(read);
     let read = w.read_model().await;
-    assert_eq!(read.checkpoint(CASES).await.unwrap(), 2);
-    assert_eq!(read.projected(), 2);
+    assert_eq!(read.checkpoint(CASES).await.unwrap(), SEEDED + 2);
+    assert_eq!(read.projected(), SEEDED + 2);
     Projector::new(w.log.clone(), read.clone())
         .catch_up()
         .await
@@ -294,13 +316,18 @@ async fn a_reader_can_wait_for_a_position(w: World) {
     let projector = Projector::new(w.log.clone(), read.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(projector.run(stopped));
+    // The directories' seeding is all the log holds yet.
+    let seeded = w.log.head().await.unwrap();
     assert!(
         !read
-            .wait_until(1, std::time::Duration::from_millis(50))
+            .wait_until(seeded + 1, std::time::Duration::from_millis(50))
             .await
     );
     w.file("qinghe", "g-1", "x").await;
-    assert!(read.wait_until(1, std::time::Duration::from_secs(5)).await);
+    assert!(
+        read.wait_until(seeded + 1, std::time::Duration::from_secs(5))
+            .await
+    );
     stop.send(true).unwrap();
     running.await.unwrap();
 }
@@ -385,14 +412,15 @@ async fn a_late_retried_filing_is_projected_as_a_second_case_not_a_stall(w: Worl
     let mut again = original.commit.body.clone();
     again.case_id = CaseId::new().as_uuid();
     let again = docket_eventlog::Recorded {
-        position: 2,
+        position: original.position + 1,
         commit: again.seal(docket_eventlog::ChainHash::genesis()),
     };
+    let last = again.position;
     let log = Arc::new(FixedLog(vec![original, again]));
     let read = w.read_model().await;
     assert_eq!(
         Projector::new(log, read.clone()).catch_up().await.unwrap(),
-        2
+        last
     );
     let listed = read
         .list_cases("qinghe", &CaseFilter::default(), None, 10)
@@ -642,7 +670,7 @@ async fn an_interrupted_rebuild_resumes_and_swaps_in_a_model_equal_to_a_fresh_on
         .await
         .unwrap();
     assert_eq!(report.resumed_from, 500, "the second run resumed");
-    assert_eq!(report.position, 1200);
+    assert_eq!(report.position, SEEDED + 1200);
     assert_eq!(
         live.digest().await.unwrap(),
         before,
@@ -884,8 +912,12 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
         .await
         .unwrap();
     assert!(report.holds(), "{:?}", report.findings);
-    assert_eq!((report.commits, report.cases, report.head), (5, 4, 5));
-    assert_eq!(report.compared_at, Some(5));
+    // The two directories' chains are checked beside the four cases'.
+    assert_eq!(
+        (report.commits, report.cases, report.head),
+        (SEEDED + 5, 2 + 4, SEEDED + 5)
+    );
+    assert_eq!(report.compared_at, Some(SEEDED + 5));
     // At least every case row and every history row.
     assert!(report.rows_compared >= 4 + 5, "{}", report.rows_compared);
 
@@ -923,6 +955,10 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
                 .execute(&pool)
                 .await
                 .unwrap();
+            sqlx::query("UPDATE directory_entries SET name = 'renamed by hand' WHERE id = 'g-2'")
+                .execute(&pool)
+                .await
+                .unwrap();
         }
         Backend::Postgres(db) => {
             let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
@@ -931,6 +967,10 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
                 .await
                 .unwrap();
             sqlx::query("UPDATE monthly_counts SET n = n + 1 WHERE metric = 'closed'")
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE directory_entries SET name = 'renamed by hand' WHERE id = 'g-2'")
                 .execute(&pool)
                 .await
                 .unwrap();
@@ -965,6 +1005,12 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
     assert!(
         rows.iter()
             .any(|d| d.starts_with("daily_counts row") && d.contains("metric=opened")),
+        "{rows:?}"
+    );
+    // The directory's names are recounted from its own commits.
+    assert!(
+        rows.iter()
+            .any(|d| d.starts_with("directory_entries row") && d.contains("g-2")),
         "{rows:?}"
     );
     // The monthly sums long ranges read are recounted as well.

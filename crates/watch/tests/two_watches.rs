@@ -53,6 +53,17 @@ async fn replica(server: &NatsServer, clock: Arc<TestClock>) -> Replica {
     tokio::spawn(Projector::new(log.clone(), read.clone()).run(stopped));
     let commands =
         CommandService::new(log.clone(), clock).with_vault(Vault::in_memory().await.unwrap());
+    // Whichever replica starts first seeds the tenant's directory; the other finds it kept.
+    let seeded = docket_domain::directory::seed_from_names(
+        &["qinghe"],
+        &[("qinghe-03", "qinghe")],
+        &["qinghe-safety"],
+    )
+    .unwrap();
+    commands
+        .seed_directory(&"qinghe".parse().unwrap(), seeded, "the test's tenant")
+        .await
+        .unwrap();
     let watch = DeadlineWatch::new(commands.clone(), read.clone());
     Replica {
         log,
