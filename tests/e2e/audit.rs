@@ -38,7 +38,11 @@ async fn verify_holds_on_a_sound_directory_and_names_an_altered_commit() {
     let (status, report) = call(Method::GET, &audit, &server.token("supervisor"), None).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["holds"], true, "{report}");
-    assert_eq!(report["commits"], 3);
+    // The cases' three commits, and the directory's set-up.
+    assert_eq!(
+        report["commits"],
+        3 + docket_tests::directory_changes().len()
+    );
     let (status, problem) = call(Method::GET, &audit, &grid_worker, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     assert!(server.terminate());
@@ -50,22 +54,31 @@ async fn verify_holds_on_a_sound_directory_and_names_an_altered_commit() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("checked 3 commits of 3 cases"), "{stdout}");
+    let commits = 3 + docket_tests::directory_changes().len();
+    assert!(
+        stdout.contains(&format!(
+            "checked {commits} commits of 3 cases and 1 directories"
+        )),
+        "{stdout}"
+    );
 
-    // One byte of the second commit's title: 1 becomes 7.
+    // One byte of the second case's title: 1 becomes 7.
     let log = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}",
         dir.path().join("log.sqlite").display()
     ))
     .await
     .unwrap();
-    let commit_id: String = sqlx::query_scalar("SELECT commit_id FROM commits WHERE position = 2")
-        .fetch_one(&log)
-        .await
-        .unwrap();
-    let changed = sqlx::query(
-        "UPDATE commits SET body = replace(body, '消防通道堵塞 1', '消防通道堵塞 7') WHERE position = 2",
+    let (position, commit_id): (i64, String) = sqlx::query_as(
+        "SELECT position, commit_id FROM commits WHERE body LIKE '%消防通道堵塞 1%'",
     )
+    .fetch_one(&log)
+    .await
+    .unwrap();
+    let changed = sqlx::query(
+        "UPDATE commits SET body = replace(body, '消防通道堵塞 1', '消防通道堵塞 7') WHERE position = $1",
+    )
+    .bind(position)
     .execute(&log)
     .await
     .unwrap();
@@ -82,5 +95,8 @@ async fn verify_holds_on_a_sound_directory_and_names_an_altered_commit() {
         .find(|l| l.starts_with("chain:"))
         .unwrap_or_else(|| panic!("no chain finding in {stdout}"));
     assert!(chain_line.contains(&commit_id), "{chain_line}");
-    assert!(chain_line.contains("position 2"), "{chain_line}");
+    assert!(
+        chain_line.contains(&format!("position {position}")),
+        "{chain_line}"
+    );
 }

@@ -9,6 +9,7 @@ mod privacy;
 mod readmodel;
 mod stories;
 mod tokens;
+mod upgrade;
 mod walkthrough;
 
 use serde_json::Value;

@@ -26,7 +26,7 @@ fn token(kid: &str, key: &str, alg: Algorithm, claims: serde_json::Value) -> Str
 async fn an_identity_providers_tokens_are_checked_by_key_issuer_audience_and_time() {
     let dir = data_dir();
     let jwks = fixture("jwks.json");
-    let server = Server::start_with(
+    let server = Server::start_bare(
         dir.path(),
         &[
             "--jwks",
@@ -38,6 +38,14 @@ async fn an_identity_providers_tokens_are_checked_by_key_issuer_audience_and_tim
         ],
     );
     let now = jiff::Timestamp::now().as_second();
+    // The tenant's admin, by the identity provider, sets up its directory.
+    server.set_up_directory_as(&token(
+        "ec-1",
+        "ec.pem",
+        Algorithm::ES256,
+        json!({"sub": "admin", "tenant": "qinghe", "role": "admin", "iat": now,
+               "exp": now + 600, "iss": "https://idp.example", "aud": "docket"}),
+    ));
     let claims = |exp: i64, aud: &str| {
         json!({"sub": "li", "tenant": "qinghe", "role": "grid_worker", "grids": ["qinghe-01"],
                "iat": now, "exp": exp, "iss": "https://idp.example", "aud": aud})
@@ -203,7 +211,7 @@ async fn publish_jwks(jwks: String) -> String {
 async fn the_keys_can_come_from_the_url_the_identity_provider_publishes_them_at() {
     let dir = data_dir();
     let jwks_url = publish_jwks(std::fs::read_to_string(fixture("jwks.json")).unwrap()).await;
-    let server = Server::start_with(
+    let server = Server::start_bare(
         dir.path(),
         &["--jwks", &jwks_url, "--jwt-audience", "docket"],
     );

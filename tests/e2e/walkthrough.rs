@@ -30,7 +30,8 @@ fn walkthrough_script() -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_readme_walkthrough_takes_a_hazard_to_closed() {
     let dir = data_dir();
-    let server = Server::start(dir.path());
+    // A fresh tenant: the walk-through sets up its directory itself.
+    let server = Server::start_bare(dir.path(), &[]);
     let bin_dir = docket_bin().parent().unwrap().to_path_buf();
     let path = format!(
         "{}:{}",

@@ -41,13 +41,22 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the server on a free port over `data_dir`, and waits until it serves.
+    /// Starts the server on a free port over `data_dir`, waits until it serves, and sets up the
+    /// directory the tests' cases name (see `set_up_directory`).
     pub fn start(data_dir: &Path) -> Server {
         Self::start_with(data_dir, &[])
     }
 
-    /// Starts the server with extra `serve` arguments (such as `--log nats://…`).
+    /// Starts the server with extra `serve` arguments (such as `--log nats://…`), and sets up
+    /// the tests' directory.
     pub fn start_with(data_dir: &Path, args: &[&str]) -> Server {
+        let server = Self::start_bare(data_dir, args);
+        server.set_up_directory();
+        server
+    }
+
+    /// Starts the server and leaves its tenants' directories as they are.
+    pub fn start_bare(data_dir: &Path, args: &[&str]) -> Server {
         let mut child = Command::new(docket_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -83,6 +92,46 @@ impl Server {
             url,
             data_dir: data_dir.to_path_buf(),
         }
+    }
+
+    /// Has the admin of the default tenant (`demo`) set up the directory the tests' cases name:
+    /// the community qinghe, its grids qinghe-01 to qinghe-05, and the units and rooms the tests
+    /// route cases to. Each change carries its own idempotency key, so setting up again (after a
+    /// restart, or on a second replica) changes nothing.
+    pub fn set_up_directory(&self) {
+        self.set_up_directory_as(&self.token("admin"));
+    }
+
+    /// As `set_up_directory`, as the admin this token names (of its tenant).
+    pub fn set_up_directory_as(&self, admin: &str) {
+        let url = self.url.clone();
+        let token = admin.to_owned();
+        let changes = directory_changes();
+        // Its own thread and runtime: a test may call this from within its own runtime.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let client = reqwest::Client::new();
+                for (i, (action, body)) in changes.iter().enumerate() {
+                    let r = client
+                        .post(format!("{url}/v1/directory/actions/{action}"))
+                        .bearer_auth(&token)
+                        .header("idempotency-key", format!("e2e-directory-{i}"))
+                        .json(body)
+                        .send()
+                        .await
+                        .expect("the server answers");
+                    let status = r.status();
+                    let text = r.text().await.unwrap_or_default();
+                    assert!(status.is_success(), "{action} {body}: {status} {text}");
+                }
+            });
+        })
+        .join()
+        .expect("the directory is set up");
     }
 
     pub fn pid(&self) -> u32 {
@@ -147,6 +196,39 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The admin's changes that set up the tests' directory, one commit each: the community
+/// qinghe, its grids qinghe-01 to qinghe-05 and g-0 to g-6, and the units and rooms the tests
+/// route cases to.
+pub fn directory_changes() -> Vec<(&'static str, serde_json::Value)> {
+    let mut changes = vec![(
+        "add-community",
+        serde_json::json!({"id": "qinghe", "name": "清河社区"}),
+    )];
+    let grids = (1..=5)
+        .map(|n| format!("qinghe-{n:02}"))
+        .chain((0..=6).map(|n| format!("g-{n}")));
+    for id in grids {
+        changes.push((
+            "add-grid",
+            serde_json::json!({"name": format!("网格 {id}"), "id": id, "community": "qinghe"}),
+        ));
+    }
+    for (id, kind) in [
+        ("qinghe-safety", "office"),
+        ("qinghe-urban", "office"),
+        ("qinghe-housing", "office"),
+        ("qinghe-env", "office"),
+        ("qinghe-mediation", "mediation-room"),
+        ("qinghe-court", "mediation-room"),
+    ] {
+        changes.push((
+            "add-unit",
+            serde_json::json!({"id": id, "name": id, "unit_kind": kind}),
+        ));
+    }
+    changes
 }
 
 /// A fresh data directory, removed when the returned guard drops.

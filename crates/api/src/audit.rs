@@ -60,6 +60,7 @@ pub(crate) async fn verify(
         "head": report.head,
         "commits": report.commits,
         "cases": report.cases,
+        "directories": report.directories,
         "compared_at": report.compared_at,
         "rows_compared": report.rows_compared,
         "mismatches": report.mismatches,

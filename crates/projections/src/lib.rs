@@ -25,8 +25,8 @@ use tokio::sync::watch;
 pub use audit::{AuditReport, Finding, audit};
 pub use projector::{CASES, DEFAULT_BATCH, Projector};
 pub use queries::{
-    CaseFilter, CaseLink, CaseSummary, DailyCount, DirectoryEntry, HistoryEntry, Page, PersonCase,
-    RepeatOf, StreamedCommit,
+    CaseFilter, CaseLink, CaseSummary, DailyCount, DirectoryEntry, HistoryEntry, NamesInUse, Page,
+    PersonCase, RepeatOf, StreamedCommit,
 };
 pub use rebuild::{NEXT_SCHEMA, RebuildReport, Target, rebuild};
 pub use stats::{Dimension, GroupCounts, MEDIAN, P90, StatsQuery, percentile};

@@ -179,6 +179,21 @@ pub struct DailyCount {
     pub n: i64,
 }
 
+/// What a tenant's cases name: its directory's starting point when a data directory made before
+/// directories existed is upgraded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamesInUse {
+    pub communities: Vec<String>,
+    /// (grid, community)
+    pub grids: Vec<(String, String)>,
+    /// Lead and co-handling units.
+    pub units: Vec<String>,
+    /// (kind, category)
+    pub categories: Vec<(String, String)>,
+    /// How many cases name them.
+    pub cases: u64,
+}
+
 /// One entry of a tenant's directory as the read model lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DirectoryEntry {
@@ -238,6 +253,16 @@ impl ReadModel {
     /// while the tenant has none.
     pub async fn directory(&self, tenant: &str) -> Result<Vec<DirectoryEntry>, ProjectionError> {
         on_db!(self, directory(tenant))
+    }
+
+    /// The tenants that have cases but no directory in the read model.
+    pub async fn tenants_without_directory(&self) -> Result<Vec<String>, ProjectionError> {
+        on_db!(self, tenants_without_directory())
+    }
+
+    /// Every community, grid, unit and category the tenant's cases name.
+    pub async fn names_in_use(&self, tenant: &str) -> Result<NamesInUse, ProjectionError> {
+        on_db!(self, names_in_use(tenant))
     }
 
     /// The links of a case, both those its own history records and those of cases naming it.

@@ -6,8 +6,8 @@ use docket_eventlog::Recorded;
 use uuid::Uuid;
 
 use crate::queries::{
-    CaseFilter, CaseLink, CaseSummary, DirectoryEntry, HistoryActor, HistoryEntry, Page,
-    PersonCase, RepeatOf, StreamedCommit,
+    CaseFilter, CaseLink, CaseSummary, DirectoryEntry, HistoryActor, HistoryEntry, NamesInUse,
+    Page, PersonCase, RepeatOf, StreamedCommit,
 };
 use crate::rows::{self, from_micros};
 use crate::{CASES, ProjectionError};
@@ -953,6 +953,60 @@ macro_rules! dialect {
                     })
                 })
                 .collect()
+        }
+
+        pub(crate) async fn tenants_without_directory(
+            pool: &$pool,
+        ) -> Result<Vec<String>, ProjectionError> {
+            Ok(sqlx::query_scalar(
+                "SELECT DISTINCT tenant FROM cases
+                 WHERE tenant NOT IN (SELECT tenant FROM directories) ORDER BY tenant",
+            )
+            .fetch_all(pool)
+            .await?)
+        }
+
+        pub(crate) async fn names_in_use(
+            pool: &$pool,
+            tenant: &str,
+        ) -> Result<NamesInUse, ProjectionError> {
+            let communities = sqlx::query_scalar(
+                "SELECT DISTINCT community FROM cases WHERE tenant = $1 ORDER BY community",
+            )
+            .bind(tenant)
+            .fetch_all(pool)
+            .await?;
+            let grids = sqlx::query_as(
+                "SELECT DISTINCT grid, community FROM cases
+                 WHERE tenant = $1 AND grid IS NOT NULL ORDER BY grid, community",
+            )
+            .bind(tenant)
+            .fetch_all(pool)
+            .await?;
+            let units = sqlx::query_scalar(
+                "SELECT DISTINCT unit FROM case_units WHERE tenant = $1 ORDER BY unit",
+            )
+            .bind(tenant)
+            .fetch_all(pool)
+            .await?;
+            let categories = sqlx::query_as(
+                "SELECT DISTINCT kind, category FROM cases WHERE tenant = $1
+                 ORDER BY kind, category",
+            )
+            .bind(tenant)
+            .fetch_all(pool)
+            .await?;
+            let cases: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE tenant = $1")
+                .bind(tenant)
+                .fetch_one(pool)
+                .await?;
+            Ok(NamesInUse {
+                communities,
+                grids,
+                units,
+                categories,
+                cases: cases as u64,
+            })
         }
 
         pub(crate) async fn links(

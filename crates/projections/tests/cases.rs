@@ -914,8 +914,13 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
     assert!(report.holds(), "{:?}", report.findings);
     // The two directories' chains are checked beside the four cases'.
     assert_eq!(
-        (report.commits, report.cases, report.head),
-        (SEEDED + 5, 2 + 4, SEEDED + 5)
+        (
+            report.commits,
+            report.cases,
+            report.directories,
+            report.head
+        ),
+        (SEEDED + 5, 4, 2, SEEDED + 5)
     );
     assert_eq!(report.compared_at, Some(SEEDED + 5));
     // At least every case row and every history row.

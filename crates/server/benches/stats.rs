@@ -14,6 +14,8 @@
 //! into and keep (a database that already holds cases is measured as it is, without loading:
 //! for rerunning queries); without it, a fresh database dropped afterwards.
 
+#[path = "../src/demo/directory.rs"]
+mod directory;
 #[allow(dead_code)] // `docket demo` uses what the benchmark does not (its intended figures).
 #[path = "../src/demo/plan.rs"]
 mod plan;

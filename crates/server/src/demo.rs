@@ -4,6 +4,7 @@
 //! same arguments give the same year); the figures it intends are tallied from the plan, written
 //! to `demo-counts.json` beside the data, and must equal what `GET /v1/stats` counts for the year.
 
+mod directory;
 mod drive;
 mod plan;
 

@@ -5,6 +5,7 @@ mod demo;
 mod policy;
 mod rebuild;
 mod secret;
+mod upgrade;
 mod verify;
 
 use std::process::ExitCode;
@@ -261,9 +262,25 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
             .with_batch(args.projection_batch)
             .run(stopped.clone()),
     );
+    // A data directory made before tenants had directories is upgraded once the read model has
+    // caught up with the log; it serves meanwhile.
+    tokio::spawn({
+        let (commands, read) = (commands.clone(), read.clone());
+        async move {
+            if let Err(e) = upgrade::seed_directories(&commands, &read).await {
+                tracing::error!(error = %e, "the tenants' directories could not be seeded");
+            }
+        }
+    });
 
     if auth.can_mint() {
         print_demo_tokens(&auth, &args.tenant)?;
+        let tenant: docket_domain::TenantId = args.tenant.parse()?;
+        if commands.directory(&tenant).await?.version == 0 {
+            println!(
+                "docket: tenant {tenant}'s directory is empty: its admin sets up communities, grids and units first (POST /v1/directory/actions/...; see the README); until then tokens naming a unit or grid are refused"
+            );
+        }
     }
     if auth.fetches_keys() {
         tokio::spawn(refresh_keys(

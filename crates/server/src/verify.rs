@@ -41,10 +41,11 @@ async fn verify(args: VerifyArgs) -> Result<(), BoxError> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "docket: checked {} commits of {} cases (log head {}); read model compared at \
-             position {}: {} rows",
+            "docket: checked {} commits of {} cases and {} directories (log head {}); read model \
+             compared at position {}: {} rows",
             report.commits,
             report.cases,
+            report.directories,
             report.head,
             report
                 .compared_at

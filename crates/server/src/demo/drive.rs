@@ -31,7 +31,7 @@ impl Clock for DemoClock {
 }
 
 /// Who does what in the demo: one user per role, the handler in the tenant's safety unit, the
-/// mediator in its mediation room, grid workers covering its six grids.
+/// mediator in its mediation room, grid workers covering all its grids.
 fn actor(tenant: &TenantId, role: Role) -> Actor {
     Actor {
         id: format!("demo-{role}"),
@@ -42,8 +42,12 @@ fn actor(tenant: &TenantId, role: Role) -> Actor {
             Role::Mediator => Some(format!("{tenant}-mediation").parse().expect("a unit id")),
             _ => None,
         },
-        grids: (1..=6)
-            .map(|i| format!("{tenant}-{i:02}").parse().expect("a grid id"))
+        grids: (1..=super::directory::GRIDS)
+            .map(|n| {
+                super::directory::grid(tenant.as_str(), n)
+                    .parse()
+                    .expect("a grid id")
+            })
             .collect(),
     }
 }
@@ -57,6 +61,15 @@ pub(crate) async fn drive(
     plan: &Plan,
     done: impl Fn(),
 ) -> Result<(), String> {
+    // The demo directory, unless the tenant keeps one already.
+    commands
+        .seed_directory(
+            tenant,
+            super::directory::seeded(tenant.as_str()),
+            "docket demo",
+        )
+        .await
+        .map_err(|e| format!("the demo directory cannot be recorded: {e}"))?;
     let mut ids: HashMap<usize, CaseId> = HashMap::new();
     for step in &plan.steps {
         clock.set(step.at);

@@ -76,8 +76,14 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
     let days = i64::from(first.days_in_year());
     let in_year = |t: Timestamp| local_date(t).year() == year;
     let n = |per_year: f64| (per_year * scale).round() as usize;
-    let grids: Vec<String> = (1..=6).map(|i| format!("{tenant}-{i:02}")).collect();
-    let communities = ["qinghe", "xisanqi", "shangdi"];
+    // Where a case is: a grid of the demo directory, in its community.
+    let place = |rng: &mut fastrand::Rng| {
+        let n = rng.usize(1..=super::directory::GRIDS);
+        (
+            super::directory::community_of_grid(n),
+            super::directory::grid(tenant, n),
+        )
+    };
     let mut plan = Plan {
         kinds: Vec::new(),
         steps: Vec::new(),
@@ -183,13 +189,13 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
         let t0 = filed_at(&mut rng);
         let major = rng.f64() < 0.15;
         let categories = ["fire", "gas", "e-bike-charging", "structure", "electrical"];
+        let (community, grid) = place(&mut rng);
         plan.steps.push(Step {
             at: t0,
             case,
             who: Role::GridWorker,
             action: "",
-            body: json!({"kind": "hazard", "community": communities[rng.usize(0..3)],
-                "grid": grids[rng.usize(0..grids.len())], "unit": format!("{tenant}-safety"),
+            body: json!({"kind": "hazard", "community": community, "grid": grid, "unit": format!("{tenant}-safety"),
                 "title": "巡查发现隐患", "category": categories[rng.usize(0..categories.len())],
                 "severity": if major { "major" } else { "general" }, "source": "grid-worker"}),
         });
@@ -305,13 +311,13 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             "tenancy",
             "labour",
         ];
+        let (community, grid) = place(&mut rng);
         plan.steps.push(Step {
             at: t0,
             case,
             who: Role::Mediator,
             action: "",
-            body: json!({"kind": "dispute", "community": communities[rng.usize(0..3)],
-                "grid": grids[rng.usize(0..grids.len())], "room": format!("{tenant}-mediation"),
+            body: json!({"kind": "dispute", "community": community, "grid": grid, "room": format!("{tenant}-mediation"),
                 "title": "邻里纠纷", "dispute_type": types[rng.usize(0..types.len())],
                 "source": "walk-in",
                 "parties": [{"side": "applicant", "name": "申请人"},
@@ -413,13 +419,13 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             "urban-management",
             "environment",
         ];
+        let (community, grid) = place(&mut rng);
         plan.steps.push(Step {
             at: t0,
             case,
             who: Role::PetitionOfficer,
             action: "",
-            body: json!({"kind": "petition", "community": communities[rng.usize(0..3)],
-                "grid": grids[rng.usize(0..grids.len())], "title": "群众诉求",
+            body: json!({"kind": "petition", "community": community, "grid": grid, "title": "群众诉求",
                 "channel": channel, "petition_type": "appeal-request",
                 "category": categories[rng.usize(0..categories.len())],
                 "petitioners": [petitioner]}),
