@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::common::{self, CommonCommand, CommonEvent, Handling, Outcome};
 use crate::context::ActingFor;
@@ -16,6 +16,7 @@ use crate::hazard::HazardTicket;
 use crate::kind::{Action as _, CaseReference, Kind};
 use crate::person::{Disclosure, Personal};
 use crate::petition::Petition;
+use crate::record;
 use crate::table::{self, AnyKind};
 use crate::{
     CaseId, CommunityId, Context, GridId, InvalidInput, Named, Refusal, ReplayError, Role, UnitId,
@@ -82,9 +83,17 @@ macro_rules! kinds {
                 }
             }
 
-            fn parse_event(self, tagged: Value) -> Result<CaseEvent, serde_json::Error> {
+            fn read_event(
+                self,
+                event_type: &str,
+                schema_version: u32,
+                name: &str,
+                data: &Value,
+            ) -> Result<CaseEvent, UnknownEvent> {
                 match self {
-                    $(CaseKind::$variant => serde_json::from_value(tagged).map(CaseEvent::$variant),)+
+                    $(CaseKind::$variant => {
+                        record::read(event_type, schema_version, name, data).map(CaseEvent::$variant)
+                    })+
                 }
             }
         }
@@ -266,19 +275,10 @@ macro_rules! kinds {
 
             /// The type name, schema version and data as they go on the log.
             pub fn to_record(&self) -> (String, u32, Value) {
-                let (prefix, tagged) = match self {
-                    $(CaseEvent::$variant(e) => (<$state as Kind>::NAME, serde_json::to_value(e)),)+
-                    CaseEvent::Common(e) => (COMMON_PREFIX, serde_json::to_value(e)),
-                };
-                let tagged = tagged.expect("events serialize to JSON");
-                let name = tagged["type"]
-                    .as_str()
-                    .expect("events are tagged with type");
-                (
-                    format!("{prefix}.{name}"),
-                    SCHEMA_VERSION,
-                    tagged.get("data").cloned().unwrap_or(Value::Null),
-                )
+                match self {
+                    $(CaseEvent::$variant(e) => record::to_record(<$state as Kind>::NAME, e),)+
+                    CaseEvent::Common(e) => record::to_record(COMMON_PREFIX, e),
+                }
             }
 
             /// The unit a kind's event makes the lead unit, if any.
@@ -482,9 +482,6 @@ impl CaseCommand {
     }
 }
 
-/// The schema version every event type is at now.
-pub(crate) const SCHEMA_VERSION: u32 = 1;
-
 /// The type prefix of the events every case has.
 const COMMON_PREFIX: &str = "case";
 
@@ -494,28 +491,14 @@ impl CaseEvent {
         schema_version: u32,
         data: &Value,
     ) -> Result<Self, UnknownEvent> {
-        let unknown = |reason: String| UnknownEvent {
-            event_type: event_type.to_owned(),
-            schema_version,
-            reason,
-        };
-        if schema_version != SCHEMA_VERSION {
-            return Err(unknown("unsupported schema version".to_owned()));
-        }
-        let (prefix, name) = event_type
-            .split_once('.')
-            .ok_or_else(|| unknown("no kind prefix".to_owned()))?;
-        let tagged = json!({ "type": name, "data": data });
-        let read = |e: serde_json::Error| unknown(e.to_string());
+        let (prefix, name) = record::split(event_type, schema_version)?;
         if prefix == COMMON_PREFIX {
-            return serde_json::from_value(tagged)
-                .map(CaseEvent::Common)
-                .map_err(read);
+            return record::read(event_type, schema_version, name, data).map(CaseEvent::Common);
         }
         let kind: CaseKind = prefix
             .parse()
-            .map_err(|e: InvalidInput| unknown(e.message))?;
-        kind.parse_event(tagged).map_err(read)
+            .map_err(|e: InvalidInput| record::unknown(event_type, schema_version, &e.message))?;
+        kind.read_event(event_type, schema_version, name, data)
     }
 }
 
@@ -786,6 +769,8 @@ impl CaseState {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::hazard::{self, HazardEvent};
 

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::evidence::required_text;
+use crate::record;
 use crate::{
     CaseKind, CategoryId, CommunityId, DirectoryLookup, GridId, InvalidInput, Named, Refusal,
     ReplayError, Role, UnitId, UnknownEvent,
@@ -24,9 +25,6 @@ const KIND: &str = STREAM_KIND;
 
 /// The longest name anything in the directory may have, in characters.
 pub const MAX_NAME: usize = 100;
-
-/// The schema version every directory event type is at now.
-const SCHEMA_VERSION: u32 = 1;
 
 /// What kind of body a unit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -731,15 +729,7 @@ impl DirectoryEvent {
 
     /// The type name, schema version and data as they go on the log.
     pub fn to_record(&self) -> (String, u32, Value) {
-        let tagged = serde_json::to_value(self).expect("events serialize to JSON");
-        let name = tagged["type"]
-            .as_str()
-            .expect("events are tagged with type");
-        (
-            format!("{KIND}.{name}"),
-            SCHEMA_VERSION,
-            tagged.get("data").cloned().unwrap_or(Value::Null),
-        )
+        record::to_record(KIND, self)
     }
 
     pub fn from_record(
@@ -747,22 +737,14 @@ impl DirectoryEvent {
         schema_version: u32,
         data: &Value,
     ) -> Result<Self, UnknownEvent> {
-        let unknown = |reason: String| UnknownEvent {
-            event_type: event_type.to_owned(),
-            schema_version,
-            reason,
-        };
-        if schema_version != SCHEMA_VERSION {
-            return Err(unknown("unsupported schema version".to_owned()));
+        match record::split(event_type, schema_version)? {
+            (KIND, name) => record::read(event_type, schema_version, name, data),
+            _ => Err(record::unknown(
+                event_type,
+                schema_version,
+                "not a directory event",
+            )),
         }
-        let Some(name) = event_type
-            .strip_prefix(KIND)
-            .and_then(|rest| rest.strip_prefix('.'))
-        else {
-            return Err(unknown("not a directory event".to_owned()));
-        };
-        serde_json::from_value(json!({ "type": name, "data": data }))
-            .map_err(|e| unknown(e.to_string()))
     }
 }
 

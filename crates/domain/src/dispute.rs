@@ -121,23 +121,7 @@ impl Action {
     }
 }
 
-impl kind::Status for Status {
-    fn as_str(self) -> &'static str {
-        Status::as_str(self)
-    }
-
-    fn is_end(self) -> bool {
-        Status::is_end(self)
-    }
-}
-
-impl kind::Action for Action {
-    const ALL: &'static [Action] = &Action::ALL;
-
-    fn as_str(self) -> &'static str {
-        Action::as_str(self)
-    }
-}
+kind::states_and_actions!();
 
 /// Whether anything can still be recorded about judicial confirmation: an application within the
 /// window, or the court's decision on an application made.
@@ -956,65 +940,16 @@ fn registered(event: &DisputeEvent) -> Dispute {
 // ---- the kind -------------------------------------------------------------------------------
 
 impl Kind for Dispute {
-    const NAME: &'static str = KIND;
     const NUMBER_PREFIX: &'static str = "DS";
 
-    type Status = Status;
-    type Action = Action;
     type Command = DisputeCommand;
     type Event = DisputeEvent;
 
-    fn table() -> &'static [Row<Self>] {
-        TABLE
-    }
-
-    fn status(&self) -> Status {
-        self.status
-    }
-
-    fn action(command: &DisputeCommand) -> Action {
-        command.action()
-    }
-
-    fn decide(
-        case: Option<&Self>,
-        command: &DisputeCommand,
-        ctx: &Context<'_>,
-    ) -> Result<Vec<DisputeEvent>, Refusal> {
-        record(case, command, ctx)
-    }
-
-    fn evolve(case: Option<Self>, event: &DisputeEvent) -> Result<Self, ReplayError> {
-        evolve(case, event)
-    }
-
-    fn community(&self) -> &CommunityId {
-        &self.community
-    }
-
-    fn grid(&self) -> Option<&GridId> {
-        self.grid.as_ref()
-    }
-
-    fn title(&self) -> &str {
-        &self.title
-    }
-
-    fn description(&self) -> &str {
-        &self.description
-    }
+    kind::kind_alike!();
 
     /// The dispute's type.
     fn category(&self) -> String {
         self.dispute_type.to_string()
-    }
-
-    fn deadline(&self) -> Option<Timestamp> {
-        self.deadline
-    }
-
-    fn set_deadline(&mut self, deadline: Option<Timestamp>) {
-        self.deadline = deadline;
     }
 
     /// "accept", "mediate"; none without a deadline.

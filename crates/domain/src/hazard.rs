@@ -90,23 +90,7 @@ impl Action {
     }
 }
 
-impl kind::Status for Status {
-    fn as_str(self) -> &'static str {
-        Status::as_str(self)
-    }
-
-    fn is_end(self) -> bool {
-        Status::is_end(self)
-    }
-}
-
-impl kind::Action for Action {
-    const ALL: &'static [Action] = &Action::ALL;
-
-    fn as_str(self) -> &'static str {
-        Action::as_str(self)
-    }
-}
+kind::states_and_actions!();
 
 use Next::To;
 use Role::{GridWorker, Handler, Supervisor};
@@ -686,53 +670,12 @@ fn reported(event: &HazardEvent) -> HazardTicket {
 // ---- the kind -------------------------------------------------------------------------------
 
 impl Kind for HazardTicket {
-    const NAME: &'static str = KIND;
     const NUMBER_PREFIX: &'static str = "HZ";
 
-    type Status = Status;
-    type Action = Action;
     type Command = HazardCommand;
     type Event = HazardEvent;
 
-    fn table() -> &'static [Row<Self>] {
-        TABLE
-    }
-
-    fn status(&self) -> Status {
-        self.status
-    }
-
-    fn action(command: &HazardCommand) -> Action {
-        command.action()
-    }
-
-    fn decide(
-        case: Option<&Self>,
-        command: &HazardCommand,
-        ctx: &Context<'_>,
-    ) -> Result<Vec<HazardEvent>, Refusal> {
-        record(case, command, ctx)
-    }
-
-    fn evolve(case: Option<Self>, event: &HazardEvent) -> Result<Self, ReplayError> {
-        evolve(case, event)
-    }
-
-    fn community(&self) -> &CommunityId {
-        &self.community
-    }
-
-    fn grid(&self) -> Option<&GridId> {
-        self.grid.as_ref()
-    }
-
-    fn title(&self) -> &str {
-        &self.title
-    }
-
-    fn description(&self) -> &str {
-        &self.description
-    }
+    kind::kind_alike!();
 
     fn category(&self) -> String {
         self.category.to_string()
@@ -740,14 +683,6 @@ impl Kind for HazardTicket {
 
     fn severity(&self) -> Option<&'static str> {
         Some(self.severity.as_str())
-    }
-
-    fn deadline(&self) -> Option<Timestamp> {
-        self.deadline
-    }
-
-    fn set_deadline(&mut self, deadline: Option<Timestamp>) {
-        self.deadline = deadline;
     }
 
     /// The step whose deadline the ticket shows.

@@ -254,3 +254,90 @@ pub(crate) fn filed_names<'a, const N: usize>(
     );
     named
 }
+
+/// What every kind's impl of [`Kind`] says alike: its name is the module's `KIND`, its states
+/// and actions its `Status` and `Action`, its table its `TABLE`, its decisions and replays its
+/// `record` and `evolve`, and its state has the fields every case shows (`status`, `community`,
+/// `grid`, `title`, `description`, `deadline`).
+macro_rules! kind_alike {
+    () => {
+        const NAME: &'static str = KIND;
+
+        type Status = Status;
+        type Action = Action;
+
+        fn table() -> &'static [$crate::kind::Row<Self>] {
+            TABLE
+        }
+
+        fn status(&self) -> Self::Status {
+            self.status
+        }
+
+        fn action(command: &Self::Command) -> Self::Action {
+            command.action()
+        }
+
+        fn decide(
+            case: Option<&Self>,
+            command: &Self::Command,
+            ctx: &$crate::Context<'_>,
+        ) -> Result<Vec<Self::Event>, $crate::Refusal> {
+            record(case, command, ctx)
+        }
+
+        fn evolve(case: Option<Self>, event: &Self::Event) -> Result<Self, $crate::ReplayError> {
+            evolve(case, event)
+        }
+
+        fn community(&self) -> &$crate::CommunityId {
+            &self.community
+        }
+
+        fn grid(&self) -> Option<&$crate::GridId> {
+            self.grid.as_ref()
+        }
+
+        fn title(&self) -> &str {
+            &self.title
+        }
+
+        fn description(&self) -> &str {
+            &self.description
+        }
+
+        fn deadline(&self) -> Option<jiff::Timestamp> {
+            self.deadline
+        }
+
+        fn set_deadline(&mut self, deadline: Option<jiff::Timestamp>) {
+            self.deadline = deadline;
+        }
+    };
+}
+pub(crate) use kind_alike;
+
+/// Makes a kind module's `Status` and `Action` enums (each with `as_str`, and `is_end` or `ALL`)
+/// the table's states and actions.
+macro_rules! states_and_actions {
+    () => {
+        impl $crate::kind::Status for Status {
+            fn as_str(self) -> &'static str {
+                Status::as_str(self)
+            }
+
+            fn is_end(self) -> bool {
+                Status::is_end(self)
+            }
+        }
+
+        impl $crate::kind::Action for Action {
+            const ALL: &'static [Action] = &Action::ALL;
+
+            fn as_str(self) -> &'static str {
+                Action::as_str(self)
+            }
+        }
+    };
+}
+pub(crate) use states_and_actions;

@@ -17,6 +17,7 @@ mod number;
 pub mod person;
 pub mod petition;
 mod reach;
+mod record;
 mod refusal;
 mod role;
 pub mod table;

@@ -130,23 +130,7 @@ impl Action {
     }
 }
 
-impl kind::Status for Status {
-    fn as_str(self) -> &'static str {
-        Status::as_str(self)
-    }
-
-    fn is_end(self) -> bool {
-        Status::is_end(self)
-    }
-}
-
-impl kind::Action for Action {
-    const ALL: &'static [Action] = &Action::ALL;
-
-    fn as_str(self) -> &'static str {
-        Action::as_str(self)
-    }
-}
+kind::states_and_actions!();
 
 use Next::To;
 use Role::{GridWorker, Handler, PetitionOfficer, Supervisor};
@@ -974,66 +958,17 @@ fn registered(event: &PetitionEvent) -> Petition {
 // ---- the kind -------------------------------------------------------------------------------
 
 impl Kind for Petition {
-    const NAME: &'static str = KIND;
     const NUMBER_PREFIX: &'static str = "XF";
     const NOT_FILED: &'static str = "not registered";
 
-    type Status = Status;
-    type Action = Action;
     type Command = PetitionCommand;
     type Event = PetitionEvent;
 
-    fn table() -> &'static [Row<Self>] {
-        TABLE
-    }
-
-    fn status(&self) -> Status {
-        self.status
-    }
-
-    fn action(command: &PetitionCommand) -> Action {
-        command.action()
-    }
-
-    fn decide(
-        case: Option<&Self>,
-        command: &PetitionCommand,
-        ctx: &Context<'_>,
-    ) -> Result<Vec<PetitionEvent>, Refusal> {
-        record(case, command, ctx)
-    }
-
-    fn evolve(case: Option<Self>, event: &PetitionEvent) -> Result<Self, ReplayError> {
-        evolve(case, event)
-    }
-
-    fn community(&self) -> &CommunityId {
-        &self.community
-    }
-
-    fn grid(&self) -> Option<&GridId> {
-        self.grid.as_ref()
-    }
-
-    fn title(&self) -> &str {
-        &self.title
-    }
-
-    fn description(&self) -> &str {
-        &self.description
-    }
+    kind::kind_alike!();
 
     /// What the petition is about.
     fn category(&self) -> String {
         self.category.to_string()
-    }
-
-    fn deadline(&self) -> Option<Timestamp> {
-        self.deadline
-    }
-
-    fn set_deadline(&mut self, deadline: Option<Timestamp>) {
-        self.deadline = deadline;
     }
 
     /// The step the current deadline is for; none without a deadline.
