@@ -943,6 +943,13 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
     .execute(&log)
     .await
     .unwrap();
+    // And a unit's id in the first directory's seeding.
+    sqlx::query(
+        "UPDATE commits SET body = replace(body, 'qinghe-heating', 'qinghe-heatinx') WHERE position = 1",
+    )
+    .execute(&log)
+    .await
+    .unwrap();
     // And one figure of the read model: a day's count of opened cases.
     match &w.backend {
         Backend::Sqlite => {
@@ -990,11 +997,15 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
         .iter()
         .filter(|f| f.check == "chain")
         .collect();
-    assert_eq!(chain.len(), 1, "{:?}", report.findings);
-    assert_eq!(chain[0].position, Some(position as u64));
-    assert_eq!(chain[0].commit_id.unwrap().to_string(), commit_id);
-    assert_eq!(chain[0].case_id, Some(filed[2].as_uuid()));
-    assert_eq!(chain[0].tenant.as_deref(), Some("qinghe"));
+    assert_eq!(chain.len(), 2, "{:?}", report.findings);
+    // The directory's chain is verified like a case's.
+    let directory = docket_commands::directory_stream(&"qinghe".parse().unwrap());
+    assert_eq!(chain[0].position, Some(1));
+    assert_eq!(chain[0].case_id, Some(directory));
+    assert_eq!(chain[1].position, Some(position as u64));
+    assert_eq!(chain[1].commit_id.unwrap().to_string(), commit_id);
+    assert_eq!(chain[1].case_id, Some(filed[2].as_uuid()));
+    assert_eq!(chain[1].tenant.as_deref(), Some("qinghe"));
     // The recount from the altered log gives another title, and the count was tampered with.
     let rows: Vec<&str> = report
         .findings
