@@ -120,8 +120,8 @@ fn actor(role: Role) -> Actor {
         id: format!("bench-{role}"),
         tenant: "bench".parse().unwrap(),
         role,
-        unit: None,
-        grids: Vec::new(),
+        unit: Some("bench-safety".parse().unwrap()),
+        grids: vec!["bench-01".parse().unwrap()],
     }
 }
 
@@ -160,8 +160,8 @@ enum Step {
 
 fn filing() -> CaseCommand {
     CaseCommand::parse_filing(json!({
-        "kind": "hazard", "community": "bench", "title": "bench", "category": "fire",
-        "severity": "general", "source": "grid-worker"
+        "kind": "hazard", "community": "bench", "grid": "bench-01", "unit": "bench-safety",
+        "title": "bench", "category": "fire", "severity": "general", "source": "grid-worker"
     }))
     .unwrap()
 }
@@ -225,6 +225,16 @@ fn failed() -> CaseCommand {
 /// The command path on `log`: W writers, each working its own hazards, one command at a time.
 async fn command_path(log: Arc<dyn EventLog>, writers: usize) -> f64 {
     let svc = CommandService::new(log, Arc::new(SystemClock));
+    // The tenant's directory, which every command is checked against (once per log).
+    let seeded = docket_domain::directory::seed_from_names(
+        &["bench"],
+        &[("bench-01", "bench")],
+        &["bench-safety"],
+    )
+    .unwrap();
+    svc.seed_directory(&"bench".parse().unwrap(), seeded, "the benchmark's tenant")
+        .await
+        .unwrap();
     throughput(
         writers,
         |_| (svc.clone(), None, 0u64, Step::File),
