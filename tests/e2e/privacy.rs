@@ -143,19 +143,32 @@ async fn personal_data_is_sealed_shown_by_role_and_erased_with_its_key() {
     }
 
     // The accused unit's handler never reaches the petition, let alone who wrote it.
-    let (status, seen) = get(&server, &accused, &format!("/v1/cases/{petition_id}")).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{seen}");
+    for path in [
+        format!("/v1/cases/{petition_id}"),
+        format!("/v1/cases/{petition_id}/history"),
+    ] {
+        let (status, body) = get(&server, &accused, &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    }
+    // The grid worker of its grid reaches it, but not the reporter: withheld, not even masked.
+    let (status, seen) = get(&server, &grid_worker, &format!("/v1/cases/{petition_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
     let (status, history) = get(
         &server,
-        &accused,
+        &grid_worker,
         &format!("/v1/cases/{petition_id}/history"),
     )
     .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{history}");
+    assert_eq!(status, StatusCode::OK, "{history}");
     let (_, officers_view) = get(&server, &officer, &format!("/v1/cases/{petition_id}")).await;
     let reporter = &officers_view["case"]["petitioners"][0];
     assert_eq!(reporter["name"], "司马光明", "{officers_view}");
     let reporter_id = reporter["person"].as_str().unwrap();
+    assert_eq!(
+        seen["case"]["petitioners"][0],
+        json!({"withheld": true}),
+        "{seen}"
+    );
     for body in [&seen, &history] {
         for secret in [
             "司马",
@@ -166,7 +179,7 @@ async fn personal_data_is_sealed_shown_by_role_and_erased_with_its_key() {
         ] {
             assert!(
                 !text(body).contains(secret),
-                "{secret} shown to the accused unit: {body}"
+                "{secret} shown to the grid worker: {body}"
             );
         }
     }

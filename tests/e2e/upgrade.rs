@@ -48,6 +48,7 @@ async fn an_old_data_directory_seeds_its_directory_and_serves_its_cases() {
     let dir = data_dir();
     let hazard = Uuid::now_v7();
     let dispute = Uuid::now_v7();
+    let petition = Uuid::now_v7();
     let due = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30);
     {
         let log = SqliteLog::open(dir.path().join("log.sqlite")).unwrap();
@@ -73,9 +74,39 @@ async fn an_old_data_directory_seeds_its_directory_and_serves_its_cases() {
                        "accept_by": due}),
                 "mediator",
             ),
+            filing(
+                petition,
+                "petition",
+                "registered",
+                json!({"community": "old-town", "grid": "old-town-07", "address": null,
+                       "title": "供暖", "description": "", "channel": "letter",
+                       "petition_type": "appeal-request", "category": "housing",
+                       "petitioners": [], "headcount": 1, "key_person": false,
+                       "leader_owned": null, "backlog": false, "escalation_risk": null,
+                       "accused_unit": null, "accept_by": due}),
+                "petition_officer",
+            ),
         ] {
             log.append(&body.seal(ChainHash::genesis())).await.unwrap();
         }
+        // A 督办 notice as recorded before notices were addressed to a unit.
+        let first = log
+            .read_case("demo", hazard)
+            .await
+            .unwrap()
+            .remove(0)
+            .commit;
+        let mut notice = filing(
+            hazard,
+            "hazard",
+            "unused",
+            json!({"number": 1, "notice": "限期核实", "due": due}),
+            "supervisor",
+        );
+        notice.version = 2;
+        notice.events[0].event_type = "case.supervision_noticed".to_owned();
+        notice.command.name = "supervise".to_owned();
+        log.append(&notice.seal(first.hash)).await.unwrap();
     }
 
     let server = Server::start_bare(dir.path(), &[]);
@@ -108,12 +139,30 @@ async fn an_old_data_directory_seeds_its_directory_and_serves_its_cases() {
     assert_eq!(ids("units"), ["old-town-room", "old-town-safety"]);
     assert!(ids("categories").contains(&"electrical".to_owned()));
 
-    // The units' people reach and work their cases as before.
+    // The units' people reach and work their cases as before, old notices included.
     let handler = server.token_with("handler", &["--unit", "old-town-safety"]);
     let case = format!("{}/v1/cases/{hazard}", server.url);
     let (status, body) = call(Method::GET, &case, &handler, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["names"]["community"], "old-town");
+    let (status, body) = call(
+        Method::POST,
+        &format!("{case}/actions/answer-supervision"),
+        &handler,
+        Some(json!({"notice": 1, "answer": "已核实"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let officer = server.token("petition_officer");
+    let (status, body) = call(
+        Method::GET,
+        &format!("{}/v1/cases/{petition}", server.url),
+        &officer,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["names"]["category"], "住房", "{body}");
     let (status, body) = call(
         Method::POST,
         &format!("{case}/actions/verify"),
@@ -147,8 +196,8 @@ async fn an_old_data_directory_seeds_its_directory_and_serves_its_cases() {
     let log = SqliteLog::open(dir.path().join("log.sqlite")).unwrap();
     assert_eq!(
         log.head().await.unwrap(),
-        4,
-        "two cases, one seeding, one verify"
+        7,
+        "three cases, a notice, one seeding, an answer, a verify"
     );
     let out = std::process::Command::new(docket_bin())
         .args(["verify", "--data-dir"])
@@ -157,5 +206,5 @@ async fn an_old_data_directory_seeds_its_directory_and_serves_its_cases() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    assert!(stdout.contains("of 2 cases and 1 directories"), "{stdout}");
+    assert!(stdout.contains("of 3 cases and 1 directories"), "{stdout}");
 }

@@ -277,7 +277,7 @@ pub(crate) async fn detail(
             current.community().as_str(),
             current.grid().map(|g| g.as_str()),
             handling.lead_unit.as_ref().map(|u| u.as_str()),
-            &co_handlers,
+            Some(&co_handlers),
             &current.category(),
         ),
         "case": current,
@@ -524,7 +524,7 @@ pub(crate) async fn list(
                 &c.community,
                 c.grid.as_deref(),
                 c.lead_unit.as_deref(),
-                &[],
+                None,
                 &c.category,
             );
             item

@@ -99,6 +99,12 @@ pub(crate) async fn keep(
     IdempotencyKey(key): IdempotencyKey,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
+    if actor.role != docket_domain::Role::Admin {
+        return Err(ApiError::RoleNotPermitted(format!(
+            "the directory is kept by the tenant's admin; a {} reads it (GET /v1/directory)",
+            actor.role
+        )));
+    }
     if !DirectoryCommand::ACTIONS.contains(&action.as_str()) {
         return Err(ApiError::UnknownAction { action });
     }
@@ -146,27 +152,30 @@ impl Names {
         .map_or(Value::Null, |n| json!(n))
     }
 
-    /// The names beside a case's ids: its community, grid, lead unit, co-handling units and
-    /// category, as the directory names them now.
+    /// The names beside a case's ids: its community, grid, lead unit, co-handling units (when
+    /// given) and category, as the directory names them now.
     pub(crate) fn of_case(
         &self,
         kind: &str,
         community: &str,
         grid: Option<&str>,
         lead_unit: Option<&str>,
-        co_handlers: &[&str],
+        co_handlers: Option<&[&str]>,
         category: &str,
     ) -> Value {
-        let co: serde_json::Map<String, Value> = co_handlers
-            .iter()
-            .map(|u| ((*u).to_owned(), self.name("unit", "", Some(u))))
-            .collect();
-        json!({
+        let mut names = json!({
             "community": self.name("community", "", Some(community)),
             "grid": self.name("grid", "", grid),
             "lead_unit": self.name("unit", "", lead_unit),
-            "co_handlers": co,
             "category": self.name("category", kind, Some(category)),
-        })
+        });
+        if let Some(units) = co_handlers {
+            let co: serde_json::Map<String, Value> = units
+                .iter()
+                .map(|u| ((*u).to_owned(), self.name("unit", "", Some(u))))
+                .collect();
+            names["co_handlers"] = Value::Object(co);
+        }
+        names
     }
 }

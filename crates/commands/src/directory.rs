@@ -221,35 +221,47 @@ impl CommandService {
         Err(CommandError::Contention)
     }
 
-    /// Records a whole starting directory for a tenant that has none yet: `None` when the
-    /// tenant's directory is kept already (by its admin, or by another seeding first).
+    /// Adds to the tenant's directory, in its one seeding commit, what `seeded` holds that the
+    /// directory does not (a seeding adds entries, never changes one): `None` when there is
+    /// nothing to add, or when the tenant's seeding is recorded already (by another replica).
     pub async fn seed_directory(
         &self,
         tenant: &TenantId,
         seeded: DirectoryEvent,
         reason: &str,
     ) -> Result<Option<DirectoryOutcome>, CommandError> {
-        let kept = self.directory(tenant).await?;
-        if kept.version > 0 {
-            return Ok(None);
-        }
         let commit_id = Uuid::new_v5(&SEED_NAMESPACE, tenant.as_str().as_bytes());
-        let info = CommandInfo {
-            name: "seed".to_owned(),
-            request_hash: hex::encode(Sha256::digest(reason.as_bytes())),
-        };
-        let actor = LogActor {
-            id: SEED_ACTOR.to_owned(),
-            role: "system".to_owned(),
-            unit: None,
-        };
-        match self
-            .append_directory(tenant, &kept, commit_id, vec![seeded], actor, info)
-            .await?
-        {
-            DirectoryAppend::Recorded(outcome) => Ok(Some(outcome)),
-            DirectoryAppend::Duplicate(_) | DirectoryAppend::Conflict => Ok(None),
+        for _ in 0..MAX_ATTEMPTS {
+            let kept = self.directory(tenant).await?;
+            let after = fold(
+                tenant,
+                (*kept.directory).clone(),
+                std::slice::from_ref(&seeded),
+            )?;
+            if after == *kept.directory {
+                return Ok(None);
+            }
+            let info = CommandInfo {
+                name: "seed".to_owned(),
+                request_hash: hex::encode(Sha256::digest(reason.as_bytes())),
+            };
+            let actor = LogActor {
+                id: SEED_ACTOR.to_owned(),
+                role: "system".to_owned(),
+                unit: None,
+            };
+            match self
+                .append_directory(tenant, &kept, commit_id, vec![seeded.clone()], actor, info)
+                .await?
+            {
+                DirectoryAppend::Recorded(outcome) => return Ok(Some(outcome)),
+                DirectoryAppend::Duplicate(_) => return Ok(None),
+                DirectoryAppend::Conflict => {
+                    tracing::debug!("the directory moved on; seeding again");
+                }
+            }
         }
+        Err(CommandError::Contention)
     }
 
     async fn append_directory(

@@ -337,9 +337,10 @@ impl CommandService {
         // otherwise the log's cached view will do, since a stale one only costs a conflict.
         let mut fresh = request.expected_version.is_some();
         let mut named_case_checked = false;
-        // Every name the command gives is checked against the tenant's directory as it stands.
-        let directory = self.directory(&actor.tenant).await?.directory;
         for _ in 0..MAX_ATTEMPTS {
+            // Every name the command gives is checked against the tenant's directory as it
+            // stands at this attempt.
+            let directory = self.directory(&actor.tenant).await?.directory;
             // A filing's case id is new: there is nothing to load.
             let case = match (request.case_id, fresh) {
                 (None, _) => LoadedCase::new_case(),

@@ -363,6 +363,20 @@ async fn a_link_or_duplicate_names_an_existing_case_of_the_tenant_that_is_not_a_
         assert_eq!(field, "of");
         assert!(reason.contains(says), "{reason}");
     }
+    // Nor is a hazard dismissed as its own duplicate.
+    let (field, reason) = refused_field(
+        svc.handle(
+            &supervisor,
+            request(
+                Some(a),
+                action("dismiss", json!({"reason": "duplicate", "duplicate_of": a})),
+                None,
+            ),
+        )
+        .await,
+    );
+    assert_eq!(field, "duplicate_of");
+    assert!(reason.contains("does not duplicate itself"), "{reason}");
     let commits = log.read_case("qinghe", a.as_uuid()).await.unwrap();
     assert_eq!(commits.len(), 1, "a refusal records nothing");
 }
@@ -442,14 +456,29 @@ async fn the_admin_keeps_the_directory_on_its_own_chained_stream() {
     let kept = fresh.directory(&tenant).await.unwrap();
     assert_eq!(kept.version, 2);
     assert_eq!(kept.directory.communities().count(), 2);
-    // A seeding comes too late once the admin has kept it.
-    let late = fresh
+    // A seeding adds what the directory lacks, once; the shipped taxonomy it has already.
+    let nothing_new = fresh
         .seed_directory(
             &tenant,
             docket_domain::directory::seed_from_use([], [], [], []),
-            "late",
+            "nothing new",
         )
         .await
         .unwrap();
-    assert!(late.is_none());
+    assert!(nothing_new.is_none());
+    let seeded = docket_domain::directory::seed_from_names(&["old-town"], &[], &[]).unwrap();
+    let upgrade = fresh
+        .seed_directory(&tenant, seeded.clone(), "upgrade")
+        .await
+        .unwrap()
+        .expect("the community it lacked");
+    assert_eq!(upgrade.version, 3);
+    assert_eq!(upgrade.directory.communities().count(), 3);
+    assert!(
+        fresh
+            .seed_directory(&tenant, seeded, "again")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -51,6 +51,27 @@ macro_rules! kinds {
                 }
             }
 
+            /// The kind's categories as Docket ships them (slug, name).
+            pub fn shipped_categories(self) -> &'static [(&'static str, &'static str)] {
+                match self {
+                    $(CaseKind::$variant => <$state as Kind>::CATEGORIES,)+
+                }
+            }
+
+            /// The name of a case's state before it is filed.
+            fn not_filed(self) -> &'static str {
+                match self {
+                    $(CaseKind::$variant => <$state as Kind>::NOT_FILED,)+
+                }
+            }
+
+            /// The roles the kind's table lets take `action` in some state.
+            pub fn roles_for(self, action: &str) -> Vec<Role> {
+                match self {
+                    $(CaseKind::$variant => table::roles_for::<$state>(action),)+
+                }
+            }
+
             /// The action that files a case of this kind: its table's row from no state.
             pub fn filing_action(self) -> &'static str {
                 match self {
@@ -212,7 +233,7 @@ macro_rules! kinds {
                     })+
                     CaseCommand::Common { command, kind } => Err(Refusal::NotAllowedInState {
                         kind: kind.as_str(),
-                        state: "not filed",
+                        state: kind.not_filed(),
                         action: command.action().as_str().to_owned(),
                         allowed: vec![kind.filing_action()],
                         reason: None,

@@ -910,6 +910,12 @@ pub fn decide(
                     "the unit does not assist on this case",
                 ));
             }
+            if h.unanswered_notices(Some(&c.unit)).next().is_some() {
+                return Err(Refusal::invalid(
+                    "unit",
+                    "the unit has a supervision notice to answer first",
+                ));
+            }
             CommonEvent::CoHandlerRemoved {
                 unit: c.unit.clone(),
             }

@@ -444,41 +444,16 @@ impl Directory {
 
 // ---- the shipped taxonomies -----------------------------------------------------------------
 
-/// The categories Docket ships, with the slugs the kinds' own enums serialize to.
-const SHIPPED: &[(CaseKind, &str, &str)] = &[
-    (CaseKind::Hazard, "fire", "消防"),
-    (CaseKind::Hazard, "gas", "燃气"),
-    (CaseKind::Hazard, "electrical", "电气"),
-    (CaseKind::Hazard, "e-bike-charging", "电动自行车充电"),
-    (CaseKind::Hazard, "rental-housing", "出租房屋"),
-    (CaseKind::Hazard, "shopfront", "临街店铺"),
-    (CaseKind::Hazard, "small-enterprise", "小微企业"),
-    (CaseKind::Hazard, "structure", "房屋结构"),
-    (CaseKind::Hazard, "other", "其他"),
-    (CaseKind::Dispute, "neighbour", "邻里"),
-    (CaseKind::Dispute, "property-management", "物业"),
-    (CaseKind::Dispute, "labour", "劳资"),
-    (CaseKind::Dispute, "consumer", "商户/消费"),
-    (CaseKind::Dispute, "family", "婚姻家庭"),
-    (CaseKind::Dispute, "tenancy", "租赁"),
-    (CaseKind::Dispute, "relocation", "征迁"),
-    (CaseKind::Dispute, "other", "其他"),
-    (CaseKind::Petition, "land-and-relocation", "征地拆迁"),
-    (CaseKind::Petition, "housing", "住房"),
-    (CaseKind::Petition, "labour-and-wages", "劳动和工资"),
-    (CaseKind::Petition, "social-security", "社会保障"),
-    (CaseKind::Petition, "urban-management", "城市管理"),
-    (CaseKind::Petition, "environment", "环境"),
-    (CaseKind::Petition, "public-safety", "公共安全"),
-    (CaseKind::Petition, "officials-conduct", "干部作风"),
-    (CaseKind::Petition, "other", "其他"),
-];
-
-/// The shipped taxonomies: every kind's categories as Docket ships them, with their Chinese names.
+/// The shipped taxonomies: every kind's categories as Docket ships them (each kind's
+/// `Kind::CATEGORIES`), with their Chinese names.
 pub fn shipped_categories() -> Vec<(CaseKind, CategoryId, &'static str)> {
-    SHIPPED
+    CaseKind::ALL
         .iter()
-        .map(|&(kind, slug, name)| (kind, slug.parse().expect("shipped slugs are valid"), name))
+        .flat_map(|kind| {
+            kind.shipped_categories()
+                .iter()
+                .map(|&(slug, name)| (*kind, slug.parse().expect("shipped slugs are valid"), name))
+        })
         .collect()
 }
 

@@ -941,6 +941,16 @@ fn registered(event: &DisputeEvent) -> Dispute {
 
 impl Kind for Dispute {
     const NUMBER_PREFIX: &'static str = "DS";
+    const CATEGORIES: &'static [(&'static str, &'static str)] = &[
+        ("neighbour", "邻里"),
+        ("property-management", "物业"),
+        ("labour", "劳资"),
+        ("consumer", "商户/消费"),
+        ("family", "婚姻家庭"),
+        ("tenancy", "租赁"),
+        ("relocation", "征迁"),
+        ("other", "其他"),
+    ];
 
     type Command = DisputeCommand;
     type Event = DisputeEvent;

@@ -485,6 +485,12 @@ fn record(
         }
         HazardCommand::Dismiss(d) => {
             optional_text("note", d.note.as_deref(), MAX_TEXT)?;
+            if d.duplicate_of == Some(ctx.case_id) {
+                return Err(Refusal::invalid(
+                    "duplicate_of",
+                    "a case does not duplicate itself",
+                ));
+            }
             match (d.reason, d.duplicate_of) {
                 (DismissReason::Duplicate, None) => {
                     return Err(Refusal::invalid(
@@ -671,6 +677,17 @@ fn reported(event: &HazardEvent) -> HazardTicket {
 
 impl Kind for HazardTicket {
     const NUMBER_PREFIX: &'static str = "HZ";
+    const CATEGORIES: &'static [(&'static str, &'static str)] = &[
+        ("fire", "消防"),
+        ("gas", "燃气"),
+        ("electrical", "电气"),
+        ("e-bike-charging", "电动自行车充电"),
+        ("rental-housing", "出租房屋"),
+        ("shopfront", "临街店铺"),
+        ("small-enterprise", "小微企业"),
+        ("structure", "房屋结构"),
+        ("other", "其他"),
+    ];
 
     type Command = HazardCommand;
     type Event = HazardEvent;

@@ -62,6 +62,9 @@ pub trait Kind:
     const NUMBER_PREFIX: &'static str;
     /// The name of the state before the case is filed, as a refusal says it.
     const NOT_FILED: &'static str = "not filed";
+    /// The kind's categories as Docket ships them (slug, name): a tenant's directory starts
+    /// with them.
+    const CATEGORIES: &'static [(&'static str, &'static str)];
 
     type Status: Status;
     type Action: Action;

@@ -959,6 +959,17 @@ fn registered(event: &PetitionEvent) -> Petition {
 
 impl Kind for Petition {
     const NUMBER_PREFIX: &'static str = "XF";
+    const CATEGORIES: &'static [(&'static str, &'static str)] = &[
+        ("land-and-relocation", "征地拆迁"),
+        ("housing", "住房"),
+        ("labour-and-wages", "劳动和工资"),
+        ("social-security", "社会保障"),
+        ("urban-management", "城市管理"),
+        ("environment", "环境"),
+        ("public-safety", "公共安全"),
+        ("officials-conduct", "干部作风"),
+        ("other", "其他"),
+    ];
     const NOT_FILED: &'static str = "not registered";
 
     type Command = PetitionCommand;

@@ -86,8 +86,6 @@ pub struct InvalidInput {
 }
 
 impl InvalidInput {
-    /// Reads a tagged command (`{"action", "input"}`), naming the field at fault by its path
-    /// within the input: `parties`, `parties[0].phone`, `category`.
     /// Reads an action's body (an object; an empty body is an empty object) as the command
     /// tagged `{"action", "input"}`.
     pub(crate) fn parse_action<T: serde::de::DeserializeOwned>(
@@ -107,6 +105,8 @@ impl InvalidInput {
         Self::parse(serde_json::json!({ "action": action, "input": input }))
     }
 
+    /// Reads a tagged command (`{"action", "input"}`), naming the field at fault by its path
+    /// within the input: `parties`, `parties[0].phone`, `category`.
     fn parse<T: serde::de::DeserializeOwned>(tagged: serde_json::Value) -> Result<T, InvalidInput> {
         serde_path_to_error::deserialize(tagged).map_err(|err| {
             let path = err.path().to_string();

@@ -27,6 +27,18 @@ pub fn open_rows<K: Kind>(
     K::table().iter().filter(move |row| row.admits(case, now))
 }
 
+/// The roles the kind's table lets take `action` in some state.
+pub fn roles_for<K: Kind>(action: &str) -> Vec<Role> {
+    let mut roles: Vec<Role> = K::table()
+        .iter()
+        .filter(|row| row.action.as_str() == action)
+        .flat_map(|row| row.who.iter().copied())
+        .collect();
+    roles.sort_unstable();
+    roles.dedup();
+    roles
+}
+
 /// The actions of the kind's table `role` may take now, acting for `acting_for`.
 pub fn allowed_actions<K: Kind>(
     case: Option<&K>,

@@ -255,9 +255,9 @@ impl ReadModel {
         on_db!(self, directory(tenant))
     }
 
-    /// The tenants that have cases but no directory in the read model.
-    pub async fn tenants_without_directory(&self) -> Result<Vec<String>, ProjectionError> {
-        on_db!(self, tenants_without_directory())
+    /// The tenants that have cases.
+    pub async fn tenants(&self) -> Result<Vec<String>, ProjectionError> {
+        on_db!(self, tenants())
     }
 
     /// Every community, grid, unit and category the tenant's cases name.

@@ -955,13 +955,8 @@ macro_rules! dialect {
                 .collect()
         }
 
-        pub(crate) async fn tenants_without_directory(
-            pool: &$pool,
-        ) -> Result<Vec<String>, ProjectionError> {
-            Ok(sqlx::query_scalar(
-                "SELECT DISTINCT tenant FROM cases
-                 WHERE tenant NOT IN (SELECT tenant FROM directories) ORDER BY tenant",
-            )
+        pub(crate) async fn tenants(pool: &$pool) -> Result<Vec<String>, ProjectionError> {
+            Ok(sqlx::query_scalar("SELECT DISTINCT tenant FROM cases ORDER BY tenant")
             .fetch_all(pool)
             .await?)
         }

@@ -1,6 +1,7 @@
-//! Upgrading a data directory made before tenants had directories: each tenant with cases but no
-//! directory gets one seeded from the names its cases use (communities, grids, lead and
-//! co-handling units, categories), so that it keeps serving; its admin names them afterwards.
+//! Upgrading a data directory made before tenants had directories: each tenant's directory gets
+//! what its cases name and it lacks (communities, grids, lead and co-handling units, categories),
+//! in one seeding commit, so that it keeps serving; its admin names them afterwards. A tenant
+//! whose cases name only what its directory holds (every tenant since) gets nothing.
 
 use std::time::{Duration, Instant};
 
@@ -11,33 +12,28 @@ use docket_projections::{NamesInUse, ReadModel};
 
 use crate::BoxError;
 
-/// How long serving waits for the read model to reach the log before seeding from it.
-const CATCH_UP: Duration = Duration::from_secs(600);
+/// How often the wait for the read model says how far it is.
+const REPORT_EVERY: Duration = Duration::from_secs(30);
 
-/// Seeds the directory of every tenant that has cases but none, once the read model has caught
-/// up with the log as it stood at start.
+/// Seeds the directory of every tenant with cases with what they name and it lacks, once the read
+/// model has caught up with the log as it stood at start.
 pub(crate) async fn seed_directories(
     commands: &CommandService,
     read: &ReadModel,
 ) -> Result<(), BoxError> {
     let head = commands.log().head().await?;
-    let started = Instant::now();
+    let mut reported = Instant::now();
     while !read.wait_until(head, Duration::from_secs(5)).await {
-        if started.elapsed() > CATCH_UP {
-            tracing::warn!(
+        if reported.elapsed() >= REPORT_EVERY {
+            tracing::info!(
                 head,
                 projected = read.projected(),
-                "the read model has not caught up with the log: directories are not seeded now"
+                "waiting for the read model before seeding directories"
             );
-            return Ok(());
+            reported = Instant::now();
         }
-        tracing::info!(
-            head,
-            projected = read.projected(),
-            "waiting for the read model before seeding directories"
-        );
     }
-    for tenant in read.tenants_without_directory().await? {
+    for tenant in read.tenants().await? {
         let Ok(tenant) = tenant.parse::<TenantId>() else {
             continue;
         };
@@ -45,7 +41,7 @@ pub(crate) async fn seed_directories(
         let seeded = seed(commands, &tenant, &names).await?;
         if seeded {
             println!(
-                "docket: seeded the directory of tenant {tenant} from what its {} cases name: {} communities, {} grids, {} units; its admin names them (/v1/directory)",
+                "docket: seeded the directory of tenant {tenant} with what its {} cases name ({} communities, {} grids, {} units in use); its admin names them (/v1/directory)",
                 names.cases,
                 names.communities.len(),
                 names.grids.len(),

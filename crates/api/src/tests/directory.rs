@@ -41,8 +41,15 @@ async fn only_the_admin_keeps_the_directory_and_everyone_reads_it() {
     let add = json!({"id": "qinghe-market-01", "name": "清河菜市场", "unit_kind": "market",
                      "in_network": true});
     for role in Role::ALL.into_iter().filter(|r| *r != Role::Admin) {
-        let r = app.keep(role, "add-unit", add.clone()).await;
-        assert_problem(&r, StatusCode::FORBIDDEN, "role-not-permitted");
+        // Whatever the action or body: 403 before anything else.
+        for (action, body) in [
+            ("add-unit", add.clone()),
+            ("paint-unit", json!({})),
+            ("add-unit", json!({"colour": "red"})),
+        ] {
+            let r = app.keep(role, action, body).await;
+            assert_problem(&r, StatusCode::FORBIDDEN, "role-not-permitted");
+        }
     }
     let before = app.log.head().await.unwrap();
     let r = app.keep(Role::Admin, "add-unit", add.clone()).await;
