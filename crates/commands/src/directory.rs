@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use docket_domain::TenantId;
 use docket_domain::directory::{self, Directory, DirectoryCommand, DirectoryEvent};
@@ -54,32 +55,46 @@ impl Default for KeptDirectory {
     }
 }
 
-/// The directories read so far, by tenant: each read asks the log only for what came after.
+/// How long a directory read from the log serves before the log is asked again: a change the
+/// admin makes through another replica is seen here within this long (one through this one, at
+/// once). Asking every command would cost JetStream a round trip to the stream leader each.
+const FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// The directories read so far, by tenant, with when the log was last asked: each read asks it
+/// only for what came after.
 #[derive(Debug, Default)]
 pub(crate) struct DirectoryCache {
-    tenants: Mutex<HashMap<TenantId, KeptDirectory>>,
+    tenants: Mutex<HashMap<TenantId, (KeptDirectory, Instant)>>,
 }
 
 impl DirectoryCache {
-    fn get(&self, tenant: &TenantId) -> KeptDirectory {
+    /// The directory held, and whether it was read from the log within `FRESH_FOR`.
+    fn get(&self, tenant: &TenantId) -> (KeptDirectory, bool) {
         self.tenants
             .lock()
             .expect("the directory cache is never poisoned")
             .get(tenant)
-            .cloned()
-            .unwrap_or_default()
+            .map_or_else(
+                || (KeptDirectory::default(), false),
+                |(kept, read_at)| (kept.clone(), read_at.elapsed() < FRESH_FOR),
+            )
     }
 
+    /// Holds `kept` as the log had it just now, unless a later version is held already.
     fn put(&self, tenant: &TenantId, kept: &KeptDirectory) {
         let mut tenants = self
             .tenants
             .lock()
             .expect("the directory cache is never poisoned");
-        let newer = tenants
-            .get(tenant)
-            .is_none_or(|held| held.version < kept.version);
-        if newer {
-            tenants.insert(tenant.clone(), kept.clone());
+        match tenants.get_mut(tenant) {
+            Some((held, read_at)) if held.version >= kept.version => {
+                if held.version == kept.version {
+                    *read_at = Instant::now();
+                }
+            }
+            _ => {
+                tenants.insert(tenant.clone(), (kept.clone(), Instant::now()));
+            }
         }
     }
 }
@@ -139,14 +154,29 @@ fn record(event: &DirectoryEvent) -> EventRecord {
 }
 
 impl CommandService {
-    /// The tenant's directory as the log holds it now.
+    /// The tenant's directory as the log holds it (as of at most a second ago; at once for the
+    /// changes made through this service).
     pub async fn directory(&self, tenant: &TenantId) -> Result<KeptDirectory, CommandError> {
-        let mut kept = self.directories.get(tenant);
+        self.read_directory(tenant, false).await
+    }
+
+    /// The tenant's directory from the cache while it is fresh (unless `now`), else as the log
+    /// holds it now.
+    async fn read_directory(
+        &self,
+        tenant: &TenantId,
+        now: bool,
+    ) -> Result<KeptDirectory, CommandError> {
+        let (mut kept, fresh) = self.directories.get(tenant);
+        if fresh && !now {
+            return Ok(kept);
+        }
         let newer = self
             .log
             .read_case_after(tenant.as_str(), directory_stream(tenant), kept.version)
             .await?;
         if newer.is_empty() {
+            self.directories.put(tenant, &kept);
             return Ok(kept);
         }
         let mut directory = Arc::unwrap_or_clone(kept.directory);
@@ -184,7 +214,8 @@ impl CommandService {
             None => Uuid::now_v7(),
         };
         for _ in 0..MAX_ATTEMPTS {
-            let kept = self.directory(tenant).await?;
+            // Changes are decided on the directory as the log holds it now.
+            let kept = self.read_directory(tenant, true).await?;
             let (base, mut events) = if kept.version == 0 {
                 let shipped = directory::seed_from_use([], [], [], []);
                 let base = fold(tenant, Directory::default(), std::slice::from_ref(&shipped))?;
@@ -232,7 +263,7 @@ impl CommandService {
     ) -> Result<Option<DirectoryOutcome>, CommandError> {
         let commit_id = Uuid::new_v5(&SEED_NAMESPACE, tenant.as_str().as_bytes());
         for _ in 0..MAX_ATTEMPTS {
-            let kept = self.directory(tenant).await?;
+            let kept = self.read_directory(tenant, true).await?;
             let after = fold(
                 tenant,
                 (*kept.directory).clone(),

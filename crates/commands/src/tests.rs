@@ -482,3 +482,25 @@ async fn the_admin_keeps_the_directory_on_its_own_chained_stream() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn another_replicas_directory_change_is_seen_within_a_second() {
+    let (one, log) = service().await;
+    let other = CommandService::new(log.clone(), Arc::new(SystemClock));
+    let tenant: docket_domain::TenantId = "qinghe".parse().unwrap();
+    assert_eq!(one.directory(&tenant).await.unwrap().version, 1);
+    let admin = actor(Role::Admin);
+    let add = docket_domain::directory::DirectoryCommand::parse(
+        "add-community",
+        json!({"id": "xisanqi", "name": "西三旗社区"}),
+    )
+    .unwrap();
+    other.keep_directory(&admin, &add, None).await.unwrap();
+    assert_eq!(
+        other.directory(&tenant).await.unwrap().version,
+        2,
+        "at once"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(one.directory(&tenant).await.unwrap().version, 2);
+}
