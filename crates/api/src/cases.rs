@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use docket_commands::{CommandRequest, Outcome};
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::directory::Names;
-use crate::extract::{Caller, IdempotencyKey, IfMatch, JsonBody, etag};
+use crate::extract::{Caller, IdempotencyKey, IfMatch, JsonBody, Params, etag};
 use crate::{ApiError, AppState};
 
 /// How long a read waits for the read model to reach a position before answering 503.
@@ -385,12 +385,8 @@ pub(crate) async fn wait_for_position(
 pub(crate) async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    Params(p): Params<ListParams>,
 ) -> Result<Response, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::BadRequest {
-        code: "invalid-query",
-        detail: e.body_text(),
-    })?;
     if let Some(kind) = &p.kind {
         kind.parse::<CaseKind>().map_err(ApiError::InvalidInput)?;
     }

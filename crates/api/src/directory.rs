@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use docket_commands::Actor;
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::cases::wait_for_position;
-use crate::extract::{Caller, IdempotencyKey, JsonBody};
+use crate::extract::{Caller, IdempotencyKey, JsonBody, Params};
 use crate::{ApiError, AppState};
 
 /// Refuses a token whose unit or grids the tenant's directory does not hold in service: a
@@ -70,12 +70,8 @@ pub(crate) struct ListParams {
 pub(crate) async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    Params(p): Params<ListParams>,
 ) -> Result<Response, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::BadRequest {
-        code: "invalid-query",
-        detail: e.body_text(),
-    })?;
     wait_for_position(&state, p.min_position).await?;
     let entries = state.read.directory(actor.tenant.as_str()).await?;
     let group = |what: &str| -> Vec<&DirectoryEntry> {

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -21,7 +21,7 @@ use docket_domain::person::Disclosure;
 use docket_projections::StreamedCommit;
 use serde::Deserialize;
 
-use crate::extract::Caller;
+use crate::extract::{Caller, Params};
 use crate::{ApiError, AppState};
 
 /// Commits read from the read model at a time.
@@ -136,12 +136,8 @@ pub(crate) async fn stream(
     State(state): State<AppState>,
     Caller(actor): Caller,
     headers: HeaderMap,
-    params: Result<Query<EventParams>, axum::extract::rejection::QueryRejection>,
+    Params(params): Params<EventParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::BadRequest {
-        code: "invalid-query",
-        detail: e.body_text(),
-    })?;
     let after = start(&state, &headers, &params)?;
     let cursor = Cursor {
         state,

@@ -58,6 +58,24 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
+/// Query parameters, or 400 `invalid-query` saying what is wrong with them.
+#[derive(Debug)]
+pub(crate) struct Params<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(params)| Params(params))
+            .map_err(|e| ApiError::BadRequest {
+                code: "invalid-query",
+                detail: e.body_text(),
+            })
+    }
+}
+
 /// The authenticated caller.
 #[derive(Debug)]
 pub(crate) struct Caller(pub(crate) Actor);

@@ -4,7 +4,7 @@
 //! its numerator's and denominator's.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use docket_domain::Reach;
@@ -13,7 +13,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::extract::Caller;
+use crate::extract::{Caller, Params};
 use crate::{ApiError, AppState};
 
 /// A range may span at most this many days.
@@ -252,9 +252,8 @@ pub(crate) async fn stats(
     State(state): State<AppState>,
     Caller(actor): Caller,
     headers: HeaderMap,
-    params: Result<Query<StatsParams>, axum::extract::rejection::QueryRejection>,
+    Params(p): Params<StatsParams>,
 ) -> Result<Response, ApiError> {
-    let Query(p) = params.map_err(|e| bad(e.body_text()))?;
     let reach = actor.reach();
     if reach == Reach::Nothing {
         return Err(ApiError::RoleNotPermitted(format!(
