@@ -15,18 +15,6 @@ impl App {
         )
         .await
     }
-
-    async fn as_actor(&self, actor: &Actor, method: &str, uri: &str, body: Option<Value>) -> Reply {
-        let mut req = Request::builder().method(method).uri(uri).header(
-            "authorization",
-            format!("Bearer {}", self.auth.mint(actor, Duration::from_secs(600))),
-        );
-        if body.is_some() {
-            req = req.header("content-type", "application/json");
-        }
-        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-        self.send(req.body(body).unwrap()).await
-    }
 }
 
 fn hazard(change: impl FnOnce(&mut Value)) -> String {
@@ -236,7 +224,7 @@ async fn a_token_naming_a_unit_or_grid_outside_the_directory_is_refused() {
         (actor(Some("qinghe-far"), &[]), "retired"),
         (actor(None, &["qinghe-03", "qinghe-33"]), "qinghe-33"),
     ] {
-        let r = app.as_actor(&who, "GET", "/v1/cases", None).await;
+        let r = app.send_as(&who, "GET", "/v1/cases", None).await;
         assert_problem(&r, StatusCode::FORBIDDEN, "token-not-in-directory");
         assert!(
             r.body["detail"].as_str().unwrap().contains(says),
@@ -245,7 +233,7 @@ async fn a_token_naming_a_unit_or_grid_outside_the_directory_is_refused() {
         );
     }
     let fine = app
-        .as_actor(&actor(Some("qinghe-safety"), &[]), "GET", "/v1/cases", None)
+        .send_as(&actor(Some("qinghe-safety"), &[]), "GET", "/v1/cases", None)
         .await;
     assert_eq!(fine.status, StatusCode::OK, "{}", fine.body);
 }
@@ -284,12 +272,12 @@ async fn a_dispute_registered_without_a_room_reaches_its_communitys_room() {
         grids: Vec::new(),
     };
     let seen = app
-        .as_actor(&mediator, "GET", &format!("/v1/cases/{id}"), None)
+        .send_as(&mediator, "GET", &format!("/v1/cases/{id}"), None)
         .await;
     assert_eq!(seen.status, StatusCode::OK, "{}", seen.body);
     assert_eq!(seen.body["lead_unit"], "qinghe-mediation");
     let accepted = app
-        .as_actor(
+        .send_as(
             &mediator,
             "POST",
             &format!("/v1/cases/{id}/actions/accept"),
