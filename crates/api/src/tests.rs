@@ -82,7 +82,12 @@ async fn seed_directory(commands: &CommandService) {
         "qinghe-labour",
         "qinghe-mediation",
     ];
-    let seeded = docket_domain::directory::seed_from_names(&["qinghe"], &grids, &units).unwrap();
+    let mut seeded =
+        docket_domain::directory::seed_from_names(&["qinghe"], &grids, &units).unwrap();
+    // Every unit answers in the coordinated response network (一呼百应).
+    if let docket_domain::directory::DirectoryEvent::Seeded { units, .. } = &mut seeded {
+        units.iter_mut().for_each(|u| u.in_network = true);
+    }
     commands
         .seed_directory(&"qinghe".parse().unwrap(), seeded, "the tests' tenant")
         .await

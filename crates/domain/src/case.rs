@@ -13,6 +13,8 @@ use crate::common::{self, CommonCommand, CommonEvent, Handling, Outcome};
 use crate::context::ActingFor;
 use crate::dispute::Dispute;
 use crate::hazard::HazardTicket;
+use crate::livelihood::LivelihoodRequest;
+use crate::risk_event::RiskEvent;
 use crate::kind::{Action as _, CaseReference, Kind};
 use crate::person::{Disclosure, Personal};
 use crate::petition::Petition;
@@ -69,6 +71,16 @@ macro_rules! kinds {
             pub fn roles_for(self, action: &str) -> Vec<Role> {
                 match self {
                     $(CaseKind::$variant => table::roles_for::<$state>(action),)+
+                }
+            }
+
+            /// Whether each co-handling unit's people take the table's `action` for their own
+            /// unit (a check-in), not only the lead unit's.
+            pub fn taken_by_each_unit(self, action: &str) -> bool {
+                match self {
+                    $(CaseKind::$variant => <$state as Kind>::Action::ALL
+                        .iter()
+                        .any(|a| a.as_str() == action && <$state as Kind>::each_units_own(*a)),)+
                 }
             }
 
@@ -189,6 +201,24 @@ macro_rules! kinds {
                         .into_iter()
                         .map(CaseEvent::$variant)
                         .collect(),)+
+                }
+            }
+
+            /// What the kind's own limits make the deadline watch record at `now`.
+            fn watched_events(&self, now: Timestamp) -> Vec<CaseEvent> {
+                match self {
+                    $(Detail::$variant(d) => d
+                        .watched_events(now)
+                        .into_iter()
+                        .map(CaseEvent::$variant)
+                        .collect(),)+
+                }
+            }
+
+            /// The lead and co-handling units, when the kind keeps them itself.
+            fn units(&self) -> Option<(Option<UnitId>, Vec<UnitId>)> {
+                match self {
+                    $(Detail::$variant(d) => d.units().map(|(lead, co)| (lead.cloned(), co)),)+
                 }
             }
         }
@@ -318,6 +348,14 @@ macro_rules! kinds {
                 }
             }
 
+            /// Another case a kind's event links this one to, if any.
+            pub fn linked_case(&self) -> Option<CaseId> {
+                match self {
+                    $(CaseEvent::$variant(e) => <$state as Kind>::linked_case(e),)+
+                    CaseEvent::Common(_) => None,
+                }
+            }
+
             /// The case filed by a kind's first event.
             fn filed(&self) -> Result<Detail, ReplayError> {
                 match self {
@@ -347,6 +385,8 @@ kinds! {
     Hazard(HazardTicket),
     Dispute(Dispute),
     Petition(Petition),
+    RiskEvent(RiskEvent),
+    Livelihood(LivelihoodRequest),
 }
 
 fn filing_action<K: Kind>() -> &'static str {
@@ -553,12 +593,27 @@ impl CaseState {
             return Ok(state);
         }
         let before = state.deadline();
+        let was_closed = state.is_closed();
         state.detail = state.detail.evolve(event)?;
         if let Some(unit) = event.assigned_unit() {
             let h = &mut state.handling;
             h.co_handlers.retain(|u| u != unit);
             h.lead_unit = Some(unit.clone());
             h.assignee = None;
+        }
+        if let Some((lead, co_handlers)) = state.detail.units() {
+            let h = &mut state.handling;
+            h.lead_unit = lead;
+            h.co_handlers = co_handlers;
+        }
+        if let Some(case) = event.linked_case()
+            && !state.handling.links.contains(&case)
+        {
+            state.handling.links.push(case);
+        }
+        // A kind's own action that takes a closed case back (a request redone) opens it again.
+        if was_closed && !state.is_closed() {
+            state.handling.closure = None;
         }
         // A kind's own closing as a duplicate is a duplicate like mark-duplicate's.
         if let Some(of) = event.duplicate_of() {
@@ -745,13 +800,17 @@ impl CaseState {
         self.hooks().severity()
     }
 
-    /// What being overdue at `now` records, once each: the current step's deadline missed, and
-    /// what the kind adds (a petition still open past it becomes backlog, 积案). Empty for a
+    /// What being overdue at `now` records, once each: the misses of the kind's own limits (a
+    /// unit's check-in), the current step's deadline missed, and what the kind adds (a petition
+    /// still open past it becomes backlog, 积案). Empty for a
     /// closed case, one within its deadline, or one whose miss is recorded already. The
     /// deadline watch records these on its own; any command taken late records them first.
     pub fn overdue_events(&self, now: Timestamp) -> Vec<CaseEvent> {
-        let mut events = Vec::new();
-        let Some(deadline) = self.deadline().filter(|d| !self.is_closed() && now >= *d) else {
+        if self.is_closed() {
+            return Vec::new();
+        }
+        let mut events = self.detail.watched_events(now);
+        let Some(deadline) = self.deadline().filter(|d| now >= *d) else {
             return events;
         };
         if !self.handling.missed_deadlines.contains(&deadline) {
@@ -759,6 +818,19 @@ impl CaseState {
         }
         events.extend(self.detail.overdue_events(deadline));
         events
+    }
+
+    /// When the deadline watch next has something to record on this case: the current step's
+    /// deadline, unless its miss is recorded, or the kind's own earliest limit (a unit's
+    /// check-in). None for a closed case.
+    pub fn next_watch(&self) -> Option<Timestamp> {
+        if self.is_closed() {
+            return None;
+        }
+        let deadline = self
+            .deadline()
+            .filter(|d| !self.handling.missed_deadlines.contains(d) || !self.detail.overdue_events(*d).is_empty());
+        [deadline, self.hooks().next_watch()].into_iter().flatten().min()
     }
 
     /// Whether the case is a petition that is backlog (积案): flagged at registration, or open

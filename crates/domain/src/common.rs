@@ -178,8 +178,9 @@ pub const TABLE: &[Row] = &[
     Row {
         action: Action::RecordPart,
         phase: Phase::Open,
-        // A unit records what it did: its own people.
-        who: |_| &[Handler, Mediator],
+        // A unit records what it did: its own people, or for it the tenant's people it reported
+        // to.
+        who: |_| &[Handler, Mediator, PetitionOfficer, Supervisor],
         units: Units::LeadAndCoHandling,
         check: None,
     },
@@ -471,13 +472,17 @@ pub struct AttachEvidence {
     pub note: Option<String>,
 }
 
-/// What the actor's unit did on the case, as its own part (a co-handling unit's answer).
+/// What a unit did on the case, as its own part (a co-handling unit's answer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordPart {
     pub text: String,
     #[serde(default)]
     pub evidence: Vec<Evidence>,
+    /// The unit whose part it is: a handler's or mediator's own (the default), or, recorded by
+    /// a petition officer or supervisor, a unit with a part in the case that reported it.
+    #[serde(default)]
+    pub unit: Option<UnitId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -870,7 +875,35 @@ pub fn decide(
         CommonCommand::RecordPart(p) => {
             required_text("text", &p.text, MAX_TEXT)?;
             check_evidence(&p.evidence, false)?;
-            let unit = acting_unit(ctx, acting_for).expect("the row admits units' people only");
+            let unit = match (acting_unit(ctx, acting_for), &p.unit) {
+                (Some(own), Some(named)) if own != named => {
+                    return Err(Refusal::invalid(
+                        "unit",
+                        format!("a unit records its own part: you act for unit \"{own}\""),
+                    ));
+                }
+                (Some(own), _) => own,
+                (None, Some(named))
+                    if h.lead_unit.as_ref() == Some(named) || h.co_handlers.contains(named) =>
+                {
+                    named
+                }
+                (None, Some(named)) => {
+                    return Err(Refusal::invalid(
+                        "unit",
+                        format!("unit \"{named}\" has no part in this case"),
+                    ));
+                }
+                (None, None) => {
+                    return Err(Refusal::invalid(
+                        "unit",
+                        "name the unit whose part it is",
+                    ));
+                }
+            };
+            case.kind
+                .part_recordable(unit)
+                .map_err(|reason| Refusal::invalid("unit", reason))?;
             CommonEvent::PartRecorded {
                 unit: unit.clone(),
                 text: p.text.clone(),

@@ -32,6 +32,8 @@ pub enum Named<'a> {
     /// A grid, which must lie in the community the command names.
     Grid(&'a GridId, &'a CommunityId),
     Unit(&'a UnitId),
+    /// A unit of the tenant's coordinated response network (一呼百应).
+    NetworkUnit(&'a UnitId),
     /// A category of the taxonomy of the kind of this name.
     Category(&'static str, &'a CategoryId),
 }

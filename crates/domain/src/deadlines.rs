@@ -240,6 +240,72 @@ impl<'de> Deserialize<'de> for Limit {
     }
 }
 
+/// How long a step may take on the clock (an emergency's 2 hours, a check-in's 30 minutes) or,
+/// as a [`Limit`], in days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeLimit {
+    /// Minutes from the moment the step starts, whatever the day.
+    Minutes(u32),
+    Days(Limit),
+}
+
+impl TimeLimit {
+    pub const fn hours(hours: u32) -> TimeLimit {
+        TimeLimit::Minutes(hours * 60)
+    }
+}
+
+impl fmt::Display for TimeLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            TimeLimit::Minutes(m) if m % 60 == 0 => {
+                let h = m / 60;
+                write!(f, "{h} hour{}", if h == 1 { "" } else { "s" })
+            }
+            TimeLimit::Minutes(m) => write!(f, "{m} minute{}", if m == 1 { "" } else { "s" }),
+            TimeLimit::Days(limit) => limit.fmt(f),
+        }
+    }
+}
+
+impl FromStr for TimeLimit {
+    type Err = String;
+
+    /// `"30 minutes"`, `"2 hours"`, or a limit in days: `"7 days"`, `"1 working day"`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut words = s.split_whitespace();
+        let per = match (words.next(), words.next(), words.next()) {
+            (Some(_), Some("minute" | "minutes"), None) => 1,
+            (Some(_), Some("hour" | "hours"), None) => 60,
+            _ => {
+                return s.parse().map(TimeLimit::Days).map_err(|_| {
+                    format!("{s:?} is not a limit such as \"30 minutes\", \"2 hours\", \"7 days\" or \"1 working day\"")
+                });
+            }
+        };
+        let n: u32 = s
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("{s:?}: the count is a whole number"))?;
+        let minutes = n.saturating_mul(per);
+        if minutes == 0 || minutes > 60 * 24 * 90 {
+            return Err(format!(
+                "{s:?}: a limit on the clock is between 1 minute and 90 days"
+            ));
+        }
+        Ok(TimeLimit::Minutes(minutes))
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeLimit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// Each step's limit. Defaults are the domain's: the law for petitions and disputes, common
 /// practice for hazards.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -360,6 +426,76 @@ impl PetitionLimits {
     }
 }
 
+/// A risk event's limits: assessed within a working day of identification, and reviewed while
+/// under control as often as its level says.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskLimits {
+    pub assess: Limit,
+    /// Between reviews of a major (重大) risk.
+    pub review_major: Limit,
+    /// … of a large (较大) one.
+    pub review_large: Limit,
+    /// … of a general (一般) one.
+    pub review_general: Limit,
+}
+
+impl Default for RiskLimits {
+    fn default() -> Self {
+        RiskLimits {
+            assess: Limit::working_days(1),
+            review_major: Limit::days(7),
+            review_large: Limit::days(15),
+            review_general: Limit::days(30),
+        }
+    }
+}
+
+/// A limit for each urgency of a livelihood request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByUrgency {
+    pub emergency: TimeLimit,
+    /// Water, power, gas, heat.
+    pub utility: TimeLimit,
+    pub general: TimeLimit,
+    pub complex: TimeLimit,
+}
+
+/// A livelihood request's limits (Beijing's 12345 hotline rules as defaults): handling by
+/// urgency from receipt, each dispatched unit's check-in (签收) by urgency from its dispatch, a
+/// mis-routed dispatch returned within 2 working days, and a reply left unrated closed after 3
+/// days.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LivelihoodLimits {
+    pub handle: ByUrgency,
+    pub check_in: ByUrgency,
+    pub return_dispatch: Limit,
+    pub rate: Limit,
+}
+
+impl Default for LivelihoodLimits {
+    fn default() -> Self {
+        LivelihoodLimits {
+            handle: ByUrgency {
+                emergency: TimeLimit::hours(2),
+                utility: TimeLimit::hours(24),
+                general: TimeLimit::Days(Limit::days(7)),
+                complex: TimeLimit::Days(Limit::days(15)),
+            },
+            check_in: ByUrgency {
+                emergency: TimeLimit::Minutes(30),
+                utility: TimeLimit::hours(2),
+                general: TimeLimit::Days(Limit::working_days(1)),
+                complex: TimeLimit::Days(Limit::working_days(1)),
+            },
+            return_dispatch: Limit::working_days(2),
+            rate: Limit::days(3),
+        }
+    }
+}
+
 /// How far a step's deadline may be extended, in calendar days over all approved extensions,
 /// and how many extensions a step may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -377,6 +513,8 @@ pub struct ExtensionRules {
     pub dispute: ExtensionRule,
     /// At most 30 days with approval and the reason told (art. 34): a legal ceiling.
     pub petition: ExtensionRule,
+    /// A livelihood request's handling limit.
+    pub livelihood: ExtensionRule,
 }
 
 impl Default for ExtensionRules {
@@ -393,6 +531,10 @@ impl Default for ExtensionRules {
             petition: ExtensionRule {
                 ceiling_days: PETITION_EXTENSION_CEILING_DAYS,
                 times: 3,
+            },
+            livelihood: ExtensionRule {
+                ceiling_days: 15,
+                times: 1,
             },
         }
     }
@@ -425,6 +567,8 @@ pub struct DeadlinePolicy {
     pub hazard: HazardLimits,
     pub dispute: DisputeLimits,
     pub petition: PetitionLimits,
+    pub risk: RiskLimits,
+    pub livelihood: LivelihoodLimits,
     pub supervision: SupervisionLimits,
     pub extensions: ExtensionRules,
 }
@@ -445,6 +589,10 @@ struct PolicyFile {
     #[serde(default)]
     petition: PetitionLimits,
     #[serde(default)]
+    risk: RiskLimits,
+    #[serde(default)]
+    livelihood: LivelihoodLimits,
+    #[serde(default)]
     supervision: SupervisionLimits,
     #[serde(default)]
     extensions: ExtensionRules,
@@ -463,6 +611,8 @@ impl Default for DeadlinePolicy {
             hazard: HazardLimits::default(),
             dispute: DisputeLimits::default(),
             petition: PetitionLimits::default(),
+            risk: RiskLimits::default(),
+            livelihood: LivelihoodLimits::default(),
             supervision: SupervisionLimits::default(),
             extensions: ExtensionRules::default(),
         }
@@ -504,6 +654,8 @@ impl DeadlinePolicy {
             hazard: file.hazard,
             dispute: file.dispute,
             petition: file.petition,
+            risk: file.risk,
+            livelihood: file.livelihood,
             supervision: file.supervision,
             extensions: file.extensions,
         })
@@ -544,6 +696,16 @@ impl DeadlinePolicy {
     /// The deadline of a limit started at `from`: the close of its last day.
     pub fn due(&self, from: Timestamp, limit: Limit) -> Timestamp {
         self.end_of_day(self.last_day(from, limit))
+    }
+
+    /// The deadline of a limit on the clock or in days started at `from`.
+    pub fn due_within(&self, from: Timestamp, limit: TimeLimit) -> Timestamp {
+        match limit {
+            TimeLimit::Minutes(m) => from
+                .checked_add(jiff::SignedDuration::from_mins(i64::from(m)))
+                .unwrap_or(Timestamp::MAX),
+            TimeLimit::Days(limit) => self.due(from, limit),
+        }
     }
 
     /// A deadline moved by `days` calendar days, exactly.

@@ -360,6 +360,20 @@ impl Directory {
         in_service(&self.units, "unit", field, id).map(drop)
     }
 
+    /// Checks a unit named in `field` is in service and in the coordinated response network.
+    pub fn check_network_unit(&self, field: &'static str, id: &UnitId) -> Result<(), Refusal> {
+        self.check_unit(field, id)?;
+        match self.units.get(id) {
+            Some(unit) if unit.in_network => Ok(()),
+            _ => Err(Refusal::invalid(
+                field,
+                format!(
+                    "unit \"{id}\" is not in the coordinated response network (一呼百应); an admin adds it (update-unit with in_network: true)"
+                ),
+            )),
+        }
+    }
+
     /// Checks a category named in `field` is one of `kind`'s and in service; a refusal lists the
     /// categories in service.
     pub fn check_category(
@@ -1234,6 +1248,7 @@ impl DirectoryLookup for Directory {
             Named::Community(id) => self.check_community(field, id),
             Named::Grid(id, community) => self.check_grid(field, id, community),
             Named::Unit(id) => self.check_unit(field, id),
+            Named::NetworkUnit(id) => self.check_network_unit(field, id),
             Named::Category(kind, id) => match kind.parse::<CaseKind>() {
                 Ok(kind) => self.check_category(field, kind, id),
                 Err(e) => Err(Refusal::invalid(field, e.message)),

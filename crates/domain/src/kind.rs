@@ -49,6 +49,8 @@ pub enum CaseReference {
     Related,
     /// The case this one duplicates: it must exist and not be a duplicate itself.
     Original,
+    /// A case that arose from this one: it must exist and be of one of these kinds.
+    ArisenFrom(&'static [&'static str]),
 }
 
 /// A kind of case, implemented by the kind's state (`HazardTicket`, `Dispute`, `Petition`).
@@ -144,6 +146,29 @@ pub trait Kind:
     fn overdue_events(&self, _deadline: Timestamp) -> Vec<Self::Event> {
         Vec::new()
     }
+    /// What the kind's own limits, apart from the current step's deadline, make the deadline
+    /// watch record at `now`, once each (a unit's check-in missed).
+    fn watched_events(&self, _now: Timestamp) -> Vec<Self::Event> {
+        Vec::new()
+    }
+    /// When the earliest of those limits passes.
+    fn next_watch(&self) -> Option<Timestamp> {
+        None
+    }
+    /// Whether the co-handling units' people take this action of the table too, each for its
+    /// own unit (a check-in); otherwise only the lead unit's people do.
+    fn each_units_own(_action: Self::Action) -> bool {
+        false
+    }
+    /// The lead and co-handling units, when the kind keeps them itself (a livelihood request's
+    /// dispatches): the case's handling follows them after each of its events.
+    fn units(&self) -> Option<(Option<&UnitId>, Vec<UnitId>)> {
+        None
+    }
+    /// Whether `unit`, which has a part in the case, may record its part now, or why not.
+    fn part_recordable(&self, _unit: &UnitId) -> Result<(), String> {
+        Ok(())
+    }
 
     // ---- hooks on events and commands -------------------------------------------------------
 
@@ -151,6 +176,10 @@ pub trait Kind:
     fn assigned_unit(event: &Self::Event) -> Option<&UnitId>;
     /// The case an event closes this one as a duplicate of, if any.
     fn duplicate_of(_event: &Self::Event) -> Option<CaseId> {
+        None
+    }
+    /// Another case an event links this one to, both ways.
+    fn linked_case(_event: &Self::Event) -> Option<CaseId> {
         None
     }
     /// The people an event names, to seal before the commit is written.

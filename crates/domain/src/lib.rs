@@ -13,12 +13,14 @@ pub mod evidence;
 pub mod hazard;
 mod ids;
 pub mod kind;
+pub mod livelihood;
 mod number;
 pub mod person;
 pub mod petition;
 mod reach;
 mod record;
 mod refusal;
+pub mod risk_event;
 mod role;
 pub mod table;
 #[cfg(test)]

@@ -46,13 +46,17 @@ pub fn allowed_actions<K: Kind>(
     acting_for: ActingFor,
     now: Timestamp,
 ) -> Vec<&'static str> {
-    if !acting_for.leads() {
-        return Vec::new();
-    }
     open_rows(case, now)
-        .filter(|row| row.who.contains(&role))
+        .filter(|row| row.who.contains(&role) && may_act_for::<K>(acting_for, row.action))
         .map(|row| row.action.as_str())
         .collect()
+}
+
+/// Whether someone acting for `acting_for` takes the table's `action` at all: the tenant's people
+/// and the lead unit's take every action; a co-handling unit's take the ones each unit takes for
+/// itself.
+fn may_act_for<K: Kind>(acting_for: ActingFor, action: K::Action) -> bool {
+    acting_for.leads() || (acting_for == ActingFor::CoHandlingUnit && K::each_units_own(action))
 }
 
 /// Finds the row that lets the actor take `action` here and now, or says why none does.
@@ -67,7 +71,7 @@ pub fn authorize<K: Kind>(
     let role_has_a_row = K::table()
         .iter()
         .any(|row| row.action == action && row.who.contains(&ctx.role));
-    if !acting_for.leads() && role_has_a_row {
+    if !may_act_for::<K>(acting_for, action) && role_has_a_row {
         return Err(unit_not_permitted(
             K::NAME,
             state_name(case),
@@ -192,6 +196,8 @@ pub trait AnyKind: fmt::Debug + Send + Sync {
     fn reopen_deadline(&self, policy: &DeadlinePolicy, now: Timestamp) -> Timestamp;
     fn reopened(&mut self, deadline: Timestamp);
     fn marked_duplicate(&mut self);
+    fn part_recordable(&self, unit: &UnitId) -> Result<(), String>;
+    fn next_watch(&self) -> Option<Timestamp>;
     fn barred_unit(&self) -> Option<(&UnitId, &'static str)>;
     fn community(&self) -> &CommunityId;
     fn grid(&self) -> Option<&GridId>;
@@ -263,6 +269,14 @@ impl<K: Kind> AnyKind for K {
 
     fn marked_duplicate(&mut self) {
         Kind::marked_duplicate(self);
+    }
+
+    fn part_recordable(&self, unit: &UnitId) -> Result<(), String> {
+        Kind::part_recordable(self, unit)
+    }
+
+    fn next_watch(&self) -> Option<Timestamp> {
+        Kind::next_watch(self)
     }
 
     fn barred_unit(&self) -> Option<(&UnitId, &'static str)> {

@@ -178,14 +178,56 @@ fn example(kind: &str, action: &str, at: Timestamp) -> Value {
         ("petition", "decide-review" | "decide-re-review") => {
             json!({"decision": "upheld", "opinion": "维持"})
         }
+        ("risk_event", "identify") => json!({
+            "community": "qinghe", "title": "欠薪聚集苗头", "source": "grid-patrol",
+            "category": "wage-arrears", "people": [{"name": "丁", "phone": "13800000000"}]}),
+        ("risk_event", "assess") => json!({"level": "major", "reason": "涉及 40 人"}),
+        ("risk_event", "control") => json!({"measures": "每日联系", "unit": "qinghe-labour",
+            "responsible_person": "王科长", "leader": "李书记"}),
+        ("risk_event", "review") => json!({"situation": "情绪平稳", "trend": "eased"}),
+        ("risk_event", "strike-off") => json!({"basis": "工资已发放", "evidence": photo}),
+        ("risk_event", "escalate") => json!({"reason": "涉及跨区企业"}),
+        ("risk_event", "raise-case") => json!({"case": CaseId::default()}),
+        ("livelihood", "receive") => json!({
+            "community": "qinghe", "title": "市场门口积水", "channel": "hotline",
+            "hotline_order": "12345-2025-0001", "category": "environment", "urgency": "general"}),
+        ("livelihood", "dispatch") => {
+            json!({"lead": "qinghe-market", "co_handlers": ["qinghe-property"]})
+        }
+        ("livelihood", "check-in") => json!({"unit": "qinghe-market"}),
+        ("livelihood", "return-dispatch") => {
+            json!({"unit": "qinghe-property", "reason": "非物业职责"})
+        }
+        ("livelihood", "redispatch") => json!({"lead": "qinghe-market",
+            "co_handlers": ["qinghe-safety"], "reason": "改派安全办"}),
+        ("livelihood", "reply") => json!({"result": "resolved", "text": "已疏通排水"}),
+        ("livelihood", "rate") => json!({"rating": "dissatisfied"}),
+        ("livelihood", "redo") => json!({"lead": "qinghe-market",
+            "co_handlers": ["qinghe-property"], "reason": "仍有积水"}),
         (_, _) => json!({}),
     }
 }
 
-fn command<K: Kind>(action: K::Action, at: Timestamp) -> K::Command {
-    let input = example(K::NAME, action.as_str(), at);
+/// Bodies for an action, tried in turn: a second one where the first cannot be taken twice
+/// (the other unit's check-in).
+fn examples(kind: &str, action: &str, at: Timestamp) -> Vec<Value> {
+    match (kind, action) {
+        ("livelihood", "check-in") => vec![
+            example(kind, action, at),
+            json!({"unit": "qinghe-property"}),
+            json!({"unit": "qinghe-safety"}),
+        ],
+        _ => vec![example(kind, action, at)],
+    }
+}
+
+fn parse_command<K: Kind>(action: K::Action, input: Value) -> K::Command {
     serde_json::from_value(json!({"action": action.as_str(), "input": input}))
         .unwrap_or_else(|e| panic!("{} {}: {e}", K::NAME, action.as_str()))
+}
+
+fn command<K: Kind>(action: K::Action, at: Timestamp) -> K::Command {
+    parse_command::<K>(action, example(K::NAME, action.as_str(), at))
 }
 
 /// The times a command is tried at: now, and after every petitioner's window has passed.
@@ -212,8 +254,13 @@ impl EveryKind for EveryRowLeadsWhereItSays {
                 if !row.from.contains(&case.as_ref().map(K::status)) {
                     continue;
                 }
-                for now in tries(at) {
-                    let command = command::<K>(row.action, now);
+                let attempts = tries(at).into_iter().flat_map(|now| {
+                    examples(K::NAME, row.action.as_str(), now)
+                        .into_iter()
+                        .map(move |body| (now, body))
+                });
+                for (now, body) in attempts {
+                    let command = parse_command::<K>(row.action, body);
                     let ctx = ctx_at(row.who[0], now);
                     let Ok(events) = decide(case.as_ref(), &command, &ctx) else {
                         continue;

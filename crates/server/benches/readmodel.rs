@@ -190,6 +190,9 @@ fn generate(cases: usize) -> Vec<Recorded> {
                         "accept",
                         json!({"mediator": "调解员", "room": unit}),
                     ),
+                    CaseKind::RiskEvent | CaseKind::Livelihood => {
+                        unreachable!("this bench files hazards, petitions and disputes")
+                    }
                 };
                 let command = CaseCommand::parse_action(kind, action, body).unwrap();
                 let now = filed + SignedDuration::from_hours(5);

@@ -110,6 +110,19 @@ fn body(action: &str, other_case: &str) -> Value {
         "link" => json!({"case": other_case}),
         "mark-duplicate" => json!({"of": other_case}),
         "return-visit" => json!({"satisfaction": "satisfied"}),
+        "assess" => json!({"level": "large", "reason": "涉及人数多"}),
+        "control" => json!({"measures": "每日联系", "unit": UNIT, "responsible_person": "王",
+                            "leader": "李书记"}),
+        "review" => json!({"situation": "平稳", "trend": "persists"}),
+        "strike-off" => json!({"basis": "已化解", "evidence": evidence}),
+        "escalate" => json!({"reason": "跨区"}),
+        "raise-case" => json!({"case": other_case}),
+        "dispatch" => json!({"lead": UNIT, "co_handlers": [CO_UNIT]}),
+        "redispatch" | "redo" => {
+            json!({"lead": UNIT, "co_handlers": ["qinghe-fire"], "reason": "改派"})
+        }
+        "return-dispatch" => json!({"reason": "非本单位职责"}),
+        "rate" => json!({"rating": "satisfied"}),
         _ => json!({}),
     }
 }
@@ -129,6 +142,15 @@ fn filing(kind: CaseKind) -> Value {
             "kind": "petition", "community": "qinghe", "grid": GRID, "title": "供暖不足",
             "channel": "letter", "petition_type": "appeal-request", "category": "housing",
             "petitioners": [{"name": "丙"}]
+        }),
+        CaseKind::RiskEvent => json!({
+            "kind": "risk_event", "community": "qinghe", "grid": GRID, "unit": UNIT,
+            "title": "欠薪聚集苗头", "source": "grid-patrol", "category": "wage-arrears",
+            "people": [{"name": "丁"}]
+        }),
+        CaseKind::Livelihood => json!({
+            "kind": "livelihood", "community": "qinghe", "grid": GRID, "title": "市场门口积水",
+            "channel": "grid-meeting", "category": "environment", "urgency": "general"
         }),
     }
 }
@@ -156,7 +178,7 @@ impl App {
     async fn matrix_case(&self, kind: CaseKind) -> String {
         let officer = actor(Role::PetitionOfficer, true);
         let filer = match kind {
-            CaseKind::Petition => officer.clone(),
+            CaseKind::Petition | CaseKind::Livelihood => officer.clone(),
             _ => actor(Role::Supervisor, true),
         };
         let r = self
@@ -176,20 +198,33 @@ impl App {
             assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         }
         // A co-handling unit, and a notice addressed to it (by a supervisor of its own, so that
-        // the matrix's supervisor keeps within its rate).
+        // the matrix's supervisor keeps within its rate). A request goes to its units by
+        // dispatch, and the lead checks in.
         let mut supervisor = actor(Role::Supervisor, true);
         supervisor.id = "supervisor-setup".to_owned();
-        for (action, body) in [
-            ("add-co-handler", json!({"unit": CO_UNIT})),
-            (
-                "supervise",
-                json!({"notice": "协办部分限期答复", "unit": CO_UNIT}),
-            ),
-        ] {
+        let mut lead = actor(Role::Handler, true);
+        lead.id = "handler-setup".to_owned();
+        let co_handlers = if kind == CaseKind::Livelihood {
+            vec![
+                (
+                    &supervisor,
+                    "dispatch",
+                    json!({"lead": UNIT, "co_handlers": [CO_UNIT]}),
+                ),
+                (&lead, "check-in", json!({})),
+            ]
+        } else {
+            vec![(&supervisor, "add-co-handler", json!({"unit": CO_UNIT}))]
+        };
+        for (who, action, body) in co_handlers {
             let uri = format!("/v1/cases/{id}/actions/{action}");
-            let r = self.send_as(&supervisor, "POST", &uri, Some(body)).await;
+            let r = self.send_as(who, "POST", &uri, Some(body)).await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         }
+        let notice = json!({"notice": "协办部分限期答复", "unit": CO_UNIT});
+        let uri = format!("/v1/cases/{id}/actions/supervise");
+        let r = self.send_as(&supervisor, "POST", &uri, Some(notice)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         id
     }
 
@@ -267,6 +302,7 @@ async fn every_role_and_action_within_and_outside_reach_gets_what_the_rules_say(
                         // no command of the kind is 422 before any rule).
                         if kind.actions().contains(action)
                             && kind.roles_for(action).contains(&role)
+                            && !kind.taken_by_each_unit(action)
                             && r.status != StatusCode::UNPROCESSABLE_ENTITY
                         {
                             assert_problem(&r, StatusCode::FORBIDDEN, "unit-not-permitted");

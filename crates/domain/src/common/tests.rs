@@ -229,8 +229,67 @@ fn mediating_dispute(now: &str) -> Case {
     case
 }
 
-fn every_kind(now: &str) -> [Case; 3] {
-    [hazard(now), dispute(now), petition(now)]
+fn risk_event(now: &str) -> Case {
+    let mut case = Case::new(CaseKind::RiskEvent, now);
+    case.act(
+        Role::GridWorker,
+        "identify",
+        json!({"community": "qinghe", "title": "欠薪聚集苗头", "source": "grid-patrol",
+               "category": "wage-arrears", "people": [{"name": "丁"}], "unit": "qinghe-labour"}),
+    );
+    case
+}
+
+/// A risk event escalated to the district: ended.
+fn escalated_risk_event(now: &str) -> Case {
+    let mut case = risk_event(now);
+    case.act(
+        Role::Supervisor,
+        "assess",
+        json!({"level": "major", "reason": "人数多"}),
+    );
+    case.act(Role::Supervisor, "escalate", json!({"reason": "超出街道处置能力"}));
+    case
+}
+
+/// A request received and dispatched to qinghe-market (lead) and qinghe-property.
+fn livelihood(now: &str) -> Case {
+    let mut case = Case::new(CaseKind::Livelihood, now);
+    case.act(
+        Role::PetitionOfficer,
+        "receive",
+        json!({"community": "qinghe", "title": "市场门口积水", "channel": "walk-in",
+               "category": "environment", "urgency": "general"}),
+    );
+    case.act(
+        Role::PetitionOfficer,
+        "dispatch",
+        json!({"lead": "qinghe-market", "co_handlers": ["qinghe-property"]}),
+    );
+    case
+}
+
+/// A request replied to and rated: closed.
+fn rated_livelihood(now: &str, rating: &str) -> Case {
+    let mut case = livelihood(now);
+    case.act(Role::Handler, "check-in", json!({}));
+    case.act(
+        Role::Handler,
+        "reply",
+        json!({"result": "resolved", "text": "已疏通"}),
+    );
+    case.act(Role::PetitionOfficer, "rate", json!({"rating": rating}));
+    case
+}
+
+fn every_kind(now: &str) -> [Case; 5] {
+    [
+        hazard(now),
+        dispute(now),
+        petition(now),
+        risk_event(now),
+        livelihood(now),
+    ]
 }
 
 // ---- notes, evidence, assignment ---------------------------------------------------------------
@@ -953,9 +1012,11 @@ fn every_common_action_is_listed_for_exactly_the_roles_and_phases_of_its_row() {
     let workers: &[Role] = &[GridWorker, Mediator, PetitionOfficer, Handler, Supervisor];
     for kind in CaseKind::ALL {
         let routers: &[Role] = match kind {
-            CaseKind::Hazard => &[Supervisor],
+            CaseKind::Hazard | CaseKind::RiskEvent => &[Supervisor],
             CaseKind::Dispute => &[Mediator, Supervisor],
             CaseKind::Petition => &[PetitionOfficer, Supervisor],
+            // Units follow the dispatches: redispatch and redo.
+            CaseKind::Livelihood => &[],
         };
         let expected: &[(&str, Phase, &[Role])] = &[
             ("add-note", Phase::Open, workers),
@@ -982,9 +1043,17 @@ fn every_common_action_is_listed_for_exactly_the_roles_and_phases_of_its_row() {
             ),
             CaseKind::Dispute => (dispute("2025-03-03 10:00"), dispute("2025-03-03 10:00")),
             CaseKind::Petition => (petition("2025-03-03 10:00"), petition("2025-03-03 10:00")),
+            CaseKind::RiskEvent => (
+                risk_event("2025-03-03 10:00"),
+                escalated_risk_event("2025-03-03 10:00"),
+            ),
+            CaseKind::Livelihood => (
+                livelihood("2025-03-03 10:00"),
+                rated_livelihood("2025-03-03 10:00", "satisfied"),
+            ),
         };
         match kind {
-            CaseKind::Hazard => {}
+            CaseKind::Hazard | CaseKind::RiskEvent | CaseKind::Livelihood => {}
             CaseKind::Dispute => {
                 closed.act(Mediator, "decline", json!({"reason": "in-litigation"}));
             }
@@ -1215,20 +1284,50 @@ mod property {
             CaseKind::Petition => json!({"kind": "petition", "community": "qinghe", "title": "t",
                 "channel": "visit", "petition_type": "appeal-request", "category": "housing",
                 "petitioners": [{"name": "甲"}]}),
+            CaseKind::RiskEvent => json!({"kind": "risk_event", "community": "qinghe",
+                "title": "t", "source": "hotline", "category": "property"}),
+            CaseKind::Livelihood => json!({"kind": "livelihood", "community": "qinghe",
+                "title": "t", "channel": "grid-meeting", "category": "noise",
+                "urgency": "utility"}),
         }
     }
 
     fn filer(kind: CaseKind) -> Role {
         match kind {
-            CaseKind::Hazard | CaseKind::Dispute => Role::GridWorker,
-            CaseKind::Petition => Role::PetitionOfficer,
+            CaseKind::Hazard | CaseKind::Dispute | CaseKind::RiskEvent => Role::GridWorker,
+            CaseKind::Petition | CaseKind::Livelihood => Role::PetitionOfficer,
         }
     }
 
     /// A body that is well formed for the action, and valid where the state allows it.
-    fn body(action: &str, step: usize, now: Timestamp, other: CaseId) -> Value {
+    fn body(kind: CaseKind, action: &str, step: usize, now: Timestamp, other: CaseId) -> Value {
         let local = POLICY.local_day(now);
+        let units = ["qinghe-market", "qinghe-property", "qinghe-safety"];
+        let unit = units[step % units.len()];
+        let co = units[(step + 1) % units.len()];
+        match (kind, action) {
+            (CaseKind::Livelihood, "reply") => {
+                return json!({"result": "partly-resolved", "text": "已答复"});
+            }
+            (CaseKind::RiskEvent, "review") => {
+                return json!({"situation": "平稳", "trend": "eased"});
+            }
+            (CaseKind::RiskEvent, "escalate") => return json!({"reason": "上报"}),
+            _ => {}
+        }
         match action {
+            "dispatch" => json!({"lead": unit, "co_handlers": [co]}),
+            "redispatch" | "redo" => json!({"lead": co, "co_handlers": [unit], "reason": "改派"}),
+            "check-in" => json!({}),
+            "return-dispatch" => json!({"reason": "非本单位职责"}),
+            "rate" => json!({"rating": if step.is_multiple_of(2) { "dissatisfied" } else { "satisfied" }}),
+            "close-unrated" => json!({}),
+            "assess" => json!({"level": "large", "reason": "评估"}),
+            "control" => json!({"measures": "稳控", "unit": unit, "responsible_person": "王",
+                "leader": "李书记"}),
+            "strike-off" => json!({"basis": "已化解", "evidence": [photo()]}),
+            "raise-case" => json!({"case": other}),
+            "record-part" => json!({"text": "已处理"}),
             "verify" => json!({"severity": "general", "responsible_party": "物业"}),
             "dismiss" => json!({"reason": "not-a-hazard"}),
             "fix-on-spot" | "report-rectified" | "attach-evidence" => {
@@ -1324,7 +1423,7 @@ mod property {
                     (action, role, unit)
                 };
                 case.as_unit = unit;
-                let Some(command) = parse(kind, action, body(action, step, case.now, other)) else {
+                let Some(command) = parse(kind, action, body(kind, action, step, case.now, other)) else {
                     continue;
                 };
                 let listed = state.allowed_actions(role, case.unit(role), case.now).contains(&action);

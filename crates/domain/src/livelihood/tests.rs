@@ -1,0 +1,1 @@
+//! The livelihood request table, row by row.

@@ -1,0 +1,1 @@
+//! The risk event table, row by row.
