@@ -148,6 +148,28 @@ pub struct CommandService {
 /// The namespace of the deadline watch's commit ids (UUIDv5 of tenant, case and deadline).
 const WATCH_NAMESPACE: Uuid = Uuid::from_u128(0x3f1e_8a2d_47c6_4b09_9e15_d2c7_a4b8_61f3);
 
+/// What makes a watch commit's id: the deadline missed, as it always was, or else what the
+/// kind's own limits record (each unit's check-in missed, with its limit): the same misses give
+/// the same id on every replica.
+fn watch_key(events: &[docket_domain::CaseEvent]) -> String {
+    use docket_domain::CaseEvent;
+    use docket_domain::common::CommonEvent;
+    if let Some(deadline) = events.iter().find_map(|e| match e {
+        CaseEvent::Common(CommonEvent::DeadlineMissed { deadline }) => Some(deadline),
+        _ => None,
+    }) {
+        return deadline.to_string();
+    }
+    events
+        .iter()
+        .map(|e| {
+            let (event_type, _, data) = e.to_record();
+            format!("{event_type} {data}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Who the deadline watch's commits name as their actor.
 pub const WATCH_ACTOR: &str = "deadline-watch";
 
@@ -285,6 +307,15 @@ impl CommandService {
                 "there is no case {other} within your reach"
             )));
         };
+        if let CaseReference::ArisenFrom(kinds) = reference
+            && !kinds.contains(&state.kind().as_str())
+        {
+            return Err(invalid(format!(
+                "case {other} is a {}; only a {} can be named here",
+                state.kind(),
+                kinds.join(" or ")
+            )));
+        }
         if reference == CaseReference::Original
             && let Some(original) = state.handling.duplicate_of
         {
@@ -361,12 +392,6 @@ impl CommandService {
                     Some(_) => {}
                 }
             }
-            // Another case the command names, once the case itself is known to be in reach.
-            if !named_case_checked {
-                self.check_named_case(actor, case_id, &request.command)
-                    .await?;
-                named_case_checked = true;
-            }
             if let Some(earlier) = case
                 .commits
                 .iter()
@@ -402,6 +427,12 @@ impl CommandService {
                 }
                 Err(refusal) => return Err(refusal.into()),
             };
+            // Another case the command names, once the rules let the actor take it here.
+            if !named_case_checked {
+                self.check_named_case(actor, case_id, &request.command)
+                    .await?;
+                named_case_checked = true;
+            }
             let state = fold_onto(case.state.clone(), &events, case_id)?;
             if request.case_id.is_none() && !reach.covers(&state) {
                 return Err(CommandError::OutsideReach(reach.why_not()));
@@ -484,10 +515,10 @@ impl CommandService {
             };
             let now = self.clock.now();
             let events = before.overdue_events(now);
-            let Some(deadline) = before.deadline().filter(|_| !events.is_empty()) else {
+            if events.is_empty() {
                 return Ok(None);
-            };
-            let name = format!("{tenant}\n{case_id}\n{deadline}");
+            }
+            let name = format!("{tenant}\n{case_id}\n{}", watch_key(&events));
             let commit_id = Uuid::new_v5(&WATCH_NAMESPACE, name.as_bytes());
             let state = fold_onto(case.state.clone(), &events, case_id)?;
             let appended = self

@@ -4,7 +4,9 @@
 use docket_domain::common::{CommonEvent, Outcome, Satisfaction};
 use docket_domain::dispute::{DisputeEvent, JudicialConfirmation, Side};
 use docket_domain::hazard::HazardEvent;
+use docket_domain::livelihood::{LivelihoodEvent, ReplyResult};
 use docket_domain::petition::PetitionEvent;
+use docket_domain::risk_event::RiskEventEvent;
 use docket_domain::{CaseEvent, CaseKind, CaseState};
 use docket_eventlog::Recorded;
 use jiff::Timestamp;
@@ -56,6 +58,8 @@ pub(crate) struct CaseRow {
     pub(crate) version: i64,
     pub(crate) position: i64,
     pub(crate) deadline: Option<i64>,
+    /// When the deadline watch next has something to record on the case.
+    pub(crate) watch_at: Option<i64>,
     pub(crate) updated_at: i64,
     pub(crate) outcome: Option<&'static str>,
     pub(crate) closed_on_time: Option<bool>,
@@ -141,7 +145,21 @@ pub(crate) fn project(
             }
             _ => {}
         }
+        if let Some(case) = event.linked_case() {
+            links.push((case_id.clone(), case.to_string(), "related"));
+            links.push((case.to_string(), case_id.clone(), "related"));
+        }
         match &event {
+            CaseEvent::RiskEvent(RiskEventEvent::Identified { people, .. }) => {
+                for person in people {
+                    persons.extend(person.person().map(|p| (p.to_string(), "involved")));
+                }
+            }
+            CaseEvent::Livelihood(LivelihoodEvent::Received { requester, .. }) => {
+                if let Some(person) = requester.as_ref().and_then(|r| r.person()) {
+                    persons.push((person.to_string(), "requester"));
+                }
+            }
             CaseEvent::Dispute(DisputeEvent::Registered { parties, .. }) => {
                 for party in parties {
                     let part = match party.side {
@@ -187,6 +205,47 @@ pub(crate) fn project(
             }) => count("judicial_confirmations"),
             CaseEvent::Hazard(HazardEvent::FixedOnSpot { .. })
             | CaseEvent::Hazard(HazardEvent::RectificationReported { .. }) => count("rectified"),
+            CaseEvent::RiskEvent(RiskEventEvent::Assessed { .. }) => count("risks_assessed"),
+            CaseEvent::RiskEvent(RiskEventEvent::Controlled { .. }) => count("risks_controlled"),
+            CaseEvent::RiskEvent(RiskEventEvent::Reviewed { .. }) => count("risk_reviews"),
+            CaseEvent::RiskEvent(RiskEventEvent::StruckOff { .. }) => count("risks_struck_off"),
+            CaseEvent::RiskEvent(RiskEventEvent::Escalated { .. }) => count("risks_escalated"),
+            CaseEvent::Livelihood(LivelihoodEvent::Dispatched { co_handlers, .. })
+            | CaseEvent::Livelihood(LivelihoodEvent::Redone { co_handlers, .. }) => {
+                if matches!(event, CaseEvent::Livelihood(LivelihoodEvent::Redone { .. })) {
+                    count("redone");
+                }
+                count("requests_dispatched");
+                if !co_handlers.is_empty() {
+                    count("requests_coordinated");
+                }
+            }
+            CaseEvent::Livelihood(LivelihoodEvent::CheckedIn { late, .. }) => {
+                count(if *late {
+                    "check_ins_late"
+                } else {
+                    "check_ins_on_time"
+                });
+            }
+            CaseEvent::Livelihood(LivelihoodEvent::CheckInMissed { .. }) => {
+                count("check_ins_missed")
+            }
+            CaseEvent::Livelihood(LivelihoodEvent::DispatchReturned { .. }) => {
+                count("dispatches_returned")
+            }
+            CaseEvent::Livelihood(LivelihoodEvent::Redispatched { .. }) => count("redispatched"),
+            CaseEvent::Livelihood(LivelihoodEvent::Replied { result, .. }) => {
+                count("requests_replied");
+                if *result == ReplyResult::Resolved {
+                    count("requests_resolved");
+                }
+            }
+            CaseEvent::Livelihood(LivelihoodEvent::Rated { rating, .. }) => {
+                count("ratings");
+                if *rating != Satisfaction::Dissatisfied {
+                    count("rated_satisfied");
+                }
+            }
             _ => {}
         }
         state = Some(CaseState::evolve(state, &event).map_err(|e| unprojectable(e.to_string()))?);
@@ -220,6 +279,7 @@ pub(crate) fn project(
         version: body.version as i64,
         position: position as i64,
         deadline: state.deadline().map(micros),
+        watch_at: state.next_watch().map(micros),
         updated_at: micros(body.recorded_at),
         outcome: h.closure.map(|c| outcome_name(c.outcome)),
         closed_on_time: h.closure.map(|c| c.on_time),

@@ -51,6 +51,7 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
             "missed",
             "backlog",
             "state",
+            "watch_at",
         ],
         "case_id",
     ),
@@ -518,7 +519,7 @@ macro_rules! dialect {
                     "INSERT INTO cases (case_id, tenant, kind, case_number, status, is_closed,
                         community, grid, title, description, category, severity, lead_unit,
                         assignee, filed_by, version, position, deadline, filed_at, updated_at,
-                        closed_at, outcome, closed_on_time, missed, backlog, state) ",
+                        closed_at, outcome, closed_on_time, missed, backlog, state, watch_at) ",
                 );
                 q.push_values(chunk, |mut b, c| {
                     let r = &c.row;
@@ -547,7 +548,8 @@ macro_rules! dialect {
                         .push_bind(r.closed_on_time)
                         .push_bind(r.missed)
                         .push_bind(r.backlog)
-                        .push_bind(r.state.clone());
+                        .push_bind(r.state.clone())
+                        .push_bind(r.watch_at);
                 });
                 q.push(
                     " ON CONFLICT (case_id) DO UPDATE SET status = excluded.status,
@@ -560,7 +562,7 @@ macro_rules! dialect {
                         updated_at = excluded.updated_at, closed_at = excluded.closed_at,
                         outcome = excluded.outcome, closed_on_time = excluded.closed_on_time,
                         missed = excluded.missed, backlog = excluded.backlog,
-                        state = excluded.state",
+                        state = excluded.state, watch_at = excluded.watch_at",
                 );
                 q.build().execute(&mut **tx).await?;
             }
@@ -1198,7 +1200,8 @@ macro_rules! dialect {
                 .collect()
         }
 
-        /// Open cases of every tenant whose current deadline is at or before `now`, after
+        /// Open cases of every tenant with a limit passed at or before `now` (the current
+        /// deadline, or a kind's own such as a unit's check-in), after
         /// `after` in case id order, at most `limit`: (tenant, case id, state JSON).
         pub(crate) async fn overdue(
             pool: &$pool,
@@ -1208,7 +1211,7 @@ macro_rules! dialect {
         ) -> Result<Vec<(String, Uuid, String)>, ProjectionError> {
             let rows = sqlx::query(
                 "SELECT tenant, case_id, state FROM cases
-                 WHERE is_closed = $1 AND deadline <= $2 AND case_id > $3
+                 WHERE is_closed = $1 AND watch_at <= $2 AND case_id > $3
                  ORDER BY case_id LIMIT $4",
             )
             .bind(false)
