@@ -13,12 +13,12 @@ use crate::common::{self, CommonCommand, CommonEvent, Handling, Outcome};
 use crate::context::ActingFor;
 use crate::dispute::Dispute;
 use crate::hazard::HazardTicket;
-use crate::livelihood::LivelihoodRequest;
-use crate::risk_event::RiskEvent;
 use crate::kind::{Action as _, CaseReference, Kind};
+use crate::livelihood::LivelihoodRequest;
 use crate::person::{Disclosure, Personal};
 use crate::petition::Petition;
 use crate::record;
+use crate::risk_event::RiskEvent;
 use crate::table::{self, AnyKind};
 use crate::{
     CaseId, CommunityId, Context, GridId, InvalidInput, Named, Refusal, ReplayError, Role, UnitId,
@@ -827,10 +827,14 @@ impl CaseState {
         if self.is_closed() {
             return None;
         }
-        let deadline = self
-            .deadline()
-            .filter(|d| !self.handling.missed_deadlines.contains(d) || !self.detail.overdue_events(*d).is_empty());
-        [deadline, self.hooks().next_watch()].into_iter().flatten().min()
+        let deadline = self.deadline().filter(|d| {
+            !self.handling.missed_deadlines.contains(d)
+                || !self.detail.overdue_events(*d).is_empty()
+        });
+        [deadline, self.hooks().next_watch()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Whether the case is a petition that is backlog (积案): flagged at registration, or open

@@ -895,10 +895,7 @@ pub fn decide(
                     ));
                 }
                 (None, None) => {
-                    return Err(Refusal::invalid(
-                        "unit",
-                        "name the unit whose part it is",
-                    ));
+                    return Err(Refusal::invalid("unit", "name the unit whose part it is"));
                 }
             };
             case.kind

@@ -18,9 +18,7 @@ use crate::evidence::{
 };
 use crate::kind::{self, Guard, Kind, Next, Outcome, Row, filed_names};
 use crate::person::{Disclosure, Personal, PersonalDetails};
-use crate::{
-    CategoryId, CommunityId, Context, GridId, Named, Refusal, ReplayError, Role, UnitId,
-};
+use crate::{CategoryId, CommunityId, Context, GridId, Named, Refusal, ReplayError, Role, UnitId};
 
 const KIND: &str = "livelihood";
 
@@ -248,6 +246,10 @@ pub enum ReplyResult {
 /// A command to a livelihood request, named as the table names its action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", content = "input", rename_all = "kebab-case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a command is decided once and dropped, never kept in bulk"
+)]
 pub enum LivelihoodCommand {
     Receive(Receive),
     Dispatch(Dispatch),
@@ -549,10 +551,7 @@ impl LivelihoodRequest {
 
 /// The unit an action is taken for: the actor's own, or (when the actor has none) the one the
 /// body names. A handler never acts for another unit.
-fn unit_acted_for<'a>(
-    given: Option<&'a UnitId>,
-    ctx: &Context<'a>,
-) -> Result<&'a UnitId, Refusal> {
+fn unit_acted_for<'a>(given: Option<&'a UnitId>, ctx: &Context<'a>) -> Result<&'a UnitId, Refusal> {
     match (ctx.unit, given) {
         (Some(own), Some(named)) if own != named => Err(Refusal::invalid(
             "unit",
@@ -774,7 +773,11 @@ fn send(
     for unit in std::iter::once(lead).chain(co_handlers) {
         let is_lead = unit == lead;
         let round = r.round;
-        match r.dispatches.iter_mut().find(|d| d.is_active() && &d.unit == unit) {
+        match r
+            .dispatches
+            .iter_mut()
+            .find(|d| d.is_active() && &d.unit == unit)
+        {
             Some(kept) => kept.lead = is_lead,
             None => r.dispatches.push(UnitDispatch {
                 unit: unit.clone(),

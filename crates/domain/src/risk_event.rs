@@ -463,11 +463,7 @@ fn record(
         }
         RiskCommand::Control(c) => {
             required_text("measures", &c.measures, MAX_TEXT)?;
-            required_text(
-                "responsible_person",
-                &c.responsible_person,
-                MAX_SHORT_TEXT,
-            )?;
+            required_text("responsible_person", &c.responsible_person, MAX_SHORT_TEXT)?;
             required_text("leader", &c.leader, MAX_SHORT_TEXT)?;
             let level = risk.and_then(|r| r.level).unwrap_or(Level::General);
             RiskEventEvent::Controlled {
@@ -517,7 +513,10 @@ fn record(
         RiskCommand::RaiseCase(c) => {
             optional_text("note", c.note.as_deref(), MAX_TEXT)?;
             if c.case == ctx.case_id {
-                return Err(Refusal::invalid("case", "a risk event does not arise from itself"));
+                return Err(Refusal::invalid(
+                    "case",
+                    "a risk event does not arise from itself",
+                ));
             }
             if risk.is_some_and(|r| r.raised.contains(&c.case)) {
                 return Err(Refusal::invalid(

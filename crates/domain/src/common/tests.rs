@@ -248,7 +248,11 @@ fn escalated_risk_event(now: &str) -> Case {
         "assess",
         json!({"level": "major", "reason": "人数多"}),
     );
-    case.act(Role::Supervisor, "escalate", json!({"reason": "超出街道处置能力"}));
+    case.act(
+        Role::Supervisor,
+        "escalate",
+        json!({"reason": "超出街道处置能力"}),
+    );
     case
 }
 
@@ -1320,7 +1324,9 @@ mod property {
             "redispatch" | "redo" => json!({"lead": co, "co_handlers": [unit], "reason": "改派"}),
             "check-in" => json!({}),
             "return-dispatch" => json!({"reason": "非本单位职责"}),
-            "rate" => json!({"rating": if step.is_multiple_of(2) { "dissatisfied" } else { "satisfied" }}),
+            "rate" => {
+                json!({"rating": if step.is_multiple_of(2) { "dissatisfied" } else { "satisfied" }})
+            }
             "close-unrated" => json!({}),
             "assess" => json!({"level": "large", "reason": "评估"}),
             "control" => json!({"measures": "稳控", "unit": unit, "responsible_person": "王",
