@@ -412,6 +412,8 @@ pub enum LivelihoodEvent {
         round: u32,
         lead: UnitId,
         co_handlers: Vec<UnitId>,
+        /// When the units were sent it.
+        at: Timestamp,
         /// Each unit dispatched checks in by then …
         check_in_by: Timestamp,
         /// … and may return a mis-routed dispatch until then.
@@ -422,14 +424,17 @@ pub enum LivelihoodEvent {
         unit: UnitId,
         /// After its check-in limit.
         late: bool,
+        at: Timestamp,
     },
     DispatchReturned {
         unit: UnitId,
         reason: String,
+        at: Timestamp,
     },
     Redispatched {
         lead: UnitId,
         co_handlers: Vec<UnitId>,
+        at: Timestamp,
         /// For the units new to the request.
         check_in_by: Timestamp,
         return_by: Timestamp,
@@ -444,6 +449,7 @@ pub enum LivelihoodEvent {
     Replied {
         result: ReplyResult,
         text: String,
+        at: Timestamp,
         /// Unrated by then, it may be closed unrated.
         rate_by: Timestamp,
     },
@@ -458,6 +464,7 @@ pub enum LivelihoodEvent {
         round: u32,
         lead: UnitId,
         co_handlers: Vec<UnitId>,
+        at: Timestamp,
         check_in_by: Timestamp,
         return_by: Timestamp,
         reason: String,
@@ -475,14 +482,17 @@ pub struct UnitDispatch {
     pub lead: bool,
     /// The round it belongs to: 1, then one more for each redo.
     pub round: u32,
+    pub dispatched_at: Timestamp,
     pub check_in_by: Timestamp,
     pub return_by: Timestamp,
     pub checked_in: bool,
+    pub checked_in_at: Option<Timestamp>,
     /// Checked in after the limit, or found not checked in by it.
     pub late: bool,
     /// The watch recorded the check-in missed.
     pub missed: bool,
     pub returned: Option<String>,
+    pub returned_at: Option<Timestamp>,
     /// Left out by a redispatch or a redo.
     pub replaced: bool,
 }
@@ -513,6 +523,7 @@ pub struct LivelihoodRequest {
     pub dispatches: Vec<UnitDispatch>,
     pub result: Option<ReplyResult>,
     pub reply: Option<String>,
+    pub replied_at: Option<Timestamp>,
     pub rate_by: Option<Timestamp>,
     pub rating: Option<Satisfaction>,
     pub redone: u32,
@@ -657,6 +668,7 @@ fn record(
                 round: 1,
                 lead: d.lead.clone(),
                 co_handlers: d.co_handlers.clone(),
+                at: now,
                 check_in_by,
                 return_by,
                 note: d.note.clone(),
@@ -675,6 +687,7 @@ fn record(
             LivelihoodEvent::CheckedIn {
                 unit: unit.clone(),
                 late: dispatch.missed || now > dispatch.check_in_by,
+                at: now,
             }
         }
         LivelihoodCommand::ReturnDispatch(r) => {
@@ -693,6 +706,7 @@ fn record(
             LivelihoodEvent::DispatchReturned {
                 unit: unit.clone(),
                 reason: r.reason.clone(),
+                at: now,
             }
         }
         LivelihoodCommand::Redispatch(d) => {
@@ -707,6 +721,7 @@ fn record(
             LivelihoodEvent::Redispatched {
                 lead: d.lead.clone(),
                 co_handlers: d.co_handlers.clone(),
+                at: now,
                 check_in_by,
                 return_by,
                 reason: d.reason.clone(),
@@ -717,6 +732,7 @@ fn record(
             LivelihoodEvent::Replied {
                 result: r.result,
                 text: r.text.clone(),
+                at: now,
                 rate_by: policy.due(now, limits.rate),
             }
         }
@@ -739,6 +755,7 @@ fn record(
                 round: request.map_or(1, |r| r.round).saturating_add(1),
                 lead: d.lead.clone(),
                 co_handlers: d.co_handlers.clone(),
+                at: now,
                 check_in_by,
                 return_by,
                 reason: d.reason.clone(),
@@ -765,8 +782,8 @@ fn dispatched<'a>(
 /// The dispatches a dispatch, redispatch or redo adds.
 fn send(
     r: &mut LivelihoodRequest,
-    lead: &UnitId,
-    co_handlers: &[UnitId],
+    (lead, co_handlers): (&UnitId, &[UnitId]),
+    at: Timestamp,
     check_in_by: Timestamp,
     return_by: Timestamp,
 ) {
@@ -783,12 +800,15 @@ fn send(
                 unit: unit.clone(),
                 lead: is_lead,
                 round,
+                dispatched_at: at,
                 check_in_by,
                 return_by,
                 checked_in: false,
+                checked_in_at: None,
                 late: false,
                 missed: false,
                 returned: None,
+                returned_at: None,
                 replaced: false,
             }),
         }
@@ -820,26 +840,31 @@ pub fn evolve(
             round,
             lead,
             co_handlers,
+            at,
             check_in_by,
             return_by,
             ..
         } => {
             r.status = Dispatched;
             r.round = *round;
-            send(&mut r, lead, co_handlers, *check_in_by, *return_by);
+            send(&mut r, (lead, co_handlers), *at, *check_in_by, *return_by);
         }
-        LivelihoodEvent::CheckedIn { unit, late } => {
+        LivelihoodEvent::CheckedIn { unit, late, at } => {
             let d = active_dispatch(&mut r, unit)?;
             d.checked_in = true;
+            d.checked_in_at = Some(*at);
             d.late |= *late;
             r.status = InProgress;
         }
-        LivelihoodEvent::DispatchReturned { unit, reason } => {
-            active_dispatch(&mut r, unit)?.returned = Some(reason.clone());
+        LivelihoodEvent::DispatchReturned { unit, reason, at } => {
+            let d = active_dispatch(&mut r, unit)?;
+            d.returned = Some(reason.clone());
+            d.returned_at = Some(*at);
         }
         LivelihoodEvent::Redispatched {
             lead,
             co_handlers,
+            at,
             check_in_by,
             return_by,
             ..
@@ -849,7 +874,7 @@ pub fn evolve(
                     d.replaced = true;
                 }
             }
-            send(&mut r, lead, co_handlers, *check_in_by, *return_by);
+            send(&mut r, (lead, co_handlers), *at, *check_in_by, *return_by);
             r.status = Dispatched;
         }
         LivelihoodEvent::CheckInMissed { unit, .. } => {
@@ -860,11 +885,13 @@ pub fn evolve(
         LivelihoodEvent::Replied {
             result,
             text,
+            at,
             rate_by,
         } => {
             r.status = Replied;
             r.result = Some(*result);
             r.reply = Some(text.clone());
+            r.replied_at = Some(*at);
             r.rate_by = Some(*rate_by);
             r.deadline = None;
         }
@@ -877,6 +904,7 @@ pub fn evolve(
             round,
             lead,
             co_handlers,
+            at,
             check_in_by,
             return_by,
             handle_by,
@@ -889,10 +917,11 @@ pub fn evolve(
             r.redone += 1;
             r.result = None;
             r.reply = None;
+            r.replied_at = None;
             r.rate_by = None;
             r.rating = None;
             r.deadline = Some(*handle_by);
-            send(&mut r, lead, co_handlers, *check_in_by, *return_by);
+            send(&mut r, (lead, co_handlers), *at, *check_in_by, *return_by);
             r.status = Dispatched;
         }
     }
@@ -943,6 +972,7 @@ fn received(event: &LivelihoodEvent) -> LivelihoodRequest {
         dispatches: Vec::new(),
         result: None,
         reply: None,
+        replied_at: None,
         rate_by: None,
         rating: None,
         redone: 0,

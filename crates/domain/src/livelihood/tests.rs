@@ -132,6 +132,7 @@ fn dispatched_at(
         round: 1,
         lead,
         co_handlers,
+        at,
         check_in_by: POLICY.due_within(at, check_in_limit(urgency)),
         return_by: POLICY.due(at, Limit::working_days(2)),
         note: None,
@@ -147,8 +148,13 @@ fn check_in_cmd(unit: Option<UnitId>) -> LivelihoodCommand {
     LivelihoodCommand::CheckIn(CheckIn { unit, note: None })
 }
 
+/// A check-in now.
 fn checked_in(unit: UnitId, late: bool) -> LivelihoodEvent {
-    LivelihoodEvent::CheckedIn { unit, late }
+    checked_in_at(now(), unit, late)
+}
+
+fn checked_in_at(at: Timestamp, unit: UnitId, late: bool) -> LivelihoodEvent {
+    LivelihoodEvent::CheckedIn { unit, late, at }
 }
 
 fn return_cmd(unit: Option<UnitId>) -> LivelihoodCommand {
@@ -158,10 +164,16 @@ fn return_cmd(unit: Option<UnitId>) -> LivelihoodCommand {
     })
 }
 
+/// A dispatch returned now.
 fn returned(unit: UnitId) -> LivelihoodEvent {
+    returned_at(now(), unit)
+}
+
+fn returned_at(at: Timestamp, unit: UnitId) -> LivelihoodEvent {
     LivelihoodEvent::DispatchReturned {
         unit,
         reason: "非本单位职责".to_owned(),
+        at,
     }
 }
 
@@ -178,6 +190,7 @@ fn redispatched_at(at: Timestamp, lead: UnitId, co_handlers: Vec<UnitId>) -> Liv
     LivelihoodEvent::Redispatched {
         lead,
         co_handlers,
+        at,
         check_in_by: POLICY.due_within(at, check_in_limit(Urgency::General)),
         return_by: POLICY.due(at, Limit::working_days(2)),
         reason: "改派安全办".to_owned(),
@@ -198,10 +211,12 @@ fn reply_cmd(result: ReplyResult) -> LivelihoodCommand {
     })
 }
 
+/// A reply now.
 fn replied(result: ReplyResult) -> LivelihoodEvent {
     LivelihoodEvent::Replied {
         result,
         text: "已疏通排水口".to_owned(),
+        at: now(),
         rate_by: rate_by(),
     }
 }
@@ -240,6 +255,7 @@ fn redone_at(
         round,
         lead,
         co_handlers,
+        at,
         check_in_by: POLICY.due_within(at, check_in_limit(urgency)),
         return_by: POLICY.due(at, Limit::working_days(2)),
         reason: "仍有积水".to_owned(),
@@ -688,6 +704,7 @@ fn a_supervisor_dispatches_too_with_a_note() {
             round: 1,
             lead: market(),
             co_handlers: vec![],
+            at: now(),
             check_in_by: check_in_by(),
             return_by: return_by(),
             note: Some("请市场办牵头".to_owned()),
@@ -816,14 +833,14 @@ fn a_unit_not_dispatched_does_not_check_in() {
 fn a_unit_checks_in_once_and_late_after_its_limit() {
     given(out())
         .when_at(check_in_by(), Role::Handler, check_in_cmd(Some(market())))
-        .then([checked_in(market(), false)]);
+        .then([checked_in_at(check_in_by(), market(), false)]);
     given(out())
         .when_at(
             check_in_by() + second(),
             Role::Handler,
             check_in_cmd(Some(market())),
         )
-        .then([checked_in(market(), true)]);
+        .then([checked_in_at(check_in_by() + second(), market(), true)]);
     // Once in, not again, while the co-handler still may.
     given(in_progress())
         .when(Role::Handler, check_in_cmd(Some(market())))
@@ -845,7 +862,7 @@ fn a_unit_found_missed_checks_in_late() {
     history.push(missed(property()));
     given(history.clone())
         .when_at(day(2), Role::Handler, check_in_cmd(Some(property())))
-        .then([checked_in(property(), true)]);
+        .then([checked_in_at(day(2), property(), true)]);
     history.push(checked_in(property(), true));
     let r = replay(&history);
     let d = r.active().find(|d| d.unit == property()).unwrap();
@@ -906,7 +923,7 @@ fn a_check_in_note_is_at_most_10000_characters() {
 fn a_unit_returns_a_mis_routed_dispatch_within_2_working_days() {
     given(out())
         .when_at(return_by(), Role::Handler, return_cmd(Some(property())))
-        .then([returned(property())]);
+        .then([returned_at(return_by(), property())]);
     assert_eq!(
         as_handler_of(&property(), &out(), now(), return_cmd(None)),
         Ok(vec![returned(property())])
@@ -960,7 +977,7 @@ fn after_its_2_working_days_a_unit_handles_its_part_and_does_not_return_it() {
     );
     given(history)
         .when_at(day(3), Role::Handler, return_cmd(Some(safety())))
-        .then([returned(safety())]);
+        .then([returned_at(day(3), safety())]);
 }
 
 #[test]
