@@ -8,16 +8,32 @@ use serde_json::{Value, json};
 use crate::call;
 
 /// A running server with a token per role.
-struct Office {
-    server: Server,
-    _dir: tempfile::TempDir,
-    tokens: std::collections::HashMap<&'static str, String>,
+pub(crate) struct Office {
+    pub(crate) server: Server,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) tokens: std::collections::HashMap<&'static str, String>,
 }
 
 impl Office {
-    fn open() -> Office {
+    pub(crate) fn open() -> Office {
         let dir = data_dir();
         let server = Server::start(dir.path());
+        Office::with_tokens(server, dir)
+    }
+
+    /// A server started with these arguments (in `dir`), and the tokens of every role.
+    pub(crate) fn open_with(dir: tempfile::TempDir, args: &[&str]) -> Office {
+        let server = Server::start_with(dir.path(), args);
+        Office::with_tokens(server, dir)
+    }
+
+    /// Adds a token, under `name`, for `role` with these further arguments.
+    pub(crate) fn add_token(&mut self, name: &'static str, role: &str, args: &[&str]) {
+        let token = self.server.token_with(role, args);
+        self.tokens.insert(name, token);
+    }
+
+    fn with_tokens(server: Server, dir: tempfile::TempDir) -> Office {
         let tokens = [
             "grid_worker",
             "mediator",
@@ -45,13 +61,13 @@ impl Office {
         .collect();
         Office {
             server,
-            _dir: dir,
+            dir,
             tokens,
         }
     }
 
     /// Files a case; asserts 201 and returns the response.
-    async fn file(&self, role: &str, body: Value) -> Value {
+    pub(crate) async fn file(&self, role: &str, body: Value) -> Value {
         let (status, filed) = call(
             Method::POST,
             &format!("{}/v1/cases", self.server.url),
@@ -63,7 +79,7 @@ impl Office {
         filed
     }
 
-    async fn try_act(
+    pub(crate) async fn try_act(
         &self,
         role: &str,
         id: &str,
@@ -80,13 +96,13 @@ impl Office {
     }
 
     /// Takes an action; asserts 200 and returns the response.
-    async fn act(&self, role: &str, id: &str, action: &str, body: Value) -> Value {
+    pub(crate) async fn act(&self, role: &str, id: &str, action: &str, body: Value) -> Value {
         let (status, out) = self.try_act(role, id, action, body).await;
         assert_eq!(status, StatusCode::OK, "{action}: {out}");
         out
     }
 
-    async fn get(&self, role: &str, id: &str) -> Value {
+    pub(crate) async fn get(&self, role: &str, id: &str) -> Value {
         let (status, case) = call(
             Method::GET,
             &format!("{}/v1/cases/{id}", self.server.url),
@@ -98,7 +114,7 @@ impl Office {
         case
     }
 
-    async fn history_len(&self, id: &str) -> usize {
+    pub(crate) async fn history_len(&self, id: &str) -> usize {
         let (status, history) = call(
             Method::GET,
             &format!("{}/v1/cases/{id}/history", self.server.url),
@@ -111,7 +127,7 @@ impl Office {
     }
 }
 
-fn id(filed: &Value) -> String {
+pub(crate) fn id(filed: &Value) -> String {
     filed["case_id"].as_str().unwrap().to_owned()
 }
 
@@ -125,7 +141,7 @@ fn local_date_in(days: i64) -> String {
         .to_string()
 }
 
-fn actions(case: &Value) -> Vec<&str> {
+pub(crate) fn actions(case: &Value) -> Vec<&str> {
     case["allowed_actions"]
         .as_array()
         .unwrap()

@@ -200,7 +200,7 @@ impl Drop for Server {
 
 /// The admin's changes that set up the tests' directory, one commit each: the community
 /// qinghe, its grids qinghe-01 to qinghe-05 and g-0 to g-6, and the units and rooms the tests
-/// route cases to.
+/// route cases to, some in the coordinated response network.
 pub fn directory_changes() -> Vec<(&'static str, serde_json::Value)> {
     let mut changes = vec![(
         "add-community",
@@ -215,17 +215,21 @@ pub fn directory_changes() -> Vec<(&'static str, serde_json::Value)> {
             serde_json::json!({"name": format!("网格 {id}"), "id": id, "community": "qinghe"}),
         ));
     }
-    for (id, kind) in [
-        ("qinghe-safety", "office"),
-        ("qinghe-urban", "office"),
-        ("qinghe-housing", "office"),
-        ("qinghe-env", "office"),
-        ("qinghe-mediation", "mediation-room"),
-        ("qinghe-court", "mediation-room"),
+    // The safety office, the market and the property company answer in the coordinated
+    // response network (一呼百应); the urban office does not.
+    for (id, kind, in_network) in [
+        ("qinghe-safety", "office", true),
+        ("qinghe-urban", "office", false),
+        ("qinghe-housing", "office", true),
+        ("qinghe-env", "office", false),
+        ("qinghe-mediation", "mediation-room", false),
+        ("qinghe-court", "mediation-room", false),
+        ("qinghe-market", "market", true),
+        ("qinghe-property", "property-company", true),
     ] {
         changes.push((
             "add-unit",
-            serde_json::json!({"id": id, "name": id, "unit_kind": kind}),
+            serde_json::json!({"id": id, "name": id, "unit_kind": kind, "in_network": in_network}),
         ));
     }
     changes

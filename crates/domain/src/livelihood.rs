@@ -518,6 +518,8 @@ pub struct LivelihoodRequest {
     pub hotline_order: Option<String>,
     pub category: CategoryId,
     pub urgency: Urgency,
+    /// The resident who asked, sealed.
+    pub requester: Option<Personal>,
     pub round: u32,
     /// Every unit's dispatch, in order, across rounds.
     pub dispatches: Vec<UnitDispatch>,
@@ -950,8 +952,8 @@ fn received(event: &LivelihoodEvent) -> LivelihoodRequest {
         hotline_order,
         category,
         urgency,
+        requester,
         handle_by,
-        ..
     } = event.clone()
     else {
         unreachable!("called with a Received event only")
@@ -968,6 +970,7 @@ fn received(event: &LivelihoodEvent) -> LivelihoodRequest {
         hotline_order,
         category,
         urgency,
+        requester,
         round: 0,
         dispatches: Vec::new(),
         result: None,

@@ -378,6 +378,8 @@ pub struct RiskEvent {
     pub description: String,
     pub source: Source,
     pub category: CategoryId,
+    /// The people involved, sealed.
+    pub people: Vec<Personal>,
     pub headcount: u32,
     pub level: Option<Level>,
     pub measures: Option<String>,
@@ -603,6 +605,7 @@ fn identified(event: &RiskEventEvent) -> RiskEvent {
         description,
         source,
         category,
+        people,
         headcount,
         assess_by,
         ..
@@ -619,6 +622,7 @@ fn identified(event: &RiskEventEvent) -> RiskEvent {
         description,
         source,
         category,
+        people,
         headcount,
         level: None,
         measures: None,
