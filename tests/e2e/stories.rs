@@ -10,7 +10,7 @@ use crate::call;
 /// A running server with a token per role.
 pub(crate) struct Office {
     pub(crate) server: Server,
-    pub(crate) dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
     pub(crate) tokens: std::collections::HashMap<&'static str, String>,
 }
 
@@ -61,7 +61,7 @@ impl Office {
         .collect();
         Office {
             server,
-            dir,
+            _dir: dir,
             tokens,
         }
     }
