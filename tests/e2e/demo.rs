@@ -75,6 +75,88 @@ async fn a_demo_years_figures_are_the_ones_it_intended_and_it_verifies() {
         assert!(intended[name].as_f64().unwrap() > 0.0, "{name}: {counts}");
     }
     assert!(intended["repeat_rate"]["numerator"].as_i64().unwrap() > 0);
+    // The risk desk and the network (一呼百应): the report's shape, late and returned dispatches.
+    for name in [
+        "risks_found",
+        "risks_struck_off",
+        "requests_received",
+        "requests_coordinated",
+        "check_ins_late",
+        "dispatches_returned",
+        "requests_redone",
+    ] {
+        assert!(intended[name].as_f64().unwrap() > 0.0, "{name}: {counts}");
+    }
+
+    // Each count drills down to exactly its cases, and each network figure to its dispatches.
+    let supervisor = server.token("supervisor");
+    let get = |path: String| {
+        let url = format!("{}{path}", server.url);
+        let token = supervisor.clone();
+        async move {
+            let (status, body) = call(Method::GET, &url, &token, None).await;
+            assert_eq!(status, StatusCode::OK, "{url}: {body}");
+            body
+        }
+    };
+    let figure = |name: &str| {
+        figures
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("no figure {name}"))
+            .clone()
+    };
+    for name in [
+        "risks_found",
+        "risks_under_control",
+        "risks_struck_off",
+        "risks_escalated",
+        "requests_received",
+    ] {
+        let f = figure(name);
+        let list = get(format!("{}&limit=200", f["cases"].as_str().unwrap())).await;
+        assert_eq!(
+            list["items"].as_array().unwrap().len() as f64,
+            f["value"].as_f64().unwrap(),
+            "{name}: {f}"
+        );
+    }
+    for (name, value) in [
+        ("units_dispatched", "value"),
+        ("check_ins_late", "value"),
+        ("response_rate", "numerator"),
+    ] {
+        let f = figure(name);
+        let list = get(f["cases"].as_str().unwrap().to_owned()).await;
+        assert_eq!(list["count"].as_f64(), f[value].as_f64(), "{name}: {f}");
+    }
+    let f = figure("response_rate");
+    let list = get(f["denominator_cases"].as_str().unwrap().to_owned()).await;
+    assert_eq!(list["count"], f["denominator"], "{f}");
+
+    // The per-unit table: each unit's counts as intended, each row drilling down to exactly
+    // that unit's dispatches.
+    let table = get("/v1/stats/units?from=2025-01-01&to=2025-12-31&sort=unit".to_owned()).await;
+    let rows = table["units"].as_array().unwrap();
+    let intended_units = counts["units"].as_object().unwrap();
+    assert_eq!(rows.len(), intended_units.len(), "{table}");
+    for row in rows {
+        let unit = row["unit"].as_str().unwrap();
+        let want = &intended_units[unit];
+        for column in ["dispatched", "checked_in_on_time", "late", "returned"] {
+            assert_eq!(row[column], want[column], "{unit} {column}: {row}");
+        }
+        let theirs = get(row["dispatches"].as_str().unwrap().to_owned()).await;
+        assert_eq!(theirs["count"], row["dispatched"], "{unit}: {theirs}");
+        assert!(
+            theirs["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d["unit"] == unit),
+            "{theirs}"
+        );
+    }
     assert!(server.terminate());
 
     let out = std::process::Command::new(docket_bin())

@@ -148,6 +148,13 @@ impl Names {
         .map_or(Value::Null, |n| json!(n))
     }
 
+    /// A unit's name, as the directory names it now.
+    pub(crate) fn unit(&self, id: &str) -> Option<String> {
+        self.by_id
+            .get(&("unit".to_owned(), String::new(), id.to_owned()))
+            .cloned()
+    }
+
     /// The names beside a case's ids: its community, grid, lead unit, co-handling units (when
     /// given) and category, as the directory names them now.
     pub(crate) fn of_case(

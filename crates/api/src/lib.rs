@@ -75,6 +75,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/directory", get(directory::list))
         .route("/v1/directory/actions/{action}", post(directory::keep))
         .route("/v1/stats", get(stats::stats))
+        .route("/v1/stats/units", get(stats::units))
+        .route("/v1/stats/dispatches", get(stats::dispatches))
         .route("/v1/events", get(events::stream))
         .route("/v1/audit/verify", get(audit::verify))
         .route("/v1/persons/find", post(persons::find))

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use docket_domain::Reach;
-use docket_projections::{Dimension, GroupCounts, StatsQuery};
+use docket_projections::{Dimension, GroupCounts, NetworkGroup, StatsQuery};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -101,7 +101,14 @@ impl ListQuery {
 }
 
 /// Builds the figures of one group; `base` narrows lists to the group and slice.
-fn figures(g: &GroupCounts, base: &ListQuery, from: Date, to: Date) -> Vec<Figure> {
+fn figures(
+    g: &GroupCounts,
+    network: &NetworkGroup,
+    lists: &Lists,
+    from: Date,
+    to: Date,
+) -> Vec<Figure> {
+    let base = &lists.cases;
     let next_day = to.tomorrow().unwrap_or(to).to_string();
     let opened_q = ListQuery(
         base.0
@@ -230,6 +237,118 @@ fn figures(g: &GroupCounts, base: &ListQuery, from: Date, to: Date) -> Vec<Figur
             disputes_closed_q.clone(),
         ),
     ];
+    // Risk events (涉稳): of those identified in the range, where they stand now.
+    let risks_q = opened_q.with("kind", "risk_event");
+    let risks_in = |status: &str| risks_q.as_ref().and_then(|q| q.with("status", status));
+    out.extend([
+        count("risks_found", g.opened_risks, risks_q.clone()),
+        count(
+            "risks_under_control",
+            g.risks_under_control,
+            risks_in("under-control"),
+        ),
+        count(
+            "risk_reviews_overdue",
+            g.risk_reviews_overdue,
+            risks_in("under-control").and_then(|q| q.with("overdue", "true")),
+        ),
+        count(
+            "risks_struck_off",
+            g.risks_struck_off,
+            risks_in("struck-off"),
+        ),
+        count("risks_escalated", g.risks_escalated, risks_in("escalated")),
+        rate(
+            "strike_off_rate",
+            g.risks_struck_off,
+            g.opened_risks,
+            risks_in("struck-off"),
+            risks_q.clone(),
+        ),
+    ]);
+    // Livelihood requests (民呼我为) and the network's units (一呼百应).
+    let n = &network.counts;
+    let dispatches = |filter: Option<(&str, &str)>| {
+        let mut q = vec![("from", from.to_string()), ("to", to.to_string())];
+        q.extend(lists.dispatches.0.iter().cloned());
+        if let Some((name, value)) = filter {
+            q.push((name, value.to_owned()));
+        }
+        format!(
+            "/v1/stats/dispatches?{}",
+            serde_urlencoded::to_string(&q).expect("pairs of strings encode")
+        )
+    };
+    let minutes = |name, value: Option<f64>| Figure {
+        name,
+        value,
+        numerator: None,
+        denominator: None,
+        cases: Some(dispatches(Some(("checked_in", "true")))),
+        denominator_cases: None,
+    };
+    let hours = |name, value: Option<f64>| Figure {
+        name,
+        value,
+        numerator: None,
+        denominator: None,
+        cases: event_q("requests_replied").map(|q| q.url()),
+        denominator_cases: None,
+    };
+    out.extend([
+        count(
+            "requests_received",
+            g.opened_requests,
+            opened_q.with("kind", "livelihood"),
+        ),
+        count(
+            "requests_coordinated",
+            counter("requests_coordinated"),
+            event_q("requests_coordinated"),
+        ),
+        Figure {
+            name: "units_dispatched",
+            value: Some(n.dispatched as f64),
+            numerator: None,
+            denominator: None,
+            cases: Some(dispatches(None)),
+            denominator_cases: None,
+        },
+        Figure {
+            name: "response_rate",
+            value: (n.answerable > 0).then(|| n.checked_in_on_time as f64 / n.answerable as f64),
+            numerator: Some(n.checked_in_on_time),
+            denominator: Some(n.answerable),
+            cases: Some(dispatches(Some(("on_time", "true")))),
+            denominator_cases: Some(dispatches(Some(("returned", "false")))),
+        },
+        rate(
+            "request_resolution_rate",
+            counter("requests_resolved"),
+            counter("requests_replied"),
+            event_q("requests_resolved"),
+            event_q("requests_replied"),
+        ),
+        rate(
+            "request_satisfaction_rate",
+            counter("rated_satisfied"),
+            counter("ratings"),
+            event_q("rated_satisfied"),
+            event_q("ratings"),
+        ),
+        minutes("median_minutes_to_check_in", n.median_minutes_to_check_in),
+        minutes("p90_minutes_to_check_in", n.p90_minutes_to_check_in),
+        hours("median_hours_to_reply", network.median_hours_to_reply),
+        hours("p90_hours_to_reply", network.p90_hours_to_reply),
+        Figure {
+            name: "check_ins_late",
+            value: Some(n.late as f64),
+            numerator: None,
+            denominator: None,
+            cases: Some(dispatches(Some(("late", "true")))),
+            denominator_cases: None,
+        },
+    ]);
     for (name, metric) in [
         ("extensions", "extensions"),
         ("supervisions", "supervisions"),
@@ -241,19 +360,43 @@ fn figures(g: &GroupCounts, base: &ListQuery, from: Date, to: Date) -> Vec<Figur
         ("deadlines_missed", "deadlines_missed"),
         ("became_backlog", "became_backlog"),
         ("reopened", "reopened"),
+        ("risks_assessed", "risks_assessed"),
+        ("risk_reviews", "risk_reviews"),
+        ("dispatches_returned", "dispatches_returned"),
+        ("check_ins_missed", "check_ins_missed"),
+        ("requests_redone", "redone"),
     ] {
         out.push(count(name, counter(metric), event_q(metric)));
     }
     out
 }
 
-/// `GET /v1/stats`.
-pub(crate) async fn stats(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-    headers: HeaderMap,
-    Params(p): Params<StatsParams>,
-) -> Result<Response, ApiError> {
+/// The lists a group's figures drill down to: cases narrowed to the slice, the group and the
+/// caller's reach, and dispatches narrowed to the slice and group (the dispatches endpoint
+/// applies the reach itself: a unit's own dispatches).
+struct Lists {
+    cases: ListQuery,
+    dispatches: ListQuery,
+}
+
+/// A range and slice checked and made a query of the read model.
+struct Counted {
+    query: StatsQuery,
+    /// The case lists' parameters: the slice and, for a unit, the cases it leads.
+    base: ListQuery,
+    /// The slice as the caller gave it.
+    explicit: ListQuery,
+}
+
+/// Checks the range (`from`, `to`: local days, at most `MAX_DAYS`) and the slice (each
+/// dimension once, not the one grouped by) for `actor`, who must reach some cases.
+fn counted<const N: usize>(
+    state: &AppState,
+    actor: &docket_commands::Actor,
+    (from, to): (&Option<String>, &Option<String>),
+    dimensions: [(Dimension, &Option<String>); N],
+    by: Option<Dimension>,
+) -> Result<Counted, ApiError> {
     let reach = actor.reach();
     if reach == Reach::Nothing {
         return Err(ApiError::RoleNotPermitted(format!(
@@ -261,28 +404,16 @@ pub(crate) async fn stats(
             actor.role
         )));
     }
-    let (from, to) = (day("from", &p.from)?, day("to", &p.to)?);
+    let (from, to) = (day("from", from)?, day("to", to)?);
     if from > to {
         return Err(bad(format!("from ({from}) is after to ({to})")));
     }
     if (to - from).get_days() >= MAX_DAYS {
         return Err(bad(format!("a range spans at most {MAX_DAYS} days")));
     }
-    let by =
-        p.by.as_deref()
-            .map(str::parse::<Dimension>)
-            .transpose()
-            .map_err(|e| bad(format!("by: {e}")))?;
     let mut slice = Vec::new();
     let mut base = ListQuery::default();
-    for (dimension, value) in [
-        (Dimension::Kind, &p.kind),
-        (Dimension::Community, &p.community),
-        (Dimension::Grid, &p.grid),
-        (Dimension::Category, &p.category),
-        (Dimension::Unit, &p.unit),
-        (Dimension::Severity, &p.severity),
-    ] {
+    for (dimension, value) in dimensions {
         if let Some(value) = value {
             if by == Some(dimension) {
                 return Err(bad(format!(
@@ -296,6 +427,7 @@ pub(crate) async fn stats(
                 .expect("each dimension once");
         }
     }
+    let explicit = base.clone();
     // A unit's figures are over the cases it leads; so are its lists here.
     if let Reach::Unit(unit) = &reach {
         base = base.with("lead_unit", unit.as_str()).ok_or_else(|| {
@@ -304,30 +436,85 @@ pub(crate) async fn stats(
             ))
         })?;
     }
-    let now = state.commands.clock().now();
-    let query = StatsQuery {
-        tenant: actor.tenant.to_string(),
-        from,
-        to,
-        now,
-        reach,
-        slice,
+    Ok(Counted {
+        query: StatsQuery {
+            tenant: actor.tenant.to_string(),
+            from,
+            to,
+            now: state.commands.clock().now(),
+            reach,
+            slice,
+            by,
+        },
+        base,
+        explicit,
+    })
+}
+
+/// `GET /v1/stats`.
+pub(crate) async fn stats(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    Params(p): Params<StatsParams>,
+) -> Result<Response, ApiError> {
+    let by =
+        p.by.as_deref()
+            .map(str::parse::<Dimension>)
+            .transpose()
+            .map_err(|e| bad(format!("by: {e}")))?;
+    let Counted {
+        query,
+        base,
+        explicit,
+    } = counted(
+        &state,
+        &actor,
+        (&p.from, &p.to),
+        [
+            (Dimension::Kind, &p.kind),
+            (Dimension::Community, &p.community),
+            (Dimension::Grid, &p.grid),
+            (Dimension::Category, &p.category),
+            (Dimension::Unit, &p.unit),
+            (Dimension::Severity, &p.severity),
+        ],
         by,
-    };
-    let groups = state.read.stats(&query).await?;
+    )?;
+    let (from, to, now) = (query.from, query.to, query.now);
+    let (mut groups, network) =
+        tokio::try_join!(state.read.stats(&query), state.read.network(&query))?;
+    for key in network.keys() {
+        groups.entry(key.clone()).or_default();
+    }
+    let none = NetworkGroup::default();
     let groups: Vec<(Option<String>, Vec<Figure>)> = if let Some(dimension) = by {
         groups
             .iter()
             .map(|(key, counts)| {
-                let base = base
-                    .with(list_param(dimension), key.clone())
-                    .unwrap_or_else(|| base.clone());
-                (Some(key.clone()), figures(counts, &base, from, to))
+                let narrowed = |q: &ListQuery| {
+                    q.with(list_param(dimension), key.clone())
+                        .unwrap_or_else(|| q.clone())
+                };
+                let network = network.get(key).unwrap_or(&none);
+                let lists = Lists {
+                    cases: narrowed(&base),
+                    dispatches: narrowed(&explicit),
+                };
+                (
+                    Some(key.clone()),
+                    figures(counts, network, &lists, from, to),
+                )
             })
             .collect()
     } else {
         let counts = groups.get("").cloned().unwrap_or_default();
-        vec![(None, figures(&counts, &base, from, to))]
+        let network = network.get("").unwrap_or(&none);
+        let lists = Lists {
+            cases: base.clone(),
+            dispatches: explicit.clone(),
+        };
+        vec![(None, figures(&counts, network, &lists, from, to))]
     };
     let wants_csv = p.format.as_deref() == Some("csv")
         || headers
@@ -429,4 +616,254 @@ fn csv_response(
         HeaderValue::from_static("text/csv; charset=utf-8"),
     );
     Ok((headers, body).into_response())
+}
+
+/// The query of the per-unit table and of its drill-down, the dispatches.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NetworkParams {
+    from: Option<String>,
+    to: Option<String>,
+    kind: Option<String>,
+    community: Option<String>,
+    grid: Option<String>,
+    category: Option<String>,
+    /// The unit that leads the case (a slice, as in `/v1/stats`).
+    lead_unit: Option<String>,
+    severity: Option<String>,
+    /// The unit dispatched (the dispatches of one unit).
+    unit: Option<String>,
+    on_time: Option<bool>,
+    late: Option<bool>,
+    returned: Option<bool>,
+    checked_in: Option<bool>,
+    /// The per-unit table's order: `late` (the default), `response_rate`, `median_response`,
+    /// `returned`, `dissatisfied`, `dispatched` or `unit`.
+    sort: Option<String>,
+    format: Option<String>,
+}
+
+impl NetworkParams {
+    fn counted(
+        &self,
+        state: &AppState,
+        actor: &docket_commands::Actor,
+    ) -> Result<Counted, ApiError> {
+        counted(
+            state,
+            actor,
+            (&self.from, &self.to),
+            [
+                (Dimension::Kind, &self.kind),
+                (Dimension::Community, &self.community),
+                (Dimension::Grid, &self.grid),
+                (Dimension::Category, &self.category),
+                (Dimension::Unit, &self.lead_unit),
+                (Dimension::Severity, &self.severity),
+            ],
+            None,
+        )
+    }
+
+    fn wants_csv(&self, headers: &HeaderMap) -> Result<bool, ApiError> {
+        match self.format.as_deref() {
+            Some("csv") => Ok(true),
+            Some("json") => Ok(false),
+            Some(other) => Err(bad(format!("format: {other:?} is not csv or json"))),
+            None => Ok(headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/csv"))),
+        }
+    }
+
+    /// The query string that lists a unit's dispatches in the same range and slice.
+    fn dispatches_of(&self, unit: &str) -> String {
+        let mut q: Vec<(&str, &str)> = Vec::new();
+        for (name, value) in [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("kind", &self.kind),
+            ("community", &self.community),
+            ("grid", &self.grid),
+            ("category", &self.category),
+            ("lead_unit", &self.lead_unit),
+            ("severity", &self.severity),
+        ] {
+            if let Some(v) = value {
+                q.push((name, v));
+            }
+        }
+        q.push(("unit", unit));
+        format!(
+            "/v1/stats/dispatches?{}",
+            serde_urlencoded::to_string(&q).expect("pairs of strings encode")
+        )
+    }
+}
+
+fn response_rate(c: &docket_projections::NetworkCounts) -> Option<f64> {
+    (c.answerable > 0).then(|| c.checked_in_on_time as f64 / c.answerable as f64)
+}
+
+/// `GET /v1/stats/units`: the per-unit table of the coordinated response network: for each unit
+/// dispatched in the range, its dispatches, check-ins on time and late, returns, parts, median
+/// minutes to check in and dissatisfied ratings, sorted to show the units that hold the network
+/// back first. Each row links to its dispatches.
+pub(crate) async fn units(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    Params(p): Params<NetworkParams>,
+) -> Result<Response, ApiError> {
+    for (name, given) in [
+        ("unit", p.unit.is_some()),
+        ("on_time", p.on_time.is_some()),
+        ("late", p.late.is_some()),
+        ("returned", p.returned.is_some()),
+        ("checked_in", p.checked_in.is_some()),
+    ] {
+        if given {
+            return Err(bad(format!(
+                "{name}: narrows the dispatches (/v1/stats/dispatches), not the per-unit table"
+            )));
+        }
+    }
+    let Counted { query, .. } = p.counted(&state, &actor)?;
+    let dispatches = state.read.dispatches(&query, None).await?;
+    let mut rows = docket_projections::by_unit(&dispatches);
+    let worst_rate = |r: &docket_projections::UnitRow| response_rate(&r.counts).unwrap_or(1.0);
+    match p.sort.as_deref().unwrap_or("late") {
+        "late" => rows.sort_by_key(|r| std::cmp::Reverse(r.counts.late)),
+        "response_rate" => rows.sort_by(|a, b| worst_rate(a).total_cmp(&worst_rate(b))),
+        "median_response" => rows.sort_by(|a, b| {
+            let m = |r: &docket_projections::UnitRow| r.counts.median_minutes_to_check_in;
+            m(b).unwrap_or(f64::INFINITY)
+                .total_cmp(&m(a).unwrap_or(f64::INFINITY))
+        }),
+        "returned" => rows.sort_by_key(|r| std::cmp::Reverse(r.counts.returned)),
+        "dissatisfied" => rows.sort_by_key(|r| std::cmp::Reverse(r.counts.dissatisfied)),
+        "dispatched" => rows.sort_by_key(|r| std::cmp::Reverse(r.counts.dispatched)),
+        "unit" => {}
+        other => {
+            return Err(bad(format!(
+                "sort: {other:?} is not late, response_rate, median_response, returned, dissatisfied, dispatched or unit"
+            )));
+        }
+    }
+    let names = crate::directory::Names::of(&state, actor.tenant.as_str()).await?;
+    if p.wants_csv(&headers)? {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        let mut write = |record: Vec<String>| {
+            out.write_record(&record)
+                .map_err(|e| ApiError::Internal(e.to_string()))
+        };
+        write(
+            [
+                "unit",
+                "name",
+                "dispatched",
+                "returned",
+                "checked_in_on_time",
+                "late",
+                "response_rate",
+                "median_minutes_to_check_in",
+                "parts",
+                "dissatisfied",
+                "dispatches",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        )?;
+        for r in &rows {
+            let c = &r.counts;
+            write(vec![
+                r.unit.clone(),
+                names.unit(&r.unit).unwrap_or_default(),
+                c.dispatched.to_string(),
+                c.returned.to_string(),
+                c.checked_in_on_time.to_string(),
+                c.late.to_string(),
+                response_rate(c).map(|v| v.to_string()).unwrap_or_default(),
+                c.median_minutes_to_check_in
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+                c.parts.to_string(),
+                c.dissatisfied.to_string(),
+                p.dispatches_of(&r.unit),
+            ])?;
+        }
+        let body = out
+            .into_inner()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response());
+    }
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut row = serde_json::to_value(r).expect("a row serializes");
+            row["name"] = json!(names.unit(&r.unit));
+            row["response_rate"] = json!(response_rate(&r.counts));
+            row["dispatches"] = json!(p.dispatches_of(&r.unit));
+            row
+        })
+        .collect();
+    Ok(Json(json!({
+        "from": query.from,
+        "to": query.to,
+        "as_of": query.now,
+        "timezone": "Asia/Shanghai",
+        "sort": p.sort.as_deref().unwrap_or("late"),
+        "units": rows,
+        "definitions": "docs/figures.md",
+    }))
+    .into_response())
+}
+
+/// `GET /v1/stats/dispatches`: the dispatches sent in the range, within the caller's reach (a
+/// unit's own), narrowed to one unit and to those on time, late, returned or checked in: what a
+/// per-unit figure or a network figure counts, each with its case.
+pub(crate) async fn dispatches(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    Params(p): Params<NetworkParams>,
+) -> Result<Response, ApiError> {
+    if p.sort.is_some() {
+        return Err(bad(
+            "sort: dispatches are listed in the order they were sent".to_owned(),
+        ));
+    }
+    if p.wants_csv(&headers)? {
+        return Err(bad(
+            "format: dispatches are listed as JSON; the per-unit table (/v1/stats/units) has CSV"
+                .to_owned(),
+        ));
+    }
+    let Counted { query, .. } = p.counted(&state, &actor)?;
+    let items: Vec<Value> = state
+        .read
+        .dispatches(&query, p.unit.as_deref())
+        .await?
+        .into_iter()
+        .filter(|d| {
+            p.on_time.is_none_or(|v| d.on_time() == v)
+                && p.late.is_none_or(|v| d.late == v)
+                && p.returned.is_none_or(|v| d.returned() == v)
+                && p.checked_in.is_none_or(|v| d.checked_in_at.is_some() == v)
+        })
+        .map(|d| {
+            let mut item = serde_json::to_value(&d).expect("a dispatch serializes");
+            item["minutes_to_check_in"] = json!(d.response_minutes());
+            item["case"] = json!(format!("/v1/cases/{}", d.case_id));
+            item
+        })
+        .collect();
+    Ok(Json(json!({
+        "from": query.from,
+        "to": query.to,
+        "count": items.len(),
+        "items": items,
+    }))
+    .into_response())
 }

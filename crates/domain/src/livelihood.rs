@@ -495,6 +495,8 @@ pub struct UnitDispatch {
     pub returned_at: Option<Timestamp>,
     /// Left out by a redispatch or a redo.
     pub replaced: bool,
+    /// The resident's rating of the round, for the units still on it when it was rated.
+    pub rating: Option<Satisfaction>,
 }
 
 impl UnitDispatch {
@@ -812,6 +814,7 @@ fn send(
                 returned: None,
                 returned_at: None,
                 replaced: false,
+                rating: None,
             }),
         }
     }
@@ -900,6 +903,9 @@ pub fn evolve(
         LivelihoodEvent::Rated { rating, .. } => {
             r.status = Closed;
             r.rating = Some(*rating);
+            for d in r.dispatches.iter_mut().filter(|d| d.is_active()) {
+                d.rating = Some(*rating);
+            }
         }
         LivelihoodEvent::ClosedUnrated { .. } => r.status = Closed,
         LivelihoodEvent::Redone {

@@ -29,7 +29,10 @@ pub use queries::{
     PersonCase, RepeatOf, StreamedCommit,
 };
 pub use rebuild::{NEXT_SCHEMA, RebuildReport, Target, rebuild};
-pub use stats::{Dimension, GroupCounts, MEDIAN, P90, StatsQuery, percentile};
+pub use stats::{
+    Dimension, DispatchRecord, GroupCounts, MEDIAN, NetworkCounts, NetworkGroup, P90, StatsQuery,
+    UnitRow, by_unit, percentile,
+};
 
 use queries::on_db;
 

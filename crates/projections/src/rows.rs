@@ -7,7 +7,7 @@ use docket_domain::hazard::HazardEvent;
 use docket_domain::livelihood::{LivelihoodEvent, ReplyResult};
 use docket_domain::petition::PetitionEvent;
 use docket_domain::risk_event::RiskEventEvent;
-use docket_domain::{CaseEvent, CaseKind, CaseState};
+use docket_domain::{CaseEvent, CaseKind, CaseState, Detail};
 use docket_eventlog::Recorded;
 use jiff::Timestamp;
 use jiff::tz::{self, TimeZone};
@@ -69,6 +69,69 @@ pub(crate) struct CaseRow {
     pub(crate) state: String,
     /// (unit, part): the lead and the assisting units.
     pub(crate) units: Vec<(String, &'static str)>,
+    /// A livelihood request's dispatches, one per unit and round.
+    pub(crate) dispatches: Vec<DispatchRow>,
+}
+
+/// One unit's dispatch on a livelihood request, as the per-unit figures read it.
+#[derive(Debug)]
+pub(crate) struct DispatchRow {
+    pub(crate) seq: i64,
+    pub(crate) unit: String,
+    pub(crate) lead: bool,
+    pub(crate) round: i64,
+    pub(crate) dispatched_at: i64,
+    pub(crate) check_in_by: i64,
+    pub(crate) checked_in_at: Option<i64>,
+    pub(crate) late: bool,
+    pub(crate) missed: bool,
+    pub(crate) returned_at: Option<i64>,
+    pub(crate) replaced: bool,
+    /// The parts the unit recorded, counted on its latest dispatch.
+    pub(crate) parts: i64,
+    pub(crate) rating: Option<&'static str>,
+}
+
+fn satisfaction_name(s: Satisfaction) -> &'static str {
+    match s {
+        Satisfaction::Satisfied => "satisfied",
+        Satisfaction::BasicallySatisfied => "basically_satisfied",
+        Satisfaction::Dissatisfied => "dissatisfied",
+    }
+}
+
+/// The dispatch rows of a case: a livelihood request's, none for other kinds.
+fn dispatch_rows(state: &CaseState) -> Vec<DispatchRow> {
+    let Detail::Livelihood(request) = &state.detail else {
+        return Vec::new();
+    };
+    let parts = &state.handling.parts;
+    let ds = &request.dispatches;
+    ds.iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let latest = !ds[i + 1..].iter().any(|later| later.unit == d.unit);
+            DispatchRow {
+                seq: i as i64,
+                unit: d.unit.to_string(),
+                lead: d.lead,
+                round: i64::from(d.round),
+                dispatched_at: micros(d.dispatched_at),
+                check_in_by: micros(d.check_in_by),
+                checked_in_at: d.checked_in_at.map(micros),
+                late: d.late,
+                missed: d.missed,
+                returned_at: d.returned_at.map(micros),
+                replaced: d.replaced,
+                parts: if latest {
+                    parts.iter().filter(|p| p.unit == d.unit).count() as i64
+                } else {
+                    0
+                },
+                rating: d.rating.map(satisfaction_name),
+            }
+        })
+        .collect()
 }
 
 /// One increment of a per-day counter.
@@ -287,6 +350,7 @@ pub(crate) fn project(
         backlog: state.is_backlog(),
         state: serde_json::to_string(&state).expect("case state serializes"),
         units,
+        dispatches: dispatch_rows(&state),
     };
     let slice = [
         kind.as_str().to_owned(),

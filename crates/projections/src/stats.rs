@@ -104,6 +104,15 @@ pub struct GroupCounts {
     pub opened_petitions: i64,
     pub opened_repeats: i64,
     pub opened_hazards: i64,
+    /// Risk events identified in the range, and of those, now: under control, under control
+    /// past their review, struck off, escalated.
+    pub opened_risks: i64,
+    pub risks_under_control: i64,
+    pub risk_reviews_overdue: i64,
+    pub risks_struck_off: i64,
+    pub risks_escalated: i64,
+    /// Livelihood requests received in the range.
+    pub opened_requests: i64,
     /// Cases closed in the range.
     pub closed: i64,
     pub closed_on_time: i64,
@@ -126,17 +135,7 @@ impl ReadModel {
         &self,
         q: &StatsQuery,
     ) -> Result<BTreeMap<String, GroupCounts>, ProjectionError> {
-        let local = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
-        let start = |d: Date| -> Result<Timestamp, ProjectionError> {
-            d.to_zoned_datetime(local.clone())
-                .map(|z| z.timestamp())
-                .map_err(|e| ProjectionError::Io(e.to_string()))
-        };
-        let from = start(q.from)?;
-        let to = start(
-            q.to.tomorrow()
-                .map_err(|e| ProjectionError::Io(e.to_string()))?,
-        )?;
+        let (from, to) = range(q)?;
         let mut groups: BTreeMap<String, GroupCounts> = BTreeMap::new();
         // Three sources, asked at once on separate connections.
         let (cohort, closures, counters) = match self.db() {
@@ -160,6 +159,12 @@ impl ReadModel {
                 group.opened_petitions,
                 group.opened_repeats,
                 group.opened_hazards,
+                group.opened_risks,
+                group.risks_under_control,
+                group.risk_reviews_overdue,
+                group.risks_struck_off,
+                group.risks_escalated,
+                group.opened_requests,
             ] = counts;
         }
         for c in closures.counts {
@@ -192,6 +197,202 @@ impl ReadModel {
         }
         Ok(groups)
     }
+}
+
+/// One unit's dispatch on a livelihood request, as the network's figures read it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DispatchRecord {
+    /// The group of its case (empty when not grouped).
+    #[serde(skip)]
+    pub group: String,
+    pub case_id: uuid::Uuid,
+    pub number: String,
+    pub unit: String,
+    pub lead: bool,
+    pub round: i64,
+    pub dispatched_at: Timestamp,
+    pub check_in_by: Timestamp,
+    pub checked_in_at: Option<Timestamp>,
+    /// Checked in after its limit, or found not checked in by it.
+    pub late: bool,
+    /// The deadline watch (or a later command) recorded the check-in missed.
+    pub missed: bool,
+    pub returned_at: Option<Timestamp>,
+    /// Left out by a redispatch or a redo.
+    pub replaced: bool,
+    pub parts: i64,
+    pub rating: Option<String>,
+}
+
+impl DispatchRecord {
+    /// Checked in within its limit.
+    pub fn on_time(&self) -> bool {
+        self.checked_in_at.is_some() && !self.late
+    }
+
+    pub fn returned(&self) -> bool {
+        self.returned_at.is_some()
+    }
+
+    /// Minutes from dispatch to check-in, once checked in.
+    pub fn response_minutes(&self) -> Option<f64> {
+        self.checked_in_at
+            .map(|at| at.duration_since(self.dispatched_at).as_secs_f64() / 60.0)
+    }
+
+    pub fn dissatisfied(&self) -> bool {
+        self.rating.as_deref() == Some("dissatisfied")
+    }
+}
+
+/// The coordinated response network's counts over a set of dispatches: the hotline systems'
+/// response rate is `on_time / answerable` (a returned dispatch was not the unit's to answer).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct NetworkCounts {
+    pub dispatched: i64,
+    pub returned: i64,
+    /// Dispatched and not returned.
+    pub answerable: i64,
+    pub checked_in_on_time: i64,
+    pub late: i64,
+    pub parts: i64,
+    pub dissatisfied: i64,
+    pub median_minutes_to_check_in: Option<f64>,
+    pub p90_minutes_to_check_in: Option<f64>,
+}
+
+impl NetworkCounts {
+    pub fn of<'a>(dispatches: impl IntoIterator<Item = &'a DispatchRecord>) -> NetworkCounts {
+        let mut n = NetworkCounts::default();
+        let mut minutes = Vec::new();
+        for d in dispatches {
+            n.dispatched += 1;
+            n.returned += i64::from(d.returned());
+            n.answerable += i64::from(!d.returned());
+            n.checked_in_on_time += i64::from(d.on_time());
+            n.late += i64::from(d.late);
+            n.parts += d.parts;
+            n.dissatisfied += i64::from(d.dissatisfied());
+            minutes.extend(d.response_minutes());
+        }
+        minutes.sort_by(f64::total_cmp);
+        n.median_minutes_to_check_in = percentile(&minutes, MEDIAN);
+        n.p90_minutes_to_check_in = percentile(&minutes, P90);
+        n
+    }
+}
+
+/// One row of the per-unit table: the unit's dispatches in the range.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UnitRow {
+    pub unit: String,
+    #[serde(flatten)]
+    pub counts: NetworkCounts,
+}
+
+/// The per-unit table, one row per unit dispatched, in unit order.
+pub fn by_unit(dispatches: &[DispatchRecord]) -> Vec<UnitRow> {
+    let mut units: BTreeMap<&str, Vec<&DispatchRecord>> = BTreeMap::new();
+    for d in dispatches {
+        units.entry(&d.unit).or_default().push(d);
+    }
+    units
+        .into_iter()
+        .map(|(unit, ds)| UnitRow {
+            unit: unit.to_owned(),
+            counts: NetworkCounts::of(ds),
+        })
+        .collect()
+}
+
+/// Per group, the network's counts and the hours from receipt to reply of the requests replied
+/// to in the range (median, 90th percentile).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetworkGroup {
+    pub counts: NetworkCounts,
+    pub replied: i64,
+    pub median_hours_to_reply: Option<f64>,
+    pub p90_hours_to_reply: Option<f64>,
+}
+
+impl ReadModel {
+    /// The dispatches sent in the range, within the query's slice and reach (a unit reaches its
+    /// own), optionally of one unit.
+    pub async fn dispatches(
+        &self,
+        q: &StatsQuery,
+        unit: Option<&str>,
+    ) -> Result<Vec<DispatchRecord>, ProjectionError> {
+        let (from, to) = range(q)?;
+        match self.db() {
+            crate::Db::Sqlite(pool) => {
+                crate::store::sqlite::dispatches(pool, q, from, to, unit).await
+            }
+            crate::Db::Postgres(pool) => {
+                crate::store::postgres::dispatches(pool, q, from, to, unit).await
+            }
+        }
+    }
+
+    /// The network's figures per group: its dispatches in the range and its replies.
+    pub async fn network(
+        &self,
+        q: &StatsQuery,
+    ) -> Result<BTreeMap<String, NetworkGroup>, ProjectionError> {
+        let dispatches = self.dispatches(q, None).await?;
+        let replied = match self.db() {
+            crate::Db::Sqlite(pool) => crate::store::sqlite::replied_requests(pool, q).await?,
+            crate::Db::Postgres(pool) => crate::store::postgres::replied_requests(pool, q).await?,
+        };
+        let (from, to) = range(q)?;
+        let mut groups: BTreeMap<String, NetworkGroup> = BTreeMap::new();
+        let mut by_group: BTreeMap<&str, Vec<&DispatchRecord>> = BTreeMap::new();
+        for d in &dispatches {
+            by_group.entry(&d.group).or_default().push(d);
+        }
+        for (g, ds) in by_group {
+            groups.entry(g.to_owned()).or_default().counts = NetworkCounts::of(ds);
+        }
+        let mut hours: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for (g, filed_at, state) in replied {
+            let state: docket_domain::CaseState =
+                serde_json::from_str(&state).map_err(|e| ProjectionError::Io(e.to_string()))?;
+            let docket_domain::Detail::Livelihood(request) = &state.detail else {
+                continue;
+            };
+            // The latest reply, when it fell in the range.
+            let Some(at) = request.replied_at.filter(|at| from <= *at && *at < to) else {
+                continue;
+            };
+            let received = crate::rows::from_micros(filed_at);
+            hours
+                .entry(g)
+                .or_default()
+                .push(at.duration_since(received).as_secs_f64() / 3600.0);
+        }
+        for (g, mut h) in hours {
+            h.sort_by(f64::total_cmp);
+            let group = groups.entry(g).or_default();
+            group.replied = h.len() as i64;
+            group.median_hours_to_reply = percentile(&h, MEDIAN);
+            group.p90_hours_to_reply = percentile(&h, P90);
+        }
+        Ok(groups)
+    }
+}
+
+/// The instants a query's range of tenant-local days starts and ends.
+fn range(q: &StatsQuery) -> Result<(Timestamp, Timestamp), ProjectionError> {
+    let local = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
+    let start = |d: Date| -> Result<Timestamp, ProjectionError> {
+        d.to_zoned_datetime(local.clone())
+            .map(|z| z.timestamp())
+            .map_err(|e| ProjectionError::Io(e.to_string()))
+    };
+    let next =
+        q.to.tomorrow()
+            .map_err(|e| ProjectionError::Io(e.to_string()))?;
+    Ok((start(q.from)?, start(next)?))
 }
 
 /// A range of days cut into the counter tables that cover it with the fewest rows: whole years
@@ -276,6 +477,9 @@ impl Spans {
 }
 
 const MICROS_PER_DAY: f64 = 86_400_000_000.0;
+
+/// How many counts the cohort query gives per group.
+pub(crate) const COHORT: usize = 12;
 
 /// The percentiles of days to close the figures report.
 pub const MEDIAN: u64 = 50;

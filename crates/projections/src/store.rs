@@ -61,6 +61,27 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
         "case_id, unit",
     ),
     (
+        "case_dispatches",
+        &[
+            "case_id",
+            "tenant",
+            "seq",
+            "unit",
+            "lead",
+            "round",
+            "dispatched_at",
+            "check_in_by",
+            "checked_in_at",
+            "late",
+            "missed",
+            "returned_at",
+            "replaced",
+            "parts",
+            "rating",
+        ],
+        "case_id, seq",
+    ),
+    (
         "case_history",
         &[
             "case_id",
@@ -589,6 +610,46 @@ macro_rules! dialect {
                         .push_bind(row.tenant.clone())
                         .push_bind(unit.clone())
                         .push_bind(*part);
+                });
+                q.build().execute(&mut **tx).await?;
+            }
+            for chunk in touched.chunks(500) {
+                let mut q =
+                    QueryBuilder::<Db>::new("DELETE FROM case_dispatches WHERE case_id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind((*id).clone());
+                }
+                q.push(")");
+                q.build().execute(&mut **tx).await?;
+            }
+            let dispatches: Vec<(&rows::CaseRow, &rows::DispatchRow)> = plan
+                .cases
+                .iter()
+                .flat_map(|c| c.row.dispatches.iter().map(move |d| (&c.row, d)))
+                .collect();
+            for chunk in dispatches.chunks(500) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO case_dispatches (case_id, tenant, seq, unit, lead, round,
+                        dispatched_at, check_in_by, checked_in_at, late, missed, returned_at,
+                        replaced, parts, rating) ",
+                );
+                q.push_values(chunk, |mut b, (row, d)| {
+                    b.push_bind(row.case_id.clone())
+                        .push_bind(row.tenant.clone())
+                        .push_bind(d.seq)
+                        .push_bind(d.unit.clone())
+                        .push_bind(d.lead)
+                        .push_bind(d.round)
+                        .push_bind(d.dispatched_at)
+                        .push_bind(d.check_in_by)
+                        .push_bind(d.checked_in_at)
+                        .push_bind(d.late)
+                        .push_bind(d.missed)
+                        .push_bind(d.returned_at)
+                        .push_bind(d.replaced)
+                        .push_bind(d.parts)
+                        .push_bind(d.rating);
                 });
                 q.build().execute(&mut **tx).await?;
             }
@@ -1344,13 +1405,15 @@ macro_rules! dialect {
             }
         }
 
-        /// Per group: opened, of those closed, overdue, petitions, repeats, hazards.
+        /// Per group: opened, of those closed, overdue, petitions, repeats, hazards; risk events,
+        /// of those under control, under control past their review, struck off, escalated;
+        /// livelihood requests.
         pub(crate) async fn stats_cohort(
             pool: &$pool,
             stats: &crate::stats::StatsQuery,
             from: jiff::Timestamp,
             to: jiff::Timestamp,
-        ) -> Result<Vec<(String, [i64; 6])>, ProjectionError> {
+        ) -> Result<Vec<(String, [i64; crate::stats::COHORT])>, ProjectionError> {
             let group = stats.by.map_or("''", |d| d.case_column());
             // The repeats among the petitions filed in the range, found set-wise rather than case
             // by case, by the rule of `repeat_sql` (which the drill-down lists use): a petition
@@ -1383,9 +1446,20 @@ macro_rules! dialect {
                     SUM(CASE WHEN kind = 'petition'
                         AND (case_id IN (SELECT case_id FROM repeats_by_person) OR {})
                         THEN 1 ELSE 0 END) AS repeats,
-                    SUM(CASE WHEN kind = 'hazard' THEN 1 ELSE 0 END) AS hazards
+                    SUM(CASE WHEN kind = 'hazard' THEN 1 ELSE 0 END) AS hazards,
+                    SUM(CASE WHEN kind = 'risk_event' THEN 1 ELSE 0 END) AS risks,
+                    SUM(CASE WHEN kind = 'risk_event' AND status = 'under-control'
+                        THEN 1 ELSE 0 END) AS risks_under_control,
+                    SUM(CASE WHEN kind = 'risk_event' AND status = 'under-control'
+                        AND deadline <= {now} THEN 1 ELSE 0 END) AS risk_reviews_overdue,
+                    SUM(CASE WHEN kind = 'risk_event' AND status = 'struck-off'
+                        THEN 1 ELSE 0 END) AS risks_struck_off,
+                    SUM(CASE WHEN kind = 'risk_event' AND status = 'escalated'
+                        THEN 1 ELSE 0 END) AS risks_escalated,
+                    SUM(CASE WHEN kind = 'livelihood' THEN 1 ELSE 0 END) AS requests
                  FROM cases WHERE tenant = ",
-                crate::store::duplicate_of_a_petition_within_a_year_sql("cases")
+                crate::store::duplicate_of_a_petition_within_a_year_sql("cases"),
+                now = rows::micros(stats.now),
             ));
             q.push_bind(stats.tenant.clone())
                 .push(" AND filed_at >= ")
@@ -1409,9 +1483,122 @@ macro_rules! dialect {
                             n("petitions")?,
                             n("repeats")?,
                             n("hazards")?,
+                            n("risks")?,
+                            n("risks_under_control")?,
+                            n("risk_reviews_overdue")?,
+                            n("risks_struck_off")?,
+                            n("risks_escalated")?,
+                            n("requests")?,
                         ],
                     ))
                 })
+                .collect()
+        }
+
+        /// The dispatches of livelihood requests sent in the range (`dispatched_at`), within the
+        /// slice and reach (a unit reaches its own dispatches), optionally of one unit, each with
+        /// its case's number and group.
+        pub(crate) async fn dispatches(
+            pool: &$pool,
+            stats: &crate::stats::StatsQuery,
+            from: jiff::Timestamp,
+            to: jiff::Timestamp,
+            unit: Option<&str>,
+        ) -> Result<Vec<crate::stats::DispatchRecord>, ProjectionError> {
+            let group = stats.by.map_or("''", |d| d.case_column());
+            let mut q = QueryBuilder::<Db>::new(format!(
+                "SELECT {group} AS g, d.case_id AS case_id, case_number, d.unit AS unit,
+                    d.lead AS lead, d.round AS round, d.dispatched_at AS dispatched_at,
+                    d.check_in_by AS check_in_by, d.checked_in_at AS checked_in_at,
+                    d.late AS late, d.missed AS missed, d.returned_at AS returned_at,
+                    d.replaced AS replaced, d.parts AS parts, d.rating AS rating
+                 FROM case_dispatches d JOIN cases ON cases.case_id = d.case_id
+                 WHERE d.tenant = "
+            ));
+            q.push_bind(stats.tenant.clone())
+                .push(" AND d.dispatched_at >= ")
+                .push_bind(rows::micros(from))
+                .push(" AND d.dispatched_at < ")
+                .push_bind(rows::micros(to));
+            let tenant_wide = crate::stats::StatsQuery {
+                reach: Reach::Tenant,
+                ..stats.clone()
+            };
+            push_stats_filters(&mut q, &tenant_wide, false);
+            match &stats.reach {
+                Reach::Tenant => {}
+                Reach::Grids(grids) => {
+                    q.push(" AND grid IN (");
+                    let mut list = q.separated(", ");
+                    for grid in grids {
+                        list.push_bind(grid.as_str().to_owned());
+                    }
+                    q.push(")");
+                }
+                Reach::Unit(own) => {
+                    q.push(" AND d.unit = ").push_bind(own.as_str().to_owned());
+                }
+                Reach::Nothing => {
+                    q.push(" AND 1 = 0");
+                }
+            }
+            if let Some(unit) = unit {
+                q.push(" AND d.unit = ").push_bind(unit.to_owned());
+            }
+            q.push(" ORDER BY d.dispatched_at, d.case_id, d.seq");
+            let rows = q.build().fetch_all(pool).await?;
+            let time = |r: &<Db as sqlx::Database>::Row, c: &str| -> Result<Option<jiff::Timestamp>, sqlx::Error> {
+                Ok(r.try_get::<Option<i64>, _>(c)?.map(from_micros))
+            };
+            rows.iter()
+                .map(|r| {
+                    Ok(crate::stats::DispatchRecord {
+                        group: r.try_get("g")?,
+                        case_id: uuid(r.try_get::<&str, _>("case_id")?)?,
+                        number: r.try_get("case_number")?,
+                        unit: r.try_get("unit")?,
+                        lead: r.try_get("lead")?,
+                        round: r.try_get("round")?,
+                        dispatched_at: from_micros(r.try_get("dispatched_at")?),
+                        check_in_by: from_micros(r.try_get("check_in_by")?),
+                        checked_in_at: time(r, "checked_in_at")?,
+                        late: r.try_get("late")?,
+                        missed: r.try_get("missed")?,
+                        returned_at: time(r, "returned_at")?,
+                        replaced: r.try_get("replaced")?,
+                        parts: r.try_get("parts")?,
+                        rating: r.try_get("rating")?,
+                    })
+                })
+                .collect()
+        }
+
+        /// The livelihood requests replied to in the range (by the counter `requests_replied`):
+        /// per request, its group, when it was received, and its state.
+        pub(crate) async fn replied_requests(
+            pool: &$pool,
+            stats: &crate::stats::StatsQuery,
+        ) -> Result<Vec<(String, i64, String)>, ProjectionError> {
+            let group = stats.by.map_or("''", |d| d.case_column());
+            let mut q = QueryBuilder::<Db>::new(format!(
+                "SELECT {group} AS g, filed_at, state FROM cases
+                 WHERE kind = 'livelihood' AND tenant = "
+            ));
+            q.push_bind(stats.tenant.clone())
+                .push(
+                    " AND case_id IN (SELECT case_id FROM case_events
+                       WHERE metric = 'requests_replied' AND tenant = ",
+                )
+                .push_bind(stats.tenant.clone())
+                .push(" AND day >= ")
+                .push_bind(stats.from.to_string())
+                .push(" AND day <= ")
+                .push_bind(stats.to.to_string())
+                .push(")");
+            push_stats_filters(&mut q, stats, false);
+            let rows = q.build().fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("g")?, r.try_get("filed_at")?, r.try_get("state")?)))
                 .collect()
         }
 

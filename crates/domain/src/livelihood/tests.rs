@@ -1841,3 +1841,28 @@ fn allowed_actions_follow_the_table_and_its_guards() {
     );
     expect_allowed(&closed_with(Satisfaction::Satisfied), now(), &[]);
 }
+
+#[test]
+fn a_rating_is_kept_on_the_dispatches_of_its_round_still_on_the_request() {
+    let mut history = out();
+    history.push(returned(property()));
+    history.push(redispatched_at(now(), market(), vec![safety()]));
+    history.push(checked_in(market(), false));
+    history.push(checked_in(safety(), false));
+    history.push(replied(ReplyResult::Resolved));
+    history.push(rated(Satisfaction::Dissatisfied));
+    let r = replay(&history);
+    let rated: Vec<(&str, Option<Satisfaction>)> = r
+        .dispatches
+        .iter()
+        .map(|d| (d.unit.as_str(), d.rating))
+        .collect();
+    assert_eq!(
+        rated,
+        [
+            ("qinghe-market", Some(Satisfaction::Dissatisfied)),
+            ("qinghe-property", None),
+            ("qinghe-safety", Some(Satisfaction::Dissatisfied)),
+        ]
+    );
+}

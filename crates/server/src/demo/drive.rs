@@ -30,16 +30,21 @@ impl Clock for DemoClock {
     }
 }
 
-/// Who does what in the demo: one user per role, the handler in the tenant's safety unit, the
-/// mediator in its mediation room, grid workers covering all its grids.
-fn actor(tenant: &TenantId, role: Role) -> Actor {
+/// Who does what in the demo: one user per role, the handler in the tenant's safety unit (or
+/// the unit a step names), the mediator in its mediation room, grid workers covering all its
+/// grids.
+fn actor(tenant: &TenantId, role: Role, unit: Option<&str>) -> Actor {
     Actor {
-        id: format!("demo-{role}"),
+        id: match unit {
+            Some(unit) => format!("demo-{role}-{unit}"),
+            None => format!("demo-{role}"),
+        },
         tenant: tenant.clone(),
         role,
-        unit: match role {
-            Role::Handler => Some(format!("{tenant}-safety").parse().expect("a unit id")),
-            Role::Mediator => Some(format!("{tenant}-mediation").parse().expect("a unit id")),
+        unit: match (role, unit) {
+            (Role::Handler, Some(unit)) => Some(unit.parse().expect("a unit id")),
+            (Role::Handler, None) => Some(format!("{tenant}-safety").parse().expect("a unit id")),
+            (Role::Mediator, _) => Some(format!("{tenant}-mediation").parse().expect("a unit id")),
             _ => None,
         },
         grids: (1..=super::directory::GRIDS)
@@ -91,7 +96,7 @@ pub(crate) async fn drive(
             expected_version: None,
         };
         let outcome = commands
-            .handle(&actor(tenant, step.who), request)
+            .handle(&actor(tenant, step.who, step.unit.as_deref()), request)
             .await
             .map_err(|e| {
                 let action = if step.action.is_empty() {

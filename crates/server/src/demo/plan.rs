@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 const HOUR: SignedDuration = SignedDuration::from_hours(1);
 const DAY: SignedDuration = SignedDuration::from_hours(24);
+const MINUTE: SignedDuration = SignedDuration::from_mins(1);
 
 /// One command of the plan: at `at`, `who` does `action` with `body` to case `case` (its
 /// filing when `action` is empty).
@@ -21,6 +22,8 @@ pub(crate) struct Step {
     pub(crate) at: Timestamp,
     pub(crate) case: usize,
     pub(crate) who: Role,
+    /// The unit a handler acts for, when not the tenant's safety office.
+    pub(crate) unit: Option<String>,
     pub(crate) action: &'static str,
     pub(crate) body: Value,
 }
@@ -30,6 +33,11 @@ pub(crate) struct Step {
 pub(crate) struct Intended {
     counts: HashMap<&'static str, i64>,
     days_to_close: Vec<f64>,
+    /// Per unit of the network, of its dispatches sent in the year: dispatched, checked in on
+    /// time, late, returned.
+    units: std::collections::BTreeMap<String, [i64; 4]>,
+    minutes_to_check_in: Vec<f64>,
+    hours_to_reply: Vec<f64>,
 }
 
 impl Intended {
@@ -51,6 +59,26 @@ impl Plan {
             at,
             case,
             who,
+            unit: None,
+            action,
+            body,
+        });
+    }
+
+    /// Plans a handler of `unit` doing `action` with `body` to case `case` at `at`.
+    fn step_for(
+        &mut self,
+        case: usize,
+        at: Timestamp,
+        unit: &str,
+        action: &'static str,
+        body: Value,
+    ) {
+        self.steps.push(Step {
+            at,
+            case,
+            who: Role::Handler,
+            unit: Some(unit.to_owned()),
             action,
             body,
         });
@@ -191,6 +219,7 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
         let categories = ["fire", "gas", "e-bike-charging", "structure", "electrical"];
         let (community, grid) = place(&mut rng);
         plan.steps.push(Step {
+            unit: None,
             at: t0,
             case,
             who: Role::GridWorker,
@@ -313,6 +342,7 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
         ];
         let (community, grid) = place(&mut rng);
         plan.steps.push(Step {
+            unit: None,
             at: t0,
             case,
             who: Role::Mediator,
@@ -421,6 +451,7 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
         ];
         let (community, grid) = place(&mut rng);
         plan.steps.push(Step {
+            unit: None,
             at: t0,
             case,
             who: Role::PetitionOfficer,
@@ -506,6 +537,386 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
         };
         finish(&mut plan, &mut rng, case, CaseKind::Petition, t0, end);
     }
+    // Stability-risk events (涉稳): the report's 57 found and 53 struck off; of the rest, half
+    // escalated to the district and half still under control at the year's end.
+    let policy = docket_domain::deadlines::DeadlinePolicy::default();
+    let risks = n(57.0);
+    let struck = if risks >= 2 {
+        ((risks as f64 * 53.0 / 57.0).round() as usize).min(risks - 1)
+    } else {
+        risks
+    };
+    let escalated = (risks - struck).div_ceil(2);
+    for r in 0..risks {
+        let case = plan.kinds.len();
+        plan.kinds.push(CaseKind::RiskEvent);
+        let t0 = filed_at(&mut rng);
+        let (community, grid) = place(&mut rng);
+        let categories = [
+            "wage-arrears",
+            "relocation-compensation",
+            "property",
+            "investment-finance",
+            "group-visit",
+            "public-safety",
+        ];
+        let sources = [
+            "grid-patrol",
+            "petition",
+            "dispute",
+            "hotline",
+            "police-notice",
+        ];
+        plan.steps.push(Step {
+            unit: None,
+            at: t0,
+            case,
+            who: Role::GridWorker,
+            action: "",
+            body: json!({"kind": "risk_event", "community": community, "grid": grid,
+                "title": "涉稳风险线索", "category": categories[rng.usize(0..categories.len())],
+                "source": sources[rng.usize(0..sources.len())],
+                "people": [{"name": "涉事群众"}], "headcount": rng.u32(1..60)}),
+        });
+        plan.intended.add("opened", 1);
+        plan.intended.add("risks_found", 1);
+        plan.intended.add("strike_off_rate/denominator", 1);
+        let (level, review_days) = match rng.u8(0..10) {
+            0..=1 => ("major", 7),
+            2..=4 => ("large", 15),
+            _ => ("general", 30),
+        };
+        let assessed = t0 + 4 * HOUR;
+        plan.step(
+            case,
+            assessed,
+            Role::Supervisor,
+            "assess",
+            json!({"level": level, "reason": "研判"}),
+        );
+        if in_year(assessed) {
+            plan.intended.add("risks_assessed", 1);
+        }
+        if r >= struck && r < struck + escalated {
+            let at = assessed + DAY;
+            plan.step(
+                case,
+                at,
+                Role::Supervisor,
+                "escalate",
+                json!({"reason": "超出街道处置权限"}),
+            );
+            plan.intended.add("risks_escalated", 1);
+            finish(
+                &mut plan,
+                &mut rng,
+                case,
+                CaseKind::RiskEvent,
+                t0,
+                Some((at, false, true)),
+            );
+            continue;
+        }
+        let controlled = assessed + DAY;
+        plan.step(
+            case,
+            controlled,
+            Role::Supervisor,
+            "control",
+            json!({"measures": "专人稳控，每日联系", "unit": format!("{tenant}-safety"),
+                   "responsible_person": "王科长", "leader": "李书记"}),
+        );
+        if r >= struck {
+            // Still under control: its next review is long overdue by now.
+            plan.intended.add("risks_under_control", 1);
+            plan.intended.add("risk_reviews_overdue", 1);
+            finish(&mut plan, &mut rng, case, CaseKind::RiskEvent, t0, None);
+            continue;
+        }
+        // Reviewed before each review falls due, then struck off.
+        let mut at = controlled;
+        for _ in 0..rng.u8(1..=3) {
+            at += DAY * (review_days - 2);
+            plan.step(
+                case,
+                at,
+                Role::Handler,
+                "review",
+                json!({"situation": "情况平稳", "trend": "eased"}),
+            );
+            if in_year(at) {
+                plan.intended.add("risk_reviews", 1);
+            }
+        }
+        at += DAY;
+        plan.step(
+            case,
+            at,
+            Role::Supervisor,
+            "strike-off",
+            json!({"basis": "风险已化解", "evidence": evidence}),
+        );
+        plan.intended.add("risks_struck_off", 1);
+        plan.intended.add("strike_off_rate", 1);
+        finish(
+            &mut plan,
+            &mut rng,
+            case,
+            CaseKind::RiskEvent,
+            t0,
+            Some((at, true, true)),
+        );
+    }
+
+    // Livelihood requests (民呼我为) answered by the network (一呼百应): a market or an office
+    // leads, others co-handle; some units return a dispatch, some check in late; a dissatisfied
+    // resident's request is redone once.
+    let network: Vec<String> = (1..=22)
+        .map(|m| format!("{tenant}-market-{m:02}"))
+        .chain(
+            [
+                "safety",
+                "urban",
+                "housing",
+                "labour",
+                "police",
+                "fire",
+                "property-1",
+                "property-2",
+                "property-3",
+                "water",
+            ]
+            .map(|u| format!("{tenant}-{u}")),
+        )
+        .collect();
+    for _ in 0..n(800.0) {
+        let case = plan.kinds.len();
+        plan.kinds.push(CaseKind::Livelihood);
+        let t0 = filed_at(&mut rng);
+        let (community, grid) = place(&mut rng);
+        let (urgency, pace) = match rng.u8(0..20) {
+            0 => ("emergency", MINUTE),
+            1..=3 => ("utility", 4 * MINUTE),
+            4..=17 => ("general", 10 * MINUTE),
+            _ => ("complex", 10 * MINUTE),
+        };
+        let urgency_of = |limits: &docket_domain::deadlines::ByUrgency| match urgency {
+            "emergency" => limits.emergency,
+            "utility" => limits.utility,
+            "general" => limits.general,
+            _ => limits.complex,
+        };
+        let channel = [
+            "hotline",
+            "grid-worker",
+            "walk-in",
+            "grid-meeting",
+            "resident-app",
+        ][rng.usize(0..5)];
+        let categories = [
+            "market-order",
+            "property-service",
+            "utilities",
+            "environment",
+            "traffic-parking",
+            "public-facilities",
+            "noise",
+        ];
+        let mut body = json!({"kind": "livelihood", "community": community, "grid": grid,
+            "title": "群众诉求", "channel": channel, "urgency": urgency,
+            "category": categories[rng.usize(0..categories.len())],
+            "requester": {"name": "来电群众", "phone": "13800000000"}});
+        if channel == "hotline" {
+            body["hotline_order"] = json!(format!("12345-{year}-{case:06}"));
+        }
+        plan.steps.push(Step {
+            unit: None,
+            at: t0,
+            case,
+            who: Role::PetitionOfficer,
+            action: "",
+            body,
+        });
+        plan.intended.add("opened", 1);
+        plan.intended.add("requests_received", 1);
+        // The units: a lead and up to three co-handlers, all different.
+        let mut units: Vec<String> = Vec::new();
+        let wanted = 1 + match rng.u8(0..10) {
+            0..=4 => 0,
+            5..=7 => 1,
+            8 => 2,
+            _ => 3,
+        };
+        while units.len() < wanted {
+            let u = network[rng.usize(0..network.len())].clone();
+            if !units.contains(&u) {
+                units.push(u);
+            }
+        }
+        let mut start = t0;
+        let mut handle_by = policy.due_within(t0, urgency_of(&policy.livelihood.handle));
+        let mut on_time = true;
+        let mut round = 1;
+        let closing = loop {
+            // Dispatched (or redone) shortly after the request came in.
+            let dispatched = start + pace;
+            let (action, who) = if round == 1 {
+                ("dispatch", Role::PetitionOfficer)
+            } else {
+                ("redo", Role::Supervisor)
+            };
+            let mut dispatch_body = json!({"lead": units[0], "co_handlers": units[1..]});
+            if round > 1 {
+                dispatch_body["reason"] = json!("群众不满意，重办");
+            }
+            plan.step(case, dispatched, who, action, dispatch_body);
+            if in_year(dispatched) {
+                if units.len() > 1 {
+                    plan.intended.add("requests_coordinated", 1);
+                }
+                if round > 1 {
+                    plan.intended.add("redone", 1);
+                }
+            }
+            let check_in_by =
+                policy.due_within(dispatched, urgency_of(&policy.livelihood.check_in));
+            // Each unit: a co-handler may return it at once; one may check in late; the rest
+            // check in within their limit and record their parts.
+            let mut times: Vec<Timestamp> = Vec::new();
+            let mut answered: Vec<(String, Timestamp)> = Vec::new();
+            for (i, unit) in units.iter().enumerate() {
+                let tally = |plan: &mut Plan, k: usize| {
+                    if in_year(dispatched) {
+                        plan.intended.units.entry(unit.clone()).or_default()[k] += 1;
+                    }
+                };
+                tally(&mut plan, 0);
+                if round == 1 && i > 0 && rng.u8(0..10) == 0 {
+                    let at = dispatched + pace / 2;
+                    plan.step_for(
+                        case,
+                        at,
+                        unit,
+                        "return-dispatch",
+                        json!({"reason": "不属本单位职责"}),
+                    );
+                    tally(&mut plan, 3);
+                    if in_year(at) {
+                        plan.intended.add("dispatches_returned", 1);
+                    }
+                    times.push(at);
+                    continue;
+                }
+                let late = round == 1 && rng.u8(0..8) == 0;
+                let at = if late {
+                    check_in_by + pace * 2
+                } else {
+                    dispatched + pace * rng.i32(1..=2)
+                };
+                plan.step_for(case, at, unit, "check-in", json!({}));
+                tally(&mut plan, if late { 2 } else { 1 });
+                if in_year(dispatched) {
+                    plan.intended
+                        .minutes_to_check_in
+                        .push((at - dispatched).as_secs_f64() / 60.0);
+                }
+                if late {
+                    // Recorded by the late check-in itself, or by a command before it.
+                    if in_year(at) {
+                        plan.intended.add("check_ins_missed", 1);
+                    }
+                }
+                times.push(at);
+                answered.push((unit.clone(), at));
+            }
+            for (unit, checked_in) in &answered {
+                let at = *checked_in + pace;
+                plan.step_for(case, at, unit, "record-part", json!({"text": "已到场处置"}));
+                times.push(at);
+            }
+            let replied = times.iter().copied().max().expect("a unit answers") + pace;
+            times.push(replied);
+            let result = match rng.u8(0..20) {
+                0 => "not-resolved",
+                1..=2 => "partly-resolved",
+                _ => "resolved",
+            };
+            plan.step_for(
+                case,
+                replied,
+                &units[0],
+                "reply",
+                json!({"result": result, "text": "已答复群众"}),
+            );
+            // The handling limit: the first command at or after it records the miss.
+            if let Some(first_late) = times.iter().copied().filter(|t| *t >= handle_by).min() {
+                on_time = false;
+                if in_year(first_late) {
+                    plan.intended.add("deadlines_missed", 1);
+                }
+            }
+            if in_year(replied) {
+                plan.intended.add("requests_replied", 1);
+                if result == "resolved" {
+                    plan.intended.add("requests_resolved", 1);
+                }
+            }
+            let rated = replied + DAY;
+            let rating = match rng.u8(0..100) {
+                0..=69 => Some("satisfied"),
+                70..=84 => Some("basically_satisfied"),
+                85..=91 => Some("dissatisfied"),
+                _ => None,
+            };
+            let closed_at = match rating {
+                Some(rating) => {
+                    plan.step(
+                        case,
+                        rated,
+                        Role::PetitionOfficer,
+                        "rate",
+                        json!({"rating": rating}),
+                    );
+                    if in_year(rated) {
+                        plan.intended.add("ratings", 1);
+                        if rating != "dissatisfied" {
+                            plan.intended.add("rated_satisfied", 1);
+                        }
+                    }
+                    rated
+                }
+                None => {
+                    let at = policy.due(replied, policy.livelihood.rate) + HOUR;
+                    plan.step(case, at, Role::PetitionOfficer, "close-unrated", json!({}));
+                    at
+                }
+            };
+            if rating == Some("dissatisfied") && round == 1 {
+                // Redone by the same units, from the day after.
+                round += 1;
+                start = closed_at + DAY;
+                handle_by = policy.due_within(start + pace, urgency_of(&policy.livelihood.handle));
+                continue;
+            }
+            break (closed_at, replied, result == "resolved");
+        };
+        let (closed_at, replied, resolved) = closing;
+        if in_year(replied) {
+            plan.intended
+                .hours_to_reply
+                .push((replied - t0).as_secs_f64() / 3600.0);
+        }
+        closed(
+            &mut plan.intended,
+            in_year(closed_at),
+            t0,
+            closed_at,
+            resolved,
+            on_time,
+            CaseKind::Livelihood,
+        );
+    }
+
     // A petition repeats one by the same person filed in the 365 days before it.
     for times in by_person.values_mut() {
         times.sort();
@@ -579,5 +990,71 @@ pub(crate) fn intended_figures(plan: &mut Plan) -> Value {
     days.sort_by(f64::total_cmp);
     put("median_days_to_close", json!(percentile(days, MEDIAN)));
     put("p90_days_to_close", json!(percentile(days, P90)));
+
+    // Risk events and the network.
+    for name in [
+        "risks_found",
+        "risks_under_control",
+        "risk_reviews_overdue",
+        "risks_struck_off",
+        "risks_escalated",
+        "risks_assessed",
+        "risk_reviews",
+        "requests_received",
+        "requests_coordinated",
+        "dispatches_returned",
+        "check_ins_missed",
+    ] {
+        put(name, json!(c(name)));
+    }
+    put("requests_redone", json!(c("redone")));
+    put(
+        "strike_off_rate",
+        json!({"numerator": c("strike_off_rate"), "denominator": c("strike_off_rate/denominator")}),
+    );
+    put(
+        "request_resolution_rate",
+        json!({"numerator": c("requests_resolved"), "denominator": c("requests_replied")}),
+    );
+    put(
+        "request_satisfaction_rate",
+        json!({"numerator": c("rated_satisfied"), "denominator": c("ratings")}),
+    );
+    let units = &plan.intended.units;
+    let sum = |k: usize| units.values().map(|u| u[k]).sum::<i64>();
+    put("units_dispatched", json!(sum(0)));
+    put("check_ins_late", json!(sum(2)));
+    put(
+        "response_rate",
+        json!({"numerator": sum(1), "denominator": sum(0) - sum(3)}),
+    );
+    let minutes = &mut plan.intended.minutes_to_check_in;
+    minutes.sort_by(f64::total_cmp);
+    put(
+        "median_minutes_to_check_in",
+        json!(percentile(minutes, MEDIAN)),
+    );
+    put("p90_minutes_to_check_in", json!(percentile(minutes, P90)));
+    let hours = &mut plan.intended.hours_to_reply;
+    hours.sort_by(f64::total_cmp);
+    put("median_hours_to_reply", json!(percentile(hours, MEDIAN)));
+    put("p90_hours_to_reply", json!(percentile(hours, P90)));
     Value::Object(figures)
+}
+
+/// The per-unit table the plan intends: for each unit of the network dispatched in the year,
+/// its dispatches, check-ins on time and late, and returns.
+pub(crate) fn intended_units(plan: &Plan) -> Value {
+    plan.intended
+        .units
+        .iter()
+        .map(|(unit, [dispatched, on_time, late, returned])| {
+            (
+                unit.clone(),
+                json!({"dispatched": dispatched, "checked_in_on_time": on_time,
+                       "late": late, "returned": returned}),
+            )
+        })
+        .collect::<serde_json::Map<String, Value>>()
+        .into()
 }
