@@ -1,6 +1,7 @@
 //! Two replicas on one JetStream log, each with its deadline watch, and a clock moved past the
-//! cases' deadlines: each missed deadline is recorded exactly once, and each overdue petition
-//! becomes backlog once, whichever watch gets there and however they race.
+//! cases' deadlines: each missed deadline is recorded exactly once, each overdue petition
+//! becomes backlog once, and each unit's missed check-in on a livelihood request is recorded
+//! once, whichever watch gets there and however they race.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -54,12 +55,16 @@ async fn replica(server: &NatsServer, clock: Arc<TestClock>) -> Replica {
     let commands =
         CommandService::new(log.clone(), clock).with_vault(Vault::in_memory().await.unwrap());
     // Whichever replica starts first seeds the tenant's directory; the other finds it kept.
-    let seeded = docket_domain::directory::seed_from_names(
+    let mut seeded = docket_domain::directory::seed_from_names(
         &["qinghe"],
         &[("qinghe-03", "qinghe")],
-        &["qinghe-safety"],
+        &["qinghe-safety", "qinghe-market", "qinghe-property"],
     )
     .unwrap();
+    // All three answer in the coordinated response network.
+    if let docket_domain::directory::DirectoryEvent::Seeded { units, .. } = &mut seeded {
+        units.iter_mut().for_each(|u| u.in_network = true);
+    }
     commands
         .seed_directory(&"qinghe".parse().unwrap(), seeded, "the test's tenant")
         .await
@@ -77,11 +82,23 @@ async fn replica(server: &NatsServer, clock: Arc<TestClock>) -> Replica {
 
 impl Replica {
     async fn handle(&self, role: Role, case_id: Option<CaseId>, command: CaseCommand) -> CaseId {
+        self.handle_for("qinghe-safety", role, case_id, command)
+            .await
+    }
+
+    /// As `handle`, by a person of `unit`.
+    async fn handle_for(
+        &self,
+        unit: &str,
+        role: Role,
+        case_id: Option<CaseId>,
+        command: CaseCommand,
+    ) -> CaseId {
         let actor = Actor {
-            id: format!("{role}-1"),
+            id: format!("{role}-{unit}"),
             tenant: "qinghe".parse().unwrap(),
             role,
-            unit: Some("qinghe-safety".parse().unwrap()),
+            unit: Some(unit.parse().unwrap()),
             grids: Vec::new(),
         };
         let request = CommandRequest {
@@ -119,6 +136,137 @@ async fn deadline_events(log: &JetStreamLog) -> Vec<(String, String, String, Str
         }
     }
     found
+}
+
+/// Both watches sweep, racing, until neither finds anything more; returns the commits recorded.
+async fn race(a: &Replica, b: &Replica) -> usize {
+    let mut recorded = 0;
+    for _ in 0..20 {
+        a.caught_up().await;
+        b.caught_up().await;
+        let (sa, sb) = tokio::join!(a.watch.sweep(), b.watch.sweep());
+        let (sa, sb) = (sa.unwrap(), sb.unwrap());
+        assert_eq!(sa.failed + sb.failed, 0);
+        recorded += sa.recorded + sb.recorded;
+        if sa.found == 0 && sb.found == 0 {
+            return recorded;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the watches kept finding overdue cases");
+}
+
+/// (case, unit, actor) of every missed check-in in the log.
+async fn missed_check_ins(log: &JetStreamLog) -> Vec<(String, String, String)> {
+    let mut found = Vec::new();
+    for r in log.read_all(0, 10_000).await.unwrap() {
+        let body = &r.commit.body;
+        for e in &body.events {
+            if e.event_type == "livelihood.check_in_missed" {
+                found.push((
+                    body.case_id.to_string(),
+                    e.data["unit"].as_str().unwrap().to_owned(),
+                    body.actor.id.clone(),
+                ));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_units_missed_check_in_is_recorded_once_by_two_racing_watches() {
+    let server = NatsServer::start();
+    // A Saturday morning: an emergency's limits run on the clock, weekend or not.
+    let start: Timestamp = "2025-03-08T02:00:00Z".parse().unwrap();
+    let clock = Arc::new(TestClock(Mutex::new(start)));
+    let (a, b) = (
+        replica(&server, clock.clone()).await,
+        replica(&server, clock.clone()).await,
+    );
+    // Four emergency requests, each to the market (lead), the property company and the safety
+    // office; the safety office checks in at once on the first two.
+    let mut requests = Vec::new();
+    for i in 0..4 {
+        let on = if i % 2 == 0 { &a } else { &b };
+        let receive = CaseCommand::parse_filing(json!({
+            "kind": "livelihood", "community": "qinghe", "grid": "qinghe-03",
+            "title": format!("燃气泄漏 {i}"), "channel": "walk-in", "category": "utilities",
+            "urgency": "emergency"}))
+        .unwrap();
+        let id = on.handle(Role::PetitionOfficer, None, receive).await;
+        let dispatch = CaseCommand::parse_action(
+            CaseKind::Livelihood,
+            "dispatch",
+            json!({"lead": "qinghe-market", "co_handlers": ["qinghe-property", "qinghe-safety"]}),
+        )
+        .unwrap();
+        on.handle(Role::PetitionOfficer, Some(id), dispatch).await;
+        if i < 2 {
+            let check_in =
+                CaseCommand::parse_action(CaseKind::Livelihood, "check-in", json!({})).unwrap();
+            on.handle(Role::Handler, Some(id), check_in).await;
+        }
+        requests.push(id.to_string());
+    }
+    assert_eq!(race(&a, &b).await, 0, "nothing is late yet");
+
+    // Thirty-one minutes on: every unit not checked in has missed its 30 minutes.
+    clock.set(start + SignedDuration::from_mins(31));
+    let recorded = race(&a, &b).await;
+    let missed = missed_check_ins(&a.log).await;
+    let mut expected: Vec<(String, String, String)> = requests
+        .iter()
+        .enumerate()
+        .flat_map(|(i, id)| {
+            let units: &[&str] = if i < 2 {
+                &["qinghe-market", "qinghe-property"]
+            } else {
+                &["qinghe-market", "qinghe-property", "qinghe-safety"]
+            };
+            units.iter().map(move |u| {
+                (
+                    id.clone(),
+                    (*u).to_owned(),
+                    docket_commands::WATCH_ACTOR.to_owned(),
+                )
+            })
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(missed, expected);
+    assert_eq!(recorded, requests.len(), "one commit per request");
+    assert!(
+        deadline_events(&a.log).await.is_empty(),
+        "the 2 hours of handling have not passed"
+    );
+
+    // The property company checks in late on the first: late, and no second miss.
+    let check_in = CaseCommand::parse_action(CaseKind::Livelihood, "check-in", json!({})).unwrap();
+    let first: CaseId = requests[0].parse().unwrap();
+    b.handle_for("qinghe-property", Role::Handler, Some(first), check_in)
+        .await;
+    // Two hours after receipt, on a Saturday: each request's handling limit is missed, once.
+    clock.set(start + SignedDuration::from_mins(121));
+    race(&a, &b).await;
+    assert_eq!(missed_check_ins(&a.log).await, expected);
+    let late = deadline_events(&a.log).await;
+    assert_eq!(late.len(), requests.len(), "{late:?}");
+    let state = docket_commands::load_case(a.log.as_ref(), &"qinghe".parse().unwrap(), first)
+        .await
+        .unwrap()
+        .state
+        .unwrap();
+    let docket_domain::Detail::Livelihood(request) = &state.detail else {
+        panic!("a livelihood request");
+    };
+    let property = request
+        .dispatches
+        .iter()
+        .find(|d| d.unit.as_str() == "qinghe-property")
+        .unwrap();
+    assert!(property.checked_in && property.late && property.missed);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -180,23 +328,6 @@ async fn each_missed_deadline_is_recorded_once_by_two_racing_watches() {
     // Forty days on, every first step is late. Both watches sweep, racing, until neither finds
     // anything more.
     clock.set(start + SignedDuration::from_hours(40 * 24));
-    let race = |a: &Replica, b: &Replica| {
-        let (wa, wb) = (a.watch.clone(), b.watch.clone());
-        async move {
-            let mut recorded = 0;
-            for _ in 0..20 {
-                let (sa, sb) = tokio::join!(wa.sweep(), wb.sweep());
-                let (sa, sb) = (sa.unwrap(), sb.unwrap());
-                assert_eq!(sa.failed + sb.failed, 0);
-                recorded += sa.recorded + sb.recorded;
-                if sa.found == 0 && sb.found == 0 {
-                    return recorded;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            panic!("the watches kept finding overdue cases");
-        }
-    };
     let recorded = race(&a, &b).await;
     let events = deadline_events(&a.log).await;
     let cases = petitions.len() + others.len();
