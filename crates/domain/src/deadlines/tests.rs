@@ -208,3 +208,42 @@ fn the_example_policy_in_deploy_is_the_default_policy() {
     let policy = DeadlinePolicy::from_toml(text, |_| Err("names no calendar".into())).unwrap();
     assert_eq!(policy, DeadlinePolicy::default());
 }
+
+#[test]
+fn a_limit_on_the_clock_is_minutes_or_hours_and_a_limit_in_days_still_reads() {
+    let parse = |s: &str| s.parse::<TimeLimit>();
+    assert_eq!(parse("30 minutes"), Ok(TimeLimit::Minutes(30)));
+    assert_eq!(parse("1 minute"), Ok(TimeLimit::Minutes(1)));
+    assert_eq!(parse("2 hours"), Ok(TimeLimit::hours(2)));
+    assert_eq!(parse("7 days"), Ok(TimeLimit::Days(Limit::days(7))));
+    assert_eq!(
+        parse("1 working day"),
+        Ok(TimeLimit::Days(Limit::working_days(1)))
+    );
+    assert!(
+        parse("0 hours")
+            .unwrap_err()
+            .contains("between 1 minute and 90 days")
+    );
+    assert!(
+        parse("3000 hours")
+            .unwrap_err()
+            .contains("between 1 minute and 90 days")
+    );
+    assert!(parse("soon").unwrap_err().contains("\"2 hours\""));
+    assert!(parse("two hours").unwrap_err().contains("whole number"));
+    for limit in ["30 minutes", "2 hours", "1 hour", "7 days", "1 working day"] {
+        assert_eq!(parse(limit).unwrap().to_string(), limit);
+    }
+    // On the clock, a limit ignores the calendar: two hours from a Saturday morning.
+    let policy = DeadlinePolicy::default();
+    let saturday: Timestamp = "2025-03-08T02:00:00Z".parse().unwrap();
+    assert_eq!(
+        policy.due_within(saturday, TimeLimit::hours(2)),
+        "2025-03-08T04:00:00Z".parse().unwrap()
+    );
+    assert_eq!(
+        policy.due_within(saturday, TimeLimit::Days(Limit::working_days(1))),
+        policy.due(saturday, Limit::working_days(1))
+    );
+}
