@@ -272,3 +272,67 @@ async fn an_erased_persons_file_keeps_the_cases_but_not_the_details() {
     assert!(!r.body.to_string().contains("张三"), "{}", r.body);
     assert!(!r.body.to_string().contains(ID_NUMBER), "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_people_of_a_risk_and_the_requester_of_a_request_are_in_their_person_files() {
+    let app = app().await;
+    let petition = app.petition_by("张三", ID_NUMBER, "讨薪").await;
+    let risk = json!({
+        "kind": "risk_event", "community": "qinghe", "grid": "qinghe-03", "title": "欠薪聚集",
+        "source": "petition", "category": "wage-arrears",
+        "people": [{"name": "张三", "id_number": ID_NUMBER}, {"name": "赵六"}]
+    });
+    let r = app
+        .send_as(&supervisor(), "POST", "/v1/cases", Some(risk))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let risk = r.body["case_id"].as_str().unwrap().to_owned();
+    let request = json!({
+        "kind": "livelihood", "community": "qinghe", "grid": "qinghe-03", "title": "工资咨询",
+        "channel": "walk-in", "category": "other", "urgency": "general",
+        "requester": {"name": "张三", "id_number": ID_NUMBER, "phone": "13912345678"}
+    });
+    let r = app
+        .send_as(&officer(), "POST", "/v1/cases", Some(request))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let request = r.body["case_id"].as_str().unwrap().to_owned();
+
+    let r = app
+        .find_person(&officer(), json!({"id_number": ID_NUMBER}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let parts: Vec<(&str, &str)> = r.body["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["part"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            (request.as_str(), "requester"),
+            (risk.as_str(), "involved"),
+            (petition.as_str(), "petitioner"),
+        ],
+        "{}",
+        r.body
+    );
+    // Only the petitions count as petitions.
+    assert_eq!(r.body["petitions"], 1);
+    // On the case: in clear to the officer, masked to a grid worker of the grid.
+    let r = app
+        .send_as(&officer(), "GET", &format!("/v1/cases/{risk}"), None)
+        .await;
+    assert_eq!(
+        r.body["case"]["people"][0]["id_number"], ID_NUMBER,
+        "{}",
+        r.body
+    );
+    let grid_worker = person(Role::GridWorker, "qinghe");
+    let r = app
+        .send_as(&grid_worker, "GET", &format!("/v1/cases/{request}"), None)
+        .await;
+    assert_eq!(r.body["case"]["requester"]["name"], "张*", "{}", r.body);
+    assert_ne!(r.body["case"]["requester"]["phone"], "13912345678");
+}
