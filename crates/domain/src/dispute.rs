@@ -798,18 +798,17 @@ fn record(
 /// Applies one recorded event. Events are facts: this does not judge them again, it only refuses
 /// what cannot be replayed at all (a follow-up event before the dispute was registered).
 pub fn evolve(dispute: Option<Dispute>, event: &DisputeEvent) -> Result<Dispute, ReplayError> {
-    let mut d = match (dispute, event) {
-        (None, DisputeEvent::Registered { .. }) => return Ok(registered(event)),
-        (Some(_), DisputeEvent::Registered { .. }) => {
-            return Err(ReplayError::new(KIND, "registered twice"));
-        }
-        (None, _) => {
-            return Err(ReplayError::new(
-                KIND,
-                "event before the dispute was registered",
-            ));
-        }
-        (Some(d), _) => d,
+    let Some(mut d) = kind::continued(
+        KIND,
+        dispute,
+        matches!(event, DisputeEvent::Registered { .. }),
+        (
+            "registered twice",
+            "event before the dispute was registered",
+        ),
+    )?
+    else {
+        return Ok(registered(event));
     };
     match event {
         DisputeEvent::Registered { .. } => unreachable!("handled above"),

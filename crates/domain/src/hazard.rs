@@ -564,20 +564,14 @@ pub fn evolve(
     ticket: Option<HazardTicket>,
     event: &HazardEvent,
 ) -> Result<HazardTicket, ReplayError> {
-    let mut t = match (ticket, event) {
-        (None, HazardEvent::Reported { .. }) => {
-            return Ok(reported(event));
-        }
-        (Some(_), HazardEvent::Reported { .. }) => {
-            return Err(ReplayError::new(KIND, "reported twice"));
-        }
-        (None, _) => {
-            return Err(ReplayError::new(
-                KIND,
-                "event before the ticket was reported",
-            ));
-        }
-        (Some(t), _) => t,
+    let Some(mut t) = kind::continued(
+        KIND,
+        ticket,
+        matches!(event, HazardEvent::Reported { .. }),
+        ("reported twice", "event before the ticket was reported"),
+    )?
+    else {
+        return Ok(reported(event));
     };
     match event {
         HazardEvent::Reported { .. } => unreachable!("handled above"),

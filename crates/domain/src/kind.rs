@@ -265,6 +265,24 @@ impl<K: Kind> Row<K> {
     }
 }
 
+/// The case a replayed event of a kind applies to: a filing starts a case (`Ok(None)`: the caller
+/// builds it from the filing), anything else continues the case filed. A second filing, or an
+/// event before any, cannot be replayed; `refusals` says each of those as the kind words it
+/// ("reported twice", "event before the ticket was reported").
+pub(crate) fn continued<K>(
+    kind: &'static str,
+    case: Option<K>,
+    is_filing: bool,
+    (twice, before): (&'static str, &'static str),
+) -> Result<Option<K>, ReplayError> {
+    match (case, is_filing) {
+        (None, true) => Ok(None),
+        (Some(_), true) => Err(ReplayError::new(kind, twice)),
+        (None, false) => Err(ReplayError::new(kind, before)),
+        (Some(case), false) => Ok(Some(case)),
+    }
+}
+
 /// What a filing names: its community, grid (in that community), category, and the units it
 /// gives.
 pub(crate) fn filed_names<'a, const N: usize>(

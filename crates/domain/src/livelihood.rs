@@ -826,18 +826,14 @@ pub fn evolve(
     request: Option<LivelihoodRequest>,
     event: &LivelihoodEvent,
 ) -> Result<LivelihoodRequest, ReplayError> {
-    let mut r = match (request, event) {
-        (None, LivelihoodEvent::Received { .. }) => return Ok(received(event)),
-        (Some(_), LivelihoodEvent::Received { .. }) => {
-            return Err(ReplayError::new(KIND, "received twice"));
-        }
-        (None, _) => {
-            return Err(ReplayError::new(
-                KIND,
-                "event before the request was received",
-            ));
-        }
-        (Some(r), _) => r,
+    let Some(mut r) = kind::continued(
+        KIND,
+        request,
+        matches!(event, LivelihoodEvent::Received { .. }),
+        ("received twice", "event before the request was received"),
+    )?
+    else {
+        return Ok(received(event));
     };
     match event {
         LivelihoodEvent::Received { .. } => unreachable!("handled above"),

@@ -812,20 +812,17 @@ fn record(
 /// Applies one recorded event. Events are facts: this does not judge them again, it only refuses
 /// what cannot be replayed at all (a follow-up event before the petition was registered).
 pub fn evolve(petition: Option<Petition>, event: &PetitionEvent) -> Result<Petition, ReplayError> {
-    let mut p = match (petition, event) {
-        (None, PetitionEvent::Registered { .. }) => {
-            return Ok(registered(event));
-        }
-        (Some(_), PetitionEvent::Registered { .. }) => {
-            return Err(ReplayError::new(KIND, "registered twice"));
-        }
-        (None, _) => {
-            return Err(ReplayError::new(
-                KIND,
-                "event before the petition was registered",
-            ));
-        }
-        (Some(p), _) => p,
+    let Some(mut p) = kind::continued(
+        KIND,
+        petition,
+        matches!(event, PetitionEvent::Registered { .. }),
+        (
+            "registered twice",
+            "event before the petition was registered",
+        ),
+    )?
+    else {
+        return Ok(registered(event));
     };
     match event {
         PetitionEvent::Registered { .. } => unreachable!("handled above"),

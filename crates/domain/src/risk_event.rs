@@ -538,18 +538,14 @@ fn record(
 /// Applies one recorded event. Events are facts: this does not judge them again, it only refuses
 /// what cannot be replayed at all.
 pub fn evolve(risk: Option<RiskEvent>, event: &RiskEventEvent) -> Result<RiskEvent, ReplayError> {
-    let mut r = match (risk, event) {
-        (None, RiskEventEvent::Identified { .. }) => return Ok(identified(event)),
-        (Some(_), RiskEventEvent::Identified { .. }) => {
-            return Err(ReplayError::new(KIND, "identified twice"));
-        }
-        (None, _) => {
-            return Err(ReplayError::new(
-                KIND,
-                "event before the risk was identified",
-            ));
-        }
-        (Some(r), _) => r,
+    let Some(mut r) = kind::continued(
+        KIND,
+        risk,
+        matches!(event, RiskEventEvent::Identified { .. }),
+        ("identified twice", "event before the risk was identified"),
+    )?
+    else {
+        return Ok(identified(event));
     };
     match event {
         RiskEventEvent::Identified { .. } => unreachable!("handled above"),
