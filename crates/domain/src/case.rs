@@ -687,6 +687,10 @@ impl CaseState {
         let h = &self.handling;
         let acting_for = ActingFor::of(role, unit, h.lead_unit.as_ref(), &h.co_handlers);
         let mut actions = self.hooks().allowed_actions(role, acting_for, now);
+        // What each unit takes for itself, only where its own part allows it.
+        if let Some(unit) = unit.filter(|_| role.acts_for_a_unit()) {
+            actions.retain(|action| self.hooks().unit_may(action, unit, now));
+        }
         actions.extend(common::allowed_actions(
             &self.common_view(),
             role,

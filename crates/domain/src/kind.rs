@@ -160,6 +160,12 @@ pub trait Kind:
     fn each_units_own(_action: Self::Action) -> bool {
         false
     }
+    /// Whether `unit` may take now the table's `action` that each unit takes for itself (a
+    /// check-in: its dispatch is waiting for one), so that a unit is not offered what would be
+    /// refused for it.
+    fn unit_may(&self, _action: Self::Action, _unit: &UnitId, _now: Timestamp) -> bool {
+        true
+    }
     /// The lead and co-handling units, when the kind keeps them itself (a livelihood request's
     /// dispatches): the case's handling follows them after each of its events.
     fn units(&self) -> Option<(Option<&UnitId>, Vec<UnitId>)> {

@@ -1092,6 +1092,15 @@ impl Kind for LivelihoodRequest {
         matches!(action, Action::CheckIn | Action::ReturnDispatch)
     }
 
+    /// A unit checks in while its dispatch waits for it, and returns it within its time.
+    fn unit_may(&self, action: Action, unit: &UnitId, now: Timestamp) -> bool {
+        self.dispatch_of(unit).is_some_and(|d| match action {
+            Action::CheckIn => !d.checked_in,
+            Action::ReturnDispatch => now <= d.return_by,
+            _ => true,
+        })
+    }
+
     /// The lead and co-handling units are the dispatches still on the request.
     fn units(&self) -> Option<(Option<&UnitId>, Vec<UnitId>)> {
         Some((

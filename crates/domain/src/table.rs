@@ -197,6 +197,8 @@ pub trait AnyKind: fmt::Debug + Send + Sync {
     fn reopened(&mut self, deadline: Timestamp);
     fn marked_duplicate(&mut self);
     fn part_recordable(&self, unit: &UnitId) -> Result<(), String>;
+    /// Whether `unit` may take now this action of the table that each unit takes for itself.
+    fn unit_may(&self, action: &str, unit: &UnitId, now: Timestamp) -> bool;
     fn next_watch(&self) -> Option<Timestamp>;
     fn barred_unit(&self) -> Option<(&UnitId, &'static str)>;
     fn community(&self) -> &CommunityId;
@@ -273,6 +275,13 @@ impl<K: Kind> AnyKind for K {
 
     fn part_recordable(&self, unit: &UnitId) -> Result<(), String> {
         Kind::part_recordable(self, unit)
+    }
+
+    fn unit_may(&self, action: &str, unit: &UnitId, now: Timestamp) -> bool {
+        K::Action::ALL
+            .iter()
+            .find(|a| a.as_str() == action)
+            .is_none_or(|a| !K::each_units_own(*a) || Kind::unit_may(self, *a, unit, now))
     }
 
     fn next_watch(&self) -> Option<Timestamp> {

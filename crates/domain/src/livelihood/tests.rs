@@ -1866,3 +1866,32 @@ fn a_rating_is_kept_on_the_dispatches_of_its_round_still_on_the_request() {
         ]
     );
 }
+
+#[test]
+fn a_unit_is_offered_its_own_check_in_and_return_only_while_it_may_take_them() {
+    use crate::CaseState;
+    let state = |events: Vec<LivelihoodEvent>| {
+        CaseState::replay(
+            &events
+                .into_iter()
+                .map(crate::CaseEvent::from)
+                .collect::<Vec<_>>(),
+        )
+        .unwrap()
+        .unwrap()
+    };
+    let offered = |s: &CaseState, unit: &UnitId, at: Timestamp| {
+        s.allowed_actions(Role::Handler, Some(unit), at)
+    };
+    let s = state(in_progress());
+    // The market has checked in: it may reply, not check in again; the property company may.
+    let market_may = offered(&s, &market(), now());
+    assert!(!market_may.contains(&"check-in"), "{market_may:?}");
+    assert!(market_may.contains(&"reply"), "{market_may:?}");
+    assert!(offered(&s, &property(), now()).contains(&"check-in"));
+    // After its two working days, no unit is offered the return.
+    assert!(offered(&s, &property(), now()).contains(&"return-dispatch"));
+    assert!(!offered(&s, &property(), day(10)).contains(&"return-dispatch"));
+    // A unit not on the request is offered none of them.
+    assert!(offered(&s, &safety(), now()).is_empty());
+}
