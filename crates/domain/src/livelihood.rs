@@ -150,7 +150,10 @@ pub const TABLE: &[Row<LivelihoodRequest>] = &[
         guard: None,
     },
     Row {
-        from: &[Some(InProgress)],
+        // Also while dispatched: a redispatch that keeps a lead already checked in sends the
+        // request back to dispatched until a new unit checks in, and the lead may still answer
+        // (should the new unit return it, nobody else would check in).
+        from: &[Some(Dispatched), Some(InProgress)],
         action: Action::Reply,
         // The lead unit's handlers: the lead answers to the resident (首接负责).
         who: &[Handler],

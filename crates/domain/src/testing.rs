@@ -2,7 +2,7 @@
 //! each row of each table leads where it says, and any sequence of commands moves a case only as
 //! its table allows.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::LazyLock;
 
 use jiff::Timestamp;
@@ -235,6 +235,9 @@ fn tries(at: Timestamp) -> [Timestamp; 2] {
     [at, at + jiff::SignedDuration::from_hours(24 * 40)]
 }
 
+/// How many times the walk takes the rows from one state.
+const WALKS_PER_STATE: usize = 8;
+
 /// Walks a kind's table from filing, taking each row from each state it starts from, and checks
 /// that every row was taken and led where it says.
 struct EveryRowLeadsWhereItSays;
@@ -243,11 +246,16 @@ impl EveryKind for EveryRowLeadsWhereItSays {
     fn visit<K: Kind>(&mut self) {
         let start: Timestamp = "2025-03-03T02:00:00Z".parse().unwrap();
         let mut taken: HashSet<(usize, Option<&'static str>)> = HashSet::new();
-        let mut seen: HashSet<Option<&'static str>> = HashSet::new();
+        // Each state is walked from the first few times it is reached, by different paths: a
+        // row may hold only in some of them (a request dispatched again with its lead already
+        // checked in may be replied to).
+        let mut seen: HashMap<Option<&'static str>, usize> = HashMap::new();
         let mut queue: VecDeque<(Option<K>, Timestamp)> = VecDeque::from([(None, start)]);
         while let Some((case, at)) = queue.pop_front() {
             let from = case.as_ref().map(|c| c.status().as_str());
-            if !seen.insert(from) {
+            let visits = seen.entry(from).or_default();
+            *visits += 1;
+            if *visits > WALKS_PER_STATE {
                 continue;
             }
             for (i, row) in K::table().iter().enumerate() {

@@ -1246,6 +1246,17 @@ fn the_lead_unit_checks_in_before_it_replies() {
 }
 
 #[test]
+fn a_lead_kept_by_a_redispatch_replies_even_if_the_new_unit_returns_it() {
+    let mut history = in_progress();
+    history.push(redispatched_at(now(), market(), vec![property(), safety()]));
+    history.push(returned(safety()));
+    assert_eq!(replay(&history).status, Status::Dispatched);
+    given(history)
+        .when(Role::Handler, reply_cmd(ReplyResult::Resolved))
+        .then([replied(ReplyResult::Resolved)]);
+}
+
+#[test]
 fn a_reply_tells_the_resident_something() {
     given(in_progress())
         .when(
@@ -1273,13 +1284,14 @@ fn petition_officers_and_supervisors_do_not_reply() {
 }
 
 #[test]
-fn a_request_still_waiting_for_a_check_in_is_not_replied_to() {
+fn a_request_whose_lead_has_not_checked_in_is_not_replied_to() {
     given(out())
         .when(Role::Handler, reply_cmd(ReplyResult::Resolved))
-        .then_refused(not_in_state(
+        .then_refused(guarded(
             "dispatched",
             Action::Reply,
             &["check-in", "return-dispatch", "redispatch"],
+            "the lead unit checks in before it replies",
         ));
     given(replied_with(ReplyResult::Resolved))
         .when(Role::Handler, reply_cmd(ReplyResult::Resolved))
