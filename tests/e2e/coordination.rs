@@ -595,6 +595,18 @@ async fn bad_input_to_the_network_names_the_field_and_records_nothing() {
         "unit",
         "checks in before it records its part",
     );
+    // The lead replies once every unit on the request has checked in.
+    let (status, body) = office
+        .try_act(
+            "market handler",
+            &request,
+            "reply",
+            json!({"result": "partly-resolved", "text": "已报修"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(office.history_len(&request).await, commits);
+    office.act("handler", &request, "check-in", json!({})).await;
     office
         .act(
             "market handler",
@@ -604,7 +616,7 @@ async fn bad_input_to_the_network_names_the_field_and_records_nothing() {
         )
         .await;
     let commits_replied = office.history_len(&request).await;
-    assert_eq!(commits_replied, commits + 1);
+    assert_eq!(commits_replied, commits + 2);
     // A rating out of range.
     let (status, body) = office
         .try_act(

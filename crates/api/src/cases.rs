@@ -339,6 +339,8 @@ pub(crate) struct ListParams {
     overdue: Option<bool>,
     /// Only repeat petitions (`true`), or no repeats (`false`).
     repeat: Option<bool>,
+    /// Only livelihood requests that went to two or more units (`true`), or none (`false`).
+    coordinated: Option<bool>,
     /// Only backlog petitions (积案), or none.
     backlog: Option<bool>,
     /// Only cases that missed a deadline, or none.
@@ -430,6 +432,7 @@ pub(crate) async fn list(
         assignee: p.assignee,
         closed: p.closed,
         repeat: p.repeat,
+        coordinated: p.coordinated,
         backlog: p.backlog,
         missed: p.missed,
         closed_from: instant("closed_from", &p.closed_from)?,

@@ -303,8 +303,10 @@ fn figures(
         ),
         count(
             "requests_coordinated",
-            counter("requests_coordinated"),
-            event_q("requests_coordinated"),
+            g.requests_coordinated,
+            opened_q
+                .with("kind", "livelihood")
+                .and_then(|q| q.with("coordinated", "true")),
         ),
         Figure {
             name: "units_dispatched",
@@ -316,11 +318,11 @@ fn figures(
         },
         Figure {
             name: "response_rate",
-            value: (n.answerable > 0).then(|| n.checked_in_on_time as f64 / n.answerable as f64),
+            value: n.response_rate(),
             numerator: Some(n.checked_in_on_time),
-            denominator: Some(n.answerable),
+            denominator: Some(n.dispatched),
             cases: Some(dispatches(Some(("on_time", "true")))),
-            denominator_cases: Some(dispatches(Some(("returned", "false")))),
+            denominator_cases: Some(dispatches(None)),
         },
         rate(
             "request_resolution_rate",
@@ -702,10 +704,6 @@ impl NetworkParams {
     }
 }
 
-fn response_rate(c: &docket_projections::NetworkCounts) -> Option<f64> {
-    (c.answerable > 0).then(|| c.checked_in_on_time as f64 / c.answerable as f64)
-}
-
 /// `GET /v1/stats/units`: the per-unit table of the coordinated response network: for each unit
 /// dispatched in the range, its dispatches, check-ins on time and late, returns, parts, median
 /// minutes to check in and dissatisfied ratings, sorted to show the units that hold the network
@@ -732,7 +730,7 @@ pub(crate) async fn units(
     let Counted { query, .. } = p.counted(&state, &actor)?;
     let dispatches = state.read.dispatches(&query, None).await?;
     let mut rows = docket_projections::by_unit(&dispatches);
-    let worst_rate = |r: &docket_projections::UnitRow| response_rate(&r.counts).unwrap_or(1.0);
+    let worst_rate = |r: &docket_projections::UnitRow| r.counts.response_rate().unwrap_or(1.0);
     match p.sort.as_deref().unwrap_or("late") {
         "late" => rows.sort_by_key(|r| std::cmp::Reverse(r.counts.late)),
         "response_rate" => rows.sort_by(|a, b| worst_rate(a).total_cmp(&worst_rate(b))),
@@ -768,6 +766,7 @@ pub(crate) async fn units(
                 "late",
                 "response_rate",
                 "median_minutes_to_check_in",
+                "p90_minutes_to_check_in",
                 "parts",
                 "dissatisfied",
                 "dispatches",
@@ -784,8 +783,11 @@ pub(crate) async fn units(
                 c.returned.to_string(),
                 c.checked_in_on_time.to_string(),
                 c.late.to_string(),
-                response_rate(c).map(|v| v.to_string()).unwrap_or_default(),
+                c.response_rate().map(|v| v.to_string()).unwrap_or_default(),
                 c.median_minutes_to_check_in
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+                c.p90_minutes_to_check_in
                     .map(|v| v.to_string())
                     .unwrap_or_default(),
                 c.parts.to_string(),
@@ -803,7 +805,7 @@ pub(crate) async fn units(
         .map(|r| {
             let mut row = serde_json::to_value(r).expect("a row serializes");
             row["name"] = json!(names.unit(&r.unit));
-            row["response_rate"] = json!(response_rate(&r.counts));
+            row["response_rate"] = json!(r.counts.response_rate());
             row["dispatches"] = json!(p.dispatches_of(&r.unit));
             row
         })

@@ -452,8 +452,7 @@ impl Default for RiskLimits {
 }
 
 /// A limit for each urgency of a livelihood request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByUrgency {
     pub emergency: TimeLimit,
     /// Water, power, gas, heat.
@@ -462,17 +461,65 @@ pub struct ByUrgency {
     pub complex: TimeLimit,
 }
 
+/// A `[livelihood.handle]` or `[livelihood.check_in]` table as written: each urgency left out
+/// keeps its default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ByUrgencyFile {
+    emergency: Option<TimeLimit>,
+    utility: Option<TimeLimit>,
+    general: Option<TimeLimit>,
+    complex: Option<TimeLimit>,
+}
+
+impl ByUrgencyFile {
+    fn over(self, defaults: ByUrgency) -> ByUrgency {
+        ByUrgency {
+            emergency: self.emergency.unwrap_or(defaults.emergency),
+            utility: self.utility.unwrap_or(defaults.utility),
+            general: self.general.unwrap_or(defaults.general),
+            complex: self.complex.unwrap_or(defaults.complex),
+        }
+    }
+}
+
 /// A livelihood request's limits (Beijing's 12345 hotline rules as defaults): handling by
 /// urgency from receipt, each dispatched unit's check-in (签收) by urgency from its dispatch, a
 /// mis-routed dispatch returned within 2 working days, and a reply left unrated closed after 3
 /// days.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LivelihoodLimits {
     pub handle: ByUrgency,
     pub check_in: ByUrgency,
     pub return_dispatch: Limit,
     pub rate: Limit,
+}
+
+/// The `[livelihood]` table as written: every key optional.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct LivelihoodFile {
+    handle: Option<ByUrgencyFile>,
+    check_in: Option<ByUrgencyFile>,
+    return_dispatch: Option<Limit>,
+    rate: Option<Limit>,
+}
+
+impl<'de> Deserialize<'de> for LivelihoodLimits {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let file = LivelihoodFile::deserialize(d)?;
+        let defaults = LivelihoodLimits::default();
+        Ok(LivelihoodLimits {
+            handle: file
+                .handle
+                .map_or(defaults.handle, |h| h.over(defaults.handle)),
+            check_in: file
+                .check_in
+                .map_or(defaults.check_in, |c| c.over(defaults.check_in)),
+            return_dispatch: file.return_dispatch.unwrap_or(defaults.return_dispatch),
+            rate: file.rate.unwrap_or(defaults.rate),
+        })
+    }
 }
 
 impl Default for LivelihoodLimits {

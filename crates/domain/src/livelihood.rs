@@ -138,8 +138,8 @@ pub const TABLE: &[Row<LivelihoodRequest>] = &[
         who: &[Handler],
         to: Unchanged,
         guard: Some(Guard {
-            holds: |r, now| r.active().any(|d| now <= d.return_by),
-            reason: "no dispatch is within its time to be returned",
+            holds: |r, now| r.active().any(|d| d.may_be_returned(now)),
+            reason: "no unit that has not checked in is within its time to return the dispatch",
         }),
     },
     Row {
@@ -150,17 +150,17 @@ pub const TABLE: &[Row<LivelihoodRequest>] = &[
         guard: None,
     },
     Row {
-        // Also while dispatched: a redispatch that keeps a lead already checked in sends the
-        // request back to dispatched until a new unit checks in, and the lead may still answer
-        // (should the new unit return it, nobody else would check in).
+        // Also while dispatched: a redispatch sends the request back to dispatched, and the
+        // units it added may all have returned it since.
         from: &[Some(Dispatched), Some(InProgress)],
         action: Action::Reply,
-        // The lead unit's handlers: the lead answers to the resident (首接负责).
+        // The lead unit's handlers: the lead answers to the resident (首接负责), once every unit
+        // on the request has checked in to answer its part.
         who: &[Handler],
         to: To(Replied),
         guard: Some(Guard {
-            holds: |r, _| r.lead().is_some_and(|d| d.checked_in),
-            reason: "the lead unit checks in before it replies",
+            holds: |r, _| r.lead().is_some() && r.waiting_for_check_in().next().is_none(),
+            reason: "the lead replies once it and every unit on the request have checked in",
         }),
     },
     Row {
@@ -507,6 +507,11 @@ impl UnitDispatch {
     pub fn is_active(&self) -> bool {
         self.returned.is_none() && !self.replaced
     }
+
+    /// A unit returns a mis-routed dispatch instead of checking in, within its time.
+    pub fn may_be_returned(&self, now: Timestamp) -> bool {
+        !self.checked_in && now <= self.return_by
+    }
 }
 
 /// A livelihood request as its events have made it.
@@ -552,6 +557,13 @@ impl LivelihoodRequest {
 
     fn dispatch_of(&self, unit: &UnitId) -> Option<&UnitDispatch> {
         self.active().find(|d| &d.unit == unit)
+    }
+
+    /// Whether the units on the request are exactly these, with this lead.
+    fn dispatched_as(&self, lead: &UnitId, co_handlers: &[UnitId]) -> bool {
+        self.lead().is_some_and(|d| &d.unit == lead)
+            && self.active().filter(|d| !d.lead).count() == co_handlers.len()
+            && co_handlers.iter().all(|u| self.dispatch_of(u).is_some())
     }
 
     /// The units on the request that have not checked in yet.
@@ -701,6 +713,14 @@ fn record(
             required_text("reason", &r.reason, MAX_TEXT)?;
             let unit = unit_acted_for(r.unit.as_ref(), ctx)?;
             let dispatch = dispatched(request, unit)?;
+            if dispatch.checked_in {
+                return Err(Refusal::invalid(
+                    "unit",
+                    format!(
+                        "unit \"{unit}\" has checked in: it answers its part rather than return it"
+                    ),
+                ));
+            }
             if now > dispatch.return_by {
                 return Err(Refusal::invalid(
                     "unit",
@@ -718,11 +738,10 @@ fn record(
         }
         LivelihoodCommand::Redispatch(d) => {
             required_text("reason", &d.reason, MAX_TEXT)?;
-            let on_request = |u: &UnitId| request.is_some_and(|r| r.dispatch_of(u).is_some());
-            if on_request(&d.lead) && d.co_handlers.iter().all(on_request) {
+            if request.is_some_and(|r| r.dispatched_as(&d.lead, &d.co_handlers)) {
                 return Err(Refusal::invalid(
                     "co_handlers",
-                    "a redispatch sends the request to at least one unit not on it now",
+                    "the request is dispatched so already: a redispatch adds, replaces or drops a unit, or changes the lead",
                 ));
             }
             LivelihoodEvent::Redispatched {
@@ -1099,7 +1118,7 @@ impl Kind for LivelihoodRequest {
     fn unit_may(&self, action: Action, unit: &UnitId, now: Timestamp) -> bool {
         self.dispatch_of(unit).is_some_and(|d| match action {
             Action::CheckIn => !d.checked_in,
-            Action::ReturnDispatch => now <= d.return_by,
+            Action::ReturnDispatch => d.may_be_returned(now),
             _ => true,
         })
     }

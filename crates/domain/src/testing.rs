@@ -217,6 +217,10 @@ fn examples(kind: &str, action: &str, at: Timestamp) -> Vec<Value> {
             json!({"unit": "qinghe-property"}),
             json!({"unit": "qinghe-safety"}),
         ],
+        ("livelihood", "return-dispatch") => vec![
+            example(kind, action, at),
+            json!({"unit": "qinghe-safety", "reason": "非本单位职责"}),
+        ],
         _ => vec![example(kind, action, at)],
     }
 }
@@ -236,7 +240,7 @@ fn tries(at: Timestamp) -> [Timestamp; 2] {
 }
 
 /// How many times the walk takes the rows from one state.
-const WALKS_PER_STATE: usize = 8;
+const WALKS_PER_STATE: usize = 16;
 
 /// Walks a kind's table from filing, taking each row from each state it starts from, and checks
 /// that every row was taken and led where it says.

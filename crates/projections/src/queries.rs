@@ -40,6 +40,8 @@ pub struct CaseFilter {
     pub reach: Option<Reach>,
     /// Only repeat petitions (重复信访), or only cases that are not.
     pub repeat: Option<bool>,
+    /// Only livelihood requests that went to two or more units, or only cases that did not.
+    pub coordinated: Option<bool>,
     /// Only backlog petitions (积案), or only cases that are not.
     pub backlog: Option<bool>,
     /// Only cases that missed a deadline, or only those that missed none.

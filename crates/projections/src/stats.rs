@@ -111,8 +111,10 @@ pub struct GroupCounts {
     pub risk_reviews_overdue: i64,
     pub risks_struck_off: i64,
     pub risks_escalated: i64,
-    /// Livelihood requests received in the range.
+    /// Livelihood requests received in the range, and of those, the ones that went to two or
+    /// more units (一呼百应).
     pub opened_requests: i64,
+    pub requests_coordinated: i64,
     /// Cases closed in the range.
     pub closed: i64,
     pub closed_on_time: i64,
@@ -165,6 +167,7 @@ impl ReadModel {
                 group.risks_struck_off,
                 group.risks_escalated,
                 group.opened_requests,
+                group.requests_coordinated,
             ] = counts;
         }
         for c in closures.counts {
@@ -246,13 +249,11 @@ impl DispatchRecord {
 }
 
 /// The coordinated response network's counts over a set of dispatches: the hotline systems'
-/// response rate is `on_time / answerable` (a returned dispatch was not the unit's to answer).
+/// response rate is `checked_in_on_time / dispatched`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct NetworkCounts {
     pub dispatched: i64,
     pub returned: i64,
-    /// Dispatched and not returned.
-    pub answerable: i64,
     pub checked_in_on_time: i64,
     pub late: i64,
     pub parts: i64,
@@ -268,7 +269,6 @@ impl NetworkCounts {
         for d in dispatches {
             n.dispatched += 1;
             n.returned += i64::from(d.returned());
-            n.answerable += i64::from(!d.returned());
             n.checked_in_on_time += i64::from(d.on_time());
             n.late += i64::from(d.late);
             n.parts += d.parts;
@@ -279,6 +279,11 @@ impl NetworkCounts {
         n.median_minutes_to_check_in = percentile(&minutes, MEDIAN);
         n.p90_minutes_to_check_in = percentile(&minutes, P90);
         n
+    }
+
+    /// Dispatches checked in within their limit / dispatches.
+    pub fn response_rate(&self) -> Option<f64> {
+        (self.dispatched > 0).then(|| self.checked_in_on_time as f64 / self.dispatched as f64)
     }
 }
 
@@ -479,7 +484,7 @@ impl Spans {
 const MICROS_PER_DAY: f64 = 86_400_000_000.0;
 
 /// How many counts the cohort query gives per group.
-pub(crate) const COHORT: usize = 12;
+pub(crate) const COHORT: usize = 13;
 
 /// The percentiles of days to close the figures report.
 pub const MEDIAN: u64 = 50;

@@ -215,6 +215,15 @@ pub(crate) fn earlier_within_a_year(earlier: &str, this: &str) -> String {
     )
 }
 
+/// SQL: whether the case aliased `case` is a livelihood request that went to two or more units
+/// (一呼百应), in any round.
+pub(crate) fn coordinated_sql(case: &str) -> String {
+    format!(
+        "({case}.kind = 'livelihood' AND (SELECT COUNT(DISTINCT d.unit) FROM case_dispatches d
+            WHERE d.case_id = {case}.case_id) >= 2)"
+    )
+}
+
 /// SQL: whether the case aliased `case` is a repeat petition (重复信访): a petition by a person
 /// who petitioned within the year before, or marked a duplicate of a petition of that year.
 pub(crate) fn repeat_sql(case: &str) -> String {
@@ -886,6 +895,10 @@ macro_rules! dialect {
             if let Some(missed) = filter.missed {
                 q.push(if missed { " AND missed > 0" } else { " AND missed = 0" });
             }
+            if let Some(coordinated) = filter.coordinated {
+                q.push(if coordinated { " AND " } else { " AND NOT " })
+                    .push(crate::store::coordinated_sql("cases"));
+            }
             if let Some(repeat) = filter.repeat {
                 q.push(if repeat { " AND " } else { " AND NOT " })
                     .push(crate::store::repeat_sql("cases"));
@@ -1272,10 +1285,9 @@ macro_rules! dialect {
         ) -> Result<Vec<(String, Uuid, String)>, ProjectionError> {
             let rows = sqlx::query(
                 "SELECT tenant, case_id, state FROM cases
-                 WHERE is_closed = $1 AND watch_at <= $2 AND case_id > $3
-                 ORDER BY case_id LIMIT $4",
+                 WHERE NOT is_closed AND watch_at <= $1 AND case_id > $2
+                 ORDER BY case_id LIMIT $3",
             )
-            .bind(false)
             .bind(now)
             .bind(after)
             .bind(i64::from(limit))
@@ -1456,10 +1468,13 @@ macro_rules! dialect {
                         THEN 1 ELSE 0 END) AS risks_struck_off,
                     SUM(CASE WHEN kind = 'risk_event' AND status = 'escalated'
                         THEN 1 ELSE 0 END) AS risks_escalated,
-                    SUM(CASE WHEN kind = 'livelihood' THEN 1 ELSE 0 END) AS requests
+                    SUM(CASE WHEN kind = 'livelihood' THEN 1 ELSE 0 END) AS requests,
+                    SUM(CASE WHEN kind <> 'livelihood' THEN 0 WHEN {coordinated} THEN 1 ELSE 0 END)
+                        AS requests_coordinated
                  FROM cases WHERE tenant = ",
                 crate::store::duplicate_of_a_petition_within_a_year_sql("cases"),
                 now = rows::micros(stats.now),
+                coordinated = crate::store::coordinated_sql("cases"),
             ));
             q.push_bind(stats.tenant.clone())
                 .push(" AND filed_at >= ")
@@ -1489,6 +1504,7 @@ macro_rules! dialect {
                             n("risks_struck_off")?,
                             n("risks_escalated")?,
                             n("requests")?,
+                            n("requests_coordinated")?,
                         ],
                     ))
                 })

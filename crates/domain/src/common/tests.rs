@@ -277,6 +277,9 @@ fn livelihood(now: &str) -> Case {
 fn rated_livelihood(now: &str, rating: &str) -> Case {
     let mut case = livelihood(now);
     case.act(Role::Handler, "check-in", json!({}));
+    case.as_unit = Some("qinghe-property".parse().unwrap());
+    case.act(Role::Handler, "check-in", json!({}));
+    case.as_unit = None;
     case.act(
         Role::Handler,
         "reply",

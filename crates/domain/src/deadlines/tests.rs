@@ -247,3 +247,32 @@ fn a_limit_on_the_clock_is_minutes_or_hours_and_a_limit_in_days_still_reads() {
         policy.due(saturday, Limit::working_days(1))
     );
 }
+
+#[test]
+fn a_policy_sets_some_urgencies_and_the_others_keep_their_defaults() {
+    let policy = DeadlinePolicy::from_toml(
+        "[livelihood.check_in]\nemergency = \"15 minutes\"\n[livelihood.handle]\ngeneral = \"5 working days\"",
+        |_| Err("names no calendar".into()),
+    )
+    .unwrap();
+    let defaults = LivelihoodLimits::default();
+    assert_eq!(policy.livelihood.check_in.emergency, TimeLimit::Minutes(15));
+    assert_eq!(
+        policy.livelihood.check_in.general,
+        defaults.check_in.general
+    );
+    assert_eq!(
+        policy.livelihood.handle.general,
+        TimeLimit::Days(Limit::working_days(5))
+    );
+    assert_eq!(
+        policy.livelihood.handle.emergency,
+        defaults.handle.emergency
+    );
+    assert_eq!(policy.livelihood.rate, defaults.rate);
+    let err = DeadlinePolicy::from_toml("[livelihood.handle]\nurgent = \"1 hour\"", |_| {
+        Err("names no calendar".into())
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("urgent"), "{err}");
+}

@@ -876,7 +876,7 @@ fn once_every_unit_has_checked_in_there_is_nothing_to_check_in() {
         .then_refused(guarded(
             "in-progress",
             Action::CheckIn,
-            &["return-dispatch", "redispatch", "reply"],
+            &["redispatch", "reply"],
             "every unit dispatched has checked in",
         ));
 }
@@ -992,7 +992,7 @@ fn once_no_dispatch_is_within_its_time_none_is_returned() {
             "dispatched",
             Action::ReturnDispatch,
             &["check-in", "redispatch"],
-            "no dispatch is within its time to be returned",
+            "no unit that has not checked in is within its time to return the dispatch",
         ));
 }
 
@@ -1109,16 +1109,32 @@ fn a_redispatch_may_change_the_lead() {
 }
 
 #[test]
-fn a_redispatch_adds_at_least_one_unit_not_on_the_request() {
-    for bad in [
-        redispatch_cmd(market(), vec![property()]),
-        redispatch_cmd(property(), vec![market()]),
-        redispatch_cmd(market(), vec![]),
-    ] {
-        given(in_progress())
-            .when(Role::PetitionOfficer, bad)
-            .then_invalid("co_handlers");
-    }
+fn a_redispatch_changes_the_units_or_the_lead() {
+    // The same units with the same lead: nothing to redispatch.
+    given(in_progress())
+        .when(
+            Role::PetitionOfficer,
+            redispatch_cmd(market(), vec![property()]),
+        )
+        .then_invalid("co_handlers");
+    // The lead handed to a unit on the request, or a unit dropped: a redispatch.
+    given(in_progress())
+        .when(
+            Role::PetitionOfficer,
+            redispatch_cmd(property(), vec![market()]),
+        )
+        .then([redispatched_at(now(), property(), vec![market()])]);
+    given(in_progress())
+        .when(Role::PetitionOfficer, redispatch_cmd(market(), vec![]))
+        .then([redispatched_at(now(), market(), vec![])]);
+    // The lead returned it: a co-handler already on it may be made the lead.
+    let mut lead_gone = in_progress();
+    lead_gone.push(returned(property()));
+    lead_gone.push(redispatched_at(now(), market(), vec![safety()]));
+    lead_gone.push(returned(market()));
+    given(lead_gone)
+        .when(Role::PetitionOfficer, redispatch_cmd(safety(), vec![]))
+        .then([redispatched_at(now(), safety(), vec![])]);
     // A unit that returned its dispatch is no longer on the request: it may be sent again.
     let mut history = out();
     history.push(returned(property()));
@@ -1171,7 +1187,7 @@ fn handlers_and_grid_workers_do_not_redispatch() {
             "in-progress",
             Action::Redispatch,
             Role::Handler,
-            &["check-in", "return-dispatch", "reply"],
+            &["check-in", "return-dispatch"],
         ));
     given(out())
         .when(Role::GridWorker, redispatch_cmd(market(), vec![safety()]))
@@ -1200,7 +1216,7 @@ fn nothing_is_redispatched_before_dispatch_or_after_the_reply() {
 
 #[test]
 fn the_lead_replies_once_checked_in_and_the_resident_has_3_days_to_rate() {
-    given(in_progress())
+    given(all_checked_in())
         .when(Role::Handler, reply_cmd(ReplyResult::Resolved))
         .then([replied(ReplyResult::Resolved)]);
     assert_eq!(
@@ -1232,7 +1248,7 @@ fn the_lead_unit_checks_in_before_it_replies() {
                 "in-progress",
                 Action::Reply,
                 &["check-in", "return-dispatch", "redispatch"],
-                "the lead unit checks in before it replies",
+                "the lead replies once it and every unit on the request have checked in",
             ));
     };
     // Only the co-handler is in.
@@ -1247,7 +1263,7 @@ fn the_lead_unit_checks_in_before_it_replies() {
 
 #[test]
 fn a_lead_kept_by_a_redispatch_replies_even_if_the_new_unit_returns_it() {
-    let mut history = in_progress();
+    let mut history = all_checked_in();
     history.push(redispatched_at(now(), market(), vec![property(), safety()]));
     history.push(returned(safety()));
     assert_eq!(replay(&history).status, Status::Dispatched);
@@ -1258,7 +1274,7 @@ fn a_lead_kept_by_a_redispatch_replies_even_if_the_new_unit_returns_it() {
 
 #[test]
 fn a_reply_tells_the_resident_something() {
-    given(in_progress())
+    given(all_checked_in())
         .when(
             Role::Handler,
             LivelihoodCommand::Reply(Reply {
@@ -1272,7 +1288,7 @@ fn a_reply_tells_the_resident_something() {
 #[test]
 fn petition_officers_and_supervisors_do_not_reply() {
     for role in [Role::PetitionOfficer, Role::Supervisor] {
-        given(in_progress())
+        given(all_checked_in())
             .when(role, reply_cmd(ReplyResult::Resolved))
             .then_refused(not_for_role(
                 "in-progress",
@@ -1291,7 +1307,7 @@ fn a_request_whose_lead_has_not_checked_in_is_not_replied_to() {
             "dispatched",
             Action::Reply,
             &["check-in", "return-dispatch", "redispatch"],
-            "the lead unit checks in before it replies",
+            "the lead replies once it and every unit on the request have checked in",
         ));
     given(replied_with(ReplyResult::Resolved))
         .when(Role::Handler, reply_cmd(ReplyResult::Resolved))
@@ -1372,7 +1388,7 @@ fn only_a_replied_request_is_rated_and_once() {
         .then_refused(not_in_state(
             "in-progress",
             Action::Rate,
-            &["check-in", "return-dispatch", "redispatch", "reply"],
+            &["check-in", "return-dispatch", "redispatch"],
         ));
     given(closed_with(Satisfaction::Satisfied))
         .when(Role::GridWorker, rate_cmd(Satisfaction::Dissatisfied))
@@ -1446,7 +1462,7 @@ fn only_a_replied_request_is_closed_unrated() {
         .then_refused(not_in_state(
             "in-progress",
             Action::CloseUnrated,
-            &["check-in", "redispatch", "reply"],
+            &["check-in", "redispatch"],
         ));
     given(closed_with(Satisfaction::Satisfied))
         .when_at(day(30), Role::Supervisor, close_unrated_cmd())
@@ -1818,6 +1834,7 @@ fn allowed_actions_follow_the_table_and_its_guards() {
         return_by() + second(),
         &[("check-in", &[Handler]), ("redispatch", officers)],
     );
+    // The lead in, the co-handler not yet: no reply.
     expect_allowed(
         &in_progress(),
         now(),
@@ -1825,8 +1842,12 @@ fn allowed_actions_follow_the_table_and_its_guards() {
             ("check-in", &[Handler]),
             ("return-dispatch", &[Handler]),
             ("redispatch", officers),
-            ("reply", &[Handler]),
         ],
+    );
+    expect_allowed(
+        &all_checked_in(),
+        now(),
+        &[("redispatch", officers), ("reply", &[Handler])],
     );
     expect_allowed(
         &all_checked_in(),
@@ -1896,11 +1917,15 @@ fn a_unit_is_offered_its_own_check_in_and_return_only_while_it_may_take_them() {
         s.allowed_actions(Role::Handler, Some(unit), at)
     };
     let s = state(in_progress());
-    // The market has checked in: it may reply, not check in again; the property company may.
+    // The market has checked in: it may not check in again, nor return the dispatch, nor reply
+    // before the property company has checked in; the property company may check in.
     let market_may = offered(&s, &market(), now());
     assert!(!market_may.contains(&"check-in"), "{market_may:?}");
-    assert!(market_may.contains(&"reply"), "{market_may:?}");
+    assert!(!market_may.contains(&"return-dispatch"), "{market_may:?}");
+    assert!(!market_may.contains(&"reply"), "{market_may:?}");
     assert!(offered(&s, &property(), now()).contains(&"check-in"));
+    let all_in = state(all_checked_in());
+    assert!(offered(&all_in, &market(), now()).contains(&"reply"));
     // After its two working days, no unit is offered the return.
     assert!(offered(&s, &property(), now()).contains(&"return-dispatch"));
     assert!(!offered(&s, &property(), day(10)).contains(&"return-dispatch"));

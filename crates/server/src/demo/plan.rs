@@ -753,6 +753,9 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 units.push(u);
             }
         }
+        if wanted > 1 {
+            plan.intended.add("requests_coordinated", 1);
+        }
         let mut start = t0;
         let mut handle_by = policy.due_within(t0, urgency_of(&policy.livelihood.handle));
         let mut on_time = true;
@@ -770,13 +773,8 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 dispatch_body["reason"] = json!("群众不满意，重办");
             }
             plan.step(case, dispatched, who, action, dispatch_body);
-            if in_year(dispatched) {
-                if units.len() > 1 {
-                    plan.intended.add("requests_coordinated", 1);
-                }
-                if round > 1 {
-                    plan.intended.add("redone", 1);
-                }
+            if round > 1 && in_year(dispatched) {
+                plan.intended.add("redone", 1);
             }
             let check_in_by =
                 policy.due_within(dispatched, urgency_of(&policy.livelihood.check_in));
@@ -1026,7 +1024,7 @@ pub(crate) fn intended_figures(plan: &mut Plan) -> Value {
     put("check_ins_late", json!(sum(2)));
     put(
         "response_rate",
-        json!({"numerator": sum(1), "denominator": sum(0) - sum(3)}),
+        json!({"numerator": sum(1), "denominator": sum(0)}),
     );
     let minutes = &mut plan.intended.minutes_to_check_in;
     minutes.sort_by(f64::total_cmp);
