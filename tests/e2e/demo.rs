@@ -79,6 +79,8 @@ async fn a_demo_years_figures_are_the_ones_it_intended_and_it_verifies() {
     for name in [
         "risks_found",
         "risks_struck_off",
+        "risks_escalated",
+        "risks_under_control",
         "requests_received",
         "requests_coordinated",
         "check_ins_late",
@@ -111,7 +113,10 @@ async fn a_demo_years_figures_are_the_ones_it_intended_and_it_verifies() {
         "risks_under_control",
         "risks_struck_off",
         "risks_escalated",
+        "risk_reviews_due",
+        "risk_reviews_overdue",
         "requests_received",
+        "requests_coordinated",
     ] {
         let f = figure(name);
         let list = get(format!("{}&limit=200", f["cases"].as_str().unwrap())).await;

@@ -124,7 +124,10 @@ fn figures(
         base.0
             .iter()
             .cloned()
-            .chain([("closed_from", from.to_string()), ("closed_to", next_day)])
+            .chain([
+                ("closed_from", from.to_string()),
+                ("closed_to", next_day.clone()),
+            ])
             .collect(),
     );
     let event_q = |metric: &str| {
@@ -240,6 +243,9 @@ fn figures(
     // Risk events (涉稳): of those identified in the range, where they stand now.
     let risks_q = opened_q.with("kind", "risk_event");
     let risks_in = |status: &str| risks_q.as_ref().and_then(|q| q.with("status", status));
+    let under_control = base
+        .with("kind", "risk_event")
+        .and_then(|q| q.with("status", "under-control"));
     out.extend([
         count("risks_found", g.opened_risks, risks_q.clone()),
         count(
@@ -247,10 +253,20 @@ fn figures(
             g.risks_under_control,
             risks_in("under-control"),
         ),
+        // Reviews of the risks under control now, whenever they were identified.
+        count(
+            "risk_reviews_due",
+            g.risk_reviews_due,
+            under_control
+                .as_ref()
+                .and_then(|q| q.with("due_before", next_day.clone())),
+        ),
         count(
             "risk_reviews_overdue",
             g.risk_reviews_overdue,
-            risks_in("under-control").and_then(|q| q.with("overdue", "true")),
+            under_control
+                .as_ref()
+                .and_then(|q| q.with("overdue", "true")),
         ),
         count(
             "risks_struck_off",

@@ -514,6 +514,14 @@ impl UnitDispatch {
     }
 }
 
+/// When a round's reply came, and when the round began (none: at receipt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyTime {
+    pub round: u32,
+    pub started: Option<Timestamp>,
+    pub at: Timestamp,
+}
+
 /// A livelihood request as its events have made it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LivelihoodRequest {
@@ -536,6 +544,10 @@ pub struct LivelihoodRequest {
     pub result: Option<ReplyResult>,
     pub reply: Option<String>,
     pub replied_at: Option<Timestamp>,
+    /// Every reply, round by round.
+    pub replies: Vec<ReplyTime>,
+    /// When the current round began, if it is a redo (the first began at receipt).
+    pub round_started: Option<Timestamp>,
     pub rate_by: Option<Timestamp>,
     pub rating: Option<Satisfaction>,
     pub redone: u32,
@@ -915,6 +927,11 @@ pub fn evolve(
             r.result = Some(*result);
             r.reply = Some(text.clone());
             r.replied_at = Some(*at);
+            r.replies.push(ReplyTime {
+                round: r.round,
+                started: r.round_started,
+                at: *at,
+            });
             r.rate_by = Some(*rate_by);
             r.deadline = None;
         }
@@ -940,6 +957,7 @@ pub fn evolve(
                 d.replaced = true;
             }
             r.round = *round;
+            r.round_started = Some(*at);
             r.redone += 1;
             r.result = None;
             r.reply = None;
@@ -1000,6 +1018,8 @@ fn received(event: &LivelihoodEvent) -> LivelihoodRequest {
         result: None,
         reply: None,
         replied_at: None,
+        replies: Vec::new(),
+        round_started: None,
         rate_by: None,
         rating: None,
         redone: 0,

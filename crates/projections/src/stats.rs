@@ -104,17 +104,20 @@ pub struct GroupCounts {
     pub opened_petitions: i64,
     pub opened_repeats: i64,
     pub opened_hazards: i64,
-    /// Risk events identified in the range, and of those, now: under control, under control
-    /// past their review, struck off, escalated.
+    /// Risk events identified in the range, and of those, now: under control, struck off,
+    /// escalated.
     pub opened_risks: i64,
     pub risks_under_control: i64,
-    pub risk_reviews_overdue: i64,
     pub risks_struck_off: i64,
     pub risks_escalated: i64,
     /// Livelihood requests received in the range, and of those, the ones that went to two or
     /// more units (一呼百应).
     pub opened_requests: i64,
     pub requests_coordinated: i64,
+    /// Risk events under control now, whatever their filing: with their next review due by
+    /// the range's end, and past it now.
+    pub risk_reviews_due: i64,
+    pub risk_reviews_overdue: i64,
     /// Cases closed in the range.
     pub closed: i64,
     pub closed_on_time: i64,
@@ -139,19 +142,26 @@ impl ReadModel {
     ) -> Result<BTreeMap<String, GroupCounts>, ProjectionError> {
         let (from, to) = range(q)?;
         let mut groups: BTreeMap<String, GroupCounts> = BTreeMap::new();
-        // Three sources, asked at once on separate connections.
-        let (cohort, closures, counters) = match self.db() {
+        // Four sources, asked at once on separate connections.
+        let (cohort, closures, counters, reviews) = match self.db() {
             crate::Db::Sqlite(pool) => tokio::try_join!(
                 crate::store::sqlite::stats_cohort(pool, q, from, to),
                 crate::store::sqlite::stats_closures(pool, q, from, to),
                 crate::store::sqlite::stats_counters(pool, q),
+                crate::store::sqlite::risk_reviews(pool, q, to),
             )?,
             crate::Db::Postgres(pool) => tokio::try_join!(
                 crate::store::postgres::stats_cohort(pool, q, from, to),
                 crate::store::postgres::stats_closures(pool, q, from, to),
                 crate::store::postgres::stats_counters(pool, q),
+                crate::store::postgres::risk_reviews(pool, q, to),
             )?,
         };
+        for (g, due, overdue) in reviews {
+            let group = groups.entry(g).or_default();
+            group.risk_reviews_due = due;
+            group.risk_reviews_overdue = overdue;
+        }
         for (g, counts) in cohort {
             let group = groups.entry(g).or_default();
             [
@@ -163,7 +173,6 @@ impl ReadModel {
                 group.opened_hazards,
                 group.opened_risks,
                 group.risks_under_control,
-                group.risk_reviews_overdue,
                 group.risks_struck_off,
                 group.risks_escalated,
                 group.opened_requests,
@@ -310,8 +319,8 @@ pub fn by_unit(dispatches: &[DispatchRecord]) -> Vec<UnitRow> {
         .collect()
 }
 
-/// Per group, the network's counts and the hours from receipt to reply of the requests replied
-/// to in the range (median, 90th percentile).
+/// Per group, the network's counts and the hours to reply of the replies in the range, each from
+/// the start of its round (receipt, or the redo): median, 90th percentile.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NetworkGroup {
     pub counts: NetworkCounts,
@@ -365,15 +374,15 @@ impl ReadModel {
             let docket_domain::Detail::Livelihood(request) = &state.detail else {
                 continue;
             };
-            // The latest reply, when it fell in the range.
-            let Some(at) = request.replied_at.filter(|at| from <= *at && *at < to) else {
-                continue;
-            };
+            // Each reply in the range, from the start of its round: receipt, or the redo.
             let received = crate::rows::from_micros(filed_at);
-            hours
-                .entry(g)
-                .or_default()
-                .push(at.duration_since(received).as_secs_f64() / 3600.0);
+            for reply in request.replies.iter().filter(|r| from <= r.at && r.at < to) {
+                let started = reply.started.unwrap_or(received);
+                hours
+                    .entry(g.clone())
+                    .or_default()
+                    .push(reply.at.duration_since(started).as_secs_f64() / 3600.0);
+            }
         }
         for (g, mut h) in hours {
             h.sort_by(f64::total_cmp);
@@ -484,7 +493,7 @@ impl Spans {
 const MICROS_PER_DAY: f64 = 86_400_000_000.0;
 
 /// How many counts the cohort query gives per group.
-pub(crate) const COHORT: usize = 13;
+pub(crate) const COHORT: usize = 12;
 
 /// The percentiles of days to close the figures report.
 pub const MEDIAN: u64 = 50;

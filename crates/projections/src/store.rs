@@ -1418,8 +1418,8 @@ macro_rules! dialect {
         }
 
         /// Per group: opened, of those closed, overdue, petitions, repeats, hazards; risk events,
-        /// of those under control, under control past their review, struck off, escalated;
-        /// livelihood requests.
+        /// of those under control, struck off, escalated; livelihood requests, of those sent to
+        /// two or more units.
         pub(crate) async fn stats_cohort(
             pool: &$pool,
             stats: &crate::stats::StatsQuery,
@@ -1462,8 +1462,6 @@ macro_rules! dialect {
                     SUM(CASE WHEN kind = 'risk_event' THEN 1 ELSE 0 END) AS risks,
                     SUM(CASE WHEN kind = 'risk_event' AND status = 'under-control'
                         THEN 1 ELSE 0 END) AS risks_under_control,
-                    SUM(CASE WHEN kind = 'risk_event' AND status = 'under-control'
-                        AND deadline <= {now} THEN 1 ELSE 0 END) AS risk_reviews_overdue,
                     SUM(CASE WHEN kind = 'risk_event' AND status = 'struck-off'
                         THEN 1 ELSE 0 END) AS risks_struck_off,
                     SUM(CASE WHEN kind = 'risk_event' AND status = 'escalated'
@@ -1473,7 +1471,6 @@ macro_rules! dialect {
                         AS requests_coordinated
                  FROM cases WHERE tenant = ",
                 crate::store::duplicate_of_a_petition_within_a_year_sql("cases"),
-                now = rows::micros(stats.now),
                 coordinated = crate::store::coordinated_sql("cases"),
             ));
             q.push_bind(stats.tenant.clone())
@@ -1500,13 +1497,43 @@ macro_rules! dialect {
                             n("hazards")?,
                             n("risks")?,
                             n("risks_under_control")?,
-                            n("risk_reviews_overdue")?,
                             n("risks_struck_off")?,
                             n("risks_escalated")?,
                             n("requests")?,
                             n("requests_coordinated")?,
                         ],
                     ))
+                })
+                .collect()
+        }
+
+        /// Per group, the risk events under control now, whatever their filing: those whose next
+        /// review is due before `to`, and those past it at `now`.
+        pub(crate) async fn risk_reviews(
+            pool: &$pool,
+            stats: &crate::stats::StatsQuery,
+            to: jiff::Timestamp,
+        ) -> Result<Vec<(String, i64, i64)>, ProjectionError> {
+            let group = stats.by.map_or("''", |d| d.case_column());
+            let mut q = QueryBuilder::<Db>::new(format!(
+                "SELECT {group} AS g,
+                    SUM(CASE WHEN deadline < {to} THEN 1 ELSE 0 END) AS due,
+                    SUM(CASE WHEN deadline <= {now} THEN 1 ELSE 0 END) AS overdue
+                 FROM cases WHERE NOT is_closed AND kind = 'risk_event'
+                    AND status = 'under-control' AND tenant = ",
+                to = rows::micros(to),
+                now = rows::micros(stats.now),
+            ));
+            q.push_bind(stats.tenant.clone());
+            push_stats_filters(&mut q, stats, false);
+            q.push(" GROUP BY g");
+            let rows = q.build().fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| {
+                    let n = |c: &str| -> Result<i64, sqlx::Error> {
+                        Ok(r.try_get::<Option<i64>, _>(c)?.unwrap_or(0))
+                    };
+                    Ok((r.try_get("g")?, n("due")?, n("overdue")?))
                 })
                 .collect()
         }

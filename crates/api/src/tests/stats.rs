@@ -330,6 +330,7 @@ async fn every_figure_drills_down_to_exactly_its_cases() {
     for (name, value) in [
         ("risks_found", 2.0),
         ("risks_under_control", 1.0),
+        ("risk_reviews_due", 1.0),
         ("risk_reviews_overdue", 1.0),
         ("risks_struck_off", 1.0),
         ("risks_escalated", 0.0),

@@ -541,13 +541,15 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
     // escalated to the district and half still under control at the year's end.
     let policy = docket_domain::deadlines::DeadlinePolicy::default();
     let risks = n(57.0);
-    let struck = if risks >= 2 {
-        ((risks as f64 * 53.0 / 57.0).round() as usize).min(risks - 1)
+    let struck = if risks >= 3 {
+        ((risks as f64 * 53.0 / 57.0).round() as usize).min(risks - 2)
     } else {
-        risks
+        risks.saturating_sub(1)
     };
-    let escalated = (risks - struck).div_ceil(2);
+    let escalated = (risks - struck) / 2;
+    let year_end = local(first, 0) + DAY * days as i32;
     for r in 0..risks {
+        let level_limit = |days: i32| docket_domain::deadlines::Limit::days(days as u32);
         let case = plan.kinds.len();
         plan.kinds.push(CaseKind::RiskEvent);
         let t0 = filed_at(&mut rng);
@@ -627,9 +629,13 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                    "responsible_person": "王科长", "leader": "李书记"}),
         );
         if r >= struck {
-            // Still under control: its next review is long overdue by now.
+            // Still under control: its next review is long overdue by now, and due within the
+            // year unless the year ended first.
             plan.intended.add("risks_under_control", 1);
             plan.intended.add("risk_reviews_overdue", 1);
+            if policy.due(controlled, level_limit(review_days)) < year_end {
+                plan.intended.add("risk_reviews_due", 1);
+            }
             finish(&mut plan, &mut rng, case, CaseKind::RiskEvent, t0, None);
             continue;
         }
@@ -834,6 +840,13 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             }
             let replied = times.iter().copied().max().expect("a unit answers") + pace;
             times.push(replied);
+            // From the start of the round: receipt, or the redo.
+            if in_year(replied) {
+                let started = if round == 1 { t0 } else { dispatched };
+                plan.intended
+                    .hours_to_reply
+                    .push((replied - started).as_secs_f64() / 3600.0);
+            }
             let result = match rng.u8(0..20) {
                 0 => "not-resolved",
                 1..=2 => "partly-resolved",
@@ -896,14 +909,9 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 handle_by = policy.due_within(start + pace, urgency_of(&policy.livelihood.handle));
                 continue;
             }
-            break (closed_at, replied, result == "resolved");
+            break (closed_at, result == "resolved");
         };
-        let (closed_at, replied, resolved) = closing;
-        if in_year(replied) {
-            plan.intended
-                .hours_to_reply
-                .push((replied - t0).as_secs_f64() / 3600.0);
-        }
+        let (closed_at, resolved) = closing;
         closed(
             &mut plan.intended,
             in_year(closed_at),
@@ -993,6 +1001,7 @@ pub(crate) fn intended_figures(plan: &mut Plan) -> Value {
     for name in [
         "risks_found",
         "risks_under_control",
+        "risk_reviews_due",
         "risk_reviews_overdue",
         "risks_struck_off",
         "risks_escalated",
