@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use docket_commands::{Actor, Clock, CommandRequest, CommandService, Vault};
+use docket_domain::deadlines::{DeadlinePolicy, Limit, LivelihoodLimits, Policies, TimeLimit};
 use docket_domain::{CaseCommand, CaseId, CaseKind, Role};
 use docket_eventlog::{EventLog, JetStreamConfig, JetStreamLog};
 use docket_projections::{Projector, ReadModel};
@@ -41,6 +42,11 @@ struct Replica {
 }
 
 async fn replica(server: &NatsServer, clock: Arc<TestClock>) -> Replica {
+    replica_with(server, clock, Policies::default()).await
+}
+
+/// A replica whose tenants follow these deadline policies.
+async fn replica_with(server: &NatsServer, clock: Arc<TestClock>, policies: Policies) -> Replica {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(
         JetStreamLog::connect(&server.url(), JetStreamConfig::default())
@@ -52,8 +58,9 @@ async fn replica(server: &NatsServer, clock: Arc<TestClock>) -> Replica {
         .unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(Projector::new(log.clone(), read.clone()).run(stopped));
-    let commands =
-        CommandService::new(log.clone(), clock).with_vault(Vault::in_memory().await.unwrap());
+    let commands = CommandService::new(log.clone(), clock)
+        .with_vault(Vault::in_memory().await.unwrap())
+        .with_policies(policies);
     // Whichever replica starts first seeds the tenant's directory; the other finds it kept.
     let mut seeded = docket_domain::directory::seed_from_names(
         &["qinghe"],
@@ -267,6 +274,51 @@ async fn each_units_missed_check_in_is_recorded_once_by_two_racing_watches() {
         .find(|d| d.unit.as_str() == "qinghe-property")
         .unwrap();
     assert!(property.checked_in && property.late && property.missed);
+}
+
+/// A general request handled in 7 working days, received on the Friday before National Day
+/// (2025-09-26): the make-up working days (Sunday 28 September, Saturday 11 October) count, the
+/// holiday (1 to 8 October) and the weekends do not, so its last day is Monday 13 October. The
+/// watches record nothing at 23:59:59 that day, and the miss once at midnight.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_general_requests_seven_working_days_run_across_national_day() {
+    let server = NatsServer::start();
+    let received: Timestamp = "2025-09-26T02:00:00Z".parse().unwrap();
+    let clock = Arc::new(TestClock(Mutex::new(received)));
+    let mut livelihood = LivelihoodLimits::default();
+    livelihood.handle.general = TimeLimit::Days(Limit::working_days(7));
+    let policy = DeadlinePolicy {
+        livelihood,
+        ..DeadlinePolicy::default()
+    };
+    let policies = || Policies::new(policy.clone());
+    let (a, b) = (
+        replica_with(&server, clock.clone(), policies()).await,
+        replica_with(&server, clock.clone(), policies()).await,
+    );
+    let receive = CaseCommand::parse_filing(json!({
+        "kind": "livelihood", "community": "qinghe", "grid": "qinghe-03", "title": "路灯不亮",
+        "channel": "grid-meeting", "category": "public-facilities", "urgency": "general"}))
+    .unwrap();
+    let id = a.handle(Role::PetitionOfficer, None, receive).await;
+    let dispatch = CaseCommand::parse_action(
+        CaseKind::Livelihood,
+        "dispatch",
+        json!({"lead": "qinghe-safety"}),
+    )
+    .unwrap();
+    a.handle(Role::PetitionOfficer, Some(id), dispatch).await;
+    let check_in = CaseCommand::parse_action(CaseKind::Livelihood, "check-in", json!({})).unwrap();
+    b.handle(Role::Handler, Some(id), check_in).await;
+    // 13 October closes at 16:00 UTC (midnight in Shanghai).
+    let due: Timestamp = "2025-10-13T16:00:00Z".parse().unwrap();
+    clock.set(due - SignedDuration::from_secs(1));
+    assert_eq!(race(&a, &b).await, 0, "the last working day is not over");
+    clock.set(due);
+    assert_eq!(race(&a, &b).await, 1);
+    let missed = deadline_events(&a.log).await;
+    assert_eq!(missed.len(), 1, "{missed:?}");
+    assert_eq!(missed[0].2, due.to_string());
 }
 
 #[tokio::test(flavor = "multi_thread")]
