@@ -75,6 +75,22 @@ pub(crate) fn not_in_state<K: Kind>(
     }
 }
 
+/// The refusal of an action the state allows, but not to `role`.
+pub(crate) fn not_for_role<K: Kind>(
+    state: &'static str,
+    action: K::Action,
+    role: Role,
+    allowed: &[&'static str],
+) -> Refusal {
+    Refusal::RoleNotPermitted {
+        kind: K::NAME,
+        state,
+        action: action.as_str().to_owned(),
+        role,
+        allowed: allowed.to_vec(),
+    }
+}
+
 /// Given these events (at this time), …
 pub(crate) struct Given<K: Kind> {
     events: Vec<K::Event>,

@@ -198,13 +198,7 @@ fn not_for_role(
     role: Role,
     allowed: &[&'static str],
 ) -> Refusal {
-    Refusal::RoleNotPermitted {
-        kind: "dispute",
-        state,
-        action: action.as_str().to_owned(),
-        role,
-        allowed: allowed.to_vec(),
-    }
+    testing::not_for_role::<Dispute>(state, action, role, allowed)
 }
 
 const MEDIATING_ACTIONS: &[&str] = &[

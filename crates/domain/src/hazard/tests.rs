@@ -107,13 +107,7 @@ fn not_for_role(
     role: Role,
     allowed: &[&'static str],
 ) -> Refusal {
-    Refusal::RoleNotPermitted {
-        kind: "hazard",
-        state,
-        action: action.as_str().to_owned(),
-        role,
-        allowed: allowed.to_vec(),
-    }
+    testing::not_for_role::<HazardTicket>(state, action, role, allowed)
 }
 
 // ---- (none) → report → reported ----

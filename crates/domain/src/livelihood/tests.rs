@@ -352,13 +352,7 @@ fn not_for_role(
     role: Role,
     allowed: &[&'static str],
 ) -> Refusal {
-    Refusal::RoleNotPermitted {
-        kind: "livelihood",
-        state,
-        action: action.as_str().to_owned(),
-        role,
-        allowed: allowed.to_vec(),
-    }
+    testing::not_for_role::<LivelihoodRequest>(state, action, role, allowed)
 }
 
 // ---- (none) → receive → received ----

@@ -194,13 +194,7 @@ fn not_for_role(
     role: Role,
     allowed: &[&'static str],
 ) -> Refusal {
-    Refusal::RoleNotPermitted {
-        kind: "petition",
-        state,
-        action: action.as_str().to_owned(),
-        role,
-        allowed: allowed.to_vec(),
-    }
+    testing::not_for_role::<Petition>(state, action, role, allowed)
 }
 
 // ---- (none) → register → registered ----

@@ -207,13 +207,7 @@ fn not_for_role(
     role: Role,
     allowed: &[&'static str],
 ) -> Refusal {
-    Refusal::RoleNotPermitted {
-        kind: "risk_event",
-        state,
-        action: action.as_str().to_owned(),
-        role,
-        allowed: allowed.to_vec(),
-    }
+    testing::not_for_role::<RiskEvent>(state, action, role, allowed)
 }
 
 // ---- (none) → identify → identified ----
