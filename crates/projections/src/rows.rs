@@ -71,6 +71,36 @@ pub(crate) struct CaseRow {
     pub(crate) units: Vec<(String, &'static str)>,
     /// A livelihood request's dispatches, one per unit and round.
     pub(crate) dispatches: Vec<DispatchRow>,
+    /// A livelihood request's replies, one per round replied.
+    pub(crate) replies: Vec<ReplyRow>,
+}
+
+/// One reply to a livelihood request: when it came, and when its round began (none: at
+/// receipt).
+#[derive(Debug)]
+pub(crate) struct ReplyRow {
+    pub(crate) seq: i64,
+    pub(crate) round: i64,
+    pub(crate) started_at: Option<i64>,
+    pub(crate) replied_at: i64,
+}
+
+/// The reply rows of a case: a livelihood request's, none for other kinds.
+fn reply_rows(state: &CaseState) -> Vec<ReplyRow> {
+    let Detail::Livelihood(request) = &state.detail else {
+        return Vec::new();
+    };
+    request
+        .replies
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ReplyRow {
+            seq: i as i64,
+            round: i64::from(r.round),
+            started_at: r.started.map(micros),
+            replied_at: micros(r.at),
+        })
+        .collect()
 }
 
 /// One unit's dispatch on a livelihood request, as the per-unit figures read it.
@@ -351,6 +381,7 @@ pub(crate) fn project(
         state: serde_json::to_string(&state).expect("case state serializes"),
         units,
         dispatches: dispatch_rows(&state),
+        replies: reply_rows(&state),
     };
     let slice = [
         kind.as_str().to_owned(),

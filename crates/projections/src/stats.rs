@@ -353,12 +353,18 @@ impl ReadModel {
         &self,
         q: &StatsQuery,
     ) -> Result<BTreeMap<String, NetworkGroup>, ProjectionError> {
-        let dispatches = self.dispatches(q, None).await?;
-        let replied = match self.db() {
-            crate::Db::Sqlite(pool) => crate::store::sqlite::replied_requests(pool, q).await?,
-            crate::Db::Postgres(pool) => crate::store::postgres::replied_requests(pool, q).await?,
-        };
         let (from, to) = range(q)?;
+        let reply_times = async {
+            match self.db() {
+                crate::Db::Sqlite(pool) => {
+                    crate::store::sqlite::reply_times(pool, q, from, to).await
+                }
+                crate::Db::Postgres(pool) => {
+                    crate::store::postgres::reply_times(pool, q, from, to).await
+                }
+            }
+        };
+        let (dispatches, took) = tokio::try_join!(self.dispatches(q, None), reply_times)?;
         let mut groups: BTreeMap<String, NetworkGroup> = BTreeMap::new();
         let mut by_group: BTreeMap<&str, Vec<&DispatchRecord>> = BTreeMap::new();
         for d in &dispatches {
@@ -368,21 +374,11 @@ impl ReadModel {
             groups.entry(g.to_owned()).or_default().counts = NetworkCounts::of(ds);
         }
         let mut hours: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        for (g, filed_at, state) in replied {
-            let state: docket_domain::CaseState =
-                serde_json::from_str(&state).map_err(|e| ProjectionError::Io(e.to_string()))?;
-            let docket_domain::Detail::Livelihood(request) = &state.detail else {
-                continue;
-            };
-            // Each reply in the range, from the start of its round: receipt, or the redo.
-            let received = crate::rows::from_micros(filed_at);
-            for reply in request.replies.iter().filter(|r| from <= r.at && r.at < to) {
-                let started = reply.started.unwrap_or(received);
-                hours
-                    .entry(g.clone())
-                    .or_default()
-                    .push(reply.at.duration_since(started).as_secs_f64() / 3600.0);
-            }
+        for (g, micros) in took {
+            hours
+                .entry(g)
+                .or_default()
+                .push(micros as f64 / 3_600_000_000.0);
         }
         for (g, mut h) in hours {
             h.sort_by(f64::total_cmp);

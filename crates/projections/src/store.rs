@@ -82,6 +82,18 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
         "case_id, seq",
     ),
     (
+        "case_replies",
+        &[
+            "case_id",
+            "tenant",
+            "seq",
+            "round",
+            "started_at",
+            "replied_at",
+        ],
+        "case_id, seq",
+    ),
+    (
         "case_history",
         &[
             "case_id",
@@ -659,6 +671,34 @@ macro_rules! dialect {
                         .push_bind(d.replaced)
                         .push_bind(d.parts)
                         .push_bind(d.rating);
+                });
+                q.build().execute(&mut **tx).await?;
+            }
+            for chunk in touched.chunks(500) {
+                let mut q = QueryBuilder::<Db>::new("DELETE FROM case_replies WHERE case_id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind((*id).clone());
+                }
+                q.push(")");
+                q.build().execute(&mut **tx).await?;
+            }
+            let replies: Vec<(&rows::CaseRow, &rows::ReplyRow)> = plan
+                .cases
+                .iter()
+                .flat_map(|c| c.row.replies.iter().map(move |r| (&c.row, r)))
+                .collect();
+            for chunk in replies.chunks(500) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO case_replies (case_id, tenant, seq, round, started_at, replied_at) ",
+                );
+                q.push_values(chunk, |mut b, (row, r)| {
+                    b.push_bind(row.case_id.clone())
+                        .push_bind(row.tenant.clone())
+                        .push_bind(r.seq)
+                        .push_bind(r.round)
+                        .push_bind(r.started_at)
+                        .push_bind(r.replied_at);
                 });
                 q.build().execute(&mut **tx).await?;
             }
@@ -1616,32 +1656,30 @@ macro_rules! dialect {
                 .collect()
         }
 
-        /// The livelihood requests replied to in the range (by the counter `requests_replied`):
-        /// per request, its group, when it was received, and its state.
-        pub(crate) async fn replied_requests(
+        /// The replies to livelihood requests in the range, within the slice and reach: per
+        /// reply, its group and the microseconds from the start of its round (receipt, or the
+        /// redo) to it.
+        pub(crate) async fn reply_times(
             pool: &$pool,
             stats: &crate::stats::StatsQuery,
-        ) -> Result<Vec<(String, i64, String)>, ProjectionError> {
+            from: jiff::Timestamp,
+            to: jiff::Timestamp,
+        ) -> Result<Vec<(String, i64)>, ProjectionError> {
             let group = stats.by.map_or("''", |d| d.case_column());
             let mut q = QueryBuilder::<Db>::new(format!(
-                "SELECT {group} AS g, filed_at, state FROM cases
-                 WHERE kind = 'livelihood' AND tenant = "
+                "SELECT {group} AS g, r.replied_at - COALESCE(r.started_at, filed_at) AS took
+                 FROM case_replies r JOIN cases ON cases.case_id = r.case_id
+                 WHERE r.tenant = "
             ));
             q.push_bind(stats.tenant.clone())
-                .push(
-                    " AND case_id IN (SELECT case_id FROM case_events
-                       WHERE metric = 'requests_replied' AND tenant = ",
-                )
-                .push_bind(stats.tenant.clone())
-                .push(" AND day >= ")
-                .push_bind(stats.from.to_string())
-                .push(" AND day <= ")
-                .push_bind(stats.to.to_string())
-                .push(")");
+                .push(" AND r.replied_at >= ")
+                .push_bind(rows::micros(from))
+                .push(" AND r.replied_at < ")
+                .push_bind(rows::micros(to));
             push_stats_filters(&mut q, stats, false);
             let rows = q.build().fetch_all(pool).await?;
             rows.iter()
-                .map(|r| Ok((r.try_get("g")?, r.try_get("filed_at")?, r.try_get("state")?)))
+                .map(|r| Ok((r.try_get("g")?, r.try_get("took")?)))
                 .collect()
         }
 

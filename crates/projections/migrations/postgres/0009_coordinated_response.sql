@@ -27,3 +27,16 @@ CREATE TABLE case_dispatches (
     PRIMARY KEY (case_id, seq)
 );
 CREATE INDEX case_dispatches_by_time ON case_dispatches (tenant, dispatched_at);
+
+-- Each reply to a livelihood request, round by round, with when its round began (none: at
+-- receipt, the case's filing): the hours to reply are read from it.
+CREATE TABLE case_replies (
+    case_id    TEXT   NOT NULL,
+    tenant     TEXT   NOT NULL,
+    seq        BIGINT NOT NULL,
+    round      BIGINT NOT NULL,
+    started_at BIGINT,
+    replied_at BIGINT NOT NULL,
+    PRIMARY KEY (case_id, seq)
+);
+CREATE INDEX case_replies_by_time ON case_replies (tenant, replied_at);
