@@ -552,6 +552,25 @@ macro_rules! dialect {
             }
         }
 
+        /// Deletes a per-case table's rows of these cases, which the plan writes anew.
+        async fn delete_rows_of(
+            tx: &mut Transaction<'_, Db>,
+            table: &'static str,
+            cases: &[&String],
+        ) -> Result<(), ProjectionError> {
+            for chunk in cases.chunks(500) {
+                let mut q =
+                    QueryBuilder::<Db>::new(format!("DELETE FROM {table} WHERE case_id IN ("));
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind((*id).clone());
+                }
+                q.push(")");
+                q.build().execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
         async fn write_plan(
             tx: &mut Transaction<'_, Db>,
             plan: &rows::BatchPlan,
@@ -609,15 +628,7 @@ macro_rules! dialect {
                 q.build().execute(&mut **tx).await?;
             }
             let touched: Vec<&String> = plan.cases.iter().map(|c| &c.row.case_id).collect();
-            for chunk in touched.chunks(500) {
-                let mut q = QueryBuilder::<Db>::new("DELETE FROM case_units WHERE case_id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind((*id).clone());
-                }
-                q.push(")");
-                q.build().execute(&mut **tx).await?;
-            }
+            delete_rows_of(tx, "case_units", &touched).await?;
             let units: Vec<(&rows::CaseRow, &(String, &'static str))> = plan
                 .cases
                 .iter()
@@ -634,16 +645,7 @@ macro_rules! dialect {
                 });
                 q.build().execute(&mut **tx).await?;
             }
-            for chunk in touched.chunks(500) {
-                let mut q =
-                    QueryBuilder::<Db>::new("DELETE FROM case_dispatches WHERE case_id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind((*id).clone());
-                }
-                q.push(")");
-                q.build().execute(&mut **tx).await?;
-            }
+            delete_rows_of(tx, "case_dispatches", &touched).await?;
             let dispatches: Vec<(&rows::CaseRow, &rows::DispatchRow)> = plan
                 .cases
                 .iter()
@@ -674,15 +676,7 @@ macro_rules! dialect {
                 });
                 q.build().execute(&mut **tx).await?;
             }
-            for chunk in touched.chunks(500) {
-                let mut q = QueryBuilder::<Db>::new("DELETE FROM case_replies WHERE case_id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind((*id).clone());
-                }
-                q.push(")");
-                q.build().execute(&mut **tx).await?;
-            }
+            delete_rows_of(tx, "case_replies", &touched).await?;
             let replies: Vec<(&rows::CaseRow, &rows::ReplyRow)> = plan
                 .cases
                 .iter()
