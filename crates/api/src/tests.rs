@@ -722,3 +722,72 @@ mod persons;
 mod reach;
 mod stats;
 mod watch;
+
+#[tokio::test]
+async fn a_retried_action_answers_first_even_once_it_moved_the_case_out_of_reach() {
+    let app = app().await;
+    let mediator = Actor {
+        id: "mediator-1".to_owned(),
+        tenant: "qinghe".parse().unwrap(),
+        role: Role::Mediator,
+        unit: Some("qinghe-mediation".parse().unwrap()),
+        grids: Vec::new(),
+    };
+    let token = app.auth.mint(&mediator, Duration::from_secs(600));
+    let post = |uri: String, key: Option<&'static str>, body: Value| {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json");
+        if let Some(key) = key {
+            req = req.header("idempotency-key", key);
+        }
+        req.body(Body::from(body.to_string())).unwrap()
+    };
+    let filed = app
+        .send(post(
+            "/v1/cases".to_owned(),
+            None,
+            json!({"kind": "dispute", "community": "qinghe", "grid": "qinghe-03",
+                   "room": "qinghe-mediation", "title": "邻里噪音", "dispute_type": "neighbour",
+                   "source": "walk-in",
+                   "parties": [{"side": "applicant", "name": "甲"}, {"side": "respondent", "name": "乙"}]}),
+        ))
+        .await;
+    assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.body);
+    let id = filed.body["case_id"].as_str().unwrap().to_owned();
+    // The room hands the dispute to another unit: out of the mediator's reach.
+    let reassign = || {
+        post(
+            format!("/v1/cases/{id}/actions/reassign"),
+            Some("hand-over-1"),
+            json!({"unit": "qinghe-fire", "reason": "涉及消防通道"}),
+        )
+    };
+    let first = app.send(reassign()).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let head = app.log.head().await.unwrap();
+    // The answer was lost; the client retries with the same key and gets it, not a 404.
+    let again = app.send(reassign()).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["commit_id"], first.body["commit_id"]);
+    assert_eq!(
+        app.log.head().await.unwrap(),
+        head,
+        "nothing recorded twice"
+    );
+    // Anything else of theirs on the case is not found now.
+    let other = app
+        .send(post(
+            format!("/v1/cases/{id}/actions/reassign"),
+            Some("hand-back-1"),
+            json!({"unit": "qinghe-mediation", "reason": "退回"}),
+        ))
+        .await;
+    assert_problem(&other, StatusCode::NOT_FOUND, "case-not-found");
+    let r = app
+        .send_as(&mediator, "GET", &format!("/v1/cases/{id}"), None)
+        .await;
+    assert_problem(&r, StatusCode::NOT_FOUND, "case-not-found");
+}

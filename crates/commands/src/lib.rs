@@ -380,6 +380,17 @@ impl CommandService {
                     load_for_update(self.log.as_ref(), &actor.tenant, case_id).await?
                 }
             };
+            // A retry of a commit this actor made (the id is theirs: tenant, actor, case and
+            // key) answers with it, even once that commit has moved the case out of their reach.
+            if let Some(earlier) = case
+                .commits
+                .iter()
+                .find(|r| r.commit.body.commit_id == commit_id)
+            {
+                return self
+                    .replay(actor, Some(case_id), earlier.clone(), &request_hash)
+                    .await;
+            }
             if request.case_id.is_some() {
                 match &case.state {
                     None => return Err(CommandError::NotFound),
@@ -391,15 +402,6 @@ impl CommandService {
                     Some(s) if !reach.covers(s) => return Err(CommandError::NotFound),
                     Some(_) => {}
                 }
-            }
-            if let Some(earlier) = case
-                .commits
-                .iter()
-                .find(|r| r.commit.body.commit_id == commit_id)
-            {
-                return self
-                    .replay(actor, Some(case_id), earlier.clone(), &request_hash)
-                    .await;
             }
             if let Some(expected) = request.expected_version
                 && expected != case.version()
