@@ -33,6 +33,8 @@ pub(crate) struct StatsParams {
     severity: Option<String>,
     /// `csv` as an alternative to `Accept: text/csv`.
     format: Option<String>,
+    /// Count only once the read model has reached this log position (a command's `position`).
+    min_position: Option<u64>,
 }
 
 /// One figure of one group.
@@ -481,6 +483,9 @@ pub(crate) async fn stats(
             .map(str::parse::<Dimension>)
             .transpose()
             .map_err(|e| bad(format!("by: {e}")))?;
+    crate::cases::wait_for_position(&state, p.min_position).await?;
+    // The figures are as of at least this position; their lists wait for it.
+    let position = state.read.projected();
     let Counted {
         query,
         base,
@@ -500,6 +505,11 @@ pub(crate) async fn stats(
         by,
     )?;
     let (from, to, now) = (query.from, query.to, query.now);
+    let at_position = |q: ListQuery| {
+        q.with("min_position", position.to_string())
+            .expect("min_position is not a slice")
+    };
+    let (base, explicit) = (at_position(base), at_position(explicit));
     let (mut groups, network) =
         tokio::try_join!(state.read.stats(&query), state.read.network(&query))?;
     for key in network.keys() {
@@ -567,6 +577,7 @@ pub(crate) async fn stats(
         "from": from,
         "to": to,
         "as_of": now,
+        "position": position,
         "timezone": "Asia/Shanghai",
         "filters": filters,
         "by": by.map(Dimension::name),
@@ -659,6 +670,8 @@ pub(crate) struct NetworkParams {
     /// `returned`, `dissatisfied`, `dispatched` or `unit`.
     sort: Option<String>,
     format: Option<String>,
+    /// Count only once the read model has reached this log position.
+    min_position: Option<u64>,
 }
 
 impl NetworkParams {
@@ -695,8 +708,10 @@ impl NetworkParams {
         }
     }
 
-    /// The query string that lists a unit's dispatches in the same range and slice.
-    fn dispatches_of(&self, unit: &str) -> String {
+    /// The query string that lists a unit's dispatches in the same range and slice, as of
+    /// `position`.
+    fn dispatches_of(&self, unit: &str, position: u64) -> String {
+        let position = position.to_string();
         let mut q: Vec<(&str, &str)> = Vec::new();
         for (name, value) in [
             ("from", &self.from),
@@ -713,6 +728,7 @@ impl NetworkParams {
             }
         }
         q.push(("unit", unit));
+        q.push(("min_position", &position));
         format!(
             "/v1/stats/dispatches?{}",
             serde_urlencoded::to_string(&q).expect("pairs of strings encode")
@@ -743,6 +759,8 @@ pub(crate) async fn units(
             )));
         }
     }
+    crate::cases::wait_for_position(&state, p.min_position).await?;
+    let position = state.read.projected();
     let Counted { query, .. } = p.counted(&state, &actor)?;
     let dispatches = state.read.dispatches(&query, None).await?;
     let mut rows = docket_projections::by_unit(&dispatches);
@@ -808,7 +826,7 @@ pub(crate) async fn units(
                     .unwrap_or_default(),
                 c.parts.to_string(),
                 c.dissatisfied.to_string(),
-                p.dispatches_of(&r.unit),
+                p.dispatches_of(&r.unit, position),
             ])?;
         }
         let body = out
@@ -822,7 +840,7 @@ pub(crate) async fn units(
             let mut row = serde_json::to_value(r).expect("a row serializes");
             row["name"] = json!(names.unit(&r.unit));
             row["response_rate"] = json!(r.counts.response_rate());
-            row["dispatches"] = json!(p.dispatches_of(&r.unit));
+            row["dispatches"] = json!(p.dispatches_of(&r.unit, position));
             row
         })
         .collect();
@@ -831,6 +849,7 @@ pub(crate) async fn units(
         "to": query.to,
         "as_of": query.now,
         "timezone": "Asia/Shanghai",
+        "position": position,
         "sort": p.sort.as_deref().unwrap_or("late"),
         "units": rows,
         "definitions": "docs/figures.md",
@@ -858,6 +877,7 @@ pub(crate) async fn dispatches(
                 .to_owned(),
         ));
     }
+    crate::cases::wait_for_position(&state, p.min_position).await?;
     let Counted { query, .. } = p.counted(&state, &actor)?;
     let items: Vec<Value> = state
         .read

@@ -367,6 +367,26 @@ async fn every_figure_drills_down_to_exactly_its_cases() {
     assert_eq!(figure(&r.body, "median_minutes_to_check_in")["value"], 0.0);
     let checked = drill_down(&app, &supervisor, &r.body).await;
     assert!(checked >= 35, "{checked}");
+    // As of a log position, which every list carries, so that a list shows what was counted.
+    let position = r.body["position"].as_u64().unwrap();
+    assert_eq!(position, app.log.head().await.unwrap());
+    let pinned = format!("min_position={position}");
+    for f in r.body["groups"][0]["figures"].as_array().unwrap() {
+        for link in [&f["cases"], &f["denominator_cases"]] {
+            if let Some(url) = link.as_str() {
+                assert!(url.contains(&pinned), "{url}");
+            }
+        }
+    }
+    let r = app
+        .send_as(
+            &supervisor,
+            "GET",
+            &format!("/v1/stats?from=2025-03-01&to=2025-03-31&min_position={position}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
     // The per-unit table: the lead late, the fire office on time, the safety office returned;
     // each row lists exactly that unit's dispatches.
