@@ -286,23 +286,27 @@ fn figures(
     ]);
     // Livelihood requests (民呼我为) and the network's units (一呼百应).
     let n = &network.counts;
+    // Dispatches are livelihood requests': in a slice of another kind there are none.
+    let of_requests = lists.dispatches.with("kind", "livelihood").is_some();
     let dispatches = |filter: Option<(&str, &str)>| {
         let mut q = vec![("from", from.to_string()), ("to", to.to_string())];
         q.extend(lists.dispatches.0.iter().cloned());
         if let Some((name, value)) = filter {
             q.push((name, value.to_owned()));
         }
-        format!(
-            "/v1/stats/dispatches?{}",
-            serde_urlencoded::to_string(&q).expect("pairs of strings encode")
-        )
+        of_requests.then(|| {
+            format!(
+                "/v1/stats/dispatches?{}",
+                serde_urlencoded::to_string(&q).expect("pairs of strings encode")
+            )
+        })
     };
     let minutes = |name, value: Option<f64>| Figure {
         name,
         value,
         numerator: None,
         denominator: None,
-        cases: Some(dispatches(Some(("checked_in", "true")))),
+        cases: dispatches(Some(("checked_in", "true"))),
         denominator_cases: None,
     };
     let hours = |name, value: Option<f64>| Figure {
@@ -331,7 +335,7 @@ fn figures(
             value: Some(n.dispatched as f64),
             numerator: None,
             denominator: None,
-            cases: Some(dispatches(None)),
+            cases: dispatches(None),
             denominator_cases: None,
         },
         Figure {
@@ -339,8 +343,8 @@ fn figures(
             value: n.response_rate(),
             numerator: Some(n.checked_in_on_time),
             denominator: Some(n.dispatched),
-            cases: Some(dispatches(Some(("on_time", "true")))),
-            denominator_cases: Some(dispatches(None)),
+            cases: dispatches(Some(("on_time", "true"))),
+            denominator_cases: dispatches(None),
         },
         rate(
             "request_resolution_rate",
@@ -365,28 +369,42 @@ fn figures(
             value: Some(n.late as f64),
             numerator: None,
             denominator: None,
-            cases: Some(dispatches(Some(("late", "true")))),
+            cases: dispatches(Some(("late", "true"))),
             denominator_cases: None,
         },
     ]);
-    for (name, metric) in [
-        ("extensions", "extensions"),
-        ("supervisions", "supervisions"),
-        ("reviews", "reviews"),
-        ("re_reviews", "re_reviews"),
-        ("judicial_confirmations", "judicial_confirmations"),
-        ("hazards_rectified", "rectified"),
-        ("return_visits", "return_visits"),
-        ("deadlines_missed", "deadlines_missed"),
-        ("became_backlog", "became_backlog"),
-        ("reopened", "reopened"),
-        ("risks_assessed", "risks_assessed"),
-        ("risk_reviews", "risk_reviews"),
-        ("dispatches_returned", "dispatches_returned"),
-        ("check_ins_missed", "check_ins_missed"),
-        ("requests_redone", "redone"),
+    // A counter of one kind's events lists that kind's cases: in a slice of another kind there
+    // are none, and its list is null, as a filing or closure figure's is.
+    for (name, metric, kind) in [
+        ("extensions", "extensions", None),
+        ("supervisions", "supervisions", None),
+        ("reviews", "reviews", Some("petition")),
+        ("re_reviews", "re_reviews", Some("petition")),
+        (
+            "judicial_confirmations",
+            "judicial_confirmations",
+            Some("dispute"),
+        ),
+        ("hazards_rectified", "rectified", Some("hazard")),
+        ("return_visits", "return_visits", None),
+        ("deadlines_missed", "deadlines_missed", None),
+        ("became_backlog", "became_backlog", Some("petition")),
+        ("reopened", "reopened", None),
+        ("risks_assessed", "risks_assessed", Some("risk_event")),
+        ("risk_reviews", "risk_reviews", Some("risk_event")),
+        (
+            "dispatches_returned",
+            "dispatches_returned",
+            Some("livelihood"),
+        ),
+        ("check_ins_missed", "check_ins_missed", Some("livelihood")),
+        ("requests_redone", "redone", Some("livelihood")),
     ] {
-        out.push(count(name, counter(metric), event_q(metric)));
+        let list = match kind {
+            Some(kind) => event_q(metric).and_then(|q| q.with("kind", kind)),
+            None => event_q(metric),
+        };
+        out.push(count(name, counter(metric), list));
     }
     out
 }

@@ -478,6 +478,21 @@ async fn every_figure_drills_down_to_exactly_its_cases() {
         .await;
     assert_eq!(figure(&r.body, "opened")["value"], 2.0, "{}", r.body);
     drill_down(&app, &supervisor, &r.body).await;
+    // In a slice of hazards, another kind's counters and the network's figures list nothing:
+    // their lists are null, as the petitions' filing figures are.
+    for name in [
+        "reviews",
+        "became_backlog",
+        "judicial_confirmations",
+        "risk_reviews",
+        "requests_redone",
+        "units_dispatched",
+        "response_rate",
+        "repeat_rate",
+    ] {
+        assert_eq!(figure(&r.body, name)["cases"], Value::Null, "{name}");
+    }
+    assert!(figure(&r.body, "hazards_rectified")["cases"].is_string());
     let grid_worker = Actor {
         id: "gw".to_owned(),
         role: Role::GridWorker,
