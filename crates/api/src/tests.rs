@@ -771,13 +771,23 @@ async fn a_retried_action_answers_first_even_once_it_moved_the_case_out_of_reach
     // The answer was lost; the client retries with the same key and gets it, not a 404.
     let again = app.send(reassign()).await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
     assert_eq!(again.body["commit_id"], first.body["commit_id"]);
     assert_eq!(
         app.log.head().await.unwrap(),
         head,
         "nothing recorded twice"
     );
-    // Anything else of theirs on the case is not found now.
+    // The same request under another key, or anything else of theirs on the case, is not
+    // found now.
+    let other_key = app
+        .send(post(
+            format!("/v1/cases/{id}/actions/reassign"),
+            Some("hand-over-2"),
+            json!({"unit": "qinghe-fire", "reason": "涉及消防通道"}),
+        ))
+        .await;
+    assert_problem(&other_key, StatusCode::NOT_FOUND, "case-not-found");
     let other = app
         .send(post(
             format!("/v1/cases/{id}/actions/reassign"),
