@@ -589,3 +589,51 @@ async fn figures_come_as_csv_and_bad_ranges_are_refused() {
         .await;
     assert_problem(&r, StatusCode::FORBIDDEN, "role-not-permitted");
 }
+
+#[tokio::test]
+async fn right_after_a_command_the_figures_at_its_position_count_it() {
+    let app = app().await;
+    let supervisor = supervisor();
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .date();
+    let url = format!("/v1/stats?from={today}&to={today}");
+    for n in 1..=3 {
+        let r = app
+            .send_as(
+                &supervisor,
+                "POST",
+                "/v1/cases",
+                Some(hazard("qinghe-03", "general")),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let position = r.body["position"].as_u64().unwrap();
+        let r = app
+            .send_as(
+                &supervisor,
+                "GET",
+                &format!("{url}&min_position={position}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(
+            r.body["position"].as_u64().unwrap() >= position,
+            "{}",
+            r.body
+        );
+        let opened = r.body["groups"][0]["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "opened")
+            .unwrap()["value"]
+            .clone();
+        assert_eq!(opened, json!(n as f64), "{}", r.body);
+    }
+    let r = app
+        .send_as(&supervisor, "GET", &format!("{url}&min_position=x"), None)
+        .await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-query");
+}
