@@ -20,6 +20,17 @@ fn uuid(s: &str) -> Result<Uuid, ProjectionError> {
     Uuid::parse_str(s).map_err(decode_err)
 }
 
+/// What a stats query reads, and so which columns its slice and a unit's reach name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Over {
+    /// `cases`: a unit reaches the cases it leads.
+    Cases,
+    /// The per-day counters: under the lead unit when the event happened.
+    Counters,
+    /// The dispatches joined to their cases (`d`): a unit reaches its own dispatches.
+    Dispatches,
+}
+
 /// Every table of the read model with its columns and key order, for digests and copies.
 pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
     (
@@ -1417,17 +1428,19 @@ macro_rules! dialect {
             Ok((at.unwrap_or(0) as u64, tables))
         }
 
-        /// Narrows a stats query over `cases` or `daily_counts` to the slice and reach.
+        /// Narrows a stats query over `cases`, `daily_counts` or the dispatches (joined to their
+        /// cases) to the slice and reach.
         fn push_stats_filters(
             q: &mut QueryBuilder<Db>,
             stats: &crate::stats::StatsQuery,
-            counters: bool,
+            over: crate::store::Over,
         ) {
             for (dimension, value) in &stats.slice {
-                let column = if counters {
-                    dimension.count_column()
-                } else {
-                    dimension.case_column()
+                let column = match over {
+                    crate::store::Over::Counters => dimension.count_column(),
+                    crate::store::Over::Cases | crate::store::Over::Dispatches => {
+                        dimension.case_column()
+                    }
                 };
                 q.push(format_args!(" AND {column} = ")).push_bind(value.clone());
             }
@@ -1442,7 +1455,13 @@ macro_rules! dialect {
                     q.push(")");
                 }
                 Reach::Unit(unit) => {
-                    q.push(if counters { " AND unit = " } else { " AND lead_unit = " })
+                    let column = match over {
+                        crate::store::Over::Cases => "lead_unit",
+                        crate::store::Over::Counters => "unit",
+                        // A unit reaches its own dispatches.
+                        crate::store::Over::Dispatches => "d.unit",
+                    };
+                    q.push(format_args!(" AND {column} = "))
                         .push_bind(unit.as_str().to_owned());
                 }
                 Reach::Nothing => {
@@ -1512,7 +1531,7 @@ macro_rules! dialect {
                 .push_bind(from)
                 .push(" AND filed_at < ")
                 .push_bind(to);
-            push_stats_filters(&mut q, stats, false);
+            push_stats_filters(&mut q, stats, crate::store::Over::Cases);
             q.push(" GROUP BY g");
             let rows = q.build().fetch_all(pool).await?;
             rows.iter()
@@ -1559,7 +1578,7 @@ macro_rules! dialect {
                 now = rows::micros(stats.now),
             ));
             q.push_bind(stats.tenant.clone());
-            push_stats_filters(&mut q, stats, false);
+            push_stats_filters(&mut q, stats, crate::store::Over::Cases);
             q.push(" GROUP BY g");
             let rows = q.build().fetch_all(pool).await?;
             rows.iter()
@@ -1597,28 +1616,7 @@ macro_rules! dialect {
                 .push_bind(rows::micros(from))
                 .push(" AND d.dispatched_at < ")
                 .push_bind(rows::micros(to));
-            let tenant_wide = crate::stats::StatsQuery {
-                reach: Reach::Tenant,
-                ..stats.clone()
-            };
-            push_stats_filters(&mut q, &tenant_wide, false);
-            match &stats.reach {
-                Reach::Tenant => {}
-                Reach::Grids(grids) => {
-                    q.push(" AND grid IN (");
-                    let mut list = q.separated(", ");
-                    for grid in grids {
-                        list.push_bind(grid.as_str().to_owned());
-                    }
-                    q.push(")");
-                }
-                Reach::Unit(own) => {
-                    q.push(" AND d.unit = ").push_bind(own.as_str().to_owned());
-                }
-                Reach::Nothing => {
-                    q.push(" AND 1 = 0");
-                }
-            }
+            push_stats_filters(&mut q, stats, crate::store::Over::Dispatches);
             if let Some(unit) = unit {
                 q.push(" AND d.unit = ").push_bind(unit.to_owned());
             }
@@ -1670,7 +1668,7 @@ macro_rules! dialect {
                 .push_bind(rows::micros(from))
                 .push(" AND r.replied_at < ")
                 .push_bind(rows::micros(to));
-            push_stats_filters(&mut q, stats, false);
+            push_stats_filters(&mut q, stats, crate::store::Over::Cases);
             let rows = q.build().fetch_all(pool).await?;
             rows.iter()
                 .map(|r| Ok((r.try_get("g")?, r.try_get("took")?)))
@@ -1725,7 +1723,7 @@ macro_rules! dialect {
                 .push_bind(rows::micros(from))
                 .push(" AND closed_at < ")
                 .push_bind(rows::micros(to));
-            push_stats_filters(&mut q, stats, false);
+            push_stats_filters(&mut q, stats, crate::store::Over::Cases);
             q.push(format_args!(
                 " WINDOW w AS (PARTITION BY {group})) ranked
                  WHERE r = {median} OR r = {p90} ORDER BY g, r"
@@ -1772,7 +1770,7 @@ macro_rules! dialect {
                 .push_bind(rows::micros(from))
                 .push(" AND closed_at < ")
                 .push_bind(rows::micros(to));
-            push_stats_filters(&mut q, stats, false);
+            push_stats_filters(&mut q, stats, crate::store::Over::Cases);
             q.push(" GROUP BY g ORDER BY g");
             let rows = q.build().fetch_all(pool).await?;
             let (mut counts, mut percentiles) = (Vec::new(), Vec::new());
@@ -1818,7 +1816,7 @@ macro_rules! dialect {
                         .push_bind(from.clone())
                         .push(format_args!(" AND {period} <= "))
                         .push_bind(to.clone());
-                    push_stats_filters(&mut q, stats, true);
+                    push_stats_filters(&mut q, stats, crate::store::Over::Counters);
                 }
             }
             if first {
