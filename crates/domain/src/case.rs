@@ -804,6 +804,11 @@ impl CaseState {
         self.hooks().severity()
     }
 
+    /// How a petition or a livelihood request came in; other kinds have no channel.
+    pub fn channel(&self) -> Option<&'static str> {
+        self.hooks().channel()
+    }
+
     /// What being overdue at `now` records, once each: the misses of the kind's own limits (a
     /// unit's check-in), the current step's deadline missed, and what the kind adds (a petition
     /// still open past it becomes backlog, 积案). Empty for a

@@ -104,6 +104,11 @@ pub trait Kind:
     fn severity(&self) -> Option<&'static str> {
         None
     }
+    /// How the case came in (a petition's or a livelihood request's channel); other kinds have
+    /// none. Figures are sliced by it.
+    fn channel(&self) -> Option<&'static str> {
+        None
+    }
     /// The deadline of the current step.
     fn deadline(&self) -> Option<Timestamp>;
     fn set_deadline(&mut self, deadline: Option<Timestamp>);

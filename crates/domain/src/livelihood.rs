@@ -205,6 +205,27 @@ pub enum Channel {
     ResidentApp,
 }
 
+impl Channel {
+    pub const ALL: [Channel; 5] = [
+        Channel::Hotline,
+        Channel::GridWorker,
+        Channel::WalkIn,
+        Channel::GridMeeting,
+        Channel::ResidentApp,
+    ];
+
+    /// The JSON name, which figures are sliced by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Hotline => "hotline",
+            Channel::GridWorker => "grid-worker",
+            Channel::WalkIn => "walk-in",
+            Channel::GridMeeting => "grid-meeting",
+            Channel::ResidentApp => "resident-app",
+        }
+    }
+}
+
 /// What sets the limits: emergency, utility (water, power, gas, heat), general, complex.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -1056,6 +1077,10 @@ impl Kind for LivelihoodRequest {
     /// The urgency stands where a hazard's severity does: figures are sliced by it.
     fn severity(&self) -> Option<&'static str> {
         Some(self.urgency.as_str())
+    }
+
+    fn channel(&self) -> Option<&'static str> {
+        Some(self.channel.as_str())
     }
 
     fn current_step(&self) -> Option<&'static str> {

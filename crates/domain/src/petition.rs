@@ -251,6 +251,25 @@ pub enum Channel {
     Phone,
 }
 
+impl Channel {
+    pub const ALL: [Channel; 4] = [
+        Channel::Letter,
+        Channel::Visit,
+        Channel::Online,
+        Channel::Phone,
+    ];
+
+    /// The JSON name, which figures are sliced by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Letter => "letter",
+            Channel::Visit => "visit",
+            Channel::Online => "online",
+            Channel::Phone => "phone",
+        }
+    }
+}
+
 /// The kinds of petition of art. 30.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -271,6 +290,16 @@ pub enum EscalationRisk {
     CrossLevel,
     /// 赴京访
     ToBeijing,
+}
+
+impl EscalationRisk {
+    /// The JSON name, which the lists filter on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscalationRisk::CrossLevel => "cross-level",
+            EscalationRisk::ToBeijing => "to-beijing",
+        }
+    }
 }
 
 /// Where a matter that is not accepted as a petition belongs (art. 31).
@@ -977,6 +1006,11 @@ impl Kind for Petition {
     /// What the petition is about.
     fn category(&self) -> String {
         self.category.to_string()
+    }
+
+    /// Letter, visit, online or phone (来信, 来访, 网上, 来电): figures are sliced by it.
+    fn channel(&self) -> Option<&'static str> {
+        Some(self.channel.as_str())
     }
 
     /// The step the current deadline is for; none without a deadline.

@@ -207,6 +207,7 @@ pub trait AnyKind: fmt::Debug + Send + Sync {
     fn description(&self) -> &str;
     fn category(&self) -> String;
     fn severity(&self) -> Option<&'static str>;
+    fn channel(&self) -> Option<&'static str>;
     fn current_step(&self) -> Option<&'static str>;
     fn outcome(&self) -> Option<Outcome>;
     fn disclosure(&self, role: Role, unit: Option<&UnitId>) -> Disclosure;
@@ -314,6 +315,9 @@ impl<K: Kind> AnyKind for K {
 
     fn severity(&self) -> Option<&'static str> {
         Kind::severity(self)
+    }
+    fn channel(&self) -> Option<&'static str> {
+        Kind::channel(self)
     }
 
     fn current_step(&self) -> Option<&'static str> {

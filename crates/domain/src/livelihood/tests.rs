@@ -1926,3 +1926,14 @@ fn a_unit_is_offered_its_own_check_in_and_return_only_while_it_may_take_them() {
     // A unit not on the request is offered none of them.
     assert!(offered(&s, &safety(), now()).is_empty());
 }
+
+/// Figures slice by a request's channel under the name the API reads and writes.
+#[test]
+fn channels_are_named_as_in_json() {
+    for channel in Channel::ALL {
+        assert_eq!(
+            serde_json::json!(channel),
+            serde_json::json!(channel.as_str())
+        );
+    }
+}

@@ -1479,3 +1479,15 @@ proptest! {
         prop_assert_eq!(replayed, petition);
     }
 }
+
+/// Figures slice by a channel's name and lists filter on an escalation risk's: the names are the
+/// ones the API reads and writes.
+#[test]
+fn channels_and_escalation_risks_are_named_as_in_json() {
+    for channel in Channel::ALL {
+        assert_eq!(json!(channel), json!(channel.as_str()));
+    }
+    for risk in [EscalationRisk::CrossLevel, EscalationRisk::ToBeijing] {
+        assert_eq!(json!(risk), json!(risk.as_str()));
+    }
+}
