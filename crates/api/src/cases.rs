@@ -296,14 +296,34 @@ const DUE_SOON: jiff::SignedDuration = jiff::SignedDuration::from_hours(72);
 
 /// An instant in a query: RFC 3339 (`2025-10-01T00:00:00+08:00`) or a tenant-local day
 /// (`2025-10-01`, its start in Asia/Shanghai).
-fn parse_instant(value: &str) -> Result<jiff::Timestamp, String> {
+/// Which end of a range a list parameter is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    /// `*_from`: a day from its start, or an instant.
+    From,
+    /// `*_to`: a day to its end (inclusive), or up to an instant.
+    To,
+    /// `*_before`: before a day's start, or before an instant.
+    Before,
+}
+
+/// A list's range bound as the instant the read model compares with: `*_from` at or after it,
+/// `*_to` and `*_before` before it. A day is tenant-local; a `*_to` day counts whole.
+fn parse_bound(value: &str, bound: Bound) -> Result<jiff::Timestamp, String> {
     if let Ok(t) = value.parse::<jiff::Timestamp>() {
         return Ok(t);
     }
     let day: jiff::civil::Date = value
         .parse()
         .map_err(|_| format!("{value:?} is neither an RFC 3339 time nor a date (YYYY-MM-DD)"))?;
-    day.to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+    let start = if bound == Bound::To {
+        day.tomorrow()
+            .map_err(|_| format!("{value:?} is the last day there is"))?
+    } else {
+        day
+    };
+    start
+        .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
         .map(|z| z.timestamp())
         .map_err(|e| e.to_string())
 }
@@ -345,6 +365,14 @@ pub(crate) struct ListParams {
     backlog: Option<bool>,
     /// Only cases that missed a deadline, or none.
     missed: Option<bool>,
+    /// How a petition or livelihood request came in.
+    channel: Option<String>,
+    /// Only collective visits (集体访), or none.
+    collective: Option<bool>,
+    /// Only key persons' petitions (重点人员), or none.
+    key_person: Option<bool>,
+    /// Only petitions at risk of escalation (越级, 赴京), or none.
+    escalation_risk: Option<bool>,
     closed_from: Option<String>,
     closed_to: Option<String>,
     closed_on_time: Option<bool>,
@@ -408,17 +436,22 @@ pub(crate) async fn list(
             code: "invalid-query",
             detail: "cursor must be the next_cursor of a previous page".to_owned(),
         })?;
-    let instant =
-        |name: &str, value: &Option<String>| -> Result<Option<jiff::Timestamp>, ApiError> {
-            value
-                .as_deref()
-                .map(parse_instant)
-                .transpose()
-                .map_err(|detail| ApiError::BadRequest {
-                    code: "invalid-query",
-                    detail: format!("{name}: {detail}"),
-                })
-        };
+    // Every `*_from` and `*_to` takes a tenant-local day (both ends inclusive) or an RFC 3339
+    // instant (from it, up to but not including it).
+    let bound = |name: &str,
+                 value: &Option<String>,
+                 end: Bound|
+     -> Result<Option<jiff::Timestamp>, ApiError> {
+        value
+            .as_deref()
+            .map(|v| parse_bound(v, end))
+            .transpose()
+            .map_err(|detail| ApiError::BadRequest {
+                code: "invalid-query",
+                detail: format!("{name}: {detail}"),
+            })
+    };
+    let (from, to, before) = (Bound::From, Bound::To, Bound::Before);
     let now = state.commands.clock().now();
     let mut filter = CaseFilter {
         kind: p.kind,
@@ -435,8 +468,8 @@ pub(crate) async fn list(
         coordinated: p.coordinated,
         backlog: p.backlog,
         missed: p.missed,
-        closed_from: instant("closed_from", &p.closed_from)?,
-        closed_to: instant("closed_to", &p.closed_to)?,
+        closed_from: bound("closed_from", &p.closed_from, from)?,
+        closed_to: bound("closed_to", &p.closed_to, to)?,
         closed_on_time: p.closed_on_time,
         outcome: p.outcome,
         event: match (p.event, p.event_from, p.event_to) {
@@ -459,9 +492,13 @@ pub(crate) async fn list(
             }
         },
         overdue_at: p.overdue.filter(|o| *o).map(|_| now),
-        due_before: instant("due_before", &p.due_before)?,
-        filed_from: instant("filed_from", &p.filed_from)?,
-        filed_to: instant("filed_to", &p.filed_to)?,
+        due_before: bound("due_before", &p.due_before, before)?,
+        filed_from: bound("filed_from", &p.filed_from, from)?,
+        filed_to: bound("filed_to", &p.filed_to, to)?,
+        channel: p.channel,
+        collective: p.collective,
+        key_person: p.key_person,
+        escalation_risk: p.escalation_risk,
         text: p.q.filter(|q| !q.trim().is_empty()),
         now: Some(now),
         reach: Some(actor.reach()),

@@ -31,6 +31,7 @@ pub(crate) struct StatsParams {
     category: Option<String>,
     unit: Option<String>,
     severity: Option<String>,
+    channel: Option<String>,
     /// `csv` as an alternative to `Accept: text/csv`.
     format: Option<String>,
     /// Count only once the read model has reached this log position (a command's `position`).
@@ -118,7 +119,7 @@ fn figures(
             .cloned()
             .chain([
                 ("filed_from", from.to_string()),
-                ("filed_to", next_day.clone()),
+                ("filed_to", to.to_string()),
             ])
             .collect(),
     );
@@ -128,7 +129,7 @@ fn figures(
             .cloned()
             .chain([
                 ("closed_from", from.to_string()),
-                ("closed_to", next_day.clone()),
+                ("closed_to", to.to_string()),
             ])
             .collect(),
     );
@@ -232,14 +233,67 @@ fn figures(
                 .with("kind", "hazard")
                 .and_then(|q| q.with("outcome", "resolved")),
         ),
+        // Over the disputes mediated: accepted, and ended by agreement or failure.
         rate(
             "mediation_success_rate",
+            g.closed_disputes_resolved,
+            g.closed_disputes_mediated,
+            disputes_closed_q
+                .as_ref()
+                .and_then(|q| q.with("outcome", "resolved")),
+            disputes_closed_q
+                .as_ref()
+                .and_then(|q| q.with("status", "closed")),
+        ),
+        // The earlier reading, over every dispute closed (declined, withdrawn and duplicates
+        // too).
+        rate(
+            "dispute_resolution_rate",
             g.closed_disputes_resolved,
             g.closed_disputes,
             disputes_closed_q
                 .as_ref()
                 .and_then(|q| q.with("outcome", "resolved")),
             disputes_closed_q.clone(),
+        ),
+        count(
+            "closed_duplicates",
+            g.closed_duplicates,
+            closed_q.with("outcome", "duplicate"),
+        ),
+        // Petitions (信访) filed in the range; `by=channel` gives 来信, 来访, 网上, 来电.
+        count(
+            "petitions_received",
+            g.opened_petitions,
+            petitions_q.clone(),
+        ),
+        count(
+            "collective_visits",
+            g.collective_visits,
+            petitions_q
+                .as_ref()
+                .and_then(|q| q.with("collective", "true")),
+        ),
+        count(
+            "collective_visitors",
+            g.collective_visitors,
+            petitions_q
+                .as_ref()
+                .and_then(|q| q.with("collective", "true")),
+        ),
+        count(
+            "key_person_petitions",
+            g.key_person_petitions,
+            petitions_q
+                .as_ref()
+                .and_then(|q| q.with("key_person", "true")),
+        ),
+        count(
+            "escalation_risk_petitions",
+            g.escalation_risk_petitions,
+            petitions_q
+                .as_ref()
+                .and_then(|q| q.with("escalation_risk", "true")),
         ),
     ];
     // Risk events (涉稳): of those identified in the range, where they stand now.
@@ -376,8 +430,20 @@ fn figures(
     // A counter of one kind's events lists that kind's cases: in a slice of another kind there
     // are none, and its list is null, as a filing or closure figure's is.
     for (name, metric, kind) in [
+        ("extension_requests", "extension_requests", None),
         ("extensions", "extensions", None),
+        ("extensions_refused", "extensions_refused", None),
         ("supervisions", "supervisions", None),
+        (
+            "supervisions_answered_on_time",
+            "supervisions_answered_on_time",
+            None,
+        ),
+        (
+            "supervisions_answered_late",
+            "supervisions_answered_late",
+            None,
+        ),
         ("reviews", "reviews", Some("petition")),
         ("re_reviews", "re_reviews", Some("petition")),
         (
@@ -387,6 +453,7 @@ fn figures(
         ),
         ("hazards_rectified", "rectified", Some("hazard")),
         ("return_visits", "return_visits", None),
+        ("return_visits_dissatisfied", "dissatisfied", None),
         ("deadlines_missed", "deadlines_missed", None),
         ("became_backlog", "became_backlog", Some("petition")),
         ("reopened", "reopened", None),
@@ -519,6 +586,7 @@ pub(crate) async fn stats(
             (Dimension::Category, &p.category),
             (Dimension::Unit, &p.unit),
             (Dimension::Severity, &p.severity),
+            (Dimension::Channel, &p.channel),
         ],
         by,
     )?;
@@ -678,6 +746,7 @@ pub(crate) struct NetworkParams {
     /// The unit that leads the case (a slice, as in `/v1/stats`).
     lead_unit: Option<String>,
     severity: Option<String>,
+    channel: Option<String>,
     /// The unit dispatched (the dispatches of one unit).
     unit: Option<String>,
     on_time: Option<bool>,
@@ -709,6 +778,7 @@ impl NetworkParams {
                 (Dimension::Category, &self.category),
                 (Dimension::Unit, &self.lead_unit),
                 (Dimension::Severity, &self.severity),
+                (Dimension::Channel, &self.channel),
             ],
             None,
         )

@@ -53,8 +53,18 @@ pub struct CaseFilter {
     pub closed_on_time: Option<bool>,
     /// `resolved`, `not_resolved` or `duplicate`.
     pub outcome: Option<String>,
+    /// How a petition or livelihood request came in; empty for cases without a channel.
+    pub channel: Option<String>,
+    /// Only collective visits (集体访), or only petitions that are not.
+    pub collective: Option<bool>,
+    /// Only petitions of key persons (重点人员), or only others.
+    pub key_person: Option<bool>,
+    /// Only petitions flagged with a risk of escalation (越级, 赴京), or only others.
+    pub escalation_risk: Option<bool>,
     /// Cases in which this counted event happened between two tenant-local days (inclusive):
-    /// (metric, first day, last day), as `daily_counts` counts them.
+    /// (metric, first day, last day), as `daily_counts` counts them. The slice filters (kind,
+    /// community, grid, category, severity, lead unit, channel) and the reach then narrow the
+    /// events, as they were when counted, rather than the case as it is now.
     pub event: Option<(String, String, String)>,
 }
 
@@ -107,6 +117,13 @@ pub struct CaseSummary {
     pub missed: u32,
     /// A backlog petition (积案).
     pub backlog: bool,
+    /// How many people a petition came with (a visit's whole batch); none for other kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headcount: Option<u32>,
+    /// In a list of the cases behind a counter (`event=`): how many of the counted events
+    /// happened in the case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<u32>,
 }
 
 /// One case of a person file (一人一档).

@@ -73,6 +73,34 @@ pub(crate) struct CaseRow {
     pub(crate) dispatches: Vec<DispatchRow>,
     /// A livelihood request's replies, one per round replied.
     pub(crate) replies: Vec<ReplyRow>,
+    /// How a petition or a livelihood request came in.
+    pub(crate) channel: Option<&'static str>,
+    pub(crate) petition: PetitionFlags,
+}
+
+/// What the petition reports count besides the slice: a collective visit (集体访) and how many
+/// came, a key person (重点人员), a risk of going over the district's head (越级, 赴京). Empty
+/// for other kinds.
+#[derive(Debug, Default)]
+pub(crate) struct PetitionFlags {
+    pub(crate) headcount: Option<i64>,
+    pub(crate) collective: bool,
+    pub(crate) key_person: bool,
+    pub(crate) escalation_risk: Option<&'static str>,
+}
+
+impl PetitionFlags {
+    fn of(state: &CaseState) -> PetitionFlags {
+        let Detail::Petition(p) = &state.detail else {
+            return PetitionFlags::default();
+        };
+        PetitionFlags {
+            headcount: Some(i64::from(p.headcount)),
+            collective: p.collective,
+            key_person: p.key_person,
+            escalation_risk: p.escalation_risk.map(|r| r.as_str()),
+        }
+    }
 }
 
 /// One reply to a livelihood request: when it came, and when its round began (none: at
@@ -178,8 +206,8 @@ pub(crate) struct Projected {
     /// (from, to, relation), both directions.
     pub(crate) links: Vec<(String, String, &'static str)>,
     pub(crate) counts: Vec<Count>,
-    /// The slice the counts are for: kind, community, grid, category, unit, severity.
-    pub(crate) slice: [String; 6],
+    /// The slice the counts are for.
+    pub(crate) slice: Slice,
     pub(crate) events_json: String,
     /// (person, part): the people the commit names, by their pseudonymous ids.
     pub(crate) persons: Vec<(String, &'static str)>,
@@ -279,16 +307,36 @@ pub(crate) fn project(
                     count("resolved");
                 }
             }
+            CaseEvent::Common(CommonEvent::ExtensionRequested { .. }) => {
+                count("extension_requests")
+            }
             CaseEvent::Common(CommonEvent::ExtensionApproved { .. }) => count("extensions"),
+            CaseEvent::Common(CommonEvent::ExtensionRefused { .. }) => count("extensions_refused"),
             CaseEvent::Common(CommonEvent::SupervisionNoticed { .. }) => count("supervisions"),
+            CaseEvent::Common(CommonEvent::SupervisionAnswered { number, .. }) => {
+                // On time: answered by the notice's due time.
+                let due = state.as_ref().and_then(|s| {
+                    s.handling
+                        .supervisions
+                        .iter()
+                        .find(|n| n.number == *number)
+                        .map(|n| n.due)
+                });
+                count(match due {
+                    Some(due) if body.recorded_at > due => "supervisions_answered_late",
+                    _ => "supervisions_answered_on_time",
+                });
+            }
             CaseEvent::Common(CommonEvent::DeadlineMissed { .. }) => count("deadlines_missed"),
             CaseEvent::Petition(PetitionEvent::BecameBacklog { .. }) => count("became_backlog"),
             CaseEvent::Common(CommonEvent::Reopened { .. }) => count("reopened"),
             CaseEvent::Common(CommonEvent::ReturnVisited { satisfaction, .. }) => {
                 count("return_visits");
-                if *satisfaction != Satisfaction::Dissatisfied {
-                    count("satisfied");
-                }
+                count(if *satisfaction == Satisfaction::Dissatisfied {
+                    "dissatisfied"
+                } else {
+                    "satisfied"
+                });
             }
             CaseEvent::Petition(PetitionEvent::ReviewRequested { .. }) => count("reviews"),
             CaseEvent::Petition(PetitionEvent::ReReviewRequested { .. }) => count("re_reviews"),
@@ -382,6 +430,8 @@ pub(crate) fn project(
         units,
         dispatches: dispatch_rows(&state),
         replies: reply_rows(&state),
+        channel: state.channel(),
+        petition: PetitionFlags::of(&state),
     };
     let slice = [
         kind.as_str().to_owned(),
@@ -390,6 +440,7 @@ pub(crate) fn project(
         row.category.clone(),
         row.lead_unit.clone().unwrap_or_default(),
         row.severity.unwrap_or_default().to_owned(),
+        row.channel.unwrap_or_default().to_owned(),
     ];
     let events_json = serde_json::to_string(&body.events).expect("events serialize");
     Ok((
@@ -479,12 +530,17 @@ pub(crate) struct PersonRow {
 pub(crate) struct CountKey {
     pub(crate) tenant: String,
     pub(crate) day: String,
-    pub(crate) slice: [String; 6],
+    pub(crate) slice: Slice,
     pub(crate) metric: &'static str,
 }
 
-/// (tenant, case, day, metric): the cases behind the counters.
-pub(crate) type CaseEventKey = (String, String, String, &'static str);
+/// What a counted event is counted under: the case's kind, community, grid, category, lead
+/// unit, severity and channel when it happened (empty text for none), in the order of
+/// `store::SLICE`.
+pub(crate) type Slice = [String; 7];
+
+/// (case, counter): the cases behind the counters, each under the slice of its events.
+pub(crate) type CaseEventKey = (String, CountKey);
 
 /// Everything a batch writes, one list per table.
 #[derive(Debug, Default)]
@@ -507,7 +563,7 @@ pub(crate) struct BatchPlan {
 /// Per-day counts summed over the periods their days begin with (`YYYY-MM-DD` cut to `period`
 /// characters), in key order so that concurrent writers take row locks in one order.
 fn rolled_up(counts: &[(CountKey, i64)], period: usize) -> Vec<(CountKey, i64)> {
-    let mut sums: std::collections::BTreeMap<(&str, &str, &[String; 6], &'static str), i64> =
+    let mut sums: std::collections::BTreeMap<(&str, &str, &Slice, &'static str), i64> =
         std::collections::BTreeMap::new();
     for (key, n) in counts {
         *sums
@@ -695,25 +751,18 @@ pub(crate) fn plan_batch(
             });
         }
         for count in &projected.counts {
-            let key = (
-                body.tenant.clone(),
-                case_id.clone(),
-                count.day.clone(),
-                count.metric,
-            );
-            let n = case_events.entry(key.clone()).or_insert(0);
-            if *n == 0 {
-                case_event_order.push(key);
-            }
-            *n += 1;
-        }
-        for count in &projected.counts {
             let key = CountKey {
                 tenant: body.tenant.clone(),
                 day: count.day.clone(),
                 slice: projected.slice.clone(),
                 metric: count.metric,
             };
+            let case_event = (case_id.clone(), key.clone());
+            let n = case_events.entry(case_event.clone()).or_insert(0);
+            if *n == 0 {
+                case_event_order.push(case_event);
+            }
+            *n += 1;
             let n = counts.entry(key.clone()).or_insert(0);
             if *n == 0 {
                 count_order.push(key);

@@ -21,16 +21,19 @@ pub enum Dimension {
     Category,
     Unit,
     Severity,
+    /// How a petition or a livelihood request came in (来信, 来访, 网上, 来电; the hotline…).
+    Channel,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 6] = [
+    pub const ALL: [Dimension; 7] = [
         Dimension::Kind,
         Dimension::Community,
         Dimension::Grid,
         Dimension::Category,
         Dimension::Unit,
         Dimension::Severity,
+        Dimension::Channel,
     ];
 
     /// The name in queries (`by=unit`, `unit=…`).
@@ -42,6 +45,7 @@ impl Dimension {
             Dimension::Category => "category",
             Dimension::Unit => "unit",
             Dimension::Severity => "severity",
+            Dimension::Channel => "channel",
         }
     }
 
@@ -54,6 +58,7 @@ impl Dimension {
             Dimension::Category => "category",
             Dimension::Unit => "COALESCE(lead_unit, '')",
             Dimension::Severity => "COALESCE(severity, '')",
+            Dimension::Channel => "COALESCE(channel, '')",
         }
     }
 
@@ -70,7 +75,10 @@ impl std::str::FromStr for Dimension {
             .into_iter()
             .find(|d| d.name() == s)
             .ok_or_else(|| {
-                format!("{s:?}: dimensions are kind, community, grid, category, unit and severity")
+                format!(
+                    "{s:?}: dimensions are kind, community, grid, category, unit, severity and \
+                     channel"
+                )
             })
     }
 }
@@ -114,6 +122,12 @@ pub struct GroupCounts {
     /// more units (一呼百应).
     pub opened_requests: i64,
     pub requests_coordinated: i64,
+    /// Of the petitions filed in the range: collective visits (集体访) and the people who came
+    /// in them, key persons' (重点人员), those at risk of escalation (越级, 赴京).
+    pub collective_visits: i64,
+    pub collective_visitors: i64,
+    pub key_person_petitions: i64,
+    pub escalation_risk_petitions: i64,
     /// Risk events under control now, whatever their filing: with their next review due by
     /// the range's end, and past it now.
     pub risk_reviews_due: i64,
@@ -125,6 +139,11 @@ pub struct GroupCounts {
     pub closed_disputes: i64,
     pub closed_disputes_resolved: i64,
     pub closed_hazards_resolved: i64,
+    /// Disputes closed in the range that were mediated (accepted, and ended by a performed
+    /// agreement or a failure referred on).
+    pub closed_disputes_mediated: i64,
+    /// Cases closed in the range as duplicates of another.
+    pub closed_duplicates: i64,
     /// Days from filing to closing of the cases closed in the range: the median and the 90th
     /// percentile (nearest rank), none when nothing closed.
     pub median_days_to_close: Option<f64>,
@@ -177,6 +196,10 @@ impl ReadModel {
                 group.risks_escalated,
                 group.opened_requests,
                 group.requests_coordinated,
+                group.collective_visits,
+                group.collective_visitors,
+                group.key_person_petitions,
+                group.escalation_risk_petitions,
             ] = counts;
         }
         for c in closures.counts {
@@ -188,6 +211,8 @@ impl ReadModel {
                 group.closed_disputes,
                 group.closed_disputes_resolved,
                 group.closed_hazards_resolved,
+                group.closed_disputes_mediated,
+                group.closed_duplicates,
             ] = c.counts;
         }
         for (g, percent, micros) in closures.percentiles {
@@ -489,18 +514,21 @@ impl Spans {
 const MICROS_PER_DAY: f64 = 86_400_000_000.0;
 
 /// How many counts the cohort query gives per group.
-pub(crate) const COHORT: usize = 12;
+pub(crate) const COHORT: usize = 16;
+
+/// How many counts the closures query gives per group.
+pub(crate) const CLOSURES: usize = 8;
 
 /// The percentiles of days to close the figures report.
 pub const MEDIAN: u64 = 50;
 pub const P90: u64 = 90;
 
 /// Of the cases closed in the range, per group: closed, on time, resolved, disputes, disputes
-/// resolved, hazards resolved.
+/// resolved, hazards resolved, disputes mediated, duplicates.
 #[derive(Debug)]
 pub(crate) struct ClosureCounts {
     pub(crate) group: String,
-    pub(crate) counts: [i64; 6],
+    pub(crate) counts: [i64; CLOSURES],
 }
 
 /// What the database answers of the cases closed in the range: counts per group, and per group

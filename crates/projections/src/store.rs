@@ -63,6 +63,11 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
             "backlog",
             "state",
             "watch_at",
+            "channel",
+            "headcount",
+            "collective",
+            "key_person",
+            "escalation_risk",
         ],
         "case_id",
     ),
@@ -144,8 +149,21 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
     ),
     (
         "case_events",
-        &["tenant", "case_id", "day", "metric", "n"],
-        "case_id, day, metric",
+        &[
+            "tenant",
+            "case_id",
+            "day",
+            "kind",
+            "community",
+            "grid",
+            "category",
+            "unit",
+            "severity",
+            "channel",
+            "metric",
+            "n",
+        ],
+        "case_id, day, metric, kind, community, grid, category, unit, severity, channel",
     ),
     (
         "case_numbers",
@@ -163,10 +181,11 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
             "category",
             "unit",
             "severity",
+            "channel",
             "metric",
             "n",
         ],
-        "tenant, day, kind, community, grid, category, unit, severity, metric",
+        "tenant, day, kind, community, grid, category, unit, severity, channel, metric",
     ),
     (
         "monthly_counts",
@@ -179,10 +198,11 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
             "category",
             "unit",
             "severity",
+            "channel",
             "metric",
             "n",
         ],
-        "tenant, month, kind, community, grid, category, unit, severity, metric",
+        "tenant, month, kind, community, grid, category, unit, severity, channel, metric",
     ),
     (
         "yearly_counts",
@@ -195,10 +215,11 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
             "category",
             "unit",
             "severity",
+            "channel",
             "metric",
             "n",
         ],
-        "tenant, year, kind, community, grid, category, unit, severity, metric",
+        "tenant, year, kind, community, grid, category, unit, severity, channel, metric",
     ),
     (
         "directories",
@@ -224,6 +245,10 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
     ),
     ("checkpoints", &["projection", "position"], "projection"),
 ];
+
+/// The columns of a counted event's slice, in the order of `rows::Slice`: the dimensions
+/// figures are sliced by, as the case was when the event happened (empty text for none).
+pub(crate) const SLICE: &str = "kind, community, grid, category, unit, severity, channel";
 
 /// How far back a petition looks for the one it repeats: twelve months, as 365 days.
 pub(crate) const REPEAT_WINDOW_MICROS: i64 = 365 * 24 * 3600 * 1_000_000;
@@ -282,7 +307,7 @@ fn nearest_rank_sql(n: &str, percent: u64) -> String {
 
 /// What is counted of the cases closed in a range, per group, after the count itself and in the
 /// order of `stats::ClosureCounts`: (column, what is summed). Both ways of ranking use these.
-const CLOSURE_SUMS: [(&str, &str); 5] = [
+const CLOSURE_SUMS: [(&str, &str); 7] = [
     ("on_time", "CASE WHEN closed_on_time THEN 1 ELSE 0 END"),
     (
         "resolved",
@@ -296,6 +321,16 @@ const CLOSURE_SUMS: [(&str, &str); 5] = [
     (
         "hazards_resolved",
         "CASE WHEN kind = 'hazard' AND outcome = 'resolved' THEN 1 ELSE 0 END",
+    ),
+    // Disputes mediated: accepted and ended by a performed agreement or a failure referred on
+    // (status `closed`), not declined, withdrawn or a duplicate.
+    (
+        "disputes_mediated",
+        "CASE WHEN kind = 'dispute' AND status = 'closed' THEN 1 ELSE 0 END",
+    ),
+    (
+        "duplicates",
+        "CASE WHEN outcome = 'duplicate' THEN 1 ELSE 0 END",
     ),
 ];
 
@@ -563,6 +598,28 @@ macro_rules! dialect {
             }
         }
 
+        /// Narrows `case_events` to the events counted where `reach` reaches: in its grids, or
+        /// under its unit's lead.
+        fn push_event_reach(q: &mut QueryBuilder<Db>, reach: &Reach) {
+            match reach {
+                Reach::Tenant => {}
+                Reach::Grids(grids) => {
+                    q.push(" AND grid IN (");
+                    let mut list = q.separated(", ");
+                    for grid in grids {
+                        list.push_bind(grid.as_str().to_owned());
+                    }
+                    q.push(")");
+                }
+                Reach::Unit(unit) => {
+                    q.push(" AND unit = ").push_bind(unit.as_str().to_owned());
+                }
+                Reach::Nothing => {
+                    q.push(" AND 1 = 0");
+                }
+            }
+        }
+
         /// Deletes a per-case table's rows of these cases, which the plan writes anew.
         async fn delete_rows_of(
             tx: &mut Transaction<'_, Db>,
@@ -591,7 +648,8 @@ macro_rules! dialect {
                     "INSERT INTO cases (case_id, tenant, kind, case_number, status, is_closed,
                         community, grid, title, description, category, severity, lead_unit,
                         assignee, filed_by, version, position, deadline, filed_at, updated_at,
-                        closed_at, outcome, closed_on_time, missed, backlog, state, watch_at) ",
+                        closed_at, outcome, closed_on_time, missed, backlog, state, watch_at,
+                        channel, headcount, collective, key_person, escalation_risk) ",
                 );
                 q.push_values(chunk, |mut b, c| {
                     let r = &c.row;
@@ -621,7 +679,12 @@ macro_rules! dialect {
                         .push_bind(r.missed)
                         .push_bind(r.backlog)
                         .push_bind(r.state.clone())
-                        .push_bind(r.watch_at);
+                        .push_bind(r.watch_at)
+                        .push_bind(r.channel)
+                        .push_bind(r.petition.headcount)
+                        .push_bind(r.petition.collective)
+                        .push_bind(r.petition.key_person)
+                        .push_bind(r.petition.escalation_risk);
                 });
                 q.push(
                     " ON CONFLICT (case_id) DO UPDATE SET status = excluded.status,
@@ -634,7 +697,10 @@ macro_rules! dialect {
                         updated_at = excluded.updated_at, closed_at = excluded.closed_at,
                         outcome = excluded.outcome, closed_on_time = excluded.closed_on_time,
                         missed = excluded.missed, backlog = excluded.backlog,
-                        state = excluded.state, watch_at = excluded.watch_at",
+                        state = excluded.state, watch_at = excluded.watch_at,
+                        channel = excluded.channel, headcount = excluded.headcount,
+                        collective = excluded.collective, key_person = excluded.key_person,
+                        escalation_risk = excluded.escalation_risk",
                 );
                 q.build().execute(&mut **tx).await?;
             }
@@ -795,19 +861,22 @@ macro_rules! dialect {
                 }
             }
             for chunk in plan.case_events.chunks(1000) {
-                let mut q = QueryBuilder::<Db>::new(
-                    "INSERT INTO case_events (tenant, case_id, day, metric, n) ",
-                );
-                q.push_values(chunk, |mut b, ((tenant, case_id, day, metric), n)| {
-                    b.push_bind(tenant.clone())
+                let mut q = QueryBuilder::<Db>::new(format!(
+                    "INSERT INTO case_events (tenant, case_id, day, {SLICE}, metric, n) "
+                ));
+                q.push_values(chunk, |mut b, ((case_id, key), n)| {
+                    b.push_bind(key.tenant.clone())
                         .push_bind(case_id.clone())
-                        .push_bind(day.clone())
-                        .push_bind(*metric)
-                        .push_bind(*n);
+                        .push_bind(key.day.clone());
+                    for value in &key.slice {
+                        b.push_bind(value.clone());
+                    }
+                    b.push_bind(key.metric).push_bind(*n);
                 });
-                q.push(
-                    " ON CONFLICT (case_id, day, metric) DO UPDATE SET n = case_events.n + excluded.n",
-                );
+                q.push(format_args!(
+                    " ON CONFLICT (case_id, day, metric, {SLICE})
+                        DO UPDATE SET n = case_events.n + excluded.n"
+                ));
                 q.build().execute(&mut **tx).await?;
             }
             for (table, period, counts) in [
@@ -817,24 +886,18 @@ macro_rules! dialect {
             ] {
                 for chunk in counts.chunks(1000) {
                     let mut q = QueryBuilder::<Db>::new(format!(
-                        "INSERT INTO {table} (tenant, {period}, kind, community, grid, category,
-                            unit, severity, metric, n) "
+                        "INSERT INTO {table} (tenant, {period}, {SLICE}, metric, n) "
                     ));
                     q.push_values(chunk, |mut b, (key, n)| {
-                        b.push_bind(key.tenant.clone())
-                            .push_bind(key.day.clone())
-                            .push_bind(key.slice[0].clone())
-                            .push_bind(key.slice[1].clone())
-                            .push_bind(key.slice[2].clone())
-                            .push_bind(key.slice[3].clone())
-                            .push_bind(key.slice[4].clone())
-                            .push_bind(key.slice[5].clone())
-                            .push_bind(key.metric)
-                            .push_bind(*n);
+                        b.push_bind(key.tenant.clone()).push_bind(key.day.clone());
+                        for value in &key.slice {
+                            b.push_bind(value.clone());
+                        }
+                        b.push_bind(key.metric).push_bind(*n);
                     });
                     q.push(format_args!(
-                        " ON CONFLICT (tenant, {period}, kind, community, grid, category, unit,
-                            severity, metric) DO UPDATE SET n = {table}.n + excluded.n"
+                        " ON CONFLICT (tenant, {period}, {SLICE}, metric)
+                            DO UPDATE SET n = {table}.n + excluded.n"
                     ));
                     q.build().execute(&mut **tx).await?;
                 }
@@ -862,28 +925,63 @@ macro_rules! dialect {
             after: Option<Uuid>,
             limit: u32,
         ) -> Result<Page<CaseSummary>, ProjectionError> {
+            // With a counted event, the slice narrows the events (as they were counted), not
+            // the case as it is now: the list behind a counter is exactly its cases.
+            let slice = [
+                ("kind", "kind", &filter.kind),
+                ("community", "community", &filter.community),
+                ("grid", "grid", &filter.grid),
+                ("category", "category", &filter.category),
+                ("severity", "severity", &filter.severity),
+                ("lead_unit", "unit", &filter.lead_unit),
+                ("channel", "channel", &filter.channel),
+            ];
+            // The counted events the list is of: of this metric, in these days, under this
+            // slice, where the caller reaches (as the figures count them).
+            let counted_events = |q: &mut QueryBuilder<Db>, (metric, from, to): &(String, String, String)| {
+                q.push(" FROM case_events WHERE tenant = ")
+                    .push_bind(tenant.to_owned())
+                    .push(" AND metric = ")
+                    .push_bind(metric.clone())
+                    .push(" AND day >= ")
+                    .push_bind(from.clone())
+                    .push(" AND day <= ")
+                    .push_bind(to.clone());
+                for (_, column, value) in slice {
+                    if let Some(v) = value {
+                        q.push(format_args!(" AND {column} = ")).push_bind(v.clone());
+                    }
+                }
+                if let Some(reach) = &filter.reach {
+                    push_event_reach(q, reach);
+                }
+            };
             let mut q = QueryBuilder::<Db>::new(
                 "SELECT case_id, case_number, kind, status, is_closed, community, grid, title,
                         category, severity, lead_unit, assignee, version, position, deadline,
-                        filed_at, updated_at, closed_at, outcome, closed_on_time, missed, backlog, ",
+                        filed_at, updated_at, closed_at, outcome, closed_on_time, missed, backlog,
+                        headcount, ",
             );
             q.push(crate::store::repeat_sql("cases"));
-            q.push(" AS is_repeat FROM cases WHERE tenant = ");
+            q.push(" AS is_repeat");
+            if let Some(event) = &filter.event {
+                // How many of the counted events happened in each case: a counter's number is
+                // the sum of its list's.
+                q.push(", (SELECT CAST(SUM(n) AS BIGINT)");
+                counted_events(&mut q, event);
+                q.push(" AND case_events.case_id = cases.case_id) AS events");
+            }
+            q.push(" FROM cases WHERE tenant = ");
             q.push_bind(tenant.to_owned());
-            let equals = [
-                ("kind", &filter.kind),
-                ("status", &filter.status),
-                ("community", &filter.community),
-                ("grid", &filter.grid),
-                ("category", &filter.category),
-                ("severity", &filter.severity),
-                ("assignee", &filter.assignee),
-                ("lead_unit", &filter.lead_unit),
-            ];
-            for (column, value) in equals {
+            let equals = [("status", &filter.status), ("assignee", &filter.assignee)];
+            let on_cases = slice
+                .iter()
+                .filter(|_| filter.event.is_none())
+                .map(|(column, _, value)| (*column, *value));
+            for (column, value) in equals.into_iter().chain(on_cases) {
                 match value.as_deref() {
                     None => {}
-                    Some("") if matches!(column, "grid" | "severity" | "lead_unit") => {
+                    Some("") if matches!(column, "grid" | "severity" | "lead_unit" | "channel") => {
                         q.push(format_args!(" AND {column} IS NULL"));
                     }
                     Some(v) => {
@@ -923,19 +1021,26 @@ macro_rules! dialect {
             if let Some(outcome) = &filter.outcome {
                 q.push(" AND outcome = ").push_bind(outcome.clone());
             }
-            if let Some((metric, from, to)) = &filter.event {
-                q.push(" AND case_id IN (SELECT case_id FROM case_events WHERE tenant = ")
-                    .push_bind(tenant.to_owned())
-                    .push(" AND metric = ")
-                    .push_bind(metric.clone())
-                    .push(" AND day >= ")
-                    .push_bind(from.clone())
-                    .push(" AND day <= ")
-                    .push_bind(to.clone())
-                    .push(")");
+            if let Some(event) = &filter.event {
+                q.push(" AND case_id IN (SELECT case_id");
+                counted_events(&mut q, event);
+                q.push(")");
             }
             if let Some(backlog) = filter.backlog {
                 q.push(" AND backlog = ").push_bind(backlog);
+            }
+            if let Some(collective) = filter.collective {
+                q.push(" AND collective = ").push_bind(collective);
+            }
+            if let Some(key_person) = filter.key_person {
+                q.push(" AND key_person = ").push_bind(key_person);
+            }
+            if let Some(risk) = filter.escalation_risk {
+                q.push(if risk {
+                    " AND escalation_risk IS NOT NULL"
+                } else {
+                    " AND escalation_risk IS NULL"
+                });
             }
             if let Some(missed) = filter.missed {
                 q.push(if missed { " AND missed > 0" } else { " AND missed = 0" });
@@ -1019,6 +1124,13 @@ macro_rules! dialect {
                         repeat: r.try_get("is_repeat")?,
                         missed: r.try_get::<i64, _>("missed")? as u32,
                         backlog: r.try_get("backlog")?,
+                        headcount: r
+                            .try_get::<Option<i64>, _>("headcount")?
+                            .map(|n| n as u32),
+                        events: match filter.event {
+                            Some(_) => r.try_get::<Option<i64>, _>("events")?.map(|n| n as u32),
+                            None => None,
+                        },
                     })
                 })
                 .collect::<Result<Vec<_>, ProjectionError>>()?;
@@ -1521,7 +1633,13 @@ macro_rules! dialect {
                         THEN 1 ELSE 0 END) AS risks_escalated,
                     SUM(CASE WHEN kind = 'livelihood' THEN 1 ELSE 0 END) AS requests,
                     SUM(CASE WHEN kind <> 'livelihood' THEN 0 WHEN {coordinated} THEN 1 ELSE 0 END)
-                        AS requests_coordinated
+                        AS requests_coordinated,
+                    SUM(CASE WHEN collective THEN 1 ELSE 0 END) AS collective_visits,
+                    CAST(SUM(CASE WHEN collective THEN headcount ELSE 0 END) AS BIGINT)
+                        AS collective_visitors,
+                    SUM(CASE WHEN key_person THEN 1 ELSE 0 END) AS key_person_petitions,
+                    SUM(CASE WHEN escalation_risk IS NULL THEN 0 ELSE 1 END)
+                        AS escalation_risk_petitions
                  FROM cases WHERE tenant = ",
                 crate::store::duplicate_of_a_petition_within_a_year_sql("cases"),
                 coordinated = crate::store::coordinated_sql("cases"),
@@ -1554,6 +1672,10 @@ macro_rules! dialect {
                             n("risks_escalated")?,
                             n("requests")?,
                             n("requests_coordinated")?,
+                            n("collective_visits")?,
+                            n("collective_visitors")?,
+                            n("key_person_petitions")?,
+                            n("escalation_risk_petitions")?,
                         ],
                     ))
                 })
@@ -1681,7 +1803,7 @@ macro_rules! dialect {
             group: &str,
             closed: i64,
         ) -> Result<crate::stats::ClosureCounts, sqlx::Error> {
-            let mut counts = [closed; 6];
+            let mut counts = [closed; crate::stats::CLOSURES];
             for (n, (column, _)) in counts[1..].iter_mut().zip(CLOSURE_SUMS) {
                 *n = r.try_get::<Option<i64>, _>(column)?.unwrap_or(0);
             }
@@ -1793,6 +1915,9 @@ macro_rules! dialect {
             stats: &crate::stats::StatsQuery,
         ) -> Result<Vec<(String, String, i64)>, ProjectionError> {
             let group = stats.by.map_or("''", |d| d.count_column());
+            if stats.reach != Reach::Tenant {
+                return stats_counters_in_reach(pool, stats).await;
+            }
             let spans = crate::stats::Spans::of(stats.from, stats.to);
             let mut q = QueryBuilder::<Db>::new(
                 "SELECT g, metric, CAST(SUM(n) AS BIGINT) AS n FROM (",
@@ -1823,6 +1948,35 @@ macro_rules! dialect {
                 return Ok(Vec::new());
             }
             q.push(") counted GROUP BY g, metric");
+            let rows = q.build().fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("g")?, r.try_get("metric")?, r.try_get("n")?)))
+                .collect()
+        }
+
+        /// `stats_counters` for a caller who reaches part of the tenant: the events counted in
+        /// their reach (their grids, their unit's lead) in the cases they still reach now, from
+        /// the cases behind the counters, so that every count is exactly its list's cases'
+        /// events, whatever moved since.
+        async fn stats_counters_in_reach(
+            pool: &$pool,
+            stats: &crate::stats::StatsQuery,
+        ) -> Result<Vec<(String, String, i64)>, ProjectionError> {
+            let group = stats.by.map_or("''", |d| d.count_column());
+            let mut q = QueryBuilder::<Db>::new(format!(
+                "SELECT {group} AS g, metric, CAST(SUM(n) AS BIGINT) AS n FROM case_events
+                 WHERE tenant = "
+            ));
+            q.push_bind(stats.tenant.clone())
+                .push(" AND day >= ")
+                .push_bind(stats.from.to_string())
+                .push(" AND day <= ")
+                .push_bind(stats.to.to_string());
+            push_stats_filters(&mut q, stats, crate::store::Over::Counters);
+            q.push(" AND case_id IN (SELECT case_id FROM cases WHERE tenant = ")
+                .push_bind(stats.tenant.clone());
+            push_reach(&mut q, &stats.tenant, &stats.reach, "cases");
+            q.push(") GROUP BY g, metric");
             let rows = q.build().fetch_all(pool).await?;
             rows.iter()
                 .map(|r| Ok((r.try_get("g")?, r.try_get("metric")?, r.try_get("n")?)))
