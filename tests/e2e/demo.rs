@@ -86,6 +86,18 @@ async fn a_demo_years_figures_are_the_ones_it_intended_and_it_verifies() {
         "check_ins_late",
         "dispatches_returned",
         "requests_redone",
+        // What the petition and mediation reports ask for.
+        "extension_requests",
+        "extensions_refused",
+        "supervisions_answered_on_time",
+        "supervisions_answered_late",
+        "return_visits_dissatisfied",
+        "petitions_received",
+        "collective_visits",
+        "collective_visitors",
+        "key_person_petitions",
+        "escalation_risk_petitions",
+        "closed_duplicates",
     ] {
         assert!(intended[name].as_f64().unwrap() > 0.0, "{name}: {counts}");
     }
@@ -117,6 +129,11 @@ async fn a_demo_years_figures_are_the_ones_it_intended_and_it_verifies() {
         "risk_reviews_overdue",
         "requests_received",
         "requests_coordinated",
+        "petitions_received",
+        "collective_visits",
+        "key_person_petitions",
+        "escalation_risk_petitions",
+        "closed_duplicates",
     ] {
         let f = figure(name);
         let list = get(format!("{}&limit=200", f["cases"].as_str().unwrap())).await;
@@ -124,6 +141,77 @@ async fn a_demo_years_figures_are_the_ones_it_intended_and_it_verifies() {
             list["items"].as_array().unwrap().len() as f64,
             f["value"].as_f64().unwrap(),
             "{name}: {f}"
+        );
+    }
+    // Counters drill down to the cases their events happened in, each saying how many; the
+    // people of collective visits to their batches.
+    let sum = |list: &Value, field: &str| -> f64 {
+        assert!(list["next_cursor"].is_null(), "{list}");
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c[field].as_f64().unwrap())
+            .sum()
+    };
+    for (name, field) in [
+        ("extension_requests", "events"),
+        ("extensions", "events"),
+        ("extensions_refused", "events"),
+        ("supervisions", "events"),
+        ("supervisions_answered_on_time", "events"),
+        ("supervisions_answered_late", "events"),
+        ("return_visits_dissatisfied", "events"),
+        ("collective_visitors", "headcount"),
+    ] {
+        let f = figure(name);
+        let list = get(format!("{}&limit=200", f["cases"].as_str().unwrap())).await;
+        assert_eq!(
+            sum(&list, field),
+            f["value"].as_f64().unwrap(),
+            "{name}: {f}"
+        );
+    }
+    for name in ["mediation_success_rate", "dispute_resolution_rate"] {
+        let f = figure(name);
+        let list = get(format!(
+            "{}&limit=200",
+            f["denominator_cases"].as_str().unwrap()
+        ))
+        .await;
+        assert_eq!(
+            list["items"].as_array().unwrap().len() as i64,
+            f["denominator"].as_i64().unwrap(),
+            "{name}: {f}"
+        );
+    }
+    // Petitions by channel (来信, 来访, 网上, 来电), as planned.
+    let by_channel = get("/v1/stats?from=2025-01-01&to=2025-12-31&by=channel".to_owned()).await;
+    let channels = counts["channels"].as_object().unwrap();
+    assert_eq!(channels.len(), 4, "{channels:?}");
+    for (channel, want) in channels {
+        let group = by_channel["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["group"]["channel"] == channel.as_str())
+            .unwrap_or_else(|| panic!("no group {channel}"));
+        let f = group["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "petitions_received")
+            .unwrap();
+        assert_eq!(
+            f["value"].as_f64(),
+            want["petitions_received"].as_f64(),
+            "{channel}: {f}"
+        );
+        let list = get(format!("{}&limit=200", f["cases"].as_str().unwrap())).await;
+        assert_eq!(
+            list["items"].as_array().unwrap().len() as f64,
+            f["value"].as_f64().unwrap(),
+            "{channel}"
         );
     }
     for (name, value) in [

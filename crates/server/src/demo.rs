@@ -17,7 +17,7 @@ use drive::{DemoClock, drive};
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 use jiff::civil::Date;
-use plan::{intended_figures, intended_units, local_date, plan};
+use plan::{intended_channels, intended_figures, intended_units, local_date, plan};
 use serde_json::json;
 
 use crate::config::{DataDir, DemoArgs};
@@ -90,6 +90,7 @@ async fn demo(args: DemoArgs) -> Result<(), BoxError> {
         "commands": plan.steps.len(),
         "figures": figures,
         "units": intended_units(&plan),
+        "channels": intended_channels(&plan),
     });
     let path = dir.path().join("demo-counts.json");
     std::fs::write(&path, serde_json::to_string_pretty(&counts)?)

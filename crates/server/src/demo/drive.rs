@@ -79,12 +79,16 @@ pub(crate) async fn drive(
     for step in &plan.steps {
         clock.set(step.at);
         let kind = plan.kinds[step.case];
+        let mut body = step.body.clone();
+        if let Some(other) = step.refers {
+            body["of"] = serde_json::json!(ids[&other]);
+        }
         let (case_id, command) = if step.action.is_empty() {
-            (None, CaseCommand::parse_filing(step.body.clone()))
+            (None, CaseCommand::parse_filing(body))
         } else {
             (
                 Some(ids[&step.case]),
-                CaseCommand::parse_action(kind, step.action, step.body.clone()),
+                CaseCommand::parse_action(kind, step.action, body),
             )
         };
         let command =

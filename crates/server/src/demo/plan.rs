@@ -26,6 +26,9 @@ pub(crate) struct Step {
     pub(crate) unit: Option<String>,
     pub(crate) action: &'static str,
     pub(crate) body: Value,
+    /// Another case of the plan the body names as `of` (a duplicate's original), by its index:
+    /// its id is known once it is filed.
+    pub(crate) refers: Option<usize>,
 }
 
 /// What the plan intends, in the figures' own terms (docs/figures.md).
@@ -38,6 +41,8 @@ pub(crate) struct Intended {
     units: std::collections::BTreeMap<String, [i64; 4]>,
     minutes_to_check_in: Vec<f64>,
     hours_to_reply: Vec<f64>,
+    /// Petitions filed in the year, per channel.
+    channels: std::collections::BTreeMap<&'static str, i64>,
 }
 
 impl Intended {
@@ -62,6 +67,7 @@ impl Plan {
             unit: None,
             action,
             body,
+            refers: None,
         });
     }
 
@@ -81,6 +87,7 @@ impl Plan {
             unit: Some(unit.to_owned()),
             action,
             body,
+            refers: None,
         });
     }
 }
@@ -153,7 +160,7 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
         match kind {
             CaseKind::Hazard if resolved => i.add("hazards_struck_off", 1),
             CaseKind::Dispute => {
-                i.add("mediation_success_rate/denominator", 1);
+                i.add("dispute_resolution_rate/denominator", 1);
                 if resolved {
                     i.add("mediation_success_rate", 1);
                 }
@@ -171,9 +178,14 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             };
             if in_year(at) {
                 plan.intended.add("return_visits", 1);
-                if satisfaction != "dissatisfied" {
-                    plan.intended.add("satisfaction_rate", 1);
-                }
+                plan.intended.add(
+                    if satisfaction == "dissatisfied" {
+                        "return_visits_dissatisfied"
+                    } else {
+                        "satisfaction_rate"
+                    },
+                    1,
+                );
             }
             plan.step(
                 case,
@@ -210,11 +222,17 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
         }
     };
 
-    // Hazards found on patrol.
+    // Hazards found on patrol; the first filed of those planned so far, which a later report
+    // of the same hazard duplicates.
+    let mut earliest_hazard: Option<(usize, Timestamp)> = None;
     for _ in 0..n(6000.0) {
         let case = plan.kinds.len();
         plan.kinds.push(CaseKind::Hazard);
         let t0 = filed_at(&mut rng);
+        let original = earliest_hazard.filter(|(_, at)| *at < t0);
+        if original.is_none() {
+            earliest_hazard = Some((case, t0));
+        }
         let major = rng.f64() < 0.15;
         let categories = ["fire", "gas", "e-bike-charging", "structure", "electrical"];
         let (community, grid) = place(&mut rng);
@@ -224,6 +242,7 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             case,
             who: Role::GridWorker,
             action: "",
+            refers: None,
             body: json!({"kind": "hazard", "community": community, "grid": grid, "unit": format!("{tenant}-safety"),
                 "title": "巡查发现隐患", "category": categories[rng.usize(0..categories.len())],
                 "severity": if major { "major" } else { "general" }, "source": "grid-worker"}),
@@ -273,7 +292,65 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 "order-rectification",
                 json!({"measures": "限期整改"}),
             );
+            // 督办: the supervisor presses some tickets; the safety office answers within
+            // the notice's three days, or late.
+            if path % 6 == 1 {
+                let noticed = verified + HOUR * 2;
+                plan.step(
+                    case,
+                    noticed,
+                    Role::Supervisor,
+                    "supervise",
+                    json!({"notice": "请加快整改进度",
+                           "due_on": (local_date(noticed) + DAY * 3).to_string()}),
+                );
+                let on_time = path % 12 == 1;
+                let answered = noticed + if on_time { DAY } else { DAY * 6 };
+                plan.step(
+                    case,
+                    answered,
+                    Role::Handler,
+                    "answer-supervision",
+                    json!({"notice": 1, "answer": "已督促责任方整改"}),
+                );
+                if in_year(noticed) {
+                    plan.intended.add("supervisions", 1);
+                }
+                if in_year(answered) {
+                    plan.intended.add(
+                        if on_time {
+                            "supervisions_answered_on_time"
+                        } else {
+                            "supervisions_answered_late"
+                        },
+                        1,
+                    );
+                }
+            }
             let mut at = verified + HOUR + DAY;
+            if path % 7 == 3 && !path.is_multiple_of(5) {
+                // Asked for and refused: the step keeps its deadline.
+                plan.step(
+                    case,
+                    at,
+                    Role::Handler,
+                    "request-extension",
+                    json!({"days": 10, "reason": "材料采购"}),
+                );
+                plan.step(
+                    case,
+                    at + HOUR,
+                    Role::Supervisor,
+                    "refuse-extension",
+                    json!({"reason": "整改难度不大，按期完成"}),
+                );
+                if in_year(at) {
+                    plan.intended.add("extension_requests", 1);
+                }
+                if in_year(at + HOUR) {
+                    plan.intended.add("extensions_refused", 1);
+                }
+            }
             if path.is_multiple_of(5) {
                 plan.step(
                     case,
@@ -282,6 +359,9 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                     "request-extension",
                     json!({"days": 10, "reason": "材料采购"}),
                 );
+                if in_year(at) {
+                    plan.intended.add("extension_requests", 1);
+                }
                 plan.step(
                     case,
                     at + HOUR,
@@ -322,6 +402,19 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 json!({"reason": "not-a-hazard"}),
             );
             Some((t0 + HOUR, false, true))
+        } else if let Some((original, _)) = original.filter(|_| path == 95) {
+            // Reported again: marked a duplicate of the ticket filed first.
+            plan.steps.push(Step {
+                at: t0 + HOUR,
+                case,
+                who: Role::Handler,
+                unit: None,
+                action: "mark-duplicate",
+                body: json!({"note": "同一隐患重复上报"}),
+                refers: Some(original),
+            });
+            plan.intended.add("closed_duplicates", 1);
+            Some((t0 + HOUR, false, true))
         } else {
             None
         };
@@ -347,6 +440,7 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             case,
             who: Role::Mediator,
             action: "",
+            refers: None,
             body: json!({"kind": "dispute", "community": community, "grid": grid, "room": format!("{tenant}-mediation"),
                 "title": "邻里纠纷", "dispute_type": types[rng.usize(0..types.len())],
                 "source": "walk-in",
@@ -386,6 +480,9 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 "confirm-performance",
                 json!({}),
             );
+            if in_year(agreed + DAY * 6) {
+                plan.intended.add("mediation_success_rate/denominator", 1);
+            }
             Some((agreed + DAY * 6, true, true))
         } else if path < 85 {
             plan.step(
@@ -412,6 +509,9 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 "refer",
                 json!({"to": "litigation"}),
             );
+            if in_year(t0 + DAY * 12 + HOUR) {
+                plan.intended.add("mediation_success_rate/denominator", 1);
+            }
             Some((t0 + DAY * 12 + HOUR, false, true))
         } else {
             None
@@ -435,7 +535,33 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
         } else {
             ["letter", "online", "phone"][rng.usize(0..3)]
         };
+        // Every fifth visit is collective (集体访): five people or more.
+        let headcount = if channel == "visit" && p % 5 == 0 {
+            5 + (p % 26) as i64
+        } else {
+            1
+        };
         let regular = (rng.f64() < 0.3).then(|| rng.usize(0..regulars.len()));
+        // The first tenth of the regulars are key persons (重点人员); a few petitions carry a
+        // risk of going over the district's head (越级, 赴京).
+        let key_person = regular.is_some_and(|r| r < regulars.len().div_ceil(10));
+        let escalation_risk = match (p % 50, p % 200) {
+            (_, 33) => Some("to-beijing"),
+            (17, _) => Some("cross-level"),
+            _ => None,
+        };
+        *plan.intended.channels.entry(channel).or_default() += 1;
+        plan.intended.add("petitions_received", 1);
+        if headcount >= 5 {
+            plan.intended.add("collective_visits", 1);
+            plan.intended.add("collective_visitors", headcount);
+        }
+        if key_person {
+            plan.intended.add("key_person_petitions", 1);
+        }
+        if escalation_risk.is_some() {
+            plan.intended.add("escalation_risk_petitions", 1);
+        }
         let petitioner = match regular {
             Some(r) => {
                 by_person.entry(r).or_default().push(t0);
@@ -456,10 +582,12 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             case,
             who: Role::PetitionOfficer,
             action: "",
+            refers: None,
             body: json!({"kind": "petition", "community": community, "grid": grid, "title": "群众诉求",
                 "channel": channel, "petition_type": "appeal-request",
                 "category": categories[rng.usize(0..categories.len())],
-                "petitioners": [petitioner]}),
+                "petitioners": [petitioner], "headcount": headcount, "key_person": key_person,
+                "escalation_risk": escalation_risk}),
         });
         plan.intended.add("opened", 1);
         plan.intended.add("repeat_rate/denominator", 1);
@@ -575,6 +703,7 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             case,
             who: Role::GridWorker,
             action: "",
+            refers: None,
             body: json!({"kind": "risk_event", "community": community, "grid": grid,
                 "title": "涉稳风险线索", "category": categories[rng.usize(0..categories.len())],
                 "source": sources[rng.usize(0..sources.len())],
@@ -741,6 +870,7 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
             case,
             who: Role::PetitionOfficer,
             action: "",
+            refers: None,
             body,
         });
         plan.intended.add("opened", 1);
@@ -976,11 +1106,27 @@ pub(crate) fn intended_figures(plan: &mut Plan) -> Value {
         json!({"numerator": c("mediation_success_rate"),
                "denominator": c("mediation_success_rate/denominator")}),
     );
+    put(
+        "dispute_resolution_rate",
+        json!({"numerator": c("mediation_success_rate"),
+               "denominator": c("dispute_resolution_rate/denominator")}),
+    );
     for name in [
         "hazards_found",
         "hazards_struck_off",
+        "closed_duplicates",
+        "extension_requests",
         "extensions",
+        "extensions_refused",
         "supervisions",
+        "supervisions_answered_on_time",
+        "supervisions_answered_late",
+        "return_visits_dissatisfied",
+        "petitions_received",
+        "collective_visits",
+        "collective_visitors",
+        "key_person_petitions",
+        "escalation_risk_petitions",
         "reviews",
         "re_reviews",
         "judicial_confirmations",
@@ -1047,6 +1193,17 @@ pub(crate) fn intended_figures(plan: &mut Plan) -> Value {
     put("median_hours_to_reply", json!(percentile(hours, MEDIAN)));
     put("p90_hours_to_reply", json!(percentile(hours, P90)));
     Value::Object(figures)
+}
+
+/// The petitions the plan files per channel (来信, 来访, 网上, 来电), as `by=channel` groups
+/// them.
+pub(crate) fn intended_channels(plan: &Plan) -> Value {
+    plan.intended
+        .channels
+        .iter()
+        .map(|(channel, n)| ((*channel).to_owned(), json!({"petitions_received": n})))
+        .collect::<serde_json::Map<String, Value>>()
+        .into()
 }
 
 /// The per-unit table the plan intends: for each unit of the network dispatched in the year,
