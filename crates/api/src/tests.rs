@@ -69,10 +69,12 @@ async fn app_with_clock(clock: Arc<dyn docket_commands::Clock>) -> App {
 /// The log position of the directory's seeding: the tests' commits come after it.
 const SEEDED: u64 = 1;
 
-/// The directory of the tests' tenant: its community, grids and the units the tests name.
+/// The directory of the tests' tenant: its communities, grids and the units the tests name.
 async fn seed_directory(commands: &CommandService) {
     let grids: Vec<String> = (1..=9).map(|n| format!("qinghe-{n:02}")).collect();
-    let grids: Vec<(&str, &str)> = grids.iter().map(|g| (g.as_str(), "qinghe")).collect();
+    let mut grids: Vec<(&str, &str)> = grids.iter().map(|g| (g.as_str(), "qinghe")).collect();
+    // A neighbouring community, where a case filed in the wrong place is moved.
+    grids.push(("beiyuan-01", "beiyuan"));
     let units = [
         "qinghe-safety",
         "qinghe-housing",
@@ -83,7 +85,7 @@ async fn seed_directory(commands: &CommandService) {
         "qinghe-mediation",
     ];
     let mut seeded =
-        docket_domain::directory::seed_from_names(&["qinghe"], &grids, &units).unwrap();
+        docket_domain::directory::seed_from_names(&["qinghe", "beiyuan"], &grids, &units).unwrap();
     // Every unit answers in the coordinated response network (一呼百应).
     if let docket_domain::directory::DirectoryEvent::Seeded { units, .. } = &mut seeded {
         units.iter_mut().for_each(|u| u.in_network = true);
@@ -279,6 +281,7 @@ async fn an_action_not_allowed_in_the_state_is_409_and_records_nothing() {
             "attach-evidence",
             "record-part",
             "reassign",
+            "relocate",
             "add-co-handler",
             "supervise",
             "link",

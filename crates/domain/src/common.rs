@@ -16,7 +16,7 @@ use crate::evidence::{
 };
 pub use crate::kind::Outcome;
 use crate::table::{AnyKind, not_allowed_in_state, unit_not_permitted};
-use crate::{CaseId, Context, Named, Refusal, ReplayError, Role, UnitId};
+use crate::{CaseId, CommunityId, Context, GridId, Named, Refusal, ReplayError, Role, UnitId};
 
 /// 满意 / 基本满意 / 不满意.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -34,6 +34,7 @@ pub enum Action {
     AttachEvidence,
     RecordPart,
     Reassign,
+    Relocate,
     AddCoHandler,
     RemoveCoHandler,
     Supervise,
@@ -48,11 +49,12 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::AddNote,
         Action::AttachEvidence,
         Action::RecordPart,
         Action::Reassign,
+        Action::Relocate,
         Action::AddCoHandler,
         Action::RemoveCoHandler,
         Action::Supervise,
@@ -72,6 +74,7 @@ impl Action {
             Action::AttachEvidence => "attach-evidence",
             Action::RecordPart => "record-part",
             Action::Reassign => "reassign",
+            Action::Relocate => "relocate",
             Action::AddCoHandler => "add-co-handler",
             Action::RemoveCoHandler => "remove-co-handler",
             Action::Supervise => "supervise",
@@ -186,6 +189,15 @@ pub const TABLE: &[Row] = &[
     },
     Row {
         action: Action::Reassign,
+        phase: Phase::Open,
+        who: |k| k.routers(),
+        units: Units::Lead,
+        check: None,
+    },
+    Row {
+        // A case filed in the wrong community or grid is moved where it belongs, by those who
+        // route it.
+        action: Action::Relocate,
         phase: Phase::Open,
         who: |k| k.routers(),
         units: Units::Lead,
@@ -445,6 +457,7 @@ pub enum CommonCommand {
     AttachEvidence(AttachEvidence),
     RecordPart(RecordPart),
     Reassign(Reassign),
+    Relocate(Relocate),
     AddCoHandler(CoHandler),
     RemoveCoHandler(CoHandler),
     Supervise(Supervise),
@@ -575,6 +588,19 @@ pub struct ReturnVisit {
     pub note: Option<String>,
 }
 
+/// Where the case belongs, when it was filed in the wrong community or grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relocate {
+    pub community: CommunityId,
+    #[serde(default)]
+    pub grid: Option<GridId>,
+    /// The address there; none keeps the one recorded.
+    #[serde(default)]
+    pub address: Option<String>,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reopen {
@@ -590,6 +616,13 @@ impl CommonCommand {
             | CommonCommand::Supervise(Supervise {
                 unit: Some(unit), ..
             }) => vec![("unit", Named::Unit(unit))],
+            CommonCommand::Relocate(Relocate {
+                community, grid, ..
+            }) => {
+                let mut named = vec![("community", Named::Community(community))];
+                named.extend(grid.iter().map(|g| ("grid", Named::Grid(g, community))));
+                named
+            }
             // A unit is removed from a case whether or not it is still in service.
             CommonCommand::RemoveCoHandler(_)
             | CommonCommand::Supervise(Supervise { unit: None, .. })
@@ -613,6 +646,7 @@ impl CommonCommand {
             CommonCommand::AttachEvidence(_) => Action::AttachEvidence,
             CommonCommand::RecordPart(_) => Action::RecordPart,
             CommonCommand::Reassign(_) => Action::Reassign,
+            CommonCommand::Relocate(_) => Action::Relocate,
             CommonCommand::AddCoHandler(_) => Action::AddCoHandler,
             CommonCommand::RemoveCoHandler(_) => Action::RemoveCoHandler,
             CommonCommand::Supervise(_) => Action::Supervise,
@@ -650,6 +684,15 @@ pub enum CommonEvent {
     Reassigned {
         unit: UnitId,
         assignee: Option<String>,
+        reason: String,
+    },
+    /// Moved to the community and grid it belongs to.
+    Relocated {
+        community: CommunityId,
+        grid: Option<GridId>,
+        /// The new address; none: the one recorded stands.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
         reason: String,
     },
     CoHandlerAdded {
@@ -920,6 +963,25 @@ pub fn decide(
                 reason: r.reason.clone(),
             }
         }
+        CommonCommand::Relocate(r) => {
+            required_text("reason", &r.reason, MAX_TEXT)?;
+            optional_text("address", r.address.as_deref(), MAX_TEXT)?;
+            if *case.kind.community() == r.community
+                && case.kind.grid() == r.grid.as_ref()
+                && r.address.is_none()
+            {
+                return Err(Refusal::invalid(
+                    "community",
+                    "the case is in that community and grid already",
+                ));
+            }
+            CommonEvent::Relocated {
+                community: r.community.clone(),
+                grid: r.grid.clone(),
+                address: r.address.clone(),
+                reason: r.reason.clone(),
+            }
+        }
         CommonCommand::AddCoHandler(c) => {
             optional_text("note", c.note.as_deref(), MAX_TEXT)?;
             check_not_barred(case, &c.unit)?;
@@ -1115,6 +1177,12 @@ pub(crate) fn evolve(
             h.lead_unit = Some(unit.clone());
             h.assignee = assignee.clone();
         }
+        CommonEvent::Relocated {
+            community,
+            grid,
+            address,
+            ..
+        } => kind.relocate(community.clone(), grid.clone(), address.clone()),
         CommonEvent::CoHandlerAdded { unit } => h.co_handlers.push(unit.clone()),
         CommonEvent::CoHandlerRemoved { unit } => h.co_handlers.retain(|u| u != unit),
         CommonEvent::SupervisionNoticed {

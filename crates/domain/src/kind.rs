@@ -96,6 +96,8 @@ pub trait Kind:
 
     fn community(&self) -> &CommunityId;
     fn grid(&self) -> Option<&GridId>;
+    /// Moves the case to another community and grid (and address, when given).
+    fn relocate(&mut self, community: CommunityId, grid: Option<GridId>, address: Option<String>);
     fn title(&self) -> &str;
     fn description(&self) -> &str;
     /// The category in the kind's taxonomy, as its JSON name.
@@ -357,6 +359,19 @@ macro_rules! kind_alike {
 
         fn grid(&self) -> Option<&$crate::GridId> {
             self.grid.as_ref()
+        }
+
+        fn relocate(
+            &mut self,
+            community: $crate::CommunityId,
+            grid: Option<$crate::GridId>,
+            address: Option<String>,
+        ) {
+            self.community = community;
+            self.grid = grid;
+            if address.is_some() {
+                self.address = address;
+            }
         }
 
         fn title(&self) -> &str {

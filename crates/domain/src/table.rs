@@ -203,6 +203,7 @@ pub trait AnyKind: fmt::Debug + Send + Sync {
     fn barred_unit(&self) -> Option<(&UnitId, &'static str)>;
     fn community(&self) -> &CommunityId;
     fn grid(&self) -> Option<&GridId>;
+    fn relocate(&mut self, community: CommunityId, grid: Option<GridId>, address: Option<String>);
     fn title(&self) -> &str;
     fn description(&self) -> &str;
     fn category(&self) -> String;
@@ -299,6 +300,9 @@ impl<K: Kind> AnyKind for K {
 
     fn grid(&self) -> Option<&GridId> {
         Kind::grid(self)
+    }
+    fn relocate(&mut self, community: CommunityId, grid: Option<GridId>, address: Option<String>) {
+        Kind::relocate(self, community, grid, address);
     }
 
     fn title(&self) -> &str {

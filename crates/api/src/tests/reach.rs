@@ -101,6 +101,9 @@ fn body(action: &str, other_case: &str) -> Value {
         "add-note" => json!({"text": "电话联系"}),
         "record-part" => json!({"text": "本单位已上门核实"}),
         "reassign" => json!({"unit": UNIT, "reason": "职责"}),
+        // The address corrected, in the grid the case is in: it stays in everyone's reach.
+        "relocate" => json!({"community": "qinghe", "grid": GRID, "address": "清河路1号",
+                             "reason": "地址有误"}),
         "add-co-handler" | "remove-co-handler" => json!({"unit": "qinghe-fire"}),
         "supervise" => json!({"notice": "限期办理"}),
         "answer-supervision" => json!({"notice": 1, "answer": "已办"}),

@@ -659,8 +659,8 @@ async fn right_after_a_command_the_figures_at_its_position_count_it() {
     assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-query");
 }
 
-/// Cases move between units and severities (and a risk between levels) between the events the
-/// counters count: every figure's list is exactly the cases behind its number, ungrouped and
+/// Cases move between units, severities, grids and communities (and a risk between levels)
+/// between the events the counters count: every figure's list is exactly the cases behind its number, ungrouped and
 /// grouped by every dimension, for the whole tenant and for those who reach part of it. A
 /// counter counts an event under the case as it was when the event happened; so does its list.
 #[tokio::test]
@@ -695,6 +695,14 @@ async fn every_list_is_its_number_when_cases_moved_between_events() {
         &hazard_a,
         "supervise",
         json!({"notice": "尽快核查", "due_on": "2025-05-07"}),
+    )
+    .await;
+    // Filed in the wrong grid: moved to the one it is in, before it is pressed again.
+    app.acted(
+        &supervisor,
+        &hazard_a,
+        "relocate",
+        json!({"community": "qinghe", "grid": "qinghe-05", "reason": "登记网格有误"}),
     )
     .await;
     app.acted(
@@ -807,6 +815,14 @@ async fn every_list_is_its_number_when_cases_moved_between_events() {
         &visit,
         "reassign",
         json!({"unit": "qinghe-housing", "reason": "属房管职责"}),
+    )
+    .await;
+    // The matter lies in the neighbouring community.
+    app.acted(
+        &officer,
+        &visit,
+        "relocate",
+        json!({"community": "beiyuan", "grid": "beiyuan-01", "reason": "属北苑社区"}),
     )
     .await;
     app.acted(&supervisor, &visit, "approve-extension", json!({}))
@@ -989,6 +1005,30 @@ async fn every_list_is_its_number_when_cases_moved_between_events() {
         )
         .await;
     assert_eq!(listed, vec![hazard_a.clone()], "led by housing now");
+    let by_grid = stats(supervisor.clone(), "&by=grid".to_owned()).await;
+    assert_eq!(figure(&by_grid, "qinghe-03", "supervisions")["value"], 1.0);
+    assert_eq!(figure(&by_grid, "qinghe-05", "supervisions")["value"], 1.0);
+    let listed = app
+        .all_listed(
+            &supervisor,
+            figure(&by_grid, "qinghe-03", "supervisions")["cases"]
+                .as_str()
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(listed, vec![hazard_a.clone()], "in qinghe-05 now");
+    let by_community = stats(supervisor.clone(), "&by=community".to_owned()).await;
+    assert_eq!(
+        figure(&by_community, "qinghe", "extension_requests")["value"],
+        2.0
+    );
+    assert_eq!(figure(&by_community, "beiyuan", "extensions")["value"], 1.0);
+    assert_eq!(figure(&by_community, "qinghe", "extensions")["value"], 0.0);
+    // Filed in qinghe, the visit counts where it is now among the petitions received.
+    assert_eq!(
+        figure(&by_community, "beiyuan", "petitions_received")["value"],
+        1.0
+    );
     let by_severity = stats(supervisor.clone(), "&by=severity".to_owned()).await;
     assert_eq!(
         figure(&by_severity, "general", "supervisions")["value"],
@@ -1031,13 +1071,19 @@ async fn every_list_is_its_number_when_cases_moved_between_events() {
     }
     // Those who reach part of the tenant: a unit whose cases moved away, the unit they moved
     // to, a grid worker of one grid.
-    let grid_worker = Actor {
-        id: "gw".to_owned(),
+    let grid_worker = |grid: &str| Actor {
+        id: format!("gw-{grid}"),
         role: Role::GridWorker,
-        grids: vec!["qinghe-03".parse().unwrap()],
+        grids: vec![grid.parse().unwrap()],
         ..officer.clone()
     };
-    for actor in [safety.clone(), housing.clone(), grid_worker] {
+    for actor in [
+        safety.clone(),
+        housing.clone(),
+        grid_worker("qinghe-03"),
+        grid_worker("qinghe-05"),
+        grid_worker("beiyuan-01"),
+    ] {
         for query in ["", "&by=severity", "&by=kind"] {
             let body = stats(actor.clone(), query.to_owned()).await;
             checked += drill_down(&app, &actor, &body).await;
@@ -1063,5 +1109,10 @@ async fn every_list_is_its_number_when_cases_moved_between_events() {
     // listed for it.
     let theirs = stats(safety.clone(), String::new()).await;
     assert_eq!(figure(&theirs, "", "supervisions")["value"], 0.0);
+    // Nor the grid it left; the grid it moved to counts what happened there.
+    let theirs = stats(grid_worker("qinghe-03"), String::new()).await;
+    assert_eq!(figure(&theirs, "", "supervisions")["value"], 0.0);
+    let theirs = stats(grid_worker("qinghe-05"), String::new()).await;
+    assert_eq!(figure(&theirs, "", "supervisions")["value"], 1.0);
     assert!(checked > 500, "{checked}");
 }

@@ -1029,6 +1029,7 @@ fn every_common_action_is_listed_for_exactly_the_roles_and_phases_of_its_row() {
             ("add-note", Phase::Open, workers),
             ("attach-evidence", Phase::Open, workers),
             ("reassign", Phase::Open, routers),
+            ("relocate", Phase::Open, routers),
             ("add-co-handler", Phase::Open, routers),
             ("supervise", Phase::Open, &[Supervisor]),
             ("link", Phase::Open, workers),
@@ -1365,6 +1366,11 @@ mod property {
             "reassign" => {
                 json!({"unit": if step.is_multiple_of(2) { "unit-a" } else { "unit-b" }, "reason": "调整"})
             }
+            "relocate" => {
+                json!({"community": if step.is_multiple_of(2) { "qinghe" } else { "beiyuan" },
+                       "grid": if step.is_multiple_of(3) { Value::Null } else { json!("grid-9") },
+                       "reason": "登记错误"})
+            }
             "add-co-handler" | "remove-co-handler" => json!({"unit": "unit-c"}),
             "supervise" => json!({"notice": "督办"}),
             "answer-supervision" => json!({"notice": 1, "answer": "已办"}),
@@ -1602,6 +1608,48 @@ fn a_notice_is_addressed_to_the_lead_or_a_co_handling_unit() {
         common(&events)[..],
         [CommonEvent::SupervisionNoticed { unit: None, .. }]
     ));
+}
+
+#[test]
+fn a_case_filed_in_the_wrong_grid_is_moved_where_it_belongs_by_those_who_route_it() {
+    let mut case = hazard("2025-03-03 10:00");
+    let to = json!({"community": "beiyuan", "grid": "beiyuan-01", "reason": "登记错误"});
+    role_refused(&case.refused(Role::GridWorker, "relocate", to.clone()));
+    role_refused(&case.refused(Role::Handler, "relocate", to.clone()));
+    let events = case.act(Role::Supervisor, "relocate", to.clone());
+    assert!(matches!(
+        common(&events)[..],
+        [CommonEvent::Relocated {
+            grid: Some(_),
+            address: None,
+            ..
+        }]
+    ));
+    assert_eq!(case.state().community().as_str(), "beiyuan");
+    assert_eq!(case.state().grid().map(|g| g.as_str()), Some("beiyuan-01"));
+    // Where it is already: nothing to move.
+    let refusal = case.refused(Role::Supervisor, "relocate", to);
+    assert_eq!(invalid_field(&refusal), "community");
+    assert!(
+        case.refused(
+            Role::Supervisor,
+            "relocate",
+            json!({"community": "qinghe", "reason": " "})
+        )
+        .to_string()
+        .contains("reason")
+    );
+    // Out of a grid, with the address corrected; the rest of the case stays as it was.
+    let before = case.state().clone();
+    case.act(
+        Role::Supervisor,
+        "relocate",
+        json!({"community": "qinghe", "address": "清河路1号", "reason": "地址有误"}),
+    );
+    assert_eq!(case.state().grid(), None);
+    assert_eq!(case.state().status(), before.status());
+    assert_eq!(case.state().deadline(), before.deadline());
+    assert_eq!(case.h().lead_unit, before.handling.lead_unit);
 }
 
 #[test]
