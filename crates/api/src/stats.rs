@@ -97,6 +97,17 @@ impl ListQuery {
         }
     }
 
+    /// Narrowed to one value of a dimension. A channel belongs to one kind (a letter is a
+    /// petition's, the hotline a request's), so the list is of that kind too: another kind's
+    /// figures then have no list, as in a slice of that kind.
+    fn narrowed(&self, dimension: Dimension, value: &str) -> Option<ListQuery> {
+        let q = self.with(list_param(dimension), value)?;
+        match (dimension, channel_kind(value)) {
+            (Dimension::Channel, Some(kind)) => q.with("kind", kind),
+            _ => Some(q),
+        }
+    }
+
     fn url(&self) -> String {
         let query = serde_urlencoded::to_string(&self.0).expect("pairs of strings encode");
         format!("/v1/cases?{query}")
@@ -526,10 +537,21 @@ fn counted<const N: usize>(
                     dimension.name()
                 )));
             }
+            if dimension == Dimension::Channel && !value.is_empty() && channel_kind(value).is_none()
+            {
+                return Err(bad(format!(
+                    "channel: {value:?} is not a channel: a petition's letter, visit, online or \
+                     phone; a request's hotline, grid-worker, walk-in, grid-meeting or \
+                     resident-app"
+                )));
+            }
             slice.push((dimension, value.clone()));
-            base = base
-                .with(list_param(dimension), value.clone())
-                .expect("each dimension once");
+            base = base.narrowed(dimension, value).ok_or_else(|| {
+                bad(format!(
+                    "channel: {value:?} is a {}'s channel, not one of the kind sliced",
+                    channel_kind(value).unwrap_or("case")
+                ))
+            })?;
         }
     }
     let explicit = base.clone();
@@ -606,10 +628,8 @@ pub(crate) async fn stats(
         groups
             .iter()
             .map(|(key, counts)| {
-                let narrowed = |q: &ListQuery| {
-                    q.with(list_param(dimension), key.clone())
-                        .unwrap_or_else(|| q.clone())
-                };
+                let narrowed =
+                    |q: &ListQuery| q.narrowed(dimension, key).unwrap_or_else(|| q.clone());
                 let network = network.get(key).unwrap_or(&none);
                 let lists = Lists {
                     cases: narrowed(&base),
@@ -674,6 +694,22 @@ pub(crate) async fn stats(
 }
 
 /// The list parameter that narrows to a dimension's value as the figures count it.
+/// The kind of case a channel is one of: a petition's (来信, 来访, 网上, 来电) or a livelihood
+/// request's; none for an unknown one or none at all.
+fn channel_kind(channel: &str) -> Option<&'static str> {
+    use docket_domain::{livelihood, petition};
+    if petition::Channel::ALL.iter().any(|c| c.as_str() == channel) {
+        Some("petition")
+    } else if livelihood::Channel::ALL
+        .iter()
+        .any(|c| c.as_str() == channel)
+    {
+        Some("livelihood")
+    } else {
+        None
+    }
+}
+
 fn list_param(dimension: Dimension) -> &'static str {
     match dimension {
         // Figures count a case under the unit that leads it.

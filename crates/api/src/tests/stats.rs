@@ -1050,6 +1050,31 @@ async fn every_list_is_its_number_when_cases_moved_between_events() {
         1.0
     );
 
+    // A channel is one kind's: in a slice of visits, hazards, risks and dispatches have no
+    // list, as in a slice of petitions; a name that is no channel is refused.
+    let visits = stats(supervisor.clone(), "&channel=visit".to_owned()).await;
+    for name in [
+        "hazards_found",
+        "risks_found",
+        "units_dispatched",
+        "risk_reviews",
+    ] {
+        assert_eq!(figure(&visits, "", name)["cases"], Value::Null, "{name}");
+    }
+    assert_eq!(figure(&visits, "", "petitions_received")["value"], 1.0);
+    assert_eq!(figure(&visits, "", "extensions")["value"], 1.0);
+    for bad in ["&channel=pigeon", "&channel=letter&kind=hazard"] {
+        let r = app
+            .send_as(
+                &supervisor,
+                "GET",
+                &format!("/v1/stats?from=2025-05-01&to=2025-05-31{bad}"),
+                None,
+            )
+            .await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-query");
+    }
+
     // Every figure, every way.
     let mut checked = drill_down(&app, &supervisor, &all).await;
     for dimension in [
@@ -1065,7 +1090,12 @@ async fn every_list_is_its_number_when_cases_moved_between_events() {
         checked += drill_down(&app, &supervisor, &grouped).await;
     }
     // Sliced to what a case left: the safety office's and the general severity's.
-    for slice in ["&unit=qinghe-safety", "&severity=general&by=unit"] {
+    for slice in [
+        "&unit=qinghe-safety",
+        "&severity=general&by=unit",
+        "&channel=visit",
+        "&channel=walk-in&by=unit",
+    ] {
         let sliced = stats(supervisor.clone(), slice.to_owned()).await;
         checked += drill_down(&app, &supervisor, &sliced).await;
     }
