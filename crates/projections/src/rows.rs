@@ -192,11 +192,30 @@ fn dispatch_rows(state: &CaseState) -> Vec<DispatchRow> {
         .collect()
 }
 
-/// One increment of a per-day counter.
+/// One increment of a per-day counter, under the slice of the case as its event left it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Count {
     pub(crate) day: String,
     pub(crate) metric: &'static str,
+    pub(crate) slice: Slice,
+}
+
+/// The slice a case is in: what its events are counted under.
+fn slice_of(kind: CaseKind, state: &CaseState) -> Slice {
+    [
+        kind.as_str().to_owned(),
+        state.community().to_string(),
+        state.grid().map(ToString::to_string).unwrap_or_default(),
+        state.category(),
+        state
+            .handling
+            .lead_unit
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        state.severity().unwrap_or_default().to_owned(),
+        state.channel().unwrap_or_default().to_owned(),
+    ]
 }
 
 /// Everything one commit changes.
@@ -206,8 +225,6 @@ pub(crate) struct Projected {
     /// (from, to, relation), both directions.
     pub(crate) links: Vec<(String, String, &'static str)>,
     pub(crate) counts: Vec<Count>,
-    /// The slice the counts are for.
-    pub(crate) slice: Slice,
     pub(crate) events_json: String,
     /// (person, part): the people the commit names, by their pseudonymous ids.
     pub(crate) persons: Vec<(String, &'static str)>,
@@ -239,18 +256,21 @@ pub(crate) fn project(
     let mut links = Vec::new();
     let mut persons = Vec::new();
     let mut counts = Vec::new();
-    let mut count = |metric| {
-        counts.push(Count {
-            day: day.clone(),
-            metric,
-        })
-    };
+    // The counters an event adds to, counted under the case as that event left it: a deadline
+    // missed before a late command's own events under the unit and severity it was missed in,
+    // an assessment under the level it set.
+    let mut pending: Vec<&'static str> = Vec::new();
     if body.version == 1 {
-        count("opened");
+        pending.push("opened");
     }
+    let kind: CaseKind = body
+        .case_kind
+        .parse()
+        .map_err(|e: docket_domain::InvalidInput| unprojectable(e.message))?;
     for record in &body.events {
         let event = CaseEvent::from_record(&record.event_type, record.schema_version, &record.data)
             .map_err(|e| unprojectable(e.to_string()))?;
+        let mut count = |metric| pending.push(metric);
         match &event {
             CaseEvent::Common(CommonEvent::Linked { case, .. }) => {
                 links.push((case_id.clone(), case.to_string(), "related"));
@@ -389,13 +409,18 @@ pub(crate) fn project(
             }
             _ => {}
         }
-        state = Some(CaseState::evolve(state, &event).map_err(|e| unprojectable(e.to_string()))?);
+        let after = CaseState::evolve(state, &event).map_err(|e| unprojectable(e.to_string()))?;
+        if !pending.is_empty() {
+            let slice = slice_of(kind, &after);
+            counts.extend(pending.drain(..).map(|metric| Count {
+                day: day.clone(),
+                metric,
+                slice: slice.clone(),
+            }));
+        }
+        state = Some(after);
     }
     let state = state.ok_or_else(|| unprojectable("a commit without events".to_owned()))?;
-    let kind: CaseKind = body
-        .case_kind
-        .parse()
-        .map_err(|e: docket_domain::InvalidInput| unprojectable(e.message))?;
     let h = &state.handling;
     let mut units: Vec<(String, &'static str)> = h
         .lead_unit
@@ -433,22 +458,12 @@ pub(crate) fn project(
         channel: state.channel(),
         petition: PetitionFlags::of(&state),
     };
-    let slice = [
-        kind.as_str().to_owned(),
-        row.community.clone(),
-        row.grid.clone().unwrap_or_default(),
-        row.category.clone(),
-        row.lead_unit.clone().unwrap_or_default(),
-        row.severity.unwrap_or_default().to_owned(),
-        row.channel.unwrap_or_default().to_owned(),
-    ];
     let events_json = serde_json::to_string(&body.events).expect("events serialize");
     Ok((
         Projected {
             row,
             links,
             counts,
-            slice,
             events_json,
             persons,
         },
@@ -754,7 +769,7 @@ pub(crate) fn plan_batch(
             let key = CountKey {
                 tenant: body.tenant.clone(),
                 day: count.day.clone(),
-                slice: projected.slice.clone(),
+                slice: count.slice.clone(),
                 metric: count.metric,
             };
             let case_event = (case_id.clone(), key.clone());

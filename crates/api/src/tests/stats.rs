@@ -697,6 +697,9 @@ async fn every_list_is_its_number_when_cases_moved_between_events() {
         json!({"notice": "尽快核查", "due_on": "2025-05-07"}),
     )
     .await;
+    // Left unverified past its working day by the safety office, then handed to the housing
+    // office: the miss the late reassignment records first is the safety office's.
+    let hazard_b = app.filed(&supervisor, hazard("qinghe-06", "general")).await;
     // Filed in the wrong grid: moved to the one it is in, before it is pressed again.
     app.acted(
         &supervisor,
@@ -756,6 +759,13 @@ async fn every_list_is_its_number_when_cases_moved_between_events() {
     )
     .await;
     set("2025-05-09T02:00:00Z");
+    app.acted(
+        &supervisor,
+        &hazard_b,
+        "reassign",
+        json!({"unit": "qinghe-housing", "reason": "属房管职责"}),
+    )
+    .await;
     app.acted(
         &housing,
         &hazard_a,
@@ -992,6 +1002,8 @@ async fn every_list_is_its_number_when_cases_moved_between_events() {
         ("qinghe-housing", "extensions", 1.0),
         ("qinghe-housing", "risk_reviews", 2.0),
         ("qinghe-safety", "risks_assessed", 1.0),
+        ("qinghe-safety", "deadlines_missed", 1.0),
+        ("qinghe-housing", "deadlines_missed", 0.0),
     ] {
         let f = figure(&by_unit, unit, name);
         assert_eq!(f["value"], value, "{unit} {name}: {f}");
@@ -1127,7 +1139,7 @@ async fn every_list_is_its_number_when_cases_moved_between_events() {
             "filed_from=2025-05-12&filed_to=2025-05-12T00:00:00%2B08:00",
             0,
         ),
-        ("filed_from=2025-05-05&filed_to=2025-05-13", 4),
+        ("filed_from=2025-05-05&filed_to=2025-05-13", 5),
         ("closed_from=2025-05-01&closed_to=2025-05-31", 0),
     ] {
         let listed = app
