@@ -375,6 +375,9 @@ pub(crate) struct ListParams {
     escalation_risk: Option<bool>,
     closed_from: Option<String>,
     closed_to: Option<String>,
+    /// Livelihood requests replied to in a range.
+    replied_from: Option<String>,
+    replied_to: Option<String>,
     closed_on_time: Option<bool>,
     outcome: Option<String>,
     /// Cases in which a counted event (a figure's metric) happened between `event_from` and
@@ -470,6 +473,8 @@ pub(crate) async fn list(
         missed: p.missed,
         closed_from: bound("closed_from", &p.closed_from, from)?,
         closed_to: bound("closed_to", &p.closed_to, to)?,
+        replied_from: bound("replied_from", &p.replied_from, from)?,
+        replied_to: bound("replied_to", &p.replied_to, to)?,
         closed_on_time: p.closed_on_time,
         outcome: p.outcome,
         event: match (p.event, p.event_from, p.event_to) {

@@ -85,6 +85,15 @@ struct ListQuery(Vec<(&'static str, String)>);
 impl ListQuery {
     fn with(&self, name: &'static str, value: impl Into<String>) -> Option<ListQuery> {
         let value = value.into();
+        // Petitions and requests always have a channel: among the cases without one there
+        // are none.
+        let channelled = |kind: &str| matches!(kind, "petition" | "livelihood");
+        let has = |n: &str, v: &dyn Fn(&str) -> bool| self.0.iter().any(|(k, x)| *k == n && v(x));
+        if (name == "kind" && channelled(&value) && has("channel", &|c| c.is_empty()))
+            || (name == "channel" && value.is_empty() && has("kind", &channelled))
+        {
+            return None;
+        }
         match self.0.iter().find(|(n, _)| *n == name) {
             // Already narrowed to the same: the same list; to another: no such cases.
             Some((_, v)) if *v == value => Some(self.clone()),
@@ -374,12 +383,18 @@ fn figures(
         cases: dispatches(Some(("checked_in", "true"))),
         denominator_cases: None,
     };
+    // Replies are measured in the requests as they are now, as dispatches are: the list is
+    // the requests replied to in the range.
+    let replied_q = base
+        .with("kind", "livelihood")
+        .and_then(|q| q.with("replied_from", from.to_string()))
+        .and_then(|q| q.with("replied_to", to.to_string()));
     let hours = |name, value: Option<f64>| Figure {
         name,
         value,
         numerator: None,
         denominator: None,
-        cases: event_q("requests_replied").map(|q| q.url()),
+        cases: replied_q.as_ref().map(|q| q.url()),
         denominator_cases: None,
     };
     out.extend([
@@ -498,10 +513,8 @@ struct Lists {
 /// A range and slice checked and made a query of the read model.
 struct Counted {
     query: StatsQuery,
-    /// The case lists' parameters: the slice and, for a unit, the cases it leads.
+    /// The lists' parameters: the slice as the caller gave it (a channel's kind with it).
     base: ListQuery,
-    /// The slice as the caller gave it.
-    explicit: ListQuery,
 }
 
 /// Checks the range (`from`, `to`: local days, at most `MAX_DAYS`) and the slice (each
@@ -554,15 +567,6 @@ fn counted<const N: usize>(
             })?;
         }
     }
-    let explicit = base.clone();
-    // A unit's figures are over the cases it leads; so are its lists here.
-    if let Reach::Unit(unit) = &reach {
-        base = base.with("lead_unit", unit.as_str()).ok_or_else(|| {
-            ApiError::OutsideReach(format!(
-                "unit: your figures are those of the cases {unit} leads"
-            ))
-        })?;
-    }
     Ok(Counted {
         query: StatsQuery {
             tenant: actor.tenant.to_string(),
@@ -574,7 +578,6 @@ fn counted<const N: usize>(
             by,
         },
         base,
-        explicit,
     })
 }
 
@@ -593,11 +596,7 @@ pub(crate) async fn stats(
     crate::cases::wait_for_position(&state, p.min_position).await?;
     // The figures are as of at least this position; their lists wait for it.
     let position = state.read.projected();
-    let Counted {
-        query,
-        base,
-        explicit,
-    } = counted(
+    let Counted { query, base } = counted(
         &state,
         &actor,
         (&p.from, &p.to),
@@ -612,6 +611,16 @@ pub(crate) async fn stats(
         ],
         by,
     )?;
+    // A unit's figures are over the cases it leads; so are its lists here. (Its dispatches
+    // are its own, whichever unit leads their cases: the network's endpoints narrow those.)
+    let (mut base, explicit) = (base.clone(), base);
+    if let Reach::Unit(unit) = &query.reach {
+        base = base.with("lead_unit", unit.as_str()).ok_or_else(|| {
+            ApiError::OutsideReach(format!(
+                "unit: your figures are those of the cases {unit} leads"
+            ))
+        })?;
+    }
     let (from, to, now) = (query.from, query.to, query.now);
     let at_position = |q: ListQuery| {
         q.with("min_position", position.to_string())
@@ -628,17 +637,32 @@ pub(crate) async fn stats(
         groups
             .iter()
             .map(|(key, counts)| {
-                let narrowed =
-                    |q: &ListQuery| q.narrowed(dimension, key).unwrap_or_else(|| q.clone());
                 let network = network.get(key).unwrap_or(&none);
+                // A group the caller's lists cannot hold (a unit grouped under another lead
+                // unit, by its dispatches) lists nothing: its lists are null.
+                let (cases, dispatches) = (
+                    base.narrowed(dimension, key),
+                    explicit.narrowed(dimension, key),
+                );
                 let lists = Lists {
-                    cases: narrowed(&base),
-                    dispatches: narrowed(&explicit),
+                    cases: cases.clone().unwrap_or_default(),
+                    dispatches: dispatches.clone().unwrap_or_default(),
                 };
-                (
-                    Some(key.clone()),
-                    figures(counts, network, &lists, from, to),
-                )
+                let mut figures = figures(counts, network, &lists, from, to);
+                for f in &mut figures {
+                    for link in [&mut f.cases, &mut f.denominator_cases] {
+                        let listable = match link.as_deref() {
+                            Some(url) if url.starts_with("/v1/stats/dispatches") => {
+                                dispatches.is_some()
+                            }
+                            _ => cases.is_some(),
+                        };
+                        if !listable {
+                            *link = None;
+                        }
+                    }
+                }
+                (Some(key.clone()), figures)
             })
             .collect()
     } else {

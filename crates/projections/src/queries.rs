@@ -53,6 +53,10 @@ pub struct CaseFilter {
     pub closed_on_time: Option<bool>,
     /// `resolved`, `not_resolved` or `duplicate`.
     pub outcome: Option<String>,
+    /// Livelihood requests replied to at or after this instant.
+    pub replied_from: Option<Timestamp>,
+    /// Livelihood requests replied to before this instant.
+    pub replied_to: Option<Timestamp>,
     /// How a petition or livelihood request came in; empty for cases without a channel.
     pub channel: Option<String>,
     /// Only collective visits (集体访), or only petitions that are not.

@@ -1029,6 +1029,17 @@ macro_rules! dialect {
             if let Some(backlog) = filter.backlog {
                 q.push(" AND backlog = ").push_bind(backlog);
             }
+            if filter.replied_from.is_some() || filter.replied_to.is_some() {
+                q.push(" AND case_id IN (SELECT case_id FROM case_replies WHERE tenant = ")
+                    .push_bind(tenant.to_owned());
+                if let Some(from) = filter.replied_from {
+                    q.push(" AND replied_at >= ").push_bind(rows::micros(from));
+                }
+                if let Some(to) = filter.replied_to {
+                    q.push(" AND replied_at < ").push_bind(rows::micros(to));
+                }
+                q.push(")");
+            }
             if let Some(collective) = filter.collective {
                 q.push(" AND collective = ").push_bind(collective);
             }
