@@ -225,7 +225,7 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
     // Hazards found on patrol; the first filed of those planned so far, which a later report
     // of the same hazard duplicates.
     let mut earliest_hazard: Option<(usize, Timestamp)> = None;
-    for _ in 0..n(6000.0) {
+    for i in 0..n(6000.0) {
         let case = plan.kinds.len();
         plan.kinds.push(CaseKind::Hazard);
         let t0 = filed_at(&mut rng);
@@ -250,7 +250,21 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
         plan.intended.add("opened", 1);
         plan.intended.add("hazards_found", 1);
         let path = rng.u8(0..100);
-        let end = if path < 60 && !major {
+        // One report in fifty is of a hazard already reported: marked a duplicate of the
+        // ticket filed first.
+        let end = if let Some((original, _)) = original.filter(|_| i % 50 == 49) {
+            plan.steps.push(Step {
+                at: t0 + HOUR,
+                case,
+                who: Role::Handler,
+                unit: None,
+                action: "mark-duplicate",
+                body: json!({"note": "同一隐患重复上报"}),
+                refers: Some(original),
+            });
+            plan.intended.add("closed_duplicates", 1);
+            Some((t0 + HOUR, false, true))
+        } else if path < 60 && !major {
             // Fixed on the spot.
             plan.step(
                 case,
@@ -401,19 +415,6 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
                 "dismiss",
                 json!({"reason": "not-a-hazard"}),
             );
-            Some((t0 + HOUR, false, true))
-        } else if let Some((original, _)) = original.filter(|_| path == 95) {
-            // Reported again: marked a duplicate of the ticket filed first.
-            plan.steps.push(Step {
-                at: t0 + HOUR,
-                case,
-                who: Role::Handler,
-                unit: None,
-                action: "mark-duplicate",
-                body: json!({"note": "同一隐患重复上报"}),
-                refers: Some(original),
-            });
-            plan.intended.add("closed_duplicates", 1);
             Some((t0 + HOUR, false, true))
         } else {
             None
