@@ -1,6 +1,6 @@
 //! `docket serve --jwks`: tokens of an identity provider, checked by the real binary.
 
-use docket_tests::{Server, data_dir, workspace_root};
+use docket_tests::{Server, data_dir, docket_bin, workspace_root};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -102,6 +102,16 @@ async fn an_identity_providers_tokens_are_checked_by_key_issuer_audience_and_tim
     );
     let (status, body) = call(Method::POST, &url, &good, Some(filing.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    // As identity providers issue them: several audiences, no iat.
+    let mut theirs = with(
+        claims(now + 600, "docket"),
+        "aud",
+        json!(["account", "docket"]),
+    );
+    theirs.as_object_mut().unwrap().remove("iat");
+    let theirs = token("ec-1", "ec.pem", Algorithm::ES256, theirs);
+    let (status, body) = call(Method::GET, &url, &theirs, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     for (bad, says) in [
         (
@@ -249,4 +259,42 @@ async fn the_keys_can_come_from_the_url_the_identity_provider_publishes_them_at(
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("http://127.0.0.1:1/jwks"), "{stderr}");
+}
+
+/// Month-long demo tokens are printed at start only for a trial on one's own machine (the
+/// embedded stores on a loopback address), or when asked for.
+#[test]
+fn demo_tokens_are_printed_only_for_a_local_trial_or_when_asked_for() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    for (listen, extra, printed) in [
+        ("127.0.0.1:0", &[][..], true),
+        ("0.0.0.0:0", &[][..], false),
+        ("0.0.0.0:0", &["--demo-tokens"][..], true),
+    ] {
+        let dir = data_dir();
+        let mut child = Command::new(docket_bin())
+            .args(["serve", "--listen", listen, "--data-dir"])
+            .arg(dir.path())
+            .args(extra)
+            .env("DOCKET_LOG_LEVEL", "warn")
+            .env_remove("DOCKET_JWT_SECRET")
+            .env_remove("DOCKET_DEMO_TOKENS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .map_while(Result::ok)
+            .take_while(|l| !l.starts_with("docket: serving"))
+            .collect();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(
+            lines.iter().any(|l| l.starts_with("Demo tokens")),
+            printed,
+            "{listen} {extra:?}: {lines:?}"
+        );
+    }
 }

@@ -26,15 +26,29 @@ pub struct Claims {
     /// The grids of a grid worker.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grids: Vec<String>,
-    pub iat: i64,
+    /// When the token was issued: identity providers may leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
 }
+
+/// A token's audience: one, or several (RFC 7519 allows both, and identity providers send
+/// either).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// How far a token's `exp` and `nbf` may be off the server's clock, by default.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 
 /// Why a token was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,6 +108,7 @@ pub struct Authenticator {
     keys: Keys,
     issuer: Option<String>,
     audience: Option<String>,
+    leeway: Duration,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -116,8 +131,8 @@ impl std::fmt::Debug for Authenticator {
         };
         write!(
             f,
-            "Authenticator {{ {keys}, issuer: {:?}, audience: {:?} }}",
-            self.issuer, self.audience
+            "Authenticator {{ {keys}, issuer: {:?}, audience: {:?}, leeway: {:?} }}",
+            self.issuer, self.audience, self.leeway
         )
     }
 }
@@ -226,6 +241,7 @@ impl Authenticator {
             },
             issuer: None,
             audience: None,
+            leeway: DEFAULT_LEEWAY,
         }
     }
 
@@ -289,6 +305,7 @@ impl Authenticator {
             },
             issuer: None,
             audience: None,
+            leeway: DEFAULT_LEEWAY,
         }
     }
 
@@ -358,6 +375,13 @@ impl Authenticator {
         self
     }
 
+    /// How far a token's `exp` and `nbf` may be off the server's clock (clock skew between the
+    /// identity provider and this server).
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
     /// Whether this configuration can mint tokens (a shared secret).
     pub fn can_mint(&self) -> bool {
         matches!(self.keys, Keys::Shared { .. })
@@ -376,11 +400,11 @@ impl Authenticator {
             role: actor.role.to_string(),
             unit: actor.unit.as_ref().map(ToString::to_string),
             grids: actor.grids.iter().map(ToString::to_string).collect(),
-            iat: now,
+            iat: Some(now),
             nbf: None,
             exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: self.audience.clone().map(Audience::One),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, encoding)
             .expect("HS256 signing does not fail")
@@ -456,7 +480,7 @@ impl Authenticator {
     ) -> Result<Actor, AuthError> {
         let invalid = |e: &dyn std::fmt::Display| AuthError::Invalid(e.to_string());
         let mut validation = Validation::new(algorithm);
-        validation.leeway = 30;
+        validation.leeway = self.leeway.as_secs();
         validation.validate_nbf = true;
         let mut required = vec!["exp", "sub"];
         match &self.issuer {
@@ -556,11 +580,11 @@ mod tests {
             role: "grid_worker".to_owned(),
             unit: Some("fire-brigade".to_owned()),
             grids: vec!["qinghe-01".to_owned(), "qinghe-02".to_owned()],
-            iat: now,
+            iat: Some(now),
             nbf: None,
             exp: now + 600,
             iss: Some("https://idp.example".to_owned()),
-            aud: Some("docket".to_owned()),
+            aud: Some(Audience::One("docket".to_owned())),
         }
     }
 
@@ -611,7 +635,7 @@ mod tests {
         let rsa = EncodingKey::from_rsa_pem(RSA).unwrap();
         let mut old = claims();
         old.exp = 2_000;
-        old.iat = 1_000;
+        old.iat = Some(1_000);
         refused(
             &auth,
             &sign(Algorithm::RS256, Some("rsa-1"), &rsa, &old),
@@ -637,6 +661,51 @@ mod tests {
     }
 
     #[test]
+    fn identity_providers_tokens_with_several_audiences_or_no_iat_verify() {
+        let auth = provider();
+        let rsa = EncodingKey::from_rsa_pem(RSA).unwrap();
+        let mut several = claims();
+        several.aud = Some(Audience::Many(vec![
+            "account".to_owned(),
+            "docket".to_owned(),
+        ]));
+        let token = sign(Algorithm::RS256, Some("rsa-1"), &rsa, &several);
+        assert_eq!(auth.verify(&token).unwrap(), actor());
+        several.aud = Some(Audience::Many(vec!["account".to_owned()]));
+        refused(
+            &auth,
+            &sign(Algorithm::RS256, Some("rsa-1"), &rsa, &several),
+            "wrong audience",
+        );
+        let mut no_iat = claims();
+        no_iat.iat = None;
+        let token = sign(Algorithm::RS256, Some("rsa-1"), &rsa, &no_iat);
+        assert_eq!(auth.verify(&token).unwrap(), actor());
+    }
+
+    #[test]
+    fn clocks_may_differ_by_the_leeway_and_no_more() {
+        let rsa = EncodingKey::from_rsa_pem(RSA).unwrap();
+        let now = jiff::Timestamp::now().as_second();
+        let token = |exp: i64, nbf: Option<i64>| {
+            let mut c = claims();
+            c.exp = exp;
+            c.nbf = nbf;
+            sign(Algorithm::RS256, Some("rsa-1"), &rsa, &c)
+        };
+        // The default minute: expired 40 s ago, or valid from 40 s on, by this server's clock.
+        let auth = provider();
+        assert!(auth.verify(&token(now - 40, None)).is_ok());
+        assert!(auth.verify(&token(now + 600, Some(now + 40))).is_ok());
+        refused(&auth, &token(now - 90, None), "expired");
+        refused(&auth, &token(now + 600, Some(now + 90)), "not valid yet");
+        // Configured tighter.
+        let strict = provider().with_leeway(Duration::from_secs(10));
+        refused(&strict, &token(now - 40, None), "expired");
+        refused(&strict, &token(now + 600, Some(now + 40)), "not valid yet");
+    }
+
+    #[test]
     fn wrong_issuer_or_audience_or_none_at_all_is_refused() {
         let auth = provider();
         let rsa = EncodingKey::from_rsa_pem(RSA).unwrap();
@@ -648,7 +717,7 @@ mod tests {
             "wrong issuer",
         );
         let mut other = claims();
-        other.aud = Some("payroll".to_owned());
+        other.aud = Some(Audience::One("payroll".to_owned()));
         refused(
             &auth,
             &sign(Algorithm::RS256, Some("rsa-1"), &rsa, &other),

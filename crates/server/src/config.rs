@@ -48,6 +48,10 @@ pub(crate) struct ServeArgs {
     /// Tenant of the demo tokens printed at start (embedded mode).
     #[arg(long, env = "DOCKET_DEMO_TENANT", default_value = "demo")]
     pub(crate) tenant: String,
+    /// Print demo tokens at start even when not serving the embedded stores on a loopback
+    /// address (never with --jwks: the identity provider issues the tokens).
+    #[arg(long, env = "DOCKET_DEMO_TOKENS")]
+    pub(crate) demo_tokens: bool,
     #[command(flatten)]
     pub(crate) tokens: TokenCheckArgs,
     /// Commits the projector applies per transaction.
@@ -128,9 +132,12 @@ pub(crate) struct TokenCheckArgs {
     /// Require tokens to be issued by this `iss`.
     #[arg(long, env = "DOCKET_JWT_ISSUER")]
     pub(crate) jwt_issuer: Option<String>,
-    /// Require tokens to be for this `aud`.
+    /// Require tokens to be for this `aud` (a token may name several audiences).
     #[arg(long, env = "DOCKET_JWT_AUDIENCE")]
     pub(crate) jwt_audience: Option<String>,
+    /// How many seconds a token's `exp` and `nbf` may be off this server's clock.
+    #[arg(long, env = "DOCKET_JWT_LEEWAY", default_value_t = 60)]
+    pub(crate) jwt_leeway: u64,
 }
 
 /// The data directory, created on first use.
