@@ -313,9 +313,12 @@ fn parse_bound(value: &str, bound: Bound) -> Result<jiff::Timestamp, String> {
     if let Ok(t) = value.parse::<jiff::Timestamp>() {
         return Ok(t);
     }
-    let day: jiff::civil::Date = value
-        .parse()
-        .map_err(|_| format!("{value:?} is neither an RFC 3339 time nor a date (YYYY-MM-DD)"))?;
+    let day: jiff::civil::Date = value.parse().map_err(|_| {
+        format!(
+            "{:?} is neither an RFC 3339 time nor a date (YYYY-MM-DD)",
+            docket_domain::shown(value)
+        )
+    })?;
     let start = if bound == Bound::To {
         day.tomorrow()
             .map_err(|_| format!("{value:?} is the last day there is"))?
@@ -420,8 +423,30 @@ pub(crate) async fn list(
     Caller(actor): Caller,
     Params(p): Params<ListParams>,
 ) -> Result<Response, ApiError> {
-    if let Some(kind) = &p.kind {
-        kind.parse::<CaseKind>().map_err(ApiError::InvalidInput)?;
+    let kind = p
+        .kind
+        .as_deref()
+        .map(str::parse::<CaseKind>)
+        .transpose()
+        .map_err(ApiError::InvalidInput)?;
+    for (name, value) in [
+        ("status", &p.status),
+        ("community", &p.community),
+        ("grid", &p.grid),
+        ("category", &p.category),
+        ("severity", &p.severity),
+        ("channel", &p.channel),
+        ("unit", &p.unit),
+        ("lead_unit", &p.lead_unit),
+        ("outcome", &p.outcome),
+        ("event", &p.event),
+    ] {
+        if let Some(value) = value {
+            crate::filters::check(name, value, kind)?;
+        }
+    }
+    if let Some(q) = &p.q {
+        crate::filters::check_text("q", q)?;
     }
     let limit = p.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {

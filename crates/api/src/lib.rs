@@ -7,6 +7,7 @@ mod cases;
 mod directory;
 mod events;
 mod extract;
+mod filters;
 mod persons;
 mod problem;
 mod stats;

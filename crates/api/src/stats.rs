@@ -66,9 +66,12 @@ fn day(name: &str, value: &Option<String>) -> Result<Date, ApiError> {
             "{name} is required: a tenant-local date, YYYY-MM-DD"
         ))
     })?;
-    let date: Date = value
-        .parse()
-        .map_err(|_| bad(format!("{name}: {value:?} is not a date (YYYY-MM-DD)")))?;
+    let date: Date = value.parse().map_err(|_| {
+        bad(format!(
+            "{name}: {:?} is not a date (YYYY-MM-DD)",
+            docket_domain::shown(value)
+        ))
+    })?;
     // The range ends at the start of the day after `to`, which must exist.
     if !(1..=9998).contains(&date.year()) {
         return Err(bad(format!(
@@ -542,6 +545,14 @@ fn counted<const N: usize>(
     }
     let mut slice = Vec::new();
     let mut base = ListQuery::default();
+    let kind = dimensions
+        .iter()
+        .find(|(d, _)| *d == Dimension::Kind)
+        .and_then(|(_, v)| v.as_deref());
+    if let Some(kind) = kind {
+        crate::filters::check("kind", kind, None)?;
+    }
+    let kind = kind.and_then(|k| k.parse::<docket_domain::CaseKind>().ok());
     for (dimension, value) in dimensions {
         if let Some(value) = value {
             if by == Some(dimension) {
@@ -550,13 +561,11 @@ fn counted<const N: usize>(
                     dimension.name()
                 )));
             }
-            if dimension == Dimension::Channel && !value.is_empty() && channel_kind(value).is_none()
-            {
-                return Err(bad(format!(
-                    "channel: {value:?} is not a channel: a petition's letter, visit, online or \
-                     phone; a request's hotline, grid-worker, walk-in, grid-meeting or \
-                     resident-app"
-                )));
+            // Each value is one a case can have (a channel of any kind: the kind sliced is
+            // checked against it next).
+            if dimension != Dimension::Kind {
+                let of_kind = kind.filter(|_| dimension != Dimension::Channel);
+                crate::filters::check_as(dimension.name(), list_param(dimension), value, of_kind)?;
             }
             slice.push((dimension, value.clone()));
             base = base.narrowed(dimension, value).ok_or_else(|| {

@@ -471,6 +471,44 @@ async fn bad_input_gets_a_clear_problem_and_changes_nothing() {
 
     let r = app.call("GET", "/v1/cases/not-a-uuid", gw, &[], None).await;
     assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-case-id");
+    // One form of case id: the case's own, not braced, a URN, upper case or without hyphens.
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    for other in [
+        format!("{{{id}}}"),
+        format!("urn:uuid:{id}"),
+        id.to_uppercase(),
+        uuid.simple().to_string(),
+    ] {
+        let r = app
+            .call("GET", &format!("/v1/cases/{other}"), gw, &[], None)
+            .await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-case-id");
+        let r = app
+            .act(&other, "add-note", Role::GridWorker, r#"{"text":"x"}"#)
+            .await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-case-id");
+    }
+
+    // Control characters are not text: refused, naming the field.
+    let nul = HAZARD.replace("\"title\":\"", "\"title\":\"a\\u0000");
+    assert_ne!(nul, HAZARD);
+    let r = app.call("POST", "/v1/cases", gw, &[], Some(&nul)).await;
+    assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+    assert_eq!(r.body["field"], "title");
+    let r = app
+        .act(&id, "add-note", Role::GridWorker, r#"{"text":"a\u0007b"}"#)
+        .await;
+    assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+    assert_eq!(r.body["field"], "text");
+    let r = app
+        .act(
+            &id,
+            "add-note",
+            Role::GridWorker,
+            r#"{"text":"第一行\n第二行"}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "line breaks are text: {}", r.body);
 
     let r = app.act(&id, "explode", Role::Handler, "{}").await;
     assert_problem(&r, StatusCode::NOT_FOUND, "unknown-action");
@@ -529,12 +567,33 @@ async fn bad_input_gets_a_clear_problem_and_changes_nothing() {
         "unsupported-media-type",
     );
 
+    // A token whose claim is long is refused without echoing it back whole.
+    let now = jiff::Timestamp::now().as_second();
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": "x", "tenant": "t".repeat(10_000), "role": "supervisor",
+                "iat": now, "exp": now + 60}),
+        &jsonwebtoken::EncodingKey::from_secret(b"test-secret-test-secret-test-secret"),
+    )
+    .unwrap();
+    let r = app
+        .call(
+            "GET",
+            "/v1/cases",
+            None,
+            &[("authorization", &format!("Bearer {forged}"))],
+            None,
+        )
+        .await;
+    assert_problem(&r, StatusCode::UNAUTHORIZED, "invalid-token");
+    assert!(r.body.to_string().len() < 1000, "{}", r.body);
+
     assert_eq!(
         app.log.head().await.unwrap(),
-        SEEDED + 1,
-        "nothing was recorded"
+        SEEDED + 2,
+        "nothing was recorded but the note with a line break"
     );
-    assert_eq!(app.history_len(&id).await, 1);
+    assert_eq!(app.history_len(&id).await, 2);
 }
 
 #[tokio::test]
@@ -659,12 +718,39 @@ async fn worklists_and_filters_are_query_parameters_with_clear_errors() {
     .await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 0, "{}", r.body);
 
+    // A value that names nothing is refused, naming the parameter: an empty list would look
+    // like a fact. Empty grid, severity and lead unit mean "without one".
+    for query in [
+        "status=reported",
+        "kind=hazard&status=reported",
+        "severity=",
+        "grid=",
+        "lead_unit=",
+        "channel=visit",
+        "outcome=duplicate",
+        "event=supervisions&event_from=2025-03-01&event_to=2025-03-31",
+    ] {
+        let r = list(query.to_owned(), Role::Supervisor).await;
+        assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.body);
+    }
     for (query, says) in [
         ("worklist=someday", "worklists are"),
         ("worklist=my-unit", "names no unit"),
         ("due_before=next-week", "due_before"),
         ("closed=perhaps", "closed"),
         ("colour=red", "colour"),
+        ("status=bogus", "status"),
+        ("kind=petition&status=rectifying", "a state of petition"),
+        ("outcome=bogus", "outcome"),
+        ("severity=general%3BDROP", "severity"),
+        ("grid=..%2Fg1", "grid"),
+        ("community=Qinghe", "community"),
+        ("channel=pigeon", "channel"),
+        (
+            "event=bogus&event_from=2025-03-01&event_to=2025-03-31",
+            "event",
+        ),
+        ("q=%00", "control characters"),
     ] {
         let r = list(query.to_owned(), Role::Supervisor).await;
         assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-query");

@@ -98,6 +98,13 @@ macro_rules! kinds {
                 }
             }
 
+            /// Every state a case of this kind can be in (its `status`).
+            pub fn statuses(self) -> Vec<&'static str> {
+                match self {
+                    $(CaseKind::$variant => statuses::<$state>(),)+
+                }
+            }
+
             /// Whether `role` may file a case of this kind.
             pub fn filing_allowed(self, role: Role, now: Timestamp) -> bool {
                 match self {
@@ -401,6 +408,11 @@ fn actions<K: Kind>() -> Vec<&'static str> {
     K::Action::ALL.iter().map(|a| a.as_str()).collect()
 }
 
+fn statuses<K: Kind>() -> Vec<&'static str> {
+    use crate::kind::Status as _;
+    K::Status::ALL.iter().map(|s| s.as_str()).collect()
+}
+
 fn lift<E>(decided: Result<Vec<E>, Refusal>) -> Result<Vec<CaseEvent>, Refusal>
 where
     CaseEvent: From<E>,
@@ -409,6 +421,27 @@ where
 }
 
 impl CaseKind {
+    /// What stands as the kind's severity, which figures are sliced by: a hazard's severity, a
+    /// risk's level, a request's urgency; none for the others.
+    pub fn severities(self) -> Vec<&'static str> {
+        match self {
+            CaseKind::Hazard => crate::hazard::Severity::ALL.map(|s| s.as_str()).to_vec(),
+            CaseKind::RiskEvent => crate::risk_event::Level::ALL.map(|l| l.as_str()).to_vec(),
+            CaseKind::Livelihood => crate::livelihood::Urgency::ALL.map(|u| u.as_str()).to_vec(),
+            CaseKind::Dispute | CaseKind::Petition => Vec::new(),
+        }
+    }
+
+    /// How a case of the kind may come in (its `channel`), which figures are sliced by: a
+    /// petition's or a request's; none for the others.
+    pub fn channels(self) -> Vec<&'static str> {
+        match self {
+            CaseKind::Petition => crate::petition::Channel::ALL.map(|c| c.as_str()).to_vec(),
+            CaseKind::Livelihood => crate::livelihood::Channel::ALL.map(|c| c.as_str()).to_vec(),
+            CaseKind::Hazard | CaseKind::Dispute | CaseKind::RiskEvent => Vec::new(),
+        }
+    }
+
     /// Whether any kind, or the common table, knows an action of this name.
     pub fn is_known_action(name: &str) -> bool {
         is_common_action(name) || CaseKind::ALL.iter().any(|k| k.actions().contains(&name))
@@ -879,6 +912,51 @@ mod tests {
 
     use super::*;
     use crate::hazard::{self, HazardEvent};
+
+    /// Every state a table names, and nothing else, is one of the kind's statuses: the list
+    /// filters check `status=` against them.
+    fn table_states<K: Kind>() -> (Vec<&'static str>, Vec<&'static str>) {
+        use crate::kind::{Next, Status as _};
+        let mut named: Vec<&'static str> = K::table()
+            .iter()
+            .flat_map(|row| {
+                let to = match row.to {
+                    Next::To(s) => Some(s),
+                    Next::Unchanged => None,
+                };
+                row.from.iter().flatten().copied().chain(to)
+            })
+            .map(|s| s.as_str())
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        let mut all: Vec<&'static str> = K::Status::ALL.iter().map(|s| s.as_str()).collect();
+        let listed = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), listed, "a status listed twice");
+        (named, all)
+    }
+
+    #[test]
+    fn every_state_of_every_table_is_a_status_of_its_kind() {
+        for (named, all) in [
+            table_states::<crate::hazard::HazardTicket>(),
+            table_states::<crate::dispute::Dispute>(),
+            table_states::<crate::petition::Petition>(),
+            table_states::<crate::risk_event::RiskEvent>(),
+            table_states::<crate::livelihood::LivelihoodRequest>(),
+        ] {
+            for state in &named {
+                assert!(all.contains(state), "{state} is not in {all:?}");
+            }
+            // A state no row names is reached by a common action (a duplicate).
+            for state in &all {
+                assert!(named.contains(state) || *state == "duplicate", "{state}");
+            }
+        }
+        assert!(CaseKind::Petition.statuses().contains(&"under-re-review"));
+    }
 
     #[test]
     fn a_filing_body_names_its_kind_and_rejects_unknown_fields() {

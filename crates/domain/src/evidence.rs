@@ -40,7 +40,8 @@ pub(crate) fn required_text(field: &'static str, value: &str, max: usize) -> Res
     optional_text(field, Some(value), max)
 }
 
-/// Checks an optional text: at most `max` characters.
+/// Checks an optional text: at most `max` characters, none of them a control character but line
+/// breaks and tabs.
 pub(crate) fn optional_text(
     field: &'static str,
     value: Option<&str>,
@@ -51,6 +52,16 @@ pub(crate) fn optional_text(
             field,
             format!("must be at most {max} characters"),
         )),
+        // Line breaks and tabs are text; NUL and the other control characters are not.
+        Some(v)
+            if v.chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
+        {
+            Err(Refusal::invalid(
+                field,
+                "must not contain control characters (NUL and the like)",
+            ))
+        }
         _ => Ok(()),
     }
 }

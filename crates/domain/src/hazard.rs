@@ -32,6 +32,15 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Reported,
+        Status::Verified,
+        Status::Rectifying,
+        Status::Rectified,
+        Status::Closed,
+        Status::Dismissed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Reported => "reported",
@@ -168,6 +177,8 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub const ALL: [Severity; 2] = [Severity::General, Severity::Major];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::General => "general",

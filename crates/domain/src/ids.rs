@@ -6,13 +6,28 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Why an identifier could not be parsed.
+/// Why an identifier could not be parsed. Its message shows at most the first 64 characters of
+/// the value: an error never echoes a long value back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{what} {value:?} is invalid: {reason}")]
+#[error("{what} {:?} is invalid: {reason}", shown(value))]
 pub struct InvalidId {
     pub what: &'static str,
     pub value: String,
     pub reason: &'static str,
+}
+
+/// A value as an error message may show it: its first 64 characters, and how long it was.
+pub fn shown(value: &str) -> String {
+    const SHOWN: usize = 64;
+    let n = value.chars().count();
+    if n <= SHOWN {
+        value.to_owned()
+    } else {
+        format!(
+            "{}… ({n} characters)",
+            value.chars().take(SHOWN).collect::<String>()
+        )
+    }
 }
 
 /// A case's identity: a UUIDv7, so cases sort by filing time.
@@ -68,11 +83,16 @@ impl FromStr for CaseId {
     type Err = InvalidId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let uuid = Uuid::try_parse(s).map_err(|_| InvalidId {
-            what: "case id",
-            value: s.to_owned(),
-            reason: "not a UUID",
-        })?;
+        let uuid = Uuid::try_parse(s)
+            .ok()
+            // One form only: lowercase, hyphenated, as case ids are written; not braced, not
+            // `urn:uuid:`, not without hyphens.
+            .filter(|u| u.hyphenated().to_string() == s)
+            .ok_or_else(|| InvalidId {
+                what: "case id",
+                value: s.to_owned(),
+                reason: "not a UUID written as 8-4-4-4-12 lowercase hex digits",
+            })?;
         Self::from_uuid(uuid)
     }
 }
@@ -182,7 +202,31 @@ mod tests {
         let v4 = "67e55044-10b1-426f-9247-bb680e5fe0c8";
         let err = v4.parse::<CaseId>().unwrap_err();
         assert_eq!(err.reason, "a case id is a UUID version 7");
-        assert_eq!("nope".parse::<CaseId>().unwrap_err().reason, "not a UUID");
+        let not_one = "not a UUID written as 8-4-4-4-12 lowercase hex digits";
+        assert_eq!("nope".parse::<CaseId>().unwrap_err().reason, not_one);
+        // One form: the hyphenated lowercase one a case id is written in.
+        let id = CaseId::new().to_string();
+        let uuid: Uuid = id.parse().unwrap();
+        for other in [
+            format!("{{{id}}}"),
+            format!("urn:uuid:{id}"),
+            id.to_uppercase(),
+            uuid.simple().to_string(),
+        ] {
+            assert_eq!(
+                other.parse::<CaseId>().unwrap_err().reason,
+                not_one,
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_invalid_ids_message_shows_a_long_value_cut_short() {
+        let long = "x".repeat(10_000);
+        let message = long.parse::<TenantId>().unwrap_err().to_string();
+        assert!(message.len() < 200, "{message}");
+        assert!(message.contains("10000 characters"), "{message}");
     }
 
     #[test]

@@ -20,6 +20,8 @@ use crate::{
 
 /// A state of a kind's table.
 pub trait Status: Copy + Eq + fmt::Debug + Send + Sync + 'static {
+    /// Every state, in the order cases pass through them.
+    const ALL: &'static [Self];
     fn as_str(self) -> &'static str;
     /// Whether the case has ended in this state.
     fn is_end(self) -> bool;
@@ -398,6 +400,8 @@ pub(crate) use kind_alike;
 macro_rules! states_and_actions {
     () => {
         impl $crate::kind::Status for Status {
+            const ALL: &'static [Status] = &Status::ALL;
+
             fn as_str(self) -> &'static str {
                 Status::as_str(self)
             }

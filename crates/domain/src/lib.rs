@@ -28,7 +28,7 @@ mod testing;
 
 pub use case::{CaseCommand, CaseEvent, CaseKind, CaseState, Detail};
 pub use context::{ActingFor, Context, DirectoryLookup, Named};
-pub use ids::{CaseId, CategoryId, CommunityId, GridId, InvalidId, TenantId, UnitId};
+pub use ids::{CaseId, CategoryId, CommunityId, GridId, InvalidId, TenantId, UnitId, shown};
 pub use kind::{CaseReference, Kind};
 pub use number::CaseNumber;
 pub use reach::Reach;

@@ -38,6 +38,14 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Received,
+        Status::Dispatched,
+        Status::InProgress,
+        Status::Replied,
+        Status::Closed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Received => "received",
@@ -237,6 +245,13 @@ pub enum Urgency {
 }
 
 impl Urgency {
+    pub const ALL: [Urgency; 4] = [
+        Urgency::Emergency,
+        Urgency::Utility,
+        Urgency::General,
+        Urgency::Complex,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Urgency::Emergency => "emergency",

@@ -46,6 +46,20 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 11] = [
+        Status::Registered,
+        Status::Handling,
+        Status::Replied,
+        Status::UnderReview,
+        Status::ReviewDecided,
+        Status::UnderReReview,
+        Status::Closed,
+        Status::NotAccepted,
+        Status::Transferred,
+        Status::Concluded,
+        Status::Duplicate,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Registered => "registered",

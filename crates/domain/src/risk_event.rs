@@ -41,6 +41,15 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Identified,
+        Status::Assessed,
+        Status::UnderControl,
+        Status::StruckOff,
+        Status::Escalated,
+        Status::Duplicate,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Identified => "identified",
@@ -166,6 +175,8 @@ pub enum Level {
 }
 
 impl Level {
+    pub const ALL: [Level; 3] = [Level::Major, Level::Large, Level::General];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Major => "major",

@@ -29,6 +29,7 @@ pub use queries::{
     PersonCase, RepeatOf, StreamedCommit,
 };
 pub use rebuild::{NEXT_SCHEMA, RebuildReport, Target, rebuild};
+pub use rows::METRICS;
 pub use stats::{
     Dimension, DispatchRecord, GroupCounts, MEDIAN, NetworkCounts, NetworkGroup, P90, StatsQuery,
     UnitRow, by_unit, percentile,

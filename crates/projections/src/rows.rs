@@ -192,6 +192,48 @@ fn dispatch_rows(state: &CaseState) -> Vec<DispatchRow> {
         .collect()
 }
 
+/// Every per-day counter the projector keeps (`daily_counts.metric`): what `event=` lists the
+/// cases behind.
+pub const METRICS: &[&str] = &[
+    "opened",
+    "closed",
+    "closed_on_time",
+    "resolved",
+    "extension_requests",
+    "extensions",
+    "extensions_refused",
+    "supervisions",
+    "supervisions_answered_on_time",
+    "supervisions_answered_late",
+    "deadlines_missed",
+    "became_backlog",
+    "reopened",
+    "return_visits",
+    "satisfied",
+    "dissatisfied",
+    "reviews",
+    "re_reviews",
+    "judicial_confirmations",
+    "rectified",
+    "risks_assessed",
+    "risks_controlled",
+    "risk_reviews",
+    "risks_struck_off",
+    "risks_escalated",
+    "redone",
+    "requests_dispatched",
+    "requests_coordinated",
+    "check_ins_late",
+    "check_ins_on_time",
+    "check_ins_missed",
+    "dispatches_returned",
+    "redispatched",
+    "requests_replied",
+    "requests_resolved",
+    "ratings",
+    "rated_satisfied",
+];
+
 /// One increment of a per-day counter, under the slice of the case as its event left it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Count {
@@ -270,7 +312,10 @@ pub(crate) fn project(
     for record in &body.events {
         let event = CaseEvent::from_record(&record.event_type, record.schema_version, &record.data)
             .map_err(|e| unprojectable(e.to_string()))?;
-        let mut count = |metric| pending.push(metric);
+        let mut count = |metric| {
+            debug_assert!(METRICS.contains(&metric), "{metric} is not in METRICS");
+            pending.push(metric)
+        };
         match &event {
             CaseEvent::Common(CommonEvent::Linked { case, .. }) => {
                 links.push((case_id.clone(), case.to_string(), "related"));

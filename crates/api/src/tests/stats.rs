@@ -596,6 +596,11 @@ async fn figures_come_as_csv_and_bad_ranges_are_refused() {
         ("from=2000-01-01&to=2025-03-31", "at most"),
         ("from=9999-12-01&to=9999-12-31", "years 1 to 9998"),
         ("from=2025-03-01&to=2025-03-31&format=xml", "format"),
+        // A slice that names nothing would count 0 and look like a fact.
+        ("from=2025-03-01&to=2025-03-31&kind=bogus", "kind"),
+        ("from=2025-03-01&to=2025-03-31&severity=bogus", "severity"),
+        ("from=2025-03-01&to=2025-03-31&grid=..%2Fg1", "grid"),
+        ("from=2025-03-01&to=2025-03-31&unit=Safety", "unit: "),
     ] {
         let r = app
             .send_as(&supervisor, "GET", &format!("/v1/stats?{query}"), None)
