@@ -1,5 +1,6 @@
 //! The scaled-out log: NATS JetStream. One message per commit on the literal subject
-//! `docket.<tenant>.<kind>.<case id>`, appended with `Nats-Expected-Last-Subject-Sequence` (0 for a
+//! `<root>.<tenant>.<kind>.<case id>` (the root is the stream's name in lower case: `docket` for
+//! the default stream `DOCKET`, so that deployments on one NATS server keep apart), appended with `Nats-Expected-Last-Subject-Sequence` (0 for a
 //! new case) and `Nats-Msg-Id` = commit id; the stream sequence is the global position.
 
 use std::collections::{HashMap, VecDeque};
@@ -43,7 +44,16 @@ impl Default for JetStreamConfig {
     }
 }
 
-const SUBJECTS: &str = "docket.>";
+impl JetStreamConfig {
+    /// The first token of every subject of the stream: its name in lower case.
+    pub fn subject_root(&self) -> String {
+        self.stream.to_lowercase()
+    }
+
+    fn subjects(&self) -> String {
+        format!("{}.>", self.subject_root())
+    }
+}
 /// Cases whose commits are kept in memory; beyond this, a random one is forgotten.
 const CACHED_CASES: usize = 50_000;
 
@@ -77,6 +87,8 @@ impl Tip {
 pub struct JetStreamLog {
     js: Context,
     stream: Stream,
+    /// The subjects' first token (`JetStreamConfig::subject_root`).
+    root: String,
     cases: Mutex<HashMap<Uuid, Vec<Recorded>>>,
     tail: tokio::sync::Mutex<Option<Tail>>,
 }
@@ -116,10 +128,6 @@ fn token(what: &str, value: &str, commit_id: Uuid) -> Result<(), LogError> {
         });
     }
     Ok(())
-}
-
-fn case_subject(tenant: &str, kind: &str, case_id: Uuid) -> String {
-    format!("docket.{tenant}.{kind}.{case_id}")
 }
 
 fn decode(position: u64, payload: &[u8]) -> Result<Recorded, LogError> {
@@ -184,9 +192,14 @@ impl JetStreamLog {
         Ok(Self {
             js,
             stream,
+            root: config.subject_root(),
             cases: Mutex::new(HashMap::new()),
             tail: tokio::sync::Mutex::new(None),
         })
+    }
+
+    fn case_subject(&self, tenant: &str, kind: &str, case_id: Uuid) -> String {
+        format!("{}.{tenant}.{kind}.{case_id}", self.root)
     }
 
     fn cached(&self, case_id: Uuid) -> Option<Vec<Recorded>> {
@@ -316,7 +329,7 @@ impl JetStreamLog {
         let consumer = self
             .stream
             .create_consumer(OrderedConfig {
-                filter_subject: SUBJECTS.to_owned(),
+                filter_subject: format!("{}.>", self.root),
                 deliver_policy: DeliverPolicy::ByStartSequence {
                     start_sequence: next,
                 },
@@ -359,7 +372,7 @@ async fn create_stream(js: &Context, config: &JetStreamConfig) -> Result<Stream,
 fn wanted_stream(config: &JetStreamConfig) -> StreamConfig {
     StreamConfig {
         name: config.stream.clone(),
-        subjects: vec![SUBJECTS.to_owned()],
+        subjects: vec![config.subjects()],
         storage: StorageType::File,
         num_replicas: config.replicas,
         duplicate_window: config.duplicate_window,
@@ -442,7 +455,7 @@ impl EventLog for JetStreamLog {
         if !commit.hash_holds() {
             return Err(rejected("its hash does not match its content"));
         }
-        let subject = case_subject(&b.tenant, &b.case_kind, b.case_id);
+        let subject = self.case_subject(&b.tenant, &b.case_kind, b.case_id);
 
         // The case's last commit as this process last saw it; a stale view is caught by the
         // server's check.
@@ -538,8 +551,8 @@ impl EventLog for JetStreamLog {
             None => Vec::new(),
         };
         let filter = match commits.first() {
-            Some(first) => case_subject(tenant, &first.commit.body.case_kind, case_id),
-            None => format!("docket.{tenant}.*.{case_id}"),
+            Some(first) => self.case_subject(tenant, &first.commit.body.case_kind, case_id),
+            None => format!("{}.{tenant}.*.{case_id}", self.root),
         };
         let from = commits.last().map_or(1, |r| r.position + 1);
         let newer = self.fetch_from(&filter, from).await?;
