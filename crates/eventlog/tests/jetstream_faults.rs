@@ -136,6 +136,7 @@ async fn sigkill_of_the_server_loses_no_acknowledged_commit() {
 
     after_acknowledged(&progress, 8 * VERSIONS / 4).await;
     server.kill();
+    let at_kill = progress.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _server = tokio::task::spawn_blocking(move || {
         server.restart();
@@ -147,8 +148,10 @@ async fn sigkill_of_the_server_loses_no_acknowledged_commit() {
     for w in writers {
         written.push(w.await.unwrap());
     }
+    // The kill struck mid-stream. (Whether a writer saw an error depends on timing: the client
+    // may hold a publish through the restart and have it acknowledged after.)
     assert!(
-        errors_seen.load(Ordering::Relaxed),
+        at_kill < 8 * VERSIONS,
         "the kill happened while writers were appending"
     );
     check_everything_acknowledged_is_there_once(&log, &written).await;

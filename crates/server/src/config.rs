@@ -48,6 +48,22 @@ pub(crate) struct ServeArgs {
     /// Tenant of the demo tokens printed at start (embedded mode).
     #[arg(long, env = "DOCKET_DEMO_TENANT", default_value = "demo")]
     pub(crate) tenant: String,
+    /// Seconds a client has to send a request's header; an idle connection is closed after as
+    /// long.
+    #[arg(long, env = "DOCKET_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    pub(crate) header_read_timeout: u64,
+    /// Seconds a request may take to be answered (then 503; an event stream, once answered, goes
+    /// on).
+    #[arg(long, env = "DOCKET_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub(crate) request_timeout: u64,
+    /// Connections open at once, at most: keep it under the open-files limit (`ulimit -n`). At
+    /// the limit a new connection takes the place of the oldest that has sent no request yet.
+    #[arg(long, env = "DOCKET_MAX_CONNECTIONS", default_value_t = 512)]
+    pub(crate) max_connections: usize,
+    /// Seconds requests in hand may take to finish on shutdown; then the rest (event streams)
+    /// are closed.
+    #[arg(long, env = "DOCKET_SHUTDOWN_GRACE", default_value_t = 3)]
+    pub(crate) shutdown_grace: u64,
     /// Print demo tokens at start even when not serving the embedded stores on a loopback
     /// address (never with --jwks: the identity provider issues the tokens).
     #[arg(long, env = "DOCKET_DEMO_TOKENS")]

@@ -2,6 +2,7 @@
 
 mod config;
 mod demo;
+mod listen;
 mod policy;
 mod rebuild;
 mod secret;
@@ -318,12 +319,13 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
         tracing::info!("shutting down: finishing requests and the batch in hand");
         let _ = stop.send(true);
     });
-    let mut on_stop = stopped;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = on_stop.wait_for(|stopping| *stopping).await;
-        })
-        .await?;
+    let limits = listen::Limits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        max_connections: args.max_connections.max(1),
+        grace: Duration::from_secs(args.shutdown_grace),
+    };
+    listen::serve(listener, app, limits, stopped).await?;
     projector.await?;
     read.close().await;
     tracing::info!("stopped");

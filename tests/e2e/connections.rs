@@ -1,0 +1,91 @@
+//! Connections a client holds open cannot take the server down: silent and half-sent ones are
+//! closed after the header timeout and give way at the connection limit, so `/healthz` keeps
+//! answering; on SIGTERM, open event streams do not hold the server up.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use docket_tests::{Server, data_dir};
+
+fn address(server: &Server) -> String {
+    server.url.trim_start_matches("http://").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn silent_and_slow_connections_past_the_limit_do_not_stop_healthz() {
+    let dir = data_dir();
+    let mut server = Server::start_bare(
+        dir.path(),
+        &["--max-connections", "16", "--header-read-timeout", "2"],
+    );
+    let at = address(&server);
+    // More than the limit: connections that send nothing, and ones that stop mid-header.
+    let mut held = Vec::new();
+    for i in 0..40 {
+        let mut s = TcpStream::connect(&at).unwrap();
+        if i % 4 == 0 {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: docket\r\n")
+                .unwrap();
+        }
+        held.push(s);
+    }
+    let client = reqwest::Client::new();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..10 {
+        let started = Instant::now();
+        let r = client
+            .get(format!("{}/healthz", server.url))
+            .send()
+            .await
+            .expect("healthz answers");
+        assert!(r.status().is_success(), "{}", r.status());
+        slowest = slowest.max(started.elapsed());
+    }
+    assert!(
+        slowest < Duration::from_millis(100),
+        "healthz took {slowest:?}"
+    );
+    // A silent connection that was not made to give way is closed after the header timeout.
+    let mut last = held.pop().unwrap();
+    last.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let n = last.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(server.terminate());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_with_twenty_event_streams_open_exits_within_five_seconds() {
+    let dir = data_dir();
+    let mut server = Server::start_bare(dir.path(), &[]);
+    let token = server.token("supervisor");
+    let client = reqwest::Client::new();
+    let mut streams = Vec::new();
+    for _ in 0..20 {
+        let r = client
+            .get(format!("{}/v1/events", server.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("the stream opens");
+        assert!(r.status().is_success(), "{}", r.status());
+        streams.push(r);
+    }
+    let started = Instant::now();
+    assert!(server.terminate(), "a clean exit");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "exited after {took:?}");
+    // Each stream has ended.
+    for r in streams {
+        let body = tokio::time::timeout(Duration::from_secs(2), r.bytes()).await;
+        assert!(body.is_ok(), "a stream still open after the exit");
+    }
+}
