@@ -36,8 +36,41 @@ pub use load::{LoadedCase, load_case};
 /// How far a chain of duplicates is followed to see that it does not lead back.
 const MAX_DUPLICATE_CHAIN: usize = 16;
 
-/// How many times a command is decided again after losing a race for the same version.
+/// How many times the deadline watch and the directory decide again after losing a race for
+/// the same version.
 pub const MAX_ATTEMPTS: usize = 8;
+
+/// How long a command without an expected version goes on deciding again after losing races for
+/// the case's next version: each attempt needs only the latest version, so it wins once the
+/// others have.
+pub const CONTENTION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The races a command has lost, and since when.
+struct Contention {
+    since: std::time::Instant,
+    lost: u32,
+}
+
+impl Contention {
+    fn new() -> Self {
+        Contention {
+            since: std::time::Instant::now(),
+            lost: 0,
+        }
+    }
+
+    /// After a lost race: waits a random while, longer the more were lost (up to 50 ms), so
+    /// that the losers do not meet again at once; false once the deadline has passed.
+    async fn wait_to_decide_again(&mut self) -> bool {
+        if self.since.elapsed() >= CONTENTION_DEADLINE {
+            return false;
+        }
+        self.lost += 1;
+        let ceiling = (1u64 << self.lost.min(6)).min(50);
+        tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(0..=ceiling))).await;
+        true
+    }
+}
 
 /// Where time comes from, so deadlines can be tested.
 pub trait Clock: Send + Sync + fmt::Debug {
@@ -368,7 +401,8 @@ impl CommandService {
         // otherwise the log's cached view will do, since a stale one only costs a conflict.
         let mut fresh = request.expected_version.is_some();
         let mut named_case_checked = false;
-        for _ in 0..MAX_ATTEMPTS {
+        let mut contention = Contention::new();
+        loop {
             // Every name the command gives is checked against the tenant's directory as it
             // stands at this attempt.
             let directory = self.directory(&actor.tenant).await?.directory;
@@ -492,11 +526,13 @@ impl CommandService {
                             .version();
                         return Err(CommandError::VersionMismatch { expected, actual });
                     }
+                    if !contention.wait_to_decide_again().await {
+                        return Err(CommandError::Contention);
+                    }
                     tracing::debug!("lost the race for the next version; deciding again");
                 }
             }
         }
-        Err(CommandError::Contention)
     }
 
     /// Records what being overdue now means for the case (its current step's deadline missed, a

@@ -296,6 +296,45 @@ async fn thirty_two_concurrent_actions_make_exactly_one_commit_per_version() {
     verify_chain(&commits).unwrap();
 }
 
+/// Actions that need no particular version (no If-Match) all win in the end, however many race
+/// for the case: each decides again on the latest version until it gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_unconditional_actions_on_one_case_all_succeed() {
+    let (svc, log) = service().await;
+    let case_id = svc
+        .handle(&actor(Role::GridWorker), request(None, filing("t"), None))
+        .await
+        .unwrap()
+        .case_id;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let svc = svc.clone();
+        tasks.spawn(async move {
+            svc.handle(
+                &actor(Role::Handler),
+                request(
+                    Some(case_id),
+                    action("add-note", json!({"text": format!("电话联系 {i}")})),
+                    None,
+                ),
+            )
+            .await
+        });
+    }
+    let results = tasks.join_all().await;
+    let failed: Vec<_> = results.iter().filter(|r| r.is_err()).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let commits: Vec<_> = log
+        .read_case("qinghe", case_id.as_uuid())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.commit)
+        .collect();
+    assert_eq!(commits.len(), 65);
+    verify_chain(&commits).unwrap();
+}
+
 #[tokio::test]
 async fn a_link_or_duplicate_names_an_existing_case_of_the_tenant_that_is_not_a_duplicate() {
     let (svc, log) = service().await;
