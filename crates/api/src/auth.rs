@@ -412,6 +412,11 @@ impl Authenticator {
 
     /// The actor a bearer token speaks for, by the keys known now.
     pub fn verify(&self, token: &str) -> Result<Actor, AuthError> {
+        self.verify_until(token).map(|(actor, _)| actor)
+    }
+
+    /// The actor a bearer token speaks for, and until when (its `exp`).
+    fn verify_until(&self, token: &str) -> Result<(Actor, jiff::Timestamp), AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| {
             AuthError::Invalid(format!(
                 "{e} (tokens are signed JWTs: HS256, RS256 or ES256 as configured; never alg none)"
@@ -451,14 +456,14 @@ impl Authenticator {
 
     /// The actor a bearer token speaks for, fetching the identity provider's keys again first
     /// if the token names a key id not known yet (a rotated key).
-    pub async fn authenticate(&self, token: &str) -> Result<Actor, AuthError> {
+    pub async fn authenticate(&self, token: &str) -> Result<(Actor, jiff::Timestamp), AuthError> {
         if self.fetches_keys()
             && let Ok(Some(kid)) = jsonwebtoken::decode_header(token).map(|h| h.kid)
             && !self.knows_key(&kid)
         {
             self.refetch_for(&kid).await;
         }
-        self.verify(token)
+        self.verify_until(token)
     }
 
     fn knows_key(&self, kid: &str) -> bool {
@@ -477,7 +482,7 @@ impl Authenticator {
         token: &str,
         algorithm: Algorithm,
         key: &DecodingKey,
-    ) -> Result<Actor, AuthError> {
+    ) -> Result<(Actor, jiff::Timestamp), AuthError> {
         let invalid = |e: &dyn std::fmt::Display| AuthError::Invalid(e.to_string());
         let mut validation = Validation::new(algorithm);
         validation.leeway = self.leeway.as_secs();
@@ -533,7 +538,9 @@ impl Authenticator {
         if c.grids.len() > 1000 {
             return Err(AuthError::Invalid("at most 1000 grids".to_owned()));
         }
-        Ok(Actor {
+        let expires = jiff::Timestamp::from_second(c.exp)
+            .map_err(|_| AuthError::Invalid("exp is out of range".to_owned()))?;
+        let actor = Actor {
             id: c.sub,
             tenant: c.tenant.parse::<TenantId>().map_err(|e| invalid(&e))?,
             role: c.role.parse::<Role>().map_err(|e| invalid(&e))?,
@@ -548,7 +555,8 @@ impl Authenticator {
                 .map(|g| g.parse::<GridId>())
                 .collect::<Result<_, _>>()
                 .map_err(|e| invalid(&e))?,
-        })
+        };
+        Ok((actor, expires))
     }
 }
 
@@ -906,7 +914,7 @@ mod tests {
                 .with_issuer(Some("https://idp.example".to_owned()))
                 .with_audience(Some("docket".to_owned()));
             assert_eq!(idp.fetches(), 1);
-            assert_eq!(auth.authenticate(&rsa_token()).await.unwrap(), actor());
+            assert_eq!(auth.authenticate(&rsa_token()).await.unwrap().0, actor());
             assert_eq!(idp.fetches(), 1, "a known key id needs no fetch");
 
             // A key id the provider does not publish yet: fetched again, still refused.
@@ -915,14 +923,14 @@ mod tests {
 
             // The provider rotates in a new key: the first token naming it fetches it.
             idp.publish(200, jwks_of(&["rsa-1", "ec-1"], &[]));
-            assert_eq!(auth.authenticate(&ec_token()).await.unwrap(), actor());
+            assert_eq!(auth.authenticate(&ec_token()).await.unwrap().0, actor());
             assert_eq!(idp.fetches(), 3);
 
             // And retires the old one: after the next scheduled refresh it is refused.
             idp.publish(200, jwks_of(&["ec-1"], &[]));
             auth.refresh().await.unwrap();
             refused_async(&auth, &rsa_token(), "unknown key id").await;
-            assert_eq!(auth.authenticate(&ec_token()).await.unwrap(), actor());
+            assert_eq!(auth.authenticate(&ec_token()).await.unwrap().0, actor());
         }
 
         #[tokio::test]
@@ -966,7 +974,7 @@ mod tests {
             idp.publish(200, r#"{"keys": []}"#.to_owned());
             let err = auth.refresh().await.unwrap_err();
             assert!(err.0.contains("no usable keys"), "{err}");
-            assert_eq!(auth.authenticate(&rsa_token()).await.unwrap(), actor());
+            assert_eq!(auth.authenticate(&rsa_token()).await.unwrap().0, actor());
         }
 
         #[tokio::test]
@@ -976,7 +984,7 @@ mod tests {
             let secret = serde_json::json!({"kty": "oct", "kid": "s", "k": "c2VjcmV0"});
             let idp = Idp::start(jwks_of(&["rsa-1"], &[encryption.clone(), secret.clone()])).await;
             let auth = Authenticator::jwks_url(&idp.url).await.unwrap();
-            assert_eq!(auth.authenticate(&rsa_token()).await.unwrap(), actor());
+            assert_eq!(auth.authenticate(&rsa_token()).await.unwrap().0, actor());
             // But not only such keys.
             idp.publish(200, jwks_of(&[], &[encryption, secret]));
             let err = Authenticator::jwks_url(&idp.url).await.unwrap_err();

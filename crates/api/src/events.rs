@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
@@ -21,7 +22,7 @@ use docket_domain::person::Disclosure;
 use docket_projections::StreamedCommit;
 use serde::Deserialize;
 
-use crate::extract::{Caller, Params};
+use crate::extract::{Caller, Params, TokenExpires};
 use crate::{ApiError, AppState};
 
 /// Commits read from the read model at a time.
@@ -57,6 +58,9 @@ fn start(state: &AppState, headers: &HeaderMap, params: &EventParams) -> Result<
 struct Cursor {
     state: AppState,
     actor: Actor,
+    /// The stream ends when the token that opened it expires; the client reconnects with a
+    /// new one and its last id.
+    expires: jiff::Timestamp,
     after: u64,
     ready: VecDeque<Event>,
 }
@@ -65,12 +69,18 @@ impl Cursor {
     /// The next event, waiting for the read model as long as it takes.
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Cursor)> {
         loop {
+            let left = self.expires.duration_since(jiff::Timestamp::now());
+            if left <= jiff::SignedDuration::ZERO {
+                tracing::debug!("event stream ends: its token has expired");
+                return None;
+            }
             if let Some(event) = self.ready.pop_front() {
                 return Some((Ok(event), self));
             }
             let upto = self.state.read.projected();
             if upto <= self.after {
-                self.state.read.wait_until(self.after + 1, IDLE).await;
+                let wait = Duration::try_from(left).map_or(IDLE, |left| left.min(IDLE));
+                self.state.read.wait_until(self.after + 1, wait).await;
                 continue;
             }
             let page = self
@@ -135,6 +145,7 @@ impl Cursor {
 pub(crate) async fn stream(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    Extension(TokenExpires(expires)): Extension<TokenExpires>,
     headers: HeaderMap,
     Params(params): Params<EventParams>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -142,6 +153,7 @@ pub(crate) async fn stream(
     let cursor = Cursor {
         state,
         actor,
+        expires,
         after,
         ready: VecDeque::new(),
     };

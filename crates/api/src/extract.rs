@@ -80,6 +80,10 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Par
 #[derive(Debug)]
 pub(crate) struct Caller(pub(crate) Actor);
 
+/// When the caller's token expires: set on the request by `Caller`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TokenExpires(pub(crate) jiff::Timestamp);
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -97,13 +101,15 @@ impl FromRequestParts<AppState> for Caller {
             })
             .map(str::trim)
             .ok_or(ApiError::Unauthenticated(AuthError::Missing))?;
-        let actor = state
+        let (actor, expires) = state
             .auth
             .authenticate(token)
             .await
             .map_err(ApiError::Unauthenticated)?;
         state.limiter.check(&actor)?;
         crate::directory::check_token(state, &actor).await?;
+        // What answers long (an event stream) ends when the token does.
+        parts.extensions.insert(TokenExpires(expires));
         Ok(Caller(actor))
     }
 }

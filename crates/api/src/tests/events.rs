@@ -66,9 +66,21 @@ impl Stream {
 
 impl App {
     async fn events(&self, actor: &Actor, last_event_id: Option<&str>, query: &str) -> Stream {
+        self.events_for(actor, Duration::from_secs(600), last_event_id, query)
+            .await
+    }
+
+    /// A stream opened with a token valid for `ttl`.
+    async fn events_for(
+        &self,
+        actor: &Actor,
+        ttl: Duration,
+        last_event_id: Option<&str>,
+        query: &str,
+    ) -> Stream {
         let mut req = Request::builder().uri(format!("/v1/events{query}")).header(
             "authorization",
-            format!("Bearer {}", self.auth.mint(actor, Duration::from_secs(600))),
+            format!("Bearer {}", self.auth.mint(actor, ttl)),
         );
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id);
@@ -246,4 +258,24 @@ impl App {
         }
         self.send(req.body(Body::empty()).unwrap()).await
     }
+}
+
+/// A stream outlives nothing: it ends when the token that opened it expires, and the client
+/// reconnects with a new token and its last id.
+#[tokio::test]
+async fn a_stream_ends_when_its_token_expires() {
+    let app = app().await;
+    let supervisor = actor_in("qinghe", Role::Supervisor, None);
+    let mut stream = app
+        .events_for(&supervisor, Duration::from_secs(2), None, "")
+        .await;
+    app.file_as(&supervisor, hazard_in("qinghe-03", "楼道堆物"))
+        .await;
+    assert!(stream.next(Duration::from_secs(2)).await.is_some());
+    // Token expiry has second precision: the stream ends within three seconds of opening.
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while stream.body.next().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived its token");
 }
