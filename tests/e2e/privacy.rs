@@ -192,6 +192,27 @@ async fn personal_data_is_sealed_shown_by_role_and_erased_with_its_key() {
         "personal data in clear on disk: {leaks:?}"
     );
 
+    // The applicant's key, as the key file holds it (hex), before it is destroyed.
+    let key: String = {
+        let pool = sqlx::SqlitePool::connect(&format!(
+            "sqlite://{}?mode=ro",
+            dir.path().join("keys.sqlite").display()
+        ))
+        .await
+        .unwrap();
+        let key = sqlx::query_scalar("SELECT key FROM person_keys WHERE person = $1")
+            .bind(&person)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        key
+    };
+    let key_bytes: Vec<u8> = (0..key.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&key[i..i + 2], 16).unwrap())
+        .collect();
+
     // Erase the applicant: every interface shows the person erased, the chain still verifies.
     let out = Command::new(docket_bin())
         .args(["erase-person", &person, "--tenant", "demo", "--data-dir"])
@@ -203,6 +224,23 @@ async fn personal_data_is_sealed_shown_by_role_and_erased_with_its_key() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // No copy of the destroyed key is left in any file of the data directory, the key file's
+    // write-ahead log included.
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for copy in [key.as_bytes(), &key_bytes[..]] {
+            assert!(
+                !bytes.windows(copy.len()).any(|w| w == copy),
+                "the destroyed key is still in {}",
+                path.display()
+            );
+        }
+    }
     let server = Server::start(dir.path());
     for (token, path) in [
         (&supervisor, format!("/v1/cases/{dispute_id}")),

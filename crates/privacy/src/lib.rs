@@ -108,7 +108,9 @@ impl Vault {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
+            .synchronous(SqliteSynchronous::Full)
+            // A deleted key's bytes are overwritten with zeros, not left in a free page.
+            .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -332,7 +334,31 @@ impl Vault {
              ON CONFLICT DO NOTHING")
             .bind(tenant).bind(person.to_string()).bind(micros(Timestamp::now()))
             .execute(pool).await.map(|r| r.rows_affected()))?;
+        self.scrub().await?;
         Ok(dropped > 0)
+    }
+
+    /// Leaves no copy of deleted keys in the store's files. SQLite zeroes deleted rows
+    /// (`secure_delete`); the write-ahead log, which still holds the pages as they were, is
+    /// checkpointed into the database and truncated. Postgres rewrites the two tables, so that
+    /// the dead rows' bytes are gone from the table files (its write-ahead log archive and
+    /// backups are the operator's, as the README says).
+    async fn scrub(&self) -> Result<(), PrivacyError> {
+        match &self.store {
+            Store::Sqlite(pool) => {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(pool)
+                    .await?;
+            }
+            Store::Postgres(pool) => {
+                for table in ["person_keys", "person_index"] {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM FULL {table}")))
+                        .execute(pool)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Records views of personal data in clear.
