@@ -43,6 +43,15 @@ async fn verify_holds_on_a_sound_directory_and_names_an_altered_commit() {
         report["commits"],
         3 + docket_tests::directory_changes().len()
     );
+    assert_eq!(report["cases"], 3, "{report}");
+    // A tenant's supervisor is shown their tenant's part, nothing of the log's size.
+    for global in ["head", "rows_compared", "compared_at", "tenants"] {
+        assert!(report.get(global).is_none(), "{global}: {report}");
+    }
+    let (status, all) = call(Method::GET, &audit, &server.token("admin"), None).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["tenants"]["demo"]["cases"], 3, "{all}");
+    assert_eq!(all["head"], all["commits"], "{all}");
     let (status, problem) = call(Method::GET, &audit, &grid_worker, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     assert!(server.terminate());

@@ -65,6 +65,15 @@ pub struct AuditReport {
     /// How many mismatches there are in all (at most 100 per check are listed).
     pub mismatches: u64,
     pub findings: Vec<Finding>,
+    /// Per tenant, the commits and cases checked: what a tenant's supervisor is shown.
+    pub by_tenant: std::collections::BTreeMap<String, TenantTotals>,
+}
+
+/// One tenant's part of the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TenantTotals {
+    pub commits: u64,
+    pub cases: u64,
 }
 
 impl AuditReport {
@@ -236,6 +245,11 @@ fn check_commit(
 ) {
     let b = &r.commit.body;
     report.commits += 1;
+    let tenant = report.by_tenant.entry(b.tenant.clone()).or_default();
+    tenant.commits += 1;
+    if b.version == 1 && !crate::directory::is_directory(r) {
+        tenant.cases += 1;
+    }
     if r.position != *expected {
         report.found(Finding {
             check: "gap",
