@@ -54,6 +54,10 @@ impl JetStreamConfig {
         format!("{}.>", self.subject_root())
     }
 }
+/// How long the tail consumer may hand over nothing while the stream holds commits past it
+/// before it is taken for one that did not survive a server restart, and made anew.
+const STALE_TAIL: Duration = Duration::from_secs(1);
+
 /// Cases whose commits are kept in memory; beyond this, a random one is forgotten.
 const CACHED_CASES: usize = 50_000;
 
@@ -598,10 +602,16 @@ impl EventLog for JetStreamLog {
             return Ok(out);
         }
         while out.len() < limit && (out.is_empty() || tail.pending > 0) {
-            let next = tokio::time::timeout(Duration::from_secs(5), tail.messages.next()).await;
+            let next = tokio::time::timeout(STALE_TAIL, tail.messages.next()).await;
             let message = match next {
                 Ok(Some(Ok(m))) => m,
                 Ok(Some(Err(e))) => return Err(unavailable(e)),
+                // The head is past `after`, yet the consumer hands over nothing: it did not
+                // survive a server restart. Dropped here, a new one is made on the next call.
+                Ok(None) | Err(_) if out.is_empty() => {
+                    tracing::debug!(after, "the tail consumer is stale: making a new one");
+                    return Ok(out);
+                }
                 Ok(None) | Err(_) => break,
             };
             let info = message.info().map_err(LogError::Unavailable)?;

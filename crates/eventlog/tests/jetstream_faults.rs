@@ -196,3 +196,53 @@ async fn a_cluster_keeps_appending_when_a_node_stops() {
     assert_eq!(after, total, "appends went on with two of three nodes");
     check_everything_acknowledged_is_there_once(&log, &written).await;
 }
+
+/// The reader of the whole log (the projector's) follows again within two seconds of the first
+/// commit appended after a server restart: its consumer, which did not survive, is made anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tail_follows_again_within_two_seconds_of_a_restart() {
+    let mut server = NatsServer::start();
+    let log = JetStreamLog::connect(&server.url(), JetStreamConfig::default())
+        .await
+        .unwrap();
+    let case = Uuid::now_v7();
+    let first = commit("t1", case, 1, ChainHash::genesis());
+    log.append(&first).await.unwrap();
+    assert_eq!(log.read_all(0, 10).await.unwrap().len(), 1);
+    // Caught up: the tail waits at position 2.
+    assert!(log.read_all(1, 10).await.unwrap().is_empty());
+
+    let mut server = tokio::task::spawn_blocking(move || {
+        server.restart();
+        server
+    })
+    .await
+    .unwrap();
+    let second = commit("t1", case, 2, first.hash.clone());
+    for attempt in 0.. {
+        assert!(attempt < 300, "the restarted server never took the append");
+        match log.append(&second).await {
+            Ok(_) => break,
+            Err(LogError::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    let appended = std::time::Instant::now();
+    loop {
+        match log.read_all(1, 10).await {
+            Ok(page) if !page.is_empty() => {
+                assert_eq!(page[0].commit.body.commit_id, second.body.commit_id);
+                break;
+            }
+            Ok(_) | Err(LogError::Unavailable(_)) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+        assert!(
+            appended.elapsed() < Duration::from_secs(2),
+            "the tail did not follow within 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(appended.elapsed() < Duration::from_secs(2));
+    server.kill();
+}
