@@ -16,13 +16,13 @@ use crate::call;
 /// in clear in the log.
 const SECRETS: &[&str] = &[
     "欧阳秀英",
-    "110105194912310021",
+    "110105194912310038",
     "13911112222",
     "上官建国",
     "13833334444",
     "海淀区清河路甲12号",
     "司马光明",
-    "11010519800101002X",
+    "11010519800101026X",
     "13755556666",
 ];
 
@@ -31,7 +31,7 @@ fn dispute() -> Value {
         "kind": "dispute", "community": "qinghe", "grid": "qinghe-02", "room": "qinghe-mediation",
         "title": "楼上漏水", "dispute_type": "neighbour", "source": "walk-in",
         "parties": [
-            {"side": "applicant", "name": "欧阳秀英", "id_number": "110105194912310021",
+            {"side": "applicant", "name": "欧阳秀英", "id_number": "110105194912310038",
              "phone": "13911112222", "address": "海淀区清河路甲12号"},
             {"side": "respondent", "name": "上官建国", "phone": "13833334444"}
         ]
@@ -43,7 +43,7 @@ fn accusation() -> Value {
         "kind": "petition", "community": "qinghe", "grid": "qinghe-02", "title": "反映城管执法问题",
         "channel": "letter", "petition_type": "report-accusation", "category": "urban-management",
         "accused_unit": "qinghe-urban",
-        "petitioners": [{"name": "司马光明", "id_number": "11010519800101002X", "phone": "13755556666"}]
+        "petitioners": [{"name": "司马光明", "id_number": "11010519800101026X", "phone": "13755556666"}]
     })
 }
 
@@ -172,7 +172,7 @@ async fn personal_data_is_sealed_shown_by_role_and_erased_with_its_key() {
     for body in [&seen, &history] {
         for secret in [
             "司马",
-            "11010519800101002X",
+            "11010519800101026X",
             "13755556666",
             "1375",
             reporter_id,
@@ -252,7 +252,7 @@ async fn personal_data_is_sealed_shown_by_role_and_erased_with_its_key() {
         assert_eq!(status, StatusCode::OK, "{body}");
         for secret in [
             "欧阳",
-            "110105194912310021",
+            "110105194912310038",
             "13911112222",
             "2222",
             "海淀区清河路甲12号",

@@ -68,7 +68,7 @@ pub(crate) async fn find(
     if !is_resident_id_number(id_number) {
         return Err(ApiError::InvalidInput(InvalidInput {
             field: Some("id_number".to_owned()),
-            message: "id_number must be an 18-character resident ID number".to_owned(),
+            message: "id_number must be a resident ID number: 17 digits and their check character (GB 11643)".to_owned(),
         }));
     }
     let vault = state.commands.vault().ok_or(ApiError::PersonNotFound)?;

@@ -489,6 +489,48 @@ async fn bad_input_gets_a_clear_problem_and_changes_nothing() {
         assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-case-id");
     }
 
+    // A resident ID number whose check character does not follow from its digits (GB 11643).
+    let petition = |id_number: &str| {
+        json!({"kind": "petition", "community": "qinghe", "grid": "qinghe-03", "title": "供暖",
+               "channel": "letter", "petition_type": "appeal-request", "category": "housing",
+               "petitioners": [{"name": "丙", "id_number": id_number}]})
+        .to_string()
+    };
+    let officer = Some(Role::PetitionOfficer);
+    let r = app
+        .call(
+            "POST",
+            "/v1/cases",
+            officer,
+            &[],
+            Some(&petition("110105194912310021")),
+        )
+        .await;
+    assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("check character"),
+        "{}",
+        r.body
+    );
+    let r = app
+        .call(
+            "POST",
+            "/v1/cases",
+            officer,
+            &[],
+            Some(
+                r#"{"kind": "petition", "community": "qinghe",
+            "title": "供暖", "channel": "letter", "petition_type": "appeal-request",
+            "category": "housing", "petitioners": []}"#,
+            ),
+        )
+        .await;
+    assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+    assert_eq!(r.body["field"], "petitioners");
+
     // Control characters are not text: refused, naming the field.
     let nul = HAZARD.replace("\"title\":\"", "\"title\":\"a\\u0000");
     assert_ne!(nul, HAZARD);

@@ -135,7 +135,7 @@ pub(crate) fn check_person(
     {
         return Err(Refusal::invalid(
             field,
-            "id_number must be an 18-character resident ID number",
+            "id_number must be a resident ID number: 17 digits and their check character (GB 11643)",
         ));
     }
     if let Some(phone) = phone {

@@ -50,12 +50,28 @@ impl FromStr for PersonId {
     }
 }
 
-/// Whether `id` has the shape of a resident ID number: 18 characters, 17 digits and a last
-/// digit or X.
+/// Whether `id` is a resident ID number: 17 digits and the check character GB 11643 derives
+/// from them (a digit, or X for 10; x is taken as X).
 pub fn is_resident_id_number(id: &str) -> bool {
-    id.len() == 18
-        && id.as_bytes()[..17].iter().all(u8::is_ascii_digit)
-        && matches!(id.as_bytes()[17], b'0'..=b'9' | b'X' | b'x')
+    let bytes = id.as_bytes();
+    bytes.len() == 18
+        && bytes[..17].iter().all(u8::is_ascii_digit)
+        && check_character(&id[..17]) == Some(bytes[17].to_ascii_uppercase())
+}
+
+/// The check character of a resident ID number's first 17 digits (GB 11643-1999, ISO 7064
+/// MOD 11-2): their sum weighted by 2^(17-i) mod 11, mapped to 1 0 X 9 8 7 6 5 4 3 2.
+pub fn check_character(first_17: &str) -> Option<u8> {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    if first_17.len() != 17 {
+        return None;
+    }
+    let mut sum = 0;
+    for (digit, weight) in first_17.bytes().zip(WEIGHTS) {
+        sum += u32::from(digit.checked_sub(b'0').filter(|d| *d <= 9)?) * weight;
+    }
+    Some(CHECK[(sum % 11) as usize])
 }
 
 /// A person's identifying details: personal information.
@@ -161,11 +177,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_resident_id_number_is_seventeen_digits_and_a_check_character() {
+    fn a_resident_id_number_is_seventeen_digits_and_their_check_character() {
         assert!(is_resident_id_number("11010519491231002X"));
         assert!(is_resident_id_number("11010519491231002x"));
-        assert!(is_resident_id_number("110105194912310021"));
+        assert!(is_resident_id_number("110105194912310038"));
         assert!(!is_resident_id_number("1101051949123100Y1"));
+        // The shape of one, with a check character that does not follow from the digits.
+        assert!(!is_resident_id_number("110105194912310021"));
+        assert!(!is_resident_id_number("11010519491231002Y"));
+        assert_eq!(check_character("11010519491231002"), Some(b'X'));
+        assert_eq!(check_character("1101051949123100"), None);
         assert!(!is_resident_id_number("11010519491231002"));
         // Eighteen bytes but six characters: refused, not sliced inside a character.
         assert!(!is_resident_id_number("中中中中中中"));

@@ -691,8 +691,8 @@ on_both!(person_files_gather_a_persons_cases_and_flag_repeat_petitions);
 async fn person_files_gather_a_persons_cases_and_flag_repeat_petitions(w: World) {
     let day = jiff::SignedDuration::from_hours(24);
     let start: jiff::Timestamp = "2025-01-10T02:00:00Z".parse().unwrap();
-    let zhang = json!({"name": "张三", "id_number": "11010519800101002X", "phone": "13800001111"});
-    let li = json!({"name": "李四", "id_number": "110105194912310021"});
+    let zhang = json!({"name": "张三", "id_number": "11010519800101026X", "phone": "13800001111"});
+    let li = json!({"name": "李四", "id_number": "110105194912310038"});
     w.clock.set(start);
     let first = w.petition("第一次", json!([zhang.clone()])).await;
     let other = w.petition("别人的", json!([li.clone()])).await;
@@ -747,7 +747,7 @@ async fn person_files_gather_a_persons_cases_and_flag_repeat_petitions(w: World)
         .unwrap();
     let vault = w.commands.vault().unwrap();
     let person = vault
-        .find("qinghe", "11010519800101002x")
+        .find("qinghe", "11010519800101026x")
         .await
         .unwrap()
         .expect("the ID number is known");
@@ -1043,7 +1043,7 @@ async fn figures_count_the_range_by_filing_closing_and_event_days(w: World) {
     let at = |s: &str| -> jiff::Timestamp { s.parse().unwrap() };
     let evidence = json!([{"content_hash": format!("sha256:{}", "ab".repeat(32)),
                            "media_type": "image/jpeg", "size": 1000, "blob": "blobs/1.jpg"}]);
-    let zhang = json!([{"name": "张三", "id_number": "11010519800101002X"}]);
+    let zhang = json!([{"name": "张三", "id_number": "11010519800101026X"}]);
     w.clock.set(at("2025-02-25T02:00:00Z"));
     let h0 = w.file("qinghe", "g-1", "before the range").await;
     w.clock.set(at("2025-03-03T02:00:00Z"));

@@ -234,10 +234,10 @@ async fn every_figure_drills_down_to_exactly_its_cases() {
     .await;
     set("2025-03-10T02:00:00Z");
     let first = app
-        .filed(&officer(), petition("qinghe-03", "11010519800101002X"))
+        .filed(&officer(), petition("qinghe-03", "11010519800101026X"))
         .await;
     set("2025-03-12T02:00:00Z");
-    app.filed(&officer(), petition("qinghe-03", "11010519800101002X"))
+    app.filed(&officer(), petition("qinghe-03", "11010519800101026X"))
         .await;
     app.acted(
         &officer(),
@@ -824,7 +824,7 @@ async fn every_list_is_its_number_when_cases_moved_between_events() {
                    "title": "拆迁补偿", "channel": "visit", "petition_type": "appeal-request",
                    "category": "housing", "headcount": 6, "key_person": true,
                    "escalation_risk": "cross-level",
-                   "petitioners": [{"name": "丁", "id_number": "110105198001010038"}]}),
+                   "petitioners": [{"name": "丁", "id_number": "110105198001010040"}]}),
         )
         .await;
     app.acted(&officer, &visit, "accept", json!({"unit": "qinghe-safety"}))

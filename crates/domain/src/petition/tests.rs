@@ -40,7 +40,7 @@ fn photo() -> Evidence {
 fn petitioner(name: &str) -> Petitioner {
     Petitioner {
         name: name.to_owned(),
-        id_number: Some("11010519800101123X".to_owned()),
+        id_number: Some("110105198001011238".to_owned()),
         phone: Some("138-0000-0000".to_owned()),
         address: Some("清河小区 3 号楼".to_owned()),
     }

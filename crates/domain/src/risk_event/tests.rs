@@ -45,7 +45,7 @@ fn photo() -> Evidence {
 fn person(name: &str) -> PersonalDetails {
     PersonalDetails {
         name: name.to_owned(),
-        id_number: Some("11010519800101123X".to_owned()),
+        id_number: Some("110105198001011238".to_owned()),
         phone: Some("138-0000-0000".to_owned()),
         address: None,
     }

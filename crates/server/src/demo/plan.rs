@@ -522,7 +522,11 @@ pub(crate) fn plan(tenant: &str, year: i16, scale: f64, seed: u64) -> Plan {
 
     // Petitions: letters, online, phone, and visits; some by people who petition again.
     let regulars: Vec<String> = (0..n(200.0).max(1))
-        .map(|i| format!("110105198001{:02}{:03}X", 1 + i % 28, i % 1000))
+        .map(|i| {
+            let digits = format!("110105198001{:02}{:03}", 1 + i % 28, i % 1000);
+            let check = docket_domain::person::check_character(&digits).expect("17 digits");
+            format!("{digits}{}", char::from(check))
+        })
         .collect();
     let mut by_person: HashMap<usize, Vec<Timestamp>> = HashMap::new();
     let petitions = n(2900.0);
