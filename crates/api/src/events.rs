@@ -149,6 +149,13 @@ pub(crate) async fn stream(
     headers: HeaderMap,
     Params(params): Params<EventParams>,
 ) -> Result<impl IntoResponse, ApiError> {
+    // A token within its leeway opens no stream: it would end at once, and the client would
+    // reconnect in a loop with the same token.
+    if expires <= jiff::Timestamp::now() {
+        return Err(ApiError::Unauthenticated(crate::auth::AuthError::Invalid(
+            "the token has expired: an event stream is opened with a token still valid".to_owned(),
+        )));
+    }
     let after = start(&state, &headers, &params)?;
     let cursor = Cursor {
         state,

@@ -128,9 +128,13 @@ fn kinds_named() -> String {
         .join(", ")
 }
 
-/// Checks free text a query searches for: no control characters, which no case holds.
+/// Checks free text a query searches for: no control characters but line breaks and tabs,
+/// which case text may hold.
 pub(crate) fn check_text(name: &str, value: &str) -> Result<(), ApiError> {
-    if value.chars().any(char::is_control) {
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
         return Err(ApiError::BadRequest {
             code: "invalid-query",
             detail: format!("{name}: must not contain control characters (NUL and the like)"),

@@ -32,6 +32,9 @@ pub struct JetStreamConfig {
     /// How long JetStream remembers commit ids: a retried filing is recognised within it. Actions
     /// are recognised at any age, from the case's own commits.
     pub duplicate_window: Duration,
+    /// The subjects' first token; none: the stream's name in lower case. A stream made before
+    /// subjects followed its name keeps `docket` here.
+    pub subject_root: Option<String>,
 }
 
 impl Default for JetStreamConfig {
@@ -40,14 +43,18 @@ impl Default for JetStreamConfig {
             stream: "DOCKET".to_owned(),
             replicas: 1,
             duplicate_window: Duration::from_secs(10 * 60),
+            subject_root: None,
         }
     }
 }
 
 impl JetStreamConfig {
-    /// The first token of every subject of the stream: its name in lower case.
+    /// The first token of every subject of the stream: as configured, or its name in lower
+    /// case.
     pub fn subject_root(&self) -> String {
-        self.stream.to_lowercase()
+        self.subject_root
+            .clone()
+            .unwrap_or_else(|| self.stream.to_lowercase())
     }
 
     fn subjects(&self) -> String {
@@ -601,16 +608,25 @@ impl EventLog for JetStreamLog {
             *slot = Some(tail);
             return Ok(out);
         }
+        let mut remade = false;
         while out.len() < limit && (out.is_empty() || tail.pending > 0) {
-            let next = tokio::time::timeout(STALE_TAIL, tail.messages.next()).await;
+            let wait = if remade {
+                Duration::from_secs(5)
+            } else {
+                STALE_TAIL
+            };
+            let next = tokio::time::timeout(wait, tail.messages.next()).await;
             let message = match next {
                 Ok(Some(Ok(m))) => m,
                 Ok(Some(Err(e))) => return Err(unavailable(e)),
                 // The head is past `after`, yet the consumer hands over nothing: it did not
-                // survive a server restart. Dropped here, a new one is made on the next call.
-                Ok(None) | Err(_) if out.is_empty() => {
+                // survive a server restart. A new one reads on, in this same call: an empty
+                // page means the log holds nothing past `after`.
+                Ok(None) | Err(_) if out.is_empty() && !remade => {
                     tracing::debug!(after, "the tail consumer is stale: making a new one");
-                    return Ok(out);
+                    tail = self.take_tail(&mut None, after + 1).await?;
+                    remade = true;
+                    continue;
                 }
                 Ok(None) | Err(_) => break,
             };
@@ -655,7 +671,25 @@ impl EventLog for JetStreamLog {
             *slot = Some(tail);
             return Ok(position);
         }
-        let seen = match tokio::time::timeout(timeout, tail.messages.next()).await {
+        // Waited for in slices: between them the head is looked at, and a consumer that missed
+        // a commit (it did not survive a server restart) is dropped for the next read to remake.
+        let deadline = tokio::time::Instant::now() + timeout;
+        let next = loop {
+            let slice = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(STALE_TAIL);
+            match tokio::time::timeout(slice, tail.messages.next()).await {
+                Err(_) if tokio::time::Instant::now() < deadline => {
+                    let head = self.head().await?;
+                    if head > after {
+                        tracing::debug!(after, "the tail consumer is stale: dropped");
+                        return Ok(head);
+                    }
+                }
+                next => break next,
+            }
+        };
+        let seen = match next {
             Ok(Some(Ok(message))) => {
                 let info = message.info().map_err(LogError::Unavailable)?;
                 tail.pending = info.pending;

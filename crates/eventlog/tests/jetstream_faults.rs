@@ -218,6 +218,20 @@ async fn the_tail_follows_again_within_two_seconds_of_a_restart() {
     })
     .await
     .unwrap();
+    // As the projector does: waiting for the next commit while it is appended.
+    let log = Arc::new(log);
+    let waiting = tokio::spawn({
+        let log = log.clone();
+        async move {
+            loop {
+                match log.wait_for(1, Duration::from_secs(10)).await {
+                    Ok(head) if head > 1 => return std::time::Instant::now(),
+                    Ok(_) | Err(LogError::Unavailable(_)) => {}
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+        }
+    });
     let second = commit("t1", case, 2, first.hash.clone());
     for attempt in 0.. {
         assert!(attempt < 300, "the restarted server never took the append");
@@ -228,6 +242,12 @@ async fn the_tail_follows_again_within_two_seconds_of_a_restart() {
         }
     }
     let appended = std::time::Instant::now();
+    let woke = waiting.await.unwrap();
+    assert!(
+        woke.saturating_duration_since(appended) < Duration::from_secs(2),
+        "the wait woke {:?} after the append",
+        woke.saturating_duration_since(appended)
+    );
     loop {
         match log.read_all(1, 10).await {
             Ok(page) if !page.is_empty() => {

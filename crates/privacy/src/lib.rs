@@ -35,6 +35,9 @@ pub enum PrivacyError {
     Random(String),
     #[error("sealed personal data of person {person} does not open: {reason}")]
     Corrupt { person: PersonId, reason: String },
+    /// The key store could not finish what was asked in time; asking again completes it.
+    #[error("the key store is busy: {0}")]
+    Busy(String),
 }
 
 /// The key store and the seal.
@@ -346,9 +349,24 @@ impl Vault {
     async fn scrub(&self) -> Result<(), PrivacyError> {
         match &self.store {
             Store::Sqlite(pool) => {
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(pool)
-                    .await?;
+                // A reader in the middle of a transaction holds the checkpoint back (it answers
+                // busy rather than failing): asked again until it goes through.
+                for attempt in 0.. {
+                    let busy: i64 = sqlx::query_scalar("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .fetch_one(pool)
+                        .await?;
+                    if busy == 0 {
+                        break;
+                    }
+                    if attempt == 100 {
+                        return Err(PrivacyError::Busy(
+                            "its write-ahead log stayed in use: the key is destroyed, but its \
+                             old copy is not yet overwritten; erase again"
+                                .to_owned(),
+                        ));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
             }
             Store::Postgres(pool) => {
                 for table in ["person_keys", "person_index"] {

@@ -74,6 +74,8 @@ pub struct AuditReport {
 pub struct TenantTotals {
     pub commits: u64,
     pub cases: u64,
+    /// Mismatches found in the tenant's cases, directory and rows, listed or not.
+    pub mismatches: u64,
 }
 
 impl AuditReport {
@@ -82,8 +84,16 @@ impl AuditReport {
         self.mismatches == 0
     }
 
+    /// Mismatches that concern no tenant in particular (a gap in the global order).
+    pub fn global_mismatches(&self) -> u64 {
+        self.mismatches - self.by_tenant.values().map(|t| t.mismatches).sum::<u64>()
+    }
+
     fn found(&mut self, finding: Finding) {
         self.mismatches += 1;
+        if let Some(tenant) = &finding.tenant {
+            self.by_tenant.entry(tenant.clone()).or_default().mismatches += 1;
+        }
         let listed = self
             .findings
             .iter()

@@ -26,6 +26,10 @@ pub(crate) struct StoreArgs {
     /// JetStream stream name.
     #[arg(long, env = "DOCKET_NATS_STREAM", default_value = "DOCKET")]
     pub(crate) nats_stream: String,
+    /// The first token of the stream's subjects; by default the stream's name in lower case
+    /// (a stream made by an earlier version under another name keeps `docket`).
+    #[arg(long, env = "DOCKET_NATS_SUBJECTS")]
+    pub(crate) nats_subjects: Option<String>,
     /// JetStream stream replicas: 1 on one machine, 3 in a cluster.
     #[arg(long, env = "DOCKET_NATS_REPLICAS", default_value_t = 1)]
     pub(crate) nats_replicas: usize,

@@ -1,14 +1,15 @@
 //! Serving HTTP with limits, so that slow or silent clients cannot take the server down: each
 //! request's header must arrive within a timeout (an idle kept-alive connection is closed after
-//! it too), a request must be answered within another, and at most so many connections are
-//! open. At the limit, a new connection takes the place of the oldest one that has not sent a
-//! whole request yet; if every connection is busy, the new one is closed at once. On shutdown the
-//! server stops accepting, lets the requests in hand finish for a grace period, then closes what
-//! is left (an event stream never finishes by itself).
+//! it too), a read must be answered within another, and at most so many connections are open. At
+//! the limit, a new connection takes the place of the oldest one with no request in hand (one
+//! that never sent a whole request first); if every connection is in the middle of a request,
+//! the new one is closed at once. On shutdown the server stops accepting, lets the requests in
+//! hand finish for a grace period, then closes what is left (an event stream never finishes by
+//! itself).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,8 +41,41 @@ struct Slot {
     id: u64,
     /// Whether the client has sent a whole request.
     started: Arc<AtomicBool>,
+    /// Requests of the connection being answered now.
+    in_hand: Arc<AtomicUsize>,
     /// Closes the connection.
     close: Arc<Notify>,
+}
+
+/// Takes a connection's slot back when its task ends, however it ends (a panicking handler
+/// included).
+struct Release {
+    slots: Arc<Mutex<Slots>>,
+    id: u64,
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.open.retain(|s| s.id != self.id);
+        }
+    }
+}
+
+/// Counts a request in hand while it is answered.
+struct InHand(Arc<AtomicUsize>);
+
+impl InHand {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        InHand(count.clone())
+    }
+}
+
+impl Drop for InHand {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -57,10 +91,13 @@ impl Slots {
         if self.open.len() < max {
             return true;
         }
+        let idle = |s: &Slot| s.in_hand.load(Ordering::Relaxed) == 0;
+        let silent = |s: &Slot| !s.started.load(Ordering::Relaxed) && idle(s);
         match self
             .open
             .iter()
-            .position(|s| !s.started.load(Ordering::Relaxed))
+            .position(silent)
+            .or_else(|| self.open.iter().position(idle))
         {
             Some(i) => {
                 let slot = self.open.remove(i).expect("a slot at its index");
@@ -72,7 +109,16 @@ impl Slots {
     }
 }
 
-/// Answers a request that took longer than its timeout.
+/// Whether a request is answered within the request timeout: reads, which are safe to give up
+/// on and ask again. A command runs to its end (it is bounded by the command service's own
+/// deadline, and giving up on it half-way would leave the client not knowing whether it was
+/// recorded); so does the audit, which takes as long as a rebuild.
+fn bounded(request: &hyper::Request<Incoming>) -> bool {
+    matches!(request.method(), &hyper::Method::GET | &hyper::Method::HEAD)
+        && !request.uri().path().starts_with("/v1/audit/")
+}
+
+/// Answers a read that took longer than its timeout.
 fn timed_out(after: Duration) -> Response {
     let body = serde_json::json!({
         "type": "urn:docket:problem:unavailable",
@@ -117,6 +163,7 @@ pub(crate) async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         let (started, close) = (Arc::new(AtomicBool::new(false)), Arc::new(Notify::new()));
+        let in_hand = Arc::new(AtomicUsize::new(0));
         let id = {
             let mut slots = slots.lock().expect("slots lock");
             if !slots.admit(limits.max_connections) {
@@ -128,6 +175,7 @@ pub(crate) async fn serve(
             slots.open.push_back(Slot {
                 id,
                 started: started.clone(),
+                in_hand: in_hand.clone(),
                 close: close.clone(),
             });
             id
@@ -137,18 +185,28 @@ pub(crate) async fn serve(
         let slots = slots.clone();
         let mut stopping = stop.clone();
         connections.spawn(async move {
+            let _release = Release { slots, id };
             let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 started.store(true, Ordering::Relaxed);
+                let in_hand = InHand::new(&in_hand);
                 let app = app.clone();
                 async move {
+                    let bounded = bounded(&request);
                     let answered = app.oneshot(request.map(Body::new));
-                    Ok::<_, Infallible>(
+                    let response = if bounded {
                         match tokio::time::timeout(limits.request_timeout, answered).await {
                             Ok(Ok(response)) => response,
                             Ok(Err(never)) => match never {},
                             Err(_) => timed_out(limits.request_timeout),
-                        },
-                    )
+                        }
+                    } else {
+                        match answered.await {
+                            Ok(response) => response,
+                            Err(never) => match never {},
+                        }
+                    };
+                    drop(in_hand);
+                    Ok::<_, Infallible>(response)
                 }
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
@@ -165,11 +223,6 @@ pub(crate) async fn serve(
                     let _ = connection.as_mut().await;
                 }
             }
-            slots
-                .lock()
-                .expect("slots lock")
-                .open
-                .retain(|s| s.id != id);
         });
     }
     drop(listener);
@@ -192,34 +245,53 @@ pub(crate) async fn serve(
 mod tests {
     use super::*;
 
-    fn slot(slots: &mut Slots, started: bool) -> Arc<Notify> {
+    fn slot(slots: &mut Slots, started: bool, in_hand: usize) -> Arc<Notify> {
         let close = Arc::new(Notify::new());
         let id = slots.next_id;
         slots.next_id += 1;
         slots.open.push_back(Slot {
             id,
             started: Arc::new(AtomicBool::new(started)),
+            in_hand: Arc::new(AtomicUsize::new(in_hand)),
             close: close.clone(),
         });
         close
     }
 
     #[test]
-    fn at_the_limit_the_oldest_silent_connection_makes_room_and_busy_ones_stay() {
+    fn at_the_limit_a_silent_connection_makes_room_then_an_idle_one_and_busy_ones_stay() {
         let mut slots = Slots::default();
         assert!(slots.admit(3));
-        let _busy = slot(&mut slots, true);
-        let _silent = slot(&mut slots, false);
-        let _also_silent = slot(&mut slots, false);
-        assert!(slots.admit(3), "a silent one makes room");
-        assert_eq!(slots.open.len(), 2);
-        assert_eq!(slots.open[0].id, 0, "the busy one stays");
-        assert_eq!(slots.open[1].id, 2, "the oldest silent one went");
+        let _idle = slot(&mut slots, true, 0);
+        let _silent = slot(&mut slots, false, 0);
+        let _busy = slot(&mut slots, true, 1);
+        assert!(slots.admit(3), "the silent one makes room first");
+        assert_eq!(slots.open.iter().map(|s| s.id).collect::<Vec<_>>(), [0, 2]);
+        slot(&mut slots, true, 1);
+        assert!(slots.admit(3), "then the idle kept-alive one");
+        assert_eq!(slots.open.iter().map(|s| s.id).collect::<Vec<_>>(), [2, 3]);
         let mut all_busy = Slots::default();
         for _ in 0..3 {
-            slot(&mut all_busy, true);
+            slot(&mut all_busy, true, 1);
         }
         assert!(!all_busy.admit(3));
         assert_eq!(all_busy.open.len(), 3);
+    }
+
+    #[test]
+    fn a_slot_is_given_back_when_its_task_ends_however_it_ends() {
+        let slots = Arc::new(Mutex::new(Slots::default()));
+        slot(&mut slots.lock().unwrap(), false, 0);
+        let release = Release {
+            slots: slots.clone(),
+            id: 0,
+        };
+        let panicked = std::thread::spawn(move || {
+            let _release = release;
+            panic!("a handler panicked");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(slots.lock().unwrap().open.is_empty());
     }
 }
