@@ -89,9 +89,10 @@ async fn sigkill_mid_projection(read_model: Option<(&str, &str)>) {
         let _ = std::fs::remove_file(dir.path().join(file));
     }
 
-    // Small batches, so the projection of 3,000 commits takes long enough to be killed in.
+    // One commit a batch, so the projection of 3,000 commits takes long enough to be killed in
+    // (with ten a batch it could finish before the test had set up and looked).
     let mut slow = args.clone();
-    slow.extend(["--projection-batch", "10"]);
+    slow.extend(["--projection-batch", "1"]);
     let mut server = Server::start_with(dir.path(), &slow);
     let model = match read_model {
         Some((url, _)) => ReadModel::connect(url, "sqlite").await.unwrap(),
@@ -99,7 +100,7 @@ async fn sigkill_mid_projection(read_model: Option<(&str, &str)>) {
             .await
             .unwrap(),
     };
-    let at = wait_for_checkpoint(&model, Duration::from_secs(60), |at| at >= 1000).await;
+    let at = wait_for_checkpoint(&model, Duration::from_secs(60), |at| at >= 300).await;
     server.kill();
     let stopped_at = model.checkpoint(CASES).await.unwrap();
     assert!(
