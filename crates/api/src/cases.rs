@@ -568,8 +568,9 @@ pub(crate) async fn list(
             return Err(ApiError::BadRequest {
                 code: "invalid-query",
                 detail: format!(
-                    "worklist {other:?}: worklists are mine, my-unit, due-soon, overdue and \
-                     missed-deadline"
+                    "worklist {:?}: worklists are mine, my-unit, due-soon, overdue and \
+                     missed-deadline",
+                    docket_domain::shown(other)
                 ),
             });
         }

@@ -40,7 +40,10 @@ fn require(actor: &Actor, roles: &[Role], what: &str) -> Result<(), ApiError> {
 fn parse_person(raw: &str) -> Result<PersonId, ApiError> {
     raw.parse().map_err(|_| ApiError::BadRequest {
         code: "invalid-person-id",
-        detail: format!("{raw:?} is not a person id (a UUID)"),
+        detail: format!(
+            "{:?} is not a person id (a UUID)",
+            docket_domain::shown(raw)
+        ),
     })
 }
 

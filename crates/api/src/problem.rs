@@ -176,6 +176,7 @@ impl ApiError {
                 "no such person in this tenant".to_owned(),
             ),
             ApiError::UnknownAction { action } => {
+                let action = docket_domain::shown(action);
                 ext.insert("action".into(), json!(action));
                 (
                     StatusCode::NOT_FOUND,

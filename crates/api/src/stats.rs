@@ -857,7 +857,10 @@ impl NetworkParams {
         match self.format.as_deref() {
             Some("csv") => Ok(true),
             Some("json") => Ok(false),
-            Some(other) => Err(bad(format!("format: {other:?} is not csv or json"))),
+            Some(other) => Err(bad(format!(
+                "format: {:?} is not csv or json",
+                docket_domain::shown(other)
+            ))),
             None => Ok(headers
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
@@ -936,7 +939,8 @@ pub(crate) async fn units(
         "unit" => {}
         other => {
             return Err(bad(format!(
-                "sort: {other:?} is not late, response_rate, median_response, returned, dissatisfied, dispatched or unit"
+                "sort: {:?} is not late, response_rate, median_response, returned, dissatisfied, dispatched or unit",
+                docket_domain::shown(other)
             )));
         }
     }

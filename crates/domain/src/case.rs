@@ -469,7 +469,8 @@ impl FromStr for CaseKind {
             .ok_or_else(|| InvalidInput {
                 field: Some("kind".to_owned()),
                 message: format!(
-                    "unknown kind {s:?}; kinds are {}",
+                    "unknown kind {:?}; kinds are {}",
+                    crate::ids::shown(s),
                     CaseKind::ALL
                         .iter()
                         .map(|k| k.as_str())
