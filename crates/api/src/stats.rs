@@ -90,7 +90,10 @@ impl ListQuery {
         let value = value.into();
         // Petitions and requests always have a channel: among the cases without one there
         // are none.
-        let channelled = |kind: &str| matches!(kind, "petition" | "livelihood");
+        let channelled = |kind: &str| {
+            kind.parse::<docket_domain::CaseKind>()
+                .is_ok_and(|k| !k.channels().is_empty())
+        };
         let has = |n: &str, v: &dyn Fn(&str) -> bool| self.0.iter().any(|(k, x)| *k == n && v(x));
         if (name == "kind" && channelled(&value) && has("channel", &|c| c.is_empty()))
             || (name == "channel" && value.is_empty() && has("kind", &channelled))
@@ -730,17 +733,10 @@ pub(crate) async fn stats(
 /// The kind of case a channel is one of: a petition's (来信, 来访, 网上, 来电) or a livelihood
 /// request's; none for an unknown one or none at all.
 fn channel_kind(channel: &str) -> Option<&'static str> {
-    use docket_domain::{livelihood, petition};
-    if petition::Channel::ALL.iter().any(|c| c.as_str() == channel) {
-        Some("petition")
-    } else if livelihood::Channel::ALL
-        .iter()
-        .any(|c| c.as_str() == channel)
-    {
-        Some("livelihood")
-    } else {
-        None
-    }
+    docket_domain::CaseKind::ALL
+        .into_iter()
+        .find(|k| k.channels().contains(&channel))
+        .map(docket_domain::CaseKind::as_str)
 }
 
 fn list_param(dimension: Dimension) -> &'static str {
