@@ -1,5 +1,5 @@
-//! `docket verify` and `GET /v1/audit/verify` on the real binary: a sound data directory holds;
-//! one byte changed in one stored commit is reported with that commit.
+//! `docket verify` and the audit runs (`/v1/audit/runs`) on the real binary: a sound data
+//! directory holds; one byte changed in one stored commit is reported with that commit.
 
 use docket_tests::{Server, data_dir, docket_bin};
 use reqwest::{Method, StatusCode};
@@ -14,6 +14,25 @@ fn verify(dir: &std::path::Path) -> std::process::Output {
         .arg(dir)
         .output()
         .unwrap()
+}
+
+/// Follows an audit run until it ends; its last view.
+async fn finished(run: &str, token: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (status, view) = call(Method::GET, run, token, None).await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        if view["status"] != "running" {
+            assert_eq!(view["status"], "finished", "{view}");
+            return view;
+        }
+        assert!(view["holds"].is_null(), "{view}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the audit did not end: {view}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -34,9 +53,12 @@ async fn verify_holds_on_a_sound_directory_and_names_an_altered_commit() {
         .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
-    let audit = format!("{}/v1/audit/verify", server.url);
-    let (status, report) = call(Method::GET, &audit, &server.token("supervisor"), None).await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    let runs = format!("{}/v1/audit/runs", server.url);
+    let supervisor = server.token("supervisor");
+    let (status, started) = call(Method::POST, &runs, &supervisor, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let run = format!("{runs}/{}", started["id"].as_str().unwrap());
+    let report = finished(&run, &supervisor).await;
     assert_eq!(report["holds"], true, "{report}");
     // The cases' three commits, and the directory's set-up.
     assert_eq!(
@@ -48,12 +70,29 @@ async fn verify_holds_on_a_sound_directory_and_names_an_altered_commit() {
     for global in ["head", "rows_compared", "compared_at", "tenants"] {
         assert!(report.get(global).is_none(), "{global}: {report}");
     }
-    let (status, all) = call(Method::GET, &audit, &server.token("admin"), None).await;
-    assert_eq!(status, StatusCode::OK, "{all}");
+    // An administrator sees the same run whole, and the runs they may see.
+    let admin = server.token("admin");
+    let all = finished(&run, &admin).await;
     assert_eq!(all["tenants"]["demo"]["cases"], 3, "{all}");
     assert_eq!(all["head"], all["commits"], "{all}");
-    let (status, problem) = call(Method::GET, &audit, &grid_worker, None).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    let (status, listed) = call(Method::GET, &runs, &admin, None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed["items"][0]["id"], started["id"], "{listed}");
+    for who in [&grid_worker, &server.token("handler")] {
+        let (status, problem) = call(Method::POST, &runs, who, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+        let (status, problem) = call(Method::GET, &run, who, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    }
+    let (status, problem) = call(
+        Method::GET,
+        &format!("{runs}/{}", uuid::Uuid::nil()),
+        &supervisor,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    assert_eq!(problem["code"], "audit-run-not-found", "{problem}");
     assert!(server.terminate());
 
     let out = verify(dir.path());

@@ -48,13 +48,13 @@ impl AppState {
         }
     }
 
-    /// Enables `GET /v1/audit/verify`: the read model lives at `target`, built from the log
+    /// Enables the audit runs (`/v1/audit/runs`): the read model lives at `target`, built from the log
     /// named `log_name`; the audit projects the log again beside it.
     pub fn with_audit(mut self, target: docket_projections::Target, log_name: &str) -> Self {
         self.audit = Some(std::sync::Arc::new(audit::AuditSetup {
             target,
             log_name: log_name.to_owned(),
-            running: tokio::sync::Mutex::new(()),
+            runs: std::sync::Mutex::default(),
         }));
         self
     }
@@ -79,7 +79,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stats/units", get(stats::units))
         .route("/v1/stats/dispatches", get(stats::dispatches))
         .route("/v1/events", get(events::stream))
-        .route("/v1/audit/verify", get(audit::verify))
+        .route("/v1/audit/runs", post(audit::start).get(audit::list))
+        .route("/v1/audit/runs/{id}", get(audit::show))
         .route("/v1/persons/find", post(persons::find))
         .route("/v1/persons/{id}", get(persons::file))
         .route("/v1/persons/{id}/views", get(persons::views))

@@ -32,6 +32,10 @@ pub enum ApiError {
     NotInDirectory(String),
     /// 404: no person of this id or ID number in the caller's tenant.
     PersonNotFound,
+    /// 404: no audit run with this id that the caller may see.
+    AuditRunNotFound,
+    /// 409: an audit is running already; `run` is its id, where the caller may see it.
+    AuditRunning { run: Option<uuid::Uuid> },
     /// 404: no case kind knows this action.
     UnknownAction { action: String },
     /// 404: no such route.
@@ -175,6 +179,27 @@ impl ApiError {
                 "Person not found",
                 "no such person in this tenant".to_owned(),
             ),
+            ApiError::AuditRunNotFound => (
+                StatusCode::NOT_FOUND,
+                "audit-run-not-found",
+                "Audit run not found",
+                "no such audit run for this caller (runs are kept until the server restarts, the \
+                 last 16 of them)"
+                    .to_owned(),
+            ),
+            ApiError::AuditRunning { run } => {
+                if let Some(run) = run {
+                    ext.insert("run".into(), json!(run));
+                }
+                (
+                    StatusCode::CONFLICT,
+                    "audit-running",
+                    "An audit is running",
+                    "one audit runs at a time; follow the running one, or start another when it \
+                     has finished"
+                        .to_owned(),
+                )
+            }
             ApiError::UnknownAction { action } => {
                 let action = docket_domain::shown(action);
                 ext.insert("action".into(), json!(action));

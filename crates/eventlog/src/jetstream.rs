@@ -4,7 +4,7 @@
 //! new case) and `Nats-Msg-Id` = commit id; the stream sequence is the global position.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::HeaderMap;
@@ -657,6 +657,16 @@ impl EventLog for JetStreamLog {
         let mut stream = self.stream.clone();
         let info = stream.info().await.map_err(unavailable)?;
         Ok(info.state.last_sequence)
+    }
+
+    fn own_reader(&self) -> Option<Arc<dyn EventLog>> {
+        Some(Arc::new(Self {
+            js: self.js.clone(),
+            stream: self.stream.clone(),
+            root: self.root.clone(),
+            cases: Mutex::new(HashMap::new()),
+            tail: tokio::sync::Mutex::new(None),
+        }))
     }
 
     async fn wait_for(&self, after: u64, timeout: Duration) -> Result<u64, LogError> {

@@ -9,6 +9,7 @@ pub mod contract;
 mod jetstream;
 mod sqlite;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -108,4 +109,11 @@ pub trait EventLog: Send + Sync + std::fmt::Debug {
     /// Waits until the log holds a commit after `after`, or `timeout` passes. Returns the head
     /// position seen.
     async fn wait_for(&self, after: u64, timeout: Duration) -> Result<u64, LogError>;
+
+    /// Another handle on the same log for a long walk beside this one's readers (the audit's):
+    /// it shares the connection but not the place `read_all` reads from, so neither reader waits
+    /// for the other or moves the other's tail. `None` where reads share nothing to begin with.
+    fn own_reader(&self) -> Option<Arc<dyn EventLog>> {
+        None
+    }
 }

@@ -5,30 +5,42 @@
 //! counters the statistics are made of included. Each mismatch names what it concerns: the
 //! position, case and commit of a broken chain; the table and row key of a figure the log does
 //! not give.
+//!
+//! Memory stays flat with the size of the log: the walk reads a page of commits at a time and
+//! keeps one small entry per case (where its chain ends); the comparison streams both models
+//! table by table in key order and merges them, holding one row of each at a time. The walk and
+//! the recount read the log through a reader of their own, so the live projector never waits.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use docket_eventlog::{ChainHash, EventLog, LogError};
+use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::rebuild::Target;
-use crate::{ProjectionError, Projector, ReadModel};
+use crate::{CASES, Db, ProjectionError, Projector};
 
 /// Commits read from the log at a time.
 const PAGE: usize = 1000;
 /// At most this many findings of one check are listed (all are counted).
 const MAX_LISTED: usize = 100;
 
-/// The rows of one table, as text, in key order.
-#[derive(Debug)]
-pub(crate) struct TableRows {
-    pub(crate) table: &'static str,
-    pub(crate) columns: &'static [&'static str],
-    pub(crate) key: &'static str,
-    pub(crate) rows: Vec<Vec<Option<String>>>,
+/// Where an audit is, told to its caller as it goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    /// `chains`, `recount` or `compare`.
+    pub phase: &'static str,
+    pub done: u64,
+    pub of: u64,
+    /// What has been found so far.
+    pub report: &'a AuditReport,
 }
+
+/// Told of an audit's progress: after each page of the walk and the recount, each table compared.
+pub type Reporter<'a> = &'a (dyn Fn(Progress<'_>) + Send + Sync);
 
 /// One thing the audit found wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -105,23 +117,31 @@ impl AuditReport {
     }
 }
 
-/// Where a case's chain stands as the walk goes.
+/// Where a case's chain stands as the walk goes: a few dozen bytes a case.
 struct ChainEnd {
     version: u64,
-    hash: ChainHash,
-    tenant: String,
+    /// The last commit's hash, as bytes (`None` if it is not a hash at all).
+    hash: Option<[u8; 32]>,
+    /// The tenant's place in the report's `by_tenant` order of first sight.
+    tenant: u32,
     /// A tenant's directory's chain, not a case's.
     directory: bool,
 }
 
-/// Audits the log and the read model at `target`, telling `progress` (phase, done, of) as it
-/// goes.
+fn hash_bytes(hash: &ChainHash) -> Option<[u8; 32]> {
+    let mut bytes = [0; 32];
+    hex::decode_to_slice(hash.as_str(), &mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// Audits the log and the read model at `target`, telling `progress` as it goes.
 pub async fn audit(
     log: Arc<dyn EventLog>,
     target: &Target,
     log_name: &str,
-    progress: &(dyn Fn(&str, u64, u64) + Send + Sync),
+    progress: Reporter<'_>,
 ) -> Result<AuditReport, ProjectionError> {
+    let log = log.own_reader().unwrap_or(log);
     let mut report = AuditReport {
         head: log.head().await?,
         ..AuditReport::default()
@@ -129,21 +149,72 @@ pub async fn audit(
     walk_chains(log.as_ref(), &mut report, progress).await?;
 
     let live = target.open(log_name).await?;
-    let (at, live_rows) = snapshot(&live).await?;
-    live.close().await;
-    report.compared_at = Some(at);
     target.drop_scratch("audit").await?;
     let recount = target.open_scratch("audit", log_name).await?;
     let projector = Projector::new(log.clone(), recount.clone());
-    let recounted = projector.catch_up_to(at).await;
-    let result = match recounted {
-        Ok(reached) if reached == at => {
-            progress("compare", 0, 1);
-            let (_, recount_rows) = snapshot(&recount).await?;
-            compare(&live_rows, &recount_rows, &mut report);
-            progress("compare", 1, 1);
-            Ok(())
+    let result = recount_and_compare(&live, &projector, &mut report, progress).await;
+    live.close().await;
+    recount.close().await;
+    target.drop_scratch("audit").await?;
+    result.map(|()| report)
+}
+
+/// Projects the log again up to where the live model is, then compares the two.
+async fn recount_and_compare(
+    live: &crate::ReadModel,
+    projector: &Projector,
+    report: &mut AuditReport,
+    progress: Reporter<'_>,
+) -> Result<(), ProjectionError> {
+    // Most of the way first, outside the comparison's snapshot, so that the live model's read
+    // transaction stays short; the comparison catches up the rest inside it.
+    let most = live.checkpoint(CASES).await?;
+    let recounted = projector
+        .catch_up_to_reporting(most, &|at| {
+            progress(Progress {
+                phase: "recount",
+                done: at,
+                of: most,
+                report,
+            })
+        })
+        .await;
+    if let Err(e) = recounted {
+        report.found(cannot_recount(&e));
+        return Ok(());
+    }
+    match (live.db(), projector.read().db()) {
+        (Db::Sqlite(live), Db::Sqlite(recount)) => {
+            crate::store::sqlite::compare(live, recount, projector, report, progress).await
         }
+        (Db::Postgres(live), Db::Postgres(recount)) => {
+            crate::store::postgres::compare(live, recount, projector, report, progress).await
+        }
+        _ => unreachable!("a scratch model is made where its live model is"),
+    }
+}
+
+fn cannot_recount(e: &ProjectionError) -> Finding {
+    Finding {
+        check: "read-model",
+        tenant: None,
+        position: None,
+        case_id: None,
+        commit_id: None,
+        detail: format!("the log cannot be projected again to compare: {e}"),
+    }
+}
+
+/// Brings the recount to `at`, where the live model's snapshot is: whether it got there (if
+/// not, what it found is in the report).
+pub(crate) async fn recount_to(
+    projector: &Projector,
+    at: u64,
+    report: &mut AuditReport,
+) -> Result<bool, ProjectionError> {
+    report.compared_at = Some(at);
+    match projector.catch_up_to(at).await {
+        Ok(reached) if reached == at => Ok(true),
         Ok(reached) => {
             report.found(Finding {
                 check: "read-model",
@@ -156,41 +227,47 @@ pub async fn audit(
                      what the log does not"
                 ),
             });
-            Ok(())
+            Ok(false)
         }
         Err(e) => {
-            report.found(Finding {
-                check: "read-model",
-                tenant: None,
-                position: None,
-                case_id: None,
-                commit_id: None,
-                detail: format!("the log cannot be projected again to compare: {e}"),
-            });
-            Ok(())
+            report.found(cannot_recount(&e));
+            Ok(false)
         }
-    };
-    recount.close().await;
-    target.drop_scratch("audit").await?;
-    result.map(|()| report)
+    }
 }
 
-async fn snapshot(read: &ReadModel) -> Result<(u64, Vec<TableRows>), ProjectionError> {
-    match read.db() {
-        crate::Db::Sqlite(pool) => crate::store::sqlite::snapshot(pool).await,
-        crate::Db::Postgres(pool) => crate::store::postgres::snapshot(pool).await,
+/// What the walk keeps: where each chain ends, and the tenants by number.
+#[derive(Default)]
+struct Walk {
+    chains: HashMap<Uuid, ChainEnd>,
+    tenants: Vec<String>,
+    tenant_numbers: HashMap<String, u32>,
+    /// The position the next commit should have.
+    expected: u64,
+}
+
+impl Walk {
+    fn tenant_number(&mut self, tenant: &str) -> u32 {
+        if let Some(n) = self.tenant_numbers.get(tenant) {
+            return *n;
+        }
+        let n = u32::try_from(self.tenants.len()).expect("fewer than 2^32 tenants");
+        self.tenants.push(tenant.to_owned());
+        self.tenant_numbers.insert(tenant.to_owned(), n);
+        n
     }
 }
 
 async fn walk_chains(
     log: &dyn EventLog,
     report: &mut AuditReport,
-    progress: &(dyn Fn(&str, u64, u64) + Send + Sync),
+    progress: Reporter<'_>,
 ) -> Result<(), ProjectionError> {
-    let mut chains: HashMap<Uuid, ChainEnd> = HashMap::new();
-    let mut commit_ids: HashMap<Uuid, u64> = HashMap::new();
+    let mut walk = Walk {
+        expected: 1,
+        ..Walk::default()
+    };
     let mut after = 0;
-    let mut expected = 1;
     loop {
         let page = match log.read_all(after, PAGE).await {
             Ok(page) => page,
@@ -208,11 +285,11 @@ async fn walk_chains(
                     let before = log.read_all(after, (position - after - 1) as usize).await;
                     if let Ok(before) = before {
                         for r in &before {
-                            check_commit(r, &mut chains, &mut commit_ids, &mut expected, report);
+                            check_commit(r, &mut walk, report);
                         }
                     }
                 }
-                expected = position + 1;
+                walk.expected = position + 1;
                 after = position;
                 continue;
             }
@@ -223,10 +300,16 @@ async fn walk_chains(
         };
         after = last.position;
         for r in &page {
-            check_commit(r, &mut chains, &mut commit_ids, &mut expected, report);
+            check_commit(r, &mut walk, report);
         }
-        progress("chains", after, report.head.max(after));
+        progress(Progress {
+            phase: "chains",
+            done: after,
+            of: report.head.max(after),
+            report,
+        });
     }
+    let expected = walk.expected;
     if report.head > 0 && expected <= report.head {
         report.found(Finding {
             check: "gap",
@@ -241,40 +324,35 @@ async fn walk_chains(
             ),
         });
     }
-    report.directories = chains.values().filter(|c| c.directory).count() as u64;
-    report.cases = chains.len() as u64 - report.directories;
+    report.directories = walk.chains.values().filter(|c| c.directory).count() as u64;
+    report.cases = walk.chains.len() as u64 - report.directories;
     Ok(())
 }
 
-fn check_commit(
-    r: &docket_eventlog::Recorded,
-    chains: &mut HashMap<Uuid, ChainEnd>,
-    commit_ids: &mut HashMap<Uuid, u64>,
-    expected: &mut u64,
-    report: &mut AuditReport,
-) {
+fn check_commit(r: &docket_eventlog::Recorded, walk: &mut Walk, report: &mut AuditReport) {
     let b = &r.commit.body;
     report.commits += 1;
-    let tenant = report.by_tenant.entry(b.tenant.clone()).or_default();
-    tenant.commits += 1;
-    if b.version == 1 && !crate::directory::is_directory(r) {
-        tenant.cases += 1;
+    let totals = report.by_tenant.entry(b.tenant.clone()).or_default();
+    totals.commits += 1;
+    let directory = crate::directory::is_directory(r);
+    if b.version == 1 && !directory {
+        totals.cases += 1;
     }
-    if r.position != *expected {
+    if r.position != walk.expected {
         report.found(Finding {
             check: "gap",
             tenant: None,
-            position: Some(*expected),
+            position: Some(walk.expected),
             case_id: None,
             commit_id: None,
             detail: format!(
                 "positions {} to {} are missing from the global order",
-                *expected,
+                walk.expected,
                 r.position - 1
             ),
         });
     }
-    *expected = r.position + 1;
+    walk.expected = r.position + 1;
     let finding = |detail: String| Finding {
         check: "chain",
         tenant: Some(b.tenant.clone()),
@@ -288,18 +366,8 @@ fn check_commit(
             "the commit's hash does not match its content: it was altered".to_owned(),
         ));
     }
-    if let Some(first) = commit_ids.insert(b.commit_id, r.position)
-        && b.version == 1
-    {
-        // JetStream takes a filing retried after its duplicate window as a second case with
-        // the same commit id: explained, not a break (the projection takes it the same way).
-        tracing::debug!(
-            first,
-            again = r.position,
-            "a filing's commit id recorded twice"
-        );
-    }
-    match chains.get_mut(&b.case_id) {
+    let tenant = walk.tenant_number(&b.tenant);
+    match walk.chains.get(&b.case_id) {
         None => {
             if b.version != 1 {
                 report.found(finding(format!(
@@ -320,68 +388,143 @@ fn check_commit(
                     b.version, end.version
                 )));
             }
-            if r.commit.prev_hash != end.hash {
+            if end.hash.is_none() || hash_bytes(&r.commit.prev_hash) != end.hash {
                 report.found(finding(
                     "the commit does not link to the case's previous commit".to_owned(),
                 ));
             }
-            if b.tenant != end.tenant {
+            if tenant != end.tenant {
                 report.found(finding(format!(
                     "the commit names tenant {}, the case is {}'s",
-                    b.tenant, end.tenant
+                    b.tenant, walk.tenants[end.tenant as usize]
                 )));
             }
         }
     }
-    chains.insert(
+    walk.chains.insert(
         b.case_id,
         ChainEnd {
             version: b.version,
-            hash: r.commit.hash.clone(),
-            tenant: b.tenant.clone(),
-            directory: crate::directory::is_directory(r),
+            hash: hash_bytes(&r.commit.hash),
+            tenant,
+            directory,
         },
     );
 }
 
-/// Compares the live model's rows with the recount's, table by table, by key.
-fn compare(live: &[TableRows], recount: &[TableRows], report: &mut AuditReport) {
-    for (mine, theirs) in live.iter().zip(recount) {
-        debug_assert_eq!(mine.table, theirs.table);
-        let key_columns: Vec<usize> = mine
+/// One table of the read model, as the audit compares it: its rows as text, in key order.
+pub(crate) struct Table<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) columns: &'a [&'a str],
+    /// The key's columns, in order, as `a, b`.
+    pub(crate) key: &'a str,
+}
+
+impl Table<'_> {
+    /// The query of the table's rows, every column as text, ordered by the key's text byte by
+    /// byte (`collation` names that order in the dialect), nulls first: the order `Vec<Option<
+    /// String>>` compares in, so that two streams of it merge.
+    pub(crate) fn rows_sql(&self, collation: &str) -> String {
+        let select = self
+            .columns
+            .iter()
+            .map(|c| format!("CAST({c} AS TEXT)"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let order = self
             .key
             .split(", ")
-            .filter_map(|k| mine.columns.iter().position(|c| c == &k))
-            .collect();
-        let key_of = |row: &Vec<Option<String>>| -> Vec<Option<String>> {
-            key_columns.iter().map(|i| row[*i].clone()).collect()
+            .map(|k| format!("CAST({k} AS TEXT) COLLATE {collation} NULLS FIRST"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("SELECT {select} FROM {} ORDER BY {order}", self.name)
+    }
+}
+
+/// A row as text, one value per column.
+pub(crate) type Row = Vec<Option<String>>;
+
+/// Compares the live model's rows of one table with the recount's, merging the two streams by
+/// key: a row in one and not the other, or a row whose values differ, is a finding.
+pub(crate) async fn compare_table(
+    table: &Table<'_>,
+    mut live: impl Stream<Item = Result<Row, sqlx::Error>> + Unpin,
+    mut recount: impl Stream<Item = Result<Row, sqlx::Error>> + Unpin,
+    report: &mut AuditReport,
+) -> Result<(), ProjectionError> {
+    let key_columns: Vec<usize> = table
+        .key
+        .split(", ")
+        .filter_map(|k| table.columns.iter().position(|c| c == &k))
+        .collect();
+    let key_of = |row: &Row| -> Row { key_columns.iter().map(|i| row[*i].clone()).collect() };
+    let describe = |key: &Row| -> String {
+        key_columns
+            .iter()
+            .zip(key)
+            .map(|(i, v)| format!("{}={}", table.columns[*i], v.as_deref().unwrap_or("null")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let case_of = |key: &Row| -> Option<Uuid> {
+        key_columns
+            .iter()
+            .zip(key)
+            .find(|(i, _)| table.columns[**i] == "case_id")
+            .and_then(|(_, v)| v.as_deref()?.parse().ok())
+    };
+    let tenant_column = table.columns.iter().position(|c| *c == "tenant");
+    let tenant_of = |row: &Row| tenant_column.and_then(|i| row[i].clone());
+    let found = |report: &mut AuditReport, row: &Row, key: &Row, detail: String| {
+        report.found(Finding {
+            check: "read-model",
+            tenant: tenant_of(row),
+            position: None,
+            case_id: case_of(key),
+            commit_id: None,
+            detail,
+        });
+    };
+    let mut mine = live.next().await.transpose()?;
+    let mut theirs = recount.next().await.transpose()?;
+    loop {
+        let order = match (&mine, &theirs) {
+            (None, None) => return Ok(()),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(row), Some(from_log)) => key_of(row).cmp(&key_of(from_log)),
         };
-        let describe = |key: &[Option<String>]| -> String {
-            key_columns
-                .iter()
-                .zip(key)
-                .map(|(i, v)| format!("{}={}", mine.columns[*i], v.as_deref().unwrap_or("null")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let case_of = |key: &[Option<String>]| -> Option<Uuid> {
-            key_columns
-                .iter()
-                .zip(key)
-                .find(|(i, _)| mine.columns[**i] == "case_id")
-                .and_then(|(_, v)| v.as_deref()?.parse().ok())
-        };
-        let tenant_column = mine.columns.iter().position(|c| *c == "tenant");
-        let tenant_of = |row: &Vec<Option<String>>| tenant_column.and_then(|i| row[i].clone());
-        let mut expected: HashMap<Vec<Option<String>>, &Vec<Option<String>>> =
-            theirs.rows.iter().map(|r| (key_of(r), r)).collect();
-        for row in &mine.rows {
-            report.rows_compared += 1;
-            let key = key_of(row);
-            let detail = match expected.remove(&key) {
-                Some(from_log) if from_log == row => continue,
-                Some(from_log) => {
-                    let differing: Vec<String> = mine
+        match order {
+            Ordering::Less => {
+                let row = mine.take().expect("a live row");
+                report.rows_compared += 1;
+                let key = key_of(&row);
+                let detail = format!(
+                    "{} row {} is not given by the log",
+                    table.name,
+                    describe(&key)
+                );
+                found(report, &row, &key, detail);
+                mine = live.next().await.transpose()?;
+            }
+            Ordering::Greater => {
+                let from_log = theirs.take().expect("a recounted row");
+                let key = key_of(&from_log);
+                let detail = format!(
+                    "{} row {} that the log gives is missing",
+                    table.name,
+                    describe(&key)
+                );
+                found(report, &from_log, &key, detail);
+                theirs = recount.next().await.transpose()?;
+            }
+            Ordering::Equal => {
+                let row = mine.take().expect("a live row");
+                let from_log = theirs.take().expect("a recounted row");
+                report.rows_compared += 1;
+                if row != from_log {
+                    let key = key_of(&row);
+                    let differing: Vec<String> = table
                         .columns
                         .iter()
                         .zip(row.iter().zip(from_log.iter()))
@@ -394,43 +537,17 @@ fn compare(live: &[TableRows], recount: &[TableRows], report: &mut AuditReport) 
                             )
                         })
                         .collect();
-                    format!(
+                    let detail = format!(
                         "{} row {}: {}",
-                        mine.table,
+                        table.name,
                         describe(&key),
                         differing.join("; ")
-                    )
+                    );
+                    found(report, &row, &key, detail);
                 }
-                None => format!(
-                    "{} row {} is not given by the log",
-                    mine.table,
-                    describe(&key)
-                ),
-            };
-            report.found(Finding {
-                check: "read-model",
-                tenant: tenant_of(row),
-                position: None,
-                case_id: case_of(&key),
-                commit_id: None,
-                detail,
-            });
-        }
-        let mut missing: Vec<_> = expected.into_iter().collect();
-        missing.sort();
-        for (key, row) in missing {
-            report.found(Finding {
-                check: "read-model",
-                tenant: tenant_of(row),
-                position: None,
-                case_id: case_of(&key),
-                commit_id: None,
-                detail: format!(
-                    "{} row {} that the log gives is missing",
-                    mine.table,
-                    describe(&key)
-                ),
-            });
+                mine = live.next().await.transpose()?;
+                theirs = recount.next().await.transpose()?;
+            }
         }
     }
 }

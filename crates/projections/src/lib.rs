@@ -22,7 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use tokio::sync::watch;
 
-pub use audit::{AuditReport, Finding, audit};
+pub use audit::{AuditReport, Finding, Progress, Reporter, TenantTotals, audit};
 pub use projector::{CASES, DEFAULT_BATCH, Projector};
 pub use queries::{
     CaseFilter, CaseLink, CaseSummary, DailyCount, DirectoryEntry, HistoryEntry, NamesInUse, Page,

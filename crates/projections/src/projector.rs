@@ -40,6 +40,11 @@ impl Projector {
         }
     }
 
+    /// The read model this projector keeps.
+    pub(crate) fn read(&self) -> &ReadModel {
+        &self.read
+    }
+
     /// Sets how many commits one transaction applies (at least 1): larger batches project
     /// faster, smaller ones publish progress sooner.
     pub fn with_batch(mut self, commits: usize) -> Self {
@@ -63,6 +68,15 @@ impl Projector {
     /// Applies the log up to position `until` (or its end, if sooner); returns the position
     /// reached.
     pub async fn catch_up_to(&self, until: u64) -> Result<u64, ProjectionError> {
+        self.catch_up_to_reporting(until, &|_| {}).await
+    }
+
+    /// As `catch_up_to`, telling `progress` the position after each batch.
+    pub async fn catch_up_to_reporting(
+        &self,
+        until: u64,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<u64, ProjectionError> {
         let mut at = self.read.checkpoint(CASES).await?;
         while at < until {
             let room = usize::try_from(until - at).unwrap_or(usize::MAX);
@@ -72,6 +86,7 @@ impl Projector {
                 break;
             }
             at = self.apply_batch(at, &batch).await?;
+            progress(at);
         }
         Ok(at)
     }

@@ -1503,12 +1503,17 @@ macro_rules! dialect {
             Ok(hex::encode(hash.finalize()))
         }
 
-        /// Every row of every table but the checkpoints, as text, read in one transaction (one
-        /// snapshot), with the checkpoint they are as of.
-        pub(crate) async fn snapshot(
-            pool: &$pool,
-        ) -> Result<(u64, Vec<crate::audit::TableRows>), ProjectionError> {
-            let mut tx = pool.begin().await?;
+        /// The audit's comparison: the live model's tables, read in one snapshot, against the
+        /// recount's, which is first brought to the snapshot's checkpoint; table by table, each
+        /// streamed in key order.
+        pub(crate) async fn compare(
+            live: &$pool,
+            recount: &$pool,
+            projector: &crate::Projector,
+            report: &mut crate::audit::AuditReport,
+            progress: crate::audit::Reporter<'_>,
+        ) -> Result<(), ProjectionError> {
+            let mut tx = live.begin().await?;
             // SQLite's read transaction is a snapshot from its first read; Postgres' must ask.
             if let Some(snapshot) = SNAPSHOT_ISOLATION {
                 sqlx::query(snapshot).execute(&mut *tx).await?;
@@ -1518,37 +1523,40 @@ macro_rules! dialect {
                     .bind(CASES)
                     .fetch_optional(&mut *tx)
                     .await?;
-            let mut tables = Vec::new();
-            for (table, columns, order) in crate::store::TABLES {
-                if *table == "checkpoints" {
-                    continue;
-                }
-                let select = columns
-                    .iter()
-                    .map(|c| format!("CAST({c} AS TEXT)"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let sql = format!("SELECT {select} FROM {table} ORDER BY {order}");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let rows = rows
-                    .iter()
-                    .map(|row| {
-                        (0..columns.len())
-                            .map(|i| row.try_get::<Option<String>, _>(i))
-                            .collect::<Result<Vec<_>, _>>()
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                tables.push(crate::audit::TableRows {
-                    table,
-                    columns,
-                    key: order,
-                    rows,
+            if !crate::audit::recount_to(projector, at.unwrap_or(0) as u64, report).await? {
+                return Ok(());
+            }
+            let tables: Vec<_> = crate::store::TABLES
+                .iter()
+                .filter(|(table, _, _)| *table != "checkpoints")
+                .collect();
+            for (done, (name, columns, key)) in tables.iter().enumerate() {
+                let table = crate::audit::Table { name, columns, key };
+                let sql = table.rows_sql(KEY_COLLATION);
+                let as_text = |row: Result<<Db as sqlx::Database>::Row, sqlx::Error>| {
+                    let row = row?;
+                    (0..columns.len())
+                        .map(|i| row.try_get::<Option<String>, _>(i))
+                        .collect::<Result<Vec<_>, _>>()
+                };
+                let mine = futures_util::StreamExt::map(
+                    sqlx::query(sqlx::AssertSqlSafe(sql.clone())).fetch(&mut *tx),
+                    as_text,
+                );
+                let theirs = futures_util::StreamExt::map(
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(recount),
+                    as_text,
+                );
+                crate::audit::compare_table(&table, mine, theirs, report).await?;
+                progress(crate::audit::Progress {
+                    phase: "compare",
+                    done: done as u64 + 1,
+                    of: tables.len() as u64,
+                    report,
                 });
             }
             tx.commit().await?;
-            Ok((at.unwrap_or(0) as u64, tables))
+            Ok(())
         }
 
         /// Narrows a stats query over `cases`, `daily_counts` or the dispatches (joined to their
@@ -2030,6 +2038,8 @@ macro_rules! dialect {
 
 pub(crate) mod sqlite {
     const SNAPSHOT_ISOLATION: Option<&str> = None;
+    /// Text ordered byte by byte.
+    const KEY_COLLATION: &str = "BINARY";
     const PERCENTILE_DISC: bool = false;
     const ANALYZE: &str = "ANALYZE";
     dialect!(sqlx::Sqlite, sqlx::SqlitePool);
@@ -2038,6 +2048,8 @@ pub(crate) mod sqlite {
 pub(crate) mod postgres {
     const SNAPSHOT_ISOLATION: Option<&str> =
         Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    /// Text ordered byte by byte, whatever the database's locale.
+    const KEY_COLLATION: &str = "\"C\"";
     /// Postgres ranks with an ordered-set aggregate: one sort per group inside a plain
     /// aggregate, where SQLite needs a window pass.
     const PERCENTILE_DISC: bool = true;

@@ -908,7 +908,7 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
         Backend::Sqlite => docket_projections::Target::Sqlite(w.dir.join("read.sqlite")),
         Backend::Postgres(db) => docket_projections::Target::Postgres(db.url().to_owned()),
     };
-    let report = docket_projections::audit(w.log.clone(), &target, "sqlite", &|_, _, _| {})
+    let report = docket_projections::audit(w.log.clone(), &target, "sqlite", &|_| {})
         .await
         .unwrap();
     assert!(report.holds(), "{:?}", report.findings);
@@ -988,7 +988,7 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
                 .unwrap();
         }
     }
-    let report = docket_projections::audit(w.log.clone(), &target, "sqlite", &|_, _, _| {})
+    let report = docket_projections::audit(w.log.clone(), &target, "sqlite", &|_| {})
         .await
         .unwrap();
     assert!(!report.holds());
@@ -1035,6 +1035,66 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
             .any(|d| d.starts_with("monthly_counts row") && d.contains("metric=closed")),
         "{rows:?}"
     );
+}
+
+on_both!(the_projector_goes_on_while_an_audit_walks_and_compares);
+/// The audit is paused where it waits longest in a real log, mid-walk and mid-comparison (the
+/// live model's read snapshot open): meanwhile new commits are projected as they come.
+async fn the_projector_goes_on_while_an_audit_walks_and_compares(w: World) {
+    for i in 0..3 {
+        w.file("qinghe", "g-1", &format!("before {i}")).await;
+    }
+    let read = w.read_model().await;
+    let projector = Projector::new(w.log.clone(), read.clone());
+    projector.catch_up().await.unwrap();
+    let target = match &w.backend {
+        Backend::Sqlite => docket_projections::Target::Sqlite(w.dir.join("read.sqlite")),
+        Backend::Postgres(db) => docket_projections::Target::Postgres(db.url().to_owned()),
+    };
+    let (paused_tx, paused) = std::sync::mpsc::channel::<&'static str>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let log: Arc<dyn docket_eventlog::EventLog> = w.log.clone();
+    // On a thread of its own, so that a paused audit holds up nothing but itself.
+    let auditing = std::thread::spawn(move || {
+        let pause_at = std::sync::Mutex::new((vec!["compare", "chains"], paused_tx, released));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(docket_projections::audit(log, &target, "sqlite", &|p| {
+            let mut pause = pause_at.lock().unwrap();
+            let (pauses, paused, released) = &mut *pause;
+            if pauses.last() == Some(&p.phase) {
+                pauses.pop();
+                paused.send(p.phase).unwrap();
+                released.recv().unwrap();
+            }
+        }))
+    });
+    for (phase, title) in [
+        ("chains", "during the walk"),
+        ("compare", "during the comparison"),
+    ] {
+        assert_eq!(
+            paused.recv_timeout(std::time::Duration::from_secs(30)),
+            Ok(phase)
+        );
+        let case = w.file("qinghe", "g-1", title).await;
+        let head = w.log.head().await.unwrap();
+        let projected = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            projector.catch_up().await.unwrap()
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the projector waited for the audit {title}"));
+        assert_eq!(projected, head);
+        let number = read.case_number("qinghe", case.as_uuid()).await.unwrap();
+        assert!(number.is_some(), "the case filed {title} is projected");
+        release.send(()).unwrap();
+    }
+    let report = auditing.join().unwrap().unwrap();
+    // Compared where the live model was when the comparison began: the walk saw one more case.
+    assert!(report.holds(), "{:?}", report.findings);
+    assert_eq!(report.compared_at, Some(SEEDED + 4));
 }
 
 on_both!(figures_count_the_range_by_filing_closing_and_event_days);

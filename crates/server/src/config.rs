@@ -197,7 +197,7 @@ impl DataDir {
 pub(crate) struct VerifyArgs {
     #[command(flatten)]
     pub(crate) store: StoreArgs,
-    /// Print the report as JSON (as `GET /v1/audit/verify` answers) instead of lines.
+    /// Print the report as JSON instead of lines.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -30,10 +30,10 @@ async fn verify(args: VerifyArgs) -> Result<(), BoxError> {
             .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
-    let report = audit(log, &target, &log_name, &|phase, done, of| {
-        bar.set_message(phase.to_owned());
-        bar.set_length(of);
-        bar.set_position(done);
+    let report = audit(log, &target, &log_name, &|p| {
+        bar.set_message(p.phase);
+        bar.set_length(p.of);
+        bar.set_position(p.done);
     })
     .await?;
     bar.finish_and_clear();
