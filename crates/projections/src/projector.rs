@@ -20,6 +20,9 @@ const IDLE_WAIT: Duration = Duration::from_secs(5);
 /// and tries for the lease.
 const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 const LEASE_RETRY: Duration = Duration::from_secs(1);
+/// How often the leader makes sure it still holds the lease, idle or not: a lease lost (its
+/// connection cut) is noticed within this.
+const LEASE_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// The Postgres advisory lock that makes one projector, among replicas, the one applying commits.
 const LEASE_KEY: i64 = 0x646f_636b_6574_0001;
 
@@ -140,9 +143,10 @@ impl Projector {
                 return;
             }
             match take_lease(&pool).await {
-                Ok(Some(lease)) => {
+                Ok(Some(mut lease)) => {
                     tracing::info!("projection lease taken: this replica applies the log");
-                    self.lead(shutdown.clone(), Some(lease)).await;
+                    self.lead(shutdown.clone(), Some(&mut lease)).await;
+                    lease.release().await;
                     tracing::info!("projection lease given up");
                 }
                 Ok(None) => {
@@ -169,9 +173,15 @@ impl Projector {
         }
     }
 
-    /// Applies the log while `lease` (if any) is held.
-    async fn lead(&self, mut shutdown: watch::Receiver<bool>, mut lease: Option<Lease>) {
+    /// Applies the log while `lease` (if any) is held, looking at least every second whether
+    /// it still is.
+    async fn lead(&self, mut shutdown: watch::Receiver<bool>, mut lease: Option<&mut Lease>) {
         let mut backoff = Duration::from_millis(100);
+        let idle_wait = if lease.is_some() {
+            LEASE_CHECK_EVERY
+        } else {
+            IDLE_WAIT
+        };
         loop {
             if *shutdown.borrow() {
                 return;
@@ -179,13 +189,14 @@ impl Projector {
             if let Some(held) = &mut lease
                 && !held.still_held().await
             {
+                tracing::warn!("the projection lease was lost: its connection ended");
                 return;
             }
             match self.catch_up().await {
                 Ok(at) => {
                     backoff = Duration::from_millis(100);
                     tokio::select! {
-                        _ = self.log.wait_for(at, IDLE_WAIT) => {}
+                        _ = self.log.wait_for(at, idle_wait) => {}
                         _ = shutdown.changed() => {}
                     }
                 }
@@ -205,8 +216,10 @@ impl Projector {
     }
 }
 
-/// The projection lease: a session advisory lock held on a connection of its own, released by
-/// Postgres when that connection ends (the replica died or lost the database).
+/// The projection lease: a session advisory lock held on a connection of its own. Given up
+/// explicitly when this replica stops leading; the connection never goes back to the pool (which
+/// would keep the lock held by an idle connection), but is closed when the lease is dropped, so
+/// that a projector stopped in any way frees it; and Postgres frees it when the replica dies.
 #[derive(Debug)]
 struct Lease {
     conn: PoolConnection<Postgres>,
@@ -218,10 +231,28 @@ async fn take_lease(pool: &PgPool) -> Result<Option<Lease>, sqlx::Error> {
         .bind(LEASE_KEY)
         .fetch_one(&mut *conn)
         .await?;
-    Ok(taken.then_some(Lease { conn }))
+    if !taken {
+        return Ok(None);
+    }
+    conn.close_on_drop();
+    Ok(Some(Lease { conn }))
 }
 
 impl Lease {
+    /// Gives the lease up at once, and closes its connection.
+    async fn release(mut self) {
+        let released = sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
+            .bind(LEASE_KEY)
+            .fetch_one(&mut *self.conn)
+            .await;
+        if let Err(e) = released {
+            tracing::debug!(error = %e, "the lease's connection is gone, and the lease with it");
+        }
+        if let Err(e) = self.conn.close().await {
+            tracing::debug!(error = %e, "closing the lease's connection");
+        }
+    }
+
     /// Whether the lock's connection is alive, hence the lock still ours.
     async fn still_held(&mut self) -> bool {
         let held: Result<bool, _> = sqlx::query_scalar(

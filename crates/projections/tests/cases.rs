@@ -1294,3 +1294,70 @@ async fn counters_over_years_and_months_equal_the_sum_of_their_days(w: World) {
         }
     }
 }
+
+/// Waits until the read model has projected the whole log; fails after `within`.
+async fn projected_within(w: &World, read: &ReadModel, within: std::time::Duration) {
+    let head = w.log.head().await.unwrap();
+    let until = tokio::time::Instant::now() + within;
+    while read.checkpoint(CASES).await.unwrap() < head {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "position {head} projected within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Two replicas' projectors on one Postgres read model, each with a pool of its own that stays
+/// open: when the leader stops leading (shut down, or its task dropped), the other takes over
+/// within seconds rather than when an idle connection holding the lease is reaped.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_that_stops_leading_hands_the_projection_on_within_seconds() {
+    use std::time::Duration;
+    let w = postgres();
+    let Backend::Postgres(db) = &w.backend else {
+        unreachable!()
+    };
+    let leases = || async {
+        let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        n
+    };
+    let (a_read, b_read) = (w.read_model().await, w.read_model().await);
+    let (stop_a, shutdown) = tokio::sync::watch::channel(false);
+    let a = tokio::spawn(Projector::new(w.log.clone(), a_read.clone()).run(shutdown));
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    while leases().await != 1 {
+        assert!(tokio::time::Instant::now() < until, "A took the lease");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_stop_b, shutdown) = tokio::sync::watch::channel(false);
+    let b = tokio::spawn(Projector::new(w.log.clone(), b_read.clone()).run(shutdown));
+    w.file("qinghe", "g-1", "projected by A").await;
+    projected_within(&w, &b_read, Duration::from_secs(5)).await;
+
+    // A stops leading; its pool serves on.
+    stop_a.send(true).unwrap();
+    a.await.unwrap();
+    assert_eq!(a_read.checkpoint(CASES).await.unwrap(), SEEDED + 1);
+    w.file("qinghe", "g-1", "projected by B").await;
+    projected_within(&w, &a_read, Duration::from_secs(5)).await;
+
+    // A projects again when B's projector is dropped mid-wait, its pool open too.
+    let (_stop_a, shutdown) = tokio::sync::watch::channel(false);
+    let _a = tokio::spawn(Projector::new(w.log.clone(), a_read.clone()).run(shutdown));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.abort();
+    assert!(b.await.unwrap_err().is_cancelled());
+    w.file("qinghe", "g-1", "projected by A again").await;
+    projected_within(&w, &b_read, Duration::from_secs(5)).await;
+    assert_eq!(leases().await, 1, "one replica leads");
+    assert_eq!(b_read.checkpoint(CASES).await.unwrap(), SEEDED + 3);
+}
