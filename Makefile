@@ -8,6 +8,11 @@ NATS_DIR := .tools/nats-server-$(NATS_VERSION)
 NATS_SERVER := $(NATS_DIR)/nats-server
 export DOCKET_NATS_SERVER := $(abspath $(NATS_SERVER))
 
+# An independent RFC 8785 implementation (PyPI's rfc8785) for the test that checks exported hash
+# chains as an auditor would: a Python of its own in .tools/.
+JCS_PYTHON := .tools/jcs/bin/python3
+export DOCKET_JCS_PYTHON := $(abspath $(JCS_PYTHON))
+
 .PHONY: fuzz bench-log bench-readmodel bench-stats run build test bench bench-batch scaling lint fmt clean-data nats-server
 
 run:
@@ -17,6 +22,10 @@ build:
 	$(CARGO) build --workspace --all-targets
 
 nats-server: $(NATS_SERVER)
+
+$(JCS_PYTHON):
+	python3 -m venv .tools/jcs
+	.tools/jcs/bin/python3 -m pip install --quiet rfc8785==0.1.4
 
 $(NATS_SERVER):
 	@mkdir -p $(NATS_DIR)
@@ -29,7 +38,7 @@ $(NATS_SERVER):
 	$(NATS_SERVER) --version
 
 # The end-to-end tests start the real binary, so it is built first.
-test: $(NATS_SERVER)
+test: $(NATS_SERVER) $(JCS_PYTHON)
 	$(CARGO) build -p docket-server --bin docket
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \

@@ -1,6 +1,7 @@
 //! End-to-end tests of the real `docket` binary: one test binary, a module per story.
 
 mod audit;
+mod chain;
 mod connections;
 mod coordination;
 mod crash;

@@ -18,6 +18,7 @@ use crate::call;
 fn filing(case: Uuid, kind: &str, event: &str, data: Value, role: &str) -> CommitBody {
     let id = Uuid::now_v7();
     CommitBody {
+        hash_scheme: 1,
         commit_id: id,
         tenant: "demo".to_owned(),
         case_id: case,

@@ -307,6 +307,7 @@ impl CommandService {
         let directory = fold(tenant, (*kept.directory).clone(), &events)?;
         let now = self.clock.now();
         let commit = CommitBody {
+            hash_scheme: docket_eventlog::HASH_SCHEME,
             commit_id,
             tenant: tenant.to_string(),
             case_id: directory_stream(tenant),

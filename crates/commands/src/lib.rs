@@ -600,6 +600,7 @@ impl CommandService {
         d: Decided,
     ) -> Result<Appending, CommandError> {
         let commit = CommitBody {
+            hash_scheme: docket_eventlog::HASH_SCHEME,
             commit_id: d.commit_id,
             tenant: d.tenant,
             case_id: d.case_id.as_uuid(),

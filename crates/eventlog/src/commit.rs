@@ -35,9 +35,31 @@ pub struct CommandInfo {
     pub request_hash: String,
 }
 
+/// The way commits are hashed now: SHA-256 over the previous hash's hex digits and the body in
+/// the JSON Canonicalization Scheme (RFC 8785), which any JCS implementation reproduces.
+pub const HASH_SCHEME: u32 = 2;
+/// The first scheme: keys sorted by their UTF-8 bytes, numbers and strings as serde_json writes
+/// them. Commits sealed under it say no scheme, and verify under it still.
+const FIRST_HASH_SCHEME: u32 = 1;
+
+fn first_hash_scheme() -> u32 {
+    FIRST_HASH_SCHEME
+}
+
+fn is_first_hash_scheme(scheme: &u32) -> bool {
+    *scheme == FIRST_HASH_SCHEME
+}
+
 /// Everything a commit says, before it is sealed into its case's chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommitBody {
+    /// How the commit's hash is computed (`HASH_SCHEME` for a new commit); part of what is
+    /// hashed. Absent in commits of the first scheme, whose bodies hash as they always did.
+    #[serde(
+        default = "first_hash_scheme",
+        skip_serializing_if = "is_first_hash_scheme"
+    )]
+    pub hash_scheme: u32,
     pub commit_id: Uuid,
     pub tenant: String,
     pub case_id: Uuid,
@@ -95,6 +117,11 @@ pub struct Commit {
 /// Generic so that writing borrows (`&str`, `&[EventRecord]`, …) and reading owns.
 #[derive(Serialize, Deserialize)]
 struct WireCommit<B, H, E, A, C> {
+    #[serde(
+        default = "first_hash_scheme",
+        skip_serializing_if = "is_first_hash_scheme"
+    )]
+    hash_scheme: u32,
     commit_id: Uuid,
     tenant: B,
     case_id: Uuid,
@@ -115,6 +142,7 @@ impl Serialize for Commit {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let b = &self.body;
         WireCommit {
+            hash_scheme: b.hash_scheme,
             commit_id: b.commit_id,
             tenant: b.tenant.as_str(),
             case_id: b.case_id,
@@ -139,6 +167,7 @@ impl<'de> Deserialize<'de> for Commit {
             WireCommit::<String, ChainHash, Vec<EventRecord>, Actor, CommandInfo>::deserialize(d)?;
         Ok(Commit {
             body: CommitBody {
+                hash_scheme: w.hash_scheme,
                 commit_id: w.commit_id,
                 tenant: w.tenant,
                 case_id: w.case_id,
@@ -160,7 +189,7 @@ impl<'de> Deserialize<'de> for Commit {
 impl CommitBody {
     /// Seals the body onto the chain after `prev`.
     pub fn seal(self, prev: ChainHash) -> Commit {
-        let hash = chain_hash(&prev, &self);
+        let hash = chain_hash(&prev, &self).expect("a commit is sealed under a known scheme");
         Commit {
             body: self,
             prev_hash: prev,
@@ -169,16 +198,26 @@ impl CommitBody {
     }
 }
 
-fn chain_hash(prev: &ChainHash, body: &CommitBody) -> ChainHash {
-    let value = serde_json::to_value(body).expect("a commit body serializes to JSON");
+/// The commit's hash under its own scheme; none for a scheme this release does not know.
+fn chain_hash(prev: &ChainHash, body: &CommitBody) -> Option<ChainHash> {
+    let canonical = match body.hash_scheme {
+        FIRST_HASH_SCHEME => {
+            canonical_json(&serde_json::to_value(body).expect("a commit body serializes to JSON"))
+        }
+        HASH_SCHEME => {
+            serde_json_canonicalizer::to_vec(body).expect("a commit body serializes to JSON")
+        }
+        _ => return None,
+    };
     let mut hasher = Sha256::new();
     hasher.update(prev.as_str().as_bytes());
-    hasher.update(canonical_json(&value));
-    ChainHash(hex::encode(hasher.finalize()))
+    hasher.update(canonical);
+    Some(ChainHash(hex::encode(hasher.finalize())))
 }
 
-/// JSON with object keys sorted and no whitespace, so the same commit always hashes the same,
-/// whatever map order a serializer or a store produced.
+/// The first hash scheme's canonical form: JSON with object keys sorted by their UTF-8 bytes and
+/// no whitespace. (RFC 8785, the scheme of new commits, sorts by UTF-16 code units and writes
+/// numbers as ECMAScript does.)
 pub fn canonical_json(value: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     write_canonical(value, &mut out);
@@ -220,7 +259,7 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 impl Commit {
     /// Whether the stored hash is the hash of what the commit says.
     pub fn hash_holds(&self) -> bool {
-        chain_hash(&self.prev_hash, &self.body) == self.hash
+        chain_hash(&self.prev_hash, &self.body).as_ref() == Some(&self.hash)
     }
 }
 
@@ -308,6 +347,63 @@ mod tests {
         let mut swapped = commits;
         swapped.swap(0, 1);
         assert!(verify_chain(&swapped).is_err());
+    }
+
+    #[test]
+    fn commits_of_the_first_scheme_verify_under_it_and_name_no_scheme() {
+        let mut prev = ChainHash::genesis();
+        let case = Uuid::now_v7();
+        let commits: Vec<Commit> = (1..=3)
+            .map(|v| {
+                let mut body = commit("t1", case, v, prev.clone()).body;
+                body.hash_scheme = FIRST_HASH_SCHEME;
+                let c = body.seal(prev.clone());
+                prev = c.hash.clone();
+                c
+            })
+            .collect();
+        verify_chain(&commits).unwrap();
+        let wire = serde_json::to_value(&commits[0]).unwrap();
+        assert!(wire.get("hash_scheme").is_none(), "{wire}");
+        let back: Commit = serde_json::from_value(wire).unwrap();
+        assert_eq!(back.body.hash_scheme, FIRST_HASH_SCHEME);
+        assert!(back.hash_holds());
+        // Relabelled as the new scheme, the same content no longer matches its hash.
+        let mut relabelled = back;
+        relabelled.body.hash_scheme = HASH_SCHEME;
+        assert!(!relabelled.hash_holds());
+    }
+
+    #[test]
+    fn the_hash_is_sha256_of_the_previous_hash_and_the_body_in_jcs() {
+        let mut body = commit("t1", Uuid::nil(), 1, ChainHash::genesis()).body;
+        // What RFC 8785 orders or writes differently from the first scheme: a key outside the
+        // Basic Multilingual Plane sorts by its UTF-16 units, before keys from U+E000 up (by UTF-8
+        // bytes it sorts after them); numbers are written as ECMAScript writes them.
+        body.events[0].data = serde_json::json!({
+            "\u{1F600}": 1, "\u{FB33}": 2, "lat": 39.904_211_000_000_01, "n": 1.0, "big": 1e21,
+        });
+        let c = body.seal(ChainHash::genesis());
+        let wire = serde_json::to_value(&c).unwrap();
+        assert_eq!(wire["hash_scheme"], 2);
+        let mut hashed = wire.clone();
+        let map = hashed.as_object_mut().unwrap();
+        map.remove("hash");
+        map.remove("prev_hash");
+        let jcs = serde_json_canonicalizer::to_string(&hashed).unwrap();
+        assert!(
+            jcs.contains(
+                "\"data\":{\"big\":1e+21,\"lat\":39.90421100000001,\"n\":1,\"\u{1F600}\":1,\"\u{FB33}\":2}"
+            ),
+            "{jcs}"
+        );
+        let expected = hex::encode(Sha256::digest(
+            [ChainHash::genesis().as_str().as_bytes(), jcs.as_bytes()].concat(),
+        ));
+        assert_eq!(c.hash.as_str(), expected);
+        // Read back from its text, floats and all, it still verifies.
+        let back: Commit = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert!(back.hash_holds());
     }
 
     #[test]

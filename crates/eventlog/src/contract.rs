@@ -19,6 +19,7 @@ pub type Log = Arc<dyn EventLog>;
 /// A commit of `case` at `version`, linked after `prev`.
 pub fn commit(tenant: &str, case: Uuid, version: u64, prev: ChainHash) -> Commit {
     CommitBody {
+        hash_scheme: crate::HASH_SCHEME,
         commit_id: Uuid::now_v7(),
         tenant: tenant.to_owned(),
         case_id: case,

@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 pub use commit::{
-    Actor, ChainError, ChainHash, CommandInfo, Commit, CommitBody, EventRecord, canonical_json,
-    verify_chain,
+    Actor, ChainError, ChainHash, CommandInfo, Commit, CommitBody, EventRecord, HASH_SCHEME,
+    canonical_json, verify_chain,
 };
 pub use jetstream::{JetStreamConfig, JetStreamLog};
 pub use sqlite::SqliteLog;

@@ -95,6 +95,7 @@ fn generate(cases: usize) -> Vec<Recorded> {
                   at: Timestamp,
                   prev: ChainHash| {
         let body = CommitBody {
+            hash_scheme: docket_eventlog::HASH_SCHEME,
             commit_id: Uuid::now_v7(),
             tenant: TENANT.to_owned(),
             case_id: case_id.as_uuid(),

@@ -203,6 +203,17 @@ pub(crate) struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct ExportChainArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// The case's id (a UUID, as `GET /v1/cases/{id}` names it).
+    pub(crate) case: uuid::Uuid,
+    /// The tenant the case belongs to.
+    #[arg(long, default_value = "demo")]
+    pub(crate) tenant: String,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     #[command(flatten)]
     pub(crate) store: StoreArgs,

@@ -22,8 +22,8 @@ use docket_projections::{Projector, ReadModel, Target};
 use tokio::sync::watch;
 
 use crate::config::{
-    DataDir, DemoArgs, EraseArgs, RebuildArgs, ServeArgs, StoreArgs, TokenArgs, TokenCheckArgs,
-    VerifyArgs,
+    DataDir, DemoArgs, EraseArgs, ExportChainArgs, RebuildArgs, ServeArgs, StoreArgs, TokenArgs,
+    TokenCheckArgs, VerifyArgs,
 };
 
 #[derive(Debug, Parser)]
@@ -53,6 +53,9 @@ enum Command {
     /// global order, and every row of the read model (the figures supervisors see included)
     /// against a recount from the log. Exits non-zero and names each mismatch if any.
     Verify(VerifyArgs),
+    /// Print a case's commits as the log holds them, one JSON object a line in version order,
+    /// for an auditor to check the hash chain with any RFC 8785 implementation (docs/audit.md).
+    ExportChain(ExportChainArgs),
     /// Fill an empty data directory with a tenant's year of cases, driven through the command
     /// service, and write the figures it intends to `demo-counts.json`.
     Demo(DemoArgs),
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Rebuild(args) => rebuild::run(args),
         Command::ErasePerson(args) => erase_person(args),
         Command::Verify(args) => verify::run(args),
+        Command::ExportChain(args) => verify::export_chain(args),
         Command::Demo(args) => demo::run(args),
     };
     match result {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use docket_projections::audit;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::config::{DataDir, VerifyArgs};
+use crate::config::{DataDir, ExportChainArgs, VerifyArgs};
 use crate::{BoxError, open_log, read_model_target};
 
 pub(crate) fn run(args: VerifyArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -17,6 +17,29 @@ pub(crate) fn run(args: VerifyArgs) -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     runtime
         .block_on(verify(args))
+        .map_err(|e| e as Box<dyn std::error::Error>)
+}
+
+/// `docket export-chain`: a case's commits, one JSON line each, as stored.
+pub(crate) fn export_chain(args: ExportChainArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime
+        .block_on(async {
+            let dir = DataDir::create(&args.store.data.data_dir)?;
+            let (log, _) = open_log(&args.store, &dir).await?;
+            let commits = log.read_case(&args.tenant, args.case).await?;
+            if commits.is_empty() {
+                return Err(format!("no case {} in tenant {:?}", args.case, args.tenant).into());
+            }
+            let mut out = std::io::stdout().lock();
+            for r in &commits {
+                serde_json::to_writer(&mut out, &r.commit)?;
+                std::io::Write::write_all(&mut out, b"\n")?;
+            }
+            Ok::<(), BoxError>(())
+        })
         .map_err(|e| e as Box<dyn std::error::Error>)
 }
 
