@@ -241,6 +241,33 @@ async fn personal_data_is_sealed_shown_by_role_and_erased_with_its_key() {
             );
         }
     }
+    // Nor can a guess at the person be confirmed by hashing: neither their details' digests nor
+    // the request's fingerprint as it was kept unkeyed before (the whole filing, hashed) are
+    // anywhere.
+    let filing = docket_domain::CaseCommand::parse_filing(dispute()).unwrap();
+    let digest = |bytes: &[u8]| -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(bytes))
+    };
+    let mut guesses = vec![digest(&docket_eventlog::canonical_json(
+        &serde_json::to_value(&filing).unwrap(),
+    ))];
+    guesses.extend(SECRETS.iter().map(|s| digest(s.as_bytes())));
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for guess in &guesses {
+            assert!(
+                !bytes.windows(guess.len()).any(|w| w == guess.as_bytes()),
+                "{guess} confirmed in {}",
+                path.display()
+            );
+        }
+    }
     let server = Server::start(dir.path());
     for (token, path) in [
         (&supervisor, format!("/v1/cases/{dispute_id}")),

@@ -11,7 +11,7 @@ use docket_domain::TenantId;
 use docket_domain::directory::{self, Directory, DirectoryCommand, DirectoryEvent};
 use docket_eventlog::{
     Actor as LogActor, Appended, ChainHash, CommandInfo, CommitBody, EventRecord, LogError,
-    Recorded, canonical_json,
+    Recorded,
 };
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
@@ -201,7 +201,7 @@ impl CommandService {
         idempotency_key: Option<&str>,
     ) -> Result<DirectoryOutcome, CommandError> {
         let tenant = &actor.tenant;
-        let request_hash = fingerprint(command);
+        let request_hash = self.fingerprint(tenant, command).await?;
         let commit_id = match idempotency_key {
             Some(key) => {
                 let name = format!("{}\n{}\ndirectory\n{}", actor.tenant, actor.id, key);
@@ -378,7 +378,7 @@ impl CommandService {
         let body = &earlier.commit.body;
         if body.tenant != tenant.as_str()
             || body.case_id != directory_stream(tenant)
-            || body.command.request_hash != request_hash
+            || !crate::same_request(&body.command.request_hash, request_hash)
         {
             return Err(CommandError::KeyReused);
         }
@@ -410,10 +410,4 @@ enum DirectoryAppend {
     Recorded(DirectoryOutcome),
     Duplicate(u64),
     Conflict,
-}
-
-/// A fingerprint of an admin's change: canonical JSON, SHA-256.
-fn fingerprint(command: &DirectoryCommand) -> String {
-    let value = serde_json::to_value(command).expect("commands serialize to JSON");
-    hex::encode(Sha256::digest(canonical_json(&value)))
 }

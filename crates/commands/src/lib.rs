@@ -385,7 +385,7 @@ impl CommandService {
             .command
             .route_to_own_unit(actor.role, actor.unit.as_ref());
         let reach = actor.reach();
-        let request_hash = fingerprint(&request.command);
+        let request_hash = self.fingerprint(&actor.tenant, &request.command).await?;
         let commit_id = match &request.idempotency_key {
             Some(key) => Self::commit_id_for_key(actor, request.case_id, key),
             None => Uuid::now_v7(),
@@ -650,7 +650,7 @@ impl CommandService {
         let same_case = case_id.is_none_or(|id| id.as_uuid() == body.case_id);
         if !same_case
             || body.tenant != actor.tenant.as_str()
-            || body.command.request_hash != request_hash
+            || !same_request(&body.command.request_hash, request_hash)
         {
             return Err(CommandError::KeyReused);
         }
@@ -724,10 +724,35 @@ fn to_record(event: &docket_domain::CaseEvent) -> EventRecord {
     }
 }
 
-/// A fingerprint of the request: the command with its inputs, canonical JSON, SHA-256.
-fn fingerprint(command: &CaseCommand) -> String {
-    let value = serde_json::to_value(command).expect("commands serialize to JSON");
-    hex::encode(Sha256::digest(canonical_json(&value)))
+impl CommandService {
+    /// A fingerprint of the request (the command with its inputs, as canonical JSON): keyed with
+    /// the tenant's secret in the key store. Without a key store, which cannot seal personal data
+    /// and so takes no command that names a person, its bare SHA-256.
+    pub(crate) async fn fingerprint(
+        &self,
+        tenant: &TenantId,
+        command: &impl serde::Serialize,
+    ) -> Result<String, CommandError> {
+        let value = serde_json::to_value(command).expect("commands serialize to JSON");
+        let canonical = canonical_json(&value);
+        match &self.vault {
+            Some(vault) => vault
+                .fingerprint(tenant.as_str(), &canonical)
+                .await
+                .map_err(|e| CommandError::Privacy(e.to_string())),
+            None => Ok(hex::encode(Sha256::digest(canonical))),
+        }
+    }
+}
+
+/// Whether a retry is the request first recorded with `recorded` as its fingerprint. Fingerprints
+/// written before they were keyed (bare hex) are not compared with keyed ones: recomputing them
+/// would keep an unkeyed hash of personal data in use, and a retry comes within minutes, not
+/// across an upgrade; such a retry gets the first answer whatever its body.
+pub(crate) fn same_request(recorded: &str, now: &str) -> bool {
+    recorded == now
+        || (now.starts_with(docket_privacy::KEYED_FINGERPRINT)
+            && !recorded.starts_with(docket_privacy::KEYED_FINGERPRINT))
 }
 
 pub(crate) fn genesis_or(last: Option<&Recorded>) -> ChainHash {

@@ -148,6 +148,55 @@ async fn a_retry_with_the_same_key_returns_the_first_outcome_and_records_nothing
 }
 
 #[tokio::test]
+async fn fingerprints_are_keyed_with_the_tenants_secret_and_still_tell_requests_apart() {
+    let (svc, log) = service().await;
+    let svc = svc.with_vault(crate::Vault::in_memory().await.unwrap());
+    let gw = actor(Role::GridWorker);
+    let first = svc
+        .handle(&gw, request(None, filing("楼道堆物"), Some("k-1")))
+        .await
+        .unwrap();
+    let again = svc
+        .handle(&gw, request(None, filing("楼道堆物"), Some("k-1")))
+        .await
+        .unwrap();
+    assert_eq!(again.position, first.position);
+    let err = svc
+        .handle(&gw, request(None, filing("另一件事"), Some("k-1")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CommandError::KeyReused), "{err:?}");
+    let recorded = log
+        .read_position(first.position)
+        .await
+        .unwrap()
+        .unwrap()
+        .commit
+        .body
+        .command
+        .request_hash;
+    assert!(
+        recorded.starts_with(docket_privacy::KEYED_FINGERPRINT),
+        "{recorded}"
+    );
+    // Not the bare hash of the request anyone could recompute.
+    let bare = hex::encode(Sha256::digest(canonical_json(
+        &serde_json::to_value(filing("楼道堆物")).unwrap(),
+    )));
+    assert!(!recorded.contains(&bare));
+}
+
+#[test]
+fn fingerprints_from_before_keying_are_not_compared_with_keyed_ones() {
+    let keyed = format!("{}{}", docket_privacy::KEYED_FINGERPRINT, "ab".repeat(32));
+    let other = format!("{}{}", docket_privacy::KEYED_FINGERPRINT, "cd".repeat(32));
+    assert!(same_request(&keyed, &keyed));
+    assert!(!same_request(&keyed, &other));
+    assert!(same_request(&"ef".repeat(32), &keyed));
+    assert!(!same_request(&"ef".repeat(32), &"01".repeat(32)));
+}
+
+#[tokio::test]
 async fn the_same_key_for_a_different_request_is_refused() {
     let (svc, log) = service().await;
     let gw = actor(Role::GridWorker);

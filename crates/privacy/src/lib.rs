@@ -44,6 +44,8 @@ pub enum PrivacyError {
 #[derive(Debug, Clone)]
 pub struct Vault {
     store: Store,
+    /// The tenants' secrets read so far: they never change once made.
+    secrets: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +63,9 @@ macro_rules! on_pool {
         }
     };
 }
+
+/// How a keyed fingerprint begins; fingerprints written before them are 64 bare hex digits.
+pub const KEYED_FINGERPRINT: &str = "hmac-sha256:";
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS person_keys (
@@ -146,11 +151,17 @@ impl Vault {
         for statement in SCHEMA {
             on_pool!(&store, pool => sqlx::query(*statement).execute(pool).await.map(|r| r.rows_affected()))?;
         }
-        Ok(Vault { store })
+        Ok(Vault {
+            store,
+            secrets: std::sync::Arc::default(),
+        })
     }
 
-    /// The tenant's secret for hashing ID numbers, made on first use.
+    /// The tenant's secret for hashing ID numbers and requests, made on first use.
     async fn tenant_secret(&self, tenant: &str) -> Result<Vec<u8>, PrivacyError> {
+        if let Some(secret) = self.secrets.lock().expect("secrets").get(tenant) {
+            return Ok(secret.clone());
+        }
         let fresh = hex::encode(random::<32>()?);
         on_pool!(&self.store, pool => sqlx::query(
             "INSERT INTO person_secrets (tenant, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING")
@@ -158,7 +169,31 @@ impl Vault {
         let secret: String = on_pool!(&self.store, pool => sqlx::query(
             "SELECT secret FROM person_secrets WHERE tenant = $1")
             .bind(tenant).fetch_one(pool).await?.try_get(0))?;
-        Ok(hex::decode(secret).unwrap_or_default())
+        let secret = hex::decode(secret).unwrap_or_default();
+        self.secrets
+            .lock()
+            .expect("secrets")
+            .insert(tenant.to_owned(), secret.clone());
+        Ok(secret)
+    }
+
+    /// A request's fingerprint, by which a retry with the same idempotency key is told from
+    /// another request reusing it: keyed with the tenant's secret (under a key of its own,
+    /// derived from it), so that the log, which keeps fingerprints for ever, holds nothing a
+    /// guess at a request's personal data could be confirmed against.
+    pub async fn fingerprint(&self, tenant: &str, request: &[u8]) -> Result<String, PrivacyError> {
+        let secret = self.tenant_secret(tenant).await?;
+        let mut derive =
+            <Hmac<Sha256> as Mac>::new_from_slice(&secret).expect("HMAC takes any key length");
+        derive.update(b"docket request fingerprint");
+        let key = derive.finalize().into_bytes();
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key length");
+        mac.update(request);
+        Ok(format!(
+            "{KEYED_FINGERPRINT}{}",
+            hex::encode(mac.finalize().into_bytes())
+        ))
     }
 
     /// The keyed hash that recognises a person by resident ID number.
