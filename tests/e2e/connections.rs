@@ -89,3 +89,69 @@ async fn sigterm_with_twenty_event_streams_open_exits_within_five_seconds() {
         assert!(body.is_ok(), "a stream still open after the exit");
     }
 }
+
+/// Sixty-four clients act on one case at once, none with `If-Match`: each action decides again
+/// on the case as the others left it, until it gets in; every one is recorded, each at its own
+/// version.
+#[tokio::test(flavor = "multi_thread")]
+async fn sixty_four_clients_acting_on_one_case_without_if_match_all_succeed() {
+    use reqwest::{Method, StatusCode};
+    use serde_json::json;
+
+    use crate::call;
+
+    let dir = data_dir();
+    let server = Server::start(dir.path());
+    let grid_worker = server.token("grid_worker");
+    let (status, filed) = call(
+        Method::POST,
+        &format!("{}/v1/cases", server.url),
+        &grid_worker,
+        Some(
+            json!({"kind": "hazard", "community": "qinghe", "grid": "qinghe-01",
+            "title": "电动车楼道充电", "category": "fire", "severity": "general",
+            "source": "grid-worker"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{filed}");
+    let case = filed["case_id"].as_str().unwrap().to_owned();
+    let notes: Vec<_> = (0..64)
+        .map(|i| {
+            let (url, token) = (
+                format!("{}/v1/cases/{case}/actions/add-note", server.url),
+                grid_worker.clone(),
+            );
+            tokio::spawn(async move {
+                call(
+                    Method::POST,
+                    &url,
+                    &token,
+                    Some(json!({"text": format!("第{i}次巡查")})),
+                )
+                .await
+            })
+        })
+        .collect();
+    let (mut versions, mut last) = (Vec::new(), 0u64);
+    for note in notes {
+        let (status, body) = note.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        versions.push(body["version"].as_u64().unwrap());
+        last = last.max(body["position"].as_u64().unwrap());
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (2..=65).collect::<Vec<u64>>());
+    let (status, history) = call(
+        Method::GET,
+        &format!("{}/v1/cases/{case}/history", server.url),
+        &grid_worker,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let notes = history["items"].as_array().map_or(0, |items| {
+        items.iter().filter(|c| c["command"] == "add-note").count()
+    });
+    assert_eq!(notes, 64, "{history}");
+}

@@ -705,8 +705,8 @@ pub enum CommonEvent {
         number: u32,
         notice: String,
         due: Timestamp,
-        /// A co-handling unit the notice is addressed to; none: the lead unit.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// A co-handling unit the notice is addressed to; none: the lead unit. (Since version
+        /// 2 of the event, always written; version 1 left it out for the lead unit.)
         unit: Option<UnitId>,
     },
     SupervisionAnswered {

@@ -1361,3 +1361,69 @@ async fn a_replica_that_stops_leading_hands_the_projection_on_within_seconds() {
     assert_eq!(leases().await, 1, "one replica leads");
     assert_eq!(b_read.checkpoint(CASES).await.unwrap(), SEEDED + 3);
 }
+
+on_both!(a_first_version_event_is_read_through_its_upcaster);
+/// A 督办 notice recorded at version 1 of its event (no `unit` for the lead unit's) is projected
+/// as version 2 reads it: counted, and the case's state holds the notice.
+async fn a_first_version_event_is_read_through_its_upcaster(w: World) {
+    w.clock.set("2025-03-03T02:00:00Z".parse().unwrap());
+    let case = w.file("qinghe", "g-1", "old notice").await;
+    let filed = w
+        .log
+        .read_case("qinghe", case.as_uuid())
+        .await
+        .unwrap()
+        .remove(0)
+        .commit;
+    let notice = docket_eventlog::CommitBody {
+        hash_scheme: 1,
+        commit_id: uuid::Uuid::now_v7(),
+        tenant: "qinghe".to_owned(),
+        case_id: case.as_uuid(),
+        case_kind: "hazard".to_owned(),
+        version: 2,
+        events: vec![docket_eventlog::EventRecord {
+            event_type: "case.supervision_noticed".to_owned(),
+            schema_version: 1,
+            data: json!({"number": 1, "notice": "限期核实", "due": "2025-03-10T00:00:00Z"}),
+        }],
+        actor: docket_eventlog::Actor {
+            id: "supervisor-1".to_owned(),
+            role: "supervisor".to_owned(),
+            unit: None,
+        },
+        command: docket_eventlog::CommandInfo {
+            name: "supervise".to_owned(),
+            request_hash: "0".repeat(64),
+        },
+        correlation_id: uuid::Uuid::now_v7(),
+        causation_id: None,
+        recorded_at: "2025-03-03T03:00:00Z".parse().unwrap(),
+    }
+    .seal(filed.hash.clone());
+    w.log.append(&notice).await.unwrap();
+    let read = w.read_model().await;
+    Projector::new(w.log.clone(), read.clone())
+        .catch_up()
+        .await
+        .unwrap();
+    let counts = read
+        .daily_counts("qinghe", "2025-03-03", "2025-03-03")
+        .await
+        .unwrap();
+    assert!(
+        counts
+            .iter()
+            .any(|c| c.metric == "supervisions" && c.n == 1),
+        "{counts:?}"
+    );
+    // The domain reads it the same way: the notice can be answered.
+    w.act(
+        "qinghe",
+        Role::Handler,
+        case,
+        "answer-supervision",
+        json!({"notice": 1, "answer": "已核实"}),
+    )
+    .await;
+}
