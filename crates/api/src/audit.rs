@@ -4,10 +4,10 @@
 //! background: it walks the whole log and projects it again beside the read model, so it takes
 //! as long as a rebuild, in memory that does not grow with the log, on a log reader of its own.
 //!
-//! What a caller is shown: an administrator, everything, with each tenant's totals; a tenant's
-//! supervisor, their own tenant's totals and findings and those of the log as a whole (a gap in
-//! the global order), with how many findings concern other tenants counted, not shown, and
-//! nothing of the log's size.
+//! What a caller is shown: an administrator, everything, with each tenant's totals and progress in
+//! positions; a tenant's supervisor, their own tenant's totals and findings, progress as a share,
+//! and how many findings concern the log as a whole (a gap in the global order) or other tenants,
+//! counted, not shown: nothing of the log's size.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -108,24 +108,39 @@ impl Run {
                 failure: Some(_), ..
             }) => "failed",
         };
+        let admin = actor.role == Role::Admin;
         let mut view = json!({
             "id": self.id,
             "status": status,
             "started_at": self.started_at.to_string(),
             "started_by": self.started_by,
             "phase": state.phase,
-            "done": state.done,
-            "of": state.of,
         });
+        // How far along, as positions and counts for an administrator; as a share for a tenant's
+        // supervisor, whom the log's size is not shown.
+        if admin {
+            view["done"] = json!(state.done);
+            view["of"] = json!(state.of);
+        }
+        let share = match &state.ended {
+            Some(_) => 100,
+            None if state.of == 0 => 0,
+            None => (state.done.min(state.of) * 100 / state.of).min(99),
+        };
+        view["percent"] = json!(share);
         if let Some(ended) = &state.ended {
             view["ended_at"] = json!(ended.at.to_string());
             if let Some(failure) = &ended.failure {
-                view["failure"] = json!(failure);
+                view["failure"] = json!(if admin {
+                    failure.as_str()
+                } else {
+                    "the audit could not finish; an administrator can see why"
+                });
             }
         }
         let finished = matches!(state.ended, Some(Ended { failure: None, .. }));
         let report = &state.report;
-        let shown = if actor.role == Role::Admin {
+        let shown = if admin {
             json!({
                 "head": report.head,
                 "commits": report.commits,
@@ -138,10 +153,20 @@ impl Run {
                 "tenants": report.by_tenant,
             })
         } else {
+            // Their tenant's findings, listed; the log's own (a gap in the global order, an
+            // unreadable commit: they name positions) and other tenants', counted.
             let tenant = actor.tenant.as_str();
-            let mine = |t: &Option<String>| t.as_deref().is_none_or(|t| t == tenant);
-            let findings: Vec<_> = report.findings.iter().filter(|f| mine(&f.tenant)).collect();
-            let elsewhere = report.findings.len() - findings.len();
+            let findings: Vec<_> = report
+                .findings
+                .iter()
+                .filter(|f| f.tenant.as_deref() == Some(tenant))
+                .collect();
+            let in_the_log = report
+                .findings
+                .iter()
+                .filter(|f| f.tenant.is_none())
+                .count();
+            let elsewhere = report.findings.len() - findings.len() - in_the_log;
             let totals = report.by_tenant.get(tenant).copied().unwrap_or_default();
             // Counted whether listed or not: the list stops at 100 findings of a check, all
             // tenants'.
@@ -150,6 +175,7 @@ impl Run {
                 "cases": totals.cases,
                 "mismatches": totals.mismatches + report.global_mismatches(),
                 "findings": findings,
+                "findings_in_the_log": in_the_log,
                 "findings_in_other_tenants": elsewhere,
             })
         };
@@ -213,10 +239,18 @@ pub(crate) async fn start(
     let job = run.clone();
     let background = setup.clone();
     tokio::spawn(async move {
-        let result = audit(log, &background.target, &background.log_name, &|p| {
-            job.progress(p)
-        })
-        .await;
+        let following = job.clone();
+        let audit = tokio::spawn(async move {
+            audit(log, &background.target, &background.log_name, &|p| {
+                following.progress(p)
+            })
+            .await
+        });
+        // Whatever becomes of the audit, the run ends: a panic fails it, not every run after.
+        let result = match audit.await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("the audit stopped: {e}")),
+        };
         match &result {
             Ok(report) => tracing::info!(
                 run = %job.id,
@@ -226,7 +260,7 @@ pub(crate) async fn start(
             ),
             Err(e) => tracing::error!(run = %job.id, error = %e, "audit failed"),
         }
-        job.end(result.map_err(|e| e.to_string()));
+        job.end(result);
     });
     let location = format!("/v1/audit/runs/{}", run.id);
     Ok((

@@ -100,6 +100,7 @@ impl From<ProjectionError> for ApiError {
             ProjectionError::Database(_) | ProjectionError::Log(_) => {
                 ApiError::Unavailable(e.to_string())
             }
+            ProjectionError::AuditRunning => ApiError::AuditRunning { run: None },
             ProjectionError::Migration(_)
             | ProjectionError::OtherLog { .. }
             | ProjectionError::Superseded { .. }

@@ -201,7 +201,9 @@ impl CommandService {
         idempotency_key: Option<&str>,
     ) -> Result<DirectoryOutcome, CommandError> {
         let tenant = &actor.tenant;
-        let request_hash = self.fingerprint(tenant, command).await?;
+        // A directory names no one: its fingerprint needs no key, so that replicas with key
+        // stores of their own recognise each other's retries.
+        let request_hash = crate::Fingerprint::unkeyed(command);
         let commit_id = match idempotency_key {
             Some(key) => {
                 let name = format!("{}\n{}\ndirectory\n{}", actor.tenant, actor.id, key);
@@ -231,7 +233,7 @@ impl CommandService {
             };
             let info = CommandInfo {
                 name: command.action().to_owned(),
-                request_hash: request_hash.clone(),
+                request_hash: request_hash.keyed.clone(),
             };
             match self
                 .append_directory(tenant, &kept, commit_id, events, actor, info)
@@ -373,12 +375,16 @@ impl CommandService {
         &self,
         tenant: &TenantId,
         earlier: Recorded,
-        request_hash: &str,
+        request_hash: &crate::Fingerprint,
     ) -> Result<DirectoryOutcome, CommandError> {
         let body = &earlier.commit.body;
         if body.tenant != tenant.as_str()
             || body.case_id != directory_stream(tenant)
-            || !crate::same_request(&body.command.request_hash, request_hash)
+            || !crate::same_request(
+                &body.command.request_hash,
+                &request_hash.keyed,
+                &request_hash.bare,
+            )
         {
             return Err(CommandError::KeyReused);
         }

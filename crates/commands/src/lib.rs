@@ -497,7 +497,7 @@ impl CommandService {
                         },
                         command: CommandInfo {
                             name: request.command.action().to_owned(),
-                            request_hash: request_hash.clone(),
+                            request_hash: request_hash.keyed.clone(),
                         },
                         now,
                     },
@@ -644,13 +644,17 @@ impl CommandService {
         actor: &Actor,
         case_id: Option<CaseId>,
         earlier: Recorded,
-        request_hash: &str,
+        request_hash: &Fingerprint,
     ) -> Result<Outcome, CommandError> {
         let body = &earlier.commit.body;
         let same_case = case_id.is_none_or(|id| id.as_uuid() == body.case_id);
         if !same_case
             || body.tenant != actor.tenant.as_str()
-            || !same_request(&body.command.request_hash, request_hash)
+            || !same_request(
+                &body.command.request_hash,
+                &request_hash.keyed,
+                &request_hash.bare,
+            )
         {
             return Err(CommandError::KeyReused);
         }
@@ -724,6 +728,25 @@ fn to_record(event: &docket_domain::CaseEvent) -> EventRecord {
     }
 }
 
+/// A request's fingerprints: the one a commit records, and the unkeyed one that commits written
+/// before fingerprints were keyed recorded, kept in memory to recognise their retries.
+pub(crate) struct Fingerprint {
+    pub(crate) keyed: String,
+    pub(crate) bare: String,
+}
+
+impl Fingerprint {
+    /// The fingerprint of a request that names no one: its bare SHA-256.
+    pub(crate) fn unkeyed(command: &impl serde::Serialize) -> Self {
+        let value = serde_json::to_value(command).expect("commands serialize to JSON");
+        let bare = hex::encode(Sha256::digest(canonical_json(&value)));
+        Self {
+            keyed: bare.clone(),
+            bare,
+        }
+    }
+}
+
 impl CommandService {
     /// A fingerprint of the request (the command with its inputs, as canonical JSON): keyed with
     /// the tenant's secret in the key store. Without a key store, which cannot seal personal data
@@ -732,27 +755,30 @@ impl CommandService {
         &self,
         tenant: &TenantId,
         command: &impl serde::Serialize,
-    ) -> Result<String, CommandError> {
+    ) -> Result<Fingerprint, CommandError> {
         let value = serde_json::to_value(command).expect("commands serialize to JSON");
         let canonical = canonical_json(&value);
-        match &self.vault {
+        let bare = hex::encode(Sha256::digest(&canonical));
+        let keyed = match &self.vault {
             Some(vault) => vault
                 .fingerprint(tenant.as_str(), &canonical)
                 .await
-                .map_err(|e| CommandError::Privacy(e.to_string())),
-            None => Ok(hex::encode(Sha256::digest(canonical))),
-        }
+                .map_err(|e| CommandError::Privacy(e.to_string()))?,
+            None => bare.clone(),
+        };
+        Ok(Fingerprint { keyed, bare })
     }
 }
 
-/// Whether a retry is the request first recorded with `recorded` as its fingerprint. Fingerprints
-/// written before they were keyed (bare hex) are not compared with keyed ones: recomputing them
-/// would keep an unkeyed hash of personal data in use, and a retry comes within minutes, not
-/// across an upgrade; such a retry gets the first answer whatever its body.
-pub(crate) fn same_request(recorded: &str, now: &str) -> bool {
-    recorded == now
-        || (now.starts_with(docket_privacy::KEYED_FINGERPRINT)
-            && !recorded.starts_with(docket_privacy::KEYED_FINGERPRINT))
+/// Whether a retry is the request first recorded with fingerprint `recorded`: `now` is the
+/// retry's fingerprint, `bare` its unkeyed one. A fingerprint written before they were keyed
+/// (64 bare hex digits) is compared with the unkeyed one, computed in memory and never written.
+pub(crate) fn same_request(recorded: &str, now: &str, bare: &str) -> bool {
+    if recorded.starts_with(docket_privacy::KEYED_FINGERPRINT) {
+        recorded == now
+    } else {
+        recorded == bare
+    }
 }
 
 pub(crate) fn genesis_or(last: Option<&Recorded>) -> ChainHash {

@@ -6,9 +6,10 @@
 //! position, case and commit of a broken chain; the table and row key of a figure the log does
 //! not give.
 //!
-//! Memory stays flat with the size of the log: the walk reads a page of commits at a time and
-//! keeps one small entry per case (where its chain ends); the comparison streams both models
-//! table by table in key order and merges them, holding one row of each at a time. The walk and
+//! Memory grows with the number of cases, not of commits or rows: the walk reads a page of
+//! commits at a time and keeps one small entry per case (where its chain ends); the comparison
+//! streams both models table by table in key order and merges them, holding one row of each at
+//! a time. One audit runs at a time on a read model, across processes (`Target::lock_scratch`). The walk and
 //! the recount read the log through a reader of their own, so the live projector never waits.
 
 use std::cmp::Ordering;
@@ -141,6 +142,9 @@ pub async fn audit(
     log_name: &str,
     progress: Reporter<'_>,
 ) -> Result<AuditReport, ProjectionError> {
+    let Some(_lock) = target.lock_scratch("audit").await? else {
+        return Err(ProjectionError::AuditRunning);
+    };
     let log = log.own_reader().unwrap_or(log);
     let mut report = AuditReport {
         head: log.head().await?,

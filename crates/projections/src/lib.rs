@@ -67,6 +67,9 @@ pub enum ProjectionError {
     /// A commit that cannot be applied: the projection stops there rather than skip it.
     #[error("commit at position {position} cannot be projected: {reason}")]
     Unprojectable { position: u64, reason: String },
+    /// Another audit, of this process or another, is using the read model's scratch copy.
+    #[error("an audit of this read model is running already; one runs at a time")]
+    AuditRunning,
 }
 
 /// The database of a read model.

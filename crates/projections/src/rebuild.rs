@@ -35,6 +35,14 @@ pub struct RebuildReport {
     pub position: u64,
 }
 
+/// Held while a scratch model is in use (`Target::lock_scratch`); dropping it lets go.
+#[derive(Debug)]
+#[expect(dead_code, reason = "held, never read: dropping it lets go")]
+pub(crate) enum ScratchLock {
+    File(std::fs::File),
+    Postgres(sqlx::PgConnection),
+}
+
 impl Target {
     /// Opens the model serving here.
     pub async fn open(&self, log: &str) -> Result<ReadModel, ProjectionError> {
@@ -57,6 +65,43 @@ impl Target {
 
     fn scratch_schema(name: &str) -> String {
         format!("docket_{name}")
+    }
+
+    /// Takes the lock that keeps scratch model `name` to one user at a time, across processes:
+    /// a lock on a file beside the SQLite model, or a Postgres advisory lock on a connection of
+    /// its own (released when that connection closes). `None` if another holds it.
+    pub(crate) async fn lock_scratch(
+        &self,
+        name: &str,
+    ) -> Result<Option<ScratchLock>, ProjectionError> {
+        match self {
+            Target::Sqlite(path) => {
+                let at = Self::scratch_path(path, name).with_extension("lock");
+                let file = std::fs::File::options()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&at)
+                    .map_err(|e| ProjectionError::Io(format!("{}: {e}", at.display())))?;
+                match file.try_lock() {
+                    Ok(()) => Ok(Some(ScratchLock::File(file))),
+                    Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+                    Err(std::fs::TryLockError::Error(e)) => {
+                        Err(ProjectionError::Io(format!("{}: {e}", at.display())))
+                    }
+                }
+            }
+            Target::Postgres(url) => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(url).await?;
+                let key = format!("docket scratch {}", Self::scratch_schema(name));
+                let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+                    .bind(key)
+                    .fetch_one(&mut conn)
+                    .await?;
+                Ok(taken.then_some(ScratchLock::Postgres(conn)))
+            }
+        }
     }
 
     /// Opens the fresh model a rebuild fills; one from another log is dropped and begun again.
