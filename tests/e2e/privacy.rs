@@ -47,8 +47,12 @@ fn accusation() -> Value {
     })
 }
 
-/// Every file under `dir`, its raw bytes searched for each secret.
-fn secrets_in(dir: &Path, only: &dyn Fn(&Path) -> bool) -> Vec<(String, &'static str)> {
+/// Which of `needles` each file under `dir` (that `only` admits) holds, byte for byte.
+fn found_in<'a>(
+    dir: &Path,
+    only: &dyn Fn(&Path) -> bool,
+    needles: &[&'a [u8]],
+) -> Vec<(String, &'a [u8])> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(path) = stack.pop() {
@@ -56,14 +60,26 @@ fn secrets_in(dir: &Path, only: &dyn Fn(&Path) -> bool) -> Vec<(String, &'static
             stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
         } else if only(&path) {
             let bytes = std::fs::read(&path).unwrap();
-            for secret in SECRETS {
-                if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
-                    found.push((path.display().to_string(), *secret));
+            for needle in needles {
+                if bytes.windows(needle.len()).any(|w| w == *needle) {
+                    found.push((path.display().to_string(), *needle));
                 }
             }
         }
     }
     found
+}
+
+/// Every file under `dir`, its raw bytes searched for each secret.
+fn secrets_in(dir: &Path, only: &dyn Fn(&Path) -> bool) -> Vec<(String, &'static str)> {
+    let secrets: Vec<&[u8]> = SECRETS.iter().map(|s| s.as_bytes()).collect();
+    found_in(dir, only, &secrets)
+        .into_iter()
+        .map(|(path, needle)| {
+            let secret = SECRETS.iter().find(|s| s.as_bytes() == needle).unwrap();
+            (path, *secret)
+        })
+        .collect()
 }
 
 fn text(v: &Value) -> String {
@@ -226,21 +242,11 @@ async fn personal_data_is_sealed_shown_by_role_and_erased_with_its_key() {
     );
     // No copy of the destroyed key is left in any file of the data directory, the key file's
     // write-ahead log included.
-    let mut stack = vec![dir.path().to_path_buf()];
-    while let Some(path) = stack.pop() {
-        if path.is_dir() {
-            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-            continue;
-        }
-        let bytes = std::fs::read(&path).unwrap();
-        for copy in [key.as_bytes(), &key_bytes[..]] {
-            assert!(
-                !bytes.windows(copy.len()).any(|w| w == copy),
-                "the destroyed key is still in {}",
-                path.display()
-            );
-        }
-    }
+    let copies = found_in(dir.path(), &|_| true, &[key.as_bytes(), &key_bytes[..]]);
+    assert!(
+        copies.is_empty(),
+        "the destroyed key is still in {copies:?}"
+    );
     // Nor can a guess at the person be confirmed by hashing: neither their details' digests nor
     // the request's fingerprint as it was kept unkeyed before (the whole filing, hashed) are
     // anywhere.
@@ -253,21 +259,12 @@ async fn personal_data_is_sealed_shown_by_role_and_erased_with_its_key() {
         &serde_json::to_value(&filing).unwrap(),
     ))];
     guesses.extend(SECRETS.iter().map(|s| digest(s.as_bytes())));
-    let mut stack = vec![dir.path().to_path_buf()];
-    while let Some(path) = stack.pop() {
-        if path.is_dir() {
-            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-            continue;
-        }
-        let bytes = std::fs::read(&path).unwrap();
-        for guess in &guesses {
-            assert!(
-                !bytes.windows(guess.len()).any(|w| w == guess.as_bytes()),
-                "{guess} confirmed in {}",
-                path.display()
-            );
-        }
-    }
+    let guesses: Vec<&[u8]> = guesses.iter().map(|g| g.as_bytes()).collect();
+    let confirmed = found_in(dir.path(), &|_| true, &guesses);
+    assert!(
+        confirmed.is_empty(),
+        "a guess is confirmed in {confirmed:?}"
+    );
     let server = Server::start(dir.path());
     for (token, path) in [
         (&supervisor, format!("/v1/cases/{dispute_id}")),
