@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use docket_commands::{CommandRequest, Outcome};
+use docket_domain::person::Disclosure;
 use docket_domain::{CaseCommand, CaseId, CaseKind};
 use docket_projections::CaseFilter;
 use serde::Deserialize;
@@ -52,6 +53,31 @@ pub(crate) async fn show_people(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     record_views(state, actor, shown, Some(case_id), via).await
+}
+
+/// The linked cases `actor` reaches, and how many others there are: counted, not shown.
+async fn in_reach<T>(
+    state: &AppState,
+    actor: &docket_commands::Actor,
+    linked: Vec<T>,
+    case_of: impl Fn(&T) -> Uuid,
+) -> Result<(Vec<T>, usize), ApiError> {
+    if actor.reach() == docket_domain::Reach::Tenant {
+        return Ok((linked, 0));
+    }
+    let (mut shown, mut outside) = (Vec::new(), 0);
+    for item in linked {
+        let Ok(case) = CaseId::from_uuid(case_of(&item)) else {
+            outside += 1;
+            continue;
+        };
+        match state.commands.load_in_reach(actor, case).await {
+            Ok(_) => shown.push(item),
+            Err(docket_commands::CommandError::NotFound) => outside += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((shown, outside))
 }
 
 /// Records that `actor` saw these people's details in clear, through `via`.
@@ -230,10 +256,20 @@ pub(crate) async fn detail(
         .read
         .links(actor.tenant.as_str(), case_id.as_uuid())
         .await?;
-    let repeat_of = state
+    let (links, links_outside_reach) = in_reach(&state, &actor, links, |l| l.case).await?;
+    // Which earlier petitions a person made is the person's: shown only to those who see the
+    // case's people in clear, and not at all where they are withheld.
+    let disclosure = current.disclosure(actor.role, actor.unit.as_ref());
+    let mut repeat_of = state
         .read
         .repeat_of(actor.tenant.as_str(), case_id.as_uuid())
         .await?;
+    let repeat = (disclosure != Disclosure::Withheld).then_some(!repeat_of.is_empty());
+    if disclosure != Disclosure::Clear {
+        repeat_of.retain(|r| r.by != "person");
+    }
+    let (repeat_of, repeat_of_outside_reach) =
+        in_reach(&state, &actor, repeat_of, |r| r.case).await?;
     let now = state.commands.clock().now();
     let handling = &current.handling;
     let names = Names::of(&state, actor.tenant.as_str()).await?;
@@ -268,8 +304,10 @@ pub(crate) async fn detail(
         "co_handlers": handling.co_handlers,
         "supervision": handling.supervisions,
         "links": links,
-        "repeat": !repeat_of.is_empty(),
+        "links_outside_reach": links_outside_reach,
+        "repeat": repeat,
         "repeat_of": repeat_of,
+        "repeat_of_outside_reach": repeat_of_outside_reach,
         "return_visits": handling.return_visits,
         "allowed_actions": current.allowed_actions(actor.role, actor.unit.as_ref(), now),
         "names": names.of_case(

@@ -336,3 +336,83 @@ async fn the_people_of_a_risk_and_the_requester_of_a_request_are_in_their_person
     assert_eq!(r.body["case"]["requester"]["name"], "张*", "{}", r.body);
     assert_ne!(r.body["case"]["requester"]["phone"], "13912345678");
 }
+
+/// A handler of another unit sees the reporter of an accusation masked, so the accusation does
+/// not name the earlier petitions its reporter made (there the same handler may see them in
+/// clear); earlier petitions outside a caller's reach are counted, not shown.
+#[tokio::test]
+async fn repeats_are_shown_only_where_the_person_is_and_within_reach() {
+    let app = app().await;
+    let unit_handler = |unit: &str| Actor {
+        unit: Some(unit.parse().unwrap()),
+        ..person(Role::Handler, "qinghe")
+    };
+    let (housing, safety) = (
+        unit_handler("qinghe-housing"),
+        unit_handler("qinghe-safety"),
+    );
+    let accept = |case: String, unit: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .send_as(
+                    &officer(),
+                    "POST",
+                    &format!("/v1/cases/{case}/actions/accept"),
+                    Some(json!({"unit": unit})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        }
+    };
+    let first = app.petition_by("张三", ID_NUMBER, "物业费纠纷").await;
+    accept(first.clone(), "qinghe-housing").await;
+    let accusation = json!({
+        "kind": "petition", "community": "qinghe", "grid": "qinghe-03", "title": "反映执法问题",
+        "channel": "letter", "petition_type": "report-accusation", "category": "housing",
+        "accused_unit": "qinghe-safety",
+        "petitioners": [{"name": "张三", "id_number": ID_NUMBER, "phone": "13912345678"}]
+    });
+    let r = app
+        .send_as(&officer(), "POST", "/v1/cases", Some(accusation))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let accused = r.body["case_id"].as_str().unwrap().to_owned();
+    accept(accused.clone(), "qinghe-housing").await;
+
+    let shown = |actor: &Actor, case: &str| {
+        let (app, actor, case) = (&app, actor.clone(), case.to_owned());
+        async move {
+            let r = app
+                .send_as(&actor, "GET", &format!("/v1/cases/{case}"), None)
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            r.body
+        }
+    };
+    // The officer sees the reporter, and that the accusation repeats the first petition.
+    let body = shown(&officer(), &accused).await;
+    assert_eq!(body["repeat"], true, "{body}");
+    assert_eq!(body["repeat_of"][0]["case"], first.as_str(), "{body}");
+    // The housing unit handles both: the reporter masked here, so no pointer to the petition
+    // where it sees 张三 in clear.
+    let body = shown(&housing, &accused).await;
+    assert!(!body.to_string().contains("张三"), "{body}");
+    assert_eq!(body["repeat_of"], json!([]), "{body}");
+    assert!(!body.to_string().contains(&first), "{body}");
+    let body = shown(&housing, &first).await;
+    assert_eq!(body["case"]["petitioners"][0]["name"], "张三", "{body}");
+
+    // A later ordinary petition the safety unit handles: its handler sees 张三 in clear, but the
+    // first petition is housing's: counted, not named.
+    let second = app.petition_by("张三", ID_NUMBER, "物业费纠纷再次").await;
+    accept(second.clone(), "qinghe-safety").await;
+    let body = shown(&safety, &second).await;
+    assert_eq!(body["repeat"], true, "{body}");
+    assert!(!body.to_string().contains(&first), "{body}");
+    assert!(!body.to_string().contains(&accused), "{body}");
+    assert_eq!(body["repeat_of_outside_reach"], 2, "{body}");
+    let body = shown(&supervisor(), &second).await;
+    assert_eq!(body["repeat_of"].as_array().unwrap().len(), 2, "{body}");
+    assert_eq!(body["repeat_of_outside_reach"], 0, "{body}");
+}
