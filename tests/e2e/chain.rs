@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use docket_eventlog::{
-    Actor, ChainHash, CommandInfo, CommitBody, EventLog, EventRecord, HASH_SCHEME, SqliteLog,
+    ChainHash, CommitBody, EventLog, HASH_SCHEME, SqliteLog, contract::first_scheme_body,
 };
 use docket_tests::{Server, data_dir, docket_bin, workspace_root};
 use reqwest::{Method, StatusCode};
@@ -70,32 +70,15 @@ fn script_says(chain: &str) -> (bool, String) {
 
 /// A commit as a release before RFC 8785 hashing wrote it.
 fn first_scheme(case: Uuid, version: u64, event: &str, data: serde_json::Value) -> CommitBody {
-    let id = Uuid::now_v7();
-    CommitBody {
-        hash_scheme: 1,
-        commit_id: id,
-        tenant: "demo".to_owned(),
-        case_id: case,
-        case_kind: "hazard".to_owned(),
+    let event_type = format!("hazard.{event}");
+    first_scheme_body(
+        "demo",
+        case,
+        "hazard",
         version,
-        events: vec![EventRecord {
-            event_type: format!("hazard.{event}"),
-            schema_version: 1,
-            data,
-        }],
-        actor: Actor {
-            id: "old-grid-worker".to_owned(),
-            role: "grid_worker".to_owned(),
-            unit: None,
-        },
-        command: CommandInfo {
-            name: event.to_owned(),
-            request_hash: "0".repeat(64),
-        },
-        correlation_id: id,
-        causation_id: None,
-        recorded_at: jiff::Timestamp::now(),
-    }
+        (&event_type, 1, data),
+        "grid_worker",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

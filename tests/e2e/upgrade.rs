@@ -4,9 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use docket_eventlog::{
-    Actor, ChainHash, CommandInfo, CommitBody, EventLog, EventRecord, SqliteLog,
-};
+use docket_eventlog::{ChainHash, CommitBody, EventLog, SqliteLog, contract::first_scheme_body};
 use docket_tests::{Server, data_dir, docket_bin};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -16,32 +14,8 @@ use crate::call;
 
 /// A case's first commit as the previous release recorded it.
 fn filing(case: Uuid, kind: &str, event: &str, data: Value, role: &str) -> CommitBody {
-    let id = Uuid::now_v7();
-    CommitBody {
-        hash_scheme: 1,
-        commit_id: id,
-        tenant: "demo".to_owned(),
-        case_id: case,
-        case_kind: kind.to_owned(),
-        version: 1,
-        events: vec![EventRecord {
-            event_type: format!("{kind}.{event}"),
-            schema_version: 1,
-            data,
-        }],
-        actor: Actor {
-            id: format!("old-{role}"),
-            role: role.to_owned(),
-            unit: None,
-        },
-        command: CommandInfo {
-            name: event.to_owned(),
-            request_hash: "0".repeat(64),
-        },
-        correlation_id: id,
-        causation_id: None,
-        recorded_at: jiff::Timestamp::now(),
-    }
+    let event_type = format!("{kind}.{event}");
+    first_scheme_body("demo", case, kind, 1, (&event_type, 1, data), role)
 }
 
 #[tokio::test(flavor = "multi_thread")]

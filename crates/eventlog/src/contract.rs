@@ -46,6 +46,46 @@ pub fn commit(tenant: &str, case: Uuid, version: u64, prev: ChainHash) -> Commit
     .seal(prev)
 }
 
+/// A case commit's body as a release before hash scheme 2 wrote it: scheme 1, the one event
+/// `event_type` (`<prefix>.<name>`) at `schema_version`, by `old-{role}`, its command named as
+/// the event, recorded now. Tests change what else they need before sealing it.
+pub fn first_scheme_body(
+    tenant: &str,
+    case: Uuid,
+    kind: &str,
+    version: u64,
+    (event_type, schema_version, data): (&str, u32, serde_json::Value),
+    role: &str,
+) -> CommitBody {
+    let id = Uuid::now_v7();
+    let name = event_type.split_once('.').map_or(event_type, |(_, n)| n);
+    CommitBody {
+        hash_scheme: 1,
+        commit_id: id,
+        tenant: tenant.to_owned(),
+        case_id: case,
+        case_kind: kind.to_owned(),
+        version,
+        events: vec![EventRecord {
+            event_type: event_type.to_owned(),
+            schema_version,
+            data,
+        }],
+        actor: Actor {
+            id: format!("old-{role}"),
+            role: role.to_owned(),
+            unit: None,
+        },
+        command: CommandInfo {
+            name: name.to_owned(),
+            request_hash: "0".repeat(64),
+        },
+        correlation_id: id,
+        causation_id: None,
+        recorded_at: Timestamp::now(),
+    }
+}
+
 /// Appends `n` commits to a new case, returning them in order.
 pub async fn case_with(log: &Log, tenant: &str, n: u64) -> (Uuid, Vec<Commit>) {
     let case = Uuid::now_v7();

@@ -1375,32 +1375,21 @@ async fn a_first_version_event_is_read_through_its_upcaster(w: World) {
         .unwrap()
         .remove(0)
         .commit;
-    let notice = docket_eventlog::CommitBody {
-        hash_scheme: 1,
-        commit_id: uuid::Uuid::now_v7(),
-        tenant: "qinghe".to_owned(),
-        case_id: case.as_uuid(),
-        case_kind: "hazard".to_owned(),
-        version: 2,
-        events: vec![docket_eventlog::EventRecord {
-            event_type: "case.supervision_noticed".to_owned(),
-            schema_version: 1,
-            data: json!({"number": 1, "notice": "限期核实", "due": "2025-03-10T00:00:00Z"}),
-        }],
-        actor: docket_eventlog::Actor {
-            id: "supervisor-1".to_owned(),
-            role: "supervisor".to_owned(),
-            unit: None,
-        },
-        command: docket_eventlog::CommandInfo {
-            name: "supervise".to_owned(),
-            request_hash: "0".repeat(64),
-        },
-        correlation_id: uuid::Uuid::now_v7(),
-        causation_id: None,
-        recorded_at: "2025-03-03T03:00:00Z".parse().unwrap(),
-    }
-    .seal(filed.hash.clone());
+    let mut notice = docket_eventlog::contract::first_scheme_body(
+        "qinghe",
+        case.as_uuid(),
+        "hazard",
+        2,
+        (
+            "case.supervision_noticed",
+            1,
+            json!({"number": 1, "notice": "限期核实", "due": "2025-03-10T00:00:00Z"}),
+        ),
+        "supervisor",
+    );
+    notice.command.name = "supervise".to_owned();
+    notice.recorded_at = "2025-03-03T03:00:00Z".parse().unwrap();
+    let notice = notice.seal(filed.hash.clone());
     w.log.append(&notice).await.unwrap();
     let read = w.read_model().await;
     Projector::new(w.log.clone(), read.clone())
