@@ -30,8 +30,10 @@ async fn silent_and_slow_connections_past_the_limit_do_not_stop_healthz() {
         }
         held.push(s);
     }
+    // The median of ten within 100 ms, and every one within a second: the tests around it share
+    // two cores, so one request may wait for the scheduler, not for the server.
     let client = reqwest::Client::new();
-    let mut slowest = Duration::ZERO;
+    let mut took = Vec::new();
     for _ in 0..10 {
         let started = Instant::now();
         let r = client
@@ -40,12 +42,14 @@ async fn silent_and_slow_connections_past_the_limit_do_not_stop_healthz() {
             .await
             .expect("healthz answers");
         assert!(r.status().is_success(), "{}", r.status());
-        slowest = slowest.max(started.elapsed());
+        took.push(started.elapsed());
     }
+    took.sort_unstable();
     assert!(
-        slowest < Duration::from_millis(100),
-        "healthz took {slowest:?}"
+        took[4] < Duration::from_millis(100),
+        "healthz took {took:?}"
     );
+    assert!(took[9] < Duration::from_secs(1), "healthz took {took:?}");
     // A silent connection that was not made to give way is closed after the header timeout.
     let mut last = held.pop().unwrap();
     last.set_read_timeout(Some(Duration::from_secs(10)))
