@@ -308,3 +308,40 @@ pub(crate) async fn list(
         .collect();
     Ok(Json(json!({ "items": items })))
 }
+
+/// `GET /v1/quarantine`: the commits the projector could not apply and holds aside, with why,
+/// in log order: a tenant's supervisors see their tenant's (without log positions, which count
+/// other tenants' commits), administrators every tenant's. Each held case refuses commands until
+/// an operator runs `docket repair`.
+pub(crate) async fn quarantine(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<Json<Value>, ApiError> {
+    if !matches!(actor.role, Role::Supervisor | Role::Admin) {
+        return Err(ApiError::RoleNotPermitted(format!(
+            "the quarantine is for supervisors and administrators, not {}",
+            actor.role
+        )));
+    }
+    let admin = actor.role == Role::Admin;
+    let held = state
+        .read
+        .quarantined((!admin).then_some(actor.tenant.as_str()))
+        .await?;
+    let items: Vec<Value> = held
+        .into_iter()
+        .map(|q| {
+            let mut item = json!({
+                "tenant": q.tenant,
+                "case_id": q.case_id,
+                "version": q.version,
+                "reason": q.reason,
+            });
+            if admin {
+                item["position"] = json!(q.position);
+            }
+            item
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}

@@ -21,6 +21,28 @@ use docket_projections::ReadModel;
 pub use auth::{AuthError, Authenticator, Claims};
 pub use problem::ApiError;
 
+/// The read model's quarantine, as the command service asks it whether a case is held.
+#[derive(Debug, Clone)]
+pub struct HeldCases(pub ReadModel);
+
+#[async_trait::async_trait]
+impl docket_commands::Quarantine for HeldCases {
+    async fn quarantined_at(
+        &self,
+        tenant: &docket_domain::TenantId,
+        case_id: docket_domain::CaseId,
+    ) -> Result<Option<u64>, docket_commands::CommandError> {
+        self.0
+            .quarantined_at(tenant.as_str(), &case_id.to_string())
+            .await
+            .map_err(|e| {
+                docket_commands::CommandError::Log(docket_eventlog::LogError::Unavailable(
+                    format!("the read model's quarantine cannot be read: {e}").into(),
+                ))
+            })
+    }
+}
+
 /// Request bodies over this size are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -39,6 +61,7 @@ pub const DEFAULT_RATE: (u32, u32) = (50, 200);
 
 impl AppState {
     pub fn new(commands: CommandService, read: ReadModel, auth: Authenticator) -> Self {
+        let commands = commands.with_quarantine(std::sync::Arc::new(HeldCases(read.clone())));
         Self {
             commands,
             read,
@@ -81,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", get(events::stream))
         .route("/v1/audit/runs", post(audit::start).get(audit::list))
         .route("/v1/audit/runs/{id}", get(audit::show))
+        .route("/v1/quarantine", get(audit::quarantine))
         .route("/v1/persons/find", post(persons::find))
         .route("/v1/persons/{id}", get(persons::file))
         .route("/v1/persons/{id}/views", get(persons::views))
@@ -92,18 +116,24 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `GET /v1/status`: the log's head, how far the read model has projected it, and the lag
-/// between them, for monitoring. Needs no token: it shows no case data.
+/// `GET /v1/status`: the log's head, how far the read model has projected it, the lag between
+/// them, and how many commits (of how many cases) are quarantined, for monitoring: anything
+/// quarantined wants an operator. Needs no token: it shows no case data.
 async fn status(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     let head = state.commands.log().head().await?;
     let projected = state.read.projected();
+    let held = state.read.quarantined(None).await?;
+    let mut cases: Vec<&str> = held.iter().map(|q| q.case_id.as_str()).collect();
+    cases.sort_unstable();
+    cases.dedup();
     Ok(axum::Json(serde_json::json!({
         "log_head": head,
         "projected": projected,
         "lag": head.saturating_sub(projected),
         "read_model": state.read.dialect(),
+        "quarantined": { "commits": held.len(), "cases": cases.len() },
     })))
 }
 

@@ -34,6 +34,8 @@ pub enum ApiError {
     PersonNotFound,
     /// 404: no audit run with this id that the caller may see.
     AuditRunNotFound,
+    /// 409: a commit of the case cannot be projected; it takes no commands until repaired.
+    Quarantined(String),
     /// 409: an audit is running already; `run` is its id, where the caller may see it.
     AuditRunning { run: Option<uuid::Uuid> },
     /// 404: no case kind knows this action.
@@ -75,6 +77,7 @@ impl From<CommandError> for ApiError {
                 detail: e.to_string(),
             },
             CommandError::Log(log) => log.into(),
+            CommandError::Quarantined { .. } => ApiError::Quarantined(e.to_string()),
             CommandError::Corrupt { .. } | CommandError::Privacy(_) => {
                 ApiError::Internal(e.to_string())
             }
@@ -187,6 +190,12 @@ impl ApiError {
                 "no such audit run for this caller (runs are kept until the server restarts, the \
                  last 16 of them)"
                     .to_owned(),
+            ),
+            ApiError::Quarantined(detail) => (
+                StatusCode::CONFLICT,
+                "case-quarantined",
+                "Case quarantined",
+                detail.clone(),
             ),
             ApiError::AuditRunning { run } => {
                 if let Some(run) = run {

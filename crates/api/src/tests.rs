@@ -822,6 +822,111 @@ async fn status_reports_the_projection_lag() {
     assert_eq!(last["read_model"], "sqlite");
 }
 
+/// A commit this release cannot read (an event version of a newer one) quarantines its case: the
+/// status counts it for the operator, supervisors see it listed with why, and the case answers
+/// 409 `case-quarantined` to commands and reads instead of failing, while the rest serves.
+#[tokio::test]
+async fn a_quarantined_case_answers_409_and_the_status_counts_it() {
+    let app = app().await;
+    let held = app.file_hazard().await;
+    let other = app.file_hazard().await;
+    let case: uuid::Uuid = held.parse().unwrap();
+    let filed = app.log.read_case("qinghe", case).await.unwrap().remove(0);
+    let newer = docket_eventlog::contract::first_scheme_body(
+        "qinghe",
+        case,
+        "hazard",
+        2,
+        ("case.verified", 99, json!({"severity": "general"})),
+        "handler",
+    );
+    let position = app
+        .log
+        .append(&newer.seal(filed.commit.hash))
+        .await
+        .unwrap()
+        .position;
+    assert!(
+        app.state
+            .read
+            .wait_until(position, Duration::from_secs(5))
+            .await
+    );
+
+    let status = app.call("GET", "/v1/status", None, &[], None).await.body;
+    assert_eq!(
+        status["quarantined"],
+        json!({"commits": 1, "cases": 1}),
+        "{status}"
+    );
+    assert_eq!(status["lag"], 0, "{status}");
+
+    let verify = r#"{"severity":"general","responsible_party":"餐馆"}"#;
+    let r = app.act(&held, "verify", Role::Handler, verify).await;
+    assert_problem(&r, StatusCode::CONFLICT, "case-quarantined");
+    assert!(r.body["detail"].as_str().unwrap().contains("docket repair"));
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/cases/{held}"),
+            Some(Role::Supervisor),
+            &[],
+            None,
+        )
+        .await;
+    assert_problem(&r, StatusCode::CONFLICT, "case-quarantined");
+    assert_eq!(
+        app.log.head().await.unwrap(),
+        position,
+        "nothing was written"
+    );
+    let r = app.act(&other, "verify", Role::Handler, verify).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    let listed = app
+        .call("GET", "/v1/quarantine", Some(Role::Supervisor), &[], None)
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let items = listed.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", listed.body);
+    assert_eq!(items[0]["case_id"], held.as_str());
+    assert_eq!(items[0]["version"], 2);
+    assert!(
+        items[0]["reason"].as_str().unwrap().contains("v99"),
+        "{}",
+        listed.body
+    );
+    assert!(
+        items[0].get("position").is_none(),
+        "positions count other tenants' commits"
+    );
+    let admin = app
+        .call("GET", "/v1/quarantine", Some(Role::Admin), &[], None)
+        .await;
+    assert_eq!(
+        admin.body["items"][0]["position"], position,
+        "{}",
+        admin.body
+    );
+    let theirs = app
+        .send(
+            Request::builder()
+                .uri("/v1/quarantine")
+                .header(
+                    "authorization",
+                    format!("Bearer {}", app.token_in("other", Role::Supervisor)),
+                )
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(theirs.body["items"], json!([]), "{}", theirs.body);
+    let handler = app
+        .call("GET", "/v1/quarantine", Some(Role::Handler), &[], None)
+        .await;
+    assert_problem(&handler, StatusCode::FORBIDDEN, "role-not-permitted");
+}
+
 #[tokio::test]
 async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_go_on() {
     let mut app = app().await;

@@ -163,6 +163,25 @@ pub enum CommandError {
     /// The case's recorded history cannot be read or replayed.
     #[error("the history of case {case_id} cannot be replayed: {reason}")]
     Corrupt { case_id: Uuid, reason: String },
+    /// A commit of the case could not be projected and is held aside: the case takes no
+    /// command until `docket repair` has applied it.
+    #[error(
+        "case {case_id} is quarantined: its commit at log position {position} cannot be \
+         projected by this release; it takes no commands until an operator runs `docket repair`"
+    )]
+    Quarantined { case_id: Uuid, position: u64 },
+}
+
+/// Where the command service learns that a case is quarantined: a commit of it could not be
+/// projected (the read model keeps the list).
+#[async_trait::async_trait]
+pub trait Quarantine: Send + Sync + fmt::Debug {
+    /// The log position of the case's first quarantined commit, if it is held.
+    async fn quarantined_at(
+        &self,
+        tenant: &TenantId,
+        case_id: CaseId,
+    ) -> Result<Option<u64>, CommandError>;
 }
 
 /// The command service.
@@ -175,6 +194,8 @@ pub struct CommandService {
     vault: Option<Vault>,
     /// The tenants' directories as last read.
     directories: Arc<directory::DirectoryCache>,
+    /// The cases held because a commit of theirs cannot be projected: none, without one.
+    quarantine: Option<Arc<dyn Quarantine>>,
 }
 
 /// Idempotency keys are scoped to the tenant and the acting user.
@@ -216,6 +237,48 @@ impl CommandService {
             policies: Arc::new(Policies::default()),
             vault: None,
             directories: Arc::default(),
+            quarantine: None,
+        }
+    }
+
+    /// Sets where quarantined cases are looked up: they refuse commands until repaired.
+    pub fn with_quarantine(mut self, quarantine: Arc<dyn Quarantine>) -> Self {
+        self.quarantine = Some(quarantine);
+        self
+    }
+
+    /// A case whose history this release cannot replay is, once the projector has met the same
+    /// commit, quarantined: that is the answer, not a fault.
+    async fn unless_quarantined(
+        &self,
+        loaded: Result<LoadedCase, CommandError>,
+        tenant: &TenantId,
+        case_id: CaseId,
+    ) -> Result<LoadedCase, CommandError> {
+        match loaded {
+            Err(CommandError::Corrupt { .. }) => {
+                self.check_not_quarantined(tenant, case_id).await?;
+                loaded
+            }
+            loaded => loaded,
+        }
+    }
+
+    /// Refuses a command on a case whose commits are held in quarantine.
+    async fn check_not_quarantined(
+        &self,
+        tenant: &TenantId,
+        case_id: CaseId,
+    ) -> Result<(), CommandError> {
+        let Some(quarantine) = &self.quarantine else {
+            return Ok(());
+        };
+        match quarantine.quarantined_at(tenant, case_id).await? {
+            Some(position) => Err(CommandError::Quarantined {
+                case_id: case_id.as_uuid(),
+                position,
+            }),
+            None => Ok(()),
         }
     }
 
@@ -288,7 +351,10 @@ impl CommandService {
         actor: &Actor,
         case_id: CaseId,
     ) -> Result<LoadedCase, CommandError> {
-        let case = load_case(self.log.as_ref(), &actor.tenant, case_id).await?;
+        let loaded = load_case(self.log.as_ref(), &actor.tenant, case_id).await;
+        let case = self
+            .unless_quarantined(loaded, &actor.tenant, case_id)
+            .await?;
         match &case.state {
             Some(s) if actor.reach().covers(s) => Ok(case),
             _ => Err(CommandError::NotFound),
@@ -401,6 +467,7 @@ impl CommandService {
         // otherwise the log's cached view will do, since a stale one only costs a conflict.
         let mut fresh = request.expected_version.is_some();
         let mut named_case_checked = false;
+        let mut quarantine_checked = false;
         let mut contention = Contention::new();
         loop {
             // Every name the command gives is checked against the tenant's directory as it
@@ -409,9 +476,15 @@ impl CommandService {
             // A filing's case id is new: there is nothing to load.
             let case = match (request.case_id, fresh) {
                 (None, _) => LoadedCase::new_case(),
-                (Some(_), true) => load_case(self.log.as_ref(), &actor.tenant, case_id).await?,
+                (Some(_), true) => {
+                    let loaded = load_case(self.log.as_ref(), &actor.tenant, case_id).await;
+                    self.unless_quarantined(loaded, &actor.tenant, case_id)
+                        .await?
+                }
                 (Some(_), false) => {
-                    load_for_update(self.log.as_ref(), &actor.tenant, case_id).await?
+                    let loaded = load_for_update(self.log.as_ref(), &actor.tenant, case_id).await;
+                    self.unless_quarantined(loaded, &actor.tenant, case_id)
+                        .await?
                 }
             };
             // A retry of a commit this actor made (the id is theirs: tenant, actor, case and
@@ -435,6 +508,10 @@ impl CommandService {
                     }
                     Some(s) if !reach.covers(s) => return Err(CommandError::NotFound),
                     Some(_) => {}
+                }
+                if !quarantine_checked {
+                    self.check_not_quarantined(&actor.tenant, case_id).await?;
+                    quarantine_checked = true;
                 }
             }
             if let Some(expected) = request.expected_version
@@ -546,6 +623,7 @@ impl CommandService {
         tenant: &TenantId,
         case_id: CaseId,
     ) -> Result<Option<Outcome>, CommandError> {
+        self.check_not_quarantined(tenant, case_id).await?;
         for _ in 0..MAX_ATTEMPTS {
             let case = load_case(self.log.as_ref(), tenant, case_id).await?;
             let Some(before) = &case.state else {

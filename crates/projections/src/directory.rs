@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use docket_domain::directory::{self, Directory, DirectoryEvent, STREAM_KIND};
 use docket_eventlog::Recorded;
 
-use crate::ProjectionError;
+use crate::rows::{Held, QuarantinedCommit};
 
 /// Whether a commit is a directory's, not a case's.
 pub(crate) fn is_directory(recorded: &Recorded) -> bool {
@@ -50,64 +50,90 @@ pub(crate) struct PlannedDirectory {
     pub(crate) entries: Vec<EntryRow>,
 }
 
-/// Folds the batch's directory commits onto the stored directories, tenant by tenant.
+/// Folds the batch's directory commits onto the stored directories, tenant by tenant. A commit
+/// that cannot be applied is quarantined with every later commit of that directory.
 pub(crate) fn plan(
     batch: &[Recorded],
     stored: Vec<StoredDirectory>,
-) -> Result<Vec<PlannedDirectory>, ProjectionError> {
-    let mut working: HashMap<String, (i64, Directory)> = HashMap::new();
+    held: &Held,
+) -> (Vec<PlannedDirectory>, Vec<QuarantinedCommit>) {
+    let mut working: HashMap<String, (i64, Result<Directory, String>)> = HashMap::new();
     for s in stored {
-        let state = serde_json::from_str(&s.state).map_err(|e| ProjectionError::Unprojectable {
-            position: batch.first().map_or(0, |r| r.position),
-            reason: format!("stored directory of {}: {e}", s.tenant),
-        })?;
+        let state = serde_json::from_str(&s.state)
+            .map_err(|e| format!("the stored directory of {}: {e}", s.tenant));
         working.insert(s.tenant, (s.version, state));
     }
+    let mut quarantined = held.first.clone();
+    let mut held_aside = Vec::new();
     let mut order: Vec<String> = Vec::new();
     let mut positions: HashMap<String, i64> = HashMap::new();
     for recorded in batch.iter().filter(|r| is_directory(r)) {
         let body = &recorded.commit.body;
-        let unprojectable = |reason: String| ProjectionError::Unprojectable {
-            position: recorded.position,
-            reason,
+        let stream = body.case_id.to_string();
+        if let Some(&first) = quarantined.get(&stream) {
+            held_aside.push(QuarantinedCommit::following(recorded, first));
+            continue;
+        }
+        let (version, state) = working
+            .entry(body.tenant.clone())
+            .or_insert_with(|| (0, Ok(Directory::default())));
+        let folded: Result<Directory, String> = 'commit: {
+            if body.version as i64 != *version + 1 {
+                break 'commit Err(format!(
+                    "directory of {} at version {} follows version {version}",
+                    body.tenant, body.version
+                ));
+            }
+            let mut folded = match state {
+                Ok(state) => state.clone(),
+                Err(reason) => break 'commit Err(reason.clone()),
+            };
+            for record in &body.events {
+                let event = DirectoryEvent::from_record(
+                    &record.event_type,
+                    record.schema_version,
+                    &record.data,
+                )
+                .map_err(|e| e.to_string());
+                folded = match event
+                    .and_then(|e| directory::evolve(folded, &e).map_err(|e| e.to_string()))
+                {
+                    Ok(folded) => folded,
+                    Err(reason) => break 'commit Err(reason),
+                };
+            }
+            Ok(folded)
         };
-        let (version, state) = working.entry(body.tenant.clone()).or_default();
-        if body.version as i64 != *version + 1 {
-            return Err(unprojectable(format!(
-                "directory of {} at version {} follows version {version}",
-                body.tenant, body.version
-            )));
-        }
-        let mut folded = std::mem::take(state);
-        for record in &body.events {
-            let event = DirectoryEvent::from_record(
-                &record.event_type,
-                record.schema_version,
-                &record.data,
-            )
-            .map_err(|e| unprojectable(e.to_string()))?;
-            folded = directory::evolve(folded, &event).map_err(|e| unprojectable(e.to_string()))?;
-        }
-        *state = folded;
-        *version = body.version as i64;
-        positions.insert(body.tenant.clone(), recorded.position as i64);
-        if !order.contains(&body.tenant) {
-            order.push(body.tenant.clone());
+        match folded {
+            Ok(folded) => {
+                *state = Ok(folded);
+                *version = body.version as i64;
+                positions.insert(body.tenant.clone(), recorded.position as i64);
+                if !order.contains(&body.tenant) {
+                    order.push(body.tenant.clone());
+                }
+            }
+            Err(reason) => {
+                quarantined.insert(stream, recorded.position as i64);
+                held_aside.push(QuarantinedCommit::of(recorded, reason, None));
+            }
         }
     }
-    order
+    let planned = order
         .into_iter()
         .map(|tenant| {
             let (version, state) = &working[&tenant];
-            Ok(PlannedDirectory {
+            let state = state.as_ref().expect("a directory applied to is readable");
+            PlannedDirectory {
                 version: *version,
                 position: positions[&tenant],
                 state: serde_json::to_string(state).expect("a directory serializes"),
                 entries: entries(state),
                 tenant,
-            })
+            }
         })
-        .collect()
+        .collect();
+    (planned, held_aside)
 }
 
 /// Every entry of a directory, retired ones too.

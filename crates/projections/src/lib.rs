@@ -26,10 +26,10 @@ pub use audit::{AuditReport, Finding, Progress, Reporter, TenantTotals, audit};
 pub use projector::{CASES, DEFAULT_BATCH, Projector};
 pub use queries::{
     CaseFilter, CaseLink, CaseSummary, DailyCount, DirectoryEntry, HistoryEntry, NamesInUse, Page,
-    PersonCase, RepeatOf, StreamedCommit,
+    PersonCase, RepairReport, RepeatOf, StreamedCommit,
 };
 pub use rebuild::{NEXT_SCHEMA, RebuildReport, Target, rebuild};
-pub use rows::METRICS;
+pub use rows::{METRICS, QuarantinedCommit};
 pub use stats::{
     Dimension, DispatchRecord, GroupCounts, MEDIAN, NetworkCounts, NetworkGroup, P90, StatsQuery,
     UnitRow, by_unit, percentile,

@@ -251,7 +251,63 @@ macro_rules! on_db {
 }
 pub(crate) use on_db;
 
+/// What `ReadModel::repair` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RepairReport {
+    /// Cases (and directories) tried.
+    pub cases: u64,
+    /// Commits that applied and left the quarantine.
+    pub applied: u64,
+    /// Commits that still cannot be applied.
+    pub still_held: u64,
+}
+
 impl ReadModel {
+    /// The commits kept aside because they cannot be projected, of one tenant or all, in log
+    /// order.
+    pub async fn quarantined(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<Vec<crate::QuarantinedCommit>, ProjectionError> {
+        on_db!(self, quarantined(tenant))
+    }
+
+    /// The position of a case's first quarantined commit, if the case is held.
+    pub async fn quarantined_at(
+        &self,
+        tenant: &str,
+        case_id: &str,
+    ) -> Result<Option<u64>, ProjectionError> {
+        Ok(on_db!(self, quarantined_at(tenant, case_id))?.map(|p| p as u64))
+    }
+
+    /// Applies the quarantined commits again (of one case, or of every held case), reading
+    /// them from `log`: after an upgrade that reads them, the cases project and take commands
+    /// again.
+    pub async fn repair(
+        &self,
+        log: &dyn docket_eventlog::EventLog,
+        case_id: Option<&str>,
+    ) -> Result<RepairReport, ProjectionError> {
+        let mut streams: Vec<String> = self
+            .quarantined(None)
+            .await?
+            .into_iter()
+            .map(|q| q.case_id)
+            .filter(|c| case_id.is_none_or(|only| only == c))
+            .collect();
+        streams.sort();
+        streams.dedup();
+        let mut report = RepairReport::default();
+        for stream in streams {
+            let (applied, still) = on_db!(self, repair_stream(log, &stream))?;
+            report.cases += 1;
+            report.applied += applied;
+            report.still_held += still;
+        }
+        Ok(report)
+    }
+
     /// Cases of `tenant` matching `filter`, newest first; `after` is the previous page's cursor.
     pub async fn list_cases(
         &self,

@@ -618,6 +618,8 @@ pub(crate) struct BatchPlan {
     pub(crate) yearly_counts: Vec<(CountKey, i64)>,
     /// The last number handed out per counter, after the batch.
     pub(crate) numbers: Vec<(NumberKey, i64)>,
+    /// The commits kept aside, in log order.
+    pub(crate) quarantined: Vec<QuarantinedCommit>,
 }
 
 /// Per-day counts summed over the periods their days begin with (`YYYY-MM-DD` cut to `period`
@@ -645,17 +647,12 @@ fn rolled_up(counts: &[(CountKey, i64)], period: usize) -> Vec<(CountKey, i64)> 
         .collect()
 }
 
-fn number_key(recorded: &Recorded) -> Result<NumberKey, ProjectionError> {
+fn number_key(recorded: &Recorded) -> Result<NumberKey, String> {
     let body = &recorded.commit.body;
     let kind: CaseKind = body
         .case_kind
         .parse()
-        .map_err(
-            |e: docket_domain::InvalidInput| ProjectionError::Unprojectable {
-                position: recorded.position,
-                reason: e.message,
-            },
-        )?;
+        .map_err(|e: docket_domain::InvalidInput| e.message)?;
     Ok(NumberKey {
         tenant: body.tenant.clone(),
         kind: kind.as_str(),
@@ -663,29 +660,97 @@ fn number_key(recorded: &Recorded) -> Result<NumberKey, ProjectionError> {
     })
 }
 
-/// The number counters the filings of a batch draw on.
-pub(crate) fn number_keys(batch: &[Recorded]) -> Result<Vec<NumberKey>, ProjectionError> {
+/// The number counters the filings of a batch draw on (a filing of no known kind draws on
+/// none: it is quarantined).
+pub(crate) fn number_keys(batch: &[Recorded]) -> Vec<NumberKey> {
     let mut keys = Vec::new();
     for recorded in batch.iter().filter(|r| r.commit.body.version == 1) {
-        let key = number_key(recorded)?;
-        if !keys.contains(&key) {
+        if let Ok(key) = number_key(recorded)
+            && !keys.contains(&key)
+        {
             keys.push(key);
         }
     }
-    Ok(keys)
+    keys
+}
+
+/// A commit the projector could not apply, or one that follows such a commit in its case (or
+/// directory): kept aside with why, while the rest of the log projects.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QuarantinedCommit {
+    pub position: i64,
+    pub tenant: String,
+    /// The case's id, or a directory's stream id.
+    pub case_id: String,
+    pub version: i64,
+    pub reason: String,
+    /// The number a quarantined filing drew, which its case keeps once repaired.
+    pub number: Option<String>,
+}
+
+impl QuarantinedCommit {
+    pub(crate) fn of(recorded: &Recorded, reason: String, number: Option<String>) -> Self {
+        let body = &recorded.commit.body;
+        tracing::error!(
+            position = recorded.position,
+            tenant = %body.tenant,
+            case_id = %body.case_id,
+            version = body.version,
+            %reason,
+            "commit quarantined: it cannot be projected; its case refuses commands until `docket repair`"
+        );
+        QuarantinedCommit {
+            position: recorded.position as i64,
+            tenant: body.tenant.clone(),
+            case_id: body.case_id.to_string(),
+            version: body.version as i64,
+            reason,
+            number,
+        }
+    }
+
+    /// Why a commit after a quarantined one of its stream is quarantined too.
+    pub(crate) fn following(recorded: &Recorded, first: i64) -> Self {
+        Self::of(
+            recorded,
+            format!("follows the quarantined commit at position {first}"),
+            None,
+        )
+    }
+}
+
+/// What the quarantine holds already for the streams (cases, directories) a batch continues:
+/// each one's first quarantined position, and the numbers quarantined filings drew.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Held {
+    pub(crate) first: std::collections::HashMap<String, i64>,
+    /// Set only when repairing: the numbers of the filings being applied again.
+    pub(crate) numbers: std::collections::HashMap<String, String>,
+}
+
+fn reason_of(e: ProjectionError) -> String {
+    match e {
+        ProjectionError::Unprojectable { reason, .. } => reason,
+        other => other.to_string(),
+    }
 }
 
 /// Works out a batch in log order: each case's final row, every history entry, link and
-/// counter increment, and the numbers its filings take (counting on from `numbers`).
+/// counter increment, and the numbers its filings take (counting on from `numbers`). A commit
+/// that cannot be applied is quarantined with every later commit of its case; the other cases
+/// go on. Each commit's rows are added only once it is worked out whole.
 pub(crate) fn plan_batch(
     batch: &[Recorded],
     stored: Vec<StoredCase>,
     mut numbers: std::collections::HashMap<NumberKey, i64>,
-) -> Result<BatchPlan, ProjectionError> {
+    held: &Held,
+) -> BatchPlan {
     use std::collections::HashMap;
 
     struct Working {
         state: Option<CaseState>,
+        /// Why the stored state cannot be read, if it cannot.
+        unreadable: Option<String>,
         version: i64,
         number: String,
         filed_at: i64,
@@ -695,16 +760,20 @@ pub(crate) fn plan_batch(
     }
     let mut cases: HashMap<String, Working> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
+    let mut quarantined = held.first.clone();
     for s in stored {
-        let position = batch.first().map_or(0, |r| r.position);
-        let state = serde_json::from_str(&s.state).map_err(|e| ProjectionError::Unprojectable {
-            position,
-            reason: format!("stored state of case {}: {e}", s.case_id),
-        })?;
+        let (state, unreadable) = match serde_json::from_str(&s.state) {
+            Ok(state) => (Some(state), None),
+            Err(e) => (
+                None,
+                Some(format!("the stored state of case {}: {e}", s.case_id)),
+            ),
+        };
         cases.insert(
             s.case_id,
             Working {
-                state: Some(state),
+                state,
+                unreadable,
                 version: s.version,
                 number: s.number,
                 filed_at: s.filed_at,
@@ -723,48 +792,82 @@ pub(crate) fn plan_batch(
         let body = &recorded.commit.body;
         let case_id = body.case_id.to_string();
         let version = body.version as i64;
-        let unprojectable = |reason: String| ProjectionError::Unprojectable {
-            position: recorded.position,
-            reason,
-        };
-        if version == 1 {
-            if cases.contains_key(&case_id) {
-                return Err(unprojectable(format!("case {case_id} is filed twice")));
+        if let Some(&first) = quarantined.get(&case_id) {
+            plan.quarantined
+                .push(QuarantinedCommit::following(recorded, first));
+            continue;
+        }
+        let mut drawn = None;
+        let mut filed_here = false;
+        let worked: Result<(Projected, CaseState), String> = 'commit: {
+            if version == 1 {
+                if cases.contains_key(&case_id) {
+                    break 'commit Err(format!("case {case_id} is filed twice"));
+                }
+                let number = match held.numbers.get(&case_id) {
+                    Some(number) => number.clone(),
+                    None => {
+                        let key = match number_key(recorded) {
+                            Ok(key) => key,
+                            Err(reason) => break 'commit Err(reason),
+                        };
+                        let last = numbers.entry(key.clone()).or_insert(0);
+                        *last += 1;
+                        let kind: CaseKind =
+                            key.kind.parse().expect("a number key's kind is a kind");
+                        docket_domain::CaseNumber::new(kind, key.year as i16, *last as u32)
+                            .to_string()
+                    }
+                };
+                drawn = Some(number.clone());
+                filed_here = true;
+                cases.insert(
+                    case_id.clone(),
+                    Working {
+                        state: None,
+                        unreadable: None,
+                        version: 0,
+                        number,
+                        filed_at: micros(body.recorded_at),
+                        filed_by: body.actor.id.clone(),
+                        closed_at: None,
+                        row: None,
+                    },
+                );
             }
-            let key = number_key(recorded)?;
-            let last = numbers.entry(key.clone()).or_insert(0);
-            *last += 1;
-            let kind: CaseKind = body
-                .case_kind
-                .parse()
-                .map_err(|e: docket_domain::InvalidInput| unprojectable(e.message))?;
-            let number =
-                docket_domain::CaseNumber::new(kind, key.year as i16, *last as u32).to_string();
-            cases.insert(
-                case_id.clone(),
-                Working {
-                    state: None,
-                    version: 0,
-                    number,
-                    filed_at: micros(body.recorded_at),
-                    filed_by: body.actor.id.clone(),
-                    closed_at: None,
-                    row: None,
-                },
-            );
-        }
-        let working = cases.get_mut(&case_id).ok_or_else(|| {
-            unprojectable(format!(
-                "case {case_id} version {version} before its filing"
-            ))
-        })?;
-        if working.version != version - 1 {
-            return Err(unprojectable(format!(
-                "case {case_id} version {version} does not follow the projected version {}",
-                working.version
-            )));
-        }
-        let (projected, state) = project(recorded, working.state.take())?;
+            let Some(working) = cases.get_mut(&case_id) else {
+                break 'commit Err(format!(
+                    "case {case_id} version {version} before its filing"
+                ));
+            };
+            if working.version != version - 1 {
+                break 'commit Err(format!(
+                    "case {case_id} version {version} does not follow the projected version {}",
+                    working.version
+                ));
+            }
+            if let Some(reason) = &working.unreadable {
+                break 'commit Err(reason.clone());
+            }
+            project(recorded, working.state.take()).map_err(reason_of)
+        };
+        let (projected, state) = match worked {
+            Ok(worked) => worked,
+            Err(reason) => {
+                // The case's rows stay as its last applied commit left them (within this batch
+                // too); a filing that failed leaves no case behind, only its number.
+                if filed_here {
+                    cases.remove(&case_id);
+                }
+                quarantined.insert(case_id.clone(), recorded.position as i64);
+                plan.quarantined
+                    .push(QuarantinedCommit::of(recorded, reason, drawn));
+                continue;
+            }
+        };
+        let working = cases
+            .get_mut(&case_id)
+            .expect("a case worked out is in the batch's cases");
         working.state = Some(state);
         working.version = version;
         working.closed_at = match (projected.row.is_closed, working.closed_at) {
@@ -863,5 +966,5 @@ pub(crate) fn plan_batch(
     touched
         .sort_by(|a, b| (&a.0.tenant, a.0.kind, a.0.year).cmp(&(&b.0.tenant, b.0.kind, b.0.year)));
     plan.numbers = touched;
-    Ok(plan)
+    plan
 }

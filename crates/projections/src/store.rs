@@ -243,6 +243,18 @@ pub(crate) const TABLES: &[(&str, &[&str], &str)] = &[
         ],
         "tenant, entry, case_kind, id",
     ),
+    (
+        "quarantine",
+        &[
+            "position",
+            "tenant",
+            "case_id",
+            "version",
+            "reason",
+            "case_number",
+        ],
+        "position",
+    ),
     ("checkpoints", &["projection", "position"], "projection"),
 ];
 
@@ -417,12 +429,27 @@ macro_rules! dialect {
                 tx.rollback().await?;
                 return Err(ProjectionError::Superseded { at: from });
             }
+            let held = load_held(&mut tx, batch).await?;
+            plan_and_write(&mut tx, batch, &held).await?;
+            tx.commit().await?;
+            Ok(last)
+        }
+
+        /// Works out and writes what `batch` changes, quarantining what cannot be applied:
+        /// returns the commits quarantined.
+        async fn plan_and_write(
+            tx: &mut Transaction<'_, Db>,
+            batch: &[Recorded],
+            held: &rows::Held,
+        ) -> Result<Vec<rows::QuarantinedCommit>, ProjectionError> {
+            let mut quarantined = Vec::new();
             // Directories' commits go to their own tables; the rest are cases'.
             let cases: std::borrow::Cow<'_, [Recorded]> =
                 if batch.iter().any(crate::directory::is_directory) {
-                    let directories = load_directories(&mut tx, batch).await?;
-                    let planned = crate::directory::plan(batch, directories)?;
-                    write_directories(&mut tx, &planned).await?;
+                    let directories = load_directories(tx, batch).await?;
+                    let (planned, aside) = crate::directory::plan(batch, directories, held);
+                    write_directories(tx, &planned).await?;
+                    quarantined.extend(aside);
                     batch
                         .iter()
                         .filter(|r| !crate::directory::is_directory(r))
@@ -431,16 +458,160 @@ macro_rules! dialect {
                 } else {
                     batch.into()
                 };
-            let stored = load_cases(&mut tx, &cases).await?;
+            let stored = load_cases(tx, &cases).await?;
             let mut numbers = std::collections::HashMap::new();
-            for key in rows::number_keys(&cases)? {
-                let last = last_number(&mut tx, &key).await?;
+            for key in rows::number_keys(&cases) {
+                let last = last_number(tx, &key).await?;
                 numbers.insert(key, last);
             }
-            let plan = rows::plan_batch(&cases, stored, numbers)?;
-            write_plan(&mut tx, &plan).await?;
+            let mut plan = rows::plan_batch(&cases, stored, numbers, held);
+            quarantined.append(&mut plan.quarantined);
+            write_plan(tx, &plan).await?;
+            write_quarantined(tx, &quarantined).await?;
+            Ok(quarantined)
+        }
+
+        /// The quarantined commits' streams among those `batch` continues: each one's first
+        /// quarantined position.
+        async fn load_held(
+            tx: &mut Transaction<'_, Db>,
+            batch: &[Recorded],
+        ) -> Result<rows::Held, ProjectionError> {
+            let mut ids: Vec<String> = batch
+                .iter()
+                .filter(|r| r.commit.body.version > 1)
+                .map(|r| r.commit.body.case_id.to_string())
+                .collect();
+            ids.sort();
+            ids.dedup();
+            let mut held = rows::Held::default();
+            for chunk in ids.chunks(500) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "SELECT case_id, MIN(position) AS first FROM quarantine WHERE case_id IN (",
+                );
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.clone());
+                }
+                q.push(") GROUP BY case_id");
+                for r in q.build().fetch_all(&mut **tx).await? {
+                    held.first.insert(r.try_get("case_id")?, r.try_get("first")?);
+                }
+            }
+            Ok(held)
+        }
+
+        async fn write_quarantined(
+            tx: &mut Transaction<'_, Db>,
+            quarantined: &[rows::QuarantinedCommit],
+        ) -> Result<(), ProjectionError> {
+            for chunk in quarantined.chunks(500) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO quarantine (position, tenant, case_id, version, reason, case_number) ",
+                );
+                q.push_values(chunk, |mut b, c| {
+                    b.push_bind(c.position)
+                        .push_bind(c.tenant.clone())
+                        .push_bind(c.case_id.clone())
+                        .push_bind(c.version)
+                        .push_bind(c.reason.clone())
+                        .push_bind(c.number.clone());
+                });
+                q.push(
+                    " ON CONFLICT (position) DO UPDATE SET reason = excluded.reason,
+                        case_number = COALESCE(excluded.case_number, quarantine.case_number)",
+                );
+                q.build().execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
+        /// Applies the quarantined commits of one case (or directory) again, in one transaction
+        /// that holds the projector off: those that apply now leave the quarantine, with the
+        /// case's rows as if they had never been held; the rest stay, with today's reason.
+        /// Returns (commits applied, commits still held).
+        pub(crate) async fn repair_stream(
+            pool: &$pool,
+            log: &dyn docket_eventlog::EventLog,
+            case_id: &str,
+        ) -> Result<(u64, u64), ProjectionError> {
+            let mut tx = pool.begin().await?;
+            // The projector writes only after moving the checkpoint: taking its row first
+            // keeps it from quarantining behind this repair's back.
+            sqlx::query("UPDATE checkpoints SET position = position WHERE projection = $1")
+                .bind(CASES)
+                .execute(&mut *tx)
+                .await?;
+            let rows = sqlx::query(
+                "SELECT position, case_number FROM quarantine WHERE case_id = $1 ORDER BY position",
+            )
+            .bind(case_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut held = rows::Held::default();
+            let mut commits = Vec::with_capacity(rows.len());
+            for r in rows {
+                let position: i64 = r.try_get("position")?;
+                if let Some(number) = r.try_get::<Option<String>, _>("case_number")? {
+                    held.numbers.insert(case_id.to_owned(), number);
+                }
+                let recorded = log.read_position(position as u64).await?.ok_or_else(|| {
+                    ProjectionError::Unprojectable {
+                        position: position as u64,
+                        reason: "the log holds no commit at this position".to_owned(),
+                    }
+                })?;
+                commits.push(recorded);
+            }
+            sqlx::query("DELETE FROM quarantine WHERE case_id = $1")
+                .bind(case_id)
+                .execute(&mut *tx)
+                .await?;
+            let still = plan_and_write(&mut tx, &commits, &held).await?;
             tx.commit().await?;
-            Ok(last)
+            let still = still.len() as u64;
+            Ok((commits.len() as u64 - still, still))
+        }
+
+        /// The quarantined commits, of one tenant or all, in log order.
+        pub(crate) async fn quarantined(
+            pool: &$pool,
+            tenant: Option<&str>,
+        ) -> Result<Vec<rows::QuarantinedCommit>, ProjectionError> {
+            let rows = sqlx::query(
+                "SELECT position, tenant, case_id, version, reason, case_number FROM quarantine
+                 WHERE $1 IS NULL OR tenant = $1 ORDER BY position",
+            )
+            .bind(tenant)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(rows::QuarantinedCommit {
+                        position: r.try_get("position")?,
+                        tenant: r.try_get("tenant")?,
+                        case_id: r.try_get("case_id")?,
+                        version: r.try_get("version")?,
+                        reason: r.try_get("reason")?,
+                        number: r.try_get("case_number")?,
+                    })
+                })
+                .collect()
+        }
+
+        /// The first quarantined position of a case of `tenant`, if it is held.
+        pub(crate) async fn quarantined_at(
+            pool: &$pool,
+            tenant: &str,
+            case_id: &str,
+        ) -> Result<Option<i64>, ProjectionError> {
+            Ok(sqlx::query_scalar(
+                "SELECT MIN(position) FROM quarantine WHERE case_id = $1 AND tenant = $2",
+            )
+            .bind(case_id)
+            .bind(tenant)
+            .fetch_one(pool)
+            .await?)
         }
 
         /// The stored directories of the tenants whose directories a batch continues.
@@ -1454,6 +1625,7 @@ macro_rules! dialect {
             let rows = sqlx::query(
                 "SELECT tenant, case_id, state FROM cases
                  WHERE NOT is_closed AND watch_at <= $1 AND case_id > $2
+                   AND case_id NOT IN (SELECT case_id FROM quarantine)
                  ORDER BY case_id LIMIT $3",
             )
             .bind(now)

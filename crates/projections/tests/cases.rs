@@ -163,6 +163,31 @@ impl World {
             .await
     }
 
+    /// Runs `sql` on the read model's database behind its back, as a bug or an upgrade would.
+    async fn execute(&self, sql: &'static str) {
+        match &self.backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", self.dir.join("read.sqlite").display());
+                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            Backend::Postgres(db) => {
+                let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
+    }
+
+    /// Where the read model lives, for a rebuild or an audit.
+    fn target(&self) -> docket_projections::Target {
+        match &self.backend {
+            Backend::Sqlite => docket_projections::Target::Sqlite(self.dir.join("read.sqlite")),
+            Backend::Postgres(db) => docket_projections::Target::Postgres(db.url().to_owned()),
+        }
+    }
+
     async fn read_model(&self) -> ReadModel {
         self.read_model_of("sqlite").await.unwrap()
     }
@@ -625,26 +650,10 @@ async fn an_interrupted_rebuild_resumes_and_swaps_in_a_model_equal_to_a_fresh_on
         .await
         .unwrap();
     let before = live.digest().await.unwrap();
-    let target = match &w.backend {
-        Backend::Sqlite => docket_projections::Target::Sqlite(w.dir.join("read.sqlite")),
-        Backend::Postgres(db) => docket_projections::Target::Postgres(db.url().to_owned()),
-    };
+    let target = w.target();
     let log: Arc<dyn EventLog> = w.log.clone();
     // The live model goes wrong (as after a bug in a projection): the rebuild must put it right.
-    let tamper = "UPDATE cases SET title = 'tampered'";
-    match &w.backend {
-        Backend::Sqlite => {
-            let url = format!("sqlite://{}", w.dir.join("read.sqlite").display());
-            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            sqlx::query(tamper).execute(&pool).await.unwrap();
-            pool.close().await;
-        }
-        Backend::Postgres(db) => {
-            let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
-            sqlx::query(tamper).execute(&pool).await.unwrap();
-            pool.close().await;
-        }
-    }
+    w.execute("UPDATE cases SET title = 'tampered'").await;
     let tampered = live.digest().await.unwrap();
     assert_ne!(tampered, before);
 
@@ -904,10 +913,7 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
         .catch_up()
         .await
         .unwrap();
-    let target = match &w.backend {
-        Backend::Sqlite => docket_projections::Target::Sqlite(w.dir.join("read.sqlite")),
-        Backend::Postgres(db) => docket_projections::Target::Postgres(db.url().to_owned()),
-    };
+    let target = w.target();
     let report = docket_projections::audit(w.log.clone(), &target, "sqlite", &|_| {})
         .await
         .unwrap();
@@ -1047,10 +1053,7 @@ async fn the_projector_goes_on_while_an_audit_walks_and_compares(w: World) {
     let read = w.read_model().await;
     let projector = Projector::new(w.log.clone(), read.clone());
     projector.catch_up().await.unwrap();
-    let target = match &w.backend {
-        Backend::Sqlite => docket_projections::Target::Sqlite(w.dir.join("read.sqlite")),
-        Backend::Postgres(db) => docket_projections::Target::Postgres(db.url().to_owned()),
-    };
+    let target = w.target();
     let (paused_tx, paused) = std::sync::mpsc::channel::<&'static str>();
     let (release, released) = std::sync::mpsc::channel::<()>();
     let log: Arc<dyn docket_eventlog::EventLog> = w.log.clone();
@@ -1415,4 +1418,285 @@ async fn a_first_version_event_is_read_through_its_upcaster(w: World) {
         json!({"notice": 1, "answer": "已核实"}),
     )
     .await;
+}
+
+/// The read model's quarantine, as the command service asks it.
+#[derive(Debug)]
+struct HeldIn(ReadModel);
+
+#[async_trait::async_trait]
+impl docket_commands::Quarantine for HeldIn {
+    async fn quarantined_at(
+        &self,
+        tenant: &docket_domain::TenantId,
+        case_id: CaseId,
+    ) -> Result<Option<u64>, docket_commands::CommandError> {
+        Ok(self
+            .0
+            .quarantined_at(tenant.as_str(), &case_id.to_string())
+            .await
+            .unwrap())
+    }
+}
+
+/// A commit sealed onto the last one of `case`, of one event at `schema_version`.
+async fn append_raw(
+    w: &World,
+    tenant: &str,
+    case: uuid::Uuid,
+    version: u64,
+    (event_type, schema_version, data): (&str, u32, serde_json::Value),
+) -> u64 {
+    let prev = match w.log.read_case(tenant, case).await.unwrap().pop() {
+        Some(last) => last.commit.hash,
+        None => docket_eventlog::ChainHash::genesis(),
+    };
+    let body = docket_eventlog::contract::first_scheme_body(
+        tenant,
+        case,
+        "hazard",
+        version,
+        (event_type, schema_version, data),
+        "supervisor",
+    );
+    w.log.append(&body.seal(prev)).await.unwrap().position
+}
+
+fn notice(schema_version: u32) -> (&'static str, u32, serde_json::Value) {
+    (
+        "case.supervision_noticed",
+        schema_version,
+        json!({"number": 1, "notice": "限期核实", "due": "2030-03-10T00:00:00Z", "unit": "qinghe-safety"}),
+    )
+}
+
+on_both!(a_commit_that_cannot_be_applied_is_quarantined_and_the_rest_of_the_log_projects);
+/// A commit of a newer release (an event version this one does not know) is held aside with its
+/// position and why, and so is every later commit of its case, and a filing this release cannot
+/// read keeps the number it drew; the other cases of the tenant and of other tenants project on,
+/// the held case takes no commands, and a repair by this release leaves it held. A rebuild holds
+/// the same commits, so the audit's recount agrees.
+async fn a_commit_that_cannot_be_applied_is_quarantined_and_the_rest_of_the_log_projects(w: World) {
+    let held = w.file("qinghe", "g-1", "held").await;
+    let neighbour = w.file("qinghe", "g-1", "neighbour").await;
+    let newer = append_raw(&w, "qinghe", held.as_uuid(), 2, notice(99)).await;
+    let after = append_raw(&w, "qinghe", held.as_uuid(), 3, notice(1)).await;
+    let unreadable_filing = CaseId::new();
+    let filing = append_raw(
+        &w,
+        "qinghe",
+        unreadable_filing.as_uuid(),
+        1,
+        ("case.filed", 99, json!({"title": "from the future"})),
+    )
+    .await;
+    w.act(
+        "qinghe",
+        Role::Handler,
+        neighbour,
+        "verify",
+        json!({"severity": "general", "responsible_party": "餐馆"}),
+    )
+    .await;
+    let elsewhere = w.file("other", "g-1", "another tenant").await;
+    let last_filing = w.file("qinghe", "g-2", "filed after").await;
+
+    let read = w.read_model().await;
+    let head = w.log.head().await.unwrap();
+    assert_eq!(
+        Projector::new(w.log.clone(), read.clone())
+            .catch_up()
+            .await
+            .unwrap(),
+        head,
+        "the projection went past the commits it could not apply"
+    );
+    let quarantined = read.quarantined(None).await.unwrap();
+    let positions: Vec<i64> = quarantined.iter().map(|q| q.position).collect();
+    assert_eq!(
+        positions,
+        [newer as i64, after as i64, filing as i64],
+        "{quarantined:?}"
+    );
+    assert!(
+        quarantined[0].reason.contains("99"),
+        "{}",
+        quarantined[0].reason
+    );
+    assert_eq!(
+        quarantined[1].reason,
+        format!("follows the quarantined commit at position {newer}")
+    );
+    assert!(quarantined.iter().all(|q| q.tenant == "qinghe"));
+    assert!(read.quarantined(Some("other")).await.unwrap().is_empty());
+    assert_eq!(
+        read.quarantined_at("qinghe", &held.to_string())
+            .await
+            .unwrap(),
+        Some(newer)
+    );
+    assert_eq!(
+        read.quarantined_at("other", &held.to_string())
+            .await
+            .unwrap(),
+        None,
+        "another tenant's quarantine is not this tenant's"
+    );
+
+    let list = read
+        .list_cases("qinghe", &CaseFilter::default(), None, 50)
+        .await
+        .unwrap();
+    let version_of = |id: CaseId| {
+        list.items
+            .iter()
+            .find(|c| c.id == id.as_uuid())
+            .map(|c| c.version)
+    };
+    assert_eq!(
+        version_of(held),
+        Some(1),
+        "as its last applied commit left it"
+    );
+    assert_eq!(version_of(neighbour), Some(2));
+    assert_eq!(version_of(unreadable_filing), None);
+    // The unreadable filing drew the third number: the case filed after it has the fourth.
+    assert_eq!(
+        quarantined[2].number.as_deref().map(|n| &n[n.len() - 6..]),
+        Some("000003")
+    );
+    let last = list
+        .items
+        .iter()
+        .find(|c| c.id == last_filing.as_uuid())
+        .unwrap();
+    assert!(last.number.ends_with("000004"), "{}", last.number);
+    let theirs = read
+        .list_cases("other", &CaseFilter::default(), None, 50)
+        .await
+        .unwrap();
+    assert_eq!(theirs.items.len(), 1);
+    assert_eq!(theirs.items[0].id, elsewhere.as_uuid());
+
+    // The held case refuses commands; the others take them.
+    let commands = w
+        .commands
+        .clone()
+        .with_quarantine(Arc::new(HeldIn(read.clone())));
+    let verify = || {
+        CaseCommand::parse_action(
+            CaseKind::Hazard,
+            "verify",
+            json!({"severity": "general", "responsible_party": "餐馆"}),
+        )
+        .unwrap()
+    };
+    let refused = commands
+        .handle(
+            &actor("qinghe", Role::Handler),
+            CommandRequest {
+                case_id: Some(held),
+                command: verify(),
+                idempotency_key: None,
+                expected_version: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, docket_commands::CommandError::Quarantined { position, .. } if position == newer),
+        "{refused:?}"
+    );
+    let head_before = w.log.head().await.unwrap();
+    assert_eq!(head_before, head, "a refused command writes nothing");
+
+    // This release still cannot read them: a repair leaves them held, and says so.
+    let report = read.repair(w.log.as_ref(), None).await.unwrap();
+    assert_eq!((report.cases, report.applied, report.still_held), (2, 0, 3));
+    assert_eq!(read.quarantined(None).await.unwrap(), quarantined);
+
+    // A rebuild from the log holds the same commits: the live model and a recount agree.
+    let before = read.digest().await.unwrap();
+    let target = w.target();
+    let log: Arc<dyn EventLog> = w.log.clone();
+    docket_projections::rebuild(log, &target, "sqlite", &|_, _| {})
+        .await
+        .unwrap();
+    let rebuilt = w.read_model().await;
+    assert_eq!(rebuilt.digest().await.unwrap(), before);
+}
+
+on_both!(a_case_whose_stored_state_cannot_be_read_is_held_until_repaired);
+/// A case whose stored state no longer reads (as after an upgrade that changed it) holds its next
+/// commit aside while the others project; once it reads again, `repair` applies the held commit,
+/// and the model is the one a projection that never held it builds.
+async fn a_case_whose_stored_state_cannot_be_read_is_held_until_repaired(w: World) {
+    let held = w.file("qinghe", "g-1", "held").await;
+    let other = w.file("qinghe", "g-1", "other").await;
+    let read = w.read_model().await;
+    let projector = Projector::new(w.log.clone(), read.clone());
+    projector.catch_up().await.unwrap();
+    w.execute("UPDATE cases SET state = '~' || state WHERE title = 'held'")
+        .await;
+    let verify = json!({"severity": "major", "responsible_party": "餐馆"});
+    w.act("qinghe", Role::Handler, held, "verify", verify.clone())
+        .await;
+    w.act("qinghe", Role::Handler, other, "verify", verify)
+        .await;
+    projector.catch_up().await.unwrap();
+    let quarantined = read.quarantined(None).await.unwrap();
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert_eq!(quarantined[0].case_id, held.to_string());
+    assert!(
+        quarantined[0].reason.contains("stored state"),
+        "{}",
+        quarantined[0].reason
+    );
+    let severity = |read: ReadModel, id: CaseId| async move {
+        read.list_cases("qinghe", &CaseFilter::default(), None, 50)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|c| c.id == id.as_uuid())
+            .unwrap()
+            .severity
+    };
+    assert_eq!(
+        severity(read.clone(), other).await.as_deref(),
+        Some("major")
+    );
+    assert_eq!(
+        severity(read.clone(), held).await.as_deref(),
+        Some("general")
+    );
+
+    let report = read.repair(w.log.as_ref(), None).await.unwrap();
+    assert_eq!((report.applied, report.still_held), (0, 1), "{report:?}");
+
+    w.execute("UPDATE cases SET state = substr(state, 2) WHERE title = 'held'")
+        .await;
+    let report = read
+        .repair(w.log.as_ref(), Some(&held.to_string()))
+        .await
+        .unwrap();
+    assert_eq!((report.cases, report.applied, report.still_held), (1, 1, 0));
+    assert!(read.quarantined(None).await.unwrap().is_empty());
+    assert_eq!(severity(read.clone(), held).await.as_deref(), Some("major"));
+    assert_eq!(
+        read.history("qinghe", held.as_uuid()).await.unwrap().len(),
+        2
+    );
+
+    let repaired = read.digest().await.unwrap();
+    let target = w.target();
+    let log: Arc<dyn EventLog> = w.log.clone();
+    docket_projections::rebuild(log, &target, "sqlite", &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        w.read_model().await.digest().await.unwrap(),
+        repaired,
+        "the repaired model is the one a projection that never held the commit builds"
+    );
 }

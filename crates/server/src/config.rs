@@ -100,6 +100,17 @@ pub(crate) struct RebuildArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct RepairArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// The case to repair (its id); every quarantined case when left out.
+    pub(crate) case: Option<String>,
+    /// List the quarantined commits and why, and change nothing.
+    #[arg(long)]
+    pub(crate) list: bool,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct EraseArgs {
     #[command(flatten)]
     pub(crate) store: StoreArgs,

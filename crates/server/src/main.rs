@@ -22,8 +22,8 @@ use docket_projections::{Projector, ReadModel, Target};
 use tokio::sync::watch;
 
 use crate::config::{
-    DataDir, DemoArgs, EraseArgs, ExportChainArgs, RebuildArgs, ServeArgs, StoreArgs, TokenArgs,
-    TokenCheckArgs, VerifyArgs,
+    DataDir, DemoArgs, EraseArgs, ExportChainArgs, RebuildArgs, RepairArgs, ServeArgs, StoreArgs,
+    TokenArgs, TokenCheckArgs, VerifyArgs,
 };
 
 #[derive(Debug, Parser)]
@@ -46,6 +46,10 @@ enum Command {
     /// Rebuild a projection from the whole log into fresh tables while the current ones keep
     /// serving, then swap them in at once. Safe to interrupt and run again: it resumes.
     Rebuild(RebuildArgs),
+    /// Apply again the commits the projector quarantined (it could not read them: an event of a
+    /// newer release, a stored state an upgrade changed), after an upgrade that reads them: the
+    /// cases project and take commands again. `--list` shows what is held and why.
+    Repair(RepairArgs),
     /// Erase a person's personal data by destroying their key: the log keeps its commits and
     /// hash chains, the person's name, ID number, phone and address become unreadable everywhere.
     ErasePerson(EraseArgs),
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Token(args) => token(args),
         Command::Rebuild(args) => rebuild::run(args),
+        Command::Repair(args) => rebuild::repair(args),
         Command::ErasePerson(args) => erase_person(args),
         Command::Verify(args) => verify::run(args),
         Command::ExportChain(args) => verify::export_chain(args),
@@ -256,7 +261,8 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     let vault = open_vault(&args.store, &dir).await?;
     let commands = CommandService::new(log.clone(), Arc::new(SystemClock))
         .with_policies(policies)
-        .with_vault(vault);
+        .with_vault(vault)
+        .with_quarantine(Arc::new(docket_api::HeldCases(read.clone())));
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

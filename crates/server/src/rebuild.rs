@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use docket_projections::{CASES, rebuild};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::config::{DataDir, RebuildArgs};
-use crate::{BoxError, open_log, read_model_target};
+use crate::config::{DataDir, RebuildArgs, RepairArgs};
+use crate::{BoxError, open_log, open_read_model, read_model_target};
 
 pub(crate) fn run(args: RebuildArgs) -> Result<(), Box<dyn std::error::Error>> {
     if args.projection != CASES {
@@ -58,5 +58,77 @@ async fn rebuild_cases(args: RebuildArgs) -> Result<(), BoxError> {
         report.position,
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// `docket repair [CASE] [--list]`: the quarantined commits applied again.
+pub(crate) fn repair(args: RepairArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime
+        .block_on(repair_quarantined(args))
+        .map_err(|e| e as Box<dyn std::error::Error>)
+}
+
+async fn repair_quarantined(args: RepairArgs) -> Result<(), BoxError> {
+    if let Some(case) = &args.case {
+        // A case's id, or a directory's stream id, as the list shows it.
+        if uuid::Uuid::try_parse(case).map(|u| u.hyphenated().to_string()) != Ok(case.clone()) {
+            return Err(format!(
+                "{:?} is not a case id (8-4-4-4-12 lowercase hex digits, as `docket repair --list` shows it)",
+                docket_domain::shown(case)
+            )
+            .into());
+        }
+    }
+    let dir = DataDir::create(&args.store.data.data_dir)?;
+    let (log, log_name) = open_log(&args.store, &dir).await?;
+    let read = open_read_model(&args.store, &dir, &log_name).await?;
+    let held: Vec<_> = read
+        .quarantined(None)
+        .await?
+        .into_iter()
+        .filter(|q| args.case.as_ref().is_none_or(|c| *c == q.case_id))
+        .collect();
+    if held.is_empty() {
+        println!(
+            "docket: nothing is quarantined{}",
+            args.case
+                .as_ref()
+                .map(|c| format!(" of case {c}"))
+                .unwrap_or_default()
+        );
+        return Ok(());
+    }
+    if args.list {
+        for q in &held {
+            println!(
+                "position {}\ttenant {}\tcase {} version {}\t{}",
+                q.position, q.tenant, q.case_id, q.version, q.reason
+            );
+        }
+        return Ok(());
+    }
+    let report = read.repair(log.as_ref(), args.case.as_deref()).await?;
+    println!(
+        "docket: {} case(s) tried: {} commit(s) applied, {} still quarantined",
+        report.cases, report.applied, report.still_held
+    );
+    if report.still_held > 0 {
+        for q in read.quarantined(None).await? {
+            if args.case.as_ref().is_none_or(|c| *c == q.case_id) {
+                eprintln!(
+                    "docket: still held: position {} case {}: {}",
+                    q.position, q.case_id, q.reason
+                );
+            }
+        }
+        return Err(format!(
+            "{} commit(s) still cannot be projected by this release",
+            report.still_held
+        )
+        .into());
+    }
     Ok(())
 }
