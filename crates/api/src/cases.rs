@@ -6,8 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use docket_commands::{CommandRequest, Outcome};
-use docket_domain::person::Disclosure;
+use docket_commands::{CommandRequest, Outcome, Read, names_earlier_cases, shows_repeats};
 use docket_domain::{CaseCommand, CaseId, CaseKind};
 use docket_projections::CaseFilter;
 use serde::Deserialize;
@@ -40,19 +39,19 @@ pub(crate) async fn show_people(
     actor: &docket_commands::Actor,
     case: &docket_domain::CaseState,
     case_id: CaseId,
-    via: &str,
+    read: Read,
     value: &mut Value,
 ) -> Result<(), ApiError> {
     let Some(vault) = state.commands.vault() else {
         return Ok(());
     };
-    let disclosure = case.disclosure(actor.role, actor.unit.as_ref());
+    let disclosure = actor.disclosure(case, read);
     let tenant = actor.tenant.as_str();
     let shown = vault
         .render(tenant, value, disclosure)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    record_views(state, actor, shown, Some(case_id), via).await
+    record_views(state, actor, shown, Some(case_id), read.name()).await
 }
 
 /// The linked cases `actor` reaches, and how many others there are: counted, not shown.
@@ -183,7 +182,7 @@ pub(crate) async fn file(
         &actor,
         &outcome.state,
         outcome.case_id,
-        "filing",
+        Read::Filing,
         &mut body,
     )
     .await?;
@@ -225,7 +224,7 @@ pub(crate) async fn act(
         &actor,
         &outcome.state,
         outcome.case_id,
-        "action",
+        Read::Action,
         &mut body,
     )
     .await?;
@@ -259,13 +258,15 @@ pub(crate) async fn detail(
     let (links, links_outside_reach) = in_reach(&state, &actor, links, |l| l.case).await?;
     // Which earlier petitions a person made is the person's: shown only to those who see the
     // case's people in clear, and not at all where they are withheld.
-    let disclosure = current.disclosure(actor.role, actor.unit.as_ref());
+    let disclosure = actor.disclosure(current, Read::Case);
     let mut repeat_of = state
         .read
         .repeat_of(actor.tenant.as_str(), case_id.as_uuid())
         .await?;
-    let repeat = (disclosure != Disclosure::Withheld).then_some(!repeat_of.is_empty());
-    if disclosure != Disclosure::Clear {
+    let repeat = shows_repeats(disclosure).then_some(!repeat_of.is_empty());
+    if !shows_repeats(disclosure) {
+        repeat_of.clear();
+    } else if !names_earlier_cases(disclosure) {
         repeat_of.retain(|r| r.by != "person");
     }
     let (repeat_of, repeat_of_outside_reach) =
@@ -320,7 +321,7 @@ pub(crate) async fn detail(
         ),
         "case": current,
     });
-    show_people(&state, &actor, current, case_id, "case", &mut body).await?;
+    show_people(&state, &actor, current, case_id, Read::Case, &mut body).await?;
     let mut headers = HeaderMap::new();
     headers.insert(
         header::ETAG,
@@ -619,11 +620,37 @@ pub(crate) async fn list(
         .list_cases(actor.tenant.as_str(), &filter, cursor, limit)
         .await?;
     let names = Names::of(&state, actor.tenant.as_str()).await?;
+    // Whether a petition repeats an earlier one is its people's: shown as the case shows them,
+    // and a case whose people the caller may not see is neither a repeat nor not one to them.
+    let petitions: Vec<Uuid> = page
+        .items
+        .iter()
+        .filter(|c| c.kind == CaseKind::Petition.as_str())
+        .map(|c| c.id)
+        .collect();
+    let states = if petitions.is_empty() {
+        std::collections::HashMap::new()
+    } else {
+        state
+            .read
+            .case_states(actor.tenant.as_str(), &petitions)
+            .await?
+    };
+    let repeats_shown = |c: &docket_projections::CaseSummary| {
+        c.kind != CaseKind::Petition.as_str()
+            || states
+                .get(&c.id)
+                .is_some_and(|s| shows_repeats(actor.disclosure(s, Read::List)))
+    };
     let items: Vec<Value> = page
         .items
         .iter()
+        .filter(|c| filter.repeat.is_none() || repeats_shown(c))
         .map(|c| {
             let mut item = json!(c);
+            if !repeats_shown(c) {
+                item["repeat"] = Value::Null;
+            }
             item["names"] = names.of_case(
                 &c.kind,
                 &c.community,
@@ -660,7 +687,7 @@ pub(crate) async fn history(
         .await?;
     let mut body = json!({ "case_id": case_id, "commits": entries });
     if let Some(current) = &case.state {
-        show_people(&state, &actor, current, case_id, "history", &mut body).await?;
+        show_people(&state, &actor, current, case_id, Read::History, &mut body).await?;
     }
     Ok(Json(body).into_response())
 }

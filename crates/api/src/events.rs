@@ -18,7 +18,7 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use docket_commands::Actor;
-use docket_domain::person::Disclosure;
+use docket_commands::Read;
 use docket_projections::StreamedCommit;
 use serde::Deserialize;
 
@@ -122,13 +122,7 @@ impl Cursor {
     async fn event(&self, commit: StreamedCommit) -> Result<Event, String> {
         let mut data = serde_json::to_value(&commit).map_err(|e| e.to_string())?;
         if let Some(vault) = self.state.commands.vault() {
-            let shown = match commit
-                .case
-                .disclosure(self.actor.role, self.actor.unit.as_ref())
-            {
-                Disclosure::Withheld => Disclosure::Withheld,
-                Disclosure::Clear | Disclosure::Masked => Disclosure::Masked,
-            };
+            let shown = self.actor.disclosure(&commit.case, Read::Events);
             vault
                 .render(self.actor.tenant.as_str(), &mut data, shown)
                 .await

@@ -2,16 +2,19 @@
 //!
 //! A person is known by a pseudonymous id; the same resident ID number gives the same id within
 //! a tenant (through a keyed hash: the number itself is never stored). A person file lists every
-//! case naming the person, flags repeat petitions, and shows the details as last recorded. Files
-//! hold personal data in clear, so only petition officers and supervisors open them, and each
-//! opening is recorded; only supervisors read that record.
+//! case naming the person that the caller reaches and that shows the person to them (the others
+//! within reach are left out, those outside it counted), flags repeat petitions, and shows the
+//! details as the newest of those cases that shows them best recorded them, as that case shows
+//! them (the one disclosure rule, `docket_commands::Read`). Files hold personal data, so only
+//! petition officers and supervisors open them, and each showing in clear is recorded; only
+//! supervisors read that record.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use docket_commands::Actor;
+use docket_commands::{Actor, Read, shows_repeats};
 use docket_domain::person::{Disclosure, PersonId, is_resident_id_number};
-use docket_domain::{CaseId, InvalidInput, Role};
+use docket_domain::{InvalidInput, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -123,34 +126,53 @@ async fn person_file(
         .read
         .person_cases(tenant, person.as_uuid(), FILE_LIMIT + 1)
         .await?;
-    if cases.is_empty() {
-        return Err(ApiError::PersonNotFound);
-    }
     let more = cases.len() > FILE_LIMIT as usize;
     cases.truncate(FILE_LIMIT as usize);
-    // The details as the newest case naming the person recorded them.
-    let newest = CaseId::from_uuid(cases[0].id).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let case = state.commands.load_in_reach(actor, newest).await?;
-    let mut details = case
-        .state
-        .as_ref()
-        .and_then(|s| sealed_details(s, person))
-        .unwrap_or(Value::Null);
+    let ids: Vec<uuid::Uuid> = cases.iter().map(|c| c.id).collect();
+    let states = state.read.case_states(tenant, &ids).await?;
+    // The cases within reach that show the person at all (the others counted, or, where the
+    // person is withheld, not even that); the details as the newest of them that shows the
+    // person best recorded them, and shown that way.
+    let reach = actor.reach();
+    let mut outside_reach = 0;
+    let mut shown_from: Option<(&docket_domain::CaseState, Disclosure)> = None;
+    let mut listed = Vec::with_capacity(cases.len());
+    for case in &cases {
+        let Some(case_state) = states.get(&case.id).filter(|s| reach.covers(s)) else {
+            outside_reach += 1;
+            continue;
+        };
+        let disclosure = actor.disclosure(case_state, Read::PersonFile);
+        if !shows_repeats(disclosure) {
+            continue;
+        }
+        if shown_from
+            .is_none_or(|(_, best)| best != Disclosure::Clear && disclosure == Disclosure::Clear)
+        {
+            shown_from = Some((case_state, disclosure));
+        }
+        listed.push(case);
+    }
+    let Some((from, disclosure)) = shown_from else {
+        return Err(ApiError::PersonNotFound);
+    };
+    let mut details = sealed_details(from, person).unwrap_or(Value::Null);
     if let Some(vault) = state.commands.vault() {
         let shown = vault
-            .render(tenant, &mut details, Disclosure::Clear)
+            .render(tenant, &mut details, disclosure)
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        record_views(state, actor, shown, None, "person-file").await?;
+        record_views(state, actor, shown, None, Read::PersonFile.name()).await?;
     }
-    let petitions = cases.iter().filter(|c| c.kind == "petition").count();
-    let repeats = cases.iter().filter(|c| c.repeat).count();
+    let petitions = listed.iter().filter(|c| c.kind == "petition").count();
+    let repeats = listed.iter().filter(|c| c.repeat).count();
     Ok(Json(json!({
         "person": person,
         "details": details,
         "petitions": petitions,
         "repeat_petitions": repeats,
-        "cases": cases,
+        "cases": listed,
+        "cases_outside_reach": outside_reach,
         "more": more,
     }))
     .into_response())

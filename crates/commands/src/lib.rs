@@ -7,6 +7,7 @@
 //! only). A case outside reach is not found.
 
 mod directory;
+mod disclosure;
 mod load;
 
 use std::fmt;
@@ -30,6 +31,7 @@ use uuid::Uuid;
 pub use directory::{
     DIRECTORY_KIND, DirectoryOutcome, KeptDirectory, SEED_ACTOR, directory_stream,
 };
+pub use disclosure::{Read, names_earlier_cases, shows_repeats};
 use load::load_for_update;
 pub use load::{LoadedCase, load_case};
 

@@ -272,6 +272,26 @@ impl ReadModel {
         on_db!(self, quarantined(tenant))
     }
 
+    /// The cases' states as last projected (those of `tenant` the model holds and can read), for
+    /// the rules a list applies per case.
+    pub async fn case_states(
+        &self,
+        tenant: &str,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, docket_domain::CaseState>, ProjectionError> {
+        let stored = on_db!(self, case_states(tenant, ids))?;
+        Ok(stored
+            .into_iter()
+            .filter_map(|(id, state)| match serde_json::from_str(&state) {
+                Ok(state) => Some((id, state)),
+                Err(e) => {
+                    tracing::warn!(case_id = %id, error = %e, "a stored case state does not read");
+                    None
+                }
+            })
+            .collect())
+    }
+
     /// The position of a case's first quarantined commit, if the case is held.
     pub async fn quarantined_at(
         &self,

@@ -573,6 +573,28 @@ macro_rules! dialect {
             Ok((commits.len() as u64 - still, still))
         }
 
+        /// The stored states of these cases of `tenant` (those it holds).
+        pub(crate) async fn case_states(
+            pool: &$pool,
+            tenant: &str,
+            ids: &[Uuid],
+        ) -> Result<Vec<(Uuid, String)>, ProjectionError> {
+            let mut states = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(500) {
+                let mut q = QueryBuilder::<Db>::new("SELECT case_id, state FROM cases WHERE tenant = ");
+                q.push_bind(tenant.to_owned()).push(" AND case_id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.to_string());
+                }
+                q.push(")");
+                for r in q.build().fetch_all(pool).await? {
+                    states.push((uuid(r.try_get::<&str, _>("case_id")?)?, r.try_get("state")?));
+                }
+            }
+            Ok(states)
+        }
+
         /// The quarantined commits, of one tenant or all, in log order.
         pub(crate) async fn quarantined(
             pool: &$pool,

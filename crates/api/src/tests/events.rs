@@ -8,20 +8,20 @@ use super::*;
 
 /// One server-sent event: its id and data.
 #[derive(Debug, Clone)]
-struct Sent {
-    id: u64,
-    data: Value,
+pub(super) struct Sent {
+    pub(super) id: u64,
+    pub(super) data: Value,
 }
 
 /// An open event stream, read event by event.
-struct Stream {
+pub(super) struct Stream {
     body: BodyDataStream,
     buffer: String,
 }
 
 impl Stream {
     /// The next event, or `None` if none comes within `wait`.
-    async fn next(&mut self, wait: Duration) -> Option<Sent> {
+    pub(super) async fn next(&mut self, wait: Duration) -> Option<Sent> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             while let Some(end) = self.buffer.find("\n\n") {
@@ -65,7 +65,12 @@ impl Stream {
 }
 
 impl App {
-    async fn events(&self, actor: &Actor, last_event_id: Option<&str>, query: &str) -> Stream {
+    pub(super) async fn events(
+        &self,
+        actor: &Actor,
+        last_event_id: Option<&str>,
+        query: &str,
+    ) -> Stream {
         self.events_for(actor, Duration::from_secs(600), last_event_id, query)
             .await
     }
