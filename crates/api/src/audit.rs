@@ -236,14 +236,19 @@ pub(crate) async fn start(
     };
     tracing::info!(run = %run.id, by = %actor.id, "audit started");
     let log = state.commands.log().clone();
+    let policies = state.read.policies().clone();
     let job = run.clone();
     let background = setup.clone();
     tokio::spawn(async move {
         let following = job.clone();
         let audit = tokio::spawn(async move {
-            audit(log, &background.target, &background.log_name, &|p| {
-                following.progress(p)
-            })
+            audit(
+                log,
+                &background.target,
+                &background.log_name,
+                &policies,
+                &|p| following.progress(p),
+            )
             .await
         });
         // Whatever becomes of the audit, the run ends: a panic fails it, not every run after.

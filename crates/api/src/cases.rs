@@ -333,8 +333,6 @@ pub(crate) async fn detail(
 /// A due-soon worklist shows open cases due within this long.
 const DUE_SOON: jiff::SignedDuration = jiff::SignedDuration::from_hours(72);
 
-/// An instant in a query: RFC 3339 (`2025-10-01T00:00:00+08:00`) or a tenant-local day
-/// (`2025-10-01`, its start in Asia/Shanghai).
 /// Which end of a range a list parameter is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Bound {
@@ -347,8 +345,14 @@ enum Bound {
 }
 
 /// A list's range bound as the instant the read model compares with: `*_from` at or after it,
-/// `*_to` and `*_before` before it. A day is tenant-local; a `*_to` day counts whole.
-fn parse_bound(value: &str, bound: Bound) -> Result<jiff::Timestamp, String> {
+/// `*_to` and `*_before` before it. An RFC 3339 time (`2025-10-01T00:00:00+08:00`) is that
+/// instant; a day (`2025-10-01`) is a day of the tenant's time zone (its policy's), and a `*_to`
+/// day counts whole.
+fn parse_bound(
+    value: &str,
+    bound: Bound,
+    policy: &docket_domain::deadlines::DeadlinePolicy,
+) -> Result<jiff::Timestamp, String> {
     if let Ok(t) = value.parse::<jiff::Timestamp>() {
         return Ok(t);
     }
@@ -358,16 +362,11 @@ fn parse_bound(value: &str, bound: Bound) -> Result<jiff::Timestamp, String> {
             docket_domain::shown(value)
         )
     })?;
-    let start = if bound == Bound::To {
-        day.tomorrow()
-            .map_err(|_| format!("{value:?} is the last day there is"))?
+    Ok(if bound == Bound::To {
+        policy.end_of_day(day)
     } else {
-        day
-    };
-    start
-        .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
-        .map(|z| z.timestamp())
-        .map_err(|e| e.to_string())
+        policy.start_of_day(day)
+    })
 }
 
 /// When the case last reached an end state: the commit that recorded its closure.
@@ -511,7 +510,7 @@ pub(crate) async fn list(
      -> Result<Option<jiff::Timestamp>, ApiError> {
         value
             .as_deref()
-            .map(|v| parse_bound(v, end))
+            .map(|v| parse_bound(v, end, state.read.policy(actor.tenant.as_str())))
             .transpose()
             .map_err(|detail| ApiError::BadRequest {
                 code: "invalid-query",

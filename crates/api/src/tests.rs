@@ -44,15 +44,25 @@ async fn app() -> App {
 }
 
 async fn app_with_clock(clock: Arc<dyn docket_commands::Clock>) -> App {
+    app_with(clock, docket_domain::deadlines::Policies::default()).await
+}
+
+/// An app whose tenants follow `policies` (deadlines, time zones) in commands and read model.
+async fn app_with(
+    clock: Arc<dyn docket_commands::Clock>,
+    policies: docket_domain::deadlines::Policies,
+) -> App {
     let dir = tempfile::tempdir().unwrap().keep();
     let log = Arc::new(SqliteLog::open(dir.join("log.sqlite")).unwrap());
     let read = ReadModel::open(dir.join("read.sqlite"), "sqlite")
         .await
-        .unwrap();
+        .unwrap()
+        .with_policies(policies.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(Projector::new(log.clone(), read.clone()).run(stopped));
     let auth = Authenticator::hs256(b"test-secret-test-secret-test-secret");
     let commands = CommandService::new(log.clone(), clock)
+        .with_policies(policies)
         .with_vault(docket_commands::Vault::in_memory().await.unwrap());
     seed_directory(&commands).await;
     let state = AppState::new(commands, read, auth.clone());
@@ -820,6 +830,54 @@ async fn status_reports_the_projection_lag() {
     assert_eq!(last["projected"], SEEDED + 1, "{last}");
     assert_eq!(last["lag"], 0, "{last}");
     assert_eq!(last["read_model"], "sqlite");
+}
+
+/// A tenant on London's time: a case filed at 20:00 UTC on New Year's Eve is on its 31 December
+/// in lists (`filed_from`/`filed_to` days), numbered in the old year, and its figures say so.
+#[tokio::test]
+async fn lists_and_figures_take_days_in_the_tenants_time_zone() {
+    let london = docket_domain::deadlines::DeadlinePolicy::from_toml(
+        "time_zone = \"Europe/London\"",
+        |_| Err("no calendar".to_owned()),
+    )
+    .unwrap();
+    let policies = docket_domain::deadlines::Policies::default()
+        .with_tenant("qinghe".parse().unwrap(), london);
+    let clock = Arc::new(FixedClock("2025-12-31T20:00:00Z".parse().unwrap()));
+    let app = app_with(clock, policies).await;
+    let id = app.file_hazard().await;
+    let list = |query: &'static str| {
+        let app = &app;
+        async move {
+            let uri = format!("/v1/cases?{query}&min_position={}", SEEDED + 1);
+            let r = app
+                .call("GET", &uri, Some(Role::Supervisor), &[], None)
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            r.body["items"].as_array().unwrap().clone()
+        }
+    };
+    let on_eve = list("filed_from=2025-12-31&filed_to=2025-12-31").await;
+    assert_eq!(on_eve.len(), 1);
+    assert_eq!(on_eve[0]["id"], id.as_str());
+    assert!(
+        on_eve[0]["number"]
+            .as_str()
+            .unwrap()
+            .starts_with("HZ-2025-")
+    );
+    assert!(list("filed_from=2026-01-01").await.is_empty());
+    let r = app
+        .call(
+            "GET",
+            "/v1/stats?from=2025-12-31&to=2025-12-31",
+            Some(Role::Supervisor),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["timezone"], "Europe/London", "{}", r.body);
 }
 
 /// A commit this release cannot read (an event version of a newer one) quarantines its case: the

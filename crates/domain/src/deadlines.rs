@@ -713,11 +713,18 @@ impl DeadlinePolicy {
         at.to_zoned_datetime(self.time_zone.clone()).date()
     }
 
-    /// The instant a tenant-local day closes (00:00 of the next day).
+    /// The instant a tenant-local day begins (its first moment: 00:00, or later where a
+    /// change of clocks skips midnight).
+    pub fn start_of_day(&self, day: Date) -> Timestamp {
+        day.to_zoned_datetime(self.time_zone.clone())
+            .map(|z| z.timestamp())
+            .unwrap_or(Timestamp::MAX)
+    }
+
+    /// The instant a tenant-local day closes (the next day's beginning).
     pub fn end_of_day(&self, day: Date) -> Timestamp {
         day.tomorrow()
-            .and_then(|next| next.to_zoned_datetime(self.time_zone.clone()))
-            .map(|z| z.timestamp())
+            .map(|next| self.start_of_day(next))
             .unwrap_or(Timestamp::MAX)
     }
 
@@ -791,5 +798,10 @@ impl Policies {
 
     pub fn for_tenant(&self, tenant: &crate::TenantId) -> &DeadlinePolicy {
         self.tenants.get(tenant).unwrap_or(&self.default)
+    }
+
+    /// The policy of tenants without their own.
+    pub fn default_policy(&self) -> &DeadlinePolicy {
+        &self.default
     }
 }

@@ -16,6 +16,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use docket_domain::deadlines::Policies;
 use docket_eventlog::{ChainHash, EventLog, LogError};
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
@@ -135,11 +136,13 @@ fn hash_bytes(hash: &ChainHash) -> Option<[u8; 32]> {
     Some(bytes)
 }
 
-/// Audits the log and the read model at `target`, telling `progress` as it goes.
+/// Audits the log and the read model at `target`, recounting under the tenants' `policies` as
+/// the live model counts, telling `progress` as it goes.
 pub async fn audit(
     log: Arc<dyn EventLog>,
     target: &Target,
     log_name: &str,
+    policies: &Policies,
     progress: Reporter<'_>,
 ) -> Result<AuditReport, ProjectionError> {
     let Some(_lock) = target.lock_scratch("audit").await? else {
@@ -154,7 +157,10 @@ pub async fn audit(
 
     let live = target.open(log_name).await?;
     target.drop_scratch("audit").await?;
-    let recount = target.open_scratch("audit", log_name).await?;
+    let recount = target
+        .open_scratch("audit", log_name)
+        .await?
+        .with_policies(policies.clone());
     let projector = Projector::new(log.clone(), recount.clone());
     let result = recount_and_compare(&live, &projector, &mut report, progress).await;
     live.close().await;

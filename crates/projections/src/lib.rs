@@ -35,7 +35,17 @@ pub use stats::{
     UnitRow, by_unit, percentile,
 };
 
+use docket_domain::deadlines::{DeadlinePolicy, Policies};
 use queries::on_db;
+
+/// A tenant's policy, by the tenant's name as the log writes it (one that does not parse as a
+/// tenant follows the default).
+pub(crate) fn policy_of<'p>(policies: &'p Policies, tenant: &str) -> &'p DeadlinePolicy {
+    match tenant.parse::<docket_domain::TenantId>() {
+        Ok(tenant) => policies.for_tenant(&tenant),
+        Err(_) => policies.default_policy(),
+    }
+}
 
 /// Failures of the read side.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +95,9 @@ pub(crate) enum Db {
 pub struct ReadModel {
     db: Db,
     projected: watch::Sender<u64>,
+    /// The tenants' policies: their time zones make the local days events are counted on and
+    /// the years cases are numbered in.
+    policies: std::sync::Arc<Policies>,
 }
 
 impl ReadModel {
@@ -130,6 +143,7 @@ impl ReadModel {
         let read = Self {
             db,
             projected: watch::channel(0).0,
+            policies: std::sync::Arc::default(),
         };
         let built_from = on_db!(read, log_source(log))?;
         if built_from != log {
@@ -141,6 +155,25 @@ impl ReadModel {
         let at = read.checkpoint(CASES).await?;
         read.projected.send_replace(at);
         Ok(read)
+    }
+
+    /// Sets the tenants' policies (by default the domain's, China Standard Time for everyone):
+    /// a tenant's time zone decides the local day each event is counted on and the year each
+    /// case is numbered in, so every model built from one log must be given the same ones (a
+    /// tenant whose zone changes has its model rebuilt).
+    pub fn with_policies(mut self, policies: Policies) -> Self {
+        self.policies = std::sync::Arc::new(policies);
+        self
+    }
+
+    /// The tenants' policies this model counts days under.
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    /// The tenant's policy, whose `local_day` is the one way a local day is worked out.
+    pub fn policy(&self, tenant: &str) -> &DeadlinePolicy {
+        policy_of(&self.policies, tenant)
     }
 
     /// `sqlite` or `postgres`.

@@ -119,8 +119,12 @@ impl Projector {
     #[tracing::instrument(skip_all, fields(from = batch[0].position, count = batch.len()), err)]
     async fn apply_batch(&self, from: u64, batch: &[Recorded]) -> Result<u64, ProjectionError> {
         let last = match self.read.db() {
-            Db::Sqlite(pool) => sqlite::apply_batch(pool, from, batch).await?,
-            Db::Postgres(pool) => postgres::apply_batch(pool, from, batch).await?,
+            Db::Sqlite(pool) => {
+                sqlite::apply_batch(pool, from, batch, self.read.policies()).await?
+            }
+            Db::Postgres(pool) => {
+                postgres::apply_batch(pool, from, batch, self.read.policies()).await?
+            }
         };
         self.read.publish(last);
         Ok(last)

@@ -320,7 +320,7 @@ impl ReadModel {
         streams.dedup();
         let mut report = RepairReport::default();
         for stream in streams {
-            let (applied, still) = on_db!(self, repair_stream(log, &stream))?;
+            let (applied, still) = on_db!(self, repair_stream(log, &stream, self.policies()))?;
             report.cases += 1;
             report.applied += applied;
             report.still_held += still;

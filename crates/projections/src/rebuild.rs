@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use docket_domain::deadlines::Policies;
 use docket_eventlog::EventLog;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -192,15 +193,20 @@ async fn connect_in_schema(
     ReadModel::start(Db::Postgres(pool), log).await
 }
 
-/// Rebuilds the case projection at `target` from `log`, reporting (position, head) as it goes.
+/// Rebuilds the case projection at `target` from `log` under the tenants' `policies` (their time
+/// zones), reporting (position, head) as it goes.
 pub async fn rebuild(
     log: Arc<dyn EventLog>,
     target: &Target,
     log_name: &str,
+    policies: &Policies,
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<RebuildReport, ProjectionError> {
     let live = target.open(log_name).await?;
-    let next = target.open_next(log_name).await?;
+    let next = target
+        .open_next(log_name)
+        .await?
+        .with_policies(policies.clone());
     let resumed_from = next.checkpoint(CASES).await?;
     let projector = Projector::new(log.clone(), next.clone());
     let head = log.head().await?;

@@ -2,6 +2,7 @@
 //! units, links, history entry and counters. The dialect modules only write these.
 
 use docket_domain::common::{CommonEvent, Outcome, Satisfaction};
+use docket_domain::deadlines::Policies;
 use docket_domain::dispute::{DisputeEvent, JudicialConfirmation, Side};
 use docket_domain::hazard::HazardEvent;
 use docket_domain::livelihood::{LivelihoodEvent, ReplyResult};
@@ -10,7 +11,6 @@ use docket_domain::risk_event::RiskEventEvent;
 use docket_domain::{CaseEvent, CaseKind, CaseState, Detail};
 use docket_eventlog::Recorded;
 use jiff::Timestamp;
-use jiff::tz::{self, TimeZone};
 
 use crate::ProjectionError;
 
@@ -32,11 +32,6 @@ pub(crate) fn uuid_floor(t: Timestamp, hours: i64) -> String {
     uuid::Builder::from_unix_timestamp_millis(millis, &[0; 10])
         .into_uuid()
         .to_string()
-}
-
-/// Tenant-local time for numbering years and counting days (China Standard Time).
-fn local() -> TimeZone {
-    TimeZone::fixed(tz::offset(8))
 }
 
 /// The case row as of a commit.
@@ -284,15 +279,14 @@ fn outcome_name(o: Outcome) -> &'static str {
 pub(crate) fn project(
     recorded: &Recorded,
     before: Option<CaseState>,
+    policies: &Policies,
 ) -> Result<(Projected, CaseState), ProjectionError> {
     let position = recorded.position;
     let body = &recorded.commit.body;
     let unprojectable = |reason: String| ProjectionError::Unprojectable { position, reason };
     let case_id = body.case_id.to_string();
-    let day = body
-        .recorded_at
-        .to_zoned_datetime(local())
-        .date()
+    let day = crate::policy_of(policies, &body.tenant)
+        .local_day(body.recorded_at)
         .to_string();
     let mut state = before;
     let mut links = Vec::new();
@@ -647,7 +641,7 @@ fn rolled_up(counts: &[(CountKey, i64)], period: usize) -> Vec<(CountKey, i64)> 
         .collect()
 }
 
-fn number_key(recorded: &Recorded) -> Result<NumberKey, String> {
+fn number_key(recorded: &Recorded, policies: &Policies) -> Result<NumberKey, String> {
     let body = &recorded.commit.body;
     let kind: CaseKind = body
         .case_kind
@@ -656,16 +650,20 @@ fn number_key(recorded: &Recorded) -> Result<NumberKey, String> {
     Ok(NumberKey {
         tenant: body.tenant.clone(),
         kind: kind.as_str(),
-        year: i64::from(body.recorded_at.to_zoned_datetime(local()).year()),
+        year: i64::from(
+            crate::policy_of(policies, &body.tenant)
+                .local_day(body.recorded_at)
+                .year(),
+        ),
     })
 }
 
 /// The number counters the filings of a batch draw on (a filing of no known kind draws on
 /// none: it is quarantined).
-pub(crate) fn number_keys(batch: &[Recorded]) -> Vec<NumberKey> {
+pub(crate) fn number_keys(batch: &[Recorded], policies: &Policies) -> Vec<NumberKey> {
     let mut keys = Vec::new();
     for recorded in batch.iter().filter(|r| r.commit.body.version == 1) {
-        if let Ok(key) = number_key(recorded)
+        if let Ok(key) = number_key(recorded, policies)
             && !keys.contains(&key)
         {
             keys.push(key);
@@ -744,6 +742,7 @@ pub(crate) fn plan_batch(
     stored: Vec<StoredCase>,
     mut numbers: std::collections::HashMap<NumberKey, i64>,
     held: &Held,
+    policies: &Policies,
 ) -> BatchPlan {
     use std::collections::HashMap;
 
@@ -807,7 +806,7 @@ pub(crate) fn plan_batch(
                 let number = match held.numbers.get(&case_id) {
                     Some(number) => number.clone(),
                     None => {
-                        let key = match number_key(recorded) {
+                        let key = match number_key(recorded, policies) {
                             Ok(key) => key,
                             Err(reason) => break 'commit Err(reason),
                         };
@@ -849,7 +848,7 @@ pub(crate) fn plan_batch(
             if let Some(reason) = &working.unreadable {
                 break 'commit Err(reason.clone());
             }
-            project(recorded, working.state.take()).map_err(reason_of)
+            project(recorded, working.state.take(), policies).map_err(reason_of)
         };
         let (projected, state) = match worked {
             Ok(worked) => worked,

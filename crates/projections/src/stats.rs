@@ -159,7 +159,7 @@ impl ReadModel {
         &self,
         q: &StatsQuery,
     ) -> Result<BTreeMap<String, GroupCounts>, ProjectionError> {
-        let (from, to) = range(q)?;
+        let (from, to) = range(self.policies(), q)?;
         let mut groups: BTreeMap<String, GroupCounts> = BTreeMap::new();
         // Four sources, asked at once on separate connections.
         let (cohort, closures, counters, reviews) = match self.db() {
@@ -362,7 +362,7 @@ impl ReadModel {
         q: &StatsQuery,
         unit: Option<&str>,
     ) -> Result<Vec<DispatchRecord>, ProjectionError> {
-        let (from, to) = range(q)?;
+        let (from, to) = range(self.policies(), q)?;
         match self.db() {
             crate::Db::Sqlite(pool) => {
                 crate::store::sqlite::dispatches(pool, q, from, to, unit).await
@@ -378,7 +378,7 @@ impl ReadModel {
         &self,
         q: &StatsQuery,
     ) -> Result<BTreeMap<String, NetworkGroup>, ProjectionError> {
-        let (from, to) = range(q)?;
+        let (from, to) = range(self.policies(), q)?;
         let reply_times = async {
             match self.db() {
                 crate::Db::Sqlite(pool) => {
@@ -416,18 +416,13 @@ impl ReadModel {
     }
 }
 
-/// The instants a query's range of tenant-local days starts and ends.
-fn range(q: &StatsQuery) -> Result<(Timestamp, Timestamp), ProjectionError> {
-    let local = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
-    let start = |d: Date| -> Result<Timestamp, ProjectionError> {
-        d.to_zoned_datetime(local.clone())
-            .map(|z| z.timestamp())
-            .map_err(|e| ProjectionError::Io(e.to_string()))
-    };
-    let next =
-        q.to.tomorrow()
-            .map_err(|e| ProjectionError::Io(e.to_string()))?;
-    Ok((start(q.from)?, start(next)?))
+/// The instants a query's range of the tenant's local days starts and ends.
+fn range(
+    policies: &docket_domain::deadlines::Policies,
+    q: &StatsQuery,
+) -> Result<(Timestamp, Timestamp), ProjectionError> {
+    let policy = crate::policy_of(policies, &q.tenant);
+    Ok((policy.start_of_day(q.from), policy.end_of_day(q.to)))
 }
 
 /// A range of days cut into the counter tables that cover it with the fewest rows: whole years

@@ -2,6 +2,7 @@
 //! types both accept, and the macro instantiates them for SQLite and for Postgres.
 
 use docket_domain::Reach;
+use docket_domain::deadlines::Policies;
 use docket_eventlog::Recorded;
 use uuid::Uuid;
 
@@ -414,6 +415,7 @@ macro_rules! dialect {
             pool: &$pool,
             from: u64,
             batch: &[Recorded],
+            policies: &Policies,
         ) -> Result<u64, ProjectionError> {
             let mut tx = pool.begin().await?;
             let last = batch.last().map_or(from, |r| r.position);
@@ -430,7 +432,7 @@ macro_rules! dialect {
                 return Err(ProjectionError::Superseded { at: from });
             }
             let held = load_held(&mut tx, batch).await?;
-            plan_and_write(&mut tx, batch, &held).await?;
+            plan_and_write(&mut tx, batch, &held, policies).await?;
             tx.commit().await?;
             Ok(last)
         }
@@ -441,6 +443,7 @@ macro_rules! dialect {
             tx: &mut Transaction<'_, Db>,
             batch: &[Recorded],
             held: &rows::Held,
+            policies: &Policies,
         ) -> Result<Vec<rows::QuarantinedCommit>, ProjectionError> {
             let mut quarantined = Vec::new();
             // Directories' commits go to their own tables; the rest are cases'.
@@ -460,11 +463,11 @@ macro_rules! dialect {
                 };
             let stored = load_cases(tx, &cases).await?;
             let mut numbers = std::collections::HashMap::new();
-            for key in rows::number_keys(&cases) {
+            for key in rows::number_keys(&cases, policies) {
                 let last = last_number(tx, &key).await?;
                 numbers.insert(key, last);
             }
-            let mut plan = rows::plan_batch(&cases, stored, numbers, held);
+            let mut plan = rows::plan_batch(&cases, stored, numbers, held, policies);
             quarantined.append(&mut plan.quarantined);
             write_plan(tx, &plan).await?;
             write_quarantined(tx, &quarantined).await?;
@@ -534,6 +537,7 @@ macro_rules! dialect {
             pool: &$pool,
             log: &dyn docket_eventlog::EventLog,
             case_id: &str,
+            policies: &Policies,
         ) -> Result<(u64, u64), ProjectionError> {
             let mut tx = pool.begin().await?;
             // The projector writes only after moving the checkpoint: taking its row first
@@ -567,7 +571,7 @@ macro_rules! dialect {
                 .bind(case_id)
                 .execute(&mut *tx)
                 .await?;
-            let still = plan_and_write(&mut tx, &commits, &held).await?;
+            let still = plan_and_write(&mut tx, &commits, &held, policies).await?;
             tx.commit().await?;
             let still = still.len() as u64;
             Ok((commits.len() as u64 - still, still))

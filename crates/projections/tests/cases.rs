@@ -661,7 +661,7 @@ async fn an_interrupted_rebuild_resumes_and_swaps_in_a_model_equal_to_a_fresh_on
     let interrupted = tokio::spawn({
         let (log, target) = (log.clone(), target.clone());
         async move {
-            docket_projections::rebuild(log, &target, "sqlite", &|at, _| {
+            docket_projections::rebuild(log, &target, "sqlite", &Default::default(), &|at, _| {
                 assert!(at < 500, "interrupted");
             })
             .await
@@ -675,9 +675,10 @@ async fn an_interrupted_rebuild_resumes_and_swaps_in_a_model_equal_to_a_fresh_on
         "the live model still serves as it was"
     );
 
-    let report = docket_projections::rebuild(log, &target, "sqlite", &|_, _| {})
-        .await
-        .unwrap();
+    let report =
+        docket_projections::rebuild(log, &target, "sqlite", &Default::default(), &|_, _| {})
+            .await
+            .unwrap();
     assert_eq!(report.resumed_from, 500, "the second run resumed");
     assert_eq!(report.position, SEEDED + 1200);
     assert_eq!(
@@ -914,9 +915,15 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
         .await
         .unwrap();
     let target = w.target();
-    let report = docket_projections::audit(w.log.clone(), &target, "sqlite", &|_| {})
-        .await
-        .unwrap();
+    let report = docket_projections::audit(
+        w.log.clone(),
+        &target,
+        "sqlite",
+        &Default::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
     assert!(report.holds(), "{:?}", report.findings);
     // The two directories' chains are checked beside the four cases'.
     assert_eq!(
@@ -994,9 +1001,15 @@ async fn the_audit_holds_on_a_sound_log_and_names_what_was_altered(w: World) {
                 .unwrap();
         }
     }
-    let report = docket_projections::audit(w.log.clone(), &target, "sqlite", &|_| {})
-        .await
-        .unwrap();
+    let report = docket_projections::audit(
+        w.log.clone(),
+        &target,
+        "sqlite",
+        &Default::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
     assert!(!report.holds());
     let chain: Vec<_> = report
         .findings
@@ -1064,15 +1077,21 @@ async fn the_projector_goes_on_while_an_audit_walks_and_compares(w: World) {
             .enable_all()
             .build()
             .unwrap();
-        runtime.block_on(docket_projections::audit(log, &target, "sqlite", &|p| {
-            let mut pause = pause_at.lock().unwrap();
-            let (pauses, paused, released) = &mut *pause;
-            if pauses.last() == Some(&p.phase) {
-                pauses.pop();
-                paused.send(p.phase).unwrap();
-                released.recv().unwrap();
-            }
-        }))
+        runtime.block_on(docket_projections::audit(
+            log,
+            &target,
+            "sqlite",
+            &Default::default(),
+            &|p| {
+                let mut pause = pause_at.lock().unwrap();
+                let (pauses, paused, released) = &mut *pause;
+                if pauses.last() == Some(&p.phase) {
+                    pauses.pop();
+                    paused.send(p.phase).unwrap();
+                    released.recv().unwrap();
+                }
+            },
+        ))
     });
     for (phase, title) in [
         ("chains", "during the walk"),
@@ -1619,7 +1638,7 @@ async fn a_commit_that_cannot_be_applied_is_quarantined_and_the_rest_of_the_log_
     let before = read.digest().await.unwrap();
     let target = w.target();
     let log: Arc<dyn EventLog> = w.log.clone();
-    docket_projections::rebuild(log, &target, "sqlite", &|_, _| {})
+    docket_projections::rebuild(log, &target, "sqlite", &Default::default(), &|_, _| {})
         .await
         .unwrap();
     let rebuilt = w.read_model().await;
@@ -1691,7 +1710,7 @@ async fn a_case_whose_stored_state_cannot_be_read_is_held_until_repaired(w: Worl
     let repaired = read.digest().await.unwrap();
     let target = w.target();
     let log: Arc<dyn EventLog> = w.log.clone();
-    docket_projections::rebuild(log, &target, "sqlite", &|_, _| {})
+    docket_projections::rebuild(log, &target, "sqlite", &Default::default(), &|_, _| {})
         .await
         .unwrap();
     assert_eq!(
@@ -1699,4 +1718,89 @@ async fn a_case_whose_stored_state_cannot_be_read_is_held_until_repaired(w: Worl
         repaired,
         "the repaired model is the one a projection that never held the commit builds"
     );
+}
+
+on_both!(each_tenant_counts_days_and_numbers_years_in_its_own_time_zone);
+/// A tenant whose policy sets London's time counts a filing at 20:00 UTC on New Year's Eve on
+/// 31 December, numbers it in the old year, and finds it in that day's figures; a tenant on the
+/// default (Asia/Shanghai) counts the same instant on 1 January of the new year.
+async fn each_tenant_counts_days_and_numbers_years_in_its_own_time_zone(w: World) {
+    use docket_domain::deadlines::{DeadlinePolicy, Policies};
+    let london = DeadlinePolicy::from_toml("time_zone = \"Europe/London\"", |_| {
+        Err("no calendar".to_owned())
+    })
+    .unwrap();
+    let policies = Policies::default().with_tenant("other".parse().unwrap(), london);
+    w.clock.set("2025-12-31T20:00:00Z".parse().unwrap());
+    let shanghai_case = w.file("qinghe", "g-1", "new year's night in qinghe").await;
+    let london_case = w.file("other", "g-1", "new year's eve in london").await;
+    let read = w.read_model().await.with_policies(policies.clone());
+    Projector::new(w.log.clone(), read.clone())
+        .catch_up()
+        .await
+        .unwrap();
+
+    let number = |tenant: &'static str, case: CaseId| {
+        let read = read.clone();
+        async move {
+            read.case_number(tenant, case.as_uuid())
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    assert_eq!(number("qinghe", shanghai_case).await, "HZ-2026-000001");
+    assert_eq!(number("other", london_case).await, "HZ-2025-000001");
+    let opened_on = |tenant: &'static str, day: &'static str| {
+        let read = read.clone();
+        async move {
+            read.daily_counts(tenant, day, day)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|c| c.metric == "opened")
+                .map(|c| c.n)
+                .sum::<i64>()
+        }
+    };
+    assert_eq!(opened_on("qinghe", "2026-01-01").await, 1);
+    assert_eq!(opened_on("qinghe", "2025-12-31").await, 0);
+    assert_eq!(opened_on("other", "2025-12-31").await, 1);
+    assert_eq!(opened_on("other", "2026-01-01").await, 0);
+    // The figures' range is the tenant's days: the cohort filed on its 31 December.
+    let stats = |tenant: &str, day: &str| docket_projections::StatsQuery {
+        tenant: tenant.to_owned(),
+        from: day.parse().unwrap(),
+        to: day.parse().unwrap(),
+        now: "2026-01-02T00:00:00Z".parse().unwrap(),
+        reach: Reach::Tenant,
+        slice: Vec::new(),
+        by: None,
+    };
+    let opened = |q: docket_projections::StatsQuery| {
+        let read = read.clone();
+        async move {
+            read.stats(&q)
+                .await
+                .unwrap()
+                .get("")
+                .map_or(0, |g| g.opened)
+        }
+    };
+    assert_eq!(opened(stats("other", "2025-12-31")).await, 1);
+    assert_eq!(opened(stats("other", "2026-01-01")).await, 0);
+    assert_eq!(opened(stats("qinghe", "2026-01-01")).await, 1);
+
+    // A rebuild and the audit under the same policies agree with the live model.
+    let live = read.digest().await.unwrap();
+    let log: Arc<dyn EventLog> = w.log.clone();
+    docket_projections::rebuild(log, &w.target(), "sqlite", &policies, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(w.read_model().await.digest().await.unwrap(), live);
+    let report =
+        docket_projections::audit(w.log.clone(), &w.target(), "sqlite", &policies, &|_| {})
+            .await
+            .unwrap();
+    assert_eq!(report.mismatches, 0, "{report:?}");
 }

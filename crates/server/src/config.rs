@@ -36,6 +36,12 @@ pub(crate) struct StoreArgs {
     /// Seconds JetStream remembers commit ids (retried filings are recognised within it).
     #[arg(long, env = "DOCKET_NATS_DUPLICATE_WINDOW", default_value_t = 600)]
     pub(crate) nats_duplicate_window: u64,
+    /// Tenants' policies: `default.toml` for every tenant and `<tenant>.toml` for one (see
+    /// deploy/policy/default.toml): deadlines, and the time zone local days and case-number
+    /// years are counted in (every command on one data directory must be given the same).
+    /// Without it, the domain's defaults (Asia/Shanghai) and the shipped calendar.
+    #[arg(long, env = "DOCKET_POLICY_DIR")]
+    pub(crate) policy_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -45,10 +51,6 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, env = "DOCKET_LISTEN", default_value = "127.0.0.1:8080")]
     pub(crate) listen: String,
-    /// Deadline policies: `default.toml` for every tenant and `<tenant>.toml` for one (see
-    /// deploy/policy/default.toml). Without it, the domain's defaults and the shipped calendar.
-    #[arg(long, env = "DOCKET_POLICY_DIR")]
-    pub(crate) policy_dir: Option<PathBuf>,
     /// Tenant of the demo tokens printed at start (embedded mode).
     #[arg(long, env = "DOCKET_DEMO_TENANT", default_value = "demo")]
     pub(crate) tenant: String,

@@ -58,7 +58,9 @@ async fn demo(args: DemoArgs) -> Result<(), BoxError> {
     }
     let vault = open_vault(&args.store, &dir).await?;
     let clock = Arc::new(DemoClock::new());
-    let commands = CommandService::new(log.clone(), clock.clone()).with_vault(vault);
+    let commands = CommandService::new(log.clone(), clock.clone())
+        .with_vault(vault)
+        .with_policies(crate::policy::load(args.store.policy_dir.as_deref())?);
 
     let mut plan = plan(tenant.as_str(), year, args.scale, args.seed);
     let figures = intended_figures(&mut plan);

@@ -228,12 +228,17 @@ fn erase_person(args: EraseArgs) -> Result<(), Box<dyn std::error::Error>> {
     .map_err(|e| e as Box<dyn std::error::Error>)
 }
 
+/// The read model, counting days in the tenants' time zones as the policies set them.
 async fn open_read_model(
     args: &StoreArgs,
     dir: &DataDir,
     log_name: &str,
 ) -> Result<ReadModel, BoxError> {
-    Ok(read_model_target(args, dir).open(log_name).await?)
+    let policies = policy::load(args.policy_dir.as_deref())?;
+    Ok(read_model_target(args, dir)
+        .open(log_name)
+        .await?
+        .with_policies(policies))
 }
 
 fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -257,7 +262,7 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     let auth = authenticator(&args.tokens, &dir).await?;
     let (log, log_name) = open_log(&args.store, &dir).await?;
     let read = open_read_model(&args.store, &dir, &log_name).await?;
-    let policies = policy::load(args.policy_dir.as_deref())?;
+    let policies = read.policies().clone();
     let vault = open_vault(&args.store, &dir).await?;
     let commands = CommandService::new(log.clone(), Arc::new(SystemClock))
         .with_policies(policies)

@@ -41,7 +41,8 @@ async fn rebuild_cases(args: RebuildArgs) -> Result<(), BoxError> {
     bar.enable_steady_tick(Duration::from_millis(200));
     eprintln!("docket: rebuilding {CASES} from the log {log_name}");
     let started = Instant::now();
-    let report = rebuild(log, &target, &log_name, &|at, head| {
+    let policies = crate::policy::load(args.store.policy_dir.as_deref())?;
+    let report = rebuild(log, &target, &log_name, &policies, &|at, head| {
         bar.set_length(head);
         bar.set_position(at);
     })

@@ -53,7 +53,8 @@ async fn verify(args: VerifyArgs) -> Result<(), BoxError> {
             .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
-    let report = audit(log, &target, &log_name, &|p| {
+    let policies = crate::policy::load(args.store.policy_dir.as_deref())?;
+    let report = audit(log, &target, &log_name, &policies, &|p| {
         bar.set_message(p.phase);
         bar.set_length(p.of);
         bar.set_position(p.done);
