@@ -148,8 +148,11 @@ async fn an_exported_chain_verifies_with_an_independent_jcs_implementation() {
     assert!(holds, "{said}");
     assert!(said.starts_with("the chain holds: 3 commits"), "{said}");
 
+    // The note is sealed under the case's key: the chain verifies without it in clear.
+    assert!(!new_chain.contains("已设置围挡"), "{new_chain}");
+
     // One changed byte, and the script names the commit.
-    let altered = new_chain.replacen("已设置围挡", "未设置围挡", 1);
+    let altered = new_chain.replacen("\"add-note\"", "\"add-notf\"", 1);
     assert_ne!(altered, new_chain);
     let (holds, said) = script_says(&altered);
     assert!(!holds, "{said}");

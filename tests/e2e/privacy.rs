@@ -24,12 +24,14 @@ const SECRETS: &[&str] = &[
     "司马光明",
     "11010519800101026X",
     "13755556666",
+    "漏水已三个月",
 ];
 
 fn dispute() -> Value {
     json!({
         "kind": "dispute", "community": "qinghe", "grid": "qinghe-02", "room": "qinghe-mediation",
         "title": "楼上漏水", "dispute_type": "neighbour", "source": "walk-in",
+        "description": "欧阳秀英说楼上漏水已三个月",
         "parties": [
             {"side": "applicant", "name": "欧阳秀英", "id_number": "110105194912310038",
              "phone": "13911112222", "address": "海淀区清河路甲12号"},
@@ -145,12 +147,18 @@ async fn personal_data_is_sealed_shown_by_role_and_erased_with_its_key() {
     assert_eq!(applicant["name"], "欧阳秀英", "{case}");
     assert_eq!(applicant["phone"], "13911112222");
     let person = applicant["person"].as_str().unwrap().to_owned();
+    // The description may name the people: sealed under the case's key, shown as they are.
+    assert_eq!(
+        case["case"]["description"], "欧阳秀英说楼上漏水已三个月",
+        "{case}"
+    );
     let (_, masked) = get(&server, &grid_worker, &format!("/v1/cases/{dispute_id}")).await;
     assert_eq!(
         masked["case"]["parties"][0]["who"]["name"], "欧***",
         "{masked}"
     );
     assert_eq!(masked["case"]["parties"][0]["who"]["phone"], "139****2222");
+    assert_eq!(masked["case"]["description"], "欧…", "{masked}");
     for secret in SECRETS {
         assert!(
             !text(&masked).contains(secret),
@@ -289,6 +297,10 @@ async fn personal_data_is_sealed_shown_by_role_and_erased_with_its_key() {
     }
     let (_, case) = get(&server, &supervisor, &format!("/v1/cases/{dispute_id}")).await;
     assert_eq!(case["case"]["parties"][0]["who"]["erased"], true, "{case}");
+    assert_eq!(
+        case["case"]["description"], "[erased]",
+        "the case's texts go with the person they name: {case}"
+    );
     assert_eq!(
         case["case"]["parties"][1]["who"]["name"], "上官建国",
         "the other party stays"

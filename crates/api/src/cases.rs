@@ -32,8 +32,8 @@ fn parse_case_id(raw: &str) -> Result<CaseId, ApiError> {
         })
 }
 
-/// Shows the people sealed in `value` as the actor may see them in this case, and records each
-/// person shown in clear (who, whose, when, through which read).
+/// Shows the people and the free texts sealed in `value` as the actor may see them in this case
+/// through `read`, and records each person shown in clear (who, whose, when, through which read).
 pub(crate) async fn show_people(
     state: &AppState,
     actor: &docket_commands::Actor,
@@ -49,6 +49,15 @@ pub(crate) async fn show_people(
     let tenant = actor.tenant.as_str();
     let shown = vault
         .render(tenant, value, disclosure)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    vault
+        .render_texts(
+            tenant,
+            case_id.as_uuid(),
+            value,
+            actor.text_disclosure(case, read),
+        )
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     record_views(state, actor, shown, Some(case_id), read.name()).await

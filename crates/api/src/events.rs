@@ -122,9 +122,15 @@ impl Cursor {
     async fn event(&self, commit: StreamedCommit) -> Result<Event, String> {
         let mut data = serde_json::to_value(&commit).map_err(|e| e.to_string())?;
         if let Some(vault) = self.state.commands.vault() {
+            let tenant = self.actor.tenant.as_str();
             let shown = self.actor.disclosure(&commit.case, Read::Events);
             vault
-                .render(self.actor.tenant.as_str(), &mut data, shown)
+                .render(tenant, &mut data, shown)
+                .await
+                .map_err(|e| e.to_string())?;
+            let texts = self.actor.text_disclosure(&commit.case, Read::Events);
+            vault
+                .render_texts(tenant, commit.case_id, &mut data, texts)
                 .await
                 .map_err(|e| e.to_string())?;
         }

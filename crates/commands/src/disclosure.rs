@@ -7,8 +7,8 @@
 //! petition repeats an earlier one, and which) goes with the person: nothing of it where the
 //! person is withheld, and the earlier cases by name only where the person is shown in clear.
 
-use docket_domain::CaseState;
 use docket_domain::person::Disclosure;
+use docket_domain::{CaseKind, CaseState};
 
 use crate::Actor;
 
@@ -52,6 +52,24 @@ impl Actor {
         let rule = case.disclosure(self.role, self.unit.as_ref());
         match (read, rule) {
             (Read::Events, Disclosure::Clear) => Disclosure::Masked,
+            (_, rule) => rule,
+        }
+    }
+}
+
+impl Actor {
+    /// How this actor is shown the free texts of `case` (descriptions, notes, a responsible
+    /// party), which may name its people, through `read`: as its people are shown, but never
+    /// in clear in lists and streams. A hazard names no people: its texts are its substance,
+    /// in clear to whoever reaches it (masked in lists and streams).
+    pub fn text_disclosure(&self, case: &CaseState, read: Read) -> Disclosure {
+        let rule = if case.kind() == CaseKind::Hazard {
+            Disclosure::Clear
+        } else {
+            case.disclosure(self.role, self.unit.as_ref())
+        };
+        match (read, rule) {
+            (Read::List | Read::Events, Disclosure::Clear) => Disclosure::Masked,
             (_, rule) => rule,
         }
     }

@@ -299,8 +299,10 @@ impl CommandService {
     async fn seal_persons(
         &self,
         tenant: &TenantId,
+        case_id: CaseId,
         events: &mut [docket_domain::CaseEvent],
     ) -> Result<(), CommandError> {
+        let mut named = Vec::new();
         for event in events.iter_mut() {
             for person in event.persons_mut() {
                 let Personal::Clear(details) = person else {
@@ -313,10 +315,56 @@ impl CommandService {
                     .seal(tenant.as_str(), details)
                     .await
                     .map_err(|e| CommandError::Privacy(e.to_string()))?;
+                named.push(sealed.person);
                 *person = Personal::Sealed(sealed);
             }
         }
+        // The case's free texts go with the people it names: erasing one destroys its key.
+        if let Some(vault) = &self.vault
+            && !named.is_empty()
+        {
+            vault
+                .link_people(tenant.as_str(), case_id.as_uuid(), &named)
+                .await
+                .map_err(|e| CommandError::Privacy(e.to_string()))?;
+        }
         Ok(())
+    }
+
+    /// Seals the free texts the events hold (descriptions, notes, a responsible party: the
+    /// fields `FREE_TEXT_FIELDS` names) under the case's own key; true if any was sealed.
+    /// Without a key store they stay as given (tests of the rules alone).
+    async fn seal_texts(
+        &self,
+        tenant: &TenantId,
+        case_id: CaseId,
+        events: &mut [docket_domain::CaseEvent],
+    ) -> Result<bool, CommandError> {
+        let Some(vault) = &self.vault else {
+            return Ok(false);
+        };
+        let mut sealed_any = false;
+        for event in events.iter_mut() {
+            let (event_type, version, mut data) = event.to_record();
+            let texts = docket_domain::person::free_texts_mut(&mut data);
+            if texts.is_empty() {
+                continue;
+            }
+            for text in texts {
+                *text = vault
+                    .seal_text(tenant.as_str(), case_id.as_uuid(), text)
+                    .await
+                    .map_err(|e| CommandError::Privacy(e.to_string()))?;
+            }
+            *event = docket_domain::CaseEvent::from_record(&event_type, version, &data).map_err(
+                |e| CommandError::Corrupt {
+                    case_id: case_id.as_uuid(),
+                    reason: format!("an event with its texts sealed does not read back: {e}"),
+                },
+            )?;
+            sealed_any = true;
+        }
+        Ok(sealed_any)
     }
 
     /// Sets the tenants' deadline policies (by default, the domain's defaults for everyone).
@@ -552,9 +600,17 @@ impl CommandService {
             if request.case_id.is_none() && !reach.covers(&state) {
                 return Err(CommandError::OutsideReach(reach.why_not()));
             }
-            let state = if events.iter().any(|e| !e.persons().is_empty()) {
-                // Sealing changes the people only, not reach: folded again for the outcome.
-                self.seal_persons(&actor.tenant, &mut events).await?;
+            // Sealing changes the people and the free texts only, not reach: folded again for
+            // the outcome.
+            let sealed_people = if events.iter().any(|e| !e.persons().is_empty()) {
+                self.seal_persons(&actor.tenant, case_id, &mut events)
+                    .await?;
+                true
+            } else {
+                false
+            };
+            let sealed_texts = self.seal_texts(&actor.tenant, case_id, &mut events).await?;
+            let state = if sealed_people || sealed_texts {
                 fold_onto(case.state.clone(), &events, case_id)?
             } else {
                 state

@@ -172,6 +172,55 @@ impl PersonalDetails {
     }
 }
 
+/// The fields of an event's data, by name, that hold free text a person may be named in (a
+/// description, a note, a hazard's responsible party, a unit's record of its part): the command
+/// service seals them under the case's own key before the commit is written, so that the log
+/// and the read model never hold them in clear, and erasing a person of the case erases them.
+pub const FREE_TEXT_FIELDS: &[&str] = &["description", "note", "responsible_party", "text"];
+
+/// How a sealed text begins: a control character, which no text a user gives may hold (text
+/// fields refuse them), then the scheme; the case's id and the sealed bytes follow.
+pub const SEALED_TEXT: &str = "\u{1}t1.";
+
+/// Whether a text is sealed.
+pub fn is_sealed_text(text: &str) -> bool {
+    text.starts_with(SEALED_TEXT)
+}
+
+/// The free texts of an event's data that are not sealed yet (empty ones need no seal).
+pub fn free_texts_mut(data: &mut serde_json::Value) -> Vec<&mut String> {
+    fn walk<'a>(value: &'a mut serde_json::Value, found: &mut Vec<&'a mut String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map.iter_mut() {
+                    let free = FREE_TEXT_FIELDS.contains(&key.as_str());
+                    match value {
+                        serde_json::Value::String(text) => {
+                            if free && !text.is_empty() && !is_sealed_text(text) {
+                                found.push(text);
+                            }
+                        }
+                        other => walk(other, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(data, &mut found);
+    found
+}
+
+/// A free text masked: its first character, then an ellipsis.
+pub fn mask_text(text: &str) -> String {
+    match text.chars().next() {
+        Some(first) => format!("{first}…"),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

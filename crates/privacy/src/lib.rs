@@ -16,7 +16,9 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use docket_domain::person::{Disclosure, PersonId, PersonalDetails, SealedPerson};
+use docket_domain::person::{
+    Disclosure, PersonId, PersonalDetails, SEALED_TEXT, SealedPerson, is_sealed_text, mask_text,
+};
 use hmac::{Hmac, Mac};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -35,6 +37,8 @@ pub enum PrivacyError {
     Random(String),
     #[error("sealed personal data of person {person} does not open: {reason}")]
     Corrupt { person: PersonId, reason: String },
+    #[error("a sealed text of case {case} does not open: {reason}")]
+    CorruptText { case: Uuid, reason: String },
     /// The key store could not finish what was asked in time; asking again completes it.
     #[error("the key store is busy: {0}")]
     Busy(String),
@@ -83,7 +87,20 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS person_views_by_person ON person_views (tenant, person)",
     "CREATE TABLE IF NOT EXISTS person_secrets (
         tenant TEXT NOT NULL PRIMARY KEY, secret TEXT NOT NULL)",
+    // A case's own key, for its free texts (descriptions, notes), and the people it names: a
+    // person's erasure destroys the keys of the cases that name them.
+    "CREATE TABLE IF NOT EXISTS case_keys (
+        tenant TEXT NOT NULL, case_id TEXT NOT NULL, key TEXT NOT NULL, created_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, case_id))",
+    "CREATE TABLE IF NOT EXISTS case_people (
+        tenant TEXT NOT NULL, person TEXT NOT NULL, case_id TEXT NOT NULL,
+        PRIMARY KEY (tenant, person, case_id))",
 ];
+
+/// What a read shows in place of a text whose case key is destroyed (a person it names erased).
+pub const ERASED_TEXT: &str = "[erased]";
+/// What a read shows in place of a text that does not open (not sealed for this case).
+pub const UNREADABLE_TEXT: &str = "[unreadable]";
 
 /// One view of a person's details in clear: who saw whose, when, through what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -362,11 +379,174 @@ impl Vault {
         Ok(known.and_then(|p| PersonId::from_str(&p).ok()))
     }
 
+    /// A case's own key, made on first use.
+    async fn case_key(
+        &self,
+        tenant: &str,
+        case: Uuid,
+        make: bool,
+    ) -> Result<Option<[u8; 32]>, PrivacyError> {
+        if make {
+            let fresh = hex::encode(random::<32>()?);
+            on_pool!(&self.store, pool => sqlx::query(
+                "INSERT INTO case_keys (tenant, case_id, key, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING")
+                .bind(tenant).bind(case.to_string()).bind(&fresh)
+                .bind(micros(Timestamp::now())).execute(pool).await.map(|r| r.rows_affected()))?;
+        }
+        let key: Option<String> = on_pool!(&self.store, pool => sqlx::query(
+            "SELECT key FROM case_keys WHERE tenant = $1 AND case_id = $2")
+            .bind(tenant).bind(case.to_string()).fetch_optional(pool).await?
+            .map(|r| r.try_get(0)).transpose())?;
+        Ok(key.and_then(|k| hex::decode(k).ok()?.try_into().ok()))
+    }
+
+    /// Seals a free text of a case under the case's own key: `SEALED_TEXT`, the case's id, and
+    /// the text encrypted and authenticated, bound to tenant and case.
+    pub async fn seal_text(
+        &self,
+        tenant: &str,
+        case: Uuid,
+        text: &str,
+    ) -> Result<String, PrivacyError> {
+        let key =
+            self.case_key(tenant, case, true)
+                .await?
+                .ok_or_else(|| PrivacyError::CorruptText {
+                    case,
+                    reason: "its key was not kept".to_owned(),
+                })?;
+        let nonce = random::<12>()?;
+        let aad = format!("{tenant}/{case}/text");
+        let ciphertext = Aes256Gcm::new(&key.into())
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: text.as_bytes(),
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|e| PrivacyError::CorruptText {
+                case,
+                reason: e.to_string(),
+            })?;
+        let mut sealed = nonce.to_vec();
+        sealed.extend(ciphertext);
+        Ok(format!(
+            "{SEALED_TEXT}{case}.{}",
+            URL_SAFE_NO_PAD.encode(sealed)
+        ))
+    }
+
+    /// A sealed text of `case`, or `None` once the case's key is destroyed. A text sealed for
+    /// another case does not open here.
+    pub async fn unseal_text(
+        &self,
+        tenant: &str,
+        case: Uuid,
+        sealed: &str,
+    ) -> Result<Option<String>, PrivacyError> {
+        let corrupt = |reason: &str| PrivacyError::CorruptText {
+            case,
+            reason: reason.to_owned(),
+        };
+        let (of, bytes) = sealed
+            .strip_prefix(SEALED_TEXT)
+            .and_then(|rest| rest.split_once('.'))
+            .ok_or_else(|| corrupt("not a t1 seal"))?;
+        if Uuid::parse_str(of).ok() != Some(case) {
+            return Err(corrupt("sealed for another case"));
+        }
+        let Some(key) = self.case_key(tenant, case, false).await? else {
+            return Ok(None);
+        };
+        let bytes = URL_SAFE_NO_PAD
+            .decode(bytes)
+            .ok()
+            .filter(|b| b.len() > 12)
+            .ok_or_else(|| corrupt("not base64 of a nonce and a ciphertext"))?;
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let aad = format!("{tenant}/{case}/text");
+        let plaintext = Aes256Gcm::new(&key.into())
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|e| corrupt(&e.to_string()))?;
+        String::from_utf8(plaintext)
+            .map(Some)
+            .map_err(|e| corrupt(&e.to_string()))
+    }
+
+    /// Records that `case` names these people: erasing any of them destroys the case's key.
+    pub async fn link_people(
+        &self,
+        tenant: &str,
+        case: Uuid,
+        people: &[PersonId],
+    ) -> Result<(), PrivacyError> {
+        for person in people {
+            on_pool!(&self.store, pool => sqlx::query(
+                "INSERT INTO case_people (tenant, person, case_id) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING")
+                .bind(tenant).bind(person.to_string()).bind(case.to_string())
+                .execute(pool).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces every sealed text of `case` in `value` with what `disclosure` shows: the text,
+    /// masked (`mask_text`), or null; `ERASED_TEXT` once the case's key is destroyed, and
+    /// `UNREADABLE_TEXT` for one that does not open (sealed for another case).
+    pub async fn render_texts(
+        &self,
+        tenant: &str,
+        case: Uuid,
+        value: &mut Value,
+        disclosure: Disclosure,
+    ) -> Result<(), PrivacyError> {
+        let mut found = Vec::new();
+        collect_sealed_texts(value, &mut found);
+        for slot in found {
+            let Value::String(sealed) = &*slot else {
+                continue;
+            };
+            *slot = match disclosure {
+                Disclosure::Withheld => Value::Null,
+                Disclosure::Clear | Disclosure::Masked => {
+                    match self.unseal_text(tenant, case, sealed).await {
+                        Ok(Some(text)) if disclosure == Disclosure::Clear => json!(text),
+                        Ok(Some(text)) => json!(mask_text(&text)),
+                        Ok(None) => json!(ERASED_TEXT),
+                        Err(PrivacyError::CorruptText { reason, .. }) => {
+                            tracing::warn!(%case, %reason, "a sealed text does not open");
+                            json!(UNREADABLE_TEXT)
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            };
+        }
+        Ok(())
+    }
+
     /// Destroys a person's key (and the hash that recognised them): their details become
-    /// unreadable everywhere. Returns false when there was no key to destroy.
+    /// unreadable everywhere, and so do the free texts of every case that names them. Returns
+    /// false when there was no key to destroy.
     pub async fn erase(&self, tenant: &str, person: PersonId) -> Result<bool, PrivacyError> {
         let dropped = self.drop_key(tenant, person).await?;
         self.forget_index(tenant, person).await?;
+        let cases: Vec<String> = on_pool!(&self.store, pool => sqlx::query_scalar(
+            "SELECT case_id FROM case_people WHERE tenant = $1 AND person = $2")
+            .bind(tenant).bind(person.to_string()).fetch_all(pool).await)?;
+        for case in &cases {
+            on_pool!(&self.store, pool => sqlx::query(
+                "DELETE FROM case_keys WHERE tenant = $1 AND case_id = $2")
+                .bind(tenant).bind(case).execute(pool).await.map(|r| r.rows_affected()))?;
+        }
         on_pool!(&self.store, pool => sqlx::query(
             "INSERT INTO person_erasures (tenant, person, erased_at) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING")
@@ -404,7 +584,7 @@ impl Vault {
                 }
             }
             Store::Postgres(pool) => {
-                for table in ["person_keys", "person_index"] {
+                for table in ["person_keys", "person_index", "case_keys"] {
                     sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM FULL {table}")))
                         .execute(pool)
                         .await?;
@@ -495,6 +675,20 @@ impl Vault {
         shown.sort();
         shown.dedup();
         Ok(shown)
+    }
+}
+
+/// The strings in `value` that are sealed texts.
+fn collect_sealed_texts<'a>(value: &'a mut Value, found: &mut Vec<&'a mut Value>) {
+    match value {
+        Value::String(text) if is_sealed_text(text) => found.push(value),
+        Value::Object(map) => map
+            .values_mut()
+            .for_each(|v| collect_sealed_texts(v, found)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| collect_sealed_texts(v, found)),
+        _ => {}
     }
 }
 

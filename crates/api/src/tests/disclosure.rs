@@ -18,6 +18,8 @@ const NAME: &str = "张三";
 const MASKED_NAME: &str = "张*";
 const ID_NUMBER: &str = "11010519800101026X";
 const PHONE: &str = "13912345678";
+/// Each case's description: free text, sealed with the case, shown as its people are.
+const DESCRIPTION: &str = "来访人反映情况属实";
 
 /// What a read shows of the person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -121,6 +123,20 @@ fn shown_in(value: &Value) -> Option<Shown> {
     }
 }
 
+/// What a response shows of the case's description: the text, masked (its first character and
+/// an ellipsis), or nothing.
+fn text_in(value: &Value) -> Option<Shown> {
+    let text = value.to_string();
+    let masked = format!("\"{}…\"", DESCRIPTION.chars().next().unwrap());
+    if text.contains(DESCRIPTION) {
+        Some(Shown::Clear)
+    } else if text.contains(&masked) {
+        Some(Shown::Masked)
+    } else {
+        None
+    }
+}
+
 impl App {
     async fn matrix_file(&self, filer: &Actor, body: Value) -> String {
         let r = self.send_as(filer, "POST", "/v1/cases", Some(body)).await;
@@ -143,7 +159,7 @@ impl App {
             let mut body = json!({
                 "kind": "petition", "community": "qinghe", "grid": GRID, "title": title,
                 "channel": "letter", "petition_type": petition_type, "category": "housing",
-                "petitioners": [person.clone()]
+                "description": DESCRIPTION, "petitioners": [person.clone()]
             });
             if petition_type == "report-accusation" {
                 body["accused_unit"] = json!(ACCUSED);
@@ -166,20 +182,20 @@ impl App {
         let dispute = json!({
             "kind": "dispute", "community": "qinghe", "grid": GRID, "room": UNIT,
             "title": "邻里噪音", "dispute_type": "neighbour", "source": "walk-in",
-            "parties": [{"side": "applicant", "name": NAME, "id_number": ID_NUMBER, "phone": PHONE},
+            "description": DESCRIPTION, "parties": [{"side": "applicant", "name": NAME, "id_number": ID_NUMBER, "phone": PHONE},
                         {"side": "respondent", "name": "王五"}]
         });
         cases.insert(Case::Dispute, self.matrix_file(supervisor, dispute).await);
         let risk = json!({
             "kind": "risk_event", "community": "qinghe", "grid": GRID, "unit": UNIT,
             "title": "欠薪聚集苗头", "source": "grid-patrol", "category": "wage-arrears",
-            "people": [person.clone()]
+            "description": DESCRIPTION, "people": [person.clone()]
         });
         cases.insert(Case::Risk, self.matrix_file(supervisor, risk).await);
         let request = json!({
             "kind": "livelihood", "community": "qinghe", "grid": GRID, "title": "工资咨询",
             "channel": "walk-in", "category": "other", "urgency": "general",
-            "requester": person
+            "description": DESCRIPTION, "requester": person
         });
         let request = self.matrix_file(officer, request).await;
         self.matrix_act(officer, &request, "dispatch", json!({"lead": UNIT}))
@@ -226,6 +242,17 @@ async fn every_read_shows_a_person_as_the_one_disclosure_rule_says() {
                 assert_eq!(
                     shown_in(&r.body),
                     Some(want),
+                    "{caller} {read} {case:?}: {}",
+                    r.body
+                );
+                // The description as the people: nothing of it where they are withheld.
+                let text = match want {
+                    Shown::Withheld => None,
+                    other => Some(other),
+                };
+                assert_eq!(
+                    text_in(&r.body),
+                    text,
                     "{caller} {read} {case:?}: {}",
                     r.body
                 );
@@ -283,6 +310,7 @@ async fn every_read_shows_a_person_as_the_one_disclosure_rule_says() {
             };
             assert_ne!(want, Shown::Unreached, "{caller} list {case:?}: {item}");
             assert_eq!(shown_in(item), None, "a list names nobody: {item}");
+            assert_eq!(text_in(item), None, "a list holds no description: {item}");
             let repeat = match (case, want) {
                 (Case::Accusation, Shown::Withheld) => Value::Null,
                 (Case::Accusation, _) => json!(true),
@@ -334,6 +362,16 @@ async fn every_read_shows_a_person_as_the_one_disclosure_rule_says() {
                 "{caller} events {case:?}: {}",
                 commits[0]
             );
+            let text = match want {
+                Shown::Withheld => None,
+                _ => Some(Shown::Masked),
+            };
+            assert_eq!(
+                text_in(&commits[0]),
+                text,
+                "{caller} events {case:?}: {}",
+                commits[0]
+            );
             for commit in &commits {
                 assert!(
                     shown_in(commit).is_none_or(|s| s >= want),
@@ -375,5 +413,78 @@ async fn every_read_shows_a_person_as_the_one_disclosure_rule_says() {
             "{caller}: {}",
             r.body
         );
+    }
+}
+
+/// A hazard names no people: its description, responsible party and notes are its substance,
+/// sealed in the log like every free text but shown in clear to whoever reaches it, and masked
+/// in the event stream; the log and the read model hold none of them in clear.
+#[tokio::test]
+async fn a_hazards_texts_are_sealed_at_rest_and_clear_to_whoever_reaches_it() {
+    let app = app().await;
+    let grid_worker = callers().remove(0).1;
+    let id = app
+        .matrix_file(
+            &grid_worker,
+            json!({"kind": "hazard", "community": "qinghe", "grid": GRID, "unit": UNIT,
+                   "title": "楼道堆物", "category": "fire", "severity": "general",
+                   "source": "night-patrol", "description": "三楼东侧堆放纸箱",
+                   "responsible_party": "王记杂货店"}),
+        )
+        .await;
+    app.matrix_act(&grid_worker, &id, "add-note", json!({"text": "已拍照留存"}))
+        .await;
+    let head = app.log.head().await.unwrap();
+    assert!(
+        app.state
+            .read
+            .wait_until(head, Duration::from_secs(5))
+            .await
+    );
+    let texts = ["三楼东侧堆放纸箱", "王记杂货店", "已拍照留存"];
+    for (reader, uri) in [
+        (&grid_worker, format!("/v1/cases/{id}")),
+        (&grid_worker, format!("/v1/cases/{id}/history")),
+    ] {
+        let r = app.send_as(reader, "GET", &uri, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        for text in texts {
+            assert!(
+                r.body.to_string().contains(text),
+                "{text} at {uri}: {}",
+                r.body
+            );
+        }
+    }
+    let commits = app
+        .log
+        .read_case("qinghe", id.parse().unwrap())
+        .await
+        .unwrap();
+    let stored =
+        serde_json::to_string(&commits.iter().map(|c| &c.commit).collect::<Vec<_>>()).unwrap();
+    let history = app
+        .state
+        .read
+        .history("qinghe", id.parse().unwrap())
+        .await
+        .unwrap();
+    let projected = serde_json::to_string(&history).unwrap();
+    for text in texts {
+        assert!(!stored.contains(text), "{text} in clear in the log");
+        assert!(
+            !projected.contains(text),
+            "{text} in clear in the read model"
+        );
+    }
+    let mut stream = app.events(&grid_worker, None, "?after=0").await;
+    let mut seen = Vec::new();
+    while let Some(sent) = stream.next(Duration::from_millis(300)).await {
+        seen.push(sent.data.to_string());
+    }
+    let seen = seen.join("\n");
+    assert!(seen.contains("三…") && seen.contains("王…"), "{seen}");
+    for text in texts {
+        assert!(!seen.contains(text), "{text} in the stream: {seen}");
     }
 }
