@@ -8,6 +8,7 @@ mod directory;
 mod events;
 mod extract;
 mod filters;
+mod metrics;
 mod persons;
 mod problem;
 mod stats;
@@ -110,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/persons/{id}/views", get(persons::views))
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/status", get(status))
+        .route("/metrics", get(metrics::metrics))
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
