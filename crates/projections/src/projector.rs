@@ -2,8 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use docket_eventlog::{EventLog, Recorded};
-use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres};
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
 use crate::store::{postgres, sqlite};
@@ -142,11 +141,14 @@ impl Projector {
     }
 
     async fn share(self, pool: PgPool, mut shutdown: watch::Receiver<bool>) {
+        // The connection the lease is tried on, kept between tries: one of its own, never the
+        // pool's, so that no pooled connection can ever hold the lock.
+        let mut candidate: Option<PgConnection> = None;
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            match take_lease(&pool).await {
+            match take_lease(&pool, &mut candidate).await {
                 Ok(Some(mut lease)) => {
                     tracing::info!("projection lease taken: this replica applies the log");
                     self.lead(shutdown.clone(), Some(&mut lease)).await;
@@ -220,25 +222,33 @@ impl Projector {
     }
 }
 
-/// The projection lease: a session advisory lock held on a connection of its own. Given up
-/// explicitly when this replica stops leading; the connection never goes back to the pool (which
-/// would keep the lock held by an idle connection), but is closed when the lease is dropped, so
-/// that a projector stopped in any way frees it; and Postgres frees it when the replica dies.
+/// The projection lease: a session advisory lock held on a connection of its own, opened with the
+/// pool's options but never the pool's: it cannot go back to the pool still holding the lock.
+/// Given up explicitly when this replica stops leading; closed (and so given up by Postgres) when
+/// the lease is dropped, however the projector stops, and when the replica dies.
 #[derive(Debug)]
 struct Lease {
-    conn: PoolConnection<Postgres>,
+    conn: PgConnection,
 }
 
-async fn take_lease(pool: &PgPool) -> Result<Option<Lease>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
+/// Tries for the lease on `candidate` (opening it if need be): the lease, with the connection,
+/// or `None` and the connection kept for the next try.
+async fn take_lease(
+    pool: &PgPool,
+    candidate: &mut Option<PgConnection>,
+) -> Result<Option<Lease>, sqlx::Error> {
+    let mut conn = match candidate.take() {
+        Some(conn) => conn,
+        None => PgConnection::connect_with(&pool.connect_options()).await?,
+    };
     let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(LEASE_KEY)
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut conn)
         .await?;
     if !taken {
+        *candidate = Some(conn);
         return Ok(None);
     }
-    conn.close_on_drop();
     Ok(Some(Lease { conn }))
 }
 
@@ -247,7 +257,7 @@ impl Lease {
     async fn release(mut self) {
         let released = sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
             .bind(LEASE_KEY)
-            .fetch_one(&mut *self.conn)
+            .fetch_one(&mut self.conn)
             .await;
         if let Err(e) = released {
             tracing::debug!(error = %e, "the lease's connection is gone, and the lease with it");
@@ -264,7 +274,7 @@ impl Lease {
                 AND pid = pg_backend_pid() AND objid = ($1::bigint & 4294967295)::oid AND granted)",
         )
         .bind(LEASE_KEY)
-        .fetch_one(&mut *self.conn)
+        .fetch_one(&mut self.conn)
         .await;
         held.unwrap_or(false)
     }
