@@ -63,29 +63,27 @@ pub(crate) async fn show_people(
     record_views(state, actor, shown, Some(case_id), read.name()).await
 }
 
-/// The linked cases `actor` reaches, and how many others there are: counted, not shown.
+/// The linked cases `actor` reaches, and how many others there are: counted, not shown. Reach is
+/// judged on the cases as the read model holds them, in one query.
 async fn in_reach<T>(
     state: &AppState,
     actor: &docket_commands::Actor,
     linked: Vec<T>,
     case_of: impl Fn(&T) -> Uuid,
 ) -> Result<(Vec<T>, usize), ApiError> {
-    if actor.reach() == docket_domain::Reach::Tenant {
+    let reach = actor.reach();
+    if reach == docket_domain::Reach::Tenant {
         return Ok((linked, 0));
     }
-    let (mut shown, mut outside) = (Vec::new(), 0);
-    for item in linked {
-        let Ok(case) = CaseId::from_uuid(case_of(&item)) else {
-            outside += 1;
-            continue;
-        };
-        match state.commands.load_in_reach(actor, case).await {
-            Ok(_) => shown.push(item),
-            Err(docket_commands::CommandError::NotFound) => outside += 1,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok((shown, outside))
+    let ids: Vec<Uuid> = linked.iter().map(&case_of).collect();
+    let states = state
+        .read
+        .case_states(actor.tenant.as_str(), &ids)
+        .await?;
+    let (shown, outside): (Vec<T>, Vec<T>) = linked
+        .into_iter()
+        .partition(|item| states.get(&case_of(item)).is_some_and(|s| reach.covers(s)));
+    Ok((shown, outside.len()))
 }
 
 /// Records that `actor` saw these people's details in clear, through `via`.
