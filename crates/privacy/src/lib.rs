@@ -121,6 +121,50 @@ fn random<const N: usize>() -> Result<[u8; N], PrivacyError> {
     Ok(bytes)
 }
 
+/// AES-256-GCM under `key` with a random nonce, bound to `aad`: base64 (URL-safe, unpadded) of
+/// the nonce and the ciphertext. The outer error is a failure to get randomness, the inner one
+/// the cipher's.
+fn encrypt(
+    key: &[u8; 32],
+    aad: &str,
+    plaintext: &[u8],
+) -> Result<Result<String, String>, PrivacyError> {
+    let nonce = random::<12>()?;
+    Ok(Aes256Gcm::new(&(*key).into())
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map(|ciphertext| {
+            let mut sealed = nonce.to_vec();
+            sealed.extend(ciphertext);
+            URL_SAFE_NO_PAD.encode(sealed)
+        })
+        .map_err(|e| e.to_string()))
+}
+
+/// What `encrypt` sealed, opened and checked against `aad`.
+fn decrypt(key: &[u8; 32], aad: &str, sealed: &str) -> Result<Vec<u8>, String> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(sealed)
+        .ok()
+        .filter(|b| b.len() > 12)
+        .ok_or_else(|| "not base64 of a nonce and a ciphertext".to_owned())?;
+    let (nonce, ciphertext) = bytes.split_at(12);
+    Aes256Gcm::new(&(*key).into())
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|e| e.to_string())
+}
+
 fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
 }
@@ -309,26 +353,13 @@ impl Vault {
         details: &PersonalDetails,
     ) -> Result<SealedPerson, PrivacyError> {
         let (person, key) = self.enrol(tenant, details.id_number.as_deref()).await?;
-        let nonce = random::<12>()?;
         let plaintext = serde_json::to_vec(details).expect("details serialize");
         let aad = format!("{tenant}/{person}");
-        let ciphertext = Aes256Gcm::new(&key.into())
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &plaintext,
-                    aad: aad.as_bytes(),
-                },
-            )
-            .map_err(|e| PrivacyError::Corrupt {
-                person,
-                reason: e.to_string(),
-            })?;
-        let mut sealed = nonce.to_vec();
-        sealed.extend(ciphertext);
+        let sealed = encrypt(&key, &aad, &plaintext)?
+            .map_err(|reason| PrivacyError::Corrupt { person, reason })?;
         Ok(SealedPerson {
             person,
-            sealed: format!("v1.{}", URL_SAFE_NO_PAD.encode(sealed)),
+            sealed: format!("v1.{sealed}"),
         })
     }
 
@@ -346,20 +377,9 @@ impl Vault {
         let bytes = sealed
             .sealed
             .strip_prefix("v1.")
-            .and_then(|b| URL_SAFE_NO_PAD.decode(b).ok())
-            .filter(|b| b.len() > 12)
             .ok_or_else(|| corrupt("not a v1 seal".to_owned()))?;
-        let (nonce, ciphertext) = bytes.split_at(12);
         let aad = format!("{tenant}/{person}");
-        let plaintext = Aes256Gcm::new(&key.into())
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: aad.as_bytes(),
-                },
-            )
-            .map_err(|e| corrupt(e.to_string()))?;
+        let plaintext = decrypt(&key, &aad, bytes).map_err(corrupt)?;
         serde_json::from_slice(&plaintext)
             .map(Some)
             .map_err(|e| corrupt(e.to_string()))
@@ -416,26 +436,10 @@ impl Vault {
                     case,
                     reason: "its key was not kept".to_owned(),
                 })?;
-        let nonce = random::<12>()?;
         let aad = format!("{tenant}/{case}/text");
-        let ciphertext = Aes256Gcm::new(&key.into())
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: text.as_bytes(),
-                    aad: aad.as_bytes(),
-                },
-            )
-            .map_err(|e| PrivacyError::CorruptText {
-                case,
-                reason: e.to_string(),
-            })?;
-        let mut sealed = nonce.to_vec();
-        sealed.extend(ciphertext);
-        Ok(format!(
-            "{SEALED_TEXT}{case}.{}",
-            URL_SAFE_NO_PAD.encode(sealed)
-        ))
+        let sealed = encrypt(&key, &aad, text.as_bytes())?
+            .map_err(|reason| PrivacyError::CorruptText { case, reason })?;
+        Ok(format!("{SEALED_TEXT}{case}.{sealed}"))
     }
 
     /// A sealed text of `case`, or `None` once the case's key is destroyed. A text sealed for
@@ -460,22 +464,8 @@ impl Vault {
         let Some(key) = self.case_key(tenant, case, false).await? else {
             return Ok(None);
         };
-        let bytes = URL_SAFE_NO_PAD
-            .decode(bytes)
-            .ok()
-            .filter(|b| b.len() > 12)
-            .ok_or_else(|| corrupt("not base64 of a nonce and a ciphertext"))?;
-        let (nonce, ciphertext) = bytes.split_at(12);
         let aad = format!("{tenant}/{case}/text");
-        let plaintext = Aes256Gcm::new(&key.into())
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: aad.as_bytes(),
-                },
-            )
-            .map_err(|e| corrupt(&e.to_string()))?;
+        let plaintext = decrypt(&key, &aad, bytes).map_err(|reason| corrupt(&reason))?;
         String::from_utf8(plaintext)
             .map(Some)
             .map_err(|e| corrupt(&e.to_string()))
