@@ -76,10 +76,7 @@ async fn in_reach<T>(
         return Ok((linked, 0));
     }
     let ids: Vec<Uuid> = linked.iter().map(&case_of).collect();
-    let states = state
-        .read
-        .case_states(actor.tenant.as_str(), &ids)
-        .await?;
+    let states = state.read.case_states(actor.tenant.as_str(), &ids).await?;
     let (shown, outside): (Vec<T>, Vec<T>) = linked
         .into_iter()
         .partition(|item| states.get(&case_of(item)).is_some_and(|s| reach.covers(s)));

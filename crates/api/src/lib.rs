@@ -118,24 +118,52 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// How the service stands: the log's head, how far the read model has projected it, and what
+/// the projector holds in quarantine. `/v1/status` and `/metrics` both show it.
+pub(crate) struct Health {
+    pub(crate) log_head: u64,
+    pub(crate) projected: u64,
+    pub(crate) quarantined_commits: u64,
+    pub(crate) quarantined_cases: u64,
+}
+
+impl Health {
+    pub(crate) async fn of(state: &AppState) -> Result<Health, ApiError> {
+        let log_head = state.commands.log().head().await?;
+        let projected = state.read.projected();
+        let held = state.read.quarantined(None).await?;
+        let mut cases: Vec<&str> = held.iter().map(|q| q.case_id.as_str()).collect();
+        cases.sort_unstable();
+        cases.dedup();
+        Ok(Health {
+            log_head,
+            projected,
+            quarantined_commits: held.len() as u64,
+            quarantined_cases: cases.len() as u64,
+        })
+    }
+
+    pub(crate) fn lag(&self) -> u64 {
+        self.log_head.saturating_sub(self.projected)
+    }
+}
+
 /// `GET /v1/status`: the log's head, how far the read model has projected it, the lag between
 /// them, and how many commits (of how many cases) are quarantined, for monitoring: anything
 /// quarantined wants an operator. Needs no token: it shows no case data.
 async fn status(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let head = state.commands.log().head().await?;
-    let projected = state.read.projected();
-    let held = state.read.quarantined(None).await?;
-    let mut cases: Vec<&str> = held.iter().map(|q| q.case_id.as_str()).collect();
-    cases.sort_unstable();
-    cases.dedup();
+    let health = Health::of(&state).await?;
     Ok(axum::Json(serde_json::json!({
-        "log_head": head,
-        "projected": projected,
-        "lag": head.saturating_sub(projected),
+        "log_head": health.log_head,
+        "projected": health.projected,
+        "lag": health.lag(),
         "read_model": state.read.dialect(),
-        "quarantined": { "commits": held.len(), "cases": cases.len() },
+        "quarantined": {
+            "commits": health.quarantined_commits,
+            "cases": health.quarantined_cases,
+        },
     })))
 }
 

@@ -9,41 +9,35 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Health};
 
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// `GET /metrics`: the gauges as they stand now. Needs no token: it shows no case data.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let head = state.commands.log().head().await?;
-    let projected = state.read.projected();
-    let held = state.read.quarantined(None).await?;
-    let mut cases: Vec<&str> = held.iter().map(|q| q.case_id.as_str()).collect();
-    cases.sort_unstable();
-    cases.dedup();
-
+    let health = Health::of(&state).await?;
     let mut registry = Registry::with_prefix("docket");
     let gauges = [
-        ("log_head", "The log's last position", head),
+        ("log_head", "The log's last position", health.log_head),
         (
             "projected_position",
             "The log position the read model has applied",
-            projected,
+            health.projected,
         ),
         (
             "projection_lag_commits",
             "Commits the read model is behind the log",
-            head.saturating_sub(projected),
+            health.lag(),
         ),
         (
             "quarantined_commits",
             "Commits the projector could not apply and holds aside (docket repair)",
-            held.len() as u64,
+            health.quarantined_commits,
         ),
         (
             "quarantined_cases",
             "Cases whose commits are held aside: they refuse commands",
-            cases.len() as u64,
+            health.quarantined_cases,
         ),
     ];
     for (name, help, value) in gauges {
