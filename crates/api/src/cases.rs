@@ -618,40 +618,50 @@ pub(crate) async fn list(
         }
     }
     wait_for_position(&state, p.min_position).await?;
-    let page = state
-        .read
-        .list_cases(actor.tenant.as_str(), &filter, cursor, limit)
-        .await?;
     let names = Names::of(&state, actor.tenant.as_str()).await?;
     // Whether a petition repeats an earlier one is its people's: shown as the case shows them,
-    // and a case whose people the caller may not see is neither a repeat nor not one to them.
-    let petitions: Vec<Uuid> = page
-        .items
-        .iter()
-        .filter(|c| c.kind == CaseKind::Petition.as_str())
-        .map(|c| c.id)
-        .collect();
-    let states = if petitions.is_empty() {
-        std::collections::HashMap::new()
-    } else {
-        state
+    // and a case whose people the caller may not see is neither a repeat nor not one to them,
+    // so the `repeat` filter leaves it out either way. Pages are filled from as many pages of
+    // the model as that takes, and the cursor is always a case shown: a case left out is never
+    // the point a page ends at.
+    let mut items: Vec<Value> = Vec::new();
+    let mut after = cursor;
+    let next_cursor = loop {
+        let page = state
             .read
-            .case_states(actor.tenant.as_str(), &petitions)
-            .await?
-    };
-    let repeats_shown = |c: &docket_projections::CaseSummary| {
-        c.kind != CaseKind::Petition.as_str()
-            || states
-                .get(&c.id)
-                .is_some_and(|s| shows_repeats(actor.disclosure(s, Read::List)))
-    };
-    let items: Vec<Value> = page
-        .items
-        .iter()
-        .filter(|c| filter.repeat.is_none() || repeats_shown(c))
-        .map(|c| {
+            .list_cases(actor.tenant.as_str(), &filter, after, limit)
+            .await?;
+        let petitions: Vec<Uuid> = page
+            .items
+            .iter()
+            .filter(|c| c.kind == CaseKind::Petition.as_str())
+            .map(|c| c.id)
+            .collect();
+        let states = if petitions.is_empty() {
+            std::collections::HashMap::new()
+        } else {
+            state
+                .read
+                .case_states(actor.tenant.as_str(), &petitions)
+                .await?
+        };
+        let repeats_shown = |c: &docket_projections::CaseSummary| {
+            c.kind != CaseKind::Petition.as_str()
+                || states
+                    .get(&c.id)
+                    .is_some_and(|s| shows_repeats(actor.disclosure(s, Read::List)))
+        };
+        let mut last_shown = None;
+        for c in &page.items {
+            if items.len() == limit as usize {
+                break;
+            }
+            let shown = repeats_shown(c);
+            if filter.repeat.is_some() && !shown {
+                continue;
+            }
             let mut item = json!(c);
-            if !repeats_shown(c) {
+            if !shown {
                 item["repeat"] = Value::Null;
             }
             item["names"] = names.of_case(
@@ -662,12 +672,19 @@ pub(crate) async fn list(
                 None,
                 &c.category,
             );
-            item
-        })
-        .collect();
+            items.push(item);
+            last_shown = Some(c.id);
+        }
+        match page.next_cursor {
+            // The model has more: a full page ends at its last case shown; a short one reads on.
+            Some(end) if items.len() < limit as usize => after = Some(end),
+            Some(_) => break last_shown.or(after),
+            None => break None,
+        }
+    };
     Ok(Json(json!({
         "items": items,
-        "next_cursor": page.next_cursor,
+        "next_cursor": next_cursor,
         "position": state.read.projected(),
     }))
     .into_response())

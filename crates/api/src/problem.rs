@@ -34,8 +34,9 @@ pub enum ApiError {
     PersonNotFound,
     /// 404: no audit run with this id that the caller may see.
     AuditRunNotFound,
-    /// 409: a commit of the case cannot be projected; it takes no commands until repaired.
-    Quarantined(String),
+    /// 409: a commit of the case (or the directory) cannot be projected; it takes no commands
+    /// until repaired.
+    Quarantined { code: &'static str, detail: String },
     /// 409: an audit is running already; `run` is its id, where the caller may see it.
     AuditRunning { run: Option<uuid::Uuid> },
     /// 404: no case kind knows this action.
@@ -77,7 +78,14 @@ impl From<CommandError> for ApiError {
                 detail: e.to_string(),
             },
             CommandError::Log(log) => log.into(),
-            CommandError::Quarantined { .. } => ApiError::Quarantined(e.to_string()),
+            CommandError::Quarantined { .. } => ApiError::Quarantined {
+                code: "case-quarantined",
+                detail: e.to_string(),
+            },
+            CommandError::DirectoryQuarantined { .. } => ApiError::Quarantined {
+                code: "directory-quarantined",
+                detail: e.to_string(),
+            },
             CommandError::Corrupt { .. } | CommandError::Privacy(_) => {
                 ApiError::Internal(e.to_string())
             }
@@ -191,12 +199,9 @@ impl ApiError {
                  last 16 of them)"
                     .to_owned(),
             ),
-            ApiError::Quarantined(detail) => (
-                StatusCode::CONFLICT,
-                "case-quarantined",
-                "Case quarantined",
-                detail.clone(),
-            ),
+            ApiError::Quarantined { code, detail } => {
+                (StatusCode::CONFLICT, *code, "Quarantined", detail.clone())
+            }
             ApiError::AuditRunning { run } => {
                 if let Some(run) = run {
                     ext.insert("run".into(), json!(run));

@@ -201,6 +201,13 @@ impl CommandService {
         idempotency_key: Option<&str>,
     ) -> Result<DirectoryOutcome, CommandError> {
         let tenant = &actor.tenant;
+        if let Some(quarantine) = &self.quarantine
+            && let Some(position) = quarantine
+                .quarantined_at(tenant, directory_stream(tenant))
+                .await?
+        {
+            return Err(CommandError::DirectoryQuarantined { position });
+        }
         // A directory names no one: its fingerprint needs no key, so that replicas with key
         // stores of their own recognise each other's retries.
         let request_hash = crate::Fingerprint::unkeyed(command);

@@ -168,21 +168,29 @@ pub enum CommandError {
     /// A commit of the case could not be projected and is held aside: the case takes no
     /// command until `docket repair` has applied it.
     #[error(
-        "case {case_id} is quarantined: its commit at log position {position} cannot be \
-         projected by this release; it takes no commands until an operator runs `docket repair`"
+        "case {case_id} is quarantined: a commit of it cannot be projected by this release; it \
+         takes no commands until an operator runs `docket repair`"
     )]
     Quarantined { case_id: Uuid, position: u64 },
+    /// A commit of the tenant's directory could not be projected: the directory takes no change
+    /// until it is repaired (the lists would not show it).
+    #[error(
+        "the directory is quarantined: a commit of it cannot be projected by this release; it \
+         takes no change until an operator runs `docket repair`"
+    )]
+    DirectoryQuarantined { position: u64 },
 }
 
 /// Where the command service learns that a case is quarantined: a commit of it could not be
 /// projected (the read model keeps the list).
 #[async_trait::async_trait]
 pub trait Quarantine: Send + Sync + fmt::Debug {
-    /// The log position of the case's first quarantined commit, if it is held.
+    /// The log position of the first quarantined commit of a stream (a case, or a tenant's
+    /// directory), if it is held.
     async fn quarantined_at(
         &self,
         tenant: &TenantId,
-        case_id: CaseId,
+        stream: Uuid,
     ) -> Result<Option<u64>, CommandError>;
 }
 
@@ -275,7 +283,7 @@ impl CommandService {
         let Some(quarantine) = &self.quarantine else {
             return Ok(());
         };
-        match quarantine.quarantined_at(tenant, case_id).await? {
+        match quarantine.quarantined_at(tenant, case_id.as_uuid()).await? {
             Some(position) => Err(CommandError::Quarantined {
                 case_id: case_id.as_uuid(),
                 position,
@@ -331,13 +339,15 @@ impl CommandService {
         Ok(())
     }
 
-    /// Seals the free texts the events hold (descriptions, notes, a responsible party: the
-    /// fields `FREE_TEXT_FIELDS` names) under the case's own key; true if any was sealed.
+    /// Seals the free texts the events hold (the fields `FREE_TEXT_FIELDS` names: descriptions,
+    /// notes and the like) under the case's own key, and links the people the case named
+    /// `before` to it; true if any was sealed.
     /// Without a key store they stay as given (tests of the rules alone).
     async fn seal_texts(
         &self,
         tenant: &TenantId,
         case_id: CaseId,
+        before: Option<&CaseState>,
         events: &mut [docket_domain::CaseEvent],
     ) -> Result<bool, CommandError> {
         let Some(vault) = &self.vault else {
@@ -363,6 +373,17 @@ impl CommandService {
                 },
             )?;
             sealed_any = true;
+        }
+        // The people the case named before (perhaps before texts were sealed at all) go with
+        // its texts as well as those this command names.
+        if sealed_any && let Some(before) = before {
+            let named = docket_domain::person::sealed_people(
+                &serde_json::to_value(before).expect("a case state serializes"),
+            );
+            vault
+                .link_people(tenant.as_str(), case_id.as_uuid(), &named)
+                .await
+                .map_err(|e| CommandError::Privacy(e.to_string()))?;
         }
         Ok(sealed_any)
     }
@@ -609,7 +630,9 @@ impl CommandService {
             } else {
                 false
             };
-            let sealed_texts = self.seal_texts(&actor.tenant, case_id, &mut events).await?;
+            let sealed_texts = self
+                .seal_texts(&actor.tenant, case_id, case.state.as_ref(), &mut events)
+                .await?;
             let state = if sealed_people || sealed_texts {
                 fold_onto(case.state.clone(), &events, case_id)?
             } else {

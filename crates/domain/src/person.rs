@@ -172,11 +172,32 @@ impl PersonalDetails {
     }
 }
 
-/// The fields of an event's data, by name, that hold free text a person may be named in (a
-/// description, a note, a hazard's responsible party, a unit's record of its part): the command
-/// service seals them under the case's own key before the commit is written, so that the log
-/// and the read model never hold them in clear, and erasing a person of the case erases them.
-pub const FREE_TEXT_FIELDS: &[&str] = &["description", "note", "responsible_party", "text"];
+/// The fields of an event's data, by name, that hold free text a person may be named in: a
+/// description, a note, a hazard's responsible party, a unit's record of its part, a mediation's
+/// summary and terms, the party who withdrew, a petition's opinion, a supervision's notice and
+/// answer, a risk's situation, measures, responsible person and the basis for striking it off.
+/// The command service seals them under the case's own key before the commit is written, so that
+/// the log and the read model never hold them in clear, and erasing a person of the case erases
+/// them. Every field of these names in every event is a string: the command service reads each
+/// event back after sealing it, so a field of another type would fail the command rather than be
+/// stored. `reason`, a fixed list of values in some events, and the names of places, staff and
+/// institutions are not sealed.
+pub const FREE_TEXT_FIELDS: &[&str] = &[
+    "description",
+    "note",
+    "responsible_party",
+    "text",
+    "summary",
+    "terms",
+    "party",
+    "opinion",
+    "notice",
+    "answer",
+    "situation",
+    "measures",
+    "responsible_person",
+    "basis",
+];
 
 /// How a sealed text begins: a control character, which no text a user gives may hold (text
 /// fields refuse them), then the scheme; the case's id and the sealed bytes follow.
@@ -210,6 +231,28 @@ pub fn free_texts_mut(data: &mut serde_json::Value) -> Vec<&mut String> {
     }
     let mut found = Vec::new();
     walk(data, &mut found);
+    found
+}
+
+/// The sealed people a value holds (a case's state, an event's data), each once.
+pub fn sealed_people(value: &serde_json::Value) -> Vec<PersonId> {
+    fn walk(value: &serde_json::Value, found: &mut Vec<PersonId>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Ok(sealed) = serde_json::from_value::<SealedPerson>(value.clone()) {
+                    found.push(sealed.person);
+                    return;
+                }
+                map.values().for_each(|v| walk(v, found));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(value, &mut found);
+    found.sort();
+    found.dedup();
     found
 }
 

@@ -89,9 +89,12 @@ const SCHEMA: &[&str] = &[
         tenant TEXT NOT NULL PRIMARY KEY, secret TEXT NOT NULL)",
     // A case's own key, for its free texts (descriptions, notes), and the people it names: a
     // person's erasure destroys the keys of the cases that name them.
+    // Generations: once a person the case names is erased, its key is destroyed (the row stays,
+    // its key null, so the texts sealed under it read as erased), and the case's later texts go
+    // under a new generation.
     "CREATE TABLE IF NOT EXISTS case_keys (
-        tenant TEXT NOT NULL, case_id TEXT NOT NULL, key TEXT NOT NULL, created_at BIGINT NOT NULL,
-        PRIMARY KEY (tenant, case_id))",
+        tenant TEXT NOT NULL, case_id TEXT NOT NULL, generation BIGINT NOT NULL, key TEXT,
+        created_at BIGINT NOT NULL, PRIMARY KEY (tenant, case_id, generation))",
     "CREATE TABLE IF NOT EXISTS case_people (
         tenant TEXT NOT NULL, person TEXT NOT NULL, case_id TEXT NOT NULL,
         PRIMARY KEY (tenant, person, case_id))",
@@ -399,51 +402,76 @@ impl Vault {
         Ok(known.and_then(|p| PersonId::from_str(&p).ok()))
     }
 
-    /// A case's own key, made on first use.
+    /// The case's key of `generation`: `None` if it was destroyed (or never made).
     async fn case_key(
         &self,
         tenant: &str,
         case: Uuid,
-        make: bool,
+        generation: i64,
     ) -> Result<Option<[u8; 32]>, PrivacyError> {
-        if make {
-            let fresh = hex::encode(random::<32>()?);
-            on_pool!(&self.store, pool => sqlx::query(
-                "INSERT INTO case_keys (tenant, case_id, key, created_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT DO NOTHING")
-                .bind(tenant).bind(case.to_string()).bind(&fresh)
-                .bind(micros(Timestamp::now())).execute(pool).await.map(|r| r.rows_affected()))?;
-        }
-        let key: Option<String> = on_pool!(&self.store, pool => sqlx::query(
-            "SELECT key FROM case_keys WHERE tenant = $1 AND case_id = $2")
-            .bind(tenant).bind(case.to_string()).fetch_optional(pool).await?
+        let key: Option<Option<String>> = on_pool!(&self.store, pool => sqlx::query(
+            "SELECT key FROM case_keys WHERE tenant = $1 AND case_id = $2 AND generation = $3")
+            .bind(tenant).bind(case.to_string()).bind(generation).fetch_optional(pool).await?
             .map(|r| r.try_get(0)).transpose())?;
-        Ok(key.and_then(|k| hex::decode(k).ok()?.try_into().ok()))
+        Ok(key
+            .flatten()
+            .and_then(|k| hex::decode(k).ok()?.try_into().ok()))
     }
 
-    /// Seals a free text of a case under the case's own key: `SEALED_TEXT`, the case's id, and
-    /// the text encrypted and authenticated, bound to tenant and case.
+    /// The key the case's texts are sealed under now, and its generation: the latest, or a new
+    /// one when there is none yet or the latest was destroyed.
+    async fn current_case_key(
+        &self,
+        tenant: &str,
+        case: Uuid,
+    ) -> Result<(i64, [u8; 32]), PrivacyError> {
+        for _ in 0..3 {
+            let latest: Option<(i64, Option<String>)> = on_pool!(&self.store, pool => sqlx::query(
+                "SELECT generation, key FROM case_keys WHERE tenant = $1 AND case_id = $2
+                 ORDER BY generation DESC LIMIT 1")
+                .bind(tenant).bind(case.to_string()).fetch_optional(pool).await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?))).transpose())?;
+            let next = match latest {
+                Some((generation, Some(key))) => {
+                    if let Some(key) = hex::decode(key).ok().and_then(|k| k.try_into().ok()) {
+                        return Ok((generation, key));
+                    }
+                    generation + 1
+                }
+                Some((generation, None)) => generation + 1,
+                None => 1,
+            };
+            // Another command may make the same generation first: then it is theirs we use.
+            on_pool!(&self.store, pool => sqlx::query(
+                "INSERT INTO case_keys (tenant, case_id, generation, key, created_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+                .bind(tenant).bind(case.to_string()).bind(next)
+                .bind(hex::encode(random::<32>()?)).bind(micros(Timestamp::now()))
+                .execute(pool).await.map(|r| r.rows_affected()))?;
+        }
+        Err(PrivacyError::CorruptText {
+            case,
+            reason: "its key kept changing while sealing".to_owned(),
+        })
+    }
+
+    /// Seals a free text of a case under the case's current key: `SEALED_TEXT`, the case's id,
+    /// the key's generation, and the text encrypted and authenticated, bound to tenant and case.
     pub async fn seal_text(
         &self,
         tenant: &str,
         case: Uuid,
         text: &str,
     ) -> Result<String, PrivacyError> {
-        let key =
-            self.case_key(tenant, case, true)
-                .await?
-                .ok_or_else(|| PrivacyError::CorruptText {
-                    case,
-                    reason: "its key was not kept".to_owned(),
-                })?;
+        let (generation, key) = self.current_case_key(tenant, case).await?;
         let aad = format!("{tenant}/{case}/text");
         let sealed = encrypt(&key, &aad, text.as_bytes())?
             .map_err(|reason| PrivacyError::CorruptText { case, reason })?;
-        Ok(format!("{SEALED_TEXT}{case}.{sealed}"))
+        Ok(format!("{SEALED_TEXT}{case}.{generation}.{sealed}"))
     }
 
-    /// A sealed text of `case`, or `None` once the case's key is destroyed. A text sealed for
-    /// another case does not open here.
+    /// A sealed text of `case`, or `None` once the key it was sealed under is destroyed. A text
+    /// sealed for another case does not open here.
     pub async fn unseal_text(
         &self,
         tenant: &str,
@@ -454,14 +482,21 @@ impl Vault {
             case,
             reason: reason.to_owned(),
         };
-        let (of, bytes) = sealed
+        let mut parts = sealed
             .strip_prefix(SEALED_TEXT)
-            .and_then(|rest| rest.split_once('.'))
-            .ok_or_else(|| corrupt("not a t1 seal"))?;
+            .ok_or_else(|| corrupt("not a t1 seal"))?
+            .splitn(3, '.');
+        let (Some(of), Some(generation), Some(bytes)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(corrupt("not a t1 seal"));
+        };
         if Uuid::parse_str(of).ok() != Some(case) {
             return Err(corrupt("sealed for another case"));
         }
-        let Some(key) = self.case_key(tenant, case, false).await? else {
+        let generation: i64 = generation
+            .parse()
+            .map_err(|_| corrupt("no key generation"))?;
+        let Some(key) = self.case_key(tenant, case, generation).await? else {
             return Ok(None);
         };
         let aad = format!("{tenant}/{case}/text");
@@ -533,9 +568,20 @@ impl Vault {
             "SELECT case_id FROM case_people WHERE tenant = $1 AND person = $2")
             .bind(tenant).bind(person.to_string()).fetch_all(pool).await)?;
         for case in &cases {
+            // Deleted, not overwritten, so that the zeroing of deleted rows takes the bytes; the
+            // latest generation stays as a row without a key.
+            let latest: Option<i64> = on_pool!(&self.store, pool => sqlx::query_scalar(
+                "SELECT MAX(generation) FROM case_keys WHERE tenant = $1 AND case_id = $2")
+                .bind(tenant).bind(case).fetch_one(pool).await)?;
+            let Some(latest) = latest else { continue };
             on_pool!(&self.store, pool => sqlx::query(
                 "DELETE FROM case_keys WHERE tenant = $1 AND case_id = $2")
                 .bind(tenant).bind(case).execute(pool).await.map(|r| r.rows_affected()))?;
+            on_pool!(&self.store, pool => sqlx::query(
+                "INSERT INTO case_keys (tenant, case_id, generation, key, created_at)
+                 VALUES ($1, $2, $3, NULL, $4)")
+                .bind(tenant).bind(case).bind(latest).bind(micros(Timestamp::now()))
+                .execute(pool).await.map(|r| r.rows_affected()))?;
         }
         on_pool!(&self.store, pool => sqlx::query(
             "INSERT INTO person_erasures (tenant, person, erased_at) VALUES ($1, $2, $3)

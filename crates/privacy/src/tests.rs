@@ -171,3 +171,79 @@ async fn the_postgres_vault_keeps_and_erases_keys_the_same_way() {
     assert!(vault.erase("qinghe", sealed.person).await.unwrap());
     assert_eq!(again.unseal("qinghe", &sealed).await.unwrap(), None);
 }
+
+/// A case's texts open for that case only, read `[erased]` once a person the case names is
+/// erased, and the case's later texts go under a new key that still opens.
+#[tokio::test]
+async fn a_cases_texts_open_for_it_only_and_go_with_the_people_it_names() {
+    let vault = Vault::in_memory().await.unwrap();
+    let case = Uuid::now_v7();
+    let other = Uuid::now_v7();
+    let sealed = vault
+        .seal_text("qinghe", case, "张三丰说楼上漏水")
+        .await
+        .unwrap();
+    assert!(
+        is_sealed_text(&sealed) && !sealed.contains("张"),
+        "{sealed}"
+    );
+    assert_eq!(
+        vault.unseal_text("qinghe", case, &sealed).await.unwrap(),
+        Some("张三丰说楼上漏水".to_owned())
+    );
+    assert!(
+        vault.unseal_text("qinghe", other, &sealed).await.is_err(),
+        "not for another case"
+    );
+    assert_eq!(
+        vault.unseal_text("elsewhere", case, &sealed).await.unwrap(),
+        None,
+        "not for another tenant"
+    );
+
+    let zhang = vault
+        .seal("qinghe", &details("张三丰", Some("11010519491231002X")))
+        .await
+        .unwrap();
+    vault
+        .link_people("qinghe", case, &[zhang.person])
+        .await
+        .unwrap();
+    let untouched = vault.seal_text("qinghe", other, "与此无关").await.unwrap();
+    assert!(vault.erase("qinghe", zhang.person).await.unwrap());
+    assert_eq!(
+        vault.unseal_text("qinghe", case, &sealed).await.unwrap(),
+        None
+    );
+    let mut shown = json!({"description": sealed.clone()});
+    vault
+        .render_texts("qinghe", case, &mut shown, Disclosure::Clear)
+        .await
+        .unwrap();
+    assert_eq!(shown["description"], ERASED_TEXT);
+    assert_eq!(
+        vault
+            .unseal_text("qinghe", other, &untouched)
+            .await
+            .unwrap(),
+        Some("与此无关".to_owned()),
+        "a case that does not name the person keeps its texts"
+    );
+
+    let later = vault.seal_text("qinghe", case, "后来的记录").await.unwrap();
+    assert_eq!(
+        vault.unseal_text("qinghe", case, &later).await.unwrap(),
+        Some("后来的记录".to_owned())
+    );
+    assert_eq!(
+        vault.unseal_text("qinghe", case, &sealed).await.unwrap(),
+        None,
+        "the erased generation stays erased"
+    );
+    let mut masked = json!({"note": later});
+    vault
+        .render_texts("qinghe", case, &mut masked, Disclosure::Masked)
+        .await
+        .unwrap();
+    assert_eq!(masked["note"], "后…");
+}

@@ -70,8 +70,8 @@ pub(crate) fn plan(
     for recorded in batch.iter().filter(|r| is_directory(r)) {
         let body = &recorded.commit.body;
         let stream = body.case_id.to_string();
-        if let Some(&first) = quarantined.get(&stream) {
-            held_aside.push(QuarantinedCommit::following(recorded, first));
+        if quarantined.contains_key(&stream) {
+            held_aside.push(QuarantinedCommit::following(recorded));
             continue;
         }
         let (version, state) = working

@@ -292,6 +292,12 @@ impl ReadModel {
             .collect())
     }
 
+    /// How many commits the quarantine holds, and of how many cases (or directories).
+    pub async fn quarantine_counts(&self) -> Result<(u64, u64), ProjectionError> {
+        let (commits, cases) = on_db!(self, quarantine_counts())?;
+        Ok((commits as u64, cases as u64))
+    }
+
     /// The position of a case's first quarantined commit, if the case is held.
     pub async fn quarantined_at(
         &self,
@@ -309,15 +315,14 @@ impl ReadModel {
         log: &dyn docket_eventlog::EventLog,
         case_id: Option<&str>,
     ) -> Result<RepairReport, ProjectionError> {
-        let mut streams: Vec<String> = self
-            .quarantined(None)
-            .await?
-            .into_iter()
-            .map(|q| q.case_id)
-            .filter(|c| case_id.is_none_or(|only| only == c))
-            .collect();
-        streams.sort();
-        streams.dedup();
+        // In the order they were first held, as the log had them: a filing held before it could
+        // draw a number (its kind unknown then) draws one now, in that order.
+        let mut streams: Vec<String> = Vec::new();
+        for held in self.quarantined(None).await? {
+            if case_id.is_none_or(|only| only == held.case_id) && !streams.contains(&held.case_id) {
+                streams.push(held.case_id);
+            }
+        }
         let mut report = RepairReport::default();
         for stream in streams {
             let (applied, still) = on_db!(self, repair_stream(log, &stream, self.policies()))?;

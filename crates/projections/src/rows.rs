@@ -476,7 +476,11 @@ pub(crate) fn project(
         community: state.community().to_string(),
         grid: state.grid().map(ToString::to_string),
         title: state.title().to_owned(),
-        description: state.description().to_owned(),
+        // A sealed description is not kept here: it could only be searched as ciphertext.
+        description: Some(state.description())
+            .filter(|d| !docket_domain::person::is_sealed_text(d))
+            .unwrap_or_default()
+            .to_owned(),
         category: state.category(),
         severity: state.severity(),
         lead_unit: h.lead_unit.as_ref().map(ToString::to_string),
@@ -707,11 +711,12 @@ impl QuarantinedCommit {
         }
     }
 
-    /// Why a commit after a quarantined one of its stream is quarantined too.
-    pub(crate) fn following(recorded: &Recorded, first: i64) -> Self {
+    /// Why a commit after a quarantined one of its stream is quarantined too (in words that
+    /// name no log position, which counts other tenants' commits).
+    pub(crate) fn following(recorded: &Recorded) -> Self {
         Self::of(
             recorded,
-            format!("follows the quarantined commit at position {first}"),
+            "follows a quarantined commit of the same case".to_owned(),
             None,
         )
     }
@@ -791,9 +796,9 @@ pub(crate) fn plan_batch(
         let body = &recorded.commit.body;
         let case_id = body.case_id.to_string();
         let version = body.version as i64;
-        if let Some(&first) = quarantined.get(&case_id) {
+        if quarantined.contains_key(&case_id) {
             plan.quarantined
-                .push(QuarantinedCommit::following(recorded, first));
+                .push(QuarantinedCommit::following(recorded));
             continue;
         }
         let mut drawn = None;

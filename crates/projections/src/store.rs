@@ -625,6 +625,16 @@ macro_rules! dialect {
                 .collect()
         }
 
+        /// How many commits the quarantine holds, of how many cases.
+        pub(crate) async fn quarantine_counts(pool: &$pool) -> Result<(i64, i64), ProjectionError> {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS commits, COUNT(DISTINCT case_id) AS cases FROM quarantine",
+            )
+            .fetch_one(pool)
+            .await?;
+            Ok((row.try_get("commits")?, row.try_get("cases")?))
+        }
+
         /// The first quarantined position of a case of `tenant`, if it is held.
         pub(crate) async fn quarantined_at(
             pool: &$pool,
@@ -715,14 +725,14 @@ macro_rules! dialect {
             Ok(())
         }
 
-        /// The stored rows of the cases a batch continues (not those it files).
+        /// The stored rows of the cases a batch names: those it continues, and any it would file
+        /// again (a filing of a case the model holds is quarantined, never written over it).
         async fn load_cases(
             tx: &mut Transaction<'_, Db>,
             batch: &[Recorded],
         ) -> Result<Vec<rows::StoredCase>, ProjectionError> {
             let mut ids: Vec<String> = batch
                 .iter()
-                .filter(|r| r.commit.body.version > 1)
                 .map(|r| r.commit.body.case_id.to_string())
                 .collect();
             ids.sort();

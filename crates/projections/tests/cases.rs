@@ -1449,11 +1449,11 @@ impl docket_commands::Quarantine for HeldIn {
     async fn quarantined_at(
         &self,
         tenant: &docket_domain::TenantId,
-        case_id: CaseId,
+        stream: uuid::Uuid,
     ) -> Result<Option<u64>, docket_commands::CommandError> {
         Ok(self
             .0
-            .quarantined_at(tenant.as_str(), &case_id.to_string())
+            .quarantined_at(tenant.as_str(), &stream.to_string())
             .await
             .unwrap())
     }
@@ -1545,7 +1545,7 @@ async fn a_commit_that_cannot_be_applied_is_quarantined_and_the_rest_of_the_log_
     );
     assert_eq!(
         quarantined[1].reason,
-        format!("follows the quarantined commit at position {newer}")
+        "follows a quarantined commit of the same case"
     );
     assert!(quarantined.iter().all(|q| q.tenant == "qinghe"));
     assert!(read.quarantined(Some("other")).await.unwrap().is_empty());

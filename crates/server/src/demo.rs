@@ -58,9 +58,19 @@ async fn demo(args: DemoArgs) -> Result<(), BoxError> {
     }
     let vault = open_vault(&args.store, &dir).await?;
     let clock = Arc::new(DemoClock::new());
+    let policies = crate::policy::load(args.store.policy_dir.as_deref())?;
+    // The plan lays its year out in China Standard Time, and so do the figures it intends.
+    let zone = &policies.for_tenant(&tenant).time_zone_name;
+    if zone != "Asia/Shanghai" {
+        return Err(format!(
+            "docket demo lays its year out in Asia/Shanghai time, but the policy puts tenant \
+             {tenant} in {zone}: run the demo without --policy-dir, or with a policy in Asia/Shanghai"
+        )
+        .into());
+    }
     let commands = CommandService::new(log.clone(), clock.clone())
         .with_vault(vault)
-        .with_policies(crate::policy::load(args.store.policy_dir.as_deref())?);
+        .with_policies(policies);
 
     let mut plan = plan(tenant.as_str(), year, args.scale, args.seed);
     let figures = intended_figures(&mut plan);

@@ -286,3 +286,39 @@ async fn a_dispute_registered_without_a_room_reaches_its_communitys_room() {
         .await;
     assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
 }
+
+/// A directory commit this release cannot read quarantines the tenant's directory: changes to it
+/// answer 409 `directory-quarantined` (the lists would not show them) until it is repaired.
+#[tokio::test]
+async fn a_quarantined_directory_takes_no_change() {
+    let app = app().await;
+    let tenant: docket_domain::TenantId = "qinghe".parse().unwrap();
+    let stream = docket_commands::directory_stream(&tenant);
+    let last = app
+        .log
+        .read_case("qinghe", stream)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let newer = docket_eventlog::contract::first_scheme_body(
+        "qinghe",
+        stream,
+        docket_domain::directory::STREAM_KIND,
+        last.commit.body.version + 1,
+        ("directory.unit_painted", 99, json!({"colour": "red"})),
+        "admin",
+    );
+    let position = app
+        .log
+        .append(&newer.seal(last.commit.hash))
+        .await
+        .unwrap()
+        .position;
+    assert!(app.state.read.wait_until(position, Duration::from_secs(5)).await);
+    let add = json!({"id": "qinghe-market-01", "name": "清河菜市场", "unit_kind": "market",
+                     "in_network": true});
+    let r = app.keep(Role::Admin, "add-unit", add).await;
+    assert_problem(&r, StatusCode::CONFLICT, "directory-quarantined");
+    assert_eq!(app.log.head().await.unwrap(), position, "nothing was written");
+}
