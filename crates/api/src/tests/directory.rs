@@ -315,10 +315,19 @@ async fn a_quarantined_directory_takes_no_change() {
         .await
         .unwrap()
         .position;
-    assert!(app.state.read.wait_until(position, Duration::from_secs(5)).await);
+    assert!(
+        app.state
+            .read
+            .wait_until(position, Duration::from_secs(5))
+            .await
+    );
     let add = json!({"id": "qinghe-market-01", "name": "清河菜市场", "unit_kind": "market",
                      "in_network": true});
     let r = app.keep(Role::Admin, "add-unit", add).await;
     assert_problem(&r, StatusCode::CONFLICT, "directory-quarantined");
-    assert_eq!(app.log.head().await.unwrap(), position, "nothing was written");
+    assert_eq!(
+        app.log.head().await.unwrap(),
+        position,
+        "nothing was written"
+    );
 }
