@@ -56,6 +56,8 @@ fn start(state: &AppState, headers: &HeaderMap, params: &EventParams) -> Result<
 }
 
 struct Cursor {
+    /// Counts the stream among those open while it lives.
+    _open: OpenStream,
     state: AppState,
     actor: Actor,
     /// The stream ends when the token that opened it expires; the client reconnects with a
@@ -63,6 +65,22 @@ struct Cursor {
     expires: jiff::Timestamp,
     after: u64,
     ready: VecDeque<Event>,
+}
+
+/// One event stream open: counted in `docket_event_streams_open` until it ends.
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> Self {
+        metrics::gauge!("docket_event_streams_open").increment(1.0);
+        OpenStream
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        metrics::gauge!("docket_event_streams_open").decrement(1.0);
+    }
 }
 
 impl Cursor {
@@ -158,6 +176,7 @@ pub(crate) async fn stream(
     }
     let after = start(&state, &headers, &params)?;
     let cursor = Cursor {
+        _open: OpenStream::new(),
         state,
         actor,
         expires,

@@ -140,6 +140,7 @@ impl RateLimiter {
         }
         verdict.map_err(|not_until| {
             use governor::clock::Clock as _;
+            metrics::counter!("docket_rate_limited_total").increment(1);
             let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
             ApiError::TooManyRequests {
                 retry_after_secs: wait.as_secs().max(1),

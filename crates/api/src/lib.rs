@@ -8,7 +8,7 @@ mod directory;
 mod events;
 mod extract;
 mod filters;
-mod metrics;
+pub mod metrics;
 mod persons;
 mod problem;
 mod stats;
@@ -60,7 +60,14 @@ pub struct AppState {
     pub(crate) auth: Authenticator,
     pub(crate) limiter: std::sync::Arc<extract::RateLimiter>,
     pub(crate) audit: Option<std::sync::Arc<audit::AuditSetup>>,
+    /// The process's metrics, rendered at `/metrics`.
+    pub(crate) metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// The projection lag, in commits, above which `/readyz` says the replica is not ready.
+    pub(crate) ready_max_lag: u64,
 }
+
+/// The lag, in commits, above which a replica is not ready by default.
+pub const DEFAULT_READY_MAX_LAG: u64 = 1000;
 
 /// Requests per second a token may make by default, and the burst it may spend at once.
 pub const DEFAULT_RATE: (u32, u32) = (50, 200);
@@ -74,7 +81,18 @@ impl AppState {
             auth,
             limiter: std::sync::Arc::new(extract::RateLimiter::new(DEFAULT_RATE.0, DEFAULT_RATE.1)),
             audit: None,
+            metrics: {
+                metrics::describe();
+                metrics::recorder()
+            },
+            ready_max_lag: DEFAULT_READY_MAX_LAG,
         }
+    }
+
+    /// Sets the projection lag, in commits, above which `/readyz` answers 503.
+    pub fn with_ready_max_lag(mut self, commits: u64) -> Self {
+        self.ready_max_lag = commits;
+        self
     }
 
     /// Enables the audit runs (`/v1/audit/runs`): the read model lives at `target`, built from the log
@@ -117,9 +135,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/status", get(status))
         .route("/metrics", get(metrics::metrics))
+        .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(metrics::observe))
         .with_state(state)
 }
 
@@ -166,6 +186,39 @@ async fn status(
             "commits": health.quarantined_commits,
             "cases": health.quarantined_cases,
         },
+    })))
+}
+
+/// `GET /readyz`: 200 when the log and the read model answer and the projection is within
+/// `--ready-max-lag` commits of the log; else 503 naming what is wrong, so that a load balancer
+/// sends no one to a replica whose reads would be stale or fail. `/healthz` is liveness only.
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let not_ready = |detail: String| ApiError::NotReady(detail);
+    let head = state
+        .commands
+        .log()
+        .head()
+        .await
+        .map_err(|e| not_ready(format!("the event log does not answer: {e}")))?;
+    let projected = state
+        .read
+        .checkpoint(docket_projections::CASES)
+        .await
+        .map_err(|e| not_ready(format!("the read model does not answer: {e}")))?;
+    let lag = head.saturating_sub(projected);
+    if lag > state.ready_max_lag {
+        return Err(not_ready(format!(
+            "the read model is {lag} commits behind the log (ready within {})",
+            state.ready_max_lag
+        )));
+    }
+    Ok(axum::Json(serde_json::json!({
+        "ready": true,
+        "log_head": head,
+        "projected": projected,
+        "lag": lag,
     })))
 }
 

@@ -1,51 +1,129 @@
-//! `/metrics`: what an operator's Prometheus scrapes, in the OpenMetrics text format
-//! (`prometheus-client`): how far the read model is behind the log, and what the projector holds
-//! in quarantine, which wants an operator (alert on `docket_quarantined_commits > 0`).
+//! `/metrics`: what an operator's Prometheus scrapes, in its text format. The crates record
+//! through the `metrics` facade where things happen (requests here, commands in the command
+//! service, batches in the projector, sweeps in the deadline watch); one recorder per process,
+//! `metrics-exporter-prometheus`, renders them. The gauges of the service's standing (log head,
+//! lag, quarantine) are read at each scrape. Alert on `docket_quarantined_commits > 0` and on a
+//! growing `docket_projection_lag_commits`.
 
-use axum::extract::State;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::{ApiError, AppState, Health};
 
-const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// `GET /metrics`: the gauges as they stand now. Needs no token: it shows no case data.
+/// Latency buckets, in seconds, for every `*_seconds` histogram: from a millisecond to ten
+/// seconds.
+const SECONDS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The process's recorder, installed on first use: one per process, whatever the number of
+/// routers (tests build many).
+pub fn recorder() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), SECONDS)
+                .expect("the buckets are not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("another metrics recorder is installed: /metrics shows ours only");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// Counts every request by route (its template, not its ids), method and status, and times it
+/// to its response's head (an event stream's, then, not its whole life).
+pub(crate) async fn observe(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("docket_http_requests_total",
+        "route" => route.clone(), "method" => method.clone(), "status" => status)
+    .increment(1);
+    metrics::histogram!("docket_http_request_duration_seconds",
+        "route" => route, "method" => method)
+    .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`. Needs no token: it shows no case data.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let health = Health::of(&state).await?;
-    let mut registry = Registry::with_prefix("docket");
     let gauges = [
-        ("log_head", "The log's last position", health.log_head),
-        (
-            "projected_position",
-            "The log position the read model has applied",
-            health.projected,
-        ),
-        (
-            "projection_lag_commits",
-            "Commits the read model is behind the log",
-            health.lag(),
-        ),
-        (
-            "quarantined_commits",
-            "Commits the projector could not apply and holds aside (docket repair)",
-            health.quarantined_commits,
-        ),
-        (
-            "quarantined_cases",
-            "Cases whose commits are held aside: they refuse commands",
-            health.quarantined_cases,
-        ),
+        ("docket_log_head", health.log_head),
+        ("docket_projected_position", health.projected),
+        ("docket_projection_lag_commits", health.lag()),
+        ("docket_quarantined_commits", health.quarantined_commits),
+        ("docket_quarantined_cases", health.quarantined_cases),
     ];
-    for (name, help, value) in gauges {
-        let gauge: Gauge = Gauge::default();
-        gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
-        registry.register(name, help, gauge);
+    for (name, value) in gauges {
+        metrics::gauge!(name).set(value as f64);
     }
-    let mut body = String::new();
-    encode(&mut body, &registry).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        state.metrics.render(),
+    )
+        .into_response())
+}
+
+/// Describes the metrics once, for the `# HELP` lines.
+pub(crate) fn describe() {
+    static DESCRIBED: OnceLock<()> = OnceLock::new();
+    DESCRIBED.get_or_init(|| {
+        use metrics::{describe_counter, describe_gauge, describe_histogram};
+        describe_counter!("docket_http_requests_total", "HTTP requests by route, method and status");
+        describe_histogram!(
+            "docket_http_request_duration_seconds",
+            "Time to the response's head, by route and method"
+        );
+        describe_counter!(
+            "docket_commands_total",
+            "Commands by case kind, action and outcome (accepted, replayed, refused, failed) and reason"
+        );
+        describe_counter!(
+            "docket_command_conflicts_total",
+            "Races for a case's next version lost and decided again, by kind and action"
+        );
+        describe_histogram!("docket_log_append_duration_seconds", "Time to append a commit to the log");
+        describe_histogram!(
+            "docket_projection_batch_duration_seconds",
+            "Time to apply one batch of commits to the read model"
+        );
+        describe_counter!("docket_projected_commits_total", "Commits the projector applied");
+        describe_counter!("docket_watch_sweeps_total", "Sweeps of the deadline watch");
+        describe_counter!(
+            "docket_watch_misses_recorded_total",
+            "Missed deadlines and limits the deadline watch recorded"
+        );
+        describe_gauge!("docket_event_streams_open", "Server-sent event streams open now");
+        describe_counter!("docket_rate_limited_total", "Requests refused for a token over its rate");
+        describe_gauge!("docket_log_head", "The log's last position");
+        describe_gauge!("docket_projected_position", "The log position the read model has applied");
+        describe_gauge!("docket_projection_lag_commits", "Commits the read model is behind the log");
+        describe_gauge!(
+            "docket_quarantined_commits",
+            "Commits the projector could not apply and holds aside (docket repair)"
+        );
+        describe_gauge!(
+            "docket_quarantined_cases",
+            "Cases whose commits are held aside: they refuse commands"
+        );
+    });
 }

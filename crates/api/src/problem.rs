@@ -59,6 +59,8 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     /// 503: the event log or a read model is unreachable.
     Unavailable(String),
+    /// 503 from `/readyz`: what keeps this replica from serving.
+    NotReady(String),
     /// 500: a fault of ours. Logged in full, described to the client in general terms.
     Internal(String),
 }
@@ -346,6 +348,12 @@ impl ApiError {
                 "Service unavailable",
                 "a store Docket depends on is unavailable; try again shortly".to_owned(),
             ),
+            ApiError::NotReady(detail) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not-ready",
+                "Not ready",
+                detail.clone(),
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -362,6 +370,7 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Internal(e) => tracing::error!(error = %e, "internal error"),
             ApiError::Unavailable(e) => tracing::warn!(error = %e, "dependency unavailable"),
+            ApiError::NotReady(e) => tracing::warn!(reason = %e, "not ready"),
             _ => {}
         }
         let (status, code, title, detail, ext) = self.parts();
@@ -383,7 +392,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthenticated(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::NotYet { .. } | ApiError::Unavailable(_) => {
+            ApiError::NotYet { .. } | ApiError::Unavailable(_) | ApiError::NotReady(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ApiError::TooManyRequests { retry_after_secs } => {

@@ -330,7 +330,7 @@ impl CommandService {
             recorded_at: now,
         }
         .seal(kept.last_hash.clone());
-        match self.log.append(&commit).await {
+        match self.append(&commit).await {
             Ok(Appended {
                 position,
                 duplicate: false,

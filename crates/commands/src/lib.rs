@@ -74,6 +74,33 @@ impl Contention {
     }
 }
 
+/// A refusal's reason, as `docket_commands_total` labels it.
+fn refusal_reason(refusal: &Refusal) -> &'static str {
+    match refusal {
+        Refusal::NotAllowedInState { .. } => "not-allowed-in-state",
+        Refusal::RoleNotPermitted { .. } => "role-not-permitted",
+        Refusal::UnitNotPermitted { .. } => "unit-not-permitted",
+        Refusal::InvalidField { .. } => "invalid-field",
+    }
+}
+
+/// Why a command failed otherwise, as `docket_commands_total` labels it.
+fn failure_reason(e: &CommandError) -> &'static str {
+    match e {
+        CommandError::Refused(refusal) => refusal_reason(refusal),
+        CommandError::NotFound => "not-found",
+        CommandError::OutsideReach(_) => "outside-reach",
+        CommandError::VersionMismatch { .. } => "version-mismatch",
+        CommandError::KeyReused => "key-reused",
+        CommandError::Contention => "contention",
+        CommandError::Log(_) => "log",
+        CommandError::Privacy(_) => "privacy",
+        CommandError::Corrupt { .. } => "corrupt",
+        CommandError::Quarantined { .. } => "quarantined",
+        CommandError::DirectoryQuarantined { .. } => "directory-quarantined",
+    }
+}
+
 /// Where time comes from, so deadlines can be tested.
 pub trait Clock: Send + Sync + fmt::Debug {
     fn now(&self) -> Timestamp;
@@ -511,8 +538,29 @@ impl CommandService {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all, fields(tenant = %actor.tenant, action = request.command.action(), case_id), err(level = "debug"))]
+    /// Decides `request` for `actor` and records the decision: the one way a command reaches
+    /// the log. Counted in `docket_commands_total` by kind, action and outcome.
     pub async fn handle(
+        &self,
+        actor: &Actor,
+        request: CommandRequest,
+    ) -> Result<Outcome, CommandError> {
+        let (kind, action) = (request.command.kind(), request.command.action());
+        let result = self.decide_and_record(actor, request).await;
+        let (outcome, reason) = match &result {
+            Ok(o) if o.replayed => ("replayed", ""),
+            Ok(_) => ("accepted", ""),
+            Err(CommandError::Refused(refusal)) => ("refused", refusal_reason(refusal)),
+            Err(e) => ("failed", failure_reason(e)),
+        };
+        metrics::counter!("docket_commands_total",
+            "kind" => kind.as_str(), "action" => action, "outcome" => outcome, "reason" => reason)
+        .increment(1);
+        result
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant = %actor.tenant, action = request.command.action(), case_id), err(level = "debug"))]
+    async fn decide_and_record(
         &self,
         actor: &Actor,
         request: CommandRequest,
@@ -684,6 +732,10 @@ impl CommandService {
                             .version();
                         return Err(CommandError::VersionMismatch { expected, actual });
                     }
+                    metrics::counter!("docket_command_conflicts_total",
+                        "kind" => request.command.kind().as_str(),
+                        "action" => request.command.action())
+                    .increment(1);
                     if !contention.wait_to_decide_again().await {
                         return Err(CommandError::Contention);
                     }
@@ -753,6 +805,18 @@ impl CommandService {
     }
 
     /// Seals decided events onto the case's chain as one commit and appends it.
+    /// Appends a commit to the log, timed in `docket_log_append_duration_seconds`.
+    async fn append(
+        &self,
+        commit: &docket_eventlog::Commit,
+    ) -> Result<docket_eventlog::Appended, LogError> {
+        let started = std::time::Instant::now();
+        let appended = self.log.append(commit).await;
+        metrics::histogram!("docket_log_append_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        appended
+    }
+
     async fn append_decided(
         &self,
         case: &LoadedCase,
@@ -773,7 +837,7 @@ impl CommandService {
             recorded_at: d.now,
         }
         .seal(case.last_hash());
-        match self.log.append(&commit).await {
+        match self.append(&commit).await {
             Ok(Appended {
                 position,
                 duplicate: false,

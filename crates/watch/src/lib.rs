@@ -84,7 +84,12 @@ impl DeadlineWatch {
             }
             match last {
                 Some(last) => after = Some(last),
-                None => return Ok(sweep),
+                None => {
+                    metrics::counter!("docket_watch_sweeps_total").increment(1);
+                    metrics::counter!("docket_watch_misses_recorded_total")
+                        .increment(sweep.recorded as u64);
+                    return Ok(sweep);
+                }
             }
         }
     }
