@@ -8,6 +8,7 @@ mod crash;
 mod demo;
 mod jetstream;
 mod numbers;
+mod operations;
 mod privacy;
 mod readmodel;
 mod stories;

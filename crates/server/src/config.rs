@@ -89,6 +89,20 @@ pub(crate) struct ServeArgs {
     /// Requests one token may make at once above its rate.
     #[arg(long, env = "DOCKET_RATE_BURST", default_value_t = docket_api::DEFAULT_RATE.1)]
     pub(crate) rate_burst: u32,
+    /// Commits the read model may be behind the log while `/readyz` still answers 200.
+    #[arg(long, env = "DOCKET_READY_MAX_LAG", default_value_t = docket_api::DEFAULT_READY_MAX_LAG)]
+    pub(crate) ready_max_lag: u64,
+    /// How logs are written to stderr: `text` for a terminal, `json` (one object a line) for a
+    /// log collector.
+    #[arg(long, env = "DOCKET_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

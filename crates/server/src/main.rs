@@ -22,8 +22,8 @@ use docket_projections::{Projector, ReadModel, Target};
 use tokio::sync::watch;
 
 use crate::config::{
-    DataDir, DemoArgs, EraseArgs, ExportChainArgs, RebuildArgs, RepairArgs, ServeArgs, StoreArgs,
-    TokenArgs, TokenCheckArgs, VerifyArgs,
+    DataDir, DemoArgs, EraseArgs, ExportChainArgs, LogFormat, RebuildArgs, RepairArgs, ServeArgs,
+    StoreArgs, TokenArgs, TokenCheckArgs, VerifyArgs,
 };
 
 #[derive(Debug, Parser)]
@@ -242,13 +242,18 @@ async fn open_read_model(
 }
 
 fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DOCKET_LOG_LEVEL")
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => logs.init(),
+        // One JSON object a line, for a log collector: time, level, target, the event's fields
+        // and the spans it happened in.
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -328,7 +333,8 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     let app = router(
         AppState::new(commands, read.clone(), auth)
             .with_audit(read_model_target(&args.store, &dir), &log_name)
-            .with_rate_limit(args.rate_limit, args.rate_burst),
+            .with_rate_limit(args.rate_limit, args.rate_burst)
+            .with_ready_max_lag(args.ready_max_lag),
     );
     tokio::spawn(async move {
         shutdown_signal().await;
