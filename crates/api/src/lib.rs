@@ -81,10 +81,7 @@ impl AppState {
             auth,
             limiter: std::sync::Arc::new(extract::RateLimiter::new(DEFAULT_RATE.0, DEFAULT_RATE.1)),
             audit: None,
-            metrics: {
-                metrics::describe();
-                metrics::recorder()
-            },
+            metrics: metrics::recorder(),
             ready_max_lag: DEFAULT_READY_MAX_LAG,
         }
     }
@@ -195,21 +192,22 @@ async fn status(
 async fn readyz(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let not_ready = |detail: String| ApiError::NotReady(detail);
-    let head = state
-        .commands
-        .log()
-        .head()
-        .await
-        .map_err(|e| not_ready(format!("the event log does not answer: {e}")))?;
+    // What failed goes to the log; the answer, which needs no token, says only which store.
+    let head = state.commands.log().head().await.map_err(|e| {
+        tracing::warn!(error = %e, "not ready: the event log does not answer");
+        ApiError::NotReady("the event log does not answer".to_owned())
+    })?;
     let projected = state
         .read
         .checkpoint(docket_projections::CASES)
         .await
-        .map_err(|e| not_ready(format!("the read model does not answer: {e}")))?;
+        .map_err(|e| {
+            tracing::warn!(error = %e, "not ready: the read model does not answer");
+            ApiError::NotReady("the read model does not answer".to_owned())
+        })?;
     let lag = head.saturating_sub(projected);
     if lag > state.ready_max_lag {
-        return Err(not_ready(format!(
+        return Err(ApiError::NotReady(format!(
             "the read model is {lag} commits behind the log (ready within {})",
             state.ready_max_lag
         )));

@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::{ApiError, AppState, Health};
+use crate::{AppState, Health};
 
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -24,8 +24,9 @@ const SECONDS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// The process's recorder, installed on first use: one per process, whatever the number of
-/// routers (tests build many).
+/// The process's recorder, installed on first use (one per process, whatever the number of
+/// routers: tests build many), with the metrics described. The server calls it before anything
+/// else starts, so nothing recorded at start-up is lost, and keeps it drained (`keep_drained`).
 pub fn recorder() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
@@ -38,9 +39,39 @@ pub fn recorder() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("another metrics recorder is installed: /metrics shows ours only");
             }
+            describe();
             handle
         })
         .clone()
+}
+
+/// Drains the recorder's histogram samples every few seconds, so that memory stays flat where
+/// nobody scrapes, until `shutdown` turns true.
+pub async fn keep_drained(mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let handle = recorder();
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => handle.run_upkeep(),
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// A request's method as a label: the usual ones by name, any other `other`, so that no client
+/// can make series at will.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Counts every request by route (its template, not its ids), method and status, and times it
@@ -50,12 +81,12 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!("docket_http_requests_total",
-        "route" => route.clone(), "method" => method.clone(), "status" => status)
+        "route" => route.clone(), "method" => method, "status" => status)
     .increment(1);
     metrics::histogram!("docket_http_request_duration_seconds",
         "route" => route, "method" => method)
@@ -63,28 +94,55 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
     response
 }
 
-/// `GET /metrics`. Needs no token: it shows no case data.
-pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let health = Health::of(&state).await?;
-    let gauges = [
-        ("docket_log_head", health.log_head),
-        ("docket_projected_position", health.projected),
-        ("docket_projection_lag_commits", health.lag()),
-        ("docket_quarantined_commits", health.quarantined_commits),
-        ("docket_quarantined_cases", health.quarantined_cases),
-    ];
-    for (name, value) in gauges {
-        metrics::gauge!(name).set(value as f64);
+/// `GET /metrics`. Needs no token: no metric carries a tenant or a case. The counters render
+/// whatever happens; the standing gauges (head, lag, quarantine) are read for this scrape and
+/// left out, with a warning, when a store does not answer.
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let mut body = state.metrics.render();
+    match Health::of(&state).await {
+        Ok(health) => {
+            let gauges = [
+                (
+                    "docket_log_head",
+                    "The log's last position",
+                    health.log_head,
+                ),
+                (
+                    "docket_projected_position",
+                    "The log position the read model has applied",
+                    health.projected,
+                ),
+                (
+                    "docket_projection_lag_commits",
+                    "Commits the read model is behind the log",
+                    health.lag(),
+                ),
+                (
+                    "docket_quarantined_commits",
+                    "Commits the projector could not apply and holds aside (docket repair)",
+                    health.quarantined_commits,
+                ),
+                (
+                    "docket_quarantined_cases",
+                    "Cases whose commits are held aside: they refuse commands",
+                    health.quarantined_cases,
+                ),
+            ];
+            for (name, help, value) in gauges {
+                body.push_str(&format!(
+                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n\n"
+                ));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = ?e, "/metrics without the standing gauges: a store does not answer")
+        }
     }
-    Ok((
-        [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        state.metrics.render(),
-    )
-        .into_response())
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
 }
 
 /// Describes the metrics once, for the `# HELP` lines.
-pub(crate) fn describe() {
+fn describe() {
     static DESCRIBED: OnceLock<()> = OnceLock::new();
     DESCRIBED.get_or_init(|| {
         use metrics::{describe_counter, describe_gauge, describe_histogram};
@@ -114,16 +172,5 @@ pub(crate) fn describe() {
         );
         describe_gauge!("docket_event_streams_open", "Server-sent event streams open now");
         describe_counter!("docket_rate_limited_total", "Requests refused for a token over its rate");
-        describe_gauge!("docket_log_head", "The log's last position");
-        describe_gauge!("docket_projected_position", "The log position the read model has applied");
-        describe_gauge!("docket_projection_lag_commits", "Commits the read model is behind the log");
-        describe_gauge!(
-            "docket_quarantined_commits",
-            "Commits the projector could not apply and holds aside (docket repair)"
-        );
-        describe_gauge!(
-            "docket_quarantined_cases",
-            "Cases whose commits are held aside: they refuse commands"
-        );
     });
 }

@@ -538,8 +538,9 @@ impl CommandService {
         Ok(())
     }
 
-    /// Decides `request` for `actor` and records the decision: the one way a command reaches
-    /// the log. Counted in `docket_commands_total` by kind, action and outcome.
+    /// Decides `request` for `actor` and records the decision: the one way a case command (from
+    /// any interface) reaches the log. Counted in `docket_commands_total` by kind, action and
+    /// outcome.
     pub async fn handle(
         &self,
         actor: &Actor,
@@ -804,7 +805,6 @@ impl CommandService {
         Err(CommandError::Contention)
     }
 
-    /// Seals decided events onto the case's chain as one commit and appends it.
     /// Appends a commit to the log, timed in `docket_log_append_duration_seconds`.
     async fn append(
         &self,
@@ -817,6 +817,7 @@ impl CommandService {
         appended
     }
 
+    /// Seals decided events onto the case's chain as one commit and appends it.
     async fn append_decided(
         &self,
         case: &LoadedCase,

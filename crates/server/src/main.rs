@@ -263,6 +263,8 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn run(args: ServeArgs) -> Result<(), BoxError> {
+    // Before anything records: what the projector does at start-up counts too.
+    docket_api::metrics::recorder();
     let dir = DataDir::create(&args.store.data.data_dir)?;
     let auth = authenticator(&args.tokens, &dir).await?;
     let (log, log_name) = open_log(&args.store, &dir).await?;
@@ -280,6 +282,7 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     let address = listener.local_addr()?;
 
     let (stop, stopped) = watch::channel(false);
+    tokio::spawn(docket_api::metrics::keep_drained(stopped.clone()));
     let projector = tokio::spawn(
         Projector::new(log, read.clone())
             .with_batch(args.projection_batch)

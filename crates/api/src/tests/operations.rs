@@ -81,30 +81,25 @@ async fn metrics_parse_as_prometheus_text_and_move_with_requests_commands_and_pr
     let after = scrape(&app).await;
     let moved = |key: &str| value(&after, key) - value(&before, key);
 
-    assert_eq!(
-        moved("docket_commands_total{action=report,kind=hazard,outcome=accepted,reason=}"),
-        1.0,
+    // At least: other tests of the same process (under `cargo test`) count into the same
+    // recorder; under nextest each test has a process of its own and these are exact.
+    assert!(
+        moved("docket_commands_total{action=report,kind=hazard,outcome=accepted,reason=}") >= 1.0,
         "{after:?}"
     );
-    assert_eq!(
-        moved("docket_commands_total{action=verify,kind=hazard,outcome=accepted,reason=}"),
-        1.0
+    assert!(
+        moved("docket_commands_total{action=verify,kind=hazard,outcome=accepted,reason=}") >= 1.0
     );
-    assert_eq!(
+    assert!(
         moved(
             "docket_commands_total{action=verify,kind=hazard,outcome=refused,reason=role-not-permitted}"
-        ),
-        1.0
+        ) >= 1.0
     );
-    assert_eq!(
-        moved("docket_http_requests_total{method=POST,route=/v1/cases,status=201}"),
-        1.0
-    );
-    assert_eq!(
+    assert!(moved("docket_http_requests_total{method=POST,route=/v1/cases,status=201}") >= 1.0);
+    assert!(
         moved(
             "docket_http_requests_total{method=POST,route=/v1/cases/{id}/actions/{action},status=403}"
-        ),
-        1.0
+        ) >= 1.0
     );
     assert!(
         moved("docket_http_request_duration_seconds_count{method=POST,route=/v1/cases}") >= 1.0
