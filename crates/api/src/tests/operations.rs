@@ -43,6 +43,20 @@ async fn scrape(app: &App) -> HashMap<String, f64> {
     samples
 }
 
+/// `GET /readyz` of `router`: its status and body.
+async fn readyz(router: &axum::Router) -> (StatusCode, Value) {
+    let response = router
+        .clone()
+        .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
 fn value(samples: &HashMap<String, f64>, key: &str) -> f64 {
     samples.get(key).copied().unwrap_or(0.0)
 }
@@ -131,20 +145,7 @@ async fn readyz_is_503_while_the_read_model_is_down_and_200_once_it_is_back() {
     let auth = Authenticator::hs256(b"test-secret-test-secret-test-secret");
     let commands = CommandService::new(log.clone(), Arc::new(SystemClock));
     let router = router(AppState::new(commands, read, auth));
-    let readyz = || {
-        let router = router.clone();
-        async move {
-            let response = router
-                .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
-                .await
-                .unwrap();
-            let status = response.status();
-            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
-        }
-    };
+    let readyz = || readyz(&router);
     let (status, body) = readyz().await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["ready"], true);
@@ -185,21 +186,8 @@ async fn readyz_is_503_while_the_projection_lags_past_its_bound() {
     let auth = Authenticator::hs256(b"test-secret-test-secret-test-secret");
     let commands = CommandService::new(log.clone(), Arc::new(SystemClock));
     // No projector runs: the commits below stay unprojected until the test projects them.
-    let state = AppState::new(commands, read.clone(), auth).with_ready_max_lag(2);
-    let readyz = || {
-        let router = router(state.clone());
-        async move {
-            let response = router
-                .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
-                .await
-                .unwrap();
-            let status = response.status();
-            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
-        }
-    };
+    let router = router(AppState::new(commands, read.clone(), auth).with_ready_max_lag(2));
+    let readyz = || readyz(&router);
     docket_eventlog::contract::case_with(&log, "qinghe", 2).await;
     let (status, body) = readyz().await;
     assert_eq!(
