@@ -212,3 +212,72 @@ async fn readyz_is_503_while_the_projection_lags_past_its_bound() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["lag"], 0, "{body}");
 }
+
+/// The rest of what an operator watches moves too: races lost and decided again when clients act
+/// on one case at once, the deadline watch's sweeps, open event streams, requests over a rate.
+#[tokio::test(flavor = "multi_thread")]
+async fn conflicts_sweeps_streams_and_rate_limits_show_in_the_metrics() {
+    let mut app = app().await;
+    let before = scrape(&app).await;
+    let id = app.file_hazard().await;
+    // Clients adding notes to one case at once, without If-Match: some lose the race for the
+    // next version and decide again (all of them succeed). Rounds until one race is lost.
+    let lost = "docket_command_conflicts_total{action=add-note,kind=hazard}";
+    for round in 0..5 {
+        let notes = (0..16).map(|i| {
+            let app = &app;
+            let id = id.clone();
+            async move {
+                let body = format!(r#"{{"text":"第{round}轮第{i}条"}}"#);
+                app.act(&id, "add-note", Role::Handler, &body).await
+            }
+        });
+        for r in futures_util::future::join_all(notes).await {
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        }
+        if value(&scrape(&app).await, lost) > value(&before, lost) {
+            break;
+        }
+    }
+    let after = scrape(&app).await;
+    assert!(value(&after, lost) > value(&before, lost), "{after:?}");
+
+    let sweeps = "docket_watch_sweeps_total{}";
+    docket_watch::DeadlineWatch::new(app.state.commands.clone(), app.state.read.clone())
+        .sweep()
+        .await
+        .unwrap();
+    assert!(value(&scrape(&app).await, sweeps) > value(&before, sweeps));
+
+    let streams = "docket_event_streams_open{}";
+    let response = app
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/v1/events")
+                .header(
+                    "authorization",
+                    format!("Bearer {}", app.token(Role::Supervisor)),
+                )
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let open = value(&scrape(&app).await, streams);
+    assert!(open >= 1.0, "an open stream is counted: {open}");
+    drop(response);
+    assert!(
+        value(&scrape(&app).await, streams) < open,
+        "a stream dropped is no longer counted"
+    );
+
+    let limited = "docket_rate_limited_total{}";
+    app.router = router(app.state.clone().with_rate_limit(1, 1));
+    for _ in 0..2 {
+        app.call("GET", "/v1/cases", Some(Role::GridWorker), &[], None)
+            .await;
+    }
+    assert!(value(&scrape(&app).await, limited) > value(&before, limited));
+}
