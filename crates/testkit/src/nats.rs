@@ -74,11 +74,35 @@ impl NatsServer {
     /// Starts a single node on free ports with a temporary store, and waits until JetStream is up.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let mut server = Self::configure(dir.path(), "n1", None);
-        server._dir = Some(dir);
-        server.launch();
-        server.wait_ready();
-        server
+        for _ in 0..5 {
+            let mut server = Self::configure(dir.path(), "n1", None);
+            server.launch();
+            if server.serves_unless_it_exits() {
+                server._dir = Some(dir);
+                return server;
+            }
+            // It ended at once: a port free_port() found free was taken before nats-server bound
+            // it (tests start servers side by side). Again, on other ports.
+        }
+        panic!("nats-server n1 ended at start five times, each on other ports");
+    }
+
+    /// Waits until the server is healthy (true), or its process ends first (false).
+    fn serves_unless_it_exits(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.healthy() {
+                return true;
+            }
+            if let Some(child) = &mut self.child
+                && matches!(child.try_wait(), Ok(Some(_)))
+            {
+                self.child = None;
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nats-server {} not healthy within 30 s", self.name);
     }
 
     fn configure(dir: &Path, name: &str, cluster: Option<(u16, &[u16])>) -> Self {
