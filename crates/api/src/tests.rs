@@ -199,6 +199,45 @@ impl App {
         .await
     }
 
+    /// Appends to a stream of the tests' tenant (a case, or its directory) a commit carrying an
+    /// event at a version this release does not know, as a newer release would write it, and
+    /// waits until the projector has met it; returns its position.
+    async fn append_from_a_newer_release(
+        &self,
+        stream: uuid::Uuid,
+        kind: &str,
+        (event_type, data): (&str, Value),
+    ) -> u64 {
+        let last = self
+            .log
+            .read_case("qinghe", stream)
+            .await
+            .unwrap()
+            .pop()
+            .expect("the stream has commits");
+        let newer = docket_eventlog::contract::first_scheme_body(
+            "qinghe",
+            stream,
+            kind,
+            last.commit.body.version + 1,
+            (event_type, 99, data),
+            "newer-release",
+        );
+        let position = self
+            .log
+            .append(&newer.seal(last.commit.hash))
+            .await
+            .unwrap()
+            .position;
+        assert!(
+            self.state
+                .read
+                .wait_until(position, Duration::from_secs(5))
+                .await
+        );
+        position
+    }
+
     async fn history_len(&self, id: &str) -> usize {
         let r = self
             .call(
@@ -888,28 +927,13 @@ async fn a_quarantined_case_answers_409_and_the_status_counts_it() {
     let app = app().await;
     let held = app.file_hazard().await;
     let other = app.file_hazard().await;
-    let case: uuid::Uuid = held.parse().unwrap();
-    let filed = app.log.read_case("qinghe", case).await.unwrap().remove(0);
-    let newer = docket_eventlog::contract::first_scheme_body(
-        "qinghe",
-        case,
-        "hazard",
-        2,
-        ("case.verified", 99, json!({"severity": "general"})),
-        "handler",
-    );
     let position = app
-        .log
-        .append(&newer.seal(filed.commit.hash))
-        .await
-        .unwrap()
-        .position;
-    assert!(
-        app.state
-            .read
-            .wait_until(position, Duration::from_secs(5))
-            .await
-    );
+        .append_from_a_newer_release(
+            held.parse().unwrap(),
+            "hazard",
+            ("case.verified", json!({"severity": "general"})),
+        )
+        .await;
 
     let status = app.call("GET", "/v1/status", None, &[], None).await.body;
     assert_eq!(

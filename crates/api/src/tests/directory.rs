@@ -293,34 +293,13 @@ async fn a_dispute_registered_without_a_room_reaches_its_communitys_room() {
 async fn a_quarantined_directory_takes_no_change() {
     let app = app().await;
     let tenant: docket_domain::TenantId = "qinghe".parse().unwrap();
-    let stream = docket_commands::directory_stream(&tenant);
-    let last = app
-        .log
-        .read_case("qinghe", stream)
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
-    let newer = docket_eventlog::contract::first_scheme_body(
-        "qinghe",
-        stream,
-        docket_domain::directory::STREAM_KIND,
-        last.commit.body.version + 1,
-        ("directory.unit_painted", 99, json!({"colour": "red"})),
-        "admin",
-    );
     let position = app
-        .log
-        .append(&newer.seal(last.commit.hash))
-        .await
-        .unwrap()
-        .position;
-    assert!(
-        app.state
-            .read
-            .wait_until(position, Duration::from_secs(5))
-            .await
-    );
+        .append_from_a_newer_release(
+            docket_commands::directory_stream(&tenant),
+            docket_domain::directory::STREAM_KIND,
+            ("directory.unit_painted", json!({"colour": "red"})),
+        )
+        .await;
     let add = json!({"id": "qinghe-market-01", "name": "清河菜市场", "unit_kind": "market",
                      "in_network": true});
     let r = app.keep(Role::Admin, "add-unit", add).await;
