@@ -138,18 +138,6 @@ fn text_in(value: &Value) -> Option<Shown> {
 }
 
 impl App {
-    async fn matrix_file(&self, filer: &Actor, body: Value) -> String {
-        let r = self.send_as(filer, "POST", "/v1/cases", Some(body)).await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        r.body["case_id"].as_str().unwrap().to_owned()
-    }
-
-    async fn matrix_act(&self, actor: &Actor, id: &str, action: &str, body: Value) {
-        let uri = format!("/v1/cases/{id}/actions/{action}");
-        let r = self.send_as(actor, "POST", &uri, Some(body)).await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    }
-
     /// The five cases, each led by `UNIT` in `GRID`, naming the same person.
     async fn disclosure_cases(&self) -> BTreeMap<Case, String> {
         let callers: BTreeMap<_, _> = callers().into_iter().collect();
@@ -168,15 +156,15 @@ impl App {
         };
         let mut cases = BTreeMap::new();
         let appeal = self
-            .matrix_file(officer, petition("appeal-request", "供暖不足"))
+            .file_as(officer, petition("appeal-request", "供暖不足"))
             .await;
-        self.matrix_act(officer, &appeal, "accept", json!({"unit": UNIT}))
+        self.acted(officer, &appeal, "accept", json!({"unit": UNIT}))
             .await;
         cases.insert(Case::Appeal, appeal);
         let accusation = self
-            .matrix_file(officer, petition("report-accusation", "反映执法问题"))
+            .file_as(officer, petition("report-accusation", "反映执法问题"))
             .await;
-        self.matrix_act(officer, &accusation, "accept", json!({"unit": UNIT}))
+        self.acted(officer, &accusation, "accept", json!({"unit": UNIT}))
             .await;
         cases.insert(Case::Accusation, accusation);
         let dispute = json!({
@@ -185,20 +173,20 @@ impl App {
             "description": DESCRIPTION, "parties": [{"side": "applicant", "name": NAME, "id_number": ID_NUMBER, "phone": PHONE},
                         {"side": "respondent", "name": "王五"}]
         });
-        cases.insert(Case::Dispute, self.matrix_file(supervisor, dispute).await);
+        cases.insert(Case::Dispute, self.file_as(supervisor, dispute).await);
         let risk = json!({
             "kind": "risk_event", "community": "qinghe", "grid": GRID, "unit": UNIT,
             "title": "欠薪聚集苗头", "source": "grid-patrol", "category": "wage-arrears",
             "description": DESCRIPTION, "people": [person.clone()]
         });
-        cases.insert(Case::Risk, self.matrix_file(supervisor, risk).await);
+        cases.insert(Case::Risk, self.file_as(supervisor, risk).await);
         let request = json!({
             "kind": "livelihood", "community": "qinghe", "grid": GRID, "title": "工资咨询",
             "channel": "walk-in", "category": "other", "urgency": "general",
             "description": DESCRIPTION, "requester": person
         });
-        let request = self.matrix_file(officer, request).await;
-        self.matrix_act(officer, &request, "dispatch", json!({"lead": UNIT}))
+        let request = self.file_as(officer, request).await;
+        self.acted(officer, &request, "dispatch", json!({"lead": UNIT}))
             .await;
         cases.insert(Case::Request, request);
         cases
@@ -457,7 +445,7 @@ async fn a_hazards_texts_are_sealed_at_rest_and_clear_to_whoever_reaches_it() {
     let app = app().await;
     let grid_worker = callers().remove(0).1;
     let id = app
-        .matrix_file(
+        .file_as(
             &grid_worker,
             json!({"kind": "hazard", "community": "qinghe", "grid": GRID, "unit": UNIT,
                    "title": "楼道堆物", "category": "fire", "severity": "general",
@@ -465,7 +453,7 @@ async fn a_hazards_texts_are_sealed_at_rest_and_clear_to_whoever_reaches_it() {
                    "responsible_party": "王记杂货店"}),
         )
         .await;
-    app.matrix_act(&grid_worker, &id, "add-note", json!({"text": "已拍照留存"}))
+    app.acted(&grid_worker, &id, "add-note", json!({"text": "已拍照留存"}))
         .await;
     let head = app.log.head().await.unwrap();
     assert!(

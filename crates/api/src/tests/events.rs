@@ -104,7 +104,7 @@ impl App {
         }
     }
 
-    async fn file_as(&self, actor: &Actor, body: Value) -> String {
+    pub(super) async fn file_as(&self, actor: &Actor, body: Value) -> String {
         let r = self.send_as(actor, "POST", "/v1/cases", Some(body)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         r.body["case_id"].as_str().unwrap().to_owned()

@@ -74,7 +74,7 @@ impl App {
         r.body["case_id"].as_str().unwrap().to_owned()
     }
 
-    async fn acted(&self, actor: &Actor, id: &str, action: &str, body: Value) {
+    pub(super) async fn acted(&self, actor: &Actor, id: &str, action: &str, body: Value) {
         let r = self
             .send_as(
                 actor,
