@@ -31,7 +31,7 @@ use crate::{
 macro_rules! kinds {
     ($($variant:ident($state:ty),)+) => {
         /// The kinds of case Docket handles.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum CaseKind {
             $($variant,)+

@@ -19,7 +19,8 @@ use crate::table::{AnyKind, not_allowed_in_state, unit_not_permitted};
 use crate::{CaseId, CommunityId, Context, GridId, Named, Refusal, ReplayError, Role, UnitId};
 
 /// 满意 / 基本满意 / 不满意.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::Satisfaction)]
 #[serde(rename_all = "snake_case")]
 pub enum Satisfaction {
     Satisfied,
@@ -450,7 +451,8 @@ fn authorize(
 // ---- commands -------------------------------------------------------------------------------
 
 /// A command any case takes, named as the table names its action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::Command)]
 #[serde(tag = "action", content = "input", rename_all = "kebab-case")]
 pub enum CommonCommand {
     AddNote(AddNote),
@@ -471,13 +473,15 @@ pub enum CommonCommand {
     Reopen(Reopen),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::AddNote)]
 #[serde(deny_unknown_fields)]
 pub struct AddNote {
     pub text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::AttachEvidence)]
 #[serde(deny_unknown_fields)]
 pub struct AttachEvidence {
     pub evidence: Vec<Evidence>,
@@ -486,7 +490,8 @@ pub struct AttachEvidence {
 }
 
 /// What a unit did on the case, as its own part (a co-handling unit's answer).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::RecordPart)]
 #[serde(deny_unknown_fields)]
 pub struct RecordPart {
     pub text: String,
@@ -498,7 +503,8 @@ pub struct RecordPart {
     pub unit: Option<UnitId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::Reassign)]
 #[serde(deny_unknown_fields)]
 pub struct Reassign {
     /// The new lead unit (主办).
@@ -509,7 +515,8 @@ pub struct Reassign {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::CoHandler)]
 #[serde(deny_unknown_fields)]
 pub struct CoHandler {
     /// An assisting unit (协办).
@@ -518,20 +525,23 @@ pub struct CoHandler {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::Supervise)]
 #[serde(deny_unknown_fields)]
 pub struct Supervise {
     /// What the supervisor demands (督办意见).
     pub notice: String,
     /// The tenant-local day the answer is due; by default the policy's answer limit.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
     pub due_on: Option<Date>,
     /// The unit the notice is addressed to: the lead unit (the default) or a co-handling one.
     #[serde(default)]
     pub unit: Option<UnitId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::AnswerSupervision)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerSupervision {
     /// The number of the notice answered (1 for the first).
@@ -539,7 +549,8 @@ pub struct AnswerSupervision {
     pub answer: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::RequestExtension)]
 #[serde(deny_unknown_fields)]
 pub struct RequestExtension {
     pub days: u32,
@@ -547,7 +558,8 @@ pub struct RequestExtension {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::ApproveExtension)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveExtension {
     /// The days approved, at most those requested; by default all of them.
@@ -557,13 +569,15 @@ pub struct ApproveExtension {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::RefuseExtension)]
 #[serde(deny_unknown_fields)]
 pub struct RefuseExtension {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::Link)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
     pub case: CaseId,
@@ -571,7 +585,8 @@ pub struct Link {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::MarkDuplicate)]
 #[serde(deny_unknown_fields)]
 pub struct MarkDuplicate {
     /// The case this one duplicates.
@@ -580,7 +595,8 @@ pub struct MarkDuplicate {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::ReturnVisit)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnVisit {
     pub satisfaction: Satisfaction,
@@ -589,7 +605,8 @@ pub struct ReturnVisit {
 }
 
 /// Where the case belongs, when it was filed in the wrong community or grid.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::Relocate)]
 #[serde(deny_unknown_fields)]
 pub struct Relocate {
     pub community: CommunityId,
@@ -601,7 +618,8 @@ pub struct Relocate {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = common::Reopen)]
 #[serde(deny_unknown_fields)]
 pub struct Reopen {
     pub reason: String,

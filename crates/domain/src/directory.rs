@@ -27,7 +27,20 @@ const KIND: &str = STREAM_KIND;
 pub const MAX_NAME: usize = 100;
 
 /// What kind of body a unit is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[schema(as = directory::UnitKind)]
 #[serde(rename_all = "kebab-case")]
 pub enum UnitKind {
     /// 街道科室: an office of the sub-district.
@@ -474,7 +487,8 @@ pub fn shipped_categories() -> Vec<(CaseKind, CategoryId, &'static str)> {
 // ---- commands -------------------------------------------------------------------------------
 
 /// A command to the directory, named as its action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = directory::Command)]
 #[serde(tag = "action", content = "input", rename_all = "kebab-case")]
 pub enum DirectoryCommand {
     AddCommunity(AddCommunity),
@@ -493,7 +507,8 @@ pub enum DirectoryCommand {
     RetireCategory(CategoryKey),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = directory::AddCommunity)]
 #[serde(deny_unknown_fields)]
 pub struct AddCommunity {
     pub id: CommunityId,
@@ -506,7 +521,8 @@ pub struct AddCommunity {
 }
 
 /// Replaces both of a community's default units; one left out is unset.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = directory::SetCommunityUnits)]
 #[serde(deny_unknown_fields)]
 pub struct SetCommunityUnits {
     pub id: CommunityId,
@@ -516,7 +532,8 @@ pub struct SetCommunityUnits {
     pub intake_unit: Option<UnitId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = directory::AddGrid)]
 #[serde(deny_unknown_fields)]
 pub struct AddGrid {
     pub id: GridId,
@@ -524,7 +541,8 @@ pub struct AddGrid {
     pub community: CommunityId,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = directory::AddUnit)]
 #[serde(deny_unknown_fields)]
 pub struct AddUnit {
     pub id: UnitId,
@@ -535,7 +553,8 @@ pub struct AddUnit {
 }
 
 /// Changes a unit's kind or its part in the network; what is left out stays as it is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = directory::UpdateUnit)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUnit {
     pub id: UnitId,
@@ -546,7 +565,8 @@ pub struct UpdateUnit {
 }
 
 /// A new name for a community, grid or unit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = directory::Rename)]
 #[serde(deny_unknown_fields)]
 pub struct Rename<I> {
     pub id: I,
@@ -554,14 +574,16 @@ pub struct Rename<I> {
 }
 
 /// Takes a community, grid or unit out of service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = directory::Retire)]
 #[serde(deny_unknown_fields)]
 pub struct Retire<I> {
     pub id: I,
 }
 
 /// A category with its name: to add, or to rename.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = directory::NamedCategory)]
 #[serde(deny_unknown_fields)]
 pub struct NamedCategory {
     pub kind: CaseKind,
@@ -570,7 +592,8 @@ pub struct NamedCategory {
 }
 
 /// A category to take out of service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = directory::CategoryKey)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryKey {
     pub kind: CaseKind,

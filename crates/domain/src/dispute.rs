@@ -25,7 +25,8 @@ const MAX_NAME: usize = 100;
 const MAX_PARTIES: usize = 50;
 
 /// Where a dispute stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::Status)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Registered,
@@ -222,7 +223,8 @@ pub const TABLE: &[Row<Dispute>] = &[
 ];
 
 /// How the dispute came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::Source)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
     GridWorker,
@@ -235,7 +237,8 @@ pub enum Source {
 }
 
 /// Which side of the dispute a party is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::Side)]
 #[serde(rename_all = "kebab-case")]
 pub enum Side {
     Applicant,
@@ -243,7 +246,8 @@ pub enum Side {
 }
 
 /// A party to the dispute (当事人).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::Party)]
 #[serde(deny_unknown_fields)]
 pub struct Party {
     pub side: Side,
@@ -279,7 +283,8 @@ pub struct RecordedParty {
 }
 
 /// Why a registered dispute is not taken up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::DeclineReason)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeclineReason {
     /// Not a dispute people's mediation may take.
@@ -291,7 +296,8 @@ pub enum DeclineReason {
 }
 
 /// A mediation agreement is written (调解协议书) or, for simple matters, oral.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::AgreementForm)]
 #[serde(rename_all = "kebab-case")]
 pub enum AgreementForm {
     Written,
@@ -299,7 +305,8 @@ pub enum AgreementForm {
 }
 
 /// Where the parties can go when mediation fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::Route)]
 #[serde(rename_all = "kebab-case")]
 pub enum Route {
     Litigation,
@@ -311,7 +318,8 @@ pub enum Route {
 }
 
 /// Where judicial confirmation (司法确认) of the agreement stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::JudicialConfirmation)]
 #[serde(rename_all = "kebab-case")]
 pub enum JudicialConfirmation {
     /// The parties applied to the court.
@@ -323,18 +331,21 @@ pub enum JudicialConfirmation {
 }
 
 /// The agreement the parties reached.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::Agreement)]
 pub struct Agreement {
     pub form: AgreementForm,
     pub terms: String,
     /// The tenant-local day by which the agreement is to be performed.
+    #[schema(value_type = String, format = Date)]
     pub performance_date: Date,
 }
 
 // ---- commands -------------------------------------------------------------------------------
 
 /// A command to a dispute, named as the table names its action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::Command)]
 #[serde(tag = "action", content = "input", rename_all = "kebab-case")]
 pub enum DisputeCommand {
     Register(Register),
@@ -350,7 +361,8 @@ pub enum DisputeCommand {
     Refer(Refer),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::Register)]
 #[serde(deny_unknown_fields)]
 pub struct Register {
     pub community: CommunityId,
@@ -372,7 +384,8 @@ pub struct Register {
     pub room: Option<UnitId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::Accept)]
 #[serde(deny_unknown_fields)]
 pub struct Accept {
     /// The mediator who takes the dispute.
@@ -383,7 +396,8 @@ pub struct Accept {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::Decline)]
 #[serde(deny_unknown_fields)]
 pub struct Decline {
     pub reason: DeclineReason,
@@ -391,15 +405,18 @@ pub struct Decline {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::ScheduleSession)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSession {
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     #[serde(default)]
     pub place: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::RecordSession)]
 #[serde(deny_unknown_fields)]
 pub struct RecordSession {
     pub summary: String,
@@ -407,18 +424,21 @@ pub struct RecordSession {
     pub evidence: Vec<Evidence>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::RecordAgreement)]
 #[serde(deny_unknown_fields)]
 pub struct RecordAgreement {
     pub form: AgreementForm,
     pub terms: String,
     /// Tenant-local; not before today.
+    #[schema(value_type = String, format = Date)]
     pub performance_date: Date,
     #[serde(default)]
     pub evidence: Vec<Evidence>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::RecordFailure)]
 #[serde(deny_unknown_fields)]
 pub struct RecordFailure {
     pub reason: String,
@@ -426,7 +446,8 @@ pub struct RecordFailure {
     pub routes_told: Vec<Route>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::Withdraw)]
 #[serde(deny_unknown_fields)]
 pub struct Withdraw {
     /// The party who withdrew.
@@ -435,7 +456,8 @@ pub struct Withdraw {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::RecordJudicialConfirmation)]
 #[serde(deny_unknown_fields)]
 pub struct RecordJudicialConfirmation {
     pub status: JudicialConfirmation,
@@ -445,7 +467,8 @@ pub struct RecordJudicialConfirmation {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::ConfirmPerformance)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmPerformance {
     #[serde(default)]
@@ -454,7 +477,8 @@ pub struct ConfirmPerformance {
     pub evidence: Vec<Evidence>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = dispute::Refer)]
 #[serde(deny_unknown_fields)]
 pub struct Refer {
     pub to: Route,

@@ -6,7 +6,7 @@ use crate::Refusal;
 
 /// A photo or document attached to a case: the blob itself lives elsewhere, the case keeps
 /// what proves which blob it was.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Evidence {
     /// `sha256:` followed by 64 lower-case hex digits.
@@ -20,7 +20,7 @@ pub struct Evidence {
 }
 
 /// Where a case is, as the grid worker's phone reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Location {
     pub latitude: f64,

@@ -19,7 +19,8 @@ use crate::{
 const KIND: &str = "hazard";
 
 /// Where a hazard ticket stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = hazard::Status)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Reported,
@@ -169,7 +170,8 @@ pub const TABLE: &[Row<HazardTicket>] = &[
 ];
 
 /// 一般隐患 can be fixed at once; 重大隐患 needs stoppage or a plan and is supervised by law.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = hazard::Severity)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
     General,
@@ -188,7 +190,8 @@ impl Severity {
 }
 
 /// Who found the hazard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = hazard::Source)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
     /// 365日巡夜查
@@ -201,7 +204,8 @@ pub enum Source {
     SelfInspection,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = hazard::DismissReason)]
 #[serde(rename_all = "kebab-case")]
 pub enum DismissReason {
     NotAHazard,
@@ -211,7 +215,8 @@ pub enum DismissReason {
 // ---- commands -------------------------------------------------------------------------------
 
 /// A command to a hazard ticket, named as the table names its action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = hazard::Command)]
 #[serde(tag = "action", content = "input", rename_all = "kebab-case")]
 pub enum HazardCommand {
     Report(Report),
@@ -224,7 +229,8 @@ pub enum HazardCommand {
     FailReinspection(FailReinspection),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = hazard::Report)]
 #[serde(deny_unknown_fields)]
 pub struct Report {
     pub community: CommunityId,
@@ -249,7 +255,8 @@ pub struct Report {
     pub unit: Option<UnitId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = hazard::Verify)]
 #[serde(deny_unknown_fields)]
 pub struct Verify {
     /// The severity as confirmed on site.
@@ -259,7 +266,8 @@ pub struct Verify {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = hazard::Dismiss)]
 #[serde(deny_unknown_fields)]
 pub struct Dismiss {
     pub reason: DismissReason,
@@ -269,7 +277,8 @@ pub struct Dismiss {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = hazard::FixOnSpot)]
 #[serde(deny_unknown_fields)]
 pub struct FixOnSpot {
     pub evidence: Vec<Evidence>,
@@ -277,16 +286,19 @@ pub struct FixOnSpot {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = hazard::OrderRectification)]
 #[serde(deny_unknown_fields)]
 pub struct OrderRectification {
     pub measures: String,
     /// When rectification is due; by default 7 days for a general hazard and 30 for a major one.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub deadline: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = hazard::ReportRectified)]
 #[serde(deny_unknown_fields)]
 pub struct ReportRectified {
     pub evidence: Vec<Evidence>,
@@ -294,7 +306,8 @@ pub struct ReportRectified {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = hazard::PassReinspection)]
 #[serde(deny_unknown_fields)]
 pub struct PassReinspection {
     #[serde(default)]
@@ -303,12 +316,14 @@ pub struct PassReinspection {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = hazard::FailReinspection)]
 #[serde(deny_unknown_fields)]
 pub struct FailReinspection {
     pub reason: String,
     /// The new rectification deadline; by default as long again as a first order.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub deadline: Option<Timestamp>,
 }
 

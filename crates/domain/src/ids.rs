@@ -104,6 +104,27 @@ impl<'de> Deserialize<'de> for CaseId {
     }
 }
 
+impl utoipa::PartialSchema for CaseId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Uuid,
+            )))
+            .pattern(Some(CASE_ID_PATTERN))
+            .description(Some(
+                "A case id: a UUID version 7, lowercase and hyphenated.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CaseId {}
+
+/// What `CaseId::from_str` lets in: a lowercase, hyphenated UUID of version 7.
+pub(crate) const CASE_ID_PATTERN: &str =
+    "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
 impl fmt::Display for CaseId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -163,8 +184,32 @@ macro_rules! slug_id {
                 f.write_str(&self.0)
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                slug_schema($what)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
+
+/// A slug as the API document describes it: what `parse_slug` lets in.
+fn slug_schema(what: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(SLUG_PATTERN))
+        .min_length(Some(1))
+        .max_length(Some(63))
+        .description(Some(format!(
+            "A {what} id: a-z, 0-9, '-' and '_', 1 to 63 characters."
+        )))
+        .into()
+}
+
+/// The pattern `parse_slug` checks.
+pub(crate) const SLUG_PATTERN: &str = "^[a-z0-9_-]{1,63}$";
 
 slug_id!(
     /// A tenant: one sub-district office (街道).

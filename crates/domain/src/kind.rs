@@ -35,7 +35,9 @@ pub trait Action: Copy + Eq + fmt::Debug + Send + Sync + 'static {
 }
 
 /// How a closed case ended, as supervisors count it (化解率 = resolved / closed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Resolved,

@@ -26,7 +26,8 @@ const KIND: &str = "livelihood";
 const MAX_UNITS: usize = 30;
 
 /// Where a livelihood request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = livelihood::Status)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Received,
@@ -201,7 +202,8 @@ pub const TABLE: &[Row<LivelihoodRequest>] = &[
 ];
 
 /// How the request reached the office.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = livelihood::Channel)]
 #[serde(rename_all = "kebab-case")]
 pub enum Channel {
     /// Transferred from the 12345 hotline, with its order number.
@@ -235,7 +237,8 @@ impl Channel {
 }
 
 /// What sets the limits: emergency, utility (water, power, gas, heat), general, complex.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = livelihood::Urgency)]
 #[serde(rename_all = "kebab-case")]
 pub enum Urgency {
     Emergency,
@@ -272,7 +275,8 @@ impl Urgency {
 }
 
 /// 解决 / 部分解决 / 未解决.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = livelihood::ReplyResult)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReplyResult {
     Resolved,
@@ -283,7 +287,8 @@ pub enum ReplyResult {
 // ---- commands -------------------------------------------------------------------------------
 
 /// A command to a livelihood request, named as the table names its action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = livelihood::Command)]
 #[serde(tag = "action", content = "input", rename_all = "kebab-case")]
 #[allow(
     clippy::large_enum_variant,
@@ -301,7 +306,8 @@ pub enum LivelihoodCommand {
     Redo(Redo),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = livelihood::Receive)]
 #[serde(deny_unknown_fields)]
 pub struct Receive {
     pub community: CommunityId,
@@ -327,7 +333,8 @@ pub struct Receive {
 
 /// The units a request goes to: the lead (首接负责) and the co-handling units, all from the
 /// coordinated response network.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = livelihood::Dispatch)]
 #[serde(deny_unknown_fields)]
 pub struct Dispatch {
     pub lead: UnitId,
@@ -338,7 +345,8 @@ pub struct Dispatch {
 }
 
 /// A unit's check-in (签收). A handler checks in for his own unit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = livelihood::CheckIn)]
 #[serde(deny_unknown_fields)]
 pub struct CheckIn {
     #[serde(default)]
@@ -348,7 +356,8 @@ pub struct CheckIn {
 }
 
 /// A mis-routed dispatch sent back, with the reason; the dispatcher re-routes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = livelihood::ReturnDispatch)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnDispatch {
     #[serde(default)]
@@ -358,7 +367,8 @@ pub struct ReturnDispatch {
 
 /// The units the request goes to from now on: units kept keep their check-in, units left out
 /// are replaced, and at least one unit is new.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = livelihood::Redispatch)]
 #[serde(deny_unknown_fields)]
 pub struct Redispatch {
     pub lead: UnitId,
@@ -367,7 +377,8 @@ pub struct Redispatch {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = livelihood::Reply)]
 #[serde(deny_unknown_fields)]
 pub struct Reply {
     pub result: ReplyResult,
@@ -375,7 +386,8 @@ pub struct Reply {
     pub text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = livelihood::Rate)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
     pub rating: Satisfaction,
@@ -383,7 +395,8 @@ pub struct Rate {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = livelihood::CloseUnrated)]
 #[serde(deny_unknown_fields)]
 pub struct CloseUnrated {
     #[serde(default)]
@@ -391,7 +404,8 @@ pub struct CloseUnrated {
 }
 
 /// 重办: the request goes out again, to the same or other units.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = livelihood::Redo)]
 #[serde(deny_unknown_fields)]
 pub struct Redo {
     pub lead: UnitId,

@@ -13,7 +13,19 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// One person across cases: the same resident ID number is the same person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct PersonId(Uuid);
 
@@ -75,7 +87,7 @@ pub fn check_character(first_17: &str) -> Option<u8> {
 }
 
 /// A person's identifying details: personal information.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PersonalDetails {
     pub name: String,

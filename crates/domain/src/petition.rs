@@ -25,7 +25,8 @@ const MAX_HEADCOUNT: u32 = 10_000;
 const COLLECTIVE_HEADCOUNT: u32 = 5;
 
 /// Where a petition stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::Status)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Registered,
@@ -252,7 +253,8 @@ pub const TABLE: &[Row<Petition>] = &[
 ];
 
 /// How the petition came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::Channel)]
 #[serde(rename_all = "kebab-case")]
 pub enum Channel {
     /// 来信
@@ -285,7 +287,8 @@ impl Channel {
 }
 
 /// The kinds of petition of art. 30.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::PetitionType)]
 #[serde(rename_all = "kebab-case")]
 pub enum PetitionType {
     /// 建议意见
@@ -297,7 +300,8 @@ pub enum PetitionType {
 }
 
 /// Where a petitioner has gone or threatens to go over the heads of the local office.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::EscalationRisk)]
 #[serde(rename_all = "kebab-case")]
 pub enum EscalationRisk {
     /// 越级访
@@ -317,7 +321,8 @@ impl EscalationRisk {
 }
 
 /// Where a matter that is not accepted as a petition belongs (art. 31).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::Route)]
 #[serde(rename_all = "kebab-case")]
 pub enum Route {
     /// 诉讼
@@ -329,7 +334,8 @@ pub enum Route {
 }
 
 /// What the handling opinion (处理意见书) says (art. 32).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::ReplyOutcome)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReplyOutcome {
     /// 予以支持
@@ -341,7 +347,8 @@ pub enum ReplyOutcome {
 }
 
 /// What a review or re-review does to the opinion before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::ReviewDecision)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReviewDecision {
     /// 维持
@@ -353,7 +360,8 @@ pub enum ReviewDecision {
 }
 
 /// One petitioner as registered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::Petitioner)]
 #[serde(deny_unknown_fields)]
 pub struct Petitioner {
     pub name: String,
@@ -380,7 +388,8 @@ impl Petitioner {
 // ---- commands -------------------------------------------------------------------------------
 
 /// A command to a petition, named as the table names its action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::Command)]
 #[serde(tag = "action", content = "input", rename_all = "kebab-case")]
 pub enum PetitionCommand {
     Register(Register),
@@ -401,7 +410,8 @@ fn one() -> u32 {
     1
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::Register)]
 #[serde(deny_unknown_fields)]
 pub struct Register {
     pub community: CommunityId,
@@ -435,7 +445,8 @@ pub struct Register {
     pub accused_unit: Option<UnitId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::Accept)]
 #[serde(deny_unknown_fields)]
 pub struct Accept {
     /// The handling unit (承办单位).
@@ -444,14 +455,16 @@ pub struct Accept {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::NotAccept)]
 #[serde(deny_unknown_fields)]
 pub struct NotAccept {
     pub reason: String,
     pub route: Route,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::Transfer)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
     /// The authority the matter belongs to.
@@ -460,7 +473,8 @@ pub struct Transfer {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::Reply)]
 #[serde(deny_unknown_fields)]
 pub struct Reply {
     pub outcome: ReplyOutcome,
@@ -470,14 +484,16 @@ pub struct Reply {
     pub evidence: Vec<Evidence>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::ConfirmSatisfied)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmSatisfied {
     #[serde(default)]
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::RequestReview)]
 #[serde(deny_unknown_fields)]
 pub struct RequestReview {
     pub reason: String,
@@ -485,34 +501,39 @@ pub struct RequestReview {
     pub reviewing_body: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::CloseWithoutReview)]
 #[serde(deny_unknown_fields)]
 pub struct CloseWithoutReview {
     #[serde(default)]
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::DecideReview)]
 #[serde(deny_unknown_fields)]
 pub struct DecideReview {
     pub decision: ReviewDecision,
     pub opinion: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::RequestReReview)]
 #[serde(deny_unknown_fields)]
 pub struct RequestReReview {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::Close)]
 #[serde(deny_unknown_fields)]
 pub struct Close {
     #[serde(default)]
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = petition::DecideReReview)]
 #[serde(deny_unknown_fields)]
 pub struct DecideReReview {
     pub decision: ReviewDecision,

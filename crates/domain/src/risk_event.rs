@@ -25,7 +25,8 @@ const KIND: &str = "risk_event";
 const MAX_PEOPLE: usize = 200;
 
 /// Where a risk event stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = risk_event::Status)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Identified,
@@ -166,7 +167,8 @@ pub const TABLE: &[Row<RiskEvent>] = &[
 ];
 
 /// 重大 / 较大 / 一般: sets how often the risk is reviewed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = risk_event::Level)]
 #[serde(rename_all = "kebab-case")]
 pub enum Level {
     Major,
@@ -195,7 +197,8 @@ impl Level {
 }
 
 /// Where the risk came to light.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = risk_event::Source)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
     GridPatrol,
@@ -207,7 +210,8 @@ pub enum Source {
 }
 
 /// What a review found the risk doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = risk_event::Trend)]
 #[serde(rename_all = "kebab-case")]
 pub enum Trend {
     Eased,
@@ -218,7 +222,8 @@ pub enum Trend {
 // ---- commands -------------------------------------------------------------------------------
 
 /// A command to a risk event, named as the table names its action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = risk_event::Command)]
 #[serde(tag = "action", content = "input", rename_all = "kebab-case")]
 pub enum RiskCommand {
     Identify(Identify),
@@ -230,7 +235,8 @@ pub enum RiskCommand {
     RaiseCase(RaiseCase),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = risk_event::Identify)]
 #[serde(deny_unknown_fields)]
 pub struct Identify {
     pub community: CommunityId,
@@ -254,7 +260,8 @@ pub struct Identify {
     pub unit: Option<UnitId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = risk_event::Assess)]
 #[serde(deny_unknown_fields)]
 pub struct Assess {
     pub level: Level,
@@ -262,7 +269,8 @@ pub struct Assess {
 }
 
 /// 稳控: the measures, who carries them out, and the leader who owns the risk (包案).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = risk_event::Control)]
 #[serde(deny_unknown_fields)]
 pub struct Control {
     pub measures: String,
@@ -273,7 +281,8 @@ pub struct Control {
     pub leader: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = risk_event::Review)]
 #[serde(deny_unknown_fields)]
 pub struct Review {
     pub situation: String,
@@ -283,7 +292,8 @@ pub struct Review {
     pub level: Option<Level>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = risk_event::StrikeOff)]
 #[serde(deny_unknown_fields)]
 pub struct StrikeOff {
     /// Why the risk is gone (销号依据).
@@ -291,7 +301,8 @@ pub struct StrikeOff {
     pub evidence: Vec<Evidence>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = risk_event::Escalate)]
 #[serde(deny_unknown_fields)]
 pub struct Escalate {
     pub reason: String,
@@ -301,7 +312,8 @@ pub struct Escalate {
 }
 
 /// A petition or dispute that arose from the risk: both are linked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = risk_event::RaiseCase)]
 #[serde(deny_unknown_fields)]
 pub struct RaiseCase {
     pub case: CaseId,
