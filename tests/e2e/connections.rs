@@ -41,8 +41,9 @@ async fn silent_and_slow_connections_past_the_limit_do_not_stop_healthz() {
             .send()
             .await
             .expect("healthz answers");
-        assert!(r.status().is_success(), "{}", r.status());
+        let (status, _) = docket_tests::checked("GET", r).await;
         took.push(started.elapsed());
+        assert!(status.is_success(), "{status}");
     }
     took.sort_unstable();
     assert!(
@@ -81,6 +82,18 @@ async fn sigterm_with_twenty_event_streams_open_exits_within_five_seconds() {
             .await
             .expect("the stream opens");
         assert!(r.status().is_success(), "{}", r.status());
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok());
+        // The stream's body is read below, once the server has ended it.
+        docket_tests::check_answer(
+            "GET",
+            r.url().as_str(),
+            r.status().as_u16(),
+            content_type,
+            b"",
+        );
         streams.push(r);
     }
     let started = Instant::now();

@@ -18,7 +18,8 @@ mod walkthrough;
 
 use serde_json::Value;
 
-/// Sends a JSON request with a bearer token; returns the status and the JSON body.
+/// Sends a JSON request with a bearer token; returns the status and the JSON body, which the
+/// API document must allow.
 pub(crate) async fn call(
     method: reqwest::Method,
     url: &str,
@@ -26,14 +27,14 @@ pub(crate) async fn call(
     body: Option<Value>,
 ) -> (reqwest::StatusCode, Value) {
     let client = reqwest::Client::new();
-    let mut req = client.request(method, url).bearer_auth(token);
+    let mut req = client.request(method.clone(), url).bearer_auth(token);
     if let Some(body) = body {
         req = req.json(&body);
     }
     let res = req.send().await.expect("request sent");
-    let status = res.status();
-    let body = res.json().await.unwrap_or(Value::Null);
-    (status, body)
+    // Every answer is one the API document allows.
+    let (status, body) = docket_tests::checked(method.as_str(), res).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
 /// Files a hazard as a grid worker and verifies it as a handler, each acknowledged; returns the

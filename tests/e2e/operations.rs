@@ -57,10 +57,12 @@ async fn json_logs_readyz_and_metrics_on_the_real_binary() {
 
     let client = reqwest::Client::new();
     let ready = client.get(format!("{url}/readyz")).send().await.unwrap();
-    assert_eq!(ready.status(), reqwest::StatusCode::OK);
+    let (status, _) = docket_tests::checked("GET", ready).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
     let metrics = client.get(format!("{url}/metrics")).send().await.unwrap();
-    assert_eq!(metrics.status(), reqwest::StatusCode::OK);
-    let text = metrics.text().await.unwrap();
+    let (status, text) = docket_tests::checked("GET", metrics).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let text = String::from_utf8(text).unwrap();
     assert!(
         text.contains(
             "docket_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"200\"} 1"

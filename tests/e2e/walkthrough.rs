@@ -27,14 +27,71 @@ fn walkthrough_script() -> String {
         .to_owned()
 }
 
+/// A directory holding a `curl` that runs the machine's curl and keeps each answer (method, URL,
+/// status, content type, body) in `answers`, passing the body on as curl would.
+fn record_curl(answers: &std::path::Path) -> std::path::PathBuf {
+    let real = String::from_utf8(
+        Command::new("bash")
+            .args(["-c", "command -v curl"])
+            .output()
+            .expect("bash")
+            .stdout,
+    )
+    .unwrap();
+    let dir = answers.join("bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = format!(
+        "#!/usr/bin/env bash\n\
+         n=\"{answers}/$(date +%s%N)-$$\"\n\
+         {real} \"$@\" -o \"$n.body\" -w '%{{method}} %{{url_effective}} %{{response_code}} %{{content_type}}\\n' > \"$n.meta\"\n\
+         code=$?\n\
+         cat \"$n.body\" 2>/dev/null\n\
+         exit $code\n",
+        answers = answers.display(),
+        real = real.trim(),
+    );
+    let curl = dir.join("curl");
+    std::fs::write(&curl, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&curl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// Holds each answer `record_curl` kept to the API document; returns how many there were.
+fn check_recorded_answers(answers: &std::path::Path) -> usize {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(answers).unwrap() {
+        let meta = entry.unwrap().path();
+        if meta.extension().is_none_or(|e| e != "meta") {
+            continue;
+        }
+        let line = std::fs::read_to_string(&meta).unwrap();
+        let mut fields = line.trim().splitn(4, ' ');
+        let (method, url, status) = (
+            fields.next().unwrap(),
+            fields.next().unwrap(),
+            fields.next().unwrap().parse::<u16>().unwrap(),
+        );
+        let content_type = fields.next().filter(|c| !c.is_empty());
+        let body = std::fs::read(meta.with_extension("body")).unwrap_or_default();
+        docket_tests::check_answer(method, url, status, content_type, &body);
+        checked += 1;
+    }
+    checked
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_readme_walkthrough_takes_a_hazard_to_closed() {
     let dir = data_dir();
     // A fresh tenant: the walk-through sets up its directory itself.
     let server = Server::start_bare(dir.path(), &[]);
     let bin_dir = docket_bin().parent().unwrap().to_path_buf();
+    // curl as the reader runs it, each answer kept beside for the contract check.
+    let answers = tempfile::tempdir().unwrap();
+    let wrapper = record_curl(answers.path());
     let path = format!(
-        "{}:{}",
+        "{}:{}:{}",
+        wrapper.display(),
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
@@ -54,6 +111,10 @@ async fn the_readme_walkthrough_takes_a_hazard_to_closed() {
         "walk-through failed\nstdout:\n{stdout}\nstderr:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // Every answer the walk-through received is one the API document allows.
+    let checked = check_recorded_answers(answers.path());
+    assert!(checked >= 8, "{checked} answers recorded");
 
     let lines: Vec<&str> = stdout.lines().collect();
     let case_id = lines[0]

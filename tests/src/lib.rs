@@ -7,6 +7,55 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// The API document as checked in (`docs/openapi.json`, which a test holds equal to what the
+/// server serves): every answer the end-to-end tests receive is held to it.
+pub fn contract() -> &'static docket_testkit::contract::Contract {
+    static CONTRACT: std::sync::LazyLock<docket_testkit::contract::Contract> =
+        std::sync::LazyLock::new(|| {
+            let text = std::fs::read_to_string(workspace_root().join("docs/openapi.json"))
+                .expect("docs/openapi.json");
+            docket_testkit::contract::Contract::new(
+                serde_json::from_str(&text).expect("docs/openapi.json is JSON"),
+            )
+        });
+    &CONTRACT
+}
+
+/// Holds one answer to the API document: panics naming what it does not allow.
+#[track_caller]
+pub fn check_answer(method: &str, url: &str, status: u16, content_type: Option<&str>, body: &[u8]) {
+    let path = url::Url::parse(url)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_else(|_| url.to_owned());
+    contract().assert(docket_testkit::contract::Answer {
+        method,
+        path: &path,
+        status,
+        content_type,
+        body,
+    });
+}
+
+/// Reads a response's body and holds it to the API document; returns the status and the body.
+pub async fn checked(method: &str, response: reqwest::Response) -> (reqwest::StatusCode, Vec<u8>) {
+    let status = response.status();
+    let url = response.url().to_string();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.bytes().await.expect("a body").to_vec();
+    check_answer(
+        method,
+        &url,
+        status.as_u16(),
+        content_type.as_deref(),
+        &body,
+    );
+    (status, body)
+}
+
 /// The workspace root (where the README is).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

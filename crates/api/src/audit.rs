@@ -206,6 +206,14 @@ fn setup(state: &AppState, actor: &Actor) -> Result<Arc<AuditSetup>, ApiError> {
 
 /// `POST /v1/audit/runs`: starts an audit in the background; 202 with the run and its
 /// `Location`.
+#[utoipa::path(
+    post, path = "/v1/audit/runs", tag = "audit",
+    responses(
+        (status = 202, description = "Started.", body = crate::openapi::AuditRun, headers(("Location" = String, description = "The run's URL."))),
+        (status = 409, description = "An audit is running."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn start(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -277,6 +285,15 @@ pub(crate) async fn start(
 }
 
 /// `GET /v1/audit/runs/{id}`: a run's progress and findings.
+#[utoipa::path(
+    get, path = "/v1/audit/runs/{id}", tag = "audit",
+    params(("id" = Uuid, Path, description = "The run id.")),
+    responses(
+        (status = 200, description = "The run's progress and findings.", body = crate::openapi::AuditRun),
+        (status = 404, description = "No such run for this caller."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn show(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -293,6 +310,11 @@ pub(crate) async fn show(
 }
 
 /// `GET /v1/audit/runs`: the runs the caller may see, newest first, without their findings.
+#[utoipa::path(
+    get, path = "/v1/audit/runs", tag = "audit",
+    responses((status = 200, description = "The runs the caller may see, newest first.", body = crate::openapi::AuditRuns)),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -318,6 +340,11 @@ pub(crate) async fn list(
 /// in log order: a tenant's supervisors see their tenant's (without log positions, which count
 /// other tenants' commits), administrators every tenant's. Each held case refuses commands until
 /// an operator runs `docket repair`.
+#[utoipa::path(
+    get, path = "/v1/quarantine", tag = "audit",
+    responses((status = 200, description = "The held commits, in log order.", body = crate::openapi::Quarantine)),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn quarantine(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -146,6 +146,20 @@ fn outcome_response(status: StatusCode, o: &Outcome, body: Value) -> Response {
 }
 
 /// `POST /v1/cases`: file a new case of the kind named in the body.
+#[utoipa::path(
+    post, path = "/v1/cases", tag = "cases",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body answer the first answer again (with `Idempotent-Replayed: true`); the same key with another body answers 422. 1 to 255 visible ASCII characters.")),
+    responses(
+        (status = 201, description = "Filed: the case and its first commit.", body = crate::openapi::CommandAnswer,
+            headers(("ETag" = String, description = "The case version, quoted: send it back as `If-Match`."), ("Location" = String, description = "The case's URL."), ("Idempotent-Replayed" = String, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key."))),
+        (status = 400, description = "A malformed body or header."),
+        (status = 409, description = "The directory is quarantined."),
+        (status = 413, description = "The body is over 1 MiB."),
+        (status = 415, description = "The body is not JSON."),
+        (status = 422, description = "The body does not make a valid filing, or the Idempotency-Key was used for another request."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn file(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -194,6 +208,22 @@ pub(crate) async fn file(
 }
 
 /// `POST /v1/cases/{id}/actions/{action}`: one action of the case's table.
+#[utoipa::path(
+    post, path = "/v1/cases/{id}/actions/{action}", tag = "cases",
+    params(("id" = docket_domain::CaseId, Path, description = "The case id."), ("action" = String, Path, description = "The action, as the case's table names it."), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body answer the first answer again (with `Idempotent-Replayed: true`); the same key with another body answers 422. 1 to 255 visible ASCII characters."), ("If-Match" = Option<String>, Header, description = "The case's ETag as the client saw it (`\"3\"`): the action is refused with 412 if the case has moved on.")),
+    responses(
+        (status = 200, description = "Recorded: the commit and the case's new state.", body = crate::openapi::CommandAnswer,
+            headers(("ETag" = String, description = "The case version, quoted: send it back as `If-Match`."), ("Idempotent-Replayed" = String, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key."))),
+        (status = 400, description = "A malformed id, body or header."),
+        (status = 404, description = "No such case within reach, or no kind has the action."),
+        (status = 409, description = "The case's state does not allow the action (`allowed_actions` says what does), or the case is quarantined."),
+        (status = 412, description = "`If-Match` names a version the case is not at."),
+        (status = 413, description = "The body is over 1 MiB."),
+        (status = 415, description = "The body is not JSON."),
+        (status = 422, description = "The body does not make a valid input for the action."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn act(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -236,6 +266,17 @@ pub(crate) async fn act(
 }
 
 /// `GET /v1/cases/{id}`: the case as of its last commit, with the caller's allowed actions.
+#[utoipa::path(
+    get, path = "/v1/cases/{id}", tag = "cases",
+    params(("id" = docket_domain::CaseId, Path, description = "The case id.")),
+    responses(
+        (status = 200, description = "The case.", body = crate::openapi::CaseDetail, headers(("ETag" = String, description = "The case version, quoted: send it back as `If-Match`."))),
+        (status = 400, description = "A malformed id."),
+        (status = 404, description = "No such case within reach."),
+        (status = 409, description = "The case is quarantined and cannot be read."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn detail(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -388,7 +429,8 @@ fn last_closure_time(commits: &[docket_eventlog::Recorded]) -> Option<jiff::Time
         .map(|r| r.commit.body.recorded_at)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListParams {
     kind: Option<String>,
@@ -460,6 +502,16 @@ pub(crate) async fn wait_for_position(
 }
 
 /// `GET /v1/cases`: the caller's tenant's cases, newest first, filtered and paged.
+#[utoipa::path(
+    get, path = "/v1/cases", tag = "cases",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of the cases within reach that match, newest first.", body = crate::openapi::CaseList),
+        (status = 400, description = "A bad query parameter."),
+        (status = 422, description = "An unknown kind."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -692,6 +744,16 @@ pub(crate) async fn list(
 
 /// `GET /v1/cases/{id}/history`: the case's commits with actor, time, events and hashes, as of
 /// the case's latest commit.
+#[utoipa::path(
+    get, path = "/v1/cases/{id}/history", tag = "cases",
+    params(("id" = docket_domain::CaseId, Path, description = "The case id.")),
+    responses(
+        (status = 200, description = "The case's commits, oldest first.", body = crate::openapi::CaseHistory),
+        (status = 400, description = "A malformed id."),
+        (status = 404, description = "No such case within reach."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn history(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -60,13 +60,23 @@ pub(crate) async fn check_token(state: &AppState, actor: &Actor) -> Result<(), A
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListParams {
     min_position: Option<u64>,
 }
 
 /// `GET /v1/directory`: every entry, retired ones too, grouped by what it is.
+#[utoipa::path(
+    get, path = "/v1/directory", tag = "directory",
+    params(ListParams),
+    responses(
+        (status = 200, description = "Every entry, retired ones too.", body = crate::openapi::DirectoryList),
+        (status = 400, description = "A bad query parameter."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -88,6 +98,20 @@ pub(crate) async fn list(
 }
 
 /// `POST /v1/directory/actions/{action}`: the admin adds, renames, retires or updates an entry.
+#[utoipa::path(
+    post, path = "/v1/directory/actions/{action}", tag = "directory",
+    params(("action" = String, Path, description = "What to do to the directory."), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body answer the first answer again (with `Idempotent-Replayed: true`); the same key with another body answers 422. 1 to 255 visible ASCII characters.")),
+    responses(
+        (status = 200, description = "Recorded.", body = crate::openapi::DirectoryAnswer, headers(("Idempotent-Replayed" = String, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key."))),
+        (status = 400, description = "A malformed body or header."),
+        (status = 404, description = "No such directory action."),
+        (status = 409, description = "The directory refuses the change in its state, or is quarantined."),
+        (status = 413, description = "The body is over 1 MiB."),
+        (status = 415, description = "The body is not JSON."),
+        (status = 422, description = "The body does not make a valid change."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn keep(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -30,7 +30,8 @@ const PAGE: u32 = 200;
 /// How long the stream waits for the read model to move before looking again.
 const IDLE: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EventParams {
     /// Start after this log position (as `Last-Event-ID`, which wins when both are given).
@@ -160,6 +161,15 @@ impl Cursor {
 }
 
 /// `GET /v1/events`: the stream.
+#[utoipa::path(
+    get, path = "/v1/events", tag = "events",
+    params(EventParams, ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this event (a log position): sent by a reconnecting client.")),
+    responses(
+        (status = 200, description = "A stream of `commit` events, each `id` its log position, until the token expires.", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A bad `Last-Event-ID` or query parameter."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn stream(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -9,6 +9,7 @@ mod events;
 mod extract;
 mod filters;
 pub mod metrics;
+pub mod openapi;
 mod persons;
 mod problem;
 mod stats;
@@ -110,34 +111,64 @@ impl AppState {
     }
 }
 
+/// Declares the routes once: `router` serves them, and `ROUTES` lists their paths, which a test
+/// holds against the API document's.
+macro_rules! routes {
+    ($($path:expr => $method_router:expr),+ $(,)?) => {
+        /// Every path the router serves (Swagger UI's files under `/docs/` aside).
+        #[cfg_attr(not(test), allow(dead_code, reason = "listed for the test that holds the routes to the API document"))]
+        pub(crate) const ROUTES: &[&str] = &[$($path),+];
+
+        fn routes(router: Router<AppState>) -> Router<AppState> {
+            router $(.route($path, $method_router))+
+        }
+    };
+}
+
+routes! {
+    "/v1/cases" => post(cases::file).get(cases::list),
+    "/v1/cases/{id}" => get(cases::detail),
+    "/v1/cases/{id}/actions/{action}" => post(cases::act),
+    "/v1/cases/{id}/history" => get(cases::history),
+    "/v1/directory" => get(directory::list),
+    "/v1/directory/actions/{action}" => post(directory::keep),
+    "/v1/stats" => get(stats::stats),
+    "/v1/stats/units" => get(stats::units),
+    "/v1/stats/dispatches" => get(stats::dispatches),
+    "/v1/events" => get(events::stream),
+    "/v1/audit/runs" => post(audit::start).get(audit::list),
+    "/v1/audit/runs/{id}" => get(audit::show),
+    "/v1/quarantine" => get(audit::quarantine),
+    "/v1/persons/find" => post(persons::find),
+    "/v1/persons/{id}" => get(persons::file),
+    "/v1/persons/{id}/views" => get(persons::views),
+    "/healthz" => get(healthz),
+    "/v1/status" => get(status),
+    "/metrics" => get(metrics::metrics),
+    "/readyz" => get(readyz),
+    openapi::DOCUMENT_PATH => get(openapi::document_route),
+}
+
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/cases", post(cases::file).get(cases::list))
-        .route("/v1/cases/{id}", get(cases::detail))
-        .route("/v1/cases/{id}/actions/{action}", post(cases::act))
-        .route("/v1/cases/{id}/history", get(cases::history))
-        .route("/v1/directory", get(directory::list))
-        .route("/v1/directory/actions/{action}", post(directory::keep))
-        .route("/v1/stats", get(stats::stats))
-        .route("/v1/stats/units", get(stats::units))
-        .route("/v1/stats/dispatches", get(stats::dispatches))
-        .route("/v1/events", get(events::stream))
-        .route("/v1/audit/runs", post(audit::start).get(audit::list))
-        .route("/v1/audit/runs/{id}", get(audit::show))
-        .route("/v1/quarantine", get(audit::quarantine))
-        .route("/v1/persons/find", post(persons::find))
-        .route("/v1/persons/{id}", get(persons::file))
-        .route("/v1/persons/{id}/views", get(persons::views))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/v1/status", get(status))
-        .route("/metrics", get(metrics::metrics))
-        .route("/readyz", get(readyz))
+    routes(Router::new())
+        .merge(openapi::docs())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(metrics::observe))
         .with_state(state)
+}
+
+/// `GET /healthz`: liveness. The process answers; whether it can serve is `/readyz`.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process is alive.", content_type = "text/plain", body = String)),
+)]
+async fn healthz() -> &'static str {
+    "ok"
 }
 
 /// How the service stands: the log's head, how far the read model has projected it, and what
@@ -170,6 +201,15 @@ impl Health {
 /// `GET /v1/status`: the log's head, how far the read model has projected it, the lag between
 /// them, and how many commits (of how many cases) are quarantined, for monitoring: anything
 /// quarantined wants an operator. Needs no token: it shows no case data.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "operations",
+    responses(
+        (status = 200, description = "How the service stands.", body = openapi::Status),
+        (status = 503, description = "The log or the read model does not answer."),
+    ),
+)]
 async fn status(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
@@ -189,6 +229,15 @@ async fn status(
 /// `GET /readyz`: 200 when the log and the read model answer and the projection is within
 /// `--ready-max-lag` commits of the log; else 503 naming what is wrong, so that a load balancer
 /// sends no one to a replica whose reads would be stale or fail. `/healthz` is liveness only.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready to serve.", body = openapi::Ready),
+        (status = 503, description = "Not ready: the log or the read model does not answer, or the projection lags."),
+    ),
+)]
 async fn readyz(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {

@@ -97,6 +97,10 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
 /// `GET /metrics`. Needs no token: no metric carries a tenant or a case. The counters render
 /// whatever happens; the standing gauges (head, lag, quarantine) are read for this scrape and
 /// left out, with a warning, when a store does not answer.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "The process's metrics, in Prometheus's text format.", content_type = "text/plain", body = String)),
+)]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut body = state.metrics.render();
     match Health::of(&state).await {

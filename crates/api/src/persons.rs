@@ -58,6 +58,19 @@ struct Lookup {
 
 /// `POST /v1/persons/find` `{"id_number": "..."}`: the person file of whoever filed with this
 /// resident ID number. A POST, so the number never appears in a URL or an access log.
+#[utoipa::path(
+    post, path = "/v1/persons/find", tag = "persons",
+    request_body(content = crate::openapi::PersonLookup),
+    responses(
+        (status = 200, description = "The person file.", body = crate::openapi::PersonFile),
+        (status = 400, description = "A malformed body."),
+        (status = 404, description = "No one filed with this number in the tenant."),
+        (status = 413, description = "The body is over 1 MiB."),
+        (status = 415, description = "The body is not JSON."),
+        (status = 422, description = "Not a resident ID number."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn find(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -87,6 +100,16 @@ pub(crate) async fn find(
 }
 
 /// `GET /v1/persons/{person}`: the person file.
+#[utoipa::path(
+    get, path = "/v1/persons/{id}", tag = "persons",
+    params(("id" = uuid::Uuid, Path, description = "The person id.")),
+    responses(
+        (status = 200, description = "The person file.", body = crate::openapi::PersonFile),
+        (status = 400, description = "A malformed person id."),
+        (status = 404, description = "No such person in the tenant."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn file(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -180,6 +203,15 @@ async fn person_file(
 
 /// `GET /v1/persons/{person}/views`: every time the person's details were shown in clear:
 /// who, in which role, through which read, about which case, when. Supervisors only.
+#[utoipa::path(
+    get, path = "/v1/persons/{id}/views", tag = "persons",
+    params(("id" = uuid::Uuid, Path, description = "The person id.")),
+    responses(
+        (status = 200, description = "Every time the person's details were shown in clear.", body = crate::openapi::PersonViews),
+        (status = 400, description = "A malformed person id."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn views(
     State(state): State<AppState>,
     Caller(actor): Caller,

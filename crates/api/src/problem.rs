@@ -11,6 +11,46 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::AuthError;
 
+/// Every problem code, with the status that carries it: the API document lists them per status,
+/// and a test holds every `ApiError` to this list.
+pub(crate) const CODES: &[(u16, &str)] = &[
+    (400, "invalid-case-id"),
+    (400, "invalid-idempotency-key"),
+    (400, "invalid-if-match"),
+    (400, "invalid-last-event-id"),
+    (400, "invalid-person-id"),
+    (400, "invalid-query"),
+    (400, "malformed-json"),
+    (400, "unreadable-body"),
+    (401, "missing-token"),
+    (401, "invalid-token"),
+    (403, "outside-reach"),
+    (403, "role-not-permitted"),
+    (403, "unit-not-permitted"),
+    (403, "token-not-in-directory"),
+    (404, "case-not-found"),
+    (404, "person-not-found"),
+    (404, "audit-run-not-found"),
+    (404, "unknown-action"),
+    (404, "no-route"),
+    (405, "method-not-allowed"),
+    (409, "not-allowed-in-state"),
+    (409, "case-quarantined"),
+    (409, "directory-quarantined"),
+    (409, "audit-running"),
+    (412, "version-mismatch"),
+    (413, "body-too-large"),
+    (415, "unsupported-media-type"),
+    (422, "invalid-input"),
+    (422, "idempotency-key-reused"),
+    (429, "rate-limited"),
+    (500, "internal"),
+    (503, "read-model-behind"),
+    (503, "contention"),
+    (503, "unavailable"),
+    (503, "not-ready"),
+];
+
 /// Every way a request can fail, as the client sees it.
 #[derive(Debug)]
 pub enum ApiError {
@@ -125,6 +165,13 @@ impl From<ProjectionError> for ApiError {
 }
 
 impl ApiError {
+    /// The status and the code this error answers with.
+    #[cfg(test)]
+    pub(crate) fn status_and_code(&self) -> (u16, &'static str) {
+        let (status, code, ..) = self.parts();
+        (status.as_u16(), code)
+    }
+
     fn parts(
         &self,
     ) -> (

@@ -19,7 +19,8 @@ use crate::{ApiError, AppState};
 /// A range may span at most this many days.
 const MAX_DAYS: i32 = 3660;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StatsParams {
     from: Option<String>,
@@ -594,6 +595,16 @@ fn counted<const N: usize>(
 }
 
 /// `GET /v1/stats`.
+#[utoipa::path(
+    get, path = "/v1/stats", tag = "figures",
+    params(StatsParams),
+    responses(
+        (status = 200, description = "The figures; as CSV with `Accept: text/csv` or `format=csv`.",
+            content((crate::openapi::Figures = "application/json"), (String = "text/csv"))),
+        (status = 400, description = "A bad query parameter."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn stats(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -799,7 +810,8 @@ fn csv_response(
 }
 
 /// The query of the per-unit table and of its drill-down, the dispatches.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NetworkParams {
     from: Option<String>,
@@ -896,6 +908,16 @@ impl NetworkParams {
 /// dispatched in the range, its dispatches, check-ins on time and late, returns, parts, median
 /// minutes to check in and dissatisfied ratings, sorted to show the units that hold the network
 /// back first. Each row links to its dispatches.
+#[utoipa::path(
+    get, path = "/v1/stats/units", tag = "figures",
+    params(NetworkParams),
+    responses(
+        (status = 200, description = "The per-unit table; as CSV with `Accept: text/csv` or `format=csv`.",
+            content((crate::openapi::UnitTable = "application/json"), (String = "text/csv"))),
+        (status = 400, description = "A bad query parameter."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn units(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -1017,6 +1039,15 @@ pub(crate) async fn units(
 /// `GET /v1/stats/dispatches`: the dispatches sent in the range, within the caller's reach (a
 /// unit's own), narrowed to one unit and to those on time, late, returned or checked in: what a
 /// per-unit figure or a network figure counts, each with its case.
+#[utoipa::path(
+    get, path = "/v1/stats/dispatches", tag = "figures",
+    params(NetworkParams),
+    responses(
+        (status = 200, description = "The dispatches a per-unit figure counts.", body = crate::openapi::Dispatches),
+        (status = 400, description = "A bad query parameter."),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn dispatches(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -133,12 +133,22 @@ impl App {
     }
 
     async fn send(&self, request: Request<Body>) -> Reply {
+        let method = request.method().to_string();
+        let path = request.uri().to_string();
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .unwrap();
+        // Every answer a test receives is one the API document allows.
+        contract().assert(docket_testkit::contract::Answer {
+            method: &method,
+            path: &path,
+            status: status.as_u16(),
+            content_type: headers.get("content-type").and_then(|v| v.to_str().ok()),
+            body: &bytes,
+        });
         let body = if bytes.is_empty() {
             Value::Null
         } else {
@@ -251,6 +261,15 @@ impl App {
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         r.body["commits"].as_array().unwrap().len()
     }
+}
+
+/// The API document, as the tests hold answers to it.
+fn contract() -> &'static docket_testkit::contract::Contract {
+    static CONTRACT: std::sync::LazyLock<docket_testkit::contract::Contract> =
+        std::sync::LazyLock::new(|| {
+            docket_testkit::contract::Contract::new(crate::openapi::document().clone())
+        });
+    &CONTRACT
 }
 
 #[track_caller]
@@ -1047,6 +1066,7 @@ async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_go_on() {
 mod directory;
 mod disclosure;
 mod events;
+mod openapi;
 mod operations;
 mod persons;
 mod reach;

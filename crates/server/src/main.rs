@@ -63,6 +63,9 @@ enum Command {
     /// Fill an empty data directory with a tenant's year of cases, driven through the command
     /// service, and write the figures it intends to `demo-counts.json`.
     Demo(DemoArgs),
+    /// Print the HTTP API's OpenAPI document (what `/openapi.json` serves), to generate a client
+    /// from or to keep as `docs/openapi.json`.
+    Openapi,
 }
 
 fn main() -> ExitCode {
@@ -76,6 +79,10 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::ExportChain(args) => verify::export_chain(args),
         Command::Demo(args) => demo::run(args),
+        Command::Openapi => {
+            print!("{}", docket_api::openapi::document_text());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

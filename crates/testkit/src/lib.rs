@@ -2,8 +2,10 @@
 //! `.tools/`, never the machine's own) on free loopback ports with temporary storage, and kills,
 //! restarts or clusters it for fault tests. Gives each test a fresh Postgres database (on
 //! `DOCKET_TEST_POSTGRES`, else the machine's server, else a temporary cluster), and Postgres
-//! clusters of a test's own to stop, kill and start again. Everything is removed on drop.
+//! clusters of a test's own to stop, kill and start again. Everything is removed on drop. Holds
+//! the answers tests receive to the API's OpenAPI document (`contract`).
 
+pub mod contract;
 mod nats;
 mod postgres;
 
