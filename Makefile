@@ -13,6 +13,10 @@ export DOCKET_NATS_SERVER := $(abspath $(NATS_SERVER))
 JCS_PYTHON := .tools/jcs/bin/python3
 export DOCKET_JCS_PYTHON := $(abspath $(JCS_PYTHON))
 
+# buf, pinned, from the npm registry, for `buf lint` of proto/ (installed into .tools/).
+BUF_VERSION := 1.75.0
+BUF := .tools/buf-$(BUF_VERSION)/node_modules/.bin/buf
+
 .PHONY: fuzz bench-log bench-readmodel bench-stats run build test bench bench-batch scaling lint fmt clean-data nats-server
 
 run:
@@ -87,9 +91,13 @@ fuzz: $(CARGO_FUZZ)
 	RUSTC_BOOTSTRAP=1 $(CARGO_FUZZ) fuzz run --fuzz-dir crates/fuzz --sanitizer none decide \
 		crates/fuzz/corpus/decide crates/fuzz/seeds -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
 
-lint:
+$(BUF):
+	npm install --silent --no-audit --no-fund --prefix .tools/buf-$(BUF_VERSION) @bufbuild/buf@$(BUF_VERSION)
+
+lint: $(BUF)
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(BUF) lint proto
 
 fmt:
 	$(CARGO) fmt --all

@@ -57,6 +57,7 @@ async fn a_read_model_from_the_embedded_log_is_not_reused_for_jetstream() {
     let dir = data_dir();
     drop(Server::start(dir.path()));
     let out = std::process::Command::new(docket_tests::docket_bin())
+        .env("DOCKET_GRPC_LISTEN", "127.0.0.1:0")
         .args([
             "serve",
             "--listen",

@@ -6,6 +6,7 @@ mod connections;
 mod coordination;
 mod crash;
 mod demo;
+mod grpc;
 mod jetstream;
 mod numbers;
 mod operations;

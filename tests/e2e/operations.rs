@@ -12,6 +12,7 @@ use docket_tests::{data_dir, docket_bin};
 async fn json_logs_readyz_and_metrics_on_the_real_binary() {
     let dir = data_dir();
     let mut child = Command::new(docket_bin())
+        .env("DOCKET_GRPC_LISTEN", "127.0.0.1:0")
         .args([
             "serve",
             "--listen",

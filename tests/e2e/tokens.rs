@@ -247,6 +247,7 @@ async fn the_keys_can_come_from_the_url_the_identity_provider_publishes_them_at(
     let other = data_dir();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(docket_tests::docket_bin())
+            .env("DOCKET_GRPC_LISTEN", "127.0.0.1:0")
             .args(["serve", "--listen", "127.0.0.1:0", "--jwks"])
             .arg("http://127.0.0.1:1/jwks")
             .arg("--data-dir")
@@ -274,6 +275,7 @@ fn demo_tokens_are_printed_only_for_a_local_trial_or_when_asked_for() {
     ] {
         let dir = data_dir();
         let mut child = Command::new(docket_bin())
+            .env("DOCKET_GRPC_LISTEN", "127.0.0.1:0")
             .args(["serve", "--listen", listen, "--data-dir"])
             .arg(dir.path())
             .args(extra)

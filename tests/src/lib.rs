@@ -86,6 +86,8 @@ pub fn docket_bin() -> PathBuf {
 pub struct Server {
     child: Child,
     pub url: String,
+    /// Where its gRPC interface listens (`http://…`).
+    pub grpc_url: String,
     pub data_dir: PathBuf,
 }
 
@@ -111,6 +113,7 @@ impl Server {
             .arg(data_dir)
             .args(args)
             .env("DOCKET_LOG_LEVEL", "warn")
+            .env("DOCKET_GRPC_LISTEN", "127.0.0.1:0")
             // Load tests file thousands of cases with one token; a test of the limit passes its own.
             .env("DOCKET_RATE_LIMIT", "1000000")
             .env("DOCKET_RATE_BURST", "1000000")
@@ -121,24 +124,32 @@ impl Server {
             .expect("start docket serve");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
+        let (grpc_tx, grpc_rx) = mpsc::channel();
         std::thread::spawn(move || {
+            let first_word = |rest: &str| {
+                rest.split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(rest) = line.strip_prefix("docket: serving ") {
-                    let url = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    let _ = tx.send(url);
+                    let _ = tx.send(first_word(rest));
+                } else if let Some(rest) = line.strip_prefix("docket: gRPC on ") {
+                    let _ = grpc_tx.send(first_word(rest));
                 }
             }
         });
+        let grpc_url = grpc_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("docket serve printed its gRPC address within 30 s");
         let url = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("docket serve printed its address within 30 s");
         Server {
             child,
             url,
+            grpc_url,
             data_dir: data_dir.to_path_buf(),
         }
     }

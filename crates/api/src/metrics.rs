@@ -77,6 +77,10 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 /// Counts every request by route (its template, not its ids), method and status, and times it
 /// to its response's head (an event stream's, then, not its whole life).
 pub(crate) async fn observe(request: Request, next: Next) -> Response {
+    // A gRPC call is counted as such where it is served, not again as the request it becomes.
+    if request.extensions().get::<InProcess>().is_some() {
+        return next.run(request).await;
+    }
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -93,6 +97,11 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
     .record(started.elapsed().as_secs_f64());
     response
 }
+
+/// Marks a request the gRPC interface made of a call, served in process by the same router: the
+/// call's own metrics count it.
+#[derive(Debug, Clone, Copy)]
+pub struct InProcess;
 
 /// `GET /metrics`. Needs no token: no metric carries a tenant or a case. The counters render
 /// whatever happens; the standing gauges (head, lag, quarantine) are read for this scrape and
@@ -175,6 +184,12 @@ fn describe() {
             "Missed deadlines and limits the deadline watch recorded"
         );
         describe_gauge!("docket_event_streams_open", "Server-sent event streams open now");
+        describe_counter!("docket_grpc_requests_total", "gRPC calls by method and status code");
+        describe_histogram!(
+            "docket_grpc_request_duration_seconds",
+            "Time to answer a gRPC call (a stream's first answer), by method"
+        );
+        describe_gauge!("docket_grpc_watches_open", "gRPC Watch streams open now");
         describe_counter!("docket_rate_limited_total", "Requests refused for a token over its rate");
     });
 }

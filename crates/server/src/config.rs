@@ -51,6 +51,10 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, env = "DOCKET_LISTEN", default_value = "127.0.0.1:8080")]
     pub(crate) listen: String,
+    /// Address the gRPC interface listens on (port 0 picks a free port; the address is printed),
+    /// or `off`.
+    #[arg(long, env = "DOCKET_GRPC_LISTEN", default_value = "127.0.0.1:50051")]
+    pub(crate) grpc_listen: String,
     /// Tenant of the demo tokens printed at start (embedded mode).
     #[arg(long, env = "DOCKET_DEMO_TENANT", default_value = "demo")]
     pub(crate) tenant: String,

@@ -287,6 +287,14 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let address = listener.local_addr()?;
+    let grpc_listener = match args.grpc_listen.as_str() {
+        "off" => None,
+        at => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(|e| format!("cannot listen for gRPC on {at}: {e}"))?,
+        ),
+    };
 
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(docket_api::metrics::keep_drained(stopped.clone()));
@@ -332,6 +340,11 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
         dir.path().display()
     );
     tracing::info!(%address, data_dir = %dir.path().display(), "serving");
+    if let Some(grpc) = &grpc_listener {
+        let grpc_address = grpc.local_addr()?;
+        println!("docket: gRPC on http://{grpc_address} (docket.v1, health, reflection)");
+        tracing::info!(address = %grpc_address, "serving gRPC");
+    }
 
     if args.watch_every > 0 {
         tokio::spawn(
@@ -351,6 +364,15 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
         tracing::info!("shutting down: finishing requests and the batch in hand");
         let _ = stop.send(true);
     });
+    // gRPC beside HTTP: each call is served by the same router, in process.
+    let grpc = grpc_listener.map(|listener| {
+        let (app, stopped) = (app.clone(), stopped.clone());
+        tokio::spawn(async move {
+            if let Err(e) = docket_grpc::serve(listener, app, stopped).await {
+                tracing::error!(error = %e, "the gRPC interface stopped");
+            }
+        })
+    });
     let limits = listen::Limits {
         header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
@@ -358,6 +380,9 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
         grace: Duration::from_secs(args.shutdown_grace),
     };
     listen::serve(listener, app, limits, stopped).await?;
+    if let Some(grpc) = grpc {
+        grpc.await?;
+    }
     projector.await?;
     read.close().await;
     tracing::info!("stopped");

@@ -1,0 +1,121 @@
+//! Docket's gRPC interface, from `proto/docket/v1`: cases (file, act, get, list, history, and a
+//! server-streaming `Watch` of commits), figures and the directory, beside the standard health and
+//! reflection services.
+//!
+//! Each call is the HTTP operation of the same name in another encoding: it becomes that
+//! operation's request (its bearer token, `idempotency-key` and `if-match` carried over from the
+//! metadata) and is served in process by the same router, with no socket between. So reach,
+//! disclosure, validation, idempotency, version checks and rate limits are the HTTP API's own,
+//! written once; a refusal comes back as a gRPC status whose `google.rpc.ErrorInfo` carries the
+//! problem's `code` as its reason, and the problem's other fields as its metadata.
+
+mod convert;
+mod service;
+
+use std::time::Instant;
+
+use tokio::sync::watch;
+
+pub use service::Gateway;
+
+/// The messages, servers and clients of `docket.v1`.
+pub mod proto {
+    #![allow(missing_docs, unreachable_pub, missing_debug_implementations)]
+    tonic::include_proto!("docket.v1");
+}
+
+/// The descriptors of `docket.v1` (and what it imports), for the reflection service.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/docket_v1.bin"));
+
+/// The error ErrorInfo's `domain` names.
+pub const ERROR_DOMAIN: &str = "docket";
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serves the gRPC interface on `listener` until `stopped` turns true: then health says
+/// NOT_SERVING, open `Watch` streams end, and the calls in hand finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    stopped: watch::Receiver<bool>,
+) -> Result<(), BoxError> {
+    use proto::case_service_server::CaseServiceServer;
+    use proto::directory_service_server::DirectoryServiceServer;
+    use proto::stats_service_server::StatsServiceServer;
+
+    let gateway = Gateway::new(router, stopped.clone());
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<CaseServiceServer<Gateway>>().await;
+    health.set_serving::<StatsServiceServer<Gateway>>().await;
+    health
+        .set_serving::<DirectoryServiceServer<Gateway>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let mut stop = stopped;
+    let shutdown = async move {
+        let _ = stop.wait_for(|s| *s).await;
+        health.set_not_serving::<CaseServiceServer<Gateway>>().await;
+        health
+            .set_not_serving::<StatsServiceServer<Gateway>>()
+            .await;
+        health
+            .set_not_serving::<DirectoryServiceServer<Gateway>>()
+            .await;
+    };
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_v1alpha)
+        .add_service(CaseServiceServer::new(gateway.clone()))
+        .add_service(StatsServiceServer::new(gateway.clone()))
+        .add_service(DirectoryServiceServer::new(gateway))
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Counts a call by method and status code, and how long its answer took.
+fn observe<T>(method: &'static str, started: Instant, result: &Result<T, tonic::Status>) {
+    let code = match result {
+        Ok(_) => tonic::Code::Ok,
+        Err(status) => status.code(),
+    };
+    metrics::counter!("docket_grpc_requests_total",
+        "method" => method, "code" => code_name(code))
+    .increment(1);
+    metrics::histogram!("docket_grpc_request_duration_seconds", "method" => method)
+        .record(started.elapsed().as_secs_f64());
+}
+
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}

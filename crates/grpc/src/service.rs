@@ -1,0 +1,551 @@
+//! The services of `docket.v1`, each call served by the HTTP router in process.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::pin::Pin;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{self, HeaderMap, Method, header};
+use futures_util::{Stream, StreamExt as _};
+use serde_json::Value;
+use tokio::sync::watch;
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status};
+use tower::ServiceExt as _;
+
+use crate::convert::{from_struct, problem_status, to_struct};
+use crate::observe;
+use crate::proto::{self, case_service_server, directory_service_server, stats_service_server};
+
+/// Serves every gRPC call through the HTTP router.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    router: axum::Router,
+    stopped: watch::Receiver<bool>,
+}
+
+/// What an operation answered: its headers and JSON body.
+struct Answer {
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn replayed(&self) -> bool {
+        self.headers
+            .get("idempotent-replayed")
+            .is_some_and(|v| v == "true")
+    }
+}
+
+/// One operation's request, as a call makes it.
+struct Call<'a> {
+    metadata: &'a MetadataMap,
+    method: Method,
+    path: String,
+    query: Vec<(&'static str, String)>,
+    body: Option<Value>,
+    expected_version: Option<u64>,
+}
+
+impl<'a> Call<'a> {
+    fn new(metadata: &'a MetadataMap, method: Method, path: String) -> Self {
+        Self {
+            metadata,
+            method,
+            path,
+            query: Vec::new(),
+            body: None,
+            expected_version: None,
+        }
+    }
+}
+
+impl Gateway {
+    pub fn new(router: axum::Router, stopped: watch::Receiver<bool>) -> Self {
+        Self { router, stopped }
+    }
+
+    /// The operation's HTTP request: the call's token, idempotency key and expected version as
+    /// the headers HTTP carries them in.
+    fn request(
+        call: &Call<'_>,
+        extra_query: &BTreeMap<String, String>,
+    ) -> Result<http::Request<Body>, Status> {
+        let mut uri = call.path.clone();
+        let mut pairs: Vec<(&str, &str)> =
+            call.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        pairs.extend(extra_query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if !pairs.is_empty() {
+            let query = serde_urlencoded::to_string(&pairs)
+                .map_err(|e| Status::invalid_argument(format!("a bad query: {e}")))?;
+            uri.push('?');
+            uri.push_str(&query);
+        }
+        let mut request = http::Request::builder()
+            .method(call.method.clone())
+            .uri(uri);
+        for (name, into) in [
+            ("authorization", header::AUTHORIZATION.as_str()),
+            ("idempotency-key", "idempotency-key"),
+            ("if-match", header::IF_MATCH.as_str()),
+        ] {
+            if let Some(value) = call.metadata.get(name) {
+                let value = value
+                    .to_str()
+                    .map_err(|_| Status::invalid_argument(format!("{name} must be ASCII")))?;
+                request = request.header(into, value);
+            }
+        }
+        if let Some(version) = call.expected_version {
+            request = request.header(header::IF_MATCH, format!("\"{version}\""));
+        }
+        let body = match &call.body {
+            Some(body) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        let mut request = request
+            .body(body)
+            .map_err(|e| Status::invalid_argument(format!("a bad request: {e}")))?;
+        request
+            .extensions_mut()
+            .insert(docket_api::metrics::InProcess);
+        Ok(request)
+    }
+
+    /// Sends the request to the router; a problem answer becomes the status it maps to.
+    async fn send(&self, request: http::Request<Body>) -> Result<http::Response<Body>, Status> {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .map_err(|e: std::convert::Infallible| Status::internal(e.to_string()))?;
+        let status = response.status();
+        if status.is_client_error() || status.is_server_error() {
+            let retry_after = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?;
+            let problem: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            return Err(problem_status(
+                status.as_u16(),
+                &problem,
+                retry_after.as_deref(),
+            ));
+        }
+        Ok(response)
+    }
+
+    async fn answer(
+        &self,
+        call: Call<'_>,
+        query: &BTreeMap<String, String>,
+    ) -> Result<Answer, Status> {
+        let response = self.send(Self::request(&call, query)?).await?;
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let body = serde_json::from_slice(&bytes)
+            .map_err(|e| Status::internal(format!("the answer is not JSON: {e}")))?;
+        Ok(Answer { headers, body })
+    }
+}
+
+/// A path segment from a caller's string, so that it cannot name another path.
+fn segment(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn input(input: Option<prost_types::Struct>) -> Option<Value> {
+    input.map(from_struct)
+}
+
+fn string(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+fn recorded(answer: &Answer) -> proto::Recorded {
+    let body = &answer.body;
+    proto::Recorded {
+        case_id: string(&body["case_id"]),
+        kind: string(&body["kind"]),
+        commit_id: string(&body["commit_id"]),
+        version: body["version"].as_u64().unwrap_or_default(),
+        position: body["position"].as_u64().unwrap_or_default(),
+        recorded_at: body["recorded_at"]
+            .as_str()
+            .and_then(|t| t.parse::<prost_types::Timestamp>().ok()),
+        status: string(&body["status"]),
+        events: body["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .cloned()
+            .map(to_struct)
+            .collect(),
+        replayed: answer.replayed(),
+    }
+}
+
+/// Runs one call, counted in the metrics by its method.
+async fn observed<T>(
+    method: &'static str,
+    call: impl Future<Output = Result<T, Status>>,
+) -> Result<Response<T>, Status> {
+    let started = Instant::now();
+    let result = call.await;
+    observe(method, started, &result);
+    result.map(Response::new)
+}
+
+const NO_QUERY: &BTreeMap<String, String> = &BTreeMap::new();
+
+#[tonic::async_trait]
+impl case_service_server::CaseService for Gateway {
+    async fn file_case(
+        &self,
+        request: Request<proto::FileCaseRequest>,
+    ) -> Result<Response<proto::FileCaseResponse>, Status> {
+        observed("FileCase", async {
+            let (metadata, _, r) = request.into_parts();
+            let mut body = input(r.input).unwrap_or_else(|| Value::Object(Default::default()));
+            if let Some(fields) = body.as_object_mut() {
+                fields.insert("kind".to_owned(), Value::String(r.kind));
+            }
+            let mut call = Call::new(&metadata, Method::POST, "/v1/cases".to_owned());
+            call.body = Some(body);
+            let answer = self.answer(call, NO_QUERY).await?;
+            Ok(proto::FileCaseResponse {
+                recorded: Some(recorded(&answer)),
+                number: answer.body["number"].as_str().map(str::to_owned),
+            })
+        })
+        .await
+    }
+
+    async fn act(
+        &self,
+        request: Request<proto::ActRequest>,
+    ) -> Result<Response<proto::ActResponse>, Status> {
+        observed("Act", async {
+            let (metadata, _, r) = request.into_parts();
+            let path = format!(
+                "/v1/cases/{}/actions/{}",
+                segment(&r.case_id),
+                segment(&r.action)
+            );
+            let mut call = Call::new(&metadata, Method::POST, path);
+            call.body = input(r.input);
+            call.expected_version = r.expected_version;
+            let answer = self.answer(call, NO_QUERY).await?;
+            Ok(proto::ActResponse {
+                recorded: Some(recorded(&answer)),
+            })
+        })
+        .await
+    }
+
+    async fn get_case(
+        &self,
+        request: Request<proto::GetCaseRequest>,
+    ) -> Result<Response<proto::GetCaseResponse>, Status> {
+        observed("GetCase", async {
+            let (metadata, _, r) = request.into_parts();
+            let call = Call::new(
+                &metadata,
+                Method::GET,
+                format!("/v1/cases/{}", segment(&r.case_id)),
+            );
+            let Answer { body, .. } = self.answer(call, NO_QUERY).await?;
+            Ok(proto::GetCaseResponse {
+                id: string(&body["id"]),
+                number: body["number"].as_str().map(str::to_owned),
+                kind: string(&body["kind"]),
+                status: string(&body["status"]),
+                closed: body["closed"].as_bool().unwrap_or_default(),
+                version: body["version"].as_u64().unwrap_or_default(),
+                position: body["position"].as_u64().unwrap_or_default(),
+                allowed_actions: body["allowed_actions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(string)
+                    .collect(),
+                detail: Some(to_struct(body)),
+            })
+        })
+        .await
+    }
+
+    async fn list_cases(
+        &self,
+        request: Request<proto::ListCasesRequest>,
+    ) -> Result<Response<proto::ListCasesResponse>, Status> {
+        observed("ListCases", async {
+            let (metadata, _, r) = request.into_parts();
+            let mut call = Call::new(&metadata, Method::GET, "/v1/cases".to_owned());
+            if let Some(limit) = r.limit {
+                call.query.push(("limit", limit.to_string()));
+            }
+            if let Some(cursor) = r.cursor {
+                call.query.push(("cursor", cursor));
+            }
+            if let Some(position) = r.min_position {
+                call.query.push(("min_position", position.to_string()));
+            }
+            let filters: BTreeMap<String, String> = r.filters.into_iter().collect();
+            let Answer { body, .. } = self.answer(call, &filters).await?;
+            let cases = body["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|item| proto::CaseSummary {
+                    id: string(&item["id"]),
+                    number: item["number"].as_str().map(str::to_owned),
+                    kind: string(&item["kind"]),
+                    status: string(&item["status"]),
+                    title: string(&item["title"]),
+                    fields: Some(to_struct(item.clone())),
+                })
+                .collect();
+            Ok(proto::ListCasesResponse {
+                cases,
+                next_cursor: body["next_cursor"].as_str().map(str::to_owned),
+                position: body["position"].as_u64().unwrap_or_default(),
+            })
+        })
+        .await
+    }
+
+    async fn get_history(
+        &self,
+        request: Request<proto::GetHistoryRequest>,
+    ) -> Result<Response<proto::GetHistoryResponse>, Status> {
+        observed("GetHistory", async {
+            let (metadata, _, r) = request.into_parts();
+            let call = Call::new(
+                &metadata,
+                Method::GET,
+                format!("/v1/cases/{}/history", segment(&r.case_id)),
+            );
+            let Answer { body, .. } = self.answer(call, NO_QUERY).await?;
+            Ok(proto::GetHistoryResponse {
+                case_id: string(&body["case_id"]),
+                commits: body["commits"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .map(to_struct)
+                    .collect(),
+            })
+        })
+        .await
+    }
+
+    type WatchStream = Pin<Box<dyn Stream<Item = Result<proto::WatchResponse, Status>> + Send>>;
+
+    async fn watch(
+        &self,
+        request: Request<proto::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        observed("Watch", async {
+            let (metadata, _, r) = request.into_parts();
+            let mut call = Call::new(&metadata, Method::GET, "/v1/events".to_owned());
+            if let Some(after) = r.after {
+                call.query.push(("after", after.to_string()));
+            }
+            let response = self.send(Self::request(&call, NO_QUERY)?).await?;
+            let stream: Self::WatchStream = Box::pin(commits(
+                response.into_body().into_data_stream(),
+                self.stopped.clone(),
+            ));
+            Ok(stream)
+        })
+        .await
+    }
+}
+
+/// Counts a Watch among those open while it lives.
+struct OpenWatch;
+
+impl OpenWatch {
+    fn new() -> Self {
+        metrics::gauge!("docket_grpc_watches_open").increment(1.0);
+        OpenWatch
+    }
+}
+
+impl Drop for OpenWatch {
+    fn drop(&mut self) {
+        metrics::gauge!("docket_grpc_watches_open").decrement(1.0);
+    }
+}
+
+/// The commits of an event stream's body, until it ends or the server stops.
+fn commits(
+    body: axum::body::BodyDataStream,
+    stopped: watch::Receiver<bool>,
+) -> impl Stream<Item = Result<proto::WatchResponse, Status>> + Send {
+    struct State {
+        body: axum::body::BodyDataStream,
+        buffer: String,
+        ready: VecDeque<proto::WatchResponse>,
+        stopped: watch::Receiver<bool>,
+        _open: OpenWatch,
+    }
+    let state = State {
+        body,
+        buffer: String::new(),
+        ready: VecDeque::new(),
+        stopped,
+        _open: OpenWatch::new(),
+    };
+    futures_util::stream::unfold(state, |mut state| async move {
+        loop {
+            if let Some(commit) = state.ready.pop_front() {
+                return Some((Ok(commit), state));
+            }
+            if *state.stopped.borrow() {
+                return None;
+            }
+            let chunk = tokio::select! {
+                chunk = state.body.next() => chunk,
+                _ = state.stopped.wait_for(|s| *s) => return None,
+            };
+            match chunk {
+                None => return None,
+                Some(Err(e)) => return Some((Err(Status::internal(e.to_string())), state)),
+                Some(Ok(bytes)) => {
+                    state.buffer.push_str(&String::from_utf8_lossy(&bytes));
+                    while let Some(end) = state.buffer.find("\n\n") {
+                        let frame: String = state.buffer.drain(..end + 2).collect();
+                        if let Some(commit) = commit_of(&frame) {
+                            state.ready.push_back(commit);
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// One server-sent event as a commit; none for a keep-alive comment.
+fn commit_of(frame: &str) -> Option<proto::WatchResponse> {
+    let mut position = None;
+    let mut data = String::new();
+    for line in frame.lines() {
+        if let Some(id) = line.strip_prefix("id:") {
+            position = id.trim().parse::<u64>().ok();
+        } else if let Some(d) = line.strip_prefix("data:") {
+            data.push_str(d.strip_prefix(' ').unwrap_or(d));
+        }
+    }
+    let commit: Value = serde_json::from_str(&data).ok()?;
+    Some(proto::WatchResponse {
+        position: position?,
+        case_id: string(&commit["case_id"]),
+        commit: Some(to_struct(commit)),
+    })
+}
+
+#[tonic::async_trait]
+impl stats_service_server::StatsService for Gateway {
+    async fn get_figures(
+        &self,
+        request: Request<proto::GetFiguresRequest>,
+    ) -> Result<Response<proto::GetFiguresResponse>, Status> {
+        observed("GetFigures", async {
+            let (metadata, _, r) = request.into_parts();
+            let query: BTreeMap<String, String> = r.query.into_iter().collect();
+            let call = Call::new(&metadata, Method::GET, "/v1/stats".to_owned());
+            let Answer { body, .. } = self.answer(call, &query).await?;
+            Ok(proto::GetFiguresResponse {
+                figures: Some(to_struct(body)),
+            })
+        })
+        .await
+    }
+
+    async fn get_unit_table(
+        &self,
+        request: Request<proto::GetUnitTableRequest>,
+    ) -> Result<Response<proto::GetUnitTableResponse>, Status> {
+        observed("GetUnitTable", async {
+            let (metadata, _, r) = request.into_parts();
+            let query: BTreeMap<String, String> = r.query.into_iter().collect();
+            let call = Call::new(&metadata, Method::GET, "/v1/stats/units".to_owned());
+            let Answer { body, .. } = self.answer(call, &query).await?;
+            Ok(proto::GetUnitTableResponse {
+                table: Some(to_struct(body)),
+            })
+        })
+        .await
+    }
+
+    async fn list_dispatches(
+        &self,
+        request: Request<proto::ListDispatchesRequest>,
+    ) -> Result<Response<proto::ListDispatchesResponse>, Status> {
+        observed("ListDispatches", async {
+            let (metadata, _, r) = request.into_parts();
+            let query: BTreeMap<String, String> = r.query.into_iter().collect();
+            let call = Call::new(&metadata, Method::GET, "/v1/stats/dispatches".to_owned());
+            let Answer { body, .. } = self.answer(call, &query).await?;
+            Ok(proto::ListDispatchesResponse {
+                dispatches: Some(to_struct(body)),
+            })
+        })
+        .await
+    }
+}
+
+#[tonic::async_trait]
+impl directory_service_server::DirectoryService for Gateway {
+    async fn get_directory(
+        &self,
+        request: Request<proto::GetDirectoryRequest>,
+    ) -> Result<Response<proto::GetDirectoryResponse>, Status> {
+        observed("GetDirectory", async {
+            let (metadata, _, r) = request.into_parts();
+            let mut call = Call::new(&metadata, Method::GET, "/v1/directory".to_owned());
+            if let Some(position) = r.min_position {
+                call.query.push(("min_position", position.to_string()));
+            }
+            let Answer { body, .. } = self.answer(call, NO_QUERY).await?;
+            Ok(proto::GetDirectoryResponse {
+                directory: Some(to_struct(body)),
+            })
+        })
+        .await
+    }
+
+    async fn change_directory(
+        &self,
+        request: Request<proto::ChangeDirectoryRequest>,
+    ) -> Result<Response<proto::ChangeDirectoryResponse>, Status> {
+        observed("ChangeDirectory", async {
+            let (metadata, _, r) = request.into_parts();
+            let mut call = Call::new(
+                &metadata,
+                Method::POST,
+                format!("/v1/directory/actions/{}", segment(&r.action)),
+            );
+            call.body = input(r.input);
+            let answer = self.answer(call, NO_QUERY).await?;
+            Ok(proto::ChangeDirectoryResponse {
+                recorded: Some(recorded(&answer)),
+            })
+        })
+        .await
+    }
+}
