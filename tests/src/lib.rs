@@ -184,8 +184,8 @@ impl Server {
                         .send()
                         .await
                         .expect("the server answers");
-                    let status = r.status();
-                    let text = r.text().await.unwrap_or_default();
+                    let (status, text) = checked("POST", r).await;
+                    let text = String::from_utf8_lossy(&text);
                     assert!(status.is_success(), "{action} {body}: {status} {text}");
                 }
             });
