@@ -443,11 +443,15 @@ async fn a_grid_workers_list_and_watch_show_only_her_grids_and_a_resumed_watch_m
     .map(|c| c.case_id)
     .collect();
     assert_eq!(seen, filed);
+    let open = metrics(&server).await;
     assert!(
-        metrics(&server)
-            .await
-            .contains("docket_grpc_watches_open 2"),
-        "two Watch streams open"
+        open.contains("docket_grpc_watches_open 2"),
+        "two Watch streams open:\n{open}"
+    );
+    // Counted once, as Watch streams, not again as event streams.
+    assert!(
+        open.contains("docket_event_streams_open 0") || !open.contains("docket_event_streams_open"),
+        "{open}"
     );
 
     let listed = cases

@@ -4,7 +4,7 @@
 # (for a log of a million commits: target/release/docket demo --scale 22 --data-dir DATA_DIR).
 set -euo pipefail
 dir=$1; port=$2; bin=${DOCKET_BIN:-target/release/docket}
-$bin serve --data-dir "$dir" --listen 127.0.0.1:$port > "$dir/audit-memory-serve.log" 2>&1 &
+$bin serve --data-dir "$dir" --listen 127.0.0.1:$port --grpc-listen off > "$dir/audit-memory-serve.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 until curl -sf http://127.0.0.1:$port/healthz >/dev/null; do sleep 0.5; done

@@ -433,6 +433,7 @@ fn last_closure_time(commits: &[docket_eventlog::Recorded]) -> Option<jiff::Time
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListParams {
+    #[param(value_type = Option<docket_domain::CaseKind>)]
     kind: Option<String>,
     status: Option<String>,
     community: Option<String>,
@@ -477,7 +478,10 @@ pub(crate) struct ListParams {
     filed_to: Option<String>,
     q: Option<String>,
     /// A worklist: `mine`, `my-unit`, `due-soon` or `overdue`.
+    /// `mine`, `my-unit`, `due-soon`, `overdue` or `missed-deadline`.
     worklist: Option<String>,
+    /// At most this many (50 when not given).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     cursor: Option<String>,
     min_position: Option<u64>,
@@ -751,6 +755,7 @@ pub(crate) async fn list(
         (status = 200, description = "The case's commits, oldest first.", body = crate::openapi::CaseHistory),
         (status = 400, description = "A malformed id."),
         (status = 404, description = "No such case within reach."),
+        (status = 409, description = "The case is quarantined and cannot be read."),
     ),
     security(("bearer" = [])),
 )]

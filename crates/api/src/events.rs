@@ -58,7 +58,7 @@ fn start(state: &AppState, headers: &HeaderMap, params: &EventParams) -> Result<
 
 struct Cursor {
     /// Counts the stream among those open while it lives.
-    _open: OpenStream,
+    _open: Option<OpenStream>,
     state: AppState,
     actor: Actor,
     /// The stream ends when the token that opened it expires; the client reconnects with a
@@ -174,6 +174,7 @@ pub(crate) async fn stream(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Extension(TokenExpires(expires)): Extension<TokenExpires>,
+    in_process: Option<Extension<crate::metrics::InProcess>>,
     headers: HeaderMap,
     Params(params): Params<EventParams>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -186,7 +187,8 @@ pub(crate) async fn stream(
     }
     let after = start(&state, &headers, &params)?;
     let cursor = Cursor {
-        _open: OpenStream::new(),
+        // A gRPC Watch counts itself.
+        _open: in_process.is_none().then(OpenStream::new),
         state,
         actor,
         expires,

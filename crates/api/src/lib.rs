@@ -207,6 +207,7 @@ impl Health {
     tag = "operations",
     responses(
         (status = 200, description = "How the service stands.", body = openapi::Status),
+        (status = 500, description = "A fault of ours, logged."),
         (status = 503, description = "The log or the read model does not answer."),
     ),
 )]
@@ -235,6 +236,7 @@ async fn status(
     tag = "operations",
     responses(
         (status = 200, description = "Ready to serve.", body = openapi::Ready),
+        (status = 500, description = "A fault of ours, logged."),
         (status = 503, description = "Not ready: the log or the read model does not answer, or the projection lags."),
     ),
 )]

@@ -57,11 +57,13 @@ pub(crate) const DOCUMENT_PATH: &str = "/openapi.json";
         crate::metrics::metrics,
         document_route,
         docs_route,
+        docs_redirect_route,
         docs_file_route,
     ),
     components(schemas(
         docket_domain::CaseKind,
         docket_domain::Role,
+        docket_projections::CaseSummary,
         CommandAnswer,
         CaseDetail,
         CaseList,
@@ -97,6 +99,7 @@ pub fn document() -> &'static Value {
     static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
         let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
         add_command_bodies(&mut doc);
+        add_listed_case(&mut doc);
         add_problems(&mut doc);
         add_security(&mut doc);
         doc
@@ -133,6 +136,16 @@ pub(crate) async fn document_route() -> Json<&'static Value> {
 #[allow(dead_code, reason = "documents the route Swagger UI's router serves")]
 async fn docs_route() {}
 
+/// `GET /docs`: to `/docs/`.
+#[utoipa::path(
+    get,
+    path = "/docs",
+    tag = "operations",
+    responses((status = 303, description = "To Swagger UI at `/docs/`.", headers(("Location" = String, description = "`/docs/`")))),
+)]
+#[allow(dead_code, reason = "documents the route Swagger UI's router serves")]
+async fn docs_redirect_route() {}
+
 /// `GET /docs/{file}`: Swagger UI's scripts and styles.
 #[utoipa::path(
     get,
@@ -148,8 +161,9 @@ async fn docs_file_route() {}
 
 /// Swagger UI at `/docs`, reading the document from `/openapi.json`.
 pub(crate) fn docs<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    // No validator badge: Swagger UI would send the document's address to an online validator.
     utoipa_swagger_ui::SwaggerUi::new(DOCS_PATH)
-        .config(utoipa_swagger_ui::Config::from(DOCUMENT_PATH))
+        .config(utoipa_swagger_ui::Config::from(DOCUMENT_PATH).validator_url("none"))
         .into()
 }
 
@@ -318,6 +332,32 @@ fn add_command_bodies(doc: &mut Value) {
         "content": { "application/json": { "schema": { "anyOf": keeping_bodies } } },
     });
     set_path_enum(keep, "action", &keeping_names);
+}
+
+/// A case as a list shows it: the read model's line (`CaseSummary`) with the names of its ids,
+/// and `repeat` null where the caller may not know it.
+fn add_listed_case(doc: &mut Value) {
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("schemas");
+    let mut listed = schemas["CaseSummary"].clone();
+    listed["description"] = json!(
+        "A case as a list shows it: `repeat` is null where the caller may not know it, and \
+         `names` gives the names of the ids it carries."
+    );
+    listed["additionalProperties"] = json!(false);
+    listed["properties"]["repeat"] = json!({ "type": ["boolean", "null"] });
+    listed["properties"]["names"] = json!({ "type": "object" });
+    listed["required"]
+        .as_array_mut()
+        .expect("required fields")
+        .push(json!("names"));
+    schemas.insert("ListedCase".to_owned(), listed);
+    schemas
+        .remove("CaseSummary")
+        .expect("CaseSummary was there");
+    doc["components"]["schemas"]["CaseList"]["properties"]["items"]["items"] =
+        schema_ref("ListedCase");
 }
 
 /// The schema a reference names, or the schema itself.
@@ -583,9 +623,11 @@ pub(crate) struct DirectoryAnswer {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Figures {
-    #[schema(value_type = String, format = DateTime)]
+    /// The first day counted, in the tenant's time zone.
+    #[schema(value_type = String, format = Date)]
     from: String,
-    #[schema(value_type = String, format = DateTime)]
+    /// The last day counted.
+    #[schema(value_type = String, format = Date)]
     to: String,
     #[schema(value_type = String, format = DateTime)]
     as_of: String,
@@ -594,17 +636,27 @@ pub(crate) struct Figures {
     filters: Map<String, Value>,
     #[schema(nullable)]
     by: Option<String>,
-    groups: Vec<Value>,
+    groups: Vec<FigureGroup>,
     definitions: String,
+}
+
+/// One group's figures: the group's key by the dimension (none when ungrouped).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FigureGroup {
+    group: Map<String, Value>,
+    figures: Vec<crate::stats::Figure>,
 }
 
 /// The per-unit table of the coordinated response network.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UnitTable {
-    #[schema(value_type = String, format = DateTime)]
+    /// The first day counted, in the tenant's time zone.
+    #[schema(value_type = String, format = Date)]
     from: String,
-    #[schema(value_type = String, format = DateTime)]
+    /// The last day counted.
+    #[schema(value_type = String, format = Date)]
     to: String,
     #[schema(value_type = String, format = DateTime)]
     as_of: String,
@@ -619,26 +671,63 @@ pub(crate) struct UnitTable {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Dispatches {
-    #[schema(value_type = String, format = DateTime)]
+    /// The first day counted, in the tenant's time zone.
+    #[schema(value_type = String, format = Date)]
     from: String,
-    #[schema(value_type = String, format = DateTime)]
+    /// The last day counted.
+    #[schema(value_type = String, format = Date)]
     to: String,
     count: u64,
     items: Vec<Value>,
 }
 
-/// An audit run: its progress and, once finished, whether everything held.
+/// An audit run: its progress and, once finished, whether everything held. An administrator sees
+/// positions, the log's totals and every finding; a tenant's supervisor a share of the way, their
+/// tenant's totals and findings, and counts of the others.
 #[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct AuditRun {
     id: Uuid,
     /// `running`, `finished` or `failed`.
     status: String,
+    #[schema(value_type = String, format = DateTime)]
     started_at: String,
     started_by: String,
-    /// `chains`, `recount` or `compare`.
+    /// `chains`, `recount`, `compare` or `finished`.
     phase: String,
+    /// How far along, in the phase's units (administrators).
+    done: Option<u64>,
+    /// Out of how many (administrators).
+    of: Option<u64>,
+    #[schema(maximum = 100)]
     percent: u64,
-    /// Null until the run has finished.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    ended_at: Option<String>,
+    /// Why it could not finish.
+    failure: Option<String>,
+    /// The log's last position when the audit began (administrators).
+    head: Option<u64>,
+    /// Commits checked (a supervisor: of their tenant).
+    commits: u64,
+    /// Cases checked (a supervisor: of their tenant).
+    cases: u64,
+    /// Directories checked (administrators).
+    directories: Option<u64>,
+    /// The position the live read model was compared at (administrators).
+    compared_at: Option<u64>,
+    /// Rows compared (administrators).
+    rows_compared: Option<u64>,
+    /// Mismatches found, listed or not.
+    mismatches: u64,
+    /// The findings (not in the list of runs).
+    findings: Option<Vec<Value>>,
+    /// Each tenant's commits, cases and mismatches (administrators).
+    tenants: Option<Map<String, Value>>,
+    /// Findings of the log itself, counted (a supervisor).
+    findings_in_the_log: Option<u64>,
+    /// Findings in other tenants, counted (a supervisor).
+    findings_in_other_tenants: Option<u64>,
+    /// Whether everything held; null until the run has finished.
     #[schema(nullable)]
     holds: Option<bool>,
 }

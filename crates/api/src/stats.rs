@@ -40,10 +40,15 @@ pub(crate) struct StatsParams {
 }
 
 /// One figure of one group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Figure {
+    /// What it counts or measures (docs/figures.md).
     pub(crate) name: &'static str,
-    pub(crate) value: Option<f64>,
+    /// A count is an integer; a rate, a median or a percentile a number; null when there is
+    /// nothing to measure (a rate over none).
+    #[schema(value_type = Option<f64>)]
+    pub(crate) value: Option<serde_json::Number>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) numerator: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,6 +57,11 @@ pub(crate) struct Figure {
     pub(crate) cases: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) denominator_cases: Option<String>,
+}
+
+/// A measured figure's value: a number, null when there was nothing to measure.
+fn measure(value: Option<f64>) -> Option<serde_json::Number> {
+    value.and_then(serde_json::Number::from_f64)
 }
 
 fn bad(detail: String) -> ApiError {
@@ -168,7 +178,7 @@ fn figures(
     let counter = |metric: &str| g.counters.get(metric).copied().unwrap_or(0);
     let count = |name, value: i64, cases: Option<ListQuery>| Figure {
         name,
-        value: Some(value as f64),
+        value: Some(value.into()),
         numerator: None,
         denominator: None,
         cases: cases.map(|q| q.url()),
@@ -177,7 +187,7 @@ fn figures(
     let rate =
         |name, num: i64, den: i64, num_q: Option<ListQuery>, den_q: Option<ListQuery>| Figure {
             name,
-            value: (den > 0).then(|| num as f64 / den as f64),
+            value: measure((den > 0).then(|| num as f64 / den as f64)),
             numerator: Some(num),
             denominator: Some(den),
             cases: num_q.map(|q| q.url()),
@@ -185,7 +195,7 @@ fn figures(
         };
     let days = |name, value: Option<f64>| Figure {
         name,
-        value,
+        value: measure(value),
         numerator: None,
         denominator: None,
         cases: Some(closed_q.url()),
@@ -384,7 +394,7 @@ fn figures(
     };
     let minutes = |name, value: Option<f64>| Figure {
         name,
-        value,
+        value: measure(value),
         numerator: None,
         denominator: None,
         cases: dispatches(Some(("checked_in", "true"))),
@@ -398,7 +408,7 @@ fn figures(
         .and_then(|q| q.with("replied_to", to.to_string()));
     let hours = |name, value: Option<f64>| Figure {
         name,
-        value,
+        value: measure(value),
         numerator: None,
         denominator: None,
         cases: replied_q.as_ref().map(|q| q.url()),
@@ -419,7 +429,7 @@ fn figures(
         ),
         Figure {
             name: "units_dispatched",
-            value: Some(n.dispatched as f64),
+            value: Some(n.dispatched.into()),
             numerator: None,
             denominator: None,
             cases: dispatches(None),
@@ -427,7 +437,7 @@ fn figures(
         },
         Figure {
             name: "response_rate",
-            value: n.response_rate(),
+            value: measure(n.response_rate()),
             numerator: Some(n.checked_in_on_time),
             denominator: Some(n.dispatched),
             cases: dispatches(Some(("on_time", "true"))),
@@ -453,7 +463,7 @@ fn figures(
         hours("p90_hours_to_reply", network.p90_hours_to_reply),
         Figure {
             name: "check_ins_late",
-            value: Some(n.late as f64),
+            value: Some(n.late.into()),
             numerator: None,
             denominator: None,
             cases: dispatches(Some(("late", "true"))),
@@ -789,7 +799,12 @@ fn csv_response(
                 &[
                     key.clone().unwrap_or_default(),
                     f.name.to_owned(),
-                    text(f.value.map(|v| v.to_string())),
+                    text(
+                        f.value
+                            .as_ref()
+                            .and_then(serde_json::Number::as_f64)
+                            .map(|v| v.to_string()),
+                    ),
                     text(f.numerator.map(|v| v.to_string())),
                     text(f.denominator.map(|v| v.to_string())),
                     text(f.cases.clone()),

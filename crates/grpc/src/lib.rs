@@ -12,7 +12,7 @@
 mod convert;
 mod service;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -32,12 +32,19 @@ pub const ERROR_DOMAIN: &str = "docket";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// How long a call may take to be answered (a `Watch`, its first answer: the stream goes on).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Calls one connection may have in hand at once.
+const CALLS_PER_CONNECTION: usize = 64;
+
 /// Serves the gRPC interface on `listener` until `stopped` turns true: then health says
-/// NOT_SERVING, open `Watch` streams end, and the calls in hand finish.
+/// NOT_SERVING, open `Watch` streams end, and the calls in hand finish. A connection whose peer
+/// stops answering pings is closed.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     stopped: watch::Receiver<bool>,
+    request_timeout: Duration,
 ) -> Result<(), BoxError> {
     use proto::case_service_server::CaseServiceServer;
     use proto::directory_service_server::DirectoryServiceServer;
@@ -61,6 +68,9 @@ pub async fn serve(
     let mut stop = stopped;
     let shutdown = async move {
         let _ = stop.wait_for(|s| *s).await;
+        health
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
         health.set_not_serving::<CaseServiceServer<Gateway>>().await;
         health
             .set_not_serving::<StatsServiceServer<Gateway>>()
@@ -70,6 +80,11 @@ pub async fn serve(
             .await;
     };
     tonic::transport::Server::builder()
+        .timeout(request_timeout)
+        .concurrency_limit_per_connection(CALLS_PER_CONNECTION)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .tcp_keepalive(Some(Duration::from_secs(60)))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)

@@ -78,7 +78,7 @@ impl Gateway {
         pairs.extend(extra_query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if !pairs.is_empty() {
             let query = serde_urlencoded::to_string(&pairs)
-                .map_err(|e| Status::invalid_argument(format!("a bad query: {e}")))?;
+                .map_err(|e| refused("invalid-query", format!("a bad query: {e}")))?;
             uri.push('?');
             uri.push_str(&query);
         }
@@ -90,10 +90,17 @@ impl Gateway {
             ("idempotency-key", "idempotency-key"),
             ("if-match", header::IF_MATCH.as_str()),
         ] {
+            // `expected_version` is the if-match of a call that gives it.
+            if name == "if-match" && call.expected_version.is_some() {
+                continue;
+            }
             if let Some(value) = call.metadata.get(name) {
-                let value = value
-                    .to_str()
-                    .map_err(|_| Status::invalid_argument(format!("{name} must be ASCII")))?;
+                let value = value.to_str().map_err(|_| {
+                    refused(
+                        "invalid-metadata",
+                        format!("the {name} metadata must be ASCII"),
+                    )
+                })?;
                 request = request.header(into, value);
             }
         }
@@ -109,7 +116,7 @@ impl Gateway {
         };
         let mut request = request
             .body(body)
-            .map_err(|e| Status::invalid_argument(format!("a bad request: {e}")))?;
+            .map_err(|e| refused("invalid-metadata", format!("a bad request: {e}")))?;
         request
             .extensions_mut()
             .insert(docket_api::metrics::InProcess);
@@ -154,15 +161,46 @@ impl Gateway {
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
-        let body = serde_json::from_slice(&bytes)
-            .map_err(|e| Status::internal(format!("the answer is not JSON: {e}")))?;
+        let body = serde_json::from_slice(&bytes).map_err(|e| {
+            tracing::error!(error = %e, "an operation answered a gRPC call with no JSON");
+            problem_status(500, &serde_json::json!({"code": "internal", "detail": "something went wrong on our side; it has been logged"}), None)
+        })?;
         Ok(Answer { headers, body })
     }
 }
 
-/// A path segment from a caller's string, so that it cannot name another path.
-fn segment(value: &str) -> String {
-    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+/// A path segment from a caller's string, so that it cannot name another path; an empty one is
+/// refused as the field it is, with the code HTTP would give it.
+fn segment(value: &str, field: &str, code: &str) -> Result<String, Status> {
+    if value.is_empty() {
+        return Err(refused(code, format!("{field} is required")));
+    }
+    Ok(
+        percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+    )
+}
+
+/// A call refused before it becomes a request: INVALID_ARGUMENT with its code, as a problem would
+/// carry it.
+fn refused(code: &str, detail: String) -> Status {
+    problem_status(
+        400,
+        &serde_json::json!({"code": code, "detail": detail}),
+        None,
+    )
+}
+
+/// The figures come as JSON over gRPC: CSV is for HTTP.
+fn json_only(query: &BTreeMap<String, String>) -> Result<(), Status> {
+    if query.contains_key("format") {
+        return Err(refused(
+            "invalid-query",
+            "format: the figures come as JSON over gRPC; CSV is HTTP's (Accept: text/csv)"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 fn input(input: Option<prost_types::Struct>) -> Option<Value> {
@@ -240,8 +278,8 @@ impl case_service_server::CaseService for Gateway {
             let (metadata, _, r) = request.into_parts();
             let path = format!(
                 "/v1/cases/{}/actions/{}",
-                segment(&r.case_id),
-                segment(&r.action)
+                segment(&r.case_id, "case_id", "invalid-case-id")?,
+                segment(&r.action, "action", "invalid-input")?
             );
             let mut call = Call::new(&metadata, Method::POST, path);
             call.body = input(r.input);
@@ -263,7 +301,10 @@ impl case_service_server::CaseService for Gateway {
             let call = Call::new(
                 &metadata,
                 Method::GET,
-                format!("/v1/cases/{}", segment(&r.case_id)),
+                format!(
+                    "/v1/cases/{}",
+                    segment(&r.case_id, "case_id", "invalid-case-id")?
+                ),
             );
             let Answer { body, .. } = self.answer(call, NO_QUERY).await?;
             Ok(proto::GetCaseResponse {
@@ -335,7 +376,10 @@ impl case_service_server::CaseService for Gateway {
             let call = Call::new(
                 &metadata,
                 Method::GET,
-                format!("/v1/cases/{}/history", segment(&r.case_id)),
+                format!(
+                    "/v1/cases/{}/history",
+                    segment(&r.case_id, "case_id", "invalid-case-id")?
+                ),
             );
             let Answer { body, .. } = self.answer(call, NO_QUERY).await?;
             Ok(proto::GetHistoryResponse {
@@ -398,14 +442,14 @@ fn commits(
 ) -> impl Stream<Item = Result<proto::WatchResponse, Status>> + Send {
     struct State {
         body: axum::body::BodyDataStream,
-        buffer: String,
+        buffer: Vec<u8>,
         ready: VecDeque<proto::WatchResponse>,
         stopped: watch::Receiver<bool>,
         _open: OpenWatch,
     }
     let state = State {
         body,
-        buffer: String::new(),
+        buffer: Vec::new(),
         ready: VecDeque::new(),
         stopped,
         _open: OpenWatch::new(),
@@ -426,10 +470,11 @@ fn commits(
                 None => return None,
                 Some(Err(e)) => return Some((Err(Status::internal(e.to_string())), state)),
                 Some(Ok(bytes)) => {
-                    state.buffer.push_str(&String::from_utf8_lossy(&bytes));
-                    while let Some(end) = state.buffer.find("\n\n") {
-                        let frame: String = state.buffer.drain(..end + 2).collect();
-                        if let Some(commit) = commit_of(&frame) {
+                    // Frames are split on bytes, so a character across two chunks stays whole.
+                    state.buffer.extend_from_slice(&bytes);
+                    while let Some(end) = state.buffer.windows(2).position(|w| w == b"\n\n") {
+                        let frame: Vec<u8> = state.buffer.drain(..end + 2).collect();
+                        if let Some(commit) = commit_of(&String::from_utf8_lossy(&frame)) {
                             state.ready.push_back(commit);
                         }
                     }
@@ -467,6 +512,7 @@ impl stats_service_server::StatsService for Gateway {
         observed("GetFigures", async {
             let (metadata, _, r) = request.into_parts();
             let query: BTreeMap<String, String> = r.query.into_iter().collect();
+            json_only(&query)?;
             let call = Call::new(&metadata, Method::GET, "/v1/stats".to_owned());
             let Answer { body, .. } = self.answer(call, &query).await?;
             Ok(proto::GetFiguresResponse {
@@ -483,6 +529,7 @@ impl stats_service_server::StatsService for Gateway {
         observed("GetUnitTable", async {
             let (metadata, _, r) = request.into_parts();
             let query: BTreeMap<String, String> = r.query.into_iter().collect();
+            json_only(&query)?;
             let call = Call::new(&metadata, Method::GET, "/v1/stats/units".to_owned());
             let Answer { body, .. } = self.answer(call, &query).await?;
             Ok(proto::GetUnitTableResponse {
@@ -499,6 +546,7 @@ impl stats_service_server::StatsService for Gateway {
         observed("ListDispatches", async {
             let (metadata, _, r) = request.into_parts();
             let query: BTreeMap<String, String> = r.query.into_iter().collect();
+            json_only(&query)?;
             let call = Call::new(&metadata, Method::GET, "/v1/stats/dispatches".to_owned());
             let Answer { body, .. } = self.answer(call, &query).await?;
             Ok(proto::ListDispatchesResponse {
@@ -538,7 +586,10 @@ impl directory_service_server::DirectoryService for Gateway {
             let mut call = Call::new(
                 &metadata,
                 Method::POST,
-                format!("/v1/directory/actions/{}", segment(&r.action)),
+                format!(
+                    "/v1/directory/actions/{}",
+                    segment(&r.action, "action", "invalid-input")?
+                ),
             );
             call.body = input(r.input);
             let answer = self.answer(call, NO_QUERY).await?;

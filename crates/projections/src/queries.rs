@@ -91,7 +91,7 @@ pub struct StreamedCommit {
 }
 
 /// One line of the case list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CaseSummary {
     pub id: Uuid,
     pub number: String,
@@ -108,9 +108,13 @@ pub struct CaseSummary {
     pub assignee: Option<String>,
     pub version: u64,
     pub position: u64,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub deadline: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
     pub filed_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub closed_at: Option<Timestamp>,
     pub outcome: Option<String>,
     pub closed_on_time: Option<bool>,

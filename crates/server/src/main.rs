@@ -317,7 +317,11 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     // Month-long tokens on stdout suit one person trying Docket on their own machine: the
     // embedded stores on a loopback address. A deployment asks for them, or does without.
     let embedded = args.store.log == "sqlite" && args.store.read_model == "sqlite";
-    let local_trial = embedded && address.ip().is_loopback();
+    // Both interfaces on loopback: the tokens work on either.
+    let grpc_on_loopback = grpc_listener
+        .as_ref()
+        .is_none_or(|l| l.local_addr().is_ok_and(|a| a.ip().is_loopback()));
+    let local_trial = embedded && address.ip().is_loopback() && grpc_on_loopback;
     if auth.can_mint() && (local_trial || args.demo_tokens) {
         print_demo_tokens(&auth, &args.tenant)?;
         let tenant: docket_domain::TenantId = args.tenant.parse()?;
@@ -365,10 +369,13 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
         let _ = stop.send(true);
     });
     // gRPC beside HTTP: each call is served by the same router, in process.
+    let args_request_timeout = args.request_timeout.max(1);
+    let grpc_grace = Duration::from_secs(args.shutdown_grace.max(1));
     let grpc = grpc_listener.map(|listener| {
         let (app, stopped) = (app.clone(), stopped.clone());
         tokio::spawn(async move {
-            if let Err(e) = docket_grpc::serve(listener, app, stopped).await {
+            let timeout = Duration::from_secs(args_request_timeout);
+            if let Err(e) = docket_grpc::serve(listener, app, stopped, timeout).await {
                 tracing::error!(error = %e, "the gRPC interface stopped");
             }
         })
@@ -381,7 +388,13 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     };
     listen::serve(listener, app, limits, stopped).await?;
     if let Some(grpc) = grpc {
-        grpc.await?;
+        // The gRPC calls in hand have had the same grace as HTTP's; a Watch whose client stopped
+        // reading may never notice the stop, so what is left is closed.
+        let abort = grpc.abort_handle();
+        if tokio::time::timeout(grpc_grace, grpc).await.is_err() {
+            tracing::warn!("gRPC calls still open after the grace period are closed");
+            abort.abort();
+        }
     }
     projector.await?;
     read.close().await;

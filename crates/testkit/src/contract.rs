@@ -87,6 +87,9 @@ impl Contract {
         } else {
             self.response_pointer(path, method, status, &what, &media)?
         };
+        if media.is_none() && !body.is_empty() {
+            return Err(format!("{what}: a body without a Content-Type"));
+        }
         let Some(media) = media.filter(|m| m == "application/json" || m.ends_with("+json")) else {
             return Ok(());
         };
@@ -182,6 +185,8 @@ impl Contract {
         });
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
+            // `format` is an assertion here: a uuid, a date-time, a date must be one.
+            .should_validate_formats(true)
             .build(&root)
             .map_err(|e| format!("the schema at {pointer} does not compile: {e}"))?;
         let validator = Arc::new(validator);

@@ -667,7 +667,8 @@ async fn right_after_a_command_the_figures_at_its_position_count_it() {
             .find(|f| f["name"] == "opened")
             .unwrap()["value"]
             .clone();
-        assert_eq!(opened, json!(n as f64), "{}", r.body);
+        // A count, as an integer.
+        assert_eq!(opened, json!(n), "{}", r.body);
     }
     let r = app
         .send_as(&supervisor, "GET", &format!("{url}&min_position=x"), None)
