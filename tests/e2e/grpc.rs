@@ -338,8 +338,41 @@ async fn the_readme_hazard_walkthrough_over_grpc_with_its_refusals() {
         .expect_err("not a case id");
     assert_eq!(sneaky.code(), Code::InvalidArgument);
 
+    // An empty case id is a bad argument, not a missing method.
+    let empty = cases
+        .act(authorized(act("", "verify", json!({})), &handler, None))
+        .await
+        .expect_err("no case id");
+    assert_eq!(empty.code(), Code::InvalidArgument);
+    assert_eq!(
+        empty.get_details_error_info().unwrap().reason,
+        "invalid-case-id"
+    );
+
     // Figures and the directory, through the same layers.
     let supervisor = server.token("supervisor");
+    let csv = StatsServiceClient::new(channel(&server).await)
+        .get_figures(authorized(
+            GetFiguresRequest {
+                query: [
+                    ("from", "2025-01-01"),
+                    ("to", "2025-12-31"),
+                    ("format", "csv"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            },
+            &supervisor,
+            None,
+        ))
+        .await
+        .expect_err("CSV is HTTP's");
+    assert_eq!(csv.code(), Code::InvalidArgument);
+    assert_eq!(
+        csv.get_details_error_info().unwrap().reason,
+        "invalid-query"
+    );
     let figures = StatsServiceClient::new(channel(&server).await)
         .get_figures(authorized(
             GetFiguresRequest {

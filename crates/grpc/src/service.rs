@@ -503,6 +503,22 @@ fn commit_of(frame: &str) -> Option<proto::WatchResponse> {
     })
 }
 
+impl Gateway {
+    /// A figures operation's JSON answer to `query`, as a `Struct`.
+    async fn figures(
+        &self,
+        metadata: &MetadataMap,
+        path: &str,
+        query: std::collections::HashMap<String, String>,
+    ) -> Result<prost_types::Struct, Status> {
+        let query: BTreeMap<String, String> = query.into_iter().collect();
+        json_only(&query)?;
+        let call = Call::new(metadata, Method::GET, path.to_owned());
+        let Answer { body, .. } = self.answer(call, &query).await?;
+        Ok(to_struct(body))
+    }
+}
+
 #[tonic::async_trait]
 impl stats_service_server::StatsService for Gateway {
     async fn get_figures(
@@ -511,12 +527,9 @@ impl stats_service_server::StatsService for Gateway {
     ) -> Result<Response<proto::GetFiguresResponse>, Status> {
         observed("GetFigures", async {
             let (metadata, _, r) = request.into_parts();
-            let query: BTreeMap<String, String> = r.query.into_iter().collect();
-            json_only(&query)?;
-            let call = Call::new(&metadata, Method::GET, "/v1/stats".to_owned());
-            let Answer { body, .. } = self.answer(call, &query).await?;
+            let figures = self.figures(&metadata, "/v1/stats", r.query).await?;
             Ok(proto::GetFiguresResponse {
-                figures: Some(to_struct(body)),
+                figures: Some(figures),
             })
         })
         .await
@@ -528,13 +541,8 @@ impl stats_service_server::StatsService for Gateway {
     ) -> Result<Response<proto::GetUnitTableResponse>, Status> {
         observed("GetUnitTable", async {
             let (metadata, _, r) = request.into_parts();
-            let query: BTreeMap<String, String> = r.query.into_iter().collect();
-            json_only(&query)?;
-            let call = Call::new(&metadata, Method::GET, "/v1/stats/units".to_owned());
-            let Answer { body, .. } = self.answer(call, &query).await?;
-            Ok(proto::GetUnitTableResponse {
-                table: Some(to_struct(body)),
-            })
+            let table = self.figures(&metadata, "/v1/stats/units", r.query).await?;
+            Ok(proto::GetUnitTableResponse { table: Some(table) })
         })
         .await
     }
@@ -545,12 +553,11 @@ impl stats_service_server::StatsService for Gateway {
     ) -> Result<Response<proto::ListDispatchesResponse>, Status> {
         observed("ListDispatches", async {
             let (metadata, _, r) = request.into_parts();
-            let query: BTreeMap<String, String> = r.query.into_iter().collect();
-            json_only(&query)?;
-            let call = Call::new(&metadata, Method::GET, "/v1/stats/dispatches".to_owned());
-            let Answer { body, .. } = self.answer(call, &query).await?;
+            let dispatches = self
+                .figures(&metadata, "/v1/stats/dispatches", r.query)
+                .await?;
             Ok(proto::ListDispatchesResponse {
-                dispatches: Some(to_struct(body)),
+                dispatches: Some(dispatches),
             })
         })
         .await
