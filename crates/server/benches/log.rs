@@ -3,10 +3,9 @@
 //! with WAL and `synchronous = FULL`, as Docket runs them. Each figure is the median of a few
 //! timed rounds; each ratio is to the raw baseline measured in the same run.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
-use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
 use docket_commands::{Actor, CommandRequest, CommandService, SystemClock};
@@ -18,54 +17,9 @@ use futures_util::StreamExt;
 use serde_json::json;
 use uuid::Uuid;
 
-const WRITERS: [usize; 3] = [1, 16, 64];
-
-fn round_time() -> Duration {
-    Duration::from_millis(
-        std::env::var("DOCKET_BENCH_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2000),
-    )
-}
-
-fn rounds() -> usize {
-    std::env::var("DOCKET_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
-/// Runs `op` in `writers` concurrent loops for one round; returns operations per second.
-async fn throughput<S, F, Fut>(writers: usize, state: impl Fn(usize) -> S, op: F) -> f64
-where
-    S: Send + 'static,
-    F: Fn(S) -> Fut + Send + Sync + Clone + 'static,
-    Fut: std::future::Future<Output = S> + Send,
-{
-    let until = Instant::now() + round_time();
-    let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for w in 0..writers {
-        let op = op.clone();
-        let mut s = state(w);
-        tasks.spawn(async move {
-            let mut n = 0u64;
-            while Instant::now() < until {
-                s = op(s).await;
-                n += 1;
-            }
-            n
-        });
-    }
-    let total: u64 = tasks.join_all().await.into_iter().sum();
-    total as f64 / start.elapsed().as_secs_f64()
-}
+mod common;
+use common::{WRITERS, median, raw_sqlite, round_time, rounds, throughput};
+use common::{raw_inserts, raw_publishes};
 
 struct Row {
     backend: &'static str,
@@ -305,36 +259,7 @@ async fn jetstream(rows: &mut Vec<Row>) {
         let mut ours = Vec::new();
         let mut path = Vec::new();
         for _ in 0..rounds() {
-            let js = js.clone();
-            let payload = payload.clone();
-            raw.push(
-                throughput(
-                    writers,
-                    move |_| {
-                        (
-                            js.clone(),
-                            format!("raw.{}", Uuid::now_v7()),
-                            0u64,
-                            payload.clone(),
-                        )
-                    },
-                    |(js, subject, last, payload)| async move {
-                        let mut headers = HeaderMap::new();
-                        headers.insert(
-                            "Nats-Expected-Last-Subject-Sequence",
-                            last.to_string().as_str(),
-                        );
-                        let ack = js
-                            .publish_with_headers(subject.clone(), headers, payload.clone().into())
-                            .await
-                            .unwrap()
-                            .await
-                            .unwrap();
-                        (js, subject, ack.sequence, payload)
-                    },
-                )
-                .await,
-            );
+            raw.push(raw_publishes(&js, &payload, writers).await);
             ours.push(appends(log.clone(), writers).await);
             path.push(command_path(log.clone(), writers).await);
         }
@@ -389,19 +314,6 @@ async fn jetstream(rows: &mut Vec<Row>) {
     eprintln!("jetstream: {total} commits in the log at the end");
 }
 
-/// Raw SQLite: one connection, WAL, synchronous FULL, one insert per transaction.
-fn raw_sqlite(path: &std::path::Path) -> Arc<Mutex<rusqlite::Connection>> {
-    let conn = rusqlite::Connection::open(path).unwrap();
-    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    conn.execute_batch(
-        "CREATE TABLE raw (position INTEGER PRIMARY KEY AUTOINCREMENT, commit_id TEXT UNIQUE,
-         case_id TEXT, version INTEGER, body TEXT, UNIQUE (case_id, version))",
-    )
-    .unwrap();
-    Arc::new(Mutex::new(conn))
-}
-
 async fn sqlite(rows: &mut Vec<Row>) {
     let dir = tempfile::tempdir().unwrap();
     let raw_db = raw_sqlite(&dir.path().join("raw.sqlite"));
@@ -412,32 +324,7 @@ async fn sqlite(rows: &mut Vec<Row>) {
         let mut ours = Vec::new();
         let mut path = Vec::new();
         for _ in 0..rounds() {
-            let db = raw_db.clone();
-            let body = body.clone();
-            raw.push(
-                throughput(
-                    writers,
-                    move |_| (db.clone(), Uuid::now_v7().to_string(), 1u64, body.clone()),
-                    |(db, case, version, body)| async move {
-                        let db2 = db.clone();
-                        let (case, body) = tokio::task::spawn_blocking(move || {
-                            let mut conn = db2.lock().unwrap();
-                            let tx = conn.transaction().unwrap();
-                            tx.execute(
-                                "INSERT INTO raw (commit_id, case_id, version, body) VALUES (?1, ?2, ?3, ?4)",
-                                rusqlite::params![Uuid::now_v7().to_string(), case, version, body],
-                            )
-                            .unwrap();
-                            tx.commit().unwrap();
-                            (case, body)
-                        })
-                        .await
-                        .unwrap();
-                        (db, case, version + 1, body)
-                    },
-                )
-                .await,
-            );
+            raw.push(raw_inserts(&raw_db, &body, writers).await);
             ours.push(appends(log.clone(), writers).await);
             path.push(command_path(log.clone(), writers).await);
         }
