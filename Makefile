@@ -17,7 +17,7 @@ export DOCKET_JCS_PYTHON := $(abspath $(JCS_PYTHON))
 BUF_VERSION := 1.75.0
 BUF := .tools/buf-$(BUF_VERSION)/node_modules/.bin/buf
 
-.PHONY: fuzz bench-log bench-readmodel bench-stats run build test bench bench-batch scaling lint fmt clean-data nats-server
+.PHONY: fuzz bench-http bench-log bench-readmodel bench-stats run build test bench bench-batch scaling lint fmt clean-data nats-server
 
 run:
 	$(CARGO) run -p docket-server --bin docket -- serve
@@ -70,6 +70,10 @@ bench-stats:
 	$(CARGO) bench -p docket-server --bench stats
 
 # Raw atomic batches against single publishes on JetStream (see docs/performance.md).
+# What a client sees: the release binary over HTTP against the raw baselines (docs/performance.md).
+bench-http: $(NATS_SERVER)
+	$(CARGO) bench -p docket-server --bench http
+
 bench-batch: $(NATS_SERVER)
 	$(CARGO) bench -p docket-server --bench batch
 

@@ -199,6 +199,46 @@ pub async fn concurrent_appends_at_one_version_make_one_commit(log: Log) {
     verify_chain(&read).unwrap();
 }
 
+/// A burst of appends to many cases, some of them refused (a broken link, a version out of turn):
+/// each is answered on its own, the refused ones record nothing, and the others all land, each
+/// at its own position, whatever else was written with them.
+pub async fn a_refused_append_in_a_burst_fails_alone(log: Log) {
+    let (old, commits) = case_with(&log, "t1", 1).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..48u32 {
+        let log = log.clone();
+        let c = match i % 6 {
+            // A broken link, and a version out of turn, on the case already there.
+            0 => commit("t1", old, 2, ChainHash::genesis()),
+            1 => commit("t1", old, 5, commits[0].hash.clone()),
+            _ => commit("t1", Uuid::now_v7(), 1, ChainHash::genesis()),
+        };
+        tasks.spawn(async move { (i, log.append(&c).await, c) });
+    }
+    let mut landed = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (i, result, c) = joined.unwrap();
+        match (i % 6, result) {
+            (0, Err(LogError::Rejected { .. })) | (1, Err(LogError::Conflict { .. })) => {}
+            (0 | 1, other) => panic!("commit {i} should be refused, got {other:?}"),
+            (_, Ok(appended)) => landed.push((appended.position, c)),
+            (_, Err(e)) => panic!("commit {i} failed with the refused ones: {e:?}"),
+        }
+    }
+    assert_eq!(landed.len(), 32);
+    let mut positions: Vec<u64> = landed.iter().map(|(p, _)| *p).collect();
+    positions.sort_unstable();
+    positions.dedup();
+    assert_eq!(positions.len(), 32, "each at its own position");
+    for (position, c) in &landed {
+        let read = log.read_case("t1", c.body.case_id).await.unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].position, *position);
+        assert_eq!(&read[0].commit, c);
+    }
+    assert_eq!(log.read_case("t1", old).await.unwrap().len(), 1);
+}
+
 /// Writers that each want one commit on the same case take turns: every writer reads the case,
 /// appends the next version, and on a conflict reads and tries again.
 pub async fn sixty_four_writers_on_one_case_get_one_commit_per_version(log: Log) {
@@ -335,6 +375,7 @@ macro_rules! contract_tests {
             a_stale_version_is_a_conflict,
             a_broken_link_is_rejected,
             concurrent_appends_at_one_version_make_one_commit,
+            a_refused_append_in_a_burst_fails_alone,
             sixty_four_writers_on_one_case_get_one_commit_per_version,
             a_repeated_commit_id_answers_with_the_original,
             all_commits_read_in_global_order,

@@ -25,6 +25,8 @@ pub struct SqliteLog {
 struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
+    /// Appends waiting for the writer; whoever holds it next writes them all (group commit).
+    waiting: Mutex<Vec<Pending>>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     head: watch::Sender<u64>,
@@ -76,6 +78,7 @@ impl SqliteLog {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
+                waiting: Mutex::new(Vec::new()),
                 readers,
                 next_reader: AtomicUsize::new(0),
                 head: watch::channel(head).0,
@@ -115,7 +118,55 @@ fn decode_rows(rows: Vec<(u64, String)>) -> Result<Vec<Recorded>, LogError> {
     rows.iter().map(|(p, body)| decode(*p, body)).collect()
 }
 
-fn append_blocking(conn: &mut Connection, commit: &Commit) -> Result<Appended, LogError> {
+/// An append waiting for the writer: its commit and where its answer goes.
+#[derive(Debug)]
+struct Pending {
+    commit: Commit,
+    answer: tokio::sync::oneshot::Sender<Result<Appended, LogError>>,
+}
+
+/// Group commit: appends every waiting commit in one transaction, one fsync for them all. Each is
+/// checked against its case on its own, after the ones before it in the batch (a savepoint each),
+/// so a conflict or a refusal fails that one only. Returns each one's result, which is final only
+/// once the transaction is on disk: if it cannot commit, every one fails.
+fn append_batch(conn: &mut Connection, batch: &[Pending]) -> Vec<Result<Appended, LogError>> {
+    let fail_all = |e: &dyn std::fmt::Display| {
+        batch
+            .iter()
+            .map(|_| Err(LogError::Unavailable(e.to_string().into())))
+            .collect()
+    };
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return fail_all(&e),
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for p in batch {
+        let result = match tx.savepoint() {
+            Ok(savepoint) => {
+                let result = append_in(&savepoint, &p.commit);
+                match &result {
+                    // Kept; anything else is rolled back as the savepoint drops.
+                    Ok(appended) if !appended.duplicate => savepoint
+                        .commit()
+                        .map_or_else(|e| Err(unavailable(e)), |()| result),
+                    _ => result,
+                }
+            }
+            Err(e) => Err(unavailable(e)),
+        };
+        results.push(result);
+    }
+    match tx.commit() {
+        Ok(()) => results,
+        Err(e) => fail_all(&e),
+    }
+}
+
+/// Checks one commit against its case's last (its version, its chain, its tenant) and inserts it,
+/// inside the batch's transaction; what it refuses leaves nothing behind (the caller rolls back
+/// to a savepoint).
+fn append_in(tx: &Connection, commit: &Commit) -> Result<Appended, LogError> {
     let b = &commit.body;
     let rejected = |reason: &str| LogError::Rejected {
         commit_id: b.commit_id,
@@ -125,9 +176,6 @@ fn append_blocking(conn: &mut Connection, commit: &Commit) -> Result<Appended, L
         return Err(rejected("its hash does not match its content"));
     }
     let body = serde_json::to_string(commit).map_err(unavailable)?;
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(unavailable)?;
     let earlier: Option<u64> = tx
         .query_row(
             "SELECT position FROM commits WHERE commit_id = ?1",
@@ -193,7 +241,6 @@ fn append_blocking(conn: &mut Connection, commit: &Commit) -> Result<Appended, L
         Err(e) => return Err(unavailable(e)),
     }
     let position = u64::try_from(tx.last_insert_rowid()).map_err(unavailable)?;
-    tx.commit().map_err(unavailable)?;
     Ok(Appended {
         position,
         duplicate: false,
@@ -204,24 +251,50 @@ fn append_blocking(conn: &mut Connection, commit: &Commit) -> Result<Appended, L
 impl EventLog for SqliteLog {
     #[tracing::instrument(skip_all, fields(case_id = %commit.body.case_id, version = commit.body.version), err(level = "debug"))]
     async fn append(&self, commit: &Commit) -> Result<Appended, LogError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.inner
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Pending {
+                commit: commit.clone(),
+                answer,
+            });
+        // Whoever gets the writer writes everything waiting then: while one batch is being
+        // fsynced, the appends that arrive meanwhile gather for the next.
         let inner = self.inner.clone();
-        let commit = commit.clone();
-        let appended = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            append_blocking(&mut conn, &commit)
+            let batch =
+                std::mem::take(&mut *inner.waiting.lock().unwrap_or_else(|p| p.into_inner()));
+            if batch.is_empty() {
+                return;
+            }
+            let results = append_batch(&mut conn, &batch);
+            // The head moves before anyone is answered: whoever is told a position finds the
+            // log there.
+            let last = results
+                .iter()
+                .filter_map(|r| r.as_ref().ok().filter(|a| !a.duplicate).map(|a| a.position))
+                .max();
+            if let Some(position) = last {
+                inner.head.send_if_modified(|head| {
+                    let moved = position > *head;
+                    if moved {
+                        *head = position;
+                    }
+                    moved
+                });
+            }
+            for (pending, result) in batch.into_iter().zip(results) {
+                let _ = pending.answer.send(result);
+            }
         })
         .await
-        .map_err(unavailable)??;
-        if !appended.duplicate {
-            self.inner.head.send_if_modified(|head| {
-                let moved = appended.position > *head;
-                if moved {
-                    *head = appended.position;
-                }
-                moved
-            });
-        }
-        Ok(appended)
+        .map_err(unavailable)?;
+        answered
+            .await
+            .map_err(|_| LogError::Unavailable("the writer stopped before answering".into()))?
     }
 
     async fn read_case(&self, tenant: &str, case_id: Uuid) -> Result<Vec<Recorded>, LogError> {

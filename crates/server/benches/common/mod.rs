@@ -74,7 +74,11 @@ pub(crate) fn raw_sqlite(path: &std::path::Path) -> Arc<Mutex<rusqlite::Connecti
 
 /// One round of raw SQLite inserts from `writers` loops, each its own case, one insert per
 /// transaction; returns inserts per second.
-pub(crate) async fn raw_inserts(db: &Arc<Mutex<rusqlite::Connection>>, body: &str, writers: usize) -> f64 {
+pub(crate) async fn raw_inserts(
+    db: &Arc<Mutex<rusqlite::Connection>>,
+    body: &str,
+    writers: usize,
+) -> f64 {
     let (db, body) = (db.clone(), body.to_owned());
     throughput(
         writers,

@@ -1,0 +1,399 @@
+//! `make bench-http`: what a client sees. Starts the release `docket` binary, drives it over HTTP
+//! from 1, 16 and 64 concurrent clients (filings, and actions on existing cases), on the embedded
+//! default and on JetStream (the pinned nats-server, `sync_interval: always`), and prints each
+//! rate (the median of the rounds) with its latency percentiles beside the raw baseline of the
+//! same run at the same concurrency: raw SQLite inserts with Docket's durability (WAL,
+//! `synchronous = FULL`, one insert per transaction) and raw JetStream publishes with the
+//! expected-sequence header. DOCKET_BENCH_ROUNDS and DOCKET_BENCH_MS set the rounds and their
+//! length; DOCKET_BENCH_ONLY=sqlite|jetstream runs one backend; DOCKET_BENCH_CLIENTS=1,16 others.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use docket_testkit::NatsServer;
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+mod common;
+use common::{WRITERS, median, raw_inserts, raw_publishes, raw_sqlite, round_time, rounds};
+
+/// The release binary, started on a data directory of its own.
+struct Docket {
+    child: Child,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Docket {
+    fn start(extra: &[&str]) -> Docket {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--grpc-listen", "off"])
+            .args(["--rate-limit", "100000000", "--rate-burst", "100000000"])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(extra)
+            .env("DOCKET_LOG_LEVEL", "warn")
+            .env_remove("DOCKET_JWT_SECRET")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the release docket");
+        let stdout = child.stdout.take().unwrap();
+        let mut url = None;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("docket: serving ") {
+                url = rest.split_whitespace().next().map(str::to_owned);
+                break;
+            }
+        }
+        Docket {
+            child,
+            url: url.expect("docket printed its address"),
+            dir,
+        }
+    }
+
+    fn token(&self, role: &str, reach: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_docket"))
+            .args(["token", "--role", role])
+            .args(reach)
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .env_remove("DOCKET_JWT_SECRET")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+}
+
+impl Drop for Docket {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the clients send, with the tokens they send it with.
+#[derive(Clone)]
+struct Office {
+    http: reqwest::Client,
+    url: String,
+    grid_worker: String,
+    handler: String,
+}
+
+impl Office {
+    async fn open(docket: &Docket) -> Office {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()
+            .unwrap();
+        let admin = docket.token("admin", &[]);
+        for (action, body) in [
+            (
+                "add-unit",
+                json!({"id": "qinghe-safety", "name": "安全办", "unit_kind": "office"}),
+            ),
+            (
+                "add-community",
+                json!({"id": "qinghe", "name": "清河社区", "intake_unit": "qinghe-safety"}),
+            ),
+            (
+                "add-grid",
+                json!({"id": "qinghe-01", "name": "第一网格", "community": "qinghe"}),
+            ),
+        ] {
+            let r = http
+                .post(format!("{}/v1/directory/actions/{action}", docket.url))
+                .bearer_auth(&admin)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{action}: {}", r.status());
+        }
+        // Tokens naming a unit or grid wait for the directory to be projected.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Office {
+            http,
+            url: docket.url.clone(),
+            grid_worker: docket.token("grid_worker", &["--grids", "qinghe-01"]),
+            handler: docket.token("handler", &["--unit", "qinghe-safety"]),
+        }
+    }
+
+    async fn post(&self, path: &str, token: &str, body: &Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let answer: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {answer}");
+        answer
+    }
+
+    async fn file(&self) -> String {
+        let filing = json!({
+            "kind": "hazard", "community": "qinghe", "grid": "qinghe-01", "unit": "qinghe-safety",
+            "title": "电动车在楼道充电", "category": "e-bike-charging", "severity": "general",
+            "source": "night-patrol",
+        });
+        let answer = self.post("/v1/cases", &self.grid_worker, &filing).await;
+        answer["case_id"].as_str().unwrap().to_owned()
+    }
+
+    async fn act(&self, case: &str, action: &str, body: Value) {
+        self.post(
+            &format!("/v1/cases/{case}/actions/{action}"),
+            &self.handler,
+            &body,
+        )
+        .await;
+    }
+
+    /// A case brought to `rectifying`, where `report-rectified` and `fail-reinspection` take it
+    /// back and forth for ever.
+    async fn rectifying_case(&self) -> String {
+        let case = self.file().await;
+        self.act(
+            &case,
+            "verify",
+            json!({"severity": "general", "responsible_party": "住户"}),
+        )
+        .await;
+        self.act(
+            &case,
+            "order-rectification",
+            json!({"measures": "移出楼道"}),
+        )
+        .await;
+        case
+    }
+}
+
+const EVIDENCE: &str = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Operation {
+    Filing,
+    Action,
+}
+
+impl Operation {
+    fn name(self) -> &'static str {
+        match self {
+            Operation::Filing => "filing (POST /v1/cases)",
+            Operation::Action => "action on an existing case",
+        }
+    }
+}
+
+/// One round of `clients` loops of `operation`; returns how many per second, and each one's
+/// latency in microseconds.
+async fn round(office: &Office, operation: Operation, clients: usize) -> (f64, Histogram<u64>) {
+    // Each client acts on a case of its own, made before the clock starts.
+    let mut cases = Vec::new();
+    if operation == Operation::Action {
+        for _ in 0..clients {
+            cases.push(office.rectifying_case().await);
+        }
+    }
+    let until = Instant::now() + round_time();
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for client in 0..clients {
+        let office = office.clone();
+        let case = cases.get(client).cloned();
+        tasks.spawn(async move {
+            let mut latencies = Histogram::<u64>::new(3).unwrap();
+            let mut rectified = false;
+            while Instant::now() < until {
+                let sent = Instant::now();
+                match (operation, &case) {
+                    (Operation::Filing, _) => {
+                        office.file().await;
+                    }
+                    (Operation::Action, Some(case)) if !rectified => {
+                        let body = json!({"evidence": [{"content_hash": EVIDENCE,
+                            "media_type": "image/jpeg", "size": 1, "blob": "p.jpg"}]});
+                        office.act(case, "report-rectified", body).await;
+                        rectified = true;
+                    }
+                    (Operation::Action, Some(case)) => {
+                        office
+                            .act(case, "fail-reinspection", json!({"reason": "复查不合格"}))
+                            .await;
+                        rectified = false;
+                    }
+                    (Operation::Action, None) => unreachable!("each client has its case"),
+                }
+                latencies.record(sent.elapsed().as_micros() as u64).unwrap();
+            }
+            latencies
+        });
+    }
+    let mut all = Histogram::<u64>::new(3).unwrap();
+    for latencies in tasks.join_all().await {
+        all.add(latencies).unwrap();
+    }
+    (all.len() as f64 / started.elapsed().as_secs_f64(), all)
+}
+
+struct Row {
+    backend: &'static str,
+    operation: Operation,
+    clients: usize,
+    per_second: f64,
+    latencies: Histogram<u64>,
+    baseline: f64,
+}
+
+fn print(rows: &[Row], baseline_names: &[(&str, &str)]) {
+    println!();
+    println!(
+        "| backend | operation | clients | per second (median) | p50 ms | p99 ms | max ms | raw baseline per second | ratio to raw |"
+    );
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let ms = |us: u64| us as f64 / 1000.0;
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {:.0} | {:.2} |",
+            r.backend,
+            r.operation.name(),
+            r.clients,
+            r.per_second,
+            ms(r.latencies.value_at_quantile(0.5)),
+            ms(r.latencies.value_at_quantile(0.99)),
+            ms(r.latencies.max()),
+            r.baseline,
+            r.per_second / r.baseline
+        );
+    }
+    println!();
+    for (backend, what) in baseline_names {
+        println!("raw baseline, {backend}: {what}");
+    }
+}
+
+fn clients() -> Vec<usize> {
+    std::env::var("DOCKET_BENCH_CLIENTS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|c| c.trim().parse().ok()).collect())
+        .unwrap_or_else(|| WRITERS.to_vec())
+}
+
+/// Runs every operation at every concurrency against `docket`, each beside `baseline` at the
+/// same concurrency, measured in the same run.
+async fn measure<B, Fut>(backend: &'static str, docket: &Docket, baseline: B, rows: &mut Vec<Row>)
+where
+    B: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = f64>,
+{
+    let office = Office::open(docket).await;
+    // Warm up: connections, caches, the first pages of the tables.
+    round(&office, Operation::Filing, 4).await;
+    for operation in [Operation::Filing, Operation::Action] {
+        for clients in clients() {
+            let mut rates = Vec::new();
+            let mut raw = Vec::new();
+            let mut latencies = Histogram::<u64>::new(3).unwrap();
+            for _ in 0..rounds() {
+                raw.push(baseline(clients).await);
+                let (rate, l) = round(&office, operation, clients).await;
+                rates.push(rate);
+                latencies.add(l).unwrap();
+            }
+            let row = Row {
+                backend,
+                operation,
+                clients,
+                per_second: median(rates),
+                latencies,
+                baseline: median(raw),
+            };
+            eprintln!(
+                "{backend} {:?} x{clients}: {:.0}/s (raw {:.0}/s)",
+                operation, row.per_second, row.baseline
+            );
+            rows.push(row);
+        }
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let only = std::env::var("DOCKET_BENCH_ONLY").unwrap_or_default();
+    eprintln!(
+        "docket bench-http: {} rounds of {:?}, clients {:?}",
+        rounds(),
+        round_time(),
+        clients()
+    );
+    let mut rows = Vec::new();
+    let body = String::from_utf8(vec![b'x'; 600]).unwrap();
+    runtime.block_on(async {
+        if only.is_empty() || only == "sqlite" {
+            let raw_dir = tempfile::tempdir().unwrap();
+            let db = raw_sqlite(&raw_dir.path().join("raw.sqlite"));
+            let docket = Docket::start(&[]);
+            measure(
+                "sqlite (embedded)",
+                &docket,
+                |clients| raw_inserts(&db, &body, clients),
+                &mut rows,
+            )
+            .await;
+        }
+        if only.is_empty() || only == "jetstream" {
+            let nats = Arc::new(
+                tokio::task::spawn_blocking(NatsServer::start)
+                    .await
+                    .unwrap(),
+            );
+            let client = async_nats::connect(nats.url()).await.unwrap();
+            let js = async_nats::jetstream::new(client);
+            js.create_stream(async_nats::jetstream::stream::Config {
+                name: "RAW".to_owned(),
+                subjects: vec!["raw.>".to_owned()],
+                storage: async_nats::jetstream::stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            let docket = Docket::start(&["--log", &nats.url()]);
+            let payload = body.as_bytes().to_vec();
+            measure(
+                "jetstream",
+                &docket,
+                |clients| raw_publishes(&js, &payload, clients),
+                &mut rows,
+            )
+            .await;
+        }
+    });
+    print(
+        &rows,
+        &[
+            (
+                "sqlite",
+                "INSERT of a 600-byte row, one per transaction, WAL, synchronous = FULL",
+            ),
+            (
+                "jetstream",
+                "publish of a 600-byte message with Nats-Expected-Last-Subject-Sequence, awaiting its ack",
+            ),
+        ],
+    );
+}
