@@ -197,44 +197,66 @@ impl Operation {
     }
 }
 
+/// Cases made for a round of actions, shared among its clients: enough that each case takes a few
+/// to a few dozen commits in a round, as cases in use have (a case's load grows with its history).
+const CASES_PER_ROUND: usize = 320;
+
 /// One round of `clients` loops of `operation`; returns how many per second, and each one's
 /// latency in microseconds.
 async fn round(office: &Office, operation: Operation, clients: usize) -> (f64, Histogram<u64>) {
-    // Each client acts on a case of its own, made before the clock starts.
-    let mut cases = Vec::new();
+    // Each client acts on cases of its own, made before the clock starts, in turn.
+    let mut cases: Vec<Vec<String>> = vec![Vec::new(); clients];
     if operation == Operation::Action {
-        for _ in 0..clients {
-            cases.push(office.rectifying_case().await);
+        let per_client = (CASES_PER_ROUND / clients).max(1);
+        let mut making = tokio::task::JoinSet::new();
+        for client in 0..clients {
+            let office = office.clone();
+            making.spawn(async move {
+                let mut mine = Vec::new();
+                for _ in 0..per_client {
+                    mine.push(office.rectifying_case().await);
+                }
+                (client, mine)
+            });
+        }
+        for (client, mine) in making.join_all().await {
+            cases[client] = mine;
         }
     }
     let until = Instant::now() + round_time();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for client in 0..clients {
+    for mine in cases {
         let office = office.clone();
-        let case = cases.get(client).cloned();
         tasks.spawn(async move {
             let mut latencies = Histogram::<u64>::new(3).unwrap();
-            let mut rectified = false;
+            // Whether each case stands rectified (next: fail-reinspection) or rectifying.
+            let mut rectified = vec![false; mine.len()];
+            let mut turn = 0;
             while Instant::now() < until {
                 let sent = Instant::now();
-                match (operation, &case) {
-                    (Operation::Filing, _) => {
+                match operation {
+                    Operation::Filing => {
                         office.file().await;
                     }
-                    (Operation::Action, Some(case)) if !rectified => {
-                        let body = json!({"evidence": [{"content_hash": EVIDENCE,
-                            "media_type": "image/jpeg", "size": 1, "blob": "p.jpg"}]});
-                        office.act(case, "report-rectified", body).await;
-                        rectified = true;
+                    Operation::Action => {
+                        let i = turn % mine.len();
+                        if rectified[i] {
+                            office
+                                .act(
+                                    &mine[i],
+                                    "fail-reinspection",
+                                    json!({"reason": "复查不合格"}),
+                                )
+                                .await;
+                        } else {
+                            let body = json!({"evidence": [{"content_hash": EVIDENCE,
+                                "media_type": "image/jpeg", "size": 1, "blob": "p.jpg"}]});
+                            office.act(&mine[i], "report-rectified", body).await;
+                        }
+                        rectified[i] = !rectified[i];
+                        turn += 1;
                     }
-                    (Operation::Action, Some(case)) => {
-                        office
-                            .act(case, "fail-reinspection", json!({"reason": "复查不合格"}))
-                            .await;
-                        rectified = false;
-                    }
-                    (Operation::Action, None) => unreachable!("each client has its case"),
                 }
                 latencies.record(sent.elapsed().as_micros() as u64).unwrap();
             }
