@@ -155,6 +155,11 @@ fn append_batch(conn: &mut Connection, batch: &[Pending]) -> Vec<Result<Appended
             }
             Err(e) => Err(unavailable(e)),
         };
+        // Some failures (a full disk, an I/O error) roll the whole transaction back: then
+        // nothing of the batch stands, and what follows must not run outside it.
+        if result.is_err() && tx.is_autocommit() {
+            return fail_all(&"the batch's transaction was rolled back");
+        }
         results.push(result);
     }
     match tx.commit() {
@@ -262,8 +267,13 @@ impl EventLog for SqliteLog {
             });
         // Whoever gets the writer writes everything waiting then: while one batch is being
         // fsynced, the appends that arrive meanwhile gather for the next.
+        // The caller waits for its answer only, not for the task it started: an earlier batch may
+        // have written its commit, and its task may go on to write a later one. A task that dies
+        // drops its batch's answers, which then fail rather than hang. A commit still queued when
+        // the runtime stops is written by the next append, unanswered: its caller was told the log
+        // was unavailable, and a retry with the same commit id finds it.
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
+        drop(tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
             let batch =
                 std::mem::take(&mut *inner.waiting.lock().unwrap_or_else(|p| p.into_inner()));
@@ -289,9 +299,7 @@ impl EventLog for SqliteLog {
             for (pending, result) in batch.into_iter().zip(results) {
                 let _ = pending.answer.send(result);
             }
-        })
-        .await
-        .map_err(unavailable)?;
+        }));
         answered
             .await
             .map_err(|_| LogError::Unavailable("the writer stopped before answering".into()))?
@@ -370,5 +378,86 @@ impl EventLog for SqliteLog {
             // Timed out, or the log is being dropped: report where it stands.
             Ok(Err(_)) | Err(_) => Ok(*self.inner.head.borrow()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::commit;
+
+    fn pending(
+        commit: Commit,
+    ) -> (
+        Pending,
+        tokio::sync::oneshot::Receiver<Result<Appended, LogError>>,
+    ) {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        (Pending { commit, answer }, answered)
+    }
+
+    /// One batch holding a commit, a racer for its version, the commit again, a broken link and
+    /// a bad hash: each is answered as if it had been appended alone, in batch order.
+    #[test]
+    fn a_batch_judges_each_commit_after_the_ones_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open_connection(&dir.path().join("log.sqlite")).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        let case = Uuid::now_v7();
+        let first = commit("t1", case, 1, ChainHash::genesis());
+        let racer = commit("t1", case, 1, ChainHash::genesis());
+        let broken = commit("t1", Uuid::now_v7(), 1, first.hash.clone());
+        let mut tampered = commit("t1", Uuid::now_v7(), 1, ChainHash::genesis());
+        tampered.body.case_kind = "other".to_owned();
+        let next = commit("t1", case, 2, first.hash.clone());
+        let batch: Vec<Pending> = [&first, &racer, &first, &broken, &tampered, &next]
+            .into_iter()
+            .map(|c| pending(c.clone()).0)
+            .collect();
+        let results = append_batch(&mut conn, &batch);
+        assert!(matches!(
+            results[0],
+            Ok(Appended {
+                position: 1,
+                duplicate: false
+            })
+        ));
+        assert!(
+            matches!(results[1], Err(LogError::Conflict { .. })),
+            "{:?}",
+            results[1]
+        );
+        assert!(matches!(
+            results[2],
+            Ok(Appended {
+                position: 1,
+                duplicate: true
+            })
+        ));
+        assert!(
+            matches!(results[3], Err(LogError::Rejected { .. })),
+            "{:?}",
+            results[3]
+        );
+        assert!(
+            matches!(results[4], Err(LogError::Rejected { .. })),
+            "{:?}",
+            results[4]
+        );
+        assert!(
+            matches!(
+                results[5],
+                Ok(Appended {
+                    position: 2,
+                    duplicate: false
+                })
+            ),
+            "{:?}",
+            results[5]
+        );
+        let stored: i64 = conn
+            .query_row("SELECT COUNT(*) FROM commits", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, 2, "the refused ones left nothing behind");
     }
 }
