@@ -141,15 +141,23 @@ fn token(what: &str, value: &str, commit_id: Uuid) -> Result<(), LogError> {
     Ok(())
 }
 
+impl Tail {
+    /// A message the consumer handed over, as the commit it carries; notes how many more the
+    /// server holds for the consumer.
+    fn received(&mut self, message: &async_nats::jetstream::Message) -> Result<Recorded, LogError> {
+        let info = message.info().map_err(LogError::Unavailable)?;
+        self.pending = info.pending;
+        decode(info.stream_sequence, &message.payload)
+    }
+}
+
 /// Moves the messages the consumer has received already (no waiting) onto `out`, up to `limit`.
 fn drain_delivered(tail: &mut Tail, out: &mut Vec<Recorded>, limit: usize) -> Result<(), LogError> {
     use futures_util::FutureExt as _;
     while out.len() < limit {
         match tail.messages.next().now_or_never() {
             Some(Some(Ok(message))) => {
-                let info = message.info().map_err(LogError::Unavailable)?;
-                tail.pending = info.pending;
-                out.push(decode(info.stream_sequence, &message.payload)?);
+                out.push(tail.received(&message)?);
             }
             Some(Some(Err(e))) => return Err(unavailable(e)),
             Some(None) | None => return Ok(()),
@@ -650,9 +658,7 @@ impl EventLog for JetStreamLog {
                 }
                 Ok(None) | Err(_) => break,
             };
-            let info = message.info().map_err(LogError::Unavailable)?;
-            tail.pending = info.pending;
-            out.push(decode(info.stream_sequence, &message.payload)?);
+            out.push(tail.received(&message)?);
             drain_delivered(&mut tail, &mut out, limit)?;
         }
         tail.next = match (tail.buffer.front(), out.last()) {
@@ -722,9 +728,7 @@ impl EventLog for JetStreamLog {
         };
         let seen = match next {
             Ok(Some(Ok(message))) => {
-                let info = message.info().map_err(LogError::Unavailable)?;
-                tail.pending = info.pending;
-                let recorded = decode(info.stream_sequence, &message.payload)?;
+                let recorded = tail.received(&message)?;
                 let position = recorded.position;
                 tail.buffer.push_back(recorded);
                 position

@@ -181,6 +181,14 @@ fn segment(value: &str, field: &str, code: &str) -> Result<String, Status> {
     )
 }
 
+/// The path of the case a call names.
+fn case_path(case_id: &str) -> Result<String, Status> {
+    Ok(format!(
+        "/v1/cases/{}",
+        segment(case_id, "case_id", "invalid-case-id")?
+    ))
+}
+
 /// A call refused before it becomes a request: INVALID_ARGUMENT with its code, as a problem would
 /// carry it.
 fn refused(code: &str, detail: String) -> Status {
@@ -277,8 +285,8 @@ impl case_service_server::CaseService for Gateway {
         observed("Act", async {
             let (metadata, _, r) = request.into_parts();
             let path = format!(
-                "/v1/cases/{}/actions/{}",
-                segment(&r.case_id, "case_id", "invalid-case-id")?,
+                "{}/actions/{}",
+                case_path(&r.case_id)?,
                 segment(&r.action, "action", "invalid-input")?
             );
             let mut call = Call::new(&metadata, Method::POST, path);
@@ -298,14 +306,7 @@ impl case_service_server::CaseService for Gateway {
     ) -> Result<Response<proto::GetCaseResponse>, Status> {
         observed("GetCase", async {
             let (metadata, _, r) = request.into_parts();
-            let call = Call::new(
-                &metadata,
-                Method::GET,
-                format!(
-                    "/v1/cases/{}",
-                    segment(&r.case_id, "case_id", "invalid-case-id")?
-                ),
-            );
+            let call = Call::new(&metadata, Method::GET, case_path(&r.case_id)?);
             let Answer { body, .. } = self.answer(call, NO_QUERY).await?;
             Ok(proto::GetCaseResponse {
                 id: string(&body["id"]),
@@ -376,10 +377,7 @@ impl case_service_server::CaseService for Gateway {
             let call = Call::new(
                 &metadata,
                 Method::GET,
-                format!(
-                    "/v1/cases/{}/history",
-                    segment(&r.case_id, "case_id", "invalid-case-id")?
-                ),
+                format!("{}/history", case_path(&r.case_id)?),
             );
             let Answer { body, .. } = self.answer(call, NO_QUERY).await?;
             Ok(proto::GetHistoryResponse {
