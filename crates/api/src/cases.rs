@@ -415,7 +415,9 @@ fn parse_bound(
 }
 
 /// When the case last reached an end state: the commit that recorded its closure.
-fn last_closure_time(commits: &[docket_eventlog::Recorded]) -> Option<jiff::Timestamp> {
+fn last_closure_time(
+    commits: &[std::sync::Arc<docket_eventlog::Recorded>],
+) -> Option<jiff::Timestamp> {
     commits
         .iter()
         .rev()

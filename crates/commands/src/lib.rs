@@ -32,7 +32,7 @@ pub use directory::{
     DIRECTORY_KIND, DirectoryOutcome, KeptDirectory, SEED_ACTOR, directory_stream,
 };
 pub use disclosure::{Read, names_earlier_cases, shows_repeats};
-use load::load_for_update;
+use load::CaseCache;
 pub use load::{LoadedCase, load_case};
 
 /// How far a chain of duplicates is followed to see that it does not lead back.
@@ -233,6 +233,8 @@ pub struct CommandService {
     directories: Arc<directory::DirectoryCache>,
     /// The cases held because a commit of theirs cannot be projected: none, without one.
     quarantine: Option<Arc<dyn Quarantine>>,
+    /// The cases last decided on, folded.
+    cases: Arc<CaseCache>,
 }
 
 /// Idempotency keys are scoped to the tenant and the acting user.
@@ -275,6 +277,7 @@ impl CommandService {
             vault: None,
             directories: Arc::default(),
             quarantine: None,
+            cases: Arc::default(),
         }
     }
 
@@ -286,12 +289,12 @@ impl CommandService {
 
     /// A case whose history this release cannot replay is, once the projector has met the same
     /// commit, quarantined: that is the answer, not a fault.
-    async fn unless_quarantined(
+    async fn unless_quarantined<T>(
         &self,
-        loaded: Result<LoadedCase, CommandError>,
+        loaded: Result<T, CommandError>,
         tenant: &TenantId,
         case_id: CaseId,
-    ) -> Result<LoadedCase, CommandError> {
+    ) -> Result<T, CommandError> {
         match loaded {
             Err(CommandError::Corrupt { .. }) => {
                 self.check_not_quarantined(tenant, case_id).await?;
@@ -459,18 +462,19 @@ impl CommandService {
         }
     }
 
-    /// The kind of a case, to parse an action on it: from the log's view used for deciding (on
-    /// JetStream its cache, which the command's own load then reuses), without folding events.
+    /// The kind of a case, to parse an action on it: from the cases kept for deciding, which the
+    /// command's own load then reuses.
     pub async fn case_kind(
         &self,
         tenant: &TenantId,
         case_id: CaseId,
     ) -> Result<CaseKind, CommandError> {
-        let commits = self
-            .log
-            .read_case_for_update(tenant.as_str(), case_id.as_uuid())
-            .await?;
-        let first = commits.first().ok_or(CommandError::NotFound)?;
+        let loaded = self
+            .cases
+            .load_for_update(self.log.as_ref(), tenant, case_id)
+            .await;
+        let case = self.unless_quarantined(loaded, tenant, case_id).await?;
+        let first = case.commits.first().ok_or(CommandError::NotFound)?;
         first
             .commit
             .body
@@ -595,14 +599,22 @@ impl CommandService {
             let directory = self.directory(&actor.tenant).await?.directory;
             // A filing's case id is new: there is nothing to load.
             let case = match (request.case_id, fresh) {
-                (None, _) => LoadedCase::new_case(),
+                (None, _) => Arc::new(LoadedCase::new_case()),
                 (Some(_), true) => {
-                    let loaded = load_case(self.log.as_ref(), &actor.tenant, case_id).await;
-                    self.unless_quarantined(loaded, &actor.tenant, case_id)
-                        .await?
+                    let loaded = load_case(self.log.as_ref(), &actor.tenant, case_id)
+                        .await
+                        .map(Arc::new);
+                    let case = self
+                        .unless_quarantined(loaded, &actor.tenant, case_id)
+                        .await?;
+                    self.cases.keep(case_id, case.clone());
+                    case
                 }
                 (Some(_), false) => {
-                    let loaded = load_for_update(self.log.as_ref(), &actor.tenant, case_id).await;
+                    let loaded = self
+                        .cases
+                        .load_for_update(self.log.as_ref(), &actor.tenant, case_id)
+                        .await;
                     self.unless_quarantined(loaded, &actor.tenant, case_id)
                         .await?
                 }
@@ -615,7 +627,7 @@ impl CommandService {
                 .find(|r| r.commit.body.commit_id == commit_id)
             {
                 return self
-                    .replay(actor, Some(case_id), earlier.clone(), &request_hash)
+                    .replay(actor, Some(case_id), (**earlier).clone(), &request_hash)
                     .await;
             }
             if request.case_id.is_some() {
@@ -842,17 +854,27 @@ impl CommandService {
             Ok(Appended {
                 position,
                 duplicate: false,
-            }) => Ok(Appending::Recorded(Box::new(Outcome {
-                case_id: d.case_id,
-                kind: d.kind,
-                commit_id: d.commit_id,
-                version: commit.body.version,
-                position,
-                recorded_at: d.now,
-                events: commit.body.events,
-                state: d.state,
-                replayed: false,
-            }))),
+            }) => {
+                let grown = case.with_appended(
+                    Recorded {
+                        position,
+                        commit: commit.clone(),
+                    },
+                    d.state.clone(),
+                );
+                self.cases.keep(d.case_id, Arc::new(grown));
+                Ok(Appending::Recorded(Box::new(Outcome {
+                    case_id: d.case_id,
+                    kind: d.kind,
+                    commit_id: d.commit_id,
+                    version: commit.body.version,
+                    position,
+                    recorded_at: d.now,
+                    events: commit.body.events,
+                    state: d.state,
+                    replayed: false,
+                })))
+            }
             Ok(Appended {
                 position,
                 duplicate: true,

@@ -593,3 +593,137 @@ async fn another_replicas_directory_change_is_seen_within_a_second() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(one.directory(&tenant).await.unwrap().version, 2);
 }
+
+/// A SQLite log that counts, per case, the commits it hands out for deciding and reading.
+#[derive(Debug)]
+struct CountingLog {
+    inner: SqliteLog,
+    handed_out: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, usize>>,
+}
+
+impl CountingLog {
+    fn count(&self, case_id: uuid::Uuid, commits: &[docket_eventlog::Recorded]) {
+        *self.handed_out.lock().unwrap().entry(case_id).or_default() += commits.len();
+    }
+
+    fn handed_out(&self, case_id: CaseId) -> usize {
+        self.handed_out
+            .lock()
+            .unwrap()
+            .get(&case_id.as_uuid())
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+#[async_trait::async_trait]
+impl EventLog for CountingLog {
+    async fn append(
+        &self,
+        commit: &docket_eventlog::Commit,
+    ) -> Result<docket_eventlog::Appended, LogError> {
+        self.inner.append(commit).await
+    }
+    async fn read_case(
+        &self,
+        tenant: &str,
+        case_id: uuid::Uuid,
+    ) -> Result<Vec<docket_eventlog::Recorded>, LogError> {
+        let commits = self.inner.read_case(tenant, case_id).await?;
+        self.count(case_id, &commits);
+        Ok(commits)
+    }
+    async fn read_case_after(
+        &self,
+        tenant: &str,
+        case_id: uuid::Uuid,
+        version: u64,
+    ) -> Result<Vec<docket_eventlog::Recorded>, LogError> {
+        let commits = self.inner.read_case_after(tenant, case_id, version).await?;
+        self.count(case_id, &commits);
+        Ok(commits)
+    }
+    async fn read_all(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<docket_eventlog::Recorded>, LogError> {
+        self.inner.read_all(after, limit).await
+    }
+    async fn read_position(
+        &self,
+        position: u64,
+    ) -> Result<Option<docket_eventlog::Recorded>, LogError> {
+        self.inner.read_position(position).await
+    }
+    async fn head(&self) -> Result<u64, LogError> {
+        self.inner.head().await
+    }
+    async fn wait_for(&self, after: u64, timeout: std::time::Duration) -> Result<u64, LogError> {
+        self.inner.wait_for(after, timeout).await
+    }
+}
+
+/// A case in use takes commands all day: each decides on the case as last seen, with only the
+/// commits since read and folded, including those another replica appended in between.
+#[tokio::test]
+async fn deciding_again_on_a_case_reads_only_the_commits_since_it_was_last_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(CountingLog {
+        inner: SqliteLog::open(dir.path().join("log.sqlite")).unwrap(),
+        handed_out: Default::default(),
+    });
+    let clock = Arc::new(FixedClock("2025-03-03T02:00:00Z".parse().unwrap()));
+    let svc = CommandService::new(log.clone(), clock.clone());
+    for tenant in ["qinghe", "other"] {
+        seed(&svc, tenant).await;
+    }
+    let handler = actor(Role::Handler);
+    let case_id = svc
+        .handle(&actor(Role::GridWorker), request(None, filing("t"), None))
+        .await
+        .unwrap()
+        .case_id;
+    svc.handle(&handler, request(Some(case_id), verify(), None))
+        .await
+        .unwrap();
+    let order = action("order-rectification", json!({"measures": "清理楼道"}));
+    svc.handle(&handler, request(Some(case_id), order, None))
+        .await
+        .unwrap();
+    // Filed and acted on here: nothing of the case was read back whole.
+    assert_eq!(log.handed_out(case_id), 0);
+
+    // Another replica, which has not seen the case, reads it whole and moves it on.
+    let other = CommandService::new(log.clone(), clock);
+    let rectified = action(
+        "report-rectified",
+        json!({"evidence": [{"content_hash": format!("sha256:{}", "ab".repeat(32)),
+            "media_type": "image/jpeg", "size": 1, "blob": "p.jpg"}]}),
+    );
+    let out = other
+        .handle(&handler, request(Some(case_id), rectified, None))
+        .await
+        .unwrap();
+    assert_eq!(out.version, 4);
+    assert_eq!(log.handed_out(case_id), 3);
+
+    // This one reads only that commit, and decides on the case as it now stands.
+    let fail = action("fail-reinspection", json!({"reason": "复查不合格"}));
+    let out = svc
+        .handle(&handler, request(Some(case_id), fail, None))
+        .await
+        .unwrap();
+    assert_eq!((out.version, out.state.status()), (5, "rectifying"));
+    assert_eq!(log.handed_out(case_id), 4);
+    let commits: Vec<_> = log
+        .inner
+        .read_case("qinghe", case_id.as_uuid())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.commit)
+        .collect();
+    assert_eq!(commits.len(), 5);
+    verify_chain(&commits).unwrap();
+}

@@ -134,6 +134,39 @@ pub async fn a_case_reads_on_from_a_version(log: Log) {
     assert_eq!(log.read_case_after("t1", case, 0).await.unwrap().len(), 4);
 }
 
+/// What a command decides on: the commits after a version, read afresh or from the backend's
+/// own view of the case, never another tenant's.
+pub async fn a_case_reads_on_for_update_from_a_version(log: Log) {
+    let (case, commits) = case_with(&log, "t1", 4).await;
+    let after: Vec<_> = log
+        .read_case_for_update_after("t1", case, 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.commit)
+        .collect();
+    assert_eq!(after, commits[2..]);
+    assert!(
+        log.read_case_for_update_after("t1", case, 4)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        log.read_case_for_update_after("t2", case, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        log.read_case_for_update_after("t1", case, 0)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
 pub async fn a_new_case_starts_at_version_1(log: Log) {
     let case = Uuid::now_v7();
     let err = log
@@ -370,6 +403,7 @@ macro_rules! contract_tests {
         $crate::contract_tests!(@each $make;
             a_case_reads_back_as_appended,
             a_case_reads_on_from_a_version,
+            a_case_reads_on_for_update_from_a_version,
             another_tenant_does_not_see_the_case,
             a_new_case_starts_at_version_1,
             a_stale_version_is_a_conflict,

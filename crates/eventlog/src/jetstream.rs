@@ -246,6 +246,17 @@ impl JetStreamLog {
             .cloned()
     }
 
+    /// The cached commits of `tenant`'s case after `version` (copying only those), if the case
+    /// is cached as theirs.
+    fn cached_after(&self, tenant: &str, case_id: Uuid, version: u64) -> Option<Vec<Recorded>> {
+        let cases = self.cases.lock().unwrap_or_else(|p| p.into_inner());
+        let commits = cases
+            .get(&case_id)
+            .filter(|c| c.first().is_some_and(|r| r.commit.body.tenant == tenant))?;
+        let from = commits.partition_point(|r| r.commit.body.version <= version);
+        Some(commits[from..].to_vec())
+    }
+
     fn remember(&self, case_id: Uuid, commits: Vec<Recorded>) {
         let mut cases = self.cases.lock().unwrap_or_else(|p| p.into_inner());
         if cases.len() >= CACHED_CASES
@@ -614,6 +625,20 @@ impl EventLog for JetStreamLog {
             }
             Some(_) | None => self.read_case(tenant, case_id).await,
         }
+    }
+
+    async fn read_case_for_update_after(
+        &self,
+        tenant: &str,
+        case_id: Uuid,
+        version: u64,
+    ) -> Result<Vec<Recorded>, LogError> {
+        if let Some(newer) = self.cached_after(tenant, case_id, version) {
+            return Ok(newer);
+        }
+        let mut commits = self.read_case(tenant, case_id).await?;
+        commits.retain(|r| r.commit.body.version > version);
+        Ok(commits)
     }
 
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<Recorded>, LogError> {

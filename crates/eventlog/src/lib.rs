@@ -83,6 +83,18 @@ pub trait EventLog: Send + Sync + std::fmt::Debug {
         self.read_case(tenant, case_id).await
     }
 
+    /// The commits of one case after `version`, in version order, as a basis for deciding a
+    /// command: what `read_case_for_update` would answer beyond the first `version`, and as
+    /// stale. By default `read_case_after`.
+    async fn read_case_for_update_after(
+        &self,
+        tenant: &str,
+        case_id: Uuid,
+        version: u64,
+    ) -> Result<Vec<Recorded>, LogError> {
+        self.read_case_after(tenant, case_id, version).await
+    }
+
     /// The commits of one case after `version`, in version order: what a reader who holds the
     /// first `version` lacks. By default `read_case` without them.
     async fn read_case_after(
