@@ -98,6 +98,37 @@ pub struct ReadModel {
     /// The tenants' policies: their time zones make the local days events are counted on and
     /// the years cases are numbered in.
     policies: std::sync::Arc<Policies>,
+    /// The numbers this process's projector handed out lately.
+    numbered: std::sync::Arc<std::sync::Mutex<RecentNumbers>>,
+}
+
+/// How many case numbers the read model keeps in memory: those of the last few seconds' filings.
+const RECENT_NUMBERS: usize = 8192;
+
+/// The numbers of the cases the last batches moved, by tenant and case: a filing waits for the
+/// projection to reach its commit and then finds its number here, without asking the database.
+/// A number never changes once handed out, so what is kept cannot go stale; what is not kept
+/// (another replica projects, or it has been pushed out) is read from the database.
+#[derive(Debug, Default)]
+struct RecentNumbers {
+    by_case: std::collections::HashMap<(String, String), String>,
+    order: std::collections::VecDeque<(String, String)>,
+}
+
+impl RecentNumbers {
+    fn remember(&mut self, numbered: Vec<rows::Numbered>) {
+        for n in numbered {
+            let key = (n.tenant, n.case_id);
+            if self.by_case.insert(key.clone(), n.number).is_none() {
+                self.order.push_back(key);
+            }
+        }
+        while self.order.len() > RECENT_NUMBERS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_case.remove(&oldest);
+            }
+        }
+    }
 }
 
 impl ReadModel {
@@ -144,6 +175,7 @@ impl ReadModel {
             db,
             projected: watch::channel(0).0,
             policies: std::sync::Arc::default(),
+            numbered: std::sync::Arc::default(),
         };
         let built_from = on_db!(read, log_source(log))?;
         if built_from != log {
@@ -186,6 +218,24 @@ impl ReadModel {
 
     pub(crate) fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Keeps the numbers a batch just applied left its cases with.
+    pub(crate) fn remember_numbers(&self, numbered: Vec<rows::Numbered>) {
+        self.numbered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remember(numbered);
+    }
+
+    /// A number kept from a recent batch.
+    pub(crate) fn recent_number(&self, tenant: &str, case_id: uuid::Uuid) -> Option<String> {
+        self.numbered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_case
+            .get(&(tenant.to_owned(), case_id.to_string()))
+            .cloned()
     }
 
     /// The log position a projection has applied up to.

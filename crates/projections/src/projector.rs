@@ -118,7 +118,7 @@ impl Projector {
     #[tracing::instrument(skip_all, fields(from = batch[0].position, count = batch.len()), err)]
     async fn apply_batch(&self, from: u64, batch: &[Recorded]) -> Result<u64, ProjectionError> {
         let started = std::time::Instant::now();
-        let last = match self.read.db() {
+        let (last, numbered) = match self.read.db() {
             Db::Sqlite(pool) => {
                 sqlite::apply_batch(pool, from, batch, self.read.policies()).await?
             }
@@ -126,6 +126,8 @@ impl Projector {
                 postgres::apply_batch(pool, from, batch, self.read.policies()).await?
             }
         };
+        // Before the position is published: a filing waiting for it finds its number here.
+        self.read.remember_numbers(numbered);
         self.read.publish(last);
         metrics::histogram!("docket_projection_batch_duration_seconds")
             .record(started.elapsed().as_secs_f64());

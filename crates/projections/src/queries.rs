@@ -354,6 +354,9 @@ impl ReadModel {
         tenant: &str,
         case_id: Uuid,
     ) -> Result<Option<String>, ProjectionError> {
+        if let Some(number) = self.recent_number(tenant, case_id) {
+            return Ok(Some(number));
+        }
         on_db!(self, case_number(tenant, case_id))
     }
 

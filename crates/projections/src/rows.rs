@@ -536,6 +536,21 @@ pub(crate) struct NumberKey {
     pub(crate) year: i64,
 }
 
+/// A case's number, as a batch that moved the case leaves it.
+#[derive(Debug, Clone)]
+pub(crate) struct Numbered {
+    pub(crate) tenant: String,
+    pub(crate) case_id: String,
+    pub(crate) number: String,
+}
+
+/// What a batch wrote: the commits it quarantined, and the numbers of the cases it moved.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub(crate) quarantined: Vec<QuarantinedCommit>,
+    pub(crate) numbered: Vec<Numbered>,
+}
+
 /// A case's row after the batch, with what it keeps from its filing.
 #[derive(Debug)]
 pub(crate) struct PlannedCase {

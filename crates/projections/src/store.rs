@@ -410,13 +410,14 @@ macro_rules! dialect {
         /// Applies a batch in one transaction that also moves the checkpoint from `from` to the
         /// batch's last position. If the checkpoint is no longer `from` (another projector got
         /// there first), nothing is applied: `Superseded`. The batch is worked out in memory and
-        /// written set-wise: one statement per table, not per commit.
+        /// written set-wise: one statement per table, not per commit. Returns the position
+        /// reached and the number of every case the batch moved.
         pub(crate) async fn apply_batch(
             pool: &$pool,
             from: u64,
             batch: &[Recorded],
             policies: &Policies,
-        ) -> Result<u64, ProjectionError> {
+        ) -> Result<(u64, Vec<rows::Numbered>), ProjectionError> {
             let mut tx = pool.begin().await?;
             let last = batch.last().map_or(from, |r| r.position);
             let moved = sqlx::query(
@@ -432,19 +433,18 @@ macro_rules! dialect {
                 return Err(ProjectionError::Superseded { at: from });
             }
             let held = load_held(&mut tx, batch).await?;
-            plan_and_write(&mut tx, batch, &held, policies).await?;
+            let written = plan_and_write(&mut tx, batch, &held, policies).await?;
             tx.commit().await?;
-            Ok(last)
+            Ok((last, written.numbered))
         }
 
-        /// Works out and writes what `batch` changes, quarantining what cannot be applied:
-        /// returns the commits quarantined.
+        /// Works out and writes what `batch` changes, quarantining what cannot be applied.
         async fn plan_and_write(
             tx: &mut Transaction<'_, Db>,
             batch: &[Recorded],
             held: &rows::Held,
             policies: &Policies,
-        ) -> Result<Vec<rows::QuarantinedCommit>, ProjectionError> {
+        ) -> Result<rows::Written, ProjectionError> {
             let mut quarantined = Vec::new();
             // Directories' commits go to their own tables; the rest are cases'.
             let cases: std::borrow::Cow<'_, [Recorded]> =
@@ -471,7 +471,19 @@ macro_rules! dialect {
             quarantined.append(&mut plan.quarantined);
             write_plan(tx, &plan).await?;
             write_quarantined(tx, &quarantined).await?;
-            Ok(quarantined)
+            let numbered = plan
+                .cases
+                .iter()
+                .map(|c| rows::Numbered {
+                    tenant: c.row.tenant.clone(),
+                    case_id: c.row.case_id.clone(),
+                    number: c.number.clone(),
+                })
+                .collect();
+            Ok(rows::Written {
+                quarantined,
+                numbered,
+            })
         }
 
         /// The quarantined commits' streams among those `batch` continues: each one's first
@@ -573,7 +585,7 @@ macro_rules! dialect {
                 .await?;
             let still = plan_and_write(&mut tx, &commits, &held, policies).await?;
             tx.commit().await?;
-            let still = still.len() as u64;
+            let still = still.quarantined.len() as u64;
             Ok((commits.len() as u64 - still, still))
         }
 

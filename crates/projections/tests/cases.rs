@@ -285,6 +285,39 @@ async fn cases_are_listed_newest_first_with_gap_free_numbers_and_filters(w: Worl
     assert_eq!(third.next_cursor, None);
 }
 
+on_both!(the_projector_hands_a_filing_its_number_as_the_database_holds_it);
+/// A filing's answer takes its number from what the projector in the same process just applied;
+/// another replica reads it from the database: the two agree, and neither answers another
+/// tenant.
+async fn the_projector_hands_a_filing_its_number_as_the_database_holds_it(w: World) {
+    let ours = w.file("qinghe", "g-1", "hazard").await;
+    let theirs = w.file("other", "g-1", "hazard").await;
+    let read = w.read_model().await;
+    let projector = Projector::new(w.log.clone(), read.clone());
+    projector.catch_up().await.unwrap();
+    let replica = w.read_model().await;
+    for case in [ours, theirs] {
+        let tenant = if case == ours { "qinghe" } else { "other" };
+        let stranger = if case == ours { "other" } else { "qinghe" };
+        let kept = read.case_number(tenant, case.as_uuid()).await.unwrap();
+        let stored = replica.case_number(tenant, case.as_uuid()).await.unwrap();
+        assert!(kept.as_deref().is_some_and(|n| n.starts_with("HZ-")));
+        assert_eq!(kept, stored);
+        assert_eq!(
+            read.case_number(stranger, case.as_uuid()).await.unwrap(),
+            None
+        );
+    }
+    // Each tenant numbers its own cases from 1.
+    let first = |n: Option<String>| n.unwrap().ends_with("-000001");
+    assert!(first(
+        read.case_number("qinghe", ours.as_uuid()).await.unwrap()
+    ));
+    assert!(first(
+        read.case_number("other", theirs.as_uuid()).await.unwrap()
+    ));
+}
+
 on_both!(history_mirrors_the_log_and_nothing_is_applied_twice);
 async fn history_mirrors_the_log_and_nothing_is_applied_twice(w: World) {
     let case = w.file("qinghe", "g-1", "gas smell").await;
