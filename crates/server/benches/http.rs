@@ -6,6 +6,14 @@
 //! `synchronous = FULL`, one insert per transaction) and raw JetStream publishes with the
 //! expected-sequence header. DOCKET_BENCH_ROUNDS and DOCKET_BENCH_MS set the rounds and their
 //! length; DOCKET_BENCH_ONLY=sqlite|jetstream runs one backend; DOCKET_BENCH_CLIENTS=1,16 others.
+//!
+//! To see what the server's CPU does: build with line tables
+//! (`CARGO_PROFILE_BENCH_DEBUG=line-tables-only cargo bench -p docket-server --bench http
+//! --no-run`), run the printed executable with `--bench`, and while a phase runs attach
+//! `perf record -F 499 --call-graph dwarf -p $(pgrep -f 'docket serve') -- sleep 3`; one
+//! client-count at a time (`DOCKET_BENCH_CLIENTS=64 DOCKET_BENCH_ROUNDS=1 DOCKET_BENCH_MS=5000`)
+//! makes the phases easy to find: a warm-up of filings, then for each operation a raw baseline
+//! and a round.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
