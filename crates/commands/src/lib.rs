@@ -469,11 +469,17 @@ impl CommandService {
         tenant: &TenantId,
         case_id: CaseId,
     ) -> Result<CaseKind, CommandError> {
-        let loaded = self
-            .cases
-            .load_for_update(self.log.as_ref(), tenant, case_id)
-            .await;
-        let case = self.unless_quarantined(loaded, tenant, case_id).await?;
+        // A case's kind never changes: a case held already answers without asking the log.
+        let case = match self.cases.get(tenant, case_id) {
+            Some(held) => held,
+            None => {
+                let loaded = self
+                    .cases
+                    .load_for_update(self.log.as_ref(), tenant, case_id)
+                    .await;
+                self.unless_quarantined(loaded, tenant, case_id).await?
+            }
+        };
         let first = case.commits.first().ok_or(CommandError::NotFound)?;
         first
             .commit

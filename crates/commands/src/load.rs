@@ -133,7 +133,7 @@ impl CaseCache {
     }
 
     /// The case as last seen, if it is `tenant`'s.
-    fn get(&self, tenant: &TenantId, case_id: CaseId) -> Option<Arc<LoadedCase>> {
+    pub(crate) fn get(&self, tenant: &TenantId, case_id: CaseId) -> Option<Arc<LoadedCase>> {
         self.lock()
             .get(&case_id.as_uuid())
             .filter(|c| c.tenant() == Some(tenant.as_str()))

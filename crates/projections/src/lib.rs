@@ -276,3 +276,43 @@ impl ReadModel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{RECENT_NUMBERS, RecentNumbers, rows::Numbered};
+
+    fn numbered(tenant: &str, case: usize) -> Numbered {
+        Numbered {
+            tenant: tenant.to_owned(),
+            case_id: format!("case-{case}"),
+            number: format!("HZ-2025-{case:06}"),
+        }
+    }
+
+    #[test]
+    fn recent_numbers_are_kept_per_tenant_and_the_oldest_go_first() {
+        let mut recent = RecentNumbers::default();
+        recent.remember(vec![numbered("qinghe", 1), numbered("other", 2)]);
+        let get = |r: &RecentNumbers, tenant: &str, case: usize| {
+            r.by_case
+                .get(&(tenant.to_owned(), format!("case-{case}")))
+                .cloned()
+        };
+        assert_eq!(get(&recent, "qinghe", 1).as_deref(), Some("HZ-2025-000001"));
+        assert_eq!(get(&recent, "other", 1), None);
+        // A case moved again keeps one place in the queue.
+        recent.remember(vec![numbered("qinghe", 1)]);
+        assert_eq!(recent.order.len(), 2);
+        recent.remember(
+            (3..RECENT_NUMBERS + 2)
+                .map(|c| numbered("qinghe", c))
+                .collect(),
+        );
+        assert_eq!(recent.order.len(), RECENT_NUMBERS);
+        assert_eq!(recent.by_case.len(), RECENT_NUMBERS);
+        // One over the bound: the oldest (the first case, moved again but not re-queued) goes.
+        assert_eq!(get(&recent, "qinghe", 1), None);
+        assert!(get(&recent, "other", 2).is_some());
+        assert!(get(&recent, "qinghe", RECENT_NUMBERS + 1).is_some());
+    }
+}
