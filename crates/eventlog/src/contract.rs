@@ -120,51 +120,34 @@ pub async fn another_tenant_does_not_see_the_case(log: Log) {
 }
 
 pub async fn a_case_reads_on_from_a_version(log: Log) {
-    let (case, commits) = case_with(&log, "t1", 4).await;
-    let after: Vec<_> = log
-        .read_case_after("t1", case, 2)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.commit)
-        .collect();
-    assert_eq!(after, commits[2..]);
-    assert!(log.read_case_after("t1", case, 4).await.unwrap().is_empty());
-    assert!(log.read_case_after("t2", case, 0).await.unwrap().is_empty());
-    assert_eq!(log.read_case_after("t1", case, 0).await.unwrap().len(), 4);
+    reads_on_from_a_version(log, false).await;
 }
 
 /// What a command decides on: the commits after a version, read afresh or from the backend's
 /// own view of the case, never another tenant's.
 pub async fn a_case_reads_on_for_update_from_a_version(log: Log) {
+    reads_on_from_a_version(log, true).await;
+}
+
+/// `read_case_after`, or with `for_update` `read_case_for_update_after`, on a case of four.
+async fn reads_on_from_a_version(log: Log, for_update: bool) {
     let (case, commits) = case_with(&log, "t1", 4).await;
-    let after: Vec<_> = log
-        .read_case_for_update_after("t1", case, 2)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.commit)
-        .collect();
+    let read = |tenant: &'static str, version: u64| {
+        let log = log.clone();
+        async move {
+            let read = if for_update {
+                log.read_case_for_update_after(tenant, case, version).await
+            } else {
+                log.read_case_after(tenant, case, version).await
+            };
+            read.unwrap()
+        }
+    };
+    let after: Vec<_> = read("t1", 2).await.into_iter().map(|r| r.commit).collect();
     assert_eq!(after, commits[2..]);
-    assert!(
-        log.read_case_for_update_after("t1", case, 4)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        log.read_case_for_update_after("t2", case, 0)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        log.read_case_for_update_after("t1", case, 0)
-            .await
-            .unwrap()
-            .len(),
-        4
-    );
+    assert!(read("t1", 4).await.is_empty());
+    assert!(read("t2", 0).await.is_empty());
+    assert_eq!(read("t1", 0).await.len(), 4);
 }
 
 pub async fn a_new_case_starts_at_version_1(log: Log) {
