@@ -73,6 +73,19 @@ fn verify() -> CaseCommand {
     )
 }
 
+/// How many commits the case holds in the log, once its chain is verified.
+async fn verified_length(log: &dyn EventLog, case_id: CaseId) -> usize {
+    let commits: Vec<_> = log
+        .read_case("qinghe", case_id.as_uuid())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.commit)
+        .collect();
+    verify_chain(&commits).unwrap();
+    commits.len()
+}
+
 fn request(case_id: Option<CaseId>, command: CaseCommand, key: Option<&str>) -> CommandRequest {
     CommandRequest {
         case_id,
@@ -335,15 +348,7 @@ async fn thirty_two_concurrent_actions_make_exactly_one_commit_per_version() {
         })
         .count();
     assert_eq!((won, refused), (1, 31), "{results:?}");
-    let commits: Vec<_> = log
-        .read_case("qinghe", case_id.as_uuid())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.commit)
-        .collect();
-    assert_eq!(commits.len(), 2);
-    verify_chain(&commits).unwrap();
+    assert_eq!(verified_length(log.as_ref(), case_id).await, 2);
 }
 
 /// Actions that need no particular version (no If-Match) all win in the end, however many race
@@ -374,15 +379,7 @@ async fn sixty_four_unconditional_actions_on_one_case_all_succeed() {
     let results = tasks.join_all().await;
     let failed: Vec<_> = results.iter().filter(|r| r.is_err()).collect();
     assert!(failed.is_empty(), "{failed:?}");
-    let commits: Vec<_> = log
-        .read_case("qinghe", case_id.as_uuid())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.commit)
-        .collect();
-    assert_eq!(commits.len(), 65);
-    verify_chain(&commits).unwrap();
+    assert_eq!(verified_length(log.as_ref(), case_id).await, 65);
 }
 
 #[tokio::test]
@@ -716,14 +713,5 @@ async fn deciding_again_on_a_case_reads_only_the_commits_since_it_was_last_seen(
         .unwrap();
     assert_eq!((out.version, out.state.status()), (5, "rectifying"));
     assert_eq!(log.handed_out(case_id), 4);
-    let commits: Vec<_> = log
-        .inner
-        .read_case("qinghe", case_id.as_uuid())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.commit)
-        .collect();
-    assert_eq!(commits.len(), 5);
-    verify_chain(&commits).unwrap();
+    assert_eq!(verified_length(&log.inner, case_id).await, 5);
 }
