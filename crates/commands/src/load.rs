@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use docket_domain::{CaseEvent, CaseId, CaseState, TenantId};
@@ -118,17 +118,30 @@ impl LoadedCase {
 
 /// How many cases the cache of cases loaded for deciding keeps (a few thousand in use at once;
 /// a case's commits are a few kilobytes each).
-const CACHED_CASES: usize = 4096;
+const CACHED_CASES: NonZeroUsize = NonZeroUsize::new(4096).expect("not zero");
 
 /// The cases last loaded for deciding a command or grown by one, folded: the next command on a
-/// case asks the log only for the commits since, and folds only those.
-#[derive(Debug, Default)]
+/// case asks the log only for the commits since, and folds only those. The case used least
+/// recently goes first, so a stream of new filings does not push out the cases being worked on.
+#[derive(Debug)]
 pub(crate) struct CaseCache {
-    cases: Mutex<HashMap<Uuid, Arc<LoadedCase>>>,
+    cases: Mutex<lru::LruCache<Uuid, Arc<LoadedCase>>>,
+}
+
+impl Default for CaseCache {
+    fn default() -> Self {
+        Self::with_capacity(CACHED_CASES)
+    }
 }
 
 impl CaseCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<LoadedCase>>> {
+    pub(crate) fn with_capacity(cases: NonZeroUsize) -> Self {
+        Self {
+            cases: Mutex::new(lru::LruCache::new(cases)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, lru::LruCache<Uuid, Arc<LoadedCase>>> {
         self.cases.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -146,17 +159,11 @@ impl CaseCache {
             return;
         }
         let mut cases = self.lock();
-        if cases.len() >= CACHED_CASES
-            && !cases.contains_key(&case_id.as_uuid())
-            && let Some(evict) = cases.keys().next().copied()
-        {
-            cases.remove(&evict);
-        }
         let newer_kept = cases
-            .get(&case_id.as_uuid())
+            .peek(&case_id.as_uuid())
             .is_some_and(|kept| kept.version() > case.version());
         if !newer_kept {
-            cases.insert(case_id.as_uuid(), case);
+            cases.put(case_id.as_uuid(), case);
         }
     }
 

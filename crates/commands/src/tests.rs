@@ -715,3 +715,49 @@ async fn deciding_again_on_a_case_reads_only_the_commits_since_it_was_last_seen(
     assert_eq!(log.handed_out(case_id), 4);
     assert_eq!(verified_length(&log.inner, case_id).await, 5);
 }
+
+/// New filings push out the case used least recently, never one being worked on.
+#[tokio::test]
+async fn new_filings_push_out_the_case_used_least_recently() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(CountingLog {
+        inner: SqliteLog::open(dir.path().join("log.sqlite")).unwrap(),
+        handed_out: Default::default(),
+    });
+    let clock = Arc::new(FixedClock("2025-03-03T02:00:00Z".parse().unwrap()));
+    let mut svc = CommandService::new(log.clone(), clock);
+    svc.cases = Arc::new(CaseCache::with_capacity(
+        std::num::NonZeroUsize::new(2).unwrap(),
+    ));
+    seed(&svc, "qinghe").await;
+    let (worker, handler) = (actor(Role::GridWorker), actor(Role::Handler));
+    let file = |title: &'static str| {
+        let svc = svc.clone();
+        let worker = worker.clone();
+        async move {
+            svc.handle(&worker, request(None, filing(title), None))
+                .await
+                .unwrap()
+                .case_id
+        }
+    };
+    let worked = file("worked on").await;
+    let left = file("left alone").await;
+    svc.handle(&handler, request(Some(worked), verify(), None))
+        .await
+        .unwrap();
+    file("a third").await;
+    let order = action("order-rectification", json!({"measures": "清理楼道"}));
+    svc.handle(&handler, request(Some(worked), order, None))
+        .await
+        .unwrap();
+    assert_eq!(log.handed_out(worked), 0, "the case worked on stayed");
+    svc.handle(&handler, request(Some(left), verify(), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        log.handed_out(left),
+        1,
+        "the case left alone was read again"
+    );
+}

@@ -3,7 +3,8 @@
 //! the default stream `DOCKET`, so that deployments on one NATS server keep apart), appended with `Nats-Expected-Last-Subject-Sequence` (0 for a
 //! new case) and `Nats-Msg-Id` = commit id; the stream sequence is the global position.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,8 +66,8 @@ impl JetStreamConfig {
 /// before it is taken for one that did not survive a server restart, and made anew.
 const STALE_TAIL: Duration = Duration::from_secs(1);
 
-/// Cases whose commits are kept in memory; beyond this, a random one is forgotten.
-const CACHED_CASES: usize = 50_000;
+/// Cases whose commits are kept in memory; beyond this, the one used least recently is forgotten.
+const CACHED_CASES: NonZeroUsize = NonZeroUsize::new(50_000).expect("not zero");
 
 /// A case's last commit: what the next append follows.
 #[derive(Debug, Clone)]
@@ -100,7 +101,7 @@ pub struct JetStreamLog {
     stream: Stream,
     /// The subjects' first token (`JetStreamConfig::subject_root`).
     root: String,
-    cases: Mutex<HashMap<Uuid, Vec<Recorded>>>,
+    cases: Mutex<lru::LruCache<Uuid, Vec<Recorded>>>,
     tail: tokio::sync::Mutex<Option<Tail>>,
 }
 
@@ -229,7 +230,7 @@ impl JetStreamLog {
             js,
             stream,
             root: config.subject_root(),
-            cases: Mutex::new(HashMap::new()),
+            cases: Mutex::new(lru::LruCache::new(CACHED_CASES)),
             tail: tokio::sync::Mutex::new(None),
         })
     }
@@ -249,7 +250,7 @@ impl JetStreamLog {
     /// The cached commits of `tenant`'s case after `version` (copying only those), if the case
     /// is cached as theirs.
     fn cached_after(&self, tenant: &str, case_id: Uuid, version: u64) -> Option<Vec<Recorded>> {
-        let cases = self.cases.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cases = self.cases.lock().unwrap_or_else(|p| p.into_inner());
         let commits = cases
             .get(&case_id)
             .filter(|c| c.first().is_some_and(|r| r.commit.body.tenant == tenant))?;
@@ -259,17 +260,11 @@ impl JetStreamLog {
 
     fn remember(&self, case_id: Uuid, commits: Vec<Recorded>) {
         let mut cases = self.cases.lock().unwrap_or_else(|p| p.into_inner());
-        if cases.len() >= CACHED_CASES
-            && !cases.contains_key(&case_id)
-            && let Some(evict) = cases.keys().next().copied()
-        {
-            cases.remove(&evict);
-        }
         let newer_known = cases
-            .get(&case_id)
+            .peek(&case_id)
             .is_some_and(|known| Tip::of(known).position > Tip::of(&commits).position);
         if !newer_known {
-            cases.insert(case_id, commits);
+            cases.put(case_id, commits);
         }
     }
 
@@ -287,7 +282,7 @@ impl JetStreamLog {
         match cases.get_mut(&case_id) {
             Some(commits) if Tip::of(commits).version == after_version => commits.push(appended),
             Some(_) => {
-                cases.remove(&case_id);
+                cases.pop(&case_id);
             }
             None if after_version == 0 => {
                 drop(cases);
@@ -301,7 +296,7 @@ impl JetStreamLog {
         self.cases
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&case_id);
+            .pop(&case_id);
     }
 
     /// Judges a conflict the server reported. The server checks the subject's sequence before
@@ -716,7 +711,7 @@ impl EventLog for JetStreamLog {
             js: self.js.clone(),
             stream: self.stream.clone(),
             root: self.root.clone(),
-            cases: Mutex::new(HashMap::new()),
+            cases: Mutex::new(lru::LruCache::new(CACHED_CASES)),
             tail: tokio::sync::Mutex::new(None),
         }))
     }
