@@ -182,12 +182,16 @@ pub(crate) async fn file(
     let outcome = state.commands.handle(&actor, request).await?;
     // The case number is handed out in log order by the projection: wait briefly for it, so the
     // filer can write it down. A slow read model leaves it null; the case's GET shows it later.
-    state.read.wait_until(outcome.position, NUMBER_WAIT).await;
     // The filing is recorded whatever the read model's state: if it cannot be asked, the
     // answer is still 201, without the number.
     let number = state
         .read
-        .case_number(actor.tenant.as_str(), outcome.case_id.as_uuid())
+        .filed_case_number(
+            actor.tenant.as_str(),
+            outcome.case_id.as_uuid(),
+            outcome.position,
+            NUMBER_WAIT,
+        )
         .await
         .unwrap_or_else(|e| {
             tracing::warn!(error = %e, case_id = %outcome.case_id, "case number not known yet");

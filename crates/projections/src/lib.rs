@@ -98,8 +98,19 @@ pub struct ReadModel {
     /// The tenants' policies: their time zones make the local days events are counted on and
     /// the years cases are numbered in.
     policies: std::sync::Arc<Policies>,
-    /// The numbers this process's projector handed out lately.
-    numbered: std::sync::Arc<std::sync::Mutex<RecentNumbers>>,
+    /// The numbers this process's projector handed out lately, and how far it has numbered.
+    numbering: std::sync::Arc<Numbering>,
+}
+
+/// What a filing's answer waits for: the projector numbers a batch's cases once it has planned
+/// the batch, before writing it. The plan is a function of the log up to the batch and of the
+/// model's rows before it, so a write that fails and is tried again, or a batch another
+/// projector applies first, hands out the same numbers.
+#[derive(Debug)]
+struct Numbering {
+    recent: std::sync::Mutex<RecentNumbers>,
+    /// The position up to which cases are numbered: never behind `projected`.
+    through: watch::Sender<u64>,
 }
 
 /// How many case numbers the read model keeps in memory: those of the last few seconds' filings.
@@ -175,7 +186,10 @@ impl ReadModel {
             db,
             projected: watch::channel(0).0,
             policies: std::sync::Arc::default(),
-            numbered: std::sync::Arc::default(),
+            numbering: std::sync::Arc::new(Numbering {
+                recent: std::sync::Mutex::default(),
+                through: watch::channel(0).0,
+            }),
         };
         let built_from = on_db!(read, log_source(log))?;
         if built_from != log {
@@ -185,7 +199,7 @@ impl ReadModel {
             });
         }
         let at = read.checkpoint(CASES).await?;
-        read.projected.send_replace(at);
+        read.publish(at);
         Ok(read)
     }
 
@@ -220,22 +234,47 @@ impl ReadModel {
         &self.db
     }
 
-    /// Keeps the numbers a batch just applied left its cases with.
-    pub(crate) fn remember_numbers(&self, numbered: Vec<rows::Numbered>) {
-        self.numbered
+    /// Keeps the numbers a planned batch gives its cases, and announces every case up to
+    /// `through` numbered.
+    pub(crate) fn announce_numbers(&self, numbered: Vec<rows::Numbered>, through: u64) {
+        self.numbering
+            .recent
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remember(numbered);
+        advance(&self.numbering.through, through);
     }
 
     /// A number kept from a recent batch.
     pub(crate) fn recent_number(&self, tenant: &str, case_id: uuid::Uuid) -> Option<String> {
-        self.numbered
+        self.numbering
+            .recent
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .by_case
             .get(&(tenant.to_owned(), case_id.to_string()))
             .cloned()
+    }
+
+    /// The number of a case filed at `position`, for the filing's answer: once the projector
+    /// here has numbered that far, from memory; otherwise once the model holds the filing, from
+    /// the database. `None` if neither happens within `timeout`, or the filing drew no number.
+    pub async fn filed_case_number(
+        &self,
+        tenant: &str,
+        case_id: uuid::Uuid,
+        position: u64,
+        timeout: Duration,
+    ) -> Result<Option<String>, ProjectionError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut numbered = self.numbering.through.subscribe();
+        let _ = tokio::time::timeout(timeout, numbered.wait_for(|p| *p >= position)).await;
+        if let Some(number) = self.recent_number(tenant, case_id) {
+            return Ok(Some(number));
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.wait_until(position, left).await;
+        on_db!(self, case_number(tenant, case_id))
     }
 
     /// The log position a projection has applied up to.
@@ -250,13 +289,8 @@ impl ReadModel {
 
     /// Publishes a position the model has reached (never moving backwards).
     pub(crate) fn publish(&self, position: u64) {
-        self.projected.send_if_modified(|at| {
-            let moved = position > *at;
-            if moved {
-                *at = position;
-            }
-            moved
-        });
+        advance(&self.numbering.through, position);
+        advance(&self.projected, position);
     }
 
     /// Waits until the read model has applied the log up to `position`, at most `timeout`.
@@ -275,6 +309,17 @@ impl ReadModel {
             Db::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Moves a published position forward to `position`, never back.
+fn advance(published: &watch::Sender<u64>, position: u64) {
+    published.send_if_modified(|at| {
+        let moved = position > *at;
+        if moved {
+            *at = position;
+        }
+        moved
+    });
 }
 
 #[cfg(test)]

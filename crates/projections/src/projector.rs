@@ -6,7 +6,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
 use crate::store::{postgres, sqlite};
-use crate::{Db, ProjectionError, ReadModel};
+use crate::{Db, ProjectionError, ReadModel, rows};
 
 /// The name of the case projection (list, detail, history, numbers, counters) in the checkpoints
 /// table.
@@ -118,16 +118,19 @@ impl Projector {
     #[tracing::instrument(skip_all, fields(from = batch[0].position, count = batch.len()), err)]
     async fn apply_batch(&self, from: u64, batch: &[Recorded]) -> Result<u64, ProjectionError> {
         let started = std::time::Instant::now();
-        let (last, numbered) = match self.read.db() {
+        // The filings waiting for their numbers are answered once the batch is planned, not
+        // after it is written.
+        let through = batch.last().map_or(from, |r| r.position);
+        let numbered =
+            |plan: &rows::BatchPlan| self.read.announce_numbers(plan.numbered(), through);
+        let last = match self.read.db() {
             Db::Sqlite(pool) => {
-                sqlite::apply_batch(pool, from, batch, self.read.policies()).await?
+                sqlite::apply_batch(pool, from, batch, self.read.policies(), &numbered).await?
             }
             Db::Postgres(pool) => {
-                postgres::apply_batch(pool, from, batch, self.read.policies()).await?
+                postgres::apply_batch(pool, from, batch, self.read.policies(), &numbered).await?
             }
         };
-        // Before the position is published: a filing waiting for it finds its number here.
-        self.read.remember_numbers(numbered);
         self.read.publish(last);
         metrics::histogram!("docket_projection_batch_duration_seconds")
             .record(started.elapsed().as_secs_f64());

@@ -544,13 +544,6 @@ pub(crate) struct Numbered {
     pub(crate) number: String,
 }
 
-/// What a batch wrote: the commits it quarantined, and the numbers of the cases it moved.
-#[derive(Debug)]
-pub(crate) struct Written {
-    pub(crate) quarantined: Vec<QuarantinedCommit>,
-    pub(crate) numbered: Vec<Numbered>,
-}
-
 /// A case's row after the batch, with what it keeps from its filing.
 #[derive(Debug)]
 pub(crate) struct PlannedCase {
@@ -633,6 +626,20 @@ pub(crate) struct BatchPlan {
     pub(crate) numbers: Vec<(NumberKey, i64)>,
     /// The commits kept aside, in log order.
     pub(crate) quarantined: Vec<QuarantinedCommit>,
+}
+
+impl BatchPlan {
+    /// The number of every case the batch moves.
+    pub(crate) fn numbered(&self) -> Vec<Numbered> {
+        self.cases
+            .iter()
+            .map(|c| Numbered {
+                tenant: c.row.tenant.clone(),
+                case_id: c.row.case_id.clone(),
+                number: c.number.clone(),
+            })
+            .collect()
+    }
 }
 
 /// Per-day counts summed over the periods their days begin with (`YYYY-MM-DD` cut to `period`

@@ -410,14 +410,15 @@ macro_rules! dialect {
         /// Applies a batch in one transaction that also moves the checkpoint from `from` to the
         /// batch's last position. If the checkpoint is no longer `from` (another projector got
         /// there first), nothing is applied: `Superseded`. The batch is worked out in memory and
-        /// written set-wise: one statement per table, not per commit. Returns the position
-        /// reached and the number of every case the batch moved.
+        /// written set-wise: one statement per table, not per commit. `planned` is shown the plan
+        /// before it is written. Returns the position reached.
         pub(crate) async fn apply_batch(
             pool: &$pool,
             from: u64,
             batch: &[Recorded],
             policies: &Policies,
-        ) -> Result<(u64, Vec<rows::Numbered>), ProjectionError> {
+            planned: &(dyn Fn(&rows::BatchPlan) + Sync),
+        ) -> Result<u64, ProjectionError> {
             let mut tx = pool.begin().await?;
             let last = batch.last().map_or(from, |r| r.position);
             let moved = sqlx::query(
@@ -433,18 +434,20 @@ macro_rules! dialect {
                 return Err(ProjectionError::Superseded { at: from });
             }
             let held = load_held(&mut tx, batch).await?;
-            let written = plan_and_write(&mut tx, batch, &held, policies).await?;
+            plan_and_write(&mut tx, batch, &held, policies, planned).await?;
             tx.commit().await?;
-            Ok((last, written.numbered))
+            Ok(last)
         }
 
-        /// Works out and writes what `batch` changes, quarantining what cannot be applied.
+        /// Works out and writes what `batch` changes, quarantining what cannot be applied
+        /// (returned), showing `planned` the plan before writing it.
         async fn plan_and_write(
             tx: &mut Transaction<'_, Db>,
             batch: &[Recorded],
             held: &rows::Held,
             policies: &Policies,
-        ) -> Result<rows::Written, ProjectionError> {
+            planned: &(dyn Fn(&rows::BatchPlan) + Sync),
+        ) -> Result<Vec<rows::QuarantinedCommit>, ProjectionError> {
             let mut quarantined = Vec::new();
             // Directories' commits go to their own tables; the rest are cases'.
             let cases: std::borrow::Cow<'_, [Recorded]> =
@@ -469,21 +472,10 @@ macro_rules! dialect {
             }
             let mut plan = rows::plan_batch(&cases, stored, numbers, held, policies);
             quarantined.append(&mut plan.quarantined);
+            planned(&plan);
             write_plan(tx, &plan).await?;
             write_quarantined(tx, &quarantined).await?;
-            let numbered = plan
-                .cases
-                .iter()
-                .map(|c| rows::Numbered {
-                    tenant: c.row.tenant.clone(),
-                    case_id: c.row.case_id.clone(),
-                    number: c.number.clone(),
-                })
-                .collect();
-            Ok(rows::Written {
-                quarantined,
-                numbered,
-            })
+            Ok(quarantined)
         }
 
         /// The quarantined commits' streams among those `batch` continues: each one's first
@@ -583,9 +575,9 @@ macro_rules! dialect {
                 .bind(case_id)
                 .execute(&mut *tx)
                 .await?;
-            let still = plan_and_write(&mut tx, &commits, &held, policies).await?;
+            let still = plan_and_write(&mut tx, &commits, &held, policies, &|_| {}).await?;
             tx.commit().await?;
-            let still = still.quarantined.len() as u64;
+            let still = still.len() as u64;
             Ok((commits.len() as u64 - still, still))
         }
 

@@ -308,6 +308,23 @@ async fn the_projector_hands_a_filing_its_number_as_the_database_holds_it(w: Wor
             None
         );
     }
+    // The filing's answer: from the projector here once it has planned the batch; from the
+    // database on a replica that does not project.
+    let filed_at = w.log.read_case("qinghe", ours.as_uuid()).await.unwrap()[0].position;
+    // Both hold the filing already: neither may wait out the minute.
+    let wait = std::time::Duration::from_secs(60);
+    let answered = |model: ReadModel| async move {
+        model
+            .filed_case_number("qinghe", ours.as_uuid(), filed_at, wait)
+            .await
+            .unwrap()
+    };
+    let kept = read.case_number("qinghe", ours.as_uuid()).await.unwrap();
+    let soon = std::time::Duration::from_secs(10);
+    let here = tokio::time::timeout(soon, answered(read.clone())).await;
+    assert_eq!(here.expect("answered at once"), kept);
+    let there = tokio::time::timeout(soon, answered(replica.clone())).await;
+    assert_eq!(there.expect("answered at once"), kept);
     // Each tenant numbers its own cases from 1.
     let first = |n: Option<String>| n.unwrap().ends_with("-000001");
     assert!(first(
