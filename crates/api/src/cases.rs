@@ -493,6 +493,15 @@ pub(crate) struct ListParams {
     min_position: Option<u64>,
 }
 
+/// Read your own write: `min_position`, a command's `position`, makes the read wait (up to 5 s)
+/// for the read model to reach it.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AtPosition {
+    pub(crate) min_position: Option<u64>,
+}
+
 pub(crate) async fn wait_for_position(
     state: &AppState,
     position: Option<u64>,

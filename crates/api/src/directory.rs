@@ -11,10 +11,9 @@ use axum::response::{IntoResponse, Response};
 use docket_commands::Actor;
 use docket_domain::directory::DirectoryCommand;
 use docket_projections::DirectoryEntry;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::cases::wait_for_position;
+use crate::cases::{AtPosition, wait_for_position};
 use crate::extract::{Caller, IdempotencyKey, JsonBody, Params};
 use crate::{ApiError, AppState};
 
@@ -60,17 +59,10 @@ pub(crate) async fn check_token(state: &AppState, actor: &Actor) -> Result<(), A
     Ok(())
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ListParams {
-    min_position: Option<u64>,
-}
-
 /// `GET /v1/directory`: every entry, retired ones too, grouped by what it is.
 #[utoipa::path(
     get, path = "/v1/directory", tag = "directory",
-    params(ListParams),
+    params(AtPosition),
     responses(
         (status = 200, description = "Every entry, retired ones too.", body = crate::openapi::DirectoryList),
         (status = 400, description = "A bad query parameter."),
@@ -80,7 +72,7 @@ pub(crate) struct ListParams {
 pub(crate) async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    Params(p): Params<ListParams>,
+    Params(p): Params<AtPosition>,
 ) -> Result<Response, ApiError> {
     wait_for_position(&state, p.min_position).await?;
     let entries = state.read.directory(actor.tenant.as_str()).await?;

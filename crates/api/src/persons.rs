@@ -18,8 +18,8 @@ use docket_domain::{InvalidInput, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::cases::record_views;
-use crate::extract::{Caller, JsonBody};
+use crate::cases::{AtPosition, record_views, wait_for_position};
+use crate::extract::{Caller, JsonBody, Params};
 use crate::{ApiError, AppState};
 
 /// A person file lists at most this many cases, newest first.
@@ -60,6 +60,7 @@ struct Lookup {
 /// resident ID number. A POST, so the number never appears in a URL or an access log.
 #[utoipa::path(
     post, path = "/v1/persons/find", tag = "persons",
+    params(AtPosition),
     request_body(content = crate::openapi::PersonLookup),
     responses(
         (status = 200, description = "The person file.", body = crate::openapi::PersonFile),
@@ -74,9 +75,11 @@ struct Lookup {
 pub(crate) async fn find(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    Params(at): Params<AtPosition>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     require(&actor, FILE_READERS, "person files")?;
+    wait_for_position(&state, at.min_position).await?;
     let lookup: Lookup = serde_json::from_value(body).map_err(|e| {
         ApiError::InvalidInput(InvalidInput {
             field: None,
@@ -102,7 +105,7 @@ pub(crate) async fn find(
 /// `GET /v1/persons/{person}`: the person file.
 #[utoipa::path(
     get, path = "/v1/persons/{id}", tag = "persons",
-    params(("id" = uuid::Uuid, Path, description = "The person id.")),
+    params(("id" = uuid::Uuid, Path, description = "The person id."), AtPosition),
     responses(
         (status = 200, description = "The person file.", body = crate::openapi::PersonFile),
         (status = 400, description = "A malformed person id."),
@@ -114,9 +117,11 @@ pub(crate) async fn file(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(id): Path<String>,
+    Params(at): Params<AtPosition>,
 ) -> Result<Response, ApiError> {
     require(&actor, FILE_READERS, "person files")?;
     let person = parse_person(&id)?;
+    wait_for_position(&state, at.min_position).await?;
     person_file(&state, &actor, person).await
 }
 

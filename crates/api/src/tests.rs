@@ -21,6 +21,9 @@ struct App {
     state: AppState,
     auth: Authenticator,
     log: Arc<SqliteLog>,
+    /// The latest position a command answered this client with: its reads pass it as
+    /// `min_position` to see their own writes, as a client does.
+    written: std::sync::atomic::AtomicU64,
     _stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -72,6 +75,7 @@ async fn app_with(
         state,
         auth,
         log,
+        written: std::sync::atomic::AtomicU64::new(0),
         _stop: stop,
     }
 }
@@ -111,6 +115,11 @@ const HAZARD: &str = r#"{"kind":"hazard","community":"qinghe","grid":"qinghe-03"
     "title":"电动车楼道充电","category":"e-bike-charging","severity":"general","source":"night-patrol"}"#;
 
 impl App {
+    /// The latest position a command answered this client with.
+    fn written(&self) -> u64 {
+        self.written.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn token(&self, role: Role) -> String {
         self.token_in("qinghe", role)
     }
@@ -155,6 +164,12 @@ impl App {
             serde_json::from_slice(&bytes)
                 .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
+        if let Some(position) = body.get("position").and_then(Value::as_u64)
+            && status.is_success()
+        {
+            self.written
+                .fetch_max(position, std::sync::atomic::Ordering::Relaxed);
+        }
         Reply {
             status,
             headers,

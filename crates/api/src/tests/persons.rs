@@ -44,8 +44,8 @@ impl App {
     }
 
     async fn find_person(&self, actor: &Actor, body: Value) -> Reply {
-        self.send_as(actor, "POST", "/v1/persons/find", Some(body))
-            .await
+        let path = format!("/v1/persons/find?min_position={}", self.written());
+        self.send_as(actor, "POST", &path, Some(body)).await
     }
 }
 

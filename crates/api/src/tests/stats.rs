@@ -551,7 +551,10 @@ async fn figures_come_as_csv_and_bad_ranges_are_refused() {
     let today = jiff::Timestamp::now()
         .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
         .date();
-    let url = format!("/v1/stats?from={today}&to={today}");
+    let url = format!(
+        "/v1/stats?from={today}&to={today}&min_position={}",
+        app.written()
+    );
     let req = Request::builder()
         .uri(&url)
         .header(
