@@ -23,9 +23,44 @@ use docket_projections::ReadModel;
 pub use auth::{AuthError, Authenticator, Claims};
 pub use problem::ApiError;
 
-/// The read model's quarantine, as the command service asks it whether a case is held.
-#[derive(Debug, Clone)]
-pub struct HeldCases(pub ReadModel);
+/// The read model's quarantine, as the command service asks it whether a case is held: once per
+/// command, so it is read whole and kept until this process changes it (a batch holds a commit, a
+/// repair lets one go) or `HELD_KEPT_FOR` has passed, which bounds how late a change made by
+/// another process (a replica projecting, `docket repair`) is seen.
+#[derive(Debug)]
+pub struct HeldCases {
+    read: ReadModel,
+    seen: std::sync::Mutex<Option<std::sync::Arc<Held>>>,
+}
+
+/// How long the quarantine as last read is kept.
+const HELD_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The quarantine as read at one generation: each held stream's first held position.
+#[derive(Debug)]
+struct Held {
+    generation: u64,
+    read_at: std::time::Instant,
+    first: std::collections::HashMap<(String, String), u64>,
+}
+
+impl HeldCases {
+    pub fn new(read: ReadModel) -> Self {
+        Self {
+            read,
+            seen: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The quarantine as last read, if it still holds.
+    fn kept(&self, generation: u64) -> Option<std::sync::Arc<Held>> {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .filter(|h| h.generation == generation && h.read_at.elapsed() < HELD_KEPT_FOR)
+    }
+}
 
 #[async_trait::async_trait]
 impl docket_commands::Quarantine for HeldCases {
@@ -34,19 +69,39 @@ impl docket_commands::Quarantine for HeldCases {
         tenant: &docket_domain::TenantId,
         stream: uuid::Uuid,
     ) -> Result<Option<u64>, docket_commands::CommandError> {
-        // The quarantine is a guard rail, not the record: a read model that does not answer
-        // does not stop commands, which need only the log.
-        match self
-            .0
-            .quarantined_at(tenant.as_str(), &stream.to_string())
-            .await
-        {
-            Ok(held) => Ok(held),
-            Err(e) => {
-                tracing::warn!(error = %e, %stream, "the quarantine cannot be read; the command goes on");
-                Ok(None)
-            }
-        }
+        let generation = self.read.quarantine_generation();
+        let held = match self.kept(generation) {
+            Some(held) => held,
+            // The quarantine is a guard rail, not the record: a read model that does not answer
+            // does not stop commands, which need only the log.
+            None => match self.read.quarantined(None).await {
+                Ok(commits) => {
+                    let mut first = std::collections::HashMap::new();
+                    for c in commits {
+                        let position = u64::try_from(c.position).unwrap_or(0);
+                        first
+                            .entry((c.tenant, c.case_id))
+                            .and_modify(|p: &mut u64| *p = (*p).min(position))
+                            .or_insert(position);
+                    }
+                    let held = std::sync::Arc::new(Held {
+                        generation,
+                        read_at: std::time::Instant::now(),
+                        first,
+                    });
+                    *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(held.clone());
+                    held
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, %stream, "the quarantine cannot be read; the command goes on");
+                    return Ok(None);
+                }
+            },
+        };
+        Ok(held
+            .first
+            .get(&(tenant.to_string(), stream.to_string()))
+            .copied())
     }
 }
 
@@ -75,7 +130,7 @@ pub const DEFAULT_RATE: (u32, u32) = (50, 200);
 
 impl AppState {
     pub fn new(commands: CommandService, read: ReadModel, auth: Authenticator) -> Self {
-        let commands = commands.with_quarantine(std::sync::Arc::new(HeldCases(read.clone())));
+        let commands = commands.with_quarantine(std::sync::Arc::new(HeldCases::new(read.clone())));
         Self {
             commands,
             read,

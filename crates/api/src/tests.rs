@@ -961,6 +961,12 @@ async fn a_quarantined_case_answers_409_and_the_status_counts_it() {
     let app = app().await;
     let held = app.file_hazard().await;
     let other = app.file_hazard().await;
+    // A command before the case is held: the quarantine it read then must not be the one the
+    // next command goes by.
+    let earlier = app.file_hazard().await;
+    let verify = r#"{"severity":"general","responsible_party":"餐馆"}"#;
+    let r = app.act(&earlier, "verify", Role::Handler, verify).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let position = app
         .append_from_a_newer_release(
             held.parse().unwrap(),
@@ -987,7 +993,6 @@ async fn a_quarantined_case_answers_409_and_the_status_counts_it() {
         assert!(text.lines().any(|l| l == line), "{line} in {text}");
     }
 
-    let verify = r#"{"severity":"general","responsible_party":"餐馆"}"#;
     let r = app.act(&held, "verify", Role::Handler, verify).await;
     assert_problem(&r, StatusCode::CONFLICT, "case-quarantined");
     assert!(r.body["detail"].as_str().unwrap().contains("docket repair"));

@@ -100,6 +100,9 @@ pub struct ReadModel {
     policies: std::sync::Arc<Policies>,
     /// The numbers this process's projector handed out lately, and how far it has numbered.
     numbering: std::sync::Arc<Numbering>,
+    /// How many times this process has changed the quarantine (a batch held a commit, a repair
+    /// let one go): what a cached view of the quarantine is checked against.
+    quarantine_moves: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What a filing's answer waits for: the projector numbers a batch's cases once it has planned
@@ -186,6 +189,7 @@ impl ReadModel {
             db,
             projected: watch::channel(0).0,
             policies: std::sync::Arc::default(),
+            quarantine_moves: std::sync::Arc::default(),
             numbering: std::sync::Arc::new(Numbering {
                 recent: std::sync::Mutex::default(),
                 through: watch::channel(0).0,
@@ -275,6 +279,18 @@ impl ReadModel {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         self.wait_until(position, left).await;
         on_db!(self, case_number(tenant, case_id))
+    }
+
+    /// Changes whenever this process changes the quarantine: a view of it read at one value
+    /// holds, as far as this process knows, until the value moves.
+    pub fn quarantine_generation(&self) -> u64 {
+        self.quarantine_moves
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn quarantine_moved(&self) {
+        self.quarantine_moves
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// The log position a projection has applied up to.

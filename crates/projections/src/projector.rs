@@ -123,7 +123,7 @@ impl Projector {
         let through = batch.last().map_or(from, |r| r.position);
         let numbered =
             |plan: &rows::BatchPlan| self.read.announce_numbers(plan.numbered(), through);
-        let last = match self.read.db() {
+        let (last, quarantined) = match self.read.db() {
             Db::Sqlite(pool) => {
                 sqlite::apply_batch(pool, from, batch, self.read.policies(), &numbered).await?
             }
@@ -131,6 +131,9 @@ impl Projector {
                 postgres::apply_batch(pool, from, batch, self.read.policies(), &numbered).await?
             }
         };
+        if quarantined > 0 {
+            self.read.quarantine_moved();
+        }
         self.read.publish(last);
         metrics::histogram!("docket_projection_batch_duration_seconds")
             .record(started.elapsed().as_secs_f64());

@@ -333,6 +333,7 @@ impl ReadModel {
             report.cases += 1;
             report.applied += applied;
             report.still_held += still;
+            self.quarantine_moved();
         }
         Ok(report)
     }

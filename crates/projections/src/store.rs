@@ -411,14 +411,15 @@ macro_rules! dialect {
         /// batch's last position. If the checkpoint is no longer `from` (another projector got
         /// there first), nothing is applied: `Superseded`. The batch is worked out in memory and
         /// written set-wise: one statement per table, not per commit. `planned` is shown the plan
-        /// before it is written. Returns the position reached.
+        /// before it is written. Returns the position reached, and how many commits the batch
+        /// quarantined.
         pub(crate) async fn apply_batch(
             pool: &$pool,
             from: u64,
             batch: &[Recorded],
             policies: &Policies,
             planned: &(dyn Fn(&rows::BatchPlan) + Sync),
-        ) -> Result<u64, ProjectionError> {
+        ) -> Result<(u64, usize), ProjectionError> {
             let mut tx = pool.begin().await?;
             let last = batch.last().map_or(from, |r| r.position);
             let moved = sqlx::query(
@@ -434,9 +435,9 @@ macro_rules! dialect {
                 return Err(ProjectionError::Superseded { at: from });
             }
             let held = load_held(&mut tx, batch).await?;
-            plan_and_write(&mut tx, batch, &held, policies, planned).await?;
+            let quarantined = plan_and_write(&mut tx, batch, &held, policies, planned).await?;
             tx.commit().await?;
-            Ok(last)
+            Ok((last, quarantined.len()))
         }
 
         /// Works out and writes what `batch` changes, quarantining what cannot be applied

@@ -286,7 +286,7 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     let commands = CommandService::new(log.clone(), Arc::new(SystemClock))
         .with_policies(policies)
         .with_vault(vault)
-        .with_quarantine(Arc::new(docket_api::HeldCases(read.clone())));
+        .with_quarantine(Arc::new(docket_api::HeldCases::new(read.clone())));
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
