@@ -105,10 +105,11 @@ pub struct ReadModel {
     quarantine_moves: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// What a filing's answer waits for: the projector numbers a batch's cases once it has planned
-/// the batch, before writing it. The plan is a function of the log up to the batch and of the
-/// model's rows before it, so a write that fails and is tried again, or a batch another
-/// projector applies first, hands out the same numbers.
+/// What a filing's answer waits for. On a SQLite read model the projector numbers a batch's cases
+/// once it has planned the batch, before writing it: the plan is a function of the log up to the
+/// batch and of the model's rows before it, and this projector is the model's only one, so a
+/// write that fails and is planned again hands out the same numbers (the numbers of a batch not
+/// written are withdrawn meanwhile). On Postgres, numbers are announced once written.
 #[derive(Debug)]
 struct Numbering {
     recent: std::sync::Mutex<RecentNumbers>,
@@ -119,10 +120,10 @@ struct Numbering {
 /// How many case numbers the read model keeps in memory: those of the last few seconds' filings.
 const RECENT_NUMBERS: usize = 8192;
 
-/// The numbers of the cases the last batches moved, by tenant and case: a filing waits for the
-/// projection to reach its commit and then finds its number here, without asking the database.
-/// A number never changes once handed out, so what is kept cannot go stale; what is not kept
-/// (another replica projects, or it has been pushed out) is read from the database.
+/// The numbers of the cases the last batches moved, by tenant and case: a filing's answer finds
+/// its number here, without asking the database. Only the filing's answer reads it; every other
+/// read asks the database. What is not kept (another replica projects, or it has been pushed
+/// out) is read from the database.
 #[derive(Debug, Default)]
 struct RecentNumbers {
     by_case: std::collections::HashMap<(String, String), String>,
@@ -130,6 +131,14 @@ struct RecentNumbers {
 }
 
 impl RecentNumbers {
+    fn withdraw(&mut self, numbered: &[rows::Numbered]) {
+        for n in numbered {
+            let key = (n.tenant.clone(), n.case_id.clone());
+            self.by_case.remove(&key);
+            self.order.retain(|k| *k != key);
+        }
+    }
+
     fn remember(&mut self, numbered: Vec<rows::Numbered>) {
         for n in numbered {
             let key = (n.tenant, n.case_id);
@@ -247,6 +256,15 @@ impl ReadModel {
             .unwrap_or_else(|p| p.into_inner())
             .remember(numbered);
         advance(&self.numbering.through, through);
+    }
+
+    /// Forgets the numbers of a planned batch that was not written.
+    pub(crate) fn withdraw_numbers(&self, numbered: &[rows::Numbered]) {
+        self.numbering
+            .recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .withdraw(numbered);
     }
 
     /// A number kept from a recent batch.
@@ -375,5 +393,9 @@ mod tests {
         assert_eq!(get(&recent, "qinghe", 1), None);
         assert!(get(&recent, "other", 2).is_some());
         assert!(get(&recent, "qinghe", RECENT_NUMBERS + 1).is_some());
+        // A batch planned but not written takes its numbers back.
+        recent.withdraw(&[numbered("other", 2)]);
+        assert_eq!(get(&recent, "other", 2), None);
+        assert_eq!(recent.order.len(), RECENT_NUMBERS - 1);
     }
 }

@@ -118,19 +118,41 @@ impl Projector {
     #[tracing::instrument(skip_all, fields(from = batch[0].position, count = batch.len()), err)]
     async fn apply_batch(&self, from: u64, batch: &[Recorded]) -> Result<u64, ProjectionError> {
         let started = std::time::Instant::now();
-        // The filings waiting for their numbers are answered once the batch is planned, not
-        // after it is written.
+        // On a SQLite read model, which has this one projector, the filings waiting for their
+        // numbers are answered once the batch is planned, not after it is written: planned again
+        // after a failed write, it gives the same numbers. On Postgres a replica configured
+        // otherwise (another release, other time zones) may take the batch over, so the numbers
+        // are announced once written.
+        let early = matches!(self.read.db(), Db::Sqlite(_));
         let through = batch.last().map_or(from, |r| r.position);
-        let numbered =
-            |plan: &rows::BatchPlan| self.read.announce_numbers(plan.numbered(), through);
-        let (last, quarantined) = match self.read.db() {
+        let planned = std::sync::Mutex::new(Vec::new());
+        let numbered = |plan: &rows::BatchPlan| {
+            let numbers = plan.numbered();
+            if early {
+                self.read.announce_numbers(numbers.clone(), through);
+            }
+            *planned.lock().unwrap_or_else(|p| p.into_inner()) = numbers;
+        };
+        let applied = match self.read.db() {
             Db::Sqlite(pool) => {
-                sqlite::apply_batch(pool, from, batch, self.read.policies(), &numbered).await?
+                sqlite::apply_batch(pool, from, batch, self.read.policies(), &numbered).await
             }
             Db::Postgres(pool) => {
-                postgres::apply_batch(pool, from, batch, self.read.policies(), &numbered).await?
+                postgres::apply_batch(pool, from, batch, self.read.policies(), &numbered).await
             }
         };
+        let numbers = planned.into_inner().unwrap_or_else(|p| p.into_inner());
+        let (last, quarantined) = match applied {
+            Ok(applied) => applied,
+            Err(e) => {
+                // Not written: what the database holds is the record again.
+                self.read.withdraw_numbers(&numbers);
+                return Err(e);
+            }
+        };
+        if !early {
+            self.read.announce_numbers(numbers, last);
+        }
         if quarantined > 0 {
             self.read.quarantine_moved();
         }

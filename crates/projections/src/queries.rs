@@ -355,9 +355,6 @@ impl ReadModel {
         tenant: &str,
         case_id: Uuid,
     ) -> Result<Option<String>, ProjectionError> {
-        if let Some(number) = self.recent_number(tenant, case_id) {
-            return Ok(Some(number));
-        }
         on_db!(self, case_number(tenant, case_id))
     }
 
