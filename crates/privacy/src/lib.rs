@@ -50,6 +50,114 @@ pub struct Vault {
     store: Store,
     /// The tenants' secrets read so far: they never change once made.
     secrets: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+    /// Case keys used lately: a command seals its texts and its answer shows them under the same
+    /// key, and a case being worked on is acted on again soon.
+    case_keys: std::sync::Arc<std::sync::Mutex<RecentCaseKeys>>,
+}
+
+/// How long a case key read from the store is used without asking it again. An erasure made in
+/// this process forgets every key at once; one made by another process (`docket erase-person`
+/// while the server runs, another replica) reaches this one's reads within this time. A text
+/// sealed meanwhile under the destroyed key reads as erased, as it would had it been sealed just
+/// before the erasure.
+pub const CASE_KEY_FRESHNESS: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How many cases' keys are kept; the one used least recently goes first.
+const RECENT_CASE_KEYS: usize = 4096;
+
+/// Case keys as the store last gave them, each with when it was read.
+#[derive(Debug)]
+struct RecentCaseKeys {
+    /// Each case's current generation and key (the latest, not destroyed).
+    current: lru::LruCache<(String, Uuid), (std::time::Instant, i64, [u8; 32])>,
+    /// Any generation's key, `None` once destroyed.
+    generations: lru::LruCache<(String, Uuid, i64), (std::time::Instant, Option<[u8; 32]>)>,
+    /// How many times this process began or finished an erasure: a key read from the store
+    /// before one is not kept after it.
+    erasures: u64,
+}
+
+impl RecentCaseKeys {
+    fn new() -> RecentCaseKeys {
+        let capacity = std::num::NonZeroUsize::new(RECENT_CASE_KEYS).expect("not zero");
+        RecentCaseKeys {
+            current: lru::LruCache::new(capacity),
+            generations: lru::LruCache::new(capacity),
+            erasures: 0,
+        }
+    }
+
+    fn current(&mut self, tenant: &str, case: Uuid) -> Option<(i64, [u8; 32])> {
+        let key = (tenant.to_owned(), case);
+        match self.current.get(&key) {
+            Some((at, generation, k)) if at.elapsed() < CASE_KEY_FRESHNESS => {
+                Some((*generation, *k))
+            }
+            Some(_) => {
+                self.current.pop(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn generation(
+        &mut self,
+        tenant: &str,
+        case: Uuid,
+        generation: i64,
+    ) -> Option<Option<[u8; 32]>> {
+        let key = (tenant.to_owned(), case, generation);
+        match self.generations.get(&key) {
+            Some((at, k)) if at.elapsed() < CASE_KEY_FRESHNESS => Some(*k),
+            Some(_) => {
+                self.generations.pop(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn keep_current(
+        &mut self,
+        read: u64,
+        tenant: &str,
+        case: Uuid,
+        generation: i64,
+        key: [u8; 32],
+    ) {
+        if read != self.erasures {
+            return;
+        }
+        let at = std::time::Instant::now();
+        self.current
+            .put((tenant.to_owned(), case), (at, generation, key));
+        self.generations
+            .put((tenant.to_owned(), case, generation), (at, Some(key)));
+    }
+
+    fn keep_generation(
+        &mut self,
+        read: u64,
+        tenant: &str,
+        case: Uuid,
+        generation: i64,
+        key: Option<[u8; 32]>,
+    ) {
+        if read != self.erasures {
+            return;
+        }
+        self.generations.put(
+            (tenant.to_owned(), case, generation),
+            (std::time::Instant::now(), key),
+        );
+    }
+
+    fn forget_all(&mut self) {
+        self.erasures += 1;
+        self.current.clear();
+        self.generations.clear();
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -218,6 +326,7 @@ impl Vault {
         Ok(Vault {
             store,
             secrets: std::sync::Arc::default(),
+            case_keys: std::sync::Arc::new(std::sync::Mutex::new(RecentCaseKeys::new())),
         })
     }
 
@@ -409,13 +518,27 @@ impl Vault {
         case: Uuid,
         generation: i64,
     ) -> Result<Option<[u8; 32]>, PrivacyError> {
+        let read = {
+            let mut recent = self.recent_case_keys();
+            if let Some(key) = recent.generation(tenant, case, generation) {
+                return Ok(key);
+            }
+            recent.erasures
+        };
         let key: Option<Option<String>> = on_pool!(&self.store, pool => sqlx::query(
             "SELECT key FROM case_keys WHERE tenant = $1 AND case_id = $2 AND generation = $3")
             .bind(tenant).bind(case.to_string()).bind(generation).fetch_optional(pool).await?
             .map(|r| r.try_get(0)).transpose())?;
-        Ok(key
+        let key = key
             .flatten()
-            .and_then(|k| hex::decode(k).ok()?.try_into().ok()))
+            .and_then(|k| hex::decode(k).ok()?.try_into().ok());
+        self.recent_case_keys()
+            .keep_generation(read, tenant, case, generation, key);
+        Ok(key)
+    }
+
+    fn recent_case_keys(&self) -> std::sync::MutexGuard<'_, RecentCaseKeys> {
+        self.case_keys.lock().expect("recent case keys")
     }
 
     /// The key the case's texts are sealed under now, and its generation: the latest, or a new
@@ -425,6 +548,13 @@ impl Vault {
         tenant: &str,
         case: Uuid,
     ) -> Result<(i64, [u8; 32]), PrivacyError> {
+        let read = {
+            let mut recent = self.recent_case_keys();
+            if let Some(current) = recent.current(tenant, case) {
+                return Ok(current);
+            }
+            recent.erasures
+        };
         for _ in 0..3 {
             let latest: Option<(i64, Option<String>)> = on_pool!(&self.store, pool => sqlx::query(
                 "SELECT generation, key FROM case_keys WHERE tenant = $1 AND case_id = $2
@@ -434,6 +564,8 @@ impl Vault {
             let next = match latest {
                 Some((generation, Some(key))) => {
                     if let Some(key) = hex::decode(key).ok().and_then(|k| k.try_into().ok()) {
+                        self.recent_case_keys()
+                            .keep_current(read, tenant, case, generation, key);
                         return Ok((generation, key));
                     }
                     generation + 1
@@ -441,13 +573,20 @@ impl Vault {
                 Some((generation, None)) => generation + 1,
                 None => 1,
             };
-            // Another command may make the same generation first: then it is theirs we use.
-            on_pool!(&self.store, pool => sqlx::query(
+            // Another command may make the same generation first: then it is theirs we use,
+            // read on the next turn.
+            let key = random::<32>()?;
+            let made: Option<i64> = on_pool!(&self.store, pool => sqlx::query_scalar(
                 "INSERT INTO case_keys (tenant, case_id, generation, key, created_at)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING generation")
                 .bind(tenant).bind(case.to_string()).bind(next)
-                .bind(hex::encode(random::<32>()?)).bind(micros(Timestamp::now()))
-                .execute(pool).await.map(|r| r.rows_affected()))?;
+                .bind(hex::encode(key)).bind(micros(Timestamp::now()))
+                .fetch_optional(pool).await)?;
+            if made == Some(next) {
+                self.recent_case_keys()
+                    .keep_current(read, tenant, case, next, key);
+                return Ok((next, key));
+            }
         }
         Err(PrivacyError::CorruptText {
             case,
@@ -562,6 +701,9 @@ impl Vault {
     /// unreadable everywhere, and so do the free texts of every case that names them. Returns
     /// false when there was no key to destroy.
     pub async fn erase(&self, tenant: &str, person: PersonId) -> Result<bool, PrivacyError> {
+        // Forgotten before and after: no read in between, nor one that began before, keeps a key
+        // this destroys.
+        self.recent_case_keys().forget_all();
         let dropped = self.drop_key(tenant, person).await?;
         self.forget_index(tenant, person).await?;
         let cases: Vec<String> = on_pool!(&self.store, pool => sqlx::query_scalar(
@@ -588,6 +730,7 @@ impl Vault {
              ON CONFLICT DO NOTHING")
             .bind(tenant).bind(person.to_string()).bind(micros(Timestamp::now()))
             .execute(pool).await.map(|r| r.rows_affected()))?;
+        self.recent_case_keys().forget_all();
         self.scrub().await?;
         Ok(dropped > 0)
     }

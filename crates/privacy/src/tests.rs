@@ -247,3 +247,54 @@ async fn a_cases_texts_open_for_it_only_and_go_with_the_people_it_names() {
         .unwrap();
     assert_eq!(masked["note"], "后…");
 }
+
+/// Case keys are kept in memory for a moment; an erasure by another process on the same key
+/// store (`docket erase-person` while the server runs) reaches this one's reads and seals once
+/// that moment has passed.
+#[tokio::test]
+async fn an_erasure_by_another_process_reaches_the_keys_this_one_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Vault::open(dir.path().join("keys.sqlite")).await.unwrap();
+    let case = Uuid::now_v7();
+    let sealed = server
+        .seal_text("qinghe", case, "李四说楼道堆物")
+        .await
+        .unwrap();
+    assert_eq!(
+        server.unseal_text("qinghe", case, &sealed).await.unwrap(),
+        Some("李四说楼道堆物".to_owned())
+    );
+    let li = server
+        .seal("qinghe", &details("李四", Some("110105194912310038")))
+        .await
+        .unwrap();
+    server
+        .link_people("qinghe", case, &[li.person])
+        .await
+        .unwrap();
+
+    let command_line = Vault::open(dir.path().join("keys.sqlite")).await.unwrap();
+    assert!(command_line.erase("qinghe", li.person).await.unwrap());
+    tokio::time::sleep(CASE_KEY_FRESHNESS).await;
+    assert_eq!(
+        server.unseal_text("qinghe", case, &sealed).await.unwrap(),
+        None,
+        "the destroyed key is not used after the moment has passed"
+    );
+    let later = server
+        .seal_text("qinghe", case, "后来的记录")
+        .await
+        .unwrap();
+    assert_ne!(
+        later.split('.').nth(2),
+        sealed.split('.').nth(2),
+        "a later text goes under a new generation: {later}"
+    );
+    assert_eq!(
+        command_line
+            .unseal_text("qinghe", case, &later)
+            .await
+            .unwrap(),
+        Some("后来的记录".to_owned())
+    );
+}
