@@ -808,6 +808,9 @@ impl CaseState {
 
     /// How much of the people in the case a viewer of `role` (and `unit`) is shown.
     pub fn disclosure(&self, role: Role, unit: Option<&UnitId>) -> Disclosure {
+        if role == Role::ServiceAccount {
+            return Disclosure::Withheld;
+        }
         self.hooks().disclosure(role, unit)
     }
 

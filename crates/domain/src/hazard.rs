@@ -103,7 +103,7 @@ impl Action {
 kind::states_and_actions!();
 
 use Next::To;
-use Role::{GridWorker, Handler, Supervisor};
+use Role::{GridWorker, Handler, ServiceAccount, Supervisor};
 use Status::{Closed, Dismissed, Rectified, Rectifying, Reported, Verified};
 
 /// The hazard table of the domain brief, row for row.
@@ -111,7 +111,8 @@ pub const TABLE: &[Row<HazardTicket>] = &[
     Row {
         from: &[None],
         action: Action::Report,
-        who: &[GridWorker, Handler, Supervisor],
+        // A service account files what residents report (source: resident report).
+        who: &[GridWorker, Handler, Supervisor, ServiceAccount],
         to: To(Reported),
         guard: None,
     },
@@ -480,6 +481,12 @@ fn record(
                 MAX_SHORT_TEXT,
             )?;
             check_location(r.location.as_ref())?;
+            if ctx.role == ServiceAccount && r.source != Source::ResidentReport {
+                return Err(Refusal::invalid(
+                    "source",
+                    "a service account files what residents report: source resident-report",
+                ));
+            }
             HazardEvent::Reported {
                 community: r.community.clone(),
                 grid: r.grid.clone(),

@@ -111,7 +111,7 @@ impl Action {
 kind::states_and_actions!();
 
 use Next::{To, Unchanged};
-use Role::{GridWorker, Handler, PetitionOfficer, Supervisor};
+use Role::{GridWorker, Handler, PetitionOfficer, ServiceAccount, Supervisor};
 use Status::{Closed, Dispatched, InProgress, Received, Replied};
 
 /// The livelihood request table of the domain brief, row for row.
@@ -119,7 +119,7 @@ pub const TABLE: &[Row<LivelihoodRequest>] = &[
     Row {
         from: &[None],
         action: Action::Receive,
-        who: &[GridWorker, PetitionOfficer, Supervisor],
+        who: &[GridWorker, PetitionOfficer, Supervisor, ServiceAccount],
         to: To(Received),
         guard: None,
     },
@@ -175,7 +175,8 @@ pub const TABLE: &[Row<LivelihoodRequest>] = &[
     Row {
         from: &[Some(Replied)],
         action: Action::Rate,
-        who: &[GridWorker, PetitionOfficer],
+        // A service account passes on the rating the resident gave in the app.
+        who: &[GridWorker, PetitionOfficer, ServiceAccount],
         to: To(Closed),
         guard: None,
     },
@@ -702,6 +703,14 @@ fn record(
             optional_text("description", Some(&r.description), MAX_TEXT)?;
             optional_text("address", r.address.as_deref(), MAX_SHORT_TEXT)?;
             check_location(r.location.as_ref())?;
+            if ctx.role == ServiceAccount
+                && !matches!(r.channel, Channel::ResidentApp | Channel::Hotline)
+            {
+                return Err(Refusal::invalid(
+                    "channel",
+                    "a service account receives requests from residents' apps (resident-app) or the 12345 hotline (hotline)",
+                ));
+            }
             match (r.channel, r.hotline_order.as_deref()) {
                 (Channel::Hotline, None) => {
                     return Err(Refusal::invalid(

@@ -25,7 +25,9 @@ impl Reach {
     /// The reach of a role, with the unit and grids its token names.
     pub fn of(role: Role, unit: Option<&UnitId>, grids: &[GridId]) -> Reach {
         match role {
-            Role::Supervisor | Role::PetitionOfficer => Reach::Tenant,
+            // A service account follows the requests it may have filed, as a resident's app
+            // shows them: reads show it no one's personal data.
+            Role::Supervisor | Role::PetitionOfficer | Role::ServiceAccount => Reach::Tenant,
             Role::GridWorker if !grids.is_empty() => Reach::Grids(grids.to_vec()),
             Role::Handler | Role::Mediator => {
                 unit.map_or(Reach::Nothing, |u| Reach::Unit(u.clone()))

@@ -31,16 +31,21 @@ pub enum Role {
     Supervisor,
     /// 管理员: tenant set-up.
     Admin,
+    /// A system that files for residents (an Open311 app, a hotline bridge): files hazards
+    /// residents report and livelihood requests from their apps, and passes on their rating.
+    /// It sees no one's personal data.
+    ServiceAccount,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::GridWorker,
         Role::Mediator,
         Role::PetitionOfficer,
         Role::Handler,
         Role::Supervisor,
         Role::Admin,
+        Role::ServiceAccount,
     ];
 
     /// Whether people of this role act for a unit (a handler's 责任单位, a mediator's room),
@@ -48,7 +53,11 @@ impl Role {
     pub fn acts_for_a_unit(self) -> bool {
         match self {
             Role::Handler | Role::Mediator => true,
-            Role::GridWorker | Role::PetitionOfficer | Role::Supervisor | Role::Admin => false,
+            Role::GridWorker
+            | Role::PetitionOfficer
+            | Role::Supervisor
+            | Role::Admin
+            | Role::ServiceAccount => false,
         }
     }
 
@@ -60,6 +69,7 @@ impl Role {
             Role::Handler => "handler",
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
+            Role::ServiceAccount => "service_account",
         }
     }
 }
@@ -73,7 +83,7 @@ impl fmt::Display for Role {
 /// The role named is not one of Docket's roles.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown role {0:?}; roles are grid_worker, mediator, petition_officer, handler, supervisor, admin"
+    "unknown role {0:?}; roles are grid_worker, mediator, petition_officer, handler, supervisor, admin, service_account"
 )]
 pub struct UnknownRole(pub String);
 

@@ -137,6 +137,40 @@ fn handlers_and_supervisors_report_too_but_not_mediators() {
 }
 
 #[test]
+fn a_service_account_files_what_residents_report_and_nothing_else() {
+    let mut r = report(Severity::General);
+    r.source = Source::ResidentReport;
+    let mut filed = reported(Severity::General);
+    if let HazardEvent::Reported { source, .. } = &mut filed {
+        *source = Source::ResidentReport;
+    }
+    given([])
+        .when(Role::ServiceAccount, HazardCommand::Report(r))
+        .then([filed]);
+    given([])
+        .when(
+            Role::ServiceAccount,
+            HazardCommand::Report(report(Severity::General)),
+        )
+        .then_invalid("source");
+    given([reported(Severity::General)])
+        .when(
+            Role::ServiceAccount,
+            HazardCommand::Verify(Verify {
+                severity: Severity::General,
+                responsible_party: "业主".to_owned(),
+                note: None,
+            }),
+        )
+        .then_refused(not_for_role(
+            "reported",
+            Action::Verify,
+            Role::ServiceAccount,
+            &[],
+        ));
+}
+
+#[test]
 fn a_report_needs_a_title() {
     let mut r = report(Severity::General);
     r.title = "   ".to_owned();
@@ -568,7 +602,7 @@ fn a_grid_worker_does_not_reinspect() {
 fn expected_allowed(status: Option<Status>, role: Role) -> Vec<&'static str> {
     use Role::*;
     let rows: &[(&str, &[Role])] = match status {
-        None => &[("report", &[GridWorker, Handler, Supervisor])],
+        None => &[("report", &[GridWorker, Handler, Supervisor, ServiceAccount])],
         Some(Status::Reported) => &[
             ("verify", &[Handler, Supervisor]),
             ("dismiss", &[Handler, Supervisor]),

@@ -1367,6 +1367,45 @@ fn a_closed_request_is_resolved_only_when_the_reply_said_so() {
 }
 
 #[test]
+fn a_service_account_receives_from_apps_and_the_hotline_and_passes_on_the_rating() {
+    let mut app = receive(Urgency::General);
+    app.channel = Channel::ResidentApp;
+    app.hotline_order = None;
+    given([])
+        .when(
+            Role::ServiceAccount,
+            LivelihoodCommand::Receive(app.clone()),
+        )
+        .then([received_from(app, now())]);
+    given([])
+        .when(
+            Role::ServiceAccount,
+            LivelihoodCommand::Receive(receive(Urgency::General)),
+        )
+        .then([received(Urgency::General)]);
+    let mut walk_in = receive(Urgency::General);
+    walk_in.channel = Channel::WalkIn;
+    walk_in.hotline_order = None;
+    given([])
+        .when(Role::ServiceAccount, LivelihoodCommand::Receive(walk_in))
+        .then_invalid("channel");
+    given(replied_with(ReplyResult::Resolved))
+        .when(Role::ServiceAccount, rate_cmd(Satisfaction::Satisfied))
+        .then([rated(Satisfaction::Satisfied)]);
+    given([received(Urgency::General)])
+        .when(
+            Role::ServiceAccount,
+            dispatch_cmd("qinghe-market".parse().unwrap(), vec![]),
+        )
+        .then_refused(not_for_role(
+            "received",
+            Action::Dispatch,
+            Role::ServiceAccount,
+            &[],
+        ));
+}
+
+#[test]
 fn supervisors_and_handlers_do_not_rate() {
     for role in [Role::Supervisor, Role::Handler] {
         given(replied_with(ReplyResult::Resolved))
@@ -1807,7 +1846,10 @@ fn allowed_actions_follow_the_table_and_its_guards() {
     expect_allowed(
         &[],
         now(),
-        &[("receive", &[GridWorker, PetitionOfficer, Supervisor])],
+        &[(
+            "receive",
+            &[GridWorker, PetitionOfficer, Supervisor, ServiceAccount],
+        )],
     );
     expect_allowed(
         &[received(Urgency::General)],
@@ -1851,13 +1893,13 @@ fn allowed_actions_follow_the_table_and_its_guards() {
     expect_allowed(
         &replied_with(ReplyResult::Resolved),
         now(),
-        &[("rate", &[GridWorker, PetitionOfficer])],
+        &[("rate", &[GridWorker, PetitionOfficer, ServiceAccount])],
     );
     expect_allowed(
         &replied_with(ReplyResult::Resolved),
         rate_by(),
         &[
-            ("rate", &[GridWorker, PetitionOfficer]),
+            ("rate", &[GridWorker, PetitionOfficer, ServiceAccount]),
             ("close-unrated", officers),
         ],
     );
