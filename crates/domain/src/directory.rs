@@ -11,7 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::evidence::required_text;
+use crate::evidence::{Location, check_location, required_text};
 use crate::record;
 use crate::{
     CaseKind, CategoryId, CommunityId, DirectoryLookup, GridId, InvalidInput, Named, Refusal,
@@ -115,13 +115,44 @@ pub struct Community {
 }
 
 /// A grid (网格): each is in exactly one community.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Grid {
     pub id: GridId,
     pub name: String,
     pub community: CommunityId,
     #[serde(default)]
     pub retired: bool,
+    /// Its area on the map, as a polygon's corners in order (none: not drawn): a resident's
+    /// report from a point within it is filed in this grid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub area: Vec<Location>,
+}
+
+impl Grid {
+    /// Whether `point` lies within the grid's area (never, without one): the even-odd rule, on
+    /// latitude and longitude as plane coordinates, which at a grid's size is exact enough.
+    pub fn covers(&self, point: &Location) -> bool {
+        let (x, y) = (point.longitude, point.latitude);
+        let corners = &self.area;
+        if corners.len() < 3 {
+            return false;
+        }
+        let mut inside = false;
+        let mut previous = corners[corners.len() - 1];
+        for corner in corners {
+            let (xi, yi, xj, yj) = (
+                corner.longitude,
+                corner.latitude,
+                previous.longitude,
+                previous.latitude,
+            );
+            if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
+                inside = !inside;
+            }
+            previous = *corner;
+        }
+        inside
+    }
 }
 
 /// A unit cases are routed to: an office, the mediation room, a responsible unit (责任单位).
@@ -145,10 +176,14 @@ pub struct Category {
     pub name: String,
     #[serde(default)]
     pub retired: bool,
+    /// What residents are told when they file in this category (Open311's `service_notice`):
+    /// how long it takes, who comes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 /// The tenant's directory as its events have made it. Empty until seeded or kept.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Directory {
     communities: BTreeMap<CommunityId, Community>,
     grids: BTreeMap<GridId, Grid>,
@@ -505,7 +540,34 @@ pub enum DirectoryCommand {
     AddCategory(NamedCategory),
     RenameCategory(NamedCategory),
     RetireCategory(CategoryKey),
+    SetGridArea(SetGridArea),
+    SetCategoryNotice(SetCategoryNotice),
 }
+
+/// Draws a grid's area: its corners in order (at least three), or none to take it off the map.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = directory::SetGridArea)]
+#[serde(deny_unknown_fields)]
+pub struct SetGridArea {
+    pub id: GridId,
+    pub area: Vec<Location>,
+}
+
+/// What residents are told when they file in a category; none, or blank, takes it away.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = directory::SetCategoryNotice)]
+#[serde(deny_unknown_fields)]
+pub struct SetCategoryNotice {
+    pub kind: CaseKind,
+    pub id: CategoryId,
+    #[serde(default)]
+    pub notice: Option<String>,
+}
+
+/// The most corners a grid's area has.
+pub const MAX_AREA_CORNERS: usize = 1000;
+/// The longest notice a category gives.
+pub const MAX_NOTICE: usize = 500;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = directory::AddCommunity)]
@@ -602,7 +664,7 @@ pub struct CategoryKey {
 
 impl DirectoryCommand {
     /// Every action, as the commands are named.
-    pub const ACTIONS: [&'static str; 14] = [
+    pub const ACTIONS: [&'static str; 16] = [
         "add-community",
         "rename-community",
         "set-community-units",
@@ -617,6 +679,8 @@ impl DirectoryCommand {
         "add-category",
         "rename-category",
         "retire-category",
+        "set-grid-area",
+        "set-category-notice",
     ];
 
     pub fn action(&self) -> &'static str {
@@ -635,6 +699,8 @@ impl DirectoryCommand {
             DirectoryCommand::AddCategory(_) => 11,
             DirectoryCommand::RenameCategory(_) => 12,
             DirectoryCommand::RetireCategory(_) => 13,
+            DirectoryCommand::SetGridArea(_) => 14,
+            DirectoryCommand::SetCategoryNotice(_) => 15,
         };
         Self::ACTIONS[index]
     }
@@ -723,6 +789,15 @@ pub enum DirectoryEvent {
     CategoryRetired {
         kind: CaseKind,
         id: CategoryId,
+    },
+    GridAreaSet {
+        id: GridId,
+        area: Vec<Location>,
+    },
+    CategoryNoticeSet {
+        kind: CaseKind,
+        id: CategoryId,
+        notice: Option<String>,
     },
     /// A whole starting directory at once: what a data directory's cases already used, when it
     /// is upgraded, or the demo's. Never decided from a command: see [`seed`] and
@@ -950,6 +1025,57 @@ pub fn decide(
                 id: c.id.clone(),
             }
         }
+        C::SetGridArea(g) => {
+            in_service(&d.grids, "grid", "id", &g.id)?;
+            if !g.area.is_empty() && g.area.len() < 3 {
+                return refuse(
+                    "area",
+                    "an area has at least three corners, or none".to_owned(),
+                );
+            }
+            if g.area.len() > MAX_AREA_CORNERS {
+                return refuse(
+                    "area",
+                    format!("an area has at most {MAX_AREA_CORNERS} corners"),
+                );
+            }
+            for corner in &g.area {
+                check_location(Some(corner)).map_err(|_| {
+                    Refusal::invalid(
+                        "area",
+                        "each corner's latitude is within -90 to 90 and longitude within -180 to 180",
+                    )
+                })?;
+            }
+            E::GridAreaSet {
+                id: g.id.clone(),
+                area: g.area.clone(),
+            }
+        }
+        C::SetCategoryNotice(c) => {
+            let what = format!("{} category", c.kind);
+            in_service(d.kind_categories(c.kind), &what, "id", &c.id)?;
+            let notice = c
+                .notice
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned);
+            if notice
+                .as_ref()
+                .is_some_and(|n| n.chars().count() > MAX_NOTICE)
+            {
+                return refuse(
+                    "notice",
+                    format!("a notice is at most {MAX_NOTICE} characters"),
+                );
+            }
+            E::CategoryNoticeSet {
+                kind: c.kind,
+                id: c.id.clone(),
+                notice,
+            }
+        }
     };
     Ok(vec![event])
 }
@@ -1065,6 +1191,7 @@ pub fn evolve(directory: Directory, event: &DirectoryEvent) -> Result<Directory,
                 name: name.clone(),
                 community: community.clone(),
                 retired: false,
+                area: Vec::new(),
             };
             insert(&mut d.grids, id.clone(), grid, "a grid added twice")?;
         }
@@ -1104,12 +1231,17 @@ pub fn evolve(directory: Directory, event: &DirectoryEvent) -> Result<Directory,
                 id: id.clone(),
                 name: name.clone(),
                 retired: false,
+                notice: None,
             };
             let map = d.categories.entry(*kind).or_default();
             insert(map, id.clone(), category, "a category added twice")?;
         }
         E::CategoryRenamed { kind, id, name } => d.category_mut(*kind, id)?.name = name.clone(),
         E::CategoryRetired { kind, id } => d.category_mut(*kind, id)?.retired = true,
+        E::GridAreaSet { id, area } => get_mut(&mut d.grids, id, UNKNOWN_GRID)?.area = area.clone(),
+        E::CategoryNoticeSet { kind, id, notice } => {
+            d.category_mut(*kind, id)?.notice = notice.clone();
+        }
         E::Seeded {
             communities,
             grids,
@@ -1185,6 +1317,7 @@ pub fn seed_from_use(
             id,
             community,
             retired: false,
+            area: Vec::new(),
         });
     }
     for id in units {
@@ -1215,6 +1348,7 @@ pub fn seed_from_use(
             id,
             name,
             retired: false,
+            notice: None,
         });
     }
     seed(d)

@@ -225,7 +225,38 @@ fn one_of_each() -> Vec<DirectoryCommand> {
         C::AddCategory(category(CaseKind::Dispute, "parking")),
         C::RenameCategory(category(CaseKind::Hazard, "gas")),
         retire_category(CaseKind::Hazard, "gas"),
+        set_area("qinghe-01", square()),
+        set_notice(CaseKind::Hazard, "fire", Some("工作人员两小时内上门")),
     ]
+}
+
+fn point(latitude: f64, longitude: f64) -> Location {
+    Location {
+        latitude,
+        longitude,
+    }
+}
+
+/// A square around 清河 of about a kilometre.
+fn square() -> Vec<Location> {
+    vec![
+        point(40.030, 116.320),
+        point(40.030, 116.330),
+        point(40.040, 116.330),
+        point(40.040, 116.320),
+    ]
+}
+
+fn set_area(grid: &str, area: Vec<Location>) -> DirectoryCommand {
+    DirectoryCommand::SetGridArea(SetGridArea { id: id(grid), area })
+}
+
+fn set_notice(kind: CaseKind, category: &str, notice: Option<&str>) -> DirectoryCommand {
+    DirectoryCommand::SetCategoryNotice(SetCategoryNotice {
+        kind,
+        id: id(category),
+        notice: notice.map(str::to_owned),
+    })
 }
 
 // ---- who keeps the directory ----
@@ -1037,6 +1068,7 @@ fn replay_refuses_only_what_cannot_be_replayed() {
                 name: "安宁一网格".to_owned(),
                 community: id("anning"),
                 retired: false,
+                area: Vec::new(),
             }],
             units: vec![],
             categories: vec![],
@@ -1262,4 +1294,116 @@ proptest! {
             prop_assert_eq!(&replayed, &directory);
         }
     }
+}
+
+// ---- areas and notices, for residents' reports ----
+
+#[test]
+fn a_grid_drawn_on_the_map_covers_the_points_within_its_area() {
+    given(qinghe())
+        .admin(set_area("qinghe-01", square()))
+        .then([DirectoryEvent::GridAreaSet {
+            id: id("qinghe-01"),
+            area: square(),
+        }]);
+    let d = replay(&with(
+        qinghe(),
+        [DirectoryEvent::GridAreaSet {
+            id: id("qinghe-01"),
+            area: square(),
+        }],
+    ));
+    let grid = d.grid(&id("qinghe-01")).unwrap();
+    assert!(grid.covers(&point(40.035, 116.325)));
+    assert!(!grid.covers(&point(40.045, 116.325)), "north of it");
+    assert!(!grid.covers(&point(40.035, 116.335)), "east of it");
+    // An L-shaped area: the notch is outside.
+    let mut l_shape = d.grid(&id("qinghe-01")).unwrap().clone();
+    l_shape.area = vec![
+        point(0.0, 0.0),
+        point(0.0, 2.0),
+        point(1.0, 2.0),
+        point(1.0, 1.0),
+        point(2.0, 1.0),
+        point(2.0, 0.0),
+    ];
+    assert!(l_shape.covers(&point(0.5, 1.5)));
+    assert!(l_shape.covers(&point(1.5, 0.5)));
+    assert!(!l_shape.covers(&point(1.5, 1.5)), "the notch");
+    // Without an area, a grid covers nothing.
+    assert!(
+        !replay(&qinghe())
+            .grid(&id("qinghe-01"))
+            .unwrap()
+            .covers(&point(40.035, 116.325))
+    );
+}
+
+#[test]
+fn an_area_has_three_corners_or_none_each_on_the_globe() {
+    given(qinghe())
+        .admin(set_area("qinghe-01", square()[..2].to_vec()))
+        .then_invalid("area");
+    given(qinghe())
+        .admin(set_area(
+            "qinghe-01",
+            vec![point(95.0, 1.0), point(1.0, 1.0), point(1.0, 2.0)],
+        ))
+        .then_invalid("area");
+    given(qinghe())
+        .admin(set_area("qinghe-09", square()))
+        .then_invalid("id");
+    given(qinghe())
+        .admin(set_area("qinghe-01", Vec::new()))
+        .then([DirectoryEvent::GridAreaSet {
+            id: id("qinghe-01"),
+            area: Vec::new(),
+        }]);
+}
+
+#[test]
+fn a_category_tells_residents_what_to_expect() {
+    given(qinghe())
+        .admin(set_notice(
+            CaseKind::Hazard,
+            "fire",
+            Some("  工作人员两小时内上门 "),
+        ))
+        .then([DirectoryEvent::CategoryNoticeSet {
+            kind: CaseKind::Hazard,
+            id: id("fire"),
+            notice: Some("工作人员两小时内上门".to_owned()),
+        }]);
+    given(qinghe())
+        .admin(set_notice(CaseKind::Hazard, "fire", Some(" ")))
+        .then([DirectoryEvent::CategoryNoticeSet {
+            kind: CaseKind::Hazard,
+            id: id("fire"),
+            notice: None,
+        }]);
+    given(qinghe())
+        .admin(set_notice(
+            CaseKind::Hazard,
+            "fire",
+            Some(&"长".repeat(MAX_NOTICE + 1)),
+        ))
+        .then_invalid("notice");
+    given(qinghe())
+        .admin(set_notice(CaseKind::Dispute, "fire", Some("x")))
+        .then_invalid("id");
+    let d = replay(&with(
+        qinghe(),
+        [DirectoryEvent::CategoryNoticeSet {
+            kind: CaseKind::Hazard,
+            id: id("fire"),
+            notice: Some("两小时内上门".to_owned()),
+        }],
+    ));
+    assert_eq!(
+        d.category(CaseKind::Hazard, &id("fire"))
+            .unwrap()
+            .notice
+            .as_deref(),
+        Some("两小时内上门")
+    );
 }
