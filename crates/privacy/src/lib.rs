@@ -206,7 +206,35 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS case_people (
         tenant TEXT NOT NULL, person TEXT NOT NULL, case_id TEXT NOT NULL,
         PRIMARY KEY (tenant, person, case_id))",
+    // The keys residents' apps file with (Open311's `api_key`): kept as their SHA-256 only.
+    "CREATE TABLE IF NOT EXISTS api_keys (
+        id TEXT NOT NULL PRIMARY KEY, tenant TEXT NOT NULL, name TEXT NOT NULL,
+        community TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL,
+        revoked_at BIGINT)",
 ];
+
+/// How an API key begins, so that one found in a log or a paste is recognised for what it is.
+pub const API_KEY_PREFIX: &str = "dk311_";
+
+/// An app's API key as the vault keeps it: never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub tenant: String,
+    /// The app it was issued to.
+    pub name: String,
+    /// The community its reports go to when their place is in no grid of the tenant.
+    pub community: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// The hash an API key is kept and found by. A key is 32 random bytes, so a plain SHA-256 is
+/// enough: there is nothing to guess.
+fn api_key_hash(key: &str) -> String {
+    use sha2::Digest;
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
 
 /// What a read shows in place of a text whose case key is destroyed (a person it names erased).
 pub const ERASED_TEXT: &str = "[erased]";
@@ -773,6 +801,64 @@ impl Vault {
         Ok(())
     }
 
+    /// Issues an API key to an app of `tenant`: returns what is kept, and the key, which is
+    /// shown this once and kept nowhere.
+    pub async fn create_api_key(
+        &self,
+        tenant: &str,
+        name: &str,
+        community: &str,
+    ) -> Result<(ApiKey, String), PrivacyError> {
+        let key = format!(
+            "{API_KEY_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(random::<32>()?)
+        );
+        let issued = ApiKey {
+            id: Uuid::now_v7(),
+            tenant: tenant.to_owned(),
+            name: name.to_owned(),
+            community: community.to_owned(),
+            // Kept to the microsecond, as the store keeps it.
+            created_at: Timestamp::from_microsecond(micros(Timestamp::now())).unwrap_or_default(),
+            revoked_at: None,
+        };
+        on_pool!(&self.store, pool => sqlx::query(
+            "INSERT INTO api_keys (id, tenant, name, community, key_hash, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(issued.id.to_string()).bind(tenant).bind(name).bind(community)
+            .bind(api_key_hash(&key)).bind(micros(issued.created_at))
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok((issued, key))
+    }
+
+    /// The API key an app presented, revoked or not; `None` for a key never issued.
+    pub async fn api_key(&self, key: &str) -> Result<Option<ApiKey>, PrivacyError> {
+        let rows = on_pool!(&self.store, pool => api_key_rows(sqlx::query(
+            "SELECT id, tenant, name, community, created_at, revoked_at FROM api_keys
+             WHERE key_hash = $1")
+            .bind(api_key_hash(key.trim())).fetch_all(pool).await?))?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// The tenant's API keys, revoked ones too, oldest first.
+    pub async fn api_keys(&self, tenant: &str) -> Result<Vec<ApiKey>, PrivacyError> {
+        on_pool!(&self.store, pool => api_key_rows(sqlx::query(
+            "SELECT id, tenant, name, community, created_at, revoked_at FROM api_keys
+             WHERE tenant = $1 ORDER BY created_at, id")
+            .bind(tenant).fetch_all(pool).await?))
+    }
+
+    /// Revokes one of the tenant's API keys: false when it has no such key, or it was revoked
+    /// already.
+    pub async fn revoke_api_key(&self, tenant: &str, id: Uuid) -> Result<bool, PrivacyError> {
+        Ok(on_pool!(&self.store, pool => sqlx::query(
+            "UPDATE api_keys SET revoked_at = $3
+             WHERE tenant = $1 AND id = $2 AND revoked_at IS NULL")
+            .bind(tenant).bind(id.to_string()).bind(micros(Timestamp::now()))
+            .execute(pool).await?.rows_affected())
+            == 1)
+    }
+
     /// Records views of personal data in clear.
     pub async fn record_views(&self, views: &[View]) -> Result<(), PrivacyError> {
         for v in views {
@@ -855,6 +941,31 @@ impl Vault {
         shown.dedup();
         Ok(shown)
     }
+}
+
+fn api_key_rows<R: Row>(rows: Vec<R>) -> Result<Vec<ApiKey>, PrivacyError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let at = |micros: i64| Timestamp::from_microsecond(micros).unwrap_or_default();
+    rows.iter()
+        .map(|r| {
+            let id: String = r.try_get(0)?;
+            Ok(ApiKey {
+                id: id
+                    .parse()
+                    .map_err(|e: uuid::Error| PrivacyError::Store(sqlx::Error::Decode(e.into())))?,
+                tenant: r.try_get(1)?,
+                name: r.try_get(2)?,
+                community: r.try_get(3)?,
+                created_at: at(r.try_get(4)?),
+                revoked_at: r.try_get::<Option<i64>, _>(5)?.map(at),
+            })
+        })
+        .collect()
 }
 
 /// The strings in `value` that are sealed texts.

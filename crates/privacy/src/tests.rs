@@ -298,3 +298,42 @@ async fn an_erasure_by_another_process_reaches_the_keys_this_one_keeps() {
         Some("后来的记录".to_owned())
     );
 }
+
+/// An app's API key is shown once, found again by the key, kept only as its hash, and refused
+/// once revoked.
+#[tokio::test]
+async fn api_keys_are_kept_hashed_found_by_the_key_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = Vault::open(dir.path().join("keys.sqlite")).await.unwrap();
+    let (issued, key) = vault
+        .create_api_key("qinghe", "清河随手拍", "qinghe")
+        .await
+        .unwrap();
+    assert!(key.starts_with(API_KEY_PREFIX), "{key}");
+    assert_eq!(vault.api_key(&key).await.unwrap(), Some(issued.clone()));
+    assert_eq!(vault.api_key("dk311_not-a-key").await.unwrap(), None);
+    assert_eq!(
+        vault.api_keys("qinghe").await.unwrap(),
+        vec![issued.clone()]
+    );
+    assert!(vault.api_keys("elsewhere").await.unwrap().is_empty());
+
+    assert!(!vault.revoke_api_key("elsewhere", issued.id).await.unwrap());
+    assert!(vault.revoke_api_key("qinghe", issued.id).await.unwrap());
+    assert!(
+        !vault.revoke_api_key("qinghe", issued.id).await.unwrap(),
+        "once"
+    );
+    let revoked = vault.api_key(&key).await.unwrap().unwrap();
+    assert!(revoked.revoked_at.is_some());
+
+    drop(vault);
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let secret = key.strip_prefix(API_KEY_PREFIX).unwrap().as_bytes();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret),
+            "the key is in clear in the key store"
+        );
+    }
+}

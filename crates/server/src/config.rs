@@ -142,6 +142,47 @@ pub(crate) struct EraseArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct ApiKeyArgs {
+    #[command(subcommand)]
+    pub(crate) command: ApiKeyCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum ApiKeyCommand {
+    /// Issue a key to an app: it files residents' reports through Open311 for the tenant as a
+    /// service account. The key is printed once and kept only as its hash.
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, env = "DOCKET_TENANT", default_value = "demo")]
+        tenant: String,
+        /// The app's name, as the tenant's admin knows it.
+        #[arg(long)]
+        name: String,
+        /// The community its reports go to (to its intake unit) when their place is in no
+        /// grid's area.
+        #[arg(long)]
+        community: String,
+    },
+    /// List the tenant's keys (never the keys themselves), revoked ones marked.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, env = "DOCKET_TENANT", default_value = "demo")]
+        tenant: String,
+    },
+    /// Revoke a key: the app's next request is refused (403).
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, env = "DOCKET_TENANT", default_value = "demo")]
+        tenant: String,
+        /// The key's id, as `create` and `list` print it.
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct TokenArgs {
     #[command(flatten)]
     pub(crate) data: DataArgs,

@@ -22,8 +22,8 @@ use docket_projections::{Projector, ReadModel, Target};
 use tokio::sync::watch;
 
 use crate::config::{
-    DataDir, DemoArgs, EraseArgs, ExportChainArgs, LogFormat, RebuildArgs, RepairArgs, ServeArgs,
-    StoreArgs, TokenArgs, TokenCheckArgs, VerifyArgs,
+    ApiKeyArgs, ApiKeyCommand, DataDir, DemoArgs, EraseArgs, ExportChainArgs, LogFormat,
+    RebuildArgs, RepairArgs, ServeArgs, StoreArgs, TokenArgs, TokenCheckArgs, VerifyArgs,
 };
 
 /// mimalloc rather than glibc's malloc: under load, glibc's allocation and freeing across the
@@ -58,6 +58,8 @@ enum Command {
     /// Erase a person's personal data by destroying their key: the log keeps its commits and
     /// hash chains, the person's name, ID number, phone and address become unreadable everywhere.
     ErasePerson(EraseArgs),
+    /// Issue, list and revoke the API keys residents' apps file through Open311 with.
+    ApiKey(ApiKeyArgs),
     /// Verify the log and the read model: every case's hash chain and version sequence, the
     /// global order, and every row of the read model (the figures supervisors see included)
     /// against a recount from the log. Exits non-zero and names each mismatch if any.
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
         Command::Rebuild(args) => rebuild::run(args),
         Command::Repair(args) => rebuild::repair(args),
         Command::ErasePerson(args) => erase_person(args),
+        Command::ApiKey(args) => api_key(args),
         Command::Verify(args) => verify::run(args),
         Command::ExportChain(args) => verify::export_chain(args),
         Command::Demo(args) => demo::run(args),
@@ -234,6 +237,70 @@ fn erase_person(args: EraseArgs) -> Result<(), Box<dyn std::error::Error>> {
             println!("erased person {person} of tenant {tenant}: their key is destroyed");
         } else {
             println!("person {person} of tenant {tenant} has no key: nothing to erase (already erased?)");
+        }
+        Ok::<(), BoxError>(())
+    })
+    .map_err(|e| e as Box<dyn std::error::Error>)
+}
+
+fn api_key(args: ApiKeyArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        async fn vault(store: &StoreArgs) -> Result<Vault, BoxError> {
+            let dir = DataDir::create(&store.data.data_dir)?;
+            open_vault(store, &dir).await
+        }
+        match args.command {
+            ApiKeyCommand::Create {
+                store,
+                tenant,
+                name,
+                community,
+            } => {
+                let tenant: docket_domain::TenantId = tenant.parse()?;
+                let community: docket_domain::CommunityId = community
+                    .parse()
+                    .map_err(|e| format!("--community {community:?}: {e}"))?;
+                if name.trim().is_empty() || name.chars().count() > 100 {
+                    return Err("--name: the app's name, 1 to 100 characters".into());
+                }
+                let (issued, key) = vault(&store)
+                    .await?
+                    .create_api_key(tenant.as_str(), name.trim(), community.as_str())
+                    .await?;
+                eprintln!(
+                    "docket: issued key {} to {:?} of tenant {}; its reports outside every grid go to community {}. \
+                     The key is printed once, below, and kept only as its hash.",
+                    issued.id, issued.name, issued.tenant, issued.community
+                );
+                println!("{key}");
+            }
+            ApiKeyCommand::List { store, tenant } => {
+                let tenant: docket_domain::TenantId = tenant.parse()?;
+                for k in vault(&store).await?.api_keys(tenant.as_str()).await? {
+                    let state = k
+                        .revoked_at
+                        .map_or_else(|| "active".to_owned(), |at| format!("revoked {at}"));
+                    println!(
+                        "{}\t{}\tcommunity {}\tissued {}\t{state}",
+                        k.id, k.name, k.community, k.created_at
+                    );
+                }
+            }
+            ApiKeyCommand::Revoke { store, tenant, id } => {
+                let tenant: docket_domain::TenantId = tenant.parse()?;
+                let id: uuid::Uuid = id.parse().map_err(|e| format!("{id:?} is not a key id: {e}"))?;
+                if vault(&store).await?.revoke_api_key(tenant.as_str(), id).await? {
+                    println!("revoked key {id} of tenant {tenant}");
+                } else {
+                    return Err(format!(
+                        "tenant {tenant} has no active key {id} (see `docket api-key list`)"
+                    )
+                    .into());
+                }
+            }
         }
         Ok::<(), BoxError>(())
     })
