@@ -270,6 +270,7 @@ impl Party {
                 id_number: self.id_number.clone(),
                 phone: self.phone.clone(),
                 address: self.address.clone(),
+                email: None,
             }),
         }
     }

@@ -731,6 +731,19 @@ fn record(
                     p.phone.as_deref(),
                     p.address.as_deref(),
                 )?;
+                if let Some(email) = p.email.as_deref() {
+                    let (local, domain) = email.split_once('@').unwrap_or_default();
+                    if local.is_empty()
+                        || !domain.contains('.')
+                        || email.chars().count() > 254
+                        || email.chars().any(char::is_whitespace)
+                    {
+                        return Err(Refusal::invalid(
+                            "requester",
+                            "email must be an address such as name@example.cn, at most 254 characters",
+                        ));
+                    }
+                }
             }
             LivelihoodEvent::Received {
                 community: r.community.clone(),

@@ -97,6 +97,9 @@ pub struct PersonalDetails {
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// An email address, as a resident's app gives it (Open311).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 /// A person's details sealed with the person's own key: what the log holds.
@@ -172,6 +175,17 @@ pub fn mask_address(address: &str) -> String {
     format!("{keep}***")
 }
 
+/// An email address masked: its first character and its domain (`z***@example.cn`).
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "*".repeat(email.chars().count()),
+    }
+}
+
 impl PersonalDetails {
     /// The details as a viewer who may not see them in clear is shown them.
     pub fn masked(&self) -> PersonalDetails {
@@ -180,6 +194,7 @@ impl PersonalDetails {
             id_number: self.id_number.as_deref().map(mask_number),
             phone: self.phone.as_deref().map(mask_number),
             address: self.address.as_deref().map(mask_address),
+            email: self.email.as_deref().map(mask_email),
         }
     }
 }

@@ -381,6 +381,7 @@ impl Petitioner {
             id_number: self.id_number.clone(),
             phone: self.phone.clone(),
             address: self.address.clone(),
+            email: None,
         })
     }
 }

@@ -6,6 +6,7 @@ fn details(name: &str, id_number: Option<&str>) -> PersonalDetails {
         id_number: id_number.map(str::to_owned),
         phone: Some("13812345678".to_owned()),
         address: Some("北京市海淀区清河路12号".to_owned()),
+        email: None,
     }
 }
 

@@ -73,6 +73,7 @@ fn requester() -> PersonalDetails {
         id_number: None,
         phone: Some("13800000000".to_owned()),
         address: Some("清河小区 5 号楼".to_owned()),
+        email: None,
     }
 }
 

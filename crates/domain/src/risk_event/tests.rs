@@ -48,6 +48,7 @@ fn person(name: &str) -> PersonalDetails {
         id_number: Some("110105198001011238".to_owned()),
         phone: Some("138-0000-0000".to_owned()),
         address: None,
+        email: None,
     }
 }
 
@@ -268,6 +269,7 @@ fn the_people_are_recorded_in_clear_with_trimmed_names_and_the_title_trimmed() {
             id_number: None,
             phone: Some("13800000000".to_owned()),
             address: Some("清河小区 2 号楼".to_owned()),
+            email: None,
         },
         person("丁二"),
     ];
@@ -289,6 +291,7 @@ fn the_people_are_recorded_in_clear_with_trimmed_names_and_the_title_trimmed() {
                 id_number: None,
                 phone: Some("13800000000".to_owned()),
                 address: Some("清河小区 2 号楼".to_owned()),
+                email: None,
             }),
             Personal::Clear(person("丁二")),
         ]
