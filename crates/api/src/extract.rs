@@ -131,7 +131,7 @@ impl RateLimiter {
         }
     }
 
-    fn check(&self, actor: &Actor) -> Result<(), ApiError> {
+    pub(crate) fn check(&self, actor: &Actor) -> Result<(), ApiError> {
         let key = format!("{}/{}", actor.tenant, actor.id);
         let verdict = self.limiter.check_key(&key);
         // Forget idle holders now and then, so the table does not grow without end.

@@ -9,6 +9,7 @@ mod events;
 mod extract;
 mod filters;
 pub mod metrics;
+pub mod open311;
 pub mod openapi;
 mod persons;
 mod problem;
@@ -207,6 +208,7 @@ routes! {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     routes(Router::new())
+        .merge(open311::routes())
         .merge(openapi::docs())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -65,13 +65,22 @@ pub const CASE_KEY_FRESHNESS: std::time::Duration = std::time::Duration::from_se
 /// How many cases' keys are kept; the one used least recently goes first.
 const RECENT_CASE_KEYS: usize = 4096;
 
+/// A case key as the store gave it, and when.
+type ReadKey<K> = (std::time::Instant, K);
+/// A case's key, by tenant and case.
+type CaseKey = (String, Uuid);
+/// One generation of a case's key, by tenant, case and generation.
+type GenerationKey = (String, Uuid, i64);
+/// A key: 32 bytes.
+type Key = [u8; 32];
+
 /// Case keys as the store last gave them, each with when it was read.
 #[derive(Debug)]
 struct RecentCaseKeys {
     /// Each case's current generation and key (the latest, not destroyed).
-    current: lru::LruCache<(String, Uuid), (std::time::Instant, i64, [u8; 32])>,
+    current: lru::LruCache<CaseKey, ReadKey<(i64, Key)>>,
     /// Any generation's key, `None` once destroyed.
-    generations: lru::LruCache<(String, Uuid, i64), (std::time::Instant, Option<[u8; 32]>)>,
+    generations: lru::LruCache<GenerationKey, ReadKey<Option<Key>>>,
     /// How many times this process began or finished an erasure: a key read from the store
     /// before one is not kept after it.
     erasures: u64,
@@ -90,9 +99,7 @@ impl RecentCaseKeys {
     fn current(&mut self, tenant: &str, case: Uuid) -> Option<(i64, [u8; 32])> {
         let key = (tenant.to_owned(), case);
         match self.current.get(&key) {
-            Some((at, generation, k)) if at.elapsed() < CASE_KEY_FRESHNESS => {
-                Some((*generation, *k))
-            }
+            Some((at, current)) if at.elapsed() < CASE_KEY_FRESHNESS => Some(*current),
             Some(_) => {
                 self.current.pop(&key);
                 None
@@ -131,7 +138,7 @@ impl RecentCaseKeys {
         }
         let at = std::time::Instant::now();
         self.current
-            .put((tenant.to_owned(), case), (at, generation, key));
+            .put((tenant.to_owned(), case), (at, (generation, key)));
         self.generations
             .put((tenant.to_owned(), case, generation), (at, Some(key)));
     }

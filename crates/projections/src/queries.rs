@@ -358,6 +358,15 @@ impl ReadModel {
         on_db!(self, case_number(tenant, case_id))
     }
 
+    /// The case the projection gave this number, if it has.
+    pub async fn case_by_number(
+        &self,
+        tenant: &str,
+        number: &str,
+    ) -> Result<Option<Uuid>, ProjectionError> {
+        on_db!(self, case_by_number(tenant, number))
+    }
+
     /// Every entry of the tenant's directory, retired ones too, by entry, kind and id; empty
     /// while the tenant has none.
     pub async fn directory(&self, tenant: &str) -> Result<Vec<DirectoryEntry>, ProjectionError> {

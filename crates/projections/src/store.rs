@@ -1380,6 +1380,22 @@ macro_rules! dialect {
             .await?)
         }
 
+        /// The case the projection gave this number, if any.
+        pub(crate) async fn case_by_number(
+            pool: &$pool,
+            tenant: &str,
+            number: &str,
+        ) -> Result<Option<Uuid>, ProjectionError> {
+            let id: Option<String> = sqlx::query_scalar(
+                "SELECT case_id FROM cases WHERE tenant = $1 AND case_number = $2",
+            )
+            .bind(tenant)
+            .bind(number)
+            .fetch_optional(pool)
+            .await?;
+            Ok(id.and_then(|id| id.parse().ok()))
+        }
+
         pub(crate) async fn directory(
             pool: &$pool,
             tenant: &str,
