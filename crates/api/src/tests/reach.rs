@@ -55,7 +55,10 @@ fn actor(role: Role, inside: bool) -> Actor {
 
 fn actor_standing(role: Role, standing: Standing) -> Actor {
     let inside = standing != Standing::Outside;
-    let tenant_wide = matches!(role, Role::Supervisor | Role::PetitionOfficer);
+    let tenant_wide = matches!(
+        role,
+        Role::Supervisor | Role::PetitionOfficer | Role::ServiceAccount
+    );
     let unit = match standing {
         Standing::Inside => UNIT,
         Standing::CoHandling => CO_UNIT,
