@@ -9,6 +9,7 @@ mod demo;
 mod grpc;
 mod jetstream;
 mod numbers;
+mod open311;
 mod operations;
 mod privacy;
 mod readmodel;

@@ -1038,6 +1038,10 @@ async fn requests(
     if slices.is_empty() {
         slices = KINDS.iter().map(|k| (*k, None)).collect();
     }
+    // What was filed before this query is listed: the read model is waited for, briefly, to
+    // reach the log's head as it stood when the query came.
+    let head = state.commands.log().head().await.map_err(internal)?;
+    state.read.wait_until(head, NUMBER_WAIT).await;
     let mut found = Vec::new();
     for (kind, category) in slices {
         let filter = docket_projections::CaseFilter {
