@@ -84,6 +84,29 @@ pub(crate) fn check_location(location: Option<&Location>) -> Result<(), Refusal>
     Ok(())
 }
 
+/// The longest media URL a filing gives.
+pub const MAX_MEDIA_URL: usize = 2000;
+
+/// Checks a media URL: http or https, at most `MAX_MEDIA_URL` characters.
+pub(crate) fn check_media_url(url: Option<&str>) -> Result<(), Refusal> {
+    let Some(url) = url.map(str::trim) else {
+        return Ok(());
+    };
+    let (scheme, rest) = url.split_once("://").unwrap_or_default();
+    let ok = matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+        && !rest.is_empty()
+        && url.chars().count() <= MAX_MEDIA_URL
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(Refusal::invalid(
+            "media_url",
+            format!("must be an http or https URL of at most {MAX_MEDIA_URL} characters"),
+        ))
+    }
+}
+
 /// Checks evidence: `required` says whether at least one item must be given.
 pub(crate) fn check_evidence(evidence: &[Evidence], required: bool) -> Result<(), Refusal> {
     if required && evidence.is_empty() {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::deadlines::{DeadlinePolicy, ExtensionRule, Limit};
 use crate::evidence::{
     Evidence, Location, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_evidence, check_location,
-    optional_text, required_text,
+    check_media_url, optional_text, required_text,
 };
 use crate::kind::{self, CaseReference, Guard, Kind, Next, Outcome, Row, filed_names};
 use crate::person::Disclosure;
@@ -254,6 +254,9 @@ pub struct Report {
     /// (`reassign`).
     #[serde(default)]
     pub unit: Option<UnitId>,
+    /// A photo or video of it where the reporting app keeps it (Open311's `media_url`).
+    #[serde(default)]
+    pub media_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -364,6 +367,8 @@ pub enum HazardEvent {
         /// The responsible unit it was routed to at filing, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         unit: Option<UnitId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_url: Option<String>,
         verify_by: Timestamp,
     },
     Verified {
@@ -424,6 +429,9 @@ pub struct HazardTicket {
     pub failed_reinspections: u32,
     pub dismissal: Option<DismissReason>,
     pub duplicate_of: Option<CaseId>,
+    /// A photo or video of it where the reporting app keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_url: Option<String>,
 }
 
 // ---- deadlines ------------------------------------------------------------------------------
@@ -481,6 +489,7 @@ fn record(
                 MAX_SHORT_TEXT,
             )?;
             check_location(r.location.as_ref())?;
+            check_media_url(r.media_url.as_deref())?;
             if ctx.role == ServiceAccount && r.source != Source::ResidentReport {
                 return Err(Refusal::invalid(
                     "source",
@@ -497,6 +506,7 @@ fn record(
                 category: r.category.clone(),
                 severity: r.severity,
                 source: r.source,
+                media_url: r.media_url.as_deref().map(|u| u.trim().to_owned()),
                 responsible_party: r.responsible_party.clone(),
                 // Not routed: to the community's intake unit.
                 unit: r.unit.clone().or_else(|| {
@@ -674,6 +684,7 @@ fn reported(event: &HazardEvent) -> HazardTicket {
         source,
         responsible_party,
         unit: _,
+        media_url,
         verify_by,
     } = event.clone()
     else {
@@ -697,6 +708,7 @@ fn reported(event: &HazardEvent) -> HazardTicket {
         failed_reinspections: 0,
         dismissal: None,
         duplicate_of: None,
+        media_url,
     }
 }
 

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::common::Satisfaction;
 use crate::deadlines::{DeadlinePolicy, ExtensionRule, TimeLimit};
 use crate::evidence::{
-    Location, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_location, check_person, optional_text,
-    required_text,
+    Location, MAX_SHORT_TEXT, MAX_TEXT, MAX_TITLE, check_location, check_media_url, check_person,
+    optional_text, required_text,
 };
 use crate::kind::{self, Guard, Kind, Next, Outcome, Row, filed_names};
 use crate::person::{Disclosure, Personal, PersonalDetails};
@@ -330,6 +330,9 @@ pub struct Receive {
     /// The resident who asked: personal data, sealed.
     #[serde(default)]
     pub requester: Option<PersonalDetails>,
+    /// A photo or video of it where the reporting app keeps it (Open311's `media_url`).
+    #[serde(default)]
+    pub media_url: Option<String>,
 }
 
 /// The units a request goes to: the lead (首接负责) and the co-handling units, all from the
@@ -444,6 +447,10 @@ impl LivelihoodCommand {
 // ---- events ---------------------------------------------------------------------------------
 
 /// What happened to a livelihood request. Limits are decided when the event is, and recorded.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "an event lives from deciding to writing; boxing the filing's fields would complicate every match for no measured gain"
+)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum LivelihoodEvent {
@@ -459,6 +466,8 @@ pub enum LivelihoodEvent {
         category: CategoryId,
         urgency: Urgency,
         requester: Option<Personal>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_url: Option<String>,
         /// The reply is due by then (the handling limit of its urgency, from receipt).
         handle_by: Timestamp,
     },
@@ -605,6 +614,9 @@ pub struct LivelihoodRequest {
     pub duplicate: bool,
     /// The reply is due by then.
     pub deadline: Option<Timestamp>,
+    /// A photo or video of it where the reporting app keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_url: Option<String>,
 }
 
 impl LivelihoodRequest {
@@ -703,6 +715,7 @@ fn record(
             optional_text("description", Some(&r.description), MAX_TEXT)?;
             optional_text("address", r.address.as_deref(), MAX_SHORT_TEXT)?;
             check_location(r.location.as_ref())?;
+            check_media_url(r.media_url.as_deref())?;
             if ctx.role == ServiceAccount
                 && !matches!(r.channel, Channel::ResidentApp | Channel::Hotline)
             {
@@ -762,6 +775,7 @@ fn record(
                         ..p.clone()
                     })
                 }),
+                media_url: r.media_url.as_deref().map(|u| u.trim().to_owned()),
                 handle_by: policy.due_within(now, r.urgency.pick(&limits.handle)),
             }
         }
@@ -848,6 +862,16 @@ fn record(
         }
         LivelihoodCommand::Rate(r) => {
             optional_text("note", r.note.as_deref(), MAX_TEXT)?;
+            // A service account passes on the rating of a resident who asked through it.
+            if ctx.role == ServiceAccount
+                && !request
+                    .is_some_and(|q| matches!(q.channel, Channel::ResidentApp | Channel::Hotline))
+            {
+                return Err(Refusal::invalid(
+                    "rating",
+                    "a service account rates requests that came from residents' apps or the hotline",
+                ));
+            }
             LivelihoodEvent::Rated {
                 rating: r.rating,
                 note: r.note.clone(),
@@ -1067,6 +1091,7 @@ fn received(event: &LivelihoodEvent) -> LivelihoodRequest {
         category,
         urgency,
         requester,
+        media_url,
         handle_by,
     } = event.clone()
     else {
@@ -1097,6 +1122,7 @@ fn received(event: &LivelihoodEvent) -> LivelihoodRequest {
         redone: 0,
         duplicate: false,
         deadline: Some(handle_by),
+        media_url,
     }
 }
 

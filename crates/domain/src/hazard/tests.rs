@@ -47,6 +47,7 @@ fn report(severity: Severity) -> Report {
         source: Source::NightPatrol,
         responsible_party: None,
         unit: None,
+        media_url: None,
     }
 }
 
@@ -64,6 +65,7 @@ fn reported(severity: Severity) -> HazardEvent {
         source: r.source,
         responsible_party: r.responsible_party,
         unit: r.unit,
+        media_url: None,
         verify_by: due(Limit::working_days(1)),
     }
 }

@@ -90,6 +90,7 @@ fn receive(urgency: Urgency) -> Receive {
         category: "environment".parse().unwrap(),
         urgency,
         requester: Some(requester()),
+        media_url: None,
     }
 }
 
@@ -107,6 +108,7 @@ fn received_from(r: Receive, at: Timestamp) -> LivelihoodEvent {
         category: r.category,
         urgency: r.urgency,
         requester: r.requester.map(Personal::Clear),
+        media_url: None,
         handle_by: POLICY.due_within(at, handle_limit(r.urgency)),
     }
 }
