@@ -192,6 +192,9 @@ struct Open311 {
     base: String,
     http: reqwest::Client,
     seen: Mutex<Vec<Answer>>,
+    /// Once set, reads go as the app with this key (`api_key` in place of `jurisdiction_id`):
+    /// an app is shown what its residents are told, anyone else only how a request stands.
+    app_key: Mutex<Option<String>>,
 }
 
 impl Open311 {
@@ -201,7 +204,18 @@ impl Open311 {
             base: format!("{}/open311/v2", office.server.url),
             http: reqwest::Client::new(),
             seen: Mutex::new(Vec::new()),
+            app_key: Mutex::new(None),
         }
+    }
+
+    /// Reads from now on as the app with this key.
+    fn read_as_app(&self, key: &str) {
+        *self.app_key.lock().unwrap() = Some(key.to_owned());
+    }
+
+    /// Reads from now on as anyone, with `jurisdiction_id`.
+    fn read_as_anyone(&self) {
+        *self.app_key.lock().unwrap() = None;
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
@@ -230,7 +244,15 @@ impl Open311 {
     /// GET `{base}/{resource}.{fmt}` with this query.
     async fn get(&self, resource: &str, fmt: Fmt, query: &[(&str, &str)]) -> Answer {
         let url = format!("{}/{resource}.{}", self.base, fmt.ext());
-        self.send(self.http.get(url).query(query)).await
+        let key = self.app_key.lock().unwrap().clone();
+        let query: Vec<(&str, &str)> = query
+            .iter()
+            .map(|&(k, v)| match (&key, k) {
+                (Some(key), "jurisdiction_id") => ("api_key", key.as_str()),
+                _ => (k, v),
+            })
+            .collect();
+        self.send(self.http.get(url).query(&query)).await
     }
 
     /// GET `{base}/{path}` as written (for a resource without a known extension).
@@ -764,9 +786,16 @@ fn request_fields(r: &Value, what: &str) {
             &format!("{what}: expected_datetime"),
         );
     }
-    for field in ["address_id", "zipcode", "media_url"] {
+    for field in ["address_id", "zipcode"] {
         assert!(r[field].is_null(), "{what}: {field} is null: {r}");
     }
+    assert!(
+        r["media_url"].is_null()
+            || r["media_url"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://")),
+        "{what}: media_url is an http(s) URL or null: {r}"
+    );
     for field in ["lat", "long"] {
         assert!(
             r[field].is_null() || r[field].is_number(),
@@ -1032,6 +1061,7 @@ async fn every_resource_answers_json_and_xml_with_the_same_fields_as_the_contrac
     .await;
     let key = create_key(&office, "qinghe-app", "qinghe");
     let o = Open311::of(&office);
+    o.read_as_app(&key);
 
     // -- discovery: no jurisdiction needed.
     let discovery = o.get("discovery", Fmt::Json, &[]).await.ok_json();
@@ -1470,6 +1500,10 @@ async fn every_resource_answers_json_and_xml_with_the_same_fields_as_the_contrac
         "the lead unit's name: {r}"
     );
     assert_eq!(r["service_notice"], GAS_NOTICE, "{r}");
+    assert_eq!(
+        r["media_url"], "https://example.com/photo/1.jpg",
+        "the media_url the app sent is kept: {r}"
+    );
     same_second(
         &r["requested_datetime"],
         &gas["filed_at"],
@@ -1736,6 +1770,11 @@ async fn refusals_are_open311_error_documents_in_both_formats_and_file_nothing()
     };
     let refusals: Vec<Refusal> = vec![
         ("no api_key", form(&["api_key"], &[]), 403),
+        (
+            "a media_url that is no web address",
+            form(&[], &[("media_url", "ftp://example.com/photo.jpg")]),
+            400,
+        ),
         (
             "an unknown api_key",
             with(&["api_key"], vec![("api_key", unknown_key.clone())]),
@@ -2033,6 +2072,7 @@ async fn refusals_are_open311_error_documents_in_both_formats_and_file_nothing()
         )
         .await;
     let at_limit_number = o.number_filed(&a, Fmt::Json).await;
+    o.read_as_app(&key);
     assert_eq!(requests_listed(&o).await, requests_before + 1);
     let r = o.request_in_both(&at_limit_number).await;
     assert_eq!(r["description"], at_limit.as_str(), "the description whole");
@@ -2068,6 +2108,7 @@ async fn a_residents_request_is_handled_in_docket_and_shown_closed_with_the_repl
     );
     let key = create_key(&office, "qinghe-app", "qinghe");
     let o = Open311::of(&office);
+    o.read_as_app(&key);
 
     let (first_name, last_name) = ("秀英", "王");
     let phone = "13912345678";
@@ -2292,6 +2333,21 @@ async fn a_residents_request_is_handled_in_docket_and_shown_closed_with_the_repl
         .await;
     assert_eq!(set(&listed), BTreeSet::from([number.clone()]));
 
+    // Anyone without the app's key is told how the request stands, not what the resident was
+    // told, nor where they live.
+    o.read_as_anyone();
+    let public = o.request_in_both(&number).await;
+    assert_eq!(public["status"], "closed", "{public}");
+    assert_eq!(
+        public["status_notes"], "已答复",
+        "the reply is the app's: {public}"
+    );
+    for field in ["description", "address", "lat", "long"] {
+        assert!(public[field].is_null(), "{field} is the app's: {public}");
+    }
+    assert_eq!(public["agency_responsible"], "清河市政所", "{public}");
+    o.read_as_app(&key);
+
     // Nothing internal, no one's id, none of the resident's personal data, in any answer.
     let mut never: Vec<&str> = vec![
         "王秀英",
@@ -2369,6 +2425,7 @@ async fn a_report_from_a_point_lands_in_the_grid_whose_area_covers_it_and_elsewh
     // The key's community is another: a point in a grid's area goes by the grid.
     let key = create_key(&office, "beiyuan-app", "beiyuan");
     let o = Open311::of(&office);
+    o.read_as_app(&key);
 
     struct Report {
         what: &'static str,
@@ -2465,6 +2522,32 @@ async fn a_report_from_a_point_lands_in_the_grid_whose_area_covers_it_and_elsewh
             assert_eq!(r["agency_responsible"], "北苑社区受理窗口", "{what}: {r}");
         }
     }
+
+    // What the office found itself is not served to apps: a hazard from a night patrol.
+    let listed_before = set(&o.requests_in_both(&[JURISDICTION]).await);
+    let (status, patrol) = call(
+        Method::POST,
+        &format!("{}/v1/cases", office.server.url),
+        &office.tokens["supervisor"],
+        Some(json!({
+            "kind": "hazard", "community": "beiyuan", "title": "巡查发现燃气管道锈蚀",
+            "category": "gas", "severity": "general", "source": "night-patrol",
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{patrol}");
+    let patrol_id = patrol["case_id"].as_str().unwrap();
+    for fmt in [Fmt::Json, Fmt::Xml] {
+        let a = o
+            .get(&format!("requests/{patrol_id}"), fmt, &[JURISDICTION])
+            .await;
+        assert_refused(&a, fmt, 404, "a patrol's hazard through Open311");
+    }
+    assert_eq!(
+        set(&o.requests_in_both(&[JURISDICTION]).await),
+        listed_before,
+        "a patrol's hazard is not listed"
+    );
 }
 
 // ---- 5. API keys ----------------------------------------------------------------------------

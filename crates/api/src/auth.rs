@@ -540,10 +540,17 @@ impl Authenticator {
         }
         let expires = jiff::Timestamp::from_second(c.exp)
             .map_err(|_| AuthError::Invalid("exp is out of range".to_owned()))?;
+        let role = c.role.parse::<Role>().map_err(|e| invalid(&e))?;
+        if role == Role::ServiceAccount {
+            return Err(AuthError::Invalid(
+                "role service_account acts through an Open311 API key (docket api-key create), not a token"
+                    .to_owned(),
+            ));
+        }
         let actor = Actor {
             id: c.sub,
             tenant: c.tenant.parse::<TenantId>().map_err(|e| invalid(&e))?,
-            role: c.role.parse::<Role>().map_err(|e| invalid(&e))?,
+            role,
             unit: c
                 .unit
                 .map(|u| u.parse::<UnitId>())
@@ -635,6 +642,29 @@ mod tests {
         assert_eq!(auth.verify(&token).unwrap(), actor());
         let token = sign(Algorithm::ES256, Some("ec-1"), &ec, &claims());
         assert_eq!(auth.verify(&token).unwrap(), actor());
+    }
+
+    /// A service account acts through an Open311 API key only: no token, from the data
+    /// directory's secret or an identity provider, may name the role.
+    #[test]
+    fn no_token_names_a_service_account() {
+        let rsa = EncodingKey::from_rsa_pem(RSA).unwrap();
+        let mut app = claims();
+        app.role = "service_account".to_owned();
+        refused(
+            &provider(),
+            &sign(Algorithm::RS256, Some("rsa-1"), &rsa, &app),
+            "API key",
+        );
+        let auth = Authenticator::hs256(SECRET);
+        let minted = auth.mint(
+            &Actor {
+                role: Role::ServiceAccount,
+                ..actor()
+            },
+            Duration::from_secs(60),
+        );
+        refused(&auth, &minted, "API key");
     }
 
     #[test]

@@ -120,8 +120,11 @@ impl Doc {
         match self {
             Doc::Null => out.write_event(Event::Empty(BytesStart::new(name)))?,
             Doc::Text(t) => {
+                // A carriage return is written as a reference, or a parser would read it as a
+                // line feed and the XML would say other than the JSON.
+                let escaped = quick_xml::escape::escape(t.as_str()).replace('\r', "&#13;");
                 out.create_element(name)
-                    .write_text_content(BytesText::new(t))?;
+                    .write_text_content(BytesText::from_escaped(escaped))?;
             }
             Doc::Number(n) => {
                 out.create_element(name)
@@ -223,9 +226,7 @@ impl Open311Error {
             CommandError::OutsideReach(why) => Open311Error::bad(why),
             other => {
                 tracing::error!(error = %other, "an Open311 request failed");
-                Open311Error::bad(format!(
-                    "the service could not take the request now: {other}"
-                ))
+                Open311Error::bad("the service could not take the request now; try again later")
             }
         }
     }
@@ -246,7 +247,7 @@ impl IntoResponse for Open311Error {
 
 fn internal(e: impl std::fmt::Display) -> Open311Error {
     tracing::error!(error = %e, "an Open311 read failed");
-    Open311Error::bad(format!("the service could not answer now: {e}"))
+    Open311Error::bad("the service could not answer now; try again later")
 }
 
 // ---- who asks ---------------------------------------------------------------------------------
@@ -257,6 +258,9 @@ struct Caller {
     actor: Actor,
     /// The community a key's reports go to when their place is in no grid's area.
     community: Option<String>,
+    /// Whether an app asks, with its key: it is shown what its residents are told (the reply,
+    /// a request's place, a hazard's description); anyone else only how the case stands.
+    app: bool,
 }
 
 /// The caller of a request: by `api_key` if one is given (required when `key_required`), else by
@@ -286,9 +290,13 @@ async fn caller(
                 format!("jurisdiction_id {jurisdiction:?} was not found"),
             )
         })?;
+        // Readers without a key share one rate per jurisdiction.
+        let actor = service_account(tenant, "open311:anonymous".to_owned());
+        limit(state, &actor)?;
         return Ok(Caller {
-            actor: service_account(tenant, "open311:anonymous".to_owned()),
+            actor,
             community: None,
+            app: false,
         });
     };
     let vault = state
@@ -316,15 +324,21 @@ async fn caller(
     }
     let tenant: TenantId = found.tenant.parse().map_err(internal)?;
     let actor = service_account(tenant, format!("api-key:{}", found.id));
-    state.limiter.check(&actor).map_err(|_| {
-        Open311Error::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many requests with this api_key; slow down",
-        )
-    })?;
+    limit(state, &actor)?;
     Ok(Caller {
         actor,
         community: Some(found.community),
+        app: true,
+    })
+}
+
+/// The request rate of a token, by key (or, without one, by jurisdiction).
+fn limit(state: &AppState, actor: &Actor) -> Result<(), Open311Error> {
+    state.limiter.check(actor).map_err(|_| {
+        Open311Error::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many requests; slow down and try again",
+        )
     })
 }
 
@@ -454,6 +468,12 @@ fn discovery(headers: &HeaderMap, format: Format) -> Response {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
+    // Behind a proxy that ends TLS, the scheme the client used.
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .filter(|p| *p == "https")
+        .unwrap_or("http");
     let changeset = w3c(started());
     Doc::Object(vec![
         ("changeset", Doc::text(changeset.clone())),
@@ -468,7 +488,7 @@ fn discovery(headers: &HeaderMap, format: Format) -> Response {
                 "endpoint",
                 vec![Doc::Object(vec![
                     ("specification", Doc::text(SPECIFICATION)),
-                    ("url", Doc::text(format!("http://{host}/open311/v2"))),
+                    ("url", Doc::text(format!("{scheme}://{host}/open311/v2"))),
                     ("changeset", Doc::text(changeset)),
                     ("type", Doc::text("production")),
                     (
@@ -661,6 +681,9 @@ async fn file_request(
     if let Some(address) = &filing.address {
         body["address"] = json!(address);
     }
+    if let Some(url) = &filing.media_url {
+        body["media_url"] = json!(url);
+    }
     if let Some(at) = filing.location {
         body["location"] = json!({"latitude": at.latitude, "longitude": at.longitude});
     }
@@ -731,6 +754,7 @@ struct Filing {
     name: Option<String>,
     phone: Option<String>,
     email: Option<String>,
+    media_url: Option<String>,
 }
 
 impl Filing {
@@ -791,15 +815,6 @@ impl Filing {
                 "description is at most {MAX_DESCRIPTION} characters"
             )));
         }
-        if let Some(url) = given("media_url") {
-            let ok = url::Url::parse(&url)
-                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && url.len() <= 2000);
-            if !ok {
-                return Err(Open311Error::bad(
-                    "media_url must be an http or https URL of at most 2,000 characters",
-                ));
-            }
-        }
         let (code, _, values) = attribute(service.kind);
         let mut choice = None;
         for (name, value) in attributes {
@@ -834,6 +849,7 @@ impl Filing {
             name,
             phone: given("phone"),
             email: given("email"),
+            media_url: given("media_url"),
         })
     }
 
@@ -868,7 +884,7 @@ async fn request(
         let case_id = find(&state, &caller.actor, id)
             .await?
             .ok_or_else(|| unknown_request(id))?;
-        let shown = public_request(&state, &caller.actor, &directory, case_id)
+        let shown = public_request(&state, &caller, &directory, case_id)
             .await?
             .ok_or_else(|| unknown_request(id))?;
         Ok(Doc::List("request", vec![shown]).respond("service_requests", format, StatusCode::OK))
@@ -898,11 +914,7 @@ async fn token(
             .load_in_reach(&caller.actor, case_id)
             .await
             .map_err(|_| unknown())?;
-        if !case
-            .state
-            .as_ref()
-            .is_some_and(|s| KINDS.contains(&s.kind()))
-        {
+        if !case.state.as_ref().is_some_and(from_residents) {
             return Err(unknown());
         }
         let number = state
@@ -966,7 +978,9 @@ async fn requests(
     };
     let mut shown = Vec::new();
     // Ids asked for override every other argument.
-    let ids = list("service_request_id");
+    let mut ids = list("service_request_id");
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(id.clone()));
     if !ids.is_empty() {
         if ids.len() > MAX_REQUESTS {
             return Err(Open311Error::bad(format!(
@@ -975,8 +989,7 @@ async fn requests(
         }
         for id in &ids {
             if let Some(case_id) = find(state, &caller.actor, id).await?
-                && let Some(request) =
-                    public_request(state, &caller.actor, &directory, case_id).await?
+                && let Some(request) = public_request(state, &caller, &directory, case_id).await?
             {
                 shown.push(request);
             }
@@ -999,7 +1012,7 @@ async fn requests(
         (Some(start), Some(end)) => (start, end),
         (Some(start), None) => (
             start,
-            start.checked_add(MAX_RANGE).map_or(now, |end| end.min(now)),
+            start.checked_add(MAX_RANGE).unwrap_or(Timestamp::MAX),
         ),
         (None, Some(end)) => (end.checked_sub(MAX_RANGE).unwrap_or(Timestamp::MIN), end),
         (None, None) => (now.checked_sub(MAX_RANGE).unwrap_or(Timestamp::MIN), now),
@@ -1031,9 +1044,16 @@ async fn requests(
     }
     // Each service asked for, or every kind residents file.
     let mut slices: Vec<(CaseKind, Option<String>)> = Vec::new();
-    for code in list("service_code") {
+    let codes = list("service_code");
+    if codes.len() > 100 {
+        return Err(Open311Error::bad("at most 100 service_code at once"));
+    }
+    for code in codes {
         let service = service(&directory, &code).ok_or_else(|| unknown_service(&code))?;
-        slices.push((service.kind, Some(service.category.id.to_string())));
+        let slice = (service.kind, Some(service.category.id.to_string()));
+        if !slices.contains(&slice) {
+            slices.push(slice);
+        }
     }
     if slices.is_empty() {
         slices = KINDS.iter().map(|k| (*k, None)).collect();
@@ -1047,22 +1067,28 @@ async fn requests(
         let filter = docket_projections::CaseFilter {
             kind: Some(kind.to_string()),
             category,
+            // Only what residents asked through their apps is shown here.
+            channel: (kind == CaseKind::Livelihood).then(|| "resident-app".to_owned()),
             closed,
             filed_from: Some(start),
             filed_to: Some(end),
             reach: Some(docket_domain::Reach::Tenant),
             ..Default::default()
         };
+        // The newest of each slice, newest first: enough of each that the newest of all are
+        // among them.
         let mut after = None;
+        let mut of_slice = 0;
         loop {
             let page = state
                 .read
                 .list_cases(caller.actor.tenant.as_str(), &filter, after, 200)
                 .await
                 .map_err(internal)?;
+            of_slice += page.items.len();
             found.extend(page.items.into_iter().map(|c| (c.filed_at, c.id)));
             match page.next_cursor {
-                Some(next) if found.len() < MAX_REQUESTS * 2 => after = Some(next),
+                Some(next) if of_slice < MAX_REQUESTS => after = Some(next),
                 _ => break,
             }
         }
@@ -1074,8 +1100,13 @@ async fn requests(
         let Ok(case_id) = CaseId::from_uuid(id) else {
             continue;
         };
-        if let Some(request) = public_request(state, &caller.actor, &directory, case_id).await? {
-            shown.push(request);
+        // One case that cannot be read (quarantined, say) leaves the others to be shown.
+        match public_request(state, &caller, &directory, case_id).await {
+            Ok(Some(request)) => shown.push(request),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(%case_id, error = e.description, "an Open311 listing left a case out");
+            }
         }
     }
     Ok(Doc::List("request", shown).respond("service_requests", format, StatusCode::OK))
@@ -1086,10 +1117,11 @@ async fn requests(
 /// unit. `None` for a case of a kind residents do not file.
 async fn public_request(
     state: &AppState,
-    actor: &Actor,
+    caller: &Caller,
     directory: &Directory,
     case_id: CaseId,
 ) -> Result<Option<Doc>, Open311Error> {
+    let actor = &caller.actor;
     let case = match state.commands.load_in_reach(actor, case_id).await {
         Ok(case) => case,
         Err(CommandError::NotFound) => return Ok(None),
@@ -1101,7 +1133,7 @@ async fn public_request(
         return Ok(None);
     };
     let kind = current.kind();
-    if !KINDS.contains(&kind) {
+    if !from_residents(current) {
         return Ok(None);
     }
     let tenant = actor.tenant.as_str();
@@ -1116,13 +1148,25 @@ async fn public_request(
         .parse()
         .ok()
         .and_then(|c| directory.category(kind, &c));
-    let (address, location) = place(current);
+    // A request's place is often the resident's home: shown to the app only; a hazard's is
+    // the hazard's.
+    let (address, location) = if caller.app || kind == CaseKind::Hazard {
+        place(current)
+    } else {
+        (None, None)
+    };
     let lead = current.handling.lead_unit.as_ref().map(|u| {
         directory
             .unit(u)
             .map_or_else(|| u.to_string(), |u| u.name.clone())
     });
-    let description = open_text(state, actor, current, case_id, current.description()).await?;
+    // A hazard's description, the resident's words, is shown to the app; a request's, which may
+    // name people, to no one here.
+    let description = if caller.app {
+        open_text(state, actor, current, case_id, current.description()).await?
+    } else {
+        None
+    };
     Ok(Some(Doc::Object(vec![
         ("service_request_id", Doc::text(number)),
         (
@@ -1135,7 +1179,7 @@ async fn public_request(
         ),
         (
             "status_notes",
-            Doc::maybe(status_notes(state, tenant, case_id, current).await?),
+            Doc::maybe(status_notes(state, caller.app, tenant, case_id, current).await?),
         ),
         (
             "service_name",
@@ -1171,8 +1215,27 @@ async fn public_request(
             "long",
             location.map_or(Doc::Null, |l| Doc::Number(l.longitude)),
         ),
-        ("media_url", Doc::Null),
+        ("media_url", Doc::maybe(media_url(current))),
     ])))
+}
+
+/// Whether residents filed the case through an app: a hazard they reported, a request from
+/// their app. Nothing else is shown through Open311.
+fn from_residents(case: &CaseState) -> bool {
+    match &case.detail {
+        Detail::Hazard(h) => h.source == docket_domain::hazard::Source::ResidentReport,
+        Detail::Livelihood(r) => r.channel == docket_domain::livelihood::Channel::ResidentApp,
+        _ => false,
+    }
+}
+
+/// The photo or video the reporting app keeps of it.
+fn media_url(case: &CaseState) -> Option<String> {
+    match &case.detail {
+        Detail::Hazard(h) => h.media_url.clone(),
+        Detail::Livelihood(r) => r.media_url.clone(),
+        _ => None,
+    }
 }
 
 /// Where the case is: its address and its point.
@@ -1237,11 +1300,13 @@ async fn unsealed(
 /// it is at, in words of the office's.
 async fn status_notes(
     state: &AppState,
+    app: bool,
     tenant: &str,
     case_id: CaseId,
     case: &CaseState,
 ) -> Result<Option<String>, Open311Error> {
-    if let Detail::Livelihood(r) = &case.detail
+    if app
+        && let Detail::Livelihood(r) = &case.detail
         && let Some(reply) = &r.reply
         && let Some(reply) = unsealed(state, tenant, case_id, reply).await?
     {

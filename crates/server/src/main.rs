@@ -123,10 +123,16 @@ fn token(args: TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
     let auth = Authenticator::hs256(&secret::load_or_create(&dir)?)
         .with_issuer(args.tokens.jwt_issuer.clone())
         .with_audience(args.tokens.jwt_audience.clone());
+    let role: Role = args.role.parse()?;
+    if role == Role::ServiceAccount {
+        return Err("a service account acts through an Open311 API key: \
+                    docket api-key create --name APP --community COMMUNITY"
+            .into());
+    }
     let actor = Actor {
         id: args.sub.unwrap_or_else(|| format!("demo-{}", args.role)),
         tenant: args.tenant.parse()?,
-        role: args.role.parse()?,
+        role,
         unit: args.unit.as_deref().map(str::parse).transpose()?,
         grids: args
             .grids
@@ -503,7 +509,8 @@ fn print_demo_tokens(auth: &Authenticator, tenant: &str) -> Result<(), BoxError>
     println!(
         "Demo tokens for tenant {tenant} (valid 30 days; `docket token --role ROLE` makes more):"
     );
-    for role in Role::ALL {
+    // A service account acts through an API key, never a token.
+    for role in Role::ALL.into_iter().filter(|r| *r != Role::ServiceAccount) {
         // Each role with a reach to match: grid workers in two grids, handlers and mediators in
         // a unit each.
         let (unit, grids) = match role {
