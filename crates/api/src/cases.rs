@@ -145,6 +145,29 @@ fn outcome_response(status: StatusCode, o: &Outcome, body: Value) -> Response {
     (status, headers, Json(body)).into_response()
 }
 
+/// The number the projection gave a case just filed, waited for at most `wait`; none if the read
+/// model is slower, or cannot be asked (the filing stands whatever the read model's state).
+pub(crate) async fn filed_number(
+    state: &AppState,
+    actor: &docket_commands::Actor,
+    outcome: &Outcome,
+    wait: std::time::Duration,
+) -> Option<String> {
+    state
+        .read
+        .filed_case_number(
+            actor.tenant.as_str(),
+            outcome.case_id.as_uuid(),
+            outcome.position,
+            wait,
+        )
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, case_id = %outcome.case_id, "case number not known yet");
+            None
+        })
+}
+
 /// `POST /v1/cases`: file a new case of the kind named in the body.
 #[utoipa::path(
     post, path = "/v1/cases", tag = "cases",
@@ -184,19 +207,7 @@ pub(crate) async fn file(
     // filer can write it down. A slow read model leaves it null; the case's GET shows it later.
     // The filing is recorded whatever the read model's state: if it cannot be asked, the
     // answer is still 201, without the number.
-    let number = state
-        .read
-        .filed_case_number(
-            actor.tenant.as_str(),
-            outcome.case_id.as_uuid(),
-            outcome.position,
-            NUMBER_WAIT,
-        )
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, case_id = %outcome.case_id, "case number not known yet");
-            None
-        });
+    let number = filed_number(&state, &actor, &outcome, NUMBER_WAIT).await;
     let mut body = outcome_body(&outcome);
     body["number"] = json!(number);
     show_people(

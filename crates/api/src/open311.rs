@@ -714,19 +714,7 @@ async fn file_request(
         )
         .await
         .map_err(Open311Error::from_command)?;
-    let number = state
-        .read
-        .filed_case_number(
-            caller.actor.tenant.as_str(),
-            outcome.case_id.as_uuid(),
-            outcome.position,
-            NUMBER_WAIT,
-        )
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, case_id = %outcome.case_id, "case number not known yet");
-            None
-        });
+    let number = crate::cases::filed_number(state, &caller.actor, &outcome, NUMBER_WAIT).await;
     let id = match number {
         Some(number) => ("service_request_id", Doc::text(number)),
         None => ("token", Doc::text(outcome.case_id.to_string())),
