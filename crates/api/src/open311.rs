@@ -353,13 +353,16 @@ fn service_account(tenant: TenantId, id: String) -> Actor {
 }
 
 /// The tenant's directory, or 404 for a jurisdiction that has none.
-async fn directory(state: &AppState, actor: &Actor) -> Result<Directory, Open311Error> {
+async fn directory(
+    state: &AppState,
+    actor: &Actor,
+) -> Result<std::sync::Arc<Directory>, Open311Error> {
     let kept = state
         .commands
         .directory(&actor.tenant)
         .await
         .map_err(Open311Error::from_command)?;
-    let directory = kept.directory.as_ref().clone();
+    let directory = kept.directory.clone();
     if directory.communities().next().is_none() {
         return Err(Open311Error::new(
             StatusCode::NOT_FOUND,
