@@ -1,5 +1,6 @@
 //! End-to-end tests of the real `docket` binary: one test binary, a module per story.
 
+mod archive;
 mod audit;
 mod chain;
 mod connections;

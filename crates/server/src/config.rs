@@ -286,6 +286,28 @@ pub(crate) struct ExportChainArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// The tenant whose commits to export (its cases and its directory); every tenant's when
+    /// left out.
+    #[arg(long)]
+    pub(crate) tenant: Option<String>,
+    /// The archive to write (JSON lines).
+    #[arg(long)]
+    pub(crate) to: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// The archive `docket export` wrote.
+    #[arg(long)]
+    pub(crate) from: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     #[command(flatten)]
     pub(crate) store: StoreArgs,

@@ -1,5 +1,6 @@
 //! `docket`: serve the API on the embedded log and read model, or mint a development token.
 
+mod archive;
 mod config;
 mod demo;
 mod listen;
@@ -22,8 +23,9 @@ use docket_projections::{Projector, ReadModel, Target};
 use tokio::sync::watch;
 
 use crate::config::{
-    ApiKeyArgs, ApiKeyCommand, DataDir, DemoArgs, EraseArgs, ExportChainArgs, LogFormat,
-    RebuildArgs, RepairArgs, ServeArgs, StoreArgs, TokenArgs, TokenCheckArgs, VerifyArgs,
+    ApiKeyArgs, ApiKeyCommand, DataDir, DemoArgs, EraseArgs, ExportArgs, ExportChainArgs,
+    ImportArgs, LogFormat, RebuildArgs, RepairArgs, ServeArgs, StoreArgs, TokenArgs,
+    TokenCheckArgs, VerifyArgs,
 };
 
 /// mimalloc rather than glibc's malloc: under load, glibc's allocation and freeing across the
@@ -67,6 +69,14 @@ enum Command {
     /// Print a case's commits as the log holds them, one JSON object a line in version order,
     /// for an auditor to check the hash chain with any RFC 8785 implementation (docs/audit.md).
     ExportChain(ExportChainArgs),
+    /// Write a tenant's commits (or every tenant's) as a verifiable archive: JSON lines, each
+    /// commit with its hashes, and a trailer with their count and SHA-256. With `import`, this is
+    /// how an office moves from the embedded log to JetStream.
+    Export(ExportArgs),
+    /// Append an archive's commits to this log, after checking the whole archive (its trailer,
+    /// every case's chain): a broken archive is refused, naming the commit, and nothing is
+    /// appended. Running it again after an interruption resumes.
+    Import(ImportArgs),
     /// Fill an empty data directory with a tenant's year of cases, driven through the command
     /// service, and write the figures it intends to `demo-counts.json`.
     Demo(DemoArgs),
@@ -86,6 +96,8 @@ fn main() -> ExitCode {
         Command::ApiKey(args) => api_key(args),
         Command::Verify(args) => verify::run(args),
         Command::ExportChain(args) => verify::export_chain(args),
+        Command::Export(args) => archive::export(args),
+        Command::Import(args) => archive::import(args),
         Command::Demo(args) => demo::run(args),
         Command::Openapi => {
             print!("{}", docket_api::openapi::document_text());

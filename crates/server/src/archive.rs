@@ -1,0 +1,317 @@
+//! `docket export` and `docket import`: a tenant's commits (or every tenant's) moved from one
+//! log to another as a verifiable archive, which is how an office that outgrew one machine moves
+//! to the cluster.
+//!
+//! The archive is JSON lines: a header (`{"docket_archive": 1, …}`), one line per commit in log
+//! order (`{"position", "commit"}`, the commit as the log holds it, with its hashes), and a trailer
+//! with the count and the SHA-256 of every line before it. An import reads the whole archive and
+//! checks it before appending anything: the trailer (nothing cut off, nothing altered), and every
+//! case's chain (versions 1, 2, 3 …, each linked to the one before, each hash matching its
+//! content). A broken archive is refused, naming the commit. An interrupted import is resumed by
+//! running it again: the log recognises the commits it already holds by their ids.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+
+use docket_eventlog::{ChainHash, Commit, LogError};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use uuid::Uuid;
+
+use crate::config::{DataDir, ExportArgs, ImportArgs};
+use crate::{BoxError, open_log};
+
+/// The archive format this release writes and reads.
+const FORMAT: u32 = 1;
+/// How many commits are read from the log at a time.
+const PAGE: usize = 1000;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    docket_archive: u32,
+    /// The tenant exported, or none for all.
+    tenant: Option<String>,
+    /// The log the commits came from.
+    source: String,
+    exported_at: jiff::Timestamp,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Line {
+    /// Where the commit was in the source log.
+    position: u64,
+    commit: Commit,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Trailer {
+    end: End,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct End {
+    commits: u64,
+    /// SHA-256 of every line before the trailer, each with its newline.
+    sha256: String,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
+pub(crate) fn export(args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
+    runtime()?
+        .block_on(write_archive(args))
+        .map_err(|e| e as Box<dyn std::error::Error>)
+}
+
+pub(crate) fn import(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
+    runtime()?
+        .block_on(read_archive(args))
+        .map_err(|e| e as Box<dyn std::error::Error>)
+}
+
+async fn write_archive(args: ExportArgs) -> Result<(), BoxError> {
+    let dir = DataDir::create(&args.store.data.data_dir)?;
+    let (log, source) = open_log(&args.store, &dir).await?;
+    let tenant = args
+        .tenant
+        .as_deref()
+        .map(|t| t.parse::<docket_domain::TenantId>().map(|t| t.to_string()))
+        .transpose()?;
+    // Written beside the target and renamed at the end: a file named as an archive is whole.
+    let partial = args.to.with_extension("partial");
+    let file =
+        std::fs::File::create(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
+    let mut out = Writer {
+        out: std::io::BufWriter::new(file),
+        digest: sha2::Sha256::new(),
+    };
+    let header = Header {
+        docket_archive: FORMAT,
+        tenant: tenant.clone(),
+        source,
+        exported_at: jiff::Timestamp::now(),
+    };
+    out.line(&header)?;
+    let head = log.head().await?;
+    let (mut after, mut commits) = (0, 0u64);
+    while after < head {
+        let page = log.read_all(after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        for r in page.into_iter().filter(|r| r.position <= head) {
+            if tenant.as_ref().is_some_and(|t| *t != r.commit.body.tenant) {
+                continue;
+            }
+            out.line(&Line {
+                position: r.position,
+                commit: r.commit,
+            })?;
+            commits += 1;
+        }
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprint!("\rdocket: exported {commits} commits, through position {after} of {head}");
+        }
+    }
+    let Writer { mut out, digest } = out;
+    let trailer = Trailer {
+        end: End {
+            commits,
+            sha256: hex::encode(digest.finalize()),
+        },
+    };
+    let mut bytes = serde_json::to_vec(&trailer)?;
+    bytes.push(b'\n');
+    out.write_all(&bytes)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&partial, &args.to)?;
+    eprintln!(
+        "\rdocket: exported {commits} commits{} to {}",
+        tenant.map_or_else(String::new, |t| format!(" of tenant {t}")),
+        args.to.display()
+    );
+    Ok(())
+}
+
+/// The archive being written, and the hash of its lines so far.
+struct Writer {
+    out: std::io::BufWriter<std::fs::File>,
+    digest: sha2::Sha256,
+}
+
+impl Writer {
+    /// Writes `value` as one JSON line.
+    fn line(&mut self, value: &impl Serialize) -> Result<(), BoxError> {
+        let mut bytes = serde_json::to_vec(value)?;
+        bytes.push(b'\n');
+        self.digest.update(&bytes);
+        self.out.write_all(&bytes)?;
+        Ok(())
+    }
+}
+
+/// Why an archive is refused, naming where.
+fn broken(at: usize, reason: impl std::fmt::Display) -> BoxError {
+    format!("the archive is refused at line {at}: {reason}; nothing was imported").into()
+}
+
+/// Reads and checks a whole archive: its commits in order, or why it is refused. The chains
+/// first, so that an altered commit is named even when the trailer was made to match.
+fn check(path: &std::path::Path) -> Result<(Header, Vec<Line>), BoxError> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut lines = BufReader::new(file).lines().enumerate();
+    let mut digest = sha2::Sha256::new();
+    let take = |digest: &mut sha2::Sha256, text: &str| {
+        digest.update(text.as_bytes());
+        digest.update(b"\n");
+    };
+    let Some((_, first)) = lines.next() else {
+        return Err(broken(1, "it is empty"));
+    };
+    let first = first?;
+    let header: Header =
+        serde_json::from_str(&first).map_err(|e| broken(1, format!("no archive header ({e})")))?;
+    if header.docket_archive != FORMAT {
+        return Err(broken(
+            1,
+            format!(
+                "format {} is not this release's ({FORMAT})",
+                header.docket_archive
+            ),
+        ));
+    }
+    take(&mut digest, &first);
+    let mut commits = Vec::new();
+    let mut trailer = None;
+    for (i, text) in lines {
+        let at = i + 1;
+        let text = text?;
+        if trailer.is_some() {
+            return Err(broken(at, "lines follow the trailer"));
+        }
+        if let Ok(t) = serde_json::from_str::<Trailer>(&text) {
+            trailer = Some(t);
+            continue;
+        }
+        let line: Line =
+            serde_json::from_str(&text).map_err(|e| broken(at, format!("not a commit ({e})")))?;
+        take(&mut digest, &text);
+        commits.push((at, line));
+    }
+    // Every case's chain, in archive order: 1, 2, 3 …, each linked, each hash its content's.
+    let mut tips: HashMap<Uuid, (u64, ChainHash)> = HashMap::new();
+    for (at, line) in &commits {
+        let c = &line.commit;
+        let b = &c.body;
+        let name = || {
+            format!(
+                "commit {} (case {}, version {}, position {})",
+                b.commit_id, b.case_id, b.version, line.position
+            )
+        };
+        if header.tenant.as_ref().is_some_and(|t| *t != b.tenant) {
+            return Err(broken(*at, format!("{} is of another tenant", name())));
+        }
+        let (version, prev) = tips
+            .get(&b.case_id)
+            .cloned()
+            .unwrap_or((0, ChainHash::genesis()));
+        if b.version != version + 1 {
+            return Err(broken(
+                *at,
+                format!("{}: version out of sequence after {version}", name()),
+            ));
+        }
+        if c.prev_hash != prev {
+            return Err(broken(
+                *at,
+                format!("{}: does not link to the previous commit", name()),
+            ));
+        }
+        if !c.hash_holds() {
+            return Err(broken(
+                *at,
+                format!("{}: its hash does not match its content", name()),
+            ));
+        }
+        tips.insert(b.case_id, (b.version, c.hash.clone()));
+    }
+    let Some(Trailer { end }) = trailer else {
+        return Err(broken(
+            commits.len() + 2,
+            "it has no trailer: it was cut short",
+        ));
+    };
+    if end.commits != commits.len() as u64 {
+        return Err(broken(
+            commits.len() + 2,
+            format!(
+                "the trailer counts {} commits, the archive holds {}",
+                end.commits,
+                commits.len()
+            ),
+        ));
+    }
+    if end.sha256 != hex::encode(digest.finalize()) {
+        return Err(broken(
+            commits.len() + 2,
+            "its lines do not hash to the trailer's SHA-256: it was altered",
+        ));
+    }
+    Ok((header, commits.into_iter().map(|(_, l)| l).collect()))
+}
+
+async fn read_archive(args: ImportArgs) -> Result<(), BoxError> {
+    let (header, commits) = check(&args.from)?;
+    let cases = commits
+        .iter()
+        .map(|l| l.commit.body.case_id)
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    eprintln!(
+        "docket: the archive holds {} commits of {cases} streams{}, exported from {} at {}; every chain holds",
+        commits.len(),
+        header
+            .tenant
+            .as_ref()
+            .map_or_else(String::new, |t| format!(" of tenant {t}")),
+        header.source,
+        header.exported_at
+    );
+    let dir = DataDir::create(&args.store.data.data_dir)?;
+    let (log, target) = open_log(&args.store, &dir).await?;
+    let (mut appended, mut already) = (0u64, 0u64);
+    for (i, line) in commits.iter().enumerate() {
+        let b = &line.commit.body;
+        match log.append(&line.commit).await {
+            Ok(a) if a.duplicate => already += 1,
+            Ok(_) => appended += 1,
+            Err(LogError::Conflict { .. }) => {
+                return Err(format!(
+                    "{target} already holds another version {} of case {}: import into a log \
+                     without this tenant's cases ({appended} commits were appended before it; \
+                     running the import again resumes)",
+                    b.version, b.case_id
+                )
+                .into());
+            }
+            Err(e) => {
+                return Err(format!(
+                    "commit {} (case {}, version {}) was not appended: {e} ({appended} commits \
+                     were appended before it; running the import again resumes)",
+                    b.commit_id, b.case_id, b.version
+                )
+                .into());
+            }
+        }
+        if i % 500 == 0 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprint!("\rdocket: imported {} of {}", i + 1, commits.len());
+        }
+    }
+    eprintln!("\rdocket: imported {appended} commits into {target} ({already} were there already)");
+    Ok(())
+}
