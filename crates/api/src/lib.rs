@@ -131,7 +131,13 @@ pub const DEFAULT_RATE: (u32, u32) = (50, 200);
 
 impl AppState {
     pub fn new(commands: CommandService, read: ReadModel, auth: Authenticator) -> Self {
-        let commands = commands.with_quarantine(std::sync::Arc::new(HeldCases::new(read.clone())));
+        // One view of the quarantine per process: the caller's (which its deadline watch shares),
+        // or one made here.
+        let commands = if commands.has_quarantine() {
+            commands
+        } else {
+            commands.with_quarantine(std::sync::Arc::new(HeldCases::new(read.clone())))
+        };
         Self {
             commands,
             read,

@@ -287,6 +287,11 @@ impl CommandService {
         self
     }
 
+    /// Whether quarantined cases are looked up anywhere.
+    pub fn has_quarantine(&self) -> bool {
+        self.quarantine.is_some()
+    }
+
     /// A case whose history this release cannot replay is, once the projector has met the same
     /// commit, quarantined: that is the answer, not a fault.
     async fn unless_quarantined<T>(
