@@ -352,6 +352,16 @@ fn service_account(tenant: TenantId, id: String) -> Actor {
     }
 }
 
+/// Who reads, and the directory of the jurisdiction they read.
+async fn reader(
+    state: &AppState,
+    params: &BTreeMap<String, String>,
+) -> Result<(Caller, std::sync::Arc<Directory>), Open311Error> {
+    let caller = caller(state, params, false).await?;
+    let directory = directory(state, &caller.actor).await?;
+    Ok((caller, directory))
+}
+
 /// The tenant's directory, or 404 for a jurisdiction that has none.
 async fn directory(
     state: &AppState,
@@ -520,8 +530,7 @@ async fn service_list(
     params: &BTreeMap<String, String>,
     format: Format,
 ) -> Result<Response, Open311Error> {
-    let caller = caller(state, params, false).await?;
-    let directory = directory(state, &caller.actor).await?;
+    let (_, directory) = reader(state, params).await?;
     let items = services(&directory)
         .iter()
         .map(|s| {
@@ -553,8 +562,7 @@ async fn service_definition(
 ) -> Result<Response, Open311Error> {
     let (code, format) = split_format(&file)?;
     async {
-        let caller = caller(&state, &params, false).await?;
-        let directory = directory(&state, &caller.actor).await?;
+        let (_, directory) = reader(&state, &params).await?;
         let service = service(&directory, code).ok_or_else(|| unknown_service(code))?;
         let (attribute_code, description, values) = attribute(service.kind);
         let values = values
@@ -870,8 +878,7 @@ async fn request(
 ) -> Result<Response, Open311Error> {
     let (id, format) = split_format(&file)?;
     async {
-        let caller = caller(&state, &params, false).await?;
-        let directory = directory(&state, &caller.actor).await?;
+        let (caller, directory) = reader(&state, &params).await?;
         let case_id = find(&state, &caller.actor, id)
             .await?
             .ok_or_else(|| unknown_request(id))?;
@@ -954,8 +961,7 @@ async fn requests(
     params: &BTreeMap<String, String>,
     format: Format,
 ) -> Result<Response, Open311Error> {
-    let caller = caller(state, params, false).await?;
-    let directory = directory(state, &caller.actor).await?;
+    let (caller, directory) = reader(state, params).await?;
     let given = |name: &str| params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
     let list = |name: &str| -> Vec<String> {
         given(name)
