@@ -21,6 +21,20 @@ fn docket(args: &[&str], dir: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// `docket import` of `archive` into the stream at `nats`, for the data directory `dir`.
+fn import(nats: &NatsServer, archive: &Path, dir: &Path) -> std::process::Output {
+    docket(
+        &[
+            "import",
+            "--log",
+            &nats.url(),
+            "--from",
+            archive.to_str().unwrap(),
+        ],
+        dir,
+    )
+}
+
 #[track_caller]
 fn succeeded(out: &std::process::Output) -> String {
     assert!(
@@ -91,16 +105,7 @@ async fn an_exported_year_imported_into_jetstream_counts_the_same_and_a_tampered
         format!("{body}{{\"end\":{{\"commits\":{head},\"sha256\":\"{digest}\"}}}}\n"),
     )
     .unwrap();
-    let refused = docket(
-        &[
-            "import",
-            "--log",
-            &nats.url(),
-            "--from",
-            tampered.to_str().unwrap(),
-        ],
-        target.path(),
-    );
+    let refused = import(&nats, &tampered, target.path());
     assert!(!refused.status.success());
     let why = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -110,16 +115,7 @@ async fn an_exported_year_imported_into_jetstream_counts_the_same_and_a_tampered
     // Cut short: refused too.
     let cut = source.path().join("cut.jsonl");
     std::fs::write(&cut, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
-    let refused = docket(
-        &[
-            "import",
-            "--log",
-            &nats.url(),
-            "--from",
-            cut.to_str().unwrap(),
-        ],
-        target.path(),
-    );
+    let refused = import(&nats, &cut, target.path());
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("cut short"),
@@ -128,27 +124,9 @@ async fn an_exported_year_imported_into_jetstream_counts_the_same_and_a_tampered
     );
 
     // The real archive: imported whole, and a second run finds it all there.
-    let said = succeeded(&docket(
-        &[
-            "import",
-            "--log",
-            &nats.url(),
-            "--from",
-            archive.to_str().unwrap(),
-        ],
-        target.path(),
-    ));
+    let said = succeeded(&import(&nats, &archive, target.path()));
     assert!(said.contains(&format!("imported {head} commits")), "{said}");
-    let said = succeeded(&docket(
-        &[
-            "import",
-            "--log",
-            &nats.url(),
-            "--from",
-            archive.to_str().unwrap(),
-        ],
-        target.path(),
-    ));
+    let said = succeeded(&import(&nats, &archive, target.path()));
     assert!(
         said.contains("imported 0 commits") && said.contains(&format!("{head} were there")),
         "{said}"
