@@ -80,7 +80,7 @@ async fn an_exported_year_imported_into_jetstream_counts_the_same_and_a_tampered
     let nats = NatsServer::start();
     let target = data_dir();
     // Keys and tokens stay with the office: the target uses the source's key store and secret.
-    for file in ["keys.sqlite", "secret"] {
+    for file in ["keys.sqlite", "jwt-secret"] {
         if source.path().join(file).exists() {
             std::fs::copy(source.path().join(file), target.path().join(file)).unwrap();
         }

@@ -2,6 +2,7 @@
 
 mod archive;
 mod audit;
+mod backup;
 mod chain;
 mod connections;
 mod coordination;

@@ -90,6 +90,38 @@ impl SqliteLog {
         &self.inner.path
     }
 
+    /// A consistent copy of the log as it stands, written to `dest` (which must not exist)
+    /// through SQLite's online backup while appends go on beside it: the copy is one snapshot,
+    /// taken in one step under a read transaction, which WAL lets the writer go on beside.
+    /// Returns the copy's head.
+    pub async fn back_up_to(&self, dest: impl AsRef<Path>) -> Result<u64, LogError> {
+        let (source, dest) = (self.inner.path.clone(), dest.as_ref().to_path_buf());
+        if dest.exists() {
+            return Err(unavailable(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} exists already", dest.display()),
+            )));
+        }
+        tokio::task::spawn_blocking(move || -> rusqlite::Result<u64> {
+            use rusqlite::backup::{Backup, StepResult};
+            let from = open_connection(&source)?;
+            let mut to = Connection::open(&dest)?;
+            {
+                let backup = Backup::new(&from, &mut to)?;
+                // -1: every page in one step, so the copy is of one moment.
+                while backup.step(-1)? != StepResult::Done {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            to.query_row("SELECT COALESCE(MAX(position), 0) FROM commits", [], |r| {
+                r.get(0)
+            })
+        })
+        .await
+        .map_err(unavailable)?
+        .map_err(unavailable)
+    }
+
     async fn read<T, F>(&self, f: F) -> Result<T, LogError>
     where
         T: Send + 'static,

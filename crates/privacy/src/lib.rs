@@ -220,6 +220,108 @@ const SCHEMA: &[&str] = &[
         revoked_at BIGINT)",
 ];
 
+/// A column's type in the vault's tables, for copying rows between vaults.
+#[derive(Debug, Clone, Copy)]
+enum Column {
+    Text,
+    Int,
+}
+
+/// Every table of [`SCHEMA`] with its columns, in order: what a backup copies.
+const TABLES: &[(&str, &[(&str, Column)])] = {
+    use Column::{Int, Text};
+    &[
+        (
+            "person_keys",
+            &[
+                ("tenant", Text),
+                ("person", Text),
+                ("key", Text),
+                ("created_at", Int),
+            ],
+        ),
+        (
+            "person_index",
+            &[("tenant", Text), ("id_hash", Text), ("person", Text)],
+        ),
+        (
+            "person_erasures",
+            &[("tenant", Text), ("person", Text), ("erased_at", Int)],
+        ),
+        (
+            "person_views",
+            &[
+                ("tenant", Text),
+                ("person", Text),
+                ("case_id", Text),
+                ("viewer", Text),
+                ("role", Text),
+                ("via", Text),
+                ("viewed_at", Int),
+            ],
+        ),
+        ("person_secrets", &[("tenant", Text), ("secret", Text)]),
+        (
+            "case_keys",
+            &[
+                ("tenant", Text),
+                ("case_id", Text),
+                ("generation", Int),
+                ("key", Text),
+                ("created_at", Int),
+            ],
+        ),
+        (
+            "case_people",
+            &[("tenant", Text), ("person", Text), ("case_id", Text)],
+        ),
+        (
+            "api_keys",
+            &[
+                ("id", Text),
+                ("tenant", Text),
+                ("name", Text),
+                ("community", Text),
+                ("key_hash", Text),
+                ("created_at", Int),
+                ("revoked_at", Int),
+            ],
+        ),
+    ]
+};
+
+/// One value of a vault row, as copied.
+#[derive(Debug, Clone)]
+enum Cell {
+    Text(Option<String>),
+    Int(Option<i64>),
+}
+
+/// Every row of every vault table, read in one snapshot.
+type Snapshot = Vec<(
+    &'static str,
+    &'static [(&'static str, Column)],
+    Vec<Vec<Cell>>,
+)>;
+
+fn cells<R: Row>(row: &R, columns: &[(&str, Column)]) -> Result<Vec<Cell>, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, column))| {
+            Ok(match column {
+                Column::Text => Cell::Text(row.try_get(i)?),
+                Column::Int => Cell::Int(row.try_get(i)?),
+            })
+        })
+        .collect()
+}
+
 /// How an API key begins, so that one found in a log or a paste is recognised for what it is.
 pub const API_KEY_PREFIX: &str = "dk311_";
 
@@ -864,6 +966,87 @@ impl Vault {
             .bind(tenant).bind(id.to_string()).bind(micros(Timestamp::now()))
             .execute(pool).await?.rows_affected())
             == 1)
+    }
+
+    /// Closes the vault's connections (a key file is then whole on disk, its journal folded in).
+    pub async fn close(&self) {
+        on_pool!(&self.store, pool => pool.close().await);
+    }
+
+    /// Whether the vault holds nothing: no key, no secret, no API key (a restore goes only into
+    /// an empty one).
+    pub async fn is_empty(&self) -> Result<bool, PrivacyError> {
+        let mut rows = 0i64;
+        for (table, _) in TABLES {
+            let statement = format!("SELECT COUNT(*) FROM {table}");
+            let count: i64 = on_pool!(&self.store, pool => sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
+                .fetch_one(pool).await?.try_get(0))?;
+            rows += count;
+        }
+        Ok(rows == 0)
+    }
+
+    /// Copies every row of this vault into `target` (an empty vault, of either kind): the keys,
+    /// the erasures, the tenants' secrets, the record of views and the API keys, read in one
+    /// snapshot while this vault goes on serving. Returns how many rows were copied.
+    pub async fn copy_to(&self, target: &Vault) -> Result<u64, PrivacyError> {
+        let snapshot = self.snapshot().await?;
+        let mut copied = 0u64;
+        for (table, columns, rows) in snapshot {
+            let names = columns
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let params = (1..=columns.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let statement = format!("INSERT INTO {table} ({names}) VALUES ({params})");
+            on_pool!(&target.store, pool => {
+                let mut tx = pool.begin().await?;
+                for row in &rows {
+                    // Table and column names are the constants above; values are bound.
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(statement.clone()));
+                    for cell in row {
+                        query = match cell {
+                            Cell::Text(v) => query.bind(v.clone()),
+                            Cell::Int(v) => query.bind(*v),
+                        };
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                tx.commit().await
+            })?;
+            copied += rows.len() as u64;
+        }
+        Ok(copied)
+    }
+
+    /// Every row of every table, in one read transaction (repeatable read on Postgres).
+    async fn snapshot(&self) -> Result<Snapshot, PrivacyError> {
+        // One snapshot: SQLite's read transaction sees one state of its file; Postgres's
+        // default (read committed) would see each statement's own.
+        let begin = match &self.store {
+            Store::Sqlite(_) => "BEGIN",
+            Store::Postgres(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        };
+        let mut snapshot = Vec::new();
+        on_pool!(&self.store, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            for (table, columns) in TABLES {
+                let names = columns.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {names} FROM {table}")))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| cells(r, columns))
+                    .collect::<Result<_, _>>()?;
+                snapshot.push((*table, *columns, rows));
+            }
+            tx.commit().await
+        })?;
+        Ok(snapshot)
     }
 
     /// Records views of personal data in clear.

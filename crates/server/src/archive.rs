@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 
-use docket_eventlog::{ChainHash, Commit, LogError};
+use docket_eventlog::{ChainHash, Commit, EventLog, LogError};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use uuid::Uuid;
@@ -27,7 +27,7 @@ const FORMAT: u32 = 1;
 const PAGE: usize = 1000;
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Header {
+pub(crate) struct Header {
     docket_archive: u32,
     /// The tenant exported, or none for all.
     tenant: Option<String>,
@@ -37,10 +37,10 @@ struct Header {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Line {
+pub(crate) struct Line {
     /// Where the commit was in the source log.
-    position: u64,
-    commit: Commit,
+    pub(crate) position: u64,
+    pub(crate) commit: Commit,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -81,8 +81,32 @@ async fn write_archive(args: ExportArgs) -> Result<(), BoxError> {
         .as_deref()
         .map(|t| t.parse::<docket_domain::TenantId>().map(|t| t.to_string()))
         .transpose()?;
-    // Written beside the target and renamed at the end: a file named as an archive is whole.
-    let partial = args.to.with_extension("partial");
+    let written = write(log.as_ref(), tenant.clone(), source, &args.to).await?;
+    eprintln!(
+        "\rdocket: exported {} commits{} to {}",
+        written.commits,
+        tenant.map_or_else(String::new, |t| format!(" of tenant {t}")),
+        args.to.display()
+    );
+    Ok(())
+}
+
+/// What an archive holds.
+pub(crate) struct Written {
+    pub(crate) commits: u64,
+    /// The log's head when the export began: the archive holds every commit up to it.
+    pub(crate) head: u64,
+}
+
+/// Writes the log's commits up to its present head (the tenant's, or all) as an archive at
+/// `to`: written beside it and renamed at the end, so a file named as an archive is whole.
+pub(crate) async fn write(
+    log: &dyn EventLog,
+    tenant: Option<String>,
+    source: String,
+    to: &std::path::Path,
+) -> Result<Written, BoxError> {
+    let partial = to.with_extension("partial");
     let file =
         std::fs::File::create(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
     let mut out = Writer {
@@ -128,13 +152,8 @@ async fn write_archive(args: ExportArgs) -> Result<(), BoxError> {
     out.write_all(&bytes)?;
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
-    std::fs::rename(&partial, &args.to)?;
-    eprintln!(
-        "\rdocket: exported {commits} commits{} to {}",
-        tenant.map_or_else(String::new, |t| format!(" of tenant {t}")),
-        args.to.display()
-    );
-    Ok(())
+    std::fs::rename(&partial, to)?;
+    Ok(Written { commits, head })
 }
 
 /// The archive being written, and the hash of its lines so far.
@@ -161,7 +180,7 @@ fn broken(at: usize, reason: impl std::fmt::Display) -> BoxError {
 
 /// Reads and checks a whole archive: its commits in order, or why it is refused. The chains
 /// first, so that an altered commit is named even when the trailer was made to match.
-fn check(path: &std::path::Path) -> Result<(Header, Vec<Line>), BoxError> {
+pub(crate) fn check(path: &std::path::Path) -> Result<(Header, Vec<Line>), BoxError> {
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut lines = BufReader::new(file).lines().enumerate();
     let mut digest = sha2::Sha256::new();
@@ -284,10 +303,23 @@ async fn read_archive(args: ImportArgs) -> Result<(), BoxError> {
     );
     let dir = DataDir::create(&args.store.data.data_dir)?;
     let (log, target) = open_log(&args.store, &dir).await?;
+    let commits: Vec<Commit> = commits.into_iter().map(|l| l.commit).collect();
+    let (appended, already) = append(log.as_ref(), &target, &commits).await?;
+    eprintln!("\rdocket: imported {appended} commits into {target} ({already} were there already)");
+    Ok(())
+}
+
+/// Appends commits in order to `log` (named `target`): how many were appended, and how many
+/// the log held already (by their ids), so that running it again resumes.
+pub(crate) async fn append(
+    log: &dyn EventLog,
+    target: &str,
+    commits: &[Commit],
+) -> Result<(u64, u64), BoxError> {
     let (mut appended, mut already) = (0u64, 0u64);
-    for (i, line) in commits.iter().enumerate() {
-        let b = &line.commit.body;
-        match log.append(&line.commit).await {
+    for (i, commit) in commits.iter().enumerate() {
+        let b = &commit.body;
+        match log.append(commit).await {
             Ok(a) if a.duplicate => already += 1,
             Ok(_) => appended += 1,
             Err(LogError::Conflict { .. }) => {
@@ -309,9 +341,8 @@ async fn read_archive(args: ImportArgs) -> Result<(), BoxError> {
             }
         }
         if i % 500 == 0 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            eprint!("\rdocket: imported {} of {}", i + 1, commits.len());
+            eprint!("\rdocket: appended {} of {}", i + 1, commits.len());
         }
     }
-    eprintln!("\rdocket: imported {appended} commits into {target} ({already} were there already)");
-    Ok(())
+    Ok((appended, already))
 }

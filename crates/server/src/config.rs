@@ -308,6 +308,24 @@ pub(crate) struct ImportArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct BackupArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// The directory to write the backup to (created; it must not exist or be empty).
+    #[arg(long)]
+    pub(crate) to: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// The directory `docket backup` wrote.
+    #[arg(long)]
+    pub(crate) from: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     #[command(flatten)]
     pub(crate) store: StoreArgs,

@@ -1,6 +1,7 @@
 //! `docket`: serve the API on the embedded log and read model, or mint a development token.
 
 mod archive;
+mod backup;
 mod config;
 mod demo;
 mod listen;
@@ -23,9 +24,9 @@ use docket_projections::{Projector, ReadModel, Target};
 use tokio::sync::watch;
 
 use crate::config::{
-    ApiKeyArgs, ApiKeyCommand, DataDir, DemoArgs, EraseArgs, ExportArgs, ExportChainArgs,
-    ImportArgs, LogFormat, RebuildArgs, RepairArgs, ServeArgs, StoreArgs, TokenArgs,
-    TokenCheckArgs, VerifyArgs,
+    ApiKeyArgs, ApiKeyCommand, BackupArgs, DataDir, DemoArgs, EraseArgs, ExportArgs,
+    ExportChainArgs, ImportArgs, LogFormat, RebuildArgs, RepairArgs, RestoreArgs, ServeArgs,
+    StoreArgs, TokenArgs, TokenCheckArgs, VerifyArgs,
 };
 
 /// mimalloc rather than glibc's malloc: under load, glibc's allocation and freeing across the
@@ -77,6 +78,14 @@ enum Command {
     /// every case's chain): a broken archive is refused, naming the commit, and nothing is
     /// appended. Running it again after an interruption resumes.
     Import(ImportArgs),
+    /// Take a consistent copy of the log, the key store and the token secret while the server
+    /// goes on serving: every commit acknowledged before it began is in it. The keys are in
+    /// every backup (without them personal data is lost): keep the backup where only the
+    /// office's administrators can read it (docs/operations.md).
+    Backup(BackupArgs),
+    /// Restore a backup into an empty data directory (and an empty stream with `--log
+    /// nats://…`), then rebuild the read model; `docket verify` checks the result.
+    Restore(RestoreArgs),
     /// Fill an empty data directory with a tenant's year of cases, driven through the command
     /// service, and write the figures it intends to `demo-counts.json`.
     Demo(DemoArgs),
@@ -98,6 +107,8 @@ fn main() -> ExitCode {
         Command::ExportChain(args) => verify::export_chain(args),
         Command::Export(args) => archive::export(args),
         Command::Import(args) => archive::import(args),
+        Command::Backup(args) => backup::take(args),
+        Command::Restore(args) => backup::restore(args),
         Command::Demo(args) => demo::run(args),
         Command::Openapi => {
             print!("{}", docket_api::openapi::document_text());

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use docket_projections::{CASES, rebuild};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::config::{DataDir, RebuildArgs, RepairArgs};
+use crate::config::{DataDir, RebuildArgs, RepairArgs, StoreArgs};
 use crate::{BoxError, open_log, open_read_model, read_model_target};
 
 pub(crate) fn run(args: RebuildArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -22,14 +22,15 @@ pub(crate) fn run(args: RebuildArgs) -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     runtime
-        .block_on(rebuild_cases(args))
+        .block_on(rebuild_cases(&args.store))
         .map_err(|e| e as Box<dyn std::error::Error>)
 }
 
-async fn rebuild_cases(args: RebuildArgs) -> Result<(), BoxError> {
-    let dir = DataDir::create(&args.store.data.data_dir)?;
-    let (log, log_name) = open_log(&args.store, &dir).await?;
-    let target = read_model_target(&args.store, &dir);
+/// The case projection rebuilt from the whole log and swapped in.
+pub(crate) async fn rebuild_cases(store: &StoreArgs) -> Result<(), BoxError> {
+    let dir = DataDir::create(&store.data.data_dir)?;
+    let (log, log_name) = open_log(store, &dir).await?;
+    let target = read_model_target(store, &dir);
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template(
             "rebuilding {msg} [{bar:30}] {pos}/{len} commits, {per_sec}, {eta} left",
@@ -41,7 +42,7 @@ async fn rebuild_cases(args: RebuildArgs) -> Result<(), BoxError> {
     bar.enable_steady_tick(Duration::from_millis(200));
     eprintln!("docket: rebuilding {CASES} from the log {log_name}");
     let started = Instant::now();
-    let policies = crate::policy::load(args.store.policy_dir.as_deref())?;
+    let policies = crate::policy::load(store.policy_dir.as_deref())?;
     let report = rebuild(log, &target, &log_name, &policies, &|at, head| {
         bar.set_length(head);
         bar.set_position(at);

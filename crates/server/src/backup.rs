@@ -1,0 +1,352 @@
+//! `docket backup` and `docket restore`: a consistent copy of what cannot be rebuilt (the log, the
+//! key store, the token secret), taken while the server serves, and put back into an empty data
+//! directory or stream.
+//!
+//! A backup is a directory:
+//! - `log.sqlite`: the embedded log, copied through SQLite's online backup in one step, so it is
+//!   the log of one moment; or `log.jsonl`: a JetStream log's commits up to its head when the
+//!   backup began, as `docket export` writes them (every chain checked again on restore);
+//! - `keys.sqlite`: every row of the key store (the people's and cases' keys, the erasures, the
+//!   tenants' secrets, the record of views, the API keys), read in one snapshot after the log,
+//!   so that every key a commit of the copy needs is in it (unless erased since: erased stays
+//!   erased);
+//! - `jwt-secret`: the secret tokens are signed with, when the data directory has one;
+//! - `backup.json`: the manifest, written last: what the log held, when the backup began, and
+//!   every file's size and SHA-256. A directory without it is not a backup.
+//!
+//! The read model is not copied: it is rebuilt from the log on restore.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use docket_commands::Vault;
+use docket_eventlog::{EventLog, SqliteLog};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use crate::config::{BackupArgs, DataDir, RestoreArgs};
+use crate::{BoxError, open_log, open_vault};
+
+/// The backup format this release writes and reads.
+const FORMAT: u32 = 1;
+const MANIFEST: &str = "backup.json";
+const EMBEDDED_LOG: &str = "log.sqlite";
+const ARCHIVED_LOG: &str = "log.jsonl";
+const KEYS: &str = "keys.sqlite";
+const SECRET: &str = "jwt-secret";
+/// How many commits are read from a backed-up embedded log at a time, to append elsewhere.
+const PAGE: usize = 1000;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    docket_backup: u32,
+    /// The log backed up, as the read model names it (`sqlite`, `nats:STREAM`).
+    log: String,
+    /// When the backup began: every commit acknowledged before it is in the backup.
+    began_at: jiff::Timestamp,
+    finished_at: jiff::Timestamp,
+    /// The position of the last commit in the backup.
+    head: u64,
+    /// Rows of the key store copied.
+    key_rows: u64,
+    files: BTreeMap<String, File>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct File {
+    bytes: u64,
+    sha256: String,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
+pub(crate) fn take(args: BackupArgs) -> Result<(), Box<dyn std::error::Error>> {
+    runtime()?
+        .block_on(back_up(args))
+        .map_err(|e| e as Box<dyn std::error::Error>)
+}
+
+pub(crate) fn restore(args: RestoreArgs) -> Result<(), Box<dyn std::error::Error>> {
+    runtime()?
+        .block_on(put_back(args))
+        .map_err(|e| e as Box<dyn std::error::Error>)
+}
+
+fn describe(file: &Path) -> Result<File, BoxError> {
+    let mut input = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut digest = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut bytes = 0u64;
+    loop {
+        let n = input.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        digest.update(&buffer[..n]);
+    }
+    Ok(File {
+        bytes,
+        sha256: hex::encode(digest.finalize()),
+    })
+}
+
+/// Whether a directory is missing or empty.
+fn vacant(dir: &Path) -> Result<bool, BoxError> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => Ok(entries.next().is_none()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(format!("{}: {e}", dir.display()).into()),
+    }
+}
+
+async fn back_up(args: BackupArgs) -> Result<(), BoxError> {
+    let began_at = jiff::Timestamp::now();
+    if !vacant(&args.to)? {
+        return Err(format!(
+            "{} is not empty: a backup goes into a new directory",
+            args.to.display()
+        )
+        .into());
+    }
+    let dir = DataDir::create(&args.store.data.data_dir)?;
+    // Written beside its place and renamed when whole: a directory named as the backup is one.
+    let partial = args.to.with_extension("partial");
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)?;
+    }
+    // Readable by its owner only: it holds every person's key.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&partial)
+        .map_err(|e| format!("{}: {e}", partial.display()))?;
+
+    // The log first, then the keys: every key a commit of the copy needs was made before the
+    // commit was written, so it is in the later copy of the keys.
+    let (log_name, head) = if args.store.log == "sqlite" {
+        let log = SqliteLog::open(dir.log_path())?;
+        let head = log.back_up_to(partial.join(EMBEDDED_LOG)).await?;
+        ("sqlite".to_owned(), head)
+    } else {
+        let (log, name) = open_log(&args.store, &dir).await?;
+        let written = crate::archive::write(
+            log.as_ref(),
+            None,
+            name.clone(),
+            &partial.join(ARCHIVED_LOG),
+        )
+        .await?;
+        (name, written.head)
+    };
+    eprintln!("docket: the log {log_name} is copied, through position {head}");
+    let vault = open_vault(&args.store, &dir).await?;
+    let copy = Vault::open(partial.join(KEYS)).await?;
+    let key_rows = vault.copy_to(&copy).await?;
+    copy.close().await;
+    if dir.secret_path().exists() {
+        std::fs::copy(dir.secret_path(), partial.join(SECRET))?;
+    }
+    let mut files = BTreeMap::new();
+    for name in [EMBEDDED_LOG, ARCHIVED_LOG, KEYS, SECRET] {
+        let path = partial.join(name);
+        if path.exists() {
+            files.insert(name.to_owned(), describe(&path)?);
+        }
+    }
+    let manifest = Manifest {
+        docket_backup: FORMAT,
+        log: log_name,
+        began_at,
+        finished_at: jiff::Timestamp::now(),
+        head,
+        key_rows,
+        files,
+    };
+    std::fs::write(
+        partial.join(MANIFEST),
+        serde_json::to_vec_pretty(&manifest)?,
+    )?;
+    for entry in std::fs::read_dir(&partial)? {
+        std::fs::File::open(entry?.path())?.sync_all()?;
+    }
+    if args.to.exists() {
+        std::fs::remove_dir(&args.to)?;
+    }
+    std::fs::rename(&partial, &args.to)?;
+    println!(
+        "docket: backed up {} through position {head} and {key_rows} rows of keys to {}",
+        manifest.log,
+        args.to.display()
+    );
+    Ok(())
+}
+
+/// The backup's manifest, each of its files checked against it.
+fn read_manifest(from: &Path) -> Result<Manifest, BoxError> {
+    let text = std::fs::read(from.join(MANIFEST)).map_err(|e| {
+        format!(
+            "{} is not a whole backup (no {MANIFEST}: {e})",
+            from.display()
+        )
+    })?;
+    let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| {
+        format!(
+            "{}: not a backup manifest: {e}",
+            from.join(MANIFEST).display()
+        )
+    })?;
+    if manifest.docket_backup != FORMAT {
+        return Err(format!(
+            "backup format {} is not this release's ({FORMAT})",
+            manifest.docket_backup
+        )
+        .into());
+    }
+    for (name, expected) in &manifest.files {
+        let found = describe(&from.join(name))?;
+        if found != *expected {
+            return Err(format!(
+                "{} does not match the backup's manifest (it was altered or damaged); nothing was restored",
+                from.join(name).display()
+            )
+            .into());
+        }
+    }
+    if !manifest.files.contains_key(KEYS) {
+        return Err("the backup holds no key store; nothing was restored".into());
+    }
+    Ok(manifest)
+}
+
+/// A copy of a backup's file in the data directory, removed when dropped: SQLite files are
+/// opened from there, so the backup itself is only read.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn copy(from: &Path, dir: &DataDir, name: &str) -> Result<Self, BoxError> {
+        let path = dir.path().join(format!(".restore-{name}"));
+        std::fs::copy(from, &path)?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
+    let manifest = read_manifest(&args.from)?;
+    let dir = DataDir::create(&args.store.data.data_dir)?;
+    let embedded = args.store.log == "sqlite";
+
+    // Into empty places only: a restore never mixes with what is there.
+    if embedded {
+        if dir.log_path().exists() {
+            let head = SqliteLog::open(dir.log_path())?.head().await?;
+            if head > 0 {
+                return Err(format!(
+                    "{} holds {head} commits: restore into an empty data directory",
+                    dir.log_path().display()
+                )
+                .into());
+            }
+        }
+    } else {
+        let (log, name) = open_log(&args.store, &dir).await?;
+        let head = log.head().await?;
+        if head > 0 {
+            return Err(format!(
+                "the log {name} holds {head} commits: restore into an empty stream"
+            )
+            .into());
+        }
+    }
+    let vault = open_vault(&args.store, &dir).await?;
+    if !vault.is_empty().await? {
+        return Err(
+            "the key store is not empty: restore into an empty data directory (and read-model database)"
+                .into(),
+        );
+    }
+    let secret = args.from.join(SECRET);
+    if secret.exists()
+        && dir.secret_path().exists()
+        && std::fs::read(&secret)? != std::fs::read(dir.secret_path())?
+    {
+        return Err(format!(
+            "{} holds another token secret: restore into an empty data directory",
+            dir.path().display()
+        )
+        .into());
+    }
+
+    // The keys first: a log without its keys would show its people as unreadable.
+    let keys = Scratch::copy(&args.from.join(KEYS), &dir, KEYS)?;
+    let backed_up = Vault::open(&keys.0).await?;
+    let key_rows = backed_up.copy_to(&vault).await?;
+    backed_up.close().await;
+    drop(keys);
+    eprintln!("docket: restored {key_rows} rows of keys");
+
+    let commits = if manifest.files.contains_key(EMBEDDED_LOG) {
+        let from = args.from.join(EMBEDDED_LOG);
+        if embedded {
+            // The same kind of log: the file itself.
+            for suffix in ["-wal", "-shm"] {
+                let mut path = dir.log_path().into_os_string();
+                path.push(suffix);
+                let _ = std::fs::remove_file(path);
+            }
+            let partial = dir.log_path().with_extension("partial");
+            std::fs::copy(&from, &partial)?;
+            std::fs::File::open(&partial)?.sync_all()?;
+            std::fs::rename(&partial, dir.log_path())?;
+            SqliteLog::open(dir.log_path())?.head().await?
+        } else {
+            let scratch = Scratch::copy(&from, &dir, EMBEDDED_LOG)?;
+            let source = SqliteLog::open(&scratch.0)?;
+            let (target, name) = open_log(&args.store, &dir).await?;
+            let (mut after, mut appended) = (0, 0u64);
+            loop {
+                let page = source.read_all(after, PAGE).await?;
+                let Some(last) = page.last() else { break };
+                after = last.position;
+                let commits: Vec<_> = page.into_iter().map(|r| r.commit).collect();
+                appended += crate::archive::append(target.as_ref(), &name, &commits)
+                    .await?
+                    .0;
+            }
+            appended
+        }
+    } else {
+        let (_, lines) = crate::archive::check(&args.from.join(ARCHIVED_LOG))?;
+        let (target, name) = open_log(&args.store, &dir).await?;
+        let commits: Vec<_> = lines.into_iter().map(|l| l.commit).collect();
+        crate::archive::append(target.as_ref(), &name, &commits)
+            .await?
+            .0
+    };
+    if secret.exists() {
+        std::fs::copy(&secret, dir.secret_path())?;
+    }
+    eprintln!(
+        "docket: restored {commits} commits of the log {} (backed up from {} to {})",
+        args.store.log, manifest.began_at, manifest.finished_at
+    );
+    crate::rebuild::rebuild_cases(&args.store).await?;
+    println!(
+        "docket: restored the backup of {} through position {}; `docket verify` checks every chain and row",
+        manifest.log, manifest.head
+    );
+    Ok(())
+}
