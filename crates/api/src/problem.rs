@@ -128,6 +128,7 @@ impl From<CommandError> for ApiError {
                 code: "directory-quarantined",
                 detail: e.to_string(),
             },
+            CommandError::KeyStoreUnavailable(_) => ApiError::Unavailable(e.to_string()),
             CommandError::Corrupt { .. } | CommandError::Privacy(_) => {
                 ApiError::Internal(e.to_string())
             }

@@ -95,6 +95,7 @@ fn failure_reason(e: &CommandError) -> &'static str {
         CommandError::Contention => "contention",
         CommandError::Log(_) => "log",
         CommandError::Privacy(_) => "privacy",
+        CommandError::KeyStoreUnavailable(_) => "key-store-unavailable",
         CommandError::Corrupt { .. } => "corrupt",
         CommandError::Quarantined { .. } => "quarantined",
         CommandError::DirectoryQuarantined { .. } => "directory-quarantined",
@@ -189,6 +190,10 @@ pub enum CommandError {
     /// Personal data could not be sealed (the key store failed).
     #[error("personal data cannot be protected: {0}")]
     Privacy(String),
+    /// The key store cannot be reached now (down, restarting, failing over): asking again later
+    /// may succeed.
+    #[error("the key store is unavailable: {0}")]
+    KeyStoreUnavailable(String),
     /// The case's recorded history cannot be read or replayed.
     #[error("the history of case {case_id} cannot be replayed: {reason}")]
     Corrupt { case_id: Uuid, reason: String },
@@ -206,6 +211,17 @@ pub enum CommandError {
          takes no change until an operator runs `docket repair`"
     )]
     DirectoryQuarantined { position: u64 },
+}
+
+impl CommandError {
+    /// What a failure of the key store means for a command: unavailable (try again) or a fault.
+    fn sealing(e: docket_privacy::PrivacyError) -> Self {
+        if e.is_unavailable() {
+            CommandError::KeyStoreUnavailable(e.to_string())
+        } else {
+            CommandError::Privacy(e.to_string())
+        }
+    }
 }
 
 /// Where the command service learns that a case is quarantined: a commit of it could not be
@@ -357,7 +373,7 @@ impl CommandService {
                 let sealed = vault
                     .seal(tenant.as_str(), details)
                     .await
-                    .map_err(|e| CommandError::Privacy(e.to_string()))?;
+                    .map_err(CommandError::sealing)?;
                 named.push(sealed.person);
                 *person = Personal::Sealed(sealed);
             }
@@ -369,7 +385,7 @@ impl CommandService {
             vault
                 .link_people(tenant.as_str(), case_id.as_uuid(), &named)
                 .await
-                .map_err(|e| CommandError::Privacy(e.to_string()))?;
+                .map_err(CommandError::sealing)?;
         }
         Ok(())
     }
@@ -399,7 +415,7 @@ impl CommandService {
                 *text = vault
                     .seal_text(tenant.as_str(), case_id.as_uuid(), text)
                     .await
-                    .map_err(|e| CommandError::Privacy(e.to_string()))?;
+                    .map_err(CommandError::sealing)?;
             }
             *event = docket_domain::CaseEvent::from_record(&event_type, version, &data).map_err(
                 |e| CommandError::Corrupt {
@@ -418,7 +434,7 @@ impl CommandService {
             vault
                 .link_people(tenant.as_str(), case_id.as_uuid(), &named)
                 .await
-                .map_err(|e| CommandError::Privacy(e.to_string()))?;
+                .map_err(CommandError::sealing)?;
         }
         Ok(sealed_any)
     }
@@ -1020,7 +1036,7 @@ impl CommandService {
             Some(vault) => vault
                 .fingerprint(tenant.as_str(), &canonical)
                 .await
-                .map_err(|e| CommandError::Privacy(e.to_string()))?,
+                .map_err(CommandError::sealing)?,
             None => bare.clone(),
         };
         Ok(Fingerprint { keyed, bare })

@@ -44,6 +44,29 @@ pub enum PrivacyError {
     Busy(String),
 }
 
+impl PrivacyError {
+    /// Whether the key store could not be reached (down, restarting, failing over, busy) rather
+    /// than found wanting: asking again later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            PrivacyError::Busy(_) => true,
+            PrivacyError::Store(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // Connection exceptions (08…), and a server shutting down or starting (57P…).
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 /// The key store and the seal.
 #[derive(Debug, Clone)]
 pub struct Vault {
