@@ -178,6 +178,10 @@ fn describe() {
             "Time to apply one batch of commits to the read model"
         );
         describe_counter!("docket_projected_commits_total", "Commits the projector applied");
+        describe_gauge!(
+            "docket_projector_leading",
+            "1 while this replica applies the log to the read model (holds the projection lease), else 0"
+        );
         describe_counter!("docket_watch_sweeps_total", "Sweeps of the deadline watch");
         describe_counter!(
             "docket_watch_misses_recorded_total",

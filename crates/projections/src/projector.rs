@@ -169,8 +169,14 @@ impl Projector {
     /// commits; the others follow the shared checkpoint and take the lease when its holder dies.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
         match self.read.db().clone() {
-            Db::Sqlite(_) => self.lead(shutdown, None).await,
-            Db::Postgres(pool) => self.share(pool, shutdown).await,
+            Db::Sqlite(_) => {
+                metrics::gauge!("docket_projector_leading").set(1.0);
+                self.lead(shutdown, None).await
+            }
+            Db::Postgres(pool) => {
+                metrics::gauge!("docket_projector_leading").set(0.0);
+                self.share(pool, shutdown).await
+            }
         }
     }
 
@@ -185,8 +191,10 @@ impl Projector {
             match take_lease(&pool, &mut candidate).await {
                 Ok(Some(mut lease)) => {
                     tracing::info!("projection lease taken: this replica applies the log");
+                    metrics::gauge!("docket_projector_leading").set(1.0);
                     self.lead(shutdown.clone(), Some(&mut lease)).await;
                     lease.release().await;
+                    metrics::gauge!("docket_projector_leading").set(0.0);
                     tracing::info!("projection lease given up");
                 }
                 Ok(None) => {
