@@ -23,6 +23,21 @@ use uuid::Uuid;
 
 use crate::{Appended, ChainHash, Commit, EventLog, LogError, Recorded};
 
+/// NATS addresses as they may be shown: any password replaced by `***`.
+fn redacted(urls: &str) -> String {
+    urls.split(',')
+        .map(|u| match (u.find("://"), u.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                let userinfo = &u[scheme + 3..at];
+                let user = userinfo.split(':').next().unwrap_or_default();
+                format!("{}{user}:***{}", &u[..scheme + 3], &u[at..])
+            }
+            _ => u.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Where commits go and how the stream is kept.
 #[derive(Debug, Clone)]
 pub struct JetStreamConfig {
@@ -198,8 +213,17 @@ impl JetStreamLog {
             .split(',')
             .map(|u| u.trim().parse::<async_nats::ServerAddr>())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| LogError::Setup(format!("NATS address {urls:?}: {e}")))?;
-        let client = async_nats::ConnectOptions::new()
+            .map_err(|e| LogError::Setup(format!("NATS address {}: {e}", redacted(urls))))?;
+        // A user and password in the address (`nats://docket:PASSWORD@host:4222`), as the
+        // cluster's accounts require; the client does not take them from the address itself.
+        let mut options = async_nats::ConnectOptions::new();
+        if let Some(server) = servers.iter().find(|s| s.username().is_some()) {
+            options = options.user_and_password(
+                server.username().unwrap_or_default().to_owned(),
+                server.password().unwrap_or_default().to_owned(),
+            );
+        }
+        let client = options
             .name("docket")
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(5))
