@@ -784,3 +784,17 @@ impl EventLog for JetStreamLog {
         Ok(seen)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn a_password_in_an_address_is_never_shown() {
+        assert_eq!(
+            redacted("nats://docket:s3cret@nats-0:4222,nats://nats-1:4222"),
+            "nats://docket:***@nats-0:4222,nats://nats-1:4222"
+        );
+        assert_eq!(redacted("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+    }
+}
