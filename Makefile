@@ -44,11 +44,14 @@ $(NATS_SERVER):
 # The end-to-end tests start the real binary, so it is built first.
 test: $(NATS_SERVER) $(JCS_PYTHON)
 	$(CARGO) build -p docket-server --bin docket
+	@rm -f target/chaos-report.txt
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
-	fi
+	fi; status=$$?; \
+	if [ -f target/chaos-report.txt ]; then echo "chaos test (docs/operations.md):"; cat target/chaos-report.txt; fi; \
+	exit $$status
 
 # Docket's log and command path against raw JetStream and raw SQLite, then the read model:
 # a rebuild into Postgres against a raw batched insert, and list query latency (see

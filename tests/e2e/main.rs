@@ -4,6 +4,7 @@ mod archive;
 mod audit;
 mod backup;
 mod chain;
+mod chaos;
 mod connections;
 mod coordination;
 mod crash;

@@ -340,8 +340,8 @@ async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
         std::fs::copy(&secret, dir.secret_path())?;
     }
     eprintln!(
-        "docket: restored {commits} commits of the log {} (backed up from {} to {})",
-        args.store.log, manifest.began_at, manifest.finished_at
+        "docket: restored {commits} commits (backed up from {} to {})",
+        manifest.began_at, manifest.finished_at
     );
     crate::rebuild::rebuild_cases(&args.store).await?;
     println!(

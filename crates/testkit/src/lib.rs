@@ -5,6 +5,7 @@
 //! clusters of a test's own to stop, kill and start again. Everything is removed on drop. Holds
 //! the answers tests receive to the API's OpenAPI document (`contract`).
 
+pub mod cluster;
 pub mod contract;
 mod nats;
 mod postgres;

@@ -36,6 +36,8 @@ pub struct NatsServer {
     http_port: u16,
     config: PathBuf,
     store: PathBuf,
+    /// The environment the configuration's variables are read from.
+    env: Vec<(String, String)>,
     child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -123,6 +125,7 @@ impl NatsServer {
             http_port,
             config,
             store,
+            env: Vec::new(),
             child: None,
             _dir: None,
         }
@@ -132,6 +135,7 @@ impl NatsServer {
         let child = Command::new(nats_server_bin())
             .arg("-c")
             .arg(&self.config)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -244,6 +248,63 @@ impl NatsCluster {
             node.wait_ready();
         }
         Self { nodes, _dir: dir }
+    }
+
+    /// The three nodes of `deploy/nats/nats.conf` (the configuration every deployment uses),
+    /// on free loopback ports with their stores under `dir`, the `docket` user's password
+    /// `password` (and the route and admin users' the same), started and healthy.
+    pub fn from_deploy(dir: &Path, password: &str) -> Self {
+        let config = workspace_root().join("deploy/nats/nats.conf");
+        let ports: Vec<(u16, u16, u16)> = (0..3)
+            .map(|_| (free_port(), free_port(), free_port()))
+            .collect();
+        let mut nodes: Vec<NatsServer> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (port, http_port, cluster_port))| {
+                let name = format!("nats-{i}");
+                let store = dir.join(&name);
+                let mut env = vec![
+                    ("NATS_SERVER_NAME".to_owned(), name.clone()),
+                    ("NATS_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+                    ("NATS_MONITOR".to_owned(), format!("127.0.0.1:{http_port}")),
+                    (
+                        "NATS_CLUSTER_LISTEN".to_owned(),
+                        format!("127.0.0.1:{cluster_port}"),
+                    ),
+                    ("NATS_STORE_DIR".to_owned(), store.display().to_string()),
+                    ("DOCKET_NATS_PASSWORD".to_owned(), password.to_owned()),
+                    ("NATS_ROUTE_PASSWORD".to_owned(), password.to_owned()),
+                    ("NATS_ADMIN_PASSWORD".to_owned(), password.to_owned()),
+                ];
+                for (j, (_, _, route)) in ports.iter().enumerate() {
+                    env.push((
+                        format!("NATS_ROUTE_{j}"),
+                        format!("nats://route:{password}@127.0.0.1:{route}"),
+                    ));
+                }
+                NatsServer {
+                    name,
+                    port: *port,
+                    http_port: *http_port,
+                    config: config.clone(),
+                    store,
+                    env,
+                    child: None,
+                    _dir: None,
+                }
+            })
+            .collect();
+        for node in &mut nodes {
+            node.launch();
+        }
+        for node in &nodes {
+            node.wait_ready();
+        }
+        Self {
+            nodes,
+            _dir: tempfile::tempdir_in(dir).expect("a directory beside the stores"),
+        }
     }
 
     /// Every node's URL, comma-separated, as a client's server list.

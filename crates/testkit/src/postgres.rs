@@ -141,6 +141,8 @@ pub struct PgCluster {
     log: PathBuf,
     postmaster: Mutex<Option<Child>>,
     reaper: Option<Child>,
+    /// Further `-c` settings the server starts with.
+    settings: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -148,6 +150,74 @@ impl PgCluster {
     /// Runs initdb (`-A trust -U postgres`) and starts the server, listening on 127.0.0.1 only,
     /// with its unix socket in the temporary directory, and waits until it accepts connections.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// As [`PgCluster::start`], the server started with these settings (`name=value`) too.
+    pub fn start_with(settings: &[&str]) -> Self {
+        let mut cluster = Self::prepare(settings);
+        cluster.initdb();
+        cluster.first_launch();
+        cluster
+    }
+
+    /// A streaming standby of `primary`: `pg_basebackup -R` from it (which writes the standby's
+    /// recovery settings), started on a port of its own; it replays the primary's WAL as the
+    /// primary writes it and serves reads until promoted.
+    pub fn standby_of(primary: &PgCluster, settings: &[&str]) -> Self {
+        let mut standby = Self::prepare(settings);
+        let out = standby
+            .server_command("pg_basebackup")
+            .arg("-D")
+            .arg(&standby.data)
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-R", "-X", "stream"])
+            .arg("-p")
+            .arg(primary.port.to_string())
+            .args(["--no-sync", "-c", "fast"])
+            .output()
+            .expect("run pg_basebackup");
+        assert!(
+            out.status.success(),
+            "pg_basebackup of {} into {} failed: {}{}",
+            primary.admin_url(),
+            standby.dir.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        standby.first_launch();
+        standby
+    }
+
+    /// Makes a standby the primary (`pg_ctl promote`), and waits until it takes writes.
+    pub fn promote(&self) {
+        let out = self
+            .server_command("pg_ctl")
+            .arg("promote")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-w", "-t", "30"])
+            .output()
+            .expect("run pg_ctl promote");
+        assert!(
+            out.status.success(),
+            "pg_ctl promote failed: {}{}\nserver log:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log_tail(0)
+        );
+    }
+
+    /// Runs SQL through psql on the database `postgres`: its output, or why it failed.
+    pub fn execute(&self, sql: &str) -> Result<String, String> {
+        psql(&self.admin_url(), sql)
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn prepare(settings: &[&str]) -> Self {
         let temp = tempfile::Builder::new()
             .prefix("docket-pg-")
             .tempdir()
@@ -164,27 +234,30 @@ impl PgCluster {
             dir,
             postmaster: Mutex::new(None),
             reaper: None,
+            settings: settings.iter().map(|s| (*s).to_owned()).collect(),
             _dir: temp,
         };
         // Before anything can fail, so a panic below still leaves nothing behind.
         cluster.reaper = Some(cluster.spawn_reaper());
-        cluster.initdb();
+        cluster
+    }
+
+    fn first_launch(&mut self) {
         let deadline = Instant::now() + READY_TIMEOUT;
         for attempt in 1.. {
-            match cluster.launch(deadline) {
+            match self.launch(deadline) {
                 Ok(()) => break,
                 // free_port() only found the port free; someone may have taken it since.
                 Err(log) if log.contains("Address already in use") && attempt < 5 => {
-                    cluster.port = free_port();
+                    self.port = free_port();
                 }
                 Err(log) => panic!(
                     "Postgres cluster in {} did not start on port {}; server log:\n{log}",
-                    cluster.dir.display(),
-                    cluster.port
+                    self.dir.display(),
+                    self.port
                 ),
             }
         }
-        cluster
     }
 
     /// `postgres://postgres@127.0.0.1:PORT/postgres`
@@ -318,6 +391,7 @@ impl PgCluster {
             .arg("-c")
             .arg(format!("unix_socket_directories={}", self.dir.display()))
             .args(["-c", "fsync=on"])
+            .args(self.settings.iter().flat_map(|s| ["-c", s]))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("server log handle"))
             .stderr(log)
@@ -349,15 +423,17 @@ impl PgCluster {
         }
     }
 
-    /// What `pg_ctl start -w` checks: `postmaster.pid` is this postmaster's and says `ready`,
+    /// What `pg_ctl start -w` checks: `postmaster.pid` is this postmaster's and says `ready`
+    /// (or `standby`),
     /// written once its sockets listen and it accepts connections.
     fn accepting(&self, pid: u32) -> bool {
         let Ok(text) = fs::read_to_string(self.data.join("postmaster.pid")) else {
             return false;
         };
         let lines: Vec<&str> = text.lines().collect();
+        // `standby`: a hot standby accepting (read-only) connections.
         lines.first().map(|l| l.trim()) == Some(pid.to_string().as_str())
-            && lines.get(7).map(|l| l.trim()) == Some("ready")
+            && matches!(lines.get(7).map(|l| l.trim()), Some("ready" | "standby"))
     }
 
     /// The server log from byte `from`, at most its last 40 lines.
