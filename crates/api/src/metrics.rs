@@ -103,7 +103,8 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
 #[derive(Debug, Clone, Copy)]
 pub struct InProcess;
 
-/// `GET /metrics`. Needs no token: no metric carries a tenant or a case. The counters render
+/// `GET /metrics`. Needs no token: no metric carries a case or a person (tenants are named only
+/// in the per-tenant command rate). The counters render
 /// whatever happens; the standing gauges (head, lag, quarantine) are read for this scrape and
 /// left out, with a warning, when a store does not answer.
 #[utoipa::path(
@@ -167,6 +168,10 @@ fn describe() {
         describe_counter!(
             "docket_commands_total",
             "Commands by case kind, action and outcome (accepted, replayed, refused, failed) and reason"
+        );
+        describe_counter!(
+            "docket_tenant_commands_total",
+            "Commands by tenant and outcome (accepted, replayed, refused, failed)"
         );
         describe_counter!(
             "docket_command_conflicts_total",

@@ -571,7 +571,7 @@ impl CommandService {
 
     /// Decides `request` for `actor` and records the decision: the one way a case command (from
     /// any interface) reaches the log. Counted in `docket_commands_total` by kind, action and
-    /// outcome.
+    /// outcome, and in `docket_tenant_commands_total` by tenant and outcome.
     pub async fn handle(
         &self,
         actor: &Actor,
@@ -587,6 +587,11 @@ impl CommandService {
         };
         metrics::counter!("docket_commands_total",
             "kind" => kind.as_str(), "action" => action, "outcome" => outcome, "reason" => reason)
+        .increment(1);
+        // Per tenant, by outcome only: a city's dashboard shows each office's rate, at a few
+        // series per tenant.
+        metrics::counter!("docket_tenant_commands_total",
+            "tenant" => actor.tenant.to_string(), "outcome" => outcome)
         .increment(1);
         result
     }

@@ -104,6 +104,8 @@ async fn metrics_parse_as_prometheus_text_and_move_with_requests_commands_and_pr
     assert!(
         moved("docket_commands_total{action=verify,kind=hazard,outcome=accepted,reason=}") >= 1.0
     );
+    assert!(moved("docket_tenant_commands_total{outcome=accepted,tenant=qinghe}") >= 2.0);
+    assert!(moved("docket_tenant_commands_total{outcome=refused,tenant=qinghe}") >= 1.0);
     assert!(
         moved(
             "docket_commands_total{action=verify,kind=hazard,outcome=refused,reason=role-not-permitted}"
