@@ -162,7 +162,7 @@ impl CommandService {
 
     /// The tenant's directory from the cache while it is fresh (unless `now`), else as the log
     /// holds it now.
-    async fn read_directory(
+    pub(crate) async fn read_directory(
         &self,
         tenant: &TenantId,
         now: bool,

@@ -627,8 +627,10 @@ impl CommandService {
         let mut contention = Contention::new();
         loop {
             // Every name the command gives is checked against the tenant's directory as it
-            // stands at this attempt.
-            let directory = self.directory(&actor.tenant).await?.directory;
+            // stands at this attempt: the cached view, or (judging a refusal, or when the client
+            // expects a version) the log's now, so that a unit another replica added a moment
+            // ago is known.
+            let directory = self.read_directory(&actor.tenant, fresh).await?.directory;
             // A filing's case id is new: there is nothing to load.
             let case = match (request.case_id, fresh) {
                 (None, _) => Arc::new(LoadedCase::new_case()),
@@ -698,7 +700,7 @@ impl CommandService {
             };
             let mut events = match request.command.decide(case.state.as_ref(), &ctx) {
                 Ok(events) => events,
-                Err(_) if !fresh && request.case_id.is_some() => {
+                Err(_) if !fresh => {
                     fresh = true;
                     continue;
                 }

@@ -591,6 +591,35 @@ async fn another_replicas_directory_change_is_seen_within_a_second() {
     assert_eq!(one.directory(&tenant).await.unwrap().version, 2);
 }
 
+/// A filing naming a unit another replica added a moment ago is not refused on a replica whose
+/// cached directory predates it: a refusal is judged against the directory as the log holds it.
+#[tokio::test]
+async fn a_filing_naming_a_unit_another_replica_just_added_is_accepted() {
+    let (one, log) = service().await;
+    let other = CommandService::new(log.clone(), Arc::new(SystemClock));
+    let tenant: docket_domain::TenantId = "qinghe".parse().unwrap();
+    // `one` has the directory cached, without the unit.
+    one.directory(&tenant).await.unwrap();
+    let add = docket_domain::directory::DirectoryCommand::parse(
+        "add-unit",
+        json!({"id": "qinghe-fire", "name": "消防站", "unit_kind": "office", "in_network": true}),
+    )
+    .unwrap();
+    other
+        .keep_directory(&actor(Role::Admin), &add, None)
+        .await
+        .unwrap();
+    let command = CaseCommand::parse_filing(json!({
+        "kind": "hazard", "community": "qinghe", "grid": "qinghe-03", "unit": "qinghe-fire",
+        "title": "消防通道堵塞", "category": "fire", "severity": "general", "source": "grid-worker"
+    }))
+    .unwrap();
+    let filed = one
+        .handle(&actor(Role::GridWorker), request(None, command, None))
+        .await;
+    assert!(filed.is_ok(), "{filed:?}");
+}
+
 /// A SQLite log that counts, per case, the commits it hands out for deciding and reading.
 #[derive(Debug)]
 struct CountingLog {
