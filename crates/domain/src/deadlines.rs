@@ -620,7 +620,7 @@ pub struct DeadlinePolicy {
     pub extensions: ExtensionRules,
 }
 
-/// The policy file as written: see `deploy/policy.example.toml`.
+/// The policy file as written: see `deploy/policy/default.toml`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
