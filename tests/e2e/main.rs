@@ -5,6 +5,7 @@ mod audit;
 mod backup;
 mod chain;
 mod chaos;
+mod cluster;
 mod connections;
 mod coordination;
 mod crash;

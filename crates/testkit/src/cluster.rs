@@ -386,6 +386,35 @@ impl Topology {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// A shell's environment for the cluster (`. FILE`): the balancer's address (`DOCKET_URL`),
+    /// each replica's (`REPLICA_0`, `REPLICA_1`), tokens of the tests' tenant (`ADMIN`,
+    /// `SUPERVISOR`, `GRID_WORKER` of grid qinghe-01, `HANDLER` of unit qinghe-safety), and what
+    /// `docket` needs to reach the stores beside the replicas (`DOCKET_LOG`,
+    /// `DOCKET_NATS_REPLICAS`, `DOCKET_READ_MODEL`, `DOCKET_JWT_SECRET`). Written to `path`.
+    pub fn write_env(&self, path: &Path) {
+        let mut lines = vec![format!("export DOCKET_URL='{}'", self.url())];
+        for (i, r) in self.replicas.iter().enumerate() {
+            lines.push(format!("export REPLICA_{i}='{}'", r.url()));
+        }
+        for (name, role, extra) in [
+            ("ADMIN", "admin", &[][..]),
+            ("SUPERVISOR", "supervisor", &[][..]),
+            ("GRID_WORKER", "grid_worker", &["--grids", "qinghe-01"][..]),
+            ("HANDLER", "handler", &["--unit", "qinghe-safety"][..]),
+        ] {
+            lines.push(format!("export {name}='{}'", self.token(role, extra)));
+        }
+        for (k, v) in self.docket_env() {
+            if matches!(
+                k.as_str(),
+                "DOCKET_LOG" | "DOCKET_NATS_REPLICAS" | "DOCKET_READ_MODEL" | "DOCKET_JWT_SECRET"
+            ) {
+                lines.push(format!("export {k}='{v}'"));
+            }
+        }
+        std::fs::write(path, lines.join("\n") + "\n").expect("write the cluster's environment");
+    }
+
     /// The replica that applies the log to the read model, waiting up to `patience` for one to
     /// (a lease changes hands within seconds).
     pub fn projecting_replica(&self, patience: Duration) -> Option<usize> {

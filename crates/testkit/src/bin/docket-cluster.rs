@@ -63,28 +63,18 @@ fn main() {
             pg.port()
         );
     }
+    let env = dir.join("cluster.env");
+    topology.write_env(&env);
     let _ = writeln!(
         out,
-        "  environment         {}",
-        topology
-            .docket_env()
-            .iter()
-            .filter(|(k, _)| k == "DOCKET_LOG"
-                || k == "DOCKET_READ_MODEL"
-                || k == "DOCKET_JWT_SECRET"
-                || k == "DOCKET_NATS_REPLICAS")
-            .map(|(k, v)| format!("{k}='{v}'"))
-            .collect::<Vec<_>>()
-            .join(" ")
+        "  environment         {} (addresses, tokens, what docket needs beside the replicas)",
+        env.display()
     );
-    for role in ["admin", "supervisor", "grid_worker", "handler"] {
-        let extra: &[&str] = match role {
-            "grid_worker" => &["--grids", "qinghe-01"],
-            "handler" => &["--unit", "qinghe-safety"],
-            _ => &[],
-        };
-        let _ = writeln!(out, "  token {role:<13} {}", topology.token(role, extra));
-    }
+    let _ = writeln!(
+        out,
+        "for a shell:  export CLUSTER_ENV={} && . \"$CLUSTER_ENV\"",
+        env.display()
+    );
     let _ = writeln!(out, "docket-cluster: Ctrl-C stops it all");
     drop(out);
     let runtime = tokio::runtime::Builder::new_current_thread()
