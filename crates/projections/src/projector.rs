@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use docket_eventlog::{EventLog, Recorded};
+use sqlx::postgres::PgListener;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
@@ -19,6 +20,10 @@ const IDLE_WAIT: Duration = Duration::from_secs(5);
 /// and tries for the lease.
 const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 const LEASE_RETRY: Duration = Duration::from_secs(1);
+/// The Postgres channel the projecting replica announces each batch's checkpoint on, so that the
+/// others publish it at once rather than at their next look (a filing answered by another replica
+/// waits for its number to be projected).
+const CHECKPOINT_CHANNEL: &str = "docket_projected";
 /// How often the leader makes sure it still holds the lease, idle or not: a lease lost (its
 /// connection cut) is noticed within this.
 const LEASE_CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -153,6 +158,17 @@ impl Projector {
         if !early {
             self.read.announce_numbers(numbers, last);
         }
+        if let Db::Postgres(pool) = self.read.db() {
+            // Followers are told at once; one that misses it looks within FOLLOW_EVERY.
+            let told = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHECKPOINT_CHANNEL)
+                .bind(last.to_string())
+                .execute(pool)
+                .await;
+            if let Err(e) = told {
+                tracing::debug!(error = %e, "the checkpoint was not announced");
+            }
+        }
         if quarantined > 0 {
             self.read.quarantine_moved();
         }
@@ -184,6 +200,7 @@ impl Projector {
         // The connection the lease is tried on, kept between tries: one of its own, never the
         // pool's, so that no pooled connection can ever hold the lock.
         let mut candidate: Option<PgConnection> = None;
+        let mut listener: Option<PgListener> = None;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -198,13 +215,25 @@ impl Projector {
                     tracing::info!("projection lease given up");
                 }
                 Ok(None) => {
-                    // Another replica projects: follow its checkpoint for readers here.
+                    // Another replica projects: follow its checkpoint for readers here, as the
+                    // leader announces it, and looked up at least every FOLLOW_EVERY.
+                    if listener.is_none() {
+                        listener = listen(&pool).await;
+                    }
                     let until = tokio::time::Instant::now() + LEASE_RETRY;
+                    let mut look = true;
                     while tokio::time::Instant::now() < until {
-                        if let Ok(at) = self.read.checkpoint(CASES).await {
+                        if look && let Ok(at) = self.read.checkpoint(CASES).await {
                             self.read.publish(at);
                         }
+                        look = true;
                         tokio::select! {
+                            notice = announced(&mut listener) => {
+                                if let Some(at) = notice {
+                                    self.read.publish(at);
+                                    look = false;
+                                }
+                            }
                             _ = tokio::time::sleep(FOLLOW_EVERY) => {}
                             _ = shutdown.changed() => return,
                         }
@@ -260,6 +289,29 @@ impl Projector {
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
+        }
+    }
+}
+
+/// A connection listening for the leader's checkpoints, or `None` when Postgres cannot be
+/// reached (followers then look every FOLLOW_EVERY).
+async fn listen(pool: &PgPool) -> Option<PgListener> {
+    let mut listener = PgListener::connect_with(pool).await.ok()?;
+    listener.listen(CHECKPOINT_CHANNEL).await.ok()?;
+    Some(listener)
+}
+
+/// The next checkpoint the leader announces; never, without a listener. A listener that fails is
+/// dropped (made again on the next round).
+async fn announced(listener: &mut Option<PgListener>) -> Option<u64> {
+    let Some(l) = listener else {
+        return std::future::pending().await;
+    };
+    match l.try_recv().await {
+        Ok(Some(notice)) => notice.payload().parse().ok(),
+        Ok(None) | Err(_) => {
+            *listener = None;
+            None
         }
     }
 }
