@@ -50,7 +50,7 @@ pub(crate) async fn show_people(
     let shown = vault
         .render(tenant, value, disclosure)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(ApiError::from)?;
     vault
         .render_texts(
             tenant,
@@ -59,7 +59,7 @@ pub(crate) async fn show_people(
             actor.text_disclosure(case, read),
         )
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(ApiError::from)?;
     record_views(state, actor, shown, Some(case_id), read.name()).await
 }
 
@@ -107,10 +107,7 @@ pub(crate) async fn record_views(
             viewed_at: now,
         })
         .collect();
-    vault
-        .record_views(&views)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    vault.record_views(&views).await.map_err(ApiError::from)
 }
 
 fn outcome_body(o: &Outcome) -> Value {

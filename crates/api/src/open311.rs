@@ -247,7 +247,10 @@ impl IntoResponse for Open311Error {
 
 fn internal(e: impl std::fmt::Display) -> Open311Error {
     tracing::error!(error = %e, "an Open311 read failed");
-    Open311Error::bad("the service could not answer now; try again later")
+    Open311Error::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the service could not answer now; try again later",
+    )
 }
 
 // ---- who asks ---------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ pub(crate) async fn find(
     let person = vault
         .find(actor.tenant.as_str(), id_number)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::from)?
         .ok_or(ApiError::PersonNotFound)?;
     person_file(&state, &actor, person).await
 }
@@ -189,7 +189,7 @@ async fn person_file(
         let shown = vault
             .render(tenant, &mut details, disclosure)
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(ApiError::from)?;
         record_views(state, actor, shown, None, Read::PersonFile.name()).await?;
     }
     let petitions = listed.iter().filter(|c| c.kind == "petition").count();
@@ -232,7 +232,7 @@ pub(crate) async fn views(
         Some(vault) => vault
             .views(actor.tenant.as_str(), person)
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
+            .map_err(ApiError::from)?,
         None => Vec::new(),
     };
     let views: Vec<Value> = views

@@ -136,6 +136,18 @@ impl From<CommandError> for ApiError {
     }
 }
 
+/// The key store's failures: unavailable (a Postgres restarting or failing over) is 503, like the
+/// log's; anything else is a fault of ours.
+impl From<docket_privacy::PrivacyError> for ApiError {
+    fn from(e: docket_privacy::PrivacyError) -> Self {
+        if e.is_unavailable() {
+            ApiError::Unavailable(e.to_string())
+        } else {
+            ApiError::Internal(e.to_string())
+        }
+    }
+}
+
 impl From<LogError> for ApiError {
     fn from(e: LogError) -> Self {
         match e {

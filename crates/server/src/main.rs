@@ -225,9 +225,10 @@ async fn open_log(
         let log = JetStreamLog::connect(&args.log, config).await?;
         Ok((Arc::new(log), format!("nats:{}", args.nats_stream)))
     } else {
+        // Only the scheme: an address may carry a password.
         Err(format!(
             "--log {:?}: use `sqlite` (embedded) or nats://HOST:PORT for JetStream",
-            args.log
+            args.log.split("://").next().unwrap_or_default()
         )
         .into())
     }
