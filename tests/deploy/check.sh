@@ -37,7 +37,15 @@ unknown=$(echo "$out" | grep '^WARN' | grep -vE 'kind (ServiceMonitor|Cluster) w
 [ -z "$unknown" ] || { echo "$unknown"; exit 1; }
 (cd "$TOOLS" && node crd-validate.mjs "$work/k8s.yaml") | sed 's/^/      /'
 ok "deploy/k8s ($(grep -c '^kind:' "$work/k8s.yaml") resources)"
-while IFS= read -r f; do checked+=("$f"); done < <(find deploy/k8s -type f)
+# Every file of deploy/k8s is in what was rendered: named in the kustomization.
+while IFS= read -r f; do
+    name=${f#deploy/k8s/}
+    if [ "$name" != kustomization.yaml ] && ! grep -qE "^\s*-\s*$name\s*$" deploy/k8s/kustomization.yaml; then
+        echo "deploy/k8s/kustomization.yaml does not name $name, so nothing checks it" >&2
+        exit 1
+    fi
+    checked+=("$f")
+done < <(find deploy/k8s -type f)
 
 echo "deploy/policy: TOML (the domain's tests read it as a policy)"
 "$VENV/python" -c 'import sys, tomllib; tomllib.load(open(sys.argv[1], "rb"))' deploy/policy/default.toml
@@ -49,7 +57,7 @@ echo "deploy/compose: the Compose specification's schema, its scripts, haproxy -
 ok deploy/compose/compose.yaml
 checked+=(deploy/compose/compose.yaml)
 while IFS= read -r f; do
-    sh -n "$f"
+    bash -n "$f"
     ok "$f"
     checked+=("$f")
 done < <(find deploy/compose -type f -name '*.sh')

@@ -78,14 +78,21 @@ async fn backup_under_load_restores_every_answered_filing(store: &[&str], restor
                     .json(&json!({
                         "kind": "hazard", "community": "qinghe", "grid": "qinghe-01",
                         "unit": "qinghe-safety", "title": format!("巡查 {client}-{n}"),
-                        "category": "gas", "severity": "general", "source": "grid-worker"
+                        "category": "gas", "severity": "general", "source": "grid-worker",
+                        // Sealed under a key the filing makes: the key and the commit are
+                        // written a moment apart, the backup between them must hold both.
+                        "description": format!("楼道堆物 {client}-{n}")
                     }))
                     .send()
                     .await
                     .expect("the server answers");
                 assert_eq!(response.status(), StatusCode::CREATED);
                 let body: serde_json::Value = response.json().await.unwrap();
-                answered.push((Instant::now(), body["case_id"].as_str().unwrap().to_owned()));
+                answered.push((
+                    Instant::now(),
+                    body["case_id"].as_str().unwrap().to_owned(),
+                    format!("楼道堆物 {client}-{n}"),
+                ));
             }
             answered
         });
@@ -112,11 +119,12 @@ async fn backup_under_load_restores_every_answered_filing(store: &[&str], restor
     // Filings go on after the backup: they are not in it, and nothing says they should be.
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::Relaxed);
-    let answered: Vec<(Instant, String)> = clients.join_all().await.into_iter().flatten().collect();
-    let before: Vec<&String> = answered
+    let answered: Vec<(Instant, String, String)> =
+        clients.join_all().await.into_iter().flatten().collect();
+    let before: Vec<(&String, &String)> = answered
         .iter()
-        .filter(|(at, _)| *at < began)
-        .map(|(_, id)| id)
+        .filter(|(at, _, _)| *at < began)
+        .map(|(_, id, description)| (id, description))
         .collect();
     assert!(
         before.len() > 20,
@@ -183,7 +191,7 @@ async fn backup_under_load_restores_every_answered_filing(store: &[&str], restor
     // before the backup began is there, and the dispute's people and description open.
     let restored = Server::start_bare(target.path(), restored_store);
     let client = reqwest::Client::new();
-    for id in &before {
+    for (id, description) in &before {
         let response = client
             .get(format!("{}/v1/cases/{id}", restored.url))
             .bearer_auth(&grid)
@@ -194,6 +202,11 @@ async fn backup_under_load_restores_every_answered_filing(store: &[&str], restor
             response.status(),
             StatusCode::OK,
             "case {id}, answered before the backup began, is restored"
+        );
+        let case: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            case["case"]["description"], **description,
+            "case {id}'s description opens: its key is restored"
         );
     }
     let (status, case) = call(
@@ -228,4 +241,30 @@ async fn a_jetstream_backup_taken_under_load_restores_into_a_fresh_stream() {
         &["--log", &url, "--nats-stream", "RESTORED"],
     )
     .await;
+}
+
+/// A mistyped data directory, or one with no log, is not "backed up" as an empty office.
+#[test]
+fn a_backup_of_a_missing_or_empty_office_is_refused() {
+    let dir = data_dir();
+    let to = dir.path().join("backup");
+    let missing = docket(
+        &["backup", "--to", to.to_str().unwrap()],
+        &dir.path().join("mistyped"),
+        &[],
+    );
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("no data directory"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    let empty = docket(&["backup", "--to", to.to_str().unwrap()], dir.path(), &[]);
+    assert!(!empty.status.success());
+    assert!(
+        String::from_utf8_lossy(&empty.stderr).contains("no embedded log"),
+        "{}",
+        String::from_utf8_lossy(&empty.stderr)
+    );
+    assert!(!to.exists(), "nothing was written");
 }

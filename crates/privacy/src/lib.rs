@@ -1014,21 +1014,18 @@ impl Vault {
     /// snapshot while this vault goes on serving. Returns how many rows were copied.
     pub async fn copy_to(&self, target: &Vault) -> Result<u64, PrivacyError> {
         let snapshot = self.snapshot().await?;
-        let mut copied = 0u64;
-        for (table, columns, rows) in snapshot {
-            let names = columns
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", ");
-            let params = (1..=columns.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let statement = format!("INSERT INTO {table} ({names}) VALUES ({params})");
-            on_pool!(&target.store, pool => {
-                let mut tx = pool.begin().await?;
-                for row in &rows {
+        let copied = snapshot.iter().map(|(_, _, rows)| rows.len() as u64).sum();
+        // One transaction: a copy that fails leaves the target as it was.
+        on_pool!(&target.store, pool => {
+            let mut tx = pool.begin().await?;
+            for (table, columns, rows) in &snapshot {
+                let names = columns.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+                let params = (1..=columns.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let statement = format!("INSERT INTO {table} ({names}) VALUES ({params})");
+                for row in rows {
                     // Table and column names are the constants above; values are bound.
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(statement.clone()));
                     for cell in row {
@@ -1039,10 +1036,9 @@ impl Vault {
                     }
                     query.execute(&mut *tx).await?;
                 }
-                tx.commit().await
-            })?;
-            copied += rows.len() as u64;
-        }
+            }
+            tx.commit().await
+        })?;
         Ok(copied)
     }
 

@@ -178,6 +178,59 @@ fn broken(at: usize, reason: impl std::fmt::Display) -> BoxError {
     format!("the archive is refused at line {at}: {reason}; nothing was imported").into()
 }
 
+/// A commit as a refusal names it.
+fn named(position: u64, c: &Commit) -> String {
+    let b = &c.body;
+    format!(
+        "commit {} (case {}, version {}, position {position})",
+        b.commit_id, b.case_id, b.version
+    )
+}
+
+/// Every case's chain as its commits come, in log order: versions 1, 2, 3 …, each commit linked
+/// to the one before, each hash its content's.
+#[derive(Default)]
+pub(crate) struct Chains {
+    tips: HashMap<Uuid, (u64, ChainHash)>,
+    /// Commits taken, and the position of the last.
+    pub(crate) commits: u64,
+    pub(crate) last_position: u64,
+}
+
+impl Chains {
+    /// Takes the next commit of the log: why it breaks a chain, naming it, if it does.
+    pub(crate) fn take(&mut self, position: u64, c: &Commit) -> Result<(), String> {
+        let b = &c.body;
+        let (version, prev) = self
+            .tips
+            .get(&b.case_id)
+            .cloned()
+            .unwrap_or((0, ChainHash::genesis()));
+        if b.version != version + 1 {
+            return Err(format!(
+                "{}: version out of sequence after {version}",
+                named(position, c)
+            ));
+        }
+        if c.prev_hash != prev {
+            return Err(format!(
+                "{}: does not link to the previous commit",
+                named(position, c)
+            ));
+        }
+        if !c.hash_holds() {
+            return Err(format!(
+                "{}: its hash does not match its content",
+                named(position, c)
+            ));
+        }
+        self.tips.insert(b.case_id, (b.version, c.hash.clone()));
+        self.commits += 1;
+        self.last_position = position;
+        Ok(())
+    }
+}
+
 /// Reads and checks a whole archive: its commits in order, or why it is refused. The chains
 /// first, so that an altered commit is named even when the trailer was made to match.
 pub(crate) fn check(path: &std::path::Path) -> Result<(Header, Vec<Line>), BoxError> {
@@ -222,42 +275,21 @@ pub(crate) fn check(path: &std::path::Path) -> Result<(Header, Vec<Line>), BoxEr
         commits.push((at, line));
     }
     // Every case's chain, in archive order: 1, 2, 3 …, each linked, each hash its content's.
-    let mut tips: HashMap<Uuid, (u64, ChainHash)> = HashMap::new();
+    let mut chains = Chains::default();
     for (at, line) in &commits {
-        let c = &line.commit;
-        let b = &c.body;
-        let name = || {
-            format!(
-                "commit {} (case {}, version {}, position {})",
-                b.commit_id, b.case_id, b.version, line.position
-            )
-        };
+        let b = &line.commit.body;
         if header.tenant.as_ref().is_some_and(|t| *t != b.tenant) {
-            return Err(broken(*at, format!("{} is of another tenant", name())));
-        }
-        let (version, prev) = tips
-            .get(&b.case_id)
-            .cloned()
-            .unwrap_or((0, ChainHash::genesis()));
-        if b.version != version + 1 {
             return Err(broken(
                 *at,
-                format!("{}: version out of sequence after {version}", name()),
+                format!(
+                    "{} is of another tenant",
+                    named(line.position, &line.commit)
+                ),
             ));
         }
-        if c.prev_hash != prev {
-            return Err(broken(
-                *at,
-                format!("{}: does not link to the previous commit", name()),
-            ));
-        }
-        if !c.hash_holds() {
-            return Err(broken(
-                *at,
-                format!("{}: its hash does not match its content", name()),
-            ));
-        }
-        tips.insert(b.case_id, (b.version, c.hash.clone()));
+        chains
+            .take(line.position, &line.commit)
+            .map_err(|why| broken(*at, why))?;
     }
     let Some(Trailer { end }) = trailer else {
         return Err(broken(

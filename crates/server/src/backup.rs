@@ -114,11 +114,29 @@ async fn back_up(args: BackupArgs) -> Result<(), BoxError> {
         )
         .into());
     }
+    if !args.store.data.data_dir.is_dir() {
+        return Err(format!(
+            "no data directory at {}: is --data-dir right?",
+            args.store.data.data_dir.display()
+        )
+        .into());
+    }
     let dir = DataDir::create(&args.store.data.data_dir)?;
+    if args.store.log == "sqlite" && !dir.log_path().exists() {
+        return Err(format!(
+            "no embedded log at {}: is --data-dir right (or --log, for JetStream)?",
+            dir.log_path().display()
+        )
+        .into());
+    }
     // Written beside its place and renamed when whole: a directory named as the backup is one.
-    let partial = args.to.with_extension("partial");
+    let partial = PathBuf::from(format!("{}.partial", args.to.display()));
     if partial.exists() {
-        std::fs::remove_dir_all(&partial)?;
+        return Err(format!(
+            "{} exists: an earlier backup was interrupted there; remove it and run again",
+            partial.display()
+        )
+        .into());
     }
     // Readable by its owner only: it holds every person's key.
     std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
@@ -142,13 +160,31 @@ async fn back_up(args: BackupArgs) -> Result<(), BoxError> {
         .await?;
         (name, written.head)
     };
+    if head == 0 {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(format!(
+            "the log {log_name} holds no commits: nothing to back up (are --data-dir, --log and \
+             --nats-stream right?)"
+        )
+        .into());
+    }
     eprintln!("docket: the log {log_name} is copied, through position {head}");
     let vault = open_vault(&args.store, &dir).await?;
     let copy = Vault::open(partial.join(KEYS)).await?;
     let key_rows = vault.copy_to(&copy).await?;
     copy.close().await;
+    let mut journal = partial.join(KEYS).into_os_string();
+    journal.push("-wal");
+    if Path::new(&journal).exists() {
+        return Err("the key store's copy was not closed whole (its journal remains)".into());
+    }
     if dir.secret_path().exists() {
         std::fs::copy(dir.secret_path(), partial.join(SECRET))?;
+    } else if std::env::var_os("DOCKET_JWT_SECRET").is_some() {
+        eprintln!(
+            "docket: the token secret comes from DOCKET_JWT_SECRET and is not in the backup: \
+             keep it with the deployment's other secrets"
+        );
     }
     let mut files = BTreeMap::new();
     for name in [EMBEDDED_LOG, ARCHIVED_LOG, KEYS, SECRET] {
@@ -171,12 +207,19 @@ async fn back_up(args: BackupArgs) -> Result<(), BoxError> {
         serde_json::to_vec_pretty(&manifest)?,
     )?;
     for entry in std::fs::read_dir(&partial)? {
-        std::fs::File::open(entry?.path())?.sync_all()?;
+        let path = entry?.path();
+        // Readable by the owner only, also once moved apart (the keys, say).
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        std::fs::File::open(&path)?.sync_all()?;
     }
     if args.to.exists() {
         std::fs::remove_dir(&args.to)?;
     }
     std::fs::rename(&partial, &args.to)?;
+    // The rename is on disk too.
+    if let Some(parent) = args.to.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
     println!(
         "docket: backed up {} through position {head} and {key_rows} rows of keys to {}",
         manifest.log,
@@ -218,6 +261,12 @@ fn read_manifest(from: &Path) -> Result<Manifest, BoxError> {
     }
     if !manifest.files.contains_key(KEYS) {
         return Err("the backup holds no key store; nothing was restored".into());
+    }
+    if manifest.files.contains_key(EMBEDDED_LOG) == manifest.files.contains_key(ARCHIVED_LOG) {
+        return Err(format!(
+            "the backup's manifest must list one log ({EMBEDDED_LOG} or {ARCHIVED_LOG}); nothing was restored"
+        )
+        .into());
     }
     Ok(manifest)
 }
@@ -278,10 +327,14 @@ async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
                 .into(),
         );
     }
-    let secret = args.from.join(SECRET);
-    if secret.exists()
+    // The secret only if the manifest lists it (and so checked it).
+    let secret = manifest
+        .files
+        .contains_key(SECRET)
+        .then(|| args.from.join(SECRET));
+    if let Some(secret) = &secret
         && dir.secret_path().exists()
-        && std::fs::read(&secret)? != std::fs::read(dir.secret_path())?
+        && std::fs::read(secret)? != std::fs::read(dir.secret_path())?
     {
         return Err(format!(
             "{} holds another token secret: restore into an empty data directory",
@@ -290,7 +343,41 @@ async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
         .into());
     }
 
-    // The keys first: a log without its keys would show its people as unreadable.
+    // The log checked whole before anything is written: every chain, and its end where the
+    // manifest says.
+    let embedded_copy = if manifest.files.contains_key(EMBEDDED_LOG) {
+        let scratch = Scratch::copy(&args.from.join(EMBEDDED_LOG), &dir, EMBEDDED_LOG)?;
+        let chains = check_embedded(&scratch.0).await?;
+        ends_where_manifest_says(&manifest, chains.last_position)?;
+        eprintln!(
+            "docket: the backup's log holds {} commits; every chain holds",
+            chains.commits
+        );
+        Some(scratch)
+    } else {
+        None
+    };
+    let archived = if manifest.files.contains_key(ARCHIVED_LOG) {
+        let (_, lines) = crate::archive::check(&args.from.join(ARCHIVED_LOG))?;
+        ends_where_manifest_says(&manifest, lines.last().map_or(0, |l| l.position))?;
+        eprintln!(
+            "docket: the backup's archive holds {} commits; every chain holds",
+            lines.len()
+        );
+        lines.into_iter().map(|l| l.commit).collect()
+    } else {
+        Vec::new()
+    };
+    let left = |what: &str, e: BoxError| -> BoxError {
+        format!(
+            "{e}; the restore stopped after {what}: remove the data directory (and the stream, and \
+             the key store's tables) and run it again"
+        )
+        .into()
+    };
+
+    // The keys first, in one transaction: a log without its keys would show its people as
+    // unreadable.
     let keys = Scratch::copy(&args.from.join(KEYS), &dir, KEYS)?;
     let backed_up = Vault::open(&keys.0).await?;
     let key_rows = backed_up.copy_to(&vault).await?;
@@ -298,22 +385,21 @@ async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
     drop(keys);
     eprintln!("docket: restored {key_rows} rows of keys");
 
-    let commits = if manifest.files.contains_key(EMBEDDED_LOG) {
-        let from = args.from.join(EMBEDDED_LOG);
-        if embedded {
-            // The same kind of log: the file itself.
-            for suffix in ["-wal", "-shm"] {
+    let commits = match embedded_copy {
+        // The same kind of log: the file itself, once checked.
+        Some(scratch) if embedded => {
+            for suffix in ["", "-wal", "-shm"] {
                 let mut path = dir.log_path().into_os_string();
                 path.push(suffix);
                 let _ = std::fs::remove_file(path);
             }
-            let partial = dir.log_path().with_extension("partial");
-            std::fs::copy(&from, &partial)?;
-            std::fs::File::open(&partial)?.sync_all()?;
-            std::fs::rename(&partial, dir.log_path())?;
-            SqliteLog::open(dir.log_path())?.head().await?
-        } else {
-            let scratch = Scratch::copy(&from, &dir, EMBEDDED_LOG)?;
+            std::fs::File::open(&scratch.0)?.sync_all()?;
+            std::fs::rename(&scratch.0, dir.log_path())?;
+            let head = SqliteLog::open(dir.log_path())?.head().await?;
+            ends_where_manifest_says(&manifest, head).map_err(|e| left("the keys", e))?;
+            head
+        }
+        Some(scratch) => {
             let source = SqliteLog::open(&scratch.0)?;
             let (target, name) = open_log(&args.store, &dir).await?;
             let (mut after, mut appended) = (0, 0u64);
@@ -323,21 +409,22 @@ async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
                 after = last.position;
                 let commits: Vec<_> = page.into_iter().map(|r| r.commit).collect();
                 appended += crate::archive::append(target.as_ref(), &name, &commits)
-                    .await?
+                    .await
+                    .map_err(|e| left("the keys and part of the log", e))?
                     .0;
             }
             appended
         }
-    } else {
-        let (_, lines) = crate::archive::check(&args.from.join(ARCHIVED_LOG))?;
-        let (target, name) = open_log(&args.store, &dir).await?;
-        let commits: Vec<_> = lines.into_iter().map(|l| l.commit).collect();
-        crate::archive::append(target.as_ref(), &name, &commits)
-            .await?
-            .0
+        None => {
+            let (target, name) = open_log(&args.store, &dir).await?;
+            crate::archive::append(target.as_ref(), &name, &archived)
+                .await
+                .map_err(|e| left("the keys and part of the log", e))?
+                .0
+        }
     };
-    if secret.exists() {
-        std::fs::copy(&secret, dir.secret_path())?;
+    if let Some(secret) = &secret {
+        std::fs::copy(secret, dir.secret_path())?;
     }
     eprintln!(
         "docket: restored {commits} commits (backed up from {} to {})",
@@ -348,5 +435,36 @@ async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
         "docket: restored the backup of {} through position {}; `docket verify` checks every chain and row",
         manifest.log, manifest.head
     );
+    Ok(())
+}
+
+/// Every chain of an embedded log (a copy of the backup's), read page by page.
+async fn check_embedded(path: &Path) -> Result<crate::archive::Chains, BoxError> {
+    let log = SqliteLog::open(path)?;
+    let mut chains = crate::archive::Chains::default();
+    let mut after = 0;
+    loop {
+        let page = log.read_all(after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        for r in &page {
+            chains.take(r.position, &r.commit).map_err(|why| {
+                format!("the backup's log is refused: {why}; nothing was restored")
+            })?;
+        }
+    }
+    Ok(chains)
+}
+
+/// Whether a log's last position is the head the manifest recorded.
+fn ends_where_manifest_says(manifest: &Manifest, last: u64) -> Result<(), BoxError> {
+    if last != manifest.head {
+        return Err(format!(
+            "the backup's log ends at position {last}, its manifest at {}: it is not the log that \
+             was backed up; nothing was restored",
+            manifest.head
+        )
+        .into());
+    }
     Ok(())
 }

@@ -132,15 +132,29 @@ impl NatsServer {
     }
 
     fn launch(&mut self) {
+        // A node of deploy/nats writes its log beside its store, to say why it ended.
+        let log = if self.env.is_empty() {
+            Stdio::null()
+        } else {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.log_path())
+                .map_or_else(|_| Stdio::null(), Stdio::from)
+        };
         let child = Command::new(nats_server_bin())
             .arg("-c")
             .arg(&self.config)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start nats-server");
         self.child = Some(child);
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.store.with_extension("log")
     }
 
     /// `nats://127.0.0.1:PORT`
@@ -194,17 +208,27 @@ impl NatsServer {
     }
 
     fn healthy(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.http_port)) else {
-            return false;
-        };
+        self.monitor_response("/healthz").is_some_and(|response| {
+            response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200")
+        })
+    }
+
+    /// The body of `GET path` on the monitoring port, when it answers.
+    fn monitor(&self, path: &str) -> Option<String> {
+        let response = self.monitor_response(path)?;
+        response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+    }
+
+    fn monitor_response(&self, path: &str) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.http_port)).ok()?;
         let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-        let request = "GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n";
-        if stream.write_all(request.as_bytes()).is_err() {
-            return false;
-        }
+        let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+        stream.write_all(request.as_bytes()).ok()?;
         let mut response = String::new();
         let _ = stream.read_to_string(&mut response);
-        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200")
+        Some(response)
     }
 }
 
@@ -254,11 +278,44 @@ impl NatsCluster {
     /// on free loopback ports with their stores under `dir`, the `docket` user's password
     /// `password` (and the route and admin users' the same), started and healthy.
     pub fn from_deploy(dir: &Path, password: &str) -> Self {
+        // A port free_port() found free may be taken before a node binds it (tests start
+        // servers side by side): the node exits at once, and the cluster is started again on
+        // other ports.
+        for _ in 0..5 {
+            let mut nodes = Self::deploy_nodes(dir, password);
+            for node in &mut nodes {
+                node.launch();
+            }
+            if nodes.iter_mut().all(NatsServer::serves_unless_it_exits) {
+                return Self {
+                    nodes,
+                    _dir: tempfile::tempdir_in(dir).expect("a directory beside the stores"),
+                };
+            }
+        }
+        let tails: Vec<String> = (0..3)
+            .map(|i| {
+                let text =
+                    std::fs::read_to_string(dir.join(format!("nats-{i}.log"))).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                format!(
+                    "nats-{i}:\n{}",
+                    lines[lines.len().saturating_sub(8)..].join("\n")
+                )
+            })
+            .collect();
+        panic!(
+            "a node of the deploy/nats cluster ended at start five times, each on other ports:\n{}",
+            tails.join("\n")
+        );
+    }
+
+    fn deploy_nodes(dir: &Path, password: &str) -> Vec<NatsServer> {
         let config = workspace_root().join("deploy/nats/nats.conf");
         let ports: Vec<(u16, u16, u16)> = (0..3)
             .map(|_| (free_port(), free_port(), free_port()))
             .collect();
-        let mut nodes: Vec<NatsServer> = ports
+        ports
             .iter()
             .enumerate()
             .map(|(i, (port, http_port, cluster_port))| {
@@ -294,17 +351,30 @@ impl NatsCluster {
                     _dir: None,
                 }
             })
-            .collect();
-        for node in &mut nodes {
-            node.launch();
+            .collect()
+    }
+
+    /// The node that leads the Docket stream now (by its monitoring endpoint), if one does.
+    pub fn stream_leader(&self, stream: &str) -> Option<usize> {
+        for node in &self.nodes {
+            let Some(body) = node.monitor("/jsz?accounts=true&streams=true") else {
+                continue;
+            };
+            let Ok(jsz) = serde_json::from_str::<serde_json::Value>(&body) else {
+                continue;
+            };
+            let leader = jsz["account_details"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|a| a["stream_detail"].as_array().into_iter().flatten())
+                .find(|s| s["name"] == stream)
+                .and_then(|s| s["cluster"]["leader"].as_str().map(str::to_owned));
+            if let Some(leader) = leader {
+                return self.nodes.iter().position(|n| n.name == leader);
+            }
         }
-        for node in &nodes {
-            node.wait_ready();
-        }
-        Self {
-            nodes,
-            _dir: tempfile::tempdir_in(dir).expect("a directory beside the stores"),
-        }
+        None
     }
 
     /// Every node's URL, comma-separated, as a client's server list.

@@ -1,7 +1,7 @@
 //! `make cluster`: the deployment's topology started natively on loopback from deploy/'s files
 //! (three NATS nodes, Postgres with a synchronous standby, two Docket replicas behind a
-//! round-robin balancer), its addresses and tokens printed; Ctrl-C stops it all and removes its
-//! data. `--keep DIR` keeps the data in DIR instead.
+//! round-robin balancer), its addresses and tokens printed; Ctrl-C or SIGTERM stops it all and
+//! removes its data.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -21,21 +21,15 @@ fn main() {
         );
         std::process::exit(2);
     }
-    let temp;
-    let dir = match args.iter().position(|a| a == "--keep") {
-        Some(i) => {
-            let dir = PathBuf::from(args.get(i + 1).expect("--keep DIR"));
-            std::fs::create_dir_all(&dir).expect("create the data directory");
-            dir
-        }
-        None => {
-            temp = tempfile::Builder::new()
-                .prefix("docket-cluster-")
-                .tempdir()
-                .expect("a temporary directory");
-            temp.path().to_path_buf()
-        }
-    };
+    if !args.is_empty() {
+        eprintln!("docket-cluster takes no arguments (DOCKET_BIN names the docket binary)");
+        std::process::exit(2);
+    }
+    let temp = tempfile::Builder::new()
+        .prefix("docket-cluster-")
+        .tempdir()
+        .expect("a temporary directory");
+    let dir = temp.path().to_path_buf();
     eprintln!("docket-cluster: starting in {} …", dir.display());
     let topology = Topology::start(&docket, &dir);
     let mut out = std::io::stdout().lock();
@@ -82,7 +76,13 @@ fn main() {
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        let _ = tokio::signal::ctrl_c().await;
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("a SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
     });
     eprintln!("docket-cluster: stopping");
     drop(topology);
