@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use docket_testkit::NatsServer;
-use docket_tests::{Server, data_dir, docket_bin};
+use docket_tests::{Server, data_dir, docket_bin, succeeded};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -33,16 +33,6 @@ fn import(nats: &NatsServer, archive: &Path, dir: &Path) -> std::process::Output
         ],
         dir,
     )
-}
-
-#[track_caller]
-fn succeeded(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The year's figures as a server counts them, once it has projected `head` commits.

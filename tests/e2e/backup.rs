@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use docket_testkit::NatsServer;
-use docket_tests::{Server, data_dir, docket_bin};
+use docket_tests::{Server, data_dir, docket_bin, succeeded};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -24,16 +24,6 @@ fn docket(args: &[&str], dir: &Path, store: &[&str]) -> std::process::Output {
         .args(store)
         .output()
         .unwrap()
-}
-
-#[track_caller]
-fn succeeded(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
 /// Backs up `source` (served with `store`) under a load of filings, restores it into a fresh

@@ -4,25 +4,11 @@
 use std::process::Command;
 
 use docket_testkit::cluster::Topology;
-use docket_tests::{docket_bin, workspace_root};
+use docket_tests::docket_bin;
 
 /// The shell block that follows `<!-- cluster walkthrough -->` in docs/operations.md.
 fn walkthrough_script() -> String {
-    let doc = std::fs::read_to_string(workspace_root().join("docs/operations.md"))
-        .expect("docs/operations.md");
-    let after = doc
-        .split_once("<!-- cluster walkthrough -->")
-        .expect("the document marks its walk-through")
-        .1;
-    let block = after
-        .split_once("```sh\n")
-        .expect("a sh block follows the marker")
-        .1;
-    block
-        .split_once("```")
-        .expect("the block is closed")
-        .0
-        .to_owned()
+    docket_tests::shell_block_after("docs/operations.md", "<!-- cluster walkthrough -->")
 }
 
 #[test]

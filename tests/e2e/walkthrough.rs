@@ -11,20 +11,7 @@ use crate::call;
 
 /// The shell block that follows `<!-- walkthrough -->` in the README.
 fn walkthrough_script() -> String {
-    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md");
-    let after = readme
-        .split_once("<!-- walkthrough -->")
-        .expect("the README marks its walk-through")
-        .1;
-    let block = after
-        .split_once("```sh\n")
-        .expect("a sh block follows the marker")
-        .1;
-    block
-        .split_once("```")
-        .expect("the block is closed")
-        .0
-        .to_owned()
+    docket_tests::shell_block_after("README.md", "<!-- walkthrough -->")
 }
 
 /// A directory holding a `curl` that runs the machine's curl and keeps each answer (method, URL,

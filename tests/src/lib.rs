@@ -299,3 +299,34 @@ pub fn directory_changes() -> Vec<(&'static str, serde_json::Value)> {
 pub fn data_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temporary directory")
 }
+
+/// The `sh` block that follows `marker` in the document at `path` (relative to the workspace):
+/// a walk-through the tests run verbatim.
+pub fn shell_block_after(path: &str, marker: &str) -> String {
+    let doc = std::fs::read_to_string(workspace_root().join(path)).expect("the document");
+    let after = doc
+        .split_once(marker)
+        .unwrap_or_else(|| panic!("{path} marks its walk-through with {marker}"))
+        .1;
+    let block = after
+        .split_once("```sh\n")
+        .expect("a sh block follows the marker")
+        .1;
+    block
+        .split_once("```")
+        .expect("the block is closed")
+        .0
+        .to_owned()
+}
+
+/// The standard error of a `docket` command that must have succeeded (else its error is the
+/// test's failure), with its standard output before it.
+#[track_caller]
+pub fn succeeded(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
