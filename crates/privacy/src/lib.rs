@@ -320,13 +320,6 @@ enum Cell {
     Int(Option<i64>),
 }
 
-/// Every row of every vault table, read in one snapshot.
-type Snapshot = Vec<(
-    &'static str,
-    &'static [(&'static str, Column)],
-    Vec<Vec<Cell>>,
-)>;
-
 fn cells<R: Row>(row: &R, columns: &[(&str, Column)]) -> Result<Vec<Cell>, sqlx::Error>
 where
     usize: sqlx::ColumnIndex<R>,
@@ -1011,61 +1004,47 @@ impl Vault {
 
     /// Copies every row of this vault into `target` (an empty vault, of either kind): the keys,
     /// the erasures, the tenants' secrets, the record of views and the API keys, read in one
-    /// snapshot while this vault goes on serving. Returns how many rows were copied.
+    /// snapshot while this vault goes on serving, and written in one transaction, so that a copy
+    /// that fails leaves the target as it was. Rows are streamed from one to the other, never all
+    /// held at once (the record of views only grows). Returns how many rows were copied.
     pub async fn copy_to(&self, target: &Vault) -> Result<u64, PrivacyError> {
-        let snapshot = self.snapshot().await?;
-        let copied = snapshot.iter().map(|(_, _, rows)| rows.len() as u64).sum();
-        // One transaction: a copy that fails leaves the target as it was.
-        on_pool!(&target.store, pool => {
-            let mut tx = pool.begin().await?;
-            for (table, columns, rows) in &snapshot {
-                let names = columns.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
-                let params = (1..=columns.len())
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let statement = format!("INSERT INTO {table} ({names}) VALUES ({params})");
-                for row in rows {
-                    // Table and column names are the constants above; values are bound.
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(statement.clone()));
-                    for cell in row {
-                        query = match cell {
-                            Cell::Text(v) => query.bind(v.clone()),
-                            Cell::Int(v) => query.bind(*v),
-                        };
-                    }
-                    query.execute(&mut *tx).await?;
-                }
-            }
-            tx.commit().await
-        })?;
-        Ok(copied)
-    }
-
-    /// Every row of every table, in one read transaction (repeatable read on Postgres).
-    async fn snapshot(&self) -> Result<Snapshot, PrivacyError> {
+        use futures_util::TryStreamExt;
         // One snapshot: SQLite's read transaction sees one state of its file; Postgres's
         // default (read committed) would see each statement's own.
         let begin = match &self.store {
             Store::Sqlite(_) => "BEGIN",
             Store::Postgres(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         };
-        let mut snapshot = Vec::new();
-        on_pool!(&self.store, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        let mut copied = 0u64;
+        on_pool!(&self.store, source => on_pool!(&target.store, destination => {
+            let mut read = source.begin_with(begin).await?;
+            let mut write = destination.begin().await?;
             for (table, columns) in TABLES {
                 let names = columns.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {names} FROM {table}")))
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(|r| cells(r, columns))
-                    .collect::<Result<_, _>>()?;
-                snapshot.push((*table, *columns, rows));
+                let params = (1..=columns.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                // Table and column names are the constants above; values are bound.
+                let select = format!("SELECT {names} FROM {table}");
+                let insert = format!("INSERT INTO {table} ({names}) VALUES ({params})");
+                let mut rows = sqlx::query(sqlx::AssertSqlSafe(select)).fetch(&mut *read);
+                while let Some(row) = rows.try_next().await? {
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
+                    for cell in cells(&row, columns)? {
+                        query = match cell {
+                            Cell::Text(v) => query.bind(v),
+                            Cell::Int(v) => query.bind(v),
+                        };
+                    }
+                    query.execute(&mut *write).await?;
+                    copied += 1;
+                }
             }
-            tx.commit().await
-        })?;
-        Ok(snapshot)
+            write.commit().await?;
+            read.commit().await
+        }))?;
+        Ok(copied)
     }
 
     /// Records views of personal data in clear.
