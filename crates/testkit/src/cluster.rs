@@ -6,15 +6,14 @@
 //! model's address, which follows the primary (what the operator's read-write service does). `make
 //! cluster` runs it; the chaos test kills and restarts its parts under load.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::{NatsCluster, PgCluster, free_port};
+use crate::{NatsCluster, PgCluster, free_port, http_get};
 
 /// A TCP proxy on a loopback port: each connection goes to the next target in turn, skipping any
 /// that refuses it (as a load balancer skips a dead backend); none answering, the connection is
@@ -113,18 +112,6 @@ impl Drop for Proxy {
 fn http_ok(port: u16, path: &str) -> bool {
     http_get(port, path)
         .is_some_and(|r| r.starts_with("HTTP/1.1 200") || r.starts_with("HTTP/1.0 200"))
-}
-
-/// `GET path` on 127.0.0.1:`port`: the whole response, head and body.
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    // HTTP/1.0: the body comes whole, never in chunks.
-    let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some(response)
 }
 
 /// One `docket serve` of the cluster, on a fixed port (so the balancer finds it again after a

@@ -1,5 +1,3 @@
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -222,13 +220,7 @@ impl NatsServer {
     }
 
     fn monitor_response(&self, path: &str) -> Option<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.http_port)).ok()?;
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-        let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
-        stream.write_all(request.as_bytes()).ok()?;
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        Some(response)
+        crate::http_get(self.http_port, path)
     }
 }
 
