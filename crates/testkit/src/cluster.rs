@@ -244,7 +244,9 @@ impl Topology {
     /// Starts it all under `dir` with the `docket` binary at `docket`, and waits until every part
     /// is healthy.
     pub fn start(docket: &Path, dir: &Path) -> Self {
-        let password = random_hex(16);
+        // Starting with a letter: nats-server reads a variable's value as a configuration value,
+        // and one that starts with digits is taken for a number and refused.
+        let password = format!("p{}", random_hex(16));
         let nats_dir = dir.join("nats");
         std::fs::create_dir_all(&nats_dir).expect("the NATS stores' directory");
         let nats = NatsCluster::from_deploy(&nats_dir, &password);
