@@ -55,22 +55,12 @@ struct End {
     sha256: String,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-}
-
 pub(crate) fn export(args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
-    runtime()?
-        .block_on(write_archive(args))
-        .map_err(|e| e as Box<dyn std::error::Error>)
+    crate::run_to_end(write_archive(args))
 }
 
 pub(crate) fn import(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
-    runtime()?
-        .block_on(read_archive(args))
-        .map_err(|e| e as Box<dyn std::error::Error>)
+    crate::run_to_end(read_archive(args))
 }
 
 async fn write_archive(args: ExportArgs) -> Result<(), BoxError> {

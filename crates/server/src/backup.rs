@@ -59,22 +59,12 @@ struct File {
     sha256: String,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-}
-
 pub(crate) fn take(args: BackupArgs) -> Result<(), Box<dyn std::error::Error>> {
-    runtime()?
-        .block_on(back_up(args))
-        .map_err(|e| e as Box<dyn std::error::Error>)
+    crate::run_to_end(back_up(args))
 }
 
 pub(crate) fn restore(args: RestoreArgs) -> Result<(), Box<dyn std::error::Error>> {
-    runtime()?
-        .block_on(put_back(args))
-        .map_err(|e| e as Box<dyn std::error::Error>)
+    crate::run_to_end(put_back(args))
 }
 
 fn describe(file: &Path) -> Result<File, BoxError> {

@@ -24,12 +24,7 @@ use crate::config::{DataDir, DemoArgs};
 use crate::{BoxError, open_log, open_read_model, open_vault};
 
 pub(crate) fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime
-        .block_on(demo(args))
-        .map_err(|e| e as Box<dyn std::error::Error>)
+    crate::run_to_end(demo(args))
 }
 
 async fn demo(args: DemoArgs) -> Result<(), BoxError> {

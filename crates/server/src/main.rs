@@ -131,6 +131,18 @@ fn main() -> ExitCode {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Runs a command's work to its end on a runtime of its own: what every subcommand but `serve`
+/// and `token` does.
+fn run_to_end(
+    work: impl std::future::Future<Output = Result<(), BoxError>>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(work)
+        .map_err(|e| e as Box<dyn std::error::Error>)
+}
+
 /// How long printed and minted development tokens stay valid by default.
 const DEMO_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 

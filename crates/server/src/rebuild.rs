@@ -18,12 +18,7 @@ pub(crate) fn run(args: RebuildArgs) -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime
-        .block_on(rebuild_cases(&args.store))
-        .map_err(|e| e as Box<dyn std::error::Error>)
+    crate::run_to_end(rebuild_cases(&args.store))
 }
 
 /// The case projection rebuilt from the whole log and swapped in.
@@ -65,12 +60,7 @@ pub(crate) async fn rebuild_cases(store: &StoreArgs) -> Result<(), BoxError> {
 
 /// `docket repair [CASE] [--list]`: the quarantined commits applied again.
 pub(crate) fn repair(args: RepairArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime
-        .block_on(repair_quarantined(args))
-        .map_err(|e| e as Box<dyn std::error::Error>)
+    crate::run_to_end(repair_quarantined(args))
 }
 
 async fn repair_quarantined(args: RepairArgs) -> Result<(), BoxError> {

@@ -12,12 +12,7 @@ use crate::config::{DataDir, ExportChainArgs, VerifyArgs};
 use crate::{BoxError, open_log, read_model_target};
 
 pub(crate) fn run(args: VerifyArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime
-        .block_on(verify(args))
-        .map_err(|e| e as Box<dyn std::error::Error>)
+    crate::run_to_end(verify(args))
 }
 
 /// `docket export-chain`: a case's commits, one JSON line each, as stored.
