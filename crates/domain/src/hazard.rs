@@ -219,6 +219,10 @@ pub enum DismissReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = hazard::Command)]
 #[serde(tag = "action", content = "input", rename_all = "kebab-case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a command is decided once and dropped, never kept in bulk"
+)]
 pub enum HazardCommand {
     Report(Report),
     Verify(Verify),
@@ -257,6 +261,10 @@ pub struct Report {
     /// A photo or video of it where the reporting app keeps it (Open311's `media_url`).
     #[serde(default)]
     pub media_url: Option<String>,
+    /// Photos taken when it was found, uploaded first (`POST /v1/evidence`): the case keeps
+    /// each one's content hash.
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -350,6 +358,10 @@ impl HazardCommand {
 
 /// What happened to a hazard ticket. Deadlines are decided when the event is, and recorded in it,
 /// so replaying history never depends on today's policy.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "an event lives from deciding to writing; boxing the filing's fields would complicate every match for no measured gain"
+)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum HazardEvent {
@@ -369,6 +381,9 @@ pub enum HazardEvent {
         unit: Option<UnitId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         media_url: Option<String>,
+        /// Photos taken when it was found.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        evidence: Vec<Evidence>,
         verify_by: Timestamp,
     },
     Verified {
@@ -490,6 +505,7 @@ fn record(
             )?;
             check_location(r.location.as_ref())?;
             check_media_url(r.media_url.as_deref())?;
+            check_evidence(&r.evidence, false)?;
             if ctx.role == ServiceAccount && r.source != Source::ResidentReport {
                 return Err(Refusal::invalid(
                     "source",
@@ -507,6 +523,7 @@ fn record(
                 severity: r.severity,
                 source: r.source,
                 media_url: r.media_url.as_deref().map(|u| u.trim().to_owned()),
+                evidence: r.evidence.clone(),
                 responsible_party: r.responsible_party.clone(),
                 // Not routed: to the community's intake unit.
                 unit: r.unit.clone().or_else(|| {
@@ -685,6 +702,7 @@ fn reported(event: &HazardEvent) -> HazardTicket {
         responsible_party,
         unit: _,
         media_url,
+        evidence,
         verify_by,
     } = event.clone()
     else {
@@ -704,7 +722,7 @@ fn reported(event: &HazardEvent) -> HazardTicket {
         responsible_party,
         measures: None,
         deadline: Some(verify_by),
-        evidence: Vec::new(),
+        evidence,
         failed_reinspections: 0,
         dismissal: None,
         duplicate_of: None,

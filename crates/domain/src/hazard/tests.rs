@@ -48,6 +48,7 @@ fn report(severity: Severity) -> Report {
         responsible_party: None,
         unit: None,
         media_url: None,
+        evidence: Vec::new(),
     }
 }
 
@@ -66,6 +67,7 @@ fn reported(severity: Severity) -> HazardEvent {
         responsible_party: r.responsible_party,
         unit: r.unit,
         media_url: None,
+        evidence: Vec::new(),
         verify_by: due(Limit::working_days(1)),
     }
 }
