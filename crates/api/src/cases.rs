@@ -801,3 +801,31 @@ pub(crate) async fn history(
     }
     Ok(Json(body).into_response())
 }
+
+/// `GET /v1/cases/{id}/commits`: the case's commits as the log holds them (sealed fields sealed),
+/// so that a client can check the case's chain itself: the console's "verify this case".
+#[utoipa::path(
+    get, path = "/v1/cases/{id}/commits", tag = "cases",
+    params(("id" = docket_domain::CaseId, Path, description = "The case id.")),
+    responses(
+        (status = 200, description = "The case's commits, oldest first, as hashed.", body = crate::openapi::CaseCommits),
+        (status = 400, description = "A malformed id."),
+        (status = 404, description = "No such case within reach."),
+        (status = 409, description = "The case is quarantined and cannot be read."),
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn commits(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let case_id = parse_case_id(&id)?;
+    let case = state.commands.load_in_reach(&actor, case_id).await?;
+    let commits: Vec<Value> = case
+        .commits
+        .iter()
+        .map(|r| json!({ "position": r.position, "commit": r.commit }))
+        .collect();
+    Ok(Json(json!({ "case_id": case_id, "commits": commits })).into_response())
+}

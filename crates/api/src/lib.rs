@@ -4,8 +4,10 @@
 mod audit;
 pub mod auth;
 mod cases;
+pub mod console;
 mod directory;
 mod events;
+pub mod evidence;
 mod extract;
 mod filters;
 pub mod metrics;
@@ -121,6 +123,10 @@ pub struct AppState {
     pub(crate) metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// The projection lag, in commits, above which `/readyz` says the replica is not ready.
     pub(crate) ready_max_lag: u64,
+    /// Where uploaded evidence is kept; none refuses uploads.
+    pub(crate) evidence: Option<evidence::EvidenceStore>,
+    /// How the console signs people in.
+    pub(crate) console: console::ConsoleSetup,
 }
 
 /// The lag, in commits, above which a replica is not ready by default.
@@ -146,7 +152,21 @@ impl AppState {
             audit: None,
             metrics: metrics::recorder(),
             ready_max_lag: DEFAULT_READY_MAX_LAG,
+            evidence: None,
+            console: console::ConsoleSetup::default(),
         }
+    }
+
+    /// Keeps uploaded evidence in `store`.
+    pub fn with_evidence(mut self, store: evidence::EvidenceStore) -> Self {
+        self.evidence = Some(store);
+        self
+    }
+
+    /// Sets how the console signs people in.
+    pub fn with_console(mut self, setup: console::ConsoleSetup) -> Self {
+        self.console = setup;
+        self
     }
 
     /// Sets the projection lag, in commits, above which `/readyz` answers 503.
@@ -192,6 +212,10 @@ routes! {
     "/v1/cases/{id}" => get(cases::detail),
     "/v1/cases/{id}/actions/{action}" => post(cases::act),
     "/v1/cases/{id}/history" => get(cases::history),
+    "/v1/cases/{id}/commits" => get(cases::commits),
+    "/v1/evidence" => post(evidence::upload)
+        .layer(DefaultBodyLimit::max(evidence::UPLOAD_LIMIT)),
+    "/v1/evidence/{hash}" => get(evidence::file),
     "/v1/directory" => get(directory::list),
     "/v1/directory/actions/{action}" => post(directory::keep),
     "/v1/stats" => get(stats::stats),
@@ -215,6 +239,7 @@ routes! {
 pub fn router(state: AppState) -> Router {
     routes(Router::new())
         .merge(open311::routes())
+        .merge(console::routes())
         .merge(openapi::docs())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

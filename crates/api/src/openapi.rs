@@ -38,6 +38,9 @@ pub(crate) const DOCUMENT_PATH: &str = "/openapi.json";
         crate::cases::detail,
         crate::cases::act,
         crate::cases::history,
+        crate::cases::commits,
+        crate::evidence::upload,
+        crate::evidence::file,
         crate::directory::list,
         crate::directory::keep,
         crate::stats::stats,
@@ -68,6 +71,8 @@ pub(crate) const DOCUMENT_PATH: &str = "/openapi.json";
         CaseDetail,
         CaseList,
         CaseHistory,
+        CaseCommits,
+        docket_domain::evidence::Evidence,
         DirectoryList,
         DirectoryAnswer,
         Figures,
@@ -326,6 +331,20 @@ fn add_command_bodies(doc: &mut Value) {
         "content": { "application/json": { "schema": { "anyOf": action_bodies } } },
     });
     set_path_enum(act, "action", &action_names);
+    // The same table for programs (the console builds each action's form from it): by kind
+    // (`any` for the actions every case has), each action's input schema.
+    let mut inputs_by_kind = Map::new();
+    for (action, inputs) in &by_action {
+        for (kind, input) in inputs {
+            inputs_by_kind
+                .entry(kind.clone())
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .expect("an object")
+                .insert(action.clone(), input.clone());
+        }
+    }
+    act["x-docket-action-inputs"] = Value::Object(inputs_by_kind);
     let keep = &mut doc["paths"]["/v1/directory/actions/{action}"]["post"];
     keep["requestBody"] = json!({
         "required": true,
@@ -592,6 +611,18 @@ pub(crate) struct CaseList {
 #[serde(deny_unknown_fields)]
 pub(crate) struct CaseHistory {
     case_id: docket_domain::CaseId,
+    commits: Vec<Value>,
+}
+
+/// A case's commits exactly as its chain holds them, oldest first, for checking the chain
+/// anywhere: each commit's `hash` is SHA-256 over its `prev_hash` (hex) and the rest of the
+/// commit in RFC 8785 canonical JSON (commits without `hash_scheme`: keys sorted by UTF-8 bytes).
+/// Sealed fields stay sealed.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CaseCommits {
+    case_id: docket_domain::CaseId,
+    /// Each `{"position", "commit"}`: the log position and the commit as the log holds it.
     commits: Vec<Value>,
 }
 

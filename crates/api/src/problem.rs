@@ -20,6 +20,7 @@ pub(crate) const CODES: &[(u16, &str)] = &[
     (400, "invalid-last-event-id"),
     (400, "invalid-person-id"),
     (400, "invalid-query"),
+    (400, "invalid-content-hash"),
     (400, "malformed-json"),
     (400, "unreadable-body"),
     (401, "missing-token"),
@@ -31,6 +32,7 @@ pub(crate) const CODES: &[(u16, &str)] = &[
     (404, "case-not-found"),
     (404, "person-not-found"),
     (404, "audit-run-not-found"),
+    (404, "evidence-not-found"),
     (404, "unknown-action"),
     (404, "no-route"),
     (405, "method-not-allowed"),
@@ -74,6 +76,8 @@ pub enum ApiError {
     PersonNotFound,
     /// 404: no audit run with this id that the caller may see.
     AuditRunNotFound,
+    /// 404: no evidence of this content hash in the caller's tenant.
+    EvidenceNotFound,
     /// 409: a commit of the case (or the directory) cannot be projected; it takes no commands
     /// until repaired.
     Quarantined { code: &'static str, detail: String },
@@ -246,6 +250,12 @@ impl ApiError {
                 "token-not-in-directory",
                 "Token names what the directory does not hold",
                 why.clone(),
+            ),
+            ApiError::EvidenceNotFound => (
+                StatusCode::NOT_FOUND,
+                "evidence-not-found",
+                "Evidence not found",
+                "no evidence of this content hash in this tenant".to_owned(),
             ),
             ApiError::PersonNotFound => (
                 StatusCode::NOT_FOUND,

@@ -78,6 +78,14 @@ pub(crate) struct ServeArgs {
     /// address (never with --jwks: the identity provider issues the tokens).
     #[arg(long, env = "DOCKET_DEMO_TOKENS")]
     pub(crate) demo_tokens: bool,
+    /// Where uploaded evidence (photos, documents) is kept, per tenant [default: DATA_DIR/evidence].
+    #[arg(long, env = "DOCKET_EVIDENCE_DIR")]
+    pub(crate) evidence_dir: Option<PathBuf>,
+    /// The largest evidence file taken, in bytes (at most 100 MiB).
+    #[arg(long, env = "DOCKET_EVIDENCE_MAX_BYTES", default_value_t = docket_api::evidence::DEFAULT_MAX_BYTES)]
+    pub(crate) evidence_max_bytes: usize,
+    #[command(flatten)]
+    pub(crate) console: ConsoleArgs,
     #[command(flatten)]
     pub(crate) tokens: TokenCheckArgs,
     /// Commits the projector applies per transaction.
@@ -206,6 +214,23 @@ pub(crate) struct TokenArgs {
     pub(crate) ttl_hours: u64,
     #[command(flatten)]
     pub(crate) tokens: TokenCheckArgs,
+}
+
+/// How the console in the browser signs officials in through the identity provider (OpenID
+/// Connect, authorization code with PKCE, the console a public client). The provider's tokens
+/// are checked as `--jwks` and `--jwt-issuer` say.
+#[derive(Debug, Args)]
+pub(crate) struct ConsoleArgs {
+    /// The console's client id at the identity provider (needs --jwt-issuer and --jwks).
+    #[arg(long, env = "DOCKET_OIDC_CLIENT_ID", requires = "oidc_redirect_url")]
+    pub(crate) oidc_client_id: Option<String>,
+    /// Where the provider sends the browser back: this server's `/` as the browser reaches it,
+    /// such as `https://docket.example.gov.cn/`.
+    #[arg(long, env = "DOCKET_OIDC_REDIRECT_URL", requires = "oidc_client_id")]
+    pub(crate) oidc_redirect_url: Option<String>,
+    /// The scopes the console asks for.
+    #[arg(long, env = "DOCKET_OIDC_SCOPE", default_value = "openid")]
+    pub(crate) oidc_scope: String,
 }
 
 /// How tokens are checked.

@@ -46,8 +46,13 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once at start; the arguments of the one command given are all it holds"
+)]
 enum Command {
-    /// Serve the HTTP API (embedded: SQLite log and read model in the data directory).
+    /// Serve the HTTP API and the console (embedded: SQLite log and read model in the data
+    /// directory).
     Serve(ServeArgs),
     /// Print a bearer token for the data directory's secret.
     Token(TokenArgs),
@@ -436,8 +441,13 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
         .as_ref()
         .is_none_or(|l| l.local_addr().is_ok_and(|a| a.ip().is_loopback()));
     let local_trial = embedded && address.ip().is_loopback() && grpc_on_loopback;
-    if auth.can_mint() && (local_trial || args.demo_tokens) {
-        print_demo_tokens(&auth, &args.tenant)?;
+    let demo = if auth.can_mint() && (local_trial || args.demo_tokens) {
+        demo_actors(&args.tenant)?
+    } else {
+        Vec::new()
+    };
+    if !demo.is_empty() {
+        print_demo_tokens(&auth, &demo);
         let tenant: docket_domain::TenantId = args.tenant.parse()?;
         if commands.directory(&tenant).await?.version == 0 {
             println!(
@@ -471,8 +481,18 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
                 .run(stopped.clone()),
         );
     }
+    println!("docket: the console is at http://{address}/");
+    let evidence = docket_api::evidence::EvidenceStore::new(
+        args.evidence_dir
+            .clone()
+            .unwrap_or_else(|| dir.path().join("evidence")),
+        args.evidence_max_bytes,
+    );
+    let console = console_setup(&args, demo)?;
     let app = router(
         AppState::new(commands, read.clone(), auth)
+            .with_evidence(evidence)
+            .with_console(console)
             .with_audit(read_model_target(&args.store, &dir), &log_name)
             .with_rate_limit(args.rate_limit, args.rate_burst)
             .with_ready_max_lag(args.ready_max_lag),
@@ -541,32 +561,72 @@ async fn shutdown_signal() {
     }
 }
 
-fn print_demo_tokens(auth: &Authenticator, tenant: &str) -> Result<(), BoxError> {
-    println!(
-        "Demo tokens for tenant {tenant} (valid 30 days; `docket token --role ROLE` makes more):"
-    );
-    // A service account acts through an API key, never a token.
+/// One demo actor per role of a person (a service account acts through an API key, never a
+/// token), each with a reach to match `docket demo`'s directory: grid workers in two grids,
+/// handlers and mediators in a unit each.
+fn demo_actors(tenant: &str) -> Result<Vec<Actor>, BoxError> {
+    let mut actors = Vec::new();
     for role in Role::ALL.into_iter().filter(|r| *r != Role::ServiceAccount) {
-        // Each role with a reach to match: grid workers in two grids, handlers and mediators in
-        // a unit each.
         let (unit, grids) = match role {
             Role::GridWorker => (None, vec![format!("{tenant}-01"), format!("{tenant}-02")]),
             Role::Handler => (Some(format!("{tenant}-safety")), vec![]),
             Role::Mediator => (Some(format!("{tenant}-mediation")), vec![]),
             _ => (None, vec![]),
         };
-        let actor = Actor {
+        actors.push(Actor {
             id: format!("demo-{role}"),
             tenant: tenant.parse()?,
             role,
             unit: unit.as_deref().map(str::parse).transpose()?,
             grids: grids.iter().map(|g| g.parse()).collect::<Result<_, _>>()?,
-        };
+        });
+    }
+    Ok(actors)
+}
+
+fn print_demo_tokens(auth: &Authenticator, actors: &[Actor]) {
+    if let Some(first) = actors.first() {
         println!(
-            "  {:<17} {}",
-            role.as_str(),
-            auth.mint(&actor, DEMO_TOKEN_TTL)
+            "Demo tokens for tenant {} (valid 30 days; `docket token --role ROLE` makes more):",
+            first.tenant
         );
     }
-    Ok(())
+    for actor in actors {
+        println!(
+            "  {:<17} {}",
+            actor.role.as_str(),
+            auth.mint(actor, DEMO_TOKEN_TTL)
+        );
+    }
+}
+
+/// How the console signs people in: demo roles where demo tokens are handed out, the identity
+/// provider where one is configured.
+fn console_setup(
+    args: &ServeArgs,
+    demo: Vec<Actor>,
+) -> Result<docket_api::console::ConsoleSetup, BoxError> {
+    let oidc = match (
+        &args.console.oidc_client_id,
+        &args.console.oidc_redirect_url,
+    ) {
+        (Some(client_id), Some(redirect_url)) => {
+            let issuer = args.tokens.jwt_issuer.clone().ok_or(
+                "--oidc-client-id needs --jwt-issuer: the console finds the provider by its issuer",
+            )?;
+            if args.tokens.jwks.is_none() {
+                return Err("--oidc-client-id needs --jwks: the provider's tokens are checked against its keys".into());
+            }
+            url::Url::parse(redirect_url)
+                .map_err(|e| format!("--oidc-redirect-url {redirect_url:?} is not a URL: {e}"))?;
+            Some(docket_api::console::OidcClient {
+                issuer,
+                client_id: client_id.clone(),
+                redirect_url: redirect_url.clone(),
+                scope: args.console.oidc_scope.clone(),
+            })
+        }
+        _ => None,
+    };
+    Ok(docket_api::console::ConsoleSetup { demo, oidc })
 }

@@ -1,0 +1,200 @@
+//! The office's console in a browser (`docket-console`'s pages), served beside the API on the same
+//! port: `/` is its page, `/console/*` its files. It is a client of the API like any other: it
+//! signs in, then calls `/v1` with a bearer token it keeps in memory.
+//!
+//! How it signs in is `/console/config.json`: with an identity provider, the OpenID Connect
+//! authorization-code flow with PKCE (issuer, client id, redirect URL); on a machine trying
+//! Docket, a demo role picked from a list (`POST /console/demo-token`, only where `docket
+//! serve` prints demo tokens anyway); a token pasted in either case.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use docket_commands::Actor;
+use serde::{Deserialize, Serialize};
+
+use crate::{ApiError, AppState};
+
+/// How long a token picked on the sign-in page lasts: a working day.
+const DEMO_SIGN_IN_TTL: Duration = Duration::from_secs(10 * 3600);
+
+/// How the console signs people in.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleSetup {
+    /// The demo actors offered on the sign-in page, one per role.
+    pub demo: Vec<Actor>,
+    pub oidc: Option<OidcClient>,
+}
+
+/// The console as a public client of an OpenID Connect provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct OidcClient {
+    pub issuer: String,
+    pub client_id: String,
+    pub redirect_url: String,
+    /// The scopes asked for: `openid` and whatever the provider needs to put Docket's claims in
+    /// the access token.
+    pub scope: String,
+}
+
+/// The console's own routes.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(page))
+        .route("/console/config.json", get(config))
+        .route("/console/demo-token", post(demo_token))
+        .route("/console/{file}", get(file))
+}
+
+/// What the pages may load and connect to: this server only (and the identity provider, to
+/// exchange a sign-in's code for tokens). ECharts sets inline styles, hence `'unsafe-inline'`
+/// for styles, never for scripts.
+fn security_headers(state: &AppState, headers: &mut HeaderMap) {
+    let connect = match &state.console.oidc {
+        Some(oidc) => format!("'self' {}", origin(&oidc.issuer)),
+        None => "'self'".to_owned(),
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' blob: data:; connect-src {connect}; frame-ancestors 'none'; \
+         base-uri 'none'; form-action 'self'"
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static("default-src 'self'")),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
+/// `https://idp.example/realms/x` → `https://idp.example`.
+fn origin(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    serve(&state, "index.html", &headers)
+}
+
+async fn file(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    serve(&state, &name, &headers)
+}
+
+fn serve(state: &AppState, name: &str, request: &HeaderMap) -> Response {
+    let Some(asset) = docket_console::asset(name) else {
+        return ApiError::NoRoute.into_response();
+    };
+    let mut headers = HeaderMap::new();
+    security_headers(state, &mut headers);
+    headers.insert(header::ETAG, HeaderValue::from_static(asset.etag()));
+    // Cached, and asked about again each time: an upgrade shows at once.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let unchanged = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == asset.etag()));
+    if unchanged {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    (headers, asset.bytes).into_response()
+}
+
+#[derive(Debug, Serialize)]
+struct DemoRole {
+    role: &'static str,
+    unit: Option<String>,
+    grids: Vec<String>,
+}
+
+/// `GET /console/config.json`: how to sign in here.
+async fn config(State(state): State<AppState>) -> Response {
+    let demo: Vec<DemoRole> = state
+        .console
+        .demo
+        .iter()
+        .map(|a| DemoRole {
+            role: a.role.as_str(),
+            unit: a.unit.as_ref().map(ToString::to_string),
+            grids: a.grids.iter().map(ToString::to_string).collect(),
+        })
+        .collect();
+    let tenant = state.console.demo.first().map(|a| a.tenant.to_string());
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    (
+        headers,
+        Json(serde_json::json!({
+            "demo": { "tenant": tenant, "roles": demo },
+            "oidc": state.console.oidc,
+            "evidence_max_bytes": state.evidence.as_ref().map(|e| e.max_bytes()),
+        })),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoTokenRequest {
+    role: String,
+}
+
+/// `POST /console/demo-token {"role": …}`: a token for the demo actor of that role, where the
+/// server offers them (the embedded stores on a loopback address, or `--demo-tokens`).
+async fn demo_token(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    if state.console.demo.is_empty() || !state.auth.can_mint() {
+        return Err(ApiError::NoRoute);
+    }
+    let request: DemoTokenRequest =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
+            code: "malformed-json",
+            detail: format!("the body is {{\"role\": \"…\"}}: {e}"),
+        })?;
+    let actor = state
+        .console
+        .demo
+        .iter()
+        .find(|a| a.role.as_str() == request.role)
+        .ok_or_else(|| ApiError::BadRequest {
+            code: "invalid-query",
+            detail: format!(
+                "no demo role {:?}; the roles are {}",
+                docket_domain::shown(&request.role),
+                state
+                    .console
+                    .demo
+                    .iter()
+                    .map(|a| a.role.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+    let token = state.auth.mint(actor, DEMO_SIGN_IN_TTL);
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok((headers, Json(serde_json::json!({ "token": token }))).into_response())
+}

@@ -1,0 +1,279 @@
+//! `POST /v1/evidence`: a photo or document uploaded before the action that records it (a
+//! hazard's report, its rectification), kept under its content hash; the action then names it
+//! by that hash (`Evidence`), which is what the case's history proves. `GET
+//! /v1/evidence/{hash}` gives the file back.
+//!
+//! Files are kept per tenant in a directory (the data directory's `evidence/` by default):
+//! written to a temporary file, synced, then renamed, so an upload that was answered is on disk.
+//! The same photo uploaded twice is kept once. Only kinds of file the office takes as evidence are
+//! accepted, and only when the bytes are what the media type says.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use docket_domain::evidence::Evidence;
+use sha2::{Digest, Sha256};
+
+use crate::extract::Caller;
+use crate::{ApiError, AppState};
+
+/// Uploads over this size are refused by default (a phone's photo is a few MiB).
+pub const DEFAULT_MAX_BYTES: usize = 20 * 1024 * 1024;
+/// No server takes more than this in one upload, whatever it is configured to.
+pub const UPLOAD_LIMIT: usize = 100 * 1024 * 1024;
+
+/// The kinds of file taken as evidence, each known by how its bytes begin.
+const MEDIA_TYPES: &[(&str, &[u8])] = &[
+    ("image/jpeg", b"\xFF\xD8\xFF"),
+    ("image/png", b"\x89PNG\r\n\x1a\n"),
+    ("image/webp", b"RIFF"),
+    ("application/pdf", b"%PDF-"),
+];
+
+/// The media type these bytes are, if they are a kind of file taken as evidence.
+fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    MEDIA_TYPES
+        .iter()
+        .find(|(media_type, magic)| {
+            bytes.starts_with(magic)
+                && (*media_type != "image/webp" || bytes.get(8..12) == Some(b"WEBP"))
+        })
+        .map(|(media_type, _)| *media_type)
+}
+
+/// Where uploaded evidence is kept.
+#[derive(Debug, Clone)]
+pub struct EvidenceStore {
+    dir: PathBuf,
+    max_bytes: usize,
+}
+
+impl EvidenceStore {
+    /// Keeps evidence under `dir`, one directory per tenant, refusing files over `max_bytes`.
+    pub fn new(dir: impl Into<PathBuf>, max_bytes: usize) -> Self {
+        Self {
+            dir: dir.into(),
+            max_bytes: max_bytes.min(UPLOAD_LIMIT),
+        }
+    }
+
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    fn path(&self, tenant: &str, hex: &str) -> PathBuf {
+        self.dir.join(tenant).join(hex)
+    }
+
+    /// Keeps `bytes` for `tenant`; its content hash names it.
+    fn keep(&self, tenant: &str, bytes: &[u8]) -> std::io::Result<String> {
+        let hex = hex::encode(Sha256::digest(bytes));
+        let path = self.path(tenant, &hex);
+        if path.exists() {
+            return Ok(hex);
+        }
+        let dir = path.parent().expect("a tenant's directory");
+        std::fs::create_dir_all(dir)?;
+        let temporary = dir.join(format!(".{hex}.{}", uuid::Uuid::now_v7()));
+        let written = (|| {
+            let mut file = std::fs::File::create(&temporary)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&temporary, &path)?;
+            std::fs::File::open(dir)?.sync_all()
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+        written.map(|()| hex)
+    }
+
+    fn read(&self, tenant: &str, hex: &str) -> std::io::Result<Option<Vec<u8>>> {
+        match std::fs::read(self.path(tenant, hex)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The directory evidence is kept in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// `POST /v1/evidence`: keeps a photo or document for an action to name.
+#[utoipa::path(
+    post, path = "/v1/evidence", tag = "cases",
+    request_body(content = Vec<u8>, description = "The file itself: a JPEG, PNG or WebP photo, or a PDF, with its media type as `Content-Type`.",
+        content_type = "image/jpeg"),
+    responses(
+        (status = 201, description = "Kept: what an action names it by (an element of its `evidence`).", body = docket_domain::evidence::Evidence),
+        (status = 413, description = "The file is over the server's limit (20 MiB by default)."),
+        (status = 415, description = "Not a JPEG, PNG, WebP or PDF, or the bytes are not what `Content-Type` says."),
+        (status = 503, description = "The evidence store cannot be written."),
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn upload(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let store = state.evidence.as_ref().ok_or_else(no_store)?;
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let accepted = || {
+        MEDIA_TYPES
+            .iter()
+            .map(|(t, _)| *t)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !MEDIA_TYPES.iter().any(|(t, _)| *t == declared) {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "evidence is one of {}; Content-Type was {:?}",
+            accepted(),
+            docket_domain::shown(&declared)
+        )));
+    }
+    if body.is_empty() {
+        return Err(ApiError::BadRequest {
+            code: "unreadable-body",
+            detail: "the file is empty".to_owned(),
+        });
+    }
+    if body.len() > store.max_bytes {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "the file is {} bytes; evidence may be at most {} bytes",
+            body.len(),
+            store.max_bytes
+        )));
+    }
+    match sniff(&body) {
+        Some(found) if found == declared => {}
+        found => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "Content-Type says {declared} but the file is {}",
+                found.unwrap_or("of no kind taken as evidence")
+            )));
+        }
+    }
+    let (tenant, bytes) = (actor.tenant.to_string(), body.clone());
+    let kept = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.keep(&tenant, &bytes))
+            .await
+            .map_err(|e| ApiError::Internal(format!("keeping evidence: {e}")))?
+    };
+    let hex = kept.map_err(|e| {
+        tracing::error!(error = %e, dir = %store.dir.display(), "evidence cannot be kept");
+        ApiError::Unavailable("the evidence store cannot be written".to_owned())
+    })?;
+    let evidence = Evidence {
+        content_hash: format!("sha256:{hex}"),
+        media_type: declared,
+        size: body.len() as u64,
+        blob: format!("/v1/evidence/sha256:{hex}"),
+    };
+    metrics::counter!("docket_evidence_uploaded_total").increment(1);
+    Ok((StatusCode::CREATED, Json(evidence)).into_response())
+}
+
+/// `GET /v1/evidence/{hash}`: a file kept as evidence, by its content hash.
+#[utoipa::path(
+    get, path = "/v1/evidence/{hash}", tag = "cases",
+    params(("hash" = String, Path, description = "The content hash, `sha256:` and 64 hex digits, as an action's evidence names it.")),
+    responses(
+        (status = 200, description = "The file.", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "Not a content hash."),
+        (status = 404, description = "No evidence of that hash in the caller's tenant."),
+    ),
+    security(("bearer" = [])),
+)]
+pub(crate) async fn file(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    UrlPath(hash): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let store = state.evidence.as_ref().ok_or_else(no_store)?;
+    let hex = hash
+        .strip_prefix("sha256:")
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .ok_or_else(|| ApiError::BadRequest {
+            code: "invalid-content-hash",
+            detail: format!(
+                "{:?} is not a content hash: sha256: and 64 lower-case hex digits",
+                docket_domain::shown(&hash)
+            ),
+        })?
+        .to_owned();
+    let (store, tenant) = (store.clone(), actor.tenant.to_string());
+    let bytes = tokio::task::spawn_blocking(move || store.read(&tenant, &hex))
+        .await
+        .map_err(|e| ApiError::Internal(format!("reading evidence: {e}")))?
+        .map_err(|e| ApiError::Unavailable(format!("the evidence store cannot be read: {e}")))?
+        .ok_or(ApiError::EvidenceNotFound)?;
+    let media_type = sniff(&bytes).unwrap_or("application/octet-stream");
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    // The content never changes under its hash.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok((headers, bytes).into_response())
+}
+
+fn no_store() -> ApiError {
+    ApiError::Unavailable("this server keeps no evidence (no evidence store configured)".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_known_by_how_they_begin() {
+        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0rest"), Some("image/jpeg"));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest"), Some("image/png"));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WAVEfmt "), None);
+        assert_eq!(sniff(b"%PDF-1.7"), Some("application/pdf"));
+        assert_eq!(sniff(b"<svg onload=alert(1)>"), None);
+    }
+
+    #[test]
+    fn the_same_file_is_kept_once_under_its_hash_and_per_tenant() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EvidenceStore::new(dir.path(), 1024);
+        let a = store.keep("t1", b"\xFF\xD8\xFFphoto").unwrap();
+        assert_eq!(store.keep("t1", b"\xFF\xD8\xFFphoto").unwrap(), a);
+        assert_eq!(
+            store.read("t1", &a).unwrap().as_deref(),
+            Some(&b"\xFF\xD8\xFFphoto"[..])
+        );
+        assert_eq!(store.read("t2", &a).unwrap(), None);
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("t1")).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file is left behind");
+    }
+}

@@ -1,0 +1,34 @@
+// Pages by the address's fragment (`#/case/…`), so every view is a link that can be shared, and
+// the server has one page to serve.
+
+import { useEffect, useState } from 'preact/hooks';
+
+export function parse(hash = location.hash) {
+  const [path, search = ''] = hash.replace(/^#/, '').split('?');
+  const parts = path.split('/').filter(Boolean);
+  return { page: parts[0] || '', rest: parts.slice(1), params: Object.fromEntries(new URLSearchParams(search)) };
+}
+
+export function go(hash) {
+  if (location.hash === hash) {
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+  } else {
+    location.hash = hash;
+  }
+}
+
+// The list of a figure's cases (`/v1/cases?…`, as the API names it) as a page of the console.
+export function casesLink(apiPath) {
+  const search = apiPath.includes('?') ? apiPath.slice(apiPath.indexOf('?') + 1) : '';
+  return `#/cases?${search}`;
+}
+
+export function useRoute() {
+  const [route, setRoute] = useState(parse());
+  useEffect(() => {
+    const changed = () => setRoute(parse());
+    window.addEventListener('hashchange', changed);
+    return () => window.removeEventListener('hashchange', changed);
+  }, []);
+  return route;
+}
