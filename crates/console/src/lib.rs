@@ -19,7 +19,7 @@ pub struct Asset {
 }
 
 /// Every file of the console, as built into `assets/`.
-pub const ASSETS: &[Asset] = &[
+pub static ASSETS: &[Asset] = &[
     Asset {
         name: "index.html",
         content_type: "text/html; charset=utf-8",
@@ -58,7 +58,7 @@ impl Asset {
         });
         let index = ASSETS
             .iter()
-            .position(|a| std::ptr::eq(a, self))
+            .position(|a| a.name == self.name)
             .expect("an asset of the console");
         &TAGS[index]
     }
