@@ -1,7 +1,8 @@
 //! `docket backup` while the server files cases, `docket restore` into a fresh data directory (and
 //! a fresh stream): `docket verify` passes, every filing answered before the backup began is
 //! there, people's details still open (the keys came along), and the source's tokens still sign
-//! in (the secret came along). On both logs. A damaged backup is refused and restores nothing.
+//! in (the secret came along), and the evidence photos are there. On both logs. A damaged backup is
+//! refused and restores nothing.
 
 use std::path::Path;
 use std::process::Command;
@@ -49,6 +50,18 @@ async fn backup_under_load_restores_every_answered_filing(store: &[&str], restor
     .await;
     assert_eq!(status, StatusCode::CREATED, "{dispute}");
     let dispute = dispute["case_id"].as_str().unwrap().to_owned();
+    // A photo the grid worker took, kept as evidence.
+    let photo = [b"\xFF\xD8\xFF\xE0".as_slice(), "楼道照片".as_bytes()].concat();
+    let kept = reqwest::Client::new()
+        .post(format!("{}/v1/evidence", server.url))
+        .bearer_auth(server.token("grid_worker"))
+        .header("Content-Type", "image/jpeg")
+        .body(photo.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), StatusCode::CREATED);
+    let kept: serde_json::Value = kept.json().await.unwrap();
 
     // Eight grid workers file hazards without pause; each answered filing is noted with when.
     let grid = server.token("grid_worker");
@@ -129,11 +142,7 @@ async fn backup_under_load_restores_every_answered_filing(store: &[&str], restor
 
     // A damaged backup is refused, naming the file, and restores nothing.
     let damaged = source.path().join("damaged");
-    std::fs::create_dir(&damaged).unwrap();
-    for entry in std::fs::read_dir(&backup).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), damaged.join(entry.file_name())).unwrap();
-    }
+    copy_tree(&backup, &damaged);
     let mut keys = std::fs::read(damaged.join("keys.sqlite")).unwrap();
     let middle = keys.len() / 2;
     keys[middle] ^= 0x55;
@@ -215,6 +224,37 @@ async fn backup_under_load_restores_every_answered_filing(store: &[&str], restor
         case["case"]["description"], "欧阳秀英说楼上漏水已三个月",
         "{case}"
     );
+    let photo_again = client
+        .get(format!(
+            "{}{}",
+            restored.url,
+            kept["blob"].as_str().unwrap()
+        ))
+        .bearer_auth(&grid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        photo_again.status(),
+        StatusCode::OK,
+        "the evidence is restored"
+    );
+    assert_eq!(
+        photo_again.bytes().await.unwrap().as_ref(),
+        photo.as_slice()
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,6 +11,8 @@
 //!   so that every key a commit of the copy needs is in it (unless erased since: erased stays
 //!   erased);
 //! - `jwt-secret`: the secret tokens are signed with, when the data directory has one;
+//! - `evidence/TENANT/SHA256`: every photo and document uploaded as evidence (each named by its
+//!   content hash, so a file taken while uploads go on is whole or not there);
 //! - `backup.json`: the manifest, written last: what the log held, when the backup began, and
 //!   every file's size and SHA-256. A directory without it is not a backup.
 //!
@@ -35,6 +37,8 @@ const EMBEDDED_LOG: &str = "log.sqlite";
 const ARCHIVED_LOG: &str = "log.jsonl";
 const KEYS: &str = "keys.sqlite";
 const SECRET: &str = "jwt-secret";
+/// Evidence files sit in the backup under this directory, as in the data directory's store.
+const EVIDENCE: &str = "evidence";
 /// How many commits are read from a backed-up embedded log at a time, to append elsewhere.
 const PAGE: usize = 1000;
 
@@ -183,6 +187,10 @@ async fn back_up(args: BackupArgs) -> Result<(), BoxError> {
             files.insert(name.to_owned(), describe(&path)?);
         }
     }
+    let evidence = copy_evidence(&args.evidence.path(dir.path()), &partial)?;
+    for name in &evidence {
+        files.insert(name.clone(), describe(&partial.join(name))?);
+    }
     let manifest = Manifest {
         docket_backup: FORMAT,
         log: log_name,
@@ -196,11 +204,17 @@ async fn back_up(args: BackupArgs) -> Result<(), BoxError> {
         partial.join(MANIFEST),
         serde_json::to_vec_pretty(&manifest)?,
     )?;
-    for entry in std::fs::read_dir(&partial)? {
-        let path = entry?.path();
+    for name in manifest.files.keys().map(String::as_str).chain([MANIFEST]) {
+        let path = partial.join(name);
         // Readable by the owner only, also once moved apart (the keys, say).
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         std::fs::File::open(&path)?.sync_all()?;
+    }
+    if partial.join(EVIDENCE).exists() {
+        for entry in std::fs::read_dir(partial.join(EVIDENCE))? {
+            std::fs::File::open(entry?.path())?.sync_all()?;
+        }
+        std::fs::File::open(partial.join(EVIDENCE))?.sync_all()?;
     }
     if args.to.exists() {
         std::fs::remove_dir(&args.to)?;
@@ -211,11 +225,79 @@ async fn back_up(args: BackupArgs) -> Result<(), BoxError> {
         std::fs::File::open(parent)?.sync_all()?;
     }
     println!(
-        "docket: backed up {} through position {head} and {key_rows} rows of keys to {}",
+        "docket: backed up {} through position {head}, {key_rows} rows of keys and {} evidence \
+         files to {}",
         manifest.log,
+        evidence.len(),
         args.to.display()
     );
     Ok(())
+}
+
+/// Whether `name` is an evidence file's place in a backup: `evidence/TENANT/SHA256`.
+fn is_evidence_name(name: &str) -> bool {
+    let mut parts = name.split('/');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(EVIDENCE), Some(tenant), Some(hash), None)
+            if tenant.parse::<docket_domain::TenantId>().is_ok()
+                && hash.len() == 64
+                && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    )
+}
+
+/// Copies every evidence file of `store` into the backup at `to`; answers their names there.
+fn copy_evidence(store: &Path, to: &Path) -> Result<Vec<String>, BoxError> {
+    let mut names = Vec::new();
+    if !store.is_dir() {
+        return Ok(names);
+    }
+    for tenant in std::fs::read_dir(store)? {
+        let tenant = tenant?;
+        if !tenant.file_type()?.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(tenant.path())? {
+            let file = file?;
+            let name = format!(
+                "{EVIDENCE}/{}/{}",
+                tenant.file_name().to_string_lossy(),
+                file.file_name().to_string_lossy()
+            );
+            // Uploads still being written are dot-files; anything else is not the store's.
+            if !is_evidence_name(&name) {
+                continue;
+            }
+            let target = to.join(&name);
+            std::fs::create_dir_all(target.parent().expect("a tenant's directory"))?;
+            std::fs::copy(file.path(), &target)?;
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// Puts the backup's evidence files into `store`, each written whole before it takes its name.
+fn restore_evidence(manifest: &Manifest, from: &Path, store: &Path) -> Result<usize, BoxError> {
+    let mut restored = 0;
+    for name in manifest.files.keys().filter(|n| is_evidence_name(n)) {
+        let relative = name
+            .strip_prefix(&format!("{EVIDENCE}/"))
+            .expect("an evidence name");
+        let target = store.join(relative);
+        if target.exists() {
+            continue;
+        }
+        let dir = target.parent().expect("a tenant's directory");
+        std::fs::create_dir_all(dir)?;
+        let temporary = dir.join(format!(".restore-{}", uuid::Uuid::now_v7()));
+        std::fs::copy(from.join(name), &temporary)?;
+        std::fs::File::open(&temporary)?.sync_all()?;
+        std::fs::rename(&temporary, &target)?;
+        std::fs::File::open(dir)?.sync_all()?;
+        restored += 1;
+    }
+    Ok(restored)
 }
 
 /// The backup's manifest, each of its files checked against it.
@@ -248,6 +330,14 @@ fn read_manifest(from: &Path) -> Result<Manifest, BoxError> {
             )
             .into());
         }
+    }
+    if let Some(name) = manifest.files.keys().find(|n| {
+        ![EMBEDDED_LOG, ARCHIVED_LOG, KEYS, SECRET].contains(&n.as_str()) && !is_evidence_name(n)
+    }) {
+        return Err(format!(
+            "the backup's manifest names {name:?}, which no backup holds; nothing was restored"
+        )
+        .into());
     }
     if !manifest.files.contains_key(KEYS) {
         return Err("the backup holds no key store; nothing was restored".into());
@@ -416,6 +506,9 @@ async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
     if let Some(secret) = &secret {
         std::fs::copy(secret, dir.secret_path())?;
     }
+    let evidence = restore_evidence(&manifest, &args.from, &args.evidence.path(dir.path()))
+        .map_err(|e| left("the keys and the log", e))?;
+    eprintln!("docket: restored {evidence} evidence files");
     eprintln!(
         "docket: restored {commits} commits (backed up from {} to {})",
         manifest.began_at, manifest.finished_at

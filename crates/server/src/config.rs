@@ -78,9 +78,8 @@ pub(crate) struct ServeArgs {
     /// address (never with --jwks: the identity provider issues the tokens).
     #[arg(long, env = "DOCKET_DEMO_TOKENS")]
     pub(crate) demo_tokens: bool,
-    /// Where uploaded evidence (photos, documents) is kept, per tenant [default: DATA_DIR/evidence].
-    #[arg(long, env = "DOCKET_EVIDENCE_DIR")]
-    pub(crate) evidence_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) evidence: EvidenceDirArgs,
     /// The largest evidence file taken, in bytes (at most 100 MiB).
     #[arg(long, env = "DOCKET_EVIDENCE_MAX_BYTES", default_value_t = docket_api::evidence::DEFAULT_MAX_BYTES)]
     pub(crate) evidence_max_bytes: usize,
@@ -216,6 +215,22 @@ pub(crate) struct TokenArgs {
     pub(crate) tokens: TokenCheckArgs,
 }
 
+/// Where uploaded evidence is kept.
+#[derive(Debug, Args)]
+pub(crate) struct EvidenceDirArgs {
+    /// Where uploaded evidence (photos, documents) is kept, per tenant [default: DATA_DIR/evidence].
+    #[arg(long, env = "DOCKET_EVIDENCE_DIR")]
+    pub(crate) evidence_dir: Option<PathBuf>,
+}
+
+impl EvidenceDirArgs {
+    pub(crate) fn path(&self, data_dir: &Path) -> PathBuf {
+        self.evidence_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("evidence"))
+    }
+}
+
 /// How the console in the browser signs officials in through the identity provider (OpenID
 /// Connect, authorization code with PKCE, the console a public client). The provider's tokens
 /// are checked as `--jwks` and `--jwt-issuer` say.
@@ -339,6 +354,8 @@ pub(crate) struct BackupArgs {
     /// The directory to write the backup to (created; it must not exist or be empty).
     #[arg(long)]
     pub(crate) to: std::path::PathBuf,
+    #[command(flatten)]
+    pub(crate) evidence: EvidenceDirArgs,
 }
 
 #[derive(Debug, Args)]
@@ -348,6 +365,8 @@ pub(crate) struct RestoreArgs {
     /// The directory `docket backup` wrote.
     #[arg(long)]
     pub(crate) from: std::path::PathBuf,
+    #[command(flatten)]
+    pub(crate) evidence: EvidenceDirArgs,
 }
 
 #[derive(Debug, Args)]

@@ -483,9 +483,7 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     }
     println!("docket: the console is at http://{address}/");
     let evidence = docket_api::evidence::EvidenceStore::new(
-        args.evidence_dir
-            .clone()
-            .unwrap_or_else(|| dir.path().join("evidence")),
+        args.evidence.path(dir.path()),
         args.evidence_max_bytes,
     );
     let console = console_setup(&args, demo)?;
