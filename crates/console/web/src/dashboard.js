@@ -9,7 +9,7 @@ import { api, query } from './api.js';
 import { t, word } from './i18n.js';
 import { draw } from './charts.js';
 import { onChange } from './live.js';
-import { casesLink, go } from './router.js';
+import { casesLink, dispatchesLink, go } from './router.js';
 
 const html = htm.bind(h);
 
@@ -177,7 +177,7 @@ export function Dashboard({ params, directory }) {
     const order = typeof x === 'string' ? String(x).localeCompare(String(y)) : x - y;
     return sort.desc ? -order : order;
   });
-  const unitColumns = units?.units?.length ? Object.keys(units.units[0]).filter((k) => !['unit', 'name', 'cases', 'links'].includes(k) && typeof units.units[0][k] !== 'object') : [];
+  const unitColumns = UNIT_COLUMNS.filter((c) => units?.units?.[0] && c in units.units[0]);
 
   return html`<section aria-labelledby="dash-title">
     <h1 id="dash-title">${t('dash.title')}</h1>
@@ -233,11 +233,21 @@ export function Dashboard({ params, directory }) {
   </section>`;
 }
 
+// The per-unit table's columns, and for each count the dispatches it counts (`/v1/stats/dispatches`
+// narrowed as the count is).
+const UNIT_COLUMNS = ['dispatched', 'checked_in_on_time', 'late', 'returned', 'parts', 'dissatisfied', 'response_rate', 'median_minutes_to_check_in', 'p90_minutes_to_check_in'];
+const UNIT_LINKS = { dispatched: '', checked_in_on_time: 'on_time=true', late: 'late=true', returned: 'returned=true' };
+
 function unitCell(row, column) {
   const value = row[column];
-  const link = row.links?.[column] || row.cases?.[column];
-  const text = value === null || value === undefined ? '—' : typeof value === 'number' && column.endsWith('_rate') ? `${(value * 100).toFixed(1)}%` : String(value);
-  return link ? html`<a href=${casesLink(link)}>${text}</a>` : text;
+  const text = value === null || value === undefined ? '—'
+    : column.endsWith('_rate') ? `${(value * 100).toFixed(1)}%`
+      : Number.isInteger(value) ? String(value) : value.toFixed(1);
+  if (row.dispatches && column in UNIT_LINKS && value) {
+    const narrowed = UNIT_LINKS[column] ? `&${UNIT_LINKS[column]}` : '';
+    return html`<a href=${dispatchesLink(row.dispatches + narrowed)}>${text}</a>`;
+  }
+  return text;
 }
 
 function sliceChoices(directory, slice) {

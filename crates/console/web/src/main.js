@@ -14,6 +14,7 @@ import { Dashboard } from './dashboard.js';
 import { CaseList } from './cases.js';
 import { CasePage } from './case.js';
 import { FilingPage } from './filing.js';
+import { DispatchList } from './dispatches.js';
 
 const html = htm.bind(h);
 
@@ -29,6 +30,8 @@ function Page({ route, claims, doc, directory }) {
       return html`<${CaseList} key=${JSON.stringify(route.params)} params=${route.params} directory=${directory} claims=${claims} />`;
     case 'case':
       return html`<${CasePage} key=${route.rest[0]} id=${route.rest[0]} doc=${doc} directory=${directory} />`;
+    case 'dispatches':
+      return html`<${DispatchList} key=${JSON.stringify(route.params)} params=${route.params} directory=${directory} />`;
     case 'file':
       return html`<${FilingPage} kind=${route.rest[0]} doc=${doc} directory=${directory} />`;
     default:

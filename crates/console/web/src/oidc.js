@@ -78,5 +78,13 @@ export async function finishSignIn(oidc) {
   if (!response.ok) {
     throw new Error(`the identity provider refused the code: ${tokens.error || response.status}`);
   }
+  if (tokens.id_token) {
+    // The ID token must be the answer to this sign-in: its nonce is the one sent.
+    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(
+      atob(tokens.id_token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0),
+    )));
+    if (claims.nonce !== pending.nonce) throw new Error('the identity provider answered another sign-in (nonce does not match)');
+  }
+  if (!tokens.access_token) throw new Error('the identity provider sent no access token');
   return { token: tokens.access_token, back: pending.back };
 }

@@ -32,3 +32,9 @@ export function useRoute() {
   }, []);
   return route;
 }
+
+// The dispatches a unit's figure counts (`/v1/stats/dispatches?…`) as a page of the console.
+export function dispatchesLink(apiPath) {
+  const search = apiPath.includes('?') ? apiPath.slice(apiPath.indexOf('?') + 1) : '';
+  return `#/dispatches?${search}`;
+}
