@@ -4,49 +4,8 @@
 // in the API's words; a second browser sees the new case arrive live; a grid worker's dashboard
 // stays within her grids; the pages pass an accessibility check; and no request leaves 127.0.0.1.
 
-import { test as base, expect, devices } from '@playwright/test';
-import AxeBuilder from '@axe-core/playwright';
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const REPORT = process.env.DOCKET_CONSOLE_REPORT || resolve(here, '../../target/console-report.txt');
-const SHOTS = process.env.DOCKET_SCREENSHOTS_DIR || resolve(here, '../../target/console-screenshots');
-// A real JPEG (1×1, grey), as a phone's camera would hand one over.
-const PHOTO = Buffer.from(
-  '/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQABPxA=',
-  'base64',
-);
-
-function report(line) {
-  mkdirSync(dirname(REPORT), { recursive: true });
-  appendFileSync(REPORT, `${line}\n`);
-}
-
-// Every request a page of the test makes, from every browser context it opens.
-const requests = [];
-function watch(context) {
-  context.on('request', (r) => requests.push(r.url()));
-  return context;
-}
-
-const test = base.extend({
-  context: async ({ context }, use) => {
-    await use(watch(context));
-  },
-  baseURL: async ({}, use) => use(process.env.DOCKET_URL),
-});
-
-test.afterEach(() => {
-  const away = requests.filter((u) => {
-    const { protocol, hostname } = new URL(u);
-    return !['data:', 'blob:'].includes(protocol) && hostname !== '127.0.0.1';
-  });
-  expect(requests.length).toBeGreaterThan(0);
-  expect(away, 'requests that left 127.0.0.1').toEqual([]);
-  requests.length = 0;
-});
+import { devices } from '@playwright/test';
+import { PHOTO, SHOTS, accessible, expect, report, test, watch } from './fixtures.mjs';
 
 async function tokenFor(request, role) {
   const response = await request.post(`${process.env.DOCKET_URL}/console/demo-token`, { data: { role } });
@@ -89,12 +48,6 @@ async function shownRange(page) {
 
 function shownRate(figure) {
   return `${(figure.value * 100).toFixed(1)}%`;
-}
-
-async function accessible(page, what) {
-  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  const serious = results.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
-  expect(serious.map((v) => `${what}: ${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join('; ')}`)).toEqual([]);
 }
 
 test('a supervisor follows the closure rate to its cases and verifies one case\'s chain', async ({ page, request }) => {
