@@ -13,11 +13,16 @@ export DOCKET_NATS_SERVER := $(abspath $(NATS_SERVER))
 JCS_PYTHON := .tools/jcs/bin/python3
 export DOCKET_JCS_PYTHON := $(abspath $(JCS_PYTHON))
 
+# moto's S3 server, pinned, for the test of evidence kept in an S3-compatible bucket (a Python of
+# its own in .tools/).
+MOTO := .tools/moto/bin/moto_server
+export DOCKET_MOTO_SERVER := $(abspath $(MOTO))
+
 # buf, pinned, from the npm registry, for `buf lint` of proto/ (installed into .tools/).
 BUF_VERSION := 1.75.0
 BUF := .tools/buf-$(BUF_VERSION)/node_modules/.bin/buf
 
-.PHONY: console console-check test-console screenshots cluster fuzz bench-http bench-log bench-readmodel bench-stats run build test bench bench-batch scaling lint fmt clean-data nats-server
+.PHONY: moto console console-check test-console screenshots cluster fuzz bench-http bench-log bench-readmodel bench-stats run build test bench bench-batch scaling lint fmt clean-data nats-server
 
 run:
 	$(CARGO) run -p docket-server --bin docket -- serve
@@ -26,6 +31,12 @@ build:
 	$(CARGO) build --workspace --all-targets
 
 nats-server: $(NATS_SERVER)
+
+moto: $(MOTO)
+
+$(MOTO):
+	python3 -m venv .tools/moto
+	.tools/moto/bin/python3 -m pip install --quiet 'moto[s3]==5.2.6' flask==3.1.3 flask-cors==6.0.5 werkzeug==3.1.9
 
 $(JCS_PYTHON):
 	python3 -m venv .tools/jcs
@@ -77,7 +88,7 @@ screenshots: test-console
 	cp $(TARGET_DIR)/console-screenshots/case.png docs/console-case.png
 
 # The end-to-end tests start the real binary, so it is built first.
-test: $(NATS_SERVER) $(JCS_PYTHON)
+test: $(NATS_SERVER) $(JCS_PYTHON) $(MOTO)
 	$(CARGO) build -p docket-server --bin docket
 	@rm -f target/chaos-report.txt
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \

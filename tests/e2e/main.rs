@@ -10,6 +10,7 @@ mod connections;
 mod coordination;
 mod crash;
 mod demo;
+mod evidence;
 mod grpc;
 mod jetstream;
 mod numbers;

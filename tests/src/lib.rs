@@ -108,6 +108,11 @@ impl Server {
 
     /// Starts the server and leaves its tenants' directories as they are.
     pub fn start_bare(data_dir: &Path, args: &[&str]) -> Server {
+        Self::start_bare_env(data_dir, args, &[])
+    }
+
+    /// As `start_bare`, with variables set in the server's environment (credentials, say).
+    pub fn start_bare_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(docket_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -118,6 +123,7 @@ impl Server {
             .env("DOCKET_RATE_LIMIT", "1000000")
             .env("DOCKET_RATE_BURST", "1000000")
             .env_remove("DOCKET_JWT_SECRET")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -46,65 +46,192 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
         .map(|(media_type, _)| *media_type)
 }
 
-/// Where uploaded evidence is kept.
+/// Where uploaded evidence is kept: a directory (one per tenant beneath it), or a bucket of an
+/// S3-compatible object store (`TENANT/SHA256` keys), which every replica of a cluster shares.
 #[derive(Debug, Clone)]
 pub struct EvidenceStore {
-    dir: PathBuf,
+    place: Place,
     max_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Place {
+    Directory(PathBuf),
+    Bucket(std::sync::Arc<Bucket>),
+}
+
+#[derive(Debug)]
+struct Bucket {
+    bucket: rusty_s3::Bucket,
+    credentials: Option<rusty_s3::Credentials>,
+    http: reqwest::Client,
+}
+
+/// How long a signed request to the object store stays valid.
+const SIGNED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Why evidence could not be kept or read.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("the evidence directory: {0}")]
+    Directory(#[from] std::io::Error),
+    #[error("the evidence bucket: {0}")]
+    Bucket(String),
 }
 
 impl EvidenceStore {
     /// Keeps evidence under `dir`, one directory per tenant, refusing files over `max_bytes`.
     pub fn new(dir: impl Into<PathBuf>, max_bytes: usize) -> Self {
         Self {
-            dir: dir.into(),
+            place: Place::Directory(dir.into()),
             max_bytes: max_bytes.min(UPLOAD_LIMIT),
         }
+    }
+
+    /// Keeps evidence in `bucket` of the S3-compatible store at `endpoint` (path-style
+    /// addresses, as MinIO and most such stores take them), signing with `credentials`.
+    pub fn bucket(
+        endpoint: &str,
+        bucket: &str,
+        region: &str,
+        credentials: Option<(String, String)>,
+        max_bytes: usize,
+    ) -> Result<Self, String> {
+        let url = url::Url::parse(endpoint)
+            .map_err(|e| format!("the evidence store's endpoint {endpoint:?}: {e}"))?;
+        let bucket = rusty_s3::Bucket::new(
+            url,
+            rusty_s3::UrlStyle::Path,
+            bucket.to_owned(),
+            region.to_owned(),
+        )
+        .map_err(|e| format!("the evidence bucket {bucket:?} at {endpoint}: {e}"))?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("an HTTP client for the evidence store: {e}"))?;
+        Ok(Self {
+            place: Place::Bucket(std::sync::Arc::new(Bucket {
+                bucket,
+                credentials: credentials
+                    .map(|(key, secret)| rusty_s3::Credentials::new(key, secret)),
+                http,
+            })),
+            max_bytes: max_bytes.min(UPLOAD_LIMIT),
+        })
     }
 
     pub fn max_bytes(&self) -> usize {
         self.max_bytes
     }
 
-    fn path(&self, tenant: &str, hex: &str) -> PathBuf {
-        self.dir.join(tenant).join(hex)
-    }
-
-    /// Keeps `bytes` for `tenant`; its content hash names it.
-    fn keep(&self, tenant: &str, bytes: &[u8]) -> std::io::Result<String> {
-        let hex = hex::encode(Sha256::digest(bytes));
-        let path = self.path(tenant, &hex);
-        if path.exists() {
-            return Ok(hex);
-        }
-        let dir = path.parent().expect("a tenant's directory");
-        std::fs::create_dir_all(dir)?;
-        let temporary = dir.join(format!(".{hex}.{}", uuid::Uuid::now_v7()));
-        let written = (|| {
-            let mut file = std::fs::File::create(&temporary)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&temporary, &path)?;
-            std::fs::File::open(dir)?.sync_all()
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temporary);
-        }
-        written.map(|()| hex)
-    }
-
-    fn read(&self, tenant: &str, hex: &str) -> std::io::Result<Option<Vec<u8>>> {
-        match std::fs::read(self.path(tenant, hex)) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
+    /// The directory evidence is kept in, when it is kept in one.
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.place {
+            Place::Directory(dir) => Some(dir),
+            Place::Bucket(_) => None,
         }
     }
 
-    /// The directory evidence is kept in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// Keeps `bytes` for `tenant`; answers their content hash, which names them. Once this
+    /// answers, the file is on disk (synced) or stored by the object store.
+    pub async fn keep(&self, tenant: &str, bytes: Bytes) -> Result<String, EvidenceError> {
+        let hex = hex::encode(Sha256::digest(&bytes));
+        match &self.place {
+            Place::Directory(dir) => {
+                let (path, hex) = (dir.join(tenant).join(&hex), hex.clone());
+                tokio::task::spawn_blocking(move || keep_file(&path, &hex, &bytes))
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))??;
+            }
+            Place::Bucket(b) => {
+                use rusty_s3::S3Action;
+                let key = format!("{tenant}/{hex}");
+                let url =
+                    rusty_s3::actions::PutObject::new(&b.bucket, b.credentials.as_ref(), &key)
+                        .sign(SIGNED_FOR);
+                let response = b
+                    .http
+                    .put(url)
+                    .body(bytes)
+                    .send()
+                    .await
+                    .map_err(|e| EvidenceError::Bucket(e.without_url().to_string()))?;
+                if !response.status().is_success() {
+                    return Err(EvidenceError::Bucket(format!(
+                        "storing {key} answered {}",
+                        response.status()
+                    )));
+                }
+            }
+        }
+        Ok(hex)
     }
+
+    /// The file kept for `tenant` under `hex`, if there is one.
+    pub async fn read(&self, tenant: &str, hex: &str) -> Result<Option<Vec<u8>>, EvidenceError> {
+        match &self.place {
+            Place::Directory(dir) => {
+                let path = dir.join(tenant).join(hex);
+                let read = tokio::task::spawn_blocking(move || std::fs::read(path))
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                match read {
+                    Ok(bytes) => Ok(Some(bytes)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Place::Bucket(b) => {
+                use rusty_s3::S3Action;
+                let key = format!("{tenant}/{hex}");
+                let url =
+                    rusty_s3::actions::GetObject::new(&b.bucket, b.credentials.as_ref(), &key)
+                        .sign(SIGNED_FOR);
+                let response = b
+                    .http
+                    .get(url)
+                    .send()
+                    .await
+                    .map_err(|e| EvidenceError::Bucket(e.without_url().to_string()))?;
+                match response.status() {
+                    reqwest::StatusCode::NOT_FOUND => Ok(None),
+                    status if status.is_success() => Ok(Some(
+                        response
+                            .bytes()
+                            .await
+                            .map_err(|e| EvidenceError::Bucket(e.without_url().to_string()))?
+                            .to_vec(),
+                    )),
+                    status => Err(EvidenceError::Bucket(format!(
+                        "reading {key} answered {status}"
+                    ))),
+                }
+            }
+        }
+    }
+}
+
+/// Writes a file whole before it takes its name: a temporary file, synced, renamed, and the
+/// directory synced. A file already there is the same file (its name is its hash).
+fn keep_file(path: &Path, hex: &str, bytes: &[u8]) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let dir = path.parent().expect("a tenant's directory");
+    std::fs::create_dir_all(dir)?;
+    let temporary = dir.join(format!(".{hex}.{}", uuid::Uuid::now_v7()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 /// `POST /v1/evidence`: keeps a photo or document for an action to name.
@@ -174,21 +301,15 @@ pub(crate) async fn upload(
             )));
         }
     }
-    let (tenant, bytes) = (actor.tenant.to_string(), body.clone());
-    let kept = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.keep(&tenant, &bytes))
-            .await
-            .map_err(|e| ApiError::Internal(format!("keeping evidence: {e}")))?
-    };
-    let hex = kept.map_err(|e| {
-        tracing::error!(error = %e, dir = %store.dir.display(), "evidence cannot be kept");
+    let size = body.len() as u64;
+    let hex = store.keep(actor.tenant.as_str(), body).await.map_err(|e| {
+        tracing::error!(error = %e, "evidence cannot be kept");
         ApiError::Unavailable("the evidence store cannot be written".to_owned())
     })?;
     let evidence = Evidence {
         content_hash: format!("sha256:{hex}"),
         media_type: declared,
-        size: body.len() as u64,
+        size,
         blob: format!("/v1/evidence/sha256:{hex}"),
     };
     metrics::counter!("docket_evidence_uploaded_total").increment(1);
@@ -223,11 +344,13 @@ pub(crate) async fn file(
             ),
         })?
         .to_owned();
-    let (store, tenant) = (store.clone(), actor.tenant.to_string());
-    let bytes = tokio::task::spawn_blocking(move || store.read(&tenant, &hex))
+    let bytes = store
+        .read(actor.tenant.as_str(), &hex)
         .await
-        .map_err(|e| ApiError::Internal(format!("reading evidence: {e}")))?
-        .map_err(|e| ApiError::Unavailable(format!("the evidence store cannot be read: {e}")))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "evidence cannot be read");
+            ApiError::Unavailable("the evidence store cannot be read".to_owned())
+        })?
         .ok_or(ApiError::EvidenceNotFound)?;
     let media_type = sniff(&bytes).unwrap_or("application/octet-stream");
     let mut headers = HeaderMap::new();
@@ -262,17 +385,18 @@ mod tests {
         assert_eq!(sniff(b"<svg onload=alert(1)>"), None);
     }
 
-    #[test]
-    fn the_same_file_is_kept_once_under_its_hash_and_per_tenant() {
+    #[tokio::test]
+    async fn the_same_file_is_kept_once_under_its_hash_and_per_tenant() {
         let dir = tempfile::tempdir().unwrap();
         let store = EvidenceStore::new(dir.path(), 1024);
-        let a = store.keep("t1", b"\xFF\xD8\xFFphoto").unwrap();
-        assert_eq!(store.keep("t1", b"\xFF\xD8\xFFphoto").unwrap(), a);
+        let photo = Bytes::from_static(b"\xFF\xD8\xFFphoto");
+        let a = store.keep("t1", photo.clone()).await.unwrap();
+        assert_eq!(store.keep("t1", photo.clone()).await.unwrap(), a);
         assert_eq!(
-            store.read("t1", &a).unwrap().as_deref(),
-            Some(&b"\xFF\xD8\xFFphoto"[..])
+            store.read("t1", &a).await.unwrap().as_deref(),
+            Some(&photo[..])
         );
-        assert_eq!(store.read("t2", &a).unwrap(), None);
+        assert_eq!(store.read("t2", &a).await.unwrap(), None);
         let left: Vec<_> = std::fs::read_dir(dir.path().join("t1")).unwrap().collect();
         assert_eq!(left.len(), 1, "no temporary file is left behind");
     }

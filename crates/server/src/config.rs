@@ -80,6 +80,26 @@ pub(crate) struct ServeArgs {
     pub(crate) demo_tokens: bool,
     #[command(flatten)]
     pub(crate) evidence: EvidenceDirArgs,
+    /// Keep evidence in this bucket of an S3-compatible object store instead of a directory, so
+    /// that every replica shares it (credentials from AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY).
+    #[arg(
+        long,
+        env = "DOCKET_EVIDENCE_S3_BUCKET",
+        requires = "evidence_s3_endpoint",
+        conflicts_with = "evidence_dir"
+    )]
+    pub(crate) evidence_s3_bucket: Option<String>,
+    /// The object store's address, such as `http://minio:9000` (buckets addressed by path).
+    #[arg(
+        long,
+        env = "DOCKET_EVIDENCE_S3_ENDPOINT",
+        requires = "evidence_s3_bucket"
+    )]
+    pub(crate) evidence_s3_endpoint: Option<String>,
+    /// The object store's region, as its requests are signed for.
+    #[arg(long, env = "DOCKET_EVIDENCE_S3_REGION", default_value = "us-east-1")]
+    pub(crate) evidence_s3_region: String,
     /// The largest evidence file taken, in bytes (at most 100 MiB).
     #[arg(long, env = "DOCKET_EVIDENCE_MAX_BYTES", default_value_t = docket_api::evidence::DEFAULT_MAX_BYTES)]
     pub(crate) evidence_max_bytes: usize,

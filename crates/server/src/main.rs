@@ -482,10 +482,34 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
         );
     }
     println!("docket: the console is at http://{address}/");
-    let evidence = docket_api::evidence::EvidenceStore::new(
-        args.evidence.path(dir.path()),
-        args.evidence_max_bytes,
-    );
+    let evidence = match (&args.evidence_s3_endpoint, &args.evidence_s3_bucket) {
+        (Some(endpoint), Some(bucket)) => {
+            let credentials = match (
+                std::env::var("AWS_ACCESS_KEY_ID"),
+                std::env::var("AWS_SECRET_ACCESS_KEY"),
+            ) {
+                (Ok(key), Ok(secret)) => Some((key, secret)),
+                _ => None,
+            };
+            if credentials.is_none() {
+                tracing::warn!(
+                    "no AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: requests to the evidence bucket are not signed"
+                );
+            }
+            println!("docket: evidence in bucket {bucket} at {endpoint}");
+            docket_api::evidence::EvidenceStore::bucket(
+                endpoint,
+                bucket,
+                &args.evidence_s3_region,
+                credentials,
+                args.evidence_max_bytes,
+            )?
+        }
+        _ => docket_api::evidence::EvidenceStore::new(
+            args.evidence.path(dir.path()),
+            args.evidence_max_bytes,
+        ),
+    };
     let console = console_setup(&args, demo)?;
     let app = router(
         AppState::new(commands, read.clone(), auth)

@@ -1,0 +1,235 @@
+//! Evidence photos: a grid worker uploads a photo, files a hazard naming it, and anyone of the
+//! tenant gets it back by its hash; what is not a photo or document, or not what it says it is,
+//! or too large, is refused and kept nowhere. Kept in the data directory by default, or in an
+//! S3-compatible bucket (moto's S3 server here), where another replica finds it.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use docket_testkit::free_port;
+use docket_tests::{Server, data_dir, workspace_root};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::call;
+
+/// How a phone's JPEG begins, and then some bytes.
+fn photo(tag: &str) -> Vec<u8> {
+    [b"\xFF\xD8\xFF\xE0".as_slice(), tag.as_bytes()].concat()
+}
+
+async fn upload(
+    server: &Server,
+    token: &str,
+    media_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/evidence", server.url))
+        .bearer_auth(token)
+        .header("Content-Type", media_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+async fn fetch(server: &Server, token: &str, path: &str) -> (StatusCode, Vec<u8>) {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", server.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_photo_is_kept_by_its_hash_named_in_the_filing_and_read_back() {
+    let dir = data_dir();
+    let server = Server::start_with(dir.path(), &["--evidence-max-bytes", "4096"]);
+    let grid = server.token("grid_worker");
+    let handler = server.token("handler");
+
+    let (status, kept) = upload(&server, &grid, "image/jpeg", photo("楼道")).await;
+    assert_eq!(status, StatusCode::CREATED, "{kept}");
+    let hash = kept["content_hash"].as_str().unwrap().to_owned();
+    assert!(hash.starts_with("sha256:") && hash.len() == 71, "{kept}");
+    assert_eq!(kept["size"], photo("楼道").len());
+    // The same photo again is the same evidence.
+    let (_, again) = upload(&server, &grid, "image/jpeg", photo("楼道")).await;
+    assert_eq!(again, kept);
+
+    let (status, filed) = call(
+        Method::POST,
+        &format!("{}/v1/cases", server.url),
+        &grid,
+        Some(json!({
+            "kind": "hazard", "community": "qinghe", "grid": "qinghe-01", "unit": "qinghe-safety",
+            "title": "楼道堆物", "category": "fire", "severity": "general", "source": "grid-worker",
+            "location": {"latitude": 39.9, "longitude": 116.4}, "evidence": [kept.clone()]
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{filed}");
+    let case = filed["case_id"].as_str().unwrap();
+    let (status, detail) = call(
+        Method::GET,
+        &format!("{}/v1/cases/{case}", server.url),
+        &handler,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["case"]["evidence"][0], kept);
+
+    // The handler, another role of the tenant, reads the photo by the link the case names.
+    let (status, bytes) = fetch(&server, &handler, kept["blob"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, photo("楼道"));
+    let (status, _) = fetch(
+        &server,
+        &handler,
+        &format!("/v1/evidence/sha256:{}", "0".repeat(64)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = fetch(&server, &handler, "/v1/evidence/..%2F..%2Fjwt-secret").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let unauthenticated = reqwest::get(format!("{}{}", server.url, kept["blob"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+
+    // Refused, and nothing kept: not a kind of evidence, not what it says, empty, too large.
+    let files = || {
+        std::fs::read_dir(dir.path().join("evidence/demo"))
+            .unwrap()
+            .count()
+    };
+    let before = files();
+    for (media_type, body, expected) in [
+        (
+            "image/svg+xml",
+            b"<svg/>".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "image/png",
+            photo("not a png"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        ("image/jpeg", Vec::new(), StatusCode::BAD_REQUEST),
+        (
+            "image/jpeg",
+            [photo("big"), vec![0; 5000]].concat(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+    ] {
+        let (status, problem) = upload(&server, &grid, media_type, body).await;
+        assert_eq!(status, expected, "{media_type}: {problem}");
+        assert!(
+            problem["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{problem}"
+        );
+    }
+    assert_eq!(files(), before, "a refused upload keeps nothing");
+}
+
+/// moto's S3 server on a free loopback port, stopped on drop.
+struct ObjectStore {
+    child: Child,
+    url: String,
+}
+
+impl ObjectStore {
+    fn start() -> ObjectStore {
+        let bin = std::env::var_os("DOCKET_MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join(".tools/moto/bin/moto_server"));
+        assert!(
+            bin.is_file(),
+            "no S3 test server at {}: run `make moto` (make test does)",
+            bin.display()
+        );
+        let port = free_port();
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        ObjectStore { child, url }
+    }
+}
+
+impl Drop for ObjectStore {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn evidence_in_a_bucket_is_found_by_another_replica() {
+    let store = ObjectStore::start();
+    let created = reqwest::Client::new()
+        .put(format!("{}/docket-evidence", store.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{}", created.status());
+    let args = [
+        "--evidence-s3-endpoint",
+        store.url.as_str(),
+        "--evidence-s3-bucket",
+        "docket-evidence",
+    ];
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "docket"),
+        ("AWS_SECRET_ACCESS_KEY", "docket-secret"),
+    ];
+    let (first, second) = (data_dir(), data_dir());
+    let one = Server::start_bare_env(first.path(), &args, &env);
+    one.set_up_directory();
+    let (status, kept) = upload(&one, &one.token("grid_worker"), "image/jpeg", photo("桶")).await;
+    assert_eq!(status, StatusCode::CREATED, "{kept}");
+    assert!(
+        !first.path().join("evidence").exists(),
+        "nothing is kept in the data directory"
+    );
+
+    // Another replica, with a data directory of its own and the same secret, serves it.
+    std::fs::copy(
+        first.path().join("jwt-secret"),
+        second.path().join("jwt-secret"),
+    )
+    .unwrap();
+    let two = Server::start_bare_env(second.path(), &args, &env);
+    let (status, bytes) = fetch(
+        &two,
+        &one.token("supervisor"),
+        kept["blob"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, photo("桶"));
+
+    // The store unreachable: the upload is refused as unavailable, not lost silently.
+    drop(store);
+    let (status, problem) =
+        upload(&one, &one.token("grid_worker"), "image/jpeg", photo("断")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+}
