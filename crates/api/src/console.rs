@@ -160,14 +160,42 @@ struct DemoTokenRequest {
     role: String,
 }
 
+/// Whether a request's `Host` names this machine's loopback: a page of another site that had its
+/// name resolve to 127.0.0.1 (DNS rebinding) names its own host, and is refused.
+fn names_loopback(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// `POST /console/demo-token {"role": …}`: a token for the demo actor of that role, where the
-/// server offers them (the embedded stores on a loopback address, or `--demo-tokens`).
+/// server offers them: the embedded stores on a loopback address, asked for by a page of this
+/// machine (its `Host` a loopback name, its body JSON).
 async fn demo_token(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    if state.console.demo.is_empty() || !state.auth.can_mint() {
+    if state.console.demo.is_empty() || !state.auth.can_mint() || !names_loopback(&headers) {
         return Err(ApiError::NoRoute);
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().unwrap_or_default().trim() == "application/json");
+    if !json {
+        return Err(ApiError::UnsupportedMediaType(
+            "the body is JSON: Content-Type: application/json".to_owned(),
+        ));
     }
     let request: DemoTokenRequest =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
@@ -197,4 +225,36 @@ async fn demo_token(
     let mut headers = HeaderMap::new();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok((headers, Json(serde_json::json!({ "token": token }))).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_loopback_host_may_ask_for_a_demo_token() {
+        let with = |host: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+            names_loopback(&headers)
+        };
+        for host in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "LOCALHOST",
+            "[::1]:8080",
+            "127.0.0.2",
+        ] {
+            assert!(with(host), "{host}");
+        }
+        for host in [
+            "evil.example:8080",
+            "10.0.0.5:8080",
+            "127.0.0.1.evil.example",
+            "[::2]:80",
+        ] {
+            assert!(!with(host), "{host}");
+        }
+        assert!(!names_loopback(&HeaderMap::new()));
+    }
 }

@@ -251,9 +251,24 @@ pub(crate) async fn upload(
     State(state): State<AppState>,
     Caller(actor): Caller,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let store = state.evidence.as_ref().ok_or_else(no_store)?;
+    let too_large = |size: &dyn std::fmt::Display| {
+        ApiError::PayloadTooLarge(format!(
+            "the file is {size} bytes; evidence may be at most {} bytes",
+            store.max_bytes
+        ))
+    };
+    // Refused before it is read when it says it is too large; read no further than the limit
+    // when it does not say.
+    let declared_size = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(size) = declared_size.filter(|s| *s > store.max_bytes as u64) {
+        return Err(too_large(&size));
+    }
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -279,18 +294,14 @@ pub(crate) async fn upload(
             docket_domain::shown(&declared)
         )));
     }
+    let body: Bytes = axum::body::to_bytes(body, store.max_bytes)
+        .await
+        .map_err(|_| too_large(&format!("over {}", store.max_bytes)))?;
     if body.is_empty() {
         return Err(ApiError::BadRequest {
             code: "unreadable-body",
             detail: "the file is empty".to_owned(),
         });
-    }
-    if body.len() > store.max_bytes {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "the file is {} bytes; evidence may be at most {} bytes",
-            body.len(),
-            store.max_bytes
-        )));
     }
     match sniff(&body) {
         Some(found) if found == declared => {}

@@ -214,7 +214,8 @@ routes! {
     "/v1/cases/{id}/history" => get(cases::history),
     "/v1/cases/{id}/commits" => get(cases::commits),
     "/v1/evidence" => post(evidence::upload)
-        .layer(DefaultBodyLimit::max(evidence::UPLOAD_LIMIT)),
+        // The upload reads no more than its store's own limit (`EvidenceStore::max_bytes`).
+        .layer(DefaultBodyLimit::disable()),
     "/v1/evidence/{hash}" => get(evidence::file),
     "/v1/directory" => get(directory::list),
     "/v1/directory/actions/{action}" => post(directory::keep),

@@ -321,6 +321,17 @@ fn read_manifest(from: &Path) -> Result<Manifest, BoxError> {
         )
         .into());
     }
+    // Names first: a manifest names files inside the backup, and nothing else is read.
+    if let Some(name) = manifest.files.iter().find_map(|(n, f)| {
+        let known = [EMBEDDED_LOG, ARCHIVED_LOG, KEYS, SECRET].contains(&n.as_str())
+            || (is_evidence_name(n) && n.ends_with(&format!("/{}", f.sha256)));
+        (!known).then_some(n)
+    }) {
+        return Err(format!(
+            "the backup's manifest names {name:?}, which no backup holds; nothing was restored"
+        )
+        .into());
+    }
     for (name, expected) in &manifest.files {
         let found = describe(&from.join(name))?;
         if found != *expected {
@@ -330,14 +341,6 @@ fn read_manifest(from: &Path) -> Result<Manifest, BoxError> {
             )
             .into());
         }
-    }
-    if let Some(name) = manifest.files.keys().find(|n| {
-        ![EMBEDDED_LOG, ARCHIVED_LOG, KEYS, SECRET].contains(&n.as_str()) && !is_evidence_name(n)
-    }) {
-        return Err(format!(
-            "the backup's manifest names {name:?}, which no backup holds; nothing was restored"
-        )
-        .into());
     }
     if !manifest.files.contains_key(KEYS) {
         return Err("the backup holds no key store; nothing was restored".into());
@@ -550,4 +553,41 @@ fn ends_where_manifest_says(manifest: &Manifest, last: u64) -> Result<(), BoxErr
         .into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_naming(dir: &Path, name: &str, sha256: &str) {
+        let manifest = json_manifest(name, sha256);
+        std::fs::write(dir.join(MANIFEST), manifest).unwrap();
+    }
+
+    fn json_manifest(name: &str, sha256: &str) -> String {
+        serde_json::json!({
+            "docket_backup": FORMAT, "log": "sqlite", "began_at": "2026-01-01T00:00:00Z",
+            "finished_at": "2026-01-01T00:00:01Z", "head": 1, "key_rows": 0,
+            "files": { name: { "bytes": 0, "sha256": sha256 } }
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn a_manifest_naming_files_outside_the_backup_reads_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = "a".repeat(64);
+        for name in [
+            "/etc/passwd".to_owned(),
+            "../jwt-secret".to_owned(),
+            format!("evidence/demo/../../{hash}"),
+            // An evidence file is named by its own hash.
+            format!("evidence/demo/{}", "b".repeat(64)),
+        ] {
+            manifest_naming(dir.path(), &name, &hash);
+            let err = read_manifest(dir.path()).unwrap_err().to_string();
+            assert!(err.contains("which no backup holds"), "{name}: {err}");
+        }
+        assert!(is_evidence_name(&format!("evidence/demo/{hash}")));
+    }
 }

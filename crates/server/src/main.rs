@@ -510,7 +510,9 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
             args.evidence_max_bytes,
         ),
     };
-    let console = console_setup(&args, demo)?;
+    // The console offers demo roles to pick only on a machine trying Docket: `--demo-tokens` on
+    // another address prints them for the operator, and does not hand them to whoever asks.
+    let console = console_setup(&args, if local_trial { demo } else { Vec::new() })?;
     let app = router(
         AppState::new(commands, read.clone(), auth)
             .with_evidence(evidence)
