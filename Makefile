@@ -64,7 +64,7 @@ console:
 	cd $(CONSOLE_WEB) && $(NPM_CI) && node build.mjs ../assets
 
 console-check:
-	cd $(CONSOLE_WEB) && $(NPM_CI)
+	cd $(CONSOLE_WEB) && $(NPM_CI) && node --test test/
 	rm -rf $(TARGET_DIR)/console-check
 	cd $(CONSOLE_WEB) && node build.mjs $(TARGET_DIR)/console-check
 	@diff -r crates/console/assets $(TARGET_DIR)/console-check \

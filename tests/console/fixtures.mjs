@@ -33,16 +33,17 @@ export const test = base.extend({
     await use(watch(context));
   },
   baseURL: async ({}, use) => use(process.env.DOCKET_URL),
-});
-
-test.afterEach(() => {
-  const away = requests.filter((u) => {
-    const { protocol, hostname } = new URL(u);
-    return !['data:', 'blob:'].includes(protocol) && hostname !== '127.0.0.1';
-  });
-  expect(requests.length).toBeGreaterThan(0);
-  expect(away, 'requests that left 127.0.0.1').toEqual([]);
-  requests.length = 0;
+  // Every test, in every spec: the pages it opened asked 127.0.0.1 and nothing else.
+  onlyLoopback: [async ({}, use) => {
+    requests.length = 0;
+    await use();
+    const away = requests.filter((u) => {
+      const { protocol, hostname } = new URL(u);
+      return !['data:', 'blob:'].includes(protocol) && hostname !== '127.0.0.1';
+    });
+    expect(requests.length, 'the test watched its pages\' requests').toBeGreaterThan(0);
+    expect(away, 'requests that left 127.0.0.1').toEqual([]);
+  }, { auto: true }],
 });
 
 export { expect };

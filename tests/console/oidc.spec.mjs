@@ -35,6 +35,12 @@ test('an official signs in through the identity provider with PKCE; the token st
     // A reload forgets the token: signed out, as nothing was kept.
     await page.reload();
     await expect(page.getByRole('button', { name: '统一身份认证登录' })).toBeVisible();
+
+    // A code that comes back to a sign-in this browser did not start is refused.
+    await page.goto(`${docket.url}/?code=stolen&state=forged`);
+    await expect(page.getByRole('alert')).toContainText('state does not match');
+    await expect(page.locator('[data-live]')).toHaveCount(0);
+    expect(idp.seen.token).toHaveLength(1);
   } finally {
     await docket.stop();
     await idp.stop();

@@ -46,7 +46,7 @@ export async function startDocket({ demoScale, port, args = [] } = {}) {
   const listen = port || (await freePort());
   const url = `http://127.0.0.1:${listen}`;
   const child = spawn(bin, ['serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${listen}`, '--grpc-listen', 'off',
-    '--watch-every', '0', '--rate-limit', '1000', '--rate-burst', '5000', ...args], {
+    '--watch-every', '0', ...args], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, DOCKET_LOG_LEVEL: 'warn' },
   });

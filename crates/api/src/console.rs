@@ -40,6 +40,58 @@ pub struct OidcClient {
     /// The scopes asked for: `openid` and whatever the provider needs to put Docket's claims in
     /// the access token.
     pub scope: String,
+    /// Where the pages may connect to besides this server: the issuer's origin and that of its
+    /// token endpoint, which its discovery document names (it may be another).
+    #[serde(skip)]
+    pub origins: Vec<String>,
+}
+
+impl OidcClient {
+    /// The client of `issuer`, whose discovery document is read now to learn where its token
+    /// endpoint is; a provider that does not answer yet leaves the issuer's origin only.
+    pub async fn discover(
+        issuer: String,
+        client_id: String,
+        redirect_url: String,
+        scope: String,
+    ) -> Self {
+        let mut origins = vec![origin(&issuer)];
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let found = async {
+            let response = reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()?
+                .get(&url)
+                .send()
+                .await?
+                .error_for_status()?;
+            response.json::<serde_json::Value>().await
+        }
+        .await;
+        match found {
+            Ok(document) => {
+                // The browser is sent to the authorization endpoint; it fetches the token one.
+                let token = document["token_endpoint"].as_str().map(origin);
+                if let Some(token) = token.filter(|o| !o.is_empty() && !origins.contains(o)) {
+                    origins.push(token);
+                }
+            }
+            Err(e) => tracing::warn!(
+                error = %e.without_url(), %url,
+                "the identity provider's discovery document cannot be read; the console may connect to the issuer's origin only"
+            ),
+        }
+        Self {
+            issuer,
+            client_id,
+            redirect_url,
+            scope,
+            origins,
+        }
+    }
 }
 
 /// The console's own routes.
@@ -56,7 +108,7 @@ pub(crate) fn routes() -> Router<AppState> {
 /// for styles, never for scripts.
 fn security_headers(state: &AppState, headers: &mut HeaderMap) {
     let connect = match &state.console.oidc {
-        Some(oidc) => format!("'self' {}", origin(&oidc.issuer)),
+        Some(oidc) => format!("'self' {}", oidc.origins.join(" ")),
         None => "'self'".to_owned(),
     };
     let policy = format!(

@@ -1,14 +1,15 @@
 // The console is a client of the API like any other: every call goes to /v1 with the bearer
 // token, which lives in this module's memory only (never in local or session storage).
 
+import { claimsOf } from './common.js';
+
 let token = null;
 let claims = null;
 const listeners = new Set();
 
 export function signIn(newToken) {
-  const parts = newToken.trim().split('.');
-  if (parts.length !== 3) throw new Error('not a JSON Web Token (three parts separated by dots)');
-  const payload = JSON.parse(decodeBase64Url(parts[1]));
+  if (newToken.trim().split('.').length !== 3) throw new Error('not a JSON Web Token (three parts separated by dots)');
+  const payload = claimsOf(newToken.trim());
   token = newToken.trim();
   claims = payload;
   listeners.forEach((f) => f(claims));
@@ -31,12 +32,6 @@ export function bearer() {
 export function onSignIn(f) {
   listeners.add(f);
   return () => listeners.delete(f);
-}
-
-function decodeBase64Url(text) {
-  const base64 = text.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(text.length / 4) * 4, '=');
-  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-  return new TextDecoder().decode(bytes);
 }
 
 // A refusal or error as the API words it (application/problem+json).

@@ -7,11 +7,13 @@ import { h } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 import { api, query } from './api.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { t, word } from './i18n.js';
 import { onCommit } from './live.js';
 import { SchemaForm } from './form.js';
-import { verifyChain } from './verify.js';
-import { formatTime } from './cases.js';
+import { parseCommits, verifyChain } from './verify.js';
+import { ProblemView, formatTime } from './common.js';
 
 const html = htm.bind(h);
 
@@ -34,23 +36,27 @@ function Value({ value }) {
   return word('value', String(value));
 }
 
+// A photo the case names, fetched from this server's evidence store by its content hash (never
+// by the address the filer wrote beside it) and shown only when its bytes have that hash.
 function Photo({ evidence }) {
   const [url, setUrl] = useState(null);
+  const hash = /^sha256:[0-9a-f]{64}$/.test(evidence.content_hash || '') ? evidence.content_hash : null;
   useEffect(() => {
-    if (!evidence.media_type?.startsWith('image/') || !evidence.blob?.startsWith('/v1/evidence/')) return undefined;
+    if (!hash || !evidence.media_type?.startsWith('image/')) return undefined;
     let objectUrl = null;
-    api(evidence.blob, { raw: true })
-      .then((r) => r.blob())
-      .then((b) => {
-        objectUrl = URL.createObjectURL(b);
+    api(`/v1/evidence/${hash}`, { raw: true })
+      .then((r) => r.arrayBuffer())
+      .then((bytes) => {
+        if (`sha256:${bytesToHex(sha256(new Uint8Array(bytes)))}` !== hash) return;
+        objectUrl = URL.createObjectURL(new Blob([bytes], { type: evidence.media_type }));
         setUrl(objectUrl);
       })
       .catch(() => {});
     return () => objectUrl && URL.revokeObjectURL(objectUrl);
-  }, [evidence.content_hash]);
+  }, [hash]);
   return html`<figure class="photo">
     ${url ? html`<img src=${url} alt=${`${t('case.evidence')} ${evidence.content_hash.slice(7, 19)}`} />` : html`<div class="photo-placeholder">${evidence.media_type}</div>`}
-    <figcaption><code>${evidence.content_hash.slice(0, 19)}…</code></figcaption>
+    <figcaption><code>${String(evidence.content_hash).slice(0, 19)}…</code></figcaption>
   </figure>`;
 }
 
@@ -82,16 +88,17 @@ export function CasePage({ id, doc, directory }) {
   const verify = async () => {
     setCheck({ running: true });
     try {
-      const { commits } = await api(`/v1/cases/${id}/commits`);
+      // The history shown, then the chain (a commit may land between: it is checked too).
       const hist = (await api(`/v1/cases/${id}/history`)).commits;
-      setCheck(verifyChain(commits, hist));
+      const response = await api(`/v1/cases/${id}/commits`, { raw: true });
+      setCheck(verifyChain(parseCommits(await response.text()), hist));
     } catch (e) {
       setCheck({ ok: false, version: '?', why: e.message });
     }
   };
 
   const act = async (action, body) => {
-    const answer = await api(`/v1/cases/${id}/actions/${action}?${query({})}`, {
+    const answer = await api(`/v1/cases/${id}/actions/${action}`, {
       method: 'POST',
       body,
       headers: { 'If-Match': `"${detail.version}"` },
@@ -107,7 +114,7 @@ export function CasePage({ id, doc, directory }) {
     setCheck(null);
   };
 
-  if (error) return html`<div class="problem" role="alert"><strong>${error.body?.title || t('common.error')}</strong><p class="problem-detail">${error.message}</p></div>`;
+  if (error) return html`<${ProblemView} problem=${error} />`;
   if (!detail) return html`<p role="status">${t('common.loading')}</p>`;
   const fields = Object.entries(detail.case || {}).filter(([k]) => !['status', 'evidence', 'deadline'].includes(k));
   const evidence = detail.case?.evidence || [];

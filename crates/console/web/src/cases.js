@@ -9,21 +9,13 @@ import { api, query } from './api.js';
 import { t, word } from './i18n.js';
 import { onChange } from './live.js';
 import { go } from './router.js';
-import { directoryName } from './dashboard.js';
+import { ProblemView, choices, directoryName, formatTime } from './common.js';
 
 const html = htm.bind(h);
 
 const WORKLISTS = ['mine', 'my-unit', 'due-soon', 'overdue', 'missed-deadline'];
 const FILTERS = ['kind', 'community', 'grid', 'category'];
 const PAGE = 50;
-
-function formatTime(value) {
-  if (!value) return '';
-  const d = new Date(value);
-  return d.toLocaleString(document.documentElement.lang, { dateStyle: 'short', timeStyle: 'short' });
-}
-
-export { formatTime };
 
 export function CaseList({ params, directory, claims }) {
   const [items, setItems] = useState(null);
@@ -38,13 +30,22 @@ export function CaseList({ params, directory, claims }) {
   useEffect(() => {
     let live = true;
     setError(null);
-    // A refresh reloads as many as are shown, so a new case appears without losing the place.
-    const limit = Math.max(PAGE, items?.length || 0);
-    api(`/v1/cases?${query({ ...params, limit: Math.min(limit, 200) })}`)
+    api(`/v1/cases?${query({ ...params, limit: PAGE })}`)
       .then((page) => {
         if (!live) return;
-        setItems(page.items);
-        setCursor(page.next_cursor);
+        if (tick === 0) {
+          setItems(page.items);
+          setCursor(page.next_cursor);
+          return;
+        }
+        // A refresh as commits arrive: the first page, new cases on top and changed ones
+        // updated; the pages loaded below stay where they are.
+        setItems((shown) => {
+          const fresh = new Map(page.items.map((c) => [c.id, c]));
+          const kept = (shown || []).map((c) => fresh.get(c.id) || c);
+          const known = new Set(kept.map((c) => c.id));
+          return [...page.items.filter((c) => !known.has(c.id)), ...kept];
+        });
       })
       .catch((e) => live && setError(e));
     return () => {
@@ -55,7 +56,10 @@ export function CaseList({ params, directory, claims }) {
   const more = async () => {
     try {
       const page = await api(`/v1/cases?${query({ ...params, limit: PAGE, cursor })}`);
-      setItems([...items, ...page.items]);
+      setItems((shown) => {
+        const known = new Set(shown.map((c) => c.id));
+        return [...shown, ...page.items.filter((c) => !known.has(c.id))];
+      });
       setCursor(page.next_cursor);
     } catch (e) {
       setError(e);
@@ -81,7 +85,7 @@ export function CaseList({ params, directory, claims }) {
         onChange=${(e) => setParam('overdue', e.target.checked ? 'true' : undefined)} /><label for="list-overdue">${t('list.overdue')}</label></div>
       <button type="submit">${t('common.search')}</button>
     </form>
-    ${error && html`<div class="problem" role="alert"><p class="problem-detail">${error.message}</p></div>`}
+    <${ProblemView} problem=${error} />
     ${!items && !error && html`<p role="status">${t('common.loading')}</p>`}
     ${items && items.length === 0 && html`<p>${t('list.empty')}</p>`}
     ${items && items.length > 0 && html`<div class="table-wrap"><table class="case-list">
@@ -101,11 +105,4 @@ export function CaseList({ params, directory, claims }) {
       <p class="list-count" role="status">${t('list.shown')}: <span data-shown>${items.length}</span></p>
       ${cursor && html`<button type="button" class="more" onClick=${more}>${t('common.more')}</button>`}`}
   </section>`;
-}
-
-function choices(directory, filter) {
-  if (filter === 'kind') return ['hazard', 'dispute', 'petition', 'risk_event', 'livelihood'].map((k) => ({ id: k, name: word('kind', k) }));
-  const which = { community: 'communities', grid: 'grids', category: 'categories' }[filter];
-  const seen = new Set();
-  return (directory?.[which] || []).filter((e) => !seen.has(e.id) && seen.add(e.id));
 }

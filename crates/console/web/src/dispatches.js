@@ -7,8 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 import { api, query } from './api.js';
 import { t, word } from './i18n.js';
-import { formatTime } from './cases.js';
-import { directoryName } from './dashboard.js';
+import { ProblemView, directoryName, formatTime } from './common.js';
 
 const html = htm.bind(h);
 
@@ -16,9 +15,15 @@ export function DispatchList({ params, directory }) {
   const [answer, setAnswer] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
-    api(`/v1/stats/dispatches?${query(params)}`).then(setAnswer).catch(setError);
+    let live = true;
+    api(`/v1/stats/dispatches?${query(params)}`)
+      .then((a) => live && setAnswer(a))
+      .catch((e) => live && setError(e));
+    return () => {
+      live = false;
+    };
   }, [query(params)]);
-  if (error) return html`<div class="problem" role="alert"><p class="problem-detail">${error.message}</p></div>`;
+  if (error) return html`<${ProblemView} problem=${error} />`;
   if (!answer) return html`<p role="status">${t('common.loading')}</p>`;
   return html`<section aria-labelledby="disp-title">
     <h1 id="disp-title">${t('disp.title')}: ${directoryName(directory, 'unit', params.unit)} (${answer.count})</h1>

@@ -8,10 +8,9 @@ import { api } from './api.js';
 import { t, word } from './i18n.js';
 import { SchemaForm } from './form.js';
 import { go } from './router.js';
+import { KINDS } from './common.js';
 
 const html = htm.bind(h);
-
-export const KINDS = ['hazard', 'dispute', 'petition', 'risk_event', 'livelihood'];
 
 export function FilingPage({ kind, doc, directory }) {
   const chosen = KINDS.includes(kind) ? kind : 'hazard';

@@ -7,14 +7,16 @@ import { useState } from 'preact/hooks';
 import htm from 'htm';
 import { api } from './api.js';
 import { t, word } from './i18n.js';
+import { ProblemView, entriesFor } from './common.js';
 
 const html = htm.bind(h);
 
+// The directory's ids, by the schema that names them, and the dimension they are entries of.
 const DIRECTORY_IDS = {
-  CommunityId: 'communities',
-  GridId: 'grids',
-  UnitId: 'units',
-  CategoryId: 'categories',
+  CommunityId: 'community',
+  GridId: 'grid',
+  UnitId: 'unit',
+  CategoryId: 'category',
 };
 
 // Fields whose text runs to sentences.
@@ -65,42 +67,38 @@ function getAt(value, path) {
   return path.reduce((v, k) => (v === undefined || v === null ? undefined : v[k]), value);
 }
 
-// What the form holds, as the API takes it: blanks left out, numbers as numbers.
-function clean(doc, schema, value) {
+// What the form holds, as the API takes it: blanks left out (a required list as an empty one, so
+// the API says what it must hold), text trimmed, numbers as numbers (what is not one is sent as
+// typed, for the API to refuse in its words).
+function clean(doc, schema, value, required = false) {
   const { schema: s } = unwrap(doc, schema);
+  if (s.type === 'array' && required && (value === undefined || value === null)) return [];
+  if (typeof value === 'string') value = value.trim();
   if (value === undefined || value === null || value === '') return undefined;
   if (s.type === 'object' || s.properties) {
     const out = {};
+    const needed = new Set(s.required || []);
     for (const [k, sub] of Object.entries(s.properties || {})) {
       if (sub.const !== undefined) {
         out[k] = sub.const;
         continue;
       }
-      const v = clean(doc, sub, value[k]);
+      const v = clean(doc, sub, value[k], needed.has(k));
       if (v !== undefined) out[k] = v;
     }
     return Object.keys(out).length ? out : undefined;
   }
   if (s.type === 'array') {
     const items = (value || []).map((v) => clean(doc, s.items, v)).filter((v) => v !== undefined);
-    return items.length ? items : undefined;
+    return items.length || required ? items : undefined;
   }
-  if (s.type === 'integer') return Number.parseInt(value, 10);
-  if (s.type === 'number') return Number(value);
+  if (s.type === 'integer' || s.type === 'number') {
+    const n = Number(value);
+    return Number.isFinite(n) && (s.type === 'number' || Number.isInteger(n)) ? n : value;
+  }
   if (s.type === 'boolean') return Boolean(value);
   if (s.format === 'date-time') return new Date(value).toISOString();
   return value;
-}
-
-function directoryChoices(directory, which, value) {
-  const entries = (directory?.[which] || []).filter((e) => !e.retired);
-  if (which === 'grids' && value?.community) {
-    return entries.filter((g) => !g.community || g.community === value.community);
-  }
-  if (which === 'categories' && value?.kind) {
-    return entries.filter((c) => !c.kind || c.kind === value.kind);
-  }
-  return entries;
 }
 
 function EvidenceField({ id, label, items, onChange }) {
@@ -180,7 +178,7 @@ function Field({ doc, directory, prefix, path, schema, required, value, root, se
 
   if (s.const !== undefined) return null;
   if (name && DIRECTORY_IDS[name]) {
-    const choices = directoryChoices(directory, DIRECTORY_IDS[name], root);
+    const choices = entriesFor(directory, DIRECTORY_IDS[name], root);
     return html`<div class="field">
       <label for=${id}>${label}</label>
       <select id=${id} required=${mandatory} aria-describedby=${described} value=${current ?? ''} onChange=${(e) => change(e.target.value)}>
@@ -219,7 +217,7 @@ function Field({ doc, directory, prefix, path, schema, required, value, root, se
     if (item.enum || DIRECTORY_IDS[itemName]) {
       const choices = item.enum
         ? item.enum.map((v) => ({ id: v, name: word('value', v) }))
-        : directoryChoices(directory, DIRECTORY_IDS[itemName], root);
+        : entriesFor(directory, DIRECTORY_IDS[itemName], root);
       return html`<fieldset class="field choices"><legend>${label}</legend>
         ${choices.map((c, i) => html`<span class="choice">
           <input id=${`${id}-${i}`} type="checkbox" checked=${items.includes(c.id)}
@@ -287,11 +285,7 @@ export function SchemaForm({ doc, directory, schema, prefix, submitLabel, onSubm
   };
   return html`<form class="schema-form" onSubmit=${submit} aria-busy=${busy}>
     <${ObjectFields} doc=${doc} directory=${directory} prefix=${prefix} path=${[]} schema=${schema} value=${value} root=${value} set=${set} />
-    ${problem && html`<div class="problem" role="alert">
-      <strong>${problem.body?.title || t('common.error')}</strong>
-      <p class="problem-detail">${problem.message}</p>
-      ${problem.body?.errors && html`<ul>${problem.body.errors.map((e) => html`<li>${e.field || e.pointer || ''}: ${e.message || e.detail || JSON.stringify(e)}</li>`)}</ul>`}
-    </div>`}
+    <${ProblemView} problem=${problem} />
     <button type="submit" class="primary" disabled=${busy}>${submitLabel || t('common.submit')}</button>
   </form>`;
 }

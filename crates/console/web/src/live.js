@@ -3,7 +3,10 @@
 // stream is read with fetch; a dropped stream is picked up again after the last id seen.
 
 import { fetchEventSource } from '@microsoft/fetch-event-source';
-import { bearer } from './api.js';
+import { bearer, signOut } from './api.js';
+
+// A stream the server will not open again for this token: its token has expired or was refused.
+class Refused extends Error {}
 
 const subscribers = new Set();
 const statusListeners = new Set();
@@ -40,6 +43,7 @@ export function startLive() {
     signal: controller.signal,
     openWhenHidden: true,
     async onopen(response) {
+      if (response.status === 401 || response.status === 403) throw new Refused(`events: HTTP ${response.status}`);
       if (!response.ok) throw new Error(`events: HTTP ${response.status}`);
       setConnected(true);
     },
@@ -58,8 +62,13 @@ export function startLive() {
       setConnected(false);
       throw new Error('the event stream ended');
     },
-    onerror() {
+    onerror(error) {
       setConnected(false);
+      // An expired token is not retried: the official signs in again.
+      if (error instanceof Refused) {
+        signOut();
+        throw error;
+      }
       return 2000;
     },
   }).catch(() => setConnected(false));

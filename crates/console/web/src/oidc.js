@@ -3,6 +3,7 @@
 // storage for the redirect back (they are no credential); the tokens are kept in memory only.
 
 import { sha256 } from '@noble/hashes/sha2.js';
+import { claimsOf } from './common.js';
 
 const PENDING = 'docket.oidc.pending';
 
@@ -22,7 +23,10 @@ async function discover(issuer) {
   const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
   const response = await fetch(url);
   if (!response.ok) throw new Error(`the identity provider's configuration: HTTP ${response.status}`);
-  return response.json();
+  const provider = await response.json();
+  // OpenID Connect Discovery: the document must name the issuer it was fetched for.
+  if (provider.issuer !== issuer) throw new Error(`the identity provider names itself ${provider.issuer}, not ${issuer}`);
+  return provider;
 }
 
 // Sends the browser to the provider's sign-in page.
@@ -80,10 +84,11 @@ export async function finishSignIn(oidc) {
   }
   if (tokens.id_token) {
     // The ID token must be the answer to this sign-in: its nonce is the one sent.
-    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(
-      atob(tokens.id_token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0),
-    )));
+    const claims = claimsOf(tokens.id_token);
     if (claims.nonce !== pending.nonce) throw new Error('the identity provider answered another sign-in (nonce does not match)');
+    if (claims.iss !== oidc.issuer) throw new Error(`the ID token was issued by ${claims.iss}, not ${oidc.issuer}`);
+    const audience = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (!audience.includes(oidc.client_id)) throw new Error('the ID token is not for this console (aud)');
   }
   if (!tokens.access_token) throw new Error('the identity provider sent no access token');
   return { token: tokens.access_token, back: pending.back };

@@ -2,6 +2,7 @@
 // the server has one page to serve.
 
 import { useEffect, useState } from 'preact/hooks';
+import { pageOf } from './common.js';
 
 export function parse(hash = location.hash) {
   const [path, search = ''] = hash.replace(/^#/, '').split('?');
@@ -18,10 +19,7 @@ export function go(hash) {
 }
 
 // The list of a figure's cases (`/v1/cases?…`, as the API names it) as a page of the console.
-export function casesLink(apiPath) {
-  const search = apiPath.includes('?') ? apiPath.slice(apiPath.indexOf('?') + 1) : '';
-  return `#/cases?${search}`;
-}
+export const casesLink = (apiPath) => pageOf('cases', apiPath);
 
 export function useRoute() {
   const [route, setRoute] = useState(parse());
@@ -34,7 +32,4 @@ export function useRoute() {
 }
 
 // The dispatches a unit's figure counts (`/v1/stats/dispatches?…`) as a page of the console.
-export function dispatchesLink(apiPath) {
-  const search = apiPath.includes('?') ? apiPath.slice(apiPath.indexOf('?') + 1) : '';
-  return `#/dispatches?${search}`;
-}
+export const dispatchesLink = (apiPath) => pageOf('dispatches', apiPath);
