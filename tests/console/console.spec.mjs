@@ -198,6 +198,34 @@ test('a grid worker files a hazard with a photo from a phone; a handler takes it
   await phone.close();
 });
 
+test('a dispute is filed with a photo, which the case records by its hash', async ({ page, request }) => {
+  await page.setViewportSize({ width: 412, height: 915 });
+  await signIn(page, 'grid_worker');
+  await page.goto('/#/file/dispute');
+  await page.getByLabel('证据照片').setInputFiles({ name: 'letter.jpg', mimeType: 'image/jpeg', buffer: PHOTO });
+  await expect(page.locator('.evidence-list li')).toHaveCount(1);
+  await page.getByLabel('社区').selectOption('qinghe');
+  await page.getByLabel('网格').selectOption('demo-01');
+  await page.getByLabel('标题').fill('楼上漏水');
+  await page.getByLabel('纠纷类型').selectOption({ index: 1 });
+  await page.getByLabel('来源').selectOption('grid-worker');
+  // Both sides, or the API says a dispute needs them.
+  await page.getByRole('button', { name: '添加 当事人' }).click();
+  await page.getByRole('button', { name: '添加 当事人' }).click();
+  await page.getByLabel('方').nth(0).selectOption('applicant');
+  await page.getByLabel('姓名').nth(0).fill('欧阳秀英');
+  await page.getByLabel('方').nth(1).selectOption('respondent');
+  await page.getByLabel('姓名').nth(1).fill('上官建国');
+  await accessible(page, 'filing a dispute');
+  await page.getByRole('button', { name: '登记', exact: true }).last().click();
+  await expect(page).toHaveURL(/#\/case\//);
+  const caseId = page.url().split('#/case/')[1];
+  await expect(page.locator('.photo img')).toBeVisible();
+  const history = await get(request, await tokenFor(request, 'supervisor'), `/v1/cases/${caseId}/history`);
+  expect(history.commits.map((c) => c.command)).toEqual(['register', 'attach-evidence']);
+  expect(history.commits[1].events[0].data.evidence[0].content_hash).toMatch(/^sha256:[0-9a-f]{64}$/);
+});
+
 test('a grid worker\'s dashboard shows only her grids', async ({ page, request }) => {
   await signIn(page, 'grid_worker');
   await page.goto(`/#/dashboard?by=grid`);

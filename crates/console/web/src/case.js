@@ -13,6 +13,7 @@ import { t, word } from './i18n.js';
 import { onCommit } from './live.js';
 import { SchemaForm } from './form.js';
 import { parseCommits, verifyChain } from './verify.js';
+import { takeFlash } from './router.js';
 import { ProblemView, formatTime } from './common.js';
 
 const html = htm.bind(h);
@@ -65,7 +66,7 @@ export function CasePage({ id, doc, directory }) {
   const [history, setHistory] = useState(null);
   const [error, setError] = useState(null);
   const [open, setOpen] = useState(null);
-  const [done, setDone] = useState(null);
+  const [done, setDone] = useState(() => takeFlash());
   const [check, setCheck] = useState(null);
   const [tick, setTick] = useState(0);
 
@@ -117,7 +118,9 @@ export function CasePage({ id, doc, directory }) {
   if (error) return html`<${ProblemView} problem=${error} />`;
   if (!detail) return html`<p role="status">${t('common.loading')}</p>`;
   const fields = Object.entries(detail.case || {}).filter(([k]) => !['status', 'evidence', 'deadline'].includes(k));
-  const evidence = detail.case?.evidence || [];
+  // The kind's own evidence (a hazard's report, its rectification) and what was attached since.
+  const evidence = [...(detail.case?.evidence || []), ...(detail.case?.handling?.evidence || [])]
+    .filter((e, i, all) => all.findIndex((x) => x.content_hash === e.content_hash) === i);
   const names = detail.names || {};
   return html`<article class="case" aria-labelledby="case-title" data-case-status=${detail.status}>
     <header class="case-head">

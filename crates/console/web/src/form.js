@@ -101,7 +101,7 @@ function clean(doc, schema, value, required = false) {
   return value;
 }
 
-function EvidenceField({ id, label, items, onChange }) {
+export function EvidenceField({ id, label, items, onChange }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const upload = async (event) => {

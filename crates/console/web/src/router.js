@@ -10,7 +10,17 @@ export function parse(hash = location.hash) {
   return { page: parts[0] || '', rest: parts.slice(1), params: Object.fromEntries(new URLSearchParams(search)) };
 }
 
-export function go(hash) {
+// A word for the next page to show once (`takeFlash`): what happened on the way to it.
+let flash = null;
+
+export function takeFlash() {
+  const said = flash;
+  flash = null;
+  return said;
+}
+
+export function go(hash, say = null) {
+  flash = say;
   if (location.hash === hash) {
     window.dispatchEvent(new HashChangeEvent('hashchange'));
   } else {
