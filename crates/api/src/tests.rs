@@ -1083,6 +1083,7 @@ async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_go_on() {
     );
 }
 
+mod console;
 mod directory;
 mod disclosure;
 mod events;
