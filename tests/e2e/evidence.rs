@@ -97,6 +97,10 @@ async fn a_photo_is_kept_by_its_hash_named_in_the_filing_and_read_back() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Another office's official does not find it.
+    let elsewhere = server.token_with("supervisor", &["--tenant", "haidian"]);
+    let (status, _) = fetch(&server, &elsewhere, kept["blob"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = fetch(&server, &handler, "/v1/evidence/..%2F..%2Fjwt-secret").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let unauthenticated = reqwest::get(format!("{}{}", server.url, kept["blob"].as_str().unwrap()))

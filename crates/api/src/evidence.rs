@@ -136,11 +136,17 @@ impl EvidenceStore {
     /// Keeps `bytes` for `tenant`; answers their content hash, which names them. Once this
     /// answers, the file is on disk (synced) or stored by the object store.
     pub async fn keep(&self, tenant: &str, bytes: Bytes) -> Result<String, EvidenceError> {
-        let hex = hex::encode(Sha256::digest(&bytes));
+        // Hashing tens of MiB is work for a blocking thread, not the server's.
+        let (hex, bytes) = {
+            let bytes = bytes.clone();
+            tokio::task::spawn_blocking(move || (hex::encode(Sha256::digest(&bytes)), bytes))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?
+        };
         match &self.place {
             Place::Directory(dir) => {
-                let (path, hex) = (dir.join(tenant).join(&hex), hex.clone());
-                tokio::task::spawn_blocking(move || keep_file(&path, &hex, &bytes))
+                let (dir, tenant, hex) = (dir.clone(), tenant.to_owned(), hex.clone());
+                tokio::task::spawn_blocking(move || keep_file(&dir, &tenant, &hex, &bytes))
                     .await
                     .map_err(|e| std::io::Error::other(e.to_string()))??;
             }
@@ -212,21 +218,30 @@ impl EvidenceStore {
     }
 }
 
-/// Writes a file whole before it takes its name: a temporary file, synced, renamed, and the
-/// directory synced. A file already there is the same file (its name is its hash).
-fn keep_file(path: &Path, hex: &str, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `store/tenant/hex` whole before it takes its name: a temporary file, synced, renamed,
+/// and the directory synced (and the directories made for it, so the first file of a tenant
+/// is found after a crash too). A file already there is the same file (its name is its hash),
+/// synced by whoever wrote it; its directory is synced again, in case that writer has not yet.
+fn keep_file(store: &Path, tenant: &str, hex: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = store.join(tenant);
+    let path = dir.join(hex);
     if path.exists() {
-        return Ok(());
+        return std::fs::File::open(&dir)?.sync_all();
     }
-    let dir = path.parent().expect("a tenant's directory");
-    std::fs::create_dir_all(dir)?;
+    if !dir.is_dir() {
+        std::fs::create_dir_all(&dir)?;
+        std::fs::File::open(store)?.sync_all()?;
+        if let Some(parent) = store.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::File::open(parent)?.sync_all()?;
+        }
+    }
     let temporary = dir.join(format!(".{hex}.{}", uuid::Uuid::now_v7()));
     let written = (|| {
         let mut file = std::fs::File::create(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        std::fs::rename(&temporary, path)?;
-        std::fs::File::open(dir)?.sync_all()
+        std::fs::rename(&temporary, &path)?;
+        std::fs::File::open(&dir)?.sync_all()
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&temporary);
@@ -296,7 +311,18 @@ pub(crate) async fn upload(
     }
     let body: Bytes = axum::body::to_bytes(body, store.max_bytes)
         .await
-        .map_err(|_| too_large(&format!("over {}", store.max_bytes)))?;
+        .map_err(|e| {
+            let over = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if over {
+                too_large(&format!("over {}", store.max_bytes))
+            } else {
+                ApiError::BadRequest {
+                    code: "unreadable-body",
+                    detail: format!("the file could not be read whole: {e}"),
+                }
+            }
+        })?;
     if body.is_empty() {
         return Err(ApiError::BadRequest {
             code: "unreadable-body",

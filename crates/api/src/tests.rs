@@ -1087,6 +1087,7 @@ mod console;
 mod directory;
 mod disclosure;
 mod events;
+mod evidence;
 mod openapi;
 mod operations;
 mod persons;

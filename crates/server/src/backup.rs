@@ -187,6 +187,12 @@ async fn back_up(args: BackupArgs) -> Result<(), BoxError> {
             files.insert(name.to_owned(), describe(&path)?);
         }
     }
+    if std::env::var_os("DOCKET_EVIDENCE_S3_BUCKET").is_some() {
+        eprintln!(
+            "docket: the evidence is kept in a bucket (DOCKET_EVIDENCE_S3_BUCKET), which a backup \
+             does not copy: the bucket's own versioning and replication keep it"
+        );
+    }
     let evidence = copy_evidence(&args.evidence.path(dir.path()), &partial)?;
     for name in &evidence {
         files.insert(name.clone(), describe(&partial.join(name))?);
@@ -271,6 +277,16 @@ fn copy_evidence(store: &Path, to: &Path) -> Result<Vec<String>, BoxError> {
             let target = to.join(&name);
             std::fs::create_dir_all(target.parent().expect("a tenant's directory"))?;
             std::fs::copy(file.path(), &target)?;
+            // A file whose bytes are not its name's is damaged: left out, and said, so that one
+            // bad photo does not make the whole backup one restore refuses.
+            if describe(&target)?.sha256 != file.file_name().to_string_lossy() {
+                std::fs::remove_file(&target)?;
+                eprintln!(
+                    "docket: {} is damaged (its content does not have its name's hash) and is not in the backup",
+                    file.path().display()
+                );
+                continue;
+            }
             names.push(name);
         }
     }
@@ -589,5 +605,25 @@ mod tests {
             assert!(err.contains("which no backup holds"), "{name}: {err}");
         }
         assert!(is_evidence_name(&format!("evidence/demo/{hash}")));
+    }
+
+    #[test]
+    fn a_damaged_photo_is_left_out_of_the_backup_not_the_whole_evidence() {
+        let (store, to) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let whole = b"\xFF\xD8\xFFwhole";
+        let whole_hash = hex::encode(sha2::Sha256::digest(whole));
+        std::fs::create_dir_all(store.path().join("demo")).unwrap();
+        std::fs::write(store.path().join("demo").join(&whole_hash), whole).unwrap();
+        std::fs::write(store.path().join("demo").join("b".repeat(64)), b"bit rot").unwrap();
+        // An upload still being written is not the store's yet.
+        std::fs::write(store.path().join("demo").join(".partial"), b"half").unwrap();
+        let names = copy_evidence(store.path(), to.path()).unwrap();
+        assert_eq!(names, vec![format!("evidence/demo/{whole_hash}")]);
+        assert_eq!(
+            std::fs::read_dir(to.path().join("evidence/demo"))
+                .unwrap()
+                .count(),
+            1
+        );
     }
 }
