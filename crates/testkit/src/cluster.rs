@@ -317,6 +317,11 @@ impl Topology {
             ("DOCKET_RATE_LIMIT", "1000000".to_owned()),
             ("DOCKET_RATE_BURST", "1000000".to_owned()),
             ("DOCKET_LOG_LEVEL", "info".to_owned()),
+            // One evidence directory for every replica, as compose's shared volume.
+            (
+                "DOCKET_EVIDENCE_DIR",
+                self.dir.join("evidence").display().to_string(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
