@@ -125,14 +125,6 @@ impl EvidenceStore {
         self.max_bytes
     }
 
-    /// The directory evidence is kept in, when it is kept in one.
-    pub fn dir(&self) -> Option<&Path> {
-        match &self.place {
-            Place::Directory(dir) => Some(dir),
-            Place::Bucket(_) => None,
-        }
-    }
-
     /// Keeps `bytes` for `tenant`; answers their content hash, which names them. Once this
     /// answers, the file is on disk (synced) or stored by the object store.
     pub async fn keep(&self, tenant: &str, bytes: Bytes) -> Result<String, EvidenceError> {
