@@ -41,55 +41,74 @@ pub struct OidcClient {
     /// the access token.
     pub scope: String,
     /// Where the pages may connect to besides this server: the issuer's origin and that of its
-    /// token endpoint, which its discovery document names (it may be another).
+    /// token endpoint, which its discovery document names (it may be another), once read.
     #[serde(skip)]
-    pub origins: Vec<String>,
+    origins: std::sync::Arc<std::sync::RwLock<Vec<String>>>,
 }
 
+/// How long to wait between attempts to read a provider's discovery document that did not
+/// answer.
+const DISCOVERY_RETRY: Duration = Duration::from_secs(30);
+
 impl OidcClient {
-    /// The client of `issuer`, whose discovery document is read now to learn where its token
-    /// endpoint is; a provider that does not answer yet leaves the issuer's origin only.
-    pub async fn discover(
-        issuer: String,
-        client_id: String,
-        redirect_url: String,
-        scope: String,
-    ) -> Self {
-        let mut origins = vec![origin(&issuer)];
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        );
-        let found = async {
-            let response = reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()?
-                .get(&url)
-                .send()
-                .await?
-                .error_for_status()?;
-            response.json::<serde_json::Value>().await
-        }
-        .await;
-        match found {
-            Ok(document) => {
-                // The browser is sent to the authorization endpoint; it fetches the token one.
-                let token = document["token_endpoint"].as_str().map(origin);
-                if let Some(token) = token.filter(|o| !o.is_empty() && !origins.contains(o)) {
-                    origins.push(token);
-                }
-            }
-            Err(e) => tracing::warn!(
-                error = %e.without_url(), %url,
-                "the identity provider's discovery document cannot be read; the console may connect to the issuer's origin only"
-            ),
-        }
-        Self {
+    /// The client of `issuer`. Its discovery document, which says where the token endpoint is,
+    /// is read in the background (and read again until it answers), so that the server starts
+    /// whether or not the provider does; until then the pages may connect to the issuer's origin.
+    pub fn new(issuer: String, client_id: String, redirect_url: String, scope: String) -> Self {
+        let client = Self {
+            origins: std::sync::Arc::new(std::sync::RwLock::new(vec![origin(&issuer)])),
             issuer,
             client_id,
             redirect_url,
             scope,
-            origins,
+        };
+        tokio::spawn(client.clone().discover());
+        client
+    }
+
+    /// Where the pages may connect to besides this server.
+    fn origins(&self) -> Vec<String> {
+        self.origins
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    async fn discover(self) {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        );
+        loop {
+            let found = async {
+                let response = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()?
+                    .get(&url)
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                response.json::<serde_json::Value>().await
+            }
+            .await;
+            match found {
+                Ok(document) => {
+                    // The browser is sent to the authorization endpoint; it fetches the token
+                    // one.
+                    if let Some(token) = document["token_endpoint"].as_str().map(origin) {
+                        let mut origins = self.origins.write().unwrap_or_else(|p| p.into_inner());
+                        if !token.is_empty() && !origins.contains(&token) {
+                            origins.push(token);
+                        }
+                    }
+                    return;
+                }
+                Err(e) => tracing::warn!(
+                    error = %e.without_url(), %url,
+                    "the identity provider's discovery document cannot be read yet; until it is, the console may connect to the issuer's origin only"
+                ),
+            }
+            tokio::time::sleep(DISCOVERY_RETRY).await;
         }
     }
 }
@@ -108,7 +127,7 @@ pub(crate) fn routes() -> Router<AppState> {
 /// for styles, never for scripts.
 fn security_headers(state: &AppState, headers: &mut HeaderMap) {
     let connect = match &state.console.oidc {
-        Some(oidc) => format!("'self' {}", oidc.origins.join(" ")),
+        Some(oidc) => format!("'self' {}", oidc.origins().join(" ")),
         None => "'self'".to_owned(),
     };
     let policy = format!(

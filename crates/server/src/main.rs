@@ -512,7 +512,7 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     };
     // The console offers demo roles to pick only on a machine trying Docket: `--demo-tokens` on
     // another address prints them for the operator, and does not hand them to whoever asks.
-    let console = console_setup(&args, if local_trial { demo } else { Vec::new() }).await?;
+    let console = console_setup(&args, if local_trial { demo } else { Vec::new() })?;
     let app = router(
         AppState::new(commands, read.clone(), auth)
             .with_evidence(evidence)
@@ -626,7 +626,7 @@ fn print_demo_tokens(auth: &Authenticator, actors: &[Actor]) {
 
 /// How the console signs people in: demo roles where demo tokens are handed out, the identity
 /// provider where one is configured.
-async fn console_setup(
+fn console_setup(
     args: &ServeArgs,
     demo: Vec<Actor>,
 ) -> Result<docket_api::console::ConsoleSetup, BoxError> {
@@ -643,15 +643,12 @@ async fn console_setup(
             }
             url::Url::parse(redirect_url)
                 .map_err(|e| format!("--oidc-redirect-url {redirect_url:?} is not a URL: {e}"))?;
-            Some(
-                docket_api::console::OidcClient::discover(
-                    issuer,
-                    client_id.clone(),
-                    redirect_url.clone(),
-                    args.console.oidc_scope.clone(),
-                )
-                .await,
-            )
+            Some(docket_api::console::OidcClient::new(
+                issuer,
+                client_id.clone(),
+                redirect_url.clone(),
+                args.console.oidc_scope.clone(),
+            ))
         }
         _ => None,
     };

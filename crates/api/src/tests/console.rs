@@ -169,3 +169,54 @@ async fn a_demo_token_is_for_this_machines_own_pages_and_signs_in_as_its_role() 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(String::from_utf8_lossy(&body).contains("supervisor, admin"));
 }
+
+#[tokio::test]
+async fn the_pages_may_reach_the_providers_token_endpoint_once_its_discovery_is_read() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let provider = Router::new().route(
+        "/.well-known/openid-configuration",
+        axum::routing::get(|| async {
+            axum::Json(json!({ "token_endpoint": "https://tokens.example/oauth/token" }))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, provider).await });
+
+    let app = app().await;
+    let oidc = crate::console::OidcClient::new(
+        issuer.clone(),
+        "docket-console".to_owned(),
+        "http://127.0.0.1:8080/".to_owned(),
+        "openid".to_owned(),
+    );
+    let router = router(
+        app.state
+            .clone()
+            .with_console(crate::console::ConsoleSetup {
+                demo: Vec::new(),
+                oidc: Some(oidc),
+            }),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let policy = loop {
+        let (_, headers, _) = raw(&router, "GET", "/", &[], "").await;
+        let policy = headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        if policy.contains("https://tokens.example") || std::time::Instant::now() > deadline {
+            break policy;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        policy.contains(&format!(
+            "connect-src 'self' {issuer} https://tokens.example;"
+        )),
+        "{policy}"
+    );
+    let (_, _, config) = raw(&router, "GET", "/console/config.json", &[], "").await;
+    let config: Value = serde_json::from_slice(&config).unwrap();
+    assert_eq!(config["oidc"]["issuer"], issuer);
+    assert_eq!(config["oidc"]["client_id"], "docket-console");
+}
