@@ -49,14 +49,16 @@ impl Docket {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the release docket");
-        let stdout = child.stdout.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut url = None;
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in stdout.by_ref().map_while(Result::ok) {
             if let Some(rest) = line.strip_prefix("docket: serving ") {
                 url = rest.split_whitespace().next().map(str::to_owned);
                 break;
             }
         }
+        // The rest of what it prints is read and dropped, so that it never writes to a closed pipe.
+        std::thread::spawn(move || stdout.for_each(drop));
         Docket {
             child,
             url: url.expect("docket printed its address"),

@@ -99,6 +99,15 @@ enum Command {
     Openapi,
 }
 
+/// A line for whoever started the server. A closed stdout (the reader went away after the first
+/// line) is no reason to stop serving, as `println!` would.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -450,7 +459,7 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
         print_demo_tokens(&auth, &demo);
         let tenant: docket_domain::TenantId = args.tenant.parse()?;
         if commands.directory(&tenant).await?.version == 0 {
-            println!(
+            say!(
                 "docket: tenant {tenant}'s directory is empty: its admin sets up communities, grids and units first (POST /v1/directory/actions/...; see the README); until then tokens naming a unit or grid are refused"
             );
         }
@@ -462,7 +471,7 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
             stopped.clone(),
         ));
     }
-    println!(
+    say!(
         "docket: serving http://{address} (log {log_name}, read model {}, data in {})",
         read.dialect(),
         dir.path().display()
@@ -470,7 +479,7 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     tracing::info!(%address, data_dir = %dir.path().display(), "serving");
     if let Some(grpc) = &grpc_listener {
         let grpc_address = grpc.local_addr()?;
-        println!("docket: gRPC on http://{grpc_address} (docket.v1, health, reflection)");
+        say!("docket: gRPC on http://{grpc_address} (docket.v1, health, reflection)");
         tracing::info!(address = %grpc_address, "serving gRPC");
     }
 
@@ -481,7 +490,7 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
                 .run(stopped.clone()),
         );
     }
-    println!("docket: the console is at http://{address}/");
+    say!("docket: the console is at http://{address}/");
     let evidence = match (&args.evidence_s3_endpoint, &args.evidence_s3_bucket) {
         (Some(endpoint), Some(bucket)) => {
             let credentials = match (
@@ -496,7 +505,7 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
                     "no AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: requests to the evidence bucket are not signed"
                 );
             }
-            println!("docket: evidence in bucket {bucket} at {endpoint}");
+            say!("docket: evidence in bucket {bucket} at {endpoint}");
             docket_api::evidence::EvidenceStore::bucket(
                 endpoint,
                 bucket,
@@ -610,13 +619,13 @@ fn demo_actors(tenant: &str) -> Result<Vec<Actor>, BoxError> {
 
 fn print_demo_tokens(auth: &Authenticator, actors: &[Actor]) {
     if let Some(first) = actors.first() {
-        println!(
+        say!(
             "Demo tokens for tenant {} (valid 30 days; `docket token --role ROLE` makes more):",
             first.tenant
         );
     }
     for actor in actors {
-        println!(
+        say!(
             "  {:<17} {}",
             actor.role.as_str(),
             auth.mint(actor, DEMO_TOKEN_TTL)
