@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,12 +24,83 @@ pub struct SqliteLog {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
-    /// Appends waiting for the writer; whoever holds it next writes them all (group commit).
-    waiting: Mutex<Vec<Pending>>,
+    /// What the writer thread writes, and how far the log reaches.
+    appends: Arc<Appends>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+}
+
+/// Shared by the log's handles and its writer thread, which owns the writing connection: the
+/// appends waiting for it (each time it looks, it writes all that are waiting as one batch:
+/// group commit), and the head.
+#[derive(Debug)]
+struct Appends {
+    waiting: Mutex<Waiting>,
+    arrived: Condvar,
     head: watch::Sender<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Waiting {
+    pending: Vec<Pending>,
+    /// Every handle of the log is gone: the writer writes what is waiting, and stops.
+    closed: bool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.appends
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .closed = true;
+        self.appends.arrived.notify_one();
+    }
+}
+
+impl Appends {
+    /// The writer thread: waits for appends, writes each gathering of them in one transaction
+    /// (one fsync), moves the head, answers. While one batch is being fsynced, the appends that
+    /// arrive meanwhile gather for the next. A batch that panics is answered with failures (its
+    /// answers are dropped) and the thread goes on.
+    fn write(&self, mut conn: Connection) {
+        loop {
+            let batch = {
+                let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+                while waiting.pending.is_empty() && !waiting.closed {
+                    waiting = self
+                        .arrived
+                        .wait(waiting)
+                        .unwrap_or_else(|p| p.into_inner());
+                }
+                if waiting.pending.is_empty() {
+                    return;
+                }
+                std::mem::take(&mut waiting.pending)
+            };
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let results = append_batch(&mut conn, &batch);
+                // The head moves before anyone is answered: whoever is told a position finds
+                // the log there.
+                let last = results
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok().filter(|a| !a.duplicate).map(|a| a.position))
+                    .max();
+                if let Some(position) = last {
+                    self.head.send_if_modified(|head| {
+                        let moved = position > *head;
+                        if moved {
+                            *head = position;
+                        }
+                        moved
+                    });
+                }
+                for (pending, result) in batch.into_iter().zip(results) {
+                    let _ = pending.answer.send(result);
+                }
+            }));
+        }
+    }
 }
 
 const SCHEMA: &str = "
@@ -74,14 +145,24 @@ impl SqliteLog {
             .map(|_| open_connection(&path).map(Mutex::new))
             .collect::<Result<_, _>>()
             .map_err(unavailable)?;
+        let appends = Arc::new(Appends {
+            waiting: Mutex::default(),
+            arrived: Condvar::new(),
+            head: watch::channel(head).0,
+        });
+        std::thread::Builder::new()
+            .name("docket-log-writer".to_owned())
+            .spawn({
+                let appends = appends.clone();
+                move || appends.write(writer)
+            })
+            .map_err(unavailable)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
-                writer: Mutex::new(writer),
-                waiting: Mutex::new(Vec::new()),
+                appends,
                 readers,
                 next_reader: AtomicUsize::new(0),
-                head: watch::channel(head).0,
             }),
         })
     }
@@ -289,49 +370,17 @@ impl EventLog for SqliteLog {
     #[tracing::instrument(skip_all, fields(case_id = %commit.body.case_id, version = commit.body.version), err(level = "debug"))]
     async fn append(&self, commit: &Commit) -> Result<Appended, LogError> {
         let (answer, answered) = tokio::sync::oneshot::channel();
-        self.inner
+        let appends = &self.inner.appends;
+        appends
             .waiting
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .pending
             .push(Pending {
                 commit: commit.clone(),
                 answer,
             });
-        // Whoever gets the writer writes everything waiting then: while one batch is being
-        // fsynced, the appends that arrive meanwhile gather for the next.
-        // The caller waits for its answer only, not for the task it started: an earlier batch may
-        // have written its commit, and its task may go on to write a later one. A task that dies
-        // drops its batch's answers, which then fail rather than hang. A commit still queued when
-        // the runtime stops is written by the next append, unanswered: its caller was told the log
-        // was unavailable, and a retry with the same commit id finds it.
-        let inner = self.inner.clone();
-        drop(tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            let batch =
-                std::mem::take(&mut *inner.waiting.lock().unwrap_or_else(|p| p.into_inner()));
-            if batch.is_empty() {
-                return;
-            }
-            let results = append_batch(&mut conn, &batch);
-            // The head moves before anyone is answered: whoever is told a position finds the
-            // log there.
-            let last = results
-                .iter()
-                .filter_map(|r| r.as_ref().ok().filter(|a| !a.duplicate).map(|a| a.position))
-                .max();
-            if let Some(position) = last {
-                inner.head.send_if_modified(|head| {
-                    let moved = position > *head;
-                    if moved {
-                        *head = position;
-                    }
-                    moved
-                });
-            }
-            for (pending, result) in batch.into_iter().zip(results) {
-                let _ = pending.answer.send(result);
-            }
-        }));
+        appends.arrived.notify_one();
         answered
             .await
             .map_err(|_| LogError::Unavailable("the writer stopped before answering".into()))?
@@ -399,16 +448,16 @@ impl EventLog for SqliteLog {
     }
 
     async fn head(&self) -> Result<u64, LogError> {
-        Ok(*self.inner.head.borrow())
+        Ok(*self.inner.appends.head.borrow())
     }
 
     async fn wait_for(&self, after: u64, timeout: Duration) -> Result<u64, LogError> {
-        let mut rx = self.inner.head.subscribe();
+        let mut rx = self.inner.appends.head.subscribe();
         let waited = tokio::time::timeout(timeout, rx.wait_for(|head| *head > after)).await;
         match waited {
             Ok(Ok(head)) => Ok(*head),
             // Timed out, or the log is being dropped: report where it stands.
-            Ok(Err(_)) | Err(_) => Ok(*self.inner.head.borrow()),
+            Ok(Err(_)) | Err(_) => Ok(*self.inner.appends.head.borrow()),
         }
     }
 }
