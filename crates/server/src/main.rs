@@ -426,11 +426,22 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
 
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(docket_api::metrics::keep_drained(stopped.clone()));
-    let projector = tokio::spawn(
-        Projector::new(log, read.clone())
-            .with_batch(args.projection_batch)
-            .run(stopped.clone()),
-    );
+    let projector = {
+        let projector = Projector::new(log, read.clone()).with_batch(args.projection_batch);
+        let stopped = stopped.clone();
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("docket-projector".to_owned())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("the projector's runtime");
+                runtime.block_on(projector.run(stopped));
+                let _ = done.send(());
+            })?;
+        finished
+    };
     // A data directory made before tenants had directories is upgraded once the read model has
     // caught up with the log; it serves meanwhile.
     tokio::spawn({
@@ -563,7 +574,7 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
             abort.abort();
         }
     }
-    projector.await?;
+    let _ = projector.await;
     read.close().await;
     tracing::info!("stopped");
     Ok(())
