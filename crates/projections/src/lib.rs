@@ -142,8 +142,14 @@ impl RecentNumbers {
     fn remember(&mut self, numbered: Vec<rows::Numbered>) {
         for n in numbered {
             let key = (n.tenant, n.case_id);
-            if self.by_case.insert(key.clone(), n.number).is_none() {
-                self.order.push_back(key);
+            match self.by_case.insert(key.clone(), n.number.clone()) {
+                None => self.order.push_back(key),
+                // Numbered ahead from the log, then planned: the two must agree.
+                Some(before) if before != n.number => tracing::error!(
+                    tenant = %key.0, case_id = %key.1, answered = %before, planned = %n.number,
+                    "a filing was answered with another number than its plan gives it"
+                ),
+                Some(_) => {}
             }
         }
         while self.order.len() > RECENT_NUMBERS {

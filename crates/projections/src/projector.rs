@@ -187,7 +187,7 @@ impl Projector {
         match self.read.db().clone() {
             Db::Sqlite(_) => {
                 metrics::gauge!("docket_projector_leading").set(1.0);
-                self.lead(shutdown, None).await
+                self.lead_numbering_ahead(shutdown).await
             }
             Db::Postgres(pool) => {
                 metrics::gauge!("docket_projector_leading").set(0.0);
@@ -292,6 +292,117 @@ impl Projector {
         }
     }
 }
+
+impl Projector {
+    /// As `lead`, for a SQLite read model, which has this one projector: the log is read, and
+    /// its filings numbered, ahead of the writes, so that a filing's answer waits for its own
+    /// commit to be read rather than for the batches written before it. Reading runs at most
+    /// `AHEAD` reads ahead of writing; the writer takes whatever has been read, up to a batch.
+    /// On a failure, the numbers handed out for what was not written are withdrawn, and both
+    /// start again from the checkpoint.
+    async fn lead_numbering_ahead(&self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let ahead = std::sync::Mutex::new(std::collections::VecDeque::new());
+            match self.project_ahead(&mut shutdown, &ahead).await {
+                Ok(()) => return,
+                Err(e) => {
+                    for (_, numbered) in ahead.into_inner().unwrap_or_else(|p| p.into_inner()) {
+                        self.read.withdraw_numbers(&numbered);
+                    }
+                    if let ProjectionError::Superseded { at } = e {
+                        tracing::warn!(at, "another projector applied this batch first");
+                        continue;
+                    }
+                    tracing::error!(error = %e, retry_in = ?backoff, "projection stalled");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    }
+
+    /// Reads and numbers ahead while writing, until `shutdown` (the batches read are written
+    /// first) or a failure. `ahead` holds the numbers handed out for each read batch (by its
+    /// last position) until the batch is written.
+    async fn project_ahead(
+        &self,
+        shutdown: &mut watch::Receiver<bool>,
+        ahead: &std::sync::Mutex<std::collections::VecDeque<(u64, Vec<rows::Numbered>)>>,
+    ) -> Result<(), ProjectionError> {
+        let Db::Sqlite(pool) = self.read.db() else {
+            unreachable!("numbering ahead is for a SQLite read model");
+        };
+        let (start, mut counters) = sqlite::numbering_start(pool).await?;
+        self.read.publish(start);
+        let (read, mut to_write) = tokio::sync::mpsc::channel::<Vec<Recorded>>(AHEAD);
+        let reader = async move {
+            let mut at = start;
+            loop {
+                if *shutdown.borrow() {
+                    return Ok::<(), ProjectionError>(());
+                }
+                let batch = self.log.read_all(at, self.batch).await?;
+                let Some(last) = batch.last().map(|r| r.position) else {
+                    tokio::select! {
+                        _ = self.log.wait_for(at, IDLE_WAIT) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    continue;
+                };
+                let numbered = rows::numbers_ahead(&batch, self.read.policies(), &mut counters);
+                ahead
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push_back((last, numbered.clone()));
+                self.read.announce_numbers(numbered, last);
+                at = last;
+                if read.send(batch).await.is_err() {
+                    return Ok(());
+                }
+            }
+        };
+        let writer = async move {
+            let mut at = start;
+            let mut next = None;
+            loop {
+                let mut batch = match next.take() {
+                    Some(batch) => batch,
+                    None => match to_write.recv().await {
+                        Some(batch) => batch,
+                        None => return Ok(()),
+                    },
+                };
+                while batch.len() < self.batch {
+                    match to_write.try_recv() {
+                        Ok(more) if batch.len() + more.len() <= self.batch => batch.extend(more),
+                        Ok(more) => {
+                            next = Some(more);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                at = self.apply_batch(at, &batch).await?;
+                ahead
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|(last, _)| *last > at);
+            }
+        };
+        tokio::try_join!(reader, writer).map(|_| ())
+    }
+}
+
+/// How many reads of the log the projector of a SQLite read model reads and numbers ahead of
+/// its writes (each up to a batch).
+const AHEAD: usize = 4;
 
 /// A connection listening for the leader's checkpoints, or `None` when Postgres cannot be
 /// reached (followers then look every FOLLOW_EVERY).

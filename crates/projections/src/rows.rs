@@ -684,6 +684,43 @@ fn number_key(recorded: &Recorded, policies: &Policies) -> Result<NumberKey, Str
     })
 }
 
+/// The next number of the counter the filing `recorded` draws on (its tenant, kind and filing
+/// year), counting on from `numbers`; an error for a filing of no known kind, which draws none.
+pub(crate) fn draw_number(
+    recorded: &Recorded,
+    policies: &Policies,
+    numbers: &mut std::collections::HashMap<NumberKey, i64>,
+) -> Result<String, String> {
+    let key = number_key(recorded, policies)?;
+    let kind: CaseKind = key.kind.parse().expect("a number key's kind is a kind");
+    let year = key.year as i16;
+    let last = numbers.entry(key).or_insert(0);
+    *last += 1;
+    Ok(docket_domain::CaseNumber::new(kind, year, *last as u32).to_string())
+}
+
+/// The numbers the filings of `batch` draw, counting on from `numbers` (the counters as the
+/// commits before the batch left them): those its plan gives them, worked out from the log
+/// alone, so that the filings can be answered before the batch is planned.
+pub(crate) fn numbers_ahead(
+    batch: &[Recorded],
+    policies: &Policies,
+    numbers: &mut std::collections::HashMap<NumberKey, i64>,
+) -> Vec<Numbered> {
+    batch
+        .iter()
+        .filter(|r| r.commit.body.version == 1 && !crate::directory::is_directory(r))
+        .filter_map(|r| {
+            let number = draw_number(r, policies, numbers).ok()?;
+            Some(Numbered {
+                tenant: r.commit.body.tenant.clone(),
+                case_id: r.commit.body.case_id.to_string(),
+                number,
+            })
+        })
+        .collect()
+}
+
 /// The number counters the filings of a batch draw on (a filing of no known kind draws on
 /// none: it is quarantined).
 pub(crate) fn number_keys(batch: &[Recorded], policies: &Policies) -> Vec<NumberKey> {
@@ -832,18 +869,10 @@ pub(crate) fn plan_batch(
                 }
                 let number = match held.numbers.get(&case_id) {
                     Some(number) => number.clone(),
-                    None => {
-                        let key = match number_key(recorded, policies) {
-                            Ok(key) => key,
-                            Err(reason) => break 'commit Err(reason),
-                        };
-                        let last = numbers.entry(key.clone()).or_insert(0);
-                        *last += 1;
-                        let kind: CaseKind =
-                            key.kind.parse().expect("a number key's kind is a kind");
-                        docket_domain::CaseNumber::new(kind, key.year as i16, *last as u32)
-                            .to_string()
-                    }
+                    None => match draw_number(recorded, policies, &mut numbers) {
+                        Ok(number) => number,
+                        Err(reason) => break 'commit Err(reason),
+                    },
                 };
                 drawn = Some(number.clone());
                 filed_here = true;

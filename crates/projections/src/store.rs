@@ -832,21 +832,60 @@ macro_rules! dialect {
             }
         }
 
+        /// The statements of a batch's write. On SQLite they are run together, in one call to the
+        /// connection's thread (one hand-off for the batch rather than one per statement, each
+        /// of which waited for a busy core twice); Postgres takes one statement per query, so
+        /// each is run before the next is begun.
+        #[derive(Default)]
+        struct Writes {
+            statements: Option<QueryBuilder<Db>>,
+        }
+
+        impl Writes {
+            /// Begins the next statement with `sql`, running the one before it first where
+            /// statements run one at a time.
+            async fn next(
+                &mut self,
+                tx: &mut Transaction<'_, Db>,
+                sql: impl Into<String>,
+            ) -> Result<&mut QueryBuilder<Db>, ProjectionError> {
+                if !ONE_CALL_PER_BATCH {
+                    self.run(tx).await?;
+                }
+                let sql: String = sql.into();
+                match &mut self.statements {
+                    Some(q) => {
+                        q.push(";\n").push(sql);
+                    }
+                    None => self.statements = Some(QueryBuilder::new(sql)),
+                }
+                Ok(self.statements.as_mut().expect("begun above"))
+            }
+
+            /// Runs what has been begun.
+            async fn run(&mut self, tx: &mut Transaction<'_, Db>) -> Result<(), ProjectionError> {
+                if let Some(mut q) = self.statements.take() {
+                    // Every batch's text differs: kept out of the statement cache.
+                    q.build().persistent(false).execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+        }
+
         /// Deletes a per-case table's rows of these cases, which the plan writes anew.
         async fn delete_rows_of(
             tx: &mut Transaction<'_, Db>,
+            writes: &mut Writes,
             table: &'static str,
             cases: &[&String],
         ) -> Result<(), ProjectionError> {
             for chunk in cases.chunks(500) {
-                let mut q =
-                    QueryBuilder::<Db>::new(format!("DELETE FROM {table} WHERE case_id IN ("));
+                let q = writes.next(tx, format!("DELETE FROM {table} WHERE case_id IN (")).await?;
                 let mut list = q.separated(", ");
                 for id in chunk {
                     list.push_bind((*id).clone());
                 }
                 q.push(")");
-                q.build().execute(&mut **tx).await?;
             }
             Ok(())
         }
@@ -855,14 +894,18 @@ macro_rules! dialect {
             tx: &mut Transaction<'_, Db>,
             plan: &rows::BatchPlan,
         ) -> Result<(), ProjectionError> {
+            let mut writes = Writes::default();
             for chunk in plan.cases.chunks(500) {
-                let mut q = QueryBuilder::<Db>::new(
+                let q = writes
+                    .next(
+                        tx,
                     "INSERT INTO cases (case_id, tenant, kind, case_number, status, is_closed,
                         community, grid, title, description, category, severity, lead_unit,
                         assignee, filed_by, version, position, deadline, filed_at, updated_at,
                         closed_at, outcome, closed_on_time, missed, backlog, state, watch_at,
                         channel, headcount, collective, key_person, escalation_risk) ",
-                );
+                    )
+                    .await?;
                 q.push_values(chunk, |mut b, c| {
                     let r = &c.row;
                     b.push_bind(r.case_id.clone())
@@ -914,38 +957,40 @@ macro_rules! dialect {
                         collective = excluded.collective, key_person = excluded.key_person,
                         escalation_risk = excluded.escalation_risk",
                 );
-                q.build().execute(&mut **tx).await?;
             }
             let touched: Vec<&String> = plan.cases.iter().map(|c| &c.row.case_id).collect();
-            delete_rows_of(tx, "case_units", &touched).await?;
+            delete_rows_of(tx, &mut writes, "case_units", &touched).await?;
             let units: Vec<(&rows::CaseRow, &(String, &'static str))> = plan
                 .cases
                 .iter()
                 .flat_map(|c| c.row.units.iter().map(move |u| (&c.row, u)))
                 .collect();
             for chunk in units.chunks(1000) {
-                let mut q =
-                    QueryBuilder::<Db>::new("INSERT INTO case_units (case_id, tenant, unit, part) ");
+                let q = writes
+                    .next(tx, "INSERT INTO case_units (case_id, tenant, unit, part) ")
+                    .await?;
                 q.push_values(chunk, |mut b, (row, (unit, part))| {
                     b.push_bind(row.case_id.clone())
                         .push_bind(row.tenant.clone())
                         .push_bind(unit.clone())
                         .push_bind(*part);
                 });
-                q.build().execute(&mut **tx).await?;
             }
-            delete_rows_of(tx, "case_dispatches", &touched).await?;
+            delete_rows_of(tx, &mut writes, "case_dispatches", &touched).await?;
             let dispatches: Vec<(&rows::CaseRow, &rows::DispatchRow)> = plan
                 .cases
                 .iter()
                 .flat_map(|c| c.row.dispatches.iter().map(move |d| (&c.row, d)))
                 .collect();
             for chunk in dispatches.chunks(500) {
-                let mut q = QueryBuilder::<Db>::new(
+                let q = writes
+                    .next(
+                        tx,
                     "INSERT INTO case_dispatches (case_id, tenant, seq, unit, lead, round,
                         dispatched_at, check_in_by, checked_in_at, late, missed, returned_at,
                         replaced, parts, rating) ",
-                );
+                    )
+                    .await?;
                 q.push_values(chunk, |mut b, (row, d)| {
                     b.push_bind(row.case_id.clone())
                         .push_bind(row.tenant.clone())
@@ -963,18 +1008,20 @@ macro_rules! dialect {
                         .push_bind(d.parts)
                         .push_bind(d.rating);
                 });
-                q.build().execute(&mut **tx).await?;
             }
-            delete_rows_of(tx, "case_replies", &touched).await?;
+            delete_rows_of(tx, &mut writes, "case_replies", &touched).await?;
             let replies: Vec<(&rows::CaseRow, &rows::ReplyRow)> = plan
                 .cases
                 .iter()
                 .flat_map(|c| c.row.replies.iter().map(move |r| (&c.row, r)))
                 .collect();
             for chunk in replies.chunks(500) {
-                let mut q = QueryBuilder::<Db>::new(
+                let q = writes
+                    .next(
+                        tx,
                     "INSERT INTO case_replies (case_id, tenant, seq, round, started_at, replied_at) ",
-                );
+                    )
+                    .await?;
                 q.push_values(chunk, |mut b, (row, r)| {
                     b.push_bind(row.case_id.clone())
                         .push_bind(row.tenant.clone())
@@ -983,14 +1030,16 @@ macro_rules! dialect {
                         .push_bind(r.started_at)
                         .push_bind(r.replied_at);
                 });
-                q.build().execute(&mut **tx).await?;
             }
             for chunk in plan.history.chunks(500) {
-                let mut q = QueryBuilder::<Db>::new(
+                let q = writes
+                    .next(
+                        tx,
                     "INSERT INTO case_history (case_id, version, tenant, position, commit_id,
                         actor_id, actor_role, actor_unit, command, recorded_at, events, prev_hash,
                         hash) ",
-                );
+                    )
+                    .await?;
                 q.push_values(chunk, |mut b, h| {
                     b.push_bind(h.case_id.clone())
                         .push_bind(h.version)
@@ -1006,12 +1055,14 @@ macro_rules! dialect {
                         .push_bind(h.prev_hash.clone())
                         .push_bind(h.hash.clone());
                 });
-                q.build().execute(&mut **tx).await?;
             }
             for chunk in plan.links.chunks(1000) {
-                let mut q = QueryBuilder::<Db>::new(
+                let q = writes
+                    .next(
+                        tx,
                     "INSERT INTO case_links (tenant, case_id, other_id, relation, position) ",
-                );
+                    )
+                    .await?;
                 q.push_values(chunk, |mut b, l| {
                     b.push_bind(l.tenant.clone())
                         .push_bind(l.from.clone())
@@ -1020,13 +1071,15 @@ macro_rules! dialect {
                         .push_bind(l.position);
                 });
                 q.push(" ON CONFLICT DO NOTHING");
-                q.build().execute(&mut **tx).await?;
             }
             for chunk in plan.persons.chunks(1000) {
-                let mut q = QueryBuilder::<Db>::new(
+                let q = writes
+                    .next(
+                        tx,
                     "INSERT INTO case_persons
                         (tenant, person, case_id, kind, part, filed_at, position) ",
-                );
+                    )
+                    .await?;
                 q.push_values(chunk, |mut b, p| {
                     b.push_bind(p.tenant.clone())
                         .push_bind(p.person.clone())
@@ -1037,7 +1090,6 @@ macro_rules! dialect {
                         .push_bind(p.position);
                 });
                 q.push(" ON CONFLICT DO NOTHING");
-                q.build().execute(&mut **tx).await?;
             }
             // Each petition of a person newly named keeps when that person's petition before
             // it was filed (the statistics' repeats read it from the index): worked out again
@@ -1052,12 +1104,15 @@ macro_rules! dialect {
             petitioners.dedup();
             for tenant in petitioners.chunk_by(|a, b| a.0 == b.0) {
                 for chunk in tenant.chunks(500) {
-                    let mut q = QueryBuilder::<Db>::new(
+                    let q = writes
+                        .next(
+                            tx,
                         "UPDATE case_persons SET prior_filed_at = ranked.prior
                          FROM (SELECT case_id, person, LAG(filed_at)
                                 OVER (PARTITION BY person ORDER BY filed_at, case_id) AS prior
                             FROM case_persons WHERE kind = 'petition' AND tenant = ",
-                    );
+                        )
+                        .await?;
                     q.push_bind(chunk[0].0.to_owned()).push(" AND person IN (");
                     let mut list = q.separated(", ");
                     for (_, person) in chunk {
@@ -1069,13 +1124,12 @@ macro_rules! dialect {
                             AND case_persons.person = ranked.person
                             AND case_persons.prior_filed_at IS DISTINCT FROM ranked.prior",
                     );
-                    q.build().execute(&mut **tx).await?;
                 }
             }
             for chunk in plan.case_events.chunks(1000) {
-                let mut q = QueryBuilder::<Db>::new(format!(
+                let q = writes.next(tx, format!(
                     "INSERT INTO case_events (tenant, case_id, day, {SLICE}, metric, n) "
-                ));
+                )).await?;
                 q.push_values(chunk, |mut b, ((case_id, key), n)| {
                     b.push_bind(key.tenant.clone())
                         .push_bind(case_id.clone())
@@ -1089,7 +1143,6 @@ macro_rules! dialect {
                     " ON CONFLICT (case_id, day, metric, {SLICE})
                         DO UPDATE SET n = case_events.n + excluded.n"
                 ));
-                q.build().execute(&mut **tx).await?;
             }
             for (table, period, counts) in [
                 ("daily_counts", "day", &plan.counts),
@@ -1097,9 +1150,9 @@ macro_rules! dialect {
                 ("yearly_counts", "year", &plan.yearly_counts),
             ] {
                 for chunk in counts.chunks(1000) {
-                    let mut q = QueryBuilder::<Db>::new(format!(
+                    let q = writes.next(tx, format!(
                         "INSERT INTO {table} (tenant, {period}, {SLICE}, metric, n) "
-                    ));
+                    )).await?;
                     q.push_values(chunk, |mut b, (key, n)| {
                         b.push_bind(key.tenant.clone()).push_bind(key.day.clone());
                         for value in &key.slice {
@@ -1111,22 +1164,21 @@ macro_rules! dialect {
                         " ON CONFLICT (tenant, {period}, {SLICE}, metric)
                             DO UPDATE SET n = {table}.n + excluded.n"
                     ));
-                    q.build().execute(&mut **tx).await?;
                 }
             }
             for (key, last) in &plan.numbers {
-                sqlx::query(
-                    "INSERT INTO case_numbers (tenant, kind, year, last) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (tenant, kind, year) DO UPDATE SET last = excluded.last",
-                )
-                .bind(key.tenant.clone())
-                .bind(key.kind)
-                .bind(key.year)
-                .bind(*last)
-                .execute(&mut **tx)
-                .await?;
+                let q = writes
+                    .next(tx, "INSERT INTO case_numbers (tenant, kind, year, last) ")
+                    .await?;
+                q.push_values([(key, last)], |mut b, (key, last)| {
+                    b.push_bind(key.tenant.clone())
+                        .push_bind(key.kind)
+                        .push_bind(key.year)
+                        .push_bind(*last);
+                });
+                q.push(" ON CONFLICT (tenant, kind, year) DO UPDATE SET last = excluded.last");
             }
-            Ok(())
+            writes.run(tx).await
         }
 
         /// Cases of `tenant` matching `filter`, newest first; `after` is the previous page's cursor.
@@ -2271,7 +2323,40 @@ pub(crate) mod sqlite {
     const KEY_COLLATION: &str = "BINARY";
     const PERCENTILE_DISC: bool = false;
     const ANALYZE: &str = "ANALYZE";
+    /// A batch's statements go to the connection's thread together.
+    const ONE_CALL_PER_BATCH: bool = true;
     dialect!(sqlx::Sqlite, sqlx::SqlitePool);
+
+    /// Where the case projection stands, read together: its checkpoint, and every number
+    /// counter as of it (a counter of a kind this release does not know is left out: no
+    /// filing draws on it).
+    pub(crate) async fn numbering_start(
+        pool: &sqlx::SqlitePool,
+    ) -> Result<(u64, std::collections::HashMap<rows::NumberKey, i64>), ProjectionError> {
+        let mut tx = pool.begin().await?;
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM checkpoints WHERE projection = $1")
+                .bind(CASES)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let mut numbers = std::collections::HashMap::new();
+        for r in sqlx::query("SELECT tenant, kind, year, last FROM case_numbers")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            let kind: String = r.try_get("kind")?;
+            if let Ok(kind) = kind.parse::<docket_domain::CaseKind>() {
+                let key = rows::NumberKey {
+                    tenant: r.try_get("tenant")?,
+                    kind: kind.as_str(),
+                    year: r.try_get("year")?,
+                };
+                numbers.insert(key, r.try_get("last")?);
+            }
+        }
+        tx.commit().await?;
+        Ok((at.map_or(0, |p| p as u64), numbers))
+    }
 }
 
 pub(crate) mod postgres {
@@ -2285,6 +2370,8 @@ pub(crate) mod postgres {
     /// Vacuumed as well: a freshly written table's pages are marked all-visible, so that the
     /// statistics' index-only scans need not visit its rows (autovacuum would, later).
     const ANALYZE: &str = "VACUUM (ANALYZE)";
+    /// The extended protocol takes one statement per query.
+    const ONE_CALL_PER_BATCH: bool = false;
     dialect!(sqlx::Postgres, sqlx::PgPool);
 }
 
