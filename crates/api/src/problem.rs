@@ -174,6 +174,7 @@ impl From<ProjectionError> for ApiError {
             ProjectionError::Migration(_)
             | ProjectionError::OtherLog { .. }
             | ProjectionError::Superseded { .. }
+            | ProjectionError::NumbersDiverged
             | ProjectionError::BadAddress(_)
             | ProjectionError::Io(_)
             | ProjectionError::Unprojectable { .. } => ApiError::Internal(e.to_string()),

@@ -68,6 +68,11 @@ pub enum ProjectionError {
     /// Another projector moved the checkpoint past `at` first: this batch was not applied.
     #[error("another projector has applied the log past position {at}")]
     Superseded { at: u64 },
+    /// A batch's plan gave a filing another number than the one handed out as the log was
+    /// read (the model's counters were changed by another process: a repair, a rebuild): the
+    /// plan's stands, and numbering starts again from the model.
+    #[error("numbers handed out ahead differ from the model's: numbering starts again")]
+    NumbersDiverged,
     /// A file of the read model could not be handled.
     #[error("read model file: {0}")]
     Io(String),
@@ -113,6 +118,8 @@ pub struct ReadModel {
 #[derive(Debug)]
 struct Numbering {
     recent: std::sync::Mutex<RecentNumbers>,
+    /// How many numbers a plan has changed from those handed out before it.
+    diverged: std::sync::atomic::AtomicU64,
     /// The position up to which cases are numbered: never behind `projected`.
     through: watch::Sender<u64>,
 }
@@ -139,16 +146,21 @@ impl RecentNumbers {
         }
     }
 
-    fn remember(&mut self, numbered: Vec<rows::Numbered>) {
+    /// Keeps `numbered`; returns how many differed from a number kept before.
+    fn remember(&mut self, numbered: Vec<rows::Numbered>) -> u64 {
+        let mut differed = 0;
         for n in numbered {
             let key = (n.tenant, n.case_id);
             match self.by_case.insert(key.clone(), n.number.clone()) {
                 None => self.order.push_back(key),
                 // Numbered ahead from the log, then planned: the two must agree.
-                Some(before) if before != n.number => tracing::error!(
-                    tenant = %key.0, case_id = %key.1, answered = %before, planned = %n.number,
-                    "a filing was answered with another number than its plan gives it"
-                ),
+                Some(before) if before != n.number => {
+                    tracing::error!(
+                        tenant = %key.0, case_id = %key.1, answered = %before, planned = %n.number,
+                        "a filing was answered with another number than its plan gives it"
+                    );
+                    differed += 1;
+                }
                 Some(_) => {}
             }
         }
@@ -157,6 +169,7 @@ impl RecentNumbers {
                 self.by_case.remove(&oldest);
             }
         }
+        differed
     }
 }
 
@@ -207,6 +220,7 @@ impl ReadModel {
             quarantine_moves: std::sync::Arc::default(),
             numbering: std::sync::Arc::new(Numbering {
                 recent: std::sync::Mutex::default(),
+                diverged: std::sync::atomic::AtomicU64::new(0),
                 through: watch::channel(0).0,
             }),
         };
@@ -256,12 +270,25 @@ impl ReadModel {
     /// Keeps the numbers a planned batch gives its cases, and announces every case up to
     /// `through` numbered.
     pub(crate) fn announce_numbers(&self, numbered: Vec<rows::Numbered>, through: u64) {
-        self.numbering
+        let differed = self
+            .numbering
             .recent
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remember(numbered);
+        if differed > 0 {
+            self.numbering
+                .diverged
+                .fetch_add(differed, std::sync::atomic::Ordering::AcqRel);
+        }
         advance(&self.numbering.through, through);
+    }
+
+    /// How many numbers plans have changed from those handed out before them, in this process.
+    pub(crate) fn numbers_diverged(&self) -> u64 {
+        self.numbering
+            .diverged
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Forgets the numbers of a planned batch that was not written.

@@ -307,15 +307,25 @@ impl Projector {
                 return;
             }
             let ahead = std::sync::Mutex::new(std::collections::VecDeque::new());
-            match self.project_ahead(&mut shutdown, &ahead).await {
+            match self
+                .project_ahead(&mut shutdown, &ahead, &mut backoff)
+                .await
+            {
                 Ok(()) => return,
                 Err(e) => {
                     for (_, numbered) in ahead.into_inner().unwrap_or_else(|p| p.into_inner()) {
                         self.read.withdraw_numbers(&numbered);
                     }
-                    if let ProjectionError::Superseded { at } = e {
-                        tracing::warn!(at, "another projector applied this batch first");
-                        continue;
+                    match e {
+                        ProjectionError::Superseded { at } => {
+                            tracing::warn!(at, "another projector applied this batch first");
+                            continue;
+                        }
+                        ProjectionError::NumbersDiverged => {
+                            tracing::warn!("numbering starts again from the model's counters");
+                            continue;
+                        }
+                        _ => {}
                     }
                     tracing::error!(error = %e, retry_in = ?backoff, "projection stalled");
                     tokio::select! {
@@ -335,7 +345,9 @@ impl Projector {
         &self,
         shutdown: &mut watch::Receiver<bool>,
         ahead: &std::sync::Mutex<std::collections::VecDeque<(u64, Vec<rows::Numbered>)>>,
+        backoff: &mut Duration,
     ) -> Result<(), ProjectionError> {
+        let diverged = self.read.numbers_diverged();
         let Db::Sqlite(pool) = self.read.db() else {
             unreachable!("numbering ahead is for a SQLite read model");
         };
@@ -352,7 +364,12 @@ impl Projector {
                 let Some(last) = batch.last().map(|r| r.position) else {
                     tokio::select! {
                         _ = self.log.wait_for(at, IDLE_WAIT) => {}
-                        _ = shutdown.changed() => {}
+                        changed = shutdown.changed() => {
+                            // No one left to say stop: stop.
+                            if changed.is_err() {
+                                return Ok(());
+                            }
+                        }
                     }
                     continue;
                 };
@@ -390,6 +407,10 @@ impl Projector {
                     }
                 }
                 at = self.apply_batch(at, &batch).await?;
+                *backoff = Duration::from_millis(100);
+                if self.read.numbers_diverged() != diverged {
+                    return Err(ProjectionError::NumbersDiverged);
+                }
                 ahead
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())

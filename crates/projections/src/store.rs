@@ -865,8 +865,11 @@ macro_rules! dialect {
             /// Runs what has been begun.
             async fn run(&mut self, tx: &mut Transaction<'_, Db>) -> Result<(), ProjectionError> {
                 if let Some(mut q) = self.statements.take() {
-                    // Every batch's text differs: kept out of the statement cache.
-                    q.build().persistent(false).execute(&mut **tx).await?;
+                    // Batched, every text differs: kept out of the statement cache.
+                    q.build()
+                        .persistent(!ONE_CALL_PER_BATCH)
+                        .execute(&mut **tx)
+                        .await?;
                 }
                 Ok(())
             }

@@ -385,6 +385,56 @@ async fn history_mirrors_the_log_and_nothing_is_applied_twice(w: World) {
     assert_eq!(listed.items[0].version, 2);
 }
 
+on_both!(a_running_projector_numbers_filings_on_from_the_counters_it_finds);
+/// A projector started over a model that holds cases numbers the next filings on from the
+/// model's counters, each tenant's on its own, as it reads them (on SQLite ahead of its writes,
+/// here a read of two commits at a time); what a filing is answered with is what the model then
+/// holds.
+async fn a_running_projector_numbers_filings_on_from_the_counters_it_finds(w: World) {
+    w.file("qinghe", "g-1", "a").await;
+    w.file("qinghe", "g-1", "b").await;
+    w.file("other", "g-1", "c").await;
+    let read = w.read_model().await;
+    Projector::new(w.log.clone(), read.clone())
+        .catch_up()
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(
+        Projector::new(w.log.clone(), read.clone())
+            .with_batch(2)
+            .run(stopped),
+    );
+    let wait = std::time::Duration::from_secs(10);
+    let mut answered = Vec::new();
+    for n in 0..6 {
+        for (tenant, first) in [("qinghe", 3), ("other", 2)] {
+            let case = w.file(tenant, "g-1", &format!("{tenant} {n}")).await;
+            let at = w.log.read_case(tenant, case.as_uuid()).await.unwrap()[0].position;
+            let number = read
+                .filed_case_number(tenant, case.as_uuid(), at, wait)
+                .await
+                .unwrap()
+                .expect("answered with a number");
+            assert!(
+                number.ends_with(&format!("-{:06}", first + n)),
+                "{tenant}'s filing {n}: {number}"
+            );
+            answered.push((tenant, case, number));
+        }
+    }
+    let head = w.log.head().await.unwrap();
+    assert!(read.wait_until(head, wait).await);
+    for (tenant, case, number) in answered {
+        assert_eq!(
+            read.case_number(tenant, case.as_uuid()).await.unwrap(),
+            Some(number)
+        );
+    }
+    stop.send(true).unwrap();
+    running.await.unwrap();
+}
+
 on_both!(a_reader_can_wait_for_a_position);
 async fn a_reader_can_wait_for_a_position(w: World) {
     let read = w.read_model().await;

@@ -426,20 +426,29 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
 
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(docket_api::metrics::keep_drained(stopped.clone()));
+    // Filings wait for the projector: on a SQLite read model it runs on a thread and runtime of
+    // its own, so that its wake-ups do not queue behind the requests' tasks. (A Postgres pool's
+    // connections are bound to the runtime that opens them, which the requests share.)
     let projector = {
         let projector = Projector::new(log, read.clone()).with_batch(args.projection_batch);
         let stopped = stopped.clone();
         let (done, finished) = tokio::sync::oneshot::channel::<()>();
-        std::thread::Builder::new()
-            .name("docket-projector".to_owned())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("the projector's runtime");
-                runtime.block_on(projector.run(stopped));
+        if read.dialect() == "sqlite" {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            std::thread::Builder::new()
+                .name("docket-projector".to_owned())
+                .spawn(move || {
+                    runtime.block_on(projector.run(stopped));
+                    let _ = done.send(());
+                })?;
+        } else {
+            tokio::spawn(async move {
+                projector.run(stopped).await;
                 let _ = done.send(());
-            })?;
+            });
+        }
         finished
     };
     // A data directory made before tenants had directories is upgraded once the read model has
@@ -574,7 +583,9 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
             abort.abort();
         }
     }
-    let _ = projector.await;
+    projector
+        .await
+        .map_err(|_| "the projector stopped without finishing (it panicked)")?;
     read.close().await;
     tracing::info!("stopped");
     Ok(())
