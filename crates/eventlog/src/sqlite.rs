@@ -127,6 +127,9 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // FULL: a commit is on disk before the append is acknowledged, power cut included.
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // Statement journals (a group commit's appends share a transaction) in memory, not in
+    // temporary files.
+    conn.pragma_update(None, "temp_store", "memory")?;
     Ok(conn)
 }
 

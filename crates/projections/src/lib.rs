@@ -184,6 +184,10 @@ impl ReadModel {
             .journal_mode(SqliteJournalMode::Wal)
             // The read model is rebuilt from the log if lost; rows and checkpoint move together.
             .synchronous(SqliteSynchronous::Normal)
+            // A batch's statements run in one transaction, each with a statement journal (the
+            // pages it changed, to undo it alone); in a file (the default) each page of it was
+            // a write to a temporary file, about a page per commit projected.
+            .pragma("temp_store", "memory")
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)

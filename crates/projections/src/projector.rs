@@ -297,7 +297,8 @@ impl Projector {
     /// As `lead`, for a SQLite read model, which has this one projector: the log is read, and
     /// its filings numbered, ahead of the writes, so that a filing's answer waits for its own
     /// commit to be read rather than for the batches written before it. Reading runs at most
-    /// `AHEAD` reads ahead of writing; the writer takes whatever has been read, up to a batch.
+    /// `AHEAD` reads ahead of writing; the writer takes whatever has been read, and what more
+    /// is read while the log keeps coming (`GATHER_GAP`, `GATHER_FOR`), up to a batch.
     /// On a failure, the numbers handed out for what was not written are withdrawn, and both
     /// start again from the checkpoint.
     async fn lead_numbering_ahead(&self, mut shutdown: watch::Receiver<bool>) {
@@ -396,14 +397,25 @@ impl Projector {
                         None => return Ok(()),
                     },
                 };
+                // While the log keeps coming, gather it into one larger batch: a batch rewrites
+                // the same index pages whatever its size, so fewer, larger batches write far
+                // less. Filings do not wait for this (their numbers were handed out as they were
+                // read); a read of one's own write waits at most GATHER_FOR more.
+                let gathering = tokio::time::Instant::now();
                 while batch.len() < self.batch {
-                    match to_write.try_recv() {
-                        Ok(more) if batch.len() + more.len() <= self.batch => batch.extend(more),
-                        Ok(more) => {
+                    let until =
+                        (tokio::time::Instant::now() + GATHER_GAP).min(gathering + GATHER_FOR);
+                    match tokio::time::timeout_at(until, to_write.recv()).await {
+                        Ok(Some(more)) if batch.len() + more.len() <= self.batch => {
+                            batch.extend(more);
+                        }
+                        Ok(Some(more)) => {
                             next = Some(more);
                             break;
                         }
-                        Err(_) => break,
+                        // Nothing more for GATHER_GAP, GATHER_FOR is over, or the reader has
+                        // stopped: what is held is written.
+                        Ok(None) | Err(_) => break,
                     }
                 }
                 at = self.apply_batch(at, &batch).await?;
@@ -424,6 +436,12 @@ impl Projector {
 /// How many reads of the log the projector of a SQLite read model reads and numbers ahead of
 /// its writes (each up to a batch).
 const AHEAD: usize = 4;
+
+/// How long the writer, holding read commits, waits for more of the log before writing them:
+/// it writes once nothing more came for GATHER_GAP, and at most GATHER_FOR after it began to
+/// wait.
+const GATHER_GAP: Duration = Duration::from_millis(5);
+const GATHER_FOR: Duration = Duration::from_millis(25);
 
 /// A connection listening for the leader's checkpoints, or `None` when Postgres cannot be
 /// reached (followers then look every FOLLOW_EVERY).
