@@ -22,7 +22,7 @@ export DOCKET_MOTO_SERVER := $(abspath $(MOTO))
 BUF_VERSION := 1.75.0
 BUF := .tools/buf-$(BUF_VERSION)/node_modules/.bin/buf
 
-.PHONY: moto console console-check test-console screenshots cluster fuzz bench-http bench-log bench-readmodel bench-stats run build test bench bench-batch scaling lint fmt clean-data nats-server
+.PHONY: moto console console-check test-console screenshots cluster fuzz bench-http bench-log bench-readmodel bench-stats run build test bench bench-batch bench-pattern scaling lint fmt clean-data nats-server
 
 run:
 	$(CARGO) run -p docket-server --bin docket -- serve
@@ -126,6 +126,10 @@ bench-http: $(NATS_SERVER)
 
 bench-batch: $(NATS_SERVER)
 	$(CARGO) bench -p docket-server --bench batch
+
+# What Docket's way of publishing and reading costs raw JetStream publishes (docs/performance.md).
+bench-pattern: $(NATS_SERVER)
+	$(CARGO) bench -p docket-server --bench pattern
 
 # nats-server memory and disk at 10^5 and 10^6 case subjects (see docs/scaling.md).
 scaling: $(NATS_SERVER)
