@@ -185,8 +185,11 @@ impl ReadModel {
             // The read model is rebuilt from the log if lost; rows and checkpoint move together.
             .synchronous(SqliteSynchronous::Normal)
             // A batch's statements run in one transaction, each with a statement journal (the
-            // pages it changed, to undo it alone); in a file (the default) each page of it was
-            // a write to a temporary file, about a page per commit projected.
+            // pages it changed, to undo it alone); past 64 KiB SQLite moves such a journal to a
+            // temporary file, which under load was about a page written per commit projected.
+            // In memory, so are sorts and temporary tables, whole: the largest, the percentiles
+            // over every closure of a figure's range, hold tens of bytes a closure (a few MB for
+            // a decade of a busy office).
             .pragma("temp_store", "memory")
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()

@@ -296,9 +296,10 @@ impl Projector {
 impl Projector {
     /// As `lead`, for a SQLite read model, which has this one projector: the log is read, and
     /// its filings numbered, ahead of the writes, so that a filing's answer waits for its own
-    /// commit to be read rather than for the batches written before it. Reading runs at most
-    /// `AHEAD` reads ahead of writing; the writer takes whatever has been read, and what more
-    /// is read while the log keeps coming (`GATHER_GAP`, `GATHER_FOR`), up to a batch.
+    /// commit to be read rather than for the batches written before it. While the writer
+    /// writes, reading runs at most `AHEAD` reads ahead; the writer takes whatever has been
+    /// read, and what more is read while the log keeps coming (`GATHER_GAP`, `GATHER_FOR`), up
+    /// to a batch.
     /// On a failure, the numbers handed out for what was not written are withdrawn, and both
     /// start again from the checkpoint.
     async fn lead_numbering_ahead(&self, mut shutdown: watch::Receiver<bool>) {
@@ -434,8 +435,10 @@ impl Projector {
 }
 
 /// How many reads of the log the projector of a SQLite read model reads and numbers ahead of
-/// its writes (each up to a batch).
-const AHEAD: usize = 4;
+/// the batch being written (each up to a batch). Under load a read is a few commits, and a
+/// gathered batch takes 10 to 20 ms to write: filings read meanwhile get their numbers without
+/// waiting for it.
+const AHEAD: usize = 32;
 
 /// How long the writer, holding read commits, waits for more of the log before writing them:
 /// it writes once nothing more came for GATHER_GAP, and at most GATHER_FOR after it began to
