@@ -25,7 +25,9 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 mod common;
-use common::{WRITERS, median, raw_inserts, raw_publishes, raw_sqlite, round_time, rounds};
+use common::{
+    WRITERS, median, raw_inserts, raw_publishes, raw_sqlite, raw_stream, round_time, rounds,
+};
 
 /// The release binary, started on a data directory of its own.
 struct Docket {
@@ -396,14 +398,7 @@ fn main() {
             );
             let client = async_nats::connect(nats.url()).await.unwrap();
             let js = async_nats::jetstream::new(client);
-            js.create_stream(async_nats::jetstream::stream::Config {
-                name: "RAW".to_owned(),
-                subjects: vec!["raw.>".to_owned()],
-                storage: async_nats::jetstream::stream::StorageType::File,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+            js.create_stream(raw_stream()).await.unwrap();
             let docket = Docket::start(&["--log", &nats.url()]);
             let payload = body.as_bytes().to_vec();
             measure(

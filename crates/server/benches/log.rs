@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_nats::jetstream::consumer::pull::OrderedConfig;
-use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
+use async_nats::jetstream::stream::Config as StreamConfig;
 use docket_commands::{Actor, CommandRequest, CommandService, SystemClock};
 use docket_domain::{CaseCommand, CaseId, CaseKind, Role};
 use docket_eventlog::contract::commit;
@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 mod common;
 use common::{WRITERS, median, raw_sqlite, round_time, rounds, throughput};
-use common::{raw_inserts, raw_publishes};
+use common::{raw_inserts, raw_publishes, raw_stream};
 
 struct Row {
     backend: &'static str,
@@ -240,11 +240,8 @@ async fn jetstream(rows: &mut Vec<Row>) {
     let js = async_nats::jetstream::new(client);
     let raw_stream = js
         .create_stream(StreamConfig {
-            name: "RAW".to_owned(),
-            subjects: vec!["raw.>".to_owned()],
-            storage: StorageType::File,
             allow_direct: true,
-            ..StreamConfig::default()
+            ..raw_stream()
         })
         .await
         .unwrap();

@@ -19,8 +19,8 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
-use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
-use common::{median, raw_publishes, rounds, throughput};
+use async_nats::jetstream::stream::Config as StreamConfig;
+use common::{median, raw_publishes, raw_stream, rounds, throughput};
 use docket_testkit::NatsServer;
 use futures_util::StreamExt;
 use uuid::Uuid;
@@ -177,11 +177,8 @@ fn main() {
         let js = async_nats::jetstream::new(client);
         let stream = js
             .create_stream(StreamConfig {
-                name: "RAW".to_owned(),
-                subjects: vec!["raw.>".to_owned()],
-                storage: StorageType::File,
                 duplicate_window: Duration::from_secs(10 * 60),
-                ..StreamConfig::default()
+                ..raw_stream()
             })
             .await
             .unwrap();

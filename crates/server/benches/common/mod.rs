@@ -104,6 +104,16 @@ pub(crate) async fn raw_inserts(
     .await
 }
 
+/// The raw baselines' stream: file storage, subjects `raw.>`; each benchmark adds what it needs.
+pub(crate) fn raw_stream() -> async_nats::jetstream::stream::Config {
+    async_nats::jetstream::stream::Config {
+        name: "RAW".to_owned(),
+        subjects: vec!["raw.>".to_owned()],
+        storage: async_nats::jetstream::stream::StorageType::File,
+        ..Default::default()
+    }
+}
+
 /// One round of raw JetStream publishes from `writers` loops, each to its own subject with the
 /// expected last subject sequence, each waiting for its ack; returns publishes per second.
 pub(crate) async fn raw_publishes(
