@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 use async_nats::HeaderMap;
 use uuid::Uuid;
 
+/// The allocator the `docket` binary runs with, so that Docket's code measured in a benchmark's
+/// own process (the log, the read model) allocates as it does in the server.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub(crate) const WRITERS: [usize; 3] = [1, 16, 64];
 
 pub(crate) fn round_time() -> Duration {
