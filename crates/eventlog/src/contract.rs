@@ -378,6 +378,45 @@ pub async fn a_waiter_wakes_on_append(log: Log) {
     assert_eq!(idle, 1, "nothing new: returns at the timeout with the head");
 }
 
+pub async fn a_follower_reads_the_next_commit_as_it_comes(log: Log) {
+    let follower = {
+        let log = log.clone();
+        tokio::spawn(async move { log.read_next(0, 10, Duration::from_secs(10)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (case, _) = case_with(&log, "t1", 1).await;
+    let page = tokio::time::timeout(Duration::from_secs(5), follower)
+        .await
+        .expect("woken well before the wait was over")
+        .unwrap()
+        .unwrap();
+    let read: Vec<(u64, Uuid)> = page
+        .iter()
+        .map(|r| (r.position, r.commit.body.case_id))
+        .collect();
+    assert_eq!(read, vec![(1, case)]);
+
+    let started = std::time::Instant::now();
+    let idle = log
+        .read_next(1, 10, Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert!(idle.is_empty(), "nothing new: an empty page");
+    assert!(
+        started.elapsed() >= Duration::from_millis(90),
+        "the empty page came after the wait, not at once"
+    );
+
+    let (b, _) = case_with(&log, "t2", 3).await;
+    let positions =
+        |page: Vec<crate::Recorded>| page.iter().map(|r| r.position).collect::<Vec<_>>();
+    let page = log.read_next(1, 2, Duration::from_secs(5)).await.unwrap();
+    assert!(page.iter().all(|r| r.commit.body.case_id == b));
+    assert_eq!(positions(page), vec![2, 3], "at most the limit");
+    let page = log.read_next(3, 10, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(positions(page), vec![4]);
+}
+
 /// Runs every contract check as its own test. `$make` is an async-context expression giving a
 /// fresh, empty log and a guard that keeps what the log needs alive (a directory, a server).
 #[macro_export]
@@ -397,6 +436,7 @@ macro_rules! contract_tests {
             a_repeated_commit_id_answers_with_the_original,
             all_commits_read_in_global_order,
             a_waiter_wakes_on_append,
+            a_follower_reads_the_next_commit_as_it_comes,
         );
     };
     (@each $make:expr; $($check:ident),* $(,)?) => {

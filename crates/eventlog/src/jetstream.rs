@@ -714,6 +714,64 @@ impl EventLog for JetStreamLog {
         Ok(out)
     }
 
+    async fn read_next(
+        &self,
+        after: u64,
+        limit: usize,
+        wait: Duration,
+    ) -> Result<Vec<Recorded>, LogError> {
+        let mut slot = self.tail.lock().await;
+        let mut tail = self.take_tail(&mut slot, after + 1).await?;
+        let mut out: Vec<Recorded> = Vec::with_capacity(limit.min(1024));
+        while out.len() < limit {
+            let Some(r) = tail.buffer.pop_front() else {
+                break;
+            };
+            out.push(r);
+        }
+        drain_delivered(&mut tail, &mut out, limit)?;
+        // Nothing delivered yet: wait for the consumer, without asking the server for its head.
+        // (`read_all` asks, to tell an empty log from a commit on its way; under a steady stream
+        // of commits a follower would ask every few milliseconds, and each stream info request
+        // takes the stream's locks the appends need.) Only a slice of STALE_TAIL in which nothing
+        // came looks at the head: a consumer that did not survive a server restart is made anew.
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut remade = false;
+        while out.is_empty() {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                break;
+            }
+            let slice = (deadline - now).min(STALE_TAIL);
+            match tokio::time::timeout(slice, tail.messages.next()).await {
+                Ok(Some(Ok(message))) => {
+                    out.push(tail.received(&message)?);
+                    drain_delivered(&mut tail, &mut out, limit)?;
+                }
+                Ok(Some(Err(e))) => return Err(unavailable(e)),
+                // The consumer ended: made anew once in a call.
+                Ok(None) if remade => break,
+                Ok(None) => {
+                    tail = self.take_tail(&mut None, after + 1).await?;
+                    remade = true;
+                }
+                Err(_) if !remade && self.head().await? > after => {
+                    tracing::debug!(after, "the tail consumer is stale: making a new one");
+                    tail = self.take_tail(&mut None, after + 1).await?;
+                    remade = true;
+                }
+                Err(_) => {}
+            }
+        }
+        tail.next = match (tail.buffer.front(), out.last()) {
+            (Some(front), _) => front.position,
+            (None, Some(last)) => last.position + 1,
+            (None, None) => after + 1,
+        };
+        *slot = Some(tail);
+        Ok(out)
+    }
+
     async fn read_position(&self, position: u64) -> Result<Option<Recorded>, LogError> {
         // From the leader: the position usually comes from a duplicate answer just now, which a
         // lagging replica may not hold yet.

@@ -111,6 +111,24 @@ pub trait EventLog: Send + Sync + std::fmt::Debug {
     /// Up to `limit` commits after global position `after`, in order.
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<Recorded>, LogError>;
 
+    /// Up to `limit` commits after `after`, waiting at most `wait` for the first of them: what a
+    /// reader following the log's end asks. Empty when none came in time. Unlike `read_all`, an
+    /// empty page does not say the log holds nothing past `after`: a commit may be on its way.
+    /// By default `read_all`, and when that is empty, `wait_for` and `read_all` again.
+    async fn read_next(
+        &self,
+        after: u64,
+        limit: usize,
+        wait: Duration,
+    ) -> Result<Vec<Recorded>, LogError> {
+        let page = self.read_all(after, limit).await?;
+        if !page.is_empty() {
+            return Ok(page);
+        }
+        self.wait_for(after, wait).await?;
+        self.read_all(after, limit).await
+    }
+
     /// The commit at a global position, if there is one. With `Appended::duplicate` this finds
     /// the commit an earlier append with the same commit id recorded.
     async fn read_position(&self, position: u64) -> Result<Option<Recorded>, LogError>;

@@ -266,3 +266,58 @@ async fn the_tail_follows_again_within_two_seconds_of_a_restart() {
     assert!(appended.elapsed() < Duration::from_secs(2));
     server.kill();
 }
+
+/// A follower waiting with `read_next` (the SQLite read model's projector) reads the first commit
+/// appended after a server restart within two seconds: it asks for the head only when a second
+/// passes with nothing handed over, and then makes its consumer anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_reads_on_within_two_seconds_of_a_restart() {
+    let mut server = NatsServer::start();
+    let log = Arc::new(
+        JetStreamLog::connect(&server.url(), JetStreamConfig::default())
+            .await
+            .unwrap(),
+    );
+    let case = Uuid::now_v7();
+    let first = commit("t1", case, 1, ChainHash::genesis());
+    log.append(&first).await.unwrap();
+    let wait = Duration::from_secs(10);
+    assert_eq!(log.read_next(0, 10, wait).await.unwrap().len(), 1);
+
+    let mut server = tokio::task::spawn_blocking(move || {
+        server.restart();
+        server
+    })
+    .await
+    .unwrap();
+    let following = tokio::spawn({
+        let log = log.clone();
+        async move {
+            loop {
+                match log.read_next(1, 10, wait).await {
+                    Ok(page) if !page.is_empty() => return (std::time::Instant::now(), page),
+                    Ok(_) | Err(LogError::Unavailable(_)) => {}
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+        }
+    });
+    let second = commit("t1", case, 2, first.hash.clone());
+    for attempt in 0.. {
+        assert!(attempt < 300, "the restarted server never took the append");
+        match log.append(&second).await {
+            Ok(_) => break,
+            Err(LogError::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    let appended = std::time::Instant::now();
+    let (read, page) = following.await.unwrap();
+    assert_eq!(page[0].commit.body.commit_id, second.body.commit_id);
+    assert!(
+        read.saturating_duration_since(appended) < Duration::from_secs(2),
+        "read {:?} after the append",
+        read.saturating_duration_since(appended)
+    );
+    server.kill();
+}

@@ -362,17 +362,17 @@ impl Projector {
                 if *shutdown.borrow() {
                     return Ok::<(), ProjectionError>(());
                 }
-                let batch = self.log.read_all(at, self.batch).await?;
-                let Some(last) = batch.last().map(|r| r.position) else {
-                    tokio::select! {
-                        _ = self.log.wait_for(at, IDLE_WAIT) => {}
-                        changed = shutdown.changed() => {
-                            // No one left to say stop: stop.
-                            if changed.is_err() {
-                                return Ok(());
-                            }
+                let batch = tokio::select! {
+                    batch = self.log.read_next(at, self.batch, IDLE_WAIT) => batch?,
+                    changed = shutdown.changed() => {
+                        // No one left to say stop: stop.
+                        if changed.is_err() {
+                            return Ok(());
                         }
+                        continue;
                     }
+                };
+                let Some(last) = batch.last().map(|r| r.position) else {
                     continue;
                 };
                 let numbered = rows::numbers_ahead(&batch, self.read.policies(), &mut counters);
