@@ -408,13 +408,49 @@ pub async fn a_follower_reads_the_next_commit_as_it_comes(log: Log) {
     );
 
     let (b, _) = case_with(&log, "t2", 3).await;
-    let positions =
-        |page: Vec<crate::Recorded>| page.iter().map(|r| r.position).collect::<Vec<_>>();
-    let page = log.read_next(1, 2, Duration::from_secs(5)).await.unwrap();
-    assert!(page.iter().all(|r| r.commit.body.case_id == b));
-    assert_eq!(positions(page), vec![2, 3], "at most the limit");
-    let page = log.read_next(3, 10, Duration::from_secs(5)).await.unwrap();
-    assert_eq!(positions(page), vec![4]);
+    // Pages end where the commits received so far end: followed to the head, at most the limit
+    // each, every commit once and in order.
+    let mut read = Vec::new();
+    while read.last().map_or(1, |&(position, _)| position) < 4 {
+        let after = read.last().map_or(1, |&(position, _)| position);
+        let page = log
+            .read_next(after, 2, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(
+            !page.is_empty(),
+            "the commits after {after} came within the wait"
+        );
+        assert!(page.len() <= 2, "at most the limit: {} commits", page.len());
+        read.extend(page.iter().map(|r| (r.position, r.commit.body.case_id)));
+    }
+    assert_eq!(read, vec![(2, b), (3, b), (4, b)]);
+}
+
+pub async fn a_follower_given_up_on_misses_nothing(log: Log) {
+    // A follower abandoned mid-wait (a projector shutting down, a timeout): the next one reads
+    // the commit that came after, once.
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(50),
+        log.read_next(0, 10, Duration::from_secs(10)),
+    )
+    .await;
+    assert!(
+        abandoned.is_err(),
+        "nothing to read: still waiting when given up on"
+    );
+    let (case, _) = case_with(&log, "t1", 1).await;
+    let page = log.read_next(0, 10, Duration::from_secs(5)).await.unwrap();
+    let read: Vec<(u64, Uuid)> = page
+        .iter()
+        .map(|r| (r.position, r.commit.body.case_id))
+        .collect();
+    assert_eq!(read, vec![(1, case)]);
+    let more = log
+        .read_next(1, 10, Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert!(more.is_empty(), "read once");
 }
 
 /// Runs every contract check as its own test. `$make` is an async-context expression giving a
@@ -437,6 +473,7 @@ macro_rules! contract_tests {
             all_commits_read_in_global_order,
             a_waiter_wakes_on_append,
             a_follower_reads_the_next_commit_as_it_comes,
+            a_follower_given_up_on_misses_nothing,
         );
     };
     (@each $make:expr; $($check:ident),* $(,)?) => {

@@ -126,6 +126,8 @@ struct Tail {
     buffer: VecDeque<Recorded>,
     /// Messages the consumer had yet to deliver after the last one it did.
     pending: u64,
+    /// When the consumer last handed a message over (or was made).
+    last_received: tokio::time::Instant,
     messages: Ordered,
 }
 
@@ -163,7 +165,33 @@ impl Tail {
     fn received(&mut self, message: &async_nats::jetstream::Message) -> Result<Recorded, LogError> {
         let info = message.info().map_err(LogError::Unavailable)?;
         self.pending = info.pending;
+        self.last_received = tokio::time::Instant::now();
         decode(info.stream_sequence, &message.payload)
+    }
+
+    /// What the consumer has handed over already, up to `limit`, without a wait or a round
+    /// trip: the buffer, then every message received meanwhile. Under load a page holds every
+    /// commit that arrived while the last one was applied.
+    fn delivered(&mut self, limit: usize) -> Result<Vec<Recorded>, LogError> {
+        let mut out = Vec::with_capacity(limit.min(1024));
+        while out.len() < limit {
+            let Some(r) = self.buffer.pop_front() else {
+                break;
+            };
+            out.push(r);
+        }
+        drain_delivered(self, &mut out, limit)?;
+        Ok(out)
+    }
+
+    /// Notes where the next read starts, `page` having been handed to a reader of what follows
+    /// `after`.
+    fn handed_over(&mut self, page: &[Recorded], after: u64) {
+        self.next = match (self.buffer.front(), page.last()) {
+            (Some(front), _) => front.position,
+            (None, Some(last)) => last.position + 1,
+            (None, None) => after + 1,
+        };
     }
 }
 
@@ -408,6 +436,7 @@ impl JetStreamLog {
             next,
             buffer: VecDeque::new(),
             pending: 0,
+            last_received: tokio::time::Instant::now(),
             messages,
         })
     }
@@ -666,16 +695,7 @@ impl EventLog for JetStreamLog {
         // error, or a caller dropping this future half-way, messages the consumer already handed
         // over would otherwise be skipped by the next call.
         let mut tail = self.take_tail(&mut slot, after + 1).await?;
-        let mut out: Vec<Recorded> = Vec::with_capacity(limit.min(1024));
-        while out.len() < limit {
-            let Some(r) = tail.buffer.pop_front() else {
-                break;
-            };
-            out.push(r);
-        }
-        // What the server has delivered already joins the page without a wait or a round trip:
-        // under load a page holds every commit that arrived while the last one was applied.
-        drain_delivered(&mut tail, &mut out, limit)?;
+        let mut out = tail.delivered(limit)?;
         if out.is_empty() && tail.pending == 0 && self.head().await? <= after {
             *slot = Some(tail);
             return Ok(out);
@@ -705,11 +725,7 @@ impl EventLog for JetStreamLog {
             out.push(tail.received(&message)?);
             drain_delivered(&mut tail, &mut out, limit)?;
         }
-        tail.next = match (tail.buffer.front(), out.last()) {
-            (Some(front), _) => front.position,
-            (None, Some(last)) => last.position + 1,
-            (None, None) => after + 1,
-        };
+        tail.handed_over(&out, after);
         *slot = Some(tail);
         Ok(out)
     }
@@ -720,21 +736,18 @@ impl EventLog for JetStreamLog {
         limit: usize,
         wait: Duration,
     ) -> Result<Vec<Recorded>, LogError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let mut slot = self.tail.lock().await;
         let mut tail = self.take_tail(&mut slot, after + 1).await?;
-        let mut out: Vec<Recorded> = Vec::with_capacity(limit.min(1024));
-        while out.len() < limit {
-            let Some(r) = tail.buffer.pop_front() else {
-                break;
-            };
-            out.push(r);
-        }
-        drain_delivered(&mut tail, &mut out, limit)?;
+        let mut out = tail.delivered(limit)?;
         // Nothing delivered yet: wait for the consumer, without asking the server for its head.
-        // (`read_all` asks, to tell an empty log from a commit on its way; under a steady stream
-        // of commits a follower would ask every few milliseconds, and each stream info request
-        // takes the stream's locks the appends need.) Only a slice of STALE_TAIL in which nothing
-        // came looks at the head: a consumer that did not survive a server restart is made anew.
+        // (`read_all` asks when nothing is delivered, to tell an empty log from a commit on its
+        // way, and `wait_for` asks first thing; under a steady stream of commits a follower would
+        // ask every few milliseconds, and each stream info request takes the stream's locks the
+        // appends need.) The head is asked only once the consumer has handed over nothing for
+        // STALE_TAIL, across calls: one that did not survive a server restart is made anew.
         let deadline = tokio::time::Instant::now() + wait;
         let mut remade = false;
         while out.is_empty() {
@@ -749,13 +762,21 @@ impl EventLog for JetStreamLog {
                     drain_delivered(&mut tail, &mut out, limit)?;
                 }
                 Ok(Some(Err(e))) => return Err(unavailable(e)),
-                // The consumer ended: made anew once in a call.
-                Ok(None) if remade => break,
+                Ok(None) if remade => {
+                    return Err(unavailable(std::io::Error::other(
+                        "the tail consumer ended twice in a row",
+                    )));
+                }
                 Ok(None) => {
+                    tracing::debug!(after, "the tail consumer ended: making a new one");
                     tail = self.take_tail(&mut None, after + 1).await?;
                     remade = true;
                 }
-                Err(_) if !remade && self.head().await? > after => {
+                Err(_)
+                    if !remade
+                        && tail.last_received.elapsed() >= STALE_TAIL
+                        && self.head().await? > after =>
+                {
                     tracing::debug!(after, "the tail consumer is stale: making a new one");
                     tail = self.take_tail(&mut None, after + 1).await?;
                     remade = true;
@@ -763,11 +784,19 @@ impl EventLog for JetStreamLog {
                 Err(_) => {}
             }
         }
-        tail.next = match (tail.buffer.front(), out.last()) {
-            (Some(front), _) => front.position,
-            (None, Some(last)) => last.position + 1,
-            (None, None) => after + 1,
-        };
+        // The server said more were pending when it handed the last one over (catching up on a
+        // long log): they join the page, up to `limit`, as `read_all` takes them.
+        while !out.is_empty() && out.len() < limit && tail.pending > 0 {
+            match tokio::time::timeout(STALE_TAIL, tail.messages.next()).await {
+                Ok(Some(Ok(message))) => {
+                    out.push(tail.received(&message)?);
+                    drain_delivered(&mut tail, &mut out, limit)?;
+                }
+                // What is in hand is handed over; the next call meets the trouble, if it lasts.
+                Ok(Some(Err(_)) | None) | Err(_) => break,
+            }
+        }
+        tail.handed_over(&out, after);
         *slot = Some(tail);
         Ok(out)
     }

@@ -68,6 +68,29 @@ async fn after_acknowledged(progress: &AtomicU64, n: u64) {
     }
 }
 
+/// The server, restarted on its own data (on a blocking thread: it waits for the port).
+async fn restarted(mut server: NatsServer) -> NatsServer {
+    tokio::task::spawn_blocking(move || {
+        server.restart();
+        server
+    })
+    .await
+    .unwrap()
+}
+
+/// Appends `commit` once the restarted server takes it, retrying while it is unavailable (for
+/// 30 s at most); returns when the append was answered.
+async fn appended_once_back(log: &JetStreamLog, commit: &Commit) -> std::time::Instant {
+    for _ in 0..300 {
+        match log.append(commit).await {
+            Ok(_) => return std::time::Instant::now(),
+            Err(LogError::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    panic!("the restarted server never took the append")
+}
+
 /// Retries a read the way a reader does while the cluster settles after a fault.
 async fn settled<T, F, Fut>(mut read: F) -> T
 where
@@ -138,12 +161,7 @@ async fn sigkill_of_the_server_loses_no_acknowledged_commit() {
     server.kill();
     let at_kill = progress.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let _server = tokio::task::spawn_blocking(move || {
-        server.restart();
-        server
-    })
-    .await
-    .unwrap();
+    let _server = restarted(server).await;
     let mut written = Vec::new();
     for w in writers {
         written.push(w.await.unwrap());
@@ -201,7 +219,7 @@ async fn a_cluster_keeps_appending_when_a_node_stops() {
 /// commit appended after a server restart: its consumer, which did not survive, is made anew.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tail_follows_again_within_two_seconds_of_a_restart() {
-    let mut server = NatsServer::start();
+    let server = NatsServer::start();
     let log = JetStreamLog::connect(&server.url(), JetStreamConfig::default())
         .await
         .unwrap();
@@ -212,12 +230,7 @@ async fn the_tail_follows_again_within_two_seconds_of_a_restart() {
     // Caught up: the tail waits at position 2.
     assert!(log.read_all(1, 10).await.unwrap().is_empty());
 
-    let mut server = tokio::task::spawn_blocking(move || {
-        server.restart();
-        server
-    })
-    .await
-    .unwrap();
+    let mut server = restarted(server).await;
     // As the projector does: waiting for the next commit while it is appended.
     let log = Arc::new(log);
     let waiting = tokio::spawn({
@@ -233,15 +246,7 @@ async fn the_tail_follows_again_within_two_seconds_of_a_restart() {
         }
     });
     let second = commit("t1", case, 2, first.hash.clone());
-    for attempt in 0.. {
-        assert!(attempt < 300, "the restarted server never took the append");
-        match log.append(&second).await {
-            Ok(_) => break,
-            Err(LogError::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(other) => panic!("{other:?}"),
-        }
-    }
-    let appended = std::time::Instant::now();
+    let appended = appended_once_back(&log, &second).await;
     let woke = waiting.await.unwrap();
     assert!(
         woke.saturating_duration_since(appended) < Duration::from_secs(2),
@@ -272,7 +277,7 @@ async fn the_tail_follows_again_within_two_seconds_of_a_restart() {
 /// passes with nothing handed over, and then makes its consumer anew.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_reads_on_within_two_seconds_of_a_restart() {
-    let mut server = NatsServer::start();
+    let server = NatsServer::start();
     let log = Arc::new(
         JetStreamLog::connect(&server.url(), JetStreamConfig::default())
             .await
@@ -284,36 +289,34 @@ async fn a_follower_reads_on_within_two_seconds_of_a_restart() {
     let wait = Duration::from_secs(10);
     assert_eq!(log.read_next(0, 10, wait).await.unwrap().len(), 1);
 
-    let mut server = tokio::task::spawn_blocking(move || {
-        server.restart();
-        server
-    })
-    .await
-    .unwrap();
+    let mut server = restarted(server).await;
     let following = tokio::spawn({
         let log = log.clone();
         async move {
             loop {
                 match log.read_next(1, 10, wait).await {
                     Ok(page) if !page.is_empty() => return (std::time::Instant::now(), page),
-                    Ok(_) | Err(LogError::Unavailable(_)) => {}
+                    Ok(_) => {}
+                    // As the projector does, a moment's pause before trying again.
+                    Err(LogError::Unavailable(_)) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
                     Err(other) => panic!("{other:?}"),
                 }
             }
         }
     });
     let second = commit("t1", case, 2, first.hash.clone());
-    for attempt in 0.. {
-        assert!(attempt < 300, "the restarted server never took the append");
-        match log.append(&second).await {
-            Ok(_) => break,
-            Err(LogError::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(other) => panic!("{other:?}"),
-        }
-    }
-    let appended = std::time::Instant::now();
-    let (read, page) = following.await.unwrap();
-    assert_eq!(page[0].commit.body.commit_id, second.body.commit_id);
+    let appended = appended_once_back(&log, &second).await;
+    let (read, page) = tokio::time::timeout(Duration::from_secs(10), following)
+        .await
+        .expect("the follower read on")
+        .unwrap();
+    let read_ids: Vec<(u64, Uuid)> = page
+        .iter()
+        .map(|r| (r.position, r.commit.body.commit_id))
+        .collect();
+    assert_eq!(read_ids, vec![(2, second.body.commit_id)]);
     assert!(
         read.saturating_duration_since(appended) < Duration::from_secs(2),
         "read {:?} after the append",

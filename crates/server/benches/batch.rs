@@ -12,6 +12,9 @@ use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
 use docket_testkit::NatsServer;
 use uuid::Uuid;
 
+// The allocator the docket binary runs with (and the shared helpers, some unused here).
+mod common;
+
 const ROUND: Duration = Duration::from_secs(3);
 
 fn median(mut xs: Vec<f64>) -> f64 {

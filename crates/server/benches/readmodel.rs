@@ -20,6 +20,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use uuid::Uuid;
 
+// The allocator the docket binary runs with (and the shared helpers, some unused here).
+mod common;
+
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()

@@ -36,6 +36,9 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use uuid::Uuid;
 
+// The allocator the docket binary runs with (and the shared helpers, some unused here).
+mod common;
+
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()

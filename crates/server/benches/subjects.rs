@@ -12,6 +12,9 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use uuid::Uuid;
 
+// The allocator the docket binary runs with (and the shared helpers, some unused here).
+mod common;
+
 const IN_FLIGHT: usize = 512;
 const TENANTS: usize = 100;
 

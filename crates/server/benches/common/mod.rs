@@ -11,7 +11,8 @@ use async_nats::HeaderMap;
 use uuid::Uuid;
 
 /// The allocator the `docket` binary runs with, so that Docket's code measured in a benchmark's
-/// own process (the log, the read model) allocates as it does in the server.
+/// own process (the log, the read model, statistics) allocates as it does in the server. Every
+/// benchmark includes this module.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
