@@ -8,7 +8,7 @@ import { api, onSignIn, signIn, signOut, who } from './api.js';
 import { currentLanguage, setLanguage, t, word } from './i18n.js';
 import { isConnected, onStatus, startLive, stopLive } from './live.js';
 import { finishSignIn } from './oidc.js';
-import { useRoute } from './router.js';
+import { parse, useRoute } from './router.js';
 import { SignIn } from './signin.js';
 import { Dashboard } from './dashboard.js';
 import { CaseList } from './cases.js';
@@ -35,7 +35,9 @@ function Page({ route, claims, doc, directory }) {
     case 'file':
       return html`<${FilingPage} kind=${route.rest[0]} doc=${doc} directory=${directory} />`;
     default:
-      location.replace(home(claims));
+      // Only while the address still says this: one set meanwhile (a link followed while the
+      // console was loading) has its hashchange on the way, and is not overridden.
+      if (parse().page === route.page) location.replace(home(claims));
       return null;
   }
 }
