@@ -250,8 +250,8 @@ impl Projector {
         }
     }
 
-    /// Applies the log while `lease` (if any) is held, looking at least every second whether
-    /// it still is.
+    /// Applies the log while `lease` (if any) is held, looking every second whether it still is
+    /// (every IDLE_WAIT without a lease).
     async fn lead(&self, mut shutdown: watch::Receiver<bool>, mut lease: Option<&mut Lease>) {
         let mut backoff = Duration::from_millis(100);
         let idle_wait = if lease.is_some() {
@@ -269,14 +269,9 @@ impl Projector {
                 tracing::warn!("the projection lease was lost: its connection ended");
                 return;
             }
-            match self.catch_up().await {
-                Ok(at) => {
-                    backoff = Duration::from_millis(100);
-                    tokio::select! {
-                        _ = self.log.wait_for(at, idle_wait) => {}
-                        _ = shutdown.changed() => {}
-                    }
-                }
+            match self.follow_for(idle_wait, &mut shutdown).await {
+                Ok(Following::Stop) => return,
+                Ok(Following::LookAgain) => backoff = Duration::from_millis(100),
                 Err(ProjectionError::Superseded { at }) => {
                     tracing::warn!(at, "another projector applied this batch first");
                 }
@@ -293,7 +288,48 @@ impl Projector {
     }
 }
 
+/// Why `follow_for` handed back.
+enum Following {
+    /// Its time is up: the caller looks at its lease, and follows again.
+    LookAgain,
+    /// Shutdown was asked for, or no one is left to ask.
+    Stop,
+}
+
 impl Projector {
+    /// Applies the log as it comes, for `span`, from the model's checkpoint: each page
+    /// `read_next` hands over is one batch. A follower waits on the log without asking for its
+    /// head (on JetStream a stream info request, two each time `read_all` and `wait_for` caught
+    /// up), and looks at its lease again when `span` is over.
+    async fn follow_for(
+        &self,
+        span: Duration,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Following, ProjectionError> {
+        let mut at = self.read.checkpoint(CASES).await?;
+        self.read.publish(at);
+        let until = tokio::time::Instant::now() + span;
+        loop {
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Ok(Following::LookAgain);
+            }
+            let page = tokio::select! {
+                page = self.log.read_next(at, self.batch, left) => page?,
+                changed = shutdown.changed() => {
+                    return Ok(if changed.is_err() || *shutdown.borrow() {
+                        Following::Stop
+                    } else {
+                        Following::LookAgain
+                    });
+                }
+            };
+            if !page.is_empty() {
+                at = self.apply_batch(at, &page).await?;
+            }
+        }
+    }
+
     /// As `lead`, for a SQLite read model, which has this one projector: the log is read, and
     /// its filings numbered, ahead of the writes, so that a filing's answer waits for its own
     /// commit to be read rather than for the batches written before it. While the writer
