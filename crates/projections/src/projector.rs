@@ -25,7 +25,7 @@ const LEASE_RETRY: Duration = Duration::from_secs(1);
 /// waits for its number to be projected).
 const CHECKPOINT_CHANNEL: &str = "docket_projected";
 /// How often the leader makes sure it still holds the lease, idle or not: a lease lost (its
-/// connection cut) is noticed within this.
+/// connection cut) is noticed within about this, and the batch in hand.
 const LEASE_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// The Postgres advisory lock that makes one projector, among replicas, the one applying commits.
 const LEASE_KEY: i64 = 0x646f_636b_6574_0001;
@@ -202,14 +202,15 @@ impl Projector {
         let mut candidate: Option<PgConnection> = None;
         let mut listener: Option<PgListener> = None;
         loop {
-            if *shutdown.borrow() {
+            // Stopped, or no one is left to say stop.
+            if *shutdown.borrow() || shutdown.has_changed().is_err() {
                 return;
             }
             match take_lease(&pool, &mut candidate).await {
                 Ok(Some(mut lease)) => {
                     tracing::info!("projection lease taken: this replica applies the log");
                     metrics::gauge!("docket_projector_leading").set(1.0);
-                    self.lead(shutdown.clone(), Some(&mut lease)).await;
+                    self.lead(shutdown.clone(), &mut lease).await;
                     lease.release().await;
                     metrics::gauge!("docket_projector_leading").set(0.0);
                     tracing::info!("projection lease given up");
@@ -250,26 +251,18 @@ impl Projector {
         }
     }
 
-    /// Applies the log while `lease` (if any) is held, looking every second whether it still is
-    /// (every IDLE_WAIT without a lease).
-    async fn lead(&self, mut shutdown: watch::Receiver<bool>, mut lease: Option<&mut Lease>) {
+    /// Applies the log while `lease` is held, looking about every second whether it still is.
+    async fn lead(&self, mut shutdown: watch::Receiver<bool>, lease: &mut Lease) {
         let mut backoff = Duration::from_millis(100);
-        let idle_wait = if lease.is_some() {
-            LEASE_CHECK_EVERY
-        } else {
-            IDLE_WAIT
-        };
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            if let Some(held) = &mut lease
-                && !held.still_held().await
-            {
+            if !lease.still_held().await {
                 tracing::warn!("the projection lease was lost: its connection ended");
                 return;
             }
-            match self.follow_for(idle_wait, &mut shutdown).await {
+            match self.follow_for(LEASE_CHECK_EVERY, &mut shutdown).await {
                 Ok(Following::Stop) => return,
                 Ok(Following::LookAgain) => backoff = Duration::from_millis(100),
                 Err(ProjectionError::Superseded { at }) => {
@@ -310,6 +303,10 @@ impl Projector {
         self.read.publish(at);
         let until = tokio::time::Instant::now() + span;
         loop {
+            // A shutdown asked for while a batch was applied stops before the next.
+            if *shutdown.borrow() {
+                return Ok(Following::Stop);
+            }
             let left = until.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
                 return Ok(Following::LookAgain);
