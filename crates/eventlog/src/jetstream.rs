@@ -169,6 +169,18 @@ impl Tail {
         decode(info.stream_sequence, &message.payload)
     }
 
+    /// A message waited for onto `out`, then whatever else has been received meanwhile, up to
+    /// `limit`.
+    fn received_with_the_rest(
+        &mut self,
+        message: &async_nats::jetstream::Message,
+        out: &mut Vec<Recorded>,
+        limit: usize,
+    ) -> Result<(), LogError> {
+        out.push(self.received(message)?);
+        drain_delivered(self, out, limit)
+    }
+
     /// What the consumer has handed over already, up to `limit`, without a wait or a round
     /// trip: the buffer, then every message received meanwhile. Under load a page holds every
     /// commit that arrived while the last one was applied.
@@ -722,8 +734,7 @@ impl EventLog for JetStreamLog {
                 }
                 Ok(None) | Err(_) => break,
             };
-            out.push(tail.received(&message)?);
-            drain_delivered(&mut tail, &mut out, limit)?;
+            tail.received_with_the_rest(&message, &mut out, limit)?;
         }
         tail.handed_over(&out, after);
         *slot = Some(tail);
@@ -758,8 +769,7 @@ impl EventLog for JetStreamLog {
             let slice = (deadline - now).min(STALE_TAIL);
             match tokio::time::timeout(slice, tail.messages.next()).await {
                 Ok(Some(Ok(message))) => {
-                    out.push(tail.received(&message)?);
-                    drain_delivered(&mut tail, &mut out, limit)?;
+                    tail.received_with_the_rest(&message, &mut out, limit)?;
                 }
                 Ok(Some(Err(e))) => return Err(unavailable(e)),
                 Ok(None) if remade => {
@@ -789,8 +799,7 @@ impl EventLog for JetStreamLog {
         while !out.is_empty() && out.len() < limit && tail.pending > 0 {
             match tokio::time::timeout(STALE_TAIL, tail.messages.next()).await {
                 Ok(Some(Ok(message))) => {
-                    out.push(tail.received(&message)?);
-                    drain_delivered(&mut tail, &mut out, limit)?;
+                    tail.received_with_the_rest(&message, &mut out, limit)?;
                 }
                 // What is in hand is handed over; the next call meets the trouble, if it lasts.
                 Ok(Some(Err(_)) | None) | Err(_) => break,
