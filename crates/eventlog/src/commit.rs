@@ -206,8 +206,9 @@ fn chain_hash(prev: &ChainHash, body: &CommitBody) -> Option<ChainHash> {
         }
         HASH_SCHEME => {
             let mut out = Vec::with_capacity(1024);
-            write_jcs(
+            write_canonical(
                 &serde_json::to_value(body).expect("a commit body serializes to JSON"),
+                Canon::Jcs,
                 &mut out,
             );
             out
@@ -225,52 +226,33 @@ fn chain_hash(prev: &ChainHash, body: &CommitBody) -> Option<ChainHash> {
 /// numbers as ECMAScript does.)
 pub fn canonical_json(value: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    write_canonical(value, &mut out);
+    write_canonical(value, Canon::FirstScheme, &mut out);
     out
 }
 
-fn write_canonical(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push(b'{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                serde_json::to_writer(&mut *out, key).expect("writing to a Vec cannot fail");
-                out.push(b':');
-                write_canonical(&map[key], out);
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(b']');
-        }
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
-            serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
-        }
-    }
+/// How a hash scheme writes a body canonically.
+#[derive(Clone, Copy)]
+enum Canon {
+    /// Keys sorted by their UTF-8 bytes, numbers and strings as serde_json writes them.
+    FirstScheme,
+    /// The JSON Canonicalization Scheme (RFC 8785): keys sorted by their UTF-16 code units,
+    /// numbers as ECMAScript writes a double, strings with only the escapes JSON requires
+    /// (serde_json's). The same bytes as `serde_json_canonicalizer` (the tests hold the two
+    /// together), written here because that crate parses every key back from JSON and boxes a
+    /// writer for every token (docs/performance.md).
+    Jcs,
 }
 
-/// Writes `value` in the JSON Canonicalization Scheme (RFC 8785): object keys sorted by their
-/// UTF-16 code units, numbers as ECMAScript writes a double, strings with only the escapes JSON
-/// requires (serde_json's). The same bytes as `serde_json_canonicalizer` (the tests hold the two
-/// together), which parses every key back from JSON and boxes a writer for every token: a tenth
-/// of the server's CPU when each commit was hashed with it twice (sealed, and checked on append).
-fn write_jcs(value: &Value, out: &mut Vec<u8>) {
+fn write_canonical(value: &Value, canon: Canon, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            match canon {
+                Canon::FirstScheme => entries.sort_unstable_by(|a, b| a.0.cmp(b.0)),
+                Canon::Jcs => {
+                    entries.sort_unstable_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()))
+                }
+            }
             out.push(b'{');
             for (i, (key, item)) in entries.into_iter().enumerate() {
                 if i > 0 {
@@ -278,7 +260,7 @@ fn write_jcs(value: &Value, out: &mut Vec<u8>) {
                 }
                 serde_json::to_writer(&mut *out, key).expect("writing to a Vec cannot fail");
                 out.push(b':');
-                write_jcs(item, out);
+                write_canonical(item, canon, out);
             }
             out.push(b'}');
         }
@@ -288,17 +270,17 @@ fn write_jcs(value: &Value, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_jcs(item, out);
+                write_canonical(item, canon, out);
             }
             out.push(b']');
         }
-        Value::Number(number) => {
+        Value::Number(number) if matches!(canon, Canon::Jcs) => {
             // Every JSON number is a double to ECMAScript, integers too; a Value holds no NaN
             // and no infinity.
             let double = number.as_f64().expect("a JSON number reads as a double");
             out.extend_from_slice(ryu_js::Buffer::new().format_finite(double).as_bytes());
         }
-        Value::Null | Value::Bool(_) | Value::String(_) => {
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
             serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
         }
     }
@@ -504,7 +486,7 @@ mod tests {
         #[test]
         fn jcs_is_written_as_the_reference_implementation_writes_it(value in json()) {
             let mut ours = Vec::new();
-            write_jcs(&value, &mut ours);
+            write_canonical(&value, Canon::Jcs, &mut ours);
             let reference = serde_json_canonicalizer::to_vec(&value).unwrap();
             proptest::prop_assert_eq!(
                 String::from_utf8(ours).unwrap(),
@@ -513,13 +495,42 @@ mod tests {
         }
     }
 
+    /// A commit body with every field set, as the log holds one.
+    fn fixed_body() -> CommitBody {
+        CommitBody {
+            hash_scheme: HASH_SCHEME,
+            commit_id: "01a24d3c-7b2e-7c11-9a6f-3f0c2d4e5a61".parse().unwrap(),
+            tenant: "jiedao-1".to_owned(),
+            case_id: "01a24d3c-7b2e-7c11-9a6f-3f0c2d4e5a62".parse().unwrap(),
+            case_kind: "hazard".to_owned(),
+            version: 2,
+            events: vec![EventRecord {
+                event_type: "hazard.reported".to_owned(),
+                schema_version: 1,
+                data: serde_json::json!({
+                    "地点": {"lat": 39.9042, "lon": 116.4074}, "\u{1F600}": [1, -2, 3.5e-7, 1e21],
+                    "note": "第一行\n\"引号\" / \u{2028}", "count": 9_007_199_254_740_993u64,
+                    "\u{FB33}": null, "empty": {}, "none": [], "ok": true,
+                }),
+            }],
+            actor: Actor {
+                id: "grid-worker-7".to_owned(),
+                role: "grid_worker".to_owned(),
+                unit: Some("street-office".to_owned()),
+            },
+            command: CommandInfo {
+                name: "report".to_owned(),
+                request_hash: "ab".repeat(32),
+            },
+            correlation_id: "01a24d3c-7b2e-7c11-9a6f-3f0c2d4e5a63".parse().unwrap(),
+            causation_id: Some("01a24d3c-7b2e-7c11-9a6f-3f0c2d4e5a64".parse().unwrap()),
+            recorded_at: "2026-12-06T06:40:00.123456Z".parse().unwrap(),
+        }
+    }
+
     #[test]
     fn a_commit_body_hashes_over_the_reference_jcs() {
-        let mut body = commit("t1", Uuid::now_v7(), 3, ChainHash::genesis()).body;
-        body.events[0].data = serde_json::json!({
-            "地点": {"lat": 39.9042, "lon": 116.4074}, "\u{1F600}": [1, -2, 3.5e-7, 1e21],
-            "note": "第一行\n\"引号\" / \u{2028}", "count": 9_007_199_254_740_993u64,
-        });
+        let body = fixed_body();
         let c = body.clone().seal(ChainHash::genesis());
         let expected = hex::encode(Sha256::digest(
             [
@@ -529,6 +540,17 @@ mod tests {
             .concat(),
         ));
         assert_eq!(c.hash.as_str(), expected);
+    }
+
+    /// The hash of the body above as releases before this writer sealed it (through
+    /// `serde_json_canonicalizer`): logs already written must verify for ever.
+    #[test]
+    fn a_commit_hashes_as_earlier_releases_hashed_it() {
+        let c = fixed_body().seal(ChainHash::genesis());
+        assert_eq!(
+            c.hash.as_str(),
+            "b2e13a08e78c6ca80de162cac3f16cd7849f51a214a18b62c70824bdaccc99a0"
+        );
     }
 
     #[test]
