@@ -114,9 +114,9 @@ pub struct Authenticator {
 
 /// Tokens verified lately, by their text. A client sends the same token with every request, and
 /// checking its signature and claims each time was about 3% of the server's CPU under load. An
-/// entry answers only until the token expires (with the same leeway as a full check) and only
-/// while the keys it was verified under are still the ones in use: replacing the keys moves
-/// `keys_replaced` on, and entries of an earlier count are checked again.
+/// entry answers only while its `exp` and `nbf` hold as a full check would judge them (with the
+/// same leeway) and while the keys it was verified under are still the ones in use: replacing
+/// the keys moves `keys_replaced` on, and entries of an earlier count are checked again.
 #[derive(Clone)]
 struct Verified {
     tokens: Arc<std::sync::Mutex<lru::LruCache<String, VerifiedToken>>>,
@@ -124,12 +124,20 @@ struct Verified {
 }
 
 struct VerifiedToken {
-    actor: Actor,
-    expires: jiff::Timestamp,
+    passed: Passed,
     keys_replaced: u64,
 }
 
-/// How many verified tokens are kept (a few hundred bytes each).
+/// What a token that passed the full check says.
+#[derive(Clone)]
+struct Passed {
+    actor: Actor,
+    expires: jiff::Timestamp,
+    /// Its `nbf`, in seconds, if it has one.
+    not_before: Option<i64>,
+}
+
+/// How many verified tokens are kept (a kilobyte or two each).
 const VERIFIED_TOKENS: usize = 4096;
 
 impl Verified {
@@ -147,6 +155,15 @@ impl Verified {
             .load(std::sync::atomic::Ordering::Acquire)
     }
 
+    /// An empty cache counting the same key replacements (for an authenticator made from this
+    /// one with other rules, which shares its keys).
+    fn emptied(&self) -> Self {
+        Self {
+            keys_replaced: self.keys_replaced.clone(),
+            ..Self::new()
+        }
+    }
+
     /// Called after the keys in use are replaced.
     fn replaced_keys(&self) {
         self.keys_replaced
@@ -157,22 +174,26 @@ impl Verified {
         let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         let known = tokens.get(token)?;
         let leeway = i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX);
-        // As jsonwebtoken judges expiry: expired once exp < now - leeway.
-        let expired =
-            known.expires.as_second() < jiff::Timestamp::now().as_second().saturating_sub(leeway);
-        if expired || known.keys_replaced != self.keys_replaced() {
+        let now = jiff::Timestamp::now().as_second();
+        // As jsonwebtoken judges them: expired once exp < now - leeway, not valid yet while
+        // nbf > now + leeway (a clock set back).
+        let passed = &known.passed;
+        let expired = passed.expires.as_second() < now.saturating_sub(leeway);
+        let early = passed
+            .not_before
+            .is_some_and(|nbf| nbf > now.saturating_add(leeway));
+        if expired || early || known.keys_replaced != self.keys_replaced() {
             tokens.pop(token);
             return None;
         }
-        Some((known.actor.clone(), known.expires))
+        Some((passed.actor.clone(), passed.expires))
     }
 
-    fn keep(&self, token: &str, actor: &Actor, expires: jiff::Timestamp, keys_replaced: u64) {
+    fn keep(&self, token: &str, passed: &Passed, keys_replaced: u64) {
         self.tokens.lock().unwrap_or_else(|p| p.into_inner()).put(
             token.to_owned(),
             VerifiedToken {
-                actor: actor.clone(),
-                expires,
+                passed: passed.clone(),
                 keys_replaced,
             },
         );
@@ -439,7 +460,7 @@ impl Authenticator {
     pub fn with_issuer(mut self, issuer: Option<String>) -> Self {
         self.issuer = issuer;
         // Tokens verified under other rules are not this one's.
-        self.verified = Verified::new();
+        self.verified = self.verified.emptied();
         self
     }
 
@@ -447,7 +468,7 @@ impl Authenticator {
     pub fn with_audience(mut self, audience: Option<String>) -> Self {
         self.audience = audience;
         // Tokens verified under other rules are not this one's.
-        self.verified = Verified::new();
+        self.verified = self.verified.emptied();
         self
     }
 
@@ -456,7 +477,7 @@ impl Authenticator {
     pub fn with_leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         // Tokens verified under other rules are not this one's.
-        self.verified = Verified::new();
+        self.verified = self.verified.emptied();
         self
     }
 
@@ -500,13 +521,13 @@ impl Authenticator {
         }
         // Read before the keys: a replacement meanwhile leaves the entry of an earlier count.
         let keys_replaced = self.verified.keys_replaced();
-        let (actor, expires) = self.check_token(token)?;
-        self.verified.keep(token, &actor, expires, keys_replaced);
-        Ok((actor, expires))
+        let passed = self.check_token(token)?;
+        self.verified.keep(token, &passed, keys_replaced);
+        Ok((passed.actor, passed.expires))
     }
 
     /// Checks a token's signature and claims.
-    fn check_token(&self, token: &str) -> Result<(Actor, jiff::Timestamp), AuthError> {
+    fn check_token(&self, token: &str) -> Result<Passed, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| {
             AuthError::Invalid(format!(
                 "{e} (tokens are signed JWTs: HS256, RS256 or ES256 as configured; never alg none)"
@@ -572,7 +593,7 @@ impl Authenticator {
         token: &str,
         algorithm: Algorithm,
         key: &DecodingKey,
-    ) -> Result<(Actor, jiff::Timestamp), AuthError> {
+    ) -> Result<Passed, AuthError> {
         let invalid = |e: &dyn std::fmt::Display| AuthError::Invalid(e.to_string());
         let mut validation = Validation::new(algorithm);
         validation.leeway = self.leeway.as_secs();
@@ -653,7 +674,11 @@ impl Authenticator {
                 .collect::<Result<_, _>>()
                 .map_err(|e| invalid(&e))?,
         };
-        Ok((actor, expires))
+        Ok(Passed {
+            actor,
+            expires,
+            not_before: c.nbf,
+        })
     }
 }
 
@@ -1074,6 +1099,18 @@ mod tests {
             refused(&auth, &rsa, "unknown key id");
             refused_async(&auth, &rsa, "unknown key id").await;
             assert_eq!(auth.authenticate(&ec_token()).await.unwrap().0, actor());
+        }
+
+        #[tokio::test]
+        async fn a_refresh_reaches_authenticators_made_from_the_refreshed_one() {
+            let idp = Idp::start(jwks_of(&["rsa-1", "ec-1"], &[])).await;
+            let base = Authenticator::jwks_url(&idp.url).await.unwrap();
+            let strict = base.clone().with_audience(Some("docket".to_owned()));
+            let rsa = rsa_token();
+            assert_eq!(strict.verify(&rsa).unwrap(), actor());
+            idp.publish(200, jwks_of(&["ec-1"], &[]));
+            base.refresh().await.unwrap();
+            refused(&strict, &rsa, "unknown key id");
         }
 
         #[tokio::test]
