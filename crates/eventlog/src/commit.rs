@@ -200,21 +200,17 @@ impl CommitBody {
 
 /// The commit's hash under its own scheme; none for a scheme this release does not know.
 fn chain_hash(prev: &ChainHash, body: &CommitBody) -> Option<ChainHash> {
-    let canonical = match body.hash_scheme {
-        FIRST_HASH_SCHEME => {
-            canonical_json(&serde_json::to_value(body).expect("a commit body serializes to JSON"))
-        }
-        HASH_SCHEME => {
-            let mut out = Vec::with_capacity(1024);
-            write_canonical(
-                &serde_json::to_value(body).expect("a commit body serializes to JSON"),
-                Canon::Jcs,
-                &mut out,
-            );
-            out
-        }
+    let canon = match body.hash_scheme {
+        FIRST_HASH_SCHEME => Canon::FirstScheme,
+        HASH_SCHEME => Canon::Jcs,
         _ => return None,
     };
+    let mut canonical = Vec::with_capacity(1024);
+    write_canonical(
+        &serde_json::to_value(body).expect("a commit body serializes to JSON"),
+        canon,
+        &mut canonical,
+    );
     let mut hasher = Sha256::new();
     hasher.update(prev.as_str().as_bytes());
     hasher.update(canonical);
