@@ -12,6 +12,7 @@ mod rebuild;
 mod rows;
 mod stats;
 mod store;
+mod writes;
 
 use std::path::Path;
 use std::str::FromStr;

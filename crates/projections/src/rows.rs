@@ -629,6 +629,19 @@ pub(crate) struct BatchPlan {
 }
 
 impl BatchPlan {
+    /// Each person the batch names on a petition, by tenant, once.
+    pub(crate) fn petitioners(&self) -> Vec<(&str, &str)> {
+        let mut petitioners: Vec<(&str, &str)> = self
+            .persons
+            .iter()
+            .filter(|p| p.kind == "petition")
+            .map(|p| (p.tenant.as_str(), p.person.as_str()))
+            .collect();
+        petitioners.sort_unstable();
+        petitioners.dedup();
+        petitioners
+    }
+
     /// The number of every case the batch moves.
     pub(crate) fn numbered(&self) -> Vec<Numbered> {
         self.cases

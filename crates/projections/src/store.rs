@@ -11,6 +11,7 @@ use crate::queries::{
     Page, PersonCase, RepeatOf, StreamedCommit,
 };
 use crate::rows::{self, from_micros};
+use crate::writes;
 use crate::{CASES, ProjectionError};
 
 fn decode_err(e: impl std::error::Error + Send + Sync + 'static) -> ProjectionError {
@@ -513,22 +514,20 @@ macro_rules! dialect {
             tx: &mut Transaction<'_, Db>,
             quarantined: &[rows::QuarantinedCommit],
         ) -> Result<(), ProjectionError> {
-            for chunk in quarantined.chunks(500) {
-                let mut q = QueryBuilder::<Db>::new(
-                    "INSERT INTO quarantine (position, tenant, case_id, version, reason, case_number) ",
-                );
-                q.push_values(chunk, |mut b, c| {
-                    b.push_bind(c.position)
-                        .push_bind(c.tenant.clone())
-                        .push_bind(c.case_id.clone())
-                        .push_bind(c.version)
-                        .push_bind(c.reason.clone())
-                        .push_bind(c.number.clone());
-                });
-                q.push(
-                    " ON CONFLICT (position) DO UPDATE SET reason = excluded.reason,
-                        case_number = COALESCE(excluded.case_number, quarantine.case_number)",
-                );
+            insert_rows(tx, &writes::quarantine(), quarantined, 500).await
+        }
+
+        /// Inserts `rows` with `insert`, `chunk` rows a statement.
+        async fn insert_rows(
+            tx: &mut Transaction<'_, Db>,
+            insert: &writes::Insert,
+            rows: &[impl writes::Row],
+            chunk: usize,
+        ) -> Result<(), ProjectionError> {
+            for chunk in rows.chunks(chunk) {
+                let mut q = QueryBuilder::<Db>::new(&insert.head);
+                q.push_values(chunk, |mut b, row| row.bind_to(&mut b));
+                q.push(&insert.tail);
                 q.build().execute(&mut **tx).await?;
             }
             Ok(())
@@ -690,42 +689,13 @@ macro_rules! dialect {
             planned: &[crate::directory::PlannedDirectory],
         ) -> Result<(), ProjectionError> {
             for d in planned {
-                sqlx::query(
-                    "INSERT INTO directories (tenant, version, position, state)
-                     VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (tenant) DO UPDATE SET version = excluded.version,
-                        position = excluded.position, state = excluded.state",
-                )
-                .bind(d.tenant.clone())
-                .bind(d.version)
-                .bind(d.position)
-                .bind(d.state.clone())
-                .execute(&mut **tx)
-                .await?;
+                insert_rows(tx, &writes::directories(), std::slice::from_ref(d), 1).await?;
                 sqlx::query("DELETE FROM directory_entries WHERE tenant = $1")
                     .bind(d.tenant.clone())
                     .execute(&mut **tx)
                     .await?;
-                for chunk in d.entries.chunks(500) {
-                    let mut q = QueryBuilder::<Db>::new(
-                        "INSERT INTO directory_entries (tenant, entry, case_kind, id, name,
-                            community, unit_kind, in_network, mediation_room, intake_unit, retired) ",
-                    );
-                    q.push_values(chunk, |mut b, e| {
-                        b.push_bind(d.tenant.clone())
-                            .push_bind(e.entry)
-                            .push_bind(e.case_kind)
-                            .push_bind(e.id.clone())
-                            .push_bind(e.name.clone())
-                            .push_bind(e.community.clone())
-                            .push_bind(e.unit_kind)
-                            .push_bind(e.in_network)
-                            .push_bind(e.mediation_room.clone())
-                            .push_bind(e.intake_unit.clone())
-                            .push_bind(e.retired);
-                    });
-                    q.build().execute(&mut **tx).await?;
-                }
+                let entries: Vec<_> = d.entries.iter().map(|e| (&d.tenant, e)).collect();
+                insert_rows(tx, &writes::directory_entries(), &entries, 500).await?;
             }
             Ok(())
         }
@@ -862,6 +832,22 @@ macro_rules! dialect {
                 Ok(self.statements.as_mut().expect("begun above"))
             }
 
+            /// Begins the statements inserting `rows` with `insert`, `chunk` rows a statement.
+            async fn rows(
+                &mut self,
+                tx: &mut Transaction<'_, Db>,
+                insert: &writes::Insert,
+                rows: &[impl writes::Row],
+                chunk: usize,
+            ) -> Result<(), ProjectionError> {
+                for chunk in rows.chunks(chunk) {
+                    let q = self.next(tx, insert.head.clone()).await?;
+                    q.push_values(chunk, |mut b, row| row.bind_to(&mut b));
+                    q.push(&insert.tail);
+                }
+                Ok(())
+            }
+
             /// Runs what has been begun.
             async fn run(&mut self, tx: &mut Transaction<'_, Db>) -> Result<(), ProjectionError> {
                 if let Some(mut q) = self.statements.take() {
@@ -897,291 +883,65 @@ macro_rules! dialect {
             tx: &mut Transaction<'_, Db>,
             plan: &rows::BatchPlan,
         ) -> Result<(), ProjectionError> {
-            let mut writes = Writes::default();
-            for chunk in plan.cases.chunks(500) {
-                let q = writes
-                    .next(
-                        tx,
-                    "INSERT INTO cases (case_id, tenant, kind, case_number, status, is_closed,
-                        community, grid, title, description, category, severity, lead_unit,
-                        assignee, filed_by, version, position, deadline, filed_at, updated_at,
-                        closed_at, outcome, closed_on_time, missed, backlog, state, watch_at,
-                        channel, headcount, collective, key_person, escalation_risk) ",
-                    )
-                    .await?;
-                q.push_values(chunk, |mut b, c| {
-                    let r = &c.row;
-                    b.push_bind(r.case_id.clone())
-                        .push_bind(r.tenant.clone())
-                        .push_bind(r.kind.as_str())
-                        .push_bind(c.number.clone())
-                        .push_bind(r.status)
-                        .push_bind(r.is_closed)
-                        .push_bind(r.community.clone())
-                        .push_bind(r.grid.clone())
-                        .push_bind(r.title.clone())
-                        .push_bind(r.description.clone())
-                        .push_bind(r.category.clone())
-                        .push_bind(r.severity)
-                        .push_bind(r.lead_unit.clone())
-                        .push_bind(r.assignee.clone())
-                        .push_bind(c.filed_by.clone())
-                        .push_bind(r.version)
-                        .push_bind(r.position)
-                        .push_bind(r.deadline)
-                        .push_bind(c.filed_at)
-                        .push_bind(r.updated_at)
-                        .push_bind(c.closed_at)
-                        .push_bind(r.outcome)
-                        .push_bind(r.closed_on_time)
-                        .push_bind(r.missed)
-                        .push_bind(r.backlog)
-                        .push_bind(r.state.clone())
-                        .push_bind(r.watch_at)
-                        .push_bind(r.channel)
-                        .push_bind(r.petition.headcount)
-                        .push_bind(r.petition.collective)
-                        .push_bind(r.petition.key_person)
-                        .push_bind(r.petition.escalation_risk);
-                });
-                q.push(
-                    " ON CONFLICT (case_id) DO UPDATE SET status = excluded.status,
-                        is_closed = excluded.is_closed, community = excluded.community,
-                        grid = excluded.grid, title = excluded.title,
-                        description = excluded.description, category = excluded.category,
-                        severity = excluded.severity, lead_unit = excluded.lead_unit,
-                        assignee = excluded.assignee, version = excluded.version,
-                        position = excluded.position, deadline = excluded.deadline,
-                        updated_at = excluded.updated_at, closed_at = excluded.closed_at,
-                        outcome = excluded.outcome, closed_on_time = excluded.closed_on_time,
-                        missed = excluded.missed, backlog = excluded.backlog,
-                        state = excluded.state, watch_at = excluded.watch_at,
-                        channel = excluded.channel, headcount = excluded.headcount,
-                        collective = excluded.collective, key_person = excluded.key_person,
-                        escalation_risk = excluded.escalation_risk",
-                );
-            }
+            let mut statements = Writes::default();
+            statements.rows(tx, &writes::cases(), &plan.cases, 500).await?;
             let touched: Vec<&String> = plan.cases.iter().map(|c| &c.row.case_id).collect();
-            delete_rows_of(tx, &mut writes, "case_units", &touched).await?;
+            let [units_table, dispatches_table, replies_table] = writes::REWRITTEN_PER_CASE;
+            delete_rows_of(tx, &mut statements, units_table, &touched).await?;
             let units: Vec<(&rows::CaseRow, &(String, &'static str))> = plan
                 .cases
                 .iter()
                 .flat_map(|c| c.row.units.iter().map(move |u| (&c.row, u)))
                 .collect();
-            for chunk in units.chunks(1000) {
-                let q = writes
-                    .next(tx, "INSERT INTO case_units (case_id, tenant, unit, part) ")
-                    .await?;
-                q.push_values(chunk, |mut b, (row, (unit, part))| {
-                    b.push_bind(row.case_id.clone())
-                        .push_bind(row.tenant.clone())
-                        .push_bind(unit.clone())
-                        .push_bind(*part);
-                });
-            }
-            delete_rows_of(tx, &mut writes, "case_dispatches", &touched).await?;
+            statements.rows(tx, &writes::case_units(), &units, 1000).await?;
+            delete_rows_of(tx, &mut statements, dispatches_table, &touched).await?;
             let dispatches: Vec<(&rows::CaseRow, &rows::DispatchRow)> = plan
                 .cases
                 .iter()
                 .flat_map(|c| c.row.dispatches.iter().map(move |d| (&c.row, d)))
                 .collect();
-            for chunk in dispatches.chunks(500) {
-                let q = writes
-                    .next(
-                        tx,
-                    "INSERT INTO case_dispatches (case_id, tenant, seq, unit, lead, round,
-                        dispatched_at, check_in_by, checked_in_at, late, missed, returned_at,
-                        replaced, parts, rating) ",
-                    )
-                    .await?;
-                q.push_values(chunk, |mut b, (row, d)| {
-                    b.push_bind(row.case_id.clone())
-                        .push_bind(row.tenant.clone())
-                        .push_bind(d.seq)
-                        .push_bind(d.unit.clone())
-                        .push_bind(d.lead)
-                        .push_bind(d.round)
-                        .push_bind(d.dispatched_at)
-                        .push_bind(d.check_in_by)
-                        .push_bind(d.checked_in_at)
-                        .push_bind(d.late)
-                        .push_bind(d.missed)
-                        .push_bind(d.returned_at)
-                        .push_bind(d.replaced)
-                        .push_bind(d.parts)
-                        .push_bind(d.rating);
-                });
-            }
-            delete_rows_of(tx, &mut writes, "case_replies", &touched).await?;
+            statements
+                .rows(tx, &writes::case_dispatches(), &dispatches, 500)
+                .await?;
+            delete_rows_of(tx, &mut statements, replies_table, &touched).await?;
             let replies: Vec<(&rows::CaseRow, &rows::ReplyRow)> = plan
                 .cases
                 .iter()
                 .flat_map(|c| c.row.replies.iter().map(move |r| (&c.row, r)))
                 .collect();
-            for chunk in replies.chunks(500) {
-                let q = writes
-                    .next(
-                        tx,
-                    "INSERT INTO case_replies (case_id, tenant, seq, round, started_at, replied_at) ",
-                    )
-                    .await?;
-                q.push_values(chunk, |mut b, (row, r)| {
-                    b.push_bind(row.case_id.clone())
-                        .push_bind(row.tenant.clone())
-                        .push_bind(r.seq)
-                        .push_bind(r.round)
-                        .push_bind(r.started_at)
-                        .push_bind(r.replied_at);
-                });
-            }
-            for chunk in plan.history.chunks(500) {
-                let q = writes
-                    .next(
-                        tx,
-                    "INSERT INTO case_history (case_id, version, tenant, position, commit_id,
-                        actor_id, actor_role, actor_unit, command, recorded_at, events, prev_hash,
-                        hash) ",
-                    )
-                    .await?;
-                q.push_values(chunk, |mut b, h| {
-                    b.push_bind(h.case_id.clone())
-                        .push_bind(h.version)
-                        .push_bind(h.tenant.clone())
-                        .push_bind(h.position)
-                        .push_bind(h.commit_id.clone())
-                        .push_bind(h.actor_id.clone())
-                        .push_bind(h.actor_role.clone())
-                        .push_bind(h.actor_unit.clone())
-                        .push_bind(h.command.clone())
-                        .push_bind(h.recorded_at.clone())
-                        .push_bind(h.events.clone())
-                        .push_bind(h.prev_hash.clone())
-                        .push_bind(h.hash.clone());
-                });
-            }
-            for chunk in plan.links.chunks(1000) {
-                let q = writes
-                    .next(
-                        tx,
-                    "INSERT INTO case_links (tenant, case_id, other_id, relation, position) ",
-                    )
-                    .await?;
-                q.push_values(chunk, |mut b, l| {
-                    b.push_bind(l.tenant.clone())
-                        .push_bind(l.from.clone())
-                        .push_bind(l.to.clone())
-                        .push_bind(l.relation)
-                        .push_bind(l.position);
-                });
-                q.push(" ON CONFLICT DO NOTHING");
-            }
-            for chunk in plan.persons.chunks(1000) {
-                let q = writes
-                    .next(
-                        tx,
-                    "INSERT INTO case_persons
-                        (tenant, person, case_id, kind, part, filed_at, position) ",
-                    )
-                    .await?;
-                q.push_values(chunk, |mut b, p| {
-                    b.push_bind(p.tenant.clone())
-                        .push_bind(p.person.clone())
-                        .push_bind(p.case_id.clone())
-                        .push_bind(p.kind)
-                        .push_bind(p.part)
-                        .push_bind(p.filed_at)
-                        .push_bind(p.position);
-                });
-                q.push(" ON CONFLICT DO NOTHING");
-            }
+            statements.rows(tx, &writes::case_replies(), &replies, 500).await?;
+            statements.rows(tx, &writes::case_history(), &plan.history, 500).await?;
+            statements.rows(tx, &writes::case_links(), &plan.links, 1000).await?;
+            statements.rows(tx, &writes::case_persons(), &plan.persons, 1000).await?;
             // Each petition of a person newly named keeps when that person's petition before
             // it was filed (the statistics' repeats read it from the index): worked out again
             // over all the person's petitions, since a late-projected one can fall between two.
-            let mut petitioners: Vec<(&str, &str)> = plan
-                .persons
-                .iter()
-                .filter(|p| p.kind == "petition")
-                .map(|p| (p.tenant.as_str(), p.person.as_str()))
-                .collect();
-            petitioners.sort_unstable();
-            petitioners.dedup();
-            for tenant in petitioners.chunk_by(|a, b| a.0 == b.0) {
+            let [before_tenant, before_persons, after_persons] = writes::PRIOR_PETITIONS;
+            for tenant in plan.petitioners().chunk_by(|a, b| a.0 == b.0) {
                 for chunk in tenant.chunks(500) {
-                    let q = writes
-                        .next(
-                            tx,
-                        "UPDATE case_persons SET prior_filed_at = ranked.prior
-                         FROM (SELECT case_id, person, LAG(filed_at)
-                                OVER (PARTITION BY person ORDER BY filed_at, case_id) AS prior
-                            FROM case_persons WHERE kind = 'petition' AND tenant = ",
-                        )
-                        .await?;
-                    q.push_bind(chunk[0].0.to_owned()).push(" AND person IN (");
+                    let q = statements.next(tx, before_tenant).await?;
+                    q.push_bind(chunk[0].0.to_owned()).push(before_persons);
                     let mut list = q.separated(", ");
                     for (_, person) in chunk {
                         list.push_bind((*person).to_owned());
                     }
-                    q.push(
-                        ")) ranked
-                         WHERE case_persons.case_id = ranked.case_id
-                            AND case_persons.person = ranked.person
-                            AND case_persons.prior_filed_at IS DISTINCT FROM ranked.prior",
-                    );
+                    q.push(after_persons);
                 }
             }
-            for chunk in plan.case_events.chunks(1000) {
-                let q = writes.next(tx, format!(
-                    "INSERT INTO case_events (tenant, case_id, day, {SLICE}, metric, n) "
-                )).await?;
-                q.push_values(chunk, |mut b, ((case_id, key), n)| {
-                    b.push_bind(key.tenant.clone())
-                        .push_bind(case_id.clone())
-                        .push_bind(key.day.clone());
-                    for value in &key.slice {
-                        b.push_bind(value.clone());
-                    }
-                    b.push_bind(key.metric).push_bind(*n);
-                });
-                q.push(format_args!(
-                    " ON CONFLICT (case_id, day, metric, {SLICE})
-                        DO UPDATE SET n = case_events.n + excluded.n"
-                ));
-            }
-            for (table, period, counts) in [
-                ("daily_counts", "day", &plan.counts),
-                ("monthly_counts", "month", &plan.monthly_counts),
-                ("yearly_counts", "year", &plan.yearly_counts),
-            ] {
-                for chunk in counts.chunks(1000) {
-                    let q = writes.next(tx, format!(
-                        "INSERT INTO {table} (tenant, {period}, {SLICE}, metric, n) "
-                    )).await?;
-                    q.push_values(chunk, |mut b, (key, n)| {
-                        b.push_bind(key.tenant.clone()).push_bind(key.day.clone());
-                        for value in &key.slice {
-                            b.push_bind(value.clone());
-                        }
-                        b.push_bind(key.metric).push_bind(*n);
-                    });
-                    q.push(format_args!(
-                        " ON CONFLICT (tenant, {period}, {SLICE}, metric)
-                            DO UPDATE SET n = {table}.n + excluded.n"
-                    ));
-                }
-            }
-            for (key, last) in &plan.numbers {
-                let q = writes
-                    .next(tx, "INSERT INTO case_numbers (tenant, kind, year, last) ")
+            statements
+                .rows(tx, &writes::case_events(), &plan.case_events, 1000)
+                .await?;
+            for ((table, period), counts) in writes::COUNTS.into_iter().zip([
+                &plan.counts,
+                &plan.monthly_counts,
+                &plan.yearly_counts,
+            ]) {
+                statements
+                    .rows(tx, &writes::counts(table, period), counts, 1000)
                     .await?;
-                q.push_values([(key, last)], |mut b, (key, last)| {
-                    b.push_bind(key.tenant.clone())
-                        .push_bind(key.kind)
-                        .push_bind(key.year)
-                        .push_bind(*last);
-                });
-                q.push(" ON CONFLICT (tenant, kind, year) DO UPDATE SET last = excluded.last");
             }
-            writes.run(tx).await
+            statements.rows(tx, &writes::case_numbers(), &plan.numbers, 1).await?;
+            statements.run(tx).await
         }
 
         /// Cases of `tenant` matching `filter`, newest first; `after` is the previous page's cursor.
