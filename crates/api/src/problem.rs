@@ -167,7 +167,7 @@ impl From<LogError> for ApiError {
 impl From<ProjectionError> for ApiError {
     fn from(e: ProjectionError) -> Self {
         match e {
-            ProjectionError::Database(_) | ProjectionError::Log(_) => {
+            ProjectionError::Database(_) | ProjectionError::Sqlite(_) | ProjectionError::Log(_) => {
                 ApiError::Unavailable(e.to_string())
             }
             ProjectionError::AuditRunning => ApiError::AuditRunning { run: None },

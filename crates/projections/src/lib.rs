@@ -12,6 +12,7 @@ mod rebuild;
 mod rows;
 mod stats;
 mod store;
+mod writer;
 mod writes;
 
 use std::path::Path;
@@ -53,6 +54,9 @@ pub(crate) fn policy_of<'p>(policies: &'p Policies, tenant: &str) -> &'p Deadlin
 pub enum ProjectionError {
     #[error("read model database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A failure of the SQLite read model's writer (`writer`).
+    #[error("read model database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("read model migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
@@ -100,6 +104,8 @@ pub(crate) enum Db {
 #[derive(Debug, Clone)]
 pub struct ReadModel {
     db: Db,
+    /// On SQLite, the connection the projector writes its batches on.
+    writer: Option<writer::Writer>,
     projected: watch::Sender<u64>,
     /// The tenants' policies: their time zones make the local days events are counted on and
     /// the years cases are numbered in.
@@ -179,6 +185,7 @@ impl ReadModel {
     /// log named `log` (such as `sqlite` or `nats:DOCKET`): a model built from another log is
     /// refused.
     pub async fn open(path: impl AsRef<Path>, log: &str) -> Result<Self, ProjectionError> {
+        let path = path.as_ref();
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -198,7 +205,8 @@ impl ReadModel {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Self::start(Db::Sqlite(pool), log).await
+        let writer = writer::Writer::open(path)?;
+        Self::start(Db::Sqlite(pool), Some(writer), log).await
     }
 
     /// Connects to (and migrates) the Postgres read model at `url`, built from the log `log`.
@@ -217,12 +225,17 @@ impl ReadModel {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Self::start(Db::Postgres(pool), log).await
+        Self::start(Db::Postgres(pool), None, log).await
     }
 
-    pub(crate) async fn start(db: Db, log: &str) -> Result<Self, ProjectionError> {
+    pub(crate) async fn start(
+        db: Db,
+        writer: Option<writer::Writer>,
+        log: &str,
+    ) -> Result<Self, ProjectionError> {
         let read = Self {
             db,
+            writer,
             projected: watch::channel(0).0,
             policies: std::sync::Arc::default(),
             quarantine_moves: std::sync::Arc::default(),
@@ -273,6 +286,24 @@ impl ReadModel {
 
     pub(crate) fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Has this model's projector write its batches through sqlx, as repairs write, rather than
+    /// through the SQLite writer: for the tests that hold the two to the same rows.
+    #[doc(hidden)]
+    pub fn writing_through_sqlx(mut self) -> Self {
+        self.writer = None;
+        self
+    }
+
+    /// On SQLite, the connection the projector writes its batches on.
+    pub(crate) fn writer(&self) -> Option<&writer::Writer> {
+        self.writer.as_ref()
+    }
+
+    /// The tenants' policies, shared.
+    pub(crate) fn shared_policies(&self) -> std::sync::Arc<Policies> {
+        self.policies.clone()
     }
 
     /// Keeps the numbers a planned batch gives its cases, and announces every case up to

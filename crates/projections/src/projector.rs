@@ -68,7 +68,7 @@ impl Projector {
             if batch.is_empty() {
                 return Ok(at);
             }
-            at = self.apply_batch(at, &batch).await?;
+            at = self.apply_batch(at, batch).await?;
         }
     }
 
@@ -92,7 +92,7 @@ impl Projector {
             if batch.is_empty() {
                 break;
             }
-            at = self.apply_batch(at, &batch).await?;
+            at = self.apply_batch(at, batch).await?;
             progress(at);
         }
         Ok(at)
@@ -110,7 +110,7 @@ impl Projector {
             if batch.is_empty() {
                 return Ok(at);
             }
-            at = self.apply_batch(at, &batch).await?;
+            at = self.apply_batch(at, batch).await?;
             progress(at);
         }
     }
@@ -121,7 +121,7 @@ impl Projector {
     }
 
     #[tracing::instrument(skip_all, fields(from = batch[0].position, count = batch.len()), err)]
-    async fn apply_batch(&self, from: u64, batch: &[Recorded]) -> Result<u64, ProjectionError> {
+    async fn apply_batch(&self, from: u64, batch: Vec<Recorded>) -> Result<u64, ProjectionError> {
         let started = std::time::Instant::now();
         // On a SQLite read model, which has this one projector, the filings waiting for their
         // numbers are answered once the batch is planned, not after it is written: planned again
@@ -130,23 +130,33 @@ impl Projector {
         // are announced once written.
         let early = matches!(self.read.db(), Db::Sqlite(_));
         let through = batch.last().map_or(from, |r| r.position);
-        let planned = std::sync::Mutex::new(Vec::new());
-        let numbered = |plan: &rows::BatchPlan| {
-            let numbers = plan.numbered();
-            if early {
-                self.read.announce_numbers(numbers.clone(), through);
-            }
-            *planned.lock().unwrap_or_else(|p| p.into_inner()) = numbers;
-        };
-        let applied = match self.read.db() {
-            Db::Sqlite(pool) => {
-                sqlite::apply_batch(pool, from, batch, self.read.policies(), &numbered).await
-            }
-            Db::Postgres(pool) => {
-                postgres::apply_batch(pool, from, batch, self.read.policies(), &numbered).await
+        let commits = batch.len() as u64;
+        let planned = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let numbered = {
+            let read = self.read.clone();
+            let planned = planned.clone();
+            move |plan: &rows::BatchPlan| {
+                let numbers = plan.numbered();
+                if early {
+                    read.announce_numbers(numbers.clone(), through);
+                }
+                *planned.lock().unwrap_or_else(|p| p.into_inner()) = numbers;
             }
         };
-        let numbers = planned.into_inner().unwrap_or_else(|p| p.into_inner());
+        let applied = match (self.read.db(), self.read.writer()) {
+            (Db::Sqlite(_), Some(writer)) => {
+                writer
+                    .apply_batch(from, batch, self.read.shared_policies(), numbered)
+                    .await
+            }
+            (Db::Sqlite(pool), None) => {
+                sqlite::apply_batch(pool, from, &batch, self.read.policies(), &numbered).await
+            }
+            (Db::Postgres(pool), _) => {
+                postgres::apply_batch(pool, from, &batch, self.read.policies(), &numbered).await
+            }
+        };
+        let numbers = std::mem::take(&mut *planned.lock().unwrap_or_else(|p| p.into_inner()));
         let (last, quarantined) = match applied {
             Ok(applied) => applied,
             Err(e) => {
@@ -175,7 +185,7 @@ impl Projector {
         self.read.publish(last);
         metrics::histogram!("docket_projection_batch_duration_seconds")
             .record(started.elapsed().as_secs_f64());
-        metrics::counter!("docket_projected_commits_total").increment(batch.len() as u64);
+        metrics::counter!("docket_projected_commits_total").increment(commits);
         Ok(last)
     }
 
@@ -322,7 +332,7 @@ impl Projector {
                 }
             };
             if !page.is_empty() {
-                at = self.apply_batch(at, &page).await?;
+                at = self.apply_batch(at, page).await?;
             }
         }
     }
@@ -452,7 +462,7 @@ impl Projector {
                         Ok(None) | Err(_) => break,
                     }
                 }
-                at = self.apply_batch(at, &batch).await?;
+                at = self.apply_batch(at, batch).await?;
                 *backoff = Duration::from_millis(100);
                 if self.read.numbers_diverged() != diverged {
                     return Err(ProjectionError::NumbersDiverged);

@@ -190,7 +190,7 @@ async fn connect_in_schema(
         .connect_with(options)
         .await?;
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-    ReadModel::start(Db::Postgres(pool), log).await
+    ReadModel::start(Db::Postgres(pool), None, log).await
 }
 
 /// Rebuilds the case projection at `target` from `log` under the tenants' `policies` (their time

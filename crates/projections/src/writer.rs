@@ -1,0 +1,337 @@
+//! The SQLite read model's writer: the projector's batches, applied on a connection of the
+//! writer's own with statements prepared once and kept, the whole batch in one call to a
+//! blocking thread. Through sqlx each batch was one multi-statement text whose rows differed
+//! every time, so it was parsed and prepared anew (5% of the server's CPU under load), and its
+//! reads were a hand-off each to sqlx's connection thread (docs/performance.md). The rows are
+//! the same as sqlx writes (`crate::writes` binds them for both); repairs and Postgres stay on
+//! sqlx (`crate::store`).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use docket_domain::deadlines::Policies;
+use docket_eventlog::Recorded;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use crate::directory::{self, PlannedDirectory, StoredDirectory};
+use crate::rows::{self, BatchPlan, Held, NumberKey, StoredCase};
+use crate::writes::{self, Bind, Insert, Row, Value};
+use crate::{CASES, ProjectionError};
+
+/// How many statements the writer keeps prepared: every one a batch can run, twice over.
+const PREPARED: usize = 64;
+
+/// The connection the projector's batches are written on.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl Writer {
+    /// Opens the writer's connection to the read model at `path`, which sqlx has opened (in
+    /// WAL mode) and migrated: the same settings as sqlx's connections.
+    pub(crate) fn open(path: &Path) -> Result<Writer, ProjectionError> {
+        let connection = Connection::open(path)?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "temp_store", "MEMORY")?;
+        connection.busy_timeout(Duration::from_secs(5))?;
+        connection.set_prepared_statement_cache_capacity(PREPARED);
+        Ok(Writer {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    /// Applies `batch` as `store`'s `apply_batch` does, on a blocking thread: in one
+    /// transaction that moves the checkpoint from `from` to the batch's last position (or
+    /// `Superseded`, applying nothing), showing `planned` the plan before writing it. Returns
+    /// the position reached, and how many commits the batch quarantined.
+    pub(crate) async fn apply_batch(
+        &self,
+        from: u64,
+        batch: Vec<Recorded>,
+        policies: Arc<Policies>,
+        planned: impl Fn(&BatchPlan) + Send + 'static,
+    ) -> Result<(u64, usize), ProjectionError> {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection.lock().unwrap_or_else(|p| p.into_inner());
+            apply_batch(&mut connection, from, &batch, &policies, &planned)
+        })
+        .await
+        .map_err(|e| ProjectionError::Io(format!("the read model's writer stopped: {e}")))?
+    }
+}
+
+fn apply_batch(
+    connection: &mut Connection,
+    from: u64,
+    batch: &[Recorded],
+    policies: &Policies,
+    planned: &dyn Fn(&BatchPlan),
+) -> Result<(u64, usize), ProjectionError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let last = batch.last().map_or(from, |r| r.position);
+    let moved = tx
+        .prepare_cached(
+            "UPDATE checkpoints SET position = ?2 WHERE projection = ?1 AND position = ?3",
+        )?
+        .execute(params![CASES, last as i64, from as i64])?;
+    if moved != 1 {
+        return Err(ProjectionError::Superseded { at: from });
+    }
+    let held = load_held(&tx, batch)?;
+    let mut quarantined = Vec::new();
+    // Directories' commits go to their own tables; the rest are cases'.
+    let cases: Cow<'_, [Recorded]> = if batch.iter().any(directory::is_directory) {
+        let stored = load_directories(&tx, batch)?;
+        let (directories, aside) = directory::plan(batch, stored, &held);
+        write_directories(&tx, &directories)?;
+        quarantined.extend(aside);
+        batch
+            .iter()
+            .filter(|r| !directory::is_directory(r))
+            .cloned()
+            .collect()
+    } else {
+        batch.into()
+    };
+    let stored = load_cases(&tx, &cases)?;
+    let mut numbers = HashMap::new();
+    for key in rows::number_keys(&cases, policies) {
+        let last = last_number(&tx, &key)?;
+        numbers.insert(key, last);
+    }
+    let mut plan = rows::plan_batch(&cases, stored, numbers, &held, policies);
+    quarantined.append(&mut plan.quarantined);
+    planned(&plan);
+    write_plan(&tx, &plan)?;
+    insert_rows(&tx, &writes::quarantine(), &quarantined)?;
+    tx.commit()?;
+    Ok((last, quarantined.len()))
+}
+
+/// The quarantined commits' streams among those `batch` continues: each one's first
+/// quarantined position.
+fn load_held(tx: &Transaction<'_>, batch: &[Recorded]) -> Result<Held, ProjectionError> {
+    let mut ids: Vec<String> = batch
+        .iter()
+        .filter(|r| r.commit.body.version > 1)
+        .map(|r| r.commit.body.case_id.to_string())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut first = tx.prepare_cached("SELECT MIN(position) FROM quarantine WHERE case_id = ?1")?;
+    let mut held = Held::default();
+    for id in ids {
+        if let Some(position) = first.query_row([&id], |r| r.get::<_, Option<i64>>(0))? {
+            held.first.insert(id, position);
+        }
+    }
+    Ok(held)
+}
+
+/// The stored directories of the tenants whose directories a batch continues.
+fn load_directories(
+    tx: &Transaction<'_>,
+    batch: &[Recorded],
+) -> Result<Vec<StoredDirectory>, ProjectionError> {
+    let mut tenants: Vec<&str> = batch
+        .iter()
+        .filter(|r| directory::is_directory(r))
+        .map(|r| r.commit.body.tenant.as_str())
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    let mut select =
+        tx.prepare_cached("SELECT version, state FROM directories WHERE tenant = ?1")?;
+    let mut stored = Vec::new();
+    for tenant in tenants {
+        let found = select
+            .query_row([tenant], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((version, state)) = found {
+            stored.push(StoredDirectory {
+                tenant: tenant.to_owned(),
+                version,
+                state,
+            });
+        }
+    }
+    Ok(stored)
+}
+
+/// Stores each directory a batch changed, and lists its entries anew.
+fn write_directories(
+    tx: &Transaction<'_>,
+    directories: &[PlannedDirectory],
+) -> Result<(), ProjectionError> {
+    insert_rows(tx, &writes::directories(), directories)?;
+    let mut delete = tx.prepare_cached("DELETE FROM directory_entries WHERE tenant = ?1")?;
+    for d in directories {
+        delete.execute([&d.tenant])?;
+        let entries: Vec<_> = d.entries.iter().map(|e| (&d.tenant, e)).collect();
+        insert_rows(tx, &writes::directory_entries(), &entries)?;
+    }
+    Ok(())
+}
+
+/// The stored rows of the cases a batch names: those it continues, and any it would file again
+/// (a filing of a case the model holds is quarantined, never written over it).
+fn load_cases(
+    tx: &Transaction<'_>,
+    batch: &[Recorded],
+) -> Result<Vec<StoredCase>, ProjectionError> {
+    let mut ids: Vec<String> = batch
+        .iter()
+        .map(|r| r.commit.body.case_id.to_string())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut select = tx.prepare_cached(
+        "SELECT case_id, version, case_number, filed_at, filed_by, closed_at, state FROM cases
+         WHERE case_id = ?1",
+    )?;
+    let mut stored = Vec::with_capacity(ids.len());
+    for id in ids {
+        let found = select
+            .query_row([&id], |r| {
+                Ok(StoredCase {
+                    case_id: r.get(0)?,
+                    version: r.get(1)?,
+                    number: r.get(2)?,
+                    filed_at: r.get(3)?,
+                    filed_by: r.get(4)?,
+                    closed_at: r.get(5)?,
+                    state: r.get(6)?,
+                })
+            })
+            .optional()?;
+        stored.extend(found);
+    }
+    Ok(stored)
+}
+
+fn last_number(tx: &Transaction<'_>, key: &NumberKey) -> Result<i64, ProjectionError> {
+    let last: Option<i64> = tx
+        .prepare_cached(
+            "SELECT last FROM case_numbers WHERE tenant = ?1 AND kind = ?2 AND year = ?3",
+        )?
+        .query_row(params![key.tenant, key.kind, key.year], |r| r.get(0))
+        .optional()?;
+    Ok(last.unwrap_or(0))
+}
+
+/// Writes what the plan changes, table by table, as `store`'s `write_plan` does.
+fn write_plan(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<(), ProjectionError> {
+    insert_rows(tx, &writes::cases(), &plan.cases)?;
+    for table in writes::REWRITTEN_PER_CASE {
+        let mut delete = tx.prepare_cached(&format!("DELETE FROM {table} WHERE case_id = ?1"))?;
+        for c in &plan.cases {
+            delete.execute([&c.row.case_id])?;
+        }
+    }
+    let units: Vec<_> = plan
+        .cases
+        .iter()
+        .flat_map(|c| c.row.units.iter().map(move |u| (&c.row, u)))
+        .collect();
+    insert_rows(tx, &writes::case_units(), &units)?;
+    let dispatches: Vec<_> = plan
+        .cases
+        .iter()
+        .flat_map(|c| c.row.dispatches.iter().map(move |d| (&c.row, d)))
+        .collect();
+    insert_rows(tx, &writes::case_dispatches(), &dispatches)?;
+    let replies: Vec<_> = plan
+        .cases
+        .iter()
+        .flat_map(|c| c.row.replies.iter().map(move |r| (&c.row, r)))
+        .collect();
+    insert_rows(tx, &writes::case_replies(), &replies)?;
+    insert_rows(tx, &writes::case_history(), &plan.history)?;
+    insert_rows(tx, &writes::case_links(), &plan.links)?;
+    insert_rows(tx, &writes::case_persons(), &plan.persons)?;
+    let [before_tenant, before_persons, after_persons] = writes::PRIOR_PETITIONS;
+    let mut prior = tx.prepare_cached(&format!(
+        "{before_tenant}?1{before_persons}?2{after_persons}"
+    ))?;
+    for (tenant, person) in plan.petitioners() {
+        prior.execute([tenant, person])?;
+    }
+    insert_rows(tx, &writes::case_events(), &plan.case_events)?;
+    for ((table, period), counts) in
+        writes::COUNTS
+            .into_iter()
+            .zip([&plan.counts, &plan.monthly_counts, &plan.yearly_counts])
+    {
+        insert_rows(tx, &writes::counts(table, period), counts)?;
+    }
+    insert_rows(tx, &writes::case_numbers(), &plan.numbers)
+}
+
+/// Inserts `rows` with `insert`, one row a run of the one-row statement, prepared once.
+fn insert_rows(
+    tx: &Transaction<'_>,
+    insert: &Insert,
+    rows: &[impl Row],
+) -> Result<(), ProjectionError> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let mut columns = Columns(0);
+    first.bind_to(&mut columns);
+    let placeholders = (1..=columns.0)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut statement = tx.prepare_cached(&format!(
+        "{}VALUES ({placeholders}){}",
+        insert.head, insert.tail
+    ))?;
+    for row in rows {
+        let mut values = Binding {
+            statement: &mut statement,
+            bound: 0,
+            failed: None,
+        };
+        row.bind_to(&mut values);
+        if let Some(e) = values.failed {
+            return Err(e.into());
+        }
+        statement.raw_execute()?;
+    }
+    Ok(())
+}
+
+/// Counts a row's values.
+struct Columns(usize);
+
+impl Bind for Columns {
+    fn bind<V: Value>(&mut self, _: V) -> &mut Self {
+        self.0 += 1;
+        self
+    }
+}
+
+/// Binds a row's values to a prepared statement, in order, keeping the first failure.
+struct Binding<'s, 'c> {
+    statement: &'s mut rusqlite::CachedStatement<'c>,
+    bound: usize,
+    failed: Option<rusqlite::Error>,
+}
+
+impl Bind for Binding<'_, '_> {
+    fn bind<V: Value>(&mut self, value: V) -> &mut Self {
+        self.bound += 1;
+        if self.failed.is_none()
+            && let Err(e) = self.statement.raw_bind_parameter(self.bound, value)
+        {
+            self.failed = Some(e);
+        }
+        self
+    }
+}
