@@ -205,8 +205,7 @@ impl ReadModel {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let writer = writer::Writer::open(path)?;
-        Self::start(Db::Sqlite(pool), Some(writer), log).await
+        Self::start(Db::Sqlite(pool), Some(writer::Writer::new(path)), log).await
     }
 
     /// Connects to (and migrates) the Postgres read model at `url`, built from the log `log`.
@@ -410,6 +409,9 @@ impl ReadModel {
 
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         match &self.db {
             Db::Sqlite(pool) => pool.close().await,
             Db::Postgres(pool) => pool.close().await,

@@ -358,6 +358,11 @@ impl Projector {
             {
                 Ok(()) => return,
                 Err(e) => {
+                    // A batch given up on beside the failure is written or not before the
+                    // numbers are withdrawn and the checkpoint read again.
+                    if let Some(writer) = self.read.writer() {
+                        writer.settle().await;
+                    }
                     for (_, numbered) in ahead.into_inner().unwrap_or_else(|p| p.into_inner()) {
                         self.read.withdraw_numbers(&numbered);
                     }

@@ -24,31 +24,29 @@ use crate::{CASES, ProjectionError};
 /// How many statements the writer keeps prepared: every one a batch can run, twice over.
 const PREPARED: usize = 64;
 
-/// The connection the projector's batches are written on.
+/// The connection the projector's batches are written on, opened with the first batch (a model
+/// only read never opens it) and closed with the model.
 #[derive(Debug, Clone)]
 pub(crate) struct Writer {
-    connection: Arc<Mutex<Connection>>,
+    path: Arc<Path>,
+    connection: Arc<Mutex<Option<Connection>>>,
 }
 
 impl Writer {
-    /// Opens the writer's connection to the read model at `path`, which sqlx has opened (in
-    /// WAL mode) and migrated: the same settings as sqlx's connections.
-    pub(crate) fn open(path: &Path) -> Result<Writer, ProjectionError> {
-        let connection = Connection::open(path)?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
-        connection.pragma_update(None, "temp_store", "MEMORY")?;
-        connection.busy_timeout(Duration::from_secs(5))?;
-        connection.set_prepared_statement_cache_capacity(PREPARED);
-        Ok(Writer {
-            connection: Arc::new(Mutex::new(connection)),
-        })
+    /// The writer of the read model at `path`, which sqlx has opened (in WAL mode) and
+    /// migrated.
+    pub(crate) fn new(path: &Path) -> Writer {
+        Writer {
+            path: path.into(),
+            connection: Arc::default(),
+        }
     }
 
     /// Applies `batch` as `store`'s `apply_batch` does, on a blocking thread: in one
     /// transaction that moves the checkpoint from `from` to the batch's last position (or
     /// `Superseded`, applying nothing), showing `planned` the plan before writing it. Returns
-    /// the position reached, and how many commits the batch quarantined.
+    /// the position reached, and how many commits the batch quarantined. Dropped before it
+    /// ends, the batch is still written or not as a whole: `settle` waits for it.
     pub(crate) async fn apply_batch(
         &self,
         from: u64,
@@ -56,14 +54,62 @@ impl Writer {
         policies: Arc<Policies>,
         planned: impl Fn(&BatchPlan) + Send + 'static,
     ) -> Result<(u64, usize), ProjectionError> {
-        let connection = self.connection.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut connection = connection.lock().unwrap_or_else(|p| p.into_inner());
-            apply_batch(&mut connection, from, &batch, &policies, &planned)
+        let writer = self.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            let mut connection = writer.connection.lock().unwrap_or_else(|p| p.into_inner());
+            let connection = match &mut *connection {
+                Some(connection) => connection,
+                None => connection.insert(open(&writer.path)?),
+            };
+            apply_batch(connection, from, &batch, &policies, &planned)
         })
-        .await
-        .map_err(|e| ProjectionError::Io(format!("the read model's writer stopped: {e}")))?
+        .await;
+        match written {
+            Ok(written) => written,
+            // A bug, as on the projector's own thread: not retried as if the database failed.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(ProjectionError::Io(format!(
+                "the read model's writer was stopped: {e}"
+            ))),
+        }
     }
+
+    /// Waits until no batch is being written: one whose caller gave up on it (a failure beside
+    /// it) ends, written or not, before the projector reads its checkpoint again.
+    pub(crate) async fn settle(&self) {
+        let connection = self.connection.clone();
+        let settled = tokio::task::spawn_blocking(move || {
+            drop(connection.lock().unwrap_or_else(|p| p.into_inner()));
+        });
+        let _ = settled.await;
+    }
+
+    /// Closes the connection, after the batch in hand; a later batch opens it again.
+    pub(crate) async fn close(&self) {
+        self.settle().await;
+        let connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(connection) = connection
+            && let Err((_, e)) = connection.close()
+        {
+            tracing::warn!(error = %e, "the read model's writer did not close cleanly");
+        }
+    }
+}
+
+/// Opens a connection to the read model at `path` with the settings of sqlx's connections.
+fn open(path: &Path) -> Result<Connection, ProjectionError> {
+    let connection = Connection::open(path)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "temp_store", "MEMORY")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.busy_timeout(Duration::from_secs(5))?;
+    connection.set_prepared_statement_cache_capacity(PREPARED);
+    Ok(connection)
 }
 
 fn apply_batch(

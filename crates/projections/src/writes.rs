@@ -12,8 +12,8 @@ use crate::rows::{
 };
 use crate::store::SLICE;
 
-/// A value of a row: what both of sqlx's drivers and rusqlite encode, the same way (text as
-/// text, integers and booleans as integers, `None` as NULL).
+/// A value of a row: what both of sqlx's drivers and rusqlite encode (on SQLite the same way by
+/// both: text as text, integers and booleans as integers, `None` as NULL).
 pub(crate) trait Value:
     for<'t> sqlx::Encode<'t, sqlx::Sqlite>
     + sqlx::Type<sqlx::Sqlite>
