@@ -524,13 +524,9 @@ macro_rules! dialect {
             rows: &[impl writes::Row],
             chunk: usize,
         ) -> Result<(), ProjectionError> {
-            for chunk in rows.chunks(chunk) {
-                let mut q = QueryBuilder::<Db>::new(&insert.head);
-                q.push_values(chunk, |mut b, row| row.bind_to(&mut b));
-                q.push(&insert.tail);
-                q.build().execute(&mut **tx).await?;
-            }
-            Ok(())
+            let mut statements = Writes::default();
+            statements.rows(tx, insert, rows, chunk).await?;
+            statements.run(tx).await
         }
 
         /// Applies the quarantined commits of one case (or directory) again, in one transaction
