@@ -55,7 +55,10 @@ impl Writer {
         planned: impl Fn(&BatchPlan) + Send + 'static,
     ) -> Result<(u64, usize), ProjectionError> {
         let writer = self.clone();
+        // The batch's span (its positions, on the projector's thread) goes with it.
+        let span = tracing::Span::current();
         let written = tokio::task::spawn_blocking(move || {
+            let _in_batch = span.enter();
             let mut connection = writer.connection.lock().unwrap_or_else(|p| p.into_inner());
             let connection = match &mut *connection {
                 Some(connection) => connection,
