@@ -10,6 +10,18 @@ use docket_eventlog::Recorded;
 use crate::rows::{Held, QuarantinedCommit};
 
 /// Whether a commit is a directory's, not a case's.
+/// The tenants whose directories `batch` continues, sorted, once each.
+pub(crate) fn tenants_of(batch: &[Recorded]) -> Vec<&str> {
+    let mut tenants: Vec<&str> = batch
+        .iter()
+        .filter(|r| is_directory(r))
+        .map(|r| r.commit.body.tenant.as_str())
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    tenants
+}
+
 pub(crate) fn is_directory(recorded: &Recorded) -> bool {
     recorded.commit.body.case_kind == STREAM_KIND
 }

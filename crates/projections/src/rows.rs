@@ -628,7 +628,48 @@ pub(crate) struct BatchPlan {
     pub(crate) quarantined: Vec<QuarantinedCommit>,
 }
 
+/// The ids of the cases `batch` names, sorted, once each.
+pub(crate) fn case_ids(batch: &[Recorded]) -> Vec<String> {
+    sorted_ids(batch.iter())
+}
+
+/// The ids of the cases `batch` continues past their filing, sorted, once each.
+pub(crate) fn continued_case_ids(batch: &[Recorded]) -> Vec<String> {
+    sorted_ids(batch.iter().filter(|r| r.commit.body.version > 1))
+}
+
+fn sorted_ids<'a>(commits: impl Iterator<Item = &'a Recorded>) -> Vec<String> {
+    let mut ids: Vec<String> = commits.map(|r| r.commit.body.case_id.to_string()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 impl BatchPlan {
+    /// Each case's units, beside its row.
+    pub(crate) fn units(&self) -> Vec<(&CaseRow, &(String, &'static str))> {
+        self.cases
+            .iter()
+            .flat_map(|c| c.row.units.iter().map(move |u| (&c.row, u)))
+            .collect()
+    }
+
+    /// Each case's dispatches, beside its row.
+    pub(crate) fn dispatches(&self) -> Vec<(&CaseRow, &DispatchRow)> {
+        self.cases
+            .iter()
+            .flat_map(|c| c.row.dispatches.iter().map(move |d| (&c.row, d)))
+            .collect()
+    }
+
+    /// Each case's replies, beside its row.
+    pub(crate) fn replies(&self) -> Vec<(&CaseRow, &ReplyRow)> {
+        self.cases
+            .iter()
+            .flat_map(|c| c.row.replies.iter().map(move |r| (&c.row, r)))
+            .collect()
+    }
+
     /// Each person the batch names on a petition, by tenant, once.
     pub(crate) fn petitioners(&self) -> Vec<(&str, &str)> {
         let mut petitioners: Vec<(&str, &str)> = self

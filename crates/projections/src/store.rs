@@ -486,13 +486,7 @@ macro_rules! dialect {
             tx: &mut Transaction<'_, Db>,
             batch: &[Recorded],
         ) -> Result<rows::Held, ProjectionError> {
-            let mut ids: Vec<String> = batch
-                .iter()
-                .filter(|r| r.commit.body.version > 1)
-                .map(|r| r.commit.body.case_id.to_string())
-                .collect();
-            ids.sort();
-            ids.dedup();
+            let ids = rows::continued_case_ids(batch);
             let mut held = rows::Held::default();
             for chunk in ids.chunks(500) {
                 let mut q = QueryBuilder::<Db>::new(
@@ -655,15 +649,8 @@ macro_rules! dialect {
             tx: &mut Transaction<'_, Db>,
             batch: &[Recorded],
         ) -> Result<Vec<crate::directory::StoredDirectory>, ProjectionError> {
-            let mut tenants: Vec<&str> = batch
-                .iter()
-                .filter(|r| crate::directory::is_directory(r))
-                .map(|r| r.commit.body.tenant.as_str())
-                .collect();
-            tenants.sort_unstable();
-            tenants.dedup();
             let mut stored = Vec::new();
-            for tenant in tenants {
+            for tenant in crate::directory::tenants_of(batch) {
                 let row = sqlx::query("SELECT version, state FROM directories WHERE tenant = $1")
                     .bind(tenant)
                     .fetch_optional(&mut **tx)
@@ -702,12 +689,7 @@ macro_rules! dialect {
             tx: &mut Transaction<'_, Db>,
             batch: &[Recorded],
         ) -> Result<Vec<rows::StoredCase>, ProjectionError> {
-            let mut ids: Vec<String> = batch
-                .iter()
-                .map(|r| r.commit.body.case_id.to_string())
-                .collect();
-            ids.sort();
-            ids.dedup();
+            let ids = rows::case_ids(batch);
             let mut stored = Vec::with_capacity(ids.len());
             for chunk in ids.chunks(500) {
                 let mut q = QueryBuilder::<Db>::new(
@@ -884,27 +866,15 @@ macro_rules! dialect {
             let touched: Vec<&String> = plan.cases.iter().map(|c| &c.row.case_id).collect();
             let [units_table, dispatches_table, replies_table] = writes::REWRITTEN_PER_CASE;
             delete_rows_of(tx, &mut statements, units_table, &touched).await?;
-            let units: Vec<(&rows::CaseRow, &(String, &'static str))> = plan
-                .cases
-                .iter()
-                .flat_map(|c| c.row.units.iter().map(move |u| (&c.row, u)))
-                .collect();
+            let units = plan.units();
             statements.rows(tx, &writes::case_units(), &units, 1000).await?;
             delete_rows_of(tx, &mut statements, dispatches_table, &touched).await?;
-            let dispatches: Vec<(&rows::CaseRow, &rows::DispatchRow)> = plan
-                .cases
-                .iter()
-                .flat_map(|c| c.row.dispatches.iter().map(move |d| (&c.row, d)))
-                .collect();
+            let dispatches = plan.dispatches();
             statements
                 .rows(tx, &writes::case_dispatches(), &dispatches, 500)
                 .await?;
             delete_rows_of(tx, &mut statements, replies_table, &touched).await?;
-            let replies: Vec<(&rows::CaseRow, &rows::ReplyRow)> = plan
-                .cases
-                .iter()
-                .flat_map(|c| c.row.replies.iter().map(move |r| (&c.row, r)))
-                .collect();
+            let replies = plan.replies();
             statements.rows(tx, &writes::case_replies(), &replies, 500).await?;
             statements.rows(tx, &writes::case_history(), &plan.history, 500).await?;
             statements.rows(tx, &writes::case_links(), &plan.links, 1000).await?;

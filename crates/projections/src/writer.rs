@@ -166,16 +166,9 @@ fn apply_batch(
 /// The quarantined commits' streams among those `batch` continues: each one's first
 /// quarantined position.
 fn load_held(tx: &Transaction<'_>, batch: &[Recorded]) -> Result<Held, ProjectionError> {
-    let mut ids: Vec<String> = batch
-        .iter()
-        .filter(|r| r.commit.body.version > 1)
-        .map(|r| r.commit.body.case_id.to_string())
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
     let mut first = tx.prepare_cached("SELECT MIN(position) FROM quarantine WHERE case_id = ?1")?;
     let mut held = Held::default();
-    for id in ids {
+    for id in rows::continued_case_ids(batch) {
         if let Some(position) = first.query_row([&id], |r| r.get::<_, Option<i64>>(0))? {
             held.first.insert(id, position);
         }
@@ -188,17 +181,10 @@ fn load_directories(
     tx: &Transaction<'_>,
     batch: &[Recorded],
 ) -> Result<Vec<StoredDirectory>, ProjectionError> {
-    let mut tenants: Vec<&str> = batch
-        .iter()
-        .filter(|r| directory::is_directory(r))
-        .map(|r| r.commit.body.tenant.as_str())
-        .collect();
-    tenants.sort_unstable();
-    tenants.dedup();
     let mut select =
         tx.prepare_cached("SELECT version, state FROM directories WHERE tenant = ?1")?;
     let mut stored = Vec::new();
-    for tenant in tenants {
+    for tenant in directory::tenants_of(batch) {
         let found = select
             .query_row([tenant], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
@@ -234,12 +220,7 @@ fn load_cases(
     tx: &Transaction<'_>,
     batch: &[Recorded],
 ) -> Result<Vec<StoredCase>, ProjectionError> {
-    let mut ids: Vec<String> = batch
-        .iter()
-        .map(|r| r.commit.body.case_id.to_string())
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = rows::case_ids(batch);
     let mut select = tx.prepare_cached(
         "SELECT case_id, version, case_number, filed_at, filed_by, closed_at, state FROM cases
          WHERE case_id = ?1",
@@ -283,24 +264,9 @@ fn write_plan(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<(), ProjectionEr
             delete.execute([&c.row.case_id])?;
         }
     }
-    let units: Vec<_> = plan
-        .cases
-        .iter()
-        .flat_map(|c| c.row.units.iter().map(move |u| (&c.row, u)))
-        .collect();
-    insert_rows(tx, &writes::case_units(), &units)?;
-    let dispatches: Vec<_> = plan
-        .cases
-        .iter()
-        .flat_map(|c| c.row.dispatches.iter().map(move |d| (&c.row, d)))
-        .collect();
-    insert_rows(tx, &writes::case_dispatches(), &dispatches)?;
-    let replies: Vec<_> = plan
-        .cases
-        .iter()
-        .flat_map(|c| c.row.replies.iter().map(move |r| (&c.row, r)))
-        .collect();
-    insert_rows(tx, &writes::case_replies(), &replies)?;
+    insert_rows(tx, &writes::case_units(), &plan.units())?;
+    insert_rows(tx, &writes::case_dispatches(), &plan.dispatches())?;
+    insert_rows(tx, &writes::case_replies(), &plan.replies())?;
     insert_rows(tx, &writes::case_history(), &plan.history)?;
     insert_rows(tx, &writes::case_links(), &plan.links)?;
     insert_rows(tx, &writes::case_persons(), &plan.persons)?;
