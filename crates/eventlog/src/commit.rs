@@ -243,36 +243,33 @@ enum Canon {
 /// hash's time, twice an append (sealing, then the log's check). The keys are all ASCII, so both
 /// schemes sort them alike; optional fields are left out where serde leaves them out.
 fn write_body(body: &CommitBody, canon: Canon, out: &mut Vec<u8>) {
-    fn json(out: &mut Vec<u8>, value: &impl Serialize) {
-        serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
-    }
     fn number(out: &mut Vec<u8>, n: u64, canon: Canon) {
         write_canonical(&Value::from(n), canon, out);
     }
     out.extend_from_slice(b"{\"actor\":{\"id\":");
-    json(out, &body.actor.id);
+    write_json(out, &body.actor.id);
     out.extend_from_slice(b",\"role\":");
-    json(out, &body.actor.role);
+    write_json(out, &body.actor.role);
     if let Some(unit) = &body.actor.unit {
         out.extend_from_slice(b",\"unit\":");
-        json(out, unit);
+        write_json(out, unit);
     }
     out.extend_from_slice(b"},\"case_id\":");
-    json(out, &body.case_id);
+    write_json(out, &body.case_id);
     out.extend_from_slice(b",\"case_kind\":");
-    json(out, &body.case_kind);
+    write_json(out, &body.case_kind);
     if let Some(causation_id) = &body.causation_id {
         out.extend_from_slice(b",\"causation_id\":");
-        json(out, causation_id);
+        write_json(out, causation_id);
     }
     out.extend_from_slice(b",\"command\":{\"name\":");
-    json(out, &body.command.name);
+    write_json(out, &body.command.name);
     out.extend_from_slice(b",\"request_hash\":");
-    json(out, &body.command.request_hash);
+    write_json(out, &body.command.request_hash);
     out.extend_from_slice(b"},\"commit_id\":");
-    json(out, &body.commit_id);
+    write_json(out, &body.commit_id);
     out.extend_from_slice(b",\"correlation_id\":");
-    json(out, &body.correlation_id);
+    write_json(out, &body.correlation_id);
     out.extend_from_slice(b",\"events\":[");
     for (i, event) in body.events.iter().enumerate() {
         if i > 0 {
@@ -281,7 +278,7 @@ fn write_body(body: &CommitBody, canon: Canon, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"data\":");
         write_canonical(&event.data, canon, out);
         out.extend_from_slice(b",\"type\":");
-        json(out, &event.event_type);
+        write_json(out, &event.event_type);
         out.extend_from_slice(b",\"v\":");
         number(out, event.schema_version.into(), canon);
         out.push(b'}');
@@ -292,12 +289,17 @@ fn write_body(body: &CommitBody, canon: Canon, out: &mut Vec<u8>) {
         number(out, body.hash_scheme.into(), canon);
     }
     out.extend_from_slice(b",\"recorded_at\":");
-    json(out, &body.recorded_at);
+    write_json(out, &body.recorded_at);
     out.extend_from_slice(b",\"tenant\":");
-    json(out, &body.tenant);
+    write_json(out, &body.tenant);
     out.extend_from_slice(b",\"version\":");
     number(out, body.version, canon);
     out.push(b'}');
+}
+
+/// A string, id, time or scalar as serde_json writes it: what both schemes write for them.
+fn write_json(out: &mut Vec<u8>, value: &impl Serialize) {
+    serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
 }
 
 fn write_canonical(value: &Value, canon: Canon, out: &mut Vec<u8>) {
@@ -315,7 +317,7 @@ fn write_canonical(value: &Value, canon: Canon, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                serde_json::to_writer(&mut *out, key).expect("writing to a Vec cannot fail");
+                write_json(out, key);
                 out.push(b':');
                 write_canonical(item, canon, out);
             }
@@ -338,7 +340,7 @@ fn write_canonical(value: &Value, canon: Canon, out: &mut Vec<u8>) {
             out.extend_from_slice(ryu_js::Buffer::new().format_finite(double).as_bytes());
         }
         Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
-            serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
+            write_json(out, value);
         }
     }
 }
