@@ -242,9 +242,11 @@ struct Pending {
 }
 
 /// Group commit: appends every waiting commit in one transaction, one fsync for them all. Each is
-/// checked against its case on its own, after the ones before it in the batch (a savepoint each),
-/// so a conflict or a refusal fails that one only. Returns each one's result, which is final only
-/// once the transaction is on disk: if it cannot commit, every one fails.
+/// checked against its case on its own, after the ones before it in the batch, so a conflict or a
+/// refusal fails that one only: its one write is a single `INSERT`, which SQLite backs out alone
+/// when it fails (a constraint aborts the statement, not the transaction). Returns each one's
+/// result, which is final only once the transaction is on disk: if it cannot commit, every one
+/// fails.
 fn append_batch(conn: &mut Connection, batch: &[Pending]) -> Vec<Result<Appended, LogError>> {
     let fail_all = |e: &dyn std::fmt::Display| {
         batch
@@ -252,25 +254,13 @@ fn append_batch(conn: &mut Connection, batch: &[Pending]) -> Vec<Result<Appended
             .map(|_| Err(LogError::Unavailable(e.to_string().into())))
             .collect()
     };
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => return fail_all(&e),
     };
     let mut results = Vec::with_capacity(batch.len());
     for p in batch {
-        let result = match tx.savepoint() {
-            Ok(savepoint) => {
-                let result = append_in(&savepoint, &p.commit);
-                match &result {
-                    // Kept; anything else is rolled back as the savepoint drops.
-                    Ok(appended) if !appended.duplicate => savepoint
-                        .commit()
-                        .map_or_else(|e| Err(unavailable(e)), |()| result),
-                    _ => result,
-                }
-            }
-            Err(e) => Err(unavailable(e)),
-        };
+        let result = append_in(&tx, &p.commit);
         // Some failures (a full disk, an I/O error) roll the whole transaction back: then
         // nothing of the batch stands, and what follows must not run outside it.
         if result.is_err() && tx.is_autocommit() {
@@ -285,8 +275,8 @@ fn append_batch(conn: &mut Connection, batch: &[Pending]) -> Vec<Result<Appended
 }
 
 /// Checks one commit against its case's last (its version, its chain, its tenant) and inserts it,
-/// inside the batch's transaction; what it refuses leaves nothing behind (the caller rolls back
-/// to a savepoint).
+/// inside the batch's transaction; what it refuses leaves nothing behind. Its statements are
+/// prepared once and kept: the writer runs them for every commit.
 fn append_in(tx: &Connection, commit: &Commit) -> Result<Appended, LogError> {
     let b = &commit.body;
     let rejected = |reason: &str| LogError::Rejected {
@@ -298,12 +288,11 @@ fn append_in(tx: &Connection, commit: &Commit) -> Result<Appended, LogError> {
     }
     let body = serde_json::to_string(commit).map_err(unavailable)?;
     let earlier: Option<u64> = tx
-        .query_row(
-            "SELECT position FROM commits WHERE commit_id = ?1",
-            [b.commit_id.to_string()],
-            |r| r.get(0),
-        )
-        .optional()
+        .prepare_cached("SELECT position FROM commits WHERE commit_id = ?1")
+        .and_then(|mut s| {
+            s.query_row([b.commit_id.to_string()], |r| r.get(0))
+                .optional()
+        })
         .map_err(unavailable)?;
     if let Some(position) = earlier {
         return Ok(Appended {
@@ -312,13 +301,16 @@ fn append_in(tx: &Connection, commit: &Commit) -> Result<Appended, LogError> {
         });
     }
     let last: Option<(u64, String, String)> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT version, hash, tenant FROM commits WHERE case_id = ?1
              ORDER BY version DESC LIMIT 1",
-            [b.case_id.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
-        .optional()
+        .and_then(|mut s| {
+            s.query_row([b.case_id.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+        })
         .map_err(unavailable)?;
     let (current, last_hash) = match &last {
         Some((version, hash, tenant)) => {
@@ -338,19 +330,22 @@ fn append_in(tx: &Connection, commit: &Commit) -> Result<Appended, LogError> {
     if last_hash.as_ref() != Some(&commit.prev_hash) {
         return Err(rejected("it does not link to the case's last commit"));
     }
-    let inserted = tx.execute(
-        "INSERT INTO commits (commit_id, tenant, case_id, case_kind, version, hash, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            b.commit_id.to_string(),
-            b.tenant,
-            b.case_id.to_string(),
-            b.case_kind,
-            b.version,
-            commit.hash.as_str(),
-            body
-        ],
-    );
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO commits (commit_id, tenant, case_id, case_kind, version, hash, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                b.commit_id.to_string(),
+                b.tenant,
+                b.case_id.to_string(),
+                b.case_kind,
+                b.version,
+                commit.hash.as_str(),
+                body
+            ])
+        });
     match inserted {
         Ok(_) => {}
         Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
