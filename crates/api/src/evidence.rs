@@ -6,10 +6,12 @@
 //! Files are kept per tenant in a directory (the data directory's `evidence/` by default):
 //! written to a temporary file, synced, then renamed, so an upload that was answered is on disk.
 //! The same photo uploaded twice is kept once. Only kinds of file the office takes as evidence are
-//! accepted, and only when the bytes are what the media type says.
+//! accepted, and only when the bytes are what the media type says. A file is sent back as it is
+//! read, never held whole in memory (files run to tens of MiB, and many may be asked at once).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -17,6 +19,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use docket_domain::evidence::Evidence;
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
 use crate::extract::Caller;
@@ -34,6 +37,9 @@ const MEDIA_TYPES: &[(&str, &[u8])] = &[
     ("image/webp", b"RIFF"),
     ("application/pdf", b"%PDF-"),
 ];
+
+/// How many of a file's first bytes `sniff` needs to know it (a WebP's name is at 8 to 12).
+const SNIFFED: usize = 12;
 
 /// The media type these bytes are, if they are a kind of file taken as evidence.
 fn sniff(bytes: &[u8]) -> Option<&'static str> {
@@ -65,6 +71,57 @@ struct Bucket {
     bucket: rusty_s3::Bucket,
     credentials: Option<rusty_s3::Credentials>,
     http: reqwest::Client,
+}
+
+/// What is asked of a bucket for a file.
+enum ObjectAction {
+    Put,
+    Get,
+}
+
+impl Bucket {
+    /// The key of `tenant`'s file `hex`, and the URL that does `action` on it, signed for
+    /// `SIGNED_FOR`.
+    fn signed(&self, action: ObjectAction, tenant: &str, hex: &str) -> (String, url::Url) {
+        use rusty_s3::S3Action;
+        let key = format!("{tenant}/{hex}");
+        let credentials = self.credentials.as_ref();
+        let url = match action {
+            ObjectAction::Put => {
+                rusty_s3::actions::PutObject::new(&self.bucket, credentials, &key).sign(SIGNED_FOR)
+            }
+            ObjectAction::Get => {
+                rusty_s3::actions::GetObject::new(&self.bucket, credentials, &key).sign(SIGNED_FOR)
+            }
+        };
+        (key, url)
+    }
+}
+
+/// A kept file as it is read: its length, when the store says it, and its bytes in pieces.
+pub struct KeptFile {
+    pub len: Option<u64>,
+    pub bytes: Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>,
+}
+
+impl std::fmt::Debug for KeptFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeptFile")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeptFile {
+    /// Reads the rest into memory (for tests and small files).
+    pub async fn into_bytes(self) -> std::io::Result<Vec<u8>> {
+        self.bytes
+            .try_fold(Vec::new(), |mut all, piece| async move {
+                all.extend_from_slice(&piece);
+                Ok(all)
+            })
+            .await
+    }
 }
 
 /// How long a signed request to the object store stays valid.
@@ -143,11 +200,7 @@ impl EvidenceStore {
                     .map_err(|e| std::io::Error::other(e.to_string()))??;
             }
             Place::Bucket(b) => {
-                use rusty_s3::S3Action;
-                let key = format!("{tenant}/{hex}");
-                let url =
-                    rusty_s3::actions::PutObject::new(&b.bucket, b.credentials.as_ref(), &key)
-                        .sign(SIGNED_FOR);
+                let (key, url) = b.signed(ObjectAction::Put, tenant, &hex);
                 let response = b
                     .http
                     .put(url)
@@ -166,26 +219,25 @@ impl EvidenceStore {
         Ok(hex)
     }
 
-    /// The file kept for `tenant` under `hex`, if there is one.
-    pub async fn read(&self, tenant: &str, hex: &str) -> Result<Option<Vec<u8>>, EvidenceError> {
+    /// The file kept for `tenant` under `hex`, if there is one, to be read as it is sent.
+    pub async fn open(&self, tenant: &str, hex: &str) -> Result<Option<KeptFile>, EvidenceError> {
         match &self.place {
             Place::Directory(dir) => {
-                let path = dir.join(tenant).join(hex);
-                let read = tokio::task::spawn_blocking(move || std::fs::read(path))
-                    .await
-                    .map_err(|e| std::io::Error::other(e.to_string()))?;
-                match read {
-                    Ok(bytes) => Ok(Some(bytes)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(e.into()),
-                }
+                let file = match tokio::fs::File::open(dir.join(tenant).join(hex)).await {
+                    Ok(file) => file,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                let len = file.metadata().await?.len();
+                Ok(Some(KeptFile {
+                    len: Some(len),
+                    bytes: Box::pin(tokio_util::io::ReaderStream::with_capacity(
+                        file, READ_PIECE,
+                    )),
+                }))
             }
             Place::Bucket(b) => {
-                use rusty_s3::S3Action;
-                let key = format!("{tenant}/{hex}");
-                let url =
-                    rusty_s3::actions::GetObject::new(&b.bucket, b.credentials.as_ref(), &key)
-                        .sign(SIGNED_FOR);
+                let (key, url) = b.signed(ObjectAction::Get, tenant, hex);
                 let response = b
                     .http
                     .get(url)
@@ -194,13 +246,14 @@ impl EvidenceStore {
                     .map_err(|e| EvidenceError::Bucket(e.without_url().to_string()))?;
                 match response.status() {
                     reqwest::StatusCode::NOT_FOUND => Ok(None),
-                    status if status.is_success() => Ok(Some(
-                        response
-                            .bytes()
-                            .await
-                            .map_err(|e| EvidenceError::Bucket(e.without_url().to_string()))?
-                            .to_vec(),
-                    )),
+                    status if status.is_success() => Ok(Some(KeptFile {
+                        len: response.content_length(),
+                        bytes: Box::pin(
+                            response
+                                .bytes_stream()
+                                .map_err(|e| std::io::Error::other(e.without_url())),
+                        ),
+                    })),
                     status => Err(EvidenceError::Bucket(format!(
                         "reading {key} answered {status}"
                     ))),
@@ -209,6 +262,9 @@ impl EvidenceStore {
         }
     }
 }
+
+/// How much of a kept file is read at a time to be sent.
+const READ_PIECE: usize = 64 * 1024;
 
 /// Writes `store/tenant/hex` whole before it takes its name: a temporary file, synced, renamed,
 /// and the directory synced (and the directories made for it, so the first file of a tenant
@@ -373,17 +429,31 @@ pub(crate) async fn file(
             ),
         })?
         .to_owned();
-    let bytes = store
-        .read(actor.tenant.as_str(), &hex)
+    let unreadable = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "evidence cannot be read");
+        ApiError::Unavailable("the evidence store cannot be read".to_owned())
+    };
+    let kept = store
+        .open(actor.tenant.as_str(), &hex)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "evidence cannot be read");
-            ApiError::Unavailable("the evidence store cannot be read".to_owned())
-        })?
+        .map_err(|e| unreadable(&e))?
         .ok_or(ApiError::EvidenceNotFound)?;
-    let media_type = sniff(&bytes).unwrap_or("application/octet-stream");
+    // The media type is judged on the first bytes; they go first, then the rest as it is read.
+    let mut bytes = kept.bytes;
+    let mut head = Vec::with_capacity(SNIFFED);
+    while head.len() < SNIFFED {
+        match bytes.next().await {
+            Some(Ok(piece)) => head.extend_from_slice(&piece),
+            Some(Err(e)) => return Err(unreadable(&e)),
+            None => break,
+        }
+    }
+    let media_type = sniff(&head).unwrap_or("application/octet-stream");
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    if let Some(len) = kept.len {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
     // The content never changes under its hash.
     headers.insert(
         header::CACHE_CONTROL,
@@ -393,7 +463,8 @@ pub(crate) async fn file(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    Ok((headers, bytes).into_response())
+    let body = futures_util::stream::once(std::future::ready(Ok(Bytes::from(head)))).chain(bytes);
+    Ok((headers, axum::body::Body::from_stream(body)).into_response())
 }
 
 fn no_store() -> ApiError {
@@ -421,11 +492,10 @@ mod tests {
         let photo = Bytes::from_static(b"\xFF\xD8\xFFphoto");
         let a = store.keep("t1", photo.clone()).await.unwrap();
         assert_eq!(store.keep("t1", photo.clone()).await.unwrap(), a);
-        assert_eq!(
-            store.read("t1", &a).await.unwrap().as_deref(),
-            Some(&photo[..])
-        );
-        assert_eq!(store.read("t2", &a).await.unwrap(), None);
+        let kept = store.open("t1", &a).await.unwrap().expect("kept");
+        assert_eq!(kept.len, Some(photo.len() as u64));
+        assert_eq!(kept.into_bytes().await.unwrap(), &photo[..]);
+        assert!(store.open("t2", &a).await.unwrap().is_none());
         let left: Vec<_> = std::fs::read_dir(dir.path().join("t1")).unwrap().collect();
         assert_eq!(left.len(), 1, "no temporary file is left behind");
     }
