@@ -20,6 +20,9 @@ const IDLE_WAIT: Duration = Duration::from_secs(5);
 /// and tries for the lease.
 const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 const LEASE_RETRY: Duration = Duration::from_secs(1);
+/// How long a projector waits after another applied its batch first, before it reads the
+/// checkpoint again: two projectors at odds never spin against each other.
+const SUPERSEDED_PAUSE: Duration = Duration::from_millis(200);
 /// The Postgres channel the projecting replica announces each batch's checkpoint on, so that the
 /// others publish it at once rather than at their next look (a filing answered by another replica
 /// waits for its number to be projected).
@@ -277,6 +280,10 @@ impl Projector {
                 Ok(Following::LookAgain) => backoff = Duration::from_millis(100),
                 Err(ProjectionError::Superseded { at }) => {
                     tracing::warn!(at, "another projector applied this batch first");
+                    tokio::select! {
+                        _ = tokio::time::sleep(SUPERSEDED_PAUSE) => {}
+                        _ = shutdown.changed() => {}
+                    }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, retry_in = ?backoff, "projection stalled");
@@ -369,6 +376,10 @@ impl Projector {
                     match e {
                         ProjectionError::Superseded { at } => {
                             tracing::warn!(at, "another projector applied this batch first");
+                            tokio::select! {
+                                _ = tokio::time::sleep(SUPERSEDED_PAUSE) => {}
+                                _ = shutdown.changed() => {}
+                            }
                             continue;
                         }
                         ProjectionError::NumbersDiverged => {

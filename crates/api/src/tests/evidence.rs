@@ -79,7 +79,10 @@ async fn kept_and_read_back(
             frames.push(data);
         }
     }
-    (axum::http::Response::from_parts(parts, Body::empty()), frames)
+    (
+        axum::http::Response::from_parts(parts, Body::empty()),
+        frames,
+    )
 }
 
 #[tokio::test]
