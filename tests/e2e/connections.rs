@@ -171,3 +171,72 @@ async fn sixty_four_clients_acting_on_one_case_without_if_match_all_succeed() {
     assert_eq!(commits.len(), 65, "{history}");
     assert_eq!(commits.last().unwrap()["position"], last, "{history}");
 }
+
+/// gRPC connections past `--grpc-max-connections` are closed as they come, so clients holding
+/// connections cannot use up the server's open files; one that closes makes room again, and
+/// HTTP is not held up meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn grpc_connections_past_the_limit_are_closed_and_a_closed_one_makes_room() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let dir = data_dir();
+    let server = Server::start_bare(dir.path(), &["--grpc-max-connections", "4"]);
+    let at = server.grpc_url.trim_start_matches("http://").to_owned();
+    let mut held: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(&at).unwrap()).collect();
+    // Each held one is accepted (it gets the server's HTTP/2 settings) before the next comes.
+    for s in &mut held {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut settings = [0u8; 9];
+        s.read_exact(&mut settings)
+            .expect("an admitted connection is answered");
+    }
+
+    let mut refused = TcpStream::connect(&at).unwrap();
+    refused
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let n = refused.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "the fifth is closed without an answer");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let healthz = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .unwrap();
+    assert!(healthz.status().is_success());
+
+    drop(held.pop());
+    // The slot comes back once the server has seen the connection close.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        let checked = async {
+            let channel = tonic::transport::Channel::from_shared(server.grpc_url.clone())
+                .unwrap()
+                .connect()
+                .await?;
+            let answer = HealthClient::new(channel)
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await?;
+            Ok::<_, Box<dyn std::error::Error>>(answer.into_inner().status)
+        };
+        match checked.await {
+            Ok(status) => break status,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("not yet: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("a closed connection never made room: {e}"),
+        }
+    };
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+}

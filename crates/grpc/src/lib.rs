@@ -39,12 +39,15 @@ const CALLS_PER_CONNECTION: usize = 64;
 
 /// Serves the gRPC interface on `listener` until `stopped` turns true: then health says
 /// NOT_SERVING, open `Watch` streams end, and the calls in hand finish. A connection whose peer
-/// stops answering pings is closed.
+/// stops answering pings is closed. At most `max_connections` are open at once: one past them
+/// is closed as it comes, so that clients holding connections cannot use up the process's open
+/// files (which its logs and read model need too).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     stopped: watch::Receiver<bool>,
     request_timeout: Duration,
+    max_connections: usize,
 ) -> Result<(), BoxError> {
     use proto::case_service_server::CaseServiceServer;
     use proto::directory_service_server::DirectoryServiceServer;
@@ -84,19 +87,104 @@ pub async fn serve(
         .concurrency_limit_per_connection(CALLS_PER_CONNECTION)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .tcp_keepalive(Some(Duration::from_secs(60)))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
         .add_service(CaseServiceServer::new(gateway.clone()))
         .add_service(StatsServiceServer::new(gateway.clone()))
         .add_service(DirectoryServiceServer::new(gateway))
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            shutdown,
-        )
+        .serve_with_incoming_shutdown(admitted(listener, max_connections), shutdown)
         .await?;
     Ok(())
+}
+
+/// The connections `listener` accepts, each holding one of `max` slots while it is open; one that
+/// finds every slot taken is closed at once.
+fn admitted(
+    listener: tokio::net::TcpListener,
+    max: usize,
+) -> impl futures_util::Stream<Item = std::io::Result<Admitted>> {
+    use futures_util::StreamExt;
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(max.max(1)));
+    tokio_stream::wrappers::TcpListenerStream::new(listener).filter_map(move |accepted| {
+        let slot = slots.clone().try_acquire_owned();
+        async move {
+            match (accepted, slot) {
+                (Ok(stream), Ok(slot)) => Some(Ok(Admitted {
+                    stream,
+                    _slot: slot,
+                })),
+                (Ok(stream), Err(_)) => {
+                    metrics::counter!("docket_grpc_connections_refused_total").increment(1);
+                    tracing::warn!(peer = ?stream.peer_addr().ok(), max,
+                        "every gRPC connection is taken: refused one");
+                    None
+                }
+                (Err(e), _) => Some(Err(e)),
+            }
+        }
+    })
+}
+
+/// An accepted connection, and the slot it holds until it closes.
+#[derive(Debug)]
+struct Admitted {
+    stream: tokio::net::TcpStream,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl tonic::transport::server::Connected for Admitted {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+impl tokio::io::AsyncRead for Admitted {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Admitted {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 /// Counts a call by method and status code, and how long its answer took.

@@ -558,11 +558,14 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     // gRPC beside HTTP: each call is served by the same router, in process.
     let args_request_timeout = args.request_timeout.max(1);
     let grpc_grace = Duration::from_secs(args.shutdown_grace.max(1));
+    let grpc_max_connections = args.grpc_max_connections.max(1);
     let grpc = grpc_listener.map(|listener| {
         let (app, stopped) = (app.clone(), stopped.clone());
         tokio::spawn(async move {
             let timeout = Duration::from_secs(args_request_timeout);
-            if let Err(e) = docket_grpc::serve(listener, app, stopped, timeout).await {
+            let served =
+                docket_grpc::serve(listener, app, stopped, timeout, grpc_max_connections).await;
+            if let Err(e) = served {
                 tracing::error!(error = %e, "the gRPC interface stopped");
             }
         })
