@@ -1062,7 +1062,7 @@ async fn requests(
     // reach the log's head as it stood when the query came.
     let head = state.commands.log().head().await.map_err(internal)?;
     state.read.wait_until(head, NUMBER_WAIT).await;
-    let mut found = Vec::new();
+    let mut found: Vec<docket_projections::CaseSummary> = Vec::new();
     for (kind, category) in slices {
         let filter = docket_projections::CaseFilter {
             kind: Some(kind.to_string()),
@@ -1086,22 +1086,55 @@ async fn requests(
                 .await
                 .map_err(internal)?;
             of_slice += page.items.len();
-            found.extend(page.items.into_iter().map(|c| (c.filed_at, c.id)));
+            found.extend(page.items);
             match page.next_cursor {
                 Some(next) if of_slice < MAX_REQUESTS => after = Some(next),
                 _ => break,
             }
         }
     }
-    found.sort_by(|a, b| b.cmp(a));
-    found.dedup();
+    found.sort_by_key(|c| std::cmp::Reverse((c.filed_at, c.id)));
+    found.dedup_by_key(|c| c.id);
     found.truncate(MAX_REQUESTS);
-    for (_, id) in found {
-        let Ok(case_id) = CaseId::from_uuid(id) else {
+    // The cases are shown as the read model holds them, which has reached the log's head: their
+    // states in one query, not each case read from the log. A quarantined case, whose state
+    // there stopped short of its log, is left out, as reading it from the log would refuse it.
+    let tenant = caller.actor.tenant.as_str();
+    let held: std::collections::HashSet<String> = state
+        .read
+        .quarantined(Some(tenant))
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|q| q.case_id)
+        .collect();
+    found.retain(|c| {
+        let quarantined = held.contains(&c.id.to_string());
+        if quarantined {
+            tracing::warn!(case_id = %c.id, "an Open311 listing left out a quarantined case");
+        }
+        !quarantined
+    });
+    let ids: Vec<uuid::Uuid> = found.iter().map(|c| c.id).collect();
+    let states = state
+        .read
+        .case_states(tenant, &ids)
+        .await
+        .map_err(internal)?;
+    for summary in found {
+        let (Ok(case_id), Some(current)) = (CaseId::from_uuid(summary.id), states.get(&summary.id))
+        else {
             continue;
         };
-        // One case that cannot be read (quarantined, say) leaves the others to be shown.
-        match public_request(state, &caller, &directory, case_id).await {
+        let listed = Listed {
+            case_id,
+            current,
+            number: summary.number,
+            requested: summary.filed_at,
+            updated: summary.updated_at,
+        };
+        // One case that cannot be shown leaves the others to be shown.
+        match request_doc(state, &caller, &directory, listed).await {
             Ok(Some(request)) => shown.push(request),
             Ok(None) => {}
             Err(e) => {
@@ -1110,6 +1143,16 @@ async fn requests(
         }
     }
     Ok(Doc::List("request", shown).respond("service_requests", format, StatusCode::OK))
+}
+
+/// A case as a request is shown from: its state, its number, and when it was filed and last
+/// changed (its first and last commits).
+struct Listed<'a> {
+    case_id: CaseId,
+    current: &'a CaseState,
+    number: String,
+    requested: Timestamp,
+    updated: Timestamp,
 }
 
 /// A case as Open311 shows it to anyone: its state, service, lead unit, deadline, place and the
@@ -1132,19 +1175,45 @@ async fn public_request(
     else {
         return Ok(None);
     };
+    let number = state
+        .read
+        .case_number(actor.tenant.as_str(), case_id.as_uuid())
+        .await
+        .map_err(internal)?
+        .unwrap_or_else(|| case_id.to_string());
+    let listed = Listed {
+        case_id,
+        current,
+        number,
+        requested: first.commit.body.recorded_at,
+        updated: last.commit.body.recorded_at,
+    };
+    request_doc(state, caller, directory, listed).await
+}
+
+/// The request document of a case (see `public_request`); `None` for a case of a kind residents
+/// do not file.
+async fn request_doc(
+    state: &AppState,
+    caller: &Caller,
+    directory: &Directory,
+    listed: Listed<'_>,
+) -> Result<Option<Doc>, Open311Error> {
+    let actor = &caller.actor;
+    let Listed {
+        case_id,
+        current,
+        number,
+        requested,
+        updated,
+    } = listed;
     let kind = current.kind();
     if !from_residents(current) {
         return Ok(None);
     }
     let tenant = actor.tenant.as_str();
-    let number = state
-        .read
-        .case_number(tenant, case_id.as_uuid())
-        .await
-        .map_err(internal)?
-        .unwrap_or_else(|| case_id.to_string());
     let category = current.category();
-    let listed = category
+    let listed_as = category
         .parse()
         .ok()
         .and_then(|c| directory.category(kind, &c));
@@ -1183,23 +1252,17 @@ async fn public_request(
         ),
         (
             "service_name",
-            Doc::text(listed.map_or_else(|| category.clone(), |c| c.name.clone())),
+            Doc::text(listed_as.map_or_else(|| category.clone(), |c| c.name.clone())),
         ),
         ("service_code", Doc::text(format!("{kind}.{category}"))),
         ("description", Doc::maybe(description)),
         ("agency_responsible", Doc::maybe(lead)),
         (
             "service_notice",
-            Doc::maybe(listed.and_then(|c| c.notice.clone())),
+            Doc::maybe(listed_as.and_then(|c| c.notice.clone())),
         ),
-        (
-            "requested_datetime",
-            Doc::text(w3c(first.commit.body.recorded_at)),
-        ),
-        (
-            "updated_datetime",
-            Doc::text(w3c(last.commit.body.recorded_at)),
-        ),
+        ("requested_datetime", Doc::text(w3c(requested))),
+        ("updated_datetime", Doc::text(w3c(updated))),
         (
             "expected_datetime",
             Doc::maybe(current.deadline().filter(|_| !current.is_closed()).map(w3c)),
