@@ -163,8 +163,11 @@ impl EvidenceStore {
             region.to_owned(),
         )
         .map_err(|e| format!("the evidence bucket {bucket:?} at {endpoint}: {e}"))?;
+        // No total timeout: a download is sent on as the client takes it, which may be slower
+        // than any bound; a store that stops answering is given up on instead.
         let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .read_timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| format!("an HTTP client for the evidence store: {e}"))?;
         Ok(Self {
@@ -204,6 +207,7 @@ impl EvidenceStore {
                 let response = b
                     .http
                     .put(url)
+                    .timeout(STORE_FOR)
                     .body(bytes)
                     .send()
                     .await
@@ -262,6 +266,9 @@ impl EvidenceStore {
         }
     }
 }
+
+/// How long storing a file in a bucket may take in all (the file is in hand, up to 100 MiB).
+const STORE_FOR: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// How much of a kept file is read at a time to be sent.
 const READ_PIECE: usize = 64 * 1024;
@@ -463,7 +470,12 @@ pub(crate) async fn file(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    let body = futures_util::stream::once(std::future::ready(Ok(Bytes::from(head)))).chain(bytes);
+    // A failure once the answer has begun can only break the connection off: it is logged.
+    let rest = bytes.inspect_err(|e| {
+        metrics::counter!("docket_evidence_read_failures_total").increment(1);
+        tracing::error!(error = %e, "evidence could not be read to its end");
+    });
+    let body = futures_util::stream::once(std::future::ready(Ok(Bytes::from(head)))).chain(rest);
     Ok((headers, axum::body::Body::from_stream(body)).into_response())
 }
 

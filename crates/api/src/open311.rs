@@ -1108,13 +1108,14 @@ async fn requests(
         .into_iter()
         .map(|q| q.case_id)
         .collect();
-    found.retain(|c| {
-        let quarantined = held.contains(&c.id.to_string());
-        if quarantined {
-            tracing::warn!(case_id = %c.id, "an Open311 listing left out a quarantined case");
-        }
-        !quarantined
-    });
+    let listed = found.len();
+    found.retain(|c| !held.contains(&c.id.to_string()));
+    if found.len() < listed {
+        tracing::warn!(
+            left_out = listed - found.len(),
+            "an Open311 listing left out quarantined cases"
+        );
+    }
     let ids: Vec<uuid::Uuid> = found.iter().map(|c| c.id).collect();
     let states = state
         .read

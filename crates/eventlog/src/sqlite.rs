@@ -539,4 +539,43 @@ mod tests {
             .unwrap();
         assert_eq!(stored, 2, "the refused ones left nothing behind");
     }
+
+    /// A commit whose insert itself fails (here a trigger refuses one case's rows) fails alone:
+    /// the commits before and after it in the batch are written, and it leaves nothing.
+    #[test]
+    fn an_insert_that_fails_fails_its_commit_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open_connection(&dir.path().join("log.sqlite")).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        let (before, refused, after) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        conn.execute_batch(&format!(
+            "CREATE TRIGGER refuse BEFORE INSERT ON commits WHEN NEW.case_id = '{refused}'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+        ))
+        .unwrap();
+        let batch: Vec<Pending> = [before, refused, after]
+            .into_iter()
+            .map(|case| pending(commit("t1", case, 1, ChainHash::genesis())).0)
+            .collect();
+        let results = append_batch(&mut conn, &batch);
+        assert!(
+            matches!(results[0], Ok(Appended { position: 1, .. })),
+            "{:?}",
+            results[0]
+        );
+        assert!(results[1].is_err(), "{:?}", results[1]);
+        assert!(
+            matches!(results[2], Ok(Appended { position: 2, .. })),
+            "{:?}",
+            results[2]
+        );
+        let cases: Vec<String> = conn
+            .prepare("SELECT case_id FROM commits ORDER BY position")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(cases, [before.to_string(), after.to_string()]);
+    }
 }

@@ -41,13 +41,15 @@ const CALLS_PER_CONNECTION: usize = 64;
 /// NOT_SERVING, open `Watch` streams end, and the calls in hand finish. A connection whose peer
 /// stops answering pings is closed. At most `max_connections` are open at once: one past them
 /// is closed as it comes, so that clients holding connections cannot use up the process's open
-/// files (which its logs and read model need too).
+/// files (which its logs and read model need too); and one that sends nothing for
+/// `first_bytes` after it opens is closed, so that silent connections cannot hold every slot.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     stopped: watch::Receiver<bool>,
     request_timeout: Duration,
     max_connections: usize,
+    first_bytes: Duration,
 ) -> Result<(), BoxError> {
     use proto::case_service_server::CaseServiceServer;
     use proto::directory_service_server::DirectoryServiceServer;
@@ -93,16 +95,18 @@ pub async fn serve(
         .add_service(CaseServiceServer::new(gateway.clone()))
         .add_service(StatsServiceServer::new(gateway.clone()))
         .add_service(DirectoryServiceServer::new(gateway))
-        .serve_with_incoming_shutdown(admitted(listener, max_connections), shutdown)
+        .serve_with_incoming_shutdown(admitted(listener, max_connections, first_bytes), shutdown)
         .await?;
     Ok(())
 }
 
 /// The connections `listener` accepts, each holding one of `max` slots while it is open; one that
-/// finds every slot taken is closed at once.
+/// finds every slot taken is closed at once, and one that sends nothing within `first_bytes`
+/// is closed then.
 fn admitted(
     listener: tokio::net::TcpListener,
     max: usize,
+    first_bytes: Duration,
 ) -> impl futures_util::Stream<Item = std::io::Result<Admitted>> {
     use futures_util::StreamExt;
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(max.max(1)));
@@ -110,10 +114,14 @@ fn admitted(
         let slot = slots.clone().try_acquire_owned();
         async move {
             match (accepted, slot) {
-                (Ok(stream), Ok(slot)) => Some(Ok(Admitted {
-                    stream,
-                    _slot: slot,
-                })),
+                (Ok(stream), Ok(slot)) => {
+                    let _ = stream.set_nodelay(true);
+                    Some(Ok(Admitted {
+                        stream,
+                        silent_until: Some(Box::pin(tokio::time::sleep(first_bytes))),
+                        _slot: slot,
+                    }))
+                }
                 (Ok(stream), Err(_)) => {
                     metrics::counter!("docket_grpc_connections_refused_total").increment(1);
                     tracing::warn!(peer = ?stream.peer_addr().ok(), max,
@@ -130,6 +138,8 @@ fn admitted(
 #[derive(Debug)]
 struct Admitted {
     stream: tokio::net::TcpStream,
+    /// Until the client's first bytes: when it must have sent them.
+    silent_until: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
     _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
@@ -147,7 +157,26 @@ impl tokio::io::AsyncRead for Admitted {
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+        use std::future::Future;
+        use std::task::Poll;
+        let this = &mut *self;
+        let before = buf.filled().len();
+        let read = std::pin::Pin::new(&mut this.stream).poll_read(cx, buf);
+        match &read {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => this.silent_until = None,
+            Poll::Pending => {
+                if let Some(deadline) = &mut this.silent_until
+                    && deadline.as_mut().poll(cx).is_ready()
+                {
+                    return Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the client sent nothing after it connected",
+                    )));
+                }
+            }
+            _ => {}
+        }
+        read
     }
 }
 

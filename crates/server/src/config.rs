@@ -56,7 +56,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "DOCKET_GRPC_LISTEN", default_value = "127.0.0.1:50051")]
     pub(crate) grpc_listen: String,
     /// gRPC connections open at once, at most (each carries many calls): one past them is
-    /// closed as it comes. Counted apart from `--max-connections`; keep both together under the
+    /// closed as it comes, and one that sends nothing within `--header-read-timeout` is closed
+    /// then. Counted apart from `--max-connections`; keep both together under the
     /// open-files limit (`ulimit -n`).
     #[arg(long, env = "DOCKET_GRPC_MAX_CONNECTIONS", default_value_t = 128)]
     pub(crate) grpc_max_connections: usize,

@@ -559,12 +559,20 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
     let args_request_timeout = args.request_timeout.max(1);
     let grpc_grace = Duration::from_secs(args.shutdown_grace.max(1));
     let grpc_max_connections = args.grpc_max_connections.max(1);
+    let grpc_first_bytes = Duration::from_secs(args.header_read_timeout.max(1));
     let grpc = grpc_listener.map(|listener| {
         let (app, stopped) = (app.clone(), stopped.clone());
         tokio::spawn(async move {
             let timeout = Duration::from_secs(args_request_timeout);
-            let served =
-                docket_grpc::serve(listener, app, stopped, timeout, grpc_max_connections).await;
+            let served = docket_grpc::serve(
+                listener,
+                app,
+                stopped,
+                timeout,
+                grpc_max_connections,
+                grpc_first_bytes,
+            )
+            .await;
             if let Err(e) = served {
                 tracing::error!(error = %e, "the gRPC interface stopped");
             }
