@@ -3,7 +3,9 @@
 //! it too), a read must be answered within another, and at most so many connections are open. At
 //! the limit, a new connection takes the place of the oldest one with no request in hand (one
 //! that never sent a whole request first); if every connection is in the middle of a request,
-//! the new one is closed at once. On shutdown the server stops accepting, lets the requests in
+//! the new one is closed at once. A request is in hand until its answer's last byte is sent (a
+//! download is not cut off to make room), except an event stream, which never ends by itself
+//! and which its client opens again. On shutdown the server stops accepting, lets the requests in
 //! hand finish for a grace period, then closes what is left (an event stream never finishes by
 //! itself).
 
@@ -109,6 +111,42 @@ impl Slots {
     }
 }
 
+/// A response's body that keeps its request counted in hand until the body ends or is dropped.
+struct Sending {
+    body: Body,
+    _in_hand: InHand,
+}
+
+impl hyper::body::Body for Sending {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Whether `response` is an event stream: it never ends by itself, so it is not counted in hand
+/// while it runs (at the limit it gives way, and the browser opens it again).
+fn is_event_stream(response: &Response) -> bool {
+    response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
 /// Whether a request is answered within the request timeout: reads, which are safe to give up
 /// on and ask again. A command runs to its end (it is bounded by the command service's own
 /// deadline, and giving up on it half-way would leave the client not knowing whether it was
@@ -205,7 +243,18 @@ pub(crate) async fn serve(
                             Err(never) => match never {},
                         }
                     };
-                    drop(in_hand);
+                    // In hand until the answer is sent whole; an event stream, until it began.
+                    let response = if is_event_stream(&response) {
+                        drop(in_hand);
+                        response
+                    } else {
+                        response.map(|body| {
+                            Body::new(Sending {
+                                body,
+                                _in_hand: in_hand,
+                            })
+                        })
+                    };
                     Ok::<_, Infallible>(response)
                 }
             });
@@ -276,6 +325,145 @@ mod tests {
         }
         assert!(!all_busy.admit(3));
         assert_eq!(all_busy.open.len(), 3);
+    }
+
+    /// Serves a router whose `/download` sends one piece, then the rest once `rest` is told, and
+    /// whose `/events` is an event stream that never ends; at most one connection.
+    fn one_connection_server(rest: Arc<Notify>) -> (std::net::SocketAddr, watch::Sender<bool>) {
+        use axum::routing::get;
+        use futures_util::StreamExt as _;
+        let download = move || {
+            let rest = rest.clone();
+            async move {
+                let pieces = futures_util::stream::unfold(0, move |n| {
+                    let rest = rest.clone();
+                    async move {
+                        match n {
+                            0 => Some((Ok::<_, Infallible>(axum::body::Bytes::from("first;")), 1)),
+                            1 => {
+                                rest.notified().await;
+                                Some((Ok(axum::body::Bytes::from("rest")), 2))
+                            }
+                            _ => None,
+                        }
+                    }
+                });
+                Body::from_stream(pieces)
+            }
+        };
+        let events = || async {
+            let pieces = futures_util::stream::unfold((), |()| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                None::<(Result<axum::body::Bytes, Infallible>, ())>
+            });
+            (
+                [(axum::http::header::CONTENT_TYPE, "text/event-stream")],
+                Body::from_stream(
+                    futures_util::stream::once(async {
+                        Ok::<_, Infallible>(axum::body::Bytes::from(": open\n\n"))
+                    })
+                    .chain(pieces),
+                ),
+            )
+        };
+        let app = Router::new()
+            .route("/download", get(download))
+            .route("/events", get(events));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let limits = Limits {
+            header_read_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+            max_connections: 1,
+            grace: Duration::from_secs(1),
+        };
+        // The server as main runs it: on a runtime of its own, awaited rather than spawned.
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move {
+                    let listener = TcpListener::from_std(listener).unwrap();
+                    serve(listener, app, limits, stopped).await
+                })
+        });
+        (address, stop)
+    }
+
+    /// Sends a GET of `path` and reads until `until` has come.
+    async fn get_until(
+        address: std::net::SocketAddr,
+        path: &str,
+        until: &str,
+    ) -> (tokio::net::TcpStream, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(address).await.unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: docket\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !String::from_utf8_lossy(&got).contains(until) {
+            let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+                .await
+                .expect("an answer in time")
+                .unwrap();
+            assert!(
+                n > 0,
+                "closed before {until:?}: {}",
+                String::from_utf8_lossy(&got)
+            );
+            got.extend_from_slice(&buf[..n]);
+        }
+        (s, String::from_utf8_lossy(&got).into_owned())
+    }
+
+    /// Whether the server closes `s` (without answering) within a second.
+    async fn closed(s: &mut tokio::net::TcpStream) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 1024];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(1), s.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn at_the_limit_a_download_in_progress_stays_and_an_event_stream_gives_way() {
+        let rest = Arc::new(Notify::new());
+        let (address, _stop) = one_connection_server(rest.clone());
+
+        let (mut downloading, _) = get_until(address, "/download", "first;").await;
+        let mut newcomer = tokio::net::TcpStream::connect(address).await.unwrap();
+        assert!(closed(&mut newcomer).await, "the newcomer is refused");
+        rest.notify_one();
+        let mut tail = String::new();
+        {
+            use tokio::io::AsyncReadExt;
+            let mut buf = [0u8; 1024];
+            while !tail.contains("rest") {
+                let n = tokio::time::timeout(Duration::from_secs(5), downloading.read(&mut buf))
+                    .await
+                    .expect("the rest in time")
+                    .unwrap();
+                assert!(n > 0, "the download was cut off: {tail}");
+                tail.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+        drop(downloading);
+        // Once the connection has gone, its slot is free again.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        let (mut streaming, _) = get_until(address, "/events", ": open").await;
+        let (_newcomer, answer) = get_until(address, "/download", "first;").await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(closed(&mut streaming).await, "the event stream gave way");
     }
 
     #[test]
