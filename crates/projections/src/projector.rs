@@ -280,21 +280,23 @@ impl Projector {
                 Ok(Following::LookAgain) => backoff = Duration::from_millis(100),
                 Err(ProjectionError::Superseded { at }) => {
                     tracing::warn!(at, "another projector applied this batch first");
-                    tokio::select! {
-                        _ = tokio::time::sleep(SUPERSEDED_PAUSE) => {}
-                        _ = shutdown.changed() => {}
-                    }
+                    pause(SUPERSEDED_PAUSE, &mut shutdown).await;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, retry_in = ?backoff, "projection stalled");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.changed() => {}
-                    }
+                    pause(backoff, &mut shutdown).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
         }
+    }
+}
+
+/// Waits `time`, or until shutdown is asked for (or no one is left to ask it).
+async fn pause(time: Duration, shutdown: &mut watch::Receiver<bool>) {
+    tokio::select! {
+        _ = tokio::time::sleep(time) => {}
+        _ = shutdown.changed() => {}
     }
 }
 
@@ -376,10 +378,7 @@ impl Projector {
                     match e {
                         ProjectionError::Superseded { at } => {
                             tracing::warn!(at, "another projector applied this batch first");
-                            tokio::select! {
-                                _ = tokio::time::sleep(SUPERSEDED_PAUSE) => {}
-                                _ = shutdown.changed() => {}
-                            }
+                            pause(SUPERSEDED_PAUSE, &mut shutdown).await;
                             continue;
                         }
                         ProjectionError::NumbersDiverged => {
@@ -389,10 +388,7 @@ impl Projector {
                         _ => {}
                     }
                     tracing::error!(error = %e, retry_in = ?backoff, "projection stalled");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.changed() => {}
-                    }
+                    pause(backoff, &mut shutdown).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
