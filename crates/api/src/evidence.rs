@@ -112,9 +112,10 @@ impl std::fmt::Debug for KeptFile {
     }
 }
 
+#[cfg(test)]
 impl KeptFile {
-    /// Reads the rest into memory (for tests and small files).
-    pub async fn into_bytes(self) -> std::io::Result<Vec<u8>> {
+    /// Reads the rest into memory.
+    pub(crate) async fn into_bytes(self) -> std::io::Result<Vec<u8>> {
         self.bytes
             .try_fold(Vec::new(), |mut all, piece| async move {
                 all.extend_from_slice(&piece);
