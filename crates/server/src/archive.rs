@@ -7,8 +7,10 @@
 //! with the count and the SHA-256 of every line before it. An import reads the whole archive and
 //! checks it before appending anything: the trailer (nothing cut off, nothing altered), and every
 //! case's chain (versions 1, 2, 3 …, each linked to the one before, each hash matching its
-//! content). A broken archive is refused, naming the commit. An interrupted import is resumed by
-//! running it again: the log recognises the commits it already holds by their ids.
+//! content). A broken archive is refused, naming the commit. Then it reads the archive again, a
+//! page at a time, to append: neither pass holds more than a page of commits. An interrupted
+//! import is resumed by running it again: the log recognises the commits it already holds by
+//! their ids.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -165,7 +167,7 @@ impl Writer {
 
 /// Why an archive is refused, naming where.
 fn broken(at: usize, reason: impl std::fmt::Display) -> BoxError {
-    format!("the archive is refused at line {at}: {reason}; nothing was imported").into()
+    format!("the archive is refused at line {at}: {reason}").into()
 }
 
 /// A commit as a refusal names it.
@@ -221,150 +223,404 @@ impl Chains {
     }
 }
 
-/// Reads and checks a whole archive: its commits in order, or why it is refused. The chains
-/// first, so that an altered commit is named even when the trailer was made to match.
-pub(crate) fn check(path: &std::path::Path) -> Result<(Header, Vec<Line>), BoxError> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut lines = BufReader::new(file).lines().enumerate();
-    let mut digest = sha2::Sha256::new();
-    let take = |digest: &mut sha2::Sha256, text: &str| {
-        digest.update(text.as_bytes());
-        digest.update(b"\n");
-    };
-    let Some((_, first)) = lines.next() else {
-        return Err(broken(1, "it is empty"));
-    };
-    let first = first?;
-    let header: Header =
-        serde_json::from_str(&first).map_err(|e| broken(1, format!("no archive header ({e})")))?;
-    if header.docket_archive != FORMAT {
-        return Err(broken(
-            1,
-            format!(
-                "format {} is not this release's ({FORMAT})",
-                header.docket_archive
-            ),
-        ));
-    }
-    take(&mut digest, &first);
-    let mut commits = Vec::new();
-    let mut trailer = None;
-    for (i, text) in lines {
-        let at = i + 1;
-        let text = text?;
-        if trailer.is_some() {
-            return Err(broken(at, "lines follow the trailer"));
-        }
-        if let Ok(t) = serde_json::from_str::<Trailer>(&text) {
-            trailer = Some(t);
-            continue;
-        }
-        let line: Line =
-            serde_json::from_str(&text).map_err(|e| broken(at, format!("not a commit ({e})")))?;
-        take(&mut digest, &text);
-        commits.push((at, line));
-    }
-    // Every case's chain, in archive order: 1, 2, 3 …, each linked, each hash its content's.
-    let mut chains = Chains::default();
-    for (at, line) in &commits {
-        let b = &line.commit.body;
-        if header.tenant.as_ref().is_some_and(|t| *t != b.tenant) {
+/// An archive read line by line, each commit checked as it comes (its tenant, its case's chain)
+/// and hashed, the trailer checked at the end. An import reads it twice: whole, to check it
+/// before anything is appended, then a page at a time to append, so that it holds each case's
+/// last version and hash, never the commits.
+pub(crate) struct Reading {
+    lines: std::iter::Enumerate<std::io::Lines<BufReader<std::fs::File>>>,
+    digest: sha2::Sha256,
+    chains: Chains,
+    header: Header,
+    trailer: Option<Trailer>,
+    /// The SHA-256 of each page's lines, as read.
+    pages: Vec<Vec<u8>>,
+}
+
+/// What a checked archive holds.
+pub(crate) struct Held {
+    pub(crate) header: Header,
+    pub(crate) commits: u64,
+    /// How many cases (and directories) the commits are of.
+    pub(crate) streams: usize,
+    /// The source position of the last commit, 0 if none.
+    pub(crate) last_position: u64,
+    sha256: String,
+    /// The SHA-256 of each page's lines, so that a second reading appends only what was checked.
+    pages: Vec<Vec<u8>>,
+}
+
+impl Reading {
+    /// Opens the archive at `path` and reads its header.
+    pub(crate) fn open(path: &std::path::Path) -> Result<Reading, BoxError> {
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut lines = BufReader::new(file).lines().enumerate();
+        let Some((_, first)) = lines.next() else {
+            return Err(broken(1, "it is empty"));
+        };
+        let first = first?;
+        let header: Header = serde_json::from_str(&first)
+            .map_err(|e| broken(1, format!("no archive header ({e})")))?;
+        if header.docket_archive != FORMAT {
             return Err(broken(
-                *at,
+                1,
                 format!(
-                    "{} is of another tenant",
-                    named(line.position, &line.commit)
+                    "format {} is not this release's ({FORMAT})",
+                    header.docket_archive
                 ),
             ));
         }
-        chains
-            .take(line.position, &line.commit)
-            .map_err(|why| broken(*at, why))?;
+        let mut digest = sha2::Sha256::new();
+        hash_line(&mut digest, &first);
+        Ok(Reading {
+            lines,
+            digest,
+            chains: Chains::default(),
+            header,
+            trailer: None,
+            pages: Vec::new(),
+        })
     }
-    let Some(Trailer { end }) = trailer else {
-        return Err(broken(
-            commits.len() + 2,
-            "it has no trailer: it was cut short",
-        ));
+
+    /// The next commits, up to `limit`, each checked; none once the trailer is reached.
+    pub(crate) fn page(&mut self, limit: usize) -> Result<Vec<Line>, BoxError> {
+        let mut page = Vec::new();
+        let mut page_digest = sha2::Sha256::new();
+        while page.len() < limit && self.trailer.is_none() {
+            let Some((i, text)) = self.lines.next() else {
+                break;
+            };
+            let at = i + 1;
+            let text = text?;
+            if let Ok(trailer) = serde_json::from_str::<Trailer>(&text) {
+                if let Some((i, _)) = self.lines.next() {
+                    return Err(broken(i + 1, "lines follow the trailer"));
+                }
+                self.trailer = Some(trailer);
+                break;
+            }
+            let line: Line = serde_json::from_str(&text)
+                .map_err(|e| broken(at, format!("not a commit ({e})")))?;
+            if self
+                .header
+                .tenant
+                .as_ref()
+                .is_some_and(|t| *t != line.commit.body.tenant)
+            {
+                return Err(broken(
+                    at,
+                    format!(
+                        "{} is of another tenant",
+                        named(line.position, &line.commit)
+                    ),
+                ));
+            }
+            self.chains
+                .take(line.position, &line.commit)
+                .map_err(|why| broken(at, why))?;
+            hash_line(&mut self.digest, &text);
+            hash_line(&mut page_digest, &text);
+            page.push(line);
+        }
+        if !page.is_empty() {
+            self.pages.push(page_digest.finalize().to_vec());
+        }
+        Ok(page)
+    }
+
+    /// Once every commit is read: whether the trailer is there, counts them, and hashes every
+    /// line before it.
+    pub(crate) fn end(self) -> Result<Held, BoxError> {
+        let commits = self.chains.commits;
+        let at = commits as usize + 2;
+        let Some(Trailer { end }) = self.trailer else {
+            return Err(broken(at, "it has no trailer: it was cut short"));
+        };
+        if end.commits != commits {
+            return Err(broken(
+                at,
+                format!(
+                    "the trailer counts {} commits, the archive holds {commits}",
+                    end.commits
+                ),
+            ));
+        }
+        let sha256 = hex::encode(self.digest.finalize());
+        if end.sha256 != sha256 {
+            return Err(broken(
+                at,
+                "its lines do not hash to the trailer's SHA-256: it was altered",
+            ));
+        }
+        Ok(Held {
+            header: self.header,
+            commits,
+            streams: self.chains.tips.len(),
+            last_position: self.chains.last_position,
+            sha256,
+            pages: self.pages,
+        })
+    }
+}
+
+fn hash_line(digest: &mut sha2::Sha256, text: &str) {
+    digest.update(text.as_bytes());
+    digest.update(b"\n");
+}
+
+/// Reads and checks a whole archive, holding none of its commits: what it holds, or why it is
+/// refused. Every commit's chain is checked as it is read, so an altered commit is named even
+/// when the trailer was made to match.
+pub(crate) fn check(path: &std::path::Path) -> Result<Held, BoxError> {
+    let refused = |e: BoxError| -> BoxError { format!("{e}; nothing was imported").into() };
+    let mut reading = Reading::open(path).map_err(refused)?;
+    let shown = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut read = 0;
+    loop {
+        let page = reading.page(PAGE).map_err(refused)?;
+        if page.is_empty() {
+            break;
+        }
+        read += page.len();
+        if shown && read % (100 * PAGE) < PAGE {
+            eprint!("\rdocket: checked {read} commits");
+        }
+    }
+    reading.end().map_err(refused)
+}
+
+/// Appends the commits of the archive at `path`, which `check` found to hold `held`, to `log`
+/// (named `target`), a page at a time: how many were appended, and how many the log held
+/// already. Each page is appended only if its lines are the ones checked: an archive changed
+/// since stops there.
+pub(crate) async fn append_archive(
+    path: &std::path::Path,
+    held: &Held,
+    log: &dyn EventLog,
+    target: &str,
+) -> Result<(u64, u64), BoxError> {
+    let mut appending = Appending::new(log, target, held.commits);
+    let changed = |appended: u64, e: BoxError| -> BoxError {
+        format!(
+            "the archive changed after it was checked ({e}); {appended} commits were appended \
+             before it; running the import again resumes"
+        )
+        .into()
     };
-    if end.commits != commits.len() as u64 {
-        return Err(broken(
-            commits.len() + 2,
-            format!(
-                "the trailer counts {} commits, the archive holds {}",
-                end.commits,
-                commits.len()
-            ),
+    let mut reading = Reading::open(path).map_err(|e| changed(0, e))?;
+    loop {
+        let page = reading
+            .page(PAGE)
+            .map_err(|e| changed(appending.appended, e))?;
+        if page.is_empty() {
+            break;
+        }
+        let at = reading.pages.len() - 1;
+        if held.pages.get(at) != reading.pages.last() {
+            return Err(changed(
+                appending.appended,
+                format!(
+                    "its lines from line {} on are not those checked",
+                    at * PAGE + 2
+                )
+                .into(),
+            ));
+        }
+        let commits: Vec<Commit> = page.into_iter().map(|l| l.commit).collect();
+        appending.append(&commits).await?;
+    }
+    let again = reading.end().map_err(|e| changed(appending.appended, e))?;
+    if again.sha256 != held.sha256 {
+        return Err(changed(
+            appending.appended,
+            "its lines hash to another SHA-256".into(),
         ));
     }
-    if end.sha256 != hex::encode(digest.finalize()) {
-        return Err(broken(
-            commits.len() + 2,
-            "its lines do not hash to the trailer's SHA-256: it was altered",
-        ));
-    }
-    Ok((header, commits.into_iter().map(|(_, l)| l).collect()))
+    Ok((appending.appended, appending.already))
 }
 
 async fn read_archive(args: ImportArgs) -> Result<(), BoxError> {
-    let (header, commits) = check(&args.from)?;
-    let cases = commits
-        .iter()
-        .map(|l| l.commit.body.case_id)
-        .collect::<std::collections::HashSet<_>>()
-        .len();
+    let held = check(&args.from)?;
     eprintln!(
-        "docket: the archive holds {} commits of {cases} streams{}, exported from {} at {}; every chain holds",
-        commits.len(),
-        header
+        "\rdocket: the archive holds {} commits of {} streams{}, exported from {} at {}; every chain holds",
+        held.commits,
+        held.streams,
+        held.header
             .tenant
             .as_ref()
             .map_or_else(String::new, |t| format!(" of tenant {t}")),
-        header.source,
-        header.exported_at
+        held.header.source,
+        held.header.exported_at
     );
     let dir = DataDir::create(&args.store.data.data_dir)?;
     let (log, target) = open_log(&args.store, &dir).await?;
-    let commits: Vec<Commit> = commits.into_iter().map(|l| l.commit).collect();
-    let (appended, already) = append(log.as_ref(), &target, &commits).await?;
+    let (appended, already) = append_archive(&args.from, &held, log.as_ref(), &target).await?;
     eprintln!("\rdocket: imported {appended} commits into {target} ({already} were there already)");
     Ok(())
 }
 
-/// Appends commits in order to `log` (named `target`): how many were appended, and how many
-/// the log held already (by their ids), so that running it again resumes.
-pub(crate) async fn append(
-    log: &dyn EventLog,
-    target: &str,
-    commits: &[Commit],
-) -> Result<(u64, u64), BoxError> {
-    let (mut appended, mut already) = (0u64, 0u64);
-    for (i, commit) in commits.iter().enumerate() {
-        let b = &commit.body;
-        match log.append(commit).await {
-            Ok(a) if a.duplicate => already += 1,
-            Ok(_) => appended += 1,
-            Err(LogError::Conflict { .. }) => {
-                return Err(format!(
-                    "{target} already holds another version {} of case {}: import into a log \
-                     without this tenant's cases ({appended} commits were appended before it; \
-                     running the import again resumes)",
-                    b.version, b.case_id
-                )
-                .into());
-            }
-            Err(e) => {
-                return Err(format!(
-                    "commit {} (case {}, version {}) was not appended: {e} ({appended} commits \
-                     were appended before it; running the import again resumes)",
-                    b.commit_id, b.case_id, b.version
-                )
-                .into());
-            }
-        }
-        if i % 500 == 0 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            eprint!("\rdocket: appended {} of {}", i + 1, commits.len());
+/// Commits appended in order to a log, counting how many were appended and how many the log
+/// held already (by their ids), so that running it again resumes; progress shown on a terminal.
+pub(crate) struct Appending<'a> {
+    log: &'a dyn EventLog,
+    target: &'a str,
+    total: u64,
+    pub(crate) appended: u64,
+    pub(crate) already: u64,
+}
+
+impl<'a> Appending<'a> {
+    /// Appending to `log` (named `target`) `total` commits in all.
+    pub(crate) fn new(log: &'a dyn EventLog, target: &'a str, total: u64) -> Appending<'a> {
+        Appending {
+            log,
+            target,
+            total,
+            appended: 0,
+            already: 0,
         }
     }
-    Ok((appended, already))
+
+    /// Appends the next `commits`, in order.
+    pub(crate) async fn append(&mut self, commits: &[Commit]) -> Result<(), BoxError> {
+        let shown = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        for commit in commits {
+            let b = &commit.body;
+            let appended = self.appended;
+            match self.log.append(commit).await {
+                Ok(a) if a.duplicate => self.already += 1,
+                Ok(_) => self.appended += 1,
+                Err(LogError::Conflict { .. }) => {
+                    return Err(format!(
+                        "{} already holds another version {} of case {}: import into a log \
+                         without this tenant's cases ({appended} commits were appended before \
+                         it; running the import again resumes)",
+                        self.target, b.version, b.case_id
+                    )
+                    .into());
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "commit {} (case {}, version {}) was not appended: {e} ({appended} \
+                         commits were appended before it; running the import again resumes)",
+                        b.commit_id, b.case_id, b.version
+                    )
+                    .into());
+                }
+            }
+            let done = self.appended + self.already;
+            if shown && done % 500 == 1 {
+                eprint!("\rdocket: appended {done} of {}", self.total);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use docket_eventlog::SqliteLog;
+    use docket_eventlog::contract::commit;
+
+    use super::*;
+
+    /// A log of `cases` cases with `versions` commits each, interleaved as offices write them.
+    async fn log_of(path: &std::path::Path, cases: usize, versions: u64) -> SqliteLog {
+        let log = SqliteLog::open(path).unwrap();
+        let ids: Vec<Uuid> = (0..cases).map(|_| Uuid::now_v7()).collect();
+        let mut prev = vec![ChainHash::genesis(); cases];
+        for version in 1..=versions {
+            for (i, id) in ids.iter().enumerate() {
+                let c = commit("demo", *id, version, prev[i].clone());
+                prev[i] = c.hash.clone();
+                log.append(&c).await.unwrap();
+            }
+        }
+        log
+    }
+
+    #[tokio::test]
+    async fn an_archive_of_several_pages_is_checked_then_appended_and_again_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = log_of(&dir.path().join("source.sqlite"), 50, 51).await;
+        let path = dir.path().join("all.jsonl");
+        let written = write(&source, None, "sqlite".into(), &path).await.unwrap();
+        assert_eq!(written.commits, 2550, "more than two pages of {PAGE}");
+
+        let held = check(&path).unwrap();
+        assert_eq!(
+            (held.commits, held.streams, held.last_position),
+            (2550, 50, 2550)
+        );
+        let target = SqliteLog::open(dir.path().join("target.sqlite")).unwrap();
+        let done = append_archive(&path, &held, &target, "target")
+            .await
+            .unwrap();
+        assert_eq!(done, (2550, 0));
+        assert_eq!(target.head().await.unwrap(), 2550);
+        assert_eq!(
+            target.read_all(0, 3000).await.unwrap().len(),
+            source.read_all(0, 3000).await.unwrap().len()
+        );
+        let again = append_archive(&path, &held, &target, "target")
+            .await
+            .unwrap();
+        assert_eq!(again, (0, 2550), "a second run finds every commit there");
+    }
+
+    #[tokio::test]
+    async fn an_archive_changed_after_its_check_stops_the_import_saying_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = log_of(&dir.path().join("source.sqlite"), 3, 4).await;
+        let path = dir.path().join("all.jsonl");
+        write(&source, None, "sqlite".into(), &path).await.unwrap();
+        let held = check(&path).unwrap();
+
+        // Replaced by another office's archive, whole and valid in itself.
+        let other = log_of(&dir.path().join("other.sqlite"), 3, 4).await;
+        write(&other, None, "sqlite".into(), &path).await.unwrap();
+        let target = SqliteLog::open(dir.path().join("target.sqlite")).unwrap();
+        let err = append_archive(&path, &held, &target, "target")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the archive changed after it was checked")
+                && err.contains("0 commits were appended"),
+            "{err}"
+        );
+        assert_eq!(
+            target.head().await.unwrap(),
+            0,
+            "nothing unchecked is appended"
+        );
+
+        // Cut short after its check: stopped, naming how much was appended.
+        write(&source, None, "sqlite".into(), &path).await.unwrap();
+        let held = check(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let cut: Vec<&str> = text.lines().collect();
+        std::fs::write(&path, cut[..cut.len() - 1].join("\n") + "\n").unwrap();
+        let target = SqliteLog::open(dir.path().join("target-2.sqlite")).unwrap();
+        let err = append_archive(&path, &held, &target, "target")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cut short") && err.contains("12 commits were appended"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_broken_archive_is_refused_with_nothing_imported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.jsonl");
+        std::fs::write(&path, "").unwrap();
+        let err = check(&path).err().unwrap().to_string();
+        assert!(
+            err.contains("it is empty") && err.ends_with("nothing was imported"),
+            "{err}"
+        );
+    }
 }

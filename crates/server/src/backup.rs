@@ -452,20 +452,20 @@ async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
             "docket: the backup's log holds {} commits; every chain holds",
             chains.commits
         );
-        Some(scratch)
+        Some((scratch, chains.commits))
     } else {
         None
     };
     let archived = if manifest.files.contains_key(ARCHIVED_LOG) {
-        let (_, lines) = crate::archive::check(&args.from.join(ARCHIVED_LOG))?;
-        ends_where_manifest_says(&manifest, lines.last().map_or(0, |l| l.position))?;
+        let held = crate::archive::check(&args.from.join(ARCHIVED_LOG))?;
+        ends_where_manifest_says(&manifest, held.last_position)?;
         eprintln!(
-            "docket: the backup's archive holds {} commits; every chain holds",
-            lines.len()
+            "\rdocket: the backup's archive holds {} commits; every chain holds",
+            held.commits
         );
-        lines.into_iter().map(|l| l.commit).collect()
+        Some(held)
     } else {
-        Vec::new()
+        None
     };
     let left = |what: &str, e: BoxError| -> BoxError {
         format!(
@@ -486,7 +486,7 @@ async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
 
     let commits = match embedded_copy {
         // The same kind of log: the file itself, once checked.
-        Some(scratch) if embedded => {
+        Some((scratch, _)) if embedded => {
             for suffix in ["", "-wal", "-shm"] {
                 let mut path = dir.log_path().into_os_string();
                 path.push(suffix);
@@ -498,28 +498,39 @@ async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
             ends_where_manifest_says(&manifest, head).map_err(|e| left("the keys", e))?;
             head
         }
-        Some(scratch) => {
+        Some((scratch, total)) => {
             let source = SqliteLog::open(&scratch.0)?;
             let (target, name) = open_log(&args.store, &dir).await?;
-            let (mut after, mut appended) = (0, 0u64);
+            let mut appending = crate::archive::Appending::new(target.as_ref(), &name, total);
+            let mut after = 0;
             loop {
                 let page = source.read_all(after, PAGE).await?;
                 let Some(last) = page.last() else { break };
                 after = last.position;
                 let commits: Vec<_> = page.into_iter().map(|r| r.commit).collect();
-                appended += crate::archive::append(target.as_ref(), &name, &commits)
+                appending
+                    .append(&commits)
                     .await
-                    .map_err(|e| left("the keys and part of the log", e))?
-                    .0;
+                    .map_err(|e| left("the keys and part of the log", e))?;
             }
-            appended
+            appending.appended
         }
         None => {
             let (target, name) = open_log(&args.store, &dir).await?;
-            crate::archive::append(target.as_ref(), &name, &archived)
-                .await
-                .map_err(|e| left("the keys and part of the log", e))?
-                .0
+            match &archived {
+                Some(held) => {
+                    crate::archive::append_archive(
+                        &args.from.join(ARCHIVED_LOG),
+                        held,
+                        target.as_ref(),
+                        &name,
+                    )
+                    .await
+                    .map_err(|e| left("the keys and part of the log", e))?
+                    .0
+                }
+                None => 0,
+            }
         }
     };
     if let Some(secret) = &secret {
