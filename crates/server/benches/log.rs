@@ -12,14 +12,13 @@ use docket_commands::{Actor, CommandRequest, CommandService, SystemClock};
 use docket_domain::{CaseCommand, CaseId, CaseKind, Role};
 use docket_eventlog::contract::commit;
 use docket_eventlog::{ChainHash, EventLog, JetStreamConfig, JetStreamLog, SqliteLog};
-use docket_testkit::NatsServer;
 use futures_util::StreamExt;
 use serde_json::json;
 use uuid::Uuid;
 
 mod common;
 use common::{WRITERS, median, raw_sqlite, round_time, rounds, throughput};
-use common::{raw_inserts, raw_publishes, raw_stream};
+use common::{raw_inserts, raw_jetstream, raw_publishes, raw_stream};
 
 struct Row {
     backend: &'static str,
@@ -233,18 +232,11 @@ async fn read_all_rate(log: &dyn EventLog) -> f64 {
 }
 
 async fn jetstream(rows: &mut Vec<Row>) {
-    let server = tokio::task::spawn_blocking(NatsServer::start)
-        .await
-        .unwrap();
-    let client = async_nats::connect(server.url()).await.unwrap();
-    let js = async_nats::jetstream::new(client);
-    let raw_stream = js
-        .create_stream(StreamConfig {
-            allow_direct: true,
-            ..raw_stream()
-        })
-        .await
-        .unwrap();
+    let (server, js, raw_stream) = raw_jetstream(StreamConfig {
+        allow_direct: true,
+        ..raw_stream()
+    })
+    .await;
     let log: Arc<dyn EventLog> = Arc::new(
         JetStreamLog::connect(&server.url(), JetStreamConfig::default())
             .await

@@ -20,8 +20,7 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::stream::Config as StreamConfig;
-use common::{median, raw_publishes, raw_stream, rounds, throughput};
-use docket_testkit::NatsServer;
+use common::{median, raw_jetstream, raw_publishes, raw_stream, rounds, throughput};
 use futures_util::StreamExt;
 use uuid::Uuid;
 
@@ -170,18 +169,11 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let nats = tokio::task::spawn_blocking(NatsServer::start)
-            .await
-            .unwrap();
-        let client = async_nats::connect(nats.url()).await.unwrap();
-        let js = async_nats::jetstream::new(client);
-        let stream = js
-            .create_stream(StreamConfig {
-                duplicate_window: Duration::from_secs(10 * 60),
-                ..raw_stream()
-            })
-            .await
-            .unwrap();
+        let (_nats, js, stream) = raw_jetstream(StreamConfig {
+            duplicate_window: Duration::from_secs(10 * 60),
+            ..raw_stream()
+        })
+        .await;
         let baseline_payload = vec![b'x'; BASELINE_BYTES];
         // Warm up: the connection, the store's first blocks.
         raw_publishes(&js, &baseline_payload, WRITERS).await;

@@ -120,6 +120,24 @@ pub(crate) fn raw_stream() -> async_nats::jetstream::stream::Config {
     }
 }
 
+/// The pinned nats-server, started on free ports, a JetStream context on it, and the raw
+/// baseline's stream made with `config` (`raw_stream()` and what a benchmark adds).
+pub(crate) async fn raw_jetstream(
+    config: async_nats::jetstream::stream::Config,
+) -> (
+    docket_testkit::NatsServer,
+    async_nats::jetstream::Context,
+    async_nats::jetstream::stream::Stream,
+) {
+    let server = tokio::task::spawn_blocking(docket_testkit::NatsServer::start)
+        .await
+        .unwrap();
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let stream = js.create_stream(config).await.unwrap();
+    (server, js, stream)
+}
+
 /// One round of raw JetStream publishes from `writers` loops, each to its own subject with the
 /// expected last subject sequence, each waiting for its ack; returns publishes per second.
 pub(crate) async fn raw_publishes(
