@@ -5,7 +5,9 @@
 //! same run at the same concurrency: raw SQLite inserts with Docket's durability (WAL,
 //! `synchronous = FULL`, one insert per transaction) and raw JetStream publishes with the
 //! expected-sequence header. DOCKET_BENCH_ROUNDS and DOCKET_BENCH_MS set the rounds and their
-//! length; DOCKET_BENCH_ONLY=sqlite|jetstream runs one backend; DOCKET_BENCH_CLIENTS=1,16 others.
+//! length; DOCKET_BENCH_ONLY=sqlite|jetstream runs one backend (a list: `jetstream,bound`), and
+//! `bound` the bare front of JetStream (`bare`), which no default run includes; DOCKET_BENCH_CLIENTS=1,16
+//! others.
 //!
 //! To see what the server's CPU does: build with line tables
 //! (`CARGO_PROFILE_BENCH_DEBUG=line-tables-only cargo bench -p docket-server --bench http
@@ -17,16 +19,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use docket_testkit::NatsServer;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 mod common;
 use common::{
-    WRITERS, median, raw_inserts, raw_publishes, raw_sqlite, raw_stream, round_time, rounds,
+    WRITERS, median, raw_inserts, raw_jetstream, raw_publishes, raw_sqlite, raw_stream, round_time,
+    rounds,
 };
 
 /// The release binary, started on a data directory of its own.
@@ -39,18 +40,36 @@ struct Docket {
 impl Docket {
     fn start(extra: &[&str]) -> Docket {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
+        let mut docket = Command::new(env!("CARGO_BIN_EXE_docket"));
+        docket
             .args(["serve", "--listen", "127.0.0.1:0", "--grpc-listen", "off"])
             .args(["--rate-limit", "100000000", "--rate-burst", "100000000"])
             .arg("--data-dir")
             .arg(dir.path())
             .args(extra)
             .env("DOCKET_LOG_LEVEL", "warn")
-            .env_remove("DOCKET_JWT_SECRET")
+            .env_remove("DOCKET_JWT_SECRET");
+        Docket::spawn(docket, dir)
+    }
+
+    /// This executable again, as the bare front of JetStream at `nats_url` (see `bare`),
+    /// `following` the stream or not.
+    fn bare(nats_url: &str, following: bool) -> Docket {
+        let mut front = Command::new(std::env::current_exe().unwrap());
+        front.env(bare::FRONT_OF, nats_url);
+        if following {
+            front.env(bare::FOLLOWING, "1");
+        }
+        Docket::spawn(front, tempfile::tempdir().unwrap())
+    }
+
+    /// Starts `command`, which prints `docket: serving <url>` once it listens.
+    fn spawn(mut command: Command, dir: tempfile::TempDir) -> Docket {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start the release docket");
+            .expect("start the server");
         let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut url = None;
         for line in stdout.by_ref().map_while(Result::ok) {
@@ -363,12 +382,180 @@ where
     }
 }
 
+/// The bound this machine sets for any HTTP front of JetStream, Docket or not: a process that
+/// takes a filing's JSON, publishes it as the first message of a subject of its own (expected
+/// last subject sequence 0, a message id, as Docket's filing does) and answers with the new id
+/// once acknowledged. No token, no deciding, no chain, no read model: only HTTP and the publish,
+/// on the same two cores as nats-server and the load generator; then the same front reading the
+/// stream as it grows, as Docket's projector follows the log. `DOCKET_BENCH_ONLY=bound` runs
+/// both beside raw publish, as the `jetstream` rows run Docket.
+mod bare {
+    use async_nats::HeaderMap;
+    use async_nats::jetstream::Context;
+    use axum::Json;
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use serde_json::{Value, json};
+    use uuid::Uuid;
+
+    /// Set to a NATS address, this executable serves as the bare front instead of benchmarking.
+    pub(crate) const FRONT_OF: &str = "DOCKET_BENCH_BARE_FRONT_OF";
+    /// Set, the bare front also follows the stream (`follow`).
+    pub(crate) const FOLLOWING: &str = "DOCKET_BENCH_BARE_FOLLOWING";
+
+    pub(crate) fn serve(nats_url: &str) -> ! {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let client = async_nats::connect(nats_url).await.unwrap();
+            let js = async_nats::jetstream::new(client);
+            js.get_or_create_stream(async_nats::jetstream::stream::Config {
+                name: "BARE".to_owned(),
+                subjects: vec!["bare.>".to_owned()],
+                storage: async_nats::jetstream::stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            if std::env::var(FOLLOWING).is_ok() {
+                follow(&js).await;
+            }
+            let app = axum::Router::new()
+                .route("/v1/cases", axum::routing::post(file))
+                .with_state(js);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            println!("docket: serving http://{}", listener.local_addr().unwrap());
+            axum::serve(listener, app).await.unwrap();
+        });
+        std::process::exit(0)
+    }
+
+    /// Reads the stream from its end on, on the same connection, decoding each message, as
+    /// Docket's projector follows the log (and writing nothing).
+    async fn follow(js: &Context) {
+        use async_nats::jetstream::consumer::DeliverPolicy;
+        use async_nats::jetstream::consumer::pull::OrderedConfig;
+        use futures_util::StreamExt;
+        let stream = js.get_stream("BARE").await.unwrap();
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                filter_subject: "bare.>".to_owned(),
+                deliver_policy: DeliverPolicy::New,
+                ..OrderedConfig::default()
+            })
+            .await
+            .unwrap();
+        let mut messages = consumer.messages().await.unwrap();
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = messages.next().await {
+                let _: Value = serde_json::from_slice(&message.payload).unwrap();
+            }
+        });
+    }
+
+    async fn file(State(js): State<Context>, body: Bytes) -> (StatusCode, Json<Value>) {
+        let filing: Value = match serde_json::from_slice(&body) {
+            Ok(filing) => filing,
+            Err(e) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"detail": e.to_string()})),
+                );
+            }
+        };
+        let id = Uuid::now_v7();
+        let payload = serde_json::to_vec(&json!({"case_id": id, "filing": filing})).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Expected-Last-Subject-Sequence", "0");
+        headers.insert("Nats-Msg-Id", id.to_string().as_str());
+        let acked = match js
+            .publish_with_headers(format!("bare.{id}"), headers, payload.into())
+            .await
+        {
+            Ok(ack) => ack.await,
+            Err(e) => Err(e),
+        };
+        match acked {
+            Ok(ack) => (
+                StatusCode::CREATED,
+                Json(json!({"case_id": id, "position": ack.sequence})),
+            ),
+            Err(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"detail": e.to_string()})),
+            ),
+        }
+    }
+}
+
+/// Filings against the bare front (see `bare`), `following` the stream or not, each round beside
+/// raw publish at the same concurrency.
+async fn bound(
+    js: &async_nats::jetstream::Context,
+    nats_url: &str,
+    following: bool,
+    rows: &mut Vec<Row>,
+) {
+    let front = Docket::bare(nats_url, following);
+    let office = Office {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()
+            .unwrap(),
+        url: front.url.clone(),
+        grid_worker: "unused".to_owned(),
+        handler: "unused".to_owned(),
+    };
+    let payload = vec![b'x'; 600];
+    round(&office, Operation::Filing, 4).await;
+    for clients in clients() {
+        let (mut rates, mut raw) = (Vec::new(), Vec::new());
+        let mut latencies = Histogram::<u64>::new(3).unwrap();
+        for _ in 0..rounds() {
+            raw.push(raw_publishes(js, &payload, clients).await);
+            let (rate, l) = round(&office, Operation::Filing, clients).await;
+            rates.push(rate);
+            latencies.add(l).unwrap();
+        }
+        let row = Row {
+            backend: if following {
+                "bare front of jetstream, following it"
+            } else {
+                "bare front of jetstream"
+            },
+            operation: Operation::Filing,
+            clients,
+            per_second: median(rates),
+            latencies,
+            baseline: median(raw),
+        };
+        eprintln!(
+            "{} x{clients}: {:.0}/s (raw {:.0}/s)",
+            row.backend, row.per_second, row.baseline
+        );
+        rows.push(row);
+    }
+}
+
 fn main() {
+    if let Ok(nats_url) = std::env::var(bare::FRONT_OF) {
+        bare::serve(&nats_url);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     let only = std::env::var("DOCKET_BENCH_ONLY").unwrap_or_default();
+    let runs = |backend: &str| {
+        if only.is_empty() {
+            backend != "bound"
+        } else {
+            only.split(',').any(|o| o.trim() == backend)
+        }
+    };
     eprintln!(
         "docket bench-http: {} rounds of {:?}, clients {:?}",
         rounds(),
@@ -378,7 +565,7 @@ fn main() {
     let mut rows = Vec::new();
     let body = String::from_utf8(vec![b'x'; 600]).unwrap();
     runtime.block_on(async {
-        if only.is_empty() || only == "sqlite" {
+        if runs("sqlite") {
             let raw_dir = tempfile::tempdir().unwrap();
             let db = raw_sqlite(&raw_dir.path().join("raw.sqlite"));
             let docket = Docket::start(&[]);
@@ -390,24 +577,24 @@ fn main() {
             )
             .await;
         }
-        if only.is_empty() || only == "jetstream" {
-            let nats = Arc::new(
-                tokio::task::spawn_blocking(NatsServer::start)
-                    .await
-                    .unwrap(),
-            );
-            let client = async_nats::connect(nats.url()).await.unwrap();
-            let js = async_nats::jetstream::new(client);
-            js.create_stream(raw_stream()).await.unwrap();
-            let docket = Docket::start(&["--log", &nats.url()]);
-            let payload = body.as_bytes().to_vec();
-            measure(
-                "jetstream",
-                &docket,
-                |clients| raw_publishes(&js, &payload, clients),
-                &mut rows,
-            )
-            .await;
+        if runs("jetstream") || runs("bound") {
+            let (nats, js, _) = raw_jetstream(raw_stream()).await;
+            if runs("jetstream") {
+                let docket = Docket::start(&["--log", &nats.url()]);
+                let payload = body.as_bytes().to_vec();
+                measure(
+                    "jetstream",
+                    &docket,
+                    |clients| raw_publishes(&js, &payload, clients),
+                    &mut rows,
+                )
+                .await;
+            }
+            if runs("bound") {
+                for following in [false, true] {
+                    bound(&js, &nats.url(), following, &mut rows).await;
+                }
+            }
         }
     });
     print(
