@@ -119,11 +119,12 @@ bench-readmodel:
 bench-stats:
 	$(CARGO) bench -p docket-server --bench stats
 
-# Raw atomic batches against single publishes on JetStream (see docs/performance.md).
 # What a client sees: the release binary over HTTP against the raw baselines (docs/performance.md).
+# DOCKET_BENCH_ONLY=bound measures a bare HTTP front of JetStream instead: the machine's bound.
 bench-http: $(NATS_SERVER)
 	$(CARGO) bench -p docket-server --bench http
 
+# Raw atomic batches against single publishes on JetStream (see docs/performance.md).
 bench-batch: $(NATS_SERVER)
 	$(CARGO) bench -p docket-server --bench batch
 
