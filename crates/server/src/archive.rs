@@ -223,16 +223,21 @@ impl Chains {
     }
 }
 
-/// An archive read line by line, each commit checked as it comes (its tenant, its case's chain)
-/// and hashed, the trailer checked at the end. An import reads it twice: whole, to check it
-/// before anything is appended, then a page at a time to append, so that it holds each case's
-/// last version and hash, never the commits.
+/// An archive read a page of lines at a time, each line hashed, the trailer checked at the end.
+/// An import reads it twice: first verifying each commit as it comes (its tenant, its case's
+/// chain), before anything is appended; then to append, each page only if it hashes as it did
+/// the first time. Either reading holds one page of commits and each case's last version and
+/// hash, never the whole archive.
 pub(crate) struct Reading {
     lines: std::iter::Enumerate<std::io::Lines<BufReader<std::fs::File>>>,
+    /// Whether each commit's tenant and chain are checked (the first reading).
+    verifying: bool,
     digest: sha2::Sha256,
     chains: Chains,
     header: Header,
     trailer: Option<Trailer>,
+    commits: u64,
+    last_position: u64,
     /// The SHA-256 of each page's lines, as read.
     pages: Vec<Vec<u8>>,
 }
@@ -251,8 +256,8 @@ pub(crate) struct Held {
 }
 
 impl Reading {
-    /// Opens the archive at `path` and reads its header.
-    pub(crate) fn open(path: &std::path::Path) -> Result<Reading, BoxError> {
+    /// Opens the archive at `path` and reads its header; `verifying` each commit or not.
+    pub(crate) fn open(path: &std::path::Path, verifying: bool) -> Result<Reading, BoxError> {
         let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut lines = BufReader::new(file).lines().enumerate();
         let Some((_, first)) = lines.next() else {
@@ -274,15 +279,19 @@ impl Reading {
         hash_line(&mut digest, &first);
         Ok(Reading {
             lines,
+            verifying,
             digest,
             chains: Chains::default(),
             header,
             trailer: None,
+            commits: 0,
+            last_position: 0,
             pages: Vec::new(),
         })
     }
 
-    /// The next commits, up to `limit`, each checked; none once the trailer is reached.
+    /// The next commits, up to `limit` (each checked if verifying); none once the trailer is
+    /// reached.
     pub(crate) fn page(&mut self, limit: usize) -> Result<Vec<Line>, BoxError> {
         let mut page = Vec::new();
         let mut page_digest = sha2::Sha256::new();
@@ -301,23 +310,11 @@ impl Reading {
             }
             let line: Line = serde_json::from_str(&text)
                 .map_err(|e| broken(at, format!("not a commit ({e})")))?;
-            if self
-                .header
-                .tenant
-                .as_ref()
-                .is_some_and(|t| *t != line.commit.body.tenant)
-            {
-                return Err(broken(
-                    at,
-                    format!(
-                        "{} is of another tenant",
-                        named(line.position, &line.commit)
-                    ),
-                ));
+            if self.verifying {
+                self.verify(at, &line)?;
             }
-            self.chains
-                .take(line.position, &line.commit)
-                .map_err(|why| broken(at, why))?;
+            self.commits += 1;
+            self.last_position = line.position;
             hash_line(&mut self.digest, &text);
             hash_line(&mut page_digest, &text);
             page.push(line);
@@ -328,10 +325,31 @@ impl Reading {
         Ok(page)
     }
 
+    /// Whether the commit on line `at` is of the archive's tenant and continues its case's chain.
+    fn verify(&mut self, at: usize, line: &Line) -> Result<(), BoxError> {
+        if self
+            .header
+            .tenant
+            .as_ref()
+            .is_some_and(|t| *t != line.commit.body.tenant)
+        {
+            return Err(broken(
+                at,
+                format!(
+                    "{} is of another tenant",
+                    named(line.position, &line.commit)
+                ),
+            ));
+        }
+        self.chains
+            .take(line.position, &line.commit)
+            .map_err(|why| broken(at, why))
+    }
+
     /// Once every commit is read: whether the trailer is there, counts them, and hashes every
     /// line before it.
     pub(crate) fn end(self) -> Result<Held, BoxError> {
-        let commits = self.chains.commits;
+        let commits = self.commits;
         let at = commits as usize + 2;
         let Some(Trailer { end }) = self.trailer else {
             return Err(broken(at, "it has no trailer: it was cut short"));
@@ -356,7 +374,7 @@ impl Reading {
             header: self.header,
             commits,
             streams: self.chains.tips.len(),
-            last_position: self.chains.last_position,
+            last_position: self.last_position,
             sha256,
             pages: self.pages,
         })
@@ -368,25 +386,50 @@ fn hash_line(digest: &mut sha2::Sha256, text: &str) {
     digest.update(b"\n");
 }
 
-/// Reads and checks a whole archive, holding none of its commits: what it holds, or why it is
-/// refused. Every commit's chain is checked as it is read, so an altered commit is named even
-/// when the trailer was made to match.
+/// Reads and checks a whole archive, a page at a time: what it holds, or why it is refused.
+/// Every commit's chain is checked as it is read, so an altered commit is named even when the
+/// trailer was made to match.
 pub(crate) fn check(path: &std::path::Path) -> Result<Held, BoxError> {
-    let refused = |e: BoxError| -> BoxError { format!("{e}; nothing was imported").into() };
-    let mut reading = Reading::open(path).map_err(refused)?;
-    let shown = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let mut read = 0;
-    loop {
-        let page = reading.page(PAGE).map_err(refused)?;
-        if page.is_empty() {
-            break;
+    let mut reading = Reading::open(path, true)?;
+    let mut progress = Progress::default();
+    let read = loop {
+        let page = reading.page(PAGE);
+        match page {
+            Ok(page) if !page.is_empty() => progress.show(reading.commits, || {
+                format!("checked {} commits", reading.commits)
+            }),
+            Ok(_) => break reading.end(),
+            Err(e) => break Err(e),
         }
-        read += page.len();
-        if shown && read % (100 * PAGE) < PAGE {
-            eprint!("\rdocket: checked {read} commits");
+    };
+    progress.end();
+    read
+}
+
+/// A count shown on a terminal as long work goes on, one line rewritten; ended with a newline.
+#[derive(Default)]
+pub(crate) struct Progress {
+    shown: bool,
+    count: u64,
+}
+
+impl Progress {
+    /// Shows `what` on a terminal each time `count` passes another thousand.
+    pub(crate) fn show(&mut self, count: u64, what: impl FnOnce() -> String) {
+        let passed = count / 1_000 > self.count / 1_000;
+        self.count = count;
+        if passed && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprint!("\rdocket: {}", what());
+            self.shown = true;
         }
     }
-    reading.end().map_err(refused)
+
+    /// Ends the line the count was shown on, if any, so what follows starts a line of its own.
+    pub(crate) fn end(&mut self) {
+        if std::mem::take(&mut self.shown) {
+            eprintln!();
+        }
+    }
 }
 
 /// Appends the commits of the archive at `path`, which `check` found to hold `held`, to `log`
@@ -403,11 +446,33 @@ pub(crate) async fn append_archive(
     let changed = |appended: u64, e: BoxError| -> BoxError {
         format!(
             "the archive changed after it was checked ({e}); {appended} commits were appended \
-             before it; running the import again resumes"
+             before it"
         )
         .into()
     };
-    let mut reading = Reading::open(path).map_err(|e| changed(0, e))?;
+    // Each page is the one checked, so its commits need not be verified again (the log checks
+    // each one's hash and link as it appends it).
+    let mut reading = Reading::open(path, false).map_err(|e| changed(0, e))?;
+    let appended = append_pages(&mut reading, held, &mut appending, changed).await;
+    appending.end();
+    appended?;
+    let again = reading.end().map_err(|e| changed(appending.appended, e))?;
+    if again.sha256 != held.sha256 {
+        return Err(changed(
+            appending.appended,
+            "its lines hash to another SHA-256".into(),
+        ));
+    }
+    Ok((appending.appended, appending.already))
+}
+
+/// Appends every page `reading` has left that hashes as the check found it.
+async fn append_pages(
+    reading: &mut Reading,
+    held: &Held,
+    appending: &mut Appending<'_>,
+    changed: impl Fn(u64, BoxError) -> BoxError,
+) -> Result<(), BoxError> {
     loop {
         let page = reading
             .page(PAGE)
@@ -429,20 +494,13 @@ pub(crate) async fn append_archive(
         let commits: Vec<Commit> = page.into_iter().map(|l| l.commit).collect();
         appending.append(&commits).await?;
     }
-    let again = reading.end().map_err(|e| changed(appending.appended, e))?;
-    if again.sha256 != held.sha256 {
-        return Err(changed(
-            appending.appended,
-            "its lines hash to another SHA-256".into(),
-        ));
-    }
-    Ok((appending.appended, appending.already))
+    Ok(())
 }
 
 async fn read_archive(args: ImportArgs) -> Result<(), BoxError> {
-    let held = check(&args.from)?;
+    let held = check(&args.from).map_err(|e| format!("{e}; nothing was imported"))?;
     eprintln!(
-        "\rdocket: the archive holds {} commits of {} streams{}, exported from {} at {}; every chain holds",
+        "docket: the archive holds {} commits of {} streams{}, exported from {} at {}; every chain holds",
         held.commits,
         held.streams,
         held.header
@@ -454,8 +512,10 @@ async fn read_archive(args: ImportArgs) -> Result<(), BoxError> {
     );
     let dir = DataDir::create(&args.store.data.data_dir)?;
     let (log, target) = open_log(&args.store, &dir).await?;
-    let (appended, already) = append_archive(&args.from, &held, log.as_ref(), &target).await?;
-    eprintln!("\rdocket: imported {appended} commits into {target} ({already} were there already)");
+    let (appended, already) = append_archive(&args.from, &held, log.as_ref(), &target)
+        .await
+        .map_err(|e| format!("{e}; running the import again resumes"))?;
+    eprintln!("docket: imported {appended} commits into {target} ({already} were there already)");
     Ok(())
 }
 
@@ -467,6 +527,7 @@ pub(crate) struct Appending<'a> {
     total: u64,
     pub(crate) appended: u64,
     pub(crate) already: u64,
+    progress: Progress,
 }
 
 impl<'a> Appending<'a> {
@@ -478,12 +539,17 @@ impl<'a> Appending<'a> {
             total,
             appended: 0,
             already: 0,
+            progress: Progress::default(),
         }
+    }
+
+    /// Ends the progress line, if one was shown.
+    pub(crate) fn end(&mut self) {
+        self.progress.end();
     }
 
     /// Appends the next `commits`, in order.
     pub(crate) async fn append(&mut self, commits: &[Commit]) -> Result<(), BoxError> {
-        let shown = std::io::IsTerminal::is_terminal(&std::io::stderr());
         for commit in commits {
             let b = &commit.body;
             let appended = self.appended;
@@ -491,27 +557,29 @@ impl<'a> Appending<'a> {
                 Ok(a) if a.duplicate => self.already += 1,
                 Ok(_) => self.appended += 1,
                 Err(LogError::Conflict { .. }) => {
+                    self.progress.end();
                     return Err(format!(
                         "{} already holds another version {} of case {}: import into a log \
                          without this tenant's cases ({appended} commits were appended before \
-                         it; running the import again resumes)",
+                         it)",
                         self.target, b.version, b.case_id
                     )
                     .into());
                 }
                 Err(e) => {
+                    self.progress.end();
                     return Err(format!(
                         "commit {} (case {}, version {}) was not appended: {e} ({appended} \
-                         commits were appended before it; running the import again resumes)",
+                         commits were appended before it)",
                         b.commit_id, b.case_id, b.version
                     )
                     .into());
                 }
             }
             let done = self.appended + self.already;
-            if shown && done % 500 == 1 {
-                eprint!("\rdocket: appended {done} of {}", self.total);
-            }
+            let total = self.total;
+            self.progress
+                .show(done, || format!("appended {done} of {total}"));
         }
         Ok(())
     }
@@ -557,10 +625,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(done, (2550, 0));
-        assert_eq!(target.head().await.unwrap(), 2550);
+        let commits = |log: SqliteLog| async move {
+            let all = log.read_all(0, 3000).await.unwrap();
+            all.into_iter().map(|r| r.commit).collect::<Vec<_>>()
+        };
         assert_eq!(
-            target.read_all(0, 3000).await.unwrap().len(),
-            source.read_all(0, 3000).await.unwrap().len()
+            commits(target.clone()).await,
+            commits(source).await,
+            "every commit, in order"
         );
         let again = append_archive(&path, &held, &target, "target")
             .await
@@ -612,15 +684,63 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_trailer_on_a_page_boundary_and_an_archive_of_no_commits_are_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        for (cases, versions) in [(10, 100), (0, 0)] {
+            let name = format!("{cases}x{versions}");
+            let source = log_of(&dir.path().join(format!("{name}.sqlite")), cases, versions).await;
+            let path = dir.path().join(format!("{name}.jsonl"));
+            write(&source, None, "sqlite".into(), &path).await.unwrap();
+            let held = check(&path).unwrap();
+            let n = (cases as u64) * versions;
+            assert_eq!((held.commits, held.streams), (n, cases), "{name}");
+            let target = SqliteLog::open(dir.path().join(format!("{name}-target.sqlite"))).unwrap();
+            let done = append_archive(&path, &held, &target, "target")
+                .await
+                .unwrap();
+            assert_eq!(done, (n, 0), "{name}");
+            assert_eq!(target.head().await.unwrap(), n, "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_broken_commit_past_the_first_page_is_refused_by_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = log_of(&dir.path().join("source.sqlite"), 20, 100).await;
+        let path = dir.path().join("all.jsonl");
+        write(&source, None, "sqlite".into(), &path).await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+
+        // Line 1,501 holds the 1,500th commit; changed, its hash no longer holds.
+        let mut altered: serde_json::Value = serde_json::from_str(&lines[1500]).unwrap();
+        altered["commit"]["actor"]["id"] = "someone-else".into();
+        let mut changed = lines.clone();
+        changed[1500] = altered.to_string();
+        std::fs::write(&path, changed.join("\n") + "\n").unwrap();
+        let err = check(&path).err().unwrap().to_string();
+        assert!(
+            err.contains("line 1501") && err.contains("hash does not match"),
+            "{err}"
+        );
+
+        // A line after the trailer.
+        lines.push(lines[1].clone());
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let err = check(&path).err().unwrap().to_string();
+        assert!(
+            err.contains("line 2003") && err.contains("lines follow the trailer"),
+            "{err}"
+        );
+    }
+
     #[test]
-    fn a_broken_archive_is_refused_with_nothing_imported() {
+    fn an_empty_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("empty.jsonl");
         std::fs::write(&path, "").unwrap();
         let err = check(&path).err().unwrap().to_string();
-        assert!(
-            err.contains("it is empty") && err.ends_with("nothing was imported"),
-            "{err}"
-        );
+        assert!(err.contains("line 1: it is empty"), "{err}");
     }
 }

@@ -457,10 +457,11 @@ async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
         None
     };
     let archived = if manifest.files.contains_key(ARCHIVED_LOG) {
-        let held = crate::archive::check(&args.from.join(ARCHIVED_LOG))?;
+        let held = crate::archive::check(&args.from.join(ARCHIVED_LOG))
+            .map_err(|e| format!("in the backup: {e}; nothing was restored"))?;
         ends_where_manifest_says(&manifest, held.last_position)?;
         eprintln!(
-            "\rdocket: the backup's archive holds {} commits; every chain holds",
+            "docket: the backup's archive holds {} commits; every chain holds",
             held.commits
         );
         Some(held)
@@ -513,6 +514,7 @@ async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
                     .await
                     .map_err(|e| left("the keys and part of the log", e))?;
             }
+            appending.end();
             appending.appended
         }
         None => {
