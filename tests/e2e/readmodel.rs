@@ -220,16 +220,24 @@ async fn two_replicas_on_one_postgres_the_survivor_takes_over_the_projection() {
     .await;
     assert_eq!(status, StatusCode::OK, "{page}");
 
-    // A is killed while it follows the log: B files on meanwhile, so A has commits read, numbered
-    // or in a batch being written when it dies.
+    // A is killed while it follows the log: B files on before, during and after, so A has
+    // commits read, numbered or in a batch being written when it dies.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let filing = tokio::spawn({
-        let (url, token) = (b.url.clone(), token_b.clone());
-        async move { file_many(&url, &token, 4, 300).await }
+        let (url, token, stop) = (b.url.clone(), token_b.clone(), stop.clone());
+        async move {
+            let mut last = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                last = last.max(file_many(&url, &token, 4, 4).await);
+            }
+            last
+        }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!filing.is_finished(), "A is killed while filings go on");
     a.kill();
     let started = tokio::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let last = filing.await.unwrap();
     loop {
         let (status, _) = call(
