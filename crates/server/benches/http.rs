@@ -118,11 +118,16 @@ struct Office {
 }
 
 impl Office {
-    async fn open(docket: &Docket) -> Office {
-        let http = reqwest::Client::builder()
+    /// The clients' HTTP connections, kept alive.
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .build()
-            .unwrap();
+            .unwrap()
+    }
+
+    async fn open(docket: &Docket) -> Office {
+        let http = Office::client();
         let admin = docket.token("admin", &[]);
         for (action, body) in [
             (
@@ -352,16 +357,32 @@ where
     Fut: std::future::Future<Output = f64>,
 {
     let office = Office::open(docket).await;
+    let operations = [Operation::Filing, Operation::Action];
+    measure_office(backend, &office, &operations, baseline, rows).await;
+}
+
+/// Runs `operations` at every concurrency against `office`, each beside `baseline` at the same
+/// concurrency, measured in the same run.
+async fn measure_office<B, Fut>(
+    backend: &'static str,
+    office: &Office,
+    operations: &[Operation],
+    baseline: B,
+    rows: &mut Vec<Row>,
+) where
+    B: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = f64>,
+{
     // Warm up: connections, caches, the first pages of the tables.
-    round(&office, Operation::Filing, 4).await;
-    for operation in [Operation::Filing, Operation::Action] {
+    round(office, Operation::Filing, 4).await;
+    for &operation in operations {
         for clients in clients() {
             let mut rates = Vec::new();
             let mut raw = Vec::new();
             let mut latencies = Histogram::<u64>::new(3).unwrap();
             for _ in 0..rounds() {
                 raw.push(baseline(clients).await);
-                let (rate, l) = round(&office, operation, clients).await;
+                let (rate, l) = round(office, operation, clients).await;
                 rates.push(rate);
                 latencies.add(l).unwrap();
             }
@@ -449,9 +470,20 @@ mod bare {
             .await
             .unwrap();
         let mut messages = consumer.messages().await.unwrap();
+        // A consumer's error is shown (the ordered consumer goes on after it); a follower that
+        // ends ends the front, so that its rows never measure a front no longer following.
         tokio::spawn(async move {
-            while let Some(Ok(message)) = messages.next().await {
-                let _: Value = serde_json::from_slice(&message.payload).unwrap();
+            loop {
+                match messages.next().await {
+                    Some(Ok(message)) => {
+                        let _: Value = serde_json::from_slice(&message.payload).unwrap();
+                    }
+                    Some(Err(e)) => eprintln!("the bare front's follower: {e}"),
+                    None => {
+                        eprintln!("the bare front's follower ended");
+                        std::process::exit(1);
+                    }
+                }
             }
         });
     }
@@ -501,43 +533,19 @@ async fn bound(
 ) {
     let front = Docket::bare(nats_url, following);
     let office = Office {
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            .build()
-            .unwrap(),
+        http: Office::client(),
         url: front.url.clone(),
         grid_worker: "unused".to_owned(),
         handler: "unused".to_owned(),
     };
+    let backend = if following {
+        "bare front of jetstream, following it"
+    } else {
+        "bare front of jetstream"
+    };
     let payload = vec![b'x'; 600];
-    round(&office, Operation::Filing, 4).await;
-    for clients in clients() {
-        let (mut rates, mut raw) = (Vec::new(), Vec::new());
-        let mut latencies = Histogram::<u64>::new(3).unwrap();
-        for _ in 0..rounds() {
-            raw.push(raw_publishes(js, &payload, clients).await);
-            let (rate, l) = round(&office, Operation::Filing, clients).await;
-            rates.push(rate);
-            latencies.add(l).unwrap();
-        }
-        let row = Row {
-            backend: if following {
-                "bare front of jetstream, following it"
-            } else {
-                "bare front of jetstream"
-            },
-            operation: Operation::Filing,
-            clients,
-            per_second: median(rates),
-            latencies,
-            baseline: median(raw),
-        };
-        eprintln!(
-            "{} x{clients}: {:.0}/s (raw {:.0}/s)",
-            row.backend, row.per_second, row.baseline
-        );
-        rows.push(row);
-    }
+    let baseline = |clients| raw_publishes(js, &payload, clients);
+    measure_office(backend, &office, &[Operation::Filing], baseline, rows).await;
 }
 
 fn main() {
