@@ -262,6 +262,15 @@ async fn an_embedded_backup_taken_under_load_restores_every_answered_filing() {
     backup_under_load_restores_every_answered_filing(&[], &[]).await;
 }
 
+/// The move to a cluster that docs/operations.md advises: an embedded office's backup restored
+/// into a stream, its commits appended a page at a time.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_embedded_backup_restores_into_a_stream() {
+    let nats = NatsServer::start();
+    let url = nats.url();
+    backup_under_load_restores_every_answered_filing(&[], &["--log", &url]).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_jetstream_backup_taken_under_load_restores_into_a_fresh_stream() {
     let nats = NatsServer::start();
