@@ -607,18 +607,42 @@ mod tests {
         log
     }
 
+    /// `log`'s commits exported as the archive `<name>.jsonl` in `dir`.
+    async fn exported(log: &SqliteLog, dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+        let path = dir.join(format!("{name}.jsonl"));
+        write(log, None, "sqlite".into(), &path).await.unwrap();
+        path
+    }
+
+    /// The archive's lines, without their newlines.
+    fn lines_of(path: &std::path::Path) -> Vec<String> {
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines().map(str::to_owned).collect()
+    }
+
+    /// Writes `lines` as the archive at `path`, each with its newline.
+    fn rewrite(path: &std::path::Path, lines: &[String]) {
+        std::fs::write(path, lines.join("\n") + "\n").unwrap();
+    }
+
+    /// Why appending the archive at `path`, checked as `held`, to `target` stopped.
+    async fn stopped(path: &std::path::Path, held: &Held, target: &SqliteLog) -> String {
+        append_archive(path, held, target, "target")
+            .await
+            .unwrap_err()
+            .to_string()
+    }
+
     #[tokio::test]
     async fn an_archive_of_several_pages_is_checked_then_appended_and_again_resumes() {
         let dir = tempfile::tempdir().unwrap();
         let source = log_of(&dir.path().join("source.sqlite"), 50, 51).await;
-        let path = dir.path().join("all.jsonl");
-        let written = write(&source, None, "sqlite".into(), &path).await.unwrap();
-        assert_eq!(written.commits, 2550, "more than two pages of {PAGE}");
-
+        let path = exported(&source, dir.path(), "all").await;
         let held = check(&path).unwrap();
         assert_eq!(
             (held.commits, held.streams, held.last_position),
-            (2550, 50, 2550)
+            (2550, 50, 2550),
+            "more than two pages of {PAGE}"
         );
         let target = SqliteLog::open(dir.path().join("target.sqlite")).unwrap();
         let done = append_archive(&path, &held, &target, "target")
@@ -644,18 +668,16 @@ mod tests {
     async fn an_archive_changed_after_its_check_stops_the_import_saying_so() {
         let dir = tempfile::tempdir().unwrap();
         let source = log_of(&dir.path().join("source.sqlite"), 3, 4).await;
-        let path = dir.path().join("all.jsonl");
-        write(&source, None, "sqlite".into(), &path).await.unwrap();
+        let path = exported(&source, dir.path(), "all").await;
         let held = check(&path).unwrap();
+        let checked = lines_of(&path);
 
         // Replaced by another office's archive, whole and valid in itself.
         let other = log_of(&dir.path().join("other.sqlite"), 3, 4).await;
-        write(&other, None, "sqlite".into(), &path).await.unwrap();
+        let replacement = exported(&other, dir.path(), "other").await;
+        rewrite(&path, &lines_of(&replacement));
         let target = SqliteLog::open(dir.path().join("target.sqlite")).unwrap();
-        let err = append_archive(&path, &held, &target, "target")
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = stopped(&path, &held, &target).await;
         assert!(
             err.contains("the archive changed after it was checked")
                 && err.contains("0 commits were appended"),
@@ -668,16 +690,9 @@ mod tests {
         );
 
         // Cut short after its check: stopped, naming how much was appended.
-        write(&source, None, "sqlite".into(), &path).await.unwrap();
-        let held = check(&path).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let cut: Vec<&str> = text.lines().collect();
-        std::fs::write(&path, cut[..cut.len() - 1].join("\n") + "\n").unwrap();
+        rewrite(&path, &checked[..checked.len() - 1]);
         let target = SqliteLog::open(dir.path().join("target-2.sqlite")).unwrap();
-        let err = append_archive(&path, &held, &target, "target")
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = stopped(&path, &held, &target).await;
         assert!(
             err.contains("cut short") && err.contains("12 commits were appended"),
             "{err}"
@@ -690,8 +705,7 @@ mod tests {
         for (cases, versions) in [(10, 100), (0, 0)] {
             let name = format!("{cases}x{versions}");
             let source = log_of(&dir.path().join(format!("{name}.sqlite")), cases, versions).await;
-            let path = dir.path().join(format!("{name}.jsonl"));
-            write(&source, None, "sqlite".into(), &path).await.unwrap();
+            let path = exported(&source, dir.path(), &name).await;
             let held = check(&path).unwrap();
             let n = (cases as u64) * versions;
             assert_eq!((held.commits, held.streams), (n, cases), "{name}");
@@ -708,17 +722,15 @@ mod tests {
     async fn a_broken_commit_past_the_first_page_is_refused_by_its_line() {
         let dir = tempfile::tempdir().unwrap();
         let source = log_of(&dir.path().join("source.sqlite"), 20, 100).await;
-        let path = dir.path().join("all.jsonl");
-        write(&source, None, "sqlite".into(), &path).await.unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let path = exported(&source, dir.path(), "all").await;
+        let mut lines = lines_of(&path);
 
         // Line 1,501 holds the 1,500th commit; changed, its hash no longer holds.
         let mut altered: serde_json::Value = serde_json::from_str(&lines[1500]).unwrap();
         altered["commit"]["actor"]["id"] = "someone-else".into();
         let mut changed = lines.clone();
         changed[1500] = altered.to_string();
-        std::fs::write(&path, changed.join("\n") + "\n").unwrap();
+        rewrite(&path, &changed);
         let err = check(&path).err().unwrap().to_string();
         assert!(
             err.contains("line 1501") && err.contains("hash does not match"),
@@ -727,7 +739,7 @@ mod tests {
 
         // A line after the trailer.
         lines.push(lines[1].clone());
-        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        rewrite(&path, &lines);
         let err = check(&path).err().unwrap().to_string();
         assert!(
             err.contains("line 2003") && err.contains("lines follow the trailer"),
