@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 
-use docket_eventlog::{ChainHash, Commit, EventLog, LogError};
+use docket_eventlog::{ChainHash, Commit, EventLog, LogError, Recorded};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use uuid::Uuid;
@@ -90,6 +90,24 @@ pub(crate) struct Written {
     pub(crate) head: u64,
 }
 
+/// Hands `log`'s commits to `each` a page at a time, in log order, from the first through
+/// position `through` (`u64::MAX`: to the end).
+pub(crate) async fn each_page(
+    log: &dyn EventLog,
+    through: u64,
+    mut each: impl AsyncFnMut(Vec<Recorded>) -> Result<(), BoxError>,
+) -> Result<(), BoxError> {
+    let mut after = 0;
+    while after < through {
+        let mut page = log.read_all(after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        page.retain(|r| r.position <= through);
+        each(page).await?;
+    }
+    Ok(())
+}
+
 /// Writes the log's commits up to its present head (the tenant's, or all) as an archive at
 /// `to`: written beside it and renamed at the end, so a file named as an archive is whole.
 pub(crate) async fn write(
@@ -113,12 +131,10 @@ pub(crate) async fn write(
     };
     out.line(&header)?;
     let head = log.head().await?;
-    let (mut after, mut commits) = (0, 0u64);
-    while after < head {
-        let page = log.read_all(after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.position;
-        for r in page.into_iter().filter(|r| r.position <= head) {
+    let mut commits = 0u64;
+    each_page(log, head, async |page| {
+        let through = page.last().map_or(0, |r| r.position);
+        for r in page {
             if tenant.as_ref().is_some_and(|t| *t != r.commit.body.tenant) {
                 continue;
             }
@@ -129,9 +145,11 @@ pub(crate) async fn write(
             commits += 1;
         }
         if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            eprint!("\rdocket: exported {commits} commits, through position {after} of {head}");
+            eprint!("\rdocket: exported {commits} commits, through position {through} of {head}");
         }
-    }
+        Ok(())
+    })
+    .await?;
     let Writer { mut out, digest } = out;
     let trailer = Trailer {
         end: End {

@@ -39,8 +39,6 @@ const KEYS: &str = "keys.sqlite";
 const SECRET: &str = "jwt-secret";
 /// Evidence files sit in the backup under this directory, as in the data directory's store.
 const EVIDENCE: &str = "evidence";
-/// How many commits are read from a backed-up embedded log at a time, to append elsewhere.
-const PAGE: usize = 1000;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Manifest {
@@ -503,17 +501,14 @@ async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
             let source = SqliteLog::open(&scratch.0)?;
             let (target, name) = open_log(&args.store, &dir).await?;
             let mut appending = crate::archive::Appending::new(target.as_ref(), &name, total);
-            let mut after = 0;
-            loop {
-                let page = source.read_all(after, PAGE).await?;
-                let Some(last) = page.last() else { break };
-                after = last.position;
+            crate::archive::each_page(&source, u64::MAX, async |page| {
                 let commits: Vec<_> = page.into_iter().map(|r| r.commit).collect();
                 appending
                     .append(&commits)
                     .await
-                    .map_err(|e| left("the keys and part of the log", e))?;
-            }
+                    .map_err(|e| left("the keys and part of the log", e))
+            })
+            .await?;
             appending.end();
             appending.appended
         }
@@ -557,17 +552,15 @@ async fn put_back(args: RestoreArgs) -> Result<(), BoxError> {
 async fn check_embedded(path: &Path) -> Result<crate::archive::Chains, BoxError> {
     let log = SqliteLog::open(path)?;
     let mut chains = crate::archive::Chains::default();
-    let mut after = 0;
-    loop {
-        let page = log.read_all(after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.position;
+    crate::archive::each_page(&log, u64::MAX, async |page| {
         for r in &page {
             chains.take(r.position, &r.commit).map_err(|why| {
                 format!("the backup's log is refused: {why}; nothing was restored")
             })?;
         }
-    }
+        Ok(())
+    })
+    .await?;
     Ok(chains)
 }
 
