@@ -91,7 +91,7 @@ pub(crate) struct Written {
 }
 
 /// Hands `log`'s commits to `each` a page at a time, in log order, from the first through
-/// position `through` (`u64::MAX`: to the end).
+/// position `through` (`u64::MAX`: to the end). No page is empty.
 pub(crate) async fn each_page(
     log: &dyn EventLog,
     through: u64,
@@ -103,7 +103,9 @@ pub(crate) async fn each_page(
         let Some(last) = page.last() else { break };
         after = last.position;
         page.retain(|r| r.position <= through);
-        each(page).await?;
+        if !page.is_empty() {
+            each(page).await?;
+        }
     }
     Ok(())
 }
@@ -133,7 +135,7 @@ pub(crate) async fn write(
     let head = log.head().await?;
     let mut commits = 0u64;
     each_page(log, head, async |page| {
-        let through = page.last().map_or(0, |r| r.position);
+        let last = page.last().map_or(0, |r| r.position);
         for r in page {
             if tenant.as_ref().is_some_and(|t| *t != r.commit.body.tenant) {
                 continue;
@@ -145,7 +147,7 @@ pub(crate) async fn write(
             commits += 1;
         }
         if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            eprint!("\rdocket: exported {commits} commits, through position {through} of {head}");
+            eprint!("\rdocket: exported {commits} commits, through position {last} of {head}");
         }
         Ok(())
     })
