@@ -10,6 +10,7 @@ const FILES: &[&str] = &[
     "docket/v1/cases.proto",
     "docket/v1/stats.proto",
     "docket/v1/directory.proto",
+    "docket/v1/evidence.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

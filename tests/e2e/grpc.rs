@@ -1,15 +1,18 @@
 //! The gRPC interface of the real binary, with tonic clients generated from `proto/docket/v1`:
 //! the README's walk-through, refusals with their code in the details, reach, a resumed Watch,
-//! idempotent retries, a SIGTERM during a Watch, health and reflection.
+//! idempotent retries, a SIGTERM during a Watch, health and reflection, and evidence files
+//! uploaded and read back in pieces.
 
 use std::time::Duration;
 
 use docket_grpc::proto::case_service_client::CaseServiceClient;
 use docket_grpc::proto::directory_service_client::DirectoryServiceClient;
+use docket_grpc::proto::evidence_service_client::EvidenceServiceClient;
 use docket_grpc::proto::stats_service_client::StatsServiceClient;
 use docket_grpc::proto::{
-    ActRequest, FileCaseRequest, GetCaseRequest, GetDirectoryRequest, GetFiguresRequest,
-    GetHistoryRequest, ListCasesRequest, WatchRequest, WatchResponse,
+    ActRequest, FileCaseRequest, GetCaseRequest, GetDirectoryRequest, GetEvidenceRequest,
+    GetFiguresRequest, GetHistoryRequest, ListCasesRequest, UploadEvidenceRequest, WatchRequest,
+    WatchResponse,
 };
 use docket_tests::{Server, data_dir};
 use serde_json::{Value, json};
@@ -628,7 +631,12 @@ async fn health_and_reflection_let_any_client_discover_the_services() {
     let channel = channel(&server).await;
 
     let mut health = HealthClient::new(channel.clone());
-    for service in ["", "docket.v1.CaseService", "docket.v1.StatsService"] {
+    for service in [
+        "",
+        "docket.v1.CaseService",
+        "docket.v1.StatsService",
+        "docket.v1.EvidenceService",
+    ] {
         let status = health
             .check(tonic_health::pb::HealthCheckRequest {
                 service: service.to_owned(),
@@ -666,6 +674,7 @@ async fn health_and_reflection_let_any_client_discover_the_services() {
         "docket.v1.CaseService",
         "docket.v1.StatsService",
         "docket.v1.DirectoryService",
+        "docket.v1.EvidenceService",
         "grpc.health.v1.Health",
     ] {
         assert!(names.contains(&service), "{names:?}");
@@ -695,5 +704,231 @@ async fn health_and_reflection_let_any_client_discover_the_services() {
             "GetHistory",
             "Watch"
         ]
+    );
+}
+
+/// A file as an upload's messages: the media type in the first, the bytes in pieces of `piece`.
+fn pieces(media_type: &str, bytes: &[u8], piece: usize) -> Vec<UploadEvidenceRequest> {
+    bytes
+        .chunks(piece)
+        .enumerate()
+        .map(|(i, chunk)| UploadEvidenceRequest {
+            media_type: if i == 0 {
+                media_type.to_owned()
+            } else {
+                String::new()
+            },
+            chunk: chunk.to_vec(),
+        })
+        .collect()
+}
+
+/// The reason of a refusal's ErrorInfo.
+fn reason(status: &tonic::Status) -> String {
+    status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn evidence_is_uploaded_in_pieces_named_in_an_action_and_read_back_in_pieces() {
+    use sha2::Digest as _;
+
+    let dir = data_dir();
+    let server = Server::start_with(dir.path(), &["--evidence-max-bytes", "1048576"]);
+    let channel = channel(&server).await;
+    let evidence = EvidenceServiceClient::new(channel.clone());
+    let mut cases = CaseServiceClient::new(channel);
+    let grid = server.token("grid_worker");
+    let handler = server.token("handler");
+
+    // A PDF of 600 KiB, sent in pieces of 100 KiB.
+    let document: Vec<u8> = b"%PDF-1.7\n"
+        .iter()
+        .copied()
+        .chain((0..600 * 1024).map(|i: u32| (i % 251) as u8))
+        .collect();
+    let upload = |messages: Vec<UploadEvidenceRequest>, token: &str| {
+        let mut evidence = evidence.clone();
+        let request = authorized(tokio_stream::iter(messages), token, None);
+        async move { evidence.upload_evidence(request).await }
+    };
+    let kept = upload(pieces("application/pdf", &document, 100 * 1024), &grid)
+        .await
+        .expect("kept")
+        .into_inner()
+        .evidence
+        .unwrap();
+    let hash = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&document)));
+    assert_eq!(kept.content_hash, hash);
+    assert_eq!(kept.media_type, "application/pdf");
+    assert_eq!(kept.size, document.len() as u64);
+    assert_eq!(kept.blob, format!("/v1/evidence/{hash}"));
+    // The same file again, in other pieces, is the same evidence.
+    let again = upload(pieces("application/pdf", &document, 7000), &grid)
+        .await
+        .expect("kept again")
+        .into_inner()
+        .evidence
+        .unwrap();
+    assert_eq!(again, kept);
+
+    // An action names it as the upload answered it, and the case shows it.
+    let case = cases
+        .file_case(authorized(hazard("qinghe-03", "楼道堆物"), &grid, None))
+        .await
+        .expect("filed")
+        .into_inner()
+        .recorded
+        .unwrap()
+        .case_id;
+    let named = json!({"evidence": [{"content_hash": kept.content_hash, "media_type":
+        kept.media_type, "size": kept.size, "blob": kept.blob}]});
+    cases
+        .act(authorized(
+            act(&case, "attach-evidence", named.clone()),
+            &grid,
+            None,
+        ))
+        .await
+        .expect("attached");
+    let detail = cases
+        .get_case(authorized(
+            GetCaseRequest {
+                case_id: case.clone(),
+            },
+            &handler,
+            None,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .detail
+        .unwrap();
+    let shown = format!("{detail:?}");
+    assert!(shown.contains(&hash), "{shown}");
+
+    // Another role of the tenant reads it back: the media type first, pieces of 256 KiB at most.
+    let mut read = evidence
+        .clone()
+        .get_evidence(authorized(
+            GetEvidenceRequest {
+                content_hash: hash.clone(),
+            },
+            &handler,
+            None,
+        ))
+        .await
+        .expect("found")
+        .into_inner();
+    let mut back = Vec::new();
+    let mut messages = 0;
+    while let Some(piece) = read.message().await.expect("read whole") {
+        assert_eq!(
+            piece.media_type,
+            if messages == 0 { "application/pdf" } else { "" }
+        );
+        assert!(piece.chunk.len() <= 256 * 1024, "{}", piece.chunk.len());
+        back.extend_from_slice(&piece.chunk);
+        messages += 1;
+    }
+    assert!(messages >= 3, "{messages} messages");
+    assert_eq!(back, document);
+
+    // Refusals, each with its code, and nothing kept.
+    let photo = [b"\xFF\xD8\xFF\xE0".as_slice(), "楼道".as_bytes()].concat();
+    let refusals = [
+        (Vec::new(), "unreadable-body"),
+        (pieces("image/png", &photo, 4), "unsupported-media-type"),
+        (pieces("text/plain", b"hello", 4), "unsupported-media-type"),
+        (pieces("", &photo, 4), "unsupported-media-type"),
+        (
+            pieces("image/jpeg", &vec![0xFF; 1048576 + 1], 300 * 1024),
+            "body-too-large",
+        ),
+    ];
+    for (messages, code) in refusals {
+        let refused = upload(messages, &grid).await.expect_err(code);
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        assert_eq!(reason(&refused), code, "{refused:?}");
+    }
+    let mut changing = pieces("image/jpeg", &photo, 4);
+    changing[1].media_type = "image/png".to_owned();
+    let refused = upload(changing, &grid).await.expect_err("two media types");
+    assert_eq!(reason(&refused), "unreadable-body", "{refused:?}");
+    assert!(refused.message().contains("image/png"), "{refused:?}");
+    let photo_hash = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&photo)));
+    let get = |content_hash: String, token: &str| {
+        let mut evidence = evidence.clone();
+        let request = authorized(GetEvidenceRequest { content_hash }, token, None);
+        async move { evidence.get_evidence(request).await }
+    };
+    let missing = get(photo_hash, &handler).await.expect_err("never kept");
+    assert_eq!(missing.code(), Code::NotFound, "{missing:?}");
+    assert_eq!(reason(&missing), "evidence-not-found");
+    let bad = get("../../jwt-secret".to_owned(), &handler)
+        .await
+        .expect_err("not a hash");
+    assert_eq!(bad.code(), Code::InvalidArgument, "{bad:?}");
+    assert_eq!(reason(&bad), "invalid-content-hash");
+    // Another office's official does not find it; no token is no call.
+    let elsewhere = server.token_with("supervisor", &["--tenant", "haidian"]);
+    let hidden = get(hash.clone(), &elsewhere)
+        .await
+        .expect_err("another tenant");
+    assert_eq!(hidden.code(), Code::NotFound, "{hidden:?}");
+    let mut anonymous = evidence.clone();
+    let unauthenticated = anonymous
+        .upload_evidence(tokio_stream::iter(pieces("image/jpeg", &photo, 4)))
+        .await
+        .expect_err("no token");
+    assert_eq!(unauthenticated.code(), Code::Unauthenticated);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_upload_is_kept_and_a_read_past_the_request_timeout_is_refused_unavailable() {
+    let dir = data_dir();
+    let server = Server::start_with(dir.path(), &["--request-timeout", "1"]);
+    let channel = channel(&server).await;
+    let grid = server.token("grid_worker");
+
+    // A phone on a slow link: a photo in four pieces over about two seconds, past the timeout.
+    let photo = [b"\xFF\xD8\xFF\xE0".as_slice(), "慢速上传".as_bytes()].concat();
+    let slowly = tokio_stream::StreamExt::throttle(
+        tokio_stream::iter(pieces("image/jpeg", &photo, 4)),
+        Duration::from_millis(600),
+    );
+    let started = std::time::Instant::now();
+    let kept = EvidenceServiceClient::new(channel.clone())
+        .upload_evidence(authorized(slowly, &grid, None))
+        .await
+        .expect("a command is not cut off")
+        .into_inner()
+        .evidence
+        .unwrap();
+    assert!(started.elapsed() > Duration::from_millis(1500));
+    assert_eq!(kept.size, photo.len() as u64);
+
+    // A read waiting for a position the log never reaches is refused once the timeout passes,
+    // with the problem HTTP would answer, before the read model's own wait (5 s) is over.
+    let started = std::time::Instant::now();
+    let refused = CaseServiceClient::new(channel)
+        .list_cases(authorized(
+            ListCasesRequest {
+                min_position: Some(1_000_000),
+                ..Default::default()
+            },
+            &grid,
+            None,
+        ))
+        .await
+        .expect_err("not answered in time");
+    let waited = started.elapsed();
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    assert_eq!(reason(&refused), "unavailable", "{refused:?}");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+        "{waited:?}"
     );
 }

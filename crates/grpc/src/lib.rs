@@ -1,6 +1,6 @@
 //! Docket's gRPC interface, from `proto/docket/v1`: cases (file, act, get, list, history, and a
-//! server-streaming `Watch` of commits), figures and the directory, beside the standard health and
-//! reflection services.
+//! server-streaming `Watch` of commits), figures, the directory and evidence files (uploaded and
+//! read in pieces), beside the standard health and reflection services.
 //!
 //! Each call is the HTTP operation of the same name in another encoding: it becomes that
 //! operation's request (its bearer token, `idempotency-key` and `if-match` carried over from the
@@ -32,7 +32,8 @@ pub const ERROR_DOMAIN: &str = "docket";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// How long a call may take to be answered (a `Watch`, its first answer: the stream goes on).
+/// How long a read may take to be answered (a `Watch` or `GetEvidence`, its first message: the
+/// stream goes on). Commands and uploads are not cut off, as over HTTP.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Calls one connection may have in hand at once.
 const CALLS_PER_CONNECTION: usize = 64;
@@ -43,6 +44,8 @@ const CALLS_PER_CONNECTION: usize = 64;
 /// is closed as it comes, so that clients holding connections cannot use up the process's open
 /// files (which its logs and read model need too); and one that sends nothing for
 /// `first_bytes` after it opens is closed, so that silent connections cannot hold every slot.
+/// A read not answered within `request_timeout` is refused UNAVAILABLE; a command (and an
+/// evidence upload) is never cut off, as over HTTP.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
@@ -53,15 +56,17 @@ pub async fn serve(
 ) -> Result<(), BoxError> {
     use proto::case_service_server::CaseServiceServer;
     use proto::directory_service_server::DirectoryServiceServer;
+    use proto::evidence_service_server::EvidenceServiceServer;
     use proto::stats_service_server::StatsServiceServer;
 
-    let gateway = Gateway::new(router, stopped.clone());
+    let gateway = Gateway::new(router, stopped.clone(), request_timeout);
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<CaseServiceServer<Gateway>>().await;
     health.set_serving::<StatsServiceServer<Gateway>>().await;
     health
         .set_serving::<DirectoryServiceServer<Gateway>>()
         .await;
+    health.set_serving::<EvidenceServiceServer<Gateway>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -83,9 +88,11 @@ pub async fn serve(
         health
             .set_not_serving::<DirectoryServiceServer<Gateway>>()
             .await;
+        health
+            .set_not_serving::<EvidenceServiceServer<Gateway>>()
+            .await;
     };
     tonic::transport::Server::builder()
-        .timeout(request_timeout)
         .concurrency_limit_per_connection(CALLS_PER_CONNECTION)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
@@ -94,7 +101,8 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(CaseServiceServer::new(gateway.clone()))
         .add_service(StatsServiceServer::new(gateway.clone()))
-        .add_service(DirectoryServiceServer::new(gateway))
+        .add_service(DirectoryServiceServer::new(gateway.clone()))
+        .add_service(EvidenceServiceServer::new(gateway))
         .serve_with_incoming_shutdown(admitted(listener, max_connections, first_bytes), shutdown)
         .await?;
     Ok(())

@@ -2,9 +2,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::pin::Pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{self, HeaderMap, Method, header};
 use futures_util::{Stream, StreamExt as _};
 use serde_json::Value;
@@ -15,13 +15,18 @@ use tower::ServiceExt as _;
 
 use crate::convert::{from_struct, problem_status, to_struct};
 use crate::observe;
-use crate::proto::{self, case_service_server, directory_service_server, stats_service_server};
+use crate::proto::{
+    self, case_service_server, directory_service_server, evidence_service_server,
+    stats_service_server,
+};
 
 /// Serves every gRPC call through the HTTP router.
 #[derive(Debug, Clone)]
 pub struct Gateway {
     router: axum::Router,
     stopped: watch::Receiver<bool>,
+    /// How long a read may take to be answered (a `Watch` or `GetEvidence`, its first message).
+    read_timeout: Duration,
 }
 
 /// What an operation answered: its headers and JSON body.
@@ -62,8 +67,16 @@ impl<'a> Call<'a> {
 }
 
 impl Gateway {
-    pub fn new(router: axum::Router, stopped: watch::Receiver<bool>) -> Self {
-        Self { router, stopped }
+    pub fn new(
+        router: axum::Router,
+        stopped: watch::Receiver<bool>,
+        read_timeout: Duration,
+    ) -> Self {
+        Self {
+            router,
+            stopped,
+            read_timeout,
+        }
     }
 
     /// The operation's HTTP request: the call's token, idempotency key and expected version as
@@ -157,6 +170,11 @@ impl Gateway {
         query: &BTreeMap<String, String>,
     ) -> Result<Answer, Status> {
         let response = self.send(Self::request(&call, query)?).await?;
+        Self::json(response).await
+    }
+
+    /// An operation's answer: its headers and its body, which is JSON.
+    async fn json(response: http::Response<Body>) -> Result<Answer, Status> {
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
@@ -187,6 +205,16 @@ fn case_path(case_id: &str) -> Result<String, Status> {
         "/v1/cases/{}",
         segment(case_id, "case_id", "invalid-case-id")?
     ))
+}
+
+/// A read not answered in time: UNAVAILABLE, with the problem HTTP answers then.
+fn not_answered_within(limit: Duration) -> Status {
+    problem_status(
+        503,
+        &serde_json::json!({"code": "unavailable",
+            "detail": format!("the request was not answered within {} s; retry", limit.as_secs())}),
+        None,
+    )
 }
 
 /// A call refused before it becomes a request: INVALID_ARGUMENT with its code, as a problem would
@@ -242,13 +270,22 @@ fn recorded(answer: &Answer) -> proto::Recorded {
     }
 }
 
-/// Runs one call, counted in the metrics by its method.
+/// Runs one call, counted in the metrics by its method. A read (`within` some time) that is not
+/// answered in that time is refused UNAVAILABLE, as HTTP answers a read; a command is never cut
+/// off, as over HTTP: one cut off could still be recorded after its caller was told it failed,
+/// and an upload from a phone on a slow link may take minutes.
 async fn observed<T>(
     method: &'static str,
+    within: Option<Duration>,
     call: impl Future<Output = Result<T, Status>>,
 ) -> Result<Response<T>, Status> {
     let started = Instant::now();
-    let result = call.await;
+    let result = match within {
+        Some(limit) => tokio::time::timeout(limit, call)
+            .await
+            .unwrap_or_else(|_| Err(not_answered_within(limit))),
+        None => call.await,
+    };
     observe(method, started, &result);
     result.map(Response::new)
 }
@@ -261,7 +298,7 @@ impl case_service_server::CaseService for Gateway {
         &self,
         request: Request<proto::FileCaseRequest>,
     ) -> Result<Response<proto::FileCaseResponse>, Status> {
-        observed("FileCase", async {
+        observed("FileCase", None, async {
             let (metadata, _, r) = request.into_parts();
             let mut body = input(r.input).unwrap_or_else(|| Value::Object(Default::default()));
             if let Some(fields) = body.as_object_mut() {
@@ -282,7 +319,7 @@ impl case_service_server::CaseService for Gateway {
         &self,
         request: Request<proto::ActRequest>,
     ) -> Result<Response<proto::ActResponse>, Status> {
-        observed("Act", async {
+        observed("Act", None, async {
             let (metadata, _, r) = request.into_parts();
             let path = format!(
                 "{}/actions/{}",
@@ -304,7 +341,7 @@ impl case_service_server::CaseService for Gateway {
         &self,
         request: Request<proto::GetCaseRequest>,
     ) -> Result<Response<proto::GetCaseResponse>, Status> {
-        observed("GetCase", async {
+        observed("GetCase", Some(self.read_timeout), async {
             let (metadata, _, r) = request.into_parts();
             let call = Call::new(&metadata, Method::GET, case_path(&r.case_id)?);
             let Answer { body, .. } = self.answer(call, NO_QUERY).await?;
@@ -332,7 +369,7 @@ impl case_service_server::CaseService for Gateway {
         &self,
         request: Request<proto::ListCasesRequest>,
     ) -> Result<Response<proto::ListCasesResponse>, Status> {
-        observed("ListCases", async {
+        observed("ListCases", Some(self.read_timeout), async {
             let (metadata, _, r) = request.into_parts();
             let mut call = Call::new(&metadata, Method::GET, "/v1/cases".to_owned());
             if let Some(limit) = r.limit {
@@ -372,7 +409,7 @@ impl case_service_server::CaseService for Gateway {
         &self,
         request: Request<proto::GetHistoryRequest>,
     ) -> Result<Response<proto::GetHistoryResponse>, Status> {
-        observed("GetHistory", async {
+        observed("GetHistory", Some(self.read_timeout), async {
             let (metadata, _, r) = request.into_parts();
             let call = Call::new(
                 &metadata,
@@ -400,7 +437,7 @@ impl case_service_server::CaseService for Gateway {
         &self,
         request: Request<proto::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        observed("Watch", async {
+        observed("Watch", Some(self.read_timeout), async {
             let (metadata, _, r) = request.into_parts();
             let mut call = Call::new(&metadata, Method::GET, "/v1/events".to_owned());
             if let Some(after) = r.after {
@@ -523,7 +560,7 @@ impl stats_service_server::StatsService for Gateway {
         &self,
         request: Request<proto::GetFiguresRequest>,
     ) -> Result<Response<proto::GetFiguresResponse>, Status> {
-        observed("GetFigures", async {
+        observed("GetFigures", Some(self.read_timeout), async {
             let (metadata, _, r) = request.into_parts();
             let figures = self.figures(&metadata, "/v1/stats", r.query).await?;
             Ok(proto::GetFiguresResponse {
@@ -537,7 +574,7 @@ impl stats_service_server::StatsService for Gateway {
         &self,
         request: Request<proto::GetUnitTableRequest>,
     ) -> Result<Response<proto::GetUnitTableResponse>, Status> {
-        observed("GetUnitTable", async {
+        observed("GetUnitTable", Some(self.read_timeout), async {
             let (metadata, _, r) = request.into_parts();
             let table = self.figures(&metadata, "/v1/stats/units", r.query).await?;
             Ok(proto::GetUnitTableResponse { table: Some(table) })
@@ -549,7 +586,7 @@ impl stats_service_server::StatsService for Gateway {
         &self,
         request: Request<proto::ListDispatchesRequest>,
     ) -> Result<Response<proto::ListDispatchesResponse>, Status> {
-        observed("ListDispatches", async {
+        observed("ListDispatches", Some(self.read_timeout), async {
             let (metadata, _, r) = request.into_parts();
             let dispatches = self
                 .figures(&metadata, "/v1/stats/dispatches", r.query)
@@ -568,7 +605,7 @@ impl directory_service_server::DirectoryService for Gateway {
         &self,
         request: Request<proto::GetDirectoryRequest>,
     ) -> Result<Response<proto::GetDirectoryResponse>, Status> {
-        observed("GetDirectory", async {
+        observed("GetDirectory", Some(self.read_timeout), async {
             let (metadata, _, r) = request.into_parts();
             let mut call = Call::new(&metadata, Method::GET, "/v1/directory".to_owned());
             if let Some(position) = r.min_position {
@@ -586,7 +623,7 @@ impl directory_service_server::DirectoryService for Gateway {
         &self,
         request: Request<proto::ChangeDirectoryRequest>,
     ) -> Result<Response<proto::ChangeDirectoryResponse>, Status> {
-        observed("ChangeDirectory", async {
+        observed("ChangeDirectory", None, async {
             let (metadata, _, r) = request.into_parts();
             let mut call = Call::new(
                 &metadata,
@@ -603,5 +640,148 @@ impl directory_service_server::DirectoryService for Gateway {
             })
         })
         .await
+    }
+}
+
+/// The largest piece of a file `GetEvidence` sends in one message (a client takes 4 MiB by
+/// default).
+const EVIDENCE_PIECE: usize = 256 * 1024;
+
+type EvidencePieces =
+    Pin<Box<dyn Stream<Item = Result<proto::GetEvidenceResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl evidence_service_server::EvidenceService for Gateway {
+    async fn upload_evidence(
+        &self,
+        request: Request<tonic::Streaming<proto::UploadEvidenceRequest>>,
+    ) -> Result<Response<proto::UploadEvidenceResponse>, Status> {
+        observed("UploadEvidence", None, async {
+            let (metadata, _, mut pieces) = request.into_parts();
+            let first = pieces.message().await?.ok_or_else(|| {
+                refused(
+                    "unreadable-body",
+                    "the file is empty: the stream ended before its first message".to_owned(),
+                )
+            })?;
+            let media_type = first.media_type;
+            let content_type = http::HeaderValue::from_str(&media_type).map_err(|_| {
+                problem_status(
+                    415,
+                    &serde_json::json!({"code": "unsupported-media-type",
+                        "detail": "media_type is not a media type"}),
+                    None,
+                )
+            })?;
+            // The file goes to the operation as it comes, so the operation's own limit stops an
+            // upload that is too large without the gateway holding more of it.
+            let named = media_type.clone();
+            let rest = pieces.map(move |piece| {
+                let piece = piece.map_err(std::io::Error::other)?;
+                if !piece.media_type.is_empty() && piece.media_type != named {
+                    return Err(std::io::Error::other(format!(
+                        "a later message names media type {:?}, the first {named:?}",
+                        piece.media_type
+                    )));
+                }
+                Ok(Bytes::from(piece.chunk))
+            });
+            let body = futures_util::stream::once(std::future::ready(Ok(Bytes::from(first.chunk))))
+                .chain(rest);
+            let call = Call::new(&metadata, Method::POST, "/v1/evidence".to_owned());
+            let mut request = Self::request(&call, NO_QUERY)?;
+            request
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, content_type);
+            *request.body_mut() = Body::from_stream(body);
+            let Answer { body, .. } = Self::json(self.send(request).await?).await?;
+            Ok(proto::UploadEvidenceResponse {
+                evidence: Some(proto::Evidence {
+                    content_hash: text(&body["content_hash"]),
+                    media_type: text(&body["media_type"]),
+                    size: body["size"].as_u64().unwrap_or_default(),
+                    blob: text(&body["blob"]),
+                }),
+            })
+        })
+        .await
+    }
+
+    type GetEvidenceStream = EvidencePieces;
+
+    async fn get_evidence(
+        &self,
+        request: Request<proto::GetEvidenceRequest>,
+    ) -> Result<Response<Self::GetEvidenceStream>, Status> {
+        observed("GetEvidence", Some(self.read_timeout), async {
+            let (metadata, _, r) = request.into_parts();
+            let path = format!(
+                "/v1/evidence/{}",
+                segment(&r.content_hash, "content_hash", "invalid-content-hash")?
+            );
+            let call = Call::new(&metadata, Method::GET, path);
+            let response = self.send(Self::request(&call, NO_QUERY)?).await?;
+            let media_type = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/octet-stream")
+                .to_owned();
+            let mut first = Some(media_type);
+            let stream = response
+                .into_body()
+                .into_data_stream()
+                .flat_map(|frame| {
+                    let pieces = match frame {
+                        Ok(bytes) => split(bytes, EVIDENCE_PIECE).into_iter().map(Ok).collect(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "evidence broke off in a GetEvidence");
+                            vec![Err(Status::unavailable(
+                                "the file could not be read to its end; ask again",
+                            ))]
+                        }
+                    };
+                    futures_util::stream::iter(pieces)
+                })
+                .map(move |piece| {
+                    piece.map(|chunk| proto::GetEvidenceResponse {
+                        media_type: first.take().unwrap_or_default(),
+                        chunk: chunk.to_vec(),
+                    })
+                });
+            let stream: EvidencePieces = Box::pin(stream);
+            Ok(stream)
+        })
+        .await
+    }
+}
+
+/// `bytes` in pieces of at most `most` bytes, none empty.
+fn split(mut bytes: Bytes, most: usize) -> Vec<Bytes> {
+    let mut pieces = Vec::with_capacity(bytes.len().div_ceil(most));
+    while !bytes.is_empty() {
+        pieces.push(bytes.split_to(bytes.len().min(most)));
+    }
+    pieces
+}
+
+/// A JSON string's text; empty when it is not a string.
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_of_evidence_goes_in_pieces_no_larger_than_a_message_takes() {
+        let frame = Bytes::from((0..=255u8).cycle().take(600_000).collect::<Vec<u8>>());
+        let pieces = split(frame.clone(), EVIDENCE_PIECE);
+        let sizes: Vec<usize> = pieces.iter().map(Bytes::len).collect();
+        assert_eq!(sizes, [262_144, 262_144, 75_712]);
+        assert_eq!(pieces.concat(), frame.to_vec());
+        assert_eq!(split(Bytes::from_static(b"%PDF-"), EVIDENCE_PIECE).len(), 1);
+        assert!(split(Bytes::new(), EVIDENCE_PIECE).is_empty());
     }
 }
