@@ -809,7 +809,7 @@ async fn evidence_is_uploaded_in_pieces_named_in_an_action_and_read_back_in_piec
     let shown = format!("{detail:?}");
     assert!(shown.contains(&hash), "{shown}");
 
-    // Another role of the tenant reads it back: the media type first, pieces of 256 KiB at most.
+    // Another role of the tenant reads it back in pieces, the media type in the first.
     let mut read = evidence
         .clone()
         .get_evidence(authorized(
@@ -829,17 +829,23 @@ async fn evidence_is_uploaded_in_pieces_named_in_an_action_and_read_back_in_piec
             piece.media_type,
             if messages == 0 { "application/pdf" } else { "" }
         );
-        assert!(piece.chunk.len() <= 256 * 1024, "{}", piece.chunk.len());
         back.extend_from_slice(&piece.chunk);
         messages += 1;
     }
     assert!(messages >= 3, "{messages} messages");
     assert_eq!(back, document);
 
-    // Refusals, each with its code, and nothing kept.
+    // Refusals, each with its code; the photo refused below is kept by none of them.
     let photo = [b"\xFF\xD8\xFF\xE0".as_slice(), "楼道".as_bytes()].concat();
     let refusals = [
-        (Vec::new(), "unreadable-body"),
+        (Vec::new(), "unsupported-media-type"),
+        (
+            vec![UploadEvidenceRequest {
+                media_type: "image/jpeg".to_owned(),
+                chunk: Vec::new(),
+            }],
+            "unreadable-body",
+        ),
         (pieces("image/png", &photo, 4), "unsupported-media-type"),
         (pieces("text/plain", b"hello", 4), "unsupported-media-type"),
         (pieces("", &photo, 4), "unsupported-media-type"),
@@ -864,9 +870,16 @@ async fn evidence_is_uploaded_in_pieces_named_in_an_action_and_read_back_in_piec
         let request = authorized(GetEvidenceRequest { content_hash }, token, None);
         async move { evidence.get_evidence(request).await }
     };
-    let missing = get(photo_hash, &handler).await.expect_err("never kept");
+    let missing = get(photo_hash.clone(), &handler)
+        .await
+        .expect_err("never kept");
     assert_eq!(missing.code(), Code::NotFound, "{missing:?}");
     assert_eq!(reason(&missing), "evidence-not-found");
+    // Media types compare as HTTP compares them: without case or parameters.
+    let mut spelled = pieces("IMAGE/JPEG", &photo, 4);
+    spelled[1].media_type = "image/jpeg; q=1".to_owned();
+    let kept = upload(spelled, &grid).await.expect("one media type");
+    assert_eq!(kept.into_inner().evidence.unwrap().content_hash, photo_hash);
     let bad = get("../../jwt-secret".to_owned(), &handler)
         .await
         .expect_err("not a hash");
@@ -881,6 +894,12 @@ async fn evidence_is_uploaded_in_pieces_named_in_an_action_and_read_back_in_piec
     let mut anonymous = evidence.clone();
     let unauthenticated = anonymous
         .upload_evidence(tokio_stream::iter(pieces("image/jpeg", &photo, 4)))
+        .await
+        .expect_err("no token");
+    assert_eq!(unauthenticated.code(), Code::Unauthenticated);
+    // The token is judged first, even of an empty upload.
+    let unauthenticated = anonymous
+        .upload_evidence(tokio_stream::iter(Vec::<UploadEvidenceRequest>::new()))
         .await
         .expect_err("no token");
     assert_eq!(unauthenticated.code(), Code::Unauthenticated);

@@ -32,8 +32,8 @@ pub const ERROR_DOMAIN: &str = "docket";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// How long a read may take to be answered (a `Watch` or `GetEvidence`, its first message: the
-/// stream goes on). Commands and uploads are not cut off, as over HTTP.
+/// How long a read may take to be answered (a `Watch` or `GetEvidence`, until its stream opens:
+/// the stream goes on). The server cuts no command or upload off, as over HTTP.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Calls one connection may have in hand at once.
 const CALLS_PER_CONNECTION: usize = 64;
@@ -44,8 +44,9 @@ const CALLS_PER_CONNECTION: usize = 64;
 /// is closed as it comes, so that clients holding connections cannot use up the process's open
 /// files (which its logs and read model need too); and one that sends nothing for
 /// `first_bytes` after it opens is closed, so that silent connections cannot hold every slot.
-/// A read not answered within `request_timeout` is refused UNAVAILABLE; a command (and an
-/// evidence upload) is never cut off, as over HTTP.
+/// A read not answered within `request_timeout` is refused UNAVAILABLE; the server cuts no
+/// command (nor an evidence upload) off, as over HTTP, though a client's own deadline
+/// (`grpc-timeout`) still ends its call.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,

@@ -13,6 +13,8 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use tower::ServiceExt as _;
 
+use docket_domain::shown;
+
 use crate::convert::{from_struct, problem_status, to_struct};
 use crate::observe;
 use crate::proto::{
@@ -25,7 +27,8 @@ use crate::proto::{
 pub struct Gateway {
     router: axum::Router,
     stopped: watch::Receiver<bool>,
-    /// How long a read may take to be answered (a `Watch` or `GetEvidence`, its first message).
+    /// How long a read may take to be answered (a `Watch` or `GetEvidence`, until its stream
+    /// opens).
     read_timeout: Duration,
 }
 
@@ -271,9 +274,11 @@ fn recorded(answer: &Answer) -> proto::Recorded {
 }
 
 /// Runs one call, counted in the metrics by its method. A read (`within` some time) that is not
-/// answered in that time is refused UNAVAILABLE, as HTTP answers a read; a command is never cut
-/// off, as over HTTP: one cut off could still be recorded after its caller was told it failed,
-/// and an upload from a phone on a slow link may take minutes.
+/// answered in that time is refused UNAVAILABLE, as HTTP answers a read; the server cuts no
+/// command off, as over HTTP: one cut off could still be recorded after its caller was told it
+/// failed, and an upload from a phone on a slow link may take minutes. (A deadline the client
+/// sets, `grpc-timeout`, still ends its call: tonic drops the call then, as gRPC's deadlines
+/// mean; an idempotency key makes the retry safe.)
 async fn observed<T>(
     method: &'static str,
     within: Option<Duration>,
@@ -658,30 +663,28 @@ impl evidence_service_server::EvidenceService for Gateway {
     ) -> Result<Response<proto::UploadEvidenceResponse>, Status> {
         observed("UploadEvidence", None, async {
             let (metadata, _, mut pieces) = request.into_parts();
-            let first = pieces.message().await?.ok_or_else(|| {
-                refused(
-                    "unreadable-body",
-                    "the file is empty: the stream ended before its first message".to_owned(),
-                )
-            })?;
-            let media_type = first.media_type;
-            let content_type = http::HeaderValue::from_str(&media_type).map_err(|_| {
-                problem_status(
-                    415,
-                    &serde_json::json!({"code": "unsupported-media-type",
-                        "detail": "media_type is not a media type"}),
-                    None,
-                )
-            })?;
+            // An empty stream is an upload naming no media type, which the operation refuses
+            // once it has judged the token, as it refuses an empty body over HTTP.
+            let first = pieces
+                .message()
+                .await
+                .map_err(|e| {
+                    refused(
+                        "unreadable-body",
+                        format!("the upload could not be read: {}", shown(e.message())),
+                    )
+                })?
+                .unwrap_or_default();
             // The file goes to the operation as it comes, so the operation's own limit stops an
             // upload that is too large without the gateway holding more of it.
-            let named = media_type.clone();
+            let named = first.media_type.clone();
             let rest = pieces.map(move |piece| {
-                let piece = piece.map_err(std::io::Error::other)?;
-                if !piece.media_type.is_empty() && piece.media_type != named {
+                let piece = piece.map_err(|e| std::io::Error::other(shown(e.message())))?;
+                if !piece.media_type.is_empty() && essence(&piece.media_type) != essence(&named) {
                     return Err(std::io::Error::other(format!(
-                        "a later message names media type {:?}, the first {named:?}",
-                        piece.media_type
+                        "a later message names media type {:?}, the first {:?}",
+                        shown(&piece.media_type),
+                        shown(&named)
                     )));
                 }
                 Ok(Bytes::from(piece.chunk))
@@ -690,9 +693,12 @@ impl evidence_service_server::EvidenceService for Gateway {
                 .chain(rest);
             let call = Call::new(&metadata, Method::POST, "/v1/evidence".to_owned());
             let mut request = Self::request(&call, NO_QUERY)?;
-            request
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, content_type);
+            // One that cannot be a header is no media type the operation takes: it goes without.
+            if let Ok(content_type) = http::HeaderValue::from_str(&first.media_type) {
+                request
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, content_type);
+            }
             *request.body_mut() = Body::from_stream(body);
             let Answer { body, .. } = Self::json(self.send(request).await?).await?;
             Ok(proto::UploadEvidenceResponse {
@@ -736,8 +742,11 @@ impl evidence_service_server::EvidenceService for Gateway {
                         Ok(bytes) => split(bytes, EVIDENCE_PIECE).into_iter().map(Ok).collect(),
                         Err(e) => {
                             tracing::warn!(error = %e, "evidence broke off in a GetEvidence");
-                            vec![Err(Status::unavailable(
-                                "the file could not be read to its end; ask again",
+                            vec![Err(problem_status(
+                                503,
+                                &serde_json::json!({"code": "unavailable",
+                                    "detail": "the file could not be read to its end; ask again"}),
+                                None,
                             ))]
                         }
                     };
@@ -754,6 +763,16 @@ impl evidence_service_server::EvidenceService for Gateway {
         })
         .await
     }
+}
+
+/// A media type without its parameters, in lower case, as the operation compares them.
+fn essence(media_type: &str) -> String {
+    media_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// `bytes` in pieces of at most `most` bytes, none empty.
