@@ -85,27 +85,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "DOCKET_DEMO_TOKENS")]
     pub(crate) demo_tokens: bool,
     #[command(flatten)]
-    pub(crate) evidence: EvidenceDirArgs,
-    /// Keep evidence in this bucket of an S3-compatible object store instead of a directory, so
-    /// that every replica shares it (credentials from AWS_ACCESS_KEY_ID and
-    /// AWS_SECRET_ACCESS_KEY).
-    #[arg(
-        long,
-        env = "DOCKET_EVIDENCE_S3_BUCKET",
-        requires = "evidence_s3_endpoint",
-        conflicts_with = "evidence_dir"
-    )]
-    pub(crate) evidence_s3_bucket: Option<String>,
-    /// The object store's address, such as `http://minio:9000` (buckets addressed by path).
-    #[arg(
-        long,
-        env = "DOCKET_EVIDENCE_S3_ENDPOINT",
-        requires = "evidence_s3_bucket"
-    )]
-    pub(crate) evidence_s3_endpoint: Option<String>,
-    /// The object store's region, as its requests are signed for.
-    #[arg(long, env = "DOCKET_EVIDENCE_S3_REGION", default_value = "us-east-1")]
-    pub(crate) evidence_s3_region: String,
+    pub(crate) evidence: EvidenceStoreArgs,
     /// The largest evidence file taken, in bytes (at most 100 MiB).
     #[arg(long, env = "DOCKET_EVIDENCE_MAX_BYTES", default_value_t = docket_api::evidence::DEFAULT_MAX_BYTES)]
     pub(crate) evidence_max_bytes: usize,
@@ -239,6 +219,69 @@ pub(crate) struct TokenArgs {
     pub(crate) ttl_hours: u64,
     #[command(flatten)]
     pub(crate) tokens: TokenCheckArgs,
+}
+
+/// Where uploaded evidence is kept: a directory, or a bucket of an S3-compatible object store.
+#[derive(Debug, Args)]
+pub(crate) struct EvidenceStoreArgs {
+    #[command(flatten)]
+    pub(crate) dir: EvidenceDirArgs,
+    /// Keep evidence in this bucket of an S3-compatible object store instead of a directory, so
+    /// that every replica shares it (credentials from AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY).
+    #[arg(
+        long,
+        env = "DOCKET_EVIDENCE_S3_BUCKET",
+        requires = "evidence_s3_endpoint",
+        conflicts_with = "evidence_dir"
+    )]
+    pub(crate) evidence_s3_bucket: Option<String>,
+    /// The object store's address, such as `http://minio:9000` (buckets addressed by path).
+    #[arg(
+        long,
+        env = "DOCKET_EVIDENCE_S3_ENDPOINT",
+        requires = "evidence_s3_bucket"
+    )]
+    pub(crate) evidence_s3_endpoint: Option<String>,
+    /// The object store's region, as its requests are signed for.
+    #[arg(long, env = "DOCKET_EVIDENCE_S3_REGION", default_value = "us-east-1")]
+    pub(crate) evidence_s3_region: String,
+}
+
+impl EvidenceStoreArgs {
+    /// The store these name, taking files of at most `max_bytes`; says which it is.
+    pub(crate) fn store(
+        &self,
+        data_dir: &Path,
+        max_bytes: usize,
+    ) -> Result<docket_api::evidence::EvidenceStore, String> {
+        let (Some(endpoint), Some(bucket)) = (&self.evidence_s3_endpoint, &self.evidence_s3_bucket)
+        else {
+            return Ok(docket_api::evidence::EvidenceStore::new(
+                self.dir.path(data_dir),
+                max_bytes,
+            ));
+        };
+        let credentials = match (
+            std::env::var("AWS_ACCESS_KEY_ID"),
+            std::env::var("AWS_SECRET_ACCESS_KEY"),
+        ) {
+            (Ok(key), Ok(secret)) => Some((key, secret)),
+            _ => None,
+        };
+        if credentials.is_none() {
+            tracing::warn!(
+                "no AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: requests to the evidence bucket are not signed"
+            );
+        }
+        docket_api::evidence::EvidenceStore::bucket(
+            endpoint,
+            bucket,
+            &self.evidence_s3_region,
+            credentials,
+            max_bytes,
+        )
+    }
 }
 
 /// Where uploaded evidence is kept.

@@ -511,34 +511,15 @@ async fn run(args: ServeArgs) -> Result<(), BoxError> {
         );
     }
     say!("docket: the console is at http://{address}/");
-    let evidence = match (&args.evidence_s3_endpoint, &args.evidence_s3_bucket) {
-        (Some(endpoint), Some(bucket)) => {
-            let credentials = match (
-                std::env::var("AWS_ACCESS_KEY_ID"),
-                std::env::var("AWS_SECRET_ACCESS_KEY"),
-            ) {
-                (Ok(key), Ok(secret)) => Some((key, secret)),
-                _ => None,
-            };
-            if credentials.is_none() {
-                tracing::warn!(
-                    "no AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: requests to the evidence bucket are not signed"
-                );
-            }
-            say!("docket: evidence in bucket {bucket} at {endpoint}");
-            docket_api::evidence::EvidenceStore::bucket(
-                endpoint,
-                bucket,
-                &args.evidence_s3_region,
-                credentials,
-                args.evidence_max_bytes,
-            )?
-        }
-        _ => docket_api::evidence::EvidenceStore::new(
-            args.evidence.path(dir.path()),
-            args.evidence_max_bytes,
-        ),
-    };
+    let evidence = args.evidence.store(dir.path(), args.evidence_max_bytes)?;
+    if let Some(bucket) = &args.evidence.evidence_s3_bucket {
+        let endpoint = args
+            .evidence
+            .evidence_s3_endpoint
+            .as_deref()
+            .unwrap_or_default();
+        say!("docket: evidence in bucket {bucket} at {endpoint}");
+    }
     // The console offers demo roles to pick only on a machine trying Docket: `--demo-tokens` on
     // another address prints them for the operator, and does not hand them to whoever asks.
     let console = console_setup(&args, if local_trial { demo } else { Vec::new() })?;
