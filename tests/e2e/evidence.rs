@@ -1,14 +1,15 @@
 //! Evidence photos: a grid worker uploads a photo, files a hazard naming it, and anyone of the
 //! tenant gets it back by its hash; what is not a photo or document, or not what it says it is,
 //! or too large, is refused and kept nowhere. Kept in the data directory by default, or in an
-//! S3-compatible bucket (moto's S3 server here), where another replica finds it.
+//! S3-compatible bucket (moto's S3 server here), where another replica finds it. What no commit
+//! names is removed by `docket sweep-evidence` once its grace period is over, from either.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use docket_testkit::free_port;
-use docket_tests::{Server, data_dir, workspace_root};
+use docket_tests::{Server, data_dir, docket_bin, workspace_root};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -17,6 +18,11 @@ use crate::call;
 /// How a phone's JPEG begins, and then some bytes.
 fn photo(tag: &str) -> Vec<u8> {
     [b"\xFF\xD8\xFF\xE0".as_slice(), tag.as_bytes()].concat()
+}
+
+/// How a PNG begins, and then some bytes.
+fn png() -> Vec<u8> {
+    [b"\x89PNG\r\n\x1a\n".as_slice(), b"orphan"].concat()
 }
 
 async fn upload(
@@ -143,6 +149,111 @@ async fn a_photo_is_kept_by_its_hash_named_in_the_filing_and_read_back() {
     assert_eq!(files(), before, "a refused upload keeps nothing");
 }
 
+/// Runs `docket sweep-evidence` on `data`; answers whether it succeeded, its stdout and its
+/// stderr.
+fn sweep(data: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let out = Command::new(docket_bin())
+        .arg("sweep-evidence")
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Files a hazard naming `evidence`.
+async fn file_naming(server: &Server, token: &str, evidence: &serde_json::Value) {
+    let (status, filed) = call(
+        Method::POST,
+        &format!("{}/v1/cases", server.url),
+        token,
+        Some(json!({
+            "kind": "hazard", "community": "qinghe", "grid": "qinghe-01", "unit": "qinghe-safety",
+            "title": "楼道堆物", "category": "fire", "severity": "general", "source": "grid-worker",
+            "evidence": [evidence]
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{filed}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sweep_removes_the_uploads_no_commit_names_once_their_grace_is_over() {
+    let dir = data_dir();
+    let server = Server::start(dir.path());
+    let grid = server.token("grid_worker");
+    let (_, named) = upload(&server, &grid, "image/jpeg", photo("有案")).await;
+    let (_, unnamed) = upload(&server, &grid, "image/jpeg", photo("无案")).await;
+    file_naming(&server, &grid, &named).await;
+    // An upload a crash cut short leaves a temporary file.
+    let leftover = dir
+        .path()
+        .join(format!("evidence/demo/.{}.partial", "0".repeat(64)));
+    std::fs::write(&leftover, b"\xFF\xD8").unwrap();
+    let present = |evidence: &serde_json::Value| {
+        let hex = &evidence["content_hash"].as_str().unwrap()["sha256:".len()..];
+        dir.path().join("evidence/demo").join(hex).exists()
+    };
+    let unnamed_hex = &unnamed["content_hash"].as_str().unwrap()["sha256:".len()..];
+
+    // Within the grace period (7 days by default) nothing goes, the server serving meanwhile.
+    let (ok, out, err) = sweep(dir.path(), &[], &[]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "", "{err}");
+    assert!(err.contains("removed 0 (0 bytes)"), "{err}");
+    assert!(present(&named) && present(&unnamed) && leftover.exists());
+
+    // A dry run lists what would go and removes nothing.
+    let (ok, out, err) = sweep(dir.path(), &["--grace-days", "0", "--dry-run"], &[]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("would remove demo/{unnamed_hex}")),
+        "{out}"
+    );
+    assert!(out.contains("would remove demo/.000"), "{out}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(present(&unnamed) && leftover.exists());
+
+    let (ok, out, err) = sweep(dir.path(), &["--grace-days", "0"], &[]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("removed demo/{unnamed_hex}")),
+        "{out}"
+    );
+    assert!(err.contains("1 named by the log"), "{err}");
+    assert!(!present(&unnamed) && !leftover.exists());
+    assert!(present(&named));
+    let (status, _) = fetch(&server, &grid, unnamed["blob"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, bytes) = fetch(&server, &grid, named["blob"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, photo("有案"));
+
+    // Pointed at another data directory's empty log, it refuses rather than remove everything.
+    let (_, stray) = upload(&server, &grid, "image/jpeg", photo("迷路")).await;
+    let elsewhere = data_dir();
+    let evidence_dir = dir.path().join("evidence");
+    let (ok, _, err) = sweep(
+        elsewhere.path(),
+        &[
+            "--grace-days",
+            "0",
+            "--evidence-dir",
+            evidence_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(err.contains("the log holds no commits"), "{err}");
+    assert!(present(&named) && present(&stray));
+}
+
 /// moto's S3 server on a free loopback port, stopped on drop.
 struct ObjectStore {
     child: Child,
@@ -230,6 +341,24 @@ async fn evidence_in_a_bucket_is_found_by_another_replica() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(bytes, photo("桶"));
+
+    // A sweep of the bucket removes what no commit names and keeps what one does.
+    file_naming(&one, &one.token("grid_worker"), &kept).await;
+    let (_, orphan) = upload(&one, &one.token("grid_worker"), "image/png", png()).await;
+    let sweep_args = [&args[..], &["--grace-days", "0"]].concat();
+    let (ok, out, err) = sweep(first.path(), &sweep_args, &env);
+    assert!(ok, "{err}");
+    let orphan_hex = &orphan["content_hash"].as_str().unwrap()["sha256:".len()..];
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.starts_with(&format!("removed demo/{orphan_hex}")),
+        "{out}"
+    );
+    let supervisor = one.token("supervisor");
+    let (status, _) = fetch(&two, &supervisor, orphan["blob"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = fetch(&two, &supervisor, kept["blob"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
 
     // The store unreachable: the upload is refused as unavailable, not lost silently.
     drop(store);

@@ -77,6 +77,7 @@ struct Bucket {
 enum ObjectAction {
     Put,
     Get,
+    Delete,
 }
 
 impl Bucket {
@@ -93,9 +94,93 @@ impl Bucket {
             ObjectAction::Get => {
                 rusty_s3::actions::GetObject::new(&self.bucket, credentials, &key).sign(SIGNED_FOR)
             }
+            ObjectAction::Delete => {
+                rusty_s3::actions::DeleteObject::new(&self.bucket, credentials, &key)
+                    .sign(SIGNED_FOR)
+            }
         };
         (key, url)
     }
+
+    /// Every object in the bucket, a page of listing at a time.
+    async fn list(&self) -> Result<Vec<StoredFile>, EvidenceError> {
+        use rusty_s3::S3Action;
+        let failed = |e: &dyn std::fmt::Display| EvidenceError::Bucket(format!("listing: {e}"));
+        let mut files = Vec::new();
+        let mut continuation: Option<String> = None;
+        loop {
+            let mut action =
+                rusty_s3::actions::ListObjectsV2::new(&self.bucket, self.credentials.as_ref());
+            if let Some(token) = &continuation {
+                action.with_continuation_token(token.as_str());
+            }
+            let response = self
+                .http
+                .get(action.sign(SIGNED_FOR))
+                .send()
+                .await
+                .map_err(|e| failed(&e.without_url()))?;
+            let status = response.status();
+            let text = response
+                .text()
+                .await
+                .map_err(|e| failed(&e.without_url()))?;
+            if !status.is_success() {
+                return Err(failed(&format!("answered {status}")));
+            }
+            let page =
+                rusty_s3::actions::ListObjectsV2::parse_response(&text).map_err(|e| failed(&e))?;
+            for object in page.contents {
+                let Some((tenant, name)) = object.key.split_once('/') else {
+                    continue;
+                };
+                // A time the store gives in no form known is taken as now: such a file is
+                // never old enough to be removed.
+                let modified = object
+                    .last_modified
+                    .as_deref()
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                    .and_then(|t| u64::try_from(t.as_millisecond()).ok())
+                    .map_or_else(std::time::SystemTime::now, |ms| {
+                        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)
+                    });
+                files.push(StoredFile {
+                    tenant: tenant.to_owned(),
+                    name: name.to_owned(),
+                    size: object.size.unwrap_or_default(),
+                    modified,
+                });
+            }
+            match page.next_continuation_token {
+                Some(token) => continuation = Some(token),
+                None => return Ok(files),
+            }
+        }
+    }
+}
+
+/// A file the store keeps, as `EvidenceStore::list` finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub tenant: String,
+    /// Its name among the tenant's files: its content hash's hex digits, or, in a directory, the
+    /// temporary name of an upload that a crash cut short (`.HEX.ID`).
+    pub name: String,
+    pub size: u64,
+    /// When it was written.
+    pub modified: std::time::SystemTime,
+}
+
+impl StoredFile {
+    /// The content hash's hex digits, when the file is kept under its hash.
+    pub fn hex(&self) -> Option<&str> {
+        is_content_hex(&self.name).then_some(self.name.as_str())
+    }
+}
+
+/// Whether `hex` is what a file is kept under: 64 lower-case hex digits of its SHA-256.
+fn is_content_hex(hex: &str) -> bool {
+    hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// A kept file as it is read: its length, when the store says it, and its bytes in pieces.
@@ -268,6 +353,88 @@ impl EvidenceStore {
     }
 }
 
+impl EvidenceStore {
+    /// Every file the store keeps, of every tenant.
+    pub async fn list(&self) -> Result<Vec<StoredFile>, EvidenceError> {
+        match &self.place {
+            Place::Directory(dir) => {
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || list_directory(&dir))
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))?
+                    .map_err(EvidenceError::from)
+            }
+            Place::Bucket(b) => b.list().await,
+        }
+    }
+
+    /// Removes `file` from the store; one already gone is no error.
+    pub async fn remove(&self, file: &StoredFile) -> Result<(), EvidenceError> {
+        match &self.place {
+            Place::Directory(dir) => {
+                match tokio::fs::remove_file(dir.join(&file.tenant).join(&file.name)).await {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Place::Bucket(b) => {
+                let (key, url) = b.signed(ObjectAction::Delete, &file.tenant, &file.name);
+                let response = b
+                    .http
+                    .delete(url)
+                    .send()
+                    .await
+                    .map_err(|e| EvidenceError::Bucket(e.without_url().to_string()))?;
+                let status = response.status();
+                if status.is_success() || status == reqwest::StatusCode::NOT_FOUND {
+                    Ok(())
+                } else {
+                    Err(EvidenceError::Bucket(format!(
+                        "removing {key} answered {status}"
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// The files under `dir`, one directory per tenant; none when nothing was ever uploaded.
+fn list_directory(dir: &Path) -> std::io::Result<Vec<StoredFile>> {
+    let tenants = match std::fs::read_dir(dir) {
+        Ok(tenants) => tenants,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut files = Vec::new();
+    for tenant in tenants {
+        let tenant = tenant?;
+        if !tenant.file_type()?.is_dir() {
+            continue;
+        }
+        let Ok(tenant_name) = tenant.file_name().into_string() else {
+            continue;
+        };
+        for file in std::fs::read_dir(tenant.path())? {
+            let file = file?;
+            let metadata = file.metadata()?;
+            if !metadata.is_file() {
+                continue;
+            }
+            let Ok(name) = file.file_name().into_string() else {
+                continue;
+            };
+            files.push(StoredFile {
+                tenant: tenant_name.clone(),
+                name,
+                size: metadata.len(),
+                modified: metadata.modified()?,
+            });
+        }
+    }
+    Ok(files)
+}
+
 /// How long storing a file in a bucket may take in all (the file is in hand, up to 100 MiB).
 const STORE_FOR: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -428,7 +595,7 @@ pub(crate) async fn file(
     let store = state.evidence.as_ref().ok_or_else(no_store)?;
     let hex = hash
         .strip_prefix("sha256:")
-        .filter(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .filter(|h| is_content_hex(h))
         .ok_or_else(|| ApiError::BadRequest {
             code: "invalid-content-hash",
             detail: format!(

@@ -95,9 +95,18 @@ pub(crate) struct Written {
 pub(crate) async fn each_page(
     log: &dyn EventLog,
     through: u64,
+    each: impl AsyncFnMut(Vec<Recorded>) -> Result<(), BoxError>,
+) -> Result<(), BoxError> {
+    each_page_after(log, 0, through, each).await
+}
+
+/// `each_page`, from the commit after position `after`.
+pub(crate) async fn each_page_after(
+    log: &dyn EventLog,
+    mut after: u64,
+    through: u64,
     mut each: impl AsyncFnMut(Vec<Recorded>) -> Result<(), BoxError>,
 ) -> Result<(), BoxError> {
-    let mut after = 0;
     while after < through {
         let mut page = log.read_all(after, PAGE).await?;
         let Some(last) = page.last() else { break };

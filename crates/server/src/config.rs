@@ -144,6 +144,21 @@ pub(crate) struct RepairArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct SweepEvidenceArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) evidence: EvidenceStoreArgs,
+    /// Keep a file no commit names if it was uploaded less than this many days ago: the action
+    /// that names it may not be recorded yet (a phone uploads its photos first, then sends).
+    #[arg(long, env = "DOCKET_EVIDENCE_GRACE_DAYS", default_value_t = 7)]
+    pub(crate) grace_days: u64,
+    /// List what would be removed, and remove nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct EraseArgs {
     #[command(flatten)]
     pub(crate) store: StoreArgs,

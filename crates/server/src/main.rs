@@ -8,6 +8,7 @@ mod listen;
 mod policy;
 mod rebuild;
 mod secret;
+mod sweep;
 mod upgrade;
 mod verify;
 
@@ -26,7 +27,7 @@ use tokio::sync::watch;
 use crate::config::{
     ApiKeyArgs, ApiKeyCommand, BackupArgs, DataDir, DemoArgs, EraseArgs, ExportArgs,
     ExportChainArgs, ImportArgs, LogFormat, RebuildArgs, RepairArgs, RestoreArgs, ServeArgs,
-    StoreArgs, TokenArgs, TokenCheckArgs, VerifyArgs,
+    StoreArgs, SweepEvidenceArgs, TokenArgs, TokenCheckArgs, VerifyArgs,
 };
 
 /// mimalloc rather than glibc's malloc: under load, glibc's allocation and freeing across the
@@ -66,6 +67,10 @@ enum Command {
     /// Erase a person's personal data by destroying their key: the log keeps its commits and
     /// hash chains, the person's name, ID number, phone and address become unreadable everywhere.
     ErasePerson(EraseArgs),
+    /// Remove the evidence files that no commit names, uploaded more than `--grace-days` ago
+    /// (an upload whose action was never recorded): they hold photos no case accounts for.
+    /// `--dry-run` lists them. Safe to run while the server serves.
+    SweepEvidence(SweepEvidenceArgs),
     /// Issue, list and revoke the API keys residents' apps file through Open311 with.
     ApiKey(ApiKeyArgs),
     /// Verify the log and the read model: every case's hash chain and version sequence, the
@@ -116,6 +121,7 @@ fn main() -> ExitCode {
         Command::Rebuild(args) => rebuild::run(args),
         Command::Repair(args) => rebuild::repair(args),
         Command::ErasePerson(args) => erase_person(args),
+        Command::SweepEvidence(args) => sweep::run(args),
         Command::ApiKey(args) => api_key(args),
         Command::Verify(args) => verify::run(args),
         Command::ExportChain(args) => verify::export_chain(args),
