@@ -191,26 +191,38 @@ async fn a_sweep_removes_the_uploads_no_commit_names_once_their_grace_is_over() 
     let (_, named) = upload(&server, &grid, "image/jpeg", photo("有案")).await;
     let (_, unnamed) = upload(&server, &grid, "image/jpeg", photo("无案")).await;
     file_naming(&server, &grid, &named).await;
-    // An upload a crash cut short leaves a temporary file.
-    let leftover = dir
-        .path()
-        .join(format!("evidence/demo/.{}.partial", "0".repeat(64)));
+    let kept = dir.path().join("evidence/demo");
+    let path = |evidence: &serde_json::Value| {
+        kept.join(&evidence["content_hash"].as_str().unwrap()["sha256:".len()..])
+    };
+    // An upload a crash cut short leaves a temporary; an operator's note is no upload at all.
+    let leftover = kept.join(format!(".{}.0190a7b2", "0".repeat(64)));
     std::fs::write(&leftover, b"\xFF\xD8").unwrap();
-    let present = |evidence: &serde_json::Value| {
-        let hex = &evidence["content_hash"].as_str().unwrap()["sha256:".len()..];
-        dir.path().join("evidence/demo").join(hex).exists()
+    let note = kept.join("README.txt");
+    std::fs::write(&note, b"photos of the office").unwrap();
+    let all = [path(&named), path(&unnamed), leftover.clone(), note.clone()];
+    let age = |files: &[std::path::PathBuf]| {
+        let ten_days_ago = std::time::SystemTime::now() - Duration::from_secs(10 * 24 * 3600);
+        for file in files {
+            std::fs::File::options()
+                .write(true)
+                .open(file)
+                .unwrap()
+                .set_modified(ten_days_ago)
+                .unwrap();
+        }
     };
     let unnamed_hex = &unnamed["content_hash"].as_str().unwrap()["sha256:".len()..];
 
-    // Within the grace period (7 days by default) nothing goes, the server serving meanwhile.
+    // Within the grace period (7 days) nothing goes, the server serving meanwhile.
     let (ok, out, err) = sweep(dir.path(), &[], &[]);
     assert!(ok, "{err}");
     assert_eq!(out, "", "{err}");
     assert!(err.contains("removed 0 (0 bytes)"), "{err}");
-    assert!(present(&named) && present(&unnamed) && leftover.exists());
 
-    // A dry run lists what would go and removes nothing.
-    let (ok, out, err) = sweep(dir.path(), &["--grace-days", "0", "--dry-run"], &[]);
+    // Ten days on, a dry run lists the unnamed upload and the temporary, and removes nothing.
+    age(&all);
+    let (ok, out, err) = sweep(dir.path(), &["--dry-run"], &[]);
     assert!(ok, "{err}");
     assert!(
         out.contains(&format!("would remove demo/{unnamed_hex}")),
@@ -218,40 +230,57 @@ async fn a_sweep_removes_the_uploads_no_commit_names_once_their_grace_is_over() 
     );
     assert!(out.contains("would remove demo/.000"), "{out}");
     assert_eq!(out.lines().count(), 2, "{out}");
-    assert!(present(&unnamed) && leftover.exists());
+    assert!(all.iter().all(|f| f.exists()));
 
-    let (ok, out, err) = sweep(dir.path(), &["--grace-days", "0"], &[]);
+    // The same photo uploaded again is a fresh upload, whose action may be on its way.
+    let (status, again) = upload(&server, &grid, "image/jpeg", photo("无案")).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    let (ok, out, err) = sweep(dir.path(), &["--dry-run"], &[]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("would remove demo/.000"), "{out}");
+
+    age(&all);
+    let (ok, out, err) = sweep(dir.path(), &[], &[]);
     assert!(ok, "{err}");
     assert!(
         out.contains(&format!("removed demo/{unnamed_hex}")),
         "{out}"
     );
+    assert_eq!(out.lines().count(), 2, "{out}");
     assert!(err.contains("1 named by the log"), "{err}");
-    assert!(!present(&unnamed) && !leftover.exists());
-    assert!(present(&named));
+    assert!(!path(&unnamed).exists() && !leftover.exists());
+    assert!(path(&named).exists() && note.exists());
     let (status, _) = fetch(&server, &grid, unnamed["blob"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, bytes) = fetch(&server, &grid, named["blob"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(bytes, photo("有案"));
 
-    // Pointed at another data directory's empty log, it refuses rather than remove everything.
+    // Pointed at another data directory, it refuses rather than remove everything.
     let (_, stray) = upload(&server, &grid, "image/jpeg", photo("迷路")).await;
-    let elsewhere = data_dir();
+    age(&[path(&stray)]);
     let evidence_dir = dir.path().join("evidence");
-    let (ok, _, err) = sweep(
-        elsewhere.path(),
-        &[
-            "--grace-days",
-            "0",
-            "--evidence-dir",
-            evidence_dir.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let evidence_dir = ["--evidence-dir", evidence_dir.to_str().unwrap()];
+    let elsewhere = data_dir();
+    let (ok, _, err) = sweep(elsewhere.path(), &evidence_dir, &[]);
     assert!(!ok);
-    assert!(err.contains("the log holds no commits"), "{err}");
-    assert!(present(&named) && present(&stray));
+    assert!(err.contains("no embedded log"), "{err}");
+    assert!(
+        std::fs::read_dir(elsewhere.path())
+            .unwrap()
+            .next()
+            .is_none(),
+        "it made nothing there"
+    );
+    // A log that names none of the tenant's files is not the one the server writes.
+    let other = data_dir();
+    drop(Server::start(other.path()));
+    let (ok, out, err) = sweep(other.path(), &evidence_dir, &[]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "");
+    assert!(err.contains("names none of tenant demo's"), "{err}");
+    assert!(path(&named).exists() && path(&stray).exists());
 }
 
 /// moto's S3 server on a free loopback port, stopped on drop.
@@ -342,9 +371,11 @@ async fn evidence_in_a_bucket_is_found_by_another_replica() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(bytes, photo("桶"));
 
-    // A sweep of the bucket removes what no commit names and keeps what one does.
-    file_naming(&one, &one.token("grid_worker"), &kept).await;
+    // A sweep of the bucket removes what no commit names and keeps what one does; a file is
+    // judged by commits recorded after it was written (the bucket's times are in seconds).
     let (_, orphan) = upload(&one, &one.token("grid_worker"), "image/png", png()).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    file_naming(&one, &one.token("grid_worker"), &kept).await;
     let sweep_args = [&args[..], &["--grace-days", "0"]].concat();
     let (ok, out, err) = sweep(first.path(), &sweep_args, &env);
     assert!(ok, "{err}");

@@ -12,6 +12,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::time::SystemTime;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -77,6 +78,7 @@ struct Bucket {
 enum ObjectAction {
     Put,
     Get,
+    Head,
     Delete,
 }
 
@@ -93,6 +95,9 @@ impl Bucket {
             }
             ObjectAction::Get => {
                 rusty_s3::actions::GetObject::new(&self.bucket, credentials, &key).sign(SIGNED_FOR)
+            }
+            ObjectAction::Head => {
+                rusty_s3::actions::HeadObject::new(&self.bucket, credentials, &key).sign(SIGNED_FOR)
             }
             ObjectAction::Delete => {
                 rusty_s3::actions::DeleteObject::new(&self.bucket, credentials, &key)
@@ -140,10 +145,8 @@ impl Bucket {
                     .last_modified
                     .as_deref()
                     .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                    .and_then(|t| u64::try_from(t.as_millisecond()).ok())
-                    .map_or_else(std::time::SystemTime::now, |ms| {
-                        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)
-                    });
+                    .and_then(system_time)
+                    .unwrap_or_else(SystemTime::now);
                 files.push(StoredFile {
                     tenant: tenant.to_owned(),
                     name: name.to_owned(),
@@ -159,6 +162,12 @@ impl Bucket {
     }
 }
 
+/// `t` as a system time, when it is after 1970.
+fn system_time(t: jiff::Timestamp) -> Option<SystemTime> {
+    let ms = u64::try_from(t.as_millisecond()).ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+}
+
 /// A file the store keeps, as `EvidenceStore::list` finds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredFile {
@@ -168,13 +177,21 @@ pub struct StoredFile {
     pub name: String,
     pub size: u64,
     /// When it was written.
-    pub modified: std::time::SystemTime,
+    pub modified: SystemTime,
 }
 
 impl StoredFile {
     /// The content hash's hex digits, when the file is kept under its hash.
     pub fn hex(&self) -> Option<&str> {
         is_content_hex(&self.name).then_some(self.name.as_str())
+    }
+
+    /// Whether this is the temporary of an upload (`.HEX.ID`), which no commit ever names.
+    pub fn is_temporary(&self) -> bool {
+        self.name
+            .strip_prefix('.')
+            .and_then(|rest| rest.split_once('.'))
+            .is_some_and(|(hex, id)| is_content_hex(hex) && !id.is_empty())
     }
 }
 
@@ -368,6 +385,48 @@ impl EvidenceStore {
         }
     }
 
+    /// When `file` was last written, as the store says now; none when it is gone. A bucket's
+    /// time in a form not known is taken as now.
+    pub async fn written(&self, file: &StoredFile) -> Result<Option<SystemTime>, EvidenceError> {
+        match &self.place {
+            Place::Directory(dir) => {
+                match tokio::fs::metadata(dir.join(&file.tenant).join(&file.name)).await {
+                    Ok(metadata) => Ok(Some(metadata.modified()?)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Place::Bucket(b) => {
+                let (key, url) = b.signed(ObjectAction::Head, &file.tenant, &file.name);
+                let response = b
+                    .http
+                    .head(url)
+                    .send()
+                    .await
+                    .map_err(|e| EvidenceError::Bucket(e.without_url().to_string()))?;
+                match response.status() {
+                    reqwest::StatusCode::NOT_FOUND => Ok(None),
+                    status if status.is_success() => Ok(Some(
+                        response
+                            .headers()
+                            .get(reqwest::header::LAST_MODIFIED)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| {
+                                jiff::fmt::rfc2822::DateTimeParser::new()
+                                    .parse_timestamp(v)
+                                    .ok()
+                            })
+                            .and_then(system_time)
+                            .unwrap_or_else(SystemTime::now),
+                    )),
+                    status => Err(EvidenceError::Bucket(format!(
+                        "asking after {key} answered {status}"
+                    ))),
+                }
+            }
+        }
+    }
+
     /// Removes `file` from the store; one already gone is no error.
     pub async fn remove(&self, file: &StoredFile) -> Result<(), EvidenceError> {
         match &self.place {
@@ -404,7 +463,12 @@ fn list_directory(dir: &Path) -> std::io::Result<Vec<StoredFile>> {
     let tenants = match std::fs::read_dir(dir) {
         Ok(tenants) => tenants,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+        Err(e) => {
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", dir.display()),
+            ));
+        }
     };
     let mut files = Vec::new();
     for tenant in tenants {
@@ -417,7 +481,12 @@ fn list_directory(dir: &Path) -> std::io::Result<Vec<StoredFile>> {
         };
         for file in std::fs::read_dir(tenant.path())? {
             let file = file?;
-            let metadata = file.metadata()?;
+            // An upload's temporary renamed, or a file removed, since the directory was read.
+            let metadata = match file.metadata() {
+                Ok(metadata) => metadata,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
             if !metadata.is_file() {
                 continue;
             }
@@ -448,8 +517,15 @@ const READ_PIECE: usize = 64 * 1024;
 fn keep_file(store: &Path, tenant: &str, hex: &str, bytes: &[u8]) -> std::io::Result<()> {
     let dir = store.join(tenant);
     let path = dir.join(hex);
-    if path.exists() {
-        return std::fs::File::open(&dir)?.sync_all();
+    // Kept already: written again now, as far as its age goes, so that a sweep takes it for the
+    // fresh upload it is (an action naming it is on its way) and not for the old one.
+    match std::fs::File::options().write(true).open(&path) {
+        Ok(kept) => {
+            kept.set_modified(std::time::SystemTime::now())?;
+            return std::fs::File::open(&dir)?.sync_all();
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
     }
     if !dir.is_dir() {
         std::fs::create_dir_all(&dir)?;

@@ -7,6 +7,7 @@
 //! and keeps what they name.
 
 use std::collections::{HashMap, HashSet};
+use std::io::IsTerminal as _;
 use std::time::{Duration, SystemTime};
 
 use docket_api::evidence::StoredFile;
@@ -23,39 +24,49 @@ pub(crate) fn run(args: SweepEvidenceArgs) -> Result<(), Box<dyn std::error::Err
 
 /// The content hashes (their hex digits) the commits name, per tenant.
 #[derive(Debug, Default)]
-struct Named(HashMap<String, HashSet<String>>);
+struct Named {
+    hashes: HashMap<String, HashSet<String>>,
+    /// Commits read.
+    commits: u64,
+    /// The position of the last commit read.
+    last: u64,
+    /// When the last commit read was recorded.
+    last_recorded: Option<jiff::Timestamp>,
+}
 
 impl Named {
-    /// Reads the commits after position `after` through `through`, with progress on stderr.
-    async fn read(
-        &mut self,
-        log: &dyn EventLog,
-        after: u64,
-        through: u64,
-    ) -> Result<u64, BoxError> {
-        let mut commits = 0u64;
-        each_page_after(log, after, through, async |page| {
+    /// Reads every commit after position `after`, to the log's end.
+    async fn read(&mut self, log: &dyn EventLog, after: u64) -> Result<(), BoxError> {
+        let progress = std::io::stderr().is_terminal();
+        each_page_after(log, after, u64::MAX, async |page| {
             for recorded in &page {
                 let body = &recorded.commit.body;
-                let hashes = self.0.entry(body.tenant.clone()).or_default();
+                let hashes = self.hashes.entry(body.tenant.clone()).or_default();
                 for event in &body.events {
                     hashes_named_in(&event.data, hashes);
                 }
+                self.last = recorded.position;
+                self.last_recorded = Some(body.recorded_at);
             }
-            commits += page.len() as u64;
-            eprint!("\rdocket: read {commits} commits");
+            self.commits += page.len() as u64;
+            if progress {
+                eprint!("\rdocket: read {} commits", self.commits);
+            }
             Ok(())
         })
         .await?;
-        if commits > 0 {
+        if progress {
             eprintln!();
         }
-        Ok(commits)
+        Ok(())
     }
 
     fn names(&self, file: &StoredFile) -> bool {
-        file.hex()
-            .is_some_and(|hex| self.0.get(&file.tenant).is_some_and(|h| h.contains(hex)))
+        file.hex().is_some_and(|hex| {
+            self.hashes
+                .get(&file.tenant)
+                .is_some_and(|h| h.contains(hex))
+        })
     }
 }
 
@@ -79,28 +90,42 @@ fn hashes_named_in(value: &Value, out: &mut HashSet<String>) {
 }
 
 async fn sweep(args: SweepEvidenceArgs) -> Result<(), BoxError> {
-    let dir = DataDir::create(&args.store.data.data_dir)?;
+    // Pointed at the wrong place, it makes nothing there and removes nothing.
+    let data = &args.store.data.data_dir;
+    if !data.is_dir() {
+        return Err(format!(
+            "no data directory at {}: give the server's --data-dir",
+            data.display()
+        )
+        .into());
+    }
+    let dir = DataDir::create(data)?;
+    if args.store.log == "sqlite" && !dir.log_path().is_file() {
+        return Err(format!(
+            "no embedded log at {}: give the server's --data-dir, or its --log",
+            dir.log_path().display()
+        )
+        .into());
+    }
     let store = args
         .evidence
         .store(dir.path(), docket_api::evidence::UPLOAD_LIMIT)?;
     let (log, _) = open_log(&args.store, &dir).await?;
-    let grace = Duration::from_secs(args.grace_days.saturating_mul(24 * 3600));
-    let uploaded_before = SystemTime::now()
-        .checked_sub(grace)
-        .unwrap_or(SystemTime::UNIX_EPOCH);
 
     let mut named = Named::default();
     let head = log.head().await?;
-    let commits = named.read(log.as_ref(), 0, head).await?;
+    named.read(log.as_ref(), 0).await?;
+    if named.last < head {
+        return Err(format!(
+            "the log was read through position {} only, and its head is at {head}: nothing was \
+             removed; run it again",
+            named.last
+        )
+        .into());
+    }
     let files = store.list().await?;
-    // A log with nothing of a tenant that has files is another office's log, or none: taking it
-    // at its word would remove every file.
-    let strangers: HashSet<&str> = files
-        .iter()
-        .map(|f| f.tenant.as_str())
-        .filter(|t| !named.0.contains_key(*t))
-        .collect();
-    if commits == 0 && !files.is_empty() {
+    let kept_by_hash = |f: &&StoredFile| f.hex().is_some() || f.is_temporary();
+    if named.commits == 0 && files.iter().any(|f| f.hex().is_some()) {
         return Err(format!(
             "the log holds no commits but the store keeps {} files: is this the server's \
              --data-dir (and --log)? Nothing was removed",
@@ -108,63 +133,111 @@ async fn sweep(args: SweepEvidenceArgs) -> Result<(), BoxError> {
         )
         .into());
     }
+    // A tenant the log has no commit of, or none of whose files it names, is another office's,
+    // or this log is not the one the server writes: its files are left as they are.
+    let mut tenants: HashMap<&str, (usize, usize)> = HashMap::new();
+    for file in files.iter().filter(|f| f.hex().is_some()) {
+        let (stored, named_here) = tenants.entry(file.tenant.as_str()).or_default();
+        *stored += 1;
+        *named_here += usize::from(named.names(file));
+    }
+    let strangers: HashSet<&str> = tenants
+        .iter()
+        .filter(|(tenant, (_, named_here))| {
+            *named_here == 0 || !named.hashes.contains_key(**tenant)
+        })
+        .map(|(tenant, _)| *tenant)
+        .collect();
     for tenant in &strangers {
         eprintln!(
-            "docket: tenant {tenant} has files in the store but no commit in this log: its \
-             files are left as they are"
+            "docket: the log names none of tenant {tenant}'s {} files: they are left as they are",
+            tenants[tenant].0
         );
     }
+    // A file is judged only by a log that went on for the grace period after it was written:
+    // an old log (a stale copy) says nothing of what came after it.
+    let grace = Duration::from_secs(args.grace_days.saturating_mul(24 * 3600));
+    let log_end = named
+        .last_recorded
+        .and_then(|t| u64::try_from(t.as_millisecond()).ok())
+        .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
+        .map_or_else(SystemTime::now, |t| t.min(SystemTime::now()));
+    let written_before = log_end.checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
     let unnamed = |f: &&StoredFile| !named.names(f) && !strangers.contains(f.tenant.as_str());
     let recent = files
         .iter()
+        .filter(kept_by_hash)
         .filter(unnamed)
-        .filter(|f| f.modified >= uploaded_before)
+        .filter(|f| f.modified >= written_before)
         .count();
     let mut old: Vec<&StoredFile> = files
         .iter()
+        .filter(kept_by_hash)
         .filter(unnamed)
-        .filter(|f| f.modified < uploaded_before)
+        .filter(|f| f.modified < written_before)
         .collect();
     // What was recorded while the store was listed.
-    let now = log.head().await?;
-    if now > head {
-        named.read(log.as_ref(), head, now).await?;
-        old.retain(|f| !named.names(f));
-    }
+    named.read(log.as_ref(), named.last).await?;
+    old.retain(|f| !named.names(f));
 
     let verb = if args.dry_run {
         "would remove"
     } else {
         "removed"
     };
-    let mut bytes = 0u64;
+    let (mut removed, mut bytes, mut failed, mut renewed) = (0usize, 0u64, 0usize, 0usize);
     for file in &old {
-        if !args.dry_run {
-            store.remove(file).await?;
+        // Uploaded again since it was listed (an action naming it is on its way), or gone.
+        match store.written(file).await {
+            Ok(Some(written)) if written < written_before => {}
+            Ok(Some(_)) => {
+                renewed += 1;
+                continue;
+            }
+            Ok(None) => continue,
+            Err(e) => {
+                eprintln!("docket: {}/{}: {e}", file.tenant, file.name);
+                failed += 1;
+                continue;
+            }
         }
+        if !args.dry_run
+            && let Err(e) = store.remove(file).await
+        {
+            eprintln!(
+                "docket: {}/{} could not be removed: {e}",
+                file.tenant, file.name
+            );
+            failed += 1;
+            continue;
+        }
+        removed += 1;
         bytes += file.size;
-        let uploaded = jiff::Timestamp::try_from(file.modified)
+        let written = jiff::Timestamp::try_from(file.modified)
             .map(|t| t.to_string())
             .unwrap_or_default();
         println!(
-            "{verb} {}/{} ({} bytes, written {uploaded})",
+            "{verb} {}/{} ({} bytes, written {written})",
             file.tenant, file.name, file.size
         );
     }
     eprintln!(
         "docket: {} files in the store: {} named by the log's {} commits, {} unnamed but written \
-         within {} days, {} of tenants not in this log; {verb} {} ({bytes} bytes)",
+         within {} days of the log's last commit (or uploaded again), {} of tenants left alone; \
+         {verb} {removed} ({bytes} bytes)",
         files.len(),
         files.iter().filter(|f| named.names(f)).count(),
-        commits,
-        recent,
+        named.commits,
+        recent + renewed,
         args.grace_days,
         files
             .iter()
             .filter(|f| strangers.contains(f.tenant.as_str()))
             .count(),
-        old.len(),
     );
+    if failed > 0 {
+        return Err(format!("{failed} files could not be removed (above)").into());
+    }
     Ok(())
 }
 
