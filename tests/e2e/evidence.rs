@@ -273,6 +273,12 @@ async fn a_sweep_removes_the_uploads_no_commit_names_once_their_grace_is_over() 
             .is_none(),
         "it made nothing there"
     );
+    // Nor does a log with no commits at all speak for the files.
+    let empty = data_dir();
+    drop(Server::start_bare_env(empty.path(), &[], &[]));
+    let (ok, _, err) = sweep(empty.path(), &evidence_dir, &[]);
+    assert!(!ok);
+    assert!(err.contains("the log holds no commits"), "{err}");
     // A log that names none of the tenant's files is not the one the server writes.
     let other = data_dir();
     drop(Server::start(other.path()));

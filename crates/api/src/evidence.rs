@@ -512,21 +512,14 @@ const READ_PIECE: usize = 64 * 1024;
 
 /// Writes `store/tenant/hex` whole before it takes its name: a temporary file, synced, renamed,
 /// and the directory synced (and the directories made for it, so the first file of a tenant
-/// is found after a crash too). A file already there is the same file (its name is its hash),
-/// synced by whoever wrote it; its directory is synced again, in case that writer has not yet.
+/// is found after a crash too). A file already there is the same file (its name is its hash):
+/// it is replaced by this copy of itself, whole at every moment.
 fn keep_file(store: &Path, tenant: &str, hex: &str, bytes: &[u8]) -> std::io::Result<()> {
     let dir = store.join(tenant);
+    // A file kept already is written again all the same (the same bytes under the same name), so
+    // that its time is this upload's: `docket sweep-evidence` then takes it for the fresh upload
+    // it is, whose action is on its way, and a sweep that removed it a moment ago loses nothing.
     let path = dir.join(hex);
-    // Kept already: written again now, as far as its age goes, so that a sweep takes it for the
-    // fresh upload it is (an action naming it is on its way) and not for the old one.
-    match std::fs::File::options().write(true).open(&path) {
-        Ok(kept) => {
-            kept.set_modified(std::time::SystemTime::now())?;
-            return std::fs::File::open(&dir)?.sync_all();
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
     if !dir.is_dir() {
         std::fs::create_dir_all(&dir)?;
         std::fs::File::open(store)?.sync_all()?;

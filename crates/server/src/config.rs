@@ -372,7 +372,12 @@ impl DataDir {
     }
 
     pub(crate) fn log_path(&self) -> PathBuf {
-        self.0.join("log.sqlite")
+        Self::log_path_in(&self.0)
+    }
+
+    /// Where the embedded log of the data directory at `path` is, whether or not there is one.
+    pub(crate) fn log_path_in(path: &Path) -> PathBuf {
+        path.join("log.sqlite")
     }
 
     pub(crate) fn read_model_path(&self) -> PathBuf {

@@ -89,24 +89,31 @@ fn hashes_named_in(value: &Value, out: &mut HashSet<String>) {
     }
 }
 
-async fn sweep(args: SweepEvidenceArgs) -> Result<(), BoxError> {
-    // Pointed at the wrong place, it makes nothing there and removes nothing.
-    let data = &args.store.data.data_dir;
-    if !data.is_dir() {
+/// Refuses to go on when the log was read short of `head` (a read that came back empty early
+/// would leave commits unread, and the files they name taken for unnamed).
+fn read_to(named: &Named, head: u64) -> Result<(), BoxError> {
+    if named.last < head {
         return Err(format!(
-            "no data directory at {}: give the server's --data-dir",
+            "the log was read through position {} only, and its head is at {head}: nothing \
+             more was removed; run it again",
+            named.last
+        )
+        .into());
+    }
+    Ok(())
+}
+
+async fn sweep(args: SweepEvidenceArgs) -> Result<(), BoxError> {
+    // Pointed at the wrong place, it makes no embedded log there and removes nothing.
+    let data = &args.store.data.data_dir;
+    if args.store.log == "sqlite" && !DataDir::log_path_in(data).is_file() {
+        return Err(format!(
+            "no embedded log in {}: give the server's --data-dir, or its --log",
             data.display()
         )
         .into());
     }
     let dir = DataDir::create(data)?;
-    if args.store.log == "sqlite" && !dir.log_path().is_file() {
-        return Err(format!(
-            "no embedded log at {}: give the server's --data-dir, or its --log",
-            dir.log_path().display()
-        )
-        .into());
-    }
     let store = args
         .evidence
         .store(dir.path(), docket_api::evidence::UPLOAD_LIMIT)?;
@@ -115,14 +122,7 @@ async fn sweep(args: SweepEvidenceArgs) -> Result<(), BoxError> {
     let mut named = Named::default();
     let head = log.head().await?;
     named.read(log.as_ref(), 0).await?;
-    if named.last < head {
-        return Err(format!(
-            "the log was read through position {} only, and its head is at {head}: nothing was \
-             removed; run it again",
-            named.last
-        )
-        .into());
-    }
+    read_to(&named, head)?;
     let files = store.list().await?;
     let kept_by_hash = |f: &&StoredFile| f.hex().is_some() || f.is_temporary();
     if named.commits == 0 && files.iter().any(|f| f.hex().is_some()) {
@@ -177,7 +177,9 @@ async fn sweep(args: SweepEvidenceArgs) -> Result<(), BoxError> {
         .filter(|f| f.modified < written_before)
         .collect();
     // What was recorded while the store was listed.
+    let head = log.head().await?;
     named.read(log.as_ref(), named.last).await?;
+    read_to(&named, head)?;
     old.retain(|f| !named.names(f));
 
     let verb = if args.dry_run {
