@@ -124,7 +124,7 @@ async fn sweep(args: SweepEvidenceArgs) -> Result<(), BoxError> {
     named.read(log.as_ref(), 0).await?;
     read_to(&named, head)?;
     let files = store.list().await?;
-    let kept_by_hash = |f: &&StoredFile| f.hex().is_some() || f.is_temporary();
+    let an_upload = |f: &&StoredFile| f.hex().is_some() || f.is_temporary();
     if named.commits == 0 && files.iter().any(|f| f.hex().is_some()) {
         return Err(format!(
             "the log holds no commits but the store keeps {} files: is this the server's \
@@ -133,19 +133,17 @@ async fn sweep(args: SweepEvidenceArgs) -> Result<(), BoxError> {
         )
         .into());
     }
-    // A tenant the log has no commit of, or none of whose files it names, is another office's,
-    // or this log is not the one the server writes: its files are left as they are.
+    // A tenant none of whose files the log names (it has no commit of it, or it is another
+    // office's log, or not the one the server writes) is left as it is.
     let mut tenants: HashMap<&str, (usize, usize)> = HashMap::new();
-    for file in files.iter().filter(|f| f.hex().is_some()) {
+    for file in &files {
         let (stored, named_here) = tenants.entry(file.tenant.as_str()).or_default();
         *stored += 1;
         *named_here += usize::from(named.names(file));
     }
     let strangers: HashSet<&str> = tenants
         .iter()
-        .filter(|(tenant, (_, named_here))| {
-            *named_here == 0 || !named.hashes.contains_key(**tenant)
-        })
+        .filter(|(_, (_, named_here))| *named_here == 0)
         .map(|(tenant, _)| *tenant)
         .collect();
     for tenant in &strangers {
@@ -166,13 +164,13 @@ async fn sweep(args: SweepEvidenceArgs) -> Result<(), BoxError> {
     let unnamed = |f: &&StoredFile| !named.names(f) && !strangers.contains(f.tenant.as_str());
     let recent = files
         .iter()
-        .filter(kept_by_hash)
+        .filter(an_upload)
         .filter(unnamed)
         .filter(|f| f.modified >= written_before)
         .count();
     let mut old: Vec<&StoredFile> = files
         .iter()
-        .filter(kept_by_hash)
+        .filter(an_upload)
         .filter(unnamed)
         .filter(|f| f.modified < written_before)
         .collect();
