@@ -42,6 +42,16 @@ const MEDIA_TYPES: &[(&str, &[u8])] = &[
 /// How many of a file's first bytes `sniff` needs to know it (a WebP's name is at 8 to 12).
 const SNIFFED: usize = 12;
 
+/// A media type as uploads are judged by it: without its parameters, in lower case.
+pub fn media_type_essence(media_type: &str) -> String {
+    media_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
 /// The media type these bytes are, if they are a kind of file taken as evidence.
 fn sniff(bytes: &[u8]) -> Option<&'static str> {
     MEDIA_TYPES
@@ -579,13 +589,7 @@ pub(crate) async fn upload(
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
+        .map(media_type_essence)
         .unwrap_or_default();
     let accepted = || {
         MEDIA_TYPES

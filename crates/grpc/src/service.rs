@@ -13,6 +13,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use tower::ServiceExt as _;
 
+use docket_api::evidence::media_type_essence;
 use docket_domain::shown;
 
 use crate::convert::{from_struct, problem_status, to_struct};
@@ -680,7 +681,9 @@ impl evidence_service_server::EvidenceService for Gateway {
             let named = first.media_type.clone();
             let rest = pieces.map(move |piece| {
                 let piece = piece.map_err(|e| std::io::Error::other(shown(e.message())))?;
-                if !piece.media_type.is_empty() && essence(&piece.media_type) != essence(&named) {
+                if !piece.media_type.is_empty()
+                    && media_type_essence(&piece.media_type) != media_type_essence(&named)
+                {
                     return Err(std::io::Error::other(format!(
                         "a later message names media type {:?}, the first {:?}",
                         shown(&piece.media_type),
@@ -763,16 +766,6 @@ impl evidence_service_server::EvidenceService for Gateway {
         })
         .await
     }
-}
-
-/// A media type without its parameters, in lower case, as the operation compares them.
-fn essence(media_type: &str) -> String {
-    media_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
 }
 
 /// `bytes` in pieces of at most `most` bytes, none empty.
