@@ -167,8 +167,8 @@ fn sweep(data: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (bool, 
     )
 }
 
-/// Files a hazard naming `evidence`.
-async fn file_naming(server: &Server, token: &str, evidence: &serde_json::Value) {
+/// Files a hazard naming `evidence`; answers the case's id.
+async fn file_naming(server: &Server, token: &str, evidence: &serde_json::Value) -> String {
     let (status, filed) = call(
         Method::POST,
         &format!("{}/v1/cases", server.url),
@@ -181,6 +181,19 @@ async fn file_naming(server: &Server, token: &str, evidence: &serde_json::Value)
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{filed}");
+    filed["case_id"].as_str().unwrap().to_owned()
+}
+
+/// Takes `action` on `case`, which must be recorded.
+async fn act(server: &Server, token: &str, case: &str, action: &str, input: serde_json::Value) {
+    let (status, answer) = call(
+        Method::POST,
+        &format!("{}/v1/cases/{case}/actions/{action}", server.url),
+        token,
+        Some(input),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{action}: {answer}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -190,7 +203,25 @@ async fn a_sweep_removes_the_uploads_no_commit_names_once_their_grace_is_over() 
     let grid = server.token("grid_worker");
     let (_, named) = upload(&server, &grid, "image/jpeg", photo("有案")).await;
     let (_, unnamed) = upload(&server, &grid, "image/jpeg", photo("无案")).await;
-    file_naming(&server, &grid, &named).await;
+    let case = file_naming(&server, &grid, &named).await;
+    // Evidence named by later actions too: one any case takes, and a hazard's rectification.
+    let (_, attached) = upload(&server, &grid, "image/jpeg", photo("补充")).await;
+    act(
+        &server,
+        &grid,
+        &case,
+        "attach-evidence",
+        json!({"evidence": [attached]}),
+    )
+    .await;
+    let handler = server.token("handler");
+    let verify = json!({"severity": "general", "responsible_party": "住户"});
+    act(&server, &handler, &case, "verify", verify).await;
+    let order = json!({"measures": "移出楼道"});
+    act(&server, &handler, &case, "order-rectification", order).await;
+    let (_, rectified) = upload(&server, &grid, "image/jpeg", photo("整改")).await;
+    let report = json!({"evidence": [rectified]});
+    act(&server, &grid, &case, "report-rectified", report).await;
     let kept = dir.path().join("evidence/demo");
     let path = |evidence: &serde_json::Value| {
         kept.join(&evidence["content_hash"].as_str().unwrap()["sha256:".len()..])
@@ -200,7 +231,14 @@ async fn a_sweep_removes_the_uploads_no_commit_names_once_their_grace_is_over() 
     std::fs::write(&leftover, b"\xFF\xD8").unwrap();
     let note = kept.join("README.txt");
     std::fs::write(&note, b"photos of the office").unwrap();
-    let all = [path(&named), path(&unnamed), leftover.clone(), note.clone()];
+    let all = [
+        path(&named),
+        path(&attached),
+        path(&rectified),
+        path(&unnamed),
+        leftover.clone(),
+        note.clone(),
+    ];
     let age = |files: &[std::path::PathBuf]| {
         let ten_days_ago = std::time::SystemTime::now() - Duration::from_secs(10 * 24 * 3600);
         for file in files {
@@ -248,9 +286,10 @@ async fn a_sweep_removes_the_uploads_no_commit_names_once_their_grace_is_over() 
         "{out}"
     );
     assert_eq!(out.lines().count(), 2, "{out}");
-    assert!(err.contains("1 named by the log"), "{err}");
+    assert!(err.contains("3 named by the log"), "{err}");
     assert!(!path(&unnamed).exists() && !leftover.exists());
-    assert!(path(&named).exists() && note.exists());
+    assert!(path(&named).exists() && path(&attached).exists() && path(&rectified).exists());
+    assert!(note.exists());
     let (status, _) = fetch(&server, &grid, unnamed["blob"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, bytes) = fetch(&server, &grid, named["blob"].as_str().unwrap()).await;
