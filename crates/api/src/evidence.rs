@@ -86,35 +86,47 @@ struct Bucket {
 
 /// What is asked of a bucket for a file.
 enum ObjectAction {
-    Put,
+    /// Store these bytes.
+    Put(Bytes),
     Get,
     Head,
     Delete,
 }
 
 impl Bucket {
-    /// The key of `tenant`'s file `hex`, and the URL that does `action` on it, signed for
-    /// `SIGNED_FOR`.
-    fn signed(&self, action: ObjectAction, tenant: &str, hex: &str) -> (String, url::Url) {
+    /// Does `action` on `tenant`'s file `name` by a URL signed for `SIGNED_FOR`: answers the
+    /// object's key and the store's answer, whatever its status.
+    async fn send(
+        &self,
+        action: ObjectAction,
+        tenant: &str,
+        name: &str,
+    ) -> Result<(String, reqwest::Response), EvidenceError> {
         use rusty_s3::S3Action;
-        let key = format!("{tenant}/{hex}");
-        let credentials = self.credentials.as_ref();
-        let url = match action {
-            ObjectAction::Put => {
-                rusty_s3::actions::PutObject::new(&self.bucket, credentials, &key).sign(SIGNED_FOR)
-            }
-            ObjectAction::Get => {
-                rusty_s3::actions::GetObject::new(&self.bucket, credentials, &key).sign(SIGNED_FOR)
-            }
-            ObjectAction::Head => {
-                rusty_s3::actions::HeadObject::new(&self.bucket, credentials, &key).sign(SIGNED_FOR)
-            }
-            ObjectAction::Delete => {
-                rusty_s3::actions::DeleteObject::new(&self.bucket, credentials, &key)
-                    .sign(SIGNED_FOR)
-            }
+        use rusty_s3::actions::{DeleteObject, GetObject, HeadObject, PutObject};
+        let key = format!("{tenant}/{name}");
+        let (bucket, credentials) = (&self.bucket, self.credentials.as_ref());
+        let request = match action {
+            ObjectAction::Put(bytes) => self
+                .http
+                .put(PutObject::new(bucket, credentials, &key).sign(SIGNED_FOR))
+                .timeout(STORE_FOR)
+                .body(bytes),
+            ObjectAction::Get => self
+                .http
+                .get(GetObject::new(bucket, credentials, &key).sign(SIGNED_FOR)),
+            ObjectAction::Head => self
+                .http
+                .head(HeadObject::new(bucket, credentials, &key).sign(SIGNED_FOR)),
+            ObjectAction::Delete => self
+                .http
+                .delete(DeleteObject::new(bucket, credentials, &key).sign(SIGNED_FOR)),
         };
-        (key, url)
+        let response = request
+            .send()
+            .await
+            .map_err(|e| EvidenceError::Bucket(e.without_url().to_string()))?;
+        Ok((key, response))
     }
 
     /// Every object in the bucket, a page of listing at a time.
@@ -316,15 +328,7 @@ impl EvidenceStore {
                     .map_err(|e| std::io::Error::other(e.to_string()))??;
             }
             Place::Bucket(b) => {
-                let (key, url) = b.signed(ObjectAction::Put, tenant, &hex);
-                let response = b
-                    .http
-                    .put(url)
-                    .timeout(STORE_FOR)
-                    .body(bytes)
-                    .send()
-                    .await
-                    .map_err(|e| EvidenceError::Bucket(e.without_url().to_string()))?;
+                let (key, response) = b.send(ObjectAction::Put(bytes), tenant, &hex).await?;
                 if !response.status().is_success() {
                     return Err(EvidenceError::Bucket(format!(
                         "storing {key} answered {}",
@@ -354,13 +358,7 @@ impl EvidenceStore {
                 }))
             }
             Place::Bucket(b) => {
-                let (key, url) = b.signed(ObjectAction::Get, tenant, hex);
-                let response = b
-                    .http
-                    .get(url)
-                    .send()
-                    .await
-                    .map_err(|e| EvidenceError::Bucket(e.without_url().to_string()))?;
+                let (key, response) = b.send(ObjectAction::Get, tenant, hex).await?;
                 match response.status() {
                     reqwest::StatusCode::NOT_FOUND => Ok(None),
                     status if status.is_success() => Ok(Some(KeptFile {
@@ -407,13 +405,7 @@ impl EvidenceStore {
                 }
             }
             Place::Bucket(b) => {
-                let (key, url) = b.signed(ObjectAction::Head, &file.tenant, &file.name);
-                let response = b
-                    .http
-                    .head(url)
-                    .send()
-                    .await
-                    .map_err(|e| EvidenceError::Bucket(e.without_url().to_string()))?;
+                let (key, response) = b.send(ObjectAction::Head, &file.tenant, &file.name).await?;
                 match response.status() {
                     reqwest::StatusCode::NOT_FOUND => Ok(None),
                     status if status.is_success() => Ok(Some(
@@ -448,13 +440,9 @@ impl EvidenceStore {
                 }
             }
             Place::Bucket(b) => {
-                let (key, url) = b.signed(ObjectAction::Delete, &file.tenant, &file.name);
-                let response = b
-                    .http
-                    .delete(url)
-                    .send()
-                    .await
-                    .map_err(|e| EvidenceError::Bucket(e.without_url().to_string()))?;
+                let (key, response) = b
+                    .send(ObjectAction::Delete, &file.tenant, &file.name)
+                    .await?;
                 let status = response.status();
                 if status.is_success() || status == reqwest::StatusCode::NOT_FOUND {
                     Ok(())
