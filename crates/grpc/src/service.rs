@@ -211,14 +211,21 @@ fn case_path(case_id: &str) -> Result<String, Status> {
     ))
 }
 
-/// A read not answered in time: UNAVAILABLE, with the problem HTTP answers then.
-fn not_answered_within(limit: Duration) -> Status {
+/// UNAVAILABLE with the problem HTTP answers when it cannot serve for now (`unavailable`).
+fn unavailable(detail: &str) -> Status {
     problem_status(
         503,
-        &serde_json::json!({"code": "unavailable",
-            "detail": format!("the request was not answered within {} s; retry", limit.as_secs())}),
+        &serde_json::json!({"code": "unavailable", "detail": detail}),
         None,
     )
+}
+
+/// A read not answered in time, as HTTP answers it.
+fn not_answered_within(limit: Duration) -> Status {
+    unavailable(&format!(
+        "the request was not answered within {} s; retry",
+        limit.as_secs()
+    ))
 }
 
 /// A call refused before it becomes a request: INVALID_ARGUMENT with its code, as a problem would
@@ -745,11 +752,8 @@ impl evidence_service_server::EvidenceService for Gateway {
                         Ok(bytes) => split(bytes, EVIDENCE_PIECE).into_iter().map(Ok).collect(),
                         Err(e) => {
                             tracing::warn!(error = %e, "evidence broke off in a GetEvidence");
-                            vec![Err(problem_status(
-                                503,
-                                &serde_json::json!({"code": "unavailable",
-                                    "detail": "the file could not be read to its end; ask again"}),
-                                None,
+                            vec![Err(unavailable(
+                                "the file could not be read to its end; ask again",
                             ))]
                         }
                     };

@@ -149,8 +149,9 @@ pub(crate) struct SweepEvidenceArgs {
     pub(crate) store: StoreArgs,
     #[command(flatten)]
     pub(crate) evidence: EvidenceStoreArgs,
-    /// Keep a file no commit names if it was uploaded less than this many days ago: the action
-    /// that names it may not be recorded yet (a phone uploads its photos first, then sends).
+    /// Keep a file no commit names if it was written less than this many days before the log's
+    /// last commit: the action that names it may not be recorded yet (a phone uploads its
+    /// photos first, then sends).
     #[arg(long, env = "DOCKET_EVIDENCE_GRACE_DAYS", default_value_t = 7)]
     pub(crate) grace_days: u64,
     /// List what would be removed, and remove nothing.
@@ -264,7 +265,7 @@ pub(crate) struct EvidenceStoreArgs {
 }
 
 impl EvidenceStoreArgs {
-    /// The store these name, taking files of at most `max_bytes`; says which it is.
+    /// The store these name, taking files of at most `max_bytes`.
     pub(crate) fn store(
         &self,
         data_dir: &Path,

@@ -67,9 +67,9 @@ enum Command {
     /// Erase a person's personal data by destroying their key: the log keeps its commits and
     /// hash chains, the person's name, ID number, phone and address become unreadable everywhere.
     ErasePerson(EraseArgs),
-    /// Remove the evidence files that no commit names, uploaded more than `--grace-days` ago
-    /// (an upload whose action was never recorded): they hold photos no case accounts for.
-    /// `--dry-run` lists them. Safe to run while the server serves.
+    /// Remove the evidence files that no commit names, written more than `--grace-days` before
+    /// the log's last commit (an upload whose action was never recorded): they hold photos no
+    /// case accounts for. `--dry-run` lists them. It may run while the server serves.
     SweepEvidence(SweepEvidenceArgs),
     /// Issue, list and revoke the API keys residents' apps file through Open311 with.
     ApiKey(ApiKeyArgs),
