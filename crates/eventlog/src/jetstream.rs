@@ -51,6 +51,11 @@ pub struct JetStreamConfig {
     /// The subjects' first token; none: the stream's name in lower case. A stream made before
     /// subjects followed its name keeps `docket` here.
     pub subject_root: Option<String>,
+    /// How long an append goes on sending its commit, and a read of a case asking for it, while
+    /// no stream leader answers (one lost, the next being elected: 4 to 9 s on nats-server).
+    /// Past it they are unavailable; whether such an append landed is known once the case is
+    /// read again.
+    pub patience: Duration,
 }
 
 impl Default for JetStreamConfig {
@@ -60,6 +65,7 @@ impl Default for JetStreamConfig {
             replicas: 1,
             duplicate_window: Duration::from_secs(10 * 60),
             subject_root: None,
+            patience: Duration::from_secs(15),
         }
     }
 }
@@ -77,6 +83,22 @@ impl JetStreamConfig {
         format!("{}.>", self.subject_root())
     }
 }
+/// How long a publish waits for its acknowledgement before the commit is sent again. Under load
+/// an acknowledgement takes tens of milliseconds; one that takes a second went to a leader that
+/// is gone.
+const ACK_WAIT: Duration = Duration::from_secs(1);
+
+/// How long a request to the stream's leader (a get, the stream's state) is waited for: they
+/// take milliseconds, and one that takes a second was sent while no leader was there to answer.
+const REQUEST_WAIT: Duration = Duration::from_secs(1);
+
+/// The pause before a commit is sent again when no server took it (no stream leader yet).
+const NO_LEADER_PAUSE: Duration = Duration::from_millis(100);
+
+/// The pause before a commit is sent again when the leader had another write to its case in
+/// flight: it lets go of the subject just after acknowledging that write.
+const IN_FLIGHT_PAUSE: Duration = Duration::from_millis(5);
+
 /// How long the tail consumer may hand over nothing while the stream holds commits past it
 /// before it is taken for one that did not survive a server restart, and made anew.
 const STALE_TAIL: Duration = Duration::from_secs(1);
@@ -116,6 +138,8 @@ pub struct JetStreamLog {
     stream: Stream,
     /// The subjects' first token (`JetStreamConfig::subject_root`).
     root: String,
+    /// `JetStreamConfig::patience`.
+    patience: Duration,
     cases: Mutex<lru::LruCache<Uuid, Vec<Recorded>>>,
     tail: tokio::sync::Mutex<Option<Tail>>,
 }
@@ -230,7 +254,61 @@ fn decode(position: u64, payload: &[u8]) -> Result<Recorded, LogError> {
     Ok(Recorded { position, commit })
 }
 
-/// Whether the server refused the publish because the subject has moved on (10071, 10164).
+/// How long to wait before sending a commit again, if the stream did not judge it:
+/// - no acknowledgement within `ACK_WAIT`: the leader it went to is gone (at once: the wait was
+///   the pause);
+/// - no server took it, the connection to it was lost, or a server said the stream has no leader
+///   now: one is being elected;
+/// - refused as "wrong last sequence" without a number (10164): the leader had a write to the
+///   case's subject in flight, and refuses without comparing. That write may be a concurrent
+///   one, which the next sending is refused for with the number (10071, a conflict), or the
+///   caller's own last one, acknowledged a moment before the leader let go of the subject,
+///   which the next sending follows.
+fn pause_before_sending_again(e: &PublishError) -> Option<Duration> {
+    let code = std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<async_nats::jetstream::Error>())
+        .map(async_nats::jetstream::Error::error_code);
+    match (e.kind(), code) {
+        (PublishErrorKind::TimedOut, _) => Some(Duration::ZERO),
+        (PublishErrorKind::StreamNotFound | PublishErrorKind::BrokenPipe, _) => {
+            Some(NO_LEADER_PAUSE)
+        }
+        (_, Some(ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT)) => Some(IN_FLIGHT_PAUSE),
+        (_, Some(code)) if no_leader_now(code) => Some(NO_LEADER_PAUSE),
+        _ => None,
+    }
+}
+
+/// Whether a get of a stored commit went unanswered the way it does while the stream has no
+/// leader: timed out, no server taking it, or a server saying the cluster has no leader now.
+fn get_unanswered(e: &async_nats::jetstream::stream::RawMessageError) -> bool {
+    use async_nats::jetstream::context::{RequestError, RequestErrorKind};
+    match e.kind() {
+        RawMessageErrorKind::JetStream(js) => no_leader_now(js.error_code()),
+        RawMessageErrorKind::Other => std::error::Error::source(e)
+            .and_then(|s| s.downcast_ref::<RequestError>())
+            .is_some_and(|r| {
+                matches!(
+                    r.kind(),
+                    RequestErrorKind::TimedOut | RequestErrorKind::NoResponders
+                )
+            }),
+        _ => false,
+    }
+}
+
+/// The error codes of a JetStream cluster that has no leader for the stream at the moment.
+fn no_leader_now(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::CLUSTER_NOT_AVAILABLE
+            | ErrorCode::CLUSTER_NOT_LEADER
+            | ErrorCode::CLUSTER_NOT_ACTIVE
+    )
+}
+
+/// Whether the server refused the publish because the subject has moved on (10071; or 10164,
+/// the subject in flight, once the append's patience is spent).
 fn is_conflict(e: &PublishError) -> bool {
     if e.kind() == PublishErrorKind::WrongLastSequence {
         return true;
@@ -294,6 +372,7 @@ impl JetStreamLog {
             js,
             stream,
             root: config.subject_root(),
+            patience: config.patience,
             cases: Mutex::new(lru::LruCache::new(CACHED_CASES)),
             tail: tokio::sync::Mutex::new(None),
         })
@@ -405,23 +484,38 @@ impl JetStreamLog {
     /// Commits of `filter` from stream sequence `from` on, one get each. Gets are answered by the
     /// stream leader, not by any replica (as direct gets are): a replica may lag, and a case read
     /// to judge a conflict or to show a client its own write must be the case as it stands.
+    ///
+    /// A get no leader answers (one lost, the next being elected) is asked again, for as long as
+    /// an append would send its commit again.
     async fn fetch_from(&self, filter: &str, from: u64) -> Result<Vec<Recorded>, LogError> {
         let mut found = Vec::new();
         let mut next = from;
+        let patience = tokio::time::Instant::now() + self.patience;
         loop {
-            let got = self
+            let get = self
                 .stream
                 .raw_message_builder()
                 .next_by_subject(filter)
                 .sequence(next)
-                .send()
-                .await;
+                .send();
+            let got = match tokio::time::timeout(REQUEST_WAIT, get).await {
+                Ok(got) => got,
+                Err(elapsed) if tokio::time::Instant::now() < patience => {
+                    tracing::debug!(error = %elapsed, filter, "no stream leader answered a get; asking again");
+                    continue;
+                }
+                Err(elapsed) => return Err(unavailable(elapsed)),
+            };
             match got {
                 Ok(message) => {
                     next = message.sequence + 1;
                     found.push(decode(message.sequence, &message.payload)?);
                 }
                 Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => return Ok(found),
+                Err(e) if get_unanswered(&e) && tokio::time::Instant::now() < patience => {
+                    tracing::debug!(error = %e, filter, "no stream leader answered a get; asking again");
+                    tokio::time::sleep(NO_LEADER_PAUSE).await;
+                }
                 Err(e) => return Err(unavailable(e)),
             }
         }
@@ -432,17 +526,22 @@ impl JetStreamLog {
         if let Some(tail) = slot.take().filter(|t| t.next == next) {
             return Ok(tail);
         }
-        let consumer = self
-            .stream
-            .create_consumer(OrderedConfig {
+        // Bounded as every request to the cluster is: while the meta leader that places the
+        // consumer is being elected, an unbounded wait would hold the reader for the client's
+        // whole request timeout (10 s) after the election was over.
+        let consumer = tokio::time::timeout(
+            REQUEST_WAIT,
+            self.stream.create_consumer(OrderedConfig {
                 filter_subject: format!("{}.>", self.root),
                 deliver_policy: DeliverPolicy::ByStartSequence {
                     start_sequence: next,
                 },
                 ..OrderedConfig::default()
-            })
-            .await
-            .map_err(unavailable)?;
+            }),
+        )
+        .await
+        .map_err(unavailable)?
+        .map_err(unavailable)?;
         let messages = consumer.messages().await.map_err(unavailable)?;
         Ok(Tail {
             next,
@@ -591,24 +690,47 @@ impl EventLog for JetStreamLog {
         }
         let expected_sequence = tip.position;
 
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "Nats-Expected-Last-Subject-Sequence",
-            expected_sequence.to_string().as_str(),
-        );
-        headers.insert("Nats-Msg-Id", b.commit_id.to_string().as_str());
-        headers.insert("Docket-Case-Version", b.version.to_string().as_str());
-        let types: Vec<&str> = b.events.iter().map(|e| e.event_type.as_str()).collect();
-        headers.insert("Docket-Event-Types", types.join(",").as_str());
-        let payload = serde_json::to_vec(commit).map_err(unavailable)?;
+        let headers = || {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                "Nats-Expected-Last-Subject-Sequence",
+                expected_sequence.to_string().as_str(),
+            );
+            headers.insert("Nats-Msg-Id", b.commit_id.to_string().as_str());
+            headers.insert("Docket-Case-Version", b.version.to_string().as_str());
+            let types: Vec<&str> = b.events.iter().map(|e| e.event_type.as_str()).collect();
+            headers.insert("Docket-Event-Types", types.join(",").as_str());
+            headers
+        };
+        let payload = bytes::Bytes::from(serde_json::to_vec(commit).map_err(unavailable)?);
 
-        let acked = match self
-            .js
-            .publish_with_headers(subject, headers, payload.into())
-            .await
-        {
-            Ok(ack) => ack.await,
-            Err(e) => Err(e),
+        // Sent again, with the same `Nats-Msg-Id`, while the stream cannot judge it yet (see
+        // `pause_before_sending_again`). The stream stores the commit once however often it is
+        // sent: a repeat the duplicate window misses fails the sequence check, and is settled
+        // below as any conflict is, by finding the commit in the case.
+        let patience = tokio::time::Instant::now() + self.patience;
+        let acked = loop {
+            let sent = self
+                .js
+                .publish_with_headers(subject.clone(), headers(), payload.clone())
+                .await;
+            let acked = match sent {
+                Ok(ack) => match tokio::time::timeout(ACK_WAIT, ack).await {
+                    Ok(acked) => acked,
+                    Err(_) => Err(PublishError::new(PublishErrorKind::TimedOut)),
+                },
+                Err(e) => Err(e),
+            };
+            match acked {
+                Err(e) if tokio::time::Instant::now() < patience => {
+                    let Some(pause) = pause_before_sending_again(&e) else {
+                        break Err(e);
+                    };
+                    tracing::debug!(error = %e, commit_id = %b.commit_id, "the stream did not judge the append; sending it again");
+                    tokio::time::sleep(pause).await;
+                }
+                acked => break acked,
+            }
         };
         match acked {
             Ok(ack) if ack.duplicate => Ok(Appended {
@@ -822,7 +944,10 @@ impl EventLog for JetStreamLog {
 
     async fn head(&self) -> Result<u64, LogError> {
         let mut stream = self.stream.clone();
-        let info = stream.info().await.map_err(unavailable)?;
+        let info = tokio::time::timeout(REQUEST_WAIT, stream.info())
+            .await
+            .map_err(unavailable)?
+            .map_err(unavailable)?;
         Ok(info.state.last_sequence)
     }
 
@@ -831,6 +956,7 @@ impl EventLog for JetStreamLog {
             js: self.js.clone(),
             stream: self.stream.clone(),
             root: self.root.clone(),
+            patience: self.patience,
             cases: Mutex::new(lru::LruCache::new(CACHED_CASES)),
             tail: tokio::sync::Mutex::new(None),
         }))

@@ -15,18 +15,35 @@ use uuid::Uuid;
 /// Commits each writer appends: enough to be mid-stream when the fault strikes.
 const VERSIONS: u64 = 400;
 
-/// One writer: appends `versions` commits to its own case, retrying a failed append with the very
-/// same commit (same id) until the log answers. Returns the case and the commits acknowledged.
+/// What the writers of one test share.
+#[derive(Debug, Default)]
+struct Writing {
+    /// Whether any append was answered unavailable.
+    errors_seen: AtomicBool,
+    /// Appends the log refused as conflicts (only one writer writes each case, so each of these
+    /// was the writer's own commit or nothing at all in the way).
+    conflicts: AtomicU64,
+    /// Commits acknowledged, all writers together.
+    progress: AtomicU64,
+    /// Set to have each writer stop after the commit in hand.
+    stop: AtomicBool,
+}
+
+/// One writer: appends up to `versions` commits to its own case (fewer if told to stop),
+/// retrying a failed append with the very same commit (same id) until the log answers. Returns
+/// the case and the commits acknowledged.
 async fn writer(
     log: Arc<JetStreamLog>,
     versions: u64,
-    errors_seen: Arc<AtomicBool>,
-    progress: Arc<AtomicU64>,
+    writing: Arc<Writing>,
 ) -> (Uuid, Vec<Commit>) {
     let case = Uuid::now_v7();
     let mut prev = ChainHash::genesis();
     let mut acked = Vec::new();
     for version in 1..=versions {
+        if writing.stop.load(Ordering::Relaxed) {
+            break;
+        }
         let c = commit("t1", case, version, prev.clone());
         let mut attempts = 0;
         loop {
@@ -35,10 +52,11 @@ async fn writer(
             match log.append(&c).await {
                 Ok(_) => break,
                 Err(LogError::Unavailable(_)) => {
-                    errors_seen.store(true, Ordering::Relaxed);
+                    writing.errors_seen.store(true, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(LogError::Conflict { .. }) => {
+                    writing.conflicts.fetch_add(1, Ordering::Relaxed);
                     // As the command service does: read the case and see whose commit is there.
                     let now = settled(|| log.read_case("t1", case)).await;
                     if now
@@ -55,9 +73,21 @@ async fn writer(
         }
         prev = c.hash.clone();
         acked.push(c);
-        progress.fetch_add(1, Ordering::Relaxed);
+        writing.progress.fetch_add(1, Ordering::Relaxed);
     }
     (case, acked)
+}
+
+/// `n` writers of `versions` commits each, started.
+fn writers(
+    log: &Arc<JetStreamLog>,
+    n: usize,
+    versions: u64,
+    writing: &Arc<Writing>,
+) -> Vec<tokio::task::JoinHandle<(Uuid, Vec<Commit>)>> {
+    (0..n)
+        .map(|_| tokio::spawn(writer(log.clone(), versions, writing.clone())))
+        .collect()
 }
 
 /// Waits until the writers together have had `n` commits acknowledged: the fault then strikes
@@ -148,18 +178,12 @@ async fn sigkill_of_the_server_loses_no_acknowledged_commit() {
             .await
             .unwrap(),
     );
-    let errors_seen = Arc::new(AtomicBool::new(false));
-    let progress = Arc::new(AtomicU64::new(0));
-    let writers: Vec<_> = (0..8)
-        .map(|_| {
-            let (log, errors, progress) = (log.clone(), errors_seen.clone(), progress.clone());
-            tokio::spawn(writer(log, VERSIONS, errors, progress))
-        })
-        .collect();
+    let writing = Arc::new(Writing::default());
+    let writers = writers(&log, 8, VERSIONS, &writing);
 
-    after_acknowledged(&progress, 8 * VERSIONS / 4).await;
+    after_acknowledged(&writing.progress, 8 * VERSIONS / 4).await;
     server.kill();
-    let at_kill = progress.load(Ordering::Relaxed);
+    let at_kill = writing.progress.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _server = restarted(server).await;
     let mut written = Vec::new();
@@ -177,28 +201,11 @@ async fn sigkill_of_the_server_loses_no_acknowledged_commit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cluster_keeps_appending_when_a_node_stops() {
-    let mut cluster = tokio::task::spawn_blocking(|| NatsCluster::start(3))
-        .await
-        .unwrap();
-    let config = JetStreamConfig {
-        replicas: 3,
-        ..JetStreamConfig::default()
-    };
-    let log = Arc::new(
-        JetStreamLog::connect(&cluster.urls(), config)
-            .await
-            .unwrap(),
-    );
-    let errors_seen = Arc::new(AtomicBool::new(false));
-    let progress = Arc::new(AtomicU64::new(0));
-    let writers: Vec<_> = (0..4)
-        .map(|_| {
-            let (log, errors, progress) = (log.clone(), errors_seen.clone(), progress.clone());
-            tokio::spawn(writer(log, VERSIONS, errors, progress))
-        })
-        .collect();
+    let (mut cluster, log) = cluster_and_log().await;
+    let writing = Arc::new(Writing::default());
+    let writers = writers(&log, 4, VERSIONS, &writing);
 
-    after_acknowledged(&progress, 4 * VERSIONS / 4).await;
+    after_acknowledged(&writing.progress, 4 * VERSIONS / 4).await;
     let before = settled(|| log.head()).await;
     cluster.nodes[2].kill();
     let mut written = Vec::new();
@@ -212,6 +219,124 @@ async fn a_cluster_keeps_appending_when_a_node_stops() {
         "the node stopped while writers were appending ({before} of {total} done)"
     );
     assert_eq!(after, total, "appends went on with two of three nodes");
+    check_everything_acknowledged_is_there_once(&log, &written).await;
+}
+
+/// Follows the log's end as the projector does, counting the commits read into `read`.
+async fn follow(reader: Arc<dyn EventLog>, read: Arc<AtomicU64>) {
+    let mut after = 0;
+    loop {
+        match reader.read_next(after, 1000, Duration::from_secs(1)).await {
+            Ok(page) => {
+                if let Some(last) = page.last() {
+                    after = last.position;
+                }
+                read.fetch_add(page.len() as u64, Ordering::Relaxed);
+            }
+            Err(LogError::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(other) => panic!("the follower: {other:?}"),
+        }
+    }
+}
+
+/// A three-node cluster whose stream keeps three replicas, and the log on it.
+async fn cluster_and_log() -> (NatsCluster, Arc<JetStreamLog>) {
+    let cluster = tokio::task::spawn_blocking(|| NatsCluster::start(3))
+        .await
+        .unwrap();
+    let config = JetStreamConfig {
+        replicas: 3,
+        ..JetStreamConfig::default()
+    };
+    let log = JetStreamLog::connect(&cluster.urls(), config)
+        .await
+        .unwrap();
+    (cluster, Arc::new(log))
+}
+
+/// Commits appended one after another to one case are never refused for the one before them. A
+/// cluster's leader refuses a conditional write to a subject it has another write in flight for
+/// ("wrong last sequence", 10164, without comparing), and it lets go of the subject only just
+/// after acknowledging that write: the next commit of the same writer can arrive first. That
+/// refusal is not a conflict; the commit is sent again and lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_does_not_refuse_a_commit_for_the_one_just_before_it() {
+    let (_cluster, log) = cluster_and_log().await;
+    let writing = Arc::new(Writing::default());
+    let writers = writers(&log, 8, VERSIONS, &writing);
+    let mut written = Vec::new();
+    for w in writers {
+        written.push(w.await.unwrap());
+    }
+    assert_eq!(
+        writing.conflicts.load(Ordering::Relaxed),
+        0,
+        "each case has one writer: no append of its was a conflict"
+    );
+    assert!(!writing.errors_seen.load(Ordering::Relaxed));
+    check_everything_acknowledged_is_there_once(&log, &written).await;
+}
+
+/// When the node leading the stream dies, appends wait for the next leader rather than fail:
+/// each is sent again (same commit id) until one is elected (nats-server takes 4 to 9 s), and
+/// they go on within a couple of seconds of it; a reader following the log (the projector's)
+/// reads on as soon. Every acknowledged commit is there once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_wait_through_the_loss_of_the_stream_leader_and_go_on_under_the_next() {
+    let (mut cluster, log) = cluster_and_log().await;
+    let writing = Arc::new(Writing::default());
+    let writers = writers(&log, 4, u64::MAX, &writing);
+    let read = Arc::new(AtomicU64::new(0));
+    let follower = tokio::spawn(follow(log.own_reader().unwrap(), read.clone()));
+    after_acknowledged(&writing.progress, 200).await;
+
+    let leader = tokio::task::block_in_place(|| cluster.stream_leader("DOCKET"))
+        .expect("the stream has a leader");
+    cluster.nodes[leader].kill();
+    let killed = std::time::Instant::now();
+    let elected = loop {
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "no new leader within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = tokio::task::block_in_place(|| cluster.stream_leader("DOCKET"));
+        if now.is_some_and(|l| l != leader) {
+            break std::time::Instant::now();
+        }
+    };
+    // Every writer gets a commit in after the election.
+    let at_election = writing.progress.load(Ordering::Relaxed);
+    after_acknowledged(&writing.progress, at_election + 8).await;
+    let went_on = elected.elapsed();
+    writing.stop.store(true, Ordering::Relaxed);
+    let mut written = Vec::new();
+    for w in writers {
+        written.push(w.await.unwrap());
+    }
+    let total: u64 = written.iter().map(|(_, c)| c.len() as u64).sum();
+    after_acknowledged(&read, total).await;
+    let read_on = elected.elapsed();
+    follower.abort();
+    eprintln!(
+        "leader lost: a new one seen {:.1} s after, appends went on {:.2} s after that, \
+         the follower had read them all {:.2} s after it",
+        (elected - killed).as_secs_f64(),
+        went_on.as_secs_f64(),
+        read_on.as_secs_f64()
+    );
+    assert!(
+        read_on < Duration::from_secs(4),
+        "the follower had read everything only {read_on:?} after the new leader was seen"
+    );
+    assert!(
+        went_on < Duration::from_secs(3),
+        "appends went on {went_on:?} after the new leader was seen"
+    );
+    assert!(
+        !writing.errors_seen.load(Ordering::Relaxed),
+        "no append failed while the leader was being replaced"
+    );
     check_everything_acknowledged_is_there_once(&log, &written).await;
 }
 
