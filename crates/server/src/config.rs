@@ -36,6 +36,11 @@ pub(crate) struct StoreArgs {
     /// Seconds JetStream remembers commit ids (retried filings are recognised within it).
     #[arg(long, env = "DOCKET_NATS_DUPLICATE_WINDOW", default_value_t = 600)]
     pub(crate) nats_duplicate_window: u64,
+    /// Seconds a command goes on sending its commit, and a read of a case asking, while the
+    /// stream has no leader (a node lost and the next leader being elected, 4 to 9 s); past it
+    /// the command answers 503.
+    #[arg(long, env = "DOCKET_NATS_PATIENCE", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub(crate) nats_patience: u64,
     /// Tenants' policies: `default.toml` for every tenant and `<tenant>.toml` for one (see
     /// deploy/policy/default.toml): deadlines, and the time zone local days and case-number
     /// years are counted in (every command on one data directory must be given the same).

@@ -253,6 +253,7 @@ async fn open_log(
             replicas: args.nats_replicas,
             duplicate_window: Duration::from_secs(args.nats_duplicate_window),
             subject_root: args.nats_subjects.clone(),
+            patience: Duration::from_secs(args.nats_patience),
         };
         let log = JetStreamLog::connect(&args.log, config).await?;
         Ok((Arc::new(log), format!("nats:{}", args.nats_stream)))
