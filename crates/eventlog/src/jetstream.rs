@@ -13,8 +13,9 @@ use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
 use async_nats::jetstream::context::{GetStreamErrorKind, PublishError, PublishErrorKind};
+use async_nats::jetstream::message::StreamMessage;
 use async_nats::jetstream::stream::{
-    Config as StreamConfig, RawMessageErrorKind, StorageType, Stream,
+    Config as StreamConfig, RawMessageError, RawMessageErrorKind, StorageType, Stream,
 };
 use async_nats::jetstream::{self, Context};
 use async_trait::async_trait;
@@ -281,7 +282,7 @@ fn pause_before_sending_again(e: &PublishError) -> Option<Duration> {
 
 /// Whether a get of a stored commit went unanswered the way it does while the stream has no
 /// leader: timed out, no server taking it, or a server saying the cluster has no leader now.
-fn get_unanswered(e: &async_nats::jetstream::stream::RawMessageError) -> bool {
+fn get_unanswered(e: &RawMessageError) -> bool {
     use async_nats::jetstream::context::{RequestError, RequestErrorKind};
     match e.kind() {
         RawMessageErrorKind::JetStream(js) => no_leader_now(js.error_code()),
@@ -492,31 +493,20 @@ impl JetStreamLog {
         let mut next = from;
         let patience = tokio::time::Instant::now() + self.patience;
         loop {
-            let get = self
-                .stream
-                .raw_message_builder()
-                .next_by_subject(filter)
-                .sequence(next)
-                .send();
-            let got = match tokio::time::timeout(REQUEST_WAIT, get).await {
-                Ok(got) => got,
-                Err(elapsed) if tokio::time::Instant::now() < patience => {
-                    tracing::debug!(error = %elapsed, filter, "no stream leader answered a get; asking again");
-                    continue;
-                }
-                Err(elapsed) => return Err(unavailable(elapsed)),
-            };
+            let got = patient_get(patience, || {
+                self.stream
+                    .raw_message_builder()
+                    .next_by_subject(filter)
+                    .sequence(next)
+                    .send()
+            })
+            .await?;
             match got {
-                Ok(message) => {
+                Some(message) => {
                     next = message.sequence + 1;
                     found.push(decode(message.sequence, &message.payload)?);
                 }
-                Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => return Ok(found),
-                Err(e) if get_unanswered(&e) && tokio::time::Instant::now() < patience => {
-                    tracing::debug!(error = %e, filter, "no stream leader answered a get; asking again");
-                    tokio::time::sleep(NO_LEADER_PAUSE).await;
-                }
-                Err(e) => return Err(unavailable(e)),
+                None => return Ok(found),
             }
         }
     }
@@ -550,6 +540,33 @@ impl JetStreamLog {
             last_received: tokio::time::Instant::now(),
             messages,
         })
+    }
+}
+
+/// A get from the stream's leader (none when there is no such message), asked again while
+/// no leader answers it (one lost, the next being elected) until `patience`: a get sent
+/// while there was none is never answered.
+async fn patient_get<F, Fut>(
+    patience: tokio::time::Instant,
+    mut send: F,
+) -> Result<Option<StreamMessage>, LogError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<StreamMessage, RawMessageError>>,
+{
+    loop {
+        let unanswered = match tokio::time::timeout(REQUEST_WAIT, send()).await {
+            Ok(Ok(message)) => return Ok(Some(message)),
+            Ok(Err(e)) if e.kind() == RawMessageErrorKind::NoMessageFound => return Ok(None),
+            Ok(Err(e)) if get_unanswered(&e) => unavailable(e),
+            Ok(Err(e)) => return Err(unavailable(e)),
+            Err(elapsed) => unavailable(elapsed),
+        };
+        if tokio::time::Instant::now() >= patience {
+            return Err(unanswered);
+        }
+        tracing::debug!(error = %unanswered, "no stream leader answered a get; asking again");
+        tokio::time::sleep(NO_LEADER_PAUSE).await;
     }
 }
 
@@ -935,10 +952,10 @@ impl EventLog for JetStreamLog {
     async fn read_position(&self, position: u64) -> Result<Option<Recorded>, LogError> {
         // From the leader: the position usually comes from a duplicate answer just now, which a
         // lagging replica may not hold yet.
-        match self.stream.get_raw_message(position).await {
-            Ok(message) => decode(message.sequence, &message.payload).map(Some),
-            Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
-            Err(e) => Err(unavailable(e)),
+        let patience = tokio::time::Instant::now() + self.patience;
+        match patient_get(patience, || self.stream.get_raw_message(position)).await? {
+            Some(message) => decode(message.sequence, &message.payload).map(Some),
+            None => Ok(None),
         }
     }
 
