@@ -153,6 +153,9 @@ struct Tail {
     pending: u64,
     /// When the consumer last handed a message over (or was made).
     last_received: tokio::time::Instant,
+    /// The position of the last message the consumer handed over (or the one before where it
+    /// was asked to start).
+    last_delivered: u64,
     messages: Ordered,
 }
 
@@ -187,8 +190,21 @@ fn token(what: &str, value: &str, commit_id: Uuid) -> Result<(), LogError> {
 impl Tail {
     /// A message the consumer handed over, as the commit it carries; notes how many more the
     /// server holds for the consumer.
+    ///
+    /// A message at or before the last one handed over means the consumer went back: the client
+    /// remakes an ordered consumer that lost its server from the stream's very beginning when it
+    /// had handed nothing over yet (async-nats 0.51 `recreate_consumer_stream`, sequence 0), not
+    /// from where it was asked to start. The tail is then given up (the error), and the next
+    /// read makes a consumer from the right position; nothing is handed over twice.
     fn received(&mut self, message: &async_nats::jetstream::Message) -> Result<Recorded, LogError> {
         let info = message.info().map_err(LogError::Unavailable)?;
+        if info.stream_sequence <= self.last_delivered {
+            return Err(unavailable(std::io::Error::other(format!(
+                "the tail consumer went back to position {} after {}; a new one is made",
+                info.stream_sequence, self.last_delivered
+            ))));
+        }
+        self.last_delivered = info.stream_sequence;
         self.pending = info.pending;
         self.last_received = tokio::time::Instant::now();
         decode(info.stream_sequence, &message.payload)
@@ -538,6 +554,7 @@ impl JetStreamLog {
             buffer: VecDeque::new(),
             pending: 0,
             last_received: tokio::time::Instant::now(),
+            last_delivered: next - 1,
             messages,
         })
     }

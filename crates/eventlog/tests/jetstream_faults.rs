@@ -340,6 +340,54 @@ async fn appends_wait_through_the_loss_of_the_stream_leader_and_go_on_under_the_
     check_everything_acknowledged_is_there_once(&log, &written).await;
 }
 
+/// A follower whose consumer the client remakes before it handed anything over (its server
+/// lost it, as when the node it lived on dies) reads on from where it was. async-nats remakes
+/// such an ordered consumer from the stream's first message; handed over, those commits would
+/// have been projected again out of order, and the ones after them skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_whose_consumer_is_remade_reads_on_from_where_it_was() {
+    use futures_util::TryStreamExt as _;
+    let server = NatsServer::start();
+    let log = JetStreamLog::connect(&server.url(), JetStreamConfig::default())
+        .await
+        .unwrap();
+    let case = Uuid::now_v7();
+    let mut prev = ChainHash::genesis();
+    for version in 1..=3 {
+        let c = commit("t1", case, version, prev.clone());
+        log.append(&c).await.unwrap();
+        prev = c.hash.clone();
+    }
+    // Caught up: the tail's consumer starts at position 4 and has handed nothing over.
+    let wait = Duration::from_millis(200);
+    assert!(log.read_next(3, 10, wait).await.unwrap().is_empty());
+    let js = async_nats::jetstream::new(async_nats::connect(server.url()).await.unwrap());
+    let stream = js.get_stream("DOCKET").await.unwrap();
+    let consumers: Vec<String> = stream.consumer_names().try_collect().await.unwrap();
+    assert_eq!(consumers.len(), 1, "the tail's consumer: {consumers:?}");
+    stream.delete_consumer(&consumers[0]).await.unwrap();
+    let fourth = commit("t1", case, 4, prev);
+    log.append(&fourth).await.unwrap();
+
+    let began = std::time::Instant::now();
+    let page = loop {
+        assert!(
+            began.elapsed() < Duration::from_secs(30),
+            "the follower read nothing within 30 s"
+        );
+        match log.read_next(3, 10, Duration::from_secs(1)).await {
+            Ok(page) if !page.is_empty() => break page,
+            Ok(_) | Err(LogError::Unavailable(_)) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    };
+    let positions: Vec<u64> = page.iter().map(|r| r.position).collect();
+    assert_eq!(positions, [4], "only what follows position 3");
+    assert_eq!(page[0].commit.body.commit_id, fourth.body.commit_id);
+}
+
 /// The reader of the whole log (the projector's) follows again within two seconds of the first
 /// commit appended after a server restart: its consumer, which did not survive, is made anew.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
