@@ -152,15 +152,8 @@ async fn sweep(args: SweepEvidenceArgs) -> Result<(), BoxError> {
             tenants[tenant].0
         );
     }
-    // A file is judged only by a log that went on for the grace period after it was written:
-    // an old log (a stale copy) says nothing of what came after it.
     let grace = Duration::from_secs(args.grace_days.saturating_mul(24 * 3600));
-    let log_end = named
-        .last_recorded
-        .and_then(|t| u64::try_from(t.as_millisecond()).ok())
-        .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
-        .map_or_else(SystemTime::now, |t| t.min(SystemTime::now()));
-    let written_before = log_end.checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
+    let written_before = cut_off(named.last_recorded, grace, SystemTime::now());
     let unnamed = |f: &&StoredFile| !named.names(f) && !strangers.contains(f.tenant.as_str());
     let recent = files
         .iter()
@@ -241,9 +234,39 @@ async fn sweep(args: SweepEvidenceArgs) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Files written before this may go: the grace period before the log's last commit (or before
+/// now, if that is sooner or the log has none). A file is judged only by a log that went on for
+/// the grace period after it was written: an old log (a stale copy) says nothing of what came
+/// after it.
+fn cut_off(last_recorded: Option<jiff::Timestamp>, grace: Duration, now: SystemTime) -> SystemTime {
+    let log_end = last_recorded
+        .and_then(|t| SystemTime::try_from(t).ok())
+        .map_or(now, |t| t.min(now));
+    log_end.checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_grace_counts_back_from_the_logs_last_commit_not_from_now() {
+        let day = Duration::from_secs(24 * 3600);
+        let now = SystemTime::UNIX_EPOCH + 20_000 * day;
+        let days_ago = |n: u32| jiff::Timestamp::try_from(now - n * day).unwrap();
+        // A log that went on to a moment ago: seven days before now.
+        assert_eq!(cut_off(Some(days_ago(0)), 7 * day, now), now - 7 * day);
+        // A stale log, its last commit a month old: nothing written since it ends may go.
+        assert_eq!(cut_off(Some(days_ago(30)), 7 * day, now), now - 37 * day);
+        // A last commit stamped ahead of this machine's clock counts as now.
+        let ahead = jiff::Timestamp::try_from(now + day).unwrap();
+        assert_eq!(cut_off(Some(ahead), 7 * day, now), now - 7 * day);
+        // No commit at all: from now.
+        assert_eq!(cut_off(None, 7 * day, now), now - 7 * day);
+        // A grace longer than the clock's age removes nothing.
+        let ages = now.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+        assert!(cut_off(None, ages + day, now) <= SystemTime::UNIX_EPOCH);
+    }
 
     #[test]
     fn evidence_is_found_wherever_an_event_names_it() {
