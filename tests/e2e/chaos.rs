@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 /// The longest a client may go without an answer to a request it retries (docs/operations.md):
 /// the loss of the stream's leader holds appends until the next one is elected (4 to 9 s on
 /// nats-server; each commit is sent again until one answers), about twice that under load.
-const UNAVAILABLE_BOUND: Duration = Duration::from_secs(20);
+const UNAVAILABLE_BOUND: Duration = Duration::from_secs(25);
 const CLIENTS: usize = 6;
 
 /// What the clients saw in one step.

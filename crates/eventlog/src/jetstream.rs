@@ -14,6 +14,7 @@ use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
 use async_nats::jetstream::context::{GetStreamErrorKind, PublishError, PublishErrorKind};
 use async_nats::jetstream::message::StreamMessage;
+use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::stream::{
     Config as StreamConfig, RawMessageError, RawMessageErrorKind, StorageType, Stream,
 };
@@ -84,21 +85,27 @@ impl JetStreamConfig {
         format!("{}.>", self.subject_root())
     }
 }
-/// How long a publish waits for its acknowledgement before the commit is sent again. Under load
-/// an acknowledgement takes tens of milliseconds; one that takes a second went to a leader that
-/// is gone.
+/// How long a sending waits for its acknowledgement before the commit is sent again (the earlier
+/// sending's answer still counts if it comes). Under load an acknowledgement takes tens of
+/// milliseconds; one that takes a second most likely went to a leader that is gone.
 const ACK_WAIT: Duration = Duration::from_secs(1);
 
 /// How long a request to the stream's leader (a get, the stream's state) is waited for: they
-/// take milliseconds, and one that takes a second was sent while no leader was there to answer.
+/// take milliseconds, and one that takes a second most likely was sent while no leader was there
+/// to answer.
 const REQUEST_WAIT: Duration = Duration::from_secs(1);
+
+/// How long the creation of the tail's consumer is waited for. In a cluster the meta leader places
+/// it, through a round of its own consensus: slower than a get, and still well under this.
+const CONSUMER_WAIT: Duration = Duration::from_secs(3);
 
 /// The pause before a commit is sent again when no server took it (no stream leader yet).
 const NO_LEADER_PAUSE: Duration = Duration::from_millis(100);
 
-/// The pause before a commit is sent again when the leader had another write to its case in
-/// flight: it lets go of the subject just after acknowledging that write.
-const IN_FLIGHT_PAUSE: Duration = Duration::from_millis(5);
+/// The first pause before a commit is sent again when the leader had another write to its case
+/// in flight (it lets go of the subject just after acknowledging that write); it doubles, up to
+/// `NO_LEADER_PAUSE`, while the case stays busy.
+const CASE_BUSY_PAUSE: Duration = Duration::from_millis(5);
 
 /// How long the tail consumer may hand over nothing while the stream holds commits past it
 /// before it is taken for one that did not survive a server restart, and made anew.
@@ -170,6 +177,14 @@ impl std::fmt::Debug for Tail {
 
 fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> LogError {
     LogError::Unavailable(Box::new(e))
+}
+
+/// A request to the cluster that went unanswered for `wait`.
+fn unanswered_within(what: &str, wait: Duration) -> LogError {
+    unavailable(std::io::Error::other(format!(
+        "no answer to {what} within {} ms: is the stream's (or the cluster's) leader being elected?",
+        wait.as_millis()
+    )))
 }
 
 /// A subject token must be non-empty and free of what NATS gives meaning to.
@@ -271,27 +286,42 @@ fn decode(position: u64, payload: &[u8]) -> Result<Recorded, LogError> {
     Ok(Recorded { position, commit })
 }
 
-/// How long to wait before sending a commit again, if the stream did not judge it:
-/// - no acknowledgement within `ACK_WAIT`: the leader it went to is gone (at once: the wait was
-///   the pause);
-/// - no server took it, the connection to it was lost, or a server said the stream has no leader
-///   now: one is being elected;
-/// - refused as "wrong last sequence" without a number (10164): the leader had a write to the
-///   case's subject in flight, and refuses without comparing. That write may be a concurrent
-///   one, which the next sending is refused for with the number (10071, a conflict), or the
-///   caller's own last one, acknowledged a moment before the leader let go of the subject,
-///   which the next sending follows.
-fn pause_before_sending_again(e: &PublishError) -> Option<Duration> {
+/// Why the stream did not judge a commit sent to it: it is sent again, same `Nats-Msg-Id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unjudged {
+    /// No acknowledgement in time: the leader it went to may be gone, and took the answer with
+    /// it. Sent again at once.
+    Unanswered,
+    /// No server took it, or one said the stream has no leader now, or cannot judge yet, or is
+    /// overloaded: a leader is being elected. Sent again after `NO_LEADER_PAUSE`.
+    NoLeader,
+    /// "Wrong last sequence" without a number (10164): the leader had another write to the
+    /// case's subject in flight and refused without comparing. That write may be a concurrent
+    /// one, which the next sending is refused for with the number (10071, a conflict), or the
+    /// caller's own last one, acknowledged a moment before the leader let go of the subject,
+    /// which the next sending follows. Sent again after a short pause that grows.
+    CaseBusy,
+    /// An earlier sending of this very commit is still in flight (10158): its answer is awaited.
+    SendingInFlight,
+}
+
+fn unjudged(e: &PublishError) -> Option<Unjudged> {
     let code = std::error::Error::source(e)
         .and_then(|s| s.downcast_ref::<async_nats::jetstream::Error>())
         .map(async_nats::jetstream::Error::error_code);
     match (e.kind(), code) {
-        (PublishErrorKind::TimedOut, _) => Some(Duration::ZERO),
-        (PublishErrorKind::StreamNotFound | PublishErrorKind::BrokenPipe, _) => {
-            Some(NO_LEADER_PAUSE)
-        }
-        (_, Some(ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT)) => Some(IN_FLIGHT_PAUSE),
-        (_, Some(code)) if no_leader_now(code) => Some(NO_LEADER_PAUSE),
+        (PublishErrorKind::TimedOut, _) => Some(Unjudged::Unanswered),
+        (PublishErrorKind::StreamNotFound, _) => Some(Unjudged::NoLeader),
+        (_, Some(ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT)) => Some(Unjudged::CaseBusy),
+        (_, Some(ErrorCode::STREAM_DUPLICATE_MESSAGE_CONFLICT)) => Some(Unjudged::SendingInFlight),
+        (
+            _,
+            Some(
+                ErrorCode::STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_NOT_READY
+                | ErrorCode::STREAM_TOO_MANY_REQUESTS,
+            ),
+        ) => Some(Unjudged::NoLeader),
+        (_, Some(code)) if no_leader_now(code) => Some(Unjudged::NoLeader),
         _ => None,
     }
 }
@@ -324,21 +354,13 @@ fn no_leader_now(code: ErrorCode) -> bool {
     )
 }
 
-/// Whether the server refused the publish because the subject has moved on (10071; or 10164,
-/// the subject in flight, once the append's patience is spent).
+/// Whether the server refused the publish because the subject has moved on: "wrong last
+/// sequence: N" (10071), the only answer of that kind that compares.
 fn is_conflict(e: &PublishError) -> bool {
-    if e.kind() == PublishErrorKind::WrongLastSequence {
-        return true;
-    }
-    std::error::Error::source(e)
-        .and_then(|s| s.downcast_ref::<async_nats::jetstream::Error>())
-        .is_some_and(|js| {
-            matches!(
-                js.error_code(),
-                ErrorCode::STREAM_WRONG_LAST_SEQUENCE
-                    | ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
-            )
-        })
+    e.kind() == PublishErrorKind::WrongLastSequence
+        || std::error::Error::source(e)
+            .and_then(|s| s.downcast_ref::<async_nats::jetstream::Error>())
+            .is_some_and(|js| js.error_code() == ErrorCode::STREAM_WRONG_LAST_SEQUENCE)
 }
 
 impl JetStreamLog {
@@ -459,9 +481,129 @@ impl JetStreamLog {
             .pop(&case_id);
     }
 
-    /// Judges a conflict the server reported. The server checks the subject's sequence before
-    /// commit ids, so the commit in the way may be this very one, appended by an earlier attempt
-    /// whose answer was lost. In a cluster that commit may become visible a moment after the
+    /// The case's commits, its gets asked again until `patience` while no leader answers.
+    async fn read_case_until(
+        &self,
+        tenant: &str,
+        case_id: Uuid,
+        patience: tokio::time::Instant,
+    ) -> Result<Vec<Recorded>, LogError> {
+        if token("tenant", tenant, case_id).is_err() {
+            return Ok(Vec::new());
+        }
+        let mut commits = match self.cached(case_id) {
+            Some(commits)
+                if commits
+                    .first()
+                    .is_some_and(|r| r.commit.body.tenant == tenant) =>
+            {
+                commits
+            }
+            Some(_) => return Ok(Vec::new()),
+            None => Vec::new(),
+        };
+        let filter = match commits.first() {
+            Some(first) => self.case_subject(tenant, &first.commit.body.case_kind, case_id),
+            None => format!("{}.{tenant}.*.{case_id}", self.root),
+        };
+        let from = commits.last().map_or(1, |r| r.position + 1);
+        let newer = self.fetch_from(&filter, from, patience).await?;
+        if !newer.is_empty() || !commits.is_empty() {
+            commits.extend(newer);
+            self.remember(case_id, commits.clone());
+        }
+        Ok(commits)
+    }
+
+    /// The commit at `position`, from the leader: the position usually comes from a duplicate
+    /// answer just now, which a lagging replica may not hold yet.
+    async fn read_position_until(
+        &self,
+        position: u64,
+        patience: tokio::time::Instant,
+    ) -> Result<Option<Recorded>, LogError> {
+        match patient_get(patience, || self.stream.get_raw_message(position)).await? {
+            Some(message) => decode(message.sequence, &message.payload).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Sends the commit until the stream judges it: stores it, or refuses it (a conflict, or
+    /// something no sending again would change). While it cannot judge it (`Unjudged`) the
+    /// commit is sent again, same `Nats-Msg-Id`, until `patience`, and every sending's answer is
+    /// awaited, so a late acknowledgement of an earlier one still counts; past `patience` the
+    /// answers are awaited for `ACK_WAIT` more. The stream stores the commit once however often
+    /// it is sent: a later sending meets its duplicate id or the moved-on subject. Returns the
+    /// judgement and how many times the commit was sent.
+    async fn send_until_judged(
+        &self,
+        subject: &str,
+        headers: impl Fn() -> HeaderMap,
+        payload: bytes::Bytes,
+        patience: tokio::time::Instant,
+    ) -> (Result<PublishAck, PublishError>, u32) {
+        use tokio::time::Instant;
+        let mut answers = futures_util::stream::FuturesUnordered::new();
+        let mut sendings = 0;
+        let mut due = Instant::now();
+        let mut busy_pause = CASE_BUSY_PAUSE;
+        let mut last: Option<PublishError> = None;
+        loop {
+            let now = Instant::now();
+            if due <= now && now < patience {
+                sendings += 1;
+                due = now + ACK_WAIT;
+                let sent = self
+                    .js
+                    .publish_with_headers(subject.to_owned(), headers(), payload.clone())
+                    .await;
+                match sent {
+                    Ok(ack) => answers.push(ack.into_future()),
+                    Err(e) => answers.push(Box::pin(std::future::ready(Err(e)))),
+                }
+            }
+            let give_up = patience + ACK_WAIT;
+            if Instant::now() >= give_up || (answers.is_empty() && Instant::now() >= patience) {
+                let e = last.unwrap_or_else(|| PublishError::new(PublishErrorKind::TimedOut));
+                return (Err(e), sendings);
+            }
+            let wake = if Instant::now() < patience {
+                due
+            } else {
+                give_up
+            };
+            tokio::select! {
+                Some(answer) = answers.next() => {
+                    let e = match answer {
+                        Ok(ack) => return (Ok(ack), sendings),
+                        Err(e) => e,
+                    };
+                    let Some(why) = unjudged(&e) else {
+                        return (Err(e), sendings);
+                    };
+                    tracing::debug!(error = %e, ?why, "the stream did not judge the commit; sending it again");
+                    let now = Instant::now();
+                    due = match why {
+                        Unjudged::Unanswered => now,
+                        Unjudged::NoLeader => due.min(now + NO_LEADER_PAUSE),
+                        Unjudged::CaseBusy => {
+                            let at = now + busy_pause;
+                            busy_pause = (busy_pause * 2).min(NO_LEADER_PAUSE);
+                            due.min(at)
+                        }
+                        Unjudged::SendingInFlight => due,
+                    };
+                    last = Some(e);
+                }
+                () = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    /// Judges a conflict the server reported. The commit in the way may be this very one,
+    /// appended by an earlier attempt whose answer was lost: the duplicate window may have
+    /// forgotten its id, and a single server checks the subject's sequence before the id (a
+    /// cluster checks the id first). In a cluster that commit may become visible a moment after the
     /// conflict is reported: while nothing at this version can be seen yet, look again briefly.
     async fn settle_conflict(
         &self,
@@ -469,9 +611,10 @@ impl JetStreamLog {
         case_id: Uuid,
         version: u64,
         commit_id: Uuid,
+        patience: tokio::time::Instant,
     ) -> Result<Appended, LogError> {
         for _ in 0..20 {
-            let now = self.read_case(tenant, case_id).await?;
+            let now = self.read_case_until(tenant, case_id, patience).await?;
             if let Some(earlier) = self.earlier_append(&now, commit_id) {
                 return Ok(earlier);
             }
@@ -502,12 +645,16 @@ impl JetStreamLog {
     /// stream leader, not by any replica (as direct gets are): a replica may lag, and a case read
     /// to judge a conflict or to show a client its own write must be the case as it stands.
     ///
-    /// A get no leader answers (one lost, the next being elected) is asked again, for as long as
-    /// an append would send its commit again.
-    async fn fetch_from(&self, filter: &str, from: u64) -> Result<Vec<Recorded>, LogError> {
+    /// A get no leader answers (one lost, the next being elected) is asked again until
+    /// `patience`.
+    async fn fetch_from(
+        &self,
+        filter: &str,
+        from: u64,
+        patience: tokio::time::Instant,
+    ) -> Result<Vec<Recorded>, LogError> {
         let mut found = Vec::new();
         let mut next = from;
-        let patience = tokio::time::Instant::now() + self.patience;
         loop {
             let got = patient_get(patience, || {
                 self.stream
@@ -532,11 +679,11 @@ impl JetStreamLog {
         if let Some(tail) = slot.take().filter(|t| t.next == next) {
             return Ok(tail);
         }
-        // Bounded as every request to the cluster is: while the meta leader that places the
-        // consumer is being elected, an unbounded wait would hold the reader for the client's
-        // whole request timeout (10 s) after the election was over.
+        // Bounded: a creation sent while the meta leader that places the consumer was being
+        // elected is never answered, and would hold the reader for the client's whole request
+        // timeout (10 s) after the election was over. The caller asks again.
         let consumer = tokio::time::timeout(
-            REQUEST_WAIT,
+            CONSUMER_WAIT,
             self.stream.create_consumer(OrderedConfig {
                 filter_subject: format!("{}.>", self.root),
                 deliver_policy: DeliverPolicy::ByStartSequence {
@@ -546,7 +693,7 @@ impl JetStreamLog {
             }),
         )
         .await
-        .map_err(unavailable)?
+        .map_err(|_| unanswered_within("the tail consumer's creation", CONSUMER_WAIT))?
         .map_err(unavailable)?;
         let messages = consumer.messages().await.map_err(unavailable)?;
         Ok(Tail {
@@ -577,7 +724,7 @@ where
             Ok(Err(e)) if e.kind() == RawMessageErrorKind::NoMessageFound => return Ok(None),
             Ok(Err(e)) if get_unanswered(&e) => unavailable(e),
             Ok(Err(e)) => return Err(unavailable(e)),
-            Err(elapsed) => unavailable(elapsed),
+            Err(_) => unanswered_within("a get from the stream's leader", REQUEST_WAIT),
         };
         if tokio::time::Instant::now() >= patience {
             return Err(unanswered);
@@ -696,18 +843,21 @@ impl EventLog for JetStreamLog {
             return Err(rejected("its hash does not match its content"));
         }
         let subject = self.case_subject(&b.tenant, &b.case_kind, b.case_id);
+        // Every request of this append, to the stream's leader or to whichever is elected next,
+        // is asked again until this moment (then one more acknowledgement is awaited).
+        let patience = tokio::time::Instant::now() + self.patience;
 
         // The case's last commit as this process last saw it; a stale view is caught by the
         // server's check.
         let mut tip = match self.tip(b.case_id) {
             Some(tip) => tip,
             None if b.version == 1 => Tip::of(&[]),
-            None => Tip::of(&self.read_case(&b.tenant, b.case_id).await?),
+            None => Tip::of(&self.read_case_until(&b.tenant, b.case_id, patience).await?),
         };
         if tip.version + 1 != b.version {
             // Behind, or already past this version: look again before judging.
             self.forget(b.case_id);
-            let known = self.read_case(&b.tenant, b.case_id).await?;
+            let known = self.read_case_until(&b.tenant, b.case_id, patience).await?;
             if let Some(earlier) = self.earlier_append(&known, b.commit_id) {
                 return Ok(earlier);
             }
@@ -738,35 +888,38 @@ impl EventLog for JetStreamLog {
         };
         let payload = bytes::Bytes::from(serde_json::to_vec(commit).map_err(unavailable)?);
 
-        // Sent again, with the same `Nats-Msg-Id`, while the stream cannot judge it yet (see
-        // `pause_before_sending_again`). The stream stores the commit once however often it is
-        // sent: a repeat the duplicate window misses fails the sequence check, and is settled
-        // below as any conflict is, by finding the commit in the case.
-        let patience = tokio::time::Instant::now() + self.patience;
-        let acked = loop {
-            let sent = self
-                .js
-                .publish_with_headers(subject.clone(), headers(), payload.clone())
-                .await;
-            let acked = match sent {
-                Ok(ack) => match tokio::time::timeout(ACK_WAIT, ack).await {
-                    Ok(acked) => acked,
-                    Err(_) => Err(PublishError::new(PublishErrorKind::TimedOut)),
-                },
-                Err(e) => Err(e),
-            };
-            match acked {
-                Err(e) if tokio::time::Instant::now() < patience => {
-                    let Some(pause) = pause_before_sending_again(&e) else {
-                        break Err(e);
-                    };
-                    tracing::debug!(error = %e, commit_id = %b.commit_id, "the stream did not judge the append; sending it again");
-                    tokio::time::sleep(pause).await;
-                }
-                acked => break acked,
-            }
-        };
+        let (acked, sendings) = self
+            .send_until_judged(&subject, headers, payload, patience)
+            .await;
         match acked {
+            // Sent more than once: the duplicate may be this very commit, stored by an earlier
+            // sending whose answer was lost, which is no replay of an earlier request.
+            Ok(ack) if ack.duplicate && sendings > 1 => {
+                let stored = self.read_position_until(ack.sequence, patience).await?;
+                if stored
+                    .as_ref()
+                    .is_some_and(|r| r.commit.hash == commit.hash)
+                {
+                    self.extend(
+                        b.case_id,
+                        tip.version,
+                        Recorded {
+                            position: ack.sequence,
+                            commit: commit.clone(),
+                        },
+                    );
+                    Ok(Appended {
+                        position: ack.sequence,
+                        duplicate: false,
+                    })
+                } else {
+                    self.forget(b.case_id);
+                    Ok(Appended {
+                        position: ack.sequence,
+                        duplicate: true,
+                    })
+                }
+            }
             Ok(ack) if ack.duplicate => Ok(Appended {
                 position: ack.sequence,
                 duplicate: true,
@@ -787,7 +940,7 @@ impl EventLog for JetStreamLog {
             }
             Err(e) if is_conflict(&e) => {
                 self.forget(b.case_id);
-                self.settle_conflict(&b.tenant, b.case_id, b.version, b.commit_id)
+                self.settle_conflict(&b.tenant, b.case_id, b.version, b.commit_id, patience)
                     .await
             }
             Err(e) => {
@@ -799,31 +952,8 @@ impl EventLog for JetStreamLog {
     }
 
     async fn read_case(&self, tenant: &str, case_id: Uuid) -> Result<Vec<Recorded>, LogError> {
-        if token("tenant", tenant, case_id).is_err() {
-            return Ok(Vec::new());
-        }
-        let mut commits = match self.cached(case_id) {
-            Some(commits)
-                if commits
-                    .first()
-                    .is_some_and(|r| r.commit.body.tenant == tenant) =>
-            {
-                commits
-            }
-            Some(_) => return Ok(Vec::new()),
-            None => Vec::new(),
-        };
-        let filter = match commits.first() {
-            Some(first) => self.case_subject(tenant, &first.commit.body.case_kind, case_id),
-            None => format!("{}.{tenant}.*.{case_id}", self.root),
-        };
-        let from = commits.last().map_or(1, |r| r.position + 1);
-        let newer = self.fetch_from(&filter, from).await?;
-        if !newer.is_empty() || !commits.is_empty() {
-            commits.extend(newer);
-            self.remember(case_id, commits.clone());
-        }
-        Ok(commits)
+        let patience = tokio::time::Instant::now() + self.patience;
+        self.read_case_until(tenant, case_id, patience).await
     }
 
     async fn read_case_for_update(
@@ -967,20 +1097,15 @@ impl EventLog for JetStreamLog {
     }
 
     async fn read_position(&self, position: u64) -> Result<Option<Recorded>, LogError> {
-        // From the leader: the position usually comes from a duplicate answer just now, which a
-        // lagging replica may not hold yet.
         let patience = tokio::time::Instant::now() + self.patience;
-        match patient_get(patience, || self.stream.get_raw_message(position)).await? {
-            Some(message) => decode(message.sequence, &message.payload).map(Some),
-            None => Ok(None),
-        }
+        self.read_position_until(position, patience).await
     }
 
     async fn head(&self) -> Result<u64, LogError> {
         let mut stream = self.stream.clone();
         let info = tokio::time::timeout(REQUEST_WAIT, stream.info())
             .await
-            .map_err(unavailable)?
+            .map_err(|_| unanswered_within("a stream info request", REQUEST_WAIT))?
             .map_err(unavailable)?;
         Ok(info.state.last_sequence)
     }

@@ -258,7 +258,9 @@ async fn cluster_and_log() -> (NatsCluster, Arc<JetStreamLog>) {
 /// cluster's leader refuses a conditional write to a subject it has another write in flight for
 /// ("wrong last sequence", 10164, without comparing), and it lets go of the subject only just
 /// after acknowledging that write: the next commit of the same writer can arrive first. That
-/// refusal is not a conflict; the commit is sent again and lands.
+/// refusal is not a conflict; the commit is sent again and lands. (The race is a matter of
+/// timing: a run may not meet it. Before such refusals were sent again, eight writers of 400
+/// commits met it in every run tried, and took 17.7 s against 5.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cluster_does_not_refuse_a_commit_for_the_one_just_before_it() {
     let (_cluster, log) = cluster_and_log().await;
@@ -280,7 +282,9 @@ async fn a_cluster_does_not_refuse_a_commit_for_the_one_just_before_it() {
 /// When the node leading the stream dies, appends wait for the next leader rather than fail:
 /// each is sent again (same commit id) until one is elected (nats-server takes 4 to 9 s), and
 /// they go on within a couple of seconds of it; a reader following the log (the projector's)
-/// reads on as soon. Every acknowledged commit is there once.
+/// reads on as soon as the cluster has a meta leader again too (its consumer, if it lived on the
+/// dead node, is made anew, and the meta leader places it). Every acknowledged commit is there
+/// once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn appends_wait_through_the_loss_of_the_stream_leader_and_go_on_under_the_next() {
     let (mut cluster, log) = cluster_and_log().await;
@@ -288,56 +292,91 @@ async fn appends_wait_through_the_loss_of_the_stream_leader_and_go_on_under_the_
     let writers = writers(&log, 4, u64::MAX, &writing);
     let read = Arc::new(AtomicU64::new(0));
     let follower = tokio::spawn(follow(log.own_reader().unwrap(), read.clone()));
-    after_acknowledged(&writing.progress, 200).await;
+    within(
+        Duration::from_secs(30),
+        "200 commits before the fault",
+        after_acknowledged(&writing.progress, 200),
+    )
+    .await;
 
     let leader = tokio::task::block_in_place(|| cluster.stream_leader("DOCKET"))
         .expect("the stream has a leader");
     cluster.nodes[leader].kill();
     let killed = std::time::Instant::now();
-    let elected = loop {
+    let (mut stream_led, mut meta_led) = (None, None);
+    while stream_led.is_none() || meta_led.is_none() {
         assert!(
             killed.elapsed() < Duration::from_secs(30),
-            "no new leader within 30 s"
+            "no new leaders within 30 s"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let now = tokio::task::block_in_place(|| cluster.stream_leader("DOCKET"));
-        if now.is_some_and(|l| l != leader) {
-            break std::time::Instant::now();
+        let (stream, meta) = tokio::task::block_in_place(|| {
+            (cluster.stream_leader("DOCKET"), cluster.meta_leader())
+        });
+        if stream_led.is_none() && stream.is_some_and(|l| l != leader) {
+            stream_led = Some(std::time::Instant::now());
         }
-    };
-    // Every writer gets a commit in after the election.
+        if meta_led.is_none() && meta.is_some_and(|l| l != leader) {
+            meta_led = Some(std::time::Instant::now());
+        }
+    }
+    let (stream_led, meta_led) = (stream_led.unwrap(), meta_led.unwrap());
+    // Commits go on after the election: two for each writer's worth.
     let at_election = writing.progress.load(Ordering::Relaxed);
-    after_acknowledged(&writing.progress, at_election + 8).await;
-    let went_on = elected.elapsed();
+    within(
+        Duration::from_secs(30),
+        "appends after the election",
+        after_acknowledged(&writing.progress, at_election + 8),
+    )
+    .await;
+    let went_on = stream_led.elapsed();
     writing.stop.store(true, Ordering::Relaxed);
     let mut written = Vec::new();
     for w in writers {
         written.push(w.await.unwrap());
     }
     let total: u64 = written.iter().map(|(_, c)| c.len() as u64).sum();
-    after_acknowledged(&read, total).await;
-    let read_on = elected.elapsed();
+    within(
+        Duration::from_secs(30),
+        "the follower reading everything",
+        after_acknowledged(&read, total),
+    )
+    .await;
+    let read_on = stream_led.max(meta_led).elapsed();
+    assert!(
+        !follower.is_finished(),
+        "the follower ended: {:?}",
+        follower.await
+    );
     follower.abort();
     eprintln!(
-        "leader lost: a new one seen {:.1} s after, appends went on {:.2} s after that, \
-         the follower had read them all {:.2} s after it",
-        (elected - killed).as_secs_f64(),
+        "leader lost: a new stream leader seen {:.1} s after, a meta leader {:.1} s after; appends \
+         went on {:.2} s after the stream's, the follower had read them all {:.2} s after both",
+        (stream_led - killed).as_secs_f64(),
+        (meta_led - killed).as_secs_f64(),
         went_on.as_secs_f64(),
         read_on.as_secs_f64()
-    );
-    assert!(
-        read_on < Duration::from_secs(4),
-        "the follower had read everything only {read_on:?} after the new leader was seen"
     );
     assert!(
         went_on < Duration::from_secs(3),
         "appends went on {went_on:?} after the new leader was seen"
     );
     assert!(
+        read_on < Duration::from_secs(5),
+        "the follower had read everything only {read_on:?} after the new leaders were seen"
+    );
+    assert!(
         !writing.errors_seen.load(Ordering::Relaxed),
         "no append failed while the leader was being replaced"
     );
     check_everything_acknowledged_is_there_once(&log, &written).await;
+}
+
+/// `wait`, failing the test with `what` if it takes longer than `limit`.
+async fn within(limit: Duration, what: &str, wait: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(limit, wait).await.is_err() {
+        panic!("{what}: not within {limit:?}");
+    }
 }
 
 /// A follower whose consumer the client remakes before it handed anything over (its server

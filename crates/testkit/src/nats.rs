@@ -369,6 +369,16 @@ impl NatsCluster {
         None
     }
 
+    /// The node that leads the JetStream meta group now (which places streams and consumers), by
+    /// the monitoring endpoint of a node that answers and knows one.
+    pub fn meta_leader(&self) -> Option<usize> {
+        self.nodes.iter().find_map(|node| {
+            let jsz: serde_json::Value = serde_json::from_str(&node.monitor("/jsz")?).ok()?;
+            let leader = jsz["meta_cluster"]["leader"].as_str()?;
+            self.nodes.iter().position(|n| n.name == leader)
+        })
+    }
+
     /// Every node's URL, comma-separated, as a client's server list.
     pub fn urls(&self) -> String {
         self.nodes
