@@ -892,14 +892,16 @@ impl EventLog for JetStreamLog {
             .send_until_judged(&subject, headers, payload, patience)
             .await;
         match acked {
-            // Sent more than once: the duplicate may be this very commit, stored by an earlier
-            // sending whose answer was lost, which is no replay of an earlier request.
-            Ok(ack) if ack.duplicate && sendings > 1 => {
-                let stored = self.read_position_until(ack.sequence, patience).await?;
-                if stored
-                    .as_ref()
-                    .is_some_and(|r| r.commit.hash == commit.hash)
-                {
+            Ok(ack) => {
+                // Sent more than once, a duplicate may be this very commit, stored by an earlier
+                // sending whose answer was lost: no replay of an earlier request.
+                let stored_now = !ack.duplicate
+                    || (sendings > 1
+                        && self
+                            .read_position_until(ack.sequence, patience)
+                            .await?
+                            .is_some_and(|r| r.commit.hash == commit.hash));
+                if stored_now {
                     self.extend(
                         b.case_id,
                         tip.version,
@@ -908,34 +910,12 @@ impl EventLog for JetStreamLog {
                             commit: commit.clone(),
                         },
                     );
-                    Ok(Appended {
-                        position: ack.sequence,
-                        duplicate: false,
-                    })
-                } else {
+                } else if sendings > 1 {
                     self.forget(b.case_id);
-                    Ok(Appended {
-                        position: ack.sequence,
-                        duplicate: true,
-                    })
                 }
-            }
-            Ok(ack) if ack.duplicate => Ok(Appended {
-                position: ack.sequence,
-                duplicate: true,
-            }),
-            Ok(ack) => {
-                self.extend(
-                    b.case_id,
-                    tip.version,
-                    Recorded {
-                        position: ack.sequence,
-                        commit: commit.clone(),
-                    },
-                );
                 Ok(Appended {
                     position: ack.sequence,
-                    duplicate: false,
+                    duplicate: !stored_now,
                 })
             }
             Err(e) if is_conflict(&e) => {
