@@ -305,11 +305,15 @@ enum Unjudged {
     SendingInFlight,
 }
 
-fn unjudged(e: &PublishError) -> Option<Unjudged> {
-    let code = std::error::Error::source(e)
+/// The JetStream error code the server answered a publish with, if it answered with one.
+fn publish_error_code(e: &PublishError) -> Option<ErrorCode> {
+    std::error::Error::source(e)
         .and_then(|s| s.downcast_ref::<async_nats::jetstream::Error>())
-        .map(async_nats::jetstream::Error::error_code);
-    match (e.kind(), code) {
+        .map(async_nats::jetstream::Error::error_code)
+}
+
+fn unjudged(e: &PublishError) -> Option<Unjudged> {
+    match (e.kind(), publish_error_code(e)) {
         (PublishErrorKind::TimedOut, _) => Some(Unjudged::Unanswered),
         (PublishErrorKind::StreamNotFound, _) => Some(Unjudged::NoLeader),
         (_, Some(ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT)) => Some(Unjudged::CaseBusy),
@@ -358,9 +362,7 @@ fn no_leader_now(code: ErrorCode) -> bool {
 /// sequence: N" (10071), the only answer of that kind that compares.
 fn is_conflict(e: &PublishError) -> bool {
     e.kind() == PublishErrorKind::WrongLastSequence
-        || std::error::Error::source(e)
-            .and_then(|s| s.downcast_ref::<async_nats::jetstream::Error>())
-            .is_some_and(|js| js.error_code() == ErrorCode::STREAM_WRONG_LAST_SEQUENCE)
+        || publish_error_code(e) == Some(ErrorCode::STREAM_WRONG_LAST_SEQUENCE)
 }
 
 impl JetStreamLog {
