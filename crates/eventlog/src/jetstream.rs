@@ -99,6 +99,13 @@ const REQUEST_WAIT: Duration = Duration::from_secs(1);
 /// it, through a round of its own consensus: slower than a get, and still well under this.
 const CONSUMER_WAIT: Duration = Duration::from_secs(3);
 
+/// How long a reader waits for a consumer it just asked for before it reads by gets: one takes
+/// milliseconds when the cluster is whole.
+const CONSUMER_FIRST_WAIT: Duration = Duration::from_millis(250);
+
+/// The pause of a reader without a consumer whose gets found nothing new.
+const GETS_PAUSE: Duration = Duration::from_millis(50);
+
 /// The pause before a commit is sent again when no server took it (no stream leader yet).
 const NO_LEADER_PAUSE: Duration = Duration::from_millis(100);
 
@@ -149,7 +156,35 @@ pub struct JetStreamLog {
     /// `JetStreamConfig::patience`.
     patience: Duration,
     cases: Mutex<lru::LruCache<Uuid, Vec<Recorded>>>,
-    tail: tokio::sync::Mutex<Option<Tail>>,
+    following: tokio::sync::Mutex<Following>,
+}
+
+/// How a reader follows the log: through a consumer (the tail), or, while none can be made, by
+/// gets from the stream's leader.
+///
+/// In a cluster that lost a node, the meta leader may place a new consumer on the lost node
+/// (one of the stream's peers), and its creation is then never answered; one made while the
+/// stream's leader is being elected is answered only seconds later. A consumer is therefore made
+/// in the background, and the log is read by gets until it is there: a reader goes on as soon as
+/// the stream has a leader.
+#[derive(Debug, Default)]
+struct Following {
+    tail: Option<Tail>,
+    making: Option<Making>,
+}
+
+/// A tail consumer being made, reading from `start` on.
+struct Making {
+    start: u64,
+    made: tokio::task::JoinHandle<Result<Ordered, LogError>>,
+}
+
+impl std::fmt::Debug for Making {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Making")
+            .field("start", &self.start)
+            .finish()
+    }
 }
 
 struct Tail {
@@ -163,6 +198,9 @@ struct Tail {
     /// The position of the last message the consumer handed over (or the one before where it
     /// was asked to start).
     last_delivered: u64,
+    /// Messages up to this position were read by gets while the consumer was being made: the
+    /// consumer's copies of them are passed over.
+    read_already: u64,
     messages: Ordered,
 }
 
@@ -203,15 +241,31 @@ fn token(what: &str, value: &str, commit_id: Uuid) -> Result<(), LogError> {
 }
 
 impl Tail {
-    /// A message the consumer handed over, as the commit it carries; notes how many more the
-    /// server holds for the consumer.
+    /// A consumer's messages from `start` on, of which those before `next` were read already.
+    fn new(start: u64, next: u64, messages: Ordered) -> Self {
+        Tail {
+            next,
+            buffer: VecDeque::new(),
+            pending: 0,
+            last_received: tokio::time::Instant::now(),
+            last_delivered: start - 1,
+            read_already: next - 1,
+            messages,
+        }
+    }
+
+    /// A message the consumer handed over, as the commit it carries (none if it was read
+    /// already); notes how many more the server holds for the consumer.
     ///
     /// A message at or before the last one handed over means the consumer went back: the client
     /// remakes an ordered consumer that lost its server from the stream's very beginning when it
     /// had handed nothing over yet (async-nats 0.51 `recreate_consumer_stream`, sequence 0), not
     /// from where it was asked to start. The tail is then given up (the error), and the next
     /// read makes a consumer from the right position; nothing is handed over twice.
-    fn received(&mut self, message: &async_nats::jetstream::Message) -> Result<Recorded, LogError> {
+    fn received(
+        &mut self,
+        message: &async_nats::jetstream::Message,
+    ) -> Result<Option<Recorded>, LogError> {
         let info = message.info().map_err(LogError::Unavailable)?;
         if info.stream_sequence <= self.last_delivered {
             return Err(unavailable(std::io::Error::other(format!(
@@ -222,7 +276,10 @@ impl Tail {
         self.last_delivered = info.stream_sequence;
         self.pending = info.pending;
         self.last_received = tokio::time::Instant::now();
-        decode(info.stream_sequence, &message.payload)
+        if info.stream_sequence <= self.read_already {
+            return Ok(None);
+        }
+        decode(info.stream_sequence, &message.payload).map(Some)
     }
 
     /// A message waited for onto `out`, then whatever else has been received meanwhile, up to
@@ -233,7 +290,7 @@ impl Tail {
         out: &mut Vec<Recorded>,
         limit: usize,
     ) -> Result<(), LogError> {
-        out.push(self.received(message)?);
+        out.extend(self.received(message)?);
         drain_delivered(self, out, limit)
     }
 
@@ -269,7 +326,7 @@ fn drain_delivered(tail: &mut Tail, out: &mut Vec<Recorded>, limit: usize) -> Re
     while out.len() < limit {
         match tail.messages.next().now_or_never() {
             Some(Some(Ok(message))) => {
-                out.push(tail.received(&message)?);
+                out.extend(tail.received(&message)?);
             }
             Some(Some(Err(e))) => return Err(unavailable(e)),
             Some(None) | None => return Ok(()),
@@ -415,7 +472,7 @@ impl JetStreamLog {
             root: config.subject_root(),
             patience: config.patience,
             cases: Mutex::new(lru::LruCache::new(CACHED_CASES)),
-            tail: tokio::sync::Mutex::new(None),
+            following: tokio::sync::Mutex::default(),
         })
     }
 
@@ -676,36 +733,110 @@ impl JetStreamLog {
         }
     }
 
-    /// Takes the tail out of `slot` if it is at `next`, or opens a new one there.
-    async fn take_tail(&self, slot: &mut Option<Tail>, next: u64) -> Result<Tail, LogError> {
-        if let Some(tail) = slot.take().filter(|t| t.next == next) {
-            return Ok(tail);
+    /// Takes the tail out of `following` if it is at `next`, or one whose consumer was made
+    /// meanwhile; none while a consumer is still being made (the caller reads by gets).
+    async fn tail_at(&self, following: &mut Following, next: u64) -> Option<Tail> {
+        if let Some(tail) = following.tail.take().filter(|t| t.next == next) {
+            return Some(tail);
         }
-        // Bounded: a creation sent while the meta leader that places the consumer was being
-        // elected is never answered, and would hold the reader for the client's whole request
-        // timeout (10 s) after the election was over. The caller asks again.
-        let consumer = tokio::time::timeout(
-            CONSUMER_WAIT,
-            self.stream.create_consumer(OrderedConfig {
-                filter_subject: format!("{}.>", self.root),
-                deliver_policy: DeliverPolicy::ByStartSequence {
-                    start_sequence: next,
-                },
-                ..OrderedConfig::default()
-            }),
-        )
-        .await
-        .map_err(|_| unanswered_within("the tail consumer's creation", CONSUMER_WAIT))?
-        .map_err(unavailable)?;
-        let messages = consumer.messages().await.map_err(unavailable)?;
-        Ok(Tail {
-            next,
-            buffer: VecDeque::new(),
-            pending: 0,
-            last_received: tokio::time::Instant::now(),
-            last_delivered: next - 1,
-            messages,
-        })
+        // One just asked for is waited for a moment: it takes milliseconds when all is well.
+        let wait = match &following.making {
+            Some(making) if making.start <= next => Duration::ZERO,
+            _ => {
+                self.start_making(following, next);
+                CONSUMER_FIRST_WAIT
+            }
+        };
+        let making = following.making.as_mut()?;
+        let joined = tokio::time::timeout(wait, &mut making.made).await.ok()?;
+        let start = making.start;
+        following.making = None;
+        match joined.map_err(unavailable).and_then(|made| made) {
+            Ok(messages) => Some(Tail::new(start, next, messages)),
+            Err(e) => {
+                tracing::debug!(error = %e, "the tail consumer was not made; reading by gets meanwhile");
+                None
+            }
+        }
+    }
+
+    /// Makes a tail consumer from `start` on in the background, in place of any being made.
+    fn start_making(&self, following: &mut Following, start: u64) {
+        if let Some(earlier) = following.making.take() {
+            earlier.made.abort();
+        }
+        let stream = self.stream.clone();
+        let filter_subject = format!("{}.>", self.root);
+        // Bounded: a creation the meta leader placed on a lost node, or sent while it was being
+        // elected, is never answered.
+        let made = tokio::spawn(async move {
+            let consumer = tokio::time::timeout(
+                CONSUMER_WAIT,
+                stream.create_consumer(OrderedConfig {
+                    filter_subject,
+                    deliver_policy: DeliverPolicy::ByStartSequence {
+                        start_sequence: start,
+                    },
+                    ..OrderedConfig::default()
+                }),
+            )
+            .await
+            .map_err(|_| unanswered_within("the tail consumer's creation", CONSUMER_WAIT))?
+            .map_err(unavailable)?;
+            consumer.messages().await.map_err(unavailable)
+        });
+        following.making = Some(Making { start, made });
+    }
+
+    /// Up to `limit` commits after `after`, one get each from the stream's leader, for as long
+    /// as `until` allows (at least one get is asked, waited for `REQUEST_WAIT`).
+    async fn read_by_gets(
+        &self,
+        after: u64,
+        limit: usize,
+        until: tokio::time::Instant,
+    ) -> Result<Vec<Recorded>, LogError> {
+        let filter = format!("{}.>", self.root);
+        let mut out = Vec::new();
+        let mut next = after + 1;
+        while out.len() < limit {
+            let got = patient_get(until, || {
+                self.stream
+                    .raw_message_builder()
+                    .next_by_subject(filter.clone())
+                    .sequence(next)
+                    .send()
+            })
+            .await;
+            match got {
+                Ok(Some(message)) => {
+                    next = message.sequence + 1;
+                    out.push(decode(message.sequence, &message.payload)?);
+                }
+                Ok(None) => break,
+                Err(e) if out.is_empty() => return Err(e),
+                Err(_) => break,
+            }
+            if tokio::time::Instant::now() >= until {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// `read_next` while no consumer is there: what gets find, or, when they find nothing, a
+    /// pause (the reader asks again, and the consumer may be made by then).
+    async fn read_next_by_gets(
+        &self,
+        after: u64,
+        limit: usize,
+        deadline: tokio::time::Instant,
+    ) -> Result<Vec<Recorded>, LogError> {
+        let page = self.read_by_gets(after, limit, deadline).await?;
+        if page.is_empty() {
+            tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + GETS_PAUSE)).await;
+        }
+        Ok(page)
     }
 }
 
@@ -970,42 +1101,37 @@ impl EventLog for JetStreamLog {
     }
 
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<Recorded>, LogError> {
-        let mut slot = self.tail.lock().await;
+        let mut following = self.following.lock().await;
+        let patience = tokio::time::Instant::now() + self.patience;
         // The tail is taken out while in use and put back only when the call completes: after an
         // error, or a caller dropping this future half-way, messages the consumer already handed
         // over would otherwise be skipped by the next call.
-        let mut tail = self.take_tail(&mut slot, after + 1).await?;
+        let Some(mut tail) = self.tail_at(&mut following, after + 1).await else {
+            return self.read_by_gets(after, limit, patience).await;
+        };
         let mut out = tail.delivered(limit)?;
         if out.is_empty() && tail.pending == 0 && self.head().await? <= after {
-            *slot = Some(tail);
+            following.tail = Some(tail);
             return Ok(out);
         }
-        let mut remade = false;
         while out.len() < limit && (out.is_empty() || tail.pending > 0) {
-            let wait = if remade {
-                Duration::from_secs(5)
-            } else {
-                STALE_TAIL
-            };
-            let next = tokio::time::timeout(wait, tail.messages.next()).await;
-            let message = match next {
+            let message = match tokio::time::timeout(STALE_TAIL, tail.messages.next()).await {
                 Ok(Some(Ok(m))) => m,
                 Ok(Some(Err(e))) => return Err(unavailable(e)),
                 // The head is past `after`, yet the consumer hands over nothing: it did not
-                // survive a server restart. A new one reads on, in this same call: an empty
-                // page means the log holds nothing past `after`.
-                Ok(None) | Err(_) if out.is_empty() && !remade => {
+                // survive a server restart. Gets read this page (an empty one means the log
+                // holds nothing past `after`), and a new consumer is made for the next.
+                Ok(None) | Err(_) if out.is_empty() => {
                     tracing::debug!(after, "the tail consumer is stale: making a new one");
-                    tail = self.take_tail(&mut None, after + 1).await?;
-                    remade = true;
-                    continue;
+                    self.start_making(&mut following, after + 1);
+                    return self.read_by_gets(after, limit, patience).await;
                 }
                 Ok(None) | Err(_) => break,
             };
             tail.received_with_the_rest(&message, &mut out, limit)?;
         }
         tail.handed_over(&out, after);
-        *slot = Some(tail);
+        following.tail = Some(tail);
         Ok(out)
     }
 
@@ -1018,17 +1144,19 @@ impl EventLog for JetStreamLog {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut slot = self.tail.lock().await;
-        let mut tail = self.take_tail(&mut slot, after + 1).await?;
+        let mut following = self.following.lock().await;
+        let deadline = tokio::time::Instant::now() + wait;
+        let Some(mut tail) = self.tail_at(&mut following, after + 1).await else {
+            return self.read_next_by_gets(after, limit, deadline).await;
+        };
         let mut out = tail.delivered(limit)?;
         // Nothing delivered yet: wait for the consumer, without asking the server for its head.
         // (`read_all` asks when nothing is delivered, to tell an empty log from a commit on its
         // way, and `wait_for` asks first thing; under a steady stream of commits a follower would
         // ask every few milliseconds, and each stream info request takes the stream's locks the
         // appends need.) The head is asked only once the consumer has handed over nothing for
-        // STALE_TAIL, across calls: one that did not survive a server restart is made anew.
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut remade = false;
+        // STALE_TAIL, across calls: one that did not survive a server restart is made anew, and
+        // gets read meanwhile.
         while out.is_empty() {
             let now = tokio::time::Instant::now();
             if now >= deadline {
@@ -1040,24 +1168,17 @@ impl EventLog for JetStreamLog {
                     tail.received_with_the_rest(&message, &mut out, limit)?;
                 }
                 Ok(Some(Err(e))) => return Err(unavailable(e)),
-                Ok(None) if remade => {
-                    return Err(unavailable(std::io::Error::other(
-                        "the tail consumer ended twice in a row",
-                    )));
-                }
                 Ok(None) => {
                     tracing::debug!(after, "the tail consumer ended: making a new one");
-                    tail = self.take_tail(&mut None, after + 1).await?;
-                    remade = true;
+                    self.start_making(&mut following, after + 1);
+                    return self.read_next_by_gets(after, limit, deadline).await;
                 }
                 Err(_)
-                    if !remade
-                        && tail.last_received.elapsed() >= STALE_TAIL
-                        && self.head().await? > after =>
+                    if tail.last_received.elapsed() >= STALE_TAIL && self.head().await? > after =>
                 {
                     tracing::debug!(after, "the tail consumer is stale: making a new one");
-                    tail = self.take_tail(&mut None, after + 1).await?;
-                    remade = true;
+                    self.start_making(&mut following, after + 1);
+                    return self.read_next_by_gets(after, limit, deadline).await;
                 }
                 Err(_) => {}
             }
@@ -1074,7 +1195,7 @@ impl EventLog for JetStreamLog {
             }
         }
         tail.handed_over(&out, after);
-        *slot = Some(tail);
+        following.tail = Some(tail);
         Ok(out)
     }
 
@@ -1099,7 +1220,7 @@ impl EventLog for JetStreamLog {
             root: self.root.clone(),
             patience: self.patience,
             cases: Mutex::new(lru::LruCache::new(CACHED_CASES)),
-            tail: tokio::sync::Mutex::new(None),
+            following: tokio::sync::Mutex::default(),
         }))
     }
 
@@ -1108,20 +1229,32 @@ impl EventLog for JetStreamLog {
         if head > after {
             return Ok(head);
         }
-        let mut slot = self.tail.lock().await;
-        let mut tail = self.take_tail(&mut slot, after + 1).await?;
+        let mut following = self.following.lock().await;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let Some(mut tail) = self.tail_at(&mut following, after + 1).await else {
+            // No consumer yet: the head is looked at until the deadline.
+            loop {
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    return Ok(after);
+                }
+                tokio::time::sleep_until(deadline.min(now + GETS_PAUSE)).await;
+                let head = self.head().await?;
+                if head > after {
+                    return Ok(head);
+                }
+            }
+        };
         if let Some(last) = tail.buffer.back() {
             let position = last.position;
-            *slot = Some(tail);
+            following.tail = Some(tail);
             return Ok(position);
         }
         // Waited for in slices: between them the head is looked at, and a consumer that missed
         // a commit (it did not survive a server restart) is dropped for the next read to remake.
-        let deadline = tokio::time::Instant::now() + timeout;
-        let next = loop {
-            let slice = deadline
-                .saturating_duration_since(tokio::time::Instant::now())
-                .min(STALE_TAIL);
+        let seen = loop {
+            let now = tokio::time::Instant::now();
+            let slice = deadline.saturating_duration_since(now).min(STALE_TAIL);
             match tokio::time::timeout(slice, tail.messages.next()).await {
                 Err(_) if tokio::time::Instant::now() < deadline => {
                     let head = self.head().await?;
@@ -1130,20 +1263,18 @@ impl EventLog for JetStreamLog {
                         return Ok(head);
                     }
                 }
-                next => break next,
+                Ok(Some(Ok(message))) => {
+                    if let Some(recorded) = tail.received(&message)? {
+                        let position = recorded.position;
+                        tail.buffer.push_back(recorded);
+                        break position;
+                    }
+                }
+                Ok(Some(Err(e))) => return Err(unavailable(e)),
+                Ok(None) | Err(_) => break after,
             }
         };
-        let seen = match next {
-            Ok(Some(Ok(message))) => {
-                let recorded = tail.received(&message)?;
-                let position = recorded.position;
-                tail.buffer.push_back(recorded);
-                position
-            }
-            Ok(Some(Err(e))) => return Err(unavailable(e)),
-            Ok(None) | Err(_) => after,
-        };
-        *slot = Some(tail);
+        following.tail = Some(tail);
         Ok(seen)
     }
 }
