@@ -103,6 +103,9 @@ const CONSUMER_WAIT: Duration = Duration::from_secs(3);
 /// milliseconds when the cluster is whole.
 const CONSUMER_FIRST_WAIT: Duration = Duration::from_millis(250);
 
+/// After a consumer was not made (refused, or unanswered), the pause before the next is asked for.
+const MAKING_PAUSE: Duration = Duration::from_secs(1);
+
 /// The pause of a reader without a consumer whose gets found nothing new.
 const GETS_PAUSE: Duration = Duration::from_millis(50);
 
@@ -171,12 +174,20 @@ pub struct JetStreamLog {
 struct Following {
     tail: Option<Tail>,
     making: Option<Making>,
+    /// After a consumer was not made, the next is not asked for before this.
+    not_before: Option<tokio::time::Instant>,
 }
 
-/// A tail consumer being made, reading from `start` on.
+/// A tail consumer being made, reading from `start` on. Dropped, the making is given up.
 struct Making {
     start: u64,
     made: tokio::task::JoinHandle<Result<Ordered, LogError>>,
+}
+
+impl Drop for Making {
+    fn drop(&mut self) {
+        self.made.abort();
+    }
 }
 
 impl std::fmt::Debug for Making {
@@ -734,17 +745,25 @@ impl JetStreamLog {
     }
 
     /// Takes the tail out of `following` if it is at `next`, or one whose consumer was made
-    /// meanwhile; none while a consumer is still being made (the caller reads by gets).
-    async fn tail_at(&self, following: &mut Following, next: u64) -> Option<Tail> {
+    /// meanwhile; none while a consumer is still being made, or a pause after one was not
+    /// (the caller reads by gets). Waits no later than `deadline`.
+    async fn tail_at(
+        &self,
+        following: &mut Following,
+        next: u64,
+        deadline: tokio::time::Instant,
+    ) -> Option<Tail> {
         if let Some(tail) = following.tail.take().filter(|t| t.next == next) {
             return Some(tail);
         }
+        let now = tokio::time::Instant::now();
         // One just asked for is waited for a moment: it takes milliseconds when all is well.
         let wait = match &following.making {
             Some(making) if making.start <= next => Duration::ZERO,
+            _ if following.not_before.is_some_and(|t| now < t) => return None,
             _ => {
                 self.start_making(following, next);
-                CONSUMER_FIRST_WAIT
+                CONSUMER_FIRST_WAIT.min(deadline.saturating_duration_since(now))
             }
         };
         let making = following.making.as_mut()?;
@@ -752,9 +771,13 @@ impl JetStreamLog {
         let start = making.start;
         following.making = None;
         match joined.map_err(unavailable).and_then(|made| made) {
-            Ok(messages) => Some(Tail::new(start, next, messages)),
+            Ok(messages) => {
+                following.not_before = None;
+                Some(Tail::new(start, next, messages))
+            }
             Err(e) => {
-                tracing::debug!(error = %e, "the tail consumer was not made; reading by gets meanwhile");
+                tracing::warn!(error = %e, "the log's reader has no consumer; it reads by gets meanwhile");
+                following.not_before = Some(tokio::time::Instant::now() + MAKING_PAUSE);
                 None
             }
         }
@@ -762,9 +785,6 @@ impl JetStreamLog {
 
     /// Makes a tail consumer from `start` on in the background, in place of any being made.
     fn start_making(&self, following: &mut Following, start: u64) {
-        if let Some(earlier) = following.making.take() {
-            earlier.made.abort();
-        }
         let stream = self.stream.clone();
         let filter_subject = format!("{}.>", self.root);
         // Bounded: a creation the meta leader placed on a lost node, or sent while it was being
@@ -785,6 +805,7 @@ impl JetStreamLog {
             .map_err(unavailable)?;
             consumer.messages().await.map_err(unavailable)
         });
+        // Any earlier making is given up as it is dropped.
         following.making = Some(Making { start, made });
     }
 
@@ -1106,7 +1127,7 @@ impl EventLog for JetStreamLog {
         // The tail is taken out while in use and put back only when the call completes: after an
         // error, or a caller dropping this future half-way, messages the consumer already handed
         // over would otherwise be skipped by the next call.
-        let Some(mut tail) = self.tail_at(&mut following, after + 1).await else {
+        let Some(mut tail) = self.tail_at(&mut following, after + 1, patience).await else {
             return self.read_by_gets(after, limit, patience).await;
         };
         let mut out = tail.delivered(limit)?;
@@ -1146,7 +1167,7 @@ impl EventLog for JetStreamLog {
         }
         let mut following = self.following.lock().await;
         let deadline = tokio::time::Instant::now() + wait;
-        let Some(mut tail) = self.tail_at(&mut following, after + 1).await else {
+        let Some(mut tail) = self.tail_at(&mut following, after + 1, deadline).await else {
             return self.read_next_by_gets(after, limit, deadline).await;
         };
         let mut out = tail.delivered(limit)?;
@@ -1231,18 +1252,17 @@ impl EventLog for JetStreamLog {
         }
         let mut following = self.following.lock().await;
         let deadline = tokio::time::Instant::now() + timeout;
-        let Some(mut tail) = self.tail_at(&mut following, after + 1).await else {
-            // No consumer yet: the head is looked at until the deadline.
+        let Some(mut tail) = self.tail_at(&mut following, after + 1, deadline).await else {
+            // No consumer yet: a get asks for the next commit until the deadline.
             loop {
                 let now = tokio::time::Instant::now();
+                if let Some(next) = self.read_by_gets(after, 1, now).await?.first() {
+                    return Ok(next.position);
+                }
                 if now >= deadline {
                     return Ok(after);
                 }
                 tokio::time::sleep_until(deadline.min(now + GETS_PAUSE)).await;
-                let head = self.head().await?;
-                if head > after {
-                    return Ok(head);
-                }
             }
         };
         if let Some(last) = tail.buffer.back() {

@@ -475,7 +475,18 @@ async fn a_reader_without_a_consumer_reads_by_gets_until_one_can_be_made() {
     let page = log.read_next(3, 10, Duration::from_secs(1)).await.unwrap();
     let positions: Vec<u64> = page.iter().map(|r| r.position).collect();
     assert_eq!(positions, [4]);
-    assert_eq!(log.wait_for(3, Duration::from_secs(1)).await.unwrap(), 4);
+    // Waiting for the next commit: none yet, then one appended meanwhile.
+    assert_eq!(
+        log.wait_for(4, Duration::from_millis(200)).await.unwrap(),
+        4
+    );
+    let fifth = commit("t1", case, 5, fourth.hash.clone());
+    let (seen, appended) = tokio::join!(log.wait_for(4, Duration::from_secs(5)), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        log.append(&fifth).await
+    });
+    appended.unwrap();
+    assert_eq!(seen.unwrap(), 5);
     let names: Vec<String> = stream.consumer_names().try_collect().await.unwrap();
     assert_eq!(
         names,
@@ -485,29 +496,40 @@ async fn a_reader_without_a_consumer_reads_by_gets_until_one_can_be_made() {
 
     // The limit lifted: the reader's next consumer is made, and it reads on through it.
     stream.delete_consumer("another").await.unwrap();
-    let fifth = commit("t1", case, 5, fourth.hash.clone());
-    log.append(&fifth).await.unwrap();
+    let mut after = 5;
+    let mut prev = fifth.hash.clone();
     let began = std::time::Instant::now();
-    let mut after = 4;
-    while after < 5 {
+    loop {
         assert!(
             began.elapsed() < Duration::from_secs(10),
-            "the reader read nothing within 10 s"
+            "no consumer of the reader's within 10 s"
         );
+        for version in [after + 1, after + 2] {
+            let next = commit("t1", case, version, prev.clone());
+            log.append(&next).await.unwrap();
+            prev = next.hash.clone();
+        }
         let page = log
             .read_next(after, 10, Duration::from_secs(1))
             .await
             .unwrap();
-        assert!(page.iter().all(|r| r.position > after), "{page:?}");
-        after = page.last().map_or(after, |r| r.position);
+        let positions: Vec<u64> = page.iter().map(|r| r.position).collect();
+        assert_eq!(positions, [after + 1, after + 2], "in order, once each");
+        after += 2;
+        let names: Vec<String> = stream.consumer_names().try_collect().await.unwrap();
+        if let [name] = names.as_slice()
+            && name != "another"
+            && stream
+                .consumer_info(name)
+                .await
+                .unwrap()
+                .delivered
+                .stream_sequence
+                == after
+        {
+            break;
+        }
     }
-    let sixth = commit("t1", case, 6, fifth.hash.clone());
-    log.append(&sixth).await.unwrap();
-    let page = log.read_next(5, 10, Duration::from_secs(1)).await.unwrap();
-    assert_eq!(page.iter().map(|r| r.position).collect::<Vec<_>>(), [6]);
-    let names: Vec<String> = stream.consumer_names().try_collect().await.unwrap();
-    assert_eq!(names.len(), 1, "the reader's own consumer: {names:?}");
-    assert_ne!(names[0], "another");
 }
 
 /// The reader of the whole log (the projector's) follows again within two seconds of the first
