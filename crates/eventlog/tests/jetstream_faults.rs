@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use async_nats::jetstream::stream::Stream;
 use docket_eventlog::contract::commit;
 use docket_eventlog::{
     ChainHash, Commit, EventLog, JetStreamConfig, JetStreamLog, LogError, verify_chain,
@@ -172,12 +173,8 @@ async fn check_everything_acknowledged_is_there_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_of_the_server_loses_no_acknowledged_commit() {
-    let mut server = NatsServer::start();
-    let log = Arc::new(
-        JetStreamLog::connect(&server.url(), JetStreamConfig::default())
-            .await
-            .unwrap(),
-    );
+    let (mut server, log) = server_and_log().await;
+    let log = Arc::new(log);
     let writing = Arc::new(Writing::default());
     let writers = writers(&log, 8, VERSIONS, &writing);
 
@@ -237,6 +234,22 @@ async fn follow(reader: Arc<dyn EventLog>, read: Arc<AtomicU64>) {
             Err(other) => panic!("the follower: {other:?}"),
         }
     }
+}
+
+/// One server, and the log on it.
+async fn server_and_log() -> (NatsServer, JetStreamLog) {
+    let server = NatsServer::start();
+    let log = JetStreamLog::connect(&server.url(), JetStreamConfig::default())
+        .await
+        .unwrap();
+    (server, log)
+}
+
+/// The log's stream on `server`, as another client of the server sees it.
+async fn the_stream(server: &NatsServer) -> (async_nats::jetstream::Context, Stream) {
+    let js = async_nats::jetstream::new(async_nats::connect(server.url()).await.unwrap());
+    let stream = js.get_stream("DOCKET").await.unwrap();
+    (js, stream)
 }
 
 /// A three-node cluster whose stream keeps three replicas, and the log on it.
@@ -387,10 +400,7 @@ async fn within(limit: Duration, what: &str, wait: impl std::future::Future<Outp
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_whose_consumer_is_remade_reads_on_from_where_it_was() {
     use futures_util::TryStreamExt as _;
-    let server = NatsServer::start();
-    let log = JetStreamLog::connect(&server.url(), JetStreamConfig::default())
-        .await
-        .unwrap();
+    let (server, log) = server_and_log().await;
     let case = Uuid::now_v7();
     let mut prev = ChainHash::genesis();
     for version in 1..=3 {
@@ -401,8 +411,7 @@ async fn a_follower_whose_consumer_is_remade_reads_on_from_where_it_was() {
     // Caught up: the tail's consumer starts at position 4 and has handed nothing over.
     let wait = Duration::from_millis(200);
     assert!(log.read_next(3, 10, wait).await.unwrap().is_empty());
-    let js = async_nats::jetstream::new(async_nats::connect(server.url()).await.unwrap());
-    let stream = js.get_stream("DOCKET").await.unwrap();
+    let (_, stream) = the_stream(&server).await;
     let consumers: Vec<String> = stream.consumer_names().try_collect().await.unwrap();
     assert_eq!(consumers.len(), 1, "the tail's consumer: {consumers:?}");
     stream.delete_consumer(&consumers[0]).await.unwrap();
@@ -435,12 +444,8 @@ async fn a_follower_whose_consumer_is_remade_reads_on_from_where_it_was() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_without_a_consumer_reads_by_gets_until_one_can_be_made() {
     use futures_util::TryStreamExt as _;
-    let server = NatsServer::start();
-    let log = JetStreamLog::connect(&server.url(), JetStreamConfig::default())
-        .await
-        .unwrap();
-    let js = async_nats::jetstream::new(async_nats::connect(server.url()).await.unwrap());
-    let mut stream = js.get_stream("DOCKET").await.unwrap();
+    let (server, log) = server_and_log().await;
+    let (js, mut stream) = the_stream(&server).await;
     let mut limited = stream.info().await.unwrap().config.clone();
     limited.max_consumers = 1;
     js.update_stream(limited).await.unwrap();
@@ -537,10 +542,7 @@ async fn a_reader_without_a_consumer_reads_by_gets_until_one_can_be_made() {
 /// commit appended after a server restart: its consumer, which did not survive, is made anew.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tail_follows_again_within_two_seconds_of_a_restart() {
-    let server = NatsServer::start();
-    let log = JetStreamLog::connect(&server.url(), JetStreamConfig::default())
-        .await
-        .unwrap();
+    let (server, log) = server_and_log().await;
     let case = Uuid::now_v7();
     let first = commit("t1", case, 1, ChainHash::genesis());
     log.append(&first).await.unwrap();
@@ -595,12 +597,8 @@ async fn the_tail_follows_again_within_two_seconds_of_a_restart() {
 /// passes with nothing handed over, and then makes its consumer anew.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_reads_on_within_two_seconds_of_a_restart() {
-    let server = NatsServer::start();
-    let log = Arc::new(
-        JetStreamLog::connect(&server.url(), JetStreamConfig::default())
-            .await
-            .unwrap(),
-    );
+    let (server, log) = server_and_log().await;
+    let log = Arc::new(log);
     let case = Uuid::now_v7();
     let first = commit("t1", case, 1, ChainHash::genesis());
     log.append(&first).await.unwrap();
