@@ -785,26 +785,7 @@ impl JetStreamLog {
 
     /// Makes a tail consumer from `start` on in the background, in place of any being made.
     fn start_making(&self, following: &mut Following, start: u64) {
-        let stream = self.stream.clone();
-        let filter_subject = format!("{}.>", self.root);
-        // Bounded: a creation the meta leader placed on a lost node, or sent while it was being
-        // elected, is never answered.
-        let made = tokio::spawn(async move {
-            let consumer = tokio::time::timeout(
-                CONSUMER_WAIT,
-                stream.create_consumer(OrderedConfig {
-                    filter_subject,
-                    deliver_policy: DeliverPolicy::ByStartSequence {
-                        start_sequence: start,
-                    },
-                    ..OrderedConfig::default()
-                }),
-            )
-            .await
-            .map_err(|_| unanswered_within("the tail consumer's creation", CONSUMER_WAIT))?
-            .map_err(unavailable)?;
-            consumer.messages().await.map_err(unavailable)
-        });
+        let made = tokio::spawn(tail_consumer(self.stream.clone(), self.root.clone(), start));
         // Any earlier making is given up as it is dropped.
         following.making = Some(Making { start, made });
     }
@@ -859,6 +840,27 @@ impl JetStreamLog {
         }
         Ok(page)
     }
+}
+
+/// An ordered consumer of every commit from `start` on, and its messages.
+///
+/// Bounded: a creation the meta leader placed on a lost node, or sent while it was being
+/// elected, is never answered.
+async fn tail_consumer(stream: Stream, root: String, start: u64) -> Result<Ordered, LogError> {
+    let consumer = tokio::time::timeout(
+        CONSUMER_WAIT,
+        stream.create_consumer(OrderedConfig {
+            filter_subject: format!("{root}.>"),
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: start,
+            },
+            ..OrderedConfig::default()
+        }),
+    )
+    .await
+    .map_err(|_| unanswered_within("the tail consumer's creation", CONSUMER_WAIT))?
+    .map_err(unavailable)?;
+    consumer.messages().await.map_err(unavailable)
 }
 
 /// A get from the stream's leader (none when there is no such message), asked again while
@@ -1301,7 +1303,75 @@ impl EventLog for JetStreamLog {
 
 #[cfg(test)]
 mod tests {
-    use super::redacted;
+    use std::time::Duration;
+
+    use super::{JetStreamConfig, JetStreamLog, Making, redacted, tail_consumer};
+    use crate::contract::commit;
+    use crate::{ChainHash, EventLog};
+
+    /// A consumer whose creation was answered only after the reader had read on by gets
+    /// (slow, as during an election) starts before where the reader is: what it hands over
+    /// again is passed over, and the reader reads on from where it was, once each.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_consumer_made_late_passes_over_what_gets_read_meanwhile() {
+        let server = docket_testkit::NatsServer::start();
+        let log = JetStreamLog::connect(&server.url(), JetStreamConfig::default())
+            .await
+            .unwrap();
+        let case = uuid::Uuid::now_v7();
+        let mut prev = ChainHash::genesis();
+        let mut append = async |version: u64| {
+            let c = commit("t1", case, version, prev.clone());
+            log.append(&c).await.unwrap();
+            prev = c.hash.clone();
+        };
+        for version in 1..=3 {
+            append(version).await;
+        }
+        // A consumer from position 1 whose creation is held back.
+        let (answer, answered) = tokio::sync::oneshot::channel::<()>();
+        let (stream, root) = (log.stream.clone(), log.root.clone());
+        log.following.lock().await.making = Some(Making {
+            start: 1,
+            made: tokio::spawn(async move {
+                answered.await.ok();
+                tail_consumer(stream, root, 1).await
+            }),
+        });
+        let read = log.read_all(0, 10).await.unwrap();
+        assert_eq!(
+            read.iter().map(|r| r.position).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+
+        append(4).await;
+        answer.send(()).unwrap();
+        let began = std::time::Instant::now();
+        while !log
+            .following
+            .lock()
+            .await
+            .making
+            .as_ref()
+            .unwrap()
+            .made
+            .is_finished()
+        {
+            assert!(
+                began.elapsed() < Duration::from_secs(10),
+                "no consumer made"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let page = log.read_next(3, 10, Duration::from_secs(2)).await.unwrap();
+        assert_eq!(page.iter().map(|r| r.position).collect::<Vec<_>>(), [4]);
+        let following = log.following.lock().await;
+        let tail = following
+            .tail
+            .as_ref()
+            .expect("read through the consumer made late");
+        assert_eq!((tail.read_already, tail.last_delivered), (3, 4));
+    }
 
     #[test]
     fn a_password_in_an_address_is_never_shown() {
