@@ -711,12 +711,32 @@ impl JetStreamLog {
             })
     }
 
-    /// Commits of `filter` from stream sequence `from` on, one get each. Gets are answered by the
-    /// stream leader, not by any replica (as direct gets are): a replica may lag, and a case read
-    /// to judge a conflict or to show a client its own write must be the case as it stands.
+    /// The first commit of `filter` at or after stream sequence `from`, if any. Gets are
+    /// answered by the stream leader, not by any replica (as direct gets are): a replica may lag,
+    /// and a case read to judge a conflict or to show a client its own write must be the case as
+    /// it stands.
     ///
     /// A get no leader answers (one lost, the next being elected) is asked again until
     /// `patience`.
+    async fn next_from(
+        &self,
+        filter: &str,
+        from: u64,
+        patience: tokio::time::Instant,
+    ) -> Result<Option<Recorded>, LogError> {
+        let got = patient_get(patience, || {
+            self.stream
+                .raw_message_builder()
+                .next_by_subject(filter)
+                .sequence(from)
+                .send()
+        })
+        .await?;
+        got.map(|message| decode(message.sequence, &message.payload))
+            .transpose()
+    }
+
+    /// Commits of `filter` from stream sequence `from` on, one get each (`next_from`).
     async fn fetch_from(
         &self,
         filter: &str,
@@ -725,23 +745,11 @@ impl JetStreamLog {
     ) -> Result<Vec<Recorded>, LogError> {
         let mut found = Vec::new();
         let mut next = from;
-        loop {
-            let got = patient_get(patience, || {
-                self.stream
-                    .raw_message_builder()
-                    .next_by_subject(filter)
-                    .sequence(next)
-                    .send()
-            })
-            .await?;
-            match got {
-                Some(message) => {
-                    next = message.sequence + 1;
-                    found.push(decode(message.sequence, &message.payload)?);
-                }
-                None => return Ok(found),
-            }
+        while let Some(recorded) = self.next_from(filter, next, patience).await? {
+            next = recorded.position + 1;
+            found.push(recorded);
         }
+        Ok(found)
     }
 
     /// Takes the tail out of `following` if it is at `next`, or one whose consumer was made
@@ -790,8 +798,9 @@ impl JetStreamLog {
         following.making = Some(Making { start, made });
     }
 
-    /// Up to `limit` commits after `after`, one get each from the stream's leader, for as long
-    /// as `until` allows (at least one get is asked, waited for `REQUEST_WAIT`).
+    /// Up to `limit` commits after `after`, one get each from the stream's leader (`next_from`),
+    /// for as long as `until` allows (at least one get is asked, waited for `REQUEST_WAIT`). A
+    /// page cut short by an error ends before it; the next call meets the error.
     async fn read_by_gets(
         &self,
         after: u64,
@@ -802,18 +811,10 @@ impl JetStreamLog {
         let mut out = Vec::new();
         let mut next = after + 1;
         while out.len() < limit {
-            let got = patient_get(until, || {
-                self.stream
-                    .raw_message_builder()
-                    .next_by_subject(filter.clone())
-                    .sequence(next)
-                    .send()
-            })
-            .await;
-            match got {
-                Ok(Some(message)) => {
-                    next = message.sequence + 1;
-                    out.push(decode(message.sequence, &message.payload)?);
+            match self.next_from(&filter, next, until).await {
+                Ok(Some(recorded)) => {
+                    next = recorded.position + 1;
+                    out.push(recorded);
                 }
                 Ok(None) => break,
                 Err(e) if out.is_empty() => return Err(e),
