@@ -752,6 +752,11 @@ impl JetStreamLog {
         Ok(found)
     }
 
+    /// The filter of every commit of the log, `<root>.>` (the stream's subjects).
+    fn every_subject(&self) -> String {
+        format!("{}.>", self.root)
+    }
+
     /// Takes the tail out of `following` if it is at `next`, or one whose consumer was made
     /// meanwhile; none while a consumer is still being made, or a pause after one was not
     /// (the caller reads by gets). Waits no later than `deadline`.
@@ -793,7 +798,11 @@ impl JetStreamLog {
 
     /// Makes a tail consumer from `start` on in the background, in place of any being made.
     fn start_making(&self, following: &mut Following, start: u64) {
-        let made = tokio::spawn(tail_consumer(self.stream.clone(), self.root.clone(), start));
+        let made = tokio::spawn(tail_consumer(
+            self.stream.clone(),
+            self.every_subject(),
+            start,
+        ));
         // Any earlier making is given up as it is dropped.
         following.making = Some(Making { start, made });
     }
@@ -807,7 +816,7 @@ impl JetStreamLog {
         limit: usize,
         until: tokio::time::Instant,
     ) -> Result<Vec<Recorded>, LogError> {
-        let filter = format!("{}.>", self.root);
+        let filter = self.every_subject();
         let mut out = Vec::new();
         let mut next = after + 1;
         while out.len() < limit {
@@ -847,11 +856,15 @@ impl JetStreamLog {
 ///
 /// Bounded: a creation the meta leader placed on a lost node, or sent while it was being
 /// elected, is never answered.
-async fn tail_consumer(stream: Stream, root: String, start: u64) -> Result<Ordered, LogError> {
+async fn tail_consumer(
+    stream: Stream,
+    filter_subject: String,
+    start: u64,
+) -> Result<Ordered, LogError> {
     let consumer = tokio::time::timeout(
         CONSUMER_WAIT,
         stream.create_consumer(OrderedConfig {
-            filter_subject: format!("{root}.>"),
+            filter_subject,
             deliver_policy: DeliverPolicy::ByStartSequence {
                 start_sequence: start,
             },
@@ -1331,12 +1344,12 @@ mod tests {
         }
         // A consumer from position 1 whose creation is held back.
         let (answer, answered) = tokio::sync::oneshot::channel::<()>();
-        let (stream, root) = (log.stream.clone(), log.root.clone());
+        let (stream, subjects) = (log.stream.clone(), log.every_subject());
         log.following.lock().await.making = Some(Making {
             start: 1,
             made: tokio::spawn(async move {
                 answered.await.ok();
-                tail_consumer(stream, root, 1).await
+                tail_consumer(stream, subjects, 1).await
             }),
         });
         let read = log.read_all(0, 10).await.unwrap();
