@@ -77,7 +77,7 @@ impl NatsServer {
         for _ in 0..5 {
             let mut server = Self::configure(dir.path(), "n1", None);
             server.launch();
-            if server.serves_unless_it_exits() {
+            if all_serve_unless_one_exits(std::slice::from_mut(&mut server)) {
                 server._dir = Some(dir);
                 return server;
             }
@@ -87,22 +87,16 @@ impl NatsServer {
         panic!("nats-server n1 ended at start five times, each on other ports");
     }
 
-    /// Waits until the server is healthy (true), or its process ends first (false).
-    fn serves_unless_it_exits(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if self.healthy() {
-                return true;
-            }
-            if let Some(child) = &mut self.child
-                && matches!(child.try_wait(), Ok(Some(_)))
-            {
-                self.child = None;
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+    /// Whether its process has ended (it is then forgotten).
+    fn exited(&mut self) -> bool {
+        let ended = self
+            .child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(Some(_))));
+        if ended {
+            self.child = None;
         }
-        panic!("nats-server {} not healthy within 30 s", self.name);
+        ended
     }
 
     fn configure(dir: &Path, name: &str, cluster: Option<(u16, &[u16])>) -> Self {
@@ -237,12 +231,51 @@ pub struct NatsCluster {
     _dir: tempfile::TempDir,
 }
 
+/// Waits until every node is healthy (true), or until one's process ends (false: a port
+/// `free_port()` found free was taken before the node bound it, as tests start servers side by
+/// side, and the caller starts them again on other ports). A node's peers cannot become healthy
+/// without it, so every node is watched at once, not one after the other.
+fn all_serve_unless_one_exits(nodes: &mut [NatsServer]) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if nodes.iter_mut().any(NatsServer::exited) {
+            for node in nodes.iter_mut() {
+                node.kill();
+            }
+            return false;
+        }
+        if nodes.iter().all(NatsServer::healthy) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let unhealthy: Vec<&str> = nodes
+        .iter()
+        .filter(|n| !n.healthy())
+        .map(|n| n.name.as_str())
+        .collect();
+    panic!("nats-server {unhealthy:?} not healthy within 30 s");
+}
+
 impl NatsCluster {
     /// Starts `size` nodes and waits until each is healthy (JetStream meta leader elected).
     pub fn start(size: usize) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
+        for _ in 0..5 {
+            let mut nodes = Self::nodes(dir.path(), size);
+            for node in &mut nodes {
+                node.launch();
+            }
+            if all_serve_unless_one_exits(&mut nodes) {
+                return Self { nodes, _dir: dir };
+            }
+        }
+        panic!("a node of the {size}-node cluster ended at start five times, each on other ports");
+    }
+
+    fn nodes(dir: &Path, size: usize) -> Vec<NatsServer> {
         let cluster_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
-        let mut nodes: Vec<NatsServer> = (0..size)
+        (0..size)
             .map(|i| {
                 let routes: Vec<u16> = cluster_ports
                     .iter()
@@ -251,19 +284,12 @@ impl NatsCluster {
                     .map(|(_, p)| *p)
                     .collect();
                 NatsServer::configure(
-                    dir.path(),
+                    dir,
                     &format!("n{}", i + 1),
                     Some((cluster_ports[i], &routes)),
                 )
             })
-            .collect();
-        for node in &mut nodes {
-            node.launch();
-        }
-        for node in &nodes {
-            node.wait_ready();
-        }
-        Self { nodes, _dir: dir }
+            .collect()
     }
 
     /// The three nodes of `deploy/nats/nats.conf` (the configuration every deployment uses),
@@ -278,7 +304,7 @@ impl NatsCluster {
             for node in &mut nodes {
                 node.launch();
             }
-            if nodes.iter_mut().all(NatsServer::serves_unless_it_exits) {
+            if all_serve_unless_one_exits(&mut nodes) {
                 return Self {
                     nodes,
                     _dir: tempfile::tempdir_in(dir).expect("a directory beside the stores"),
