@@ -7,7 +7,9 @@
 //! expected-sequence header. DOCKET_BENCH_ROUNDS and DOCKET_BENCH_MS set the rounds and their
 //! length; DOCKET_BENCH_ONLY=sqlite|jetstream runs one backend (a list: `jetstream,bound`), and
 //! `bound` the bare front of JetStream (`bare`), which no default run includes; DOCKET_BENCH_CLIENTS=1,16
-//! others.
+//! others. DOCKET_BENCH_DATA_IN puts the server's data directory (its read model; the embedded
+//! log too) under another directory, `/dev/shm` say, while nats-server's store and the raw
+//! baselines stay where they are: what the read model's writes to the shared disk cost.
 //!
 //! To see what the server's CPU does: build with line tables
 //! (`CARGO_PROFILE_BENCH_DEBUG=line-tables-only cargo bench -p docket-server --bench http
@@ -39,7 +41,12 @@ struct Docket {
 
 impl Docket {
     fn start(extra: &[&str]) -> Docket {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = match std::env::var_os("DOCKET_BENCH_DATA_IN") {
+            Some(parent) => {
+                tempfile::tempdir_in(parent).expect("DOCKET_BENCH_DATA_IN is a directory")
+            }
+            None => tempfile::tempdir().unwrap(),
+        };
         let mut docket = Command::new(env!("CARGO_BIN_EXE_docket"));
         docket
             .args(["serve", "--listen", "127.0.0.1:0", "--grpc-listen", "off"])
@@ -237,9 +244,14 @@ impl Operation {
 /// to a few dozen commits in a round, as cases in use have (a case's load grows with its history).
 const CASES_PER_ROUND: usize = 320;
 
-/// One round of `clients` loops of `operation`; returns how many per second, and each one's
-/// latency in microseconds.
-async fn round(office: &Office, operation: Operation, clients: usize) -> (f64, Histogram<u64>) {
+/// One round of `clients` loops of `operation`; returns how many per second, each one's latency
+/// in microseconds, and the CPU the `watched` processes spent on each.
+async fn round(
+    office: &Office,
+    watched: &Watched,
+    operation: Operation,
+    clients: usize,
+) -> (f64, Histogram<u64>, CpuPerOperation) {
     // Each client acts on cases of its own, made before the clock starts, in turn.
     let mut cases: Vec<Vec<String>> = vec![Vec::new(); clients];
     if operation == Operation::Action {
@@ -259,6 +271,7 @@ async fn round(office: &Office, operation: Operation, clients: usize) -> (f64, H
             cases[client] = mine;
         }
     }
+    let cpu = watched.cpu();
     let until = Instant::now() + round_time();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -303,7 +316,88 @@ async fn round(office: &Office, operation: Operation, clients: usize) -> (f64, H
     for latencies in tasks.join_all().await {
         all.add(latencies).unwrap();
     }
-    (all.len() as f64 / started.elapsed().as_secs_f64(), all)
+    let cpu = watched.cpu().since(&cpu, all.len());
+    (all.len() as f64 / started.elapsed().as_secs_f64(), all, cpu)
+}
+
+/// The processes whose CPU each round counts: the server under test (Docket or the bare front),
+/// nats-server when there is one, and this load generator (which is also the raw baselines'
+/// client).
+struct Watched {
+    server: Option<u32>,
+    nats: Option<u32>,
+}
+
+/// CPU time of the watched processes at one moment, in clock ticks (`/proc/<pid>/stat`'s
+/// `utime + stime`: every thread, those ended included).
+struct CpuTicks {
+    server: Option<u64>,
+    nats: Option<u64>,
+    load: u64,
+}
+
+/// Microseconds of CPU per operation, per process.
+#[derive(Clone, Copy, Default)]
+struct CpuPerOperation {
+    server: f64,
+    nats: f64,
+    load: f64,
+}
+
+impl Watched {
+    fn cpu(&self) -> CpuTicks {
+        CpuTicks {
+            server: self.server.and_then(cpu_ticks),
+            nats: self.nats.and_then(cpu_ticks),
+            load: cpu_ticks(std::process::id()).unwrap_or(0),
+        }
+    }
+}
+
+impl CpuTicks {
+    fn since(&self, before: &CpuTicks, operations: u64) -> CpuPerOperation {
+        let per = |after: Option<u64>, before: Option<u64>| match (after, before) {
+            (Some(a), Some(b)) if operations > 0 => {
+                a.saturating_sub(b) as f64 * 1e6 / clock_ticks_per_second() / operations as f64
+            }
+            _ => 0.0,
+        };
+        CpuPerOperation {
+            server: per(self.server, before.server),
+            nats: per(self.nats, before.nats),
+            load: per(Some(self.load), Some(before.load)),
+        }
+    }
+}
+
+/// `utime + stime` of process `pid`, in clock ticks; `None` once it is gone.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command's name, which is in parentheses and may hold spaces: the state
+    // is field 3, utime field 14 and stime field 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+fn clock_ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+fn median_cpu(cpus: &[CpuPerOperation]) -> CpuPerOperation {
+    let of = |f: fn(&CpuPerOperation) -> f64| median(cpus.iter().map(f).collect());
+    CpuPerOperation {
+        server: of(|c| c.server),
+        nats: of(|c| c.nats),
+        load: of(|c| c.load),
+    }
 }
 
 struct Row {
@@ -313,6 +407,10 @@ struct Row {
     per_second: f64,
     latencies: Histogram<u64>,
     baseline: f64,
+    /// CPU per operation of each process (medians of the rounds).
+    cpu: CpuPerOperation,
+    /// CPU per raw operation: nats-server's, and the client's (this process).
+    baseline_cpu: CpuPerOperation,
 }
 
 fn print(rows: &[Row], baseline_names: &[(&str, &str)]) {
@@ -337,6 +435,38 @@ fn print(rows: &[Row], baseline_names: &[(&str, &str)]) {
         );
     }
     println!();
+    println!(
+        "CPU per operation, µs (medians of the rounds; `/proc` counts of each process over each round):"
+    );
+    println!();
+    println!(
+        "| backend | operation | clients | server | nats-server | load generator | all three | raw: nats-server | raw: client | raw: both |"
+    );
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let us = |x: f64| {
+        if x > 0.0 {
+            format!("{x:.0}")
+        } else {
+            "".to_owned()
+        }
+    };
+    for r in rows {
+        let (c, b) = (r.cpu, r.baseline_cpu);
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.backend,
+            r.operation.name(),
+            r.clients,
+            us(c.server),
+            us(c.nats),
+            us(c.load),
+            us(c.server + c.nats + c.load),
+            us(b.nats),
+            us(b.load),
+            us(b.server + b.nats + b.load),
+        );
+    }
+    println!();
     for (backend, what) in baseline_names {
         println!("raw baseline, {backend}: {what}");
     }
@@ -351,14 +481,23 @@ fn clients() -> Vec<usize> {
 
 /// Runs every operation at every concurrency against `docket`, each beside `baseline` at the
 /// same concurrency, measured in the same run.
-async fn measure<B, Fut>(backend: &'static str, docket: &Docket, baseline: B, rows: &mut Vec<Row>)
-where
+async fn measure<B, Fut>(
+    backend: &'static str,
+    docket: &Docket,
+    nats: Option<u32>,
+    baseline: B,
+    rows: &mut Vec<Row>,
+) where
     B: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = f64>,
 {
     let office = Office::open(docket).await;
     let operations = [Operation::Filing, Operation::Action];
-    measure_office(backend, &office, &operations, baseline, rows).await;
+    let watched = Watched {
+        server: Some(docket.child.id()),
+        nats,
+    };
+    measure_office(backend, &office, &watched, &operations, baseline, rows).await;
 }
 
 /// Runs `operations` at every concurrency against `office`, each beside `baseline` at the same
@@ -366,6 +505,7 @@ where
 async fn measure_office<B, Fut>(
     backend: &'static str,
     office: &Office,
+    watched: &Watched,
     operations: &[Operation],
     baseline: B,
     rows: &mut Vec<Row>,
@@ -374,16 +514,27 @@ async fn measure_office<B, Fut>(
     Fut: std::future::Future<Output = f64>,
 {
     // Warm up: connections, caches, the first pages of the tables.
-    round(office, Operation::Filing, 4).await;
+    round(office, watched, Operation::Filing, 4).await;
+    // The raw baselines run beside no server: only nats-server and this process count.
+    let raw_watched = Watched {
+        server: None,
+        nats: watched.nats,
+    };
     for &operation in operations {
         for clients in clients() {
             let mut rates = Vec::new();
             let mut raw = Vec::new();
             let mut latencies = Histogram::<u64>::new(3).unwrap();
+            let (mut cpus, mut raw_cpus) = (Vec::new(), Vec::new());
             for _ in 0..rounds() {
-                raw.push(baseline(clients).await);
-                let (rate, l) = round(office, operation, clients).await;
+                let (before, started) = (raw_watched.cpu(), Instant::now());
+                let raw_rate = baseline(clients).await;
+                let raw_operations = (raw_rate * started.elapsed().as_secs_f64()).round() as u64;
+                raw_cpus.push(raw_watched.cpu().since(&before, raw_operations));
+                raw.push(raw_rate);
+                let (rate, l, cpu) = round(office, watched, operation, clients).await;
                 rates.push(rate);
+                cpus.push(cpu);
                 latencies.add(l).unwrap();
             }
             let row = Row {
@@ -393,6 +544,8 @@ async fn measure_office<B, Fut>(
                 per_second: median(rates),
                 latencies,
                 baseline: median(raw),
+                cpu: median_cpu(&cpus),
+                baseline_cpu: median_cpu(&raw_cpus),
             };
             eprintln!(
                 "{backend} {:?} x{clients}: {:.0}/s (raw {:.0}/s)",
@@ -527,11 +680,15 @@ mod bare {
 /// raw publish at the same concurrency.
 async fn bound(
     js: &async_nats::jetstream::Context,
-    nats_url: &str,
+    nats: &docket_testkit::NatsServer,
     following: bool,
     rows: &mut Vec<Row>,
 ) {
-    let front = Docket::bare(nats_url, following);
+    let front = Docket::bare(&nats.url(), following);
+    let watched = Watched {
+        server: Some(front.child.id()),
+        nats: nats.pid(),
+    };
     let office = Office {
         http: Office::client(),
         url: front.url.clone(),
@@ -545,7 +702,15 @@ async fn bound(
     };
     let payload = vec![b'x'; 600];
     let baseline = |clients| raw_publishes(js, &payload, clients);
-    measure_office(backend, &office, &[Operation::Filing], baseline, rows).await;
+    measure_office(
+        backend,
+        &office,
+        &watched,
+        &[Operation::Filing],
+        baseline,
+        rows,
+    )
+    .await;
 }
 
 fn main() {
@@ -580,6 +745,7 @@ fn main() {
             measure(
                 "sqlite (embedded)",
                 &docket,
+                None,
                 |clients| raw_inserts(&db, &body, clients),
                 &mut rows,
             )
@@ -593,6 +759,7 @@ fn main() {
                 measure(
                     "jetstream",
                     &docket,
+                    nats.pid(),
                     |clients| raw_publishes(&js, &payload, clients),
                     &mut rows,
                 )
@@ -600,7 +767,7 @@ fn main() {
             }
             if runs("bound") {
                 for following in [false, true] {
-                    bound(&js, &nats.url(), following, &mut rows).await;
+                    bound(&js, &nats, following, &mut rows).await;
                 }
             }
         }
