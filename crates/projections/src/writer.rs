@@ -4,7 +4,8 @@
 //! every time, so it was parsed and prepared anew (5% of the server's CPU under load), and its
 //! reads were a hand-off each to sqlx's connection thread (docs/performance.md). The rows are
 //! the same as sqlx writes (`crate::writes` binds them for both); repairs and Postgres stay on
-//! sqlx (`crate::store`).
+//! sqlx (`crate::store`). A stored case's row is updated in the columns that changed only
+//! (`write_cases`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -14,15 +15,17 @@ use std::time::Duration;
 
 use docket_domain::deadlines::Policies;
 use docket_eventlog::Recorded;
+use rusqlite::types::{ToSqlOutput, Value as SqlValue};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::directory::{self, PlannedDirectory, StoredDirectory};
-use crate::rows::{self, BatchPlan, Held, NumberKey, StoredCase};
+use crate::rows::{self, BatchPlan, Held, NumberKey, PlannedCase, StoredCase};
 use crate::writes::{self, Bind, Insert, Row, Value};
 use crate::{CASES, ProjectionError};
 
-/// How many statements the writer keeps prepared: every one a batch can run, twice over.
-const PREPARED: usize = 64;
+/// How many statements the writer keeps prepared: every one a batch can run, with room for the
+/// updates of stored cases, one for each set of columns that changed together.
+const PREPARED: usize = 128;
 
 /// The connection the projector's batches are written on, opened with the first batch (a model
 /// only read never opens it) and closed with the model.
@@ -148,7 +151,7 @@ fn apply_batch(
     } else {
         batch.into()
     };
-    let stored = load_cases(&tx, &cases)?;
+    let (stored, before) = load_cases(&tx, &cases)?;
     let mut numbers = HashMap::new();
     for key in rows::number_keys(&cases, policies) {
         let last = last_number(&tx, &key)?;
@@ -157,7 +160,7 @@ fn apply_batch(
     let mut plan = rows::plan_batch(&cases, stored, numbers, &held, policies);
     quarantined.append(&mut plan.quarantined);
     planned(&plan);
-    write_plan(&tx, &plan)?;
+    write_plan(&tx, &plan, &before)?;
     insert_rows(&tx, &writes::quarantine(), &quarantined)?;
     tx.commit()?;
     Ok((last, quarantined.len()))
@@ -215,21 +218,27 @@ fn write_directories(
 }
 
 /// The stored rows of the cases a batch names: those it continues, and any it would file again
-/// (a filing of a case the model holds is quarantined, never written over it).
+/// (a filing of a case the model holds is quarantined, never written over it); and for each,
+/// the values of the columns a later commit may change (`Before`).
 fn load_cases(
     tx: &Transaction<'_>,
     batch: &[Recorded],
-) -> Result<Vec<StoredCase>, ProjectionError> {
+) -> Result<(Vec<StoredCase>, Before), ProjectionError> {
     let ids = rows::case_ids(batch);
-    let mut select = tx.prepare_cached(
-        "SELECT case_id, version, case_number, filed_at, filed_by, closed_at, state FROM cases
+    let mut select = tx.prepare_cached(&format!(
+        "SELECT case_id, version, case_number, filed_at, filed_by, closed_at, state, {} FROM cases
          WHERE case_id = ?1",
-    )?;
+        writes::CASE_COLUMNS_UPDATED.join(", ")
+    ))?;
     let mut stored = Vec::with_capacity(ids.len());
+    let mut before = Before::default();
     for id in ids {
         let found = select
             .query_row([&id], |r| {
-                Ok(StoredCase {
+                let values = (0..writes::CASE_COLUMNS_UPDATED.len())
+                    .map(|i| r.get::<_, SqlValue>(7 + i))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let case = StoredCase {
                     case_id: r.get(0)?,
                     version: r.get(1)?,
                     number: r.get(2)?,
@@ -237,12 +246,72 @@ fn load_cases(
                     filed_by: r.get(4)?,
                     closed_at: r.get(5)?,
                     state: r.get(6)?,
-                })
+                };
+                Ok((case, values))
             })
             .optional()?;
-        stored.extend(found);
+        if let Some((case, values)) = found {
+            before.0.insert(case.case_id.clone(), values);
+            stored.push(case);
+        }
     }
-    Ok(stored)
+    Ok((stored, before))
+}
+
+/// The stored values of the columns of `cases` that a later commit may change
+/// (`writes::CASE_COLUMNS_UPDATED`, in that order), by case id.
+#[derive(Default)]
+struct Before(HashMap<String, Vec<SqlValue>>);
+
+/// Writes the planned cases' rows: a new case's whole, and of a stored case only the columns
+/// whose values changed. SQLite rewrites the entries of every index on a column an `UPDATE`
+/// sets, changed or not, and `cases` has fifteen indexes: an upsert that set every column
+/// rewrote most of them for each commit of a case.
+fn write_cases(
+    tx: &Transaction<'_>,
+    cases: &[PlannedCase],
+    before: &Before,
+) -> Result<(), ProjectionError> {
+    let mut new: Vec<&PlannedCase> = Vec::new();
+    for case in cases {
+        let Some(stored) = before.0.get(&case.row.case_id) else {
+            new.push(case);
+            continue;
+        };
+        let mut values = Capture(Vec::with_capacity(writes::CASE_COLUMNS.len()));
+        case.bind_to(&mut values);
+        let changed: Vec<(&str, usize)> = writes::CASE_COLUMNS_UPDATED
+            .iter()
+            .zip(stored)
+            .map(|(column, was)| (*column, writes::case_column_number(column), was))
+            .filter(|(_, number, was)| values.0.get(number - 1) != Some(*was))
+            .map(|(column, number, _)| (column, number))
+            .collect();
+        if changed.is_empty() {
+            continue;
+        }
+        let set: Vec<String> = changed
+            .iter()
+            .map(|(column, number)| format!("{column} = ?{number}"))
+            .collect();
+        let mut update = tx.prepare_cached(&format!(
+            "UPDATE cases SET {} WHERE case_id = ?{}",
+            set.join(", "),
+            writes::case_column_number("case_id")
+        ))?;
+        let id = writes::case_column_number("case_id");
+        update.raw_bind_parameter(id, &values.0[id - 1])?;
+        for (_, number) in &changed {
+            update.raw_bind_parameter(*number, &values.0[number - 1])?;
+        }
+        if update.raw_execute()? != 1 {
+            return Err(ProjectionError::Io(format!(
+                "case {} was loaded for this batch and is gone from the read model",
+                case.row.case_id
+            )));
+        }
+    }
+    insert_rows(tx, &writes::cases(), &new)
 }
 
 fn last_number(tx: &Transaction<'_>, key: &NumberKey) -> Result<i64, ProjectionError> {
@@ -256,8 +325,12 @@ fn last_number(tx: &Transaction<'_>, key: &NumberKey) -> Result<i64, ProjectionE
 }
 
 /// Writes what the plan changes, table by table, as `store`'s `write_plan` does.
-fn write_plan(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<(), ProjectionError> {
-    insert_rows(tx, &writes::cases(), &plan.cases)?;
+fn write_plan(
+    tx: &Transaction<'_>,
+    plan: &BatchPlan,
+    before: &Before,
+) -> Result<(), ProjectionError> {
+    write_cases(tx, &plan.cases, before)?;
     for table in writes::REWRITTEN_PER_CASE {
         let mut delete = tx.prepare_cached(&format!("DELETE FROM {table} WHERE case_id = ?1"))?;
         for c in &plan.cases {
@@ -320,6 +393,24 @@ fn insert_rows(
         statement.raw_execute()?;
     }
     Ok(())
+}
+
+/// A row's values as SQLite holds them, in their columns' order; a value rusqlite gives no
+/// plain form of is held as a blob no stored value equals.
+struct Capture(Vec<SqlValue>);
+
+impl Bind for Capture {
+    fn bind<V: Value>(&mut self, value: V) -> &mut Self {
+        let value = match value.to_sql() {
+            Ok(ToSqlOutput::Borrowed(v)) => {
+                SqlValue::try_from(v).unwrap_or(SqlValue::Blob(Vec::new()))
+            }
+            Ok(ToSqlOutput::Owned(v)) => v,
+            _ => SqlValue::Blob(Vec::new()),
+        };
+        self.0.push(value);
+        self
+    }
 }
 
 /// Counts a row's values.

@@ -54,6 +54,12 @@ pub(crate) trait Row {
     fn bind_to(&self, b: &mut impl Bind);
 }
 
+impl<R: Row> Row for &R {
+    fn bind_to(&self, b: &mut impl Bind) {
+        (**self).bind_to(b);
+    }
+}
+
 /// An insert into one table: what comes before its rows (`INSERT INTO t (columns) `) and what
 /// after (its conflict clause, if any).
 pub(crate) struct Insert {
@@ -70,28 +76,92 @@ impl Insert {
     }
 }
 
+/// The columns of `cases`, in the order a `PlannedCase` binds its values.
+pub(crate) const CASE_COLUMNS: [&str; 32] = [
+    "case_id",
+    "tenant",
+    "kind",
+    "case_number",
+    "status",
+    "is_closed",
+    "community",
+    "grid",
+    "title",
+    "description",
+    "category",
+    "severity",
+    "lead_unit",
+    "assignee",
+    "filed_by",
+    "version",
+    "position",
+    "deadline",
+    "filed_at",
+    "updated_at",
+    "closed_at",
+    "outcome",
+    "closed_on_time",
+    "missed",
+    "backlog",
+    "state",
+    "watch_at",
+    "channel",
+    "headcount",
+    "collective",
+    "key_person",
+    "escalation_risk",
+];
+
+/// The columns of a stored case that a later commit of it may change: what the upsert sets on
+/// conflict. Its id, tenant, kind, number, filer and filing time stay as filed.
+pub(crate) const CASE_COLUMNS_UPDATED: [&str; 26] = [
+    "status",
+    "is_closed",
+    "community",
+    "grid",
+    "title",
+    "description",
+    "category",
+    "severity",
+    "lead_unit",
+    "assignee",
+    "version",
+    "position",
+    "deadline",
+    "updated_at",
+    "closed_at",
+    "outcome",
+    "closed_on_time",
+    "missed",
+    "backlog",
+    "state",
+    "watch_at",
+    "channel",
+    "headcount",
+    "collective",
+    "key_person",
+    "escalation_risk",
+];
+
 pub(crate) fn cases() -> Insert {
+    let set: Vec<String> = CASE_COLUMNS_UPDATED
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
     Insert::new(
-        "INSERT INTO cases (case_id, tenant, kind, case_number, status, is_closed,
-            community, grid, title, description, category, severity, lead_unit,
-            assignee, filed_by, version, position, deadline, filed_at, updated_at,
-            closed_at, outcome, closed_on_time, missed, backlog, state, watch_at,
-            channel, headcount, collective, key_person, escalation_risk) ",
-        " ON CONFLICT (case_id) DO UPDATE SET status = excluded.status,
-            is_closed = excluded.is_closed, community = excluded.community,
-            grid = excluded.grid, title = excluded.title,
-            description = excluded.description, category = excluded.category,
-            severity = excluded.severity, lead_unit = excluded.lead_unit,
-            assignee = excluded.assignee, version = excluded.version,
-            position = excluded.position, deadline = excluded.deadline,
-            updated_at = excluded.updated_at, closed_at = excluded.closed_at,
-            outcome = excluded.outcome, closed_on_time = excluded.closed_on_time,
-            missed = excluded.missed, backlog = excluded.backlog,
-            state = excluded.state, watch_at = excluded.watch_at,
-            channel = excluded.channel, headcount = excluded.headcount,
-            collective = excluded.collective, key_person = excluded.key_person,
-            escalation_risk = excluded.escalation_risk",
+        format!("INSERT INTO cases ({}) ", CASE_COLUMNS.join(", ")),
+        format!(" ON CONFLICT (case_id) DO UPDATE SET {}", set.join(", ")),
     )
+}
+
+/// The number of `column` among the values a `PlannedCase` binds (from 1, as SQL numbers
+/// parameters).
+pub(crate) fn case_column_number(column: &str) -> usize {
+    CASE_COLUMNS
+        .iter()
+        .position(|c| *c == column)
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("{column} is no column of cases"))
 }
 
 impl Row for PlannedCase {

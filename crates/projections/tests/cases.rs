@@ -411,6 +411,100 @@ async fn history_mirrors_the_log_and_nothing_is_applied_twice(w: World) {
     assert_eq!(listed.items[0].version, 2);
 }
 
+on_both!(a_stored_case_moved_commit_by_commit_reads_as_if_projected_at_once);
+/// Each commit of a stored case is projected on its own, so its row is updated, not inserted:
+/// whatever columns a commit changes (status, severity, lead unit and assignee, grid, deadline,
+/// closing), the case is found by every filter as it now stands, and on SQLite the model holds
+/// the rows a model projected from the whole log at once holds.
+async fn a_stored_case_moved_commit_by_commit_reads_as_if_projected_at_once(w: World) {
+    let read = w.read_model().await;
+    let projector = Projector::new(w.log.clone(), read.clone());
+    let case = w.file("qinghe", "g-1", "gas smell").await;
+    let other = w.file("qinghe", "g-1", "blocked exit").await;
+    projector.catch_up().await.unwrap();
+    let found = |edit: fn(&mut CaseFilter)| {
+        let read = read.clone();
+        async move {
+            let mut filter = CaseFilter::default();
+            edit(&mut filter);
+            let items = read
+                .list_cases("qinghe", &filter, None, 50)
+                .await
+                .unwrap()
+                .items;
+            items.into_iter().map(|c| c.id).collect::<Vec<_>>()
+        }
+    };
+    let photo = json!([{"content_hash": format!("sha256:{}", "ab".repeat(32)),
+        "media_type": "image/jpeg", "size": 1024, "blob": "blobs/1.jpg"}]);
+    // (who, of which unit, does what): the case's lead unit changes on the way.
+    let steps = [
+        (
+            Role::Handler,
+            "qinghe-safety",
+            "verify",
+            json!({"severity": "major", "responsible_party": "餐馆"}),
+        ),
+        (
+            Role::Supervisor,
+            "qinghe-safety",
+            "relocate",
+            json!({"community": "qinghe", "grid": "g-2", "reason": "位置有误"}),
+        ),
+        (
+            Role::Supervisor,
+            "qinghe-safety",
+            "reassign",
+            json!({"unit": "qinghe-housing", "assignee": "李四", "reason": "归口"}),
+        ),
+        (
+            Role::Handler,
+            "qinghe-housing",
+            "order-rectification",
+            json!({"measures": "关闭气阀"}),
+        ),
+        (
+            Role::Handler,
+            "qinghe-housing",
+            "report-rectified",
+            json!({"evidence": photo}),
+        ),
+        (
+            Role::Handler,
+            "qinghe-housing",
+            "pass-reinspection",
+            json!({}),
+        ),
+    ];
+    for (role, unit, action, body) in steps {
+        let mut acting = actor("qinghe", role);
+        acting.unit = Some(unit.parse().unwrap());
+        let command = CaseCommand::parse_action(CaseKind::Hazard, action, body).unwrap();
+        w.give(&acting, Some(case), command).await;
+        projector.catch_up().await.unwrap();
+        w.same_rows_through_sqlx(&read).await;
+    }
+
+    let (case, other) = (case.as_uuid(), other.as_uuid());
+    assert_eq!(found(|f| f.severity = Some("major".into())).await, [case]);
+    assert_eq!(
+        found(|f| f.severity = Some("general".into())).await,
+        [other]
+    );
+    assert_eq!(
+        found(|f| f.lead_unit = Some("qinghe-housing".into())).await,
+        [case]
+    );
+    assert_eq!(found(|f| f.assignee = Some("李四".into())).await, [case]);
+    assert_eq!(found(|f| f.grid = Some("g-2".into())).await, [case]);
+    assert_eq!(found(|f| f.grid = Some("g-1".into())).await, [other]);
+    assert_eq!(found(|f| f.closed = Some(true)).await, [case]);
+    assert_eq!(found(|f| f.closed = Some(false)).await, [other]);
+    assert_eq!(found(|f| f.status = Some("closed".into())).await, [case]);
+    let history = read.history("qinghe", case).await.unwrap();
+    assert_eq!(history.len(), 7, "the filing and six commits");
+}
+
 on_both!(a_running_projector_numbers_filings_on_from_the_counters_it_finds);
 /// A projector started over a model that holds cases numbers the next filings on from the
 /// model's counters, each tenant's on its own, as it reads them (on SQLite ahead of its writes,
