@@ -278,13 +278,24 @@ fn write_cases(
             new.push(case);
             continue;
         };
-        let mut values = Capture(Vec::with_capacity(writes::CASE_COLUMNS.len()));
-        case.bind_to(&mut values);
+        let mut captured = Capture::default();
+        case.bind_to(&mut captured);
+        if let Some(e) = captured.failed {
+            return Err(e.into());
+        }
+        let values = captured.values;
+        if values.len() != writes::CASE_COLUMNS.len() {
+            return Err(ProjectionError::Io(format!(
+                "a case's row binds {} values, and cases has {} columns",
+                values.len(),
+                writes::CASE_COLUMNS.len()
+            )));
+        }
         let changed: Vec<(&str, usize)> = writes::CASE_COLUMNS_UPDATED
             .iter()
             .zip(stored)
             .map(|(column, was)| (*column, writes::case_column_number(column), was))
-            .filter(|(_, number, was)| values.0.get(number - 1) != Some(*was))
+            .filter(|(_, number, was)| values.get(number - 1) != Some(*was))
             .map(|(column, number, _)| (column, number))
             .collect();
         if changed.is_empty() {
@@ -300,9 +311,9 @@ fn write_cases(
             writes::case_column_number("case_id")
         ))?;
         let id = writes::case_column_number("case_id");
-        update.raw_bind_parameter(id, &values.0[id - 1])?;
+        update.raw_bind_parameter(id, &values[id - 1])?;
         for (_, number) in &changed {
-            update.raw_bind_parameter(*number, &values.0[number - 1])?;
+            update.raw_bind_parameter(*number, &values[number - 1])?;
         }
         if update.raw_execute()? != 1 {
             return Err(ProjectionError::Io(format!(
@@ -395,20 +406,31 @@ fn insert_rows(
     Ok(())
 }
 
-/// A row's values as SQLite holds them, in their columns' order; a value rusqlite gives no
-/// plain form of is held as a blob no stored value equals.
-struct Capture(Vec<SqlValue>);
+/// A row's values as SQLite holds them, in their columns' order, and the first failure to give
+/// one in a plain form.
+#[derive(Default)]
+struct Capture {
+    values: Vec<SqlValue>,
+    failed: Option<rusqlite::Error>,
+}
 
 impl Bind for Capture {
     fn bind<V: Value>(&mut self, value: V) -> &mut Self {
-        let value = match value.to_sql() {
-            Ok(ToSqlOutput::Borrowed(v)) => {
-                SqlValue::try_from(v).unwrap_or(SqlValue::Blob(Vec::new()))
-            }
-            Ok(ToSqlOutput::Owned(v)) => v,
-            _ => SqlValue::Blob(Vec::new()),
+        let plain = match value.to_sql() {
+            Ok(ToSqlOutput::Borrowed(v)) => SqlValue::try_from(v)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e))),
+            Ok(ToSqlOutput::Owned(v)) => Ok(v),
+            Ok(_) => Err(rusqlite::Error::ToSqlConversionFailure(
+                "a value with no plain form".into(),
+            )),
+            Err(e) => Err(e),
         };
-        self.0.push(value);
+        match plain {
+            Ok(v) => self.values.push(v),
+            Err(e) => {
+                self.failed.get_or_insert(e);
+            }
+        }
         self
     }
 }

@@ -1,7 +1,9 @@
 //! What a batch writes into the read model, table by table: each table's insert and each row's
 //! values in its columns' order, written once for both ways a batch is written. sqlx binds rows
 //! into a multi-row `VALUES` list (Postgres, and SQLite's repairs); the SQLite read model's
-//! writer binds them into a one-row statement it prepared once (`crate::writer`).
+//! writer binds them into a one-row statement it prepared once (`crate::writer`), and a stored
+//! case's row into an update of the columns that changed, numbered as `CASE_COLUMNS` orders
+//! them.
 
 use std::fmt::Display;
 

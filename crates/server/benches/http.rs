@@ -440,7 +440,7 @@ fn print(rows: &[Row], baseline_names: &[(&str, &str)]) {
     );
     println!();
     println!(
-        "| backend | operation | clients | server | nats-server | load generator | all three | raw: nats-server | raw: client | raw: both |"
+        "| backend | operation | clients | server | nats-server | load generator | all three (sum of the medians) | raw: nats-server | raw: client | raw: both |"
     );
     println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let us = |x: f64| {
