@@ -114,36 +114,26 @@ pub(crate) const CASE_COLUMNS: [&str; 32] = [
     "escalation_risk",
 ];
 
-/// The columns of a stored case that a later commit of it may change: what the upsert sets on
-/// conflict. Its id, tenant, kind, number, filer and filing time stay as filed.
-pub(crate) const CASE_COLUMNS_UPDATED: [&str; 26] = [
-    "status",
-    "is_closed",
-    "community",
-    "grid",
-    "title",
-    "description",
-    "category",
-    "severity",
-    "lead_unit",
-    "assignee",
-    "version",
-    "position",
-    "deadline",
-    "updated_at",
-    "closed_at",
-    "outcome",
-    "closed_on_time",
-    "missed",
-    "backlog",
-    "state",
-    "watch_at",
-    "channel",
-    "headcount",
-    "collective",
-    "key_person",
-    "escalation_risk",
+/// The columns of `cases` that stay as the case was filed: its id, tenant, kind, number, filer
+/// and filing time.
+const CASE_COLUMNS_AS_FILED: [&str; 6] = [
+    "case_id",
+    "tenant",
+    "kind",
+    "case_number",
+    "filed_by",
+    "filed_at",
 ];
+
+/// The columns of a stored case that a later commit of it may change (what the upsert sets on
+/// conflict), in `CASE_COLUMNS`' order.
+pub(crate) static CASE_COLUMNS_UPDATED: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        CASE_COLUMNS
+            .into_iter()
+            .filter(|c| !CASE_COLUMNS_AS_FILED.contains(c))
+            .collect()
+    });
 
 pub(crate) fn cases() -> Insert {
     let set: Vec<String> = CASE_COLUMNS_UPDATED
