@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use docket_domain::deadlines::Policies;
 use docket_eventlog::Recorded;
-use rusqlite::types::{ToSqlOutput, Value as SqlValue};
+use rusqlite::types::{FromSql, ToSqlOutput, Value as SqlValue};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::directory::{self, PlannedDirectory, StoredDirectory};
@@ -225,9 +225,10 @@ fn load_cases(
     batch: &[Recorded],
 ) -> Result<(Vec<StoredCase>, Before), ProjectionError> {
     let ids = rows::case_ids(batch);
+    // Each column once: the version, closing time and state the plan needs are among the
+    // updatable columns, whose values the update compares.
     let mut select = tx.prepare_cached(&format!(
-        "SELECT case_id, version, case_number, filed_at, filed_by, closed_at, state, {} FROM cases
-         WHERE case_id = ?1",
+        "SELECT case_id, case_number, filed_at, filed_by, {} FROM cases WHERE case_id = ?1",
         writes::CASE_COLUMNS_UPDATED.join(", ")
     ))?;
     let mut stored = Vec::with_capacity(ids.len());
@@ -236,16 +237,16 @@ fn load_cases(
         let found = select
             .query_row([&id], |r| {
                 let values = (0..writes::CASE_COLUMNS_UPDATED.len())
-                    .map(|i| r.get::<_, SqlValue>(7 + i))
+                    .map(|i| r.get::<_, SqlValue>(4 + i))
                     .collect::<Result<Vec<_>, _>>()?;
                 let case = StoredCase {
                     case_id: r.get(0)?,
-                    version: r.get(1)?,
-                    number: r.get(2)?,
-                    filed_at: r.get(3)?,
-                    filed_by: r.get(4)?,
-                    closed_at: r.get(5)?,
-                    state: r.get(6)?,
+                    number: r.get(1)?,
+                    filed_at: r.get(2)?,
+                    filed_by: r.get(3)?,
+                    version: updatable(&values, "version")?,
+                    closed_at: updatable(&values, "closed_at")?,
+                    state: updatable(&values, "state")?,
                 };
                 Ok((case, values))
             })
@@ -256,6 +257,17 @@ fn load_cases(
         }
     }
     Ok((stored, before))
+}
+
+/// The value of the updatable `column` among a stored case's `values`.
+fn updatable<T: FromSql>(values: &[SqlValue], column: &str) -> rusqlite::Result<T> {
+    let at = writes::CASE_COLUMNS_UPDATED
+        .iter()
+        .position(|c| *c == column)
+        .unwrap_or_else(|| panic!("{column} is no updatable column of cases"));
+    T::column_result((&values[at]).into()).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(at, values[at].data_type(), e.into())
+    })
 }
 
 /// The stored values of the columns of `cases` that a later commit may change
